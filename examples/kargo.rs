@@ -1,0 +1,2 @@
+//! The `kargo` runner.
+fn main() {}

@@ -1,0 +1,43 @@
+//! The contract crate of kargo-rs: Kargo's model, manifests, expressions,
+//! the [`Step`](step::Step) trait and its registry, and the promotion engine.
+//!
+//! kargo-rs is a family of crates:
+//! - `kargo-core` (this crate): model, expressions, steps, engine. No
+//!   network, no git.
+//! - `kargo-git`: repositories, commits, pushes, pull-request providers.
+//! - `kargo-sources`: Warehouse sources (images, OCI artifacts, git, charts).
+//! - `kargo-steps`: the built-in steps.
+//! - `kargo`: the facade that re-exports them.
+//!
+//! # Design decisions
+//! - **Steps are stateless.** A step is registered once and shared by every
+//!   promotion; all per-run data arrives in the
+//!   [`StepContext`](step::StepContext). This keeps steps trivially
+//!   thread-safe and lets the engine persist and resume a promotion without
+//!   asking steps for anything.
+//! - **The engine owns retries.** Steps say whether a failure is terminal
+//!   or retryable, and whether they are still waiting; the engine counts
+//!   errors against `retry.errorThreshold`, enforces `retry.timeout`, and
+//!   saves the promotion's state after every step. So every step gets the
+//!   same, Kargo-compatible retry semantics for free.
+//!
+//! MSRV: Rust 1.95.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![forbid(unsafe_code)]
+#![warn(clippy::future_not_send)]
+
+pub mod credentials;
+pub mod duration;
+mod error;
+pub mod expr;
+pub mod model;
+pub mod step;
+mod workspace;
+
+pub use error::{BoxError, Error, Result};
+pub use workspace::{PathError, Workspace};

@@ -1,0 +1,107 @@
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::credentials::{CredentialsProvider, NoCredentials};
+use crate::expr::{Evaluator, ExprError, Scope};
+use crate::model::FreightCollection;
+use crate::workspace::Workspace;
+
+/// What a step run is given besides its config: where to work, what is
+/// being promoted, credentials, cancellation and the expression scope.
+///
+/// The engine builds one per step run; tests and hosts that run a step on
+/// its own build one with [`StepContext::new`] and the `with_*` methods.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StepContext {
+    /// The promotion's shared work directory.
+    pub workspace: Workspace,
+    /// The project the promotion belongs to.
+    pub project: String,
+    /// The stage being promoted.
+    pub stage: String,
+    /// The promotion's name.
+    pub promotion: String,
+    /// This step's alias (`task-1::step-2` inside a task).
+    pub alias: String,
+    /// How many times this step has been run before in this promotion
+    /// (0 on the first attempt).
+    pub attempt: u32,
+    /// The Freight being promoted and the rest of the stage's Freight.
+    pub freight: Arc<FreightCollection>,
+    /// Credentials by URL.
+    pub credentials: Arc<dyn CredentialsProvider>,
+    /// Cancelled when the promotion is aborted or the host shuts down.
+    pub cancel: CancellationToken,
+    /// The evaluator that evaluated the config, for steps that evaluate
+    /// expressions of their own (`successExpression`, `fromExpression`).
+    pub evaluator: Arc<Evaluator>,
+    /// The scope the config was evaluated in.
+    pub scope: Scope,
+}
+
+impl StepContext {
+    /// A context for running a step in `workspace`, with no Freight, no
+    /// credentials and empty names.
+    pub fn new(workspace: Workspace) -> Self {
+        StepContext {
+            workspace,
+            project: String::new(),
+            stage: String::new(),
+            promotion: String::new(),
+            alias: String::new(),
+            attempt: 0,
+            freight: Arc::default(),
+            credentials: Arc::new(NoCredentials),
+            cancel: CancellationToken::new(),
+            evaluator: Arc::default(),
+            scope: Scope::default(),
+        }
+    }
+
+    /// Sets the project, stage and promotion names.
+    pub fn with_names(
+        mut self,
+        project: impl Into<String>,
+        stage: impl Into<String>,
+        promotion: impl Into<String>,
+    ) -> Self {
+        self.project = project.into();
+        self.stage = stage.into();
+        self.promotion = promotion.into();
+        self
+    }
+
+    /// Sets the Freight.
+    pub fn with_freight(mut self, freight: Arc<FreightCollection>) -> Self {
+        self.scope.freight = Arc::clone(&freight);
+        self.freight = freight;
+        self
+    }
+
+    /// Sets the credentials provider.
+    pub fn with_credentials(mut self, credentials: Arc<dyn CredentialsProvider>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Sets the cancellation token.
+    pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Evaluates a bare expression in this step's scope, with `extra`
+    /// added as top-level variables (e.g. `response` for an HTTP check).
+    pub fn eval_expression(
+        &self,
+        expression: &str,
+        extra: Map<String, Value>,
+    ) -> Result<Value, ExprError> {
+        let mut scope = self.scope.clone();
+        scope.extra.extend(extra);
+        self.evaluator.eval_expression(expression, &scope)
+    }
+}

@@ -1,0 +1,271 @@
+//! The [`Step`] trait, what a step is given ([`StepContext`]) and what it
+//! returns ([`StepOutcome`], [`StepError`]), and the [`StepRegistry`].
+
+mod context;
+mod registry;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+pub use context::StepContext;
+pub use registry::StepRegistry;
+
+use crate::error::BoxError;
+use crate::model::StepStatus;
+
+/// A promotion step: one kind of work (`git-clone`, `yaml-update`, ...).
+///
+/// # Contract
+/// - **Stateless.** A step is registered once and run for many promotions,
+///   concurrently. Everything a run needs comes from the [`StepContext`]
+///   and the config; everything it produces goes into the [`StepOutcome`].
+///   The engine, not the step, persists outputs and progress.
+/// - **Work directory.** A step reads and writes only inside
+///   [`StepContext::workspace`]; every path from its config goes through
+///   [`Workspace::resolve`](crate::Workspace::resolve).
+/// - **All or nothing.** A step that fails leaves the files it was editing
+///   as they were (write a temp file, then rename).
+/// - **Config.** `config` has had its expressions evaluated already. A step
+///   parses it into its own `deny_unknown_fields` struct with Kargo's field
+///   names, and answers an unusable config with [`StepError::terminal`].
+/// - **Retries.** The engine owns retries: a step returns
+///   [`StepError::retryable`] for failures that may pass (network,
+///   conflicts) and the engine runs it again up to the step's
+///   `retry.errorThreshold`. A step that waits for something (a pull
+///   request, an HTTP condition) returns [`StepOutcome::running`] with a
+///   retry-after; the engine runs it again later, up to `retry.timeout`.
+///   A step run again after `Running` must pick up where it was, so steps
+///   that wait must be idempotent.
+/// - **Cancellation.** Long work checks [`StepContext::cancel`].
+///
+/// # Examples
+/// ```
+/// use async_trait::async_trait;
+/// use kargo_core::step::{Step, StepContext, StepError, StepOutcome};
+///
+/// #[derive(Debug)]
+/// struct Hello;
+///
+/// #[async_trait]
+/// impl Step for Hello {
+///     async fn run(&self, _ctx: &StepContext, config: serde_json::Value) -> Result<StepOutcome, StepError> {
+///         let name = config.get("name").and_then(|v| v.as_str()).unwrap_or("world");
+///         Ok(StepOutcome::succeeded().with_output("greeting", format!("hello, {name}")))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Step: Send + Sync + fmt::Debug + 'static {
+    /// Runs the step once with its (evaluated) config.
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError>;
+
+    /// The retry policy used where the promotion does not set one.
+    fn default_retry(&self) -> RetryDefaults {
+        RetryDefaults::default()
+    }
+}
+
+/// A step as a trait object.
+pub type DynStep = dyn Step;
+
+/// Step-specific defaults for `retry`, used when the promotion leaves a
+/// field unset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryDefaults {
+    /// Default `retry.timeout` (None: no limit).
+    pub timeout: Option<Duration>,
+    /// Default `retry.errorThreshold` (None: 1).
+    pub error_threshold: Option<u32>,
+}
+
+impl RetryDefaults {
+    /// Defaults with the given timeout and error threshold.
+    pub fn new(timeout: Option<Duration>, error_threshold: Option<u32>) -> Self {
+        RetryDefaults {
+            timeout,
+            error_threshold,
+        }
+    }
+}
+
+macro_rules! forward_step {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: Step + ?Sized> Step for $ty {
+            async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+                (**self).run(ctx, config).await
+            }
+            fn default_retry(&self) -> RetryDefaults {
+                (**self).default_retry()
+            }
+        }
+    )*};
+}
+forward_step!(Box<T>, Arc<T>);
+
+/// What one run of a step produced.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StepOutcome {
+    /// `Succeeded`, `Skipped` (nothing to do), `Running` (not done yet) or
+    /// `Failed` (done, unsuccessfully, not worth retrying).
+    pub status: StepStatus,
+    /// The step's output, readable by later steps as `outputs.<alias>`.
+    pub output: Map<String, Value>,
+    /// A message for people.
+    pub message: Option<String>,
+    /// For `Running`: when to run the step again.
+    pub retry_after: Option<Duration>,
+}
+
+impl StepOutcome {
+    /// A successful outcome with no output.
+    pub fn succeeded() -> Self {
+        StepOutcome::with_status(StepStatus::Succeeded)
+    }
+
+    /// An outcome saying there was nothing to do.
+    pub fn skipped() -> Self {
+        StepOutcome::with_status(StepStatus::Skipped)
+    }
+
+    /// An outcome saying the step waits; run it again after `retry_after`.
+    pub fn running(retry_after: Duration) -> Self {
+        StepOutcome {
+            retry_after: Some(retry_after),
+            ..StepOutcome::with_status(StepStatus::Running)
+        }
+    }
+
+    /// An outcome saying the step finished unsuccessfully (not retried).
+    pub fn failed(message: impl Into<String>) -> Self {
+        StepOutcome::with_status(StepStatus::Failed).with_message(message)
+    }
+
+    fn with_status(status: StepStatus) -> Self {
+        StepOutcome {
+            status,
+            output: Map::new(),
+            message: None,
+            retry_after: None,
+        }
+    }
+
+    /// Adds one output value.
+    pub fn with_output(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.output.insert(key.into(), value.into());
+        self
+    }
+
+    /// Replaces the whole output.
+    pub fn with_outputs(mut self, output: Map<String, Value>) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// Sets the message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+}
+
+/// Whether a failure may pass when the step runs again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Running the step again cannot help (bad config, conflict that needs
+    /// a person). The engine does not retry.
+    Terminal,
+    /// Running the step again may help (network, lock contention). The
+    /// engine retries up to the step's error threshold.
+    Retryable,
+}
+
+/// A step's failure. Its [`ErrorKind`] decides whether the engine retries.
+#[derive(Debug)]
+pub struct StepError {
+    kind: ErrorKind,
+    message: String,
+    source: Option<BoxError>,
+}
+
+impl StepError {
+    /// A failure that retrying cannot fix.
+    pub fn terminal(message: impl Into<String>) -> Self {
+        StepError {
+            kind: ErrorKind::Terminal,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A failure that may pass on another attempt.
+    pub fn retryable(message: impl Into<String>) -> Self {
+        StepError {
+            kind: ErrorKind::Retryable,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Terminal or retryable.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether the engine may run the step again.
+    pub fn is_retryable(&self) -> bool {
+        self.kind == ErrorKind::Retryable
+    }
+
+    /// The message, without the source chain.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for StepError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<crate::workspace::PathError> for StepError {
+    fn from(e: crate::workspace::PathError) -> Self {
+        StepError::terminal(e.to_string())
+    }
+}
+
+/// Parses a step's config into its typed form, rejecting unknown fields
+/// (when the type says `deny_unknown_fields`) with a terminal error that
+/// names the step kind and the field.
+pub fn parse_config<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    config: Value,
+) -> Result<T, StepError> {
+    serde_json::from_value(config)
+        .map_err(|e| StepError::terminal(format!("invalid {kind} config: {e}")))
+}
