@@ -10,6 +10,7 @@
 //! quoting, indentation and line endings as they were.
 
 pub(crate) mod json;
+pub(crate) mod toml;
 pub(crate) mod yaml;
 
 use std::fmt;
