@@ -22,14 +22,13 @@ use super::{
 };
 
 fn parse(src: &str) -> Result<Body, EditError> {
-    hcl_edit::parser::parse_body(src).map_err(|e| EditError::Parse(e.to_string().trim_end().to_owned()))
+    hcl_edit::parser::parse_body(src)
+        .map_err(|e| EditError::Parse(e.to_string().trim_end().to_owned()))
 }
 
 fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -77,7 +76,11 @@ fn render(value: &Value) -> String {
 }
 
 fn render_key(key: &str) -> String {
-    if is_ident(key) { key.to_owned() } else { quote(key) }
+    if is_ident(key) {
+        key.to_owned()
+    } else {
+        quote(key)
+    }
 }
 
 fn nested(segments: &[String], value: &Value) -> Value {
@@ -118,7 +121,13 @@ impl Planner<'_> {
         self.segments[..depth].join(".")
     }
 
-    fn body(&self, body: &Body, depth: usize, top: bool, close: Option<usize>) -> Result<Splice, EditError> {
+    fn body(
+        &self,
+        body: &Body,
+        depth: usize,
+        top: bool,
+        close: Option<usize>,
+    ) -> Result<Splice, EditError> {
         let seg = &self.segments[depth];
         for structure in body.iter() {
             match structure {
@@ -139,7 +148,12 @@ impl Planner<'_> {
                         && labels.iter().zip(rest).all(|(l, s)| *l == s.as_str())
                     {
                         let span = span_of(block)?;
-                        return self.body(&block.body, depth + 1 + labels.len(), false, Some(span.end - 1));
+                        return self.body(
+                            &block.body,
+                            depth + 1 + labels.len(),
+                            false,
+                            Some(span.end - 1),
+                        );
                     }
                 }
                 _ => {}
@@ -147,12 +161,23 @@ impl Planner<'_> {
         }
         // Missing: add an attribute to this body.
         let rest = &self.segments[depth..];
-        let line = format!("{} = {}", render_key(&rest[0]), render(&nested(&rest[1..], self.value)));
+        let line = format!(
+            "{} = {}",
+            render_key(&rest[0]),
+            render(&nested(&rest[1..], self.value))
+        );
         let nl = self.nl;
         if top {
             let at = self.src.len();
-            let sep = if self.src.is_empty() || self.src.ends_with('\n') { "" } else { nl };
-            return Ok(Splice { range: at..at, text: format!("{sep}{line}{nl}") });
+            let sep = if self.src.is_empty() || self.src.ends_with('\n') {
+                ""
+            } else {
+                nl
+            };
+            return Ok(Splice {
+                range: at..at,
+                text: format!("{sep}{line}{nl}"),
+            });
         }
         let close = close.ok_or_else(|| self.fail("cannot add a key here"))?;
         let close_line = line_start(self.src, close);
@@ -164,7 +189,10 @@ impl Planner<'_> {
                 }
                 None => format!("{}  ", &self.src[close_line..close]),
             };
-            Ok(Splice { range: close_line..close_line, text: format!("{indent}{line}{nl}") })
+            Ok(Splice {
+                range: close_line..close_line,
+                text: format!("{indent}{line}{nl}"),
+            })
         } else {
             Err(self.fail(format!("cannot add `{}` to a one-line block", rest[0])))
         }
@@ -173,10 +201,15 @@ impl Planner<'_> {
     fn expr(&self, expr: &Expression, depth: usize) -> Result<Splice, EditError> {
         if depth == self.segments.len() {
             return match expr {
-                Expression::Object(_) | Expression::Array(_) if !self.value.is_object() && !self.value.is_array() => {
+                Expression::Object(_) | Expression::Array(_)
+                    if !self.value.is_object() && !self.value.is_array() =>
+                {
                     Err(self.fail("holds an object or a list; only values can be replaced"))
                 }
-                _ => Ok(Splice { range: span_of(expr)?, text: render(self.value) }),
+                _ => Ok(Splice {
+                    range: span_of(expr)?,
+                    text: render(self.value),
+                }),
             };
         }
         let seg = &self.segments[depth];
@@ -191,7 +224,11 @@ impl Planner<'_> {
                     }
                 }
                 let rest = &self.segments[depth..];
-                let item = format!("{} = {}", render_key(&rest[0]), render(&nested(&rest[1..], self.value)));
+                let item = format!(
+                    "{} = {}",
+                    render_key(&rest[0]),
+                    render(&nested(&rest[1..], self.value))
+                );
                 let span = span_of(object)?;
                 let first = object.iter().next().map(|(k, _)| k);
                 match (last_end, first) {
@@ -204,15 +241,31 @@ impl Planner<'_> {
                             let indent = &self.src[line_start(self.src, first_start)..first_start];
                             let at = next_line_start(self.src, end).unwrap_or(self.src.len());
                             // Keep a trailing comma style: only when the last item has one.
-                            let sep = if self.src[end..line_end(self.src, end)].trim_start().starts_with(',') { "," } else { "" };
-                            Ok(Splice { range: at..at, text: format!("{indent}{item}{sep}{}", self.nl) })
+                            let sep = if self.src[end..line_end(self.src, end)]
+                                .trim_start()
+                                .starts_with(',')
+                            {
+                                ","
+                            } else {
+                                ""
+                            };
+                            Ok(Splice {
+                                range: at..at,
+                                text: format!("{indent}{item}{sep}{}", self.nl),
+                            })
                         } else {
-                            Ok(Splice { range: end..end, text: format!(", {item}") })
+                            Ok(Splice {
+                                range: end..end,
+                                text: format!(", {item}"),
+                            })
                         }
                     }
                     _ => {
                         let at = span.end - 1;
-                        Ok(Splice { range: at..at, text: item })
+                        Ok(Splice {
+                            range: at..at,
+                            text: item,
+                        })
                     }
                 }
             }
@@ -221,8 +274,14 @@ impl Planner<'_> {
                 let item = index_of(seg)
                     .and_then(|i| array.iter().nth(i))
                     .ok_or_else(|| match index_of(seg) {
-                        Some(i) => self.fail(format!("index {i} is out of range: `{}` has {len} items", self.at(depth))),
-                        None => self.fail(format!("`{}` is a list; `{seg}` is not an index", self.at(depth))),
+                        Some(i) => self.fail(format!(
+                            "index {i} is out of range: `{}` has {len} items",
+                            self.at(depth)
+                        )),
+                        None => self.fail(format!(
+                            "`{}` is a list; `{seg}` is not an index",
+                            self.at(depth)
+                        )),
                     })?;
                 self.expr(item, depth + 1)
             }
@@ -233,7 +292,12 @@ impl Planner<'_> {
 
 /// Every value in the file as `(path, source text)`, for verification.
 fn leaves(src: &str, body: &Body) -> Result<Vec<(String, String)>, EditError> {
-    fn expr(src: &str, path: String, e: &Expression, out: &mut Vec<(String, String)>) -> Result<(), EditError> {
+    fn expr(
+        src: &str,
+        path: String,
+        e: &Expression,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), EditError> {
         match e {
             Expression::Object(object) => {
                 for (k, v) in object.iter() {
@@ -252,10 +316,17 @@ fn leaves(src: &str, body: &Body) -> Result<Vec<(String, String)>, EditError> {
         }
         Ok(())
     }
-    fn walk(src: &str, prefix: &str, body: &Body, out: &mut Vec<(String, String)>) -> Result<(), EditError> {
+    fn walk(
+        src: &str,
+        prefix: &str,
+        body: &Body,
+        out: &mut Vec<(String, String)>,
+    ) -> Result<(), EditError> {
         for (n, s) in body.iter().enumerate() {
             match s {
-                Structure::Attribute(a) => expr(src, format!("{prefix}{}", a.key.as_str()), &a.value, out)?,
+                Structure::Attribute(a) => {
+                    expr(src, format!("{prefix}{}", a.key.as_str()), &a.value, out)?
+                }
                 Structure::Block(b) => {
                     let mut p = format!("{prefix}{}#{n}", b.ident.as_str());
                     for l in &b.labels {
@@ -283,33 +354,62 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
     for update in updates {
         let body = parse(&text)?;
         let segments = split_key(&update.key)?;
-        let planner = Planner { src: &text, key: &update.key, segments: &segments, value: &update.value, nl };
+        let planner = Planner {
+            src: &text,
+            key: &update.key,
+            segments: &segments,
+            value: &update.value,
+            nl,
+        };
         let splice = planner.body(&body, 0, true, None)?;
         let before = leaves(&text, &body)?;
         let edited = splice.apply(&text);
         let after = parse(&edited)
             .and_then(|b| leaves(&edited, &b))
-            .map_err(|e| EditError::key(&update.key, format!("the edited file does not parse ({e}); nothing was written")))?;
+            .map_err(|e| {
+                EditError::key(
+                    &update.key,
+                    format!("the edited file does not parse ({e}); nothing was written"),
+                )
+            })?;
         // Everything but the updated key (and the objects holding it) reads the same.
         let touched = |path: &str| {
-            let plain: String = path.split('.').map(|p| p.split('#').next().unwrap_or(p)).collect::<Vec<_>>().join(".");
-            update.key.replace("\\.", ".").starts_with(&plain) || plain.starts_with(&update.key.replace("\\.", "."))
+            let plain: String = path
+                .split('.')
+                .map(|p| p.split('#').next().unwrap_or(p))
+                .collect::<Vec<_>>()
+                .join(".");
+            update.key.replace("\\.", ".").starts_with(&plain)
+                || plain.starts_with(&update.key.replace("\\.", "."))
         };
-        let keep = |l: &Vec<(String, String)>| l.iter().filter(|(p, _)| !touched(p)).cloned().collect::<Vec<_>>();
+        let keep = |l: &Vec<(String, String)>| {
+            l.iter()
+                .filter(|(p, _)| !touched(p))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         if keep(&before) != keep(&after) {
-            return Err(EditError::key(&update.key, "the edit would change other values; nothing was written"));
+            return Err(EditError::key(
+                &update.key,
+                "the edit would change other values; nothing was written",
+            ));
         }
         let probe = read(&edited)?;
         let mut cur = &probe;
         for seg in &segments {
             cur = match cur {
                 Value::Object(map) => map.get(seg.as_str()).unwrap_or(&Value::Null),
-                Value::Array(items) => index_of(seg).and_then(|i| items.get(i)).unwrap_or(&Value::Null),
+                Value::Array(items) => index_of(seg)
+                    .and_then(|i| items.get(i))
+                    .unwrap_or(&Value::Null),
                 _ => &Value::Null,
             };
         }
         if cur != &update.value {
-            return Err(EditError::key(&update.key, "the edited file does not hold the new value; nothing was written"));
+            return Err(EditError::key(
+                &update.key,
+                "the edited file does not hold the new value; nothing was written",
+            ));
         }
         text = edited;
     }
@@ -325,7 +425,11 @@ fn expr_json(src: &str, e: &Expression) -> Value {
             n.as_i64()
                 .map(Value::from)
                 .or_else(|| n.as_u64().map(Value::from))
-                .or_else(|| n.as_f64().and_then(serde_json::Number::from_f64).map(Value::Number))
+                .or_else(|| {
+                    n.as_f64()
+                        .and_then(serde_json::Number::from_f64)
+                        .map(Value::Number)
+                })
                 .unwrap_or(Value::Null)
         }
         Expression::String(s) => Value::String(s.value().clone()),
@@ -335,7 +439,9 @@ fn expr_json(src: &str, e: &Expression) -> Value {
                 .map(|(k, v)| {
                     let key = object_key(k).map_or_else(
                         || match k {
-                            ObjectKey::Expression(e) => e.span().map_or_else(String::new, |r| src[r].to_owned()),
+                            ObjectKey::Expression(e) => {
+                                e.span().map_or_else(String::new, |r| src[r].to_owned())
+                            }
                             ObjectKey::Ident(i) => i.as_str().to_owned(),
                         },
                         str::to_owned,
@@ -346,11 +452,18 @@ fn expr_json(src: &str, e: &Expression) -> Value {
         ),
         Expression::StringTemplate(_) => {
             let text = e.span().map_or("", |r| src[r].trim());
-            let inner = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(text);
+            let inner = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text);
             Value::String(inner.to_owned())
         }
         // Anything else (references, calls, heredocs) as its source text.
-        other => Value::String(other.span().map_or_else(String::new, |r| src[r].trim().to_owned())),
+        other => Value::String(
+            other
+                .span()
+                .map_or_else(String::new, |r| src[r].trim().to_owned()),
+        ),
     }
 }
 

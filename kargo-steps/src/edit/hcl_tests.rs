@@ -56,7 +56,13 @@ locals {
 
 #[test]
 fn tfvars_string_keeps_alignment_and_comment() {
-    let out = edit(TFVARS, &[("image_uri", json!("123456789012.dkr.ecr.us-east-1.amazonaws.com/orders:1.5.0"))]);
+    let out = edit(
+        TFVARS,
+        &[(
+            "image_uri",
+            json!("123456789012.dkr.ecr.us-east-1.amazonaws.com/orders:1.5.0"),
+        )],
+    );
     insta::assert_snapshot!(out, @r#"
     # Lambda settings for the dev environment
     region        = "us-east-1" # primary
@@ -78,7 +84,12 @@ fn tfvars_string_keeps_alignment_and_comment() {
 fn tfvars_numbers_booleans_and_object_keys() {
     let out = edit(
         TFVARS,
-        &[("memory_size", json!(1024)), ("enabled", json!(false)), ("tags.version", json!("1.5.0")), ("subnets.1", json!("subnet-c"))],
+        &[
+            ("memory_size", json!(1024)),
+            ("enabled", json!(false)),
+            ("tags.version", json!("1.5.0")),
+            ("subnets.1", json!("subnet-c")),
+        ],
     );
     insta::assert_snapshot!(out, @r#"
     # Lambda settings for the dev environment
@@ -99,7 +110,10 @@ fn tfvars_numbers_booleans_and_object_keys() {
 
 #[test]
 fn missing_top_level_attribute_is_appended() {
-    let out = edit(TFVARS, &[("timeout", json!(30)), ("tags.env", json!("dev"))]);
+    let out = edit(
+        TFVARS,
+        &[("timeout", json!(30)), ("tags.env", json!("dev"))],
+    );
     insta::assert_snapshot!(out, @r#"
     # Lambda settings for the dev environment
     region        = "us-east-1" # primary
@@ -124,9 +138,15 @@ fn main_tf_blocks_by_identifier_and_labels() {
     let out = edit(
         MAIN_TF,
         &[
-            ("resource.aws_lambda_function.fn.image_uri", json!("repo/orders:1.5.0")),
+            (
+                "resource.aws_lambda_function.fn.image_uri",
+                json!("repo/orders:1.5.0"),
+            ),
             ("variable.image_tag.default", json!("1.5.0")),
-            ("resource.aws_lambda_function.fn.environment.variables.LOG_LEVEL", json!("debug")),
+            (
+                "resource.aws_lambda_function.fn.environment.variables.LOG_LEVEL",
+                json!("debug"),
+            ),
             ("resource.aws_lambda_function.fn.timeout", json!(30)),
         ],
     );
@@ -161,7 +181,10 @@ fn main_tf_blocks_by_identifier_and_labels() {
 
 #[test]
 fn strings_are_escaped_for_templates() {
-    let out = edit("a = \"x\"\r\nb = 1\r\n", &[("a", json!("${not} \"q\"")), ("c", json!("new"))]);
+    let out = edit(
+        "a = \"x\"\r\nb = 1\r\n",
+        &[("a", json!("${not} \"q\"")), ("c", json!("new"))],
+    );
     insta::assert_snapshot!(out.replace('\r', "<CR>"), @r#"
     a = "$${not} \"q\""<CR>
     b = 1<CR>

@@ -16,14 +16,21 @@ fn parse(src: &str) -> Result<DocumentMut, EditError> {
 
 /// Builds the TOML value for `value`; `old` (the value replaced) decides
 /// the string style.
-fn make_value(key: &str, value: &Value, old: Option<&toml_edit::Value>) -> Result<toml_edit::Value, EditError> {
+fn make_value(
+    key: &str,
+    value: &Value,
+    old: Option<&toml_edit::Value>,
+) -> Result<toml_edit::Value, EditError> {
     Ok(match value {
         Value::Null => return Err(EditError::key(key, "TOML has no null value")),
         Value::Bool(b) => (*b).into(),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => i.into(),
             (None, _) if n.is_u64() => {
-                return Err(EditError::key(key, format!("{n} does not fit a TOML integer (64-bit signed)")));
+                return Err(EditError::key(
+                    key,
+                    format!("{n} does not fit a TOML integer (64-bit signed)"),
+                ));
             }
             (None, Some(f)) => f.into(),
             _ => return Err(EditError::key(key, format!("{n} is not a TOML number"))),
@@ -82,7 +89,10 @@ impl Target<'_> {
                     *old = new;
                     Ok(())
                 }
-                _ => Err(EditError::key(self.key, "holds a table; only values can be replaced")),
+                _ => Err(EditError::key(
+                    self.key,
+                    "holds a table; only values can be replaced",
+                )),
             };
         }
         match item {
@@ -96,7 +106,10 @@ impl Target<'_> {
                     .ok_or_else(|| self.bad_index(depth, len))?;
                 self.set_table(table, false, depth + 1)
             }
-            Item::None => Err(EditError::key(self.key, format!("`{}` is empty", self.at(depth)))),
+            Item::None => Err(EditError::key(
+                self.key,
+                format!("`{}` is empty", self.at(depth)),
+            )),
         }
     }
 
@@ -105,7 +118,10 @@ impl Target<'_> {
         match index_of(seg) {
             Some(i) => EditError::key(
                 self.key,
-                format!("index {i} is out of range: `{}` has {len} items", self.at(depth)),
+                format!(
+                    "index {i} is out of range: `{}` has {len} items",
+                    self.at(depth)
+                ),
             ),
             None => EditError::key(
                 self.key,
@@ -121,7 +137,9 @@ impl Target<'_> {
                 let idx = index_of(&self.segments[depth])
                     .filter(|&i| i < len)
                     .ok_or_else(|| self.bad_index(depth, len))?;
-                let slot = array.get_mut(idx).ok_or_else(|| self.bad_index(depth, len))?;
+                let slot = array
+                    .get_mut(idx)
+                    .ok_or_else(|| self.bad_index(depth, len))?;
                 if depth + 1 == self.segments.len() {
                     let mut new = make_value(self.key, self.value, Some(slot))?;
                     *new.decor_mut() = slot.decor().clone();
@@ -139,9 +157,17 @@ impl Target<'_> {
         }
     }
 
-    fn set_table(&self, table: &mut dyn TableLike, inline: bool, depth: usize) -> Result<(), EditError> {
+    fn set_table(
+        &self,
+        table: &mut dyn TableLike,
+        inline: bool,
+        depth: usize,
+    ) -> Result<(), EditError> {
         if depth == self.segments.len() {
-            return Err(EditError::key(self.key, "holds a table; only values can be replaced"));
+            return Err(EditError::key(
+                self.key,
+                "holds a table; only values can be replaced",
+            ));
         }
         let seg = &self.segments[depth];
         if let Some(child) = table.get_mut(seg) {
@@ -248,7 +274,10 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
     }
     let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
     let got = read(&text).map_err(|e| {
-        EditError::key(&keys.join(", "), format!("the edited file does not parse ({e}); nothing was written"))
+        EditError::key(
+            &keys.join(", "),
+            format!("the edited file does not parse ({e}); nothing was written"),
+        )
     })?;
     if got != expected {
         return Err(EditError::key(

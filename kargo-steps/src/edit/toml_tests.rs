@@ -15,7 +15,8 @@ fn edit(src: &str, updates: &[(&str, Value)]) -> String {
 
 #[test]
 fn value_keeps_comment_and_alignment() {
-    let src = "# app settings\n[package]\nname    = \"app\"   # the name\nversion = \"1.0.0\" # bump\n";
+    let src =
+        "# app settings\n[package]\nname    = \"app\"   # the name\nversion = \"1.0.0\" # bump\n";
     insta::assert_snapshot!(edit(src, &[("package.version", json!("1.1.0"))]), @r#"
     # app settings
     [package]
@@ -27,7 +28,15 @@ fn value_keeps_comment_and_alignment() {
 #[test]
 fn literal_strings_stay_literal_and_types_are_kept() {
     let src = "tag = 'v1'\nreplicas = 1\nenabled = false\nratio = 0.5\n";
-    let out = edit(src, &[("tag", json!("v2")), ("replicas", json!(3)), ("enabled", json!(true)), ("ratio", json!(0.25))]);
+    let out = edit(
+        src,
+        &[
+            ("tag", json!("v2")),
+            ("replicas", json!(3)),
+            ("enabled", json!(true)),
+            ("ratio", json!(0.25)),
+        ],
+    );
     insta::assert_snapshot!(out, @"
     tag = 'v2'
     replicas = 3
@@ -39,7 +48,13 @@ fn literal_strings_stay_literal_and_types_are_kept() {
 #[test]
 fn new_nested_key_gets_a_table_header() {
     let src = "[image]\nrepo = \"nginx\"\n";
-    let out = edit(src, &[("image.tag", json!("v2")), ("deploy.limits.cpu", json!("500m"))]);
+    let out = edit(
+        src,
+        &[
+            ("image.tag", json!("v2")),
+            ("deploy.limits.cpu", json!("500m")),
+        ],
+    );
     insta::assert_snapshot!(out, @r#"
     [image]
     repo = "nginx"
@@ -55,7 +70,11 @@ fn arrays_inline_tables_and_quoted_keys() {
     let src = "values = [1, 2, 3]\nimage = { repo = \"nginx\", tag = \"v1\" }\n[labels]\n\"example.com/version\" = \"1.0.0\"\n";
     let out = edit(
         src,
-        &[("values.1", json!(20)), ("image.tag", json!("v2")), (r"labels.example\.com/version", json!("1.1.0"))],
+        &[
+            ("values.1", json!(20)),
+            ("image.tag", json!("v2")),
+            (r"labels.example\.com/version", json!("1.1.0")),
+        ],
     );
     insta::assert_snapshot!(out, @r#"
     values = [1, 20, 3]
@@ -67,7 +86,8 @@ fn arrays_inline_tables_and_quoted_keys() {
 
 #[test]
 fn array_of_tables_by_index() {
-    let src = "[[service]]\nname = \"a\"\nport = 80\n\n[[service]]\nname = \"b\" # second\nport = 81\n";
+    let src =
+        "[[service]]\nname = \"a\"\nport = 80\n\n[[service]]\nname = \"b\" # second\nport = 81\n";
     insta::assert_snapshot!(edit(src, &[("service.1.port", json!(8081))]), @r#"
     [[service]]
     name = "a"
