@@ -39,6 +39,7 @@ pub mod expr;
 pub mod model;
 pub mod step;
 pub mod time;
+pub mod urls;
 mod workspace;
 
 pub use error::{BoxError, Error, Result};
