@@ -1,6 +1,7 @@
 //! The engine loop: a promotion of many small steps whose configs hold
 //! expressions reading earlier outputs, run end to end (evaluation,
 //! dispatch, output bookkeeping). Run with `cargo bench --bench engine`.
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use std::sync::Arc;
 
@@ -58,10 +59,5 @@ fn bench_engine(c: &mut Criterion) {
     }
 }
 
-criterion_group! {
-    #[allow(missing_docs)]
-    name = benches;
-    config = Criterion::default();
-    targets = bench_engine
-}
+criterion_group!(benches, bench_engine);
 criterion_main!(benches);
