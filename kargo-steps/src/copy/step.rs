@@ -6,7 +6,8 @@ use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
 use super::{Config, Copy, KIND};
-use crate::edit::{blocking, write_atomic};
+use crate::edit::blocking;
+use crate::fs::write_atomic;
 
 fn io_err(what: &str, path: &str, e: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot {what} `{path}`: {e}"))
@@ -40,8 +41,7 @@ fn copy_file(from: &Path, to: &Path, shown: &str) -> Result<(), StepError> {
     let perms = std::fs::metadata(from)
         .map_err(|e| io_err("read", shown, e))?
         .permissions();
-    write_atomic(to, &bytes).map_err(|e| io_err("write", shown, e))?;
-    std::fs::set_permissions(to, perms).map_err(|e| io_err("set the mode of", shown, e))
+    write_atomic(to, &bytes, Some(perms)).map_err(|e| io_err("write", shown, e))
 }
 
 fn copy_tree(from: &Path, to: &Path, ignore: &Gitignore, shown: &str) -> Result<(), StepError> {

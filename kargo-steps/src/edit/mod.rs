@@ -15,7 +15,6 @@ pub(crate) mod toml;
 pub(crate) mod yaml;
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use kargo_core::step::{StepContext, StepError, StepOutcome};
@@ -218,33 +217,6 @@ pub(crate) fn read_text(abs: &Path, shown: &str) -> Result<String, StepError> {
         .map_err(|_| StepError::terminal(format!("cannot read `{shown}`: not valid UTF-8")))
 }
 
-/// Writes `contents` to `path` atomically: a temporary file in the same
-/// directory, given the old file's permissions, then renamed over it.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".kargo-")
-        .tempfile_in(dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    match std::fs::metadata(path) {
-        Ok(meta) => std::fs::set_permissions(tmp.path(), meta.permissions())?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
-            }
-        }
-        Err(e) => return Err(e),
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 /// Runs blocking file work on tokio's blocking pool when inside a runtime,
 /// inline otherwise.
 pub(crate) async fn blocking<T, F>(f: F) -> Result<T, StepError>
@@ -287,7 +259,7 @@ pub(crate) async fn run_update(
         let out = editor(&src, &updates)
             .map_err(|e| StepError::terminal(format!("{kind}: cannot update `{path}`: {e}")))?;
         if out != src {
-            write_atomic(&abs, out.as_bytes())
+            crate::fs::write_atomic(&abs, out.as_bytes(), None)
                 .map_err(|e| StepError::terminal(format!("{kind}: cannot write `{path}`: {e}")))?;
         }
         Ok(())
@@ -370,19 +342,5 @@ mod tests {
         let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
         let msg = commit_message("values.yaml", &updates, go_format);
         assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
-    }
-
-    #[test]
-    fn atomic_write_keeps_the_file_mode() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.sh");
-        std::fs::write(&path, "old").unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o750)).unwrap();
-        write_atomic(&path, b"new").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o750);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
