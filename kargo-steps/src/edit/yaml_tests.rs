@@ -240,3 +240,9 @@ fn errors_leave_the_text_alone() {
     insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a mapping; only scalar values can be replaced");
     insta::assert_snapshot!(edit("a: [b\n", &[("a", json!(1))]), @"ERROR: cannot parse: unclosed bracket '[' at char 3 line 1 column 4");
 }
+
+#[test]
+fn read_resolves_types_and_expands_aliases() {
+    let src = "a: &x {tag: \"1.10\", n: 1.5, b: true, z: ~}\nb: *x\nc: [1, '2', 0x10]\n";
+    insta::assert_snapshot!(read(src).unwrap().to_string(), @r#"{"a":{"tag":"1.10","n":1.5,"b":true,"z":null},"b":{"tag":"1.10","n":1.5,"b":true,"z":null},"c":[1,"2",16]}"#);
+}
