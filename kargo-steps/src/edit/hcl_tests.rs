@@ -212,3 +212,43 @@ fn read_gives_terraform_json_shape() {
     let v = read(MAIN_TF).unwrap();
     insta::assert_snapshot!(serde_json::to_string(&v).unwrap(), @r#"{"terraform":{"required_version":">= 1.0"},"variable":{"image_tag":{"type":"string","default":"1.4.2"}},"resource":{"aws_lambda_function":{"fn":{"function_name":"orders-api","image_uri":"repo/orders:${var.image_tag}","memory_size":512,"environment":{"variables":{"LOG_LEVEL":"info"}}}}},"locals":{"name":"orders-${var.image_tag}"}}"#);
 }
+
+const FIXTURE_TFVARS: &str = include_str!("../../tests/fixtures/terraform.tfvars");
+const FIXTURE_MAIN_TF: &str = include_str!("../../tests/fixtures/main.tf");
+
+#[test]
+fn real_world_tfvars_image_and_map_entries() {
+    let out = edit(
+        FIXTURE_TFVARS,
+        &[
+            (
+                "image_uri",
+                json!("123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.5.0"),
+            ),
+            ("tags.version", json!("1.5.0")),
+            ("environment_variables.feature\\.flags", json!("a,b,c")),
+            ("subnet_ids.1", json!("subnet-99")),
+            ("reserved_concurrency", json!(10)),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(FIXTURE_TFVARS, &out), @"");
+}
+
+#[test]
+fn real_world_main_tf_variable_default_and_block_attribute() {
+    let out = edit(
+        FIXTURE_MAIN_TF,
+        &[
+            (
+                "variable.image_uri.default",
+                json!("123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.5.0"),
+            ),
+            (
+                "resource.aws_lambda_function.fn.tags.version",
+                json!("1.5.0"),
+            ),
+            ("locals.retries", json!(5)),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(FIXTURE_MAIN_TF, &out), @"");
+}

@@ -66,3 +66,19 @@ fn errors_name_the_key_and_reason() {
     insta::assert_snapshot!(edit(src, &[("l.5", json!(1))]), @"ERROR: key `l.5`: index 5 is out of range: `l` has 1 items");
     insta::assert_snapshot!(edit("{\"a\": ", &[("a", json!(1))]), @"ERROR: cannot parse: EOF while parsing a value at line 1 column 6");
 }
+
+#[test]
+fn fixture_settings_keep_four_space_indentation() {
+    let src = include_str!("../../tests/fixtures/settings.json");
+    let out = edit(
+        src,
+        &[
+            ("image.tag", json!("1.5.0")),
+            ("limits.cpu", json!("1")),
+            ("features.0", json!("z")),
+            ("nothing", json!({"a": 1})),
+            ("image.digest", json!("sha256:ab")),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(src, &out), @"");
+}

@@ -14,6 +14,9 @@ pub(crate) mod json;
 pub(crate) mod toml;
 pub(crate) mod yaml;
 
+#[cfg(test)]
+mod corpus_tests;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -343,4 +346,38 @@ mod tests {
         let msg = commit_message("values.yaml", &updates, go_format);
         assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
     }
+}
+
+/// The lines that differ between two texts, as `-old` / `+new` pairs, for
+/// snapshot tests of whole files.
+#[cfg(test)]
+pub(crate) fn changed_lines(before: &str, after: &str) -> String {
+    let old: Vec<&str> = before.split('\n').collect();
+    let new: Vec<&str> = after.split('\n').collect();
+    // Longest common subsequence of lines, then walk it.
+    let mut lcs = vec![vec![0usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            lcs[i][j] = if old[i] == new[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            i += 1;
+            j += 1;
+        } else if i < old.len() && (j == new.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push_str(&format!("{:>3} -{}\n", i + 1, old[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("{:>3} +{}\n", j + 1, new[j]));
+            j += 1;
+        }
+    }
+    out
 }

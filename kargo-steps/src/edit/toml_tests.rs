@@ -124,3 +124,18 @@ fn errors_name_the_key_and_reason() {
     string values must be quoted, expected literal string
     ");
 }
+
+#[test]
+fn fixture_config_keeps_comments_and_alignment() {
+    let src = include_str!("../../tests/fixtures/config.toml");
+    let out = edit(
+        src,
+        &[
+            ("image.tag", json!("1.5.0")),
+            ("image.pull", json!("Always")),
+            ("server.tls.cert", json!("/etc/tls.crt")),
+            ("backends.1.weight", json!(30)),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(src, &out), @"");
+}

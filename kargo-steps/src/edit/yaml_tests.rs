@@ -246,3 +246,66 @@ fn read_resolves_types_and_expands_aliases() {
     let src = "a: &x {tag: \"1.10\", n: 1.5, b: true, z: ~}\nb: *x\nc: [1, '2', 0x10]\n";
     insta::assert_snapshot!(read(src).unwrap().to_string(), @r#"{"a":{"tag":"1.10","n":1.5,"b":true,"z":null},"b":{"tag":"1.10","n":1.5,"b":true,"z":null},"c":[1,"2",16]}"#);
 }
+
+const HELM_VALUES: &str = include_str!("../../tests/fixtures/values.yaml");
+
+#[test]
+fn helm_values_image_tag_touches_one_line() {
+    let out = edit(HELM_VALUES, &[("image.tag", json!("1.5.0"))]);
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"");
+}
+
+#[test]
+fn helm_values_many_updates_keep_every_comment() {
+    let out = edit(
+        HELM_VALUES,
+        &[
+            ("replicaCount", json!(3)),
+            ("image.digest", json!("sha256:0123abcd")),
+            ("securityContext.readOnlyRootFilesystem", json!(false)),
+            ("securityContext.capabilities.drop.0", json!("NET_RAW")),
+            ("ingress.hosts.0.paths.0.path", json!("/api")),
+            (r"podAnnotations.prometheus\.io/port", json!("9091")),
+            ("env.2.value", json!("60")),
+            ("resources.limits.cpu", json!("1")),
+            ("serviceAccount.annotations.owner", json!("payments")),
+            (
+                "ingress.annotations.kubernetes\\.io/ingress\\.class",
+                json!("nginx"),
+            ),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"");
+}
+
+#[test]
+fn helm_values_block_scalar_and_new_nested_keys() {
+    let out = edit(
+        HELM_VALUES,
+        &[
+            ("config", json!("listen: 0.0.0.0:9090\nmode: staging\n")),
+            ("autoscaling.minReplicas", json!(2)),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"");
+}
+
+#[test]
+fn multi_document_file_edits_the_first_document() {
+    let src = "---\nkind: A # first\nspec: {x: 1}\n---\nkind: B\n";
+    insta::assert_snapshot!(edit(src, &[("spec.x", json!(2)), ("kind", json!("C"))]), @"");
+}
+
+#[test]
+fn strings_needing_escapes_are_double_quoted() {
+    let src = "a: x\nb: 'x'\nc: x\n";
+    let out = edit(
+        src,
+        &[
+            ("a", json!("line1\nline2")),
+            ("b", json!("tab\there")),
+            ("c", json!("key: value #1")),
+        ],
+    );
+    insta::assert_snapshot!(out, @"");
+}
