@@ -231,7 +231,18 @@ fn real_world_tfvars_image_and_map_entries() {
             ("reserved_concurrency", json!(10)),
         ],
     );
-    insta::assert_snapshot!(crate::edit::changed_lines(FIXTURE_TFVARS, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(FIXTURE_TFVARS, &out), @r#"
+     6 -image_uri      = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.4.2" # kargo
+     6 +image_uri      = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.5.0" # kargo
+     9 -reserved_concurrency = -1
+     9 +reserved_concurrency = 10
+    15 -  "feature.flags" = "a,b"
+    15 +  "feature.flags" = "a,b,c"
+    20 -  "subnet-4e5f6a7b", # az b
+    20 +  "subnet-99", # az b
+    26 -  version     = "1.4.2"
+    26 +  version     = "1.5.0"
+    "#);
 }
 
 #[test]
@@ -250,5 +261,12 @@ fn real_world_main_tf_variable_default_and_block_attribute() {
             ("locals.retries", json!(5)),
         ],
     );
-    insta::assert_snapshot!(crate::edit::changed_lines(FIXTURE_MAIN_TF, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(FIXTURE_MAIN_TF, &out), @r#"
+     8 -  default     = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.4.2"
+     8 +  default     = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.5.0"
+    13 -  retries = 3 # client retries
+    13 +  retries = 5 # client retries
+    30 -    version = "1.4.2"
+    30 +    version = "1.5.0"
+    "#);
 }

@@ -80,5 +80,15 @@ fn fixture_settings_keep_four_space_indentation() {
             ("image.digest", json!("sha256:ab")),
         ],
     );
-    insta::assert_snapshot!(crate::edit::changed_lines(src, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(src, &out), @r#"
+     4 -        "tag": "1.4.2"
+     4 +        "tag": "1.5.0",
+     5 +        "digest": "sha256:ab"
+     7 -    "features": ["a", "b"],
+     8 -    "limits": {"cpu": "500m", "memory": "512Mi"},
+     8 +    "features": ["z", "b"],
+     9 +    "limits": {"cpu": "1", "memory": "512Mi"},
+    12 -    "nothing": null
+    13 +    "nothing": {"a": 1}
+    "#);
 }

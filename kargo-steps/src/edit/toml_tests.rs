@@ -137,5 +137,13 @@ fn fixture_config_keeps_comments_and_alignment() {
             ("backends.1.weight", json!(30)),
         ],
     );
-    insta::assert_snapshot!(crate::edit::changed_lines(src, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(src, &out), @r#"
+     6 -tag        = "1.4.2" # kargo
+     7 -pull       = 'IfNotPresent'
+     6 +tag        = "1.5.0" # kargo
+     7 +pull       = 'Always'
+    17 +cert = "/etc/tls.crt"
+    24 -weight = 20
+    25 +weight = 30
+    "#);
 }

@@ -252,7 +252,10 @@ const HELM_VALUES: &str = include_str!("../../tests/fixtures/values.yaml");
 #[test]
 fn helm_values_image_tag_touches_one_line() {
     let out = edit(HELM_VALUES, &[("image.tag", json!("1.5.0"))]);
-    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @r#"
+    10 -  tag: "1.4.2" # kargo: image tag
+    10 +  tag: "1.5.0" # kargo: image tag
+    "#);
 }
 
 #[test]
@@ -275,7 +278,28 @@ fn helm_values_many_updates_keep_every_comment() {
             ),
         ],
     );
-    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @r#"
+     4 -replicaCount: 2 # scaled by HPA in prod
+     4 +replicaCount: 3 # scaled by HPA in prod
+    11 -  digest: '' # pinned by digest when set
+    11 +  digest: 'sha256:0123abcd' # pinned by digest when set
+    19 -  annotations: {} # e.g. eks.amazonaws.com/role-arn
+    19 +  annotations: {owner: payments} # e.g. eks.amazonaws.com/role-arn
+    24 -  prometheus.io/port: "9090"
+    24 +  prometheus.io/port: "9091"
+    29 -  readOnlyRootFilesystem: yes # YAML 1.1 boolean
+    29 +  readOnlyRootFilesystem: false # YAML 1.1 boolean
+    31 -    drop: [ALL] # flow sequence
+    31 +    drop: [NET_RAW] # flow sequence
+    43 -        - path: / # everything
+    43 +        - path: /api # everything
+    46 +  annotations:
+    47 +    kubernetes.io/ingress.class: nginx
+    49 -    cpu: 500m # half a core
+    51 +    cpu: "1" # half a core
+    61 -    value: "30" # seconds, as a string
+    63 +    value: "60" # seconds, as a string
+    "#);
 }
 
 #[test]
@@ -287,13 +311,26 @@ fn helm_values_block_scalar_and_new_nested_keys() {
             ("autoscaling.minReplicas", json!(2)),
         ],
     );
-    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"");
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"
+    64 -  listen: 0.0.0.0:8080
+    65 -  mode: production
+    64 +  listen: 0.0.0.0:9090
+    65 +  mode: staging
+    70 +autoscaling:
+    71 +  minReplicas: 2
+    ");
 }
 
 #[test]
 fn multi_document_file_edits_the_first_document() {
     let src = "---\nkind: A # first\nspec: {x: 1}\n---\nkind: B\n";
-    insta::assert_snapshot!(edit(src, &[("spec.x", json!(2)), ("kind", json!("C"))]), @"");
+    insta::assert_snapshot!(edit(src, &[("spec.x", json!(2)), ("kind", json!("C"))]), @"
+    ---
+    kind: C # first
+    spec: {x: 2}
+    ---
+    kind: B
+    ");
 }
 
 #[test]
@@ -307,5 +344,9 @@ fn strings_needing_escapes_are_double_quoted() {
             ("c", json!("key: value #1")),
         ],
     );
-    insta::assert_snapshot!(out, @"");
+    insta::assert_snapshot!(out, @r#"
+    a: "line1\nline2"
+    b: "tab\there"
+    c: "key: value #1"
+    "#);
 }
