@@ -321,33 +321,6 @@ pub(crate) async fn run_parse(
     Ok(StepOutcome::succeeded().with_outputs(result))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_split_on_dots_and_keep_escaped_dots() {
-        assert_eq!(split_key("image.tag").unwrap(), ["image", "tag"]);
-        assert_eq!(
-            split_key(r"example\.com/version").unwrap(),
-            ["example.com/version"]
-        );
-        assert_eq!(
-            split_key("containers.0.image").unwrap(),
-            ["containers", "0", "image"]
-        );
-        assert!(split_key("a..b").is_err());
-        assert!(split_key("a\\").is_err());
-    }
-
-    #[test]
-    fn commit_message_lists_every_update() {
-        let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
-        let msg = commit_message("values.yaml", &updates, go_format);
-        assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
-    }
-}
-
 /// The lines that differ between two texts, as `-old` / `+new` pairs, for
 /// snapshot tests of whole files.
 #[cfg(test)]
@@ -380,4 +353,31 @@ pub(crate) fn changed_lines(before: &str, after: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_on_dots_and_keep_escaped_dots() {
+        assert_eq!(split_key("image.tag").unwrap(), ["image", "tag"]);
+        assert_eq!(
+            split_key(r"example\.com/version").unwrap(),
+            ["example.com/version"]
+        );
+        assert_eq!(
+            split_key("containers.0.image").unwrap(),
+            ["containers", "0", "image"]
+        );
+        assert!(split_key("a..b").is_err());
+        assert!(split_key("a\\").is_err());
+    }
+
+    #[test]
+    fn commit_message_lists_every_update() {
+        let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
+        let msg = commit_message("values.yaml", &updates, go_format);
+        assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
+    }
 }

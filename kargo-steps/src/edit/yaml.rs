@@ -183,20 +183,21 @@ fn resolve_plain(s: &str) -> Sem {
         _ => {}
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        if let Ok(i) = s.parse::<i128>() {
-            return Sem::Int(i);
-        }
+    if !unsigned.is_empty()
+        && unsigned.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = s.parse::<i128>()
+    {
+        return Sem::Int(i);
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(i) = i128::from_str_radix(oct, 8) {
-            return Sem::Int(i);
-        }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i128::from_str_radix(oct, 8)
+    {
+        return Sem::Int(i);
     }
-    if let Some(hex) = s.strip_prefix("0x") {
-        if let Ok(i) = i128::from_str_radix(hex, 16) {
-            return Sem::Int(i);
-        }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(i) = i128::from_str_radix(hex, 16)
+    {
+        return Sem::Int(i);
     }
     match unsigned {
         ".inf" | ".Inf" | ".INF" => {
@@ -210,10 +211,10 @@ fn resolve_plain(s: &str) -> Sem {
         ".nan" | ".NaN" | ".NAN" if unsigned == s => return Sem::Float(f64::NAN.to_bits()),
         _ => {}
     }
-    if is_core_float(unsigned) {
-        if let Ok(f) = s.parse::<f64>() {
-            return Sem::Float(f.to_bits());
-        }
+    if is_core_float(unsigned)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Sem::Float(f.to_bits());
     }
     Sem::Str(s.to_owned())
 }
@@ -347,10 +348,11 @@ fn looks_numeric(lower: &str) -> bool {
         return true;
     }
     for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(digits) = t.strip_prefix(prefix) {
-            if !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)) {
-                return true;
-            }
+        if let Some(digits) = t.strip_prefix(prefix)
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_digit(radix))
+        {
+            return true;
         }
     }
     let digits_and = |extra: &str| t.chars().all(|c| c.is_ascii_digit() || extra.contains(c));
