@@ -57,9 +57,10 @@ pub struct ParseOutput {
     pub from_expression: String,
 }
 
-/// Why an editor could not apply an update.
+/// Why an editor could not apply an update. The file is left unchanged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum EditError {
+#[non_exhaustive]
+pub enum EditError {
     /// The file does not parse.
     Parse(String),
     /// The update's key cannot be set.
@@ -79,6 +80,8 @@ impl EditError {
         }
     }
 }
+
+impl std::error::Error for EditError {}
 
 impl fmt::Display for EditError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

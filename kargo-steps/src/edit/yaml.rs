@@ -775,13 +775,16 @@ fn block_splice(
 /// Applies `updates` to the YAML text `src` (its first document), keeping
 /// every byte that does not hold a changed value.
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
-    let docs = parse(src)?;
-    let mut expected: Vec<Sem> = docs.iter().map(sem).collect();
-    drop(docs);
     let mut text = src.to_owned();
-    for update in updates {
+    let mut expected: Vec<Sem> = Vec::new();
+    for (n, update) in updates.iter().enumerate() {
+        // The first update plans on the parse that also gives the expected
+        // values; later ones on the text as edited so far.
         let splice = {
             let docs = parse(&text)?;
+            if n == 0 {
+                expected = docs.iter().map(sem).collect();
+            }
             let root = docs
                 .first()
                 .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;

@@ -17,7 +17,7 @@ mod step;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::edit::Update;
+pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "yaml-update";
@@ -36,3 +36,17 @@ pub struct Config {
 /// The `yaml-update` step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct YamlUpdate;
+
+/// Applies `updates` to a YAML text, as the step does to its file: the
+/// result differs from `src` only in the bytes of the changed values (and
+/// the lines of created keys), and has been parsed again and checked.
+///
+/// ```
+/// use kargo_steps::yaml_update::{Update, edit};
+///
+/// let out = edit("image:\n  tag: v1 # pinned\n", &[Update::new("image.tag", "1.10")]).unwrap();
+/// assert_eq!(out, "image:\n  tag: \"1.10\" # pinned\n");
+/// ```
+pub fn edit(src: &str, updates: &[Update]) -> Result<String, Error> {
+    crate::edit::yaml::update(src, updates)
+}
