@@ -138,3 +138,39 @@ fn every_scalar_update_changes_only_its_value_and_line() {
     }
     assert!(applied > 300, "ran {applied} updates");
 }
+
+/// A deterministic stand-in for fuzzing: prefixes of every fixture, and
+/// the fixture with single bytes removed, go through its editor and reader.
+/// They may refuse the text, but never panic, and whatever they accept
+/// reads back with the new value.
+#[test]
+fn damaged_files_are_refused_or_edited_never_panic() {
+    for (name, src, editor, reader) in FIXTURES {
+        let bytes = src.as_bytes();
+        let mut inputs: Vec<String> = Vec::new();
+        // Every third position keeps the debug-build run short.
+        for cut in (0..bytes.len()).step_by(3) {
+            if let Ok(prefix) = std::str::from_utf8(&bytes[..cut]) {
+                inputs.push(prefix.to_owned());
+            }
+            let mut without = bytes.to_vec();
+            without.remove(cut);
+            if let Ok(text) = String::from_utf8(without) {
+                inputs.push(text);
+            }
+        }
+        for input in &inputs {
+            let _ = reader(input);
+            let update = Update::new("image.tag", json!("9.9.9"));
+            if let Ok(out) = editor(input, std::slice::from_ref(&update)) {
+                let read = reader(&out)
+                    .unwrap_or_else(|e| panic!("{name}: edited text does not read: {e}\n{out}"));
+                assert_eq!(
+                    read.pointer("/image/tag"),
+                    Some(&json!("9.9.9")),
+                    "{name}:\n{out}"
+                );
+            }
+        }
+    }
+}
