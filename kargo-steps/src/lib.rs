@@ -9,7 +9,14 @@
 
 use kargo_core::step::StepRegistry;
 
+#[cfg(feature = "terraform")]
+pub mod terraform;
+#[cfg(feature = "terraform")]
+pub use terraform::{TfApply, TfOutput, TfPlan};
+
 /// Registers every built-in step in `registry`.
 pub fn register_builtins(registry: &mut StepRegistry) {
-    let _ = registry;
+    let _ = &registry;
+    #[cfg(feature = "terraform")]
+    terraform::register(registry);
 }
