@@ -155,7 +155,6 @@ pub(crate) async fn checked(path: PathBuf, env: &[(String, String)]) -> Result<B
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

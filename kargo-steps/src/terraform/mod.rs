@@ -58,7 +58,6 @@ mod process;
 mod text;
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests;
 
 use std::fmt;

@@ -131,7 +131,6 @@ fn cut_tail(text: &str, budget: usize) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
