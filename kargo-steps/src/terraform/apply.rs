@@ -77,7 +77,7 @@ impl TfApply {
     /// Runs the step with a typed config.
     pub async fn apply(&self, ctx: &StepContext, config: Config) -> Result<StepOutcome, StepError> {
         if config.plan.is_some() && !config.vars.is_empty() {
-            return Err(StepError::terminal(format!(
+            return Err(StepError::failed(format!(
                 "invalid {KIND} config: `plan` and `vars` exclude each other (a saved plan carries its variables)"
             )));
         }
@@ -85,7 +85,7 @@ impl TfApply {
             Some(plan) => {
                 let path = ctx.workspace.resolve(plan)?;
                 if !path.is_file() {
-                    return Err(StepError::terminal(format!(
+                    return Err(StepError::failed(format!(
                         "plan file `{plan}` not found in the work directory"
                     )));
                 }

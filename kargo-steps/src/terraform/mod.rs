@@ -44,9 +44,11 @@
 //! # Failures
 //! A Terraform command that exits unsuccessfully (broken HCL, a failing
 //! provider, a stale plan) makes the step `Failed`, with Terraform's own
-//! error text in the message. A config that cannot be used, a path that
-//! leaves the work directory, or a missing binary is a terminal
-//! [`StepError`].
+//! error text in the message. A config that cannot be used or a path that
+//! leaves the work directory is a [`StepError::failed`] (status `Failed`); a
+//! missing or too old binary is a [`StepError::terminal`] (status
+//! `Errored`); an I/O error around the command (spawning it, temporary
+//! files) is [`StepError::retryable`].
 //!
 //! [`StepContext::cancel`]: kargo_core::step::StepContext::cancel
 
@@ -237,7 +239,14 @@ impl From<Error> for StepError {
     fn from(e: Error) -> Self {
         match e {
             Error::Io { .. } | Error::Spawn { .. } => StepError::retryable(e.to_string()),
-            _ => StepError::terminal(e.to_string()),
+            // The config asks for something that cannot be (Failed).
+            Error::Config(_) => StepError::failed(e.to_string()),
+            // The host lacks a usable binary, or the run was cancelled
+            // (Errored).
+            Error::NotFound { .. }
+            | Error::Version { .. }
+            | Error::TooOld { .. }
+            | Error::Cancelled { .. } => StepError::terminal(e.to_string()),
         }
     }
 }
@@ -254,7 +263,7 @@ const AUTOMATION_ENV: [(&str, &str); 3] = [
 fn resolve_dir(ctx: &StepContext, dir: &str) -> Result<PathBuf, StepError> {
     let path = ctx.workspace.resolve(dir)?;
     if !path.is_dir() {
-        return Err(StepError::terminal(format!(
+        return Err(StepError::failed(format!(
             "`dir` `{dir}` is not a directory in the work directory"
         )));
     }
@@ -270,7 +279,7 @@ fn command_env(env: &[EnvVar]) -> Result<Vec<(String, String)>, StepError> {
         .collect();
     for var in env {
         if var.name.is_empty() || var.name.contains(['=', '\0']) {
-            return Err(StepError::terminal(format!(
+            return Err(StepError::failed(format!(
                 "env name `{}` is not a valid environment variable name",
                 var.name
             )));
@@ -306,7 +315,7 @@ impl VarArgs {
                     out.flush(&mut pending)?;
                     let path = ctx.workspace.resolve(file)?;
                     if !path.is_file() {
-                        return Err(StepError::terminal(format!(
+                        return Err(StepError::failed(format!(
                             "vars file `{file}` not found in the work directory"
                         )));
                     }

@@ -19,13 +19,11 @@
 //!
 //! # Status
 //! `Succeeded`; `Failed` with Terraform's error text when Terraform cannot
-//! read the outputs. An unknown `name` is a terminal error that lists the
+//! read the outputs. An unknown `name` fails the step, listing the
 //! outputs there are.
 //!
 //! Without `state` the step runs `init` first (a remote backend needs it);
 //! with `state` it reads that file directly.
-
-use std::io::Write;
 
 use async_trait::async_trait;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
@@ -103,7 +101,7 @@ impl TfOutput {
             Some(state) => {
                 let path = ctx.workspace.resolve(state)?;
                 if !path.is_file() {
-                    return Err(StepError::terminal(format!(
+                    return Err(StepError::failed(format!(
                         "state file `{state}` not found in the work directory"
                     )));
                 }
@@ -158,7 +156,7 @@ impl TfOutput {
                 Some(entry) => take(name, entry),
                 None => {
                     let known: Vec<&str> = all.keys().map(String::as_str).collect();
-                    return Err(StepError::terminal(format!(
+                    return Err(StepError::failed(format!(
                         "Terraform output `{name}` not found in `{}`; outputs there: {}",
                         config.dir,
                         if known.is_empty() {
@@ -189,24 +187,18 @@ impl TfOutput {
     }
 }
 
-/// Writes `value` as pretty JSON to `path` through a temporary file beside
-/// it and a rename.
+/// Writes `value` as pretty JSON to `path` (atomically), creating its
+/// parent directories.
 fn write_json_atomically(
     path: &std::path::Path,
     value: &Map<String, Value>,
 ) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("the path has no parent directory"))?;
-    std::fs::create_dir_all(parent)?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".kargo-output-")
-        .tempfile_in(parent)?;
-    serde_json::to_writer_pretty(&mut file, value)?;
-    file.write_all(b"\n")?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut json = serde_json::to_vec_pretty(value)?;
+    json.push(b'\n');
+    crate::fs::write_atomic(path, &json, None)
 }
 
 #[async_trait]
