@@ -62,6 +62,20 @@
 //! `.Message`, `.Author`, `.Committer`; `chartFrom(u, n).Name`,
 //! `.Version`) and write out as Kargo's JSON.
 //!
+//! # Departures from Kargo
+//! - An undefined variable or missing attribute is an error (Kargo's
+//!   expr-lang gives `nil`); `??` and `?.` give the lenient behaviour.
+//! - `NaN` and infinities coerce to strings (Kargo fails when it writes
+//!   the config); integers keep full precision (Go reads every number as a
+//!   float).
+//! - The freight lookups search the Freight in [`Scope::freight`], not the
+//!   Warehouses' subscriptions: "ambiguous" means more than one piece of
+//!   Freight holds a match, and `chartFrom` returns `nil` where Kargo
+//!   reports a chart no requested Warehouse subscribes to.
+//! - `asYAML`, `artifactFrom`, `freightMetadata`, `freightStatus`,
+//!   `stageMetadata`, `configMap`, `secret` and their shared variants are
+//!   not provided.
+//!
 //! # Examples
 //! ```
 //! use kargo_core::expr::{Evaluator, Scope};

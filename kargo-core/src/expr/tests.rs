@@ -324,6 +324,9 @@ fn expr_lang_operators_work() {
     assert_eq!(eval("${{ 1 + 2 * 3 }}"), json!(7));
     assert_eq!(eval("${{ vars.missing ?? 'dflt' }}"), json!("dflt"));
     assert_eq!(eval("${{ vars.empty ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ outputs.missing.x ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ nope ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ outputs['step-1'].x ?? 0 }}"), json!(5));
     assert_eq!(eval("${{ vars?.missing?.deep }}"), json!(null));
     assert_eq!(eval("${{ {stage: ctx.stage} }}"), json!({"stage": "prod"}));
     assert_eq!(eval("${{ 1..3 }}"), json!([1, 2, 3]));

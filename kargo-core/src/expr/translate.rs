@@ -152,6 +152,7 @@ pub(super) fn translate(src: &str) -> Result<String, String> {
         toks,
         i: 0,
         depth: 0,
+        lenient: false,
     };
     let out = p.expr(0)?;
     if let Some(t) = p.toks.get(p.i) {
@@ -177,6 +178,9 @@ struct Parser {
     toks: Vec<Token>,
     i: usize,
     depth: usize,
+    /// Parse the next member chain as if every access were `?.`: the
+    /// left side of `??` may name something missing.
+    lenient: bool,
 }
 
 /// expr-lang's binary operators: precedence and right associativity.
@@ -249,7 +253,9 @@ impl Parser {
     }
 
     fn expr_inner(&mut self, min: u32) -> Result<String, String> {
+        let start = self.i;
         let mut left = self.unary()?;
+        let mut combined = false;
         while let Some((op, ntok)) = self.binary_op() {
             let Some((prec, right_assoc)) = binary(&op) else {
                 break;
@@ -257,6 +263,20 @@ impl Parser {
             if prec < min {
                 break;
             }
+            if op == "??" && !combined {
+                // As in expr-lang, `a.b.c ?? d` is `d` when any link is nil
+                // or missing: parse the left side again, leniently.
+                let end = self.i;
+                self.i = start;
+                self.lenient = true;
+                let relaxed = self.unary();
+                self.lenient = false;
+                match relaxed {
+                    Ok(r) if self.i == end => left = r,
+                    _ => self.i = end,
+                }
+            }
+            combined = true;
             self.i += ntok;
             let right = self.expr(if right_assoc { prec } else { prec + 1 })?;
             left = combine(&op, left, right)?;
@@ -326,9 +346,9 @@ impl Parser {
     }
 
     fn postfix(&mut self) -> Result<String, String> {
+        let mut optional = std::mem::take(&mut self.lenient);
         let mut out = self.primary()?;
         // After `?.`, the rest of the chain yields nil instead of failing.
-        let mut optional = false;
         loop {
             match self.peek() {
                 Some(Tok::Punct(p @ ("." | "?."))) => {
@@ -505,7 +525,18 @@ mod tests {
     #[test]
     fn nil_and_coalescing_and_optional_chaining() {
         assert_eq!(t("x == nil"), "(x == none)");
-        assert_eq!(t("a.b ?? 'd'"), "__kargo_coalesce(a.b, 'd')");
+        assert_eq!(
+            t("a.b ?? 'd'"),
+            "__kargo_coalesce(__kargo_optional(a, \"b\"), 'd')"
+        );
+        assert_eq!(
+            t("a ?? b ?? c"),
+            "__kargo_coalesce(__kargo_coalesce(a, b), c)"
+        );
+        assert_eq!(
+            t("f(x.y).z ?? 1"),
+            "__kargo_coalesce(__kargo_optional(f(x.y), \"z\"), 1)"
+        );
         assert_eq!(
             t("a?.b.c"),
             "__kargo_optional(__kargo_optional(a, \"b\"), \"c\")"
