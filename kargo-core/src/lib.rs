@@ -37,6 +37,7 @@ mod error;
 pub mod expr;
 pub mod model;
 pub mod step;
+pub mod urls;
 mod workspace;
 
 pub use error::{BoxError, Error, Result};
