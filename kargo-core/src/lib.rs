@@ -35,6 +35,7 @@ pub mod credentials;
 pub mod duration;
 mod error;
 pub mod expr;
+pub mod manifest;
 pub mod model;
 pub mod step;
 pub mod urls;
