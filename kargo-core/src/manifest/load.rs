@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use super::{Error, Kind};
+use super::{Error, Kind, ParseError};
 use crate::model::{
     API_VERSION, ClusterPromotionTask, Freight, Project, ProjectConfig, Promotion, PromotionTask,
     Stage, Warehouse,
@@ -385,21 +385,142 @@ fn document_number(starts: &[usize], line: usize) -> usize {
     starts.iter().filter(|&&start| start <= line).count().max(1)
 }
 
+/// One step of a field path.
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// The key at the start of `rest` (`key:` followed by a space or the end
+/// of the line), plain or quoted, and what follows the colon.
+fn leading_key(rest: &str) -> Option<(String, &str)> {
+    let (key, after) = if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find('"')?;
+        (quoted[..end].to_owned(), &quoted[end + 1..])
+    } else if let Some(quoted) = rest.strip_prefix('\'') {
+        let end = quoted.find('\'')?;
+        (quoted[..end].to_owned(), &quoted[end + 1..])
+    } else {
+        let end = rest
+            .find(": ")
+            .or_else(|| rest.strip_suffix(':').map(str::len))?;
+        let key = &rest[..end];
+        if key.is_empty() || key.starts_with(['#', '{', '[', '&', '*', '!', '|', '>']) {
+            return None;
+        }
+        (key.trim_end().to_owned(), &rest[end..])
+    };
+    let value = after.trim_start().strip_prefix(':')?;
+    if !(value.is_empty() || value.starts_with([' ', '\t'])) {
+        return None;
+    }
+    Some((key, value.trim()))
+}
+
+/// The field path (`spec.steps[2].config`) of the node on `line` (1-based)
+/// of a block-style YAML document starting after line `start`, read from
+/// the indentation of the lines before it. `None` when the document uses
+/// multi-line flow collections (JSON included), where indentation says
+/// nothing.
+fn field_path(text: &str, start: usize, line: usize) -> Option<String> {
+    let mut stack: Vec<(usize, Segment)> = Vec::new();
+    // Lines more indented than this belong to a block scalar.
+    let mut block_scalar_parent: Option<usize> = None;
+    let first = if start == 1 && !text.starts_with("---") {
+        1
+    } else {
+        start + 1
+    };
+    for (number, raw) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
+        if number < first {
+            continue;
+        }
+        if number > line {
+            break;
+        }
+        let indent = raw.len() - raw.trim_start_matches(' ').len();
+        let content = raw[indent..].trim_end();
+        if let Some(parent) = block_scalar_parent {
+            if content.is_empty() || indent > parent {
+                continue;
+            }
+            block_scalar_parent = None;
+        }
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if content.starts_with(['{', '[']) {
+            return None;
+        }
+        let mut pos = indent;
+        let mut rest = content;
+        // Sequence items: `- ` (possibly several on one line).
+        while rest == "-" || rest.starts_with("- ") {
+            let mut previous = None;
+            while let Some((at, segment)) = stack.last() {
+                let is_index = matches!(segment, Segment::Index(_));
+                if *at > pos || (*at == pos && is_index) {
+                    if let (true, Segment::Index(i)) = (*at == pos, segment) {
+                        previous = Some(*i);
+                    }
+                    stack.pop();
+                } else {
+                    break;
+                }
+            }
+            stack.push((pos, Segment::Index(previous.map_or(0, |i| i + 1))));
+            let after = rest[1..].trim_start_matches(' ');
+            pos += rest.len() - after.len();
+            rest = after;
+        }
+        let Some((key, value)) = leading_key(rest) else {
+            continue;
+        };
+        while stack.last().is_some_and(|(at, _)| *at >= pos) {
+            stack.pop();
+        }
+        let opens_flow = |open: char, close: char| {
+            value.starts_with(open) && value.matches(open).count() > value.matches(close).count()
+        };
+        if number < line && (opens_flow('{', '}') || opens_flow('[', ']')) {
+            return None;
+        }
+        if value.starts_with(['|', '>']) {
+            block_scalar_parent = Some(pos);
+        }
+        stack.push((pos, Segment::Key(key)));
+    }
+    let mut path = String::new();
+    for (_, segment) in &stack {
+        match segment {
+            Segment::Key(key) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Segment::Index(i) => path.push_str(&format!("[{i}]")),
+        }
+    }
+    (!path.is_empty()).then_some(path)
+}
+
 /// Reads the Kargo resources of one text.
 pub(super) fn parse_documents(text: &str, source_name: &str) -> Result<Vec<Document>, Error> {
     let starts = document_start_lines(text);
     let syntax_error = |err: serde_saphyr::Error| {
         let location = err.location();
         let line = location.map(|l| l.line() as usize);
-        Error::Parse {
+        Error::Parse(Box::new(ParseError {
             source_name: source_name.to_owned(),
             document: line.map_or(1, |l| document_number(&starts, l)),
             kind: None,
             name: None,
             line,
             column: location.map(|l| l.column() as usize),
+            field: None,
             message: err.without_snippet().to_string(),
-        }
+        }))
     };
 
     let headers: Vec<Spanned<Header>> = serde_saphyr::from_multiple(text).map_err(syntax_error)?;
@@ -460,15 +581,21 @@ pub(super) fn parse_documents(text: &str, source_name: &str) -> Result<Vec<Docum
                     .rposition(|h| (h.referenced.line() as usize) <= line)
             })
             .unwrap_or(0);
-        Error::Parse {
+        let document = numbers.get(index).copied().unwrap_or(1);
+        let field = line.and_then(|line| {
+            let start = starts.get(document.saturating_sub(1)).copied().unwrap_or(1);
+            field_path(text, start, line)
+        });
+        Error::Parse(Box::new(ParseError {
             source_name: source_name.to_owned(),
-            document: numbers.get(index).copied().unwrap_or(1),
+            document,
             kind: plan.get(index).copied().flatten(),
             name: headers.get(index).and_then(|h| h.value.name.clone()),
             line,
             column: location.map(|l| l.column() as usize),
+            field,
             message: err.without_snippet().to_string(),
-        }
+        }))
     })?;
 
     let mut documents = Vec::new();
@@ -477,15 +604,16 @@ pub(super) fn parse_documents(text: &str, source_name: &str) -> Result<Vec<Docum
         let number = numbers.get(index).copied().unwrap_or(index + 1);
         let (_, name) = resource.namespace_and_name();
         if name.is_empty() {
-            return Err(Error::Parse {
+            return Err(Error::Parse(Box::new(ParseError {
                 source_name: source_name.to_owned(),
                 document: number,
                 kind: Some(resource.kind()),
                 name: None,
                 line: headers.get(index).map(|h| h.referenced.line() as usize),
                 column: None,
+                field: Some("metadata.name".to_owned()),
                 message: "metadata.name is missing".to_owned(),
-            });
+            })));
         }
         documents.push(Document::new(
             resource,
@@ -511,5 +639,56 @@ mod tests {
         let starts = document_start_lines(implicit);
         assert_eq!(starts, [1, 2]);
         assert_eq!(document_number(&starts, 3), 2);
+    }
+
+    #[test]
+    fn field_path_follows_indentation_and_sequences() {
+        let text = "kind: Stage
+spec:
+  requestedFreight:
+  - origin:
+      kind: Warehouse
+    sources:
+      direct: true
+  - origin:
+      name: b
+    sources:
+      stages: [a]
+      requiredSoakTim: 1h
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: x
+        config:
+          script: |
+            a: 1
+            - b
+          n: 2
+        \"as\": y
+";
+        assert_eq!(field_path(text, 1, 1).as_deref(), Some("kind"));
+        assert_eq!(
+            field_path(text, 1, 7).as_deref(),
+            Some("spec.requestedFreight[0].sources.direct")
+        );
+        assert_eq!(
+            field_path(text, 1, 12).as_deref(),
+            Some("spec.requestedFreight[1].sources.requiredSoakTim")
+        );
+        assert_eq!(
+            field_path(text, 1, 16).as_deref(),
+            Some("spec.promotionTemplate.spec.steps[0].uses")
+        );
+        assert_eq!(
+            field_path(text, 1, 21).as_deref(),
+            Some("spec.promotionTemplate.spec.steps[0].config.n")
+        );
+        assert_eq!(
+            field_path(text, 1, 22).as_deref(),
+            Some("spec.promotionTemplate.spec.steps[0].as")
+        );
+        // Inside a flow collection spanning lines: unknown.
+        assert_eq!(field_path("a: [\n  1,\n  x]\n", 1, 3), None);
+        assert_eq!(field_path("{\"a\": 1}\n", 1, 1), None);
     }
 }

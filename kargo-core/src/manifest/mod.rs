@@ -132,28 +132,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A document is not valid YAML or does not fit its kind's schema.
-    #[error(
-        "{source_name}: document {document}{}: {message}",
-        describe_resource(*kind, name.as_deref())
-    )]
-    Parse {
-        /// The file (or the name given to [`Manifests::from_yaml_str`]).
-        source_name: String,
-        /// The document's position in the file, counted from 1, empty
-        /// documents included.
-        document: usize,
-        /// The resource's kind, when known.
-        kind: Option<Kind>,
-        /// The resource's name, when known.
-        name: Option<String>,
-        /// The line of the problem (1-based), when known.
-        line: Option<usize>,
-        /// The column of the problem (1-based), when known.
-        column: Option<usize>,
-        /// What is wrong, as the YAML reader says it (field and position
-        /// included).
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(Box<ParseError>),
     /// Two documents define the same resource.
     #[error("{kind} \"{name}\" is defined twice: in {first} and in {second}")]
     Duplicate {
@@ -166,6 +146,39 @@ pub enum Error {
         /// Where it was defined again.
         second: String,
     },
+}
+
+/// Where and why a document could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{source_name}: document {document}{}{}: {message}",
+    describe_resource(*kind, name.as_deref()),
+    describe_field(field.as_deref())
+)]
+#[non_exhaustive]
+pub struct ParseError {
+    /// The file (or the name given to [`Manifests::from_yaml_str`]).
+    pub source_name: String,
+    /// The document's position in the file, counted from 1, empty
+    /// documents included.
+    pub document: usize,
+    /// The resource's kind, when known.
+    pub kind: Option<Kind>,
+    /// The resource's name, when known.
+    pub name: Option<String>,
+    /// The line of the problem (1-based), when known.
+    pub line: Option<usize>,
+    /// The column of the problem (1-based), when known.
+    pub column: Option<usize>,
+    /// The path of the field at fault (`spec.steps[0].config`), when it
+    /// can be told from the document's layout.
+    pub field: Option<String>,
+    /// What is wrong, as the YAML reader says it (position included).
+    pub message: String,
+}
+
+fn describe_field(field: Option<&str>) -> String {
+    field.map(|f| format!(", field {f}")).unwrap_or_default()
 }
 
 fn describe_resource(kind: Option<Kind>, name: Option<&str>) -> String {
@@ -194,7 +207,7 @@ impl From<Error> for crate::Error {
                 what: "manifest resource",
                 name: format!("{kind} \"{name}\" (in {first} and in {second})"),
             },
-            parse @ Error::Parse { .. } => crate::Error::Invalid(parse.to_string()),
+            Error::Parse(parse) => crate::Error::Invalid(parse.to_string()),
             other => crate::Error::Generic {
                 component: "manifest",
                 source: Box::new(other),

@@ -226,28 +226,31 @@ spec:
       requiredSoakTim: 1h
 "#;
     let err = Manifests::from_yaml_str(text, "stages/broken.yaml").expect_err("must fail");
-    let Error::Parse {
-        ref source_name,
-        document,
-        kind,
-        ref name,
-        line,
-        ..
-    } = err
-    else {
+    let Error::Parse(ref parse) = err else {
         panic!("parse error expected, got {err:?}");
     };
+    let ParseError {
+        source_name,
+        document,
+        kind,
+        name,
+        line,
+        ..
+    } = parse.as_ref();
     assert_eq!(source_name, "stages/broken.yaml");
     assert_eq!(
-        document, 3,
+        *document, 3,
         "documents are counted from 1, the empty one included"
     );
-    assert_eq!(kind, Some(Kind::Stage));
+    assert_eq!(*kind, Some(Kind::Stage));
     assert_eq!(name.as_deref(), Some("broken"));
-    assert_eq!(line, Some(20));
+    assert_eq!(*line, Some(20));
     let message = err.to_string();
     assert!(
-        message.starts_with("stages/broken.yaml: document 3 (Stage \"broken\"): "),
+        message.starts_with(
+            "stages/broken.yaml: document 3 (Stage \"broken\"), \
+             field spec.requestedFreight[0].sources.requiredSoakTim: "
+        ),
         "{message}"
     );
     assert!(message.contains("requiredSoakTim"), "{message}");
@@ -264,7 +267,9 @@ fn wrong_value_type_is_reported_with_its_line() {
     let err = Manifests::from_yaml_str(text, "t.yaml").expect_err("must fail");
     let message = err.to_string();
     assert!(
-        message.starts_with("t.yaml: document 1 (PromotionTask \"t\"): "),
+        message.starts_with(
+            "t.yaml: document 1 (PromotionTask \"t\"), field spec.steps[0].continueOnError: "
+        ),
         "{message}"
     );
     assert!(message.contains("line 8"), "{message}");
