@@ -33,11 +33,13 @@
 
 pub mod credentials;
 pub mod duration;
+pub mod engine;
 mod error;
 pub mod expr;
 pub mod manifest;
 pub mod model;
 pub mod step;
+pub mod time;
 pub mod urls;
 mod workspace;
 
