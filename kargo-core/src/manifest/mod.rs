@@ -42,8 +42,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::model::{
-    ClusterPromotionTask, Freight, Project, ProjectConfig, Promotion, PromotionTask, Stage,
-    Warehouse,
+    ClusterPromotionTask, Freight, PolicyError, Project, ProjectConfig, Promotion, PromotionPolicy,
+    PromotionTask, Stage, Warehouse,
 };
 
 /// The kinds of resource a [`Manifests`] collection holds.
@@ -471,6 +471,48 @@ impl Manifests {
     /// The first Promotion named `name`, in any namespace.
     pub fn promotion(&self, name: &str) -> Option<&Promotion> {
         self.promotions.iter().find(|r| r.metadata.name == name)
+    }
+
+    /// The promotion policy that applies to `stage`: from the ProjectConfig
+    /// of the Stage's project (named after its namespace; when the Stage
+    /// has no namespace, the only ProjectConfig loaded), or else from the
+    /// legacy `spec.promotionPolicies` of its Project (found the same way).
+    pub fn promotion_policy_for(
+        &self,
+        stage: &Stage,
+    ) -> Result<Option<&PromotionPolicy>, PolicyError> {
+        fn project_of<'a, T>(
+            items: &'a [T],
+            namespace: &str,
+            name: impl Fn(&T) -> &str,
+        ) -> Option<&'a T> {
+            if namespace.is_empty() {
+                match items {
+                    [only] => Some(only),
+                    _ => None,
+                }
+            } else {
+                items.iter().find(|i| name(i) == namespace)
+            }
+        }
+        let namespace = stage.metadata.namespace.as_str();
+        if let Some(config) = project_of(&self.project_configs, namespace, |c| &c.metadata.name) {
+            return config.spec.policy_for(&stage.metadata);
+        }
+        match project_of(&self.projects, namespace, |p| &p.metadata.name)
+            .and_then(|p| p.spec.as_ref())
+        {
+            Some(spec) => spec.policy_for(&stage.metadata),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether new Freight is promoted into `stage` automatically, as the
+    /// [policy](Manifests::promotion_policy_for) that applies to it says.
+    pub fn auto_promotion_enabled(&self, stage: &Stage) -> Result<bool, PolicyError> {
+        Ok(self
+            .promotion_policy_for(stage)?
+            .is_some_and(|p| p.auto_promotion_enabled))
     }
 
     /// The Freight named `name` (its ID) or aliased `name`.

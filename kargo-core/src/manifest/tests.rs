@@ -12,15 +12,7 @@ fn loads_a_directory_tree_of_kargo_manifests() {
     let manifests = Manifests::load(fixtures()).expect("fixtures load");
 
     assert!(manifests.project("kargo-demo").is_some());
-    let config = manifests
-        .project_config("kargo-demo")
-        .expect("ProjectConfig");
-    assert!(
-        config
-            .spec
-            .policy_for_stage("uat")
-            .is_some_and(|p| p.auto_promotion_enabled)
-    );
+    assert!(manifests.project_config("kargo-demo").is_some());
 
     let warehouse = manifests.warehouse("kargo-demo").expect("Warehouse");
     assert_eq!(warehouse.spec.interval.to_string(), "10m0s");
@@ -100,6 +92,10 @@ fn loads_a_directory_tree_of_kargo_manifests() {
         Some("update-and-push")
     );
     assert_eq!(steps[1].retry.as_ref().map(|r| r.error_threshold), Some(3));
+
+    // Both Stages auto-promote by the ProjectConfig's policies.
+    assert_eq!(manifests.auto_promotion_enabled(test), Ok(true));
+    assert_eq!(manifests.auto_promotion_enabled(uat), Ok(true));
 
     let task = manifests
         .promotion_task("update-and-push")
@@ -333,6 +329,41 @@ fn duplicate_names_per_kind_name_both_files() {
     let err = both.extend(again).expect_err("duplicate");
     assert!(err.to_string().contains("one.yaml"), "{err}");
     assert!(err.to_string().contains("four.yaml"), "{err}");
+}
+
+#[test]
+fn legacy_project_policies_apply_without_a_project_config() {
+    let text = "\
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Project
+metadata:
+  name: demo
+spec:
+  promotionPolicies:
+  - stage: dev
+    autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: dev
+  namespace: demo
+spec:
+  requestedFreight: []
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: prod
+  namespace: demo
+spec:
+  requestedFreight: []
+";
+    let manifests = Manifests::from_yaml_str(text, "legacy.yaml").expect("loads");
+    let dev = manifests.stage("dev").expect("dev");
+    let prod = manifests.stage("prod").expect("prod");
+    assert_eq!(manifests.auto_promotion_enabled(dev), Ok(true));
+    assert_eq!(manifests.auto_promotion_enabled(prod), Ok(false));
 }
 
 #[test]

@@ -18,8 +18,8 @@ pub use freight::{
 };
 pub use meta::ObjectMeta;
 pub use project::{
-    AutoRollbackConfig, DeepLink, Project, ProjectConfig, ProjectConfigSpec, ProjectSpec,
-    PromotionPolicy, PromotionPolicySelector,
+    AutoRollbackConfig, DeepLink, PolicyError, Project, ProjectConfig, ProjectConfigSpec,
+    ProjectSpec, PromotionPolicy, PromotionPolicySelector,
 };
 pub use promotion::{
     ExpressionVariable, Promotion, PromotionPhase, PromotionSpec, PromotionStatus, PromotionStep,
