@@ -506,6 +506,14 @@ fn quote_and_unsafe_quote_and_as_json() {
 }
 
 #[test]
+fn as_yaml_writes_yaml() {
+    assert_eq!(
+        eval("${% asYAML({'b': [1, 2], 'a': 'x', 'c': {'d': true}}) %}"),
+        json!("a: x\nb:\n    - 1\n    - 2\nc:\n    d: true\n")
+    );
+}
+
+#[test]
 fn success_failure_always() {
     assert_eq!(eval("${{ success() }}"), json!(true));
     assert_eq!(eval("${{ failure() }}"), json!(false));
