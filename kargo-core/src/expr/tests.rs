@@ -709,6 +709,19 @@ fn hostile_input_never_panics() {
     assert!(ev.eval_template(&deep, &s).is_err());
     let deep = format!("${{{{ {}1 }}}}", "!".repeat(5000));
     assert!(ev.eval_template(&deep, &s).is_err());
+    for long in [
+        format!("${{{{ 1{} }}}}", " + 1".repeat(20_000)),
+        format!("${{{{ nil{} }}}}", " ?? nil".repeat(20_000)),
+        format!("${{{{ vars{} }}}}", "?.b".repeat(20_000)),
+    ] {
+        let e = ev.eval_template(&long, &s).unwrap_err();
+        assert_eq!(e.message, "syntax error: expression nested too deeply");
+    }
+    // Just below the limit still works.
+    let ok = format!("${{{{ 1{} }}}}", " + 1".repeat(60));
+    assert_eq!(ev.eval_template(&ok, &s).unwrap(), json!(61));
+    let ok = format!("${{{{ nil{} 7 }}}}", " ?? nil".repeat(60) + " ??");
+    assert_eq!(ev.eval_template(&ok, &s).unwrap(), json!(7));
 }
 
 // --- eval_config / eval_expression ---------------------------------------
