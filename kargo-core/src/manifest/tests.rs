@@ -352,6 +352,14 @@ fn duplicate_names_per_kind_name_both_files() {
     assert!(first.ends_with("a.yaml (document 1)"), "{first}");
     assert!(second.ends_with("b.yaml (document 1)"), "{second}");
 
+    // Within one text, too.
+    let err = Manifests::from_yaml_str(&format!("{stage}---\n{stage}"), "twice.yaml")
+        .expect_err("duplicate");
+    assert_eq!(
+        err.to_string(),
+        "Stage \"demo/dev\" is defined twice: in twice.yaml (document 1) and in twice.yaml (document 2)"
+    );
+
     // The same name in another kind is fine.
     let mut both = Manifests::from_yaml_str(stage, "one.yaml").expect("loads");
     both.add_yaml_str(warehouse, "two.yaml")
