@@ -273,12 +273,7 @@ impl Manifests {
     /// any of its documents is invalid.
     pub fn add_yaml_str(&mut self, text: &str, source_name: &str) -> Result<(), Error> {
         let documents = load::parse_documents(text, source_name)?;
-        let mut staged = self.clone();
-        for document in documents {
-            staged.insert(document)?;
-        }
-        *self = staged;
-        Ok(())
+        self.insert_all(documents)
     }
 
     /// Adds every resource of `other`; fails on the first resource both
@@ -336,32 +331,48 @@ impl Manifests {
                 at,
             ));
         }
-        let mut staged = self.clone();
-        for document in documents {
-            staged.insert(document)?;
+        self.insert_all(documents)
+    }
+
+    /// Adds all documents, or none when one of them is a duplicate.
+    fn insert_all(&mut self, documents: Vec<load::Document>) -> Result<(), Error> {
+        let mut batch: BTreeMap<(Kind, String, String), &str> = BTreeMap::new();
+        for document in &documents {
+            let kind = document.resource.kind();
+            let (namespace, name) = document.resource.namespace_and_name();
+            let key = (kind, namespace, name);
+            let first = self
+                .origins
+                .get(&key)
+                .map(String::as_str)
+                .or_else(|| batch.get(&key).copied());
+            if let Some(first) = first {
+                let (kind, namespace, name) = key;
+                let name = if namespace.is_empty() {
+                    name
+                } else {
+                    format!("{namespace}/{name}")
+                };
+                return Err(Error::Duplicate {
+                    kind,
+                    name,
+                    first: first.to_owned(),
+                    second: document.origin.clone(),
+                });
+            }
+            batch.insert(key, &document.origin);
         }
-        *self = staged;
+        for document in documents {
+            self.insert(document);
+        }
         Ok(())
     }
 
-    fn insert(&mut self, document: load::Document) -> Result<(), Error> {
+    fn insert(&mut self, document: load::Document) {
         let kind = document.resource.kind();
         let (namespace, name) = document.resource.namespace_and_name();
-        let key = (kind, namespace.clone(), name.clone());
-        if let Some(first) = self.origins.get(&key) {
-            let name = if namespace.is_empty() {
-                name
-            } else {
-                format!("{namespace}/{name}")
-            };
-            return Err(Error::Duplicate {
-                kind,
-                name,
-                first: first.clone(),
-                second: document.origin,
-            });
-        }
-        self.origins.insert(key, document.origin);
+        self.origins
+            .insert((kind, namespace, name), document.origin);
         match document.resource {
             load::Resource::Project(r) => self.projects.push(r),
             load::Resource::ProjectConfig(r) => self.project_configs.push(r),
@@ -372,7 +383,6 @@ impl Manifests {
             load::Resource::Promotion(r) => self.promotions.push(*r),
             load::Resource::Freight(r) => self.freight.push(*r),
         }
-        Ok(())
     }
 
     /// How many resources the collection holds.

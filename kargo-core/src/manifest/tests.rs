@@ -125,6 +125,45 @@ fn loads_a_directory_tree_of_kargo_manifests() {
 }
 
 #[test]
+fn resources_round_trip_through_json_with_kargo_field_names() {
+    fn round_trip<T>(items: &[T])
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        for item in items {
+            let json = serde_json::to_string(item).expect("serializes");
+            let back: T = serde_json::from_str(&json).expect("deserializes");
+            assert_eq!(&back, item, "{json}");
+        }
+    }
+    let manifests = Manifests::load(fixtures()).expect("fixtures load");
+    round_trip(manifests.projects());
+    round_trip(manifests.project_configs());
+    round_trip(manifests.warehouses());
+    round_trip(manifests.stages());
+    round_trip(manifests.promotion_tasks());
+    round_trip(manifests.cluster_promotion_tasks());
+    round_trip(manifests.freight());
+
+    let warehouse = serde_json::to_value(manifests.warehouse("kargo-demo").expect("Warehouse"))
+        .expect("serializes");
+    assert_eq!(
+        warehouse["spec"]["subscriptions"][0]["image"]["repoURL"],
+        "public.ecr.aws/nginx/nginx"
+    );
+    assert_eq!(warehouse["spec"]["interval"], "10m0s");
+    let stage = serde_json::to_value(manifests.stage("uat").expect("Stage")).expect("serializes");
+    assert_eq!(
+        stage["spec"]["requestedFreight"][0]["sources"]["requiredSoakTime"],
+        "1h0m0s"
+    );
+    assert_eq!(
+        stage["spec"]["promotionTemplate"]["spec"]["steps"][1]["continueOnError"],
+        true
+    );
+}
+
+#[test]
 fn directory_files_are_read_in_sorted_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let stage = |name: &str| {
@@ -312,6 +351,14 @@ fn duplicate_names_per_kind_name_both_files() {
     assert_eq!(name, "demo/dev");
     assert!(first.ends_with("a.yaml (document 1)"), "{first}");
     assert!(second.ends_with("b.yaml (document 1)"), "{second}");
+
+    // Within one text, too.
+    let err = Manifests::from_yaml_str(&format!("{stage}---\n{stage}"), "twice.yaml")
+        .expect_err("duplicate");
+    assert_eq!(
+        err.to_string(),
+        "Stage \"demo/dev\" is defined twice: in twice.yaml (document 1) and in twice.yaml (document 2)"
+    );
 
     // The same name in another kind is fine.
     let mut both = Manifests::from_yaml_str(stage, "one.yaml").expect("loads");
