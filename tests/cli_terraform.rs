@@ -178,7 +178,6 @@ fn terraform_plan_apply_output_run_as_one_promotion() {
 }
 
 #[test]
-#[ignore = "needs ${{ }} expressions in kargo-core (Evaluator::eval_config is a stub on main)"]
 fn terraform_output_flows_into_values_yaml_through_one_steps_file() {
     let (dir, wd, _) = workdir(MAIN_TF);
     let steps = write(dir.path(), "handoff.yaml", HANDOFF_STEPS);
