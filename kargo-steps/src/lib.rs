@@ -12,6 +12,10 @@
 //! assert!(registry.get("compose-output").is_some());
 //! ```
 //!
+//! Feature flags: `terraform` (default) adds `tf-plan`, `tf-apply` and
+//! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
+//! binary found on the host.
+//!
 //! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
