@@ -98,9 +98,7 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 let reply = &replies[next.min(replies.len() - 1)];
                 next += 1;
-                if let Some(request) = serve(stream, reply) {
-                    recorded.lock().expect("not poisoned").push(request);
-                }
+                serve(stream, reply, &recorded);
             }
         });
         Server { addr, requests }
@@ -116,7 +114,9 @@ impl Server {
     }
 }
 
-fn serve(stream: TcpStream, reply: &Reply) -> Option<Recorded> {
+/// Reads one request, records it, then answers; the request is recorded
+/// before the reply so a test sees it as soon as the client has the reply.
+fn serve(stream: TcpStream, reply: &Reply, recorded: &Mutex<Vec<Recorded>>) -> Option<()> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -146,6 +146,7 @@ fn serve(stream: TcpStream, reply: &Reply) -> Option<Recorded> {
     }
     request.body = vec![0; length];
     reader.read_exact(&mut request.body).ok()?;
+    recorded.lock().expect("not poisoned").push(request);
 
     thread::sleep(reply.delay);
     let mut out = stream;
@@ -164,5 +165,5 @@ fn serve(stream: TcpStream, reply: &Reply) -> Option<Recorded> {
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(&reply.body);
     let _ = out.flush();
-    Some(request)
+    Some(())
 }

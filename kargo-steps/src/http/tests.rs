@@ -76,6 +76,29 @@ async fn failure_expression_true_fails_with_the_error_expression_message() {
 }
 
 #[tokio::test]
+async fn error_expression_of_kargo_docs_coalesces_fields_and_falls_back() {
+    let server = Server::start(vec![
+        Reply::json(403, &json!({"error": "resource is disabled"})),
+        Reply::json(403, &json!(["not", "an", "object"])),
+    ]);
+    let (_dir, ctx) = context();
+    let config = json!({
+        "url": server.url("/data"),
+        "successExpression": "response.status == 200",
+        "failureExpression": "response.status >= 400 && response.status < 500",
+        "errorExpression": "response.body?.message ?? response.body?.error",
+    });
+    let err = run(&ctx, config.clone()).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"HTTP (403) response met failure criteria: "resource is disabled""#
+    );
+    let err = run(&ctx, config).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.to_string(), "HTTP (403) response met failure criteria");
+}
+
+#[tokio::test]
 async fn failure_without_error_expression_uses_the_default_message() {
     let server = Server::start(vec![Reply::new(500)]);
     let (_dir, ctx) = context();
