@@ -25,8 +25,9 @@
 //!   `pollInterval` (default 30s).
 //!
 //! Network errors and timeouts (default 10s per request) are retryable.
-//! Header and query parameter values never appear in messages or logs, and
-//! URLs are shown without credentials or query. Connections to link-local
+//! Header and query parameter values never appear in the step's messages,
+//! logs or `Debug` output, and URLs are shown there without credentials or
+//! query. Connections to link-local
 //! addresses (169.254.0.0/16, fe80::/10: cloud metadata endpoints) are
 //! refused, as Kargo does.
 

@@ -477,3 +477,73 @@ async fn unknown_keys_and_bad_methods_are_rejected() {
         assert!(err.to_string().starts_with("invalid http config"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn in_a_promotion_polling_waits_then_feeds_its_outputs_to_the_next_step() {
+    use std::sync::Arc;
+
+    use kargo_core::engine::{
+        Engine, NoCheckpoint, PromotionContext, PromotionState, TaskCatalog, inflate_tasks,
+    };
+    use kargo_core::model::{PromotionPhase, PromotionTemplateSpec};
+    use kargo_core::step::StepRegistry;
+
+    let server = Server::start(vec![
+        Reply::json(503, &json!({"status": "starting"})),
+        Reply::json(503, &json!({"status": "starting"})),
+        Reply::json(200, &json!({"status": "completed", "version": "v1.2.3"})),
+    ]);
+    // Kargo's documented pattern: `${{ }}` inside the success expression is
+    // evaluated before the step runs, the rest by the step.
+    let template = format!(
+        r#"
+vars:
+- name: expectedStatus
+  value: completed
+steps:
+- uses: http
+  as: health
+  config:
+    url: {url}
+    successExpression: response.body.status == '${{{{ vars.expectedStatus }}}}'
+    failureExpression: response.body.status == 'failed'
+    pollInterval: 1s
+    outputs:
+    - name: version
+      fromExpression: response.body.version
+- uses: file-write
+  config:
+    path: deployed.txt
+    contents: ${{{{ outputs.health.version }}}}
+"#,
+        url = server.url("/status")
+    );
+    let spec: PromotionTemplateSpec = serde_saphyr::from_str(&template).unwrap();
+    let steps = inflate_tasks(&spec.steps, &spec.vars, &TaskCatalog::new()).unwrap();
+    let mut registry = StepRegistry::new();
+    crate::register_builtins(&mut registry);
+    let engine = Engine::new(Arc::new(registry));
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = PromotionContext::new(Workspace::new(dir.path()).unwrap()).with_vars(spec.vars);
+
+    let mut state = PromotionState::default();
+    for _ in 0..2 {
+        engine
+            .resume(&ctx, &steps, &mut state, &NoCheckpoint)
+            .await
+            .unwrap();
+        assert_eq!(state.phase, PromotionPhase::Running);
+        assert_eq!(state.steps[0].status, Some(StepStatus::Running));
+        assert_eq!(state.retry_after_ms, Some(1000));
+    }
+    engine
+        .resume(&ctx, &steps, &mut state, &NoCheckpoint)
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Succeeded, "{state:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("deployed.txt")).unwrap(),
+        "v1.2.3"
+    );
+    assert_eq!(server.requests().len(), 3);
+}

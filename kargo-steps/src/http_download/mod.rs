@@ -10,7 +10,8 @@
 //! A non-2xx status, network errors and timeouts (default 5m for the whole
 //! download) are retryable; an unusable config, a path outside the work
 //! directory, an existing file and an oversized download fail the step.
-//! Header and query parameter values never appear in messages or logs.
+//! Header and query parameter values never appear in the step's messages,
+//! logs or `Debug` output.
 
 mod step;
 #[cfg(test)]
