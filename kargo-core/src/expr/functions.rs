@@ -77,6 +77,10 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
             go_json(&json_of(&args[0])?, Some("  "))
         ))
     });
+    env.add_function("asYAML", |args: Rest<MjValue>| -> Result<String, Error> {
+        arity("asYAML", &args, 1, 1)?;
+        Ok(format!("\"{}\"", yaml_of(&json_of(&args[0])?)?))
+    });
     env.add_function("toJSON", |args: Rest<MjValue>| -> Result<String, Error> {
         arity("toJSON", &args, 1, 1)?;
         Ok(go_json(&json_of(&args[0])?, Some("  ")))
@@ -135,6 +139,15 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
             _ => MjValue::from(()),
         }
     });
+}
+
+/// YAML laid out like Go's yaml.v3 writes it (four-space indents, lists
+/// indented under their key, keys sorted).
+fn yaml_of(value: &Value) -> Result<String, Error> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.indent_step = 4;
+    options.compact_list_indent = false;
+    serde_saphyr::to_string_with_options(value, options).map_err(|e| fail(format!("asYAML(): {e}")))
 }
 
 /// A few of expr-lang's built-in functions, for expressions written for

@@ -45,7 +45,7 @@
 //! # Functions
 //! Kargo's: `warehouse(name)`, `imageFrom(repoURL[, origin])`,
 //! `commitFrom(repoURL[, origin])`, `chartFrom(repoURL[, name][, origin])`,
-//! `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `success()`, `failure()`,
+//! `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `asYAML(v)`, `success()`, `failure()`,
 //! `always()`, `status(alias)`, `semverParse(v)` (methods `Major()`,
 //! `Minor()`, `Patch()`, `Prerelease()`, `Metadata()`, `String()`,
 //! `Original()`, `IncMajor()`, `IncMinor()`, `IncPatch()`) and
@@ -72,7 +72,7 @@
 //!   Warehouses' subscriptions: "ambiguous" means more than one piece of
 //!   Freight holds a match, and `chartFrom` returns `nil` where Kargo
 //!   reports a chart no requested Warehouse subscribes to.
-//! - `asYAML`, `artifactFrom`, `freightMetadata`, `freightStatus`,
+//! - `artifactFrom`, `freightMetadata`, `freightStatus`,
 //!   `stageMetadata`, `configMap`, `secret` and their shared variants are
 //!   not provided.
 //!

@@ -506,6 +506,14 @@ fn quote_and_unsafe_quote_and_as_json() {
 }
 
 #[test]
+fn as_yaml_writes_yaml() {
+    assert_eq!(
+        eval("${% asYAML({'b': [1, 2], 'a': 'x', 'c': {'d': true}}) %}"),
+        json!("a: x\nb:\n    - 1\n    - 2\nc:\n    d: true\n")
+    );
+}
+
+#[test]
 fn success_failure_always() {
     assert_eq!(eval("${{ success() }}"), json!(true));
     assert_eq!(eval("${{ failure() }}"), json!(false));
@@ -701,6 +709,19 @@ fn hostile_input_never_panics() {
     assert!(ev.eval_template(&deep, &s).is_err());
     let deep = format!("${{{{ {}1 }}}}", "!".repeat(5000));
     assert!(ev.eval_template(&deep, &s).is_err());
+    for long in [
+        format!("${{{{ 1{} }}}}", " + 1".repeat(20_000)),
+        format!("${{{{ nil{} }}}}", " ?? nil".repeat(20_000)),
+        format!("${{{{ vars{} }}}}", "?.b".repeat(20_000)),
+    ] {
+        let e = ev.eval_template(&long, &s).unwrap_err();
+        assert_eq!(e.message, "syntax error: expression nested too deeply");
+    }
+    // Just below the limit still works.
+    let ok = format!("${{{{ 1{} }}}}", " + 1".repeat(60));
+    assert_eq!(ev.eval_template(&ok, &s).unwrap(), json!(61));
+    let ok = format!("${{{{ nil{} 7 }}}}", " ?? nil".repeat(60) + " ??");
+    assert_eq!(ev.eval_template(&ok, &s).unwrap(), json!(7));
 }
 
 // --- eval_config / eval_expression ---------------------------------------

@@ -162,7 +162,41 @@ pub(super) fn translate(src: &str) -> Result<String, String> {
             t.pos
         ));
     }
+    if nesting(&out) > MAX_DEPTH {
+        return Err("expression nested too deeply".into());
+    }
     Ok(out)
+}
+
+/// The deepest bracket nesting of translated text (long operator chains
+/// nest even when the input does not).
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '(' | '[' | '{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                ')' | ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    max
 }
 
 fn describe(t: &Tok) -> String {
