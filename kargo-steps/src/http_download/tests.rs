@@ -1,5 +1,7 @@
 //! Tests against a real HTTP server on 127.0.0.1 (see `test_support`).
 
+use std::time::Duration;
+
 use kargo_core::Workspace;
 use kargo_core::model::StepStatus;
 use kargo_core::step::{ErrorKind, Step, StepContext};
@@ -219,4 +221,33 @@ async fn unknown_keys_are_rejected() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn timeouts_and_cancellation_leave_nothing_behind() {
+    let server = Server::start(vec![
+        Reply::new(200).body("late").delay(Duration::from_secs(3)),
+    ]);
+    let (dir, ctx) = context();
+    let err = HttpDownload::new()
+        .run(
+            &ctx,
+            json!({"url": server.url("/slow"), "outPath": "a/f", "timeout": "200ms"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(err.to_string().contains("timed out after 200ms"), "{err}");
+
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+    });
+    let err = HttpDownload::new()
+        .run(&ctx, json!({"url": server.url("/slow"), "outPath": "a/f"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert!(tree(dir.path()).is_empty());
 }
