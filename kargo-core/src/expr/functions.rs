@@ -374,12 +374,12 @@ fn commit_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue,
         Some(v) => Some(origin_arg("commitFrom", "second", v)?),
         None => None,
     };
-    let wanted = normalize_git_url(url);
+    let wanted = crate::urls::normalize_git(url);
     let what = format!("a commit from repository {wanted}");
     let found = find(freight, origin.as_ref(), &what, |f| {
         f.commits
             .iter()
-            .find(|c| normalize_git_url(&c.repo_url) == wanted)
+            .find(|c| crate::urls::normalize_git(&c.repo_url) == wanted)
     })?;
     Ok(none_or(found.cloned().map(KargoObject::Commit)))
 }
@@ -410,47 +410,6 @@ fn chart_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, 
             .find(|c| c.repo_url == url && c.name == name)
     })?;
     Ok(none_or(found.cloned().map(KargoObject::Chart)))
-}
-
-/// Kargo's normalisation of Git URLs for comparison: lower case, no user
-/// info (HTTP), no trailing `/` or `.git`, SCP form as `ssh://`.
-pub(super) fn normalize_git_url(url: &str) -> String {
-    let lower = url.trim().to_lowercase();
-    let trim_path = |p: &str| -> String {
-        let p = p.strip_suffix('/').unwrap_or(p);
-        p.strip_suffix(".git").unwrap_or(p).to_owned()
-    };
-    for scheme in ["http://", "https://", "ssh://"] {
-        if let Some(rest) = lower.strip_prefix(scheme) {
-            if rest.contains('?') {
-                return url.to_owned();
-            }
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let authority = if scheme == "ssh://" {
-                authority
-            } else {
-                authority
-                    .rsplit_once('@')
-                    .map_or(authority, |(_, host)| host)
-            };
-            return format!("{scheme}{authority}{}", trim_path(path));
-        }
-    }
-    // SCP form: [user@]host[:path]
-    let (user_host, path) = lower.split_once(':').unwrap_or((lower.as_str(), ""));
-    let valid_host = !user_host.is_empty()
-        && user_host
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'));
-    if !valid_host {
-        return url.to_owned();
-    }
-    let path = trim_path(path);
-    if path.is_empty() {
-        format!("ssh://{user_host}")
-    } else {
-        format!("ssh://{user_host}/{}", path.trim_start_matches('/'))
-    }
 }
 
 /// Objects Kargo's functions return. Fields are reachable by Kargo's Go

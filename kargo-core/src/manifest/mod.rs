@@ -534,5 +534,23 @@ impl Manifests {
     }
 }
 
+/// Tasks are looked up by name among the loaded `PromotionTask` and
+/// `ClusterPromotionTask` manifests, so a promotion built from manifests
+/// can be inflated with [`inflate_tasks`](crate::engine::inflate_tasks).
+impl crate::engine::TaskResolver for Manifests {
+    fn resolve(
+        &self,
+        reference: &crate::model::PromotionTaskReference,
+    ) -> Option<&crate::model::PromotionTemplateSpec> {
+        match reference.kind.as_deref().unwrap_or("PromotionTask") {
+            "PromotionTask" => self.promotion_task(&reference.name).map(|t| &t.spec),
+            "ClusterPromotionTask" => self
+                .cluster_promotion_task(&reference.name)
+                .map(|t| &t.spec),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
