@@ -12,6 +12,11 @@
 //! assert!(registry.get("compose-output").is_some());
 //! ```
 //!
+//! Feature flags: `http` (default) adds `http` and `http-download`;
+//! `terraform` (default) adds `tf-plan`, `tf-apply` and
+//! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
+//! binary found on the host.
+//!
 //! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
@@ -26,10 +31,20 @@ pub mod compose_output;
 pub mod fail;
 pub mod file_write;
 pub mod fs;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "http")]
+pub mod http_download;
+#[cfg(all(test, feature = "http"))]
+mod test_support;
 
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
 pub use file_write::FileWrite;
+#[cfg(feature = "http")]
+pub use http::Http;
+#[cfg(feature = "http")]
+pub use http_download::HttpDownload;
 
 mod edit;
 
@@ -57,12 +72,24 @@ pub use yaml_update::YamlUpdate;
 
 use kargo_core::step::StepRegistry;
 
+#[cfg(feature = "terraform")]
+pub mod terraform;
+#[cfg(feature = "terraform")]
+pub use terraform::{TfApply, TfOutput, TfPlan};
+
 /// Registers every built-in step in `registry`, replacing any step a
 /// host registered under the same kind before.
 pub fn register_builtins(registry: &mut StepRegistry) {
     registry.replace(compose_output::KIND, ComposeOutput);
     registry.replace(fail::KIND, Fail);
     registry.replace(file_write::KIND, FileWrite);
+    #[cfg(feature = "http")]
+    {
+        registry.replace(http::KIND, Http::new());
+        registry.replace(http_download::KIND, HttpDownload::new());
+    }
+    #[cfg(feature = "terraform")]
+    terraform::register(registry);
     register_file_steps(registry);
 }
 
