@@ -27,23 +27,18 @@ fn gitops_promotion_edits_only_the_promoted_values() {
     let work = tempfile::tempdir().unwrap();
     let wd = work.path().join("wd");
     copy_dir(&repo, &wd);
-    // The example's steps with its two variables filled in, so that this
-    // test checks the file steps whatever the state of the expression
-    // engine.
-    let steps = std::fs::read_to_string(root.join("examples/gitops/steps.yaml"))
-        .unwrap()
-        .replace("${{ vars.env }}", "staging")
-        .replace("${{ vars.tag }}", "1.5.0");
-    let steps_file = work.path().join("steps.yaml");
-    std::fs::write(&steps_file, steps).unwrap();
     let out = kargo(
         root,
         &[
             "run",
             "--steps",
-            steps_file.to_str().unwrap(),
+            "examples/gitops/steps.yaml",
             "--workdir",
             wd.to_str().unwrap(),
+            "--var",
+            "env=staging",
+            "--var",
+            "tag=1.5.0",
         ],
     );
     assert_eq!(out.code, 0, "{out:?}");

@@ -214,7 +214,6 @@ async fn json_toml_and_hcl_updates_report_commit_messages() {
 }
 
 #[tokio::test]
-#[ignore = "needs the expression evaluator (branch expr); run with --ignored once merged"]
 async fn parse_steps_evaluate_expressions_against_the_document() {
     let (_dir, ctx) = setup(&[
         ("v.yaml", "image:\n  tag: \"v1.2.3\"\nreplicas: 3\n"),
