@@ -38,6 +38,7 @@ mod error;
 pub mod expr;
 pub mod manifest;
 pub mod model;
+pub mod pipeline;
 pub mod step;
 pub mod time;
 pub mod urls;
