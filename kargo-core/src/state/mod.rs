@@ -309,5 +309,4 @@ macro_rules! forward_state_store {
 
 forward_state_store!(Arc<T>, Box<T>);
 
-// Shared by implementations: the rules every store applies the same way.
-pub(crate) mod rules;
+pub mod rules;

@@ -1,6 +1,7 @@
 //! The state transitions every store applies, on plain values, so that
-//! implementations only load, call these, and write back in one
-//! transaction.
+//! an implementation only loads the values, calls these, and writes them
+//! back in one transaction. Stores outside this crate use them too
+//! (kargo-store); the in-memory store shows the intended use.
 
 use super::types::{
     AutoPromotionHold, FreightCollectionRecord, FreightReference, MAX_HISTORY, NewPromotion,
@@ -13,7 +14,9 @@ use crate::time::Timestamp;
 use crate::{Error, Result};
 
 /// Names `freight` by its ID when unnamed, and checks or generates its alias.
-pub(crate) fn prepare_freight(
+///
+/// `alias_taken` answers whether an alias (or a Freight name) is in use.
+pub fn prepare_freight(
     mut freight: Freight,
     alias_taken: impl Fn(&str) -> bool,
 ) -> Result<Freight> {
@@ -31,21 +34,24 @@ pub(crate) fn prepare_freight(
     Ok(freight)
 }
 
-pub(crate) fn alias_exists(alias: &str) -> Error {
+/// The error for an alias in use.
+pub fn alias_exists(alias: &str) -> Error {
     Error::AlreadyExists {
         what: "Freight alias",
         name: alias.to_owned(),
     }
 }
 
-pub(crate) fn freight_not_found(name: &str) -> Error {
+/// The error for unknown Freight.
+pub fn freight_not_found(name: &str) -> Error {
     Error::NotFound {
         what: "Freight",
         name: name.to_owned(),
     }
 }
 
-pub(crate) fn promotion_not_found(name: &str) -> Error {
+/// The error for an unknown promotion.
+pub fn promotion_not_found(name: &str) -> Error {
     Error::NotFound {
         what: "Promotion",
         name: name.to_owned(),
@@ -53,13 +59,13 @@ pub(crate) fn promotion_not_found(name: &str) -> Error {
 }
 
 /// The name of the `seq`-th promotion: sorts in creation order.
-pub(crate) fn promotion_name(stage: &str, seq: u64, freight: &str) -> String {
+pub fn promotion_name(stage: &str, seq: u64, freight: &str) -> String {
     let short = freight.get(..7).unwrap_or(freight);
     format!("{stage}.{seq:012}.{short}")
 }
 
 /// The creation sequence number in a promotion's name.
-pub(crate) fn promotion_seq(name: &str) -> u64 {
+pub fn promotion_seq(name: &str) -> u64 {
     name.rsplit('.')
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -67,7 +73,7 @@ pub(crate) fn promotion_seq(name: &str) -> u64 {
 }
 
 /// A new `Pending` promotion record for `new`, of `freight`.
-pub(crate) fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> PromotionRecord {
+pub fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> PromotionRecord {
     PromotionRecord {
         name,
         stage: new.stage,
@@ -86,7 +92,7 @@ pub(crate) fn new_promotion(name: String, new: NewPromotion, freight: &Freight) 
 }
 
 /// Applies a new promotion's hold intent to its Stage.
-pub(crate) fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
+pub fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
     let key = promo.origin.to_string();
     match promo.hold {
         Some(HoldIntent::Hold) => {
@@ -109,7 +115,7 @@ pub(crate) fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
 }
 
 /// Checks that `state` may be saved for `promo`.
-pub(crate) fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()> {
+pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()> {
     if promo.phase != PromotionPhase::Running {
         return Err(Error::Precondition(format!(
             "promotion `{}` is {}, not Running: its state cannot be saved",
@@ -122,15 +128,16 @@ pub(crate) fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Re
 
 /// What finishing a promotion does, once the store loaded the promotion,
 /// its Stage and the Freight involved.
-pub(crate) struct Finish {
+#[derive(Debug)]
+pub struct Finish {
     /// The outgoing Freight's name, when the promotion succeeded and the
     /// Stage held other Freight of the origin.
-    pub(crate) outgoing: Option<String>,
+    pub outgoing: Option<String>,
 }
 
 /// The first half of finishing: checks the promotion and, when it
 /// succeeded, tells which outgoing Freight the store must load.
-pub(crate) fn plan_finish(promo: &PromotionRecord, stage: &StageState) -> Result<Option<Finish>> {
+pub fn plan_finish(promo: &PromotionRecord, stage: &StageState) -> Result<Option<Finish>> {
     if promo.phase.is_terminal() {
         return Ok(None);
     }
@@ -154,7 +161,7 @@ pub(crate) fn plan_finish(promo: &PromotionRecord, stage: &StageState) -> Result
 }
 
 /// The second half: applies the finish to the loaded values.
-pub(crate) fn apply_finish(
+pub fn apply_finish(
     promo: &mut PromotionRecord,
     stage: &mut StageState,
     incoming: Option<&mut Freight>,
@@ -195,7 +202,7 @@ pub(crate) fn apply_finish(
 
 /// Records `verification` in the Stage's current collection and returns
 /// the Freight to mark verified, with the time, when it passed.
-pub(crate) fn apply_verification(
+pub fn apply_verification(
     stage: &mut StageState,
     verification: VerificationRecord,
 ) -> Result<Option<(Vec<String>, Timestamp)>> {

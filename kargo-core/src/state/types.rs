@@ -24,6 +24,24 @@ pub struct PutFreight {
     pub created: bool,
 }
 
+impl PutFreight {
+    /// Newly stored `freight`.
+    pub fn new(freight: Freight) -> Self {
+        PutFreight {
+            freight,
+            created: true,
+        }
+    }
+
+    /// `freight`, stored before.
+    pub fn existing(freight: Freight) -> Self {
+        PutFreight {
+            freight,
+            created: false,
+        }
+    }
+}
+
 /// Which Freight [`list_freight`](super::StateStore::list_freight) returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
