@@ -12,12 +12,14 @@
 //!   add_verified_stage, add_approved_stage}`, plus [`record_promotion`].
 //! - Auto-promotion: [`auto_promotion_candidates`] (NewestFreight /
 //!   MatchUpstream), [`auto_promotion_decision`], [`hold_intent`].
+//! - [`plan`]: one scheduling pass over a whole pipeline.
 //! - [`alias`]: generating and checking Freight aliases.
 
 pub mod alias;
 mod auto;
 mod availability;
 mod graph;
+mod schedule;
 mod status;
 
 pub use auto::{
@@ -26,4 +28,5 @@ pub use auto::{
 };
 pub use availability::{Availability, availability, is_freight_available, request_availability};
 pub use graph::{GraphError, Problem, StageGraph};
+pub use schedule::{Plan, PlannedPromotion, PlannedVerification, StageView, plan};
 pub use status::record_promotion;
