@@ -153,7 +153,7 @@ impl Pipeline {
         let blocked = plan
             .blocked
             .iter()
-            .map(|(stage, _, _, why)| (stage.clone(), *why))
+            .map(|b| (b.stage.clone(), b.reason))
             .collect();
         (plan.promotions, blocked)
     }

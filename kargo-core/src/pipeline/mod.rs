@@ -28,5 +28,7 @@ pub use auto::{
 };
 pub use availability::{Availability, availability, is_freight_available, request_availability};
 pub use graph::{GraphError, Problem, StageGraph};
-pub use schedule::{Plan, PlannedPromotion, PlannedVerification, StageView, plan};
+pub use schedule::{
+    BlockedCandidate, Plan, PlannedPromotion, PlannedVerification, StageView, plan,
+};
 pub use status::record_promotion;

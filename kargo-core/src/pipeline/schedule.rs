@@ -43,6 +43,19 @@ pub struct PlannedVerification {
     pub freight: String,
 }
 
+/// A candidate a scheduling pass leaves alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedCandidate {
+    /// The Stage.
+    pub stage: String,
+    /// The origin.
+    pub origin: FreightOrigin,
+    /// The candidate Freight's name.
+    pub freight: String,
+    /// Why it is left alone.
+    pub reason: AutoPromotionBlock,
+}
+
 /// The decisions of one pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,7 +65,7 @@ pub struct Plan {
     /// Freight control-flow Stages pass on.
     pub verifications: Vec<PlannedVerification>,
     /// Candidates left alone, and why.
-    pub blocked: Vec<(String, FreightOrigin, String, AutoPromotionBlock)>,
+    pub blocked: Vec<BlockedCandidate>,
 }
 
 /// Decides, for every Stage of `graph` in flow order, what to do with
@@ -119,9 +132,12 @@ pub fn plan(
                     freight: cname.to_owned(),
                     origin,
                 }),
-                Err(block) => out
-                    .blocked
-                    .push((name.clone(), origin, cname.to_owned(), block)),
+                Err(reason) => out.blocked.push(BlockedCandidate {
+                    stage: name.clone(),
+                    origin,
+                    freight: cname.to_owned(),
+                    reason,
+                }),
             }
         }
     }
@@ -296,12 +312,12 @@ mod tests {
         assert!(plan.promotions.is_empty());
         assert_eq!(
             plan.blocked,
-            [(
-                "dev".to_string(),
-                v1.origin.clone(),
-                v1.metadata.name.clone(),
-                AutoPromotionBlock::Held
-            )]
+            [BlockedCandidate {
+                stage: "dev".into(),
+                origin: v1.origin.clone(),
+                freight: v1.metadata.name.clone(),
+                reason: AutoPromotionBlock::Held
+            }]
         );
     }
 
