@@ -1,11 +1,14 @@
 //! The contract crate of kargo-rs: Kargo's model, manifests, expressions,
-//! the [`Step`](step::Step) trait and its registry, and the promotion engine.
+//! the [`Step`](step::Step) trait and its registry, the promotion engine,
+//! the rules of a Stage [`pipeline`], and the [`StateStore`](state::StateStore)
+//! trait with an in-memory store.
 //!
 //! kargo-rs is a family of crates:
 //! - `kargo-core` (this crate): model, expressions, steps, engine. No
 //!   network, no git.
 //! - `kargo-git`: repositories, commits, pushes, pull-request providers.
 //! - `kargo-sources`: Warehouse sources (images, OCI artifacts, git, charts).
+//! - `kargo-store`: persistent state stores (SQLite).
 //! - `kargo-steps`: the built-in steps.
 //! - `kargo`: the facade that re-exports them.
 //!
@@ -20,6 +23,14 @@
 //!   errors against `retry.errorThreshold`, enforces `retry.timeout`, and
 //!   saves the promotion's state after every step. So every step gets the
 //!   same, Kargo-compatible retry semantics for free.
+//! - **Pipeline rules are pure.** Availability, soak, auto-promotion and
+//!   Freight status updates take the time as an argument and touch no
+//!   storage, so every store applies them identically and tests need no
+//!   clock.
+//!
+//! # Feature flags
+//! - `conformance`: the public conformance suites in `conformance`, for
+//!   implementations of kargo-core's traits (not semver-stable).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -31,6 +42,8 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+#[cfg(any(feature = "conformance", test))]
+pub mod conformance;
 pub mod credentials;
 pub mod duration;
 pub mod engine;
@@ -38,6 +51,8 @@ mod error;
 pub mod expr;
 pub mod manifest;
 pub mod model;
+pub mod pipeline;
+pub mod state;
 pub mod step;
 pub mod time;
 pub mod urls;

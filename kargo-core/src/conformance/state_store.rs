@@ -1,0 +1,751 @@
+//! The [`StateStore`] conformance suite.
+//!
+//! Every case uses its own Stage and Warehouse names, so all of them can
+//! run against one store, in any order; [`run_all`] runs them in turn.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let store = kargo_core::state::InMemoryStore::new();
+//! kargo_core::conformance::state_store::run_all(&store).await;
+//! # });
+//! ```
+
+use crate::Error;
+use crate::engine::Checkpoint;
+use crate::engine::PromotionState;
+use crate::model::{Freight, FreightOrigin, Image, PromotionPhase};
+use crate::pipeline::HoldIntent;
+use crate::state::{
+    FreightQuery, MAX_HISTORY, NewPromotion, PromotionQuery, StateStore, StateStoreExt,
+    StoreCheckpoint, VerificationPhase, VerificationRecord,
+};
+use crate::time::Timestamp;
+
+/// Runs every case against `store`.
+pub async fn run_all(store: &dyn StateStore) {
+    freight_put_get_list(store).await;
+    freight_aliases(store).await;
+    freight_status_updates(store).await;
+    promotion_queue(store).await;
+    promotion_state_checkpoints(store).await;
+    promotion_success_moves_freight(store).await;
+    promotion_failure_keeps_freight(store).await;
+    verification_history(store).await;
+    auto_promotion_holds(store).await;
+    freight_history_is_bounded(store).await;
+}
+
+fn t(s: &str) -> Timestamp {
+    s.parse().expect("valid test timestamp")
+}
+
+/// Freight of Warehouse `warehouse` with image tag `tag`, discovered at `at`.
+fn freight(warehouse: &str, tag: &str, at: &str) -> Freight {
+    Freight {
+        origin: FreightOrigin::warehouse(warehouse),
+        discovered_at: Some(at.into()),
+        images: vec![Image {
+            repo_url: "ghcr.io/acme/app".into(),
+            tag: tag.into(),
+            digest: format!("sha256:{tag}"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+async fn put(store: &dyn StateStore, f: Freight) -> Freight {
+    store.put_freight(f).await.expect("put_freight").freight
+}
+
+fn state_with(phase: PromotionPhase, current_step: usize) -> PromotionState {
+    PromotionState {
+        phase,
+        current_step,
+        ..Default::default()
+    }
+}
+
+/// Promotes `freight` into `stage` from queue to finish with `phase`.
+async fn promote(
+    store: &dyn StateStore,
+    stage: &str,
+    freight: &str,
+    phase: PromotionPhase,
+    at: Timestamp,
+) -> String {
+    store
+        .create_promotion(NewPromotion::new(stage, freight).with_created_at(at))
+        .await
+        .expect("create_promotion");
+    let started = store
+        .start_promotion(stage, at)
+        .await
+        .expect("start_promotion")
+        .expect("a queued promotion starts");
+    store
+        .save_promotion_state(&started.name, &state_with(phase, 0))
+        .await
+        .expect("save_promotion_state");
+    let done = store
+        .finish_promotion(&started.name, at)
+        .await
+        .expect("finish_promotion");
+    assert_eq!(done.phase, phase, "finished phase");
+    done.name
+}
+
+/// Freight is stored once under its ID, found by name or alias, and
+/// listed per Warehouse, oldest first.
+pub async fn freight_put_get_list(store: &dyn StateStore) {
+    let w = "conf-put";
+    let newer = freight(w, "v2", "2026-01-01T11:00:00Z");
+    let older = freight(w, "v1", "2026-01-01T10:00:00Z");
+    let put_newer = store.put_freight(newer.clone()).await.expect("put");
+    assert!(put_newer.created);
+    assert_eq!(
+        put_newer.freight.metadata.name,
+        newer.id(),
+        "named by its ID"
+    );
+    assert!(!put_newer.freight.alias.is_empty(), "given an alias");
+    let older = put(store, older).await;
+
+    let mut again = newer.clone();
+    again.alias = "renamed-on-rediscovery".into();
+    let put_again = store.put_freight(again).await.expect("put again");
+    assert!(!put_again.created, "stored once");
+    assert_eq!(
+        put_again.freight, put_newer.freight,
+        "stored Freight unchanged"
+    );
+
+    let by_name = store.get_freight(&newer.id()).await.expect("get");
+    assert_eq!(by_name.as_ref(), Some(&put_newer.freight));
+    let by_alias = store
+        .get_freight(&put_newer.freight.alias)
+        .await
+        .expect("get");
+    assert_eq!(by_alias.as_ref(), Some(&put_newer.freight));
+    assert_eq!(
+        store.get_freight("conf-put-nothing").await.expect("get"),
+        None
+    );
+
+    let listed = store
+        .list_freight(&FreightQuery::warehouse(w))
+        .await
+        .expect("list");
+    let names: Vec<_> = listed.iter().map(|f| f.metadata.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [older.metadata.name.as_str(), newer.id().as_str()],
+        "oldest first"
+    );
+    let all = store
+        .list_freight(&FreightQuery::all())
+        .await
+        .expect("list all");
+    assert!(all.iter().any(|f| f.metadata.name == newer.id()));
+}
+
+/// Aliases are unique, valid and changeable.
+pub async fn freight_aliases(store: &dyn StateStore) {
+    let w = "conf-alias";
+    let mut a = freight(w, "a", "2026-01-01T10:00:00Z");
+    a.alias = "conf-alias-first".into();
+    let a = put(store, a).await;
+    assert_eq!(a.alias, "conf-alias-first", "a given alias is kept");
+
+    let mut b = freight(w, "b", "2026-01-01T10:00:00Z");
+    b.alias = "conf-alias-first".into();
+    let err = store.put_freight(b.clone()).await.expect_err("alias taken");
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    assert_eq!(
+        store.get_freight(&b.id()).await.expect("get"),
+        None,
+        "nothing stored"
+    );
+
+    b.alias = "-bad alias".into();
+    let err = store
+        .put_freight(b.clone())
+        .await
+        .expect_err("invalid alias");
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+
+    b.alias = String::new();
+    let b = put(store, b).await;
+    assert_ne!(b.alias, a.alias);
+
+    let renamed = store
+        .set_freight_alias(&a.metadata.name, "conf-alias-renamed")
+        .await
+        .expect("rename");
+    assert_eq!(renamed.alias, "conf-alias-renamed");
+    assert_eq!(
+        store.get_freight("conf-alias-first").await.expect("get"),
+        None,
+        "old alias freed"
+    );
+    assert_eq!(
+        store
+            .get_freight("conf-alias-renamed")
+            .await
+            .expect("get")
+            .map(|f| f.metadata.name),
+        Some(a.metadata.name.clone())
+    );
+    store
+        .set_freight_alias("conf-alias-renamed", "conf-alias-renamed")
+        .await
+        .expect("its own alias again");
+    let err = store
+        .set_freight_alias(&b.metadata.name, "conf-alias-renamed")
+        .await
+        .expect_err("taken");
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    let err = store
+        .set_freight_alias(&b.metadata.name, &a.metadata.name)
+        .await
+        .expect_err("another Freight's name");
+    assert!(
+        matches!(err, Error::AlreadyExists { .. } | Error::Invalid(_)),
+        "{err}"
+    );
+    let err = store
+        .set_freight_alias("conf-alias-nothing", "conf-alias-x")
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// Approvals, verifications and arbitrary status updates are stored.
+pub async fn freight_status_updates(store: &dyn StateStore) {
+    let f = put(store, freight("conf-status", "v1", "2026-01-01T10:00:00Z")).await;
+    let at = t("2026-01-01T10:30:00Z");
+    let approved = store
+        .approve_freight(&f.alias, "conf-status-prod", at)
+        .await
+        .expect("approve");
+    assert!(approved.is_approved_for("conf-status-prod"));
+    store
+        .mark_verified(&f.metadata.name, "conf-status-dev", at)
+        .await
+        .expect("verify");
+    store
+        .update_freight_status(&f.metadata.name, &|s| {
+            s.metadata.insert("conf".into(), serde_json::json!(1));
+        })
+        .await
+        .expect("update");
+    let got = store
+        .get_freight(&f.metadata.name)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(
+        got.status.approved_for["conf-status-prod"]
+            .approved_at
+            .as_deref(),
+        Some("2026-01-01T10:30:00Z")
+    );
+    assert!(got.is_verified_in("conf-status-dev"));
+    assert_eq!(got.status.metadata["conf"], 1);
+
+    let err = store
+        .approve_freight("conf-status-nothing", "x", at)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    let err = store
+        .update_freight_status("conf-status-nothing", &|_| {})
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// Promotions queue per Stage, start oldest first, and at most one per
+/// Stage runs.
+pub async fn promotion_queue(store: &dyn StateStore) {
+    let (s1, s2) = ("conf-queue-a", "conf-queue-b");
+    let a = put(store, freight("conf-queue", "a", "2026-01-01T10:00:00Z")).await;
+    let b = put(store, freight("conf-queue", "b", "2026-01-01T11:00:00Z")).await;
+    let at = t("2026-01-01T12:00:00Z");
+
+    assert_eq!(
+        store.start_promotion(s1, at).await.expect("start"),
+        None,
+        "nothing queued"
+    );
+    let p1 = store
+        .create_promotion(NewPromotion::new(s1, &a.alias).with_actor("alice"))
+        .await
+        .expect("create");
+    assert_eq!(p1.phase, PromotionPhase::Pending);
+    assert_eq!(p1.freight, a.metadata.name, "alias resolved");
+    assert_eq!(p1.origin, a.origin);
+    assert_eq!(p1.actor, "alice");
+    let p2 = store
+        .create_promotion(NewPromotion::new(s1, &b.metadata.name))
+        .await
+        .expect("create");
+    let q = store
+        .create_promotion(NewPromotion::new(s2, &b.metadata.name))
+        .await
+        .expect("create");
+    let err = store
+        .create_promotion(NewPromotion::new(s1, "conf-queue-nothing"))
+        .await
+        .expect_err("unknown Freight");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+
+    let listed = store
+        .list_promotions(&PromotionQuery::stage(s1))
+        .await
+        .expect("list");
+    let names: Vec<_> = listed.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, [p1.name.as_str(), p2.name.as_str()], "oldest first");
+    let of_b = store
+        .list_promotions(&PromotionQuery::stage(s1).with_freight(&b.metadata.name))
+        .await
+        .expect("list");
+    assert_eq!(of_b.len(), 1);
+
+    let err = store
+        .save_promotion_state(&p1.name, &state_with(PromotionPhase::Running, 0))
+        .await
+        .expect_err("pending");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+
+    let started = store
+        .start_promotion(s1, at)
+        .await
+        .expect("start")
+        .expect("p1");
+    assert_eq!(started.name, p1.name, "oldest first");
+    assert_eq!(started.phase, PromotionPhase::Running);
+    assert_eq!(started.started_at, Some(at));
+    assert_eq!(
+        store.start_promotion(s1, at).await.expect("start"),
+        None,
+        "one runs"
+    );
+    let other = store
+        .start_promotion(s2, at)
+        .await
+        .expect("start")
+        .expect("q");
+    assert_eq!(other.name, q.name, "Stages are independent");
+    assert_eq!(
+        store
+            .running_promotion(s1)
+            .await
+            .expect("running")
+            .map(|p| p.name),
+        Some(p1.name.clone())
+    );
+
+    let err = store
+        .finish_promotion(&p1.name, at)
+        .await
+        .expect_err("not terminal");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    let err = store
+        .finish_promotion(&p2.name, at)
+        .await
+        .expect_err("pending");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    let err = store
+        .finish_promotion("conf-queue-nothing", at)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+
+    store
+        .save_promotion_state(&p1.name, &state_with(PromotionPhase::Succeeded, 1))
+        .await
+        .expect("save");
+    store.finish_promotion(&p1.name, at).await.expect("finish");
+    let next = store
+        .start_promotion(s1, at)
+        .await
+        .expect("start")
+        .expect("p2");
+    assert_eq!(next.name, p2.name);
+}
+
+/// The engine's checkpoint saves into the store; a restarted host finds
+/// the running promotion with its last state.
+pub async fn promotion_state_checkpoints(store: &dyn StateStore) {
+    let stage = "conf-checkpoint";
+    let f = put(
+        store,
+        freight("conf-checkpoint", "v1", "2026-01-01T10:00:00Z"),
+    )
+    .await;
+    let at = t("2026-01-01T12:00:00Z");
+    let created = store
+        .create_promotion(NewPromotion::new(stage, &f.metadata.name))
+        .await
+        .expect("create");
+    store
+        .start_promotion(stage, at)
+        .await
+        .expect("start")
+        .expect("started");
+
+    let checkpoint = StoreCheckpoint::new(store, created.name.clone());
+    for step in 1..=3 {
+        let mut state = state_with(PromotionPhase::Running, step);
+        state
+            .outputs
+            .insert(format!("step-{step}"), serde_json::json!({"n": step}));
+        checkpoint.save(&state).await.expect("checkpoint");
+    }
+    let running = store
+        .running_promotion(stage)
+        .await
+        .expect("running")
+        .expect("still running");
+    assert_eq!(running.state.current_step, 3, "the last saved state");
+    assert_eq!(running.state.outputs["step-3"]["n"], 3);
+}
+
+/// A successful promotion makes its Freight current, records the outgoing
+/// Freight's soak, heads the Stage's history, and finishing is idempotent.
+pub async fn promotion_success_moves_freight(store: &dyn StateStore) {
+    let stage = "conf-move";
+    let a = put(store, freight("conf-move", "a", "2026-01-01T09:00:00Z")).await;
+    let b = put(store, freight("conf-move", "b", "2026-01-01T09:30:00Z")).await;
+
+    let first = promote(
+        store,
+        stage,
+        &a.metadata.name,
+        PromotionPhase::Succeeded,
+        t("2026-01-01T10:00:00Z"),
+    )
+    .await;
+    let got_a = store
+        .get_freight(&a.metadata.name)
+        .await
+        .expect("get")
+        .expect("a");
+    assert_eq!(
+        got_a.status.currently_in[stage].since.as_deref(),
+        Some("2026-01-01T10:00:00Z")
+    );
+    let st = store.get_stage(stage).await.expect("stage");
+    assert_eq!(
+        st.current_freight(&a.origin),
+        Some(a.metadata.name.as_str())
+    );
+    assert_eq!(st.last_promotion.as_deref(), Some(first.as_str()));
+    assert_eq!(st.freight_history[0].promotion, first);
+
+    store
+        .record_verification(
+            stage,
+            VerificationRecord::succeeded("v1", t("2026-01-01T10:05:00Z")),
+        )
+        .await
+        .expect("verify");
+    let got_a = store
+        .get_freight(&a.metadata.name)
+        .await
+        .expect("get")
+        .expect("a");
+    assert_eq!(
+        got_a.status.verified_in[stage].verified_at.as_deref(),
+        Some("2026-01-01T10:05:00Z")
+    );
+
+    let second = promote(
+        store,
+        stage,
+        &b.metadata.name,
+        PromotionPhase::Succeeded,
+        t("2026-01-01T12:00:00Z"),
+    )
+    .await;
+    let got_a = store
+        .get_freight(&a.metadata.name)
+        .await
+        .expect("get")
+        .expect("a");
+    assert!(!got_a.is_currently_in(stage), "outgoing Freight left");
+    assert_eq!(
+        got_a.status.verified_in[stage].longest_soak.as_deref(),
+        Some("2h0m0s"),
+        "its soak recorded"
+    );
+    let got_b = store
+        .get_freight(&b.metadata.name)
+        .await
+        .expect("get")
+        .expect("b");
+    assert!(got_b.is_currently_in(stage));
+    assert!(!got_b.is_verified_in(stage), "not verified yet");
+    let st = store.get_stage(stage).await.expect("stage");
+    assert_eq!(st.freight_history.len(), 2);
+    assert_eq!(
+        st.current_freight(&b.origin),
+        Some(b.metadata.name.as_str())
+    );
+    assert_eq!(
+        st.freight_history[1].freight_of(&a.origin),
+        Some(a.metadata.name.as_str())
+    );
+    assert!(!st.is_verified(), "the new collection has no verification");
+
+    // Finishing again changes nothing.
+    let again = store
+        .finish_promotion(&second, t("2026-01-01T13:00:00Z"))
+        .await
+        .expect("finish again");
+    assert_eq!(again.finished_at, Some(t("2026-01-01T12:00:00Z")));
+    assert_eq!(store.get_stage(stage).await.expect("stage"), st);
+
+    // Rollback: promoting a again restarts its stay and keeps its record.
+    promote(
+        store,
+        stage,
+        &a.metadata.name,
+        PromotionPhase::Succeeded,
+        t("2026-01-01T14:00:00Z"),
+    )
+    .await;
+    let got_a = store
+        .get_freight(&a.metadata.name)
+        .await
+        .expect("get")
+        .expect("a");
+    assert_eq!(
+        got_a.status.currently_in[stage].since.as_deref(),
+        Some("2026-01-01T14:00:00Z")
+    );
+    assert!(got_a.is_verified_in(stage), "verification kept");
+    let got_b = store
+        .get_freight(&b.metadata.name)
+        .await
+        .expect("get")
+        .expect("b");
+    assert!(!got_b.is_currently_in(stage));
+    assert!(
+        !got_b.status.verified_in.contains_key(stage),
+        "b was never verified, so no soak is recorded"
+    );
+}
+
+/// A promotion that did not succeed leaves the Stage's Freight alone.
+pub async fn promotion_failure_keeps_freight(store: &dyn StateStore) {
+    let stage = "conf-fail";
+    let a = put(store, freight("conf-fail", "a", "2026-01-01T09:00:00Z")).await;
+    let b = put(store, freight("conf-fail", "b", "2026-01-01T09:30:00Z")).await;
+    promote(
+        store,
+        stage,
+        &a.metadata.name,
+        PromotionPhase::Succeeded,
+        t("2026-01-01T10:00:00Z"),
+    )
+    .await;
+    for phase in [
+        PromotionPhase::Failed,
+        PromotionPhase::Errored,
+        PromotionPhase::Aborted,
+    ] {
+        let name = promote(
+            store,
+            stage,
+            &b.metadata.name,
+            phase,
+            t("2026-01-01T11:00:00Z"),
+        )
+        .await;
+        let st = store.get_stage(stage).await.expect("stage");
+        assert_eq!(
+            st.current_freight(&a.origin),
+            Some(a.metadata.name.as_str()),
+            "{phase:?}"
+        );
+        assert_eq!(st.freight_history.len(), 1, "{phase:?}");
+        assert_eq!(st.last_promotion.as_deref(), Some(name.as_str()));
+        let got_b = store
+            .get_freight(&b.metadata.name)
+            .await
+            .expect("get")
+            .expect("b");
+        assert!(!got_b.is_currently_in(stage), "{phase:?}");
+    }
+}
+
+/// Verifications go to the current collection's history; only a
+/// successful one marks the Freight verified.
+pub async fn verification_history(store: &dyn StateStore) {
+    let stage = "conf-verify";
+    let err = store
+        .record_verification(
+            stage,
+            VerificationRecord::new("v0", VerificationPhase::Running),
+        )
+        .await
+        .expect_err("no Freight");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+
+    let a = put(store, freight("conf-verify", "a", "2026-01-01T09:00:00Z")).await;
+    promote(
+        store,
+        stage,
+        &a.metadata.name,
+        PromotionPhase::Succeeded,
+        t("2026-01-01T10:00:00Z"),
+    )
+    .await;
+
+    store
+        .record_verification(
+            stage,
+            VerificationRecord::new("v1", VerificationPhase::Running),
+        )
+        .await
+        .expect("running");
+    let st = store
+        .record_verification(
+            stage,
+            VerificationRecord::new("v1", VerificationPhase::Failed)
+                .with_message("http check returned 500")
+                .with_times(
+                    Some(t("2026-01-01T10:01:00Z")),
+                    Some(t("2026-01-01T10:02:00Z")),
+                ),
+        )
+        .await
+        .expect("failed");
+    let history = &st.current().expect("current").verification_history;
+    assert_eq!(history.len(), 1, "updated by id");
+    assert_eq!(history[0].phase, VerificationPhase::Failed);
+    assert_eq!(
+        history[0].message.as_deref(),
+        Some("http check returned 500")
+    );
+    assert!(!st.is_verified());
+    let got = store
+        .get_freight(&a.metadata.name)
+        .await
+        .expect("get")
+        .expect("a");
+    assert!(
+        !got.is_verified_in(stage),
+        "a failed verification verifies nothing"
+    );
+
+    let err = store
+        .record_verification(
+            stage,
+            VerificationRecord::new("v2", VerificationPhase::Successful),
+        )
+        .await
+        .expect_err("no finish time");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+
+    let st = store
+        .record_verification(
+            stage,
+            VerificationRecord::succeeded("v2", t("2026-01-01T10:10:00Z")),
+        )
+        .await
+        .expect("passed");
+    assert!(st.is_verified());
+    assert_eq!(
+        st.current().expect("current").verification_history[0].id,
+        "v2",
+        "newest first"
+    );
+    let got = store
+        .get_freight(&a.metadata.name)
+        .await
+        .expect("get")
+        .expect("a");
+    assert!(got.is_verified_in(stage));
+}
+
+/// A person's hold intent holds auto-promotion of the origin; a resume
+/// intent releases it.
+pub async fn auto_promotion_holds(store: &dyn StateStore) {
+    let stage = "conf-hold";
+    let a = put(store, freight("conf-hold", "a", "2026-01-01T09:00:00Z")).await;
+    let held = store
+        .create_promotion(
+            NewPromotion::new(stage, &a.metadata.name)
+                .with_actor("bob")
+                .with_hold(Some(HoldIntent::Hold))
+                .with_created_at(t("2026-01-01T10:00:00Z")),
+        )
+        .await
+        .expect("create");
+    let st = store.get_stage(stage).await.expect("stage");
+    assert!(st.is_held(&a.origin));
+    let hold = &st.auto_promotion_holds[&a.origin.to_string()];
+    assert_eq!(hold.freight_name, a.metadata.name);
+    assert_eq!(hold.promotion_name, held.name);
+    assert_eq!(hold.actor, "bob");
+
+    store
+        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
+        .await
+        .expect("no intent");
+    assert!(
+        store
+            .get_stage(stage)
+            .await
+            .expect("stage")
+            .is_held(&a.origin),
+        "unchanged"
+    );
+
+    store
+        .create_promotion(
+            NewPromotion::new(stage, &a.metadata.name).with_hold(Some(HoldIntent::Resume)),
+        )
+        .await
+        .expect("resume");
+    assert!(
+        !store
+            .get_stage(stage)
+            .await
+            .expect("stage")
+            .is_held(&a.origin)
+    );
+}
+
+/// A Stage's Freight history keeps the newest [`MAX_HISTORY`] collections.
+pub async fn freight_history_is_bounded(store: &dyn StateStore) {
+    let stage = "conf-bounded";
+    let mut last = String::new();
+    for i in 0..MAX_HISTORY + 2 {
+        let f = put(
+            store,
+            freight("conf-bounded", &format!("v{i}"), "2026-01-01T09:00:00Z"),
+        )
+        .await;
+        promote(
+            store,
+            stage,
+            &f.metadata.name,
+            PromotionPhase::Succeeded,
+            t("2026-01-01T10:00:00Z"),
+        )
+        .await;
+        last = f.metadata.name;
+    }
+    let st = store.get_stage(stage).await.expect("stage");
+    assert_eq!(st.freight_history.len(), MAX_HISTORY);
+    assert_eq!(
+        st.current()
+            .and_then(|c| c.items.values().next())
+            .map(|r| r.name.as_str()),
+        Some(last.as_str())
+    );
+}

@@ -1,0 +1,312 @@
+//! The [`StateStore`] trait: where a pipeline keeps Freight, Stage status
+//! and Promotions, and the [`InMemoryStore`].
+//!
+//! Kargo keeps this state in Kubernetes resources (`Freight.status`,
+//! `Stage.status`, `Promotion`); kargo-rs keeps it in a store, with the
+//! same shapes and field names where Kargo has them.
+//!
+//! # Why a few coarse operations
+//! Each method is one transaction that applies one of Kargo's state
+//! transitions completely: finishing a promotion moves the Stage's Freight
+//! history, the incoming and outgoing Freight's `currentlyIn` and the
+//! outgoing Freight's soak in one step. So a crash leaves either the old or
+//! the new state, never a mix, and the rules live in one place
+//! ([`crate::pipeline`]) rather than in every implementation.
+//!
+//! # Several replicas
+//! The in-memory and SQLite stores serve one process. A store shared by
+//! several host replicas (PostgreSQL) implements the same trait; it makes
+//! [`StateStore::start_promotion`] a claim with a lease (owner and expiry,
+//! renewed by [`StateStore::save_promotion_state`]), so that a Running
+//! promotion whose owner died can be claimed again, and it runs
+//! [`StateStore::update_freight_status`] under a row lock.
+
+mod memory;
+mod types;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use memory::InMemoryStore;
+pub use types::{
+    AutoPromotionHold, FreightCollectionRecord, FreightQuery, FreightReference, MAX_HISTORY,
+    NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState, VerificationPhase,
+    VerificationRecord, collection_id,
+};
+
+use crate::Result;
+use crate::engine::{Checkpoint, PromotionState};
+use crate::model::{Freight, FreightStatus};
+use crate::time::Timestamp;
+
+/// A change to a Freight's status, applied inside the store's transaction.
+pub type StatusUpdate<'a> = &'a (dyn Fn(&mut FreightStatus) + Send + Sync);
+
+/// A trait object for [`StateStore`].
+pub type DynStateStore = dyn StateStore;
+
+/// Keeps a pipeline's state: Freight with its status, each Stage's Freight
+/// history, verifications and auto-promotion holds, and Promotions with
+/// their saved [`PromotionState`].
+///
+/// # Contract
+/// - Every method is atomic: it applies all of its change or none, and
+///   changes are durable when it returns `Ok` (for a persistent store).
+/// - Freight is immutable once stored, except for its alias and status.
+///   [`put_freight`](StateStore::put_freight) names it by its
+///   [ID](Freight::id) when unnamed and gives it a unique alias when it has
+///   none; an alias used by other Freight is [`Error::AlreadyExists`].
+/// - At most one promotion per Stage is `Running`. Promotions are queued
+///   `Pending` and started oldest first by
+///   [`start_promotion`](StateStore::start_promotion).
+/// - [`save_promotion_state`](StateStore::save_promotion_state) is the
+///   engine's [`Checkpoint`] (see [`StateStoreExt::checkpoint`]); after a
+///   crash, the `Running` promotion is resumed from the state saved last.
+/// - [`finish_promotion`](StateStore::finish_promotion) is idempotent, so
+///   a host that crashed after the last checkpoint simply calls it again.
+/// - Unknown Freight or Promotions are [`Error::NotFound`]; a transition
+///   the current state does not allow is [`Error::Precondition`].
+/// - Times come from the caller, never from the store's clock.
+///
+/// # Wrappers
+/// `Arc<T>` and `Box<T>` are stores too, so `Arc<dyn StateStore>`
+/// can be passed wherever a store is expected.
+///
+/// [`Error::AlreadyExists`]: crate::Error::AlreadyExists
+/// [`Error::NotFound`]: crate::Error::NotFound
+/// [`Error::Precondition`]: crate::Error::Precondition
+///
+/// # Examples
+/// ```
+/// use kargo_core::model::{Freight, FreightOrigin};
+/// use kargo_core::state::{InMemoryStore, StateStore, StateStoreExt};
+/// use kargo_core::time::Timestamp;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = InMemoryStore::new();
+/// let freight = Freight { origin: FreightOrigin::warehouse("app"), ..Default::default() };
+/// let put = store.put_freight(freight).await.unwrap();
+/// assert!(put.created);
+/// let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+/// store.approve_freight(&put.freight.metadata.name, "prod", now).await.unwrap();
+/// let again = store.get_freight(&put.freight.alias).await.unwrap().unwrap();
+/// assert!(again.is_approved_for("prod"));
+/// # });
+/// ```
+#[async_trait]
+pub trait StateStore: Send + Sync + Debug + 'static {
+    /// Stores `freight` unless Freight of the same name is stored already
+    /// (then the stored one is returned unchanged, with `created: false`).
+    async fn put_freight(&self, freight: Freight) -> Result<PutFreight>;
+
+    /// The Freight named or aliased `name`.
+    async fn get_freight(&self, name: &str) -> Result<Option<Freight>>;
+
+    /// The Freight matching `query`, oldest first (by
+    /// [`discovered_at`](crate::pipeline::discovered_at), then name).
+    async fn list_freight(&self, query: &FreightQuery) -> Result<Vec<Freight>>;
+
+    /// Applies `update` to the status of the Freight named `name` and
+    /// returns the Freight as stored afterwards.
+    async fn update_freight_status(&self, name: &str, update: StatusUpdate<'_>) -> Result<Freight>;
+
+    /// Gives the Freight named `name` the alias `alias` (checked with
+    /// [`alias::validate`](crate::pipeline::alias::validate)).
+    async fn set_freight_alias(&self, name: &str, alias: &str) -> Result<Freight>;
+
+    /// The state of the Stage named `stage`; empty when nothing happened
+    /// in it yet.
+    async fn get_stage(&self, stage: &str) -> Result<StageState>;
+
+    /// Records a verification of the Stage's current Freight: inserts it
+    /// into (or, by `id`, updates it in) the current collection's
+    /// verification history. When it is `Successful`, every Freight of the
+    /// collection is marked verified in the Stage at its `finishTime`.
+    /// A Stage without current Freight is a precondition failure.
+    async fn record_verification(
+        &self,
+        stage: &str,
+        verification: VerificationRecord,
+    ) -> Result<StageState>;
+
+    /// Queues a promotion (`Pending`), and applies its
+    /// [hold intent](crate::pipeline::hold_intent) to the Stage's
+    /// auto-promotion holds. The Freight must exist; whether it is
+    /// available to the Stage is the caller's check.
+    async fn create_promotion(&self, new: NewPromotion) -> Result<PromotionRecord>;
+
+    /// Starts the oldest `Pending` promotion of `stage` at `now` and returns
+    /// it, or `None` when one is `Running` already or none is queued.
+    async fn start_promotion(&self, stage: &str, now: Timestamp)
+    -> Result<Option<PromotionRecord>>;
+
+    /// Saves the state of the `Running` promotion `name`.
+    async fn save_promotion_state(&self, name: &str, state: &PromotionState) -> Result<()>;
+
+    /// Finishes the promotion `name` with the terminal phase of its saved
+    /// state at `now`. When it succeeded, its Freight becomes the Stage's
+    /// current Freight of its origin ([`pipeline::record_promotion`]: the
+    /// outgoing Freight's soak is recorded) and a new collection heads the
+    /// Stage's Freight history. Finishing a finished promotion returns it
+    /// unchanged.
+    ///
+    /// [`pipeline::record_promotion`]: crate::pipeline::record_promotion
+    async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord>;
+
+    /// The promotion named `name`.
+    async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>>;
+
+    /// The promotions matching `query`, oldest first.
+    async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>>;
+}
+
+/// Conveniences over any [`StateStore`].
+#[async_trait]
+pub trait StateStoreExt: StateStore {
+    /// Approves the Freight named or aliased `freight` for `stage` at `at`
+    /// (Kargo's manual approval: the Freight becomes available to the
+    /// Stage whatever its upstream Stages say).
+    async fn approve_freight(&self, freight: &str, stage: &str, at: Timestamp) -> Result<Freight> {
+        let name = self.resolve_freight(freight).await?;
+        let stage = stage.to_owned();
+        self.update_freight_status(&name, &move |s| s.add_approved_stage(&stage, at))
+            .await
+    }
+
+    /// Marks the Freight named or aliased `freight` verified in `stage`
+    /// at `at` (what a control-flow Stage does with available Freight).
+    async fn mark_verified(&self, freight: &str, stage: &str, at: Timestamp) -> Result<Freight> {
+        let name = self.resolve_freight(freight).await?;
+        let stage = stage.to_owned();
+        self.update_freight_status(&name, &move |s| s.add_verified_stage(&stage, at))
+            .await
+    }
+
+    /// The name of the Freight named or aliased `freight`.
+    async fn resolve_freight(&self, freight: &str) -> Result<String> {
+        self.get_freight(freight)
+            .await?
+            .map(|f| f.metadata.name)
+            .ok_or_else(|| crate::Error::NotFound {
+                what: "Freight",
+                name: freight.to_owned(),
+            })
+    }
+
+    /// The `Running` promotion of `stage`, if any (to resume after a restart).
+    async fn running_promotion(&self, stage: &str) -> Result<Option<PromotionRecord>> {
+        let query = PromotionQuery::stage(stage);
+        Ok(self
+            .list_promotions(&query)
+            .await?
+            .into_iter()
+            .find(|p| p.phase == crate::model::PromotionPhase::Running))
+    }
+
+    /// A [`Checkpoint`] that saves the state of promotion `promotion` here.
+    fn checkpoint(&self, promotion: impl Into<String>) -> StoreCheckpoint<'_, Self>
+    where
+        Self: Sized,
+    {
+        StoreCheckpoint {
+            store: self,
+            promotion: promotion.into(),
+        }
+    }
+}
+
+impl<T: StateStore + ?Sized> StateStoreExt for T {}
+
+/// The engine's [`Checkpoint`] for a promotion kept in a [`StateStore`]:
+/// every save goes to [`StateStore::save_promotion_state`].
+#[derive(Debug)]
+pub struct StoreCheckpoint<'a, S: ?Sized> {
+    store: &'a S,
+    promotion: String,
+}
+
+impl<'a, S: StateStore + ?Sized> StoreCheckpoint<'a, S> {
+    /// A checkpoint for promotion `promotion` in `store` (also usable with
+    /// a `dyn StateStore`).
+    pub fn new(store: &'a S, promotion: impl Into<String>) -> Self {
+        StoreCheckpoint {
+            store,
+            promotion: promotion.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl<S: StateStore + ?Sized> Checkpoint for StoreCheckpoint<'_, S> {
+    async fn save(&self, state: &PromotionState) -> Result<()> {
+        self.store
+            .save_promotion_state(&self.promotion, state)
+            .await
+    }
+}
+
+macro_rules! forward_state_store {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        #[deny(clippy::missing_trait_methods)]
+        impl<T: StateStore + ?Sized> StateStore for $ty {
+            async fn put_freight(&self, freight: Freight) -> Result<PutFreight> {
+                (**self).put_freight(freight).await
+            }
+            async fn get_freight(&self, name: &str) -> Result<Option<Freight>> {
+                (**self).get_freight(name).await
+            }
+            async fn list_freight(&self, query: &FreightQuery) -> Result<Vec<Freight>> {
+                (**self).list_freight(query).await
+            }
+            async fn update_freight_status(
+                &self,
+                name: &str,
+                update: StatusUpdate<'_>,
+            ) -> Result<Freight> {
+                (**self).update_freight_status(name, update).await
+            }
+            async fn set_freight_alias(&self, name: &str, alias: &str) -> Result<Freight> {
+                (**self).set_freight_alias(name, alias).await
+            }
+            async fn get_stage(&self, stage: &str) -> Result<StageState> {
+                (**self).get_stage(stage).await
+            }
+            async fn record_verification(
+                &self,
+                stage: &str,
+                verification: VerificationRecord,
+            ) -> Result<StageState> {
+                (**self).record_verification(stage, verification).await
+            }
+            async fn create_promotion(&self, new: NewPromotion) -> Result<PromotionRecord> {
+                (**self).create_promotion(new).await
+            }
+            async fn start_promotion(
+                &self,
+                stage: &str,
+                now: Timestamp,
+            ) -> Result<Option<PromotionRecord>> {
+                (**self).start_promotion(stage, now).await
+            }
+            async fn save_promotion_state(&self, name: &str, state: &PromotionState) -> Result<()> {
+                (**self).save_promotion_state(name, state).await
+            }
+            async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+                (**self).finish_promotion(name, now).await
+            }
+            async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
+                (**self).get_promotion(name).await
+            }
+            async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>> {
+                (**self).list_promotions(query).await
+            }
+        }
+    )*};
+}
+
+forward_state_store!(Arc<T>, Box<T>);
+
+pub mod rules;

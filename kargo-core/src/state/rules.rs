@@ -1,0 +1,235 @@
+//! The state transitions every store applies, on plain values, so that
+//! an implementation only loads the values, calls these, and writes them
+//! back in one transaction. Stores outside this crate use them too
+//! (kargo-store); the in-memory store shows the intended use.
+
+use super::types::{
+    AutoPromotionHold, FreightCollectionRecord, FreightReference, MAX_HISTORY, NewPromotion,
+    PromotionRecord, StageState, VerificationPhase, VerificationRecord,
+};
+use crate::engine::PromotionState;
+use crate::model::{Freight, PromotionPhase};
+use crate::pipeline::{HoldIntent, alias, record_promotion};
+use crate::time::Timestamp;
+use crate::{Error, Result};
+
+/// Names `freight` by its ID when unnamed, and checks or generates its alias.
+///
+/// `alias_taken` answers whether an alias (or a Freight name) is in use.
+pub fn prepare_freight(
+    mut freight: Freight,
+    alias_taken: impl Fn(&str) -> bool,
+) -> Result<Freight> {
+    if freight.metadata.name.is_empty() {
+        freight.set_generated_name();
+    }
+    if freight.alias.is_empty() {
+        freight.alias = alias::generate(&freight.metadata.name, &alias_taken);
+    } else {
+        alias::validate(&freight.alias)?;
+        if alias_taken(&freight.alias) {
+            return Err(alias_exists(&freight.alias));
+        }
+    }
+    Ok(freight)
+}
+
+/// The error for an alias in use.
+pub fn alias_exists(alias: &str) -> Error {
+    Error::AlreadyExists {
+        what: "Freight alias",
+        name: alias.to_owned(),
+    }
+}
+
+/// The error for unknown Freight.
+pub fn freight_not_found(name: &str) -> Error {
+    Error::NotFound {
+        what: "Freight",
+        name: name.to_owned(),
+    }
+}
+
+/// The error for an unknown promotion.
+pub fn promotion_not_found(name: &str) -> Error {
+    Error::NotFound {
+        what: "Promotion",
+        name: name.to_owned(),
+    }
+}
+
+/// The name of the `seq`-th promotion: sorts in creation order.
+pub fn promotion_name(stage: &str, seq: u64, freight: &str) -> String {
+    let short = freight.get(..7).unwrap_or(freight);
+    format!("{stage}.{seq:012}.{short}")
+}
+
+/// The creation sequence number in a promotion's name.
+pub fn promotion_seq(name: &str) -> u64 {
+    name.rsplit('.')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A new `Pending` promotion record for `new`, of `freight`.
+pub fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> PromotionRecord {
+    PromotionRecord {
+        name,
+        stage: new.stage,
+        freight: freight.metadata.name.clone(),
+        origin: freight.origin.clone(),
+        actor: new.actor,
+        hold: new.hold,
+        phase: PromotionPhase::Pending,
+        steps: new.steps,
+        vars: new.vars,
+        state: PromotionState::default(),
+        created_at: new.created_at,
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+/// Applies a new promotion's hold intent to its Stage.
+pub fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
+    let key = promo.origin.to_string();
+    match promo.hold {
+        Some(HoldIntent::Hold) => {
+            stage.auto_promotion_holds.insert(
+                key,
+                AutoPromotionHold {
+                    freight_name: promo.freight.clone(),
+                    origin: promo.origin.clone(),
+                    promotion_name: promo.name.clone(),
+                    actor: promo.actor.clone(),
+                    created_at: promo.created_at,
+                },
+            );
+        }
+        Some(HoldIntent::Resume) => {
+            stage.auto_promotion_holds.remove(&key);
+        }
+        None => {}
+    }
+}
+
+/// Checks that `state` may be saved for `promo`.
+pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()> {
+    if promo.phase != PromotionPhase::Running {
+        return Err(Error::Precondition(format!(
+            "promotion `{}` is {}, not Running: its state cannot be saved",
+            promo.name,
+            promo.phase.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// What finishing a promotion does, once the store loaded the promotion,
+/// its Stage and the Freight involved.
+#[derive(Debug)]
+pub struct Finish {
+    /// The outgoing Freight's name, when the promotion succeeded and the
+    /// Stage held other Freight of the origin.
+    pub outgoing: Option<String>,
+}
+
+/// The first half of finishing: checks the promotion and, when it
+/// succeeded, tells which outgoing Freight the store must load.
+pub fn plan_finish(promo: &PromotionRecord, stage: &StageState) -> Result<Option<Finish>> {
+    if promo.phase.is_terminal() {
+        return Ok(None);
+    }
+    if promo.phase != PromotionPhase::Running || !promo.state.phase.is_terminal() {
+        return Err(Error::Precondition(format!(
+            "promotion `{}` cannot finish: it is {} and its saved state is {}",
+            promo.name,
+            promo.phase.as_str(),
+            promo.state.phase.as_str()
+        )));
+    }
+    let outgoing = if promo.state.phase == PromotionPhase::Succeeded {
+        stage
+            .current_freight(&promo.origin)
+            .filter(|name| *name != promo.freight)
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    Ok(Some(Finish { outgoing }))
+}
+
+/// The second half: applies the finish to the loaded values.
+pub fn apply_finish(
+    promo: &mut PromotionRecord,
+    stage: &mut StageState,
+    incoming: Option<&mut Freight>,
+    outgoing: Option<&mut Freight>,
+    now: Timestamp,
+) {
+    promo.phase = promo.state.phase;
+    promo.finished_at = Some(now);
+    stage.last_promotion = Some(promo.name.clone());
+    if promo.phase != PromotionPhase::Succeeded {
+        return;
+    }
+    if let Some(incoming) = incoming {
+        record_promotion(
+            &stage.name,
+            &mut incoming.status,
+            outgoing.map(|f| &mut f.status),
+            now,
+        );
+    }
+    let mut next = stage
+        .current()
+        .map(|c| FreightCollectionRecord {
+            id: c.id.clone(),
+            items: c.items.clone(),
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    next.update_or_push(FreightReference {
+        name: promo.freight.clone(),
+        origin: promo.origin.clone(),
+    });
+    next.promotion = promo.name.clone();
+    next.promoted_at = Some(now);
+    stage.freight_history.insert(0, next);
+    stage.freight_history.truncate(MAX_HISTORY);
+}
+
+/// Records `verification` in the Stage's current collection and returns
+/// the Freight to mark verified, with the time, when it passed.
+pub fn apply_verification(
+    stage: &mut StageState,
+    verification: VerificationRecord,
+) -> Result<Option<(Vec<String>, Timestamp)>> {
+    let name = stage.name.clone();
+    let Some(current) = stage.freight_history.first_mut() else {
+        return Err(Error::Precondition(format!(
+            "Stage `{name}` has no Freight to verify"
+        )));
+    };
+    let passed = if verification.phase == VerificationPhase::Successful {
+        let at = verification.finished_at.ok_or_else(|| {
+            Error::Precondition(format!(
+                "verification `{}` of Stage `{name}` is Successful but has no finishTime",
+                verification.id
+            ))
+        })?;
+        Some((current.items.values().map(|r| r.name.clone()).collect(), at))
+    } else {
+        None
+    };
+    let history = &mut current.verification_history;
+    match history.iter_mut().find(|v| v.id == verification.id) {
+        Some(existing) => *existing = verification,
+        None => {
+            history.insert(0, verification);
+            history.truncate(MAX_HISTORY);
+        }
+    }
+    Ok(passed)
+}

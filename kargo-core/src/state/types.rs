@@ -1,0 +1,429 @@
+//! The values a [`StateStore`](super::StateStore) keeps.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use crate::engine::PromotionState;
+use crate::model::{ExpressionVariable, Freight, FreightOrigin, PromotionPhase, PromotionStep};
+use crate::pipeline::HoldIntent;
+use crate::time::Timestamp;
+
+/// How many entries a Stage's Freight history and a collection's
+/// verification history keep (Kargo keeps ten).
+pub const MAX_HISTORY: usize = 10;
+
+/// The outcome of [`put_freight`](super::StateStore::put_freight).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PutFreight {
+    /// The Freight as stored.
+    pub freight: Freight,
+    /// Whether it was new.
+    pub created: bool,
+}
+
+impl PutFreight {
+    /// Newly stored `freight`.
+    pub fn new(freight: Freight) -> Self {
+        PutFreight {
+            freight,
+            created: true,
+        }
+    }
+
+    /// `freight`, stored before.
+    pub fn existing(freight: Freight) -> Self {
+        PutFreight {
+            freight,
+            created: false,
+        }
+    }
+}
+
+/// Which Freight [`list_freight`](super::StateStore::list_freight) returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FreightQuery {
+    /// Only Freight from this origin (Warehouse).
+    pub origin: Option<FreightOrigin>,
+}
+
+impl FreightQuery {
+    /// All Freight.
+    pub fn all() -> Self {
+        FreightQuery::default()
+    }
+
+    /// The Freight from Warehouse `name`.
+    pub fn warehouse(name: impl Into<String>) -> Self {
+        FreightQuery {
+            origin: Some(FreightOrigin::warehouse(name)),
+        }
+    }
+}
+
+/// Which promotions [`list_promotions`](super::StateStore::list_promotions)
+/// returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PromotionQuery {
+    /// Only promotions into this Stage.
+    pub stage: Option<String>,
+    /// Only promotions of this Freight (by name).
+    pub freight: Option<String>,
+}
+
+impl PromotionQuery {
+    /// All promotions.
+    pub fn all() -> Self {
+        PromotionQuery::default()
+    }
+
+    /// The promotions into `stage`.
+    pub fn stage(stage: impl Into<String>) -> Self {
+        PromotionQuery {
+            stage: Some(stage.into()),
+            freight: None,
+        }
+    }
+
+    /// Narrows to promotions of the Freight named `freight`.
+    pub fn with_freight(mut self, freight: impl Into<String>) -> Self {
+        self.freight = Some(freight.into());
+        self
+    }
+
+    /// Whether `p` matches.
+    pub fn matches(&self, p: &PromotionRecord) -> bool {
+        self.stage.as_ref().is_none_or(|s| *s == p.stage)
+            && self.freight.as_ref().is_none_or(|f| *f == p.freight)
+    }
+}
+
+/// A promotion to queue with [`create_promotion`](super::StateStore::create_promotion).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct NewPromotion {
+    /// The Stage to promote into.
+    pub stage: String,
+    /// The Freight to promote (name or alias).
+    pub freight: String,
+    /// Who asked: a person, or e.g. `controller:auto-promotion`.
+    pub actor: String,
+    /// What the promotion says about auto-promotion of its origin.
+    pub hold: Option<HoldIntent>,
+    /// The steps to run, already inflated (Kargo copies them from the
+    /// Stage's promotion template into the Promotion when it is created,
+    /// so a resumed promotion runs the steps it started with).
+    pub steps: Vec<PromotionStep>,
+    /// The promotion variables.
+    pub vars: Vec<ExpressionVariable>,
+    /// When it was asked for.
+    pub created_at: Option<Timestamp>,
+}
+
+impl NewPromotion {
+    /// A promotion of `freight` into `stage`.
+    pub fn new(stage: impl Into<String>, freight: impl Into<String>) -> Self {
+        NewPromotion {
+            stage: stage.into(),
+            freight: freight.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the actor.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// Sets the hold intent.
+    pub fn with_hold(mut self, hold: Option<HoldIntent>) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// Sets the steps and variables.
+    pub fn with_steps(mut self, steps: Vec<PromotionStep>, vars: Vec<ExpressionVariable>) -> Self {
+        self.steps = steps;
+        self.vars = vars;
+        self
+    }
+
+    /// Sets the creation time.
+    pub fn with_created_at(mut self, at: Timestamp) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+}
+
+/// A promotion as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PromotionRecord {
+    /// Its name: `<stage>.<sequence>.<freight prefix>`; names sort in
+    /// creation order.
+    pub name: String,
+    /// The Stage.
+    pub stage: String,
+    /// The Freight's name.
+    pub freight: String,
+    /// The Freight's origin.
+    pub origin: FreightOrigin,
+    /// Who asked for it.
+    #[serde(default)]
+    pub actor: String,
+    /// Its hold intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldIntent>,
+    /// `Pending` while queued, `Running` once started, then the terminal
+    /// phase it finished with.
+    pub phase: PromotionPhase,
+    /// The steps it runs.
+    #[serde(default)]
+    pub steps: Vec<PromotionStep>,
+    /// Its variables.
+    #[serde(default)]
+    pub vars: Vec<ExpressionVariable>,
+    /// The engine's state, as saved last.
+    #[serde(default)]
+    pub state: PromotionState,
+    /// When it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// When it was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A reference to a piece of Freight in a Stage's collection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightReference {
+    /// The Freight's name.
+    pub name: String,
+    /// Its origin.
+    pub origin: FreightOrigin,
+}
+
+/// The Freight a Stage held at one time, one piece per origin, with the
+/// verifications of that set (Kargo's `FreightCollection`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreightCollectionRecord {
+    /// [`collection_id`] of the Freight names.
+    pub id: String,
+    /// The Freight by origin (`Warehouse/name`).
+    pub items: BTreeMap<String, FreightReference>,
+    /// Verifications, newest first, at most [`MAX_HISTORY`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verification_history: Vec<VerificationRecord>,
+    /// The promotion that made this the Stage's Freight.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub promotion: String,
+    /// When it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promoted_at: Option<Timestamp>,
+}
+
+impl FreightCollectionRecord {
+    /// The Freight of `origin`, if any.
+    pub fn freight_of(&self, origin: &FreightOrigin) -> Option<&str> {
+        self.items.get(&origin.to_string()).map(|r| r.name.as_str())
+    }
+
+    /// Whether the collection holds the Freight named `name`.
+    pub fn includes(&self, name: &str) -> bool {
+        self.items.values().any(|r| r.name == name)
+    }
+
+    /// Puts `freight` in for its origin and recomputes the ID (Kargo's
+    /// `UpdateOrPush`).
+    pub fn update_or_push(&mut self, freight: FreightReference) {
+        self.items.insert(freight.origin.to_string(), freight);
+        self.id = collection_id(self.items.values().map(|r| r.name.as_str()));
+    }
+
+    /// The newest verification, if any.
+    pub fn current_verification(&self) -> Option<&VerificationRecord> {
+        self.verification_history.first()
+    }
+}
+
+/// Kargo's ID of a Freight collection: the hex SHA-1 of the sorted Freight
+/// names joined by `,`.
+pub fn collection_id<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = names.into_iter().collect();
+    names.sort_unstable();
+    hex::encode(Sha1::digest(names.join(",").as_bytes()))
+}
+
+/// The phase of a verification (Kargo's `VerificationPhase`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum VerificationPhase {
+    /// Not started.
+    #[default]
+    Pending,
+    /// In progress.
+    Running,
+    /// Passed.
+    Successful,
+    /// Did not pass.
+    Failed,
+    /// Could not be carried out.
+    Error,
+    /// Stopped.
+    Aborted,
+    /// Neither passed nor failed.
+    Inconclusive,
+}
+
+impl VerificationPhase {
+    /// Whether the verification is over.
+    pub fn is_terminal(self) -> bool {
+        !matches!(
+            self,
+            VerificationPhase::Pending | VerificationPhase::Running
+        )
+    }
+}
+
+/// One verification of a Stage's Freight (Kargo's `VerificationInfo`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct VerificationRecord {
+    /// Its ID, unique within the Stage.
+    pub id: String,
+    /// Who started it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
+    /// Its phase.
+    pub phase: VerificationPhase,
+    /// Why it is in its phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// When it started.
+    #[serde(default, rename = "startTime", skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// When it finished.
+    #[serde(
+        default,
+        rename = "finishTime",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finished_at: Option<Timestamp>,
+}
+
+impl VerificationRecord {
+    /// A verification `id` in `phase`.
+    pub fn new(id: impl Into<String>, phase: VerificationPhase) -> Self {
+        VerificationRecord {
+            id: id.into(),
+            phase,
+            ..Default::default()
+        }
+    }
+
+    /// A verification that passed at `at` (what a Stage without
+    /// verification records right after a promotion, as Kargo does).
+    pub fn succeeded(id: impl Into<String>, at: Timestamp) -> Self {
+        VerificationRecord {
+            started_at: Some(at),
+            finished_at: Some(at),
+            ..VerificationRecord::new(id, VerificationPhase::Successful)
+        }
+    }
+
+    /// Sets the message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Sets the start and finish times.
+    pub fn with_times(mut self, started: Option<Timestamp>, finished: Option<Timestamp>) -> Self {
+        self.started_at = started;
+        self.finished_at = finished;
+        self
+    }
+}
+
+/// A hold on auto-promotion of one origin into a Stage (Kargo's
+/// `AutoPromotionHold`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoPromotionHold {
+    /// The Freight the person promoted.
+    pub freight_name: String,
+    /// The origin held.
+    pub origin: FreightOrigin,
+    /// The promotion that placed the hold.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub promotion_name: String,
+    /// Who placed it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+}
+
+/// What a Stage holds and did (the parts of Kargo's `StageStatus` a
+/// pipeline needs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct StageState {
+    /// The Stage's name.
+    pub name: String,
+    /// The Freight collections it held, current first, at most
+    /// [`MAX_HISTORY`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freight_history: Vec<FreightCollectionRecord>,
+    /// The last promotion that finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_promotion: Option<String>,
+    /// Auto-promotion holds by origin (`Warehouse/name`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub auto_promotion_holds: BTreeMap<String, AutoPromotionHold>,
+}
+
+impl StageState {
+    /// An empty state for `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        StageState {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The current Freight collection.
+    pub fn current(&self) -> Option<&FreightCollectionRecord> {
+        self.freight_history.first()
+    }
+
+    /// The current Freight of `origin`.
+    pub fn current_freight(&self, origin: &FreightOrigin) -> Option<&str> {
+        self.current().and_then(|c| c.freight_of(origin))
+    }
+
+    /// Whether auto-promotion of `origin` is held.
+    pub fn is_held(&self, origin: &FreightOrigin) -> bool {
+        self.auto_promotion_holds.contains_key(&origin.to_string())
+    }
+
+    /// Whether the current Freight's newest verification passed.
+    pub fn is_verified(&self) -> bool {
+        self.current()
+            .and_then(FreightCollectionRecord::current_verification)
+            .is_some_and(|v| v.phase == VerificationPhase::Successful)
+    }
+}

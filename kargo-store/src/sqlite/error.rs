@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+/// What went wrong in the SQLite store.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    #[error("cannot open the state database {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error("cannot migrate the state database {path}: {source}")]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("state database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("state database: cannot read or write the {what} `{name}`: {source}")]
+    Json {
+        what: &'static str,
+        name: String,
+        source: serde_json::Error,
+    },
+}
+
+impl From<Error> for kargo_core::Error {
+    fn from(e: Error) -> Self {
+        if let Error::Sql(sqlx::Error::Database(db)) = &e
+            && db.is_unique_violation()
+        {
+            return kargo_core::Error::Precondition(format!("state database: {db}"));
+        }
+        kargo_core::Error::Generic {
+            component: "sqlite-store",
+            source: Box::new(e),
+        }
+    }
+}

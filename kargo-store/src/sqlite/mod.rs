@@ -1,0 +1,10 @@
+//! The SQLite store: the embedded default.
+
+mod error;
+mod migrations;
+mod store;
+
+pub use store::SqliteStore;
+
+/// The store's kind name.
+pub const KIND: &str = "sqlite";

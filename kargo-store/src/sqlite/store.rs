@@ -1,0 +1,548 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kargo_core::Result;
+use kargo_core::engine::PromotionState;
+use kargo_core::model::Freight;
+use kargo_core::pipeline::{alias, discovered_at};
+use kargo_core::state::{
+    FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState,
+    StateStore, StatusUpdate, VerificationRecord, rules,
+};
+use kargo_core::time::Timestamp;
+use serde_json::from_str;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+
+use super::error::Error;
+use super::migrations::migrator;
+
+/// A [`StateStore`] in one SQLite file, created (and migrated) on first
+/// use.
+///
+/// Every method is one `BEGIN IMMEDIATE` transaction with
+/// `synchronous=FULL`, so a change is on disk when the method returns and
+/// a crash leaves the old or the new state. Several processes may share
+/// the file; writers wait for each other (up to a 30 s busy timeout).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+type Conn = SqliteConnection;
+
+impl SqliteStore {
+    /// Opens the database at `path`, creating it when missing, and runs
+    /// the pending migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|source| Error::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let migrate = |source| Error::Migrate {
+            path: path.clone(),
+            source,
+        };
+        migrator()
+            .await
+            .map_err(migrate)?
+            .run(&pool)
+            .await
+            .map_err(migrate)?;
+        Ok(SqliteStore { pool, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, Error> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn json_err(what: &'static str, name: &str) -> impl FnOnce(serde_json::Error) -> Error {
+    let name = name.to_owned();
+    move |source| Error::Json { what, name, source }
+}
+
+fn to_json<T: serde::Serialize>(
+    what: &'static str,
+    name: &str,
+    value: &T,
+) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(json_err(what, name))
+}
+
+async fn resolve(conn: &mut Conn, name: &str) -> Result<Option<String>, Error> {
+    let row = sqlx::query(
+        "SELECT name FROM freight WHERE name = ?1 OR alias = ?1 ORDER BY name = ?1 DESC LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.get::<String, _>(0)))
+}
+
+async fn load_freight(conn: &mut Conn, name: &str) -> Result<Option<Freight>, Error> {
+    let row = sqlx::query("SELECT doc FROM freight WHERE name = ?1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| from_str(r.get::<&str, _>(0)).map_err(json_err("Freight", name)))
+        .transpose()
+}
+
+async fn alias_taken(conn: &mut Conn, alias: &str) -> Result<bool, Error> {
+    Ok(resolve(conn, alias).await?.is_some())
+}
+
+async fn insert_freight(conn: &mut Conn, f: &Freight) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO freight (name, alias, origin, discovered_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(&f.metadata.name)
+    .bind(&f.alias)
+    .bind(f.origin.to_string())
+    .bind(discovered_at(f).map(Timestamp::unix_millis))
+    .bind(to_json("Freight", &f.metadata.name, f)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn update_freight(conn: &mut Conn, f: &Freight) -> Result<(), Error> {
+    sqlx::query("UPDATE freight SET alias = ?2, doc = ?3 WHERE name = ?1")
+        .bind(&f.metadata.name)
+        .bind(&f.alias)
+        .bind(to_json("Freight", &f.metadata.name, f)?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn load_stage(conn: &mut Conn, stage: &str) -> Result<StageState, Error> {
+    let row = sqlx::query("SELECT doc FROM stages WHERE name = ?1")
+        .bind(stage)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => from_str(r.get::<&str, _>(0)).map_err(json_err("Stage", stage)),
+        None => Ok(StageState::new(stage)),
+    }
+}
+
+async fn save_stage(conn: &mut Conn, stage: &StageState) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO stages (name, doc) VALUES (?1, ?2) \
+         ON CONFLICT (name) DO UPDATE SET doc = excluded.doc",
+    )
+    .bind(&stage.name)
+    .bind(to_json("Stage", &stage.name, stage)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn load_promotion(conn: &mut Conn, name: &str) -> Result<Option<PromotionRecord>, Error> {
+    let row = sqlx::query("SELECT doc FROM promotions WHERE name = ?1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| from_str(r.get::<&str, _>(0)).map_err(json_err("Promotion", name)))
+        .transpose()
+}
+
+async fn save_promotion(conn: &mut Conn, p: &PromotionRecord) -> Result<(), Error> {
+    sqlx::query("UPDATE promotions SET phase = ?2, doc = ?3 WHERE name = ?1")
+        .bind(&p.name)
+        .bind(p.phase.as_str())
+        .bind(to_json("Promotion", &p.name, p)?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn put_freight(&self, freight: Freight) -> Result<PutFreight> {
+        let mut tx = self.begin().await?;
+        let name = if freight.metadata.name.is_empty() {
+            freight.id()
+        } else {
+            freight.metadata.name.clone()
+        };
+        if let Some(existing) = load_freight(&mut tx, &name).await? {
+            return Ok(PutFreight::existing(existing));
+        }
+        // Check the first alias choice alone; load every name only when it
+        // is taken.
+        let mut taken = std::collections::HashSet::new();
+        let first = if freight.alias.is_empty() {
+            alias::generate(&name, |_| false)
+        } else {
+            freight.alias.clone()
+        };
+        if alias_taken(&mut tx, &first).await? {
+            taken.insert(first);
+            if freight.alias.is_empty() {
+                let rows = sqlx::query("SELECT name, alias FROM freight")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Error::from)?;
+                for r in rows {
+                    taken.insert(r.get::<String, _>(0));
+                    taken.insert(r.get::<String, _>(1));
+                }
+            }
+        }
+        let freight = rules::prepare_freight(freight, |a| taken.contains(a))?;
+        insert_freight(&mut tx, &freight).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(PutFreight::new(freight))
+    }
+
+    async fn get_freight(&self, name: &str) -> Result<Option<Freight>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        let Some(key) = resolve(&mut conn, name).await? else {
+            return Ok(None);
+        };
+        Ok(load_freight(&mut conn, &key).await?)
+    }
+
+    async fn list_freight(&self, query: &FreightQuery) -> Result<Vec<Freight>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        let rows =
+            match &query.origin {
+                Some(origin) => sqlx::query(
+                    "SELECT name, doc FROM freight WHERE origin = ?1 ORDER BY discovered_at, name",
+                )
+                .bind(origin.to_string())
+                .fetch_all(&mut *conn)
+                .await,
+                None => {
+                    sqlx::query("SELECT name, doc FROM freight ORDER BY discovered_at, name")
+                        .fetch_all(&mut *conn)
+                        .await
+                }
+            }
+            .map_err(Error::from)?;
+        rows.iter()
+            .map(|r| {
+                from_str(r.get::<&str, _>(1))
+                    .map_err(json_err("Freight", r.get::<&str, _>(0)))
+                    .map_err(Into::into)
+            })
+            .collect()
+    }
+
+    async fn update_freight_status(&self, name: &str, update: StatusUpdate<'_>) -> Result<Freight> {
+        let mut tx = self.begin().await?;
+        let key = resolve(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::freight_not_found(name))?;
+        let mut freight = load_freight(&mut tx, &key)
+            .await?
+            .ok_or_else(|| rules::freight_not_found(name))?;
+        update(&mut freight.status);
+        update_freight(&mut tx, &freight).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(freight)
+    }
+
+    async fn set_freight_alias(&self, name: &str, new_alias: &str) -> Result<Freight> {
+        alias::validate(new_alias)?;
+        let mut tx = self.begin().await?;
+        let key = resolve(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::freight_not_found(name))?;
+        match resolve(&mut tx, new_alias).await? {
+            Some(owner) if owner == key => {}
+            Some(_) => return Err(rules::alias_exists(new_alias)),
+            None => {}
+        }
+        let mut freight = load_freight(&mut tx, &key)
+            .await?
+            .ok_or_else(|| rules::freight_not_found(name))?;
+        freight.alias = new_alias.to_owned();
+        update_freight(&mut tx, &freight).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(freight)
+    }
+
+    async fn get_stage(&self, stage: &str) -> Result<StageState> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(load_stage(&mut conn, stage).await?)
+    }
+
+    async fn record_verification(
+        &self,
+        stage: &str,
+        verification: VerificationRecord,
+    ) -> Result<StageState> {
+        let mut tx = self.begin().await?;
+        let mut state = load_stage(&mut tx, stage).await?;
+        if let Some((names, at)) = rules::apply_verification(&mut state, verification)? {
+            for name in names {
+                if let Some(mut f) = load_freight(&mut tx, &name).await? {
+                    f.status.add_verified_stage(stage, at);
+                    update_freight(&mut tx, &f).await?;
+                }
+            }
+        }
+        save_stage(&mut tx, &state).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(state)
+    }
+
+    async fn create_promotion(&self, new: NewPromotion) -> Result<PromotionRecord> {
+        let mut tx = self.begin().await?;
+        let key = resolve(&mut tx, &new.freight)
+            .await?
+            .ok_or_else(|| rules::freight_not_found(&new.freight))?;
+        let freight = load_freight(&mut tx, &key)
+            .await?
+            .ok_or_else(|| rules::freight_not_found(&new.freight))?;
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM promotions")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::from)?
+            .get(0);
+        let name = rules::promotion_name(&new.stage, seq.unsigned_abs(), &key);
+        let record = rules::new_promotion(name, new, &freight);
+        sqlx::query(
+            "INSERT INTO promotions (seq, name, stage, freight, phase, doc) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(seq)
+        .bind(&record.name)
+        .bind(&record.stage)
+        .bind(&record.freight)
+        .bind(record.phase.as_str())
+        .bind(to_json("Promotion", &record.name, &record)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        let mut stage = load_stage(&mut tx, &record.stage).await?;
+        rules::apply_hold(&mut stage, &record);
+        save_stage(&mut tx, &stage).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(record)
+    }
+
+    async fn start_promotion(
+        &self,
+        stage: &str,
+        now: Timestamp,
+    ) -> Result<Option<PromotionRecord>> {
+        let mut tx = self.begin().await?;
+        let running =
+            sqlx::query("SELECT 1 FROM promotions WHERE stage = ?1 AND phase = 'Running'")
+                .bind(stage)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::from)?;
+        if running.is_some() {
+            return Ok(None);
+        }
+        let next = sqlx::query(
+            "SELECT name FROM promotions WHERE stage = ?1 AND phase = 'Pending' ORDER BY seq LIMIT 1",
+        )
+        .bind(stage)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        let Some(row) = next else {
+            return Ok(None);
+        };
+        let name: String = row.get(0);
+        let mut promo = load_promotion(&mut tx, &name)
+            .await?
+            .ok_or_else(|| rules::promotion_not_found(&name))?;
+        promo.phase = kargo_core::model::PromotionPhase::Running;
+        promo.started_at = Some(now);
+        save_promotion(&mut tx, &promo).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(Some(promo))
+    }
+
+    async fn save_promotion_state(&self, name: &str, state: &PromotionState) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut promo = load_promotion(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::check_save(&promo, state)?;
+        promo.state = state.clone();
+        save_promotion(&mut tx, &promo).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+
+    async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let mut tx = self.begin().await?;
+        let mut promo = load_promotion(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        let mut stage = load_stage(&mut tx, &promo.stage).await?;
+        let Some(finish) = rules::plan_finish(&promo, &stage)? else {
+            return Ok(promo);
+        };
+        let mut incoming = load_freight(&mut tx, &promo.freight).await?;
+        let mut outgoing = match &finish.outgoing {
+            Some(n) => load_freight(&mut tx, n).await?,
+            None => None,
+        };
+        rules::apply_finish(
+            &mut promo,
+            &mut stage,
+            incoming.as_mut(),
+            outgoing.as_mut(),
+            now,
+        );
+        for f in [incoming, outgoing].iter().flatten() {
+            update_freight(&mut tx, f).await?;
+        }
+        save_stage(&mut tx, &stage).await?;
+        save_promotion(&mut tx, &promo).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(promo)
+    }
+
+    async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(load_promotion(&mut conn, name).await?)
+    }
+
+    async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        let rows = sqlx::query(
+            "SELECT name, doc FROM promotions \
+             WHERE (?1 IS NULL OR stage = ?1) AND (?2 IS NULL OR freight = ?2) ORDER BY seq",
+        )
+        .bind(query.stage.as_deref())
+        .bind(query.freight.as_deref())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::from)?;
+        rows.iter()
+            .map(|r| {
+                from_str(r.get::<&str, _>(1))
+                    .map_err(json_err("Promotion", r.get::<&str, _>(0)))
+                    .map_err(Into::into)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kargo_core::conformance::state_store;
+    use kargo_core::model::{Freight, FreightOrigin};
+    use kargo_core::state::DynStateStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_store_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("state.db"))
+            .await
+            .expect("open");
+        state_store::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn arc_and_box_sqlite_stores_pass_the_conformance_suite() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<DynStateStore> = Arc::new(
+            SqliteStore::open(dir.path().join("a.db"))
+                .await
+                .expect("open"),
+        );
+        state_store::run_all(&store).await;
+        let store: Box<DynStateStore> = Box::new(
+            SqliteStore::open(dir.path().join("b.db"))
+                .await
+                .expect("open"),
+        );
+        state_store::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn state_survives_reopening_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested-new-file.db");
+        let name = {
+            let store = SqliteStore::open(&path)
+                .await
+                .expect("created on first use");
+            let put = store
+                .put_freight(Freight {
+                    origin: FreightOrigin::warehouse("app"),
+                    ..Default::default()
+                })
+                .await
+                .expect("put");
+            store
+                .create_promotion(NewPromotion::new("dev", &put.freight.alias))
+                .await
+                .expect("create");
+            put.freight.metadata.name
+        };
+        let store = SqliteStore::open(&path)
+            .await
+            .expect("reopened, migrations already applied");
+        assert!(store.get_freight(&name).await.expect("get").is_some());
+        let promotions = store
+            .list_promotions(&PromotionQuery::stage("dev"))
+            .await
+            .expect("list");
+        assert_eq!(promotions.len(), 1);
+        assert_eq!(store.path(), path);
+    }
+
+    #[tokio::test]
+    async fn the_schema_allows_one_running_promotion_per_stage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("s.db"))
+            .await
+            .expect("open");
+        let put = store
+            .put_freight(Freight {
+                origin: FreightOrigin::warehouse("app"),
+                ..Default::default()
+            })
+            .await
+            .expect("put");
+        for _ in 0..2 {
+            store
+                .create_promotion(NewPromotion::new("dev", &put.freight.metadata.name))
+                .await
+                .expect("create");
+        }
+        // Bypass the store's check: the database itself refuses.
+        let err = sqlx::query("UPDATE promotions SET phase = 'Running' WHERE stage = 'dev'")
+            .execute(&store.pool)
+            .await
+            .expect_err("unique index");
+        assert!(err.to_string().contains("UNIQUE"), "{err}");
+    }
+}
