@@ -49,6 +49,8 @@
 pub mod conformance;
 #[cfg(feature = "oci")]
 pub mod oci;
+// Shared by the tag-based sources (images now; git tags and charts next).
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 mod semver;
 mod source;
 pub mod warehouse;

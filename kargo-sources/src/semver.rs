@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn ordering_follows_semver_precedence() {
-        let mut vs = vec![
+        let mut vs = [
             v("1.10.0"),
             v("1.2.0"),
             v("1.2.0-rc.1"),

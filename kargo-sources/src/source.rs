@@ -140,7 +140,8 @@ impl DiscoverOptions {
         self
     }
 
-    pub(crate) fn is_cancelled(&self) -> bool {
+    /// Whether the cancellation token, if any, was cancelled.
+    pub fn is_cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
     }
 }
