@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
@@ -373,25 +373,31 @@ async fn an_unreachable_registry_is_an_error_naming_the_subscription() {
     );
 }
 
-/// A server that answers every tag-list request with the same page,
-/// ignoring `n` and `last`, and counts the requests.
-async fn stubborn_registry(tags: Vec<String>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+/// A reply of a [`stub`] server: status, headers, body.
+type Reply = (u16, Vec<(&'static str, String)>, String);
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 that answers each request with
+/// `handler(request, own address)` and records every request it gets.
+/// It stands in for registry behaviour `docker-registry` cannot show
+/// (ignoring `n`/`last`, a token service).
+async fn stub(
+    handler: impl Fn(&str, &str) -> Reply + Send + Sync + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = count.clone();
-    let body = json!({"name": "acme/app", "tags": tags}).to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (handler, log, own) = (Arc::new(handler), seen.clone(), addr.clone());
     tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
-            let (body, counter) = (body.clone(), counter.clone());
+            let (handler, log, own) = (handler.clone(), log.clone(), own.clone());
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
+                let mut buf = vec![0u8; 16384];
                 loop {
                     let Ok(n) = stream.read(&mut buf).await else {
                         return;
@@ -400,16 +406,17 @@ async fn stubborn_registry(tags: Vec<String>) -> (String, Arc<std::sync::atomic:
                         return;
                     }
                     let request = String::from_utf8_lossy(&buf[..n]).to_string();
-                    let reply = if request.contains("/tags/list") {
-                        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        body.clone()
-                    } else {
-                        "{}".to_owned()
-                    };
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
-                        reply.len()
+                    log.lock().expect("log").push(request.clone());
+                    let (status, headers, body) = handler(&request, &own);
+                    let mut response = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+                        body.len()
                     );
+                    for (k, v) in headers {
+                        response.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    response.push_str("\r\n");
+                    response.push_str(&body);
                     if stream.write_all(response.as_bytes()).await.is_err() {
                         return;
                     }
@@ -417,7 +424,21 @@ async fn stubborn_registry(tags: Vec<String>) -> (String, Arc<std::sync::atomic:
             });
         }
     });
-    (addr, count)
+    (addr, seen)
+}
+
+fn count(seen: &Mutex<Vec<String>>, needle: &str) -> usize {
+    seen.lock()
+        .expect("log")
+        .iter()
+        .filter(|r| r.contains(needle))
+        .count()
+}
+
+/// Answers every tag-list request with the same page, ignoring `n` and `last`.
+async fn stubborn_registry(tags: Vec<String>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let body = json!({"name": "acme/app", "tags": tags}).to_string();
+    stub(move |_, _| (200, Vec::new(), body.clone())).await
 }
 
 #[tokio::test]
@@ -434,7 +455,7 @@ async fn tag_pagination_ends_when_the_server_ignores_n_and_last() {
     let d = images(&source, &sub).await;
     assert!(d.references.is_empty());
     assert_eq!(
-        requests.load(std::sync::atomic::Ordering::SeqCst),
+        count(&requests, "/tags/list"),
         2,
         "a repeated page ends the listing"
     );
@@ -446,7 +467,7 @@ async fn tag_pagination_ends_when_the_server_ignores_n_and_last() {
         json!({"allowTagsRegexes": ["^none$"]}),
     );
     images(&source, &sub).await;
-    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(count(&requests, "/tags/list"), 2);
 }
 
 fn sha1_hex(s: &str) -> String {
@@ -643,4 +664,82 @@ async fn conformance_through_box_and_arc() {
         foreign: case.subscription.clone(),
     };
     all(&source.artifacts(), &artifact_case).await;
+}
+
+#[tokio::test]
+async fn bearer_tokens_from_the_registry_token_service_and_given_directly() {
+    // The distribution spec's token dance: 401 with a Bearer challenge, a
+    // token from the realm for the basic credentials, then the token.
+    let (addr, seen) = stub(|request, own| {
+        let line = request.lines().next().unwrap_or_default().to_owned();
+        let lower = request.to_ascii_lowercase();
+        let challenge = vec![(
+            "WWW-Authenticate",
+            format!("Bearer realm=\"http://{own}/token\",service=\"stub\""),
+        )];
+        if line.starts_with("GET /token") {
+            return if lower.contains("authorization: basic a2fyz286cznjcmv0") {
+                (200, Vec::new(), json!({"token": "tok-123"}).to_string())
+            } else {
+                (401, Vec::new(), "{}".into())
+            };
+        }
+        if lower.contains("authorization: bearer tok-123")
+            || lower.contains("authorization: bearer direct-token")
+        {
+            return (
+                200,
+                Vec::new(),
+                json!({"name": "acme/app", "tags": ["1.0.0"]}).to_string(),
+            );
+        }
+        (
+            401,
+            challenge,
+            json!({"errors": [{"code": "UNAUTHORIZED", "message": "auth"}]}).to_string(),
+        )
+    })
+    .await;
+    let sub = image_sub(
+        &format!("{addr}/acme/app"),
+        json!({"allowTagsRegexes": ["^none$"]}),
+    );
+
+    let basic = ImageSource::builder()
+        .with_credentials(Arc::new(OneUser("kargo", "s3cret")))
+        .build();
+    images(&basic, &sub).await;
+    assert_eq!(
+        count(&seen, "GET /token"),
+        1,
+        "one token for the repository"
+    );
+    let listed = seen
+        .lock()
+        .expect("log")
+        .iter()
+        .filter(|r| r.contains("/tags/list"))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(
+        listed
+            .iter()
+            .any(|r| r.to_ascii_lowercase().contains("bearer tok-123")),
+        "{listed:?}"
+    );
+
+    // A token given directly (credentials without a user name).
+    let direct = ImageSource::builder()
+        .with_credentials(Arc::new(OneUser("", "direct-token")))
+        .build();
+    images(&direct, &sub).await;
+    assert_eq!(count(&seen, "GET /token"), 1, "no token service round trip");
+    assert!(count(&seen, "direct-token") >= 1);
+
+    // No credentials: the token service refuses, and the error says so.
+    let err = ImageSource::default()
+        .discover(&sub, DiscoverOptions::default())
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("refused access"), "{err}");
 }

@@ -52,6 +52,7 @@ use kargo_core::model::{
 use oci_client::Reference;
 use oci_client::secrets::RegistryAuth;
 use regex_lite::Regex;
+use sha2::{Digest as _, Sha256};
 use tracing::Instrument;
 
 pub use artifact::ArtifactSource;
@@ -282,7 +283,7 @@ impl Builder {
 /// What both OCI sources share: settings, clients, the metadata cache.
 struct Core {
     options: Options,
-    clients: Mutex<HashMap<(String, bool, bool), oci_client::Client>>,
+    clients: Mutex<HashMap<ClientKey, oci_client::Client>>,
     cache: MetaCache,
 }
 
@@ -292,6 +293,16 @@ impl fmt::Debug for Core {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
+}
+
+/// Which client serves a repository.
+#[derive(PartialEq, Eq, Hash)]
+struct ClientKey {
+    registry: String,
+    plain_http: bool,
+    skip_tls_verify: bool,
+    /// A hash of the credentials.
+    identity: String,
 }
 
 /// What a selection is asked for, once parsed from a subscription.
@@ -419,16 +430,6 @@ impl Core {
         }
         let registry = reference.resolve_registry().to_owned();
         let plain_http = is_loopback(&registry) || self.options.plain_http.contains(&registry);
-        let client = {
-            let mut clients = self
-                .clients
-                .lock()
-                .map_err(|_| Error::invalid("repoURL", "client cache poisoned"))?;
-            clients
-                .entry((registry.clone(), plain_http, skip_tls_verify))
-                .or_insert_with(|| Remote::client(&registry, plain_http, skip_tls_verify))
-                .clone()
-        };
         let auth = match self
             .options
             .credentials
@@ -439,6 +440,33 @@ impl Core {
             Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
             Some(c) => RegistryAuth::Basic(c.username, c.password),
             None => RegistryAuth::Anonymous,
+        };
+        // oci-client keeps the first credentials it sees per registry, so
+        // clients are kept per credentials (by a hash; never the secret).
+        let identity = match &auth {
+            RegistryAuth::Anonymous => String::new(),
+            RegistryAuth::Basic(user, password) => {
+                hex::encode(Sha256::digest(format!("basic\0{user}\0{password}")))
+            }
+            RegistryAuth::Bearer(token) => hex::encode(Sha256::digest(format!("bearer\0{token}"))),
+        };
+        let client = {
+            let mut clients = self
+                .clients
+                .lock()
+                .map_err(|_| Error::invalid("repoURL", "client cache poisoned"))?;
+            if clients.len() >= 1024 {
+                clients.clear();
+            }
+            clients
+                .entry(ClientKey {
+                    registry: registry.clone(),
+                    plain_http,
+                    skip_tls_verify,
+                    identity,
+                })
+                .or_insert_with(|| Remote::client(&registry, plain_http, skip_tls_verify))
+                .clone()
         };
         let scheme = if plain_http { "http" } else { "https" };
         let url = format!("{scheme}://{registry}/{}", reference.repository());
