@@ -12,6 +12,11 @@
 //! assert!(registry.get("compose-output").is_some());
 //! ```
 //!
+//! Feature flags: `http` (default) adds `http` and `http-download`;
+//! `terraform` (default) adds `tf-plan`, `tf-apply` and
+//! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
+//! binary found on the host.
+//!
 //! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
@@ -43,6 +48,11 @@ pub use http_download::HttpDownload;
 
 use kargo_core::step::StepRegistry;
 
+#[cfg(feature = "terraform")]
+pub mod terraform;
+#[cfg(feature = "terraform")]
+pub use terraform::{TfApply, TfOutput, TfPlan};
+
 /// Registers every built-in step in `registry`, replacing any step a
 /// host registered under the same kind before.
 pub fn register_builtins(registry: &mut StepRegistry) {
@@ -54,4 +64,6 @@ pub fn register_builtins(registry: &mut StepRegistry) {
         registry.replace(http::KIND, Http::new());
         registry.replace(http_download::KIND, HttpDownload::new());
     }
+    #[cfg(feature = "terraform")]
+    terraform::register(registry);
 }
