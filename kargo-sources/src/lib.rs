@@ -18,13 +18,18 @@
     feature = "oci",
     doc = "- [`oci::ArtifactSource`]: generic `oci` subscriptions, OCI artifacts of any media type."
 )]
+#![cfg_attr(
+    feature = "helm",
+    doc = "- [`helm::ChartSource`]: `chart` subscriptions, classic (`index.yaml`) and `oci://` repositories."
+)]
 //!
-//! Git and Helm chart subscriptions are not implemented yet; a Warehouse
-//! using them fails discovery with `Unsupported` naming the subscription.
+//! Git subscriptions are not implemented yet; a Warehouse using them fails
+//! discovery with `Unsupported` naming the subscription.
 //!
 //! # Feature flags
 //! - `oci` (default): image and OCI artifact sources (oci-client over
 //!   reqwest with rustls).
+//! - `helm` (default): the Helm chart source (implies `oci`).
 //! - `conformance`: the public [`Source`] conformance suite (not
 //!   semver-stable).
 //!
@@ -47,6 +52,8 @@
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
+#[cfg(feature = "helm")]
+pub mod helm;
 #[cfg(feature = "oci")]
 pub mod oci;
 // Shared by the tag-based sources (images now; git tags and charts next).
@@ -56,6 +63,6 @@ mod source;
 pub mod warehouse;
 
 pub use source::{
-    ArtifactDiscovery, Capabilities, DiscoverOptions, Discovered, DiscoveredImage, DynSource,
-    FreightEntry, ImageDiscovery, Source, SourceExt,
+    ArtifactDiscovery, Capabilities, ChartDiscovery, DiscoverOptions, Discovered, DiscoveredImage,
+    DynSource, FreightEntry, ImageDiscovery, Source, SourceExt,
 };

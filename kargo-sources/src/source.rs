@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kargo_core::Result;
-use kargo_core::model::{ArtifactReference, Freight, Image, RepoSubscription};
+use kargo_core::model::{ArtifactReference, Chart, Freight, Image, RepoSubscription};
 use kargo_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -155,6 +155,8 @@ pub enum Discovered {
     Images(ImageDiscovery),
     /// Artifacts of a generic subscription (Kargo's `DiscoveryResult`).
     Artifacts(ArtifactDiscovery),
+    /// Versions of a chart subscription (Kargo's `ChartDiscoveryResult`).
+    Charts(ChartDiscovery),
 }
 
 impl Discovered {
@@ -163,6 +165,7 @@ impl Discovered {
         match self {
             Discovered::Images(d) => d.references.len(),
             Discovered::Artifacts(d) => d.artifact_references.len(),
+            Discovered::Charts(d) => d.versions.len(),
         }
     }
 
@@ -189,6 +192,14 @@ impl Discovered {
                 .first()
                 .cloned()
                 .map(FreightEntry::Artifact),
+            Discovered::Charts(d) => d.versions.first().map(|v| {
+                FreightEntry::Chart(Chart {
+                    repo_url: d.repo_url.clone(),
+                    name: d.name.clone(),
+                    version: v.clone(),
+                    subscription_name: d.subscription_name.clone(),
+                })
+            }),
         }
     }
 }
@@ -239,6 +250,26 @@ pub struct ArtifactDiscovery {
     pub artifact_references: Vec<ArtifactReference>,
 }
 
+/// The versions a chart subscription discovered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartDiscovery {
+    /// The subscription's `repoURL`, as written.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// The chart's name (empty for `oci://` repositories).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The subscription's `semverConstraint`, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub semver_constraint: String,
+    /// The versions, newest first.
+    pub versions: Vec<String>,
+    /// The subscription's name, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
+}
+
 /// One artifact version, ready to go into Freight.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -247,6 +278,8 @@ pub enum FreightEntry {
     Image(Image),
     /// A generic artifact (`freight.artifacts`).
     Artifact(ArtifactReference),
+    /// A Helm chart (`freight.charts`).
+    Chart(Chart),
 }
 
 impl FreightEntry {
@@ -255,6 +288,7 @@ impl FreightEntry {
         match self {
             FreightEntry::Image(i) => freight.images.push(i),
             FreightEntry::Artifact(a) => freight.artifacts.push(a),
+            FreightEntry::Chart(c) => freight.charts.push(c),
         }
     }
 }

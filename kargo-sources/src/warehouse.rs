@@ -37,7 +37,7 @@ impl Sources {
     }
 
     /// The built-in sources of the enabled features, with default
-    /// settings: `image` and `oci` (feature `oci`).
+    /// settings: `image` and `oci` (feature `oci`), `chart` (feature `helm`).
     pub fn builtin() -> Self {
         let sources = Sources::new();
         #[cfg(feature = "oci")]
@@ -45,12 +45,17 @@ impl Sources {
         sources
     }
 
-    /// Adds the `image` source and an `oci` artifact source sharing its
-    /// settings, clients and cache.
+    /// Adds the `image` source, an `oci` artifact source and (feature
+    /// `helm`) a `chart` source, all sharing its settings, clients and cache.
     #[cfg(feature = "oci")]
     pub fn with_oci(self, images: crate::oci::ImageSource) -> Self {
         let artifacts = images.artifacts();
-        self.with(images).with(artifacts)
+        #[cfg(feature = "helm")]
+        let charts = images.charts();
+        let sources = self.with(images).with(artifacts);
+        #[cfg(feature = "helm")]
+        let sources = sources.with(charts);
+        sources
     }
 
     /// Adds a source; it is asked after the ones added before it.

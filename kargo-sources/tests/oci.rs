@@ -743,3 +743,148 @@ async fn bearer_tokens_from_the_registry_token_service_and_given_directly() {
         .expect_err("refused");
     assert!(err.to_string().contains("refused access"), "{err}");
 }
+
+fn chart_sub(fields: serde_json::Value) -> RepoSubscription {
+    serde_json::from_value(json!({"name": "charts", "chart": fields})).expect("valid subscription")
+}
+
+async fn chart_versions(sources: &Sources, sub: &RepoSubscription) -> Vec<String> {
+    let source = sources.source_for(sub).expect("a chart source");
+    match source.discover(sub, DiscoverOptions::default()).await {
+        Ok(Discovered::Charts(d)) => d.versions,
+        other => panic!("{sub:?}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn chart_versions_from_a_classic_repository_and_from_the_registry() {
+    // A classic repository served over HTTP, behind basic auth.
+    let index = "apiVersion: v1\nentries:\n  nginx:\n  - version: 1.0.0\n  - version: 1.2.0\n  - version: 2.0.0-rc.1\n  - version: v1.10\n  - version: not-a-version\n  redis:\n  - version: 9.9.9\n";
+    let (addr, seen) = stub(move |request, _| {
+        let authorized = request
+            .to_ascii_lowercase()
+            .contains("authorization: basic a2fyz286cznjcmv0");
+        if request.starts_with("GET /charts/index.yaml") && authorized {
+            (200, Vec::new(), index.to_owned())
+        } else {
+            (401, Vec::new(), String::new())
+        }
+    })
+    .await;
+    let sources = Sources::new().with_oci(
+        ImageSource::builder()
+            .with_credentials(Arc::new(HelmUser))
+            .build(),
+    );
+    let http = |fields: serde_json::Value| {
+        let mut sub = json!({"repoURL": format!("http://{addr}/charts/"), "name": "nginx"});
+        sub.as_object_mut()
+            .expect("object")
+            .extend(fields.as_object().expect("object").clone());
+        chart_sub(sub)
+    };
+    assert_eq!(
+        chart_versions(&sources, &http(json!({}))).await,
+        ["2.0.0-rc.1", "v1.10", "1.2.0", "1.0.0"]
+    );
+    assert_eq!(
+        chart_versions(
+            &sources,
+            &http(json!({"semverConstraint": "^1", "discoveryLimit": 2}))
+        )
+        .await,
+        ["v1.10", "1.2.0"]
+    );
+    assert!(count(&seen, "GET /charts/index.yaml") >= 2);
+    let anonymous = Sources::builtin();
+    let err = anonymous
+        .source_for(&http(json!({})))
+        .expect("source")
+        .discover(&http(json!({})), DiscoverOptions::default())
+        .await
+        .expect_err("401");
+    assert!(
+        err.to_string().contains("chart subscription \"charts\"")
+            && err.to_string().contains("401"),
+        "{err}"
+    );
+
+    // An OCI chart in the registry: strict semver tags, `_` read as `+`.
+    let registry = Registry::start(None);
+    Content::from_seeds(&[
+        Seed::new("0.1.0").artifact(HELM_CONFIG, ""),
+        Seed::new("0.2.0").artifact(HELM_CONFIG, ""),
+        Seed::new("0.3.0_build.1").artifact(HELM_CONFIG, ""),
+        Seed::new("v0.4.0").artifact(HELM_CONFIG, ""),
+        Seed::new("0.5").artifact(HELM_CONFIG, ""),
+        Seed::new("latest").artifact(HELM_CONFIG, ""),
+    ])
+    .push(&registry.addr, "charts/app", &RegistryAuth::Anonymous)
+    .await;
+    let repo_url = format!("oci://{}/charts/app", registry.addr);
+    let oci = chart_sub(json!({"repoURL": repo_url}));
+    assert_eq!(
+        chart_versions(&anonymous, &oci).await,
+        ["0.3.0+build.1", "0.2.0", "0.1.0"]
+    );
+
+    let warehouse: Warehouse = serde_json::from_value(json!({
+        "metadata": {"name": "charts"},
+        "spec": {"subscriptions": [{"chart": {"repoURL": repo_url, "semverConstraint": "<0.3"}}]}
+    }))
+    .expect("valid Warehouse");
+    let freight = discover(&anonymous, [&warehouse]).await.expect("discovers");
+    assert_eq!(freight[0].charts[0].version, "0.2.0");
+    assert_eq!(freight[0].charts[0].repo_url, repo_url);
+    // 'Warehouse/charts:' + normalized 'host/charts/app' + ':0.2.0'
+    let id = sha1_hex(&format!(
+        "Warehouse/charts:{}/charts/app:0.2.0",
+        registry.addr
+    ));
+    assert_eq!(freight[0].metadata.name, id);
+
+    // Bad input names the subscription.
+    for (fields, needle) in [
+        (
+            json!({"repoURL": format!("http://{addr}/charts")}),
+            "`name`",
+        ),
+        (json!({"repoURL": repo_url, "name": "app"}), "`name`"),
+        (
+            json!({"repoURL": repo_url, "semverConstraint": "^^1"}),
+            "semverConstraint",
+        ),
+        (json!({"repoURL": "ftp://example.com"}), "repoURL"),
+    ] {
+        let sub = chart_sub(fields);
+        let err = anonymous
+            .source_for(&sub)
+            .expect("source")
+            .discover(&sub, DiscoverOptions::default())
+            .await
+            .expect_err(needle);
+        assert!(matches!(err, kargo_core::Error::Invalid(_)), "{err:?}");
+        assert!(
+            err.to_string().contains(needle)
+                && err.to_string().contains("chart subscription \"charts\""),
+            "{err}"
+        );
+    }
+}
+
+#[derive(Debug)]
+struct HelmUser;
+
+#[async_trait]
+impl CredentialsProvider for HelmUser {
+    async fn get(
+        &self,
+        kind: CredentialType,
+        _url: &str,
+    ) -> kargo_core::Result<Option<Credentials>> {
+        Ok((kind == CredentialType::Helm).then(|| Credentials {
+            username: "kargo".into(),
+            password: "s3cret".into(),
+        }))
+    }
+}

@@ -26,6 +26,7 @@ fn version_of(found: &Discovered, i: usize) -> Option<String> {
     match found {
         Discovered::Images(d) => d.references.get(i).map(|r| r.tag.clone()),
         Discovered::Artifacts(d) => d.artifact_references.get(i).map(|r| r.version.clone()),
+        Discovered::Charts(d) => d.versions.get(i).cloned(),
     }
 }
 

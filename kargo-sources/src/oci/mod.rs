@@ -36,7 +36,7 @@
 //! [OCI image-layout directory]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
 pub mod artifact;
-mod repo;
+pub(crate) mod repo;
 mod select;
 
 use std::collections::{BTreeMap, HashMap};
@@ -139,14 +139,14 @@ pub enum Error {
 }
 
 impl Error {
-    fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
         Error::Invalid {
             field,
             reason: reason.into(),
         }
     }
 
-    fn in_subscription(self, subscription: String) -> Error {
+    pub(crate) fn in_subscription(self, subscription: String) -> Error {
         Error::Subscription {
             subscription,
             source: Box::new(self),
@@ -274,6 +274,12 @@ impl Builder {
         }
     }
 
+    /// A Helm chart source with these settings (for `oci://` charts).
+    #[cfg(feature = "helm")]
+    pub fn build_charts(self) -> crate::helm::ChartSource {
+        crate::helm::ChartSource::from_core(Arc::new(Core::new(self.options)))
+    }
+
     /// An OCI artifact source with these settings.
     pub fn build_artifacts(self) -> ArtifactSource {
         ArtifactSource::from_core(Arc::new(Core::new(self.options)))
@@ -281,8 +287,8 @@ impl Builder {
 }
 
 /// What both OCI sources share: settings, clients, the metadata cache.
-struct Core {
-    options: Options,
+pub(crate) struct Core {
+    pub(crate) options: Options,
     clients: Mutex<HashMap<ClientKey, oci_client::Client>>,
     cache: MetaCache,
 }
@@ -403,10 +409,11 @@ impl Core {
         }
     }
 
-    async fn repository(
+    pub(crate) async fn repository(
         &self,
         repo_url: &str,
         skip_tls_verify: bool,
+        kind: CredentialType,
     ) -> Result<Box<dyn Repository>, Error> {
         if let Some(path) = repo_url.strip_prefix(LAYOUT_SCHEME) {
             return Ok(Box::new(Layout::new(self.layout_dir(path))));
@@ -433,7 +440,7 @@ impl Core {
         let auth = match self
             .options
             .credentials
-            .get(CredentialType::Image, repo_url)
+            .get(kind, repo_url)
             .await
             .map_err(Error::Credentials)?
         {
@@ -484,7 +491,11 @@ impl Core {
     async fn run(&self, q: &Query<'_>, options: &DiscoverOptions) -> Result<Vec<Selected>, Error> {
         let selector = self.selector(q)?;
         let repo = self
-            .repository(q.repo_url, q.insecure_skip_tls_verify)
+            .repository(
+                q.repo_url,
+                q.insecure_skip_tls_verify,
+                CredentialType::Image,
+            )
             .await?;
         let cancelled = || options.is_cancelled();
         let span = tracing::debug_span!("discover", repo = q.repo_url, strategy = ?q.strategy);
@@ -525,6 +536,13 @@ impl ImageSource {
     /// A builder with default [`Options`].
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// A source sharing this one's settings and clients, for `chart`
+    /// subscriptions.
+    #[cfg(feature = "helm")]
+    pub fn charts(&self) -> crate::helm::ChartSource {
+        crate::helm::ChartSource::from_core(self.core.clone())
     }
 
     /// A source sharing this one's settings, clients and cache, for
@@ -584,7 +602,7 @@ impl ImageSource {
 }
 
 /// How errors name a subscription: `image subscription "name" (repoURL)`.
-fn describe(kind: &str, name: &str, repo_url: &str) -> String {
+pub(crate) fn describe(kind: &str, name: &str, repo_url: &str) -> String {
     if name.is_empty() {
         format!("{kind} subscription {repo_url}")
     } else {
