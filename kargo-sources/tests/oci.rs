@@ -888,3 +888,30 @@ impl CredentialsProvider for HelmUser {
         }))
     }
 }
+
+#[tokio::test]
+async fn a_second_discovery_reads_no_config_for_unchanged_digests() {
+    let layout = tempfile::tempdir().expect("tempdir");
+    let content = Content::from_seeds(&catalogue());
+    content.write_layout(layout.path());
+    let sub = image_sub(
+        &format!("oci-layout://{}", layout.path().display()),
+        json!({"imageSelectionStrategy": "NewestBuild", "discoveryLimit": 3}),
+    );
+    let source = ImageSource::default();
+    let first = images(&source, &sub).await;
+    // Configs and layers gone: only manifests are left to read.
+    for digest in content.blobs.keys() {
+        let hex = digest.strip_prefix("sha256:").expect("sha256");
+        std::fs::remove_file(layout.path().join("blobs/sha256").join(hex)).expect("remove blob");
+    }
+    let second = images(&source, &sub).await;
+    assert_eq!(first, second);
+    assert_eq!(tags(&second), ["sha-abc1234", "3.0.0-alpha.1", "v4"]);
+    // A fresh source has no cache and must read the configs.
+    let err = ImageSource::default()
+        .discover(&sub, DiscoverOptions::default())
+        .await
+        .expect_err("configs are gone");
+    assert!(err.to_string().contains("OCI layout"), "{err}");
+}
