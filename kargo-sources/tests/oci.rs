@@ -915,3 +915,50 @@ async fn a_second_discovery_reads_no_config_for_unchanged_digests() {
         .expect_err("configs are gone");
     assert!(err.to_string().contains("OCI layout"), "{err}");
 }
+
+#[tokio::test]
+async fn transient_registry_failures_are_retried() {
+    let calls = Arc::new(Mutex::new(0usize));
+    let counter = calls.clone();
+    let (addr, seen) = stub(move |request, _| {
+        if !request.contains("/tags/list") {
+            return (200, Vec::new(), "{}".into());
+        }
+        let mut n = counter.lock().expect("counter");
+        *n += 1;
+        match *n {
+            1 => (503, Vec::new(), "unavailable".into()),
+            2 => (
+                429,
+                Vec::new(),
+                json!({"errors": [{"code": "TOOMANYREQUESTS", "message": "slow down"}]})
+                    .to_string(),
+            ),
+            _ => (
+                200,
+                Vec::new(),
+                json!({"name": "acme/app", "tags": ["1.0.0"]}).to_string(),
+            ),
+        }
+    })
+    .await;
+    let sub = image_sub(
+        &format!("{addr}/acme/app"),
+        json!({"allowTagsRegexes": ["^none$"]}),
+    );
+    let patient = ImageSource::builder()
+        .with_retries(3, std::time::Duration::from_millis(10))
+        .build();
+    images(&patient, &sub).await;
+    assert_eq!(count(&seen, "/tags/list"), 3);
+
+    *calls.lock().expect("counter") = 0;
+    let impatient = ImageSource::builder()
+        .with_retries(0, std::time::Duration::from_millis(10))
+        .build();
+    let err = impatient
+        .discover(&sub, DiscoverOptions::default())
+        .await
+        .expect_err("503");
+    assert!(err.to_string().contains("503"), "{err}");
+}

@@ -32,6 +32,12 @@
 //!   `os`/`architecture`/`variant` do (Kargo only matches image indexes).
 //! - Tag listing is paginated (`n`, `last`) and stops when a page brings
 //!   nothing new, so registries that ignore either cannot loop it.
+//! - Requests failing with 429, 5xx or a timeout are retried with
+//!   exponential backoff ([`Builder::with_retries`]); `Retry-After` is not
+//!   honoured, as oci-client does not pass response headers on.
+//! - Metadata is cached by digest per source, so unchanged images cost one
+//!   manifest request on later discoveries (Kargo's `cacheByTag` is not
+//!   needed and is ignored).
 //!
 //! [OCI image-layout directory]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
@@ -191,6 +197,12 @@ pub struct Options {
     pub page_size: usize,
     /// The most tag pages read from one repository. Defaults to 1000.
     pub max_tag_pages: usize,
+    /// Retries of a registry request that failed with 429, 5xx or a
+    /// timeout. Defaults to 3.
+    pub retries: u32,
+    /// The pause before the first retry, doubled before each next one.
+    /// Defaults to 250 ms.
+    pub retry_backoff: std::time::Duration,
 }
 
 impl Default for Options {
@@ -202,6 +214,8 @@ impl Default for Options {
             layout_base: None,
             page_size: 1000,
             max_tag_pages: 1000,
+            retries: 3,
+            retry_backoff: std::time::Duration::from_millis(250),
         }
     }
 }
@@ -215,6 +229,8 @@ impl fmt::Debug for Options {
             .field("layout_base", &self.layout_base)
             .field("page_size", &self.page_size)
             .field("max_tag_pages", &self.max_tag_pages)
+            .field("retries", &self.retries)
+            .field("retry_backoff", &self.retry_backoff)
             .finish()
     }
 }
@@ -259,6 +275,14 @@ impl Builder {
     /// Read at most `n` pages of tags from one repository (at least 1).
     pub fn with_max_tag_pages(mut self, n: usize) -> Self {
         self.options.max_tag_pages = n.max(1);
+        self
+    }
+
+    /// Retry a request failing with 429, 5xx or a timeout `retries`
+    /// times, pausing `backoff`, then twice as long each time.
+    pub fn with_retries(mut self, retries: u32, backoff: std::time::Duration) -> Self {
+        self.options.retries = retries;
+        self.options.retry_backoff = backoff;
         self
     }
 
@@ -485,6 +509,8 @@ impl Core {
             auth,
             page_size: self.options.page_size,
             max_pages: self.options.max_tag_pages,
+            retries: self.options.retries,
+            backoff: self.options.retry_backoff,
         }))
     }
 

@@ -48,6 +48,17 @@ pub(crate) struct Remote {
     pub(crate) max_pages: usize,
     pub(crate) url: String,
     pub(crate) key: String,
+    pub(crate) retries: u32,
+    pub(crate) backoff: std::time::Duration,
+}
+
+/// Whether a failure may go away by itself: 429, 5xx, a timeout.
+fn is_transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
+        OciDistributionError::RequestError(e) => e.is_timeout(),
+        e => registry_codes(e).any(|c| matches!(c, OciErrorCode::Toomanyrequests)),
+    }
 }
 
 impl Remote {
@@ -66,6 +77,30 @@ impl Remote {
             connect_timeout: Some(std::time::Duration::from_secs(10)),
             ..Default::default()
         })
+    }
+
+    /// Runs `op`, again after a growing pause when it fails transiently,
+    /// at most `retries` more times.
+    async fn retrying<T, Fut>(
+        &self,
+        mut op: impl FnMut() -> Fut + Send,
+    ) -> Result<T, OciDistributionError>
+    where
+        Fut: Future<Output = Result<T, OciDistributionError>> + Send,
+    {
+        let mut pause = self.backoff;
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Err(e) if attempt < self.retries && is_transient(&e) => {
+                    attempt += 1;
+                    tracing::debug!(url = %self.url, attempt, error = %e, "transient registry failure; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = pause.saturating_mul(2);
+                }
+                result => return result,
+            }
+        }
     }
 
     fn at(&self, reference: &str) -> Reference {
@@ -142,13 +177,14 @@ impl Repository for Remote {
                 break;
             }
             let response = self
-                .client
-                .list_tags(
-                    &self.reference,
-                    &self.auth,
-                    Some(self.page_size),
-                    last.as_deref(),
-                )
+                .retrying(|| {
+                    self.client.list_tags(
+                        &self.reference,
+                        &self.auth,
+                        Some(self.page_size),
+                        last.as_deref(),
+                    )
+                })
                 .await
                 .map_err(|e| self.error("listing tags".into(), e))?;
             let got = response.tags.len();
@@ -176,9 +212,9 @@ impl Repository for Remote {
     }
 
     async fn manifest(&self, reference: &str) -> Result<Option<(Vec<u8>, String)>, Error> {
+        let at = self.at(reference);
         match self
-            .client
-            .pull_manifest_raw(&self.at(reference), &self.auth, ACCEPTED)
+            .retrying(|| self.client.pull_manifest_raw(&at, &self.auth, ACCEPTED))
             .await
         {
             Ok((bytes, digest)) => Ok(Some((bytes.to_vec(), digest))),
@@ -188,12 +224,16 @@ impl Repository for Remote {
     }
 
     async fn blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
-        self.client
-            .pull_blob(&self.at(digest), digest, &mut out)
-            .await
-            .map_err(|e| self.error(format!("getting blob {digest}"), e))?;
-        Ok(out)
+        let at = self.at(digest);
+        self.retrying(|| async {
+            let mut out = Vec::new();
+            self.client
+                .pull_blob(&at, digest, &mut out)
+                .await
+                .map(|()| out)
+        })
+        .await
+        .map_err(|e| self.error(format!("getting blob {digest}"), e))
     }
 }
 
