@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use kargo_core::model::ImageSelectionStrategy;
 use kargo_core::time::Timestamp;
 use regex_lite::Regex;
@@ -17,6 +18,9 @@ use crate::semver::{Constraint, Version};
 const CREATED: &str = "org.opencontainers.image.created";
 /// The older label-schema spelling of the same.
 const LEGACY_CREATED: &str = "org.label-schema.build-date";
+
+/// How many images NewestBuild reads at once from one repository.
+const NEWEST_BUILD_CONCURRENCY: usize = 8;
 
 /// The most metadata entries kept per source (by digest, so never stale).
 const CACHE_LIMIT: usize = 20_000;
@@ -345,10 +349,35 @@ impl Selector {
             }
             ImageSelectionStrategy::Digest => unreachable!("handled above"),
         };
-        let newest_build = self.strategy == ImageSelectionStrategy::NewestBuild;
+        if self.strategy == ImageSelectionStrategy::NewestBuild {
+            // Every candidate's build time is needed: read them a few at a time.
+            let mut selected: Vec<Selected> = futures_util::stream::iter(ordered)
+                .map(|tag| async move {
+                    if cancelled() {
+                        return Err(Error::Cancelled);
+                    }
+                    match resolve(repo, cache, &tag, need_created).await? {
+                        Some(meta) => Ok(self.fits(&meta)?.then_some(Selected { tag, meta })),
+                        None => Err(Error::TagVanished { tag }),
+                    }
+                })
+                .buffer_unordered(NEWEST_BUILD_CONCURRENCY)
+                .try_filter_map(|s| async move { Ok(s) })
+                .try_collect()
+                .await?;
+            // Newest first; equal (or unknown) times by tag, greatest first.
+            selected.sort_by(|a, b| {
+                b.meta
+                    .created
+                    .cmp(&a.meta.created)
+                    .then_with(|| b.tag.cmp(&a.tag))
+            });
+            selected.truncate(self.limit);
+            return Ok(selected);
+        }
         let mut selected = Vec::new();
         for tag in ordered {
-            if !newest_build && selected.len() >= self.limit {
+            if selected.len() >= self.limit {
                 break;
             }
             if cancelled() {
@@ -360,16 +389,6 @@ impl Selector {
             if self.fits(&meta)? {
                 selected.push(Selected { tag, meta });
             }
-        }
-        if newest_build {
-            // Newest first; equal (or unknown) times by tag, greatest first.
-            selected.sort_by(|a, b| {
-                b.meta
-                    .created
-                    .cmp(&a.meta.created)
-                    .then_with(|| b.tag.cmp(&a.tag))
-            });
-            selected.truncate(self.limit);
         }
         Ok(selected)
     }
