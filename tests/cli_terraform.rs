@@ -62,7 +62,8 @@ steps:
 "#;
 
 /// The same, with the Freight's value going in through `vars` and the
-/// function URL coming out into the app's values through an expression.
+/// function URL coming out into the app's Helm values through an expression
+/// and `yaml-update` (the seed's hand-off from Terraform to Kubernetes).
 const HANDOFF_STEPS: &str = r#"
 vars:
 - name: function
@@ -86,13 +87,17 @@ steps:
   config:
     dir: infra
     name: function_url
-- uses: file-write
+- uses: yaml-update
   as: values
   config:
     path: app/values.yaml
-    contents: "functionUrl: ${{ outputs.tf.function_url }}\n"
-    overwrite: true
+    updates:
+    - key: checkout.functionUrl
+      value: ${{ outputs.tf.function_url }}
 "#;
+
+/// The app's Helm values before the promotion.
+const VALUES: &str = "# checkout service\nimage:\n  tag: v1.4.0 # pinned by the image warehouse\ncheckout:\n  functionUrl: https://old.example.com/ # set by Terraform\n  replicas: 2\n";
 
 const URL: &str = "https://checkout-v2.lambda-url.eu-west-1.on.aws/";
 
@@ -180,13 +185,16 @@ fn terraform_plan_apply_output_run_as_one_promotion() {
 #[test]
 fn terraform_output_flows_into_values_yaml_through_one_steps_file() {
     let (dir, wd, _) = workdir(MAIN_TF);
+    write(&wd, "app/values.yaml", VALUES);
     let steps = write(dir.path(), "handoff.yaml", HANDOFF_STEPS);
     let out = run(dir.path(), &steps, &wd);
     assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.step_status("values"), "Succeeded", "{out:?}");
     assert_eq!(out.json()["state"]["tf"]["function_url"], URL);
+    // Only the function URL changed; comments and other keys are kept.
     assert_eq!(
         std::fs::read_to_string(wd.join("app/values.yaml")).unwrap(),
-        format!("functionUrl: {URL}\n")
+        VALUES.replace("https://old.example.com/", URL)
     );
     assert!(!out.stdout.contains(SECRET), "{}", out.stdout);
 }

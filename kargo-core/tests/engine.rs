@@ -340,6 +340,35 @@ steps:
 }
 
 #[tokio::test]
+async fn a_step_still_running_at_its_retry_timeout_is_stopped() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  as: slow
+  retry: {timeout: 30ms}
+  config: {outcome: hang}
+- uses: script
+  as: after
+"#,
+    );
+    // The hanging step never returns by itself; without the timeout the
+    // promotion would hang (the outer limit only turns that into a failure).
+    let state = tokio::time::timeout(Duration::from_secs(120), h.engine.run(&h.ctx, &steps))
+        .await
+        .expect("the engine stops a step at its retry timeout")
+        .unwrap();
+    assert_eq!(state.steps[0].status, Some(StepStatus::Errored));
+    let message = state.steps[0].message.as_deref().unwrap();
+    assert!(
+        message.contains("timed out after 30ms and was stopped"),
+        "{message}"
+    );
+    assert_eq!(state.steps[1].status, Some(StepStatus::Skipped));
+}
+
+#[tokio::test]
 async fn a_saved_state_of_other_steps_is_refused() {
     let h = harness();
     let first = steps("steps:\n- uses: script\n  as: a\n  config: {outcome: running}\n");

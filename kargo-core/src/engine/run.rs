@@ -15,6 +15,21 @@ use crate::{Error, Result};
 /// How long a step that returned `Running` without a retry-after waits.
 const DEFAULT_RUNNING_RETRY: Duration = Duration::from_secs(10);
 
+/// How one attempt of a step ended.
+enum Attempt<T> {
+    Done(T),
+    Cancelled,
+    TimedOut,
+}
+
+/// Sleeps for `duration`, or forever when there is none.
+async fn sleep_or_forever(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the engine does after one step.
 enum Next {
     /// The step is finished (whatever its status): go on.
@@ -183,19 +198,34 @@ impl Engine {
             record.attempts += 1;
             debug!(attempt = record.attempts, "running step");
 
-            let result = tokio::select! {
-                result = runner.run(&step_ctx, config) => Some(result),
-                () = ctx.cancel.cancelled() => None,
+            // A step still running when its `retry.timeout` ends is stopped
+            // (its future is dropped, which ends its processes).
+            let deadline = timeout.map(|t| t.saturating_sub(Timestamp::now().since(started)));
+            let attempt = tokio::select! {
+                result = runner.run(&step_ctx, config) => Attempt::Done(result),
+                () = ctx.cancel.cancelled() => Attempt::Cancelled,
+                () = sleep_or_forever(deadline) => Attempt::TimedOut,
             };
-            // A step that gave up because it was told to stop was aborted;
-            // one that finished anyway keeps its result.
-            let result = result.filter(|r| r.is_ok() || !ctx.cancel.is_cancelled());
-            let Some(result) = result else {
-                record.finish(
-                    StepStatus::Aborted,
-                    Some(format!("step `{alias}` was aborted")),
-                );
-                return Next::Continue;
+            let result = match attempt {
+                Attempt::Done(result) if result.is_ok() || !ctx.cancel.is_cancelled() => result,
+                // Cancelled, or gave up because it was told to stop.
+                Attempt::Done(_) | Attempt::Cancelled => {
+                    record.finish(
+                        StepStatus::Aborted,
+                        Some(format!("step `{alias}` was aborted")),
+                    );
+                    return Next::Continue;
+                }
+                Attempt::TimedOut => {
+                    record.finish(
+                        StepStatus::Errored,
+                        Some(format!(
+                            "step `{alias}` timed out after {} and was stopped",
+                            crate::duration::GoDuration::new(timeout.unwrap_or_default())
+                        )),
+                    );
+                    return Next::Continue;
+                }
             };
             let error = match result {
                 Ok(outcome) => {
