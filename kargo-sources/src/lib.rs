@@ -1,9 +1,46 @@
-//! Warehouse sources for kargo-rs: container images, OCI artifacts, git
-//! commits and tags, Helm charts.
+//! Warehouse sources for kargo-rs: they discover the artifact versions a
+//! Warehouse subscribes to, and [`warehouse`] turns the newest of each into
+//! Freight with Kargo's ID.
 //!
-//! This crate is a placeholder in the kargo-rs family (`kargo-core`,
-//! `kargo-git`, `kargo-sources`, `kargo-steps`): discovery lands with the
-//! warehouse work and offers nothing yet.
+//! kargo-rs is a family of crates: `kargo-core` (model, engine, the
+//! contracts), `kargo-git` (repositories), `kargo-sources` (this crate),
+//! `kargo-steps` (built-in steps) and the facade `kargo`.
+//!
+//! # Sources
+//! A [`Source`] handles the subscription types its
+//! [`capabilities`](Source::capabilities) name; [`warehouse::Sources`]
+//! dispatches a Warehouse's subscriptions to them.
+#![cfg_attr(
+    feature = "oci",
+    doc = "- [`oci::ImageSource`]: `image` subscriptions, from registries or OCI image-layout directories."
+)]
+#![cfg_attr(
+    feature = "oci",
+    doc = "- [`oci::ArtifactSource`]: generic `oci` subscriptions, OCI artifacts of any media type."
+)]
+#![cfg_attr(
+    feature = "helm",
+    doc = "- [`helm::ChartSource`]: `chart` subscriptions, classic (`index.yaml`) and `oci://` repositories."
+)]
+//!
+//! Git subscriptions are not implemented yet; a Warehouse using them fails
+//! discovery with `Unsupported` naming the subscription.
+//!
+//! # Feature flags
+//! - `oci` (default): image and OCI artifact sources (oci-client over
+//!   reqwest with rustls).
+//! - `helm` (default): the Helm chart source (implies `oci`).
+//! - `conformance`: the public [`Source`] conformance suite (not
+//!   semver-stable).
+//!
+//! # Design decisions
+//! - **Discovery returns Kargo's discovery results**, newest first, and
+//!   Freight is built from the first entry of each, exactly as Kargo's
+//!   Warehouse controller does; so Freight IDs match Kargo's.
+//! - **Metadata is cached by digest only.** A digest names immutable
+//!   content, so the cache is never stale; tags are always re-read.
+//!
+//! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -11,3 +48,21 @@
     rust_2018_idioms
 )]
 #![forbid(unsafe_code)]
+#![warn(clippy::future_not_send)]
+
+#[cfg(any(feature = "conformance", test))]
+pub mod conformance;
+#[cfg(feature = "helm")]
+pub mod helm;
+#[cfg(feature = "oci")]
+pub mod oci;
+// Shared by the tag-based sources (images now; git tags and charts next).
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+mod semver;
+mod source;
+pub mod warehouse;
+
+pub use source::{
+    ArtifactDiscovery, Capabilities, ChartDiscovery, DiscoverOptions, Discovered, DiscoveredImage,
+    DynSource, FreightEntry, ImageDiscovery, Source, SourceExt,
+};

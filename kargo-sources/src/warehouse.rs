@@ -1,0 +1,239 @@
+//! Warehouse discovery: run every subscription's [`Source`], take the
+//! newest artifact of each, and assemble Freight as Kargo does.
+//!
+//! ```no_run
+//! use kargo_core::manifest::Manifests;
+//! use kargo_sources::warehouse::{Sources, discover};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let manifests = Manifests::load("manifests/")?;
+//! let sources = Sources::builtin();
+//! let freight = discover(&sources, manifests.warehouses()).await?;
+//! println!("{}", serde_json::to_string_pretty(&freight)?);
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use kargo_core::model::{Freight, FreightCreationPolicy, RepoSubscription, Warehouse};
+use kargo_core::{Error, Result};
+use tracing::Instrument;
+
+use crate::source::{DiscoverOptions, Discovered, DynSource, Source};
+
+/// The sources a Warehouse's subscriptions are dispatched to, by the
+/// subscription types each declares in its
+/// [`Capabilities`](crate::Capabilities); the first that handles a
+/// subscription wins.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    sources: Vec<Arc<DynSource>>,
+}
+
+impl Sources {
+    /// No sources at all.
+    pub fn new() -> Self {
+        Sources::default()
+    }
+
+    /// The built-in sources of the enabled features, with default
+    /// settings: `image` and `oci` (feature `oci`), `chart` (feature `helm`).
+    pub fn builtin() -> Self {
+        let sources = Sources::new();
+        #[cfg(feature = "oci")]
+        let sources = sources.with_oci(crate::oci::ImageSource::default());
+        sources
+    }
+
+    /// Adds the `image` source, an `oci` artifact source and (feature
+    /// `helm`) a `chart` source, all sharing its settings, clients and cache.
+    #[cfg(feature = "oci")]
+    pub fn with_oci(self, images: crate::oci::ImageSource) -> Self {
+        let artifacts = images.artifacts();
+        #[cfg(feature = "helm")]
+        let charts = images.charts();
+        let sources = self.with(images).with(artifacts);
+        #[cfg(feature = "helm")]
+        let sources = sources.with(charts);
+        sources
+    }
+
+    /// Adds a source; it is asked after the ones added before it.
+    pub fn with(mut self, source: impl Source) -> Self {
+        self.sources.push(Arc::new(source));
+        self
+    }
+
+    /// Adds a shared source.
+    pub fn with_arc(mut self, source: Arc<DynSource>) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// The source that handles `subscription`, if any.
+    pub fn source_for(&self, subscription: &RepoSubscription) -> Option<&DynSource> {
+        self.sources
+            .iter()
+            .find(|s| s.capabilities().handles(subscription))
+            .map(|s| s.as_ref())
+    }
+
+    /// Runs every subscription of `warehouse` and assembles Freight from
+    /// the newest artifact of each. Stops at the first failing
+    /// subscription; the error names it.
+    pub async fn discover_warehouse(
+        &self,
+        warehouse: &Warehouse,
+        options: DiscoverOptions,
+    ) -> Result<WarehouseDiscovery> {
+        let name = &warehouse.metadata.name;
+        let options = if options.project.is_empty() {
+            options.with_project(warehouse.metadata.namespace.clone())
+        } else {
+            options
+        };
+        let mut results = Vec::with_capacity(warehouse.spec.subscriptions.len());
+        for subscription in &warehouse.spec.subscriptions {
+            let label = label(subscription);
+            let source = self
+                .source_for(subscription)
+                .ok_or_else(|| Error::Unsupported {
+                    operation: format!("Warehouse \"{name}\": {label}"),
+                    implementer: "kargo-sources (no source registered for this subscription type)",
+                })?;
+            let span =
+                tracing::info_span!("subscription", warehouse = %name, subscription = %label);
+            let discovered = source
+                .discover(subscription, options.clone())
+                .instrument(span)
+                .await?;
+            tracing::debug!(subscription = %label, found = discovered.len(), "discovered");
+            results.push(SubscriptionResult {
+                subscription: label,
+                discovered,
+            });
+        }
+        let missing: Vec<String> = results
+            .iter()
+            .filter(|r| r.discovered.is_empty())
+            .map(|r| r.subscription.clone())
+            .collect();
+        let freight = if results.is_empty() || !missing.is_empty() {
+            None
+        } else {
+            Some(assemble(warehouse, &results))
+        };
+        Ok(WarehouseDiscovery {
+            warehouse: name.clone(),
+            freight_creation_policy: warehouse.spec.freight_creation_policy,
+            results,
+            missing,
+            freight,
+        })
+    }
+}
+
+/// `image subscription "name" (repoURL)` and the like.
+fn label(subscription: &RepoSubscription) -> String {
+    use kargo_core::model::SubscriptionSource as S;
+    let repo = match &subscription.source {
+        S::Git(g) => g.repo_url.clone(),
+        S::Image(i) => i.repo_url.clone(),
+        S::Chart(c) if c.name.is_empty() => c.repo_url.clone(),
+        S::Chart(c) => format!("{} {}", c.repo_url, c.name),
+        S::Generic(g) => g
+            .config
+            .as_ref()
+            .and_then(|c| c.get("repoURL"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let kind = subscription.source.type_key();
+    match (subscription.name.is_empty(), repo.is_empty()) {
+        (true, _) => format!("{kind} subscription {repo}"),
+        (false, true) => format!("{kind} subscription \"{}\"", subscription.name),
+        (false, false) => format!("{kind} subscription \"{}\" ({repo})", subscription.name),
+    }
+}
+
+/// Freight from the newest artifact of every result, named by its ID.
+fn assemble(warehouse: &Warehouse, results: &[SubscriptionResult]) -> Freight {
+    let mut freight = Freight {
+        api_version: Some(kargo_core::model::API_VERSION.to_owned()),
+        kind: Some("Freight".to_owned()),
+        origin: kargo_core::model::FreightOrigin::warehouse(warehouse.metadata.name.clone()),
+        ..Default::default()
+    };
+    freight.metadata.namespace = warehouse.metadata.namespace.clone();
+    for result in results {
+        if let Some(entry) = result.discovered.latest() {
+            entry.add_to(&mut freight);
+        }
+    }
+    freight.with_generated_name()
+}
+
+/// What discovering one Warehouse found.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WarehouseDiscovery {
+    /// The Warehouse's name.
+    pub warehouse: String,
+    /// Its `freightCreationPolicy` (discovery assembles Freight either
+    /// way; whether to keep it automatically is the caller's decision).
+    pub freight_creation_policy: FreightCreationPolicy,
+    /// Every subscription's result, in the Warehouse's order.
+    pub results: Vec<SubscriptionResult>,
+    /// The subscriptions that found nothing; Freight needs one artifact
+    /// from each, so `freight` is `None` when any is listed.
+    pub missing: Vec<String>,
+    /// Freight from the newest artifact of every subscription.
+    pub freight: Option<Freight>,
+}
+
+/// One subscription's result.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SubscriptionResult {
+    /// `image subscription "name" (repoURL)` and the like.
+    pub subscription: String,
+    /// What it found, newest first.
+    pub discovered: Discovered,
+}
+
+/// Discovers every Warehouse in `warehouses` and returns one piece of
+/// Freight per Warehouse, in order: what `kargo discover` prints.
+///
+/// A Warehouse without subscriptions, or one with a subscription that found
+/// nothing, is an [`Error::Precondition`] naming the Warehouse and the
+/// subscription (Kargo marks such a Warehouse unhealthy and creates no
+/// Freight).
+pub async fn discover<'a>(
+    sources: &Sources,
+    warehouses: impl IntoIterator<Item = &'a Warehouse>,
+) -> Result<Vec<Freight>> {
+    let mut out = Vec::new();
+    for warehouse in warehouses {
+        let found = sources
+            .discover_warehouse(warehouse, DiscoverOptions::default())
+            .await?;
+        match found.freight {
+            Some(f) => out.push(f),
+            None if found.results.is_empty() => {
+                return Err(Error::Precondition(format!(
+                    "Warehouse \"{}\" has no subscriptions",
+                    found.warehouse
+                )));
+            }
+            None => {
+                return Err(Error::Precondition(format!(
+                    "Warehouse \"{}\": no artifacts discovered for {}",
+                    found.warehouse,
+                    found.missing.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(out)
+}

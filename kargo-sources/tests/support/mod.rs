@@ -1,0 +1,348 @@
+//! Test support: a real `docker-registry` on 127.0.0.1 (killed on drop),
+//! and image content that is pushed to it through oci-client or written as
+//! an OCI image-layout directory.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+
+/// A `docker-registry serve` process on a free loopback port.
+pub struct Registry {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+impl Registry {
+    /// Starts a registry; with `user`, it requires that user's password
+    /// (htpasswd basic auth).
+    pub fn start(user: Option<(&str, &str)>) -> Registry {
+        let binary = which("docker-registry").unwrap_or_else(|| {
+            panic!(
+                "`docker-registry` is not on PATH: these tests need a real OCI registry. \
+                 Install it with scripts/install-registry.sh (scripts/test.sh runs every \
+                 scripts/install-*.sh)."
+            )
+        });
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        if let Some((name, password)) = user {
+            let hash = bcrypt::hash(password, 4).expect("bcrypt");
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{name}:{hash}\n")).expect("write htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: kargo-test\n    path: {}\n",
+                htpasswd.display()
+            ));
+        }
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).expect("write config");
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        let registry = Registry {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&registry.addr).is_err() {
+            assert!(Instant::now() < deadline, "docker-registry did not start");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        registry
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// What one tag points to.
+#[derive(Debug, Clone, Default)]
+pub struct Seed {
+    pub tag: String,
+    /// The config's `created` (for an index: every child's).
+    pub created: Option<String>,
+    /// Empty: a single `linux/amd64` manifest; otherwise an index with one
+    /// manifest per `os/arch[/variant]`.
+    pub platforms: Vec<&'static str>,
+    /// Annotations of the manifest or index.
+    pub annotations: BTreeMap<String, String>,
+    /// Annotations of each index entry.
+    pub entry_annotations: BTreeMap<String, String>,
+    /// A non-image artifact: config media type and `artifactType`.
+    pub artifact: Option<(&'static str, &'static str)>,
+}
+
+impl Seed {
+    pub fn new(tag: &str) -> Seed {
+        Seed {
+            tag: tag.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn created(mut self, t: &str) -> Seed {
+        self.created = Some(t.into());
+        self
+    }
+
+    pub fn platforms(mut self, p: &[&'static str]) -> Seed {
+        self.platforms = p.to_vec();
+        self
+    }
+
+    pub fn annotation(mut self, k: &str, v: &str) -> Seed {
+        self.annotations.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn entry_annotation(mut self, k: &str, v: &str) -> Seed {
+        self.entry_annotations.insert(k.into(), v.into());
+        self
+    }
+
+    pub fn artifact(mut self, config_type: &'static str, artifact_type: &'static str) -> Seed {
+        self.artifact = Some((config_type, artifact_type));
+        self
+    }
+}
+
+/// Blobs and manifests of a repository, ready to push or write.
+#[derive(Debug, Default)]
+pub struct Content {
+    pub blobs: BTreeMap<String, Vec<u8>>,
+    /// Untagged manifests (index children), by digest.
+    pub children: Vec<(String, Vec<u8>, &'static str)>,
+    /// Tagged manifests: (tag, digest, bytes, media type).
+    pub tagged: Vec<(String, String, Vec<u8>, &'static str)>,
+}
+
+impl Content {
+    pub fn digest_of(&self, tag: &str) -> String {
+        self.tagged
+            .iter()
+            .find(|t| t.0 == tag)
+            .map(|t| t.1.clone())
+            .unwrap_or_else(|| panic!("no tag {tag}"))
+    }
+
+    fn blob(&mut self, bytes: Vec<u8>) -> (String, usize) {
+        let digest = sha256(&bytes);
+        let size = bytes.len();
+        self.blobs.insert(digest.clone(), bytes);
+        (digest, size)
+    }
+
+    fn manifest(
+        &mut self,
+        seed: &Seed,
+        platform: &str,
+        annotations: &BTreeMap<String, String>,
+    ) -> Vec<u8> {
+        let mut parts = platform.split('/');
+        let (os, arch, variant) = (
+            parts.next().unwrap_or("linux"),
+            parts.next().unwrap_or("amd64"),
+            parts.next(),
+        );
+        let (config_type, artifact_type) = seed.artifact.unwrap_or((IMAGE_CONFIG, ""));
+        let config = if seed.artifact.is_some() {
+            json!({"tag": seed.tag}).to_string().into_bytes()
+        } else {
+            let mut c = json!({
+                "architecture": arch, "os": os,
+                "rootfs": {"type": "layers", "diff_ids": []},
+                "config": {},
+            });
+            if let Some(v) = variant {
+                c["variant"] = json!(v);
+            }
+            if let Some(t) = &seed.created {
+                c["created"] = json!(t);
+            }
+            c.to_string().into_bytes()
+        };
+        let (config_digest, config_size) = self.blob(config);
+        let (layer_digest, layer_size) =
+            self.blob(format!("layer of {} for {platform}", seed.tag).into_bytes());
+        let mut m = json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {"mediaType": config_type, "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": LAYER, "digest": layer_digest, "size": layer_size}],
+        });
+        if !artifact_type.is_empty() {
+            m["artifactType"] = json!(artifact_type);
+        }
+        if !annotations.is_empty() {
+            m["annotations"] = json!(annotations);
+        }
+        m.to_string().into_bytes()
+    }
+
+    pub fn add(&mut self, seed: &Seed) {
+        if seed.platforms.is_empty() {
+            let bytes = self.manifest(seed, "linux/amd64", &seed.annotations);
+            let digest = sha256(&bytes);
+            self.tagged
+                .push((seed.tag.clone(), digest, bytes, MANIFEST));
+            return;
+        }
+        let mut entries = Vec::new();
+        for platform in &seed.platforms {
+            let bytes = self.manifest(seed, platform, &BTreeMap::new());
+            let digest = sha256(&bytes);
+            let mut parts = platform.split('/');
+            let mut p = json!({"os": parts.next(), "architecture": parts.next()});
+            if let Some(v) = parts.next() {
+                p["variant"] = json!(v);
+            }
+            let mut entry = json!({"mediaType": MANIFEST, "digest": digest, "size": bytes.len(), "platform": p});
+            if !seed.entry_annotations.is_empty() {
+                entry["annotations"] = json!(seed.entry_annotations);
+            }
+            entries.push(entry);
+            self.children.push((digest, bytes, MANIFEST));
+        }
+        let mut index = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries});
+        if !seed.annotations.is_empty() {
+            index["annotations"] = json!(seed.annotations);
+        }
+        let bytes = index.to_string().into_bytes();
+        let digest = sha256(&bytes);
+        self.tagged.push((seed.tag.clone(), digest, bytes, INDEX));
+    }
+
+    pub fn from_seeds(seeds: &[Seed]) -> Content {
+        let mut c = Content::default();
+        for s in seeds {
+            c.add(s);
+        }
+        c
+    }
+
+    /// Pushes everything to `addr/repo` through oci-client.
+    pub async fn push(&self, addr: &str, repo: &str, auth: &RegistryAuth) {
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(vec![addr.to_owned()]),
+            ..Default::default()
+        });
+        let at = |r: &str| -> Reference {
+            if r.starts_with("sha256:") {
+                Reference::with_digest(addr.into(), repo.into(), r.into())
+            } else {
+                Reference::with_tag(addr.into(), repo.into(), r.into())
+            }
+        };
+        let base = at("seed");
+        client
+            .auth(&base, auth, oci_client::RegistryOperation::Push)
+            .await
+            .expect("auth for push");
+        for (digest, bytes) in &self.blobs {
+            client
+                .push_blob(&base, bytes.clone(), digest)
+                .await
+                .unwrap_or_else(|e| panic!("push blob {digest}: {e}"));
+        }
+        for (digest, bytes, media_type) in &self.children {
+            client
+                .push_manifest_raw(
+                    &at(digest),
+                    bytes.clone(),
+                    media_type.parse().expect("header"),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("push child {digest}: {e}"));
+        }
+        for (tag, _, bytes, media_type) in &self.tagged {
+            client
+                .push_manifest_raw(&at(tag), bytes.clone(), media_type.parse().expect("header"))
+                .await
+                .unwrap_or_else(|e| panic!("push {tag}: {e}"));
+        }
+    }
+
+    /// Writes everything as an OCI image-layout directory at `dir`.
+    pub fn write_layout(&self, dir: &Path) {
+        let blobs = dir.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).expect("mkdir blobs");
+        let write = |digest: &str, bytes: &[u8]| {
+            let hex = digest.strip_prefix("sha256:").expect("sha256");
+            std::fs::write(blobs.join(hex), bytes).expect("write blob");
+        };
+        for (digest, bytes) in &self.blobs {
+            write(digest, bytes);
+        }
+        for (digest, bytes, _) in &self.children {
+            write(digest, bytes);
+        }
+        let mut manifests = Vec::new();
+        for (tag, digest, bytes, media_type) in &self.tagged {
+            write(digest, bytes);
+            manifests.push(json!({
+                "mediaType": media_type, "digest": digest, "size": bytes.len(),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }));
+        }
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+            .expect("write oci-layout");
+        let index = json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": manifests});
+        std::fs::write(dir.join("index.json"), index.to_string()).expect("write index.json");
+    }
+}
+
+/// The parsed JSON of an object, for assertions.
+pub fn value<T: serde::Serialize>(t: &T) -> Value {
+    serde_json::to_value(t).expect("serializes")
+}
