@@ -6,7 +6,10 @@
 //!   Exit codes: 0 Succeeded, 1 ran and did not succeed, 2 unusable input,
 //!   3 waiting (`Running`; run the same command again to resume).
 //! - `kargo freight-id FILE` prints the ID of the Freight in FILE.
+//! - `kargo discover --manifests DIR [--warehouse NAME]` prints the Freight
+//!   the Warehouses' subscriptions find, as a JSON array.
 
+mod discover;
 mod input;
 mod run;
 
@@ -43,6 +46,8 @@ enum Command {
         /// A Kargo Freight document (YAML or JSON).
         file: std::path::PathBuf,
     },
+    /// Discover the newest artifacts of each Warehouse and print the Freight.
+    Discover(discover::DiscoverArgs),
 }
 
 /// An error that makes the input unusable: reported on one line, exit 2.
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::FreightId { file } => freight_id(&file),
+        Command::Discover(args) => discover::discover(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,153 @@
+//! `kargo discover` over an OCI image-layout directory (the embedded
+//! registry): the newest image becomes Freight with Kargo's ID.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::{kargo, write};
+
+/// Writes `bytes` as a blob of the layout and returns its descriptor.
+fn blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
+    let digest = hex::encode(Sha256::digest(bytes));
+    let path = layout.join("blobs/sha256").join(&digest);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+    json!({"mediaType": media_type, "digest": format!("sha256:{digest}"), "size": bytes.len()})
+}
+
+/// An OCI image layout holding one small image per tag.
+fn layout_with_tags(layout: &Path, tags: &[(&str, &str)]) {
+    let mut manifests = Vec::new();
+    for (tag, created) in tags {
+        let config = json!({"created": created, "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []}});
+        let config = blob(
+            layout,
+            "application/vnd.oci.image.config.v1+json",
+            config.to_string().as_bytes(),
+        );
+        let manifest = json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config, "layers": []});
+        let mut descriptor = blob(
+            layout,
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.to_string().as_bytes(),
+        );
+        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        manifests.push(descriptor);
+    }
+    write(layout, "oci-layout", r#"{"imageLayoutVersion": "1.0.0"}"#);
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests});
+    write(layout, "index.json", &index.to_string());
+}
+
+#[test]
+fn discover_prints_the_newest_image_as_freight_with_kargos_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("guestbook");
+    layout_with_tags(
+        &layout,
+        &[
+            ("v1.0.0", "2026-01-01T00:00:00Z"),
+            ("v1.2.0", "2026-02-01T00:00:00Z"),
+            ("v1.10.0", "2026-03-01T00:00:00Z"),
+            ("latest", "2026-03-01T00:00:00Z"),
+        ],
+    );
+    let repo_url = format!("oci-layout://{}", layout.display());
+    write(
+        dir.path(),
+        "manifests/warehouse.yaml",
+        &format!(
+            r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata:
+  name: guestbook
+  namespace: demo
+spec:
+  subscriptions:
+  - image:
+      repoURL: {repo_url}
+"#
+        ),
+    );
+    let manifests = dir.path().join("manifests");
+    let out = kargo(
+        dir.path(),
+        &["discover", "--manifests", manifests.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let freight: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let freight = freight.as_array().expect("a JSON array");
+    assert_eq!(freight.len(), 1);
+    let f = &freight[0];
+    assert_eq!(
+        f["origin"],
+        json!({"kind": "Warehouse", "name": "guestbook"})
+    );
+    assert_eq!(
+        f["images"][0]["tag"], "v1.10.0",
+        "SemVer picks the highest version"
+    );
+    let digest = f["images"][0]["digest"].as_str().unwrap();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    // The ID is Kargo's recipe over what was found.
+    let part = format!("{repo_url}:v1.10.0@{digest}");
+    let expected = hex::encode(sha1_of(&format!("Warehouse/guestbook:{part}")));
+    assert_eq!(f["metadata"]["name"], expected);
+
+    // The printed Freight feeds `freight-id` unchanged.
+    let file = write(dir.path(), "freight.json", &f.to_string());
+    let id = kargo(dir.path(), &["freight-id", file.to_str().unwrap()]);
+    assert_eq!(id.stdout.trim(), expected);
+}
+
+#[test]
+fn discover_of_an_unknown_warehouse_is_unusable_input() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m/empty.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    );
+    let m = dir.path().join("m");
+    let out = kargo(
+        dir.path(),
+        &[
+            "discover",
+            "--manifests",
+            m.to_str().unwrap(),
+            "--warehouse",
+            "nope",
+        ],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("no Warehouse named `nope`"),
+        "{}",
+        out.stderr
+    );
+}
+
+fn sha1_of(text: &str) -> Vec<u8> {
+    // sha1 through the same crate kargo-core uses would couple the test to
+    // the implementation; compute it with the system's sha1sum instead.
+    let out = std::process::Command::new("sha1sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(text.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("sha1sum runs");
+    let hex_digest = String::from_utf8(out.stdout).unwrap();
+    hex::decode(hex_digest.split_whitespace().next().unwrap()).unwrap()
+}
