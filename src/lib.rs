@@ -1,5 +1,6 @@
-//! kargo-rs: an embeddable GitOps promotion engine that follows Kargo's
-//! model (Warehouses, Freight, Stages, promotion steps) beyond Kubernetes.
+#![doc = include_str!("../README.md")]
+//!
+//! # Crates
 //!
 //! This facade re-exports the crates of the family:
 //! - [`core`]: model, manifests, expressions, the `Step` trait, the engine.

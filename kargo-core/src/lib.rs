@@ -33,10 +33,13 @@
 
 pub mod credentials;
 pub mod duration;
+pub mod engine;
 mod error;
 pub mod expr;
 pub mod model;
 pub mod step;
+pub mod time;
+pub mod urls;
 mod workspace;
 
 pub use error::{BoxError, Error, Result};

@@ -1,4 +1,18 @@
-//! The built-in promotion steps of kargo-rs.
+//! The built-in promotion steps of kargo-rs, named and configured as
+//! Kargo's steps are, so Kargo promotion templates run unchanged.
+//!
+//! kargo-rs is a family of crates: `kargo-core` (model, engine, the `Step`
+//! trait), `kargo-git`, `kargo-sources`, `kargo-steps` (this crate) and the
+//! `kargo` facade. Hosts call [`register_builtins`] and add their own steps
+//! to the same [`StepRegistry`].
+//!
+//! ```
+//! let mut registry = kargo_core::step::StepRegistry::new();
+//! kargo_steps::register_builtins(&mut registry);
+//! assert!(registry.get("compose-output").is_some());
+//! ```
+//!
+//! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -6,10 +20,23 @@
     rust_2018_idioms
 )]
 #![forbid(unsafe_code)]
+#![warn(clippy::future_not_send)]
+
+pub mod compose_output;
+pub mod fail;
+pub mod file_write;
+pub mod fs;
+
+pub use compose_output::ComposeOutput;
+pub use fail::Fail;
+pub use file_write::FileWrite;
 
 use kargo_core::step::StepRegistry;
 
-/// Registers every built-in step in `registry`.
+/// Registers every built-in step in `registry`, replacing any step a
+/// host registered under the same kind before.
 pub fn register_builtins(registry: &mut StepRegistry) {
-    let _ = registry;
+    registry.replace(compose_output::KIND, ComposeOutput);
+    registry.replace(fail::KIND, Fail);
+    registry.replace(file_write::KIND, FileWrite);
 }

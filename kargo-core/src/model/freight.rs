@@ -256,3 +256,52 @@ impl FreightCollection {
         self.items.iter().find(|f| &f.origin == origin)
     }
 }
+
+impl Freight {
+    /// The Freight's ID, computed as Kargo computes it: the lowercase hex
+    /// SHA-1 of `"{origin}:{parts}"`, where the parts (one per commit,
+    /// image, chart and artifact) are sorted and joined by `|`.
+    pub fn id(&self) -> String {
+        use sha1::{Digest, Sha1};
+        let mut parts: Vec<String> = Vec::new();
+        let with_sub = |base: String, sub: &str| {
+            if sub.is_empty() {
+                base
+            } else {
+                format!("{base}:{sub}")
+            }
+        };
+        for c in &self.commits {
+            let repo = crate::urls::normalize_git(&c.repo_url);
+            let base = if c.tag.is_empty() {
+                format!("{repo}:{}", c.id)
+            } else {
+                format!("{repo}:{}:{}", c.tag, c.id)
+            };
+            parts.push(with_sub(base, &c.subscription_name));
+        }
+        for i in &self.images {
+            parts.push(with_sub(
+                format!("{}:{}@{}", i.repo_url, i.tag, i.digest),
+                &i.subscription_name,
+            ));
+        }
+        for c in &self.charts {
+            let repo = crate::urls::normalize_chart(&c.repo_url);
+            let joined = crate::urls::path_join(&repo, &c.name);
+            parts.push(with_sub(
+                format!("{joined}:{}", c.version),
+                &c.subscription_name,
+            ));
+        }
+        for a in &self.artifacts {
+            parts.push(format!(
+                "{}:{}:{}",
+                a.artifact_type, a.subscription_name, a.version
+            ));
+        }
+        parts.sort();
+        let digest = Sha1::digest(format!("{}:{}", self.origin, parts.join("|")).as_bytes());
+        hex::encode(digest)
+    }
+}

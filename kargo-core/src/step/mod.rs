@@ -31,7 +31,8 @@ use crate::model::StepStatus;
 ///   as they were (write a temp file, then rename).
 /// - **Config.** `config` has had its expressions evaluated already. A step
 ///   parses it into its own `deny_unknown_fields` struct with Kargo's field
-///   names, and answers an unusable config with [`StepError::terminal`].
+///   names, and answers an unusable config with [`StepError::failed`]
+///   ([`parse_config`] does both).
 /// - **Retries.** The engine owns retries: a step returns
 ///   [`StepError::retryable`] for failures that may pass (network,
 ///   conflicts) and the engine runs it again up to the step's
@@ -66,6 +67,30 @@ pub trait Step: Send + Sync + fmt::Debug + 'static {
     /// The retry policy used where the promotion does not set one.
     fn default_retry(&self) -> RetryDefaults {
         RetryDefaults::default()
+    }
+
+    /// What the step needs from the engine beyond running it.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+}
+
+/// What a step declares about itself; the engine branches on this, never
+/// on the step's type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Inside a task, the step's output is also merged into the output of
+    /// the task's alias (Kargo's `compose-output` does this), so the
+    /// promotion sees a task's results as `outputs.<task alias>`.
+    pub task_output_propagation: bool,
+}
+
+impl Capabilities {
+    /// Declares task output propagation.
+    pub fn with_task_output_propagation(mut self) -> Self {
+        self.task_output_propagation = true;
+        self
     }
 }
 
@@ -102,6 +127,9 @@ macro_rules! forward_step {
             }
             fn default_retry(&self) -> RetryDefaults {
                 (**self).default_retry()
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
             }
         }
     )*};
@@ -175,11 +203,16 @@ impl StepOutcome {
     }
 }
 
-/// Whether a failure may pass when the step runs again.
+/// Whether a failure may pass when the step runs again, and how the step's
+/// status shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Running the step again cannot help (bad config, conflict that needs
-    /// a person). The engine does not retry.
+    /// The step's input is wrong (bad config, a file it cannot edit): the
+    /// step ends `Failed` and is not retried (Kargo's terminal error with a
+    /// `Failed` status).
+    Failed,
+    /// Running the step again cannot help, for a technical reason: the step
+    /// ends `Errored` and is not retried.
     Terminal,
     /// Running the step again may help (network, lock contention). The
     /// engine retries up to the step's error threshold.
@@ -195,7 +228,18 @@ pub struct StepError {
 }
 
 impl StepError {
-    /// A failure that retrying cannot fix.
+    /// A failure caused by the step's input (config, files): the step ends
+    /// `Failed`, without retries.
+    pub fn failed(message: impl Into<String>) -> Self {
+        StepError {
+            kind: ErrorKind::Failed,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A technical failure that retrying cannot fix: the step ends
+    /// `Errored`, without retries.
     pub fn terminal(message: impl Into<String>) -> Self {
         StepError {
             kind: ErrorKind::Terminal,
@@ -255,17 +299,17 @@ impl std::error::Error for StepError {
 
 impl From<crate::workspace::PathError> for StepError {
     fn from(e: crate::workspace::PathError) -> Self {
-        StepError::terminal(e.to_string())
+        StepError::failed(e.to_string())
     }
 }
 
 /// Parses a step's config into its typed form, rejecting unknown fields
-/// (when the type says `deny_unknown_fields`) with a terminal error that
-/// names the step kind and the field.
+/// (when the type says `deny_unknown_fields`) with a [`StepError::failed`]
+/// that names the step kind and the field.
 pub fn parse_config<T: serde::de::DeserializeOwned>(
     kind: &str,
     config: Value,
 ) -> Result<T, StepError> {
     serde_json::from_value(config)
-        .map_err(|e| StepError::terminal(format!("invalid {kind} config: {e}")))
+        .map_err(|e| StepError::failed(format!("invalid {kind} config: {e}")))
 }

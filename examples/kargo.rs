@@ -1,2 +1,0 @@
-//! The `kargo` runner.
-fn main() {}

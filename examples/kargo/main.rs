@@ -1,0 +1,97 @@
+//! `kargo`: a command line over the kargo-rs library.
+//!
+//! - `kargo run --steps FILE [--workdir DIR] [--freight FILE]... [--var NAME=VALUE]...
+//!   [--stage NAME] [--project NAME] [--tasks DIR] [--state FILE]` runs one promotion and
+//!   prints one JSON object: `{"phase", "steps": [{alias, uses, status, message}], "state"}`.
+//!   Exit codes: 0 Succeeded, 1 ran and did not succeed, 2 unusable input,
+//!   3 waiting (`Running`; run the same command again to resume).
+//! - `kargo freight-id FILE` prints the ID of the Freight in FILE.
+
+mod input;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: the promotion succeeded.
+const EXIT_SUCCEEDED: u8 = 0;
+/// Exit code: the promotion ran and did not succeed.
+const EXIT_NOT_SUCCEEDED: u8 = 1;
+/// Exit code: the input is unusable; nothing was changed.
+const EXIT_INVALID_INPUT: u8 = 2;
+/// Exit code: the promotion waits (a step is `Running`); run again to resume.
+const EXIT_RUNNING: u8 = 3;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kargo",
+    version,
+    about = "GitOps promotion beyond Kubernetes, on Kargo's model"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one promotion from a steps file or a Stage manifest.
+    Run(run::RunArgs),
+    /// Print the ID of a piece of Freight.
+    FreightId {
+        /// A Kargo Freight document (YAML or JSON).
+        file: std::path::PathBuf,
+    },
+}
+
+/// An error that makes the input unusable: reported on one line, exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct InputError(String);
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KARGO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_INVALID_INPUT
+            } else {
+                EXIT_SUCCEEDED
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::FreightId { file } => freight_id(&file),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kargo: {e}");
+            ExitCode::from(EXIT_INVALID_INPUT)
+        }
+    }
+}
+
+fn freight_id(file: &std::path::Path) -> Result<u8, InputError> {
+    let freight = input::load_freight(file)?;
+    let [freight] = <[_; 1]>::try_from(freight).map_err(|docs| {
+        InputError(format!(
+            "{}: expected one Freight document, found {}",
+            file.display(),
+            docs.len()
+        ))
+    })?;
+    println!("{}", freight.id());
+    Ok(EXIT_SUCCEEDED)
+}

@@ -1,0 +1,553 @@
+//! The engine's rules, one test each, with scripted steps.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kargo_core::Workspace;
+use kargo_core::engine::{
+    Checkpoint, Engine, EngineOptions, PromotionContext, PromotionState, TaskCatalog, inflate_tasks,
+};
+use kargo_core::model::{
+    ExpressionVariable, PromotionPhase, PromotionStep, PromotionTemplateSpec, StepStatus,
+};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, StepRegistry};
+use serde_json::{Value, json};
+
+/// A step driven by its config:
+/// `{"outcome": "succeed" | "fail" | "error" | "retryable" | "running" | "failed-error",
+///   "until": N, "output": {...}}`. With `until`, the outcome applies to the
+/// first N attempts and later attempts succeed.
+#[derive(Debug, Default)]
+struct Scripted {
+    calls: Mutex<BTreeMap<String, u32>>,
+}
+
+impl Scripted {
+    fn calls(&self, alias: &str) -> u32 {
+        self.calls.lock().unwrap().get(alias).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl Step for Scripted {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        *self
+            .calls
+            .lock()
+            .unwrap()
+            .entry(ctx.alias.clone())
+            .or_default() += 1;
+        let outcome = config["outcome"].as_str().unwrap_or("succeed");
+        let until = config["until"].as_u64().map(|n| n as u32);
+        let output = config["output"].as_object().cloned().unwrap_or_default();
+        if until.is_some_and(|n| ctx.attempt >= n) {
+            return Ok(StepOutcome::succeeded().with_outputs(output));
+        }
+        match outcome {
+            "succeed" => Ok(StepOutcome::succeeded().with_outputs(output)),
+            "skip" => Ok(StepOutcome::skipped()),
+            "fail" => Ok(StepOutcome::failed("scripted failure")),
+            "failed-error" => Err(StepError::failed("bad input")),
+            "error" => Err(StepError::terminal("scripted terminal error")),
+            "retryable" => Err(StepError::retryable("scripted flaky error")),
+            "running" => Ok(StepOutcome::running(Duration::from_millis(5)).with_outputs(output)),
+            "hang" => {
+                ctx.cancel.cancelled().await;
+                Err(StepError::terminal("cancelled"))
+            }
+            other => panic!("unknown scripted outcome {other}"),
+        }
+    }
+}
+
+/// Like Kargo's compose-output: output = config, propagated to the task.
+#[derive(Debug)]
+struct Compose;
+
+#[async_trait]
+impl Step for Compose {
+    async fn run(&self, _: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        Ok(StepOutcome::succeeded().with_outputs(config.as_object().cloned().unwrap_or_default()))
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_task_output_propagation()
+    }
+}
+
+struct Harness {
+    scripted: Arc<Scripted>,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    ctx: PromotionContext,
+}
+
+fn harness() -> Harness {
+    let scripted = Arc::new(Scripted::default());
+    let mut registry = StepRegistry::new();
+    registry.register_arc("script", scripted.clone()).unwrap();
+    registry.register("compose", Compose).unwrap();
+    let engine = Engine::new(Arc::new(registry))
+        .with_options(EngineOptions::default().with_retry_backoff(Duration::from_millis(1)));
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = PromotionContext::new(Workspace::new(dir.path()).unwrap())
+        .with_names("proj", "dev", "dev.1");
+    Harness {
+        scripted,
+        engine,
+        _dir: dir,
+        ctx,
+    }
+}
+
+fn steps(yaml: &str) -> Vec<PromotionStep> {
+    let spec: PromotionTemplateSpec = serde_saphyr::from_str(yaml).unwrap();
+    inflate_tasks(&spec.steps, &spec.vars, &TaskCatalog::new()).unwrap()
+}
+
+fn statuses(state: &PromotionState) -> Vec<(String, StepStatus)> {
+    state
+        .steps
+        .iter()
+        .map(|r| (r.alias.clone(), r.status.unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn aliases_default_to_step_n_and_outputs_are_recorded_under_them() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  config: {output: {a: 1}}
+- uses: script
+  as: named
+  config: {output: {b: two}}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.phase, PromotionPhase::Succeeded);
+    assert_eq!(state.outputs["step-1"], json!({"a": 1}));
+    assert_eq!(state.outputs["named"], json!({"b": "two"}));
+}
+
+#[tokio::test]
+async fn later_steps_are_skipped_after_a_failure() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  config: {outcome: fail}
+- uses: script
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(
+        statuses(&state),
+        vec![
+            ("step-1".into(), StepStatus::Failed),
+            ("step-2".into(), StepStatus::Skipped)
+        ]
+    );
+    assert_eq!(h.scripted.calls("step-2"), 0);
+    assert_eq!(state.phase, PromotionPhase::Failed);
+    assert_eq!(state.message.as_deref(), Some("scripted failure"));
+}
+
+#[tokio::test]
+async fn continue_on_error_neither_skips_later_steps_nor_fails_the_promotion() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  continueOnError: true
+  config: {outcome: error}
+- uses: script
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(
+        statuses(&state),
+        vec![
+            ("step-1".into(), StepStatus::Errored),
+            ("step-2".into(), StepStatus::Succeeded)
+        ]
+    );
+    assert_eq!(state.phase, PromotionPhase::Succeeded);
+}
+
+#[tokio::test]
+async fn final_phase_is_the_worst_status() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  config: {outcome: fail}
+- uses: script
+  if: ${{ always() }}
+  config: {outcome: error}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.phase, PromotionPhase::Errored);
+    assert_eq!(state.message.as_deref(), Some("scripted terminal error"));
+}
+
+#[tokio::test]
+async fn input_errors_fail_the_step_and_terminal_errors_error_it_without_retry() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  retry: {errorThreshold: 5}
+  config: {outcome: failed-error}
+- uses: script
+  if: ${{ always() }}
+  retry: {errorThreshold: 5}
+  config: {outcome: error}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.steps[0].status, Some(StepStatus::Failed));
+    assert_eq!(state.steps[1].status, Some(StepStatus::Errored));
+    assert_eq!(h.scripted.calls("step-1"), 1);
+    assert_eq!(h.scripted.calls("step-2"), 1);
+}
+
+#[tokio::test]
+async fn retryable_errors_are_retried_up_to_the_error_threshold() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  as: flaky
+  retry: {errorThreshold: 3}
+  config: {outcome: retryable, until: 2}
+- uses: script
+  as: broken
+  if: ${{ always() }}
+  retry: {errorThreshold: 3}
+  config: {outcome: retryable}
+- uses: script
+  as: once
+  if: ${{ always() }}
+  config: {outcome: retryable}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(h.scripted.calls("flaky"), 3);
+    assert_eq!(state.steps[0].status, Some(StepStatus::Succeeded));
+    assert_eq!(h.scripted.calls("broken"), 3);
+    assert_eq!(state.steps[1].status, Some(StepStatus::Errored));
+    let message = state.steps[1].message.as_deref().unwrap();
+    assert!(message.contains("error threshold of 3"), "{message}");
+    // The default threshold is 1: no retry.
+    assert_eq!(h.scripted.calls("once"), 1);
+}
+
+#[tokio::test]
+async fn a_running_step_stops_the_promotion_and_resumes_without_rerunning_finished_steps() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  as: first
+- uses: script
+  as: wait
+  config: {outcome: running, until: 2}
+- uses: script
+  as: last
+"#,
+    );
+    let mut state = PromotionState::default();
+    let saves = CountingCheckpoint::default();
+    h.engine
+        .resume(&h.ctx, &steps, &mut state, &saves)
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Running);
+    assert_eq!(state.retry_after_ms, Some(5));
+    assert_eq!(state.current_step, 1);
+    assert_eq!(state.steps[1].status, Some(StepStatus::Running));
+
+    // Round-trip through JSON, as a state file would.
+    let mut state: PromotionState =
+        serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+    h.engine
+        .resume(&h.ctx, &steps, &mut state, &saves)
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Running);
+    h.engine
+        .resume(&h.ctx, &steps, &mut state, &saves)
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Succeeded);
+    assert_eq!(
+        h.scripted.calls("first"),
+        1,
+        "a finished step never runs again"
+    );
+    assert_eq!(h.scripted.calls("wait"), 3);
+    assert_eq!(h.scripted.calls("last"), 1);
+    assert!(saves.count() >= 4, "state is saved after every step");
+}
+
+#[tokio::test]
+async fn a_running_step_errors_once_its_retry_timeout_has_passed() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  as: wait
+  retry: {timeout: 1ms}
+  config: {outcome: running}
+"#,
+    );
+    let mut state = PromotionState::default();
+    h.engine
+        .resume(
+            &h.ctx,
+            &steps,
+            &mut state,
+            &kargo_core::engine::NoCheckpoint,
+        )
+        .await
+        .unwrap();
+    // The first attempt may finish within the timeout; a later one may not.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    h.engine
+        .resume(
+            &h.ctx,
+            &steps,
+            &mut state,
+            &kargo_core::engine::NoCheckpoint,
+        )
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Errored);
+    let message = state.steps[0].message.as_deref().unwrap();
+    assert!(message.contains("timed out after 1ms"), "{message}");
+}
+
+#[tokio::test]
+async fn a_saved_state_of_other_steps_is_refused() {
+    let h = harness();
+    let first = steps("steps:\n- uses: script\n  as: a\n  config: {outcome: running}\n");
+    let mut state = PromotionState::default();
+    h.engine
+        .resume(
+            &h.ctx,
+            &first,
+            &mut state,
+            &kargo_core::engine::NoCheckpoint,
+        )
+        .await
+        .unwrap();
+    let other = steps("steps:\n- uses: script\n  as: b\n");
+    let err = h
+        .engine
+        .resume(
+            &h.ctx,
+            &other,
+            &mut state,
+            &kargo_core::engine::NoCheckpoint,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unregistered_step_kind_errors_naming_the_kind() {
+    let h = harness();
+    let steps = steps("steps:\n- uses: no-such-step\n");
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.phase, PromotionPhase::Errored);
+    let message = state.steps[0].message.as_deref().unwrap();
+    assert!(
+        message.contains("`no-such-step` is not registered"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn cancellation_aborts_the_running_step_and_the_promotion() {
+    let h = harness();
+    let steps = steps("steps:\n- uses: script\n  config: {outcome: hang}\n- uses: script\n");
+    let cancel = h.ctx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        cancel.cancel();
+    });
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.phase, PromotionPhase::Aborted);
+    assert_eq!(state.steps.len(), 1, "no step runs after the abort");
+    assert_eq!(h.scripted.calls("step-2"), 0);
+}
+
+#[tokio::test]
+async fn a_failing_checkpoint_stops_the_promotion() {
+    let h = harness();
+    let steps = steps("steps:\n- uses: script\n- uses: script\n");
+    let mut state = PromotionState::default();
+    let err = h
+        .engine
+        .resume(&h.ctx, &steps, &mut state, &FailingCheckpoint)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(
+        h.scripted.calls("step-2"),
+        0,
+        "no step runs whose progress could not be saved"
+    );
+}
+
+fn task_catalog() -> TaskCatalog {
+    let mut catalog = TaskCatalog::new();
+    let spec: PromotionTemplateSpec = serde_saphyr::from_str(
+        r#"
+vars:
+- name: required
+- name: optional
+  value: default
+steps:
+- uses: script
+  config: {output: {x: 1}}
+- uses: compose
+  as: out
+  config: {result: done}
+"#,
+    )
+    .unwrap();
+    catalog.insert_task("deploy", spec);
+    catalog
+}
+
+#[test]
+fn tasks_inflate_into_namespaced_steps_with_their_variables() {
+    let spec: PromotionTemplateSpec = serde_saphyr::from_str(
+        r#"
+steps:
+- uses: script
+- task: {name: deploy}
+  vars:
+  - name: required
+    value: given
+- task: {name: deploy}
+  as: again
+  vars:
+  - {name: required, value: v2}
+"#,
+    )
+    .unwrap();
+    let steps = inflate_tasks(&spec.steps, &[], &task_catalog()).unwrap();
+    let aliases: Vec<&str> = steps.iter().map(|s| s.alias.as_str()).collect();
+    assert_eq!(
+        aliases,
+        [
+            "step-1",
+            "task-2::step-1",
+            "task-2::out",
+            "again::step-1",
+            "again::out"
+        ]
+    );
+    let vars = |i: usize| -> Vec<(String, Option<String>)> {
+        steps[i]
+            .vars
+            .iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect()
+    };
+    assert_eq!(
+        vars(1),
+        [
+            ("optional".to_owned(), Some("default".to_owned())),
+            ("required".to_owned(), Some("given".to_owned()))
+        ]
+    );
+}
+
+#[test]
+fn a_task_without_its_required_variable_is_refused() {
+    let spec: PromotionTemplateSpec =
+        serde_saphyr::from_str("steps:\n- task: {name: deploy}\n").unwrap();
+    let err = inflate_tasks(&spec.steps, &[], &task_catalog()).unwrap_err();
+    assert!(
+        err.to_string().contains("requires variable `required`"),
+        "{err}"
+    );
+    let promo_vars = [ExpressionVariable {
+        name: "required".into(),
+        value: Some("x".into()),
+    }];
+    assert!(inflate_tasks(&spec.steps, &promo_vars, &task_catalog()).is_ok());
+}
+
+#[test]
+fn unknown_tasks_and_duplicate_aliases_are_refused() {
+    let spec: PromotionTemplateSpec =
+        serde_saphyr::from_str("steps:\n- task: {name: nope}\n").unwrap();
+    let err = inflate_tasks(&spec.steps, &[], &task_catalog()).unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    let spec: PromotionTemplateSpec =
+        serde_saphyr::from_str("steps:\n- {uses: a, as: x}\n- {uses: b, as: x}\n").unwrap();
+    let err = inflate_tasks(&spec.steps, &[], &task_catalog()).unwrap_err();
+    assert!(
+        err.to_string().contains("step alias already exists: x"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn compose_output_inside_a_task_is_visible_under_the_task_alias() {
+    let h = harness();
+    let spec: PromotionTemplateSpec = serde_saphyr::from_str(
+        "steps:\n- task: {name: deploy}\n  as: d\n  vars: [{name: required, value: r}]\n",
+    )
+    .unwrap();
+    let steps = inflate_tasks(&spec.steps, &[], &task_catalog()).unwrap();
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.phase, PromotionPhase::Succeeded);
+    assert_eq!(state.outputs["d::out"], json!({"result": "done"}));
+    assert_eq!(state.outputs["d"], json!({"result": "done"}));
+    assert_eq!(state.outputs["d::step-1"], json!({"x": 1}));
+}
+
+#[derive(Debug, Default)]
+struct CountingCheckpoint(Mutex<u32>);
+
+impl CountingCheckpoint {
+    fn count(&self) -> u32 {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[async_trait]
+impl Checkpoint for CountingCheckpoint {
+    async fn save(&self, _: &PromotionState) -> kargo_core::Result<()> {
+        *self.0.lock().unwrap() += 1;
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct FailingCheckpoint;
+
+#[async_trait]
+impl Checkpoint for FailingCheckpoint {
+    async fn save(&self, _: &PromotionState) -> kargo_core::Result<()> {
+        Err(kargo_core::Error::Precondition("disk full".into()))
+    }
+}

@@ -1,0 +1,107 @@
+//! `file-write`: writes a file inside the work directory.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::fs::write_atomic;
+
+/// The step kind.
+pub const KIND: &str = "file-write";
+
+/// The mode of a written file when the config gives none.
+pub const DEFAULT_PERMISSIONS: u32 = 0o600;
+
+/// The `file-write` step's config.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The file to write, relative to the work directory.
+    pub path: String,
+    /// What to write.
+    pub contents: String,
+    /// An octal mode such as `"0644"` (default `0600`).
+    #[serde(default)]
+    pub permissions: Option<String>,
+    /// Whether an existing file may be replaced.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// The `file-write` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileWrite;
+
+fn parse_permissions(text: Option<&str>) -> Result<u32, StepError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_PERMISSIONS);
+    };
+    let valid = text.len() == 4
+        && text.starts_with('0')
+        && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    if !valid {
+        return Err(StepError::failed(format!(
+            "invalid {KIND} config: permissions `{text}` must be an octal mode like `0644`"
+        )));
+    }
+    u32::from_str_radix(text, 8)
+        .map_err(|_| StepError::failed(format!("invalid {KIND} config: permissions `{text}`")))
+}
+
+#[async_trait]
+impl Step for FileWrite {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        let config: Config = parse_config(KIND, config)?;
+        if config.path.is_empty() {
+            return Err(StepError::failed(format!(
+                "invalid {KIND} config: `path` is empty"
+            )));
+        }
+        let mode = parse_permissions(config.permissions.as_deref())?;
+        let first = Path::new(&config.path)
+            .components()
+            .find(|c| !matches!(c, std::path::Component::CurDir));
+        if first.is_some_and(|c| c.as_os_str() == ".git") {
+            return Err(StepError::failed(format!(
+                "{KIND}: writing into the .git directory is forbidden: `{}`",
+                config.path
+            )));
+        }
+        let path = ctx.workspace.resolve(&config.path)?;
+        if path.exists() && !config.overwrite {
+            return Err(StepError::failed(format!(
+                "{KIND}: file `{}` already exists; set `overwrite: true` to replace it",
+                config.path
+            )));
+        }
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                StepError::terminal(format!(
+                    "{KIND}: cannot create the directory of `{}`",
+                    config.path
+                ))
+                .with_source(e)
+            })?;
+        }
+        let contents = config.contents.into_bytes();
+        let target = path.clone();
+        tokio::task::spawn_blocking(move || {
+            write_atomic(
+                &target,
+                &contents,
+                Some(std::fs::Permissions::from_mode(mode)),
+            )
+        })
+        .await
+        .map_err(|e| StepError::terminal(format!("{KIND}: writer task failed: {e}")))?
+        .map_err(|e| {
+            StepError::terminal(format!("{KIND}: cannot write `{}`", config.path)).with_source(e)
+        })?;
+        Ok(StepOutcome::succeeded())
+    }
+}

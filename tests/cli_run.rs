@@ -1,0 +1,312 @@
+//! `kargo run` and `kargo freight-id` as a user drives them.
+
+mod support;
+
+use support::{kargo, write};
+
+#[test]
+fn the_hello_example_succeeds_and_prints_one_json_object() {
+    let work = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let wd = work.path().join("wd");
+    let out = kargo(
+        std::path::Path::new(root),
+        &[
+            "run",
+            "--steps",
+            "examples/hello/steps.yaml",
+            "--workdir",
+            wd.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["phase"], "Succeeded");
+    assert_eq!(json["steps"][0]["alias"], "write");
+    assert_eq!(json["steps"][0]["uses"], "file-write");
+    assert_eq!(json["steps"][0]["status"], "Succeeded");
+    assert_eq!(json["state"]["summary"]["greeting"], "hello");
+    assert_eq!(
+        std::fs::read_to_string(wd.join("out/greeting.txt")).unwrap(),
+        "hello from kargo-rs"
+    );
+    assert!(
+        !wd.join(".kargo").exists(),
+        "a finished promotion leaves no state file"
+    );
+}
+
+#[test]
+fn an_unknown_step_kind_is_unusable_input_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: file-write\n- uses: yaml-updat\n  as: typo\n",
+    );
+    let wd = dir.path().join("wd");
+    let out = kargo(
+        dir.path(),
+        &[
+            "run",
+            "--steps",
+            steps.to_str().unwrap(),
+            "--workdir",
+            wd.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        out.stderr.trim().lines().count(),
+        1,
+        "one line: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("unknown step kind `yaml-updat`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("typo"), "{}", out.stderr);
+    assert!(
+        !wd.exists(),
+        "the work directory is not created for unusable input"
+    );
+}
+
+#[test]
+fn malformed_yaml_is_unusable_input_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(dir.path(), "broken.yaml", "steps:\n- uses: [unclosed\n");
+    let out = kargo(dir.path(), &["run", "--steps", steps.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("broken.yaml"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_step_field_is_unusable_input_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(dir.path(), "steps.yaml", "steps:\n- uses: fail\n  iff: x\n");
+    let out = kargo(dir.path(), &["run", "--steps", steps.to_str().unwrap()]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("iff"), "{}", out.stderr);
+}
+
+#[test]
+fn an_unknown_config_field_fails_the_step_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: file-write\n  config: {path: a.txt, contents: x, overwrit: true}\n",
+    );
+    let out = kargo(dir.path(), &["run", "--steps", steps.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["phase"], "Failed");
+    assert_eq!(out.step_status("step-1"), "Failed");
+    let message = out.step_message("step-1");
+    assert!(message.contains("unknown field `overwrit`"), "{message}");
+}
+
+#[test]
+fn paths_leaving_the_work_directory_fail_and_write_nothing_outside() {
+    let dir = tempfile::tempdir().unwrap();
+    let wd = dir.path().join("wd");
+    std::fs::create_dir(&wd).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), wd.join("escape")).unwrap();
+    let absolute = outside.path().join("abs.txt");
+    for path in ["../x.txt", absolute.to_str().unwrap(), "escape/x.txt"] {
+        let steps = write(
+            dir.path(),
+            "steps.yaml",
+            &format!("steps:\n- uses: file-write\n  config: {{path: '{path}', contents: x}}\n"),
+        );
+        let out = kargo(
+            dir.path(),
+            &[
+                "run",
+                "--steps",
+                steps.to_str().unwrap(),
+                "--workdir",
+                wd.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.code, 1, "{path}: {out:?}");
+        assert_eq!(out.step_status("step-1"), "Failed", "{path}");
+        let message = out.step_message("step-1");
+        assert!(message.contains(path), "{path}: {message}");
+    }
+    assert!(!dir.path().join("x.txt").exists());
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+}
+
+#[test]
+fn a_stage_manifest_runs_its_promotion_template_with_stage_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let stage = write(
+        dir.path(),
+        "stage.yaml",
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: dev
+  namespace: guestbook
+spec:
+  vars:
+  - name: env
+    value: development
+  requestedFreight:
+  - origin: {kind: Warehouse, name: guestbook}
+    sources: {direct: true}
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: compose-output
+        as: info
+        config:
+          env: ${{ vars.env }}
+          stage: ${{ ctx.stage }}
+          project: ${{ ctx.project }}
+"#,
+    );
+    let out = kargo(dir.path(), &["run", "--steps", stage.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let info = &out.json()["state"]["info"];
+    assert_eq!(info["env"], "development");
+    assert_eq!(info["stage"], "dev");
+    assert_eq!(info["project"], "guestbook");
+}
+
+#[test]
+fn command_line_vars_override_file_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "vars:\n- {name: tag, value: v1}\nsteps:\n- uses: compose-output\n  as: o\n  config: {tag: '${{ vars.tag }}'}\n",
+    );
+    let out = kargo(
+        dir.path(),
+        &["run", "--steps", steps.to_str().unwrap(), "--var", "tag=v2"],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["state"]["o"]["tag"], "v2");
+    let bad = kargo(
+        dir.path(),
+        &[
+            "run",
+            "--steps",
+            steps.to_str().unwrap(),
+            "--var",
+            "novalue",
+        ],
+    );
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("NAME=VALUE"), "{}", bad.stderr);
+}
+
+#[test]
+fn an_undefined_variable_errors_the_step_quoting_the_expression() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: compose-output\n  config: {x: '${{ vars.missing }}'}\n",
+    );
+    let out = kargo(dir.path(), &["run", "--steps", steps.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.step_status("step-1"), "Errored");
+    let message = out.step_message("step-1");
+    assert!(message.contains("vars.missing"), "{message}");
+}
+
+#[test]
+fn a_failing_step_exits_1_and_skips_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: fail\n  config: {message: stop here}\n- uses: compose-output\n  config: {a: b}\n",
+    );
+    let out = kargo(dir.path(), &["run", "--steps", steps.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.json()["phase"], "Failed");
+    assert_eq!(out.step_message("step-1"), "failed: stop here");
+    assert_eq!(out.step_status("step-2"), "Skipped");
+}
+
+#[test]
+fn tasks_from_a_directory_are_inflated() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "tasks/promote.yaml",
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionTask
+metadata:
+  name: promote
+spec:
+  vars:
+  - name: target
+  steps:
+  - uses: compose-output
+    as: result
+    config:
+      target: ${{ vars.target }}
+"#,
+    );
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- task: {name: promote}\n  as: p\n  vars: [{name: target, value: prod}]\n",
+    );
+    let tasks = dir.path().join("tasks");
+    let out = kargo(
+        dir.path(),
+        &[
+            "run",
+            "--steps",
+            steps.to_str().unwrap(),
+            "--tasks",
+            tasks.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["steps"][0]["alias"], "p::result");
+    assert_eq!(json["state"]["p"]["target"], "prod");
+}
+
+#[test]
+fn freight_id_prints_kargos_id() {
+    let dir = tempfile::tempdir().unwrap();
+    // sha1("Warehouse/guestbook:ghcr.io/acme/guestbook:v1.2.3@sha256:abc")
+    let freight = write(
+        dir.path(),
+        "freight.yaml",
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Freight
+metadata:
+  name: ignored-for-the-id
+origin:
+  kind: Warehouse
+  name: guestbook
+images:
+- repoURL: ghcr.io/acme/guestbook
+  tag: v1.2.3
+  digest: sha256:abc
+"#,
+    );
+    let out = kargo(dir.path(), &["freight-id", freight.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.stdout.trim(),
+        "b6fd444302ff7dfd3105a02b58072b8dd7197341"
+    );
+}
