@@ -162,11 +162,11 @@ pub enum Error {
         /// The target directory.
         path: PathBuf,
         /// The failed command.
-        source: cli::Error,
+        source: Box<cli::Error>,
     },
     /// Creating a missing branch failed while pushing it.
     #[error(transparent)]
-    Push(#[from] crate::push::Error),
+    Push(#[from] Box<crate::push::Error>),
 }
 
 impl From<Error> for kargo_core::Error {
@@ -211,7 +211,7 @@ pub fn checkout(
     let git_err = |source| Error::Git {
         url: url.to_owned(),
         path: path.to_owned(),
-        source,
+        source: Box::new(source),
     };
     if path.exists() && fs::read_dir(path).map_err(io)?.next().is_some() {
         return Err(Error::NotEmpty {
@@ -314,7 +314,8 @@ pub fn checkout(
             &crate::push::Options::default()
                 .with_target(crate::push::Target::Branch(Some(branch.clone()))),
             credentials,
-        )?;
+        )
+        .map_err(Box::new)?;
         let commit = Git::new(path).run(["rev-parse", "HEAD"]).map_err(git_err)?;
         return Ok(Outcome {
             commit,
@@ -415,6 +416,7 @@ fn cone_patterns(dirs: &[String]) -> Result<String, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

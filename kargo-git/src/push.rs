@@ -299,7 +299,7 @@ impl From<Error> for kargo_core::Error {
 
 enum AttemptError {
     Rejected,
-    Failed(Error),
+    Failed(Box<Error>),
 }
 
 /// The remote URL and current branch of the working tree at `path`.
@@ -355,7 +355,7 @@ pub async fn push(
         .await;
         match result {
             Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
-            Err(AttemptError::Failed(e)) => return Err(e),
+            Err(AttemptError::Failed(e)) => return Err(*e),
             Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
@@ -384,7 +384,7 @@ pub fn push_blocking(
     loop {
         match attempt_push(path, &url, &target, options, credentials) {
             Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
-            Err(AttemptError::Failed(e)) => return Err(e),
+            Err(AttemptError::Failed(e)) => return Err(*e),
             Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
@@ -457,7 +457,7 @@ fn attempt_push(
     options: &Options,
     credentials: Option<&Credentials>,
 ) -> Result<String, AttemptError> {
-    let failed = |source: cli::Error| AttemptError::Failed(classify(url, source));
+    let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
     let git_dir = path.join(".git");
     let git = || Git::new(path).with_credentials(&git_dir, credentials);
     let git = git().map_err(failed)?;
@@ -481,10 +481,10 @@ fn attempt_push(
         Err(e) => return Err(failed(e)),
     }
     Git::new(path).run(["rev-parse", "HEAD"]).map_err(|source| {
-        AttemptError::Failed(Error::Local {
+        AttemptError::Failed(Box::new(Error::Local {
             path: path.to_owned(),
             source,
-        })
+        }))
     })
 }
 
@@ -495,7 +495,7 @@ fn integrate(
     branch: &str,
     policy: IntegrationPolicy,
 ) -> Result<(), AttemptError> {
-    let failed = |source: cli::Error| AttemptError::Failed(classify(url, source));
+    let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
     let tracking = format!("refs/remotes/origin/{branch}");
     let fetched = git.output([
         "fetch",
@@ -527,10 +527,10 @@ fn integrate(
         return Ok(());
     }
     let conflict = || {
-        AttemptError::Failed(Error::MergeConflict {
+        AttemptError::Failed(Box::new(Error::MergeConflict {
             url: url.to_owned(),
             branch: branch.to_owned(),
-        })
+        }))
     };
     match policy {
         IntegrationPolicy::None => Ok(()),
@@ -658,6 +658,7 @@ fn web_base(url: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

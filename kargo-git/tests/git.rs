@@ -1,6 +1,8 @@
 //! kargo-git against real repositories: bare repositories on disk and a
 //! smart-HTTP server with basic auth.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::Path;

@@ -7,7 +7,7 @@
 //! runs `git http-backend` for the others (request body de-chunked and
 //! passed on stdin, CGI headers turned into the HTTP status line), and
 //! closes the connection after each response.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
