@@ -1,8 +1,9 @@
 //! The one place where blocking git work leaves the async executor.
 
-/// Runs `f` on tokio's blocking pool when called inside a runtime, and
+/// The helper every blocking git operation goes through (exported for the
+/// git steps): runs `f` on tokio's blocking pool when called inside a runtime, and
 /// inline otherwise (a host without tokio, or a test).
-pub(crate) async fn maybe_spawn_blocking<F, T>(f: F) -> T
+pub async fn maybe_spawn_blocking<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

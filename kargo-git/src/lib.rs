@@ -67,5 +67,6 @@ pub mod commit;
 pub mod push;
 pub mod tag;
 
+pub use blocking::maybe_spawn_blocking;
 pub use cache::RepoCache;
 pub use cli::Identity;

@@ -257,7 +257,7 @@ pub enum Error {
         /// The remote URL.
         url: String,
         /// The failed command.
-        source: cli::Error,
+        source: Box<cli::Error>,
     },
     /// Reading the working tree failed.
     #[error("{path}: {source}")]
@@ -265,7 +265,7 @@ pub enum Error {
         /// The working tree.
         path: PathBuf,
         /// The failed command.
-        source: cli::Error,
+        source: Box<cli::Error>,
     },
     /// The push was cancelled between attempts.
     #[error("push to {url} cancelled")]
@@ -483,7 +483,7 @@ fn attempt_push(
     Git::new(path).run(["rev-parse", "HEAD"]).map_err(|source| {
         AttemptError::Failed(Box::new(Error::Local {
             path: path.to_owned(),
-            source,
+            source: Box::new(source),
         }))
     })
 }
@@ -601,7 +601,7 @@ fn classify(url: &str, source: cli::Error) -> Error {
     }
     Error::Git {
         url: url.to_owned(),
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -26,6 +26,8 @@ pub mod compose_output;
 pub mod fail;
 pub mod file_write;
 pub mod fs;
+#[cfg(feature = "git")]
+pub mod git;
 
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
@@ -39,4 +41,6 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     registry.replace(compose_output::KIND, ComposeOutput);
     registry.replace(fail::KIND, Fail);
     registry.replace(file_write::KIND, FileWrite);
+    #[cfg(feature = "git")]
+    git::register(registry);
 }
