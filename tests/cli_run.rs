@@ -310,3 +310,71 @@ images:
         "b6fd444302ff7dfd3105a02b58072b8dd7197341"
     );
 }
+
+#[test]
+fn freight_documents_feed_image_from_and_commit_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let freight = write(
+        dir.path(),
+        "freight.yaml",
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Freight
+metadata:
+  name: f1
+alias: wonky-wombat
+origin: {kind: Warehouse, name: guestbook}
+images:
+- repoURL: ghcr.io/acme/guestbook
+  tag: v1.2.3
+  digest: sha256:abc
+commits:
+- repoURL: https://github.com/acme/policies.git
+  id: 0123456789abcdef0123456789abcdef01234567
+  branch: main
+"#,
+    );
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        r#"steps:
+- uses: compose-output
+  as: o
+  config:
+    tag: ${{ imageFrom("ghcr.io/acme/guestbook").Tag }}
+    digest: ${{ imageFrom("ghcr.io/acme/guestbook", warehouse("guestbook")).Digest }}
+    commit: ${{ commitFrom("https://github.com/acme/policies.git").ID }}
+    freight: ${{ ctx.targetFreight.name }}
+    alias: ${{ ctx.targetFreight.alias }}
+"#,
+    );
+    let out = kargo(
+        dir.path(),
+        &[
+            "run",
+            "--steps",
+            steps.to_str().unwrap(),
+            "--freight",
+            freight.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let o = &out.json()["state"]["o"];
+    assert_eq!(o["tag"], "v1.2.3");
+    assert_eq!(o["digest"], "sha256:abc");
+    assert_eq!(o["commit"], "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(o["freight"], "f1");
+    assert_eq!(o["alias"], "wonky-wombat");
+}
+
+#[test]
+fn a_runaway_expression_errors_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: compose-output\n  config:\n    x: \"${{ range(100000000) | map('string') | join(',') | length }}\"\n",
+    );
+    let out = kargo(dir.path(), &["run", "--steps", steps.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.step_status("step-1"), "Errored");
+}

@@ -233,10 +233,8 @@ fn read_saved(path: &Path) -> Result<Option<SavedPromotion>, InputError> {
 /// the default `.kargo` directory goes too when it is left empty.
 fn remove_state_file(path: &Path, default_location: bool) {
     let _ = std::fs::remove_file(path);
-    if default_location {
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
+    if let Some(parent) = path.parent().filter(|_| default_location) {
+        let _ = std::fs::remove_dir(parent);
     }
 }
 

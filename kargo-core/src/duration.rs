@@ -97,9 +97,9 @@ impl fmt::Display for GoDuration {
         }
         if d < Duration::from_secs(1) {
             let nanos = d.as_nanos();
-            return if nanos % 1_000_000 == 0 {
+            return if nanos.is_multiple_of(1_000_000) {
                 write!(f, "{}ms", nanos / 1_000_000)
-            } else if nanos % 1_000 == 0 {
+            } else if nanos.is_multiple_of(1_000) {
                 write!(f, "{}µs", nanos / 1_000)
             } else {
                 write!(f, "{nanos}ns")

@@ -1,5 +1,5 @@
 //! Helpers for tests that drive the `kargo` runner as a user would.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

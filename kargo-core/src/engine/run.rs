@@ -204,15 +204,15 @@ impl Engine {
                         ..
                     } = outcome;
                     record.error_count = 0;
-                    if runner.capabilities().task_output_propagation {
-                        if let Some(ns) = alias_namespace(&alias) {
-                            let entry = state
-                                .outputs
-                                .entry(ns.to_owned())
-                                .or_insert_with(|| Value::Object(Map::new()));
-                            if let Value::Object(map) = entry {
-                                map.extend(output.iter().map(|(k, v)| (k.clone(), v.clone())));
-                            }
+                    if let Some(ns) = alias_namespace(&alias)
+                        .filter(|_| runner.capabilities().task_output_propagation)
+                    {
+                        let entry = state
+                            .outputs
+                            .entry(ns.to_owned())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(map) = entry {
+                            map.extend(output.iter().map(|(k, v)| (k.clone(), v.clone())));
                         }
                     }
                     state.outputs.insert(alias.clone(), Value::Object(output));
