@@ -324,27 +324,32 @@ pub fn checkout(
         });
     };
 
-    let commit = git
-        .run([
+    let is_full_id = start.len() == 40 && start.bytes().all(|b| b.is_ascii_hexdigit());
+    let commit = if branch.is_some() && is_full_id {
+        // A branch tip as the remote advertised it.
+        Ok(start.clone())
+    } else {
+        git.run([
             "rev-parse",
             "--verify",
             "--quiet",
             &format!("{start}^{{commit}}"),
         ])
-        .map_err(|_| match &options.revision {
-            Revision::Tag(tag) => Error::TagNotFound {
-                url: url.to_owned(),
-                tag: tag.clone(),
-            },
-            Revision::Commit(c) => Error::CommitNotFound {
-                url: url.to_owned(),
-                commit: c.clone(),
-            },
-            _ => Error::CommitNotFound {
-                url: url.to_owned(),
-                commit: start.clone(),
-            },
-        })?;
+    };
+    let commit = commit.map_err(|_| match &options.revision {
+        Revision::Tag(tag) => Error::TagNotFound {
+            url: url.to_owned(),
+            tag: tag.clone(),
+        },
+        Revision::Commit(c) => Error::CommitNotFound {
+            url: url.to_owned(),
+            commit: c.clone(),
+        },
+        _ => Error::CommitNotFound {
+            url: url.to_owned(),
+            commit: start.clone(),
+        },
+    })?;
     match &branch {
         Some(branch) => {
             write_ref(&git_dir, &format!("refs/remotes/origin/{branch}"), &commit).map_err(io)?;

@@ -249,6 +249,27 @@ impl<'a> Git<'a> {
     }
 }
 
+/// The commit `HEAD` of the working tree at `path` points at: read from the
+/// ref files when they are loose (the usual case right after a commit),
+/// from `git rev-parse` otherwise.
+pub(crate) fn head_commit(path: &Path) -> Result<String, Error> {
+    let git_dir = path.join(".git");
+    let read = |p: PathBuf| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+    let is_id = |s: &str| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(head) = read(git_dir.join("HEAD")) {
+        match head.strip_prefix("ref: ") {
+            Some(name) if name.starts_with("refs/") && !name.contains("..") => {
+                if let Some(id) = read(git_dir.join(name)).filter(|id| is_id(id)) {
+                    return Ok(id);
+                }
+            }
+            None if is_id(&head) => return Ok(head),
+            _ => {}
+        }
+    }
+    Git::new(path).run(["rev-parse", "HEAD"])
+}
+
 /// Removes a secret from a text, should a lower layer ever have echoed it.
 pub(crate) fn scrub_secret(text: String, credentials: Option<&Credentials>) -> String {
     match credentials {

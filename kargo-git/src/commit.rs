@@ -48,25 +48,27 @@ pub fn commit(path: &Path, message: &str, author: Option<&Identity>) -> Result<O
         path: path.to_owned(),
         source,
     };
-    let git = Git::new(path);
-    git.run(["add", "--all", "."]).map_err(err)?;
-    let unchanged = git
-        .status(["diff", "--cached", "--quiet", "--exit-code"])
-        .map_err(err)?;
-    if unchanged {
-        let commit = git.run(["rev-parse", "HEAD"]).map_err(err)?;
+    Git::new(path).run(["add", "--all", "."]).map_err(err)?;
+    let mut git = Git::new(path);
+    if let Some(author) = author {
+        git = git.identity(author);
+    }
+    // Commit straight away; only when git refuses is it asked whether
+    // there was anything to commit.
+    if let Err(e) = git.run(["commit", "-q", "--no-verify", "-m", message]) {
+        let unchanged = Git::new(path)
+            .status(["diff", "--cached", "--quiet", "--exit-code"])
+            .map_err(err)?;
+        if !unchanged {
+            return Err(err(e));
+        }
+        let commit = cli::head_commit(path).map_err(err)?;
         return Ok(Outcome {
             commit,
             created: false,
         });
     }
-    let mut git = Git::new(path);
-    if let Some(author) = author {
-        git = git.identity(author);
-    }
-    git.run(["commit", "-q", "--no-verify", "-m", message])
-        .map_err(err)?;
-    let commit = git.run(["rev-parse", "HEAD"]).map_err(err)?;
+    let commit = cli::head_commit(path).map_err(err)?;
     Ok(Outcome {
         commit,
         created: true,

@@ -341,6 +341,7 @@ pub async fn push(
     let lock = lock_for(&url, &target.key());
     let _guard = lock.lock().await;
     let mut attempt = 1;
+    let mut integrate_first = false;
     loop {
         let (path, url2, target2, options2, creds) = (
             path.to_owned(),
@@ -350,12 +351,24 @@ pub async fn push(
             credentials.clone(),
         );
         let result = maybe_spawn_blocking(move || {
-            attempt_push(&path, &url2, &target2, &options2, creds.as_ref())
+            attempt_push(
+                &path,
+                &url2,
+                &target2,
+                &options2,
+                creds.as_ref(),
+                integrate_first,
+            )
         })
         .await;
         match result {
             Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
             Err(AttemptError::Failed(e)) => return Err(*e),
+            Err(AttemptError::Rejected) if !integrate_first => {
+                // The optimistic push found the remote moved: integrate
+                // and push again at once (this is the first real attempt).
+                integrate_first = true;
+            }
             Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
@@ -381,10 +394,12 @@ pub fn push_blocking(
     let (url, current) = remote_and_branch(path)?;
     let target = resolve_target(path, &options.target, current)?;
     let mut attempt = 1;
+    let mut integrate_first = false;
     loop {
-        match attempt_push(path, &url, &target, options, credentials) {
+        match attempt_push(path, &url, &target, options, credentials, integrate_first) {
             Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
             Err(AttemptError::Failed(e)) => return Err(*e),
+            Err(AttemptError::Rejected) if !integrate_first => integrate_first = true,
             Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
@@ -456,6 +471,7 @@ fn attempt_push(
     target: &Resolved,
     options: &Options,
     credentials: Option<&Credentials>,
+    integrate_first: bool,
 ) -> Result<String, AttemptError> {
     let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
     let git_dir = path.join(".git");
@@ -464,7 +480,7 @@ fn attempt_push(
     let refspec = match target {
         Resolved::Tag(tag) => format!("refs/tags/{tag}:refs/tags/{tag}"),
         Resolved::Branch(branch) => {
-            if options.policy != IntegrationPolicy::None && !options.force {
+            if integrate_first && options.policy != IntegrationPolicy::None && !options.force {
                 integrate(&git, url, branch, options.policy)?;
             }
             format!("HEAD:refs/heads/{branch}")
@@ -480,7 +496,7 @@ fn attempt_push(
         Err(e) if is_rejection(e.stdout()) => return Err(AttemptError::Rejected),
         Err(e) => return Err(failed(e)),
     }
-    Git::new(path).run(["rev-parse", "HEAD"]).map_err(|source| {
+    cli::head_commit(path).map_err(|source| {
         AttemptError::Failed(Box::new(Error::Local {
             path: path.to_owned(),
             source: Box::new(source),
