@@ -34,9 +34,20 @@ use crate::blocking::maybe_spawn_blocking;
 pub struct Options {
     /// Skip TLS certificate verification (Kargo's `insecureSkipTLSVerify`).
     pub insecure_skip_tls_verify: bool,
+    /// Make the first fetch into a new cached repository shallow, with this
+    /// many commits per branch. Later fetches bring only new commits, and
+    /// checkouts of a shallow cache are shallow too. `None` (the default)
+    /// fetches full history.
+    pub depth: Option<std::num::NonZeroU32>,
 }
 
 impl Options {
+    /// Sets [`Options::depth`].
+    pub fn with_depth(mut self, depth: Option<std::num::NonZeroU32>) -> Self {
+        self.depth = depth;
+        self
+    }
+
     /// Sets [`Options::insecure_skip_tls_verify`].
     pub fn with_insecure_skip_tls_verify(mut self, skip: bool) -> Self {
         self.insecure_skip_tls_verify = skip;
@@ -229,7 +240,8 @@ impl RepoCache {
             url: url.to_owned(),
             message: crate::cli::scrub_secret(message, credentials),
         };
-        if !repo_dir.join("HEAD").is_file() {
+        let fresh = !repo_dir.join("HEAD").is_file();
+        if fresh {
             init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
         }
         let mut overrides = vec!["gitoxide.credentials.terminalPrompt=false".to_owned()];
@@ -291,6 +303,12 @@ impl RepoCache {
                 .map_err(|e| fetch_err(chain(&e)))
             })
             .and_then(|prepare| {
+                let prepare = match options.depth {
+                    Some(depth) if fresh => {
+                        prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(depth))
+                    }
+                    _ => prepare,
+                };
                 prepare
                     .receive(gix::progress::Discard, interrupt)
                     .map_err(|e| fetch_err(chain(&e)))

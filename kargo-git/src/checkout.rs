@@ -52,6 +52,9 @@ pub struct Options {
     /// The identity for commits made in this checkout (Kargo's default
     /// otherwise).
     pub author: Option<Identity>,
+    /// Skip TLS verification for later fetches and pushes from this
+    /// checkout (Kargo's `insecureSkipTLSVerify`).
+    pub insecure_skip_tls_verify: bool,
 }
 
 impl Options {
@@ -72,6 +75,12 @@ impl Options {
     /// Sets [`Options::sparse`].
     pub fn with_sparse(mut self, sparse: Option<Vec<String>>) -> Self {
         self.sparse = sparse;
+        self
+    }
+
+    /// Sets [`Options::insecure_skip_tls_verify`].
+    pub fn with_insecure_skip_tls_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_tls_verify = skip;
         self
     }
 
@@ -278,6 +287,12 @@ pub fn checkout(
         format!("{}\n", objects.display()).as_bytes(),
     )
     .map_err(io)?;
+    // A shallow cache makes a shallow checkout: git must know where the
+    // history it can see ends.
+    let shallow = fetched.repo_dir.join("shallow");
+    if shallow.is_file() {
+        fs::copy(&shallow, git_dir.join("shallow")).map_err(io)?;
+    }
     let author = options.author.clone().unwrap_or_else(Identity::kargo);
     let mut config = String::from(
         "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n",
@@ -293,6 +308,9 @@ pub fn checkout(
         quote_config(&author.name),
         quote_config(&author.email),
     );
+    if options.insecure_skip_tls_verify {
+        config.push_str("[http]\n\tsslVerify = false\n");
+    }
     write_atomically(&git_dir.join("config"), config.as_bytes()).map_err(io)?;
     let initial = branch.as_deref().unwrap_or("main");
     write_atomically(

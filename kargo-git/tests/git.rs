@@ -420,3 +420,63 @@ async fn wrong_credentials_name_the_url_and_not_the_secret() {
     assert!(shown.contains(&url), "{shown}");
     assert!(!shown.contains("wr0ng-s3cret"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_shallow_cache_gives_shallow_checkouts_that_still_push_and_rebase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    // More history on the remote.
+    let seed = tmp.path().join("seed");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            seed.to_str().unwrap(),
+        ],
+    );
+    for i in 0..5 {
+        std::fs::write(seed.join("f"), format!("{i}")).unwrap();
+        git(&seed, &["commit", "-q", "-am", &format!("c{i}")]);
+    }
+    git(&seed, &["push", "-q", "origin", "main"]);
+
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let options = cache::Options::default().with_depth(std::num::NonZeroU32::new(1));
+    let fetched = cache
+        .fetch(&file_url(&bare), None, &options, no_interrupt())
+        .await
+        .unwrap();
+    assert!(fetched.repo_dir.join("shallow").is_file());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    checkout_branch(&fetched, &a, "main");
+    checkout_branch(&fetched, &b, "main");
+    assert_eq!(git(&a, &["rev-list", "--count", "HEAD"]), "1");
+    std::fs::write(a.join("a.txt"), "a").unwrap();
+    std::fs::write(b.join("b.txt"), "b").unwrap();
+    commit::commit(&a, "a", None).unwrap();
+    commit::commit(&b, "b", None).unwrap();
+    push::push(
+        &a,
+        &push::Options::default(),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    // b's push is rejected, rebased onto a's commit and pushed.
+    let out = push::push(
+        &b,
+        &push::Options::default(),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.attempts, 1);
+    assert_eq!(
+        git(&bare, &["log", "--format=%s", "-3", "main"]),
+        "b\na\nc4"
+    );
+}

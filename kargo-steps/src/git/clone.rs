@@ -94,6 +94,7 @@ impl Checkout {
 #[derive(Debug, Clone)]
 pub struct GitClone {
     cache: RepoCache,
+    depth: Option<std::num::NonZeroU32>,
 }
 
 impl Default for GitClone {
@@ -105,7 +106,15 @@ impl Default for GitClone {
 impl GitClone {
     /// A `git-clone` step using `cache`.
     pub fn new(cache: RepoCache) -> Self {
-        GitClone { cache }
+        GitClone { cache, depth: None }
+    }
+
+    /// Makes new cached repositories shallow (`depth` commits per branch;
+    /// `None`, the default, fetches full history as Kargo does). Working
+    /// trees of a shallow cache can still commit, rebase and push.
+    pub fn with_depth(mut self, depth: Option<std::num::NonZeroU32>) -> Self {
+        self.depth = depth;
+        self
     }
 }
 
@@ -141,7 +150,8 @@ impl Step for GitClone {
             let options = checkout::Options::new(c.revision()?)
                 .with_create(c.create)
                 .with_sparse(c.sparse.clone())
-                .with_author(author.clone());
+                .with_author(author.clone())
+                .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify);
             planned.push((key, dir, options));
         }
 
@@ -163,7 +173,8 @@ impl Step for GitClone {
             })
         };
         let options = cache::Options::default()
-            .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify);
+            .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify)
+            .with_depth(self.depth);
         let fetched = self
             .cache
             .fetch(&url, credentials.clone(), &options, interrupt)
