@@ -298,7 +298,9 @@ pub fn checkout(
         "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n",
     );
     if let Some(patterns) = &sparse {
-        config.push_str("\tsparseCheckout = true\n\tsparseCheckoutCone = true\n");
+        config.push_str(
+            "\tsparseCheckout = true\n\tsparseCheckoutCone = true\n[index]\n\tsparse = true\n",
+        );
         write_atomically(&git_dir.join("info/sparse-checkout"), patterns.as_bytes()).map_err(io)?;
     }
     let _ = write!(

@@ -304,14 +304,24 @@ enum AttemptError {
 
 /// The remote URL and current branch of the working tree at `path`.
 pub fn remote_and_branch(path: &Path) -> Result<(String, Option<String>), Error> {
-    let git = Git::new(path);
-    let url = git
-        .run(["config", "--get", "remote.origin.url"])
-        .map_err(|_| Error::NotARepository {
-            path: path.to_owned(),
-        })?;
-    let branch = git.run(["symbolic-ref", "-q", "--short", "HEAD"]).ok();
-    Ok((url, branch.filter(|b| !b.is_empty())))
+    let not_a_repo = || Error::NotARepository {
+        path: path.to_owned(),
+    };
+    // Read in-process (gix and the HEAD file) rather than by starting git.
+    let repo = gix::open_opts(path, gix::open::Options::isolated()).map_err(|_| not_a_repo())?;
+    let url = repo
+        .config_snapshot()
+        .string("remote.origin.url")
+        .map(|u| u.to_string())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(not_a_repo)?;
+    let head = std::fs::read_to_string(path.join(".git/HEAD")).unwrap_or_default();
+    let branch = head
+        .trim()
+        .strip_prefix("ref: refs/heads/")
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned);
+    Ok((url, branch))
 }
 
 fn push_locks() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
