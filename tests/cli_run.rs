@@ -378,3 +378,65 @@ fn a_runaway_expression_errors_the_step() {
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.step_status("step-1"), "Errored");
 }
+
+#[test]
+fn a_waiting_promotion_exits_3_saves_its_state_and_resumes() {
+    let url = support::http_server(vec![
+        (503, r#"{"ready": false}"#),
+        (200, r#"{"ready": true, "version": "v2"}"#),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let wd = dir.path().join("wd");
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        &format!(
+            r#"steps:
+- uses: file-write
+  as: before
+  config: {{path: before.txt, contents: once}}
+- uses: http
+  as: check
+  config:
+    url: {url}/health
+    pollInterval: 10ms
+    successExpression: response.status == 200
+    outputs:
+    - name: version
+      fromExpression: response.body.version
+- uses: compose-output
+  as: after
+  config:
+    version: ${{{{ outputs.check.version }}}}
+"#
+        ),
+    );
+    let args = [
+        "run",
+        "--steps",
+        steps.to_str().unwrap(),
+        "--workdir",
+        wd.to_str().unwrap(),
+    ];
+    let first = kargo(dir.path(), &args);
+    assert_eq!(first.code, 3, "{first:?}");
+    assert_eq!(first.json()["phase"], "Running");
+    assert_eq!(first.step_status("check"), "Running");
+    assert!(
+        wd.join(".kargo/promotion.json").exists(),
+        "the state is saved"
+    );
+
+    // Running it again resumes: `before` (file-write without overwrite)
+    // would fail if it ran twice.
+    let second = kargo(dir.path(), &args);
+    assert_eq!(second.code, 0, "{second:?}");
+    let json = second.json();
+    assert_eq!(json["phase"], "Succeeded");
+    assert_eq!(second.step_status("before"), "Succeeded");
+    assert_eq!(json["state"]["after"]["version"], "v2");
+    assert!(
+        !wd.join(".kargo").exists(),
+        "a finished promotion removes its state"
+    );
+}

@@ -1,21 +1,33 @@
 //! Reading the runner's input files: steps files, Stage manifests, task
 //! manifests and Freight documents.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use kargo_core::engine::TaskCatalog;
+use kargo_core::manifest::Manifests;
 use kargo_core::model::{Freight, PromotionTemplateSpec};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::InputError;
 
+fn read_text(path: &Path) -> Result<String, InputError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))
+}
+
+/// A YAML error on one line: the parser's first line names the position
+/// and the problem; the source snippet below it is left out.
+fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> InputError {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    InputError(format!("{}: {first}", path.display()))
+}
+
 /// Reads the YAML (or JSON) documents of `path`, skipping empty ones.
 fn read_documents(path: &Path) -> Result<Vec<Value>, InputError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
-        .map_err(|e| InputError(format!("{}: invalid YAML: {e}", path.display())))?;
+    let text = read_text(path)?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| yaml_error(path, &e))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
@@ -63,43 +75,35 @@ pub(crate) fn load_steps(path: &Path) -> Result<StepsFile, InputError> {
     }
     let doc = docs.remove(0);
     if kind_of(&doc) != Some("Stage") {
+        // Parsed again, typed, so that errors carry line and column.
+        let template =
+            serde_saphyr::from_str(&read_text(path)?).map_err(|e| yaml_error(path, &e))?;
         return Ok(StepsFile {
-            template: decode(path, 0, "steps file", doc)?,
+            template,
             stage: None,
             project: None,
         });
     }
-    let meta = |key: &str| {
-        doc.get("metadata")
-            .and_then(|m| m.get(key))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let (stage, project) = (meta("name"), meta("namespace"));
-    let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
-    let stage_vars = spec
-        .get("vars")
-        .cloned()
-        .unwrap_or_else(|| Value::Array(vec![]));
-    let template = spec
-        .get("promotionTemplate")
-        .and_then(|t| t.get("spec"))
-        .cloned()
-        .ok_or_else(|| {
-            InputError(format!(
-                "{}: Stage has no `spec.promotionTemplate.spec`",
-                path.display()
-            ))
-        })?;
-    let mut template: PromotionTemplateSpec = decode(path, 0, "Stage promotionTemplate", template)?;
-    let mut vars: Vec<kargo_core::model::ExpressionVariable> =
-        decode(path, 0, "Stage vars", stage_vars)?;
+    let manifests = Manifests::load(path).map_err(|e| InputError(e.to_string()))?;
+    let stage = manifests
+        .stages()
+        .first()
+        .ok_or_else(|| InputError(format!("{}: no Stage found", path.display())))?;
+    let template = stage.spec.promotion_template.as_ref().ok_or_else(|| {
+        InputError(format!(
+            "{}: Stage `{}` has no `spec.promotionTemplate`",
+            path.display(),
+            stage.metadata.name
+        ))
+    })?;
+    let mut template = template.spec.clone();
+    let mut vars = stage.spec.vars.clone();
     vars.append(&mut template.vars);
     template.vars = vars;
     Ok(StepsFile {
         template,
-        stage,
-        project,
+        stage: Some(stage.metadata.name.clone()),
+        project: Some(stage.metadata.namespace.clone()).filter(|n| !n.is_empty()),
     })
 }
 
@@ -132,58 +136,8 @@ pub(crate) fn load_freight(path: &Path) -> Result<Vec<Freight>, InputError> {
         .collect()
 }
 
-/// The `PromotionTask` and `ClusterPromotionTask` manifests under `dir`
-/// (recursively; other kinds are ignored).
-pub(crate) fn load_tasks(dir: &Path) -> Result<TaskCatalog, InputError> {
-    let mut catalog = TaskCatalog::new();
-    for file in yaml_files(dir)? {
-        for (i, doc) in read_documents(&file)?.into_iter().enumerate() {
-            let kind = kind_of(&doc).map(str::to_owned);
-            let name = doc
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let (Some(kind), Some(name)) = (kind, name) else {
-                continue;
-            };
-            if kind != "PromotionTask" && kind != "ClusterPromotionTask" {
-                continue;
-            }
-            let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
-            let spec: PromotionTemplateSpec = decode(&file, i, &kind, spec)?;
-            if kind == "PromotionTask" {
-                catalog.insert_task(name, spec);
-            } else {
-                catalog.insert_cluster_task(name, spec);
-            }
-        }
-    }
-    Ok(catalog)
-}
-
-fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let entries = std::fs::read_dir(&current)
-            .map_err(|e| InputError(format!("cannot read directory {}: {e}", current.display())))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| {
-                    InputError(format!("cannot read directory {}: {e}", current.display()))
-                })?
-                .path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
+/// The manifests under `dir` (PromotionTask and ClusterPromotionTask are
+/// the ones a promotion uses).
+pub(crate) fn load_tasks(dir: &Path) -> Result<Manifests, InputError> {
+    Manifests::load(dir).map_err(|e| InputError(e.to_string()))
 }

@@ -36,6 +36,7 @@ pub mod duration;
 pub mod engine;
 mod error;
 pub mod expr;
+pub mod manifest;
 pub mod model;
 pub mod step;
 pub mod time;

@@ -28,10 +28,20 @@ pub mod file_write;
 pub mod fs;
 #[cfg(feature = "git")]
 pub mod git;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "http")]
+pub mod http_download;
+#[cfg(all(test, feature = "http"))]
+mod test_support;
 
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
 pub use file_write::FileWrite;
+#[cfg(feature = "http")]
+pub use http::Http;
+#[cfg(feature = "http")]
+pub use http_download::HttpDownload;
 
 use kargo_core::step::StepRegistry;
 
@@ -43,4 +53,9 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     registry.replace(file_write::KIND, FileWrite);
     #[cfg(feature = "git")]
     git::register(registry);
+    #[cfg(feature = "http")]
+    {
+        registry.replace(http::KIND, Http::new());
+        registry.replace(http_download::KIND, HttpDownload::new());
+    }
 }

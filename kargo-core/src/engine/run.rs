@@ -187,6 +187,9 @@ impl Engine {
                 result = runner.run(&step_ctx, config) => Some(result),
                 () = ctx.cancel.cancelled() => None,
             };
+            // A step that gave up because it was told to stop was aborted;
+            // one that finished anyway keeps its result.
+            let result = result.filter(|r| r.is_ok() || !ctx.cancel.is_cancelled());
             let Some(result) = result else {
                 record.finish(
                     StepStatus::Aborted,

@@ -1,11 +1,110 @@
 //! Kargo's expressions: `${{ ... }}` (and `${% ... %}`) inside string values
 //! of step configs, `if` conditions and variables.
 //!
-//! API skeleton: the implementation lands with the expressions work.
+//! # Templates
+//! Only string values are evaluated, never object keys. A string without
+//! `${{` or `${%` is left exactly as it is (so `"42"` stays a string). A
+//! string may hold several expressions with literal text around them; use
+//! `${% %}` when the expression itself contains `}}`. Each expression's
+//! result becomes text (strings as they are, anything else as JSON, maps
+//! with sorted keys, as Kargo writes them), the pieces are joined, and the
+//! whole is coerced as Kargo does:
+//!
+//! 1. one trailing newline is set aside (YAML `|` blocks end with one);
+//! 2. text surrounded by double quotes is the string between them (this is
+//!    what `quote()` is for), with the newline put back;
+//! 3. a number, as Go's `strconv.ParseFloat` reads one (`42`, `1.5`, `1e3`);
+//! 4. a bool, as Go's `strconv.ParseBool` reads one (`true`, `T`, `False`...);
+//! 5. any JSON value (`{"a":1}`, `[1,2]`, `null`);
+//! 6. otherwise the text itself, with the newline put back.
+//!
+//! # The language
+//! Kargo evaluates expr-lang; kargo-rs evaluates with minijinja's
+//! expression engine behind a translation of expr-lang syntax. Supported:
+//! literals (numbers, `'…'`/`"…"`/`` `raw` `` strings, `true`, `false`,
+//! `nil`, lists, maps with bare or quoted keys), member access
+//! (`outputs.foo.bar`, `outputs['step-1'].x`), indexes and slices, calls,
+//! `+ - * / % **`, comparisons, `&&`/`and`, `||`/`or`, `!`/`not`, `in`,
+//! `not in`, `contains`, `startsWith`, `endsWith`, ranges `a..b`,
+//! `c ? a : b`, `??` (nil coalescing) and `?.` (optional chaining), with
+//! expr-lang's operator precedence. `+` joins strings and lists. A pipe
+//! `x | f(args)` applies minijinja's filter `f`. Not supported: `matches`,
+//! closures and predicates (`filter(xs, # > 1)`, `.field` shorthand),
+//! `let`, methods on strings.
+//!
+//! Undefined is strict: an unknown variable or a missing attribute is an
+//! error that names it (use `?.` or `??` where a value may be missing).
+//! Every evaluation runs on a fuel budget ([`Evaluator::with_fuel`]), so a
+//! runaway expression stops with an error instead of hanging.
+//!
+//! # Variables
+//! `ctx`, `vars`, `outputs`, `task` (`task.outputs`, inside a task only)
+//! and the entries of [`Scope::extra`] (which cannot shadow the names
+//! above or the functions below).
+//!
+//! # Functions
+//! Kargo's: `warehouse(name)`, `imageFrom(repoURL[, origin])`,
+//! `commitFrom(repoURL[, origin])`, `chartFrom(repoURL[, name][, origin])`,
+//! `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `asYAML(v)`, `success()`, `failure()`,
+//! `always()`, `status(alias)`, `semverParse(v)` (methods `Major()`,
+//! `Minor()`, `Patch()`, `Prerelease()`, `Metadata()`, `String()`,
+//! `Original()`, `IncMajor()`, `IncMinor()`, `IncPatch()`) and
+//! `semverDiff(a, b)`. From expr-lang's built-ins: `len`, `upper`, `lower`,
+//! `trim`, `trimPrefix`, `trimSuffix`, `split`, `join`, `replace`,
+//! `hasPrefix`, `hasSuffix`, `string`, `int`, `float`, `toJSON`,
+//! `fromJSON`. minijinja's global functions (`range`, `dict`) and filters
+//! are there too.
+//!
+//! The freight lookups return `nil` when nothing matches; without an
+//! origin, a match in more than one piece of Freight is an error. Their
+//! objects expose Kargo's Go field names (`imageFrom(u).Tag`, `.Digest`,
+//! `.RepoURL`, `.Annotations`; `commitFrom(u).ID`, `.Branch`, `.Tag`,
+//! `.Message`, `.Author`, `.Committer`; `chartFrom(u, n).Name`,
+//! `.Version`) and write out as Kargo's JSON.
+//!
+//! # Departures from Kargo
+//! - An undefined variable or missing attribute is an error (Kargo's
+//!   expr-lang gives `nil`); `??` and `?.` give the lenient behaviour.
+//! - `NaN` and infinities coerce to strings (Kargo fails when it writes
+//!   the config); integers keep full precision (Go reads every number as a
+//!   float).
+//! - The freight lookups search the Freight in [`Scope::freight`], not the
+//!   Warehouses' subscriptions: "ambiguous" means more than one piece of
+//!   Freight holds a match, and `chartFrom` returns `nil` where Kargo
+//!   reports a chart no requested Warehouse subscribes to.
+//! - `artifactFrom`, `freightMetadata`, `freightStatus`,
+//!   `stageMetadata`, `configMap`, `secret` and their shared variants are
+//!   not provided.
+//!
+//! # Examples
+//! ```
+//! use kargo_core::expr::{Evaluator, Scope};
+//! use serde_json::json;
+//!
+//! let mut scope = Scope::default();
+//! scope.vars.insert("replicas".into(), json!(3));
+//! scope.ctx = json!({"stage": "prod"});
+//! let eval = Evaluator::new();
+//! let config = json!({
+//!     "branch": "stage/${{ ctx.stage }}",
+//!     "replicas": "${{ vars.replicas + 1 }}",
+//!     "label": "${{ quote(vars.replicas) }}",
+//! });
+//! assert_eq!(
+//!     eval.eval_config(&config, &scope).unwrap(),
+//!     json!({"branch": "stage/prod", "replicas": 4, "label": "3"}),
+//! );
+//! ```
+
+mod functions;
+mod template;
+mod translate;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use minijinja::value::Serde;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value as MjValue};
 use serde_json::{Map, Value};
 
 use crate::model::{FreightCollection, StepStatus};
@@ -24,8 +123,9 @@ pub struct Scope {
     pub task_outputs: Option<Map<String, Value>>,
     /// The Freight that `imageFrom`, `commitFrom` and `chartFrom` search.
     pub freight: Arc<FreightCollection>,
-    /// Statuses of the steps run so far, by alias (for `status(alias)`;
-    /// inside a task, aliases are looked up in the task's namespace first).
+    /// Statuses of the steps run so far, by alias (for `status(alias)`).
+    /// As in Kargo, a step sees its own namespace only: inside task
+    /// `task-1`, `status("x")` reads `task-1::x`; outside a task, `x`.
     pub step_statuses: BTreeMap<String, StepStatus>,
     /// The task namespace (`task-1` for steps inflated as `task-1::x`).
     pub namespace: Option<String>,
@@ -46,10 +146,42 @@ pub struct ExprError {
     pub message: String,
 }
 
+impl ExprError {
+    fn new(expression: &str, message: impl Into<String>) -> Self {
+        ExprError {
+            expression: expression.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The fuel an evaluation gets from [`Evaluator::new`]: ample for real
+/// expressions (a typical one uses well under a hundred units), small
+/// enough to stop a runaway one within milliseconds.
+pub const DEFAULT_FUEL: u64 = 200_000;
+
+/// Names that [`Scope::extra`] cannot take.
+const RESERVED: [&str; 10] = [
+    "ctx",
+    "vars",
+    "outputs",
+    "task",
+    "imageFrom",
+    "commitFrom",
+    "chartFrom",
+    "success",
+    "failure",
+    "status",
+];
+
 /// Evaluates expressions; cheap to share (`Arc`) across promotions.
+///
+/// An `Evaluator` holds no per-evaluation state: everything an expression
+/// sees comes from the [`Scope`] passed to each call.
 #[derive(Debug)]
 pub struct Evaluator {
-    _private: (),
+    env: Environment<'static>,
+    fuel: u64,
 }
 
 impl Default for Evaluator {
@@ -59,32 +191,178 @@ impl Default for Evaluator {
 }
 
 impl Evaluator {
-    /// An evaluator with the default fuel limit.
+    /// An evaluator with the default fuel limit ([`DEFAULT_FUEL`]).
     pub fn new() -> Self {
-        Evaluator { _private: () }
+        Evaluator::with_fuel(DEFAULT_FUEL)
+    }
+
+    /// An evaluator whose every expression may use at most `fuel` units
+    /// (roughly: one per instruction, plus the items a function or filter
+    /// visits). An expression that needs more fails.
+    pub fn with_fuel(fuel: u64) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(fuel));
+        functions::register_static(&mut env);
+        Evaluator { env, fuel }
+    }
+
+    /// The fuel limit of each expression.
+    pub fn fuel(&self) -> u64 {
+        self.fuel
     }
 
     /// Evaluates every string in `config` that holds an expression,
-    /// recursively, and returns the result.
+    /// recursively, and returns the result. Keys and non-string values are
+    /// left as they are; key order is kept.
     pub fn eval_config(&self, config: &Value, scope: &Scope) -> Result<Value, ExprError> {
-        let _ = scope;
-        Ok(config.clone())
+        let mut ctx = None;
+        self.walk(config, scope, &mut ctx)
+    }
+
+    fn walk(
+        &self,
+        value: &Value,
+        scope: &Scope,
+        ctx: &mut Option<MjValue>,
+    ) -> Result<Value, ExprError> {
+        Ok(match value {
+            Value::String(s) if template::has_expression(s) => {
+                let ctx = ctx.get_or_insert_with(|| self.context(scope));
+                self.template(s, ctx)?
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.walk(v, scope, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => {
+                let mut out = Map::with_capacity(map.len());
+                for (k, v) in map {
+                    out.insert(k.clone(), self.walk(v, scope, ctx)?);
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        })
     }
 
     /// Evaluates a string that may hold `${{ }}` expressions, with Kargo's
-    /// coercion of the result.
+    /// coercion of the result (see the [module docs](self)).
     pub fn eval_template(&self, template: &str, scope: &Scope) -> Result<Value, ExprError> {
-        let _ = scope;
-        Ok(Value::String(template.to_owned()))
+        if !template::has_expression(template) {
+            return Ok(Value::String(template.to_owned()));
+        }
+        self.template(template, &self.context(scope))
     }
 
     /// Evaluates a bare expression (no delimiters), e.g. an http step's
-    /// `successExpression`.
+    /// `successExpression`, and returns its value as JSON, uncoerced.
     pub fn eval_expression(&self, expression: &str, scope: &Scope) -> Result<Value, ExprError> {
-        let _ = scope;
-        Err(ExprError {
-            expression: expression.to_owned(),
-            message: "not implemented".into(),
-        })
+        self.expression(expression, &self.context(scope))
+            .map(|(value, _)| value)
+            .map_err(|m| ExprError::new(expression, m))
+    }
+
+    fn template(&self, template: &str, ctx: &MjValue) -> Result<Value, ExprError> {
+        let pieces = template::split(template).map_err(|m| ExprError::new(template, m))?;
+        let single = pieces.len() == 1;
+        let mut text = String::new();
+        for piece in pieces {
+            match piece {
+                template::Piece::Text(t) => text.push_str(t),
+                template::Piece::Expr(e) => {
+                    let (value, is_string) = self.expression(e, ctx).map_err(|m| {
+                        let m = if single {
+                            m
+                        } else {
+                            format!("in `{}`: {m}", e.trim())
+                        };
+                        ExprError::new(template, m)
+                    })?;
+                    // Strings count as they are; anything else (even a
+                    // version, which Go writes as a JSON string) as JSON.
+                    match value {
+                        Value::String(s) if is_string => text.push_str(&s),
+                        other => text.push_str(&template::go_json(&other, None)),
+                    }
+                }
+            }
+        }
+        Ok(template::coerce(text))
+    }
+
+    /// Evaluates one expression: its value as JSON, and whether it was a
+    /// string.
+    fn expression(&self, source: &str, ctx: &MjValue) -> Result<(Value, bool), String> {
+        let translated = translate::translate(source).map_err(|m| format!("syntax error: {m}"))?;
+        let compiled = self
+            .env
+            .compile_expression_owned(translated.clone())
+            .map_err(|e| self.describe(&e))?;
+        let value = compiled.eval(ctx.clone()).map_err(|e| self.describe(&e))?;
+        if value.is_undefined() {
+            // Strict mode names an undefined value when it is used, not when
+            // it is returned: use it once to get that message.
+            let probe = self
+                .env
+                .compile_expression_owned(format!("({translated}) ~ ''"))
+                .and_then(|p| p.eval(ctx.clone()));
+            return Err(match probe {
+                Err(e) => self.describe(&e),
+                Ok(_) => "the value is undefined".into(),
+            });
+        }
+        let is_string = value.kind() == minijinja::value::ValueKind::String;
+        let mut budget = self.fuel;
+        let json = template::to_json(&value, &mut String::new(), &mut budget).map_err(|m| {
+            if budget == 0 {
+                format!("{m} (more than {} values)", self.fuel)
+            } else {
+                m
+            }
+        })?;
+        Ok((json, is_string))
+    }
+
+    fn describe(&self, err: &minijinja::Error) -> String {
+        if err.kind() == ErrorKind::OutOfFuel {
+            return format!(
+                "evaluation stopped: the expression used up its fuel limit of {} units",
+                self.fuel
+            );
+        }
+        let text = err.to_string();
+        match text.find(" (in <expression>") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        }
+    }
+
+    /// The variables and scope-bound functions an expression sees.
+    fn context(&self, scope: &Scope) -> MjValue {
+        let mut vars: BTreeMap<String, MjValue> = BTreeMap::new();
+        for (k, v) in &scope.extra {
+            let taken =
+                RESERVED.contains(&k.as_str()) || self.env.globals().any(|(name, _)| name == k);
+            if !taken {
+                vars.insert(k.clone(), MjValue::from(Serde(v)));
+            }
+        }
+        vars.insert("ctx".into(), MjValue::from(Serde(&scope.ctx)));
+        vars.insert("vars".into(), MjValue::from(Serde(&scope.vars)));
+        vars.insert("outputs".into(), MjValue::from(Serde(&scope.outputs)));
+        if let Some(task_outputs) = &scope.task_outputs {
+            let task = BTreeMap::from([("outputs", MjValue::from(Serde(task_outputs)))]);
+            vars.insert("task".into(), MjValue::from_object(task));
+        }
+        for (name, f) in functions::scope_functions(scope) {
+            vars.insert(name.into(), f);
+        }
+        MjValue::from_object(vars)
     }
 }
+
+#[cfg(test)]
+mod tests;

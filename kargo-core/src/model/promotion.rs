@@ -2,6 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{FreightOrigin, ObjectMeta};
 use crate::duration::GoDuration;
 
 /// A variable that expressions can read as `vars.<name>`.
@@ -211,4 +212,128 @@ impl fmt::Display for StepStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A request to promote one piece of Freight into one Stage by running a
+/// list of steps. Kargo creates it from the Stage's promotion template.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Promotion {
+    /// `kargo.akuity.io/v1alpha1`, when read from a manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// `Promotion`, when read from a manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Metadata; `metadata.name` names the promotion.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// What to promote where, and how.
+    pub spec: PromotionSpec,
+    /// How far the promotion got.
+    #[serde(default, skip_serializing_if = "PromotionStatus::is_empty")]
+    pub status: PromotionStatus,
+}
+
+/// The specification of a [`Promotion`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromotionSpec {
+    /// The Stage to promote into.
+    pub stage: String,
+    /// The name (ID) of the Freight to promote.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub freight: String,
+    /// The origin of the Freight, when the Freight is named by origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<FreightOrigin>,
+    /// The Target to promote to, for a target-aware Stage.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// Promotion-wide variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vars: Vec<ExpressionVariable>,
+    /// The steps, in order.
+    #[serde(default)]
+    pub steps: Vec<PromotionStep>,
+}
+
+/// The observed state of a [`Promotion`].
+///
+/// Fields kargo-rs does not interpret (`freight`, `freightCollection`,
+/// `healthChecks`) are kept as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionStatus {
+    /// The last refresh request handled.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub last_handled_refresh: String,
+    /// The promotion's phase; absent until it is first handled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<PromotionPhase>,
+    /// Why the promotion is in its phase.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The Freight being promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight: Option<serde_json::Value>,
+    /// All the Freight the Stage holds after the promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freight_collection: Option<serde_json::Value>,
+    /// Health checks the steps asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<serde_json::Value>,
+    /// When the promotion started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When the promotion finished (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// The index of the step being run (or to run next).
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub current_step: i64,
+    /// One entry per step that has started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_execution_metadata: Vec<StepExecutionMetadata>,
+    /// The steps' outputs, by alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<serde_json::Value>,
+}
+
+fn is_zero_i64(n: &i64) -> bool {
+    *n == 0
+}
+
+impl PromotionStatus {
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        *self == PromotionStatus::default()
+    }
+}
+
+/// What happened to one step of a promotion.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepExecutionMetadata {
+    /// The step's alias.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alias: String,
+    /// When the step first started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// When the step finished (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// Consecutive errors so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub error_count: u32,
+    /// The step's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StepStatus>,
+    /// Why the step is in its status.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Whether the step's failure is tolerated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continue_on_error: bool,
 }

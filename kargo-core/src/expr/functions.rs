@@ -1,0 +1,700 @@
+//! Kargo's expression functions and the objects they return.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr, Rest};
+use minijinja::{Environment, Error, ErrorKind, State, Value as MjValue};
+use serde_json::Value;
+
+use super::Scope;
+use super::template::{go_json, go_quote, to_json};
+use crate::model::{
+    Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image, StepStatus,
+};
+
+/// Name of the helper the translation of `a ?? b` calls.
+pub(super) const COALESCE_FN: &str = "__kargo_coalesce";
+/// Name of the helper the translation of `a?.b` and `a?.[k]` calls.
+pub(super) const OPTIONAL_FN: &str = "__kargo_optional";
+
+fn fail(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+fn arity(name: &str, args: &[MjValue], min: usize, max: usize) -> Result<(), Error> {
+    if args.len() < min || args.len() > max {
+        let expected = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min}-{max}")
+        };
+        return Err(fail(format!(
+            "{name}() expects {expected} argument(s), got {}",
+            args.len()
+        )));
+    }
+    Ok(())
+}
+
+fn string_arg<'a>(name: &str, which: &str, v: &'a MjValue) -> Result<&'a str, Error> {
+    v.as_str().ok_or_else(|| {
+        fail(format!(
+            "{name}(): {which} argument must be a string, got {}",
+            v.kind()
+        ))
+    })
+}
+
+/// The most values a function converts to JSON (`quote`, `asJSON`...).
+const FUNCTION_JSON_BUDGET: u64 = super::DEFAULT_FUEL;
+
+fn json_of(v: &MjValue) -> Result<Value, Error> {
+    let mut budget = FUNCTION_JSON_BUDGET;
+    to_json(v, &mut String::new(), &mut budget).map_err(fail)
+}
+
+/// Registers the functions that do not depend on the scope.
+pub(super) fn register_static(env: &mut Environment<'static>) {
+    env.add_function("quote", |args: Rest<MjValue>| -> Result<String, Error> {
+        arity("quote", &args, 1, 1)?;
+        match args[0].as_str() {
+            Some(s) => Ok(go_quote(s)),
+            None => Ok(format!("\"{}\"", go_json(&json_of(&args[0])?, None))),
+        }
+    });
+    env.add_function(
+        "unsafeQuote",
+        |args: Rest<MjValue>| -> Result<String, Error> {
+            arity("unsafeQuote", &args, 1, 1)?;
+            Ok(format!("\"{}\"", go_json(&json_of(&args[0])?, None)))
+        },
+    );
+    env.add_function("asJSON", |args: Rest<MjValue>| -> Result<String, Error> {
+        arity("asJSON", &args, 1, 1)?;
+        Ok(format!(
+            "\"{}\n\"",
+            go_json(&json_of(&args[0])?, Some("  "))
+        ))
+    });
+    env.add_function("asYAML", |args: Rest<MjValue>| -> Result<String, Error> {
+        arity("asYAML", &args, 1, 1)?;
+        Ok(format!("\"{}\"", yaml_of(&json_of(&args[0])?)?))
+    });
+    env.add_function("toJSON", |args: Rest<MjValue>| -> Result<String, Error> {
+        arity("toJSON", &args, 1, 1)?;
+        Ok(go_json(&json_of(&args[0])?, Some("  ")))
+    });
+    env.add_function(
+        "warehouse",
+        |args: Rest<MjValue>| -> Result<MjValue, Error> {
+            arity("warehouse", &args, 1, 1)?;
+            let name = string_arg("warehouse", "the", &args[0])?;
+            if name.is_empty() {
+                return Err(fail("warehouse(): the name must not be empty"));
+            }
+            Ok(KargoObject::Origin(FreightOrigin::warehouse(name)).into_value())
+        },
+    );
+    env.add_function("always", |args: Rest<MjValue>| -> Result<bool, Error> {
+        arity("always", &args, 0, 0)?;
+        Ok(true)
+    });
+    env.add_function(
+        "semverParse",
+        |args: Rest<MjValue>| -> Result<MjValue, Error> {
+            arity("semverParse", &args, 1, 1)?;
+            let s = string_arg("semverParse", "the", &args[0])?;
+            let v = SemVer::parse(s).map_err(|e| {
+                fail(format!(
+                    "semverParse(): invalid semantic version {s:?}: {e}"
+                ))
+            })?;
+            Ok(MjValue::from_object(v))
+        },
+    );
+    env.add_function(
+        "semverDiff",
+        |args: Rest<MjValue>| -> Result<&'static str, Error> {
+            arity("semverDiff", &args, 2, 2)?;
+            let a = string_arg("semverDiff", "first", &args[0])?;
+            let b = string_arg("semverDiff", "second", &args[1])?;
+            Ok(semver_diff(a, b))
+        },
+    );
+    register_expr_lang_builtins(env);
+    env.add_function(COALESCE_FN, |a: MjValue, b: MjValue| {
+        if a.is_undefined() || a.is_none() {
+            b
+        } else {
+            a
+        }
+    });
+    env.add_function(OPTIONAL_FN, |obj: MjValue, key: MjValue| {
+        if obj.is_undefined() || obj.is_none() {
+            return MjValue::from(());
+        }
+        match obj.get_item(&key) {
+            Ok(v) if !v.is_undefined() => v,
+            _ => MjValue::from(()),
+        }
+    });
+}
+
+/// YAML laid out like Go's yaml.v3 writes it (four-space indents, lists
+/// indented under their key, keys sorted).
+fn yaml_of(value: &Value) -> Result<String, Error> {
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.indent_step = 4;
+    options.compact_list_indent = false;
+    serde_saphyr::to_string_with_options(value, options).map_err(|e| fail(format!("asYAML(): {e}")))
+}
+
+/// A few of expr-lang's built-in functions, for expressions written for
+/// Kargo. (minijinja's own functions and filters stay available too.)
+fn register_expr_lang_builtins(env: &mut Environment<'static>) {
+    env.add_function("hasPrefix", |s: String, p: String| s.starts_with(&p));
+    env.add_function("hasSuffix", |s: String, p: String| s.ends_with(&p));
+    env.add_function("upper", |s: String| s.to_uppercase());
+    env.add_function("lower", |s: String| s.to_lowercase());
+    env.add_function("trim", |s: String| s.trim().to_owned());
+    env.add_function("trimPrefix", |s: String, p: String| {
+        s.strip_prefix(p.as_str()).unwrap_or(&s).to_owned()
+    });
+    env.add_function("trimSuffix", |s: String, p: String| {
+        s.strip_suffix(p.as_str()).unwrap_or(&s).to_owned()
+    });
+    env.add_function("split", |s: String, sep: String| -> Vec<String> {
+        s.split(sep.as_str()).map(str::to_owned).collect()
+    });
+    env.add_function("replace", |s: String, old: String, new: String| {
+        s.replace(old.as_str(), &new)
+    });
+    env.add_function(
+        "join",
+        |items: Vec<MjValue>, sep: Option<String>| -> Result<String, Error> {
+            let parts: Result<Vec<String>, Error> = items
+                .iter()
+                .map(|v| Ok(super::template::to_text(&json_of(v)?)))
+                .collect();
+            Ok(parts?.join(sep.as_deref().unwrap_or("")))
+        },
+    );
+    env.add_function("len", |v: MjValue| -> Result<usize, Error> {
+        if let Some(s) = v.as_str() {
+            return Ok(s.chars().count());
+        }
+        v.len()
+            .ok_or_else(|| fail(format!("len(): cannot take the length of a {}", v.kind())))
+    });
+    env.add_function("string", |v: MjValue| -> Result<String, Error> {
+        Ok(super::template::to_text(&json_of(&v)?))
+    });
+    env.add_function("int", |v: MjValue| -> Result<i64, Error> {
+        if let Some(s) = v.as_str() {
+            return s
+                .trim()
+                .parse::<i64>()
+                .map_err(|e| fail(format!("int(): cannot parse {s:?}: {e}")));
+        }
+        match json_of(&v)? {
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f.trunc() as i64))
+                .ok_or_else(|| fail("int(): number out of range")),
+            other => Err(fail(format!("int(): cannot convert {other}"))),
+        }
+    });
+    env.add_function("float", |v: MjValue| -> Result<f64, Error> {
+        if let Some(s) = v.as_str() {
+            return s
+                .trim()
+                .parse::<f64>()
+                .map_err(|e| fail(format!("float(): cannot parse {s:?}: {e}")));
+        }
+        match json_of(&v)? {
+            Value::Number(n) => n
+                .as_f64()
+                .ok_or_else(|| fail("float(): number out of range")),
+            other => Err(fail(format!("float(): cannot convert {other}"))),
+        }
+    });
+    env.add_function("fromJSON", |s: String| -> Result<MjValue, Error> {
+        let v: Value = serde_json::from_str(&s).map_err(|e| fail(format!("fromJSON(): {e}")))?;
+        Ok(MjValue::from(minijinja::value::Serde(&v)))
+    });
+}
+
+/// What the scope-dependent functions need, shared by their closures.
+#[derive(Debug)]
+struct ScopeData {
+    freight: Arc<FreightCollection>,
+    step_statuses: BTreeMap<String, StepStatus>,
+    namespace: Option<String>,
+    failed: bool,
+}
+
+/// The functions that depend on the scope, as values to put into the
+/// expression's context.
+pub(super) fn scope_functions(scope: &Scope) -> Vec<(&'static str, MjValue)> {
+    let data = Arc::new(ScopeData {
+        freight: scope.freight.clone(),
+        step_statuses: scope.step_statuses.clone(),
+        namespace: scope.namespace.clone(),
+        failed: scope.failed,
+    });
+    let mut fns = Vec::new();
+    let d = data.clone();
+    fns.push((
+        "imageFrom",
+        MjValue::from_function(move |args: Rest<MjValue>| image_from(&d.freight, &args)),
+    ));
+    let d = data.clone();
+    fns.push((
+        "commitFrom",
+        MjValue::from_function(move |args: Rest<MjValue>| commit_from(&d.freight, &args)),
+    ));
+    let d = data.clone();
+    fns.push((
+        "chartFrom",
+        MjValue::from_function(move |args: Rest<MjValue>| chart_from(&d.freight, &args)),
+    ));
+    let d = data.clone();
+    fns.push((
+        "success",
+        MjValue::from_function(move |args: Rest<MjValue>| -> Result<bool, Error> {
+            arity("success", &args, 0, 0)?;
+            Ok(!d.failed)
+        }),
+    ));
+    let d = data.clone();
+    fns.push((
+        "failure",
+        MjValue::from_function(move |args: Rest<MjValue>| -> Result<bool, Error> {
+            arity("failure", &args, 0, 0)?;
+            Ok(d.failed)
+        }),
+    ));
+    let d = data;
+    fns.push((
+        "status",
+        MjValue::from_function(move |args: Rest<MjValue>| -> Result<&'static str, Error> {
+            arity("status", &args, 1, 1)?;
+            let alias = string_arg("status", "the", &args[0])?;
+            if alias.is_empty() {
+                return Err(fail("status(): the alias must not be empty"));
+            }
+            // As in Kargo, a step sees the statuses of its own namespace only:
+            // inside task `t`, `status("x")` is the status of `t::x`.
+            let key = match &d.namespace {
+                Some(ns) => format!("{ns}::{alias}"),
+                None => alias.to_owned(),
+            };
+            Ok(d.step_statuses.get(&key).map_or("", |s| s.as_str()))
+        }),
+    ));
+    fns
+}
+
+/// The origin argument of the freight lookups: an object from
+/// `warehouse()` or a map with `kind` and `name`.
+fn origin_arg(name: &str, which: &str, v: &MjValue) -> Result<FreightOrigin, Error> {
+    if let Some(KargoObject::Origin(o)) = v.downcast_object_ref::<KargoObject>() {
+        return Ok(o.clone());
+    }
+    if let Ok(Value::Object(map)) = json_of(v) {
+        let kind = map.get("kind").or_else(|| map.get("Kind"));
+        let oname = map.get("name").or_else(|| map.get("Name"));
+        if let (Some(Value::String(kind)), Some(Value::String(oname))) = (kind, oname)
+            && kind == "Warehouse"
+        {
+            return Ok(FreightOrigin::warehouse(oname.clone()));
+        }
+    }
+    Err(fail(format!(
+        "{name}(): {which} argument must be a Freight origin such as warehouse(\"name\"), got {}",
+        v.kind()
+    )))
+}
+
+/// Finds the one artifact `pick` selects. With an origin, only Freight from
+/// that origin is searched; without one, more than one piece of Freight
+/// holding a match is ambiguous. No match gives `None`.
+fn find<'a, T>(
+    freight: &'a FreightCollection,
+    origin: Option<&FreightOrigin>,
+    what: &str,
+    pick: impl Fn(&'a Freight) -> Option<&'a T>,
+) -> Result<Option<&'a T>, Error> {
+    if let Some(origin) = origin {
+        return Ok(freight.by_origin(origin).and_then(pick));
+    }
+    let mut found: Vec<(&Freight, &T)> = Vec::new();
+    for f in &freight.items {
+        if let Some(t) = pick(f) {
+            found.push((f, t));
+        }
+    }
+    match found.as_slice() {
+        [] => Ok(None),
+        [(_, t)] => Ok(Some(*t)),
+        many => {
+            let origins: Vec<String> = many.iter().map(|(f, _)| f.origin.to_string()).collect();
+            Err(fail(format!(
+                "ambiguous: Freight from {} each hold {what}; pass an origin, e.g. warehouse(\"{}\")",
+                origins.join(", "),
+                many[0].0.origin.name
+            )))
+        }
+    }
+}
+
+fn none_or(v: Option<KargoObject>) -> MjValue {
+    v.map_or(MjValue::from(()), KargoObject::into_value)
+}
+
+fn image_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
+    arity("imageFrom", args, 1, 2)?;
+    let url = string_arg("imageFrom", "first", &args[0])?;
+    let origin = match args.get(1) {
+        Some(v) => Some(origin_arg("imageFrom", "second", v)?),
+        None => None,
+    };
+    let what = format!("an image from repository {url}");
+    let found = find(freight, origin.as_ref(), &what, |f| {
+        f.images.iter().find(|i| i.repo_url == url)
+    })?;
+    Ok(none_or(found.cloned().map(KargoObject::Image)))
+}
+
+fn commit_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
+    arity("commitFrom", args, 1, 2)?;
+    let url = string_arg("commitFrom", "first", &args[0])?;
+    let origin = match args.get(1) {
+        Some(v) => Some(origin_arg("commitFrom", "second", v)?),
+        None => None,
+    };
+    let wanted = crate::urls::normalize_git(url);
+    let what = format!("a commit from repository {wanted}");
+    let found = find(freight, origin.as_ref(), &what, |f| {
+        f.commits
+            .iter()
+            .find(|c| crate::urls::normalize_git(&c.repo_url) == wanted)
+    })?;
+    Ok(none_or(found.cloned().map(KargoObject::Commit)))
+}
+
+fn chart_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
+    arity("chartFrom", args, 1, 3)?;
+    let url = string_arg("chartFrom", "first", &args[0])?;
+    let (name, origin) = match args {
+        [_] => ("", None),
+        [_, second] => match second.as_str() {
+            Some(name) => (name, None),
+            None => ("", Some(origin_arg("chartFrom", "second", second)?)),
+        },
+        [_, second, third] => (
+            string_arg("chartFrom", "second", second)?,
+            Some(origin_arg("chartFrom", "third", third)?),
+        ),
+        _ => return Err(fail("chartFrom() expects 1-3 arguments")),
+    };
+    let what = if name.is_empty() {
+        format!("a chart from repository {url}")
+    } else {
+        format!("chart {name:?} from repository {url}")
+    };
+    let found = find(freight, origin.as_ref(), &what, |f| {
+        f.charts
+            .iter()
+            .find(|c| c.repo_url == url && c.name == name)
+    })?;
+    Ok(none_or(found.cloned().map(KargoObject::Chart)))
+}
+
+/// Objects Kargo's functions return. Fields are reachable by Kargo's Go
+/// names (`Tag`, `RepoURL`) and by their JSON names (`tag`, `repoURL`);
+/// written out (e.g. by `${{ imageFrom(x) }}`) they are Kargo's JSON.
+#[derive(Debug, Clone)]
+pub(super) enum KargoObject {
+    Image(Image),
+    Commit(GitCommit),
+    Chart(Chart),
+    Origin(FreightOrigin),
+}
+
+impl KargoObject {
+    fn into_value(self) -> MjValue {
+        MjValue::from_object(self)
+    }
+
+    fn fields(&self) -> &'static [&'static str] {
+        match self {
+            KargoObject::Image(_) => &["RepoURL", "Tag", "Digest", "Annotations"],
+            KargoObject::Commit(_) => &[
+                "RepoURL",
+                "ID",
+                "Branch",
+                "Tag",
+                "Message",
+                "Author",
+                "Committer",
+            ],
+            KargoObject::Chart(_) => &["RepoURL", "Name", "Version"],
+            KargoObject::Origin(_) => &["Kind", "Name"],
+        }
+    }
+
+    fn field(&self, key: &str) -> Option<MjValue> {
+        let s = |v: &String| Some(MjValue::from(v.as_str()));
+        match self {
+            KargoObject::Image(i) => match key {
+                "RepoURL" | "repoURL" => s(&i.repo_url),
+                "Tag" | "tag" => s(&i.tag),
+                "Digest" | "digest" => s(&i.digest),
+                "Annotations" | "annotations" => Some(MjValue::from_object(i.annotations.clone())),
+                _ => None,
+            },
+            KargoObject::Commit(c) => match key {
+                "RepoURL" | "repoURL" => s(&c.repo_url),
+                "ID" | "id" => s(&c.id),
+                "Branch" | "branch" => s(&c.branch),
+                "Tag" | "tag" => s(&c.tag),
+                "Message" | "message" => s(&c.message),
+                "Author" | "author" => s(&c.author),
+                "Committer" | "committer" => s(&c.committer),
+                _ => None,
+            },
+            KargoObject::Chart(c) => match key {
+                "RepoURL" | "repoURL" => s(&c.repo_url),
+                "Name" | "name" => s(&c.name),
+                "Version" | "version" => s(&c.version),
+                _ => None,
+            },
+            KargoObject::Origin(o) => match key {
+                "Kind" | "kind" => Some(MjValue::from(o.kind.to_string())),
+                "Name" | "name" => s(&o.name),
+                _ => None,
+            },
+        }
+    }
+
+    fn json(&self) -> Value {
+        let r = match self {
+            KargoObject::Image(i) => serde_json::to_value(i),
+            KargoObject::Commit(c) => serde_json::to_value(c),
+            KargoObject::Chart(c) => serde_json::to_value(c),
+            KargoObject::Origin(o) => serde_json::to_value(o),
+        };
+        r.unwrap_or(Value::Null)
+    }
+}
+
+impl Object for KargoObject {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        self.field(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(self.fields())
+    }
+}
+
+/// The JSON of an object returned by a freight lookup or `warehouse()`.
+pub(super) fn as_plain_json(v: &MjValue) -> Option<Value> {
+    v.downcast_object_ref::<KargoObject>()
+        .map(KargoObject::json)
+}
+
+/// The text of a version from `semverParse()`.
+pub(super) fn semver_text(v: &MjValue) -> Option<String> {
+    v.downcast_object_ref::<SemVer>().map(SemVer::to_string)
+}
+
+/// A semantic version as Kargo's `semverParse()` returns it (the Go
+/// library Masterminds/semver): a `v` prefix is allowed, missing minor and
+/// patch numbers are zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct SemVer {
+    major: u64,
+    minor: u64,
+    patch: u64,
+    pre: String,
+    metadata: String,
+    original: String,
+}
+
+impl std::fmt::Display for SemVer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if !self.pre.is_empty() {
+            write!(f, "-{}", self.pre)?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "+{}", self.metadata)?;
+        }
+        Ok(())
+    }
+}
+
+fn valid_identifiers(s: &str, what: &str, no_leading_zero: bool) -> Result<(), String> {
+    for part in s.split('.') {
+        if part.is_empty() || !part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(format!("invalid {what} {s:?}"));
+        }
+        if no_leading_zero
+            && part.len() > 1
+            && part.starts_with('0')
+            && part.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(format!("{what} segment {part:?} starts with 0"));
+        }
+    }
+    Ok(())
+}
+
+impl SemVer {
+    pub(super) fn parse(s: &str) -> Result<SemVer, String> {
+        let body = s.strip_prefix('v').unwrap_or(s);
+        let (rest, metadata) = match body.split_once('+') {
+            Some((r, m)) => (r, m),
+            None => (body, ""),
+        };
+        let (core, pre) = match rest.split_once('-') {
+            Some((c, p)) => (c, p),
+            None => (rest, ""),
+        };
+        if body.contains('+') {
+            valid_identifiers(metadata, "metadata", false)?;
+        }
+        if rest.contains('-') {
+            valid_identifiers(pre, "prerelease", true)?;
+        }
+        let nums: Vec<&str> = core.split('.').collect();
+        if nums.len() > 3
+            || nums
+                .iter()
+                .any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err("not MAJOR[.MINOR[.PATCH]]".into());
+        }
+        let num = |i: usize| -> Result<u64, String> {
+            nums.get(i).map_or(Ok(0), |n| {
+                n.parse::<u64>().map_err(|e| format!("number {n:?}: {e}"))
+            })
+        };
+        Ok(SemVer {
+            major: num(0)?,
+            minor: num(1)?,
+            patch: num(2)?,
+            pre: pre.to_owned(),
+            metadata: metadata.to_owned(),
+            original: s.to_owned(),
+        })
+    }
+
+    fn bumped(&self, major: u64, minor: u64, patch: u64) -> SemVer {
+        let mut next = SemVer {
+            major,
+            minor,
+            patch,
+            pre: String::new(),
+            metadata: String::new(),
+            original: String::new(),
+        };
+        let prefix = if self.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
+        next.original = format!("{prefix}{next}");
+        next
+    }
+
+    fn method(&self, name: &str) -> Result<MjValue, Error> {
+        let overflow = || fail(format!("semver {name}(): the version number overflows"));
+        let inc = |n: u64| n.checked_add(1).ok_or_else(overflow);
+        Ok(match name {
+            "Major" => MjValue::from(self.major),
+            "Minor" => MjValue::from(self.minor),
+            "Patch" => MjValue::from(self.patch),
+            "Prerelease" => MjValue::from(self.pre.as_str()),
+            "Metadata" => MjValue::from(self.metadata.as_str()),
+            "Original" => MjValue::from(self.original.as_str()),
+            "String" => MjValue::from(self.to_string()),
+            "IncMajor" => MjValue::from_object(self.bumped(inc(self.major)?, 0, 0)),
+            "IncMinor" => MjValue::from_object(self.bumped(self.major, inc(self.minor)?, 0)),
+            "IncPatch" => {
+                // A prerelease is followed by its own release, as in Masterminds/semver.
+                let patch = if self.pre.is_empty() {
+                    inc(self.patch)?
+                } else {
+                    self.patch
+                };
+                MjValue::from_object(self.bumped(self.major, self.minor, patch))
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::UnknownMethod,
+                    format!("a semantic version has no method {name}"),
+                ));
+            }
+        })
+    }
+}
+
+impl Object for SemVer {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
+        match key.as_str()? {
+            name @ ("Major" | "Minor" | "Patch" | "Prerelease" | "Metadata" | "Original") => {
+                self.method(name).ok()
+            }
+            _ => None,
+        }
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        args: &[MjValue],
+    ) -> Result<MjValue, Error> {
+        if !args.is_empty() {
+            return Err(fail(format!("semver {method}() takes no arguments")));
+        }
+        self.method(method)
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Kargo's `semverDiff`: the most significant component in which two
+/// versions differ (`Major`, `Minor`, `Patch`, `Metadata`), `None` when
+/// none does, `Incomparable` when either is not a version. Prereleases are
+/// not compared, as in Kargo.
+pub(super) fn semver_diff(a: &str, b: &str) -> &'static str {
+    let (Ok(a), Ok(b)) = (SemVer::parse(a), SemVer::parse(b)) else {
+        return "Incomparable";
+    };
+    if a.major != b.major {
+        "Major"
+    } else if a.minor != b.minor {
+        "Minor"
+    } else if a.patch != b.patch {
+        "Patch"
+    } else if a.metadata != b.metadata {
+        "Metadata"
+    } else {
+        "None"
+    }
+}

@@ -1,0 +1,781 @@
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::template::{go_float, parse_go_float};
+use super::{Evaluator, ExprError, Scope};
+use crate::model::{
+    Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image, StepStatus,
+};
+
+fn image(repo: &str, tag: &str) -> Image {
+    Image {
+        repo_url: repo.into(),
+        tag: tag.into(),
+        digest: format!("sha256:{tag}"),
+        ..Default::default()
+    }
+}
+
+fn scope() -> Scope {
+    let mut annotated = image("ghcr.io/acme/app", "1.2.3");
+    annotated.annotations =
+        BTreeMap::from([("org.opencontainers.image.revision".into(), "abc".into())]);
+    let a = Freight {
+        origin: FreightOrigin::warehouse("wh-a"),
+        images: vec![annotated, image("ghcr.io/acme/both", "from-a")],
+        commits: vec![GitCommit {
+            repo_url: "https://github.com/acme/repo.git".into(),
+            id: "c0ffee12".into(),
+            branch: "main".into(),
+            tag: "v1.0.0".into(),
+            message: "Fix things".into(),
+            author: "Ann <ann@example.com>".into(),
+            ..Default::default()
+        }],
+        charts: vec![
+            Chart {
+                repo_url: "oci://ghcr.io/acme/charts/app".into(),
+                version: "0.1.0".into(),
+                ..Default::default()
+            },
+            Chart {
+                repo_url: "https://charts.acme.io".into(),
+                name: "web".into(),
+                version: "2.0.0".into(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let b = Freight {
+        origin: FreightOrigin::warehouse("wh-b"),
+        images: vec![image("ghcr.io/acme/both", "from-b")],
+        ..Default::default()
+    };
+    let mut s = Scope {
+        ctx: json!({
+            "project": "demo",
+            "stage": "prod",
+            "promotion": "p-1",
+            "targetFreight": {"name": "f1", "origin": {"name": "wh-a"}},
+        }),
+        freight: Arc::new(FreightCollection::new(vec![a, b])),
+        ..Default::default()
+    };
+    s.vars = json!({
+        "repo": "ghcr.io/acme/app",
+        "n": 3,
+        "obj": {"b": 1, "a": [1, 2]},
+        "empty": null,
+    })
+    .as_object()
+    .cloned()
+    .unwrap();
+    s.outputs = json!({"step-1": {"x": 5}, "foo": {"bar": "baz"}})
+        .as_object()
+        .cloned()
+        .unwrap();
+    s.step_statuses = BTreeMap::from([
+        ("step-1".into(), StepStatus::Succeeded),
+        ("check".into(), StepStatus::Skipped),
+        ("task-1::check".into(), StepStatus::Failed),
+    ]);
+    s
+}
+
+fn eval(template: &str) -> Value {
+    Evaluator::new()
+        .eval_template(template, &scope())
+        .unwrap_or_else(|e| panic!("{template}: {e}"))
+}
+
+fn eval_err(template: &str) -> ExprError {
+    match Evaluator::new().eval_template(template, &scope()) {
+        Ok(v) => {
+            let v: String = v.to_string().chars().take(200).collect();
+            panic!("{template}: expected an error, got {v}")
+        }
+        Err(e) => e,
+    }
+}
+
+// --- coercion -------------------------------------------------------------
+
+#[test]
+fn text_without_delimiters_is_returned_unchanged() {
+    assert_eq!(eval("42"), json!("42"));
+    assert_eq!(eval("true"), json!("true"));
+    assert_eq!(eval("{\"a\": 1}"), json!("{\"a\": 1}"));
+    assert_eq!(eval("$ {{ x }}"), json!("$ {{ x }}"));
+}
+
+#[test]
+fn quoted_result_is_the_string_inside() {
+    assert_eq!(eval("${{ quote(42) }}"), json!("42"));
+    assert_eq!(eval("${{ quote(true) }}"), json!("true"));
+    assert_eq!(eval("${{ quote('s') }}"), json!("s"));
+    assert_eq!(eval(r#""${{ 42 }}""#), json!("42"));
+    assert_eq!(eval("${{ quote({'a': 1}) }}"), json!("{\"a\":1}"));
+}
+
+#[test]
+fn integer_result_is_a_number() {
+    assert_eq!(eval("${{ 40 + 2 }}"), json!(42));
+    assert_eq!(eval("${{ '42' }}"), json!(42));
+    assert_eq!(eval("${{ vars.n }}"), json!(3));
+    assert_eq!(
+        eval("${{ 1 }}"),
+        json!(1),
+        "1 is a number before it is a bool"
+    );
+    assert_eq!(eval("${{ -7 }}"), json!(-7));
+}
+
+#[test]
+fn float_result_is_a_number() {
+    assert_eq!(eval("${{ 1.5 }}"), json!(1.5));
+    assert_eq!(eval("${{ 7 / 2 }}"), json!(3.5));
+    assert_eq!(
+        eval("${{ 4 / 2 }}"),
+        json!(2),
+        "integral floats become integers"
+    );
+    assert_eq!(eval("${{ '1e3' }}"), json!(1000));
+}
+
+#[test]
+fn bool_forms_of_go_parse_bool_are_bools() {
+    for t in ["true", "True", "TRUE", "t", "T"] {
+        assert_eq!(eval(&format!("${{{{ '{t}' }}}}")), json!(true), "{t}");
+    }
+    for f in ["false", "False", "FALSE", "f", "F"] {
+        assert_eq!(eval(&format!("${{{{ '{f}' }}}}")), json!(false), "{f}");
+    }
+    assert_eq!(eval("${{ vars.n > 2 }}"), json!(true));
+    assert_eq!(eval("${{ 'yes' }}"), json!("yes"));
+}
+
+#[test]
+fn json_results_are_json_values() {
+    assert_eq!(eval("${{ vars.obj }}"), json!({"a": [1, 2], "b": 1}));
+    assert_eq!(eval("${% {'a': {'b': 1}} %}"), json!({"a": {"b": 1}}));
+    assert_eq!(eval("${{ [1, 'x', nil] }}"), json!([1, "x", null]));
+    assert_eq!(eval("${{ nil }}"), json!(null));
+    assert_eq!(eval("${{ '[1.0, 2]' }}"), json!([1, 2]));
+}
+
+#[test]
+fn other_results_are_strings() {
+    assert_eq!(eval("${{ ctx.stage }}"), json!("prod"));
+    assert_eq!(eval("${{ 'NaN' }}"), json!("NaN"));
+    assert_eq!(eval("${{ '1e400' }}"), json!("1e400"));
+    assert_eq!(eval("${{ '1_000' }}"), json!("1_000"));
+}
+
+#[test]
+fn one_trailing_newline_is_kept_for_strings_only() {
+    assert_eq!(eval("${{ ctx.stage }}\n"), json!("prod\n"));
+    assert_eq!(eval("${{ 42 }}\n"), json!(42));
+    assert_eq!(eval("${{ true }}\n"), json!(true));
+    assert_eq!(eval("${{ quote('a') }}\n"), json!("a\n"));
+    assert_eq!(eval("${{ ctx.stage }}\n\n"), json!("prod\n\n"));
+}
+
+#[test]
+fn several_expressions_with_literal_text() {
+    assert_eq!(
+        eval("${{ ctx.project }}-${% ctx.stage %}/v${{ vars.n }}!"),
+        json!("demo-prod/v3!")
+    );
+    assert_eq!(eval("${{ vars.n }}${{ vars.n }}"), json!(33));
+    assert_eq!(eval("stage/${{ ctx.stage }}"), json!("stage/prod"));
+}
+
+#[test]
+fn non_string_results_are_written_as_go_json_in_text() {
+    assert_eq!(
+        eval("x=${{ {'b': 1, 'a': '<&>'} }}"),
+        json!(r#"x={"a":"\u003c\u0026\u003e","b":1}"#)
+    );
+    assert_eq!(eval("v${{ 1.0 }}"), json!("v1"));
+    assert_eq!(eval("v${{ nil }}"), json!("vnull"));
+    assert_eq!(eval("${{ true }} story"), json!("true story"));
+}
+
+#[test]
+fn go_number_formats() {
+    assert_eq!(go_float(1e21), "1e+21");
+    assert_eq!(go_float(1.5e-7), "1.5e-7");
+    assert_eq!(go_float(100.0), "100");
+    assert_eq!(go_float(0.25), "0.25");
+    assert_eq!(parse_go_float("0x1p-2"), serde_json::Number::from_f64(0.25));
+    assert_eq!(parse_go_float(".5"), serde_json::Number::from_f64(0.5));
+    assert_eq!(parse_go_float("+5"), Some(5.into()));
+    assert_eq!(parse_go_float("007"), Some(7.into()));
+    assert_eq!(parse_go_float("1_000"), None);
+    assert_eq!(parse_go_float("Inf"), None);
+    assert_eq!(parse_go_float(" 1"), None);
+    assert_eq!(
+        parse_go_float("18446744073709551615"),
+        Some(u64::MAX.into())
+    );
+}
+
+#[test]
+fn unclosed_expression_is_an_error() {
+    let e = eval_err("a ${{ ctx.stage");
+    assert_eq!(e.expression, "a ${{ ctx.stage");
+    assert_eq!(
+        e.message,
+        "unclosed expression: `${{` at byte 2 has no closing `}}`"
+    );
+    let e = eval_err("${% 1 }}");
+    assert!(e.message.contains("no closing `%}`"), "{}", e.message);
+}
+
+// --- variables ------------------------------------------------------------
+
+#[test]
+fn outputs_by_index_and_by_member() {
+    assert_eq!(eval("${{ outputs['step-1'].x }}"), json!(5));
+    assert_eq!(eval("${{ outputs.foo.bar }}"), json!("baz"));
+}
+
+#[test]
+fn task_outputs_and_extra_variables() {
+    let mut s = scope();
+    assert!(Evaluator::new().eval_template("${{ task }}", &s).is_err());
+    s.task_outputs = Some(
+        json!({"read": {"v": "1.0.1"}})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
+    s.extra.insert("response".into(), json!({"status": 200}));
+    s.extra.insert("vars".into(), json!("shadow"));
+    let ev = Evaluator::new();
+    assert_eq!(
+        ev.eval_template("${{ task.outputs.read.v }}", &s).unwrap(),
+        json!("1.0.1")
+    );
+    assert_eq!(
+        ev.eval_template("${{ response.status == 200 }}", &s)
+            .unwrap(),
+        json!(true)
+    );
+    assert_eq!(
+        ev.eval_template("${{ vars.n }}", &s).unwrap(),
+        json!(3),
+        "extra cannot shadow vars"
+    );
+}
+
+#[test]
+fn undefined_variable_is_an_error_naming_it() {
+    let e = eval_err("${{ nope }}");
+    assert_eq!(e.expression, "${{ nope }}");
+    assert_eq!(e.message, "undefined value: `nope` is undefined");
+    let e = eval_err("${{ vars.missing }}");
+    assert_eq!(e.message, "undefined value: `vars.missing` is undefined");
+    let e = eval_err("${{ vars.missing.deep }}");
+    assert_eq!(e.message, "undefined value: `vars.missing` is undefined");
+    let e = eval_err("${{ outputs.nope.x == 1 }}");
+    assert!(
+        e.message.contains("`outputs.nope` is undefined"),
+        "{}",
+        e.message
+    );
+    let e = eval_err("at ${{ ctx.stage }} ${{ nope }}");
+    assert_eq!(e.message, "in `nope`: undefined value: `nope` is undefined");
+    let e = eval_err("${{ {'a': nope} }}");
+    assert_eq!(e.message, "the result holds an undefined value at `.a`");
+}
+
+// --- translation ----------------------------------------------------------
+
+#[test]
+fn expr_lang_operators_work() {
+    assert_eq!(
+        eval("${{ vars.n > 2 && ctx.stage == 'prod' }}"),
+        json!(true)
+    );
+    assert_eq!(
+        eval("${{ vars.n > 5 || ctx.stage != 'prod' }}"),
+        json!(false)
+    );
+    assert_eq!(eval("${{ !(vars.n > 2) }}"), json!(false));
+    assert_eq!(eval("${{ !false && !!true }}"), json!(true));
+    assert_eq!(eval("${{ vars.n > 5 ? 'big' : 'small' }}"), json!("small"));
+    assert_eq!(
+        eval("${{ vars.n > 1 ? vars.n > 2 ? 'a' : 'b' : 'c' }}"),
+        json!("a")
+    );
+    assert_eq!(eval("${{ vars.empty == nil }}"), json!(true));
+    assert_eq!(eval("${{ 'x-' + ctx.stage }}"), json!("x-prod"));
+    assert_eq!(eval("${{ 2 in [1, 2] && 'stage' in ctx }}"), json!(true));
+    assert_eq!(
+        eval("${{ ctx.stage contains 'ro' && ctx.stage startsWith 'pr' }}"),
+        json!(true)
+    );
+    assert_eq!(eval("${{ 1 + 2 * 3 }}"), json!(7));
+    assert_eq!(eval("${{ vars.missing ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ vars.empty ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ outputs.missing.x ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ nope ?? 'dflt' }}"), json!("dflt"));
+    assert_eq!(eval("${{ outputs['step-1'].x ?? 0 }}"), json!(5));
+    assert_eq!(eval("${{ vars?.missing?.deep }}"), json!(null));
+    assert_eq!(eval("${{ {stage: ctx.stage} }}"), json!({"stage": "prod"}));
+    assert_eq!(eval("${{ 1..3 }}"), json!([1, 2, 3]));
+    assert_eq!(eval("${{ upper(ctx.stage) }}"), json!("PROD"));
+    assert_eq!(eval("${{ ctx.stage | upper }}"), json!("PROD"));
+}
+
+#[test]
+fn operators_inside_string_literals_are_left_alone() {
+    assert_eq!(eval("${{ 'a && b || !c' }}"), json!("a && b || !c"));
+    assert_eq!(eval(r#"${{ "x ? y : nil" }}"#), json!("x ? y : nil"));
+    assert_eq!(
+        eval("${{ ctx.stage == 'prod' ? 'is && prod' : '!no' }}"),
+        json!("is && prod")
+    );
+}
+
+// --- functions ------------------------------------------------------------
+
+#[test]
+fn image_from_finds_the_image_and_exposes_go_fields() {
+    assert_eq!(eval("${{ imageFrom(vars.repo).Tag }}"), json!("1.2.3"));
+    assert_eq!(
+        eval("${{ imageFrom(vars.repo).Digest }}"),
+        json!("sha256:1.2.3")
+    );
+    assert_eq!(
+        eval("${{ imageFrom(vars.repo).RepoURL }}"),
+        json!("ghcr.io/acme/app")
+    );
+    assert_eq!(
+        eval("${{ imageFrom(vars.repo).Annotations['org.opencontainers.image.revision'] }}"),
+        json!("abc")
+    );
+    assert_eq!(
+        eval("${{ imageFrom(vars.repo) }}"),
+        json!({
+            "repoURL": "ghcr.io/acme/app",
+            "tag": "1.2.3",
+            "digest": "sha256:1.2.3",
+            "annotations": {"org.opencontainers.image.revision": "abc"},
+        })
+    );
+}
+
+#[test]
+fn freight_lookups_without_origin_reject_ambiguity() {
+    let e = eval_err("${{ imageFrom('ghcr.io/acme/both').Tag }}");
+    assert!(e.message.contains("ambiguous"), "{}", e.message);
+    assert!(
+        e.message.contains("Warehouse/wh-a, Warehouse/wh-b"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        eval("${{ imageFrom('ghcr.io/acme/both', warehouse('wh-b')).Tag }}"),
+        json!("from-b")
+    );
+    assert_eq!(
+        eval("${{ imageFrom('ghcr.io/acme/both', warehouse('wh-a')).Tag }}"),
+        json!("from-a")
+    );
+    assert_eq!(
+        eval("${{ imageFrom(vars.repo, warehouse('wh-b')) }}"),
+        json!(null)
+    );
+}
+
+#[test]
+fn freight_lookups_return_nil_without_a_match() {
+    assert_eq!(eval("${{ imageFrom('nope') }}"), json!(null));
+    assert_eq!(eval("${{ imageFrom('nope') == nil }}"), json!(true));
+    assert_eq!(
+        eval("${{ imageFrom('nope')?.Tag ?? 'latest' }}"),
+        json!("latest")
+    );
+    assert!(
+        Evaluator::new()
+            .eval_template("${{ imageFrom('nope').Tag }}", &scope())
+            .is_err()
+    );
+    assert_eq!(
+        eval("${{ commitFrom('https://example.com/x.git') }}"),
+        json!(null)
+    );
+}
+
+#[test]
+fn commit_from_normalises_git_urls() {
+    assert_eq!(
+        eval("${{ commitFrom('https://github.com/acme/repo.git').ID }}"),
+        json!("c0ffee12")
+    );
+    assert_eq!(
+        eval("${{ commitFrom('https://user@GitHub.com/acme/repo/').Tag }}"),
+        json!("v1.0.0")
+    );
+    assert_eq!(
+        eval("${{ commitFrom('https://github.com/acme/repo', warehouse('wh-a')).Branch }}"),
+        json!("main")
+    );
+    assert_eq!(
+        eval("${{ commitFrom('https://github.com/acme/repo').Message }}"),
+        json!("Fix things")
+    );
+    assert_eq!(
+        eval("${{ commitFrom('https://github.com/acme/repo').Author }}"),
+        json!("Ann <ann@example.com>")
+    );
+}
+
+#[test]
+fn chart_from_matches_url_and_name() {
+    assert_eq!(
+        eval("${{ chartFrom('oci://ghcr.io/acme/charts/app').Version }}"),
+        json!("0.1.0")
+    );
+    assert_eq!(
+        eval("${{ chartFrom('oci://ghcr.io/acme/charts/app', warehouse('wh-a')).Version }}"),
+        json!("0.1.0")
+    );
+    assert_eq!(
+        eval("${{ chartFrom('https://charts.acme.io', 'web').Version }}"),
+        json!("2.0.0")
+    );
+    assert_eq!(
+        eval("${{ chartFrom('https://charts.acme.io', 'web').Name }}"),
+        json!("web")
+    );
+    assert_eq!(
+        eval("${{ chartFrom('https://charts.acme.io') }}"),
+        json!(null)
+    );
+    assert_eq!(
+        eval("${{ chartFrom('https://charts.acme.io', 'web', warehouse('wh-b')) }}"),
+        json!(null)
+    );
+    let e = eval_err("${{ chartFrom('a', 'b', 'c') }}");
+    assert!(
+        e.message
+            .contains("third argument must be a Freight origin"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn warehouse_returns_an_origin() {
+    assert_eq!(
+        eval("${{ warehouse('w') }}"),
+        json!({"kind": "Warehouse", "name": "w"})
+    );
+    assert_eq!(eval("${{ warehouse('w').Name }}"), json!("w"));
+    assert!(
+        eval_err("${{ warehouse('') }}")
+            .message
+            .contains("must not be empty")
+    );
+    let e = eval_err("${{ imageFrom(vars.repo, 'wh-a') }}");
+    assert!(
+        e.message
+            .contains("second argument must be a Freight origin"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn quote_and_unsafe_quote_and_as_json() {
+    assert_eq!(eval("${{ unsafeQuote(40 + 2) }}"), json!("42"));
+    assert_eq!(eval("${{ unsafeQuote('string') }}"), json!("\"string\""));
+    assert_eq!(eval(r#"${{ quote('say "hi"') }}"#), json!(r#"say \"hi\""#));
+    assert_eq!(
+        eval("${{ asJSON({'b': [1], 'a': 1}) }}"),
+        json!("{\n  \"a\": 1,\n  \"b\": [\n    1\n  ]\n}\n")
+    );
+}
+
+#[test]
+fn as_yaml_writes_yaml() {
+    assert_eq!(
+        eval("${% asYAML({'b': [1, 2], 'a': 'x', 'c': {'d': true}}) %}"),
+        json!("a: x\nb:\n    - 1\n    - 2\nc:\n    d: true\n")
+    );
+}
+
+#[test]
+fn success_failure_always() {
+    assert_eq!(eval("${{ success() }}"), json!(true));
+    assert_eq!(eval("${{ failure() }}"), json!(false));
+    assert_eq!(eval("${{ always() }}"), json!(true));
+    let mut s = scope();
+    s.failed = true;
+    let ev = Evaluator::new();
+    assert_eq!(
+        ev.eval_template("${{ success() }}", &s).unwrap(),
+        json!(false)
+    );
+    assert_eq!(
+        ev.eval_template("${{ failure() }}", &s).unwrap(),
+        json!(true)
+    );
+    assert_eq!(
+        ev.eval_template("${{ always() }}", &s).unwrap(),
+        json!(true)
+    );
+}
+
+#[test]
+fn status_reads_the_current_namespace() {
+    assert_eq!(eval("${{ status('step-1') }}"), json!("Succeeded"));
+    assert_eq!(eval("${{ status('check') }}"), json!("Skipped"));
+    assert_eq!(eval("${{ status('nope') }}"), json!(""));
+    let mut s = scope();
+    s.namespace = Some("task-1".into());
+    let ev = Evaluator::new();
+    assert_eq!(
+        ev.eval_template("${{ status('check') }}", &s).unwrap(),
+        json!("Failed")
+    );
+    assert_eq!(
+        ev.eval_template("${{ status('step-1') }}", &s).unwrap(),
+        json!("")
+    );
+}
+
+#[test]
+fn semver_parse_methods() {
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3-rc.1+b5').Major() }}"),
+        json!(1)
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3-rc.1+b5').Minor() }}"),
+        json!(2)
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3-rc.1+b5').Patch() }}"),
+        json!(3)
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3-rc.1+b5').Prerelease() }}"),
+        json!("rc.1")
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3-rc.1+b5').Metadata() }}"),
+        json!("b5")
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3-rc.1+b5').String() }}"),
+        json!("1.2.3-rc.1+b5")
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3').IncMinor().String() }}"),
+        json!("1.3.0")
+    );
+    assert_eq!(
+        eval("${{ semverParse('v1.2.3').IncMajor().Original() }}"),
+        json!("v2.0.0")
+    );
+    assert_eq!(
+        eval("${{ semverParse('1.2.3').IncPatch().String() }}"),
+        json!("1.2.4")
+    );
+    assert_eq!(
+        eval("${{ semverParse('1.2.3-rc.1').IncPatch().String() }}"),
+        json!("1.2.3")
+    );
+    assert_eq!(eval("${{ semverParse('1.2') }}"), json!("1.2.0"));
+    assert_eq!(eval("v=${{ semverParse('1.2') }}"), json!("v=\"1.2.0\""));
+    let e = eval_err("${{ semverParse('one') }}");
+    assert!(
+        e.message.contains("invalid semantic version \"one\""),
+        "{}",
+        e.message
+    );
+    assert!(
+        eval_err("${{ semverParse('1.2.3-01') }}")
+            .message
+            .contains("starts with 0")
+    );
+}
+
+#[test]
+fn semver_diff_values() {
+    assert_eq!(eval("${{ semverDiff('1.2.3', '2.0.0') }}"), json!("Major"));
+    assert_eq!(eval("${{ semverDiff('1.2.3', '1.3.0') }}"), json!("Minor"));
+    assert_eq!(eval("${{ semverDiff('1.2.3', 'v1.2.4') }}"), json!("Patch"));
+    assert_eq!(
+        eval("${{ semverDiff('1.2.3+a', '1.2.3+b') }}"),
+        json!("Metadata")
+    );
+    assert_eq!(eval("${{ semverDiff('1.2.3', 'v1.2.3') }}"), json!("None"));
+    assert_eq!(
+        eval("${{ semverDiff('1.2.3-rc.1', '1.2.3') }}"),
+        json!("None")
+    );
+    assert_eq!(
+        eval("${{ semverDiff('latest', '1.2.3') }}"),
+        json!("Incomparable")
+    );
+}
+
+// --- limits and errors ----------------------------------------------------
+
+#[test]
+fn runaway_expressions_run_out_of_fuel() {
+    for t in [
+        "${{ 'x' * 1000000000 }}",
+        "${{ range(99999) | map('string') | join(',') }}",
+        "${{ [range(99999) | list, range(99999) | list, range(99999) | list] }}",
+    ] {
+        let e = eval_err(t);
+        assert_eq!(
+            e.message, "evaluation stopped: the expression used up its fuel limit of 200000 units",
+            "{t}"
+        );
+    }
+    let e = eval_err("${{ (range(99999) | list) * 1000 }}");
+    assert_eq!(
+        e.message,
+        "the result is too large to convert (more than 200000 values)"
+    );
+    let small = Evaluator::with_fuel(5);
+    assert_eq!(small.fuel(), 5);
+    let e = small
+        .eval_template("${{ [1, 2, 3, 4, 5, 6, 7, 8] | join(',') }}", &scope())
+        .unwrap_err();
+    assert!(e.message.contains("fuel limit of 5 units"), "{}", e.message);
+}
+
+#[test]
+fn syntax_errors_quote_the_expression() {
+    let e = eval_err("${{ 1 + }}");
+    assert_eq!(e.expression, "${{ 1 + }}");
+    assert_eq!(e.message, "syntax error: unexpected end of expression");
+    assert_eq!(
+        e.to_string(),
+        "expression `${{ 1 + }}`: syntax error: unexpected end of expression"
+    );
+    let e = eval_err("${{ vars.n > 1 ? 'a' }}");
+    assert_eq!(
+        e.message,
+        "syntax error: expected `:`, found end of expression"
+    );
+    let e = eval_err("${{ vars.n vars }}");
+    assert_eq!(e.message, "syntax error: unexpected `vars` at position 8");
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let ev = Evaluator::new();
+    let s = scope();
+    for t in [
+        "${{ }}",
+        "${{ ( }}",
+        "${{ ] }}",
+        "${{ 'a' * -1 }}",
+        "${{ 1 / 0 }}",
+        "${{ 99999999999999999999999999 }}",
+        "${{ {1: 2} }}",
+        "${{ range }}",
+        "${{ imageFrom }}",
+        "${{ [1, 2][5] }}",
+        "${{ imageFrom() }}",
+        "${{ imageFrom(1) }}",
+        "${{ status() }}",
+        "${{ semverParse('18446744073709551615.0.0').IncMajor() }}",
+        "${{ '\\u{zz}' }}",
+        "${{ 0x }}",
+        "${{ a?. }}",
+        "${{ #x }}",
+        "${{ {a: } }}",
+        "${{ `unterminated }}",
+        "${{ \u{2028} }}",
+    ] {
+        let _ = ev.eval_template(t, &s);
+    }
+    let deep = format!("${{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
+    assert!(ev.eval_template(&deep, &s).is_err());
+    let deep = format!("${{{{ {}1 }}}}", "!".repeat(5000));
+    assert!(ev.eval_template(&deep, &s).is_err());
+    for long in [
+        format!("${{{{ 1{} }}}}", " + 1".repeat(20_000)),
+        format!("${{{{ nil{} }}}}", " ?? nil".repeat(20_000)),
+        format!("${{{{ vars{} }}}}", "?.b".repeat(20_000)),
+    ] {
+        let e = ev.eval_template(&long, &s).unwrap_err();
+        assert_eq!(e.message, "syntax error: expression nested too deeply");
+    }
+    // Just below the limit still works.
+    let ok = format!("${{{{ 1{} }}}}", " + 1".repeat(60));
+    assert_eq!(ev.eval_template(&ok, &s).unwrap(), json!(61));
+    let ok = format!("${{{{ nil{} 7 }}}}", " ?? nil".repeat(60) + " ??");
+    assert_eq!(ev.eval_template(&ok, &s).unwrap(), json!(7));
+}
+
+// --- eval_config / eval_expression ---------------------------------------
+
+#[test]
+fn eval_config_walks_values_and_leaves_keys_and_non_strings() {
+    let config = json!({
+        "z-${{ ctx.stage }}": "${{ ctx.stage }}",
+        "a": [1, "${{ vars.n + 1 }}", {"deep": ["${{ quote(vars.n) }}", true, null]}],
+        "n": 7,
+        "plain": "42",
+        "m": {"k": "v-${{ ctx.project }}"},
+    });
+    let out = Evaluator::new().eval_config(&config, &scope()).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "z-${{ ctx.stage }}": "prod",
+            "a": [1, 4, {"deep": ["3", true, null]}],
+            "n": 7,
+            "plain": "42",
+            "m": {"k": "v-demo"},
+        })
+    );
+    let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        ["z-${{ ctx.stage }}", "a", "n", "plain", "m"],
+        "key order is kept"
+    );
+    let e = Evaluator::new()
+        .eval_config(&json!({"a": {"b": ["${{ nope }}"]}}), &scope())
+        .unwrap_err();
+    assert_eq!(e.expression, "${{ nope }}");
+}
+
+#[test]
+fn eval_expression_returns_the_uncoerced_value() {
+    let ev = Evaluator::new();
+    let s = scope();
+    assert_eq!(ev.eval_expression("vars.n + 1", &s).unwrap(), json!(4));
+    assert_eq!(ev.eval_expression("'42'", &s).unwrap(), json!("42"));
+    assert_eq!(
+        ev.eval_expression("ctx.stage == 'prod' && success()", &s)
+            .unwrap(),
+        json!(true)
+    );
+    let e = ev.eval_expression("nope", &s).unwrap_err();
+    assert_eq!(e.expression, "nope");
+    assert_eq!(e.message, "undefined value: `nope` is undefined");
+}
+
+#[test]
+fn evaluator_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Evaluator>();
+}

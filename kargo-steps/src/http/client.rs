@@ -1,0 +1,342 @@
+//! The HTTP plumbing shared by `http` and `http-download`: building the
+//! request, refusing link-local addresses, sending with cancellation, and
+//! reading bodies under a size cap. Messages never include header or query
+//! values, nor URL credentials.
+
+use std::error::Error as _;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kargo_core::duration::GoDuration;
+use kargo_core::step::{StepContext, StepError};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Response, Url};
+
+use super::{Header, QueryParam};
+
+/// What to send.
+pub(crate) struct Request<'a> {
+    pub(crate) kind: &'static str,
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [Header],
+    pub(crate) query_params: &'a [QueryParam],
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) timeout: Duration,
+    pub(crate) insecure_skip_tls_verify: bool,
+    pub(crate) proxy: Option<&'a str>,
+}
+
+/// `url` without credentials, query or fragment, for messages and logs.
+pub(crate) fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) => {
+            let had_query = parsed.query().is_some();
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.set_query(None);
+            parsed.set_fragment(None);
+            let mut shown = parsed.to_string();
+            if had_query {
+                shown.push_str("?…");
+            }
+            shown
+        }
+        Err(_) => {
+            // Unparsable: keep what is before the query, and drop anything
+            // that looks like credentials.
+            let head = url.split(['?', '#']).next().unwrap_or_default();
+            match (head.find("://"), head.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    format!("{}://{}", &head[..scheme_end], &head[at + 1..])
+                }
+                _ => head.to_owned(),
+            }
+        }
+    }
+}
+
+/// Whether `ip` is link-local (169.254.0.0/16, fe80::/10, or such an IPv4
+/// address mapped into IPv6).
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        }
+    }
+}
+
+/// Refuses a URL whose host is a link-local IP literal (names are checked
+/// by [`SafeResolver`] once resolved).
+fn check_host(url: &Url) -> Result<(), String> {
+    let Some(host) = url.host_str() else {
+        return Ok(());
+    };
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    match literal.parse::<IpAddr>() {
+        Ok(ip) if is_link_local(ip) => Err(format!(
+            "connections to link-local addresses are not permitted (host `{host}`)"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Resolves names with the system resolver and drops link-local addresses,
+/// so that a name pointing at a cloud metadata endpoint is refused.
+#[derive(Debug)]
+struct SafeResolver;
+
+impl Resolve for SafeResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let safe: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| !is_link_local(addr.ip()))
+                .collect();
+            if safe.is_empty() {
+                return Err(format!(
+                    "connections to link-local addresses are not permitted \
+                     (host `{host}` resolved to link-local addresses only)"
+                )
+                .into());
+            }
+            let addrs: Addrs = Box::new(safe.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+fn build_client(req: &Request<'_>) -> Result<Client, StepError> {
+    let kind = req.kind;
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 10 {
+            return attempt.error("stopped after 10 redirects");
+        }
+        match check_host(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(e) => attempt.error(e),
+        }
+    });
+    let mut builder = Client::builder()
+        .timeout(req.timeout)
+        .redirect(redirects)
+        .dns_resolver(Arc::new(SafeResolver))
+        .tls_danger_accept_invalid_certs(req.insecure_skip_tls_verify);
+    if let Some(proxy) = req.proxy.filter(|p| !p.is_empty()) {
+        let shown = redact_url(proxy);
+        let parsed = Url::parse(proxy)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                StepError::failed(format!(
+                    "invalid {kind} config: `proxy` `{shown}` must be an http:// or https:// URL"
+                ))
+            })?;
+        check_host(&parsed).map_err(|e| StepError::failed(format!("{kind}: proxy: {e}")))?;
+        let proxy = reqwest::Proxy::all(parsed).map_err(|e| {
+            StepError::failed(format!("invalid {kind} config: `proxy` `{shown}`"))
+                .with_source(e.without_url())
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| {
+        StepError::terminal(format!("{kind}: cannot create an HTTP client")).with_source(e)
+    })
+}
+
+fn header_map(kind: &str, headers: &[Header]) -> Result<HeaderMap, StepError> {
+    let mut map = HeaderMap::new();
+    for header in headers {
+        let name = HeaderName::from_bytes(header.name.as_bytes()).map_err(|_| {
+            StepError::failed(format!(
+                "invalid {kind} config: header name `{}` is not a valid HTTP header name",
+                header.name
+            ))
+        })?;
+        // The value may be a secret: it is named by its header only.
+        let mut value = HeaderValue::from_str(&header.value).map_err(|_| {
+            StepError::failed(format!(
+                "invalid {kind} config: the value of header `{}` is not a valid HTTP header value",
+                header.name
+            ))
+        })?;
+        value.set_sensitive(true);
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// Checks what Kargo's schema requires of headers and query parameters:
+/// non-empty names and values.
+pub(crate) fn validate_pairs(
+    kind: &str,
+    headers: &[Header],
+    query_params: &[QueryParam],
+) -> Result<(), StepError> {
+    let pairs = headers
+        .iter()
+        .map(|h| ("headers", &h.name, &h.value))
+        .chain(
+            query_params
+                .iter()
+                .map(|q| ("queryParams", &q.name, &q.value)),
+        );
+    for (field, name, value) in pairs {
+        if name.is_empty() {
+            return Err(StepError::failed(format!(
+                "invalid {kind} config: `{field}[].name` is empty"
+            )));
+        }
+        if value.is_empty() {
+            return Err(StepError::failed(format!(
+                "invalid {kind} config: `{field}[].value` of `{name}` is empty"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Builds and sends the request; returns the response with its body unread.
+/// Stops when the step is cancelled.
+pub(crate) async fn send(ctx: &StepContext, req: Request<'_>) -> Result<Response, StepError> {
+    let kind = req.kind;
+    let shown = redact_url(req.url);
+    let mut url = Url::parse(req.url)
+        .map_err(|e| StepError::failed(format!("invalid {kind} config: `url` `{shown}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(StepError::failed(format!(
+            "invalid {kind} config: `url` `{shown}` must be an http:// or https:// URL"
+        )));
+    }
+    check_host(&url).map_err(|e| StepError::failed(format!("{kind}: {e}")))?;
+    if !req.query_params.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for param in req.query_params {
+            pairs.append_pair(&param.name, &param.value);
+        }
+    }
+    let headers = header_map(kind, req.headers)?;
+    let client = build_client(&req)?;
+    let mut builder = client.request(req.method.clone(), url).headers(headers);
+    if let Some(body) = req.body {
+        builder = builder.body(body);
+    }
+    tracing::debug!(method = %req.method, url = %shown, "sending HTTP request");
+    let response = tokio::select! {
+        r = builder.send() => r,
+        () = ctx.cancel.cancelled() => return Err(cancelled(kind, &shown)),
+    };
+    response.map_err(|e| request_error(kind, &shown, req.timeout, e))
+}
+
+/// Reads the next piece of a response body. Stops when the step is
+/// cancelled.
+pub(crate) async fn next_chunk(
+    ctx: &StepContext,
+    kind: &'static str,
+    shown_url: &str,
+    timeout: Duration,
+    response: &mut Response,
+) -> Result<Option<impl AsRef<[u8]> + use<>>, StepError> {
+    tokio::select! {
+        r = response.chunk() => r.map_err(|e| request_error(kind, shown_url, timeout, e)),
+        () = ctx.cancel.cancelled() => Err(cancelled(kind, shown_url)),
+    }
+}
+
+/// Reads a whole body of at most `cap` bytes.
+pub(crate) async fn read_body(
+    ctx: &StepContext,
+    kind: &'static str,
+    shown_url: &str,
+    timeout: Duration,
+    mut response: Response,
+    cap: u64,
+) -> Result<Vec<u8>, StepError> {
+    if let Some(len) = response.content_length().filter(|&len| len > cap) {
+        return Err(too_large(kind, shown_url, len, cap));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = next_chunk(ctx, kind, shown_url, timeout, &mut response).await? {
+        let chunk = chunk.as_ref();
+        if (body.len() + chunk.len()) as u64 > cap {
+            return Err(too_large(
+                kind,
+                shown_url,
+                (body.len() + chunk.len()) as u64,
+                cap,
+            ));
+        }
+        body.extend_from_slice(chunk);
+    }
+    Ok(body)
+}
+
+fn too_large(kind: &str, shown_url: &str, size: u64, cap: u64) -> StepError {
+    StepError::failed(format!(
+        "{kind}: response from {shown_url} exceeds the limit of {cap} bytes (at least {size} bytes)"
+    ))
+}
+
+fn cancelled(kind: &str, shown_url: &str) -> StepError {
+    StepError::terminal(format!("{kind}: request to {shown_url} was cancelled"))
+}
+
+/// A send or read failure: retryable, described without the URL reqwest
+/// would print (it may hold query values).
+fn request_error(kind: &str, shown_url: &str, timeout: Duration, e: reqwest::Error) -> StepError {
+    if e.is_timeout() {
+        return StepError::retryable(format!(
+            "{kind}: request to {shown_url} timed out after {}",
+            GoDuration::new(timeout)
+        ));
+    }
+    let e = e.without_url();
+    let mut reason = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    StepError::retryable(format!("{kind}: request to {shown_url} failed: {reason}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_urls_lose_credentials_and_query() {
+        assert_eq!(
+            redact_url("https://user:pw@example.com/a/b?token=secret#x"),
+            "https://example.com/a/b?…"
+        );
+        assert_eq!(redact_url("http://example.com/"), "http://example.com/");
+        assert_eq!(
+            redact_url("not a url://user:pw@host/x?token=secret"),
+            "not a url://host/x"
+        );
+    }
+
+    #[test]
+    fn link_local_addresses_are_recognised() {
+        for ip in ["169.254.169.254", "fe80::1", "::ffff:169.254.1.1"] {
+            assert!(is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["127.0.0.1", "10.0.0.1", "::1", "fd00::1"] {
+            assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
+        }
+        let url = Url::parse("http://[fe80::1]:8080/").unwrap();
+        assert!(check_host(&url).is_err());
+        let url = Url::parse("http://169.254.169.254/latest/meta-data").unwrap();
+        assert!(check_host(&url).is_err());
+        let url = Url::parse("http://127.0.0.1:1/").unwrap();
+        assert!(check_host(&url).is_ok());
+    }
+}

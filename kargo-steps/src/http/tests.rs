@@ -1,0 +1,549 @@
+//! Tests against a real HTTP server on 127.0.0.1 (see `test_support`).
+//! Those that evaluate expressions need the expression evaluator of
+//! kargo-core.
+
+use std::time::Duration;
+
+use kargo_core::Workspace;
+use kargo_core::model::StepStatus;
+use kargo_core::step::{ErrorKind, Step, StepContext, StepOutcome};
+use serde_json::{Value, json};
+
+use super::{Config, Http, Method};
+use crate::test_support::{Reply, Server};
+
+fn context() -> (tempfile::TempDir, StepContext) {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
+    (dir, ctx)
+}
+
+async fn run(ctx: &StepContext, config: Value) -> Result<StepOutcome, kargo_core::step::StepError> {
+    Http::new().run(ctx, config).await
+}
+
+#[tokio::test]
+async fn success_expression_true_succeeds_with_outputs_from_expressions() {
+    let server = Server::start(vec![
+        Reply::json(200, &json!({"ready": true, "facts": ["a", "b"]})).header("X-Build", "42"),
+    ]);
+    let (_dir, ctx) = context();
+    let outcome = run(
+        &ctx,
+        json!({
+            "url": server.url("/status"),
+            "successExpression": "response.status == 200 && response.body.ready",
+            "failureExpression": "response.status == 404",
+            "outputs": [
+                {"name": "status", "fromExpression": "response.status"},
+                {"name": "fact", "fromExpression": "response.body.facts[1]"},
+                {"name": "build", "fromExpression": "response.headers['X-Build'][0]"},
+            ],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(
+        Value::Object(outcome.output),
+        json!({"status": 200, "fact": "b", "build": "42"})
+    );
+}
+
+#[tokio::test]
+async fn failure_expression_true_fails_with_the_error_expression_message() {
+    let server = Server::start(vec![Reply::json(
+        404,
+        &json!({"message": "resource not found"}),
+    )]);
+    let (_dir, ctx) = context();
+    let err = run(
+        &ctx,
+        json!({
+            "url": server.url("/data"),
+            "successExpression": "response.status == 200",
+            "failureExpression": "response.status >= 400 && response.status < 500",
+            "errorExpression": "response.body.message",
+        }),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(
+        err.to_string(),
+        r#"HTTP (404) response met failure criteria: "resource not found""#
+    );
+}
+
+#[tokio::test]
+async fn error_expression_of_kargo_docs_coalesces_fields_and_falls_back() {
+    let server = Server::start(vec![
+        Reply::json(403, &json!({"error": "resource is disabled"})),
+        Reply::json(403, &json!(["not", "an", "object"])),
+    ]);
+    let (_dir, ctx) = context();
+    let config = json!({
+        "url": server.url("/data"),
+        "successExpression": "response.status == 200",
+        "failureExpression": "response.status >= 400 && response.status < 500",
+        "errorExpression": "response.body?.message ?? response.body?.error",
+    });
+    let err = run(&ctx, config.clone()).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"HTTP (403) response met failure criteria: "resource is disabled""#
+    );
+    let err = run(&ctx, config).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.to_string(), "HTTP (403) response met failure criteria");
+}
+
+#[tokio::test]
+async fn failure_without_error_expression_uses_the_default_message() {
+    let server = Server::start(vec![Reply::new(500)]);
+    let (_dir, ctx) = context();
+    let err = run(
+        &ctx,
+        json!({"url": server.url("/"), "failureExpression": "response.status == 500"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.to_string(), "HTTP (500) response met failure criteria");
+}
+
+#[tokio::test]
+async fn neither_expression_true_is_running_with_the_poll_interval() {
+    let server = Server::start(vec![Reply::json(200, &json!({"phase": "Pending"}))]);
+    let (_dir, ctx) = context();
+    let config = json!({
+        "url": server.url("/"),
+        "successExpression": "response.body.phase == 'Done'",
+        "failureExpression": "response.body.phase == 'Error'",
+    });
+    let outcome = run(&ctx, config.clone()).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    assert_eq!(outcome.retry_after, Some(Duration::from_secs(30)));
+
+    let mut config = config;
+    config["pollInterval"] = json!("2m");
+    let outcome = run(&ctx, config).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    assert_eq!(outcome.retry_after, Some(Duration::from_secs(120)));
+}
+
+#[tokio::test]
+async fn polling_reports_running_until_the_server_answers_200() {
+    let server = Server::start(vec![
+        Reply::new(503),
+        Reply::new(503),
+        Reply::json(200, &json!({"version": "v1.2.3"})),
+    ]);
+    let (_dir, ctx) = context();
+    let config = json!({
+        "url": server.url("/health"),
+        "successExpression": "response.status == 200",
+        "failureExpression": "response.status == 404",
+        "pollInterval": "1s",
+        "outputs": [{"name": "version", "fromExpression": "response.body.version"}],
+    });
+    for _ in 0..2 {
+        let outcome = run(&ctx, config.clone()).await.unwrap();
+        assert_eq!(outcome.status, StepStatus::Running);
+        assert_eq!(outcome.retry_after, Some(Duration::from_secs(1)));
+    }
+    let outcome = run(&ctx, config).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(outcome.output["version"], json!("v1.2.3"));
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn yaml_responses_are_parsed_for_expressions() {
+    let server = Server::start(vec![
+        Reply::new(200)
+            .header("Content-Type", "application/yaml")
+            .body("version: \"2.0\"\nfeatures:\n  - name: a\n    enabled: true\n"),
+    ]);
+    let (_dir, ctx) = context();
+    let outcome = run(
+        &ctx,
+        json!({
+            "url": server.url("/config.yaml"),
+            "successExpression": "response.status == 200",
+            "outputs": [
+                {"name": "version", "fromExpression": "response.body.version"},
+                {"name": "features", "fromExpression": "response.body.features"},
+            ],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(outcome.output),
+        json!({"version": "2.0", "features": [{"name": "a", "enabled": true}]})
+    );
+}
+
+#[tokio::test]
+async fn without_expressions_2xx_succeeds() {
+    let server = Server::start(vec![Reply::new(204)]);
+    let (_dir, ctx) = context();
+    let outcome = run(&ctx, json!({"url": server.url("/")})).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert!(outcome.output.is_empty());
+}
+
+#[tokio::test]
+async fn without_expressions_other_statuses_fail_and_may_be_retried() {
+    // Kargo: "non-2xx status codes fail but will be retried".
+    let server = Server::start(vec![Reply::new(503)]);
+    let (_dir, ctx) = context();
+    let err = run(&ctx, json!({"url": server.url("/")}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(err.to_string().starts_with("HTTP (503) response"), "{err}");
+}
+
+#[tokio::test]
+async fn query_params_and_headers_are_sent() {
+    let server = Server::start(vec![Reply::new(200)]);
+    let (_dir, ctx) = context();
+    run(
+        &ctx,
+        json!({
+            "method": "GET",
+            "url": server.url("/search?fixed=1"),
+            "queryParams": [
+                {"name": "q", "value": "a b&c"},
+                {"name": "q", "value": "second"},
+            ],
+            "headers": [
+                {"name": "Authorization", "value": "Bearer s3cr3t"},
+                {"name": "X-Many", "value": "one"},
+                {"name": "X-Many", "value": "two"},
+            ],
+        }),
+    )
+    .await
+    .unwrap();
+    let request = &server.requests()[0];
+    assert_eq!(request.method, "GET");
+    assert_eq!(request.target, "/search?fixed=1&q=a+b%26c&q=second");
+    assert_eq!(request.header("authorization"), ["Bearer s3cr3t"]);
+    assert_eq!(request.header("x-many"), ["one", "two"]);
+}
+
+#[tokio::test]
+async fn post_sends_the_body() {
+    let server = Server::start(vec![Reply::new(201)]);
+    let (_dir, ctx) = context();
+    run(
+        &ctx,
+        json!({
+            "method": "POST",
+            "url": server.url("/hooks"),
+            "headers": [{"name": "Content-Type", "value": "application/json"}],
+            "body": "{\"text\":\"promoted\"}",
+        }),
+    )
+    .await
+    .unwrap();
+    let request = &server.requests()[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.body, br#"{"text":"promoted"}"#);
+    assert_eq!(request.header("content-type"), ["application/json"]);
+}
+
+#[tokio::test]
+async fn body_from_file_is_read_inside_the_work_directory() {
+    let server = Server::start(vec![Reply::new(200)]);
+    let (dir, ctx) = context();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    std::fs::write(dir.path().join("out/payload.json"), "{\"a\":1}").unwrap();
+    run(
+        &ctx,
+        json!({"method": "PUT", "url": server.url("/"), "bodyFromFile": "out/payload.json"}),
+    )
+    .await
+    .unwrap();
+    let request = &server.requests()[0];
+    assert_eq!(request.method, "PUT");
+    assert_eq!(request.body, b"{\"a\":1}");
+
+    for escaping in ["../payload.json", "/etc/passwd"] {
+        let err = run(
+            &ctx,
+            json!({"method": "POST", "url": server.url("/"), "bodyFromFile": escaping}),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{escaping}: {err}");
+    }
+    assert_eq!(server.requests().len(), 1, "nothing sent for refused paths");
+}
+
+#[tokio::test]
+async fn body_and_body_from_file_are_exclusive() {
+    let (_dir, ctx) = context();
+    let err = run(
+        &ctx,
+        json!({"url": "http://127.0.0.1:1/", "body": "x", "bodyFromFile": "f"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("mutually exclusive"), "{err}");
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_with_a_retryable_error() {
+    let server = Server::start(vec![Reply::new(200).delay(Duration::from_secs(3))]);
+    let (_dir, ctx) = context();
+    let err = run(
+        &ctx,
+        json!({"url": server.url("/slow"), "timeout": "200ms"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(err.to_string().contains("timed out after 200ms"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_url_is_a_retryable_error() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let (_dir, ctx) = context();
+    let err = run(
+        &ctx,
+        json!({"url": format!("http://127.0.0.1:{port}/?token=s3cr3t")}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    let message = err.to_string();
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(
+        !message.contains("s3cr3t"),
+        "query values stay out: {message}"
+    );
+}
+
+#[tokio::test]
+async fn responses_over_the_cap_are_refused() {
+    let big = vec![b'x'; 64];
+    let server = Server::start(vec![
+        Reply::new(200).body(big.clone()),
+        Reply::new(200).body(big).until_close(),
+    ]);
+    let (_dir, ctx) = context();
+    let step = Http::with_options(super::Options {
+        max_response_bytes: 16,
+    });
+    for _ in 0..2 {
+        let err = step
+            .run(&ctx, json!({"url": server.url("/big")}))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("exceeds the limit of 16 bytes"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn link_local_hosts_are_refused_without_a_request() {
+    let (_dir, ctx) = context();
+    let err = run(
+        &ctx,
+        json!({"url": "http://169.254.169.254/latest/meta-data"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("link-local"), "{err}");
+}
+
+#[tokio::test]
+async fn header_values_stay_out_of_errors_and_debug_output() {
+    let (_dir, ctx) = context();
+    let config = json!({
+        "url": "http://user:pw@127.0.0.1:1/?token=q-secret",
+        "headers": [{"name": "Authorization", "value": "Bearer s3cr3t\n"}],
+    });
+    let err = run(&ctx, config.clone()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("Authorization"), "{err}");
+    assert!(!err.to_string().contains("s3cr3t"), "{err}");
+
+    let parsed: Config = serde_json::from_value(config).unwrap();
+    let debug = format!("{parsed:?}");
+    for secret in ["s3cr3t", "q-secret", "pw@"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
+
+#[test]
+fn kargo_documented_examples_deserialize() {
+    // From Kargo's `http` step reference: basic, polling, Slack, YAML,
+    // content-type override and error expression examples.
+    let examples = [
+        r#"
+method: GET
+url: https://www.catfacts.net/api/
+outputs:
+- name: status
+  fromExpression: response.status
+- name: fact1
+  fromExpression: response.body.facts[0]
+- name: fact2
+  fromExpression: response.body.facts[1]
+"#,
+        r#"
+method: GET
+url: https://www.catfacts.net/api/
+successExpression: response.status == 200
+failureExpression: response.status == 404
+outputs:
+- name: status
+  fromExpression: response.status
+"#,
+        r#"
+method: POST
+url: https://slack.com/api/chat.postMessage
+headers:
+- name: Authorization
+  value: Bearer xoxb-token
+- name: Content-Type
+  value: application/json
+body: |
+  {"channel":"C123456","blocks":[]}
+"#,
+        r#"
+url: https://api.example.com/data
+responseContentType: application/yaml
+outputs:
+- name: value
+  fromExpression: response.body.key
+"#,
+        r#"
+url: https://api.example.com/data
+successExpression: response.status == 200
+failureExpression: response.status >= 400 && response.status < 500
+errorExpression: response.body?.message ?? response.body?.error
+"#,
+        r#"
+url: https://api.example.com/status
+insecureSkipTLSVerify: true
+proxy: http://proxy.example.com:3128
+timeout: 30s
+pollInterval: 1m
+bodyFromFile: out/payload.json
+queryParams:
+- name: env
+  value: prod
+"#,
+    ];
+    for yaml in examples {
+        let value: Value = serde_saphyr::from_str(yaml).unwrap();
+        let config: Config =
+            serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert!(config.url.starts_with("https://"));
+    }
+    let value: Value = serde_saphyr::from_str(examples[2]).unwrap();
+    let config: Config = serde_json::from_value(value).unwrap();
+    assert_eq!(config.method, Method::Post);
+    assert_eq!(config.headers.len(), 2);
+}
+
+#[tokio::test]
+async fn unknown_keys_and_bad_methods_are_rejected() {
+    let (_dir, ctx) = context();
+    for config in [
+        json!({"url": "http://127.0.0.1:1/", "succesExpression": "true"}),
+        json!({"url": "http://127.0.0.1:1/", "headers": [{"name": "a", "value": "b", "x": 1}]}),
+        json!({"url": "http://127.0.0.1:1/", "method": "get"}),
+        json!({"url": "http://127.0.0.1:1/", "responseContentType": "text/html"}),
+        json!({"url": "http://127.0.0.1:1/", "timeout": "10"}),
+        json!({"method": "GET"}),
+    ] {
+        let err = run(&ctx, config.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{config}");
+        assert!(err.to_string().starts_with("invalid http config"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn in_a_promotion_polling_waits_then_feeds_its_outputs_to_the_next_step() {
+    use std::sync::Arc;
+
+    use kargo_core::engine::{
+        Engine, NoCheckpoint, PromotionContext, PromotionState, TaskCatalog, inflate_tasks,
+    };
+    use kargo_core::model::{PromotionPhase, PromotionTemplateSpec};
+    use kargo_core::step::StepRegistry;
+
+    let server = Server::start(vec![
+        Reply::json(503, &json!({"status": "starting"})),
+        Reply::json(503, &json!({"status": "starting"})),
+        Reply::json(200, &json!({"status": "completed", "version": "v1.2.3"})),
+    ]);
+    // Kargo's documented pattern: `${{ }}` inside the success expression is
+    // evaluated before the step runs, the rest by the step.
+    let template = format!(
+        r#"
+vars:
+- name: expectedStatus
+  value: completed
+steps:
+- uses: http
+  as: health
+  config:
+    url: {url}
+    successExpression: response.body.status == '${{{{ vars.expectedStatus }}}}'
+    failureExpression: response.body.status == 'failed'
+    pollInterval: 1s
+    outputs:
+    - name: version
+      fromExpression: response.body.version
+- uses: file-write
+  config:
+    path: deployed.txt
+    contents: ${{{{ outputs.health.version }}}}
+"#,
+        url = server.url("/status")
+    );
+    let spec: PromotionTemplateSpec = serde_saphyr::from_str(&template).unwrap();
+    let steps = inflate_tasks(&spec.steps, &spec.vars, &TaskCatalog::new()).unwrap();
+    let mut registry = StepRegistry::new();
+    crate::register_builtins(&mut registry);
+    let engine = Engine::new(Arc::new(registry));
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = PromotionContext::new(Workspace::new(dir.path()).unwrap()).with_vars(spec.vars);
+
+    let mut state = PromotionState::default();
+    for _ in 0..2 {
+        engine
+            .resume(&ctx, &steps, &mut state, &NoCheckpoint)
+            .await
+            .unwrap();
+        assert_eq!(state.phase, PromotionPhase::Running);
+        assert_eq!(state.steps[0].status, Some(StepStatus::Running));
+        assert_eq!(state.retry_after_ms, Some(1000));
+    }
+    engine
+        .resume(&ctx, &steps, &mut state, &NoCheckpoint)
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Succeeded, "{state:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("deployed.txt")).unwrap(),
+        "v1.2.3"
+    );
+    assert_eq!(server.requests().len(), 3);
+}

@@ -1,0 +1,253 @@
+//! Tests against a real HTTP server on 127.0.0.1 (see `test_support`).
+
+use std::time::Duration;
+
+use kargo_core::Workspace;
+use kargo_core::model::StepStatus;
+use kargo_core::step::{ErrorKind, Step, StepContext};
+use serde_json::{Value, json};
+
+use super::{Config, HttpDownload};
+use crate::test_support::{Reply, Server};
+
+fn context() -> (tempfile::TempDir, StepContext) {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
+    (dir, ctx)
+}
+
+/// Every entry under `dir`, relative, sorted.
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            out.push(path.strip_prefix(root).unwrap().display().to_string());
+            if path.is_dir() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn downloads_to_out_path_creating_directories() {
+    let server = Server::start(vec![Reply::new(200).body("chart bytes")]);
+    let (dir, ctx) = context();
+    let outcome = HttpDownload::new()
+        .run(
+            &ctx,
+            json!({
+                "url": server.url("/charts/app.tgz"),
+                "outPath": "charts/app.tgz",
+                "headers": [{"name": "Authorization", "value": "token s3cr3t"}],
+                "queryParams": [{"name": "version", "value": "1.2.3"}],
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert!(outcome.output.is_empty(), "http-download has no outputs");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("charts/app.tgz")).unwrap(),
+        "chart bytes"
+    );
+    assert_eq!(
+        tree(dir.path()),
+        ["charts", "charts/app.tgz"],
+        "no temp file left"
+    );
+    let request = &server.requests()[0];
+    assert_eq!(request.target, "/charts/app.tgz?version=1.2.3");
+    assert_eq!(request.header("authorization"), ["token s3cr3t"]);
+}
+
+#[tokio::test]
+async fn an_existing_file_is_replaced_only_with_allow_overwrite() {
+    let server = Server::start(vec![Reply::new(200).body("new")]);
+    let (dir, ctx) = context();
+    let target = dir.path().join("app.yaml");
+    std::fs::write(&target, "old").unwrap();
+    let config = json!({"url": server.url("/app.yaml"), "outPath": "app.yaml"});
+
+    let err = HttpDownload::new()
+        .run(&ctx, config.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+    assert!(server.requests().is_empty(), "nothing downloaded");
+
+    let mut config = config;
+    config["allowOverwrite"] = json!(true);
+    HttpDownload::new().run(&ctx, config).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+    assert_eq!(tree(dir.path()), ["app.yaml"]);
+}
+
+#[tokio::test]
+async fn downloads_over_the_size_cap_fail_and_leave_nothing() {
+    let body = vec![b'x'; 4096];
+    let server = Server::start(vec![
+        // Announced by Content-Length.
+        Reply::new(200).body(body.clone()),
+        // Found out while streaming.
+        Reply::new(200).body(body).until_close(),
+    ]);
+    let (dir, ctx) = context();
+    std::fs::write(dir.path().join("keep.bin"), "old").unwrap();
+    let step = HttpDownload::new().with_max_size(1000);
+    for (out_path, overwrite) in [("new/dir/big.bin", false), ("keep.bin", true)] {
+        let err = step
+            .run(
+                &ctx,
+                json!({"url": server.url("/big"), "outPath": out_path, "allowOverwrite": overwrite}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed);
+        assert!(
+            err.to_string().contains("exceeds the limit of 1000 bytes"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        tree(dir.path()),
+        ["keep.bin"],
+        "no partial file, no new directory"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("keep.bin")).unwrap(),
+        "old"
+    );
+}
+
+#[tokio::test]
+async fn paths_leaving_the_work_directory_are_refused() {
+    let server = Server::start(vec![Reply::new(200).body("x")]);
+    let (dir, ctx) = context();
+    for out_path in ["../escaped.txt", "/tmp/escaped.txt", "a/../../escaped.txt"] {
+        let err = HttpDownload::new()
+            .run(&ctx, json!({"url": server.url("/"), "outPath": out_path}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{out_path}");
+    }
+    assert!(server.requests().is_empty());
+    assert!(tree(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn error_statuses_and_unreachable_servers_are_retryable() {
+    let server = Server::start(vec![Reply::new(404)]);
+    let (dir, ctx) = context();
+    let err = HttpDownload::new()
+        .run(&ctx, json!({"url": server.url("/missing"), "outPath": "f"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(err.to_string().contains("status 404"), "{err}");
+
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let err = HttpDownload::new()
+        .run(
+            &ctx,
+            json!({"url": format!("http://127.0.0.1:{port}/f"), "outPath": "f"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(tree(dir.path()).is_empty());
+}
+
+#[test]
+fn kargo_documented_examples_deserialize() {
+    // From Kargo's `http-download` step reference.
+    let examples = [
+        "url: https://example.com/config/app.yaml\noutPath: config/app.yaml\n",
+        r#"
+url: https://artifacts.example.com/releases/v1.2.3/app.tar.gz
+outPath: artifacts/app.tar.gz
+headers:
+- name: Authorization
+  value: Bearer token
+allowOverwrite: true
+timeout: 10m
+"#,
+        r#"
+url: https://artifacts.example.com/releases/source.zip
+outPath: releases/source.zip
+queryParams:
+- name: version
+  value: 1.2.3
+headers:
+- name: Authorization
+  value: token abc
+allowOverwrite: false
+timeout: 5m
+insecureSkipTLSVerify: false
+"#,
+    ];
+    for yaml in examples {
+        let value: Value = serde_saphyr::from_str(yaml).unwrap();
+        let config: Config =
+            serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        assert!(!config.out_path.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn unknown_keys_are_rejected() {
+    let (_dir, ctx) = context();
+    for config in [
+        json!({"url": "http://127.0.0.1:1/", "outPath": "f", "overwrite": true}),
+        json!({"url": "http://127.0.0.1:1/"}),
+        json!({"url": "http://127.0.0.1:1/", "outPath": "f", "method": "POST"}),
+    ] {
+        let err = HttpDownload::new()
+            .run(&ctx, config.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{config}");
+        assert!(
+            err.to_string().starts_with("invalid http-download config"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_cancellation_leave_nothing_behind() {
+    let server = Server::start(vec![
+        Reply::new(200).body("late").delay(Duration::from_secs(3)),
+    ]);
+    let (dir, ctx) = context();
+    let err = HttpDownload::new()
+        .run(
+            &ctx,
+            json!({"url": server.url("/slow"), "outPath": "a/f", "timeout": "200ms"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(err.to_string().contains("timed out after 200ms"), "{err}");
+
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cancel.cancel();
+    });
+    let err = HttpDownload::new()
+        .run(&ctx, json!({"url": server.url("/slow"), "outPath": "a/f"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cancelled"), "{err}");
+    assert!(tree(dir.path()).is_empty());
+}
