@@ -220,7 +220,8 @@ impl RepoCache {
             .write(true)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
-        let _span = tracing::debug_span!("git-cache fetch", %url).entered();
+        let _span =
+            tracing::debug_span!("git-cache fetch", url = %crate::cli::redact_url(url)).entered();
         lock.lock().map_err(io(&lock_path))?;
         let result = self.fetch_locked(url, &repo_dir, credentials, options, interrupt);
         // Dropping the handle releases the lock.
@@ -236,9 +237,10 @@ impl RepoCache {
         options: &Options,
         interrupt: &AtomicBool,
     ) -> Result<Fetched, Error> {
+        let shown = crate::cli::redact_url(url);
         let fetch_err = |message: String| Error::Fetch {
-            url: url.to_owned(),
-            message: crate::cli::scrub_secret(message, credentials),
+            url: shown.clone(),
+            message: crate::cli::scrub_secret(message.replace(url, &shown), credentials),
         };
         let fresh = !repo_dir.join("HEAD").is_file();
         if fresh {
@@ -324,7 +326,7 @@ impl RepoCache {
                 let was_asked = asked.load(Ordering::SeqCst) > 0;
                 if rejected.load(Ordering::SeqCst) || (was_asked && credentials.is_none()) {
                     return Err(Error::Authentication {
-                        url: url.to_owned(),
+                        url: shown,
                         had_credentials: credentials.is_some(),
                     });
                 }
@@ -365,7 +367,7 @@ impl RepoCache {
                 source,
             })?;
         }
-        tracing::debug!(%url, refs = refs.len(), "fetched");
+        tracing::debug!(url = %shown, refs = refs.len(), "fetched");
         Ok(Fetched {
             url: url.to_owned(),
             repo_dir: repo_dir.to_owned(),

@@ -211,7 +211,8 @@ pub fn checkout(
     options: &Options,
     credentials: Option<&Credentials>,
 ) -> Result<Outcome, Error> {
-    let url = fetched.url.as_str();
+    let shown = cli::redact_url(&fetched.url);
+    let url = shown.as_str();
     let io = |source| Error::Io {
         url: url.to_owned(),
         path: path.to_owned(),
@@ -306,7 +307,7 @@ pub fn checkout(
     let _ = write!(
         config,
         "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[user]\n\tname = {}\n\temail = {}\n",
-        quote_config(url),
+        quote_config(&fetched.url),
         quote_config(&author.name),
         quote_config(&author.email),
     );

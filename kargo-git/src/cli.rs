@@ -270,6 +270,27 @@ pub(crate) fn head_commit(path: &Path) -> Result<String, Error> {
     Git::new(path).run(["rev-parse", "HEAD"])
 }
 
+/// `url` with any password in its user info replaced by `***`, for errors
+/// and logs (`https://user:secret@host/r` -> `https://user:***@host/r`).
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            if userinfo.contains(':') {
+                format!("{scheme}://{user}:***@{host}{path}")
+            } else {
+                format!("{scheme}://{user}@{host}{path}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// Removes a secret from a text, should a lower layer ever have echoed it.
 pub(crate) fn scrub_secret(text: String, credentials: Option<&Credentials>) -> String {
     match credentials {
@@ -295,4 +316,26 @@ fn ensure_askpass(git_dir: &Path) -> Result<PathBuf, Error> {
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).map_err(err)?;
     tmp.persist(&path).map_err(|e| err(e.error))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("https://u:s3cret@example.com/r.git"),
+            "https://u:***@example.com/r.git"
+        );
+        assert_eq!(
+            redact_url("https://u@example.com/r"),
+            "https://u@example.com/r"
+        );
+        assert_eq!(redact_url("file:///tmp/r.git"), "file:///tmp/r.git");
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+    }
 }

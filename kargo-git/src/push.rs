@@ -302,7 +302,8 @@ enum AttemptError {
     Failed(Box<Error>),
 }
 
-/// The remote URL and current branch of the working tree at `path`.
+/// The remote URL (password redacted) and current branch of the working
+/// tree at `path`.
 pub fn remote_and_branch(path: &Path) -> Result<(String, Option<String>), Error> {
     let not_a_repo = || Error::NotARepository {
         path: path.to_owned(),
@@ -315,6 +316,7 @@ pub fn remote_and_branch(path: &Path) -> Result<(String, Option<String>), Error>
         .map(|u| u.to_string())
         .filter(|u| !u.is_empty())
         .ok_or_else(not_a_repo)?;
+    let url = cli::redact_url(&url);
     let head = std::fs::read_to_string(path.join(".git/HEAD")).unwrap_or_default();
     let branch = head
         .trim()
