@@ -44,6 +44,8 @@ fn sample_repo(root: &Path) -> PathBuf {
     std::fs::create_dir_all(seed.join("env/prod")).unwrap();
     git(&seed, &["init", "-q", "--initial-branch=main"]);
     std::fs::write(seed.join("env/prod/version.txt"), "v1").unwrap();
+    std::fs::create_dir_all(seed.join("env/dev")).unwrap();
+    std::fs::write(seed.join("env/dev/version.txt"), "v1").unwrap();
     git(&seed, &["add", "-A"]);
     git(&seed, &["commit", "-q", "-m", "seed"]);
     git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
@@ -113,6 +115,10 @@ fn kargo_run_clones_edits_commits_and_pushes() {
     );
     assert_eq!(git(&bare, &["rev-parse", "main"]), pushed);
     assert_eq!(git(&bare, &["show", "main:env/prod/version.txt"]), "v2");
+    // Only what the later steps touch was written (a sparse checkout
+    // derived from file-write's path), and the rest of the tree survived.
+    assert!(!tmp.path().join("wd/out/env/dev").exists());
+    assert_eq!(git(&bare, &["show", "main:env/dev/version.txt"]), "v1");
     assert_eq!(
         git(&bare, &["log", "-1", "--format=%an <%ae> %s", "main"]),
         "Kargo <no-reply@kargo.io> Promote v2 (env/prod/version.txt)"
@@ -230,5 +236,5 @@ async fn sixteen_concurrent_promotions_all_land_in_a_linear_history() {
         "0"
     );
     let tree = git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
-    assert_eq!(tree.lines().count(), TASKS + PROCESSES + 1, "{tree}");
+    assert_eq!(tree.lines().count(), TASKS + PROCESSES + 2, "{tree}");
 }

@@ -91,10 +91,14 @@ impl Checkout {
 /// The `git-clone` step: fetches the repository into a shared
 /// [`RepoCache`] and writes a working tree per checkout. Output:
 /// `commits`, the commit checked out per alias (or path).
+///
+/// Going beyond Kargo, a checkout without `sparse` writes only what the
+/// promotion's later steps touch (see [`derive_sparse`]).
 #[derive(Debug, Clone)]
 pub struct GitClone {
     cache: RepoCache,
     depth: Option<std::num::NonZeroU32>,
+    derive_sparse: bool,
 }
 
 impl Default for GitClone {
@@ -106,7 +110,19 @@ impl Default for GitClone {
 impl GitClone {
     /// A `git-clone` step using `cache`.
     pub fn new(cache: RepoCache) -> Self {
-        GitClone { cache, depth: None }
+        GitClone {
+            cache,
+            depth: None,
+            derive_sparse: true,
+        }
+    }
+
+    /// Whether a checkout without `sparse` is made sparse from the paths
+    /// that later steps of the promotion name (default: on). See
+    /// [`derive_sparse`].
+    pub fn with_derived_sparse(mut self, enabled: bool) -> Self {
+        self.derive_sparse = enabled;
+        self
     }
 
     /// Makes new cached repositories shallow (`depth` commits per branch;
@@ -147,9 +163,14 @@ impl Step for GitClone {
                 )));
             }
             let dir = resolve(ctx, KIND, &c.path)?;
+            let sparse = match &c.sparse {
+                Some(dirs) => Some(dirs.clone()),
+                None if self.derive_sparse => derive_sparse(ctx, &c.path),
+                None => None,
+            };
             let options = checkout::Options::new(c.revision()?)
                 .with_create(c.create)
-                .with_sparse(c.sparse.clone())
+                .with_sparse(sparse)
                 .with_author(author.clone())
                 .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify);
             planned.push((key, dir, options));
@@ -208,6 +229,97 @@ impl Step for GitClone {
     }
 }
 
+/// The sparse directories for the checkout at `checkout_path`, derived from
+/// the paths the promotion's later steps name, or `None` (a full checkout)
+/// when any of them may touch the checkout in a way that cannot be told.
+///
+/// A path is a file or a directory; naming it as a cone directory covers
+/// both (cone mode writes the files directly inside every listed
+/// directory's parents). Steps known to name no work-directory paths
+/// (`git-commit`, `git-push`, `compose-output`, ...) are ignored; a step of
+/// an unknown kind, a `git-clear` of the checkout, a step working on the
+/// checkout's root, or a path whose expression cannot be evaluated yet
+/// gives a full checkout.
+pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<String>> {
+    let root = normalize(checkout_path)?;
+    let mut dirs = Vec::new();
+    for step in ctx.later_steps.iter() {
+        let fields: &[&str] = match step.uses.as_str() {
+            "git-commit" | "git-push" | "git-tag" | "compose-output" | "fail" | "http"
+            | "set-metadata" | "send-message" | "git-open-pr" | "git-wait-for-pr"
+            | "git-merge-pr" | "argocd-update" | "git-clone" => continue,
+            "git-clear" => &["path"],
+            "file-write"
+            | "yaml-update"
+            | "json-update"
+            | "toml-update"
+            | "hcl-update"
+            | "yaml-parse"
+            | "json-parse"
+            | "delete"
+            | "kustomize-set-image"
+            | "helm-update-chart" => &["path"],
+            "copy" | "untar" => &["inPath", "outPath"],
+            "kustomize-build" => &["path", "outPath"],
+            "helm-template" => &["path", "outPath", "valuesFiles"],
+            "http-download" => &["outPath"],
+            _ => return None,
+        };
+        let config = step.config.as_object();
+        for field in fields {
+            let values: Vec<&serde_json::Value> = match config.and_then(|c| c.get(*field)) {
+                None => continue,
+                Some(serde_json::Value::Array(items)) => items.iter().collect(),
+                Some(value) => vec![value],
+            };
+            for value in values {
+                let text = value.as_str()?;
+                let text = if text.contains("${{") || text.contains("${%") {
+                    match ctx.evaluator.eval_template(text, &ctx.scope) {
+                        Ok(serde_json::Value::String(s)) => s,
+                        _ => return None,
+                    }
+                } else {
+                    text.to_owned()
+                };
+                let path = normalize(&text)?;
+                if path == root {
+                    // The step works on the whole checkout.
+                    return None;
+                }
+                if step.uses == "git-clear" {
+                    continue;
+                }
+                if let Some(rest) = path.strip_prefix(&format!("{root}/")) {
+                    dirs.push(rest.to_owned());
+                }
+            }
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    Some(dirs)
+}
+
+/// A work-directory path without `.`, empty components or a trailing `/`;
+/// `None` for paths that climb out with `..` or are absolute.
+fn normalize(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -241,5 +353,66 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("depth"), "{err}");
+    }
+
+    fn ctx_with(later: Vec<(&str, Value)>) -> StepContext {
+        let dir = std::env::temp_dir();
+        let mut ctx = StepContext::new(kargo_core::Workspace::new(dir).unwrap());
+        ctx.later_steps = later
+            .into_iter()
+            .map(|(uses, config)| kargo_core::step::LaterStep::new(uses, config))
+            .collect();
+        ctx
+    }
+
+    #[test]
+    fn sparse_is_derived_from_the_paths_later_steps_name() {
+        let ctx = ctx_with(vec![
+            (
+                "file-write",
+                serde_json::json!({"path": "./out/env/prod/values.yaml"}),
+            ),
+            (
+                "yaml-update",
+                serde_json::json!({"path": "out/apps/a/kustomization.yaml"}),
+            ),
+            (
+                "copy",
+                serde_json::json!({"inPath": "src/charts/x", "outPath": "out/charts/x"}),
+            ),
+            (
+                "git-commit",
+                serde_json::json!({"path": "./out", "message": "m"}),
+            ),
+            ("git-push", serde_json::json!({"path": "./out"})),
+        ]);
+        assert_eq!(
+            derive_sparse(&ctx, "./out"),
+            Some(vec![
+                "apps/a/kustomization.yaml".to_owned(),
+                "charts/x".to_owned(),
+                "env/prod/values.yaml".to_owned()
+            ])
+        );
+        assert_eq!(
+            derive_sparse(&ctx, "src"),
+            Some(vec!["charts/x".to_owned()])
+        );
+    }
+
+    #[test]
+    fn unknown_steps_and_whole_tree_steps_give_a_full_checkout() {
+        let unknown = ctx_with(vec![(
+            "my-custom-step",
+            serde_json::json!({"path": "out/x"}),
+        )]);
+        assert_eq!(derive_sparse(&unknown, "out"), None);
+        let clear = ctx_with(vec![("git-clear", serde_json::json!({"path": "./out"}))]);
+        assert_eq!(derive_sparse(&clear, "out"), None);
+        let build = ctx_with(vec![(
+            "kustomize-build",
+            serde_json::json!({"path": "out", "outPath": "rendered.yaml"}),
+        )]);
+        assert_eq!(derive_sparse(&build, "out"), None);
     }
 }
