@@ -11,5 +11,12 @@ for installer in scripts/install-*.sh; do
   bash "$installer"
 done
 
+# The Terraform tests find the binary through KARGO_TERRAFORM (the
+# installer prints its path; running it again is quick).
+if [ -z "${KARGO_TERRAFORM:-}" ] && [ -e scripts/install-terraform.sh ]; then
+  KARGO_TERRAFORM="$(bash scripts/install-terraform.sh 2>/dev/null)"
+  export KARGO_TERRAFORM
+fi
+
 echo "==> cargo test"
 cargo test --workspace --locked "$@"

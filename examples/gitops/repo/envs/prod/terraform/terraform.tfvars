@@ -1,0 +1,9 @@
+# Lambda settings for prod
+function_name = "orders-api-prod" # per environment
+image_uri     = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders-api:1.4.2" # promoted by kargo
+memory_size   = 512
+
+tags = {
+  env     = "prod"
+  version = "1.4.2"
+}

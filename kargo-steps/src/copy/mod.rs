@@ -1,0 +1,32 @@
+//! `copy`: copies a file, or a directory tree, inside the work dir.
+//!
+//! As in Kargo: a directory's contents are copied into `outPath`
+//! (created when missing, existing files overwritten), `.git` is never
+//! copied, symbolic links are skipped, and `ignore` holds `.gitignore`-style
+//! patterns (relative to `inPath`) of files to leave out. File modes are
+//! kept, and every file is written atomically.
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+
+/// The step kind.
+pub const KIND: &str = "copy";
+
+/// The `copy` config (Kargo's `CopyConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The file or directory to copy, relative to the work dir.
+    pub in_path: String,
+    /// The destination, relative to the work dir.
+    pub out_path: String,
+    /// Newline-separated `.gitignore` patterns of paths not to copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore: Option<String>,
+}
+
+/// The `copy` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Copy;

@@ -1,0 +1,93 @@
+use std::path::Path;
+
+use async_trait::async_trait;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use serde_json::Value;
+
+use super::{Config, Copy, KIND};
+use crate::edit::blocking;
+use crate::fs::write_atomic;
+
+fn io_err(what: &str, path: &str, e: impl std::fmt::Display) -> StepError {
+    StepError::terminal(format!("{KIND}: cannot {what} `{path}`: {e}"))
+}
+
+fn matcher(root: &Path, rules: Option<&str>) -> Result<Gitignore, StepError> {
+    let mut builder = GitignoreBuilder::new(root);
+    let mut add = |line: &str| {
+        builder.add_line(None, line).map(|_| ()).map_err(|e| {
+            StepError::terminal(format!("{KIND}: invalid ignore pattern `{line}`: {e}"))
+        })
+    };
+    add(".git")?;
+    for line in rules.unwrap_or_default().lines() {
+        let trimmed = line.trim();
+        if !trimmed.is_empty() && !trimmed.starts_with('#') {
+            add(line)?;
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| StepError::terminal(format!("{KIND}: invalid ignore patterns: {e}")))
+}
+
+fn copy_file(from: &Path, to: &Path, shown: &str) -> Result<(), StepError> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| io_err("create the directory for", shown, e))?;
+    }
+    let bytes = std::fs::read(from).map_err(|e| io_err("read", shown, e))?;
+    let perms = std::fs::metadata(from)
+        .map_err(|e| io_err("read", shown, e))?
+        .permissions();
+    write_atomic(to, &bytes, Some(perms)).map_err(|e| io_err("write", shown, e))
+}
+
+fn copy_tree(from: &Path, to: &Path, ignore: &Gitignore, shown: &str) -> Result<(), StepError> {
+    std::fs::create_dir_all(to).map_err(|e| io_err("create", shown, e))?;
+    let mut entries: Vec<_> = std::fs::read_dir(from)
+        .map_err(|e| io_err("read", shown, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| io_err("read", shown, e))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| io_err("read", shown, e))?;
+        if kind.is_symlink() {
+            tracing::trace!(path = %path.display(), "copy: skipping symlink");
+            continue;
+        }
+        if ignore.matched(&path, kind.is_dir()).is_ignore() {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&path, &target, ignore, shown)?;
+        } else {
+            copy_file(&path, &target, shown)?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Step for Copy {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        let config: Config = parse_config(KIND, config)?;
+        let from = ctx.workspace.resolve(&config.in_path)?;
+        let to = ctx.workspace.resolve(&config.out_path)?;
+        blocking(move || {
+            let meta =
+                std::fs::symlink_metadata(&from).map_err(|e| io_err("read", &config.in_path, e))?;
+            if meta.is_dir() {
+                let ignore = matcher(&from, config.ignore.as_deref())?;
+                copy_tree(&from, &to, &ignore, &config.in_path)
+            } else {
+                copy_file(&from, &to, &config.in_path)
+            }
+        })
+        .await?;
+        Ok(StepOutcome::succeeded())
+    }
+}

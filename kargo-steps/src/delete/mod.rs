@@ -1,0 +1,36 @@
+//! `delete`: removes files or directories inside the work dir.
+//!
+//! Exactly one of `path` and `paths` is given. With `pathsAreGlobs`, each
+//! entry is a glob (`out/**/*.tmp`) matched against paths relative to the
+//! work dir. With `strict`, a path that does not exist, or a glob that
+//! matches nothing, fails the step (before anything is deleted).
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+
+/// The step kind.
+pub const KIND: &str = "delete";
+
+/// The `delete` config (Kargo's `DeleteConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// One path (or glob) to delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Several paths (or globs) to delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// Treat `path`/`paths` as glob patterns.
+    #[serde(default)]
+    pub paths_are_globs: bool,
+    /// Fail when a path does not exist or a glob matches nothing.
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// The `delete` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delete;

@@ -1,0 +1,386 @@
+//! Shared machinery of the file steps: key paths, atomic writes, commit
+//! messages, and the update/parse drivers the format-specific steps plug
+//! their editors into.
+//!
+//! Every editor works the same way: parse the file into a tree that knows
+//! the byte span of every value, splice the rendered new value over the old
+//! one (or insert a new entry), then parse the result again and check that
+//! the key holds the new value and every other value is unchanged. Bytes
+//! outside the edited spans are never rewritten, which keeps comments,
+//! quoting, indentation and line endings as they were.
+
+pub(crate) mod hcl;
+pub(crate) mod json;
+pub(crate) mod toml;
+pub(crate) mod yaml;
+
+#[cfg(test)]
+mod corpus_tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use kargo_core::step::{StepContext, StepError, StepOutcome};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One `{key, value}` entry of an update step's `updates`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Update {
+    /// The key to set, in sjson path syntax (`image.tag`,
+    /// `example\.com/version`, `containers.0.image`).
+    pub key: String,
+    /// The new value.
+    pub value: Value,
+}
+
+impl Update {
+    /// An update setting `key` to `value`.
+    pub fn new(key: impl Into<String>, value: impl Into<Value>) -> Self {
+        Update {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// One `{name, fromExpression}` entry of a parse step's `outputs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ParseOutput {
+    /// The output's name.
+    pub name: String,
+    /// A bare expression evaluated against the parsed document.
+    pub from_expression: String,
+}
+
+/// Why an editor could not apply an update. The file is left unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The file does not parse.
+    Parse(String),
+    /// The update's key cannot be set.
+    Key {
+        /// The key as given.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl EditError {
+    pub(crate) fn key(key: &str, reason: impl Into<String>) -> Self {
+        EditError::Key {
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::error::Error for EditError {}
+
+impl fmt::Display for EditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EditError::Parse(reason) => write!(f, "cannot parse: {reason}"),
+            EditError::Key { key, reason } => write!(f, "key `{key}`: {reason}"),
+        }
+    }
+}
+
+/// Splits an sjson-style key: `.` separates segments, `\` makes the next
+/// character literal (`example\.com/version`).
+pub(crate) fn split_key(key: &str) -> Result<Vec<String>, EditError> {
+    let mut segments = Vec::new();
+    let mut current = String::new();
+    let mut chars = key.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(next) => current.push(next),
+                None => return Err(EditError::key(key, "ends with a lone `\\`")),
+            },
+            '.' => segments.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    segments.push(current);
+    if segments.iter().any(String::is_empty) {
+        return Err(EditError::key(key, "has an empty segment"));
+    }
+    Ok(segments)
+}
+
+/// A segment used as a sequence index.
+pub(crate) fn index_of(segment: &str) -> Option<usize> {
+    if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    segment.parse().ok()
+}
+
+/// One splice: replace `range` of the source with `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Splice {
+    pub(crate) range: std::ops::Range<usize>,
+    pub(crate) text: String,
+}
+
+impl Splice {
+    pub(crate) fn apply(&self, src: &str) -> String {
+        let mut out = String::with_capacity(src.len() + self.text.len());
+        out.push_str(&src[..self.range.start]);
+        out.push_str(&self.text);
+        out.push_str(&src[self.range.end..]);
+        out
+    }
+}
+
+/// The line ending a file uses: `\r\n` when its first line ends so.
+pub(crate) fn line_ending(src: &str) -> &'static str {
+    match src.find('\n') {
+        Some(i) if i > 0 && src.as_bytes()[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+/// The offset just past the end of the line holding `pos` (after its
+/// `\n`), or `None` when that line is the last one and has no newline.
+pub(crate) fn next_line_start(src: &str, pos: usize) -> Option<usize> {
+    src[pos..].find('\n').map(|i| pos + i + 1)
+}
+
+/// The offset of the line break (`\r\n` or `\n`) ending the line holding
+/// `pos`, or the end of the source.
+pub(crate) fn line_end(src: &str, pos: usize) -> usize {
+    match src[pos..].find('\n') {
+        Some(i) => {
+            let nl = pos + i;
+            if nl > 0 && src.as_bytes()[nl - 1] == b'\r' {
+                nl - 1
+            } else {
+                nl
+            }
+        }
+        None => src.len(),
+    }
+}
+
+/// The offset where the line holding `pos` starts.
+pub(crate) fn line_start(src: &str, pos: usize) -> usize {
+    src[..pos].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Go's `%v` rendering of a JSON value, as Kargo's commit messages use it.
+pub(crate) fn go_format(value: &Value) -> String {
+    match value {
+        Value::Null => "<nil>".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(go_format).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::Object(map) => {
+            let mut parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{k}:{}", go_format(v)))
+                .collect();
+            parts.sort();
+            format!("map[{}]", parts.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Go's `%q` rendering of a string.
+pub(crate) fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// Builds the `commitMessage` output: `Updated <path>` and one
+/// `- <key>: <value>` line per update.
+pub(crate) fn commit_message(
+    path: &str,
+    updates: &[Update],
+    render: impl Fn(&Value) -> String,
+) -> String {
+    let mut msg = format!("Updated {path}\n");
+    for update in updates {
+        msg.push_str(&format!("\n- {}: {}", update.key, render(&update.value)));
+    }
+    msg
+}
+
+/// Reads a UTF-8 text file, with errors naming the path as configured.
+pub(crate) fn read_text(abs: &Path, shown: &str) -> Result<String, StepError> {
+    let bytes = std::fs::read(abs)
+        .map_err(|e| StepError::terminal(format!("cannot read `{shown}`: {e}")))?;
+    String::from_utf8(bytes)
+        .map_err(|_| StepError::terminal(format!("cannot read `{shown}`: not valid UTF-8")))
+}
+
+/// Runs blocking file work on tokio's blocking pool when inside a runtime,
+/// inline otherwise.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, StepError>
+where
+    F: FnOnce() -> Result<T, StepError> + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle
+            .spawn_blocking(f)
+            .await
+            .map_err(|e| StepError::terminal(format!("file step panicked: {e}")))?,
+        Err(_) => f(),
+    }
+}
+
+/// A format editor: applies all updates to a source text.
+pub(crate) type Editor = fn(&str, &[Update]) -> Result<String, EditError>;
+
+/// The shared body of every `*-update` step: resolve the path inside the
+/// work dir, edit, verify (inside the editor), write atomically, and return
+/// `commitMessage`.
+pub(crate) async fn run_update(
+    ctx: &StepContext,
+    kind: &'static str,
+    path: String,
+    updates: Vec<Update>,
+    editor: Editor,
+    render: fn(&Value) -> String,
+) -> Result<StepOutcome, StepError> {
+    if updates.is_empty() {
+        return Err(StepError::terminal(format!(
+            "invalid {kind} config: `updates` needs at least one entry"
+        )));
+    }
+    let abs: PathBuf = ctx.workspace.resolve(&path)?;
+    let message = commit_message(&path, &updates, render);
+    blocking(move || {
+        let src = read_text(&abs, &path)?;
+        let out = editor(&src, &updates)
+            .map_err(|e| StepError::terminal(format!("{kind}: cannot update `{path}`: {e}")))?;
+        if out != src {
+            crate::fs::write_atomic(&abs, out.as_bytes(), None)
+                .map_err(|e| StepError::terminal(format!("{kind}: cannot write `{path}`: {e}")))?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(StepOutcome::succeeded().with_output("commitMessage", message))
+}
+
+/// A format reader: parses a source text into a JSON value.
+pub(crate) type Reader = fn(&str) -> Result<Value, EditError>;
+
+/// The shared body of every `*-parse` step: parse the file and evaluate
+/// each `fromExpression` with the document's top-level keys as variables
+/// (and the whole document as `outputs`, as Kargo's docs describe).
+pub(crate) async fn run_parse(
+    ctx: &StepContext,
+    kind: &'static str,
+    path: String,
+    outputs: Vec<ParseOutput>,
+    reader: Reader,
+) -> Result<StepOutcome, StepError> {
+    if outputs.is_empty() {
+        return Err(StepError::terminal(format!(
+            "invalid {kind} config: `outputs` needs at least one entry"
+        )));
+    }
+    let abs = ctx.workspace.resolve(&path)?;
+    let shown = path.clone();
+    let doc = blocking(move || {
+        let src = read_text(&abs, &shown)?;
+        if src.trim().is_empty() {
+            return Err(StepError::terminal(format!("{kind}: `{shown}` is empty")));
+        }
+        reader(&src).map_err(|e| StepError::terminal(format!("{kind}: `{shown}`: {e}")))
+    })
+    .await?;
+    let mut extra = match &doc {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    extra
+        .entry("outputs".to_owned())
+        .or_insert_with(|| doc.clone());
+    let mut result = Map::new();
+    for output in outputs {
+        let value = ctx
+            .eval_expression(&output.from_expression, extra.clone())
+            .map_err(|e| {
+                StepError::terminal(format!(
+                    "{kind}: `{path}`: cannot evaluate `{}` for output `{}`: {e}",
+                    output.from_expression, output.name
+                ))
+            })?;
+        result.insert(output.name, value);
+    }
+    Ok(StepOutcome::succeeded().with_outputs(result))
+}
+
+/// The lines that differ between two texts, as `-old` / `+new` pairs, for
+/// snapshot tests of whole files.
+#[cfg(test)]
+pub(crate) fn changed_lines(before: &str, after: &str) -> String {
+    let old: Vec<&str> = before.split('\n').collect();
+    let new: Vec<&str> = after.split('\n').collect();
+    // Longest common subsequence of lines, then walk it.
+    let mut lcs = vec![vec![0usize; new.len() + 1]; old.len() + 1];
+    for i in (0..old.len()).rev() {
+        for j in (0..new.len()).rev() {
+            lcs[i][j] = if old[i] == new[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = String::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && j < new.len() && old[i] == new[j] {
+            i += 1;
+            j += 1;
+        } else if i < old.len() && (j == new.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push_str(&format!("{:>3} -{}\n", i + 1, old[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("{:>3} +{}\n", j + 1, new[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_on_dots_and_keep_escaped_dots() {
+        assert_eq!(split_key("image.tag").unwrap(), ["image", "tag"]);
+        assert_eq!(
+            split_key(r"example\.com/version").unwrap(),
+            ["example.com/version"]
+        );
+        assert_eq!(
+            split_key("containers.0.image").unwrap(),
+            ["containers", "0", "image"]
+        );
+        assert!(split_key("a..b").is_err());
+        assert!(split_key("a\\").is_err());
+    }
+
+    #[test]
+    fn commit_message_lists_every_update() {
+        let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
+        let msg = commit_message("values.yaml", &updates, go_format);
+        assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
+    }
+}

@@ -1,0 +1,873 @@
+//! A span-splicing YAML editor on top of granit-parser's byte spans.
+//!
+//! Why not yaml-edit: the editor must keep every byte that does not hold a
+//! changed value (end-of-line comments, quote style, CRLF, flow
+//! collections) and must choose the quoting of new values itself (Helm
+//! reads YAML 1.1, where `yes`, `on` and `0755` are not strings). Splicing
+//! the rendered value over the old value's span gives both by
+//! construction; the edited text is then parsed again and compared value by
+//! value with what the update asked for.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
+use serde_json::{Map, Number, Value};
+
+use super::{
+    EditError, Splice, Update, index_of, line_end, line_ending, line_start, next_line_start,
+    split_key,
+};
+
+/// A YAML node with the byte span of its text.
+#[derive(Debug)]
+struct Node<'a> {
+    span: Range<usize>,
+    anchor: usize,
+    kind: Kind<'a>,
+}
+
+#[derive(Debug)]
+enum Kind<'a> {
+    Scalar {
+        value: Cow<'a, str>,
+        style: ScalarStyle,
+        tag: Option<String>,
+    },
+    Seq {
+        items: Vec<Node<'a>>,
+        flow: bool,
+    },
+    Map {
+        entries: Vec<(Node<'a>, Node<'a>)>,
+        flow: bool,
+    },
+    Alias(usize),
+}
+
+/// A YAML value as a reader sees it (YAML 1.2 core schema), used to check
+/// an edit changed nothing but the updated key.
+#[derive(Debug, Clone, PartialEq)]
+enum Sem {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(u64),
+    Str(String),
+    Tagged(String, String),
+    Seq(Vec<Sem>),
+    Map(Vec<(Sem, Sem)>),
+    Alias(usize),
+}
+
+fn parse_error(e: impl std::fmt::Display) -> EditError {
+    EditError::Parse(e.to_string())
+}
+
+/// Parses every document of `src`.
+fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+    let mut events = Parser::new_from_str(src)
+        .filter(|ev| !matches!(ev, Ok((Event::Comment(..) | Event::Anchor(..), _))));
+    let mut next = move || -> Result<(Event<'_>, Range<usize>), EditError> {
+        match events.next() {
+            Some(Ok((ev, span))) => {
+                let range = span
+                    .byte_range()
+                    .ok_or_else(|| EditError::Parse("parser gave no byte offsets".into()))?;
+                Ok((ev, range))
+            }
+            Some(Err(e)) => Err(parse_error(e)),
+            None => Err(EditError::Parse("unexpected end of events".into())),
+        }
+    };
+    let mut docs = Vec::new();
+    loop {
+        let (ev, _) = next()?;
+        match ev {
+            Event::StreamStart | Event::DocumentEnd => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(..) => {
+                let (ev, range) = next()?;
+                docs.push(build(src, ev, range, &mut next)?);
+            }
+            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
+        }
+    }
+    Ok(docs)
+}
+
+fn build<'a>(
+    src: &'a str,
+    ev: Event<'a>,
+    range: Range<usize>,
+    next: &mut impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError>,
+) -> Result<Node<'a>, EditError> {
+    match ev {
+        Event::Scalar(value, style, anchor, tag) => {
+            let mut span = range;
+            if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                // The span runs to the next token; the value ends at its
+                // last non-blank character.
+                let text = &src[span.clone()];
+                span.end = span.start + text.trim_end().len();
+            }
+            Ok(Node {
+                span,
+                anchor,
+                kind: Kind::Scalar {
+                    value,
+                    style,
+                    tag: tag.map(|t| t.to_string()),
+                },
+            })
+        }
+        Event::Alias(id) => Ok(Node {
+            span: range,
+            anchor: 0,
+            kind: Kind::Alias(id),
+        }),
+        Event::SequenceStart(style, anchor, _) => {
+            let flow = style == StructureStyle::Flow;
+            let mut items = Vec::new();
+            loop {
+                let (ev, r) = next()?;
+                if let Event::SequenceEnd = ev {
+                    let end = if flow {
+                        r.end
+                    } else {
+                        items.last().map_or(range.end, |n: &Node<'_>| n.span.end)
+                    };
+                    return Ok(Node {
+                        span: range.start..end,
+                        anchor,
+                        kind: Kind::Seq { items, flow },
+                    });
+                }
+                items.push(build(src, ev, r, next)?);
+            }
+        }
+        Event::MappingStart(style, anchor, _) => {
+            let flow = style == StructureStyle::Flow;
+            let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+            loop {
+                let (ev, r) = next()?;
+                if let Event::MappingEnd = ev {
+                    let end = if flow {
+                        r.end
+                    } else {
+                        entries
+                            .last()
+                            .map_or(range.end, |(k, v)| k.span.end.max(v.span.end))
+                    };
+                    return Ok(Node {
+                        span: range.start..end,
+                        anchor,
+                        kind: Kind::Map { entries, flow },
+                    });
+                }
+                let key = build(src, ev, r, next)?;
+                let (ev, r) = next()?;
+                let value = build(src, ev, r, next)?;
+                entries.push((key, value));
+            }
+        }
+        other => Err(EditError::Parse(format!("unexpected event {other:?}"))),
+    }
+}
+
+fn resolve_plain(s: &str) -> Sem {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Sem::Null,
+        "true" | "True" | "TRUE" => return Sem::Bool(true),
+        "false" | "False" | "FALSE" => return Sem::Bool(false),
+        _ => {}
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if !unsigned.is_empty()
+        && unsigned.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = s.parse::<i128>()
+    {
+        return Sem::Int(i);
+    }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i128::from_str_radix(oct, 8)
+    {
+        return Sem::Int(i);
+    }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(i) = i128::from_str_radix(hex, 16)
+    {
+        return Sem::Int(i);
+    }
+    match unsigned {
+        ".inf" | ".Inf" | ".INF" => {
+            let f = if s.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
+            return Sem::Float(f.to_bits());
+        }
+        ".nan" | ".NaN" | ".NAN" if unsigned == s => return Sem::Float(f64::NAN.to_bits()),
+        _ => {}
+    }
+    if is_core_float(unsigned)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        return Sem::Float(f.to_bits());
+    }
+    Sem::Str(s.to_owned())
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
+fn is_core_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int = digits(&mut i);
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac = digits(&mut i);
+        if int == 0 && frac == 0 {
+            return false;
+        }
+    } else if int == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+fn sem(node: &Node<'_>) -> Sem {
+    match &node.kind {
+        Kind::Scalar { value, style, tag } => match tag {
+            Some(tag) => Sem::Tagged(tag.clone(), value.to_string()),
+            None if *style == ScalarStyle::Plain => resolve_plain(value),
+            None => Sem::Str(value.to_string()),
+        },
+        Kind::Seq { items, .. } => Sem::Seq(items.iter().map(sem).collect()),
+        Kind::Map { entries, .. } => {
+            Sem::Map(entries.iter().map(|(k, v)| (sem(k), sem(v))).collect())
+        }
+        Kind::Alias(id) => Sem::Alias(*id),
+    }
+}
+
+fn sem_of_json(value: &Value) -> Sem {
+    match value {
+        Value::Null => Sem::Null,
+        Value::Bool(b) => Sem::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Sem::Int(i.into()),
+            (_, Some(u), _) => Sem::Int(u.into()),
+            (_, _, Some(f)) => Sem::Float(f.to_bits()),
+            _ => Sem::Str(n.to_string()),
+        },
+        Value::String(s) => Sem::Str(s.clone()),
+        Value::Array(items) => Sem::Seq(items.iter().map(sem_of_json).collect()),
+        Value::Object(map) => Sem::Map(
+            map.iter()
+                .map(|(k, v)| (Sem::Str(k.clone()), sem_of_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn sem_at_mut<'s>(mut sem: &'s mut Sem, path: &[usize]) -> Option<&'s mut Sem> {
+    for &i in path {
+        sem = match sem {
+            Sem::Seq(items) => items.get_mut(i)?,
+            Sem::Map(entries) => &mut entries.get_mut(i)?.1,
+            _ => return None,
+        };
+    }
+    Some(sem)
+}
+
+fn nested_sem(segments: &[String], value: &Value) -> Sem {
+    match segments.split_first() {
+        None => sem_of_json(value),
+        Some((first, rest)) => Sem::Map(vec![(Sem::Str(first.clone()), nested_sem(rest, value))]),
+    }
+}
+
+/// Whether `s` can be written as a plain scalar that every YAML reader
+/// (YAML 1.1 ones such as Helm's included) reads back as the same string.
+pub(crate) fn plain_is_safe(s: &str, flow: bool) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    if "-?:,[]{}#&*!|>'\"%@`=<".contains(first) || first.is_whitespace() {
+        return false;
+    }
+    if s.ends_with(char::is_whitespace) || s.ends_with(':') {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") || (flow && s.contains(':')) {
+        return false;
+    }
+    let ok_char =
+        |c: char| c.is_alphanumeric() || (c.is_ascii() && " ._/+-=:@~^()$%;<>?!&*\\".contains(c));
+    if !s.chars().all(ok_char) {
+        return false;
+    }
+    let lower = s.to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "y" | "yes" | "n" | "no" | "true" | "false" | "on" | "off" | "null" | "~"
+    ) {
+        return false;
+    }
+    !looks_numeric(&lower)
+}
+
+/// Whether a YAML 1.1 or 1.2 reader (or Go's `strconv`) may read `s` as a
+/// number or a timestamp: ints and floats in any base, with `_`
+/// separators, sexagesimals (`1:20`), `.inf`/`.nan`, dates.
+fn looks_numeric(lower: &str) -> bool {
+    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(lower);
+    let t: String = unsigned.chars().filter(|&c| c != '_').collect();
+    if t.is_empty() {
+        return false;
+    }
+    if matches!(t.as_str(), ".inf" | ".nan") || t.parse::<f64>().is_ok() {
+        return true;
+    }
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(digits) = t.strip_prefix(prefix)
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_digit(radix))
+        {
+            return true;
+        }
+    }
+    let digits_and = |extra: &str| t.chars().all(|c| c.is_ascii_digit() || extra.contains(c));
+    if t.contains(':') && t.starts_with(|c: char| c.is_ascii_digit()) && digits_and(":.") {
+        return true;
+    }
+    let b = t.as_bytes();
+    b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-'
+}
+
+/// A double-quoted YAML string.
+pub(crate) fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            '\u{feff}' => out.push_str("\\ufeff"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn single_quoted(s: &str) -> Option<String> {
+    if s.chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}'))
+    {
+        return None;
+    }
+    Some(format!("'{}'", s.replace('\'', "''")))
+}
+
+/// Renders a value as a YAML scalar or flow collection, keeping `style`
+/// for strings where it can hold them.
+fn render(value: &Value, style: ScalarStyle, flow: bool) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => match style {
+            ScalarStyle::SingleQuoted => single_quoted(s).unwrap_or_else(|| double_quoted(s)),
+            ScalarStyle::DoubleQuoted => double_quoted(s),
+            _ if plain_is_safe(s, flow) => s.clone(),
+            _ => double_quoted(s),
+        },
+        Value::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|v| render(v, ScalarStyle::Plain, true))
+                .collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        render_key(k, true),
+                        render(v, ScalarStyle::Plain, true)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+fn render_key(key: &str, flow: bool) -> String {
+    if plain_is_safe(key, flow) {
+        key.to_owned()
+    } else {
+        double_quoted(key)
+    }
+}
+
+/// A literal or folded block scalar for `s`, or `None` when `s` is better
+/// written quoted.
+fn render_block(s: &str, folded: bool, indent: usize, nl: &str) -> Option<String> {
+    if s.is_empty() || s.starts_with([' ', '\n']) || s.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return None;
+    }
+    let body = s.trim_end_matches('\n');
+    let trailing = s.len() - body.len();
+    let chomp = match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let indicator = if folded && !body.contains('\n') {
+        '>'
+    } else {
+        '|'
+    };
+    let pad = " ".repeat(indent);
+    let mut out = format!("{indicator}{chomp}");
+    for line in body.split('\n') {
+        out.push_str(nl);
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    for _ in 1..trailing {
+        out.push_str(nl);
+    }
+    Some(out)
+}
+
+enum Located {
+    /// The key exists: index path, and whether its parent is a flow collection.
+    Found(Vec<usize>, bool),
+    /// The key's first `consumed` segments exist, ending at the node at the
+    /// index path; the rest must be created under it.
+    Missing(Vec<usize>, usize),
+}
+
+fn node_at<'n, 'a>(mut node: &'n Node<'a>, path: &[usize]) -> &'n Node<'a> {
+    for &i in path {
+        node = match &node.kind {
+            Kind::Seq { items, .. } => &items[i],
+            Kind::Map { entries, .. } => &entries[i].1,
+            _ => unreachable!("index paths only go through collections"),
+        };
+    }
+    node
+}
+
+fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, EditError> {
+    let mut node = root;
+    let mut path = Vec::new();
+    let mut flow = false;
+    for (i, seg) in segments.iter().enumerate() {
+        let at = || segments[..i].join(".");
+        match &node.kind {
+            Kind::Map { entries, flow: f } => {
+                let found = entries.iter().position(
+                    |(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if value == seg),
+                );
+                match found {
+                    Some(idx) => {
+                        path.push(idx);
+                        flow = *f;
+                        node = &entries[idx].1;
+                    }
+                    None => return Ok(Located::Missing(path, i)),
+                }
+            }
+            Kind::Seq { items, flow: f } => {
+                let Some(idx) = index_of(seg) else {
+                    return Err(EditError::key(
+                        key,
+                        format!("`{}` is a sequence; `{seg}` is not an index", at()),
+                    ));
+                };
+                if idx >= items.len() {
+                    return Err(EditError::key(
+                        key,
+                        format!(
+                            "index {idx} is out of range: `{}` has {} items",
+                            at(),
+                            items.len()
+                        ),
+                    ));
+                }
+                path.push(idx);
+                flow = *f;
+                node = &items[idx];
+            }
+            Kind::Scalar { style, .. }
+                if *style == ScalarStyle::Plain && node.span.is_empty() && !path.is_empty() =>
+            {
+                // `key:` with no value: children can be created under it.
+                return Ok(Located::Missing(path, i));
+            }
+            Kind::Scalar { .. } => {
+                let what = if i == 0 {
+                    "the document".to_owned()
+                } else {
+                    format!("`{}`", at())
+                };
+                return Err(EditError::key(
+                    key,
+                    format!("{what} is a scalar, not a mapping"),
+                ));
+            }
+            Kind::Alias(_) => {
+                return Err(EditError::key(key, format!("`{}` is an alias", at())));
+            }
+        }
+    }
+    Ok(Located::Found(path, flow))
+}
+
+/// Plans one update: the splice to make and the change to the expected
+/// values.
+fn plan(
+    src: &str,
+    root: &Node<'_>,
+    update: &Update,
+    expected: &mut Sem,
+) -> Result<Splice, EditError> {
+    let key = update.key.as_str();
+    let segments = split_key(key)?;
+    let nl = line_ending(src);
+    let fail = |reason: &str| EditError::key(key, reason);
+    let splice = match locate(root, key, &segments)? {
+        Located::Found(path, flow) => {
+            let node = node_at(root, &path);
+            let Kind::Scalar { style, .. } = &node.kind else {
+                let what = match node.kind {
+                    Kind::Alias(_) => "an alias",
+                    Kind::Seq { .. } => "a sequence",
+                    _ => "a mapping",
+                };
+                return Err(fail(&format!(
+                    "holds {what}; only scalar values can be replaced"
+                )));
+            };
+            let splice = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                block_splice(src, root, &path, node, &update.value, *style, nl)?
+            } else if node.span.is_empty() {
+                // `key:` with no value: write after the colon.
+                let key_end =
+                    parent_key_end(root, &path).ok_or_else(|| fail("has no value to replace"))?;
+                let colon = src[key_end..]
+                    .find(':')
+                    .map(|i| key_end + i + 1)
+                    .ok_or_else(|| fail("cannot find the `:` after the key"))?;
+                Splice {
+                    range: colon..colon,
+                    text: format!(" {}", render(&update.value, ScalarStyle::Plain, flow)),
+                }
+            } else {
+                Splice {
+                    range: node.span.clone(),
+                    text: render(&update.value, *style, flow),
+                }
+            };
+            let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
+            *slot = sem_of_json(&update.value);
+            splice
+        }
+        Located::Missing(path, consumed) => {
+            let rest = &segments[consumed..];
+            let parent = node_at(root, &path);
+            let splice = match &parent.kind {
+                Kind::Map {
+                    entries,
+                    flow: false,
+                } => {
+                    let first = &entries
+                        .first()
+                        .ok_or_else(|| fail("parent mapping is empty"))?
+                        .0;
+                    let indent = first.span.start - line_start(src, first.span.start);
+                    let lines = block_lines(rest, &update.value, indent, nl);
+                    match next_line_start(src, parent.span.end) {
+                        Some(at) => Splice {
+                            range: at..at,
+                            text: lines,
+                        },
+                        None => Splice {
+                            range: src.len()..src.len(),
+                            text: format!("{nl}{}", lines.strip_suffix(nl).unwrap_or(&lines)),
+                        },
+                    }
+                }
+                Kind::Map {
+                    entries,
+                    flow: true,
+                } => {
+                    let entry = flow_entry(rest, &update.value);
+                    match entries.last() {
+                        Some((k, v)) => {
+                            let at = k.span.end.max(v.span.end);
+                            Splice {
+                                range: at..at,
+                                text: format!(", {entry}"),
+                            }
+                        }
+                        None => {
+                            let at = parent.span.end - 1;
+                            Splice {
+                                range: at..at,
+                                text: entry,
+                            }
+                        }
+                    }
+                }
+                Kind::Scalar { .. } => {
+                    // `key:` with nothing after it becomes a block mapping.
+                    let key_start = parent_key_start(root, &path)
+                        .ok_or_else(|| fail("cannot create a key here"))?;
+                    let indent = key_start - line_start(src, key_start) + 2;
+                    let lines = block_lines(rest, &update.value, indent, nl);
+                    let at = line_end(src, key_start);
+                    Splice {
+                        range: at..at,
+                        text: format!("{nl}{}", lines.strip_suffix(nl).unwrap_or(&lines)),
+                    }
+                }
+                _ => return Err(fail("cannot create a key here")),
+            };
+            let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
+            match slot {
+                Sem::Map(entries) => {
+                    let (first, more) = rest.split_first().ok_or_else(|| fail("empty key"))?;
+                    entries.push((Sem::Str(first.clone()), nested_sem(more, &update.value)));
+                }
+                other => *other = nested_sem(rest, &update.value),
+            }
+            splice
+        }
+    };
+    Ok(splice)
+}
+
+fn parent_entry<'n, 'a>(root: &'n Node<'a>, path: &[usize]) -> Option<&'n Node<'a>> {
+    let (last, parent_path) = path.split_last()?;
+    match &node_at(root, parent_path).kind {
+        Kind::Map { entries, .. } => Some(&entries[*last].0),
+        _ => None,
+    }
+}
+
+fn parent_key_end(root: &Node<'_>, path: &[usize]) -> Option<usize> {
+    parent_entry(root, path).map(|k| k.span.end)
+}
+
+fn parent_key_start(root: &Node<'_>, path: &[usize]) -> Option<usize> {
+    parent_entry(root, path).map(|k| k.span.start)
+}
+
+fn block_lines(segments: &[String], value: &Value, indent: usize, nl: &str) -> String {
+    let mut out = String::new();
+    for (j, seg) in segments.iter().enumerate() {
+        out.push_str(&" ".repeat(indent + 2 * j));
+        out.push_str(&render_key(seg, false));
+        out.push(':');
+        if j + 1 == segments.len() {
+            out.push(' ');
+            out.push_str(&render(value, ScalarStyle::Plain, false));
+        }
+        out.push_str(nl);
+    }
+    out
+}
+
+fn flow_entry(segments: &[String], value: &Value) -> String {
+    match segments.split_first() {
+        None => render(value, ScalarStyle::Plain, true),
+        Some((first, [])) => format!(
+            "{}: {}",
+            render_key(first, true),
+            render(value, ScalarStyle::Plain, true)
+        ),
+        Some((first, rest)) => format!(
+            "{}: {{{}}}",
+            render_key(first, true),
+            flow_entry(rest, value)
+        ),
+    }
+}
+
+fn block_splice(
+    src: &str,
+    root: &Node<'_>,
+    path: &[usize],
+    node: &Node<'_>,
+    value: &Value,
+    style: ScalarStyle,
+    nl: &str,
+) -> Result<Splice, EditError> {
+    // The header (`|`, `>-`, ...) sits between the previous token and the
+    // content; it is the last `|`/`>` before the content's line.
+    let content_line = line_start(src, node.span.start);
+    let from = parent_key_end(root, path).unwrap_or(0);
+    let header = src[from..content_line]
+        .rfind(['|', '>'])
+        .map(|i| from + i)
+        .ok_or_else(|| EditError::Parse("cannot find a block scalar header".into()))?;
+    let header_end = header
+        + 1
+        + src[header + 1..]
+            .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
+            .unwrap_or(0);
+    let rest_of_header = &src[header_end..line_end(src, header)];
+    let indent = node.span.start - content_line;
+    let text = match value {
+        Value::String(s) => match render_block(s, style == ScalarStyle::Folded, indent, nl) {
+            Some(block) => {
+                let (ind, body) = block.split_at(block.find(['\r', '\n']).unwrap_or(block.len()));
+                format!("{ind}{rest_of_header}{body}")
+            }
+            None => format!("{}{rest_of_header}", double_quoted(s)),
+        },
+        other => format!(
+            "{}{rest_of_header}",
+            render(other, ScalarStyle::Plain, false)
+        ),
+    };
+    Ok(Splice {
+        range: header..node.span.end,
+        text,
+    })
+}
+
+/// Applies `updates` to the YAML text `src` (its first document), keeping
+/// every byte that does not hold a changed value.
+pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    let mut text = src.to_owned();
+    let mut expected: Vec<Sem> = Vec::new();
+    for (n, update) in updates.iter().enumerate() {
+        // The first update plans on the parse that also gives the expected
+        // values; later ones on the text as edited so far.
+        let splice = {
+            let docs = parse(&text)?;
+            if n == 0 {
+                expected = docs.iter().map(sem).collect();
+            }
+            let root = docs
+                .first()
+                .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
+            plan(&text, root, update, &mut expected[0])?
+        };
+        text = splice.apply(&text);
+    }
+    verify(&text, &expected, updates)?;
+    Ok(text)
+}
+
+fn verify(text: &str, expected: &[Sem], updates: &[Update]) -> Result<(), EditError> {
+    let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
+    let keys = keys.join(", ");
+    let docs = parse(text).map_err(|e| {
+        EditError::key(
+            &keys,
+            format!("the edited file does not parse ({e}); nothing was written"),
+        )
+    })?;
+    let got: Vec<Sem> = docs.iter().map(sem).collect();
+    if got != expected {
+        return Err(EditError::key(
+            &keys,
+            "the edited file does not read back as expected; nothing was written",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the first document of a YAML text as JSON (YAML 1.2 core schema;
+/// aliases are expanded, tags ignored).
+pub(crate) fn read(src: &str) -> Result<Value, EditError> {
+    let docs = parse(src)?;
+    let Some(root) = docs.first() else {
+        return Ok(Value::Null);
+    };
+    let mut anchors = std::collections::HashMap::new();
+    Ok(to_json(root, &mut anchors))
+}
+
+fn to_json(node: &Node<'_>, anchors: &mut std::collections::HashMap<usize, Value>) -> Value {
+    let value = match &node.kind {
+        Kind::Scalar { value, style, tag } => {
+            let resolved = match tag {
+                None if *style == ScalarStyle::Plain => resolve_plain(value),
+                _ => Sem::Str(value.to_string()),
+            };
+            match resolved {
+                Sem::Null => Value::Null,
+                Sem::Bool(b) => Value::Bool(b),
+                Sem::Int(i) => i64::try_from(i)
+                    .map(Value::from)
+                    .or_else(|_| u64::try_from(i).map(Value::from))
+                    .unwrap_or_else(|_| Value::String(i.to_string())),
+                Sem::Float(bits) => Number::from_f64(f64::from_bits(bits))
+                    .map_or_else(|| Value::String(value.to_string()), Value::Number),
+                _ => Value::String(value.to_string()),
+            }
+        }
+        Kind::Seq { items, .. } => {
+            Value::Array(items.iter().map(|n| to_json(n, anchors)).collect())
+        }
+        Kind::Map { entries, .. } => {
+            let mut map = Map::new();
+            for (k, v) in entries {
+                let key = match to_json(k, anchors) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let value = to_json(v, anchors);
+                map.insert(key, value);
+            }
+            Value::Object(map)
+        }
+        Kind::Alias(id) => anchors.get(id).cloned().unwrap_or(Value::Null),
+    };
+    if node.anchor != 0 {
+        anchors.insert(node.anchor, value.clone());
+    }
+    value
+}
+
+#[cfg(test)]
+#[path = "yaml_tests.rs"]
+mod tests;

@@ -1,0 +1,352 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+/// Runs the updates; an error comes back as `ERROR: ...` so snapshots show it.
+fn edit(src: &str, updates: &[(&str, Value)]) -> String {
+    let updates: Vec<Update> = updates
+        .iter()
+        .map(|(k, v)| Update::new(*k, v.clone()))
+        .collect();
+    match update(src, &updates) {
+        Ok(out) => out,
+        Err(e) => format!("ERROR: {e}"),
+    }
+}
+
+#[test]
+fn scalar_keeps_end_of_line_comment() {
+    let src = "image:\n  repository: nginx # upstream\n  tag: 1.25.0 # bump me\n";
+    insta::assert_snapshot!(edit(src, &[("image.tag", json!("1.26.1"))]), @"
+    image:
+      repository: nginx # upstream
+      tag: 1.26.1 # bump me
+    ");
+}
+
+#[test]
+fn quote_style_is_kept() {
+    let src = "a: \"v1\"\nb: 'v1'\nc: v1\n";
+    let out = edit(
+        src,
+        &[("a", json!("v2")), ("b", json!("it's")), ("c", json!("v2"))],
+    );
+    insta::assert_snapshot!(out, @r#"
+    a: "v2"
+    b: 'it''s'
+    c: v2
+    "#);
+}
+
+#[test]
+fn helm_ambiguous_strings_are_quoted() {
+    let src = "a: x\nb: x\nc: x\nd: x\ne: x\nf: x\ng: x\nh: x\ni: x\nj: x\nk: x\n";
+    let out = edit(
+        src,
+        &[
+            ("a", json!("yes")),
+            ("b", json!("on")),
+            ("c", json!("no")),
+            ("d", json!("1.10")),
+            ("e", json!("0755")),
+            ("f", json!("null")),
+            ("g", json!("~")),
+            ("h", json!("*star")),
+            ("i", json!("&amp")),
+            ("j", json!("!bang")),
+            ("k", json!(":colon")),
+        ],
+    );
+    insta::assert_snapshot!(out, @r#"
+    a: "yes"
+    b: "on"
+    c: "no"
+    d: "1.10"
+    e: "0755"
+    f: "null"
+    g: "~"
+    h: "*star"
+    i: "&amp"
+    j: "!bang"
+    k: ":colon"
+    "#);
+}
+
+#[test]
+fn numbers_and_booleans_are_plain() {
+    let src = "replicas: \"1\"\nenabled: 'false'\nratio: 0.5\n";
+    let out = edit(
+        src,
+        &[
+            ("replicas", json!(3)),
+            ("enabled", json!(true)),
+            ("ratio", json!(0.75)),
+        ],
+    );
+    insta::assert_snapshot!(out, @"
+    replicas: 3
+    enabled: true
+    ratio: 0.75
+    ");
+}
+
+#[test]
+fn missing_key_is_created_in_block_style() {
+    let src = "image:\n  repository: nginx # c\nservice:\n  port: 80\n";
+    let out = edit(
+        src,
+        &[
+            ("image.tag", json!("v2")),
+            ("ingress.host.name", json!("a.example.com")),
+        ],
+    );
+    insta::assert_snapshot!(out, @"
+    image:
+      repository: nginx # c
+      tag: v2
+    service:
+      port: 80
+    ingress:
+      host:
+        name: a.example.com
+    ");
+}
+
+#[test]
+fn crlf_line_endings_are_kept() {
+    let src = "image:\r\n  tag: v1 # c\r\n  pullPolicy: Always\r\n";
+    let out = edit(
+        src,
+        &[
+            ("image.tag", json!("v2")),
+            ("image.digest", json!("sha256:abc")),
+        ],
+    );
+    insta::assert_snapshot!(out.replace('\r', "<CR>"), @"
+    image:<CR>
+      tag: v2 # c<CR>
+      pullPolicy: Always<CR>
+      digest: sha256:abc<CR>
+    ");
+}
+
+#[test]
+fn flow_collections_are_edited_in_place() {
+    let src = "image: {repository: nginx, tag: v1}\nports: [80, 443]\nempty: {}\n";
+    let out = edit(
+        src,
+        &[
+            ("image.tag", json!("v2")),
+            ("ports.1", json!(8443)),
+            ("image.pullPolicy", json!("IfNotPresent")),
+            ("empty.a", json!("b:c")),
+        ],
+    );
+    insta::assert_snapshot!(out, @r#"
+    image: {repository: nginx, tag: v2, pullPolicy: IfNotPresent}
+    ports: [80, 8443]
+    empty: {a: "b:c"}
+    "#);
+}
+
+#[test]
+fn sequence_items_by_index() {
+    let src =
+        "containers:\n- name: app\n  image: app:v1 # main\n- name: sidecar\n  image: proxy:v1\n";
+    let out = edit(src, &[("containers.1.image", json!("proxy:v2"))]);
+    insta::assert_snapshot!(out, @"
+    containers:
+    - name: app
+      image: app:v1 # main
+    - name: sidecar
+      image: proxy:v2
+    ");
+}
+
+#[test]
+fn escaped_dot_in_key() {
+    let src = "annotations:\n  example.com/version: v1.0.0\n";
+    let out = edit(
+        src,
+        &[(r"annotations.example\.com/version", json!("v1.1.0"))],
+    );
+    insta::assert_snapshot!(out, @"
+    annotations:
+      example.com/version: v1.1.0
+    ");
+}
+
+#[test]
+fn document_markers_and_anchors_are_kept() {
+    let src = "%YAML 1.2\n---\nbase: &base\n  tag: v1\nprod:\n  <<: *base\n  replicas: 3\n...\n";
+    let out = edit(src, &[("prod.replicas", json!(5))]);
+    insta::assert_snapshot!(out, @"
+    %YAML 1.2
+    ---
+    base: &base
+      tag: v1
+    prod:
+      <<: *base
+      replicas: 5
+    ...
+    ");
+}
+
+#[test]
+fn block_scalar_is_replaced_as_a_block() {
+    let src = "config: | # keep\n  line one\n  line two\n\nnext: x\n";
+    let out = edit(src, &[("config", json!("new one\nnew two\n"))]);
+    insta::assert_snapshot!(out, @"
+    config: | # keep
+      new one
+      new two
+
+    next: x
+    ");
+}
+
+#[test]
+fn empty_value_gets_a_value_or_children() {
+    let src = "a:\nb: # nothing yet\nc: 1\n";
+    let out = edit(src, &[("a", json!("x")), ("b.c", json!("y"))]);
+    insta::assert_snapshot!(out, @r#"
+    a: x
+    b: # nothing yet
+      c: "y"
+    c: 1
+    "#);
+}
+
+#[test]
+fn last_line_without_newline() {
+    let src = "image:\n  tag: v1";
+    let out = edit(
+        src,
+        &[("image.tag", json!("v2")), ("image.repo", json!("r"))],
+    );
+    insta::assert_snapshot!(out, @"
+    image:
+      tag: v2
+      repo: r
+    ");
+}
+
+#[test]
+fn errors_leave_the_text_alone() {
+    let src = "image:\n  tag: v1\nlist: [a]\n";
+    insta::assert_snapshot!(edit(src, &[("image.tag.x", json!(1))]), @"ERROR: key `image.tag.x`: `image.tag` is a scalar, not a mapping");
+    insta::assert_snapshot!(edit(src, &[("list.3", json!(1))]), @"ERROR: key `list.3`: index 3 is out of range: `list` has 1 items");
+    insta::assert_snapshot!(edit(src, &[("list.x", json!(1))]), @"ERROR: key `list.x`: `list` is a sequence; `x` is not an index");
+    insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a mapping; only scalar values can be replaced");
+    insta::assert_snapshot!(edit("a: [b\n", &[("a", json!(1))]), @"ERROR: cannot parse: unclosed bracket '[' at char 3 line 1 column 4");
+}
+
+#[test]
+fn read_resolves_types_and_expands_aliases() {
+    let src = "a: &x {tag: \"1.10\", n: 1.5, b: true, z: ~}\nb: *x\nc: [1, '2', 0x10]\n";
+    insta::assert_snapshot!(read(src).unwrap().to_string(), @r#"{"a":{"tag":"1.10","n":1.5,"b":true,"z":null},"b":{"tag":"1.10","n":1.5,"b":true,"z":null},"c":[1,"2",16]}"#);
+}
+
+const HELM_VALUES: &str = include_str!("../../tests/fixtures/values.yaml");
+
+#[test]
+fn helm_values_image_tag_touches_one_line() {
+    let out = edit(HELM_VALUES, &[("image.tag", json!("1.5.0"))]);
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @r#"
+    10 -  tag: "1.4.2" # kargo: image tag
+    10 +  tag: "1.5.0" # kargo: image tag
+    "#);
+}
+
+#[test]
+fn helm_values_many_updates_keep_every_comment() {
+    let out = edit(
+        HELM_VALUES,
+        &[
+            ("replicaCount", json!(3)),
+            ("image.digest", json!("sha256:0123abcd")),
+            ("securityContext.readOnlyRootFilesystem", json!(false)),
+            ("securityContext.capabilities.drop.0", json!("NET_RAW")),
+            ("ingress.hosts.0.paths.0.path", json!("/api")),
+            (r"podAnnotations.prometheus\.io/port", json!("9091")),
+            ("env.2.value", json!("60")),
+            ("resources.limits.cpu", json!("1")),
+            ("serviceAccount.annotations.owner", json!("payments")),
+            (
+                "ingress.annotations.kubernetes\\.io/ingress\\.class",
+                json!("nginx"),
+            ),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @r#"
+     4 -replicaCount: 2 # scaled by HPA in prod
+     4 +replicaCount: 3 # scaled by HPA in prod
+    11 -  digest: '' # pinned by digest when set
+    11 +  digest: 'sha256:0123abcd' # pinned by digest when set
+    19 -  annotations: {} # e.g. eks.amazonaws.com/role-arn
+    19 +  annotations: {owner: payments} # e.g. eks.amazonaws.com/role-arn
+    24 -  prometheus.io/port: "9090"
+    24 +  prometheus.io/port: "9091"
+    29 -  readOnlyRootFilesystem: yes # YAML 1.1 boolean
+    29 +  readOnlyRootFilesystem: false # YAML 1.1 boolean
+    31 -    drop: [ALL] # flow sequence
+    31 +    drop: [NET_RAW] # flow sequence
+    43 -        - path: / # everything
+    43 +        - path: /api # everything
+    46 +  annotations:
+    47 +    kubernetes.io/ingress.class: nginx
+    49 -    cpu: 500m # half a core
+    51 +    cpu: "1" # half a core
+    61 -    value: "30" # seconds, as a string
+    63 +    value: "60" # seconds, as a string
+    "#);
+}
+
+#[test]
+fn helm_values_block_scalar_and_new_nested_keys() {
+    let out = edit(
+        HELM_VALUES,
+        &[
+            ("config", json!("listen: 0.0.0.0:9090\nmode: staging\n")),
+            ("autoscaling.minReplicas", json!(2)),
+        ],
+    );
+    insta::assert_snapshot!(crate::edit::changed_lines(HELM_VALUES, &out), @"
+    64 -  listen: 0.0.0.0:8080
+    65 -  mode: production
+    64 +  listen: 0.0.0.0:9090
+    65 +  mode: staging
+    70 +autoscaling:
+    71 +  minReplicas: 2
+    ");
+}
+
+#[test]
+fn multi_document_file_edits_the_first_document() {
+    let src = "---\nkind: A # first\nspec: {x: 1}\n---\nkind: B\n";
+    insta::assert_snapshot!(edit(src, &[("spec.x", json!(2)), ("kind", json!("C"))]), @"
+    ---
+    kind: C # first
+    spec: {x: 2}
+    ---
+    kind: B
+    ");
+}
+
+#[test]
+fn strings_needing_escapes_are_double_quoted() {
+    let src = "a: x\nb: 'x'\nc: x\n";
+    let out = edit(
+        src,
+        &[
+            ("a", json!("line1\nline2")),
+            ("b", json!("tab\there")),
+            ("c", json!("key: value #1")),
+        ],
+    );
+    insta::assert_snapshot!(out, @r#"
+    a: "line1\nline2"
+    b: "tab\there"
+    c: "key: value #1"
+    "#);
+}

@@ -1,0 +1,32 @@
+//! `hcl-update`: sets values in a HCL file, touching only what changes.
+//!
+//! Keys use the sjson path syntax Kargo documents (`image.tag`,
+//! `example\.com/version`, `containers.0.image`). For Terraform `.tf` and `.tfvars` files: dotted keys reach attributes inside objects and blocks (`tags.version`, `resource.aws_lambda_function.fn.image_uri`); strings are quoted, numbers and booleans raw; comments and `=` alignment are kept; a missing attribute is added to its block or object, or appended at the end of the file. The edited text is
+//! parsed again and must hold the new values with every other value
+//! unchanged, or the step fails and the file stays as it was.
+//!
+//! Output: `commitMessage`.
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::edit::Update;
+
+/// The step kind.
+pub const KIND: &str = "hcl-update";
+
+/// The `hcl-update` config (not in Kargo; same shape as `yaml-update`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The HCL file, relative to the work dir.
+    pub path: String,
+    /// The keys to set, in order.
+    pub updates: Vec<Update>,
+}
+
+/// The `hcl-update` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HclUpdate;

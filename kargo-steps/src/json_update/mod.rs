@@ -1,0 +1,32 @@
+//! `json-update`: sets values in a JSON file, touching only what changes.
+//!
+//! Keys use the sjson path syntax Kargo documents (`image.tag`,
+//! `example\.com/version`, `containers.0.image`). Key order, indentation and spacing are kept: only the value's bytes change. A missing key is appended to its object with the object's indentation. The edited text is
+//! parsed again and must hold the new values with every other value
+//! unchanged, or the step fails and the file stays as it was.
+//!
+//! Output: `commitMessage`.
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::edit::Update;
+
+/// The step kind.
+pub const KIND: &str = "json-update";
+
+/// The `json-update` config (JSONUpdateConfig).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The JSON file, relative to the work dir.
+    pub path: String,
+    /// The keys to set, in order.
+    pub updates: Vec<Update>,
+}
+
+/// The `json-update` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonUpdate;

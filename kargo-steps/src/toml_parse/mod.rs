@@ -1,0 +1,29 @@
+//! `toml-parse`: reads a TOML file and evaluates expressions against it.
+//!
+//! Each `fromExpression` is a bare expression (no `${{ }}`) evaluated with
+//! the document's top-level keys as variables (`image.tag`), and the whole
+//! document as `outputs`. The step's output holds one entry per `name`.
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::edit::ParseOutput;
+
+/// The step kind.
+pub const KIND: &str = "toml-parse";
+
+/// The `toml-parse` config (TOMLParseConfig).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The TOML file, relative to the work dir.
+    pub path: String,
+    /// The values to extract.
+    pub outputs: Vec<ParseOutput>,
+}
+
+/// The `toml-parse` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TomlParse;

@@ -1,0 +1,52 @@
+//! `yaml-update`: sets values in a YAML file, touching only their bytes.
+//!
+//! Keys use the sjson path syntax Kargo documents (`image.tag`,
+//! `example\.com/version`, `containers.0.image`). Comments (end-of-line
+//! ones included), indentation, blank lines, document markers, anchors,
+//! flow collections, CRLF line endings and the quote style of the old value
+//! are kept. New strings are quoted when a YAML 1.1 reader such as Helm
+//! would read them as something else (`yes`, `on`, `1.10`, `0755`, `~`);
+//! numbers and booleans are written plain. A missing key is created in
+//! block style under its parent. The edited text is parsed again and must
+//! hold the new values and nothing else changed, or the step fails and the
+//! file stays as it was.
+//!
+//! Output: `commitMessage`, as Kargo writes it.
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::edit::{EditError as Error, Update};
+
+/// The step kind.
+pub const KIND: &str = "yaml-update";
+
+/// The `yaml-update` config (Kargo's `YAMLUpdateConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The YAML file, relative to the work dir.
+    pub path: String,
+    /// The keys to set, in order.
+    pub updates: Vec<Update>,
+}
+
+/// The `yaml-update` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct YamlUpdate;
+
+/// Applies `updates` to a YAML text, as the step does to its file: the
+/// result differs from `src` only in the bytes of the changed values (and
+/// the lines of created keys), and has been parsed again and checked.
+///
+/// ```
+/// use kargo_steps::yaml_update::{Update, edit};
+///
+/// let out = edit("image:\n  tag: v1 # pinned\n", &[Update::new("image.tag", "1.10")]).unwrap();
+/// assert_eq!(out, "image:\n  tag: \"1.10\" # pinned\n");
+/// ```
+pub fn edit(src: &str, updates: &[Update]) -> Result<String, Error> {
+    crate::edit::yaml::update(src, updates)
+}

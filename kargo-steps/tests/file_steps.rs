@@ -1,0 +1,340 @@
+//! The file steps run through the registry against a temporary work dir.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use kargo_core::Workspace;
+use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
+use serde_json::{Value, json};
+
+fn setup(files: &[(&str, &str)]) -> (tempfile::TempDir, StepContext) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
+    (dir, ctx)
+}
+
+async fn run(ctx: &StepContext, kind: &str, config: Value) -> Result<StepOutcome, String> {
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let step = registry.get(kind).expect("step is registered");
+    step.run(ctx, config).await.map_err(|e| e.to_string())
+}
+
+fn read(dir: &Path, path: &str) -> String {
+    std::fs::read_to_string(dir.join(path)).unwrap()
+}
+
+// Kargo's documented examples (expressions already evaluated) deserialize,
+// and an unknown key is rejected.
+
+#[test]
+fn documented_examples_deserialize_and_unknown_keys_are_rejected() {
+    use kargo_steps::*;
+    let update = json!({"path": "./src/charts/my-chart/values.yaml", "updates": [{"key": "image.tag", "value": "1.2.3"}]});
+    let parse = json!({"path": "./src/config.json", "outputs": [{"name": "imageTag", "fromExpression": "image.tag"}]});
+    serde_json::from_value::<yaml_update::Config>(update.clone()).unwrap();
+    serde_json::from_value::<json_update::Config>(update.clone()).unwrap();
+    serde_json::from_value::<toml_update::Config>(update.clone()).unwrap();
+    serde_json::from_value::<hcl_update::Config>(update.clone()).unwrap();
+    serde_json::from_value::<yaml_parse::Config>(parse.clone()).unwrap();
+    serde_json::from_value::<json_parse::Config>(parse.clone()).unwrap();
+    serde_json::from_value::<toml_parse::Config>(parse.clone()).unwrap();
+    serde_json::from_value::<hcl_parse::Config>(parse.clone()).unwrap();
+    let copy = json!({"inPath": "./overlay/stages/dev/kustomization.yaml", "outPath": "./src/stages/dev/kustomization.yaml"});
+    serde_json::from_value::<copy::Config>(copy.clone()).unwrap();
+    let delete =
+        json!({"paths": ["./out/**/*.tmp", "./out/build/"], "pathsAreGlobs": true, "strict": true});
+    serde_json::from_value::<delete::Config>(delete.clone()).unwrap();
+
+    let with_extra = |mut v: Value| {
+        v.as_object_mut().unwrap().insert("bogus".into(), json!(1));
+        v
+    };
+    assert!(serde_json::from_value::<yaml_update::Config>(with_extra(update.clone())).is_err());
+    assert!(serde_json::from_value::<json_update::Config>(with_extra(update.clone())).is_err());
+    assert!(serde_json::from_value::<toml_update::Config>(with_extra(update.clone())).is_err());
+    assert!(serde_json::from_value::<hcl_update::Config>(with_extra(update.clone())).is_err());
+    assert!(serde_json::from_value::<yaml_parse::Config>(with_extra(parse.clone())).is_err());
+    assert!(serde_json::from_value::<json_parse::Config>(with_extra(parse.clone())).is_err());
+    assert!(serde_json::from_value::<toml_parse::Config>(with_extra(parse.clone())).is_err());
+    assert!(serde_json::from_value::<hcl_parse::Config>(with_extra(parse.clone())).is_err());
+    assert!(serde_json::from_value::<copy::Config>(with_extra(copy)).is_err());
+    assert!(serde_json::from_value::<delete::Config>(with_extra(delete)).is_err());
+    let bad_update = json!({"path": "a", "updates": [{"key": "a", "value": 1, "extra": 2}]});
+    assert!(serde_json::from_value::<yaml_update::Config>(bad_update).is_err());
+}
+
+#[tokio::test]
+async fn unknown_config_key_fails_the_step() {
+    let (_dir, ctx) = setup(&[("v.yaml", "a: 1\n")]);
+    let err = run(
+        &ctx,
+        "yaml-update",
+        json!({"path": "v.yaml", "updates": [{"key": "a", "value": 2}], "pth": 1}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("unknown field `pth`"), "{err}");
+}
+
+#[tokio::test]
+async fn yaml_update_writes_the_file_and_a_commit_message() {
+    let (dir, ctx) = setup(&[("charts/values.yaml", "image:\n  tag: v1 # kargo\n")]);
+    std::fs::set_permissions(
+        dir.path().join("charts/values.yaml"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let out = run(
+        &ctx,
+        "yaml-update",
+        json!({"path": "./charts/values.yaml", "updates": [{"key": "image.tag", "value": "1.10"}, {"key": "replicas", "value": 2}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read(dir.path(), "charts/values.yaml"),
+        "image:\n  tag: \"1.10\" # kargo\nreplicas: 2\n"
+    );
+    assert_eq!(
+        out.output["commitMessage"],
+        "Updated ./charts/values.yaml\n\n- image.tag: \"1.10\"\n- replicas: 2"
+    );
+    let mode = std::fs::metadata(dir.path().join("charts/values.yaml"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640);
+}
+
+#[tokio::test]
+async fn a_failed_update_leaves_the_file_byte_identical() {
+    let src = "image:\n  tag: v1\r\nlist: [a]\n";
+    for (kind, file, contents, key) in [
+        ("yaml-update", "v.yaml", src, "list.5"),
+        ("json-update", "v.json", "{\"a\": 1}", "a.b"),
+        ("toml-update", "v.toml", "a = 1\n", "a.b"),
+        ("hcl-update", "v.tfvars", "a = 1\n", "a.b"),
+    ] {
+        let (dir, ctx) = setup(&[(file, contents)]);
+        // The first update would apply; the second cannot: nothing is written.
+        let err = run(
+            &ctx,
+            kind,
+            json!({"path": file, "updates": [{"key": "new", "value": "x"}, {"key": key, "value": 1}]}),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.contains(file) && err.contains(key), "{kind}: {err}");
+        assert_eq!(read(dir.path(), file), contents, "{kind}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "{kind}: no temp file left"
+        );
+    }
+}
+
+#[tokio::test]
+async fn paths_outside_the_work_dir_are_refused() {
+    let (_dir, ctx) = setup(&[]);
+    let err = run(
+        &ctx,
+        "yaml-update",
+        json!({"path": "../x.yaml", "updates": [{"key": "a", "value": 1}]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("leaves the work directory"), "{err}");
+    let err = run(
+        &ctx,
+        "copy",
+        json!({"inPath": "/etc/passwd", "outPath": "p"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("absolute"), "{err}");
+}
+
+#[tokio::test]
+async fn json_toml_and_hcl_updates_report_commit_messages() {
+    let (dir, ctx) = setup(&[
+        ("c.json", "{\n  \"image\": {\"tag\": \"v1\"}\n}\n"),
+        ("c.toml", "[image]\ntag = \"v1\" # t\n"),
+        ("c.tfvars", "image_uri = \"repo:v1\" # lambda\n"),
+    ]);
+    let json_out = run(
+        &ctx,
+        "json-update",
+        json!({"path": "c.json", "updates": [{"key": "image.tag", "value": "v2"}]}),
+    )
+    .await
+    .unwrap();
+    let toml_out = run(
+        &ctx,
+        "toml-update",
+        json!({"path": "c.toml", "updates": [{"key": "image.tag", "value": "v2"}]}),
+    )
+    .await
+    .unwrap();
+    let hcl_out = run(
+        &ctx,
+        "hcl-update",
+        json!({"path": "c.tfvars", "updates": [{"key": "image_uri", "value": "repo:v2"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read(dir.path(), "c.json"),
+        "{\n  \"image\": {\"tag\": \"v2\"}\n}\n"
+    );
+    assert_eq!(read(dir.path(), "c.toml"), "[image]\ntag = \"v2\" # t\n");
+    assert_eq!(
+        read(dir.path(), "c.tfvars"),
+        "image_uri = \"repo:v2\" # lambda\n"
+    );
+    assert_eq!(
+        json_out.output["commitMessage"],
+        "Updated c.json\n\n- image.tag: \"v2\""
+    );
+    assert_eq!(
+        toml_out.output["commitMessage"],
+        "Updated c.toml\n\n- image.tag: \"v2\""
+    );
+    assert_eq!(
+        hcl_out.output["commitMessage"],
+        "Updated c.tfvars\n\n- image_uri: \"repo:v2\""
+    );
+}
+
+#[tokio::test]
+async fn parse_steps_evaluate_expressions_against_the_document() {
+    let (_dir, ctx) = setup(&[
+        ("v.yaml", "image:\n  tag: \"v1.2.3\"\nreplicas: 3\n"),
+        ("v.json", "{\"image\": {\"tag\": \"v1.2.3\"}}"),
+        ("v.toml", "[image]\ntag = \"v1.2.3\"\n"),
+        ("v.tfvars", "image = { tag = \"v1.2.3\" }\n"),
+    ]);
+    for (kind, file) in [
+        ("yaml-parse", "v.yaml"),
+        ("json-parse", "v.json"),
+        ("toml-parse", "v.toml"),
+        ("hcl-parse", "v.tfvars"),
+    ] {
+        let out = run(
+            &ctx,
+            kind,
+            json!({"path": file, "outputs": [{"name": "imageTag", "fromExpression": "image.tag"}]}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(out.output["imageTag"], "v1.2.3", "{kind}");
+    }
+    let out = run(
+        &ctx,
+        "yaml-parse",
+        json!({"path": "v.yaml", "outputs": [{"name": "r", "fromExpression": "replicas"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.output["r"], 3);
+}
+
+#[tokio::test]
+async fn copy_copies_trees_keeping_modes_and_skipping_ignored_paths() {
+    let (dir, ctx) = setup(&[
+        ("src/app/run.sh", "#!/bin/sh\n"),
+        ("src/app/conf/a.yaml", "a: 1\n"),
+        ("src/app/conf/tmp.log", "log\n"),
+        ("src/app/.git/HEAD", "ref\n"),
+        ("policies/iam-policy.json", "{}\n"),
+    ]);
+    std::fs::set_permissions(
+        dir.path().join("src/app/run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    run(
+        &ctx,
+        "copy",
+        json!({"inPath": "./src/app", "outPath": "./out/app", "ignore": "*.log\n# comment\n"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read(dir.path(), "out/app/conf/a.yaml"), "a: 1\n");
+    assert!(!dir.path().join("out/app/conf/tmp.log").exists());
+    assert!(!dir.path().join("out/app/.git").exists());
+    let mode = std::fs::metadata(dir.path().join("out/app/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o755);
+    run(
+        &ctx,
+        "copy",
+        json!({"inPath": "policies/iam-policy.json", "outPath": "envs/dev/iam-policy.json"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read(dir.path(), "envs/dev/iam-policy.json"), "{}\n");
+    let err = run(&ctx, "copy", json!({"inPath": "missing", "outPath": "x"}))
+        .await
+        .unwrap_err();
+    assert!(err.contains("missing"), "{err}");
+}
+
+#[tokio::test]
+async fn delete_removes_paths_and_globs_and_is_strict_on_request() {
+    let (dir, ctx) = setup(&[
+        ("out/a.tmp", ""),
+        ("out/sub/b.tmp", ""),
+        ("out/keep.yaml", ""),
+        ("out/build/x", ""),
+        ("single.txt", ""),
+    ]);
+    run(&ctx, "delete", json!({"path": "single.txt"}))
+        .await
+        .unwrap();
+    assert!(!dir.path().join("single.txt").exists());
+    run(&ctx, "delete", json!({"path": "single.txt"}))
+        .await
+        .unwrap();
+    let err = run(
+        &ctx,
+        "delete",
+        json!({"path": "single.txt", "strict": true}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("single.txt"), "{err}");
+    run(
+        &ctx,
+        "delete",
+        json!({"paths": ["./out/**/*.tmp", "./out/build/"], "pathsAreGlobs": true, "strict": true}),
+    )
+    .await
+    .unwrap();
+    assert!(!dir.path().join("out/a.tmp").exists());
+    assert!(!dir.path().join("out/sub/b.tmp").exists());
+    assert!(!dir.path().join("out/build").exists());
+    assert!(dir.path().join("out/keep.yaml").exists());
+    let err = run(
+        &ctx,
+        "delete",
+        json!({"paths": ["out/*.nope"], "pathsAreGlobs": true, "strict": true}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("matches nothing"), "{err}");
+    let err = run(&ctx, "delete", json!({"path": "a", "paths": ["b"]}))
+        .await
+        .unwrap_err();
+    assert!(err.contains("exactly one"), "{err}");
+}
