@@ -35,7 +35,9 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// A bare repository with `env/prod/version.txt` on `main`.
+const VALUES: &str = "# image settings\nimage:\n  repository: registry.example.com/app\n  tag: v1 # promoted by kargo\n";
+
+/// A bare repository with `env/{prod,dev}/values.yaml` on `main`.
 fn sample_repo(root: &Path) -> PathBuf {
     let bare = root.join("sample.git");
     std::fs::create_dir_all(&bare).unwrap();
@@ -43,9 +45,16 @@ fn sample_repo(root: &Path) -> PathBuf {
     let seed = root.join("seed");
     std::fs::create_dir_all(seed.join("env/prod")).unwrap();
     git(&seed, &["init", "-q", "--initial-branch=main"]);
-    std::fs::write(seed.join("env/prod/version.txt"), "v1").unwrap();
+    std::fs::write(seed.join("env/prod/values.yaml"), VALUES).unwrap();
     std::fs::create_dir_all(seed.join("env/dev")).unwrap();
-    std::fs::write(seed.join("env/dev/version.txt"), "v1").unwrap();
+    std::fs::write(seed.join("env/dev/values.yaml"), VALUES).unwrap();
+    // One values file per concurrent promotion.
+    for dir in ["proc", "task"] {
+        std::fs::create_dir_all(seed.join(dir)).unwrap();
+        for i in 0..8 {
+            std::fs::write(seed.join(format!("{dir}/{i}.yaml")), VALUES).unwrap();
+        }
+    }
     git(&seed, &["add", "-A"]);
     git(&seed, &["commit", "-q", "-m", "seed"]);
     git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
@@ -94,7 +103,7 @@ fn kargo_run_clones_edits_commits_and_pushes() {
         &tmp.path().join("cache"),
         &tmp.path().join("wd"),
         &url,
-        "env/prod/version.txt",
+        "env/prod/values.yaml",
         "v2",
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -114,14 +123,20 @@ fn kargo_run_clones_edits_commits_and_pushes() {
         "{json}"
     );
     assert_eq!(git(&bare, &["rev-parse", "main"]), pushed);
-    assert_eq!(git(&bare, &["show", "main:env/prod/version.txt"]), "v2");
+    assert_eq!(
+        git(&bare, &["show", "main:env/prod/values.yaml"]),
+        VALUES.replace("tag: v1", "tag: v2").trim_end()
+    );
     // Only what the later steps touch was written (a sparse checkout
     // derived from file-write's path), and the rest of the tree survived.
     assert!(!tmp.path().join("wd/out/env/dev").exists());
-    assert_eq!(git(&bare, &["show", "main:env/dev/version.txt"]), "v1");
+    assert_eq!(
+        git(&bare, &["show", "main:env/dev/values.yaml"]),
+        VALUES.trim_end()
+    );
     assert_eq!(
         git(&bare, &["log", "-1", "--format=%an <%ae> %s", "main"]),
-        "Kargo <no-reply@kargo.io> Promote v2 (env/prod/version.txt)"
+        "Kargo <no-reply@kargo.io> Promote v2 (env/prod/values.yaml)"
     );
 
     // The same promotion again changes nothing: git-commit is Skipped and
@@ -130,7 +145,7 @@ fn kargo_run_clones_edits_commits_and_pushes() {
         &tmp.path().join("cache"),
         &tmp.path().join("wd2"),
         &url,
-        "env/prod/version.txt",
+        "env/prod/values.yaml",
         "v2",
     );
     let json: serde_json::Value =
@@ -168,7 +183,7 @@ async fn sixteen_concurrent_promotions_all_land_in_a_linear_history() {
                 &cache,
                 &wd,
                 &url,
-                &format!("proc/{i}.txt"),
+                &format!("proc/{i}.yaml"),
                 &format!("p{i}"),
             )
         }));
@@ -189,7 +204,7 @@ async fn sixteen_concurrent_promotions_all_land_in_a_linear_history() {
         std::fs::create_dir_all(&wd).unwrap();
         let spec: PromotionTemplateSpec = serde_saphyr::from_str(&steps_yaml(
             &url,
-            &format!("task/{i}.txt"),
+            &format!("task/{i}.yaml"),
             &format!("t{i}"),
         ))
         .unwrap();
@@ -220,13 +235,13 @@ async fn sixteen_concurrent_promotions_all_land_in_a_linear_history() {
     let log = git(&bare, &["log", "--format=%s", "main"]);
     for i in 0..TASKS {
         assert!(
-            log.contains(&format!("Promote t{i} (task/{i}.txt)")),
+            log.contains(&format!("Promote t{i} (task/{i}.yaml)")),
             "task {i} lost:\n{log}"
         );
     }
     for i in 0..PROCESSES {
         assert!(
-            log.contains(&format!("Promote p{i} (proc/{i}.txt)")),
+            log.contains(&format!("Promote p{i} (proc/{i}.yaml)")),
             "process {i} lost:\n{log}"
         );
     }
@@ -235,6 +250,18 @@ async fn sixteen_concurrent_promotions_all_land_in_a_linear_history() {
         git(&bare, &["rev-list", "--merges", "--count", "main"]),
         "0"
     );
-    let tree = git(&bare, &["ls-tree", "-r", "--name-only", "main"]);
-    assert_eq!(tree.lines().count(), TASKS + PROCESSES + 2, "{tree}");
+    for i in 0..TASKS {
+        let file = git(&bare, &["show", &format!("main:task/{i}.yaml")]);
+        assert!(
+            file.contains(&format!("tag: t{i} # promoted by kargo")),
+            "{file}"
+        );
+    }
+    for i in 0..PROCESSES {
+        let file = git(&bare, &["show", &format!("main:proc/{i}.yaml")]);
+        assert!(
+            file.contains(&format!("tag: p{i} # promoted by kargo")),
+            "{file}"
+        );
+    }
 }
