@@ -239,7 +239,8 @@ impl Step for GitClone {
 /// (`git-commit`, `git-push`, `compose-output`, ...) are ignored; a step of
 /// an unknown kind, a `git-clear` of the checkout, a step working on the
 /// checkout's root, or a path whose expression cannot be evaluated yet
-/// gives a full checkout.
+/// gives a full checkout, and so does a promotion whose later steps name
+/// nothing inside the checkout.
 pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<String>> {
     let root = normalize(checkout_path)?;
     let mut dirs = Vec::new();
@@ -295,6 +296,12 @@ pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<Strin
                 }
             }
         }
+    }
+    if dirs.is_empty() {
+        // No later step names anything inside the checkout (or the step
+        // runs outside an engine, which fills `later_steps`): nothing to
+        // derive from, so check out everything.
+        return None;
     }
     dirs.sort();
     dirs.dedup();
@@ -414,5 +421,6 @@ mod tests {
             serde_json::json!({"path": "out", "outPath": "rendered.yaml"}),
         )]);
         assert_eq!(derive_sparse(&build, "out"), None);
+        assert_eq!(derive_sparse(&ctx_with(vec![]), "out"), None);
     }
 }
