@@ -31,6 +31,8 @@ pub mod compose_output;
 pub mod fail;
 pub mod file_write;
 pub mod fs;
+#[cfg(feature = "git")]
+pub mod git;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]
@@ -83,6 +85,8 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     registry.replace(compose_output::KIND, ComposeOutput);
     registry.replace(fail::KIND, Fail);
     registry.replace(file_write::KIND, FileWrite);
+    #[cfg(feature = "git")]
+    git::register(registry);
     #[cfg(feature = "http")]
     {
         registry.replace(http::KIND, Http::new());

@@ -8,7 +8,7 @@ use super::tasks::{ALIAS_SEPARATOR, alias_namespace};
 use super::{Checkpoint, Engine, PromotionContext, PromotionState};
 use crate::expr::Scope;
 use crate::model::{PromotionPhase, PromotionStep, StepStatus};
-use crate::step::{ErrorKind, StepContext, StepOutcome};
+use crate::step::{ErrorKind, LaterStep, StepContext, StepOutcome};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 
@@ -71,7 +71,7 @@ impl Engine {
             }
             let span = info_span!("step", alias = %state.steps[index].alias, uses = %step.uses);
             let next = self
-                .run_step(ctx, step, index, state)
+                .run_step(ctx, steps, index, state)
                 .instrument(span)
                 .await;
             match next {
@@ -103,10 +103,11 @@ impl Engine {
     async fn run_step(
         &self,
         ctx: &PromotionContext,
-        step: &PromotionStep,
+        steps: &[PromotionStep],
         index: usize,
         state: &mut PromotionState,
     ) -> Next {
+        let step = &steps[index];
         let alias = state.steps[index].alias.clone();
         if ctx.cancel.is_cancelled() {
             state.steps[index].finish(
@@ -195,6 +196,13 @@ impl Engine {
             step_ctx.attempt = record.attempts;
             step_ctx.evaluator = self.evaluator.clone();
             step_ctx.scope = scope;
+            step_ctx.later_steps = steps[index + 1..]
+                .iter()
+                .map(|s| LaterStep {
+                    uses: s.uses.clone(),
+                    config: s.config.clone().unwrap_or(Value::Null),
+                })
+                .collect();
             record.attempts += 1;
             debug!(attempt = record.attempts, "running step");
 

@@ -40,6 +40,32 @@ pub struct StepContext {
     pub evaluator: Arc<Evaluator>,
     /// The scope the config was evaluated in.
     pub scope: Scope,
+    /// The steps after this one in the promotion, with their configs as
+    /// written (not evaluated). Steps that prepare work for later ones use
+    /// it, e.g. `git-clone` derives a sparse checkout from the paths later
+    /// steps name.
+    pub later_steps: Arc<[LaterStep]>,
+}
+
+/// A step that runs later in the same promotion (see
+/// [`StepContext::later_steps`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LaterStep {
+    /// Its kind (`yaml-update`).
+    pub uses: String,
+    /// Its config, unevaluated (`Null` when it has none).
+    pub config: Value,
+}
+
+impl LaterStep {
+    /// A later step of kind `uses` with `config`.
+    pub fn new(uses: impl Into<String>, config: Value) -> Self {
+        LaterStep {
+            uses: uses.into(),
+            config,
+        }
+    }
 }
 
 impl StepContext {
@@ -58,6 +84,7 @@ impl StepContext {
             cancel: CancellationToken::new(),
             evaluator: Arc::default(),
             scope: Scope::default(),
+            later_steps: Arc::from(Vec::new()),
         }
     }
 

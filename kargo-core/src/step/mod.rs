@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-pub use context::StepContext;
+pub use context::{LaterStep, StepContext};
 pub use registry::StepRegistry;
 
 use crate::error::BoxError;

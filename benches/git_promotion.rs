@@ -1,0 +1,276 @@
+//! End-to-end git promotion benchmark (the Speed section of the git issue).
+//!
+//! Generates a repository of 10,000 files and 2,000 commits (with
+//! `git fast-import`), serves it as a bare repository over `file://`, and
+//! times one promotion — check out the branch, edit two files, commit,
+//! push — three ways:
+//! - **kargo-style**: what Kargo runs, with the git CLI: `git clone --bare`,
+//!   `git worktree add`, edit, `git commit`, `git push`;
+//! - **kargo-rs, cold cache**: a fresh `RepoCache`, so the repository is
+//!   fetched (gix) before the checkout;
+//! - **kargo-rs, warm cache**: the cache already holds the repository and
+//!   only fetches what is new.
+//!
+//! kargo-rs checks out sparsely (the directories of the two edited files),
+//! as a promotion does when its later steps name the paths they touch.
+//! Prints the median of each and the ratios. Run:
+//! `cargo bench --bench git_promotion` (`KARGO_BENCH_RUNS=N` sets the runs
+//! per variant, default 5; `KARGO_BENCH_FILES` and `KARGO_BENCH_COMMITS`
+//! resize the repository).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use kargo::git::checkout::{self, Revision};
+use kargo::git::{RepoCache, cache, commit, push};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn file_path(i: usize) -> String {
+    format!(
+        "apps/app-{:03}/env-{}/values-{i:05}.yaml",
+        i / 100,
+        (i / 10) % 10
+    )
+}
+
+/// A bare repository with `files` files and `commits` commits on `main`.
+fn generate(root: &Path, files: usize, commits: usize) -> PathBuf {
+    let bare = root.join("big.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let mut child = Command::new("git")
+        .args(["fast-import", "--quiet"])
+        .current_dir(&bare)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = std::io::BufWriter::new(child.stdin.take().unwrap());
+    let mut seed: u64 = 42;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for c in 0..commits {
+        let msg = format!("commit {c}");
+        writeln!(w, "commit refs/heads/main").unwrap();
+        writeln!(
+            w,
+            "committer Bench <bench@example.com> {} +0000",
+            1_700_000_000 + c
+        )
+        .unwrap();
+        writeln!(w, "data {}\n{msg}", msg.len()).unwrap();
+        let changed: Vec<usize> = if c == 0 {
+            (0..files).collect()
+        } else {
+            (0..5).map(|_| (next() as usize) % files).collect()
+        };
+        for i in changed {
+            let body = format!(
+                "app: app-{}\nreplicas: {}\nimage:\n  repository: registry.example.com/app-{}\n  tag: v{c}.{i}\n",
+                i / 100,
+                1 + i % 5,
+                i / 100
+            );
+            writeln!(
+                w,
+                "M 100644 inline {}\ndata {}\n{body}",
+                file_path(i),
+                body.len()
+            )
+            .unwrap();
+        }
+        writeln!(w).unwrap();
+    }
+    drop(w);
+    assert!(child.wait().unwrap().success());
+    git(&bare, &["gc", "-q"]);
+    bare
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+fn edit(dir: &Path, run: &str) {
+    for i in [0usize, 5_000] {
+        let p = dir.join(file_path(i.min(env_usize("KARGO_BENCH_FILES", 10_000) - 1)));
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str(&format!("# promoted by {run}\n"));
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+/// Kargo's pipeline with the git CLI.
+fn kargo_style(url: &str, work: &Path, run: &str) {
+    let repo = work.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(
+        work,
+        &["clone", "-q", "--bare", url, repo.to_str().unwrap()],
+    );
+    let tree = work.join("tree");
+    git(
+        &repo,
+        &["worktree", "add", "-q", tree.to_str().unwrap(), "main"],
+    );
+    edit(&tree, run);
+    git(&tree, &["add", "-A"]);
+    git(&tree, &["commit", "-q", "-m", run]);
+    git(&tree, &["pull", "-q", "--rebase", "origin", "main"]);
+    git(&tree, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+}
+
+async fn kargo_rs(cache: &RepoCache, url: &str, work: &Path, run: &str) {
+    let phases = std::env::var_os("KARGO_BENCH_PHASES").is_some();
+    let mut t = Instant::now();
+    let mut phase = |name: &str| {
+        if phases {
+            eprintln!("    {name:<8} {:.3?}", t.elapsed());
+        }
+        t = Instant::now();
+    };
+    let fetched = cache
+        .fetch(
+            url,
+            None,
+            &cache::Options::default(),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .await
+        .unwrap();
+    phase("fetch");
+    let tree = work.join("tree");
+    let files = env_usize("KARGO_BENCH_FILES", 10_000);
+    let sparse: Vec<String> = [0usize, 5_000]
+        .iter()
+        .map(|i| {
+            let p = file_path((*i).min(files - 1));
+            p[..p.rfind('/').unwrap()].to_owned()
+        })
+        .collect();
+    let options = checkout::Options::new(Revision::Branch("main".into())).with_sparse(Some(sparse));
+    let t = tree.clone();
+    kargo::git::maybe_spawn_blocking(move || checkout::checkout(&fetched, &t, &options, None))
+        .await
+        .unwrap();
+    phase("checkout");
+    edit(&tree, run);
+    let (t, r) = (tree.clone(), run.to_owned());
+    kargo::git::maybe_spawn_blocking(move || commit::commit(&t, &r, None))
+        .await
+        .unwrap();
+    phase("commit");
+    push::push(
+        &tree,
+        &push::Options::default(),
+        None,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    phase("push");
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test` runs benches in test
+    // mode, where this end-to-end run is skipped.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runs = env_usize("KARGO_BENCH_RUNS", 5);
+    let files = env_usize("KARGO_BENCH_FILES", 10_000);
+    let commits = env_usize("KARGO_BENCH_COMMITS", 2_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let bare = generate(tmp.path(), files, commits);
+    let url = format!("file://{}", bare.display());
+    eprintln!(
+        "generated {files} files, {commits} commits in {:.1?}",
+        t.elapsed()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut kargo = Vec::new();
+    let mut cold = Vec::new();
+    let mut warm = Vec::new();
+    let warm_cache = RepoCache::new(tmp.path().join("warm-cache"));
+    rt.block_on(kargo_rs(
+        &warm_cache,
+        &url,
+        &tmp.path().join("warmup"),
+        "warmup",
+    ));
+    for n in 0..runs {
+        let work = tmp.path().join(format!("kargo-{n}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let t = Instant::now();
+        kargo_style(&url, &work, &format!("kargo-style {n}"));
+        kargo.push(t.elapsed());
+
+        let work = tmp.path().join(format!("cold-{n}"));
+        let cache = RepoCache::new(tmp.path().join(format!("cold-cache-{n}")));
+        let t = Instant::now();
+        rt.block_on(kargo_rs(&cache, &url, &work, &format!("cold {n}")));
+        cold.push(t.elapsed());
+
+        let work = tmp.path().join(format!("warm-{n}"));
+        let t = Instant::now();
+        rt.block_on(kargo_rs(&warm_cache, &url, &work, &format!("warm {n}")));
+        warm.push(t.elapsed());
+        eprintln!(
+            "run {n}: kargo-style {:.3?}  cold {:.3?}  warm {:.3?}",
+            kargo[n], cold[n], warm[n]
+        );
+    }
+    let (k, c, w) = (median(kargo), median(cold), median(warm));
+    println!("git promotion, {files} files, {commits} commits, {runs} runs (medians):");
+    println!("  kargo-style git CLI  {k:>10.3?}");
+    println!(
+        "  kargo-rs cold cache  {c:>10.3?}  ratio {:.3}",
+        c.as_secs_f64() / k.as_secs_f64()
+    );
+    println!(
+        "  kargo-rs warm cache  {w:>10.3?}  ratio {:.3}",
+        w.as_secs_f64() / k.as_secs_f64()
+    );
+}

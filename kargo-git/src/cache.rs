@@ -1,0 +1,462 @@
+//! The repository cache: one bare repository per remote URL, fetched into
+//! with gix and shared by every promotion of a process and by several
+//! processes.
+//!
+//! # Layout and locking
+//! Under the cache root, a remote `https://host/org/repo.git` lives in
+//! `host-org-repo-<hash>.git`, where `<hash>` is derived from the full URL,
+//! so two URLs never share a repository. Branches and tags are mirrored
+//! (`+refs/heads/*:refs/heads/*`, `+refs/tags/*:refs/tags/*`) and the
+//! repository's `HEAD` follows the remote's default branch.
+//!
+//! Creating and fetching into a cached repository holds an exclusive file
+//! lock on `<name>.lock` next to it, so promotions in one process (each
+//! opens its own lock file handle) and in other processes take turns. The
+//! object store only ever grows: checkouts borrow its objects (see
+//! [`checkout`](crate::checkout)), so the cache is never garbage-collected
+//! by kargo-git.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use gix::remote::Direction;
+use kargo_core::credentials::Credentials;
+use sha1::{Digest, Sha1};
+
+use crate::blocking::maybe_spawn_blocking;
+
+/// Settings for one fetch into the cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Skip TLS certificate verification (Kargo's `insecureSkipTLSVerify`).
+    pub insecure_skip_tls_verify: bool,
+    /// Make the first fetch into a new cached repository shallow, with this
+    /// many commits per branch. Later fetches bring only new commits, and
+    /// checkouts of a shallow cache are shallow too. `None` (the default)
+    /// fetches full history.
+    pub depth: Option<std::num::NonZeroU32>,
+}
+
+impl Options {
+    /// Sets [`Options::depth`].
+    pub fn with_depth(mut self, depth: Option<std::num::NonZeroU32>) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// Sets [`Options::insecure_skip_tls_verify`].
+    pub fn with_insecure_skip_tls_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_tls_verify = skip;
+        self
+    }
+}
+
+/// The error returned by [`RepoCache::fetch()`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The cache directory or lock could not be used.
+    #[error("repository cache {path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The remote refused the credentials, or asked for credentials when
+    /// there were none.
+    #[error("authentication failed for {url}{}", if *.had_credentials { "" } else { " (no credentials configured)" })]
+    Authentication {
+        /// The repository URL (as configured; never with a secret).
+        url: String,
+        /// Whether credentials were offered.
+        had_credentials: bool,
+    },
+    /// The fetch failed (network, protocol, repository).
+    #[error("cannot fetch {url}: {message}")]
+    Fetch {
+        /// The repository URL.
+        url: String,
+        /// What gix reported, secrets removed.
+        message: String,
+    },
+    /// The fetch was interrupted by cancellation.
+    #[error("fetching {url} was cancelled")]
+    Cancelled {
+        /// The repository URL.
+        url: String,
+    },
+}
+
+impl Error {
+    /// Whether trying again later may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Fetch { .. } | Error::Io { .. })
+    }
+}
+
+impl From<Error> for kargo_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Authentication { .. } => kargo_core::Error::Precondition(e.to_string()),
+            other => kargo_core::Error::Generic {
+                component: "git-cache",
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// What a fetch found on the remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fetched {
+    /// The remote URL.
+    pub url: String,
+    /// The cached bare repository.
+    pub repo_dir: PathBuf,
+    /// The remote's default branch (short name), if it advertised one.
+    pub default_branch: Option<String>,
+    /// Every branch and tag the remote has now (full name -> object id;
+    /// for annotated tags, the tag object).
+    pub refs: BTreeMap<String, String>,
+}
+
+impl Fetched {
+    /// The commit a branch points at on the remote.
+    pub fn branch(&self, branch: &str) -> Option<&str> {
+        self.refs
+            .get(&format!("refs/heads/{branch}"))
+            .map(String::as_str)
+    }
+
+    /// The object directory checkouts borrow objects from.
+    pub fn objects_dir(&self) -> PathBuf {
+        self.repo_dir.join("objects")
+    }
+}
+
+/// A directory of cached bare repositories, one per remote URL.
+///
+/// Cheap to clone; share one per host (or per process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoCache {
+    root: PathBuf,
+}
+
+impl RepoCache {
+    /// A cache rooted at `root` (created on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        RepoCache { root: root.into() }
+    }
+
+    /// The cache configured by the environment: `KARGO_GIT_CACHE`, else
+    /// `$XDG_CACHE_HOME/kargo-rs/git`, else `$HOME/.cache/kargo-rs/git`,
+    /// else `kargo-rs-git-cache` in the temporary directory.
+    pub fn from_env() -> Self {
+        let root = std::env::var_os("KARGO_GIT_CACHE")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("kargo-rs/git"))
+            })
+            .or_else(|| {
+                std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/kargo-rs/git"))
+            })
+            .unwrap_or_else(|| std::env::temp_dir().join("kargo-rs-git-cache"));
+        RepoCache::new(root)
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The bare repository that caches `url`.
+    pub fn repo_dir(&self, url: &str) -> PathBuf {
+        self.root.join(format!("{}.git", dir_name(url)))
+    }
+
+    /// Creates the cached repository for `url` if needed and fetches every
+    /// branch and tag into it. Blocking work runs off the executor; setting
+    /// `interrupt` stops the transfer.
+    pub async fn fetch(
+        &self,
+        url: &str,
+        credentials: Option<Credentials>,
+        options: &Options,
+        interrupt: Arc<AtomicBool>,
+    ) -> Result<Fetched, Error> {
+        let this = self.clone();
+        let url = url.to_owned();
+        let options = options.clone();
+        maybe_spawn_blocking(move || {
+            this.fetch_blocking(&url, credentials.as_ref(), &options, &interrupt)
+        })
+        .await
+    }
+
+    /// The blocking form of [`RepoCache::fetch`].
+    pub fn fetch_blocking(
+        &self,
+        url: &str,
+        credentials: Option<&Credentials>,
+        options: &Options,
+        interrupt: &AtomicBool,
+    ) -> Result<Fetched, Error> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Io { path, source }
+        };
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let repo_dir = self.repo_dir(url);
+        let lock_path = repo_dir.with_extension("lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        let _span =
+            tracing::debug_span!("git-cache fetch", url = %crate::cli::redact_url(url)).entered();
+        lock.lock().map_err(io(&lock_path))?;
+        let result = self.fetch_locked(url, &repo_dir, credentials, options, interrupt);
+        // Dropping the handle releases the lock.
+        drop(lock);
+        result
+    }
+
+    fn fetch_locked(
+        &self,
+        url: &str,
+        repo_dir: &Path,
+        credentials: Option<&Credentials>,
+        options: &Options,
+        interrupt: &AtomicBool,
+    ) -> Result<Fetched, Error> {
+        let shown = crate::cli::redact_url(url);
+        let fetch_err = |message: String| Error::Fetch {
+            url: shown.clone(),
+            message: crate::cli::scrub_secret(message.replace(url, &shown), credentials),
+        };
+        let fresh = !repo_dir.join("HEAD").is_file();
+        if fresh {
+            init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
+        }
+        let mut overrides = vec!["gitoxide.credentials.terminalPrompt=false".to_owned()];
+        if options.insecure_skip_tls_verify {
+            overrides.push("http.sslVerify=false".to_owned());
+        }
+        let open = gix::open::Options::isolated().config_overrides(overrides);
+        let repo = gix::open_opts(repo_dir, open).map_err(|e| fetch_err(chain(&e)))?;
+        let remote = repo
+            .remote_at(url)
+            .and_then(|r| {
+                r.with_refspecs(
+                    ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                    Direction::Fetch,
+                )
+            })
+            .map_err(|e| fetch_err(chain(&e)))?
+            .with_fetch_tags(gix::remote::fetch::Tags::None);
+
+        let asked = AtomicU32::new(0);
+        let rejected = AtomicBool::new(false);
+        let creds = credentials.cloned();
+        let auth = |action: gix::credentials::helper::Action| {
+            use gix::credentials::helper::Action;
+            match action {
+                Action::Get(ctx) => {
+                    asked.fetch_add(1, Ordering::SeqCst);
+                    Ok(creds.as_ref().map(|c| gix::credentials::protocol::Outcome {
+                        identity: gix::sec::identity::Account {
+                            username: c.username.clone(),
+                            password: c.password.clone(),
+                            oauth_refresh_token: None,
+                        },
+                        next: ctx.into(),
+                    }))
+                }
+                Action::Store(_) => Ok(None),
+                Action::Erase(_) => {
+                    rejected.store(true, Ordering::SeqCst);
+                    Ok(None)
+                }
+            }
+        };
+        let head_spec = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
+            .map(|s| s.to_owned())
+            .map_err(|e| fetch_err(chain(&e)))?;
+        let outcome = remote
+            .connect(Direction::Fetch)
+            .map_err(|e| fetch_err(chain(&e)))
+            .map(|c| c.with_credentials(auth))
+            .and_then(|c| {
+                c.prepare_fetch(
+                    gix::progress::Discard,
+                    gix::remote::ref_map::Options {
+                        extra_refspecs: vec![head_spec],
+                        ..Default::default()
+                    },
+                )
+                .map_err(|e| fetch_err(chain(&e)))
+            })
+            .and_then(|prepare| {
+                let prepare = match options.depth {
+                    Some(depth) if fresh => {
+                        prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(depth))
+                    }
+                    _ => prepare,
+                };
+                prepare
+                    .receive(gix::progress::Discard, interrupt)
+                    .map_err(|e| fetch_err(chain(&e)))
+            });
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                if interrupt.load(Ordering::SeqCst) {
+                    return Err(Error::Cancelled {
+                        url: url.to_owned(),
+                    });
+                }
+                let was_asked = asked.load(Ordering::SeqCst) > 0;
+                if rejected.load(Ordering::SeqCst) || (was_asked && credentials.is_none()) {
+                    return Err(Error::Authentication {
+                        url: shown,
+                        had_credentials: credentials.is_some(),
+                    });
+                }
+                return Err(e);
+            }
+        };
+
+        let mut refs = BTreeMap::new();
+        let mut default_branch = None;
+        for r in &outcome.ref_map.remote_refs {
+            let (name, target, _peeled) = r.unpack();
+            let name = name.to_string();
+            if name == "HEAD" {
+                if let gix::protocol::handshake::Ref::Symbolic { target, .. }
+                | gix::protocol::handshake::Ref::Unborn { target, .. } = r
+                {
+                    default_branch = target
+                        .to_string()
+                        .strip_prefix("refs/heads/")
+                        .map(str::to_owned);
+                }
+                continue;
+            }
+            if let Some(target) = target
+                && (name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
+            {
+                refs.insert(name, target.to_string());
+            }
+        }
+        if let Some(branch) = &default_branch {
+            // The cache's HEAD follows the remote's default branch.
+            write_atomically(
+                &repo_dir.join("HEAD"),
+                format!("ref: refs/heads/{branch}\n").as_bytes(),
+            )
+            .map_err(|source| Error::Io {
+                path: repo_dir.join("HEAD"),
+                source,
+            })?;
+        }
+        tracing::debug!(url = %shown, refs = refs.len(), "fetched");
+        Ok(Fetched {
+            url: url.to_owned(),
+            repo_dir: repo_dir.to_owned(),
+            default_branch,
+            refs,
+        })
+    }
+}
+
+/// An error and its sources, one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = source.source();
+    }
+    out
+}
+
+fn init_bare(repo_dir: &Path) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let parent = repo_dir.parent().ok_or("cache directory has no parent")?;
+    // Initialise next to the final place and rename, so that a crash never
+    // leaves a half-made repository under the final name.
+    let tmp = tempfile::Builder::new()
+        .prefix(".init-")
+        .tempdir_in(parent)?;
+    let path = tmp.path().join("repo.git");
+    gix::ThreadSafeRepository::init_opts(
+        &path,
+        gix::create::Kind::Bare,
+        gix::create::Options::default(),
+        gix::open::Options::isolated(),
+    )?;
+    if repo_dir.exists() {
+        fs::remove_dir_all(repo_dir)?;
+    }
+    fs::rename(&path, repo_dir)?;
+    Ok(())
+}
+
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, contents)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A readable, collision-free directory name for a URL.
+fn dir_name(url: &str) -> String {
+    let hash = hex::encode(Sha1::digest(url.as_bytes()));
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    // Never keep user info (it might hold a secret) in a path.
+    let without_user = without_scheme
+        .rsplit_once('@')
+        .map_or(without_scheme, |(_, rest)| rest);
+    let mut readable: String = without_user
+        .trim_end_matches('/')
+        .trim_end_matches(".git")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    readable.truncate(60);
+    format!("{}-{}", readable.trim_matches('-'), &hash[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_names_are_readable_unique_and_secret_free() {
+        let a = dir_name("https://user:s3cret@example.com/org/repo.git");
+        assert!(a.starts_with("example.com-org-repo-"), "{a}");
+        assert!(!a.contains("s3cret"));
+        assert_ne!(
+            dir_name("https://example.com/a"),
+            dir_name("https://example.com/a/")
+        );
+    }
+}

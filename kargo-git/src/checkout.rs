@@ -1,0 +1,461 @@
+//! Working trees of cached repositories.
+//!
+//! A checkout is a non-bare repository at the requested path whose object
+//! store *borrows* the cached repository's objects (`objects/info/alternates`),
+//! with `origin` pointing at the remote URL. Nothing is copied or downloaded:
+//! writing the working tree is the only real work, and with `sparse` only
+//! the named directories are written.
+//!
+//! kargo-git departs here from Kargo, which adds `git worktree` working
+//! trees to a bare clone made for each promotion: a linked worktree holds its
+//! branch exclusively (two promotions of the same branch could not share one
+//! cache) and leaves bookkeeping in the shared repository that must be pruned
+//! when a promotion's work directory goes away. A borrowing repository has
+//! the speed of a worktree without either, and every later operation
+//! (commit, rebase, push) touches only the promotion's own directory.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use kargo_core::credentials::Credentials;
+
+use crate::cache::{Fetched, write_atomically};
+use crate::cli::{self, Git, Identity};
+
+/// What to check out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Revision {
+    /// The remote's default branch.
+    #[default]
+    DefaultBranch,
+    /// A branch (checked out as that local branch).
+    Branch(String),
+    /// A commit (checked out detached).
+    Commit(String),
+    /// A tag (checked out detached).
+    Tag(String),
+}
+
+/// Settings for [`checkout()`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// What to check out.
+    pub revision: Revision,
+    /// Create the branch (an orphan with one empty commit, pushed to the
+    /// remote) if the remote does not have it.
+    pub create: bool,
+    /// Directories to write; `None` writes everything.
+    pub sparse: Option<Vec<String>>,
+    /// The identity for commits made in this checkout (Kargo's default
+    /// otherwise).
+    pub author: Option<Identity>,
+    /// Skip TLS verification for later fetches and pushes from this
+    /// checkout (Kargo's `insecureSkipTLSVerify`).
+    pub insecure_skip_tls_verify: bool,
+}
+
+impl Options {
+    /// Checks out `revision`.
+    pub fn new(revision: Revision) -> Self {
+        Options {
+            revision,
+            ..Options::default()
+        }
+    }
+
+    /// Sets [`Options::create`].
+    pub fn with_create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// Sets [`Options::sparse`].
+    pub fn with_sparse(mut self, sparse: Option<Vec<String>>) -> Self {
+        self.sparse = sparse;
+        self
+    }
+
+    /// Sets [`Options::insecure_skip_tls_verify`].
+    pub fn with_insecure_skip_tls_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_tls_verify = skip;
+        self
+    }
+
+    /// Sets [`Options::author`].
+    pub fn with_author(mut self, author: Option<Identity>) -> Self {
+        self.author = author;
+        self
+    }
+}
+
+/// What [`checkout()`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The commit checked out (full hex id).
+    pub commit: String,
+    /// The local branch, unless the checkout is detached.
+    pub branch: Option<String>,
+    /// Whether the branch was created on the remote.
+    pub created: bool,
+}
+
+/// The error returned by [`checkout()`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The target directory exists and is not empty.
+    #[error("cannot check out {url} into {path}: the directory is not empty")]
+    NotEmpty {
+        /// The repository URL.
+        url: String,
+        /// The target directory.
+        path: PathBuf,
+    },
+    /// The branch does not exist on the remote and `create` is off.
+    #[error(
+        "remote branch {branch:?} of {url} does not exist; set create=true to create it at checkout"
+    )]
+    BranchNotFound {
+        /// The repository URL.
+        url: String,
+        /// The branch.
+        branch: String,
+    },
+    /// The remote has no default branch (an empty repository).
+    #[error("{url} has no default branch; name a branch, commit or tag")]
+    NoDefaultBranch {
+        /// The repository URL.
+        url: String,
+    },
+    /// The tag does not exist on the remote.
+    #[error("tag {tag:?} not found in {url}")]
+    TagNotFound {
+        /// The repository URL.
+        url: String,
+        /// The tag.
+        tag: String,
+    },
+    /// The commit is not in the repository.
+    #[error("commit {commit:?} not found in {url}")]
+    CommitNotFound {
+        /// The repository URL.
+        url: String,
+        /// The commit.
+        commit: String,
+    },
+    /// A sparse path is absolute, empty or climbs out of the repository.
+    #[error("sparse path {path:?} must be a relative directory inside the repository")]
+    InvalidSparsePath {
+        /// The path.
+        path: String,
+    },
+    /// Writing the checkout failed.
+    #[error("cannot prepare the checkout of {url} in {path}: {source}")]
+    Io {
+        /// The repository URL.
+        url: String,
+        /// The target directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A git command failed.
+    #[error("checking out {url} into {path}: {source}")]
+    Git {
+        /// The repository URL.
+        url: String,
+        /// The target directory.
+        path: PathBuf,
+        /// The failed command.
+        source: Box<cli::Error>,
+    },
+    /// Creating a missing branch failed while pushing it.
+    #[error(transparent)]
+    Push(#[from] Box<crate::push::Error>),
+}
+
+impl From<Error> for kargo_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::BranchNotFound { ref branch, .. } => kargo_core::Error::NotFound {
+                what: "branch",
+                name: branch.clone(),
+            },
+            Error::TagNotFound { ref tag, .. } => kargo_core::Error::NotFound {
+                what: "tag",
+                name: tag.clone(),
+            },
+            Error::CommitNotFound { ref commit, .. } => kargo_core::Error::NotFound {
+                what: "commit",
+                name: commit.clone(),
+            },
+            other => kargo_core::Error::Generic {
+                component: "git-checkout",
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// Writes a working tree of `fetched` (a cached repository) at `path`,
+/// which must not exist or be empty. Blocking.
+///
+/// `credentials` are only used when `create` has to push a new branch.
+pub fn checkout(
+    fetched: &Fetched,
+    path: &Path,
+    options: &Options,
+    credentials: Option<&Credentials>,
+) -> Result<Outcome, Error> {
+    let shown = cli::redact_url(&fetched.url);
+    let url = shown.as_str();
+    let io = |source| Error::Io {
+        url: url.to_owned(),
+        path: path.to_owned(),
+        source,
+    };
+    let git_err = |source| Error::Git {
+        url: url.to_owned(),
+        path: path.to_owned(),
+        source: Box::new(source),
+    };
+    if path.exists() && fs::read_dir(path).map_err(io)?.next().is_some() {
+        return Err(Error::NotEmpty {
+            url: url.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    let sparse = match &options.sparse {
+        Some(dirs) => Some(cone_patterns(dirs)?),
+        None => None,
+    };
+
+    // The branch to end up on, and the commit to start from.
+    let (branch, start) = match &options.revision {
+        Revision::DefaultBranch => {
+            let branch = fetched
+                .default_branch
+                .clone()
+                .ok_or_else(|| Error::NoDefaultBranch {
+                    url: url.to_owned(),
+                })?;
+            let start = fetched.branch(&branch).map(str::to_owned);
+            if start.is_none() && !options.create {
+                return Err(Error::NoDefaultBranch {
+                    url: url.to_owned(),
+                });
+            }
+            (Some(branch), start)
+        }
+        Revision::Branch(branch) => {
+            let start = fetched.branch(branch).map(str::to_owned);
+            if start.is_none() && !options.create {
+                return Err(Error::BranchNotFound {
+                    url: url.to_owned(),
+                    branch: branch.clone(),
+                });
+            }
+            (Some(branch.clone()), start)
+        }
+        Revision::Tag(tag) => {
+            if !fetched.refs.contains_key(&format!("refs/tags/{tag}")) {
+                return Err(Error::TagNotFound {
+                    url: url.to_owned(),
+                    tag: tag.clone(),
+                });
+            }
+            (None, fetched.refs.get(&format!("refs/tags/{tag}")).cloned())
+        }
+        Revision::Commit(commit) => (None, Some(commit.clone())),
+    };
+
+    // A repository that borrows the cache's objects.
+    fs::create_dir_all(path).map_err(io)?;
+    let git_dir = path.join(".git");
+    fs::create_dir_all(git_dir.join("objects/info")).map_err(io)?;
+    fs::create_dir_all(git_dir.join("objects/pack")).map_err(io)?;
+    fs::create_dir_all(git_dir.join("refs/heads")).map_err(io)?;
+    fs::create_dir_all(git_dir.join("refs/tags")).map_err(io)?;
+    fs::create_dir_all(git_dir.join("info")).map_err(io)?;
+    let objects = fetched.objects_dir();
+    let objects = objects.canonicalize().unwrap_or(objects);
+    write_atomically(
+        &git_dir.join("objects/info/alternates"),
+        format!("{}\n", objects.display()).as_bytes(),
+    )
+    .map_err(io)?;
+    // A shallow cache makes a shallow checkout: git must know where the
+    // history it can see ends.
+    let shallow = fetched.repo_dir.join("shallow");
+    if shallow.is_file() {
+        fs::copy(&shallow, git_dir.join("shallow")).map_err(io)?;
+    }
+    let author = options.author.clone().unwrap_or_else(Identity::kargo);
+    let mut config = String::from(
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n",
+    );
+    if let Some(patterns) = &sparse {
+        config.push_str(
+            "\tsparseCheckout = true\n\tsparseCheckoutCone = true\n[index]\n\tsparse = true\n",
+        );
+        write_atomically(&git_dir.join("info/sparse-checkout"), patterns.as_bytes()).map_err(io)?;
+    }
+    let _ = write!(
+        config,
+        "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[user]\n\tname = {}\n\temail = {}\n",
+        quote_config(&fetched.url),
+        quote_config(&author.name),
+        quote_config(&author.email),
+    );
+    if options.insecure_skip_tls_verify {
+        config.push_str("[http]\n\tsslVerify = false\n");
+    }
+    write_atomically(&git_dir.join("config"), config.as_bytes()).map_err(io)?;
+    let initial = branch.as_deref().unwrap_or("main");
+    write_atomically(
+        &git_dir.join("HEAD"),
+        format!("ref: refs/heads/{initial}\n").as_bytes(),
+    )
+    .map_err(io)?;
+
+    let git = Git::new(path);
+    let Some(start) = start else {
+        // A branch that the remote does not have: an orphan with one empty
+        // commit, pushed so that the branch exists from now on.
+        let branch = branch.expect("only branches can be missing on the remote");
+        git.identity(&author)
+            .run(["commit", "-q", "--allow-empty", "-m", "Initial commit"])
+            .map_err(git_err)?;
+        crate::push::push_blocking(
+            path,
+            &crate::push::Options::default()
+                .with_target(crate::push::Target::Branch(Some(branch.clone()))),
+            credentials,
+        )
+        .map_err(Box::new)?;
+        let commit = Git::new(path).run(["rev-parse", "HEAD"]).map_err(git_err)?;
+        return Ok(Outcome {
+            commit,
+            branch: Some(branch),
+            created: true,
+        });
+    };
+
+    let is_full_id = start.len() == 40 && start.bytes().all(|b| b.is_ascii_hexdigit());
+    let commit = if branch.is_some() && is_full_id {
+        // A branch tip as the remote advertised it.
+        Ok(start.clone())
+    } else {
+        git.run([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{start}^{{commit}}"),
+        ])
+    };
+    let commit = commit.map_err(|_| match &options.revision {
+        Revision::Tag(tag) => Error::TagNotFound {
+            url: url.to_owned(),
+            tag: tag.clone(),
+        },
+        Revision::Commit(c) => Error::CommitNotFound {
+            url: url.to_owned(),
+            commit: c.clone(),
+        },
+        _ => Error::CommitNotFound {
+            url: url.to_owned(),
+            commit: start.clone(),
+        },
+    })?;
+    match &branch {
+        Some(branch) => {
+            write_ref(&git_dir, &format!("refs/remotes/origin/{branch}"), &commit).map_err(io)?;
+            write_ref(&git_dir, &format!("refs/heads/{branch}"), &commit).map_err(io)?;
+        }
+        None => {
+            write_atomically(&git_dir.join("HEAD"), format!("{commit}\n").as_bytes())
+                .map_err(io)?;
+        }
+    }
+    // Writes the index and the (possibly sparse) working tree.
+    git.run(["read-tree", "-u", "--reset", "HEAD"])
+        .map_err(git_err)?;
+    Ok(Outcome {
+        commit,
+        branch,
+        created: false,
+    })
+}
+
+fn write_ref(git_dir: &Path, name: &str, id: &str) -> std::io::Result<()> {
+    let path = git_dir.join(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    write_atomically(&path, format!("{id}\n").as_bytes())
+}
+
+fn quote_config(value: &str) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', " ");
+    format!("\"{escaped}\"")
+}
+
+/// The cone-mode sparse-checkout patterns for `dirs`: the files at the
+/// root, plus each directory in full (and its parents' direct files).
+fn cone_patterns(dirs: &[String]) -> Result<String, Error> {
+    let mut lines = vec!["/*".to_owned(), "!/*/".to_owned()];
+    let mut push = |line: String| {
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    };
+    for dir in dirs {
+        let parts: Vec<&str> = dir
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if parts.is_empty()
+            || dir.starts_with('/')
+            || parts
+                .iter()
+                .any(|p| *p == ".." || p.contains(['*', '?', '[', '\\', '\n']))
+        {
+            return Err(Error::InvalidSparsePath { path: dir.clone() });
+        }
+        for depth in 1..parts.len() {
+            let prefix = parts[..depth].join("/");
+            push(format!("/{prefix}/"));
+            push(format!("!/{prefix}/*/"));
+        }
+        push(format!("/{}/", parts.join("/")));
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cone_patterns_include_parents_of_nested_directories() {
+        let p = cone_patterns(&["a/b".to_owned(), "c".to_owned(), "a/d/".to_owned()]).unwrap();
+        assert_eq!(p, "/*\n!/*/\n/a/\n!/a/*/\n/a/b/\n/c/\n/a/d/\n");
+    }
+
+    #[test]
+    fn sparse_paths_must_stay_inside() {
+        assert!(cone_patterns(&["../x".to_owned()]).is_err());
+        assert!(cone_patterns(&["/x".to_owned()]).is_err());
+        assert!(cone_patterns(&["a/*".to_owned()]).is_err());
+    }
+}

@@ -1,0 +1,735 @@
+//! Pushing a working tree's branch or a tag, integrating concurrent remote
+//! changes and retrying.
+//!
+//! gix cannot push, so this runs the git CLI (see [`crate::cli`] for the
+//! isolation and credential rules). A push to a branch:
+//! 1. fetches the remote branch (if it exists) and integrates it into the
+//!    local branch by the [`IntegrationPolicy`] (every attempt, the first
+//!    included, as Kargo does);
+//! 2. pushes `HEAD` to the branch;
+//! 3. when the remote rejects the push because it moved in the meantime
+//!    (another process pushed first), waits with exponential backoff and
+//!    starts over, up to `max_attempts` times.
+//!
+//! Pushes to one (repository, branch) from one process are serialised, so
+//! only pushes from other processes or hosts ever need a retry. A conflict
+//! while integrating is never resolved by force: the local operation is
+//! aborted and [`Error::MergeConflict`] returned, and the remote keeps what
+//! it had.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use kargo_core::credentials::Credentials;
+use tokio_util::sync::CancellationToken;
+
+use crate::blocking::maybe_spawn_blocking;
+use crate::cli::{self, Git};
+
+/// Where to push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A branch; `None` is the branch currently checked out.
+    Branch(Option<String>),
+    /// A tag that exists locally.
+    Tag(String),
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target::Branch(None)
+    }
+}
+
+/// How remote changes are integrated into the local branch before a push
+/// (Kargo's push integration policies).
+///
+/// kargo-git never signs commits, so rebasing can never strip or forge a
+/// signature: `RebaseOrMerge` and `RebaseOrFail` always rebase, and differ
+/// from `AlwaysRebase` only in name. A conflict fails the push under every
+/// policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum IntegrationPolicy {
+    /// Do not integrate (the push fails if the remote moved).
+    None,
+    /// Rebase the local commits onto the remote branch.
+    #[default]
+    AlwaysRebase,
+    /// Rebase when that is safe for signatures, merge otherwise.
+    RebaseOrMerge,
+    /// Rebase when that is safe for signatures, fail otherwise.
+    RebaseOrFail,
+    /// Merge the remote branch with a merge commit.
+    AlwaysMerge,
+}
+
+impl std::str::FromStr for IntegrationPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "None" => IntegrationPolicy::None,
+            "AlwaysRebase" => IntegrationPolicy::AlwaysRebase,
+            "RebaseOrMerge" => IntegrationPolicy::RebaseOrMerge,
+            "RebaseOrFail" => IntegrationPolicy::RebaseOrFail,
+            "AlwaysMerge" => IntegrationPolicy::AlwaysMerge,
+            other => return Err(format!("unknown push integration policy {other:?}")),
+        })
+    }
+}
+
+/// Waiting between attempts: `initial * factor^n`, at most `cap`, each
+/// wait shortened by a random share of up to `jitter`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Backoff {
+    /// The first wait.
+    pub initial: Duration,
+    /// The growth per attempt.
+    pub factor: f64,
+    /// The longest wait.
+    pub cap: Duration,
+    /// The random share (0..=1) taken off a wait.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    /// Kargo's: 1 s, ×1.5, at most 30 s, jitter 0.5.
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_secs(1),
+            factor: 1.5,
+            cap: Duration::from_secs(30),
+            jitter: 0.5,
+        }
+    }
+}
+
+impl Backoff {
+    /// A backoff starting at `initial`, with Kargo's factor, cap and jitter.
+    pub fn starting_at(initial: Duration) -> Self {
+        Backoff {
+            initial,
+            ..Backoff::default()
+        }
+    }
+
+    fn wait(&self, attempt: u32) -> Duration {
+        let base = self.initial.as_secs_f64() * self.factor.powi(attempt.saturating_sub(1) as i32);
+        let base = base.min(self.cap.as_secs_f64());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let random = f64::from(nanos % 1000) / 1000.0;
+        Duration::from_secs_f64(base * (1.0 - self.jitter.clamp(0.0, 1.0) * random))
+    }
+}
+
+/// Settings for [`push()`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Options {
+    /// What to push.
+    pub target: Target,
+    /// Overwrite the remote branch (no integration).
+    pub force: bool,
+    /// Attempts in all, the first included (Kargo's default: 10).
+    pub max_attempts: u32,
+    /// How remote changes are integrated.
+    pub policy: IntegrationPolicy,
+    /// Waiting between attempts.
+    pub backoff: Backoff,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            target: Target::default(),
+            force: false,
+            max_attempts: 10,
+            policy: IntegrationPolicy::default(),
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`Options::target`].
+    pub fn with_target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Sets [`Options::force`].
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Sets [`Options::max_attempts`] (at least 1).
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// Sets [`Options::policy`].
+    pub fn with_policy(mut self, policy: IntegrationPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets [`Options::backoff`].
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+}
+
+/// What [`push()`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The remote URL.
+    pub url: String,
+    /// The branch pushed to (None for a tag).
+    pub branch: Option<String>,
+    /// The tag pushed (None for a branch).
+    pub tag: Option<String>,
+    /// The commit at `HEAD` after the push.
+    pub commit: String,
+    /// How many attempts it took.
+    pub attempts: u32,
+}
+
+/// The error returned by [`push()`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The path is not a checkout with an `origin` remote.
+    #[error("{path} is not a working tree with an origin remote")]
+    NotARepository {
+        /// The path.
+        path: PathBuf,
+    },
+    /// No target branch was given and `HEAD` is detached.
+    #[error("{path}: no target branch given and HEAD is not on a branch")]
+    DetachedHead {
+        /// The working tree.
+        path: PathBuf,
+    },
+    /// Integrating the remote's changes conflicted. Nothing was pushed;
+    /// the local branch is as it was before the attempt.
+    #[error(
+        "cannot integrate the changes on branch {branch:?} of {url}: they conflict with the local commits; nothing was pushed"
+    )]
+    MergeConflict {
+        /// The remote URL.
+        url: String,
+        /// The branch.
+        branch: String,
+    },
+    /// The remote kept rejecting the push because it moved concurrently.
+    #[error(
+        "push to branch {branch:?} of {url} was rejected {attempts} times (the remote kept moving)"
+    )]
+    Rejected {
+        /// The remote URL.
+        url: String,
+        /// The branch.
+        branch: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The remote refused the credentials (or needed some and got none).
+    #[error("authentication failed for {url}")]
+    Authentication {
+        /// The remote URL.
+        url: String,
+    },
+    /// A git command failed.
+    #[error("pushing to {url}: {source}")]
+    Git {
+        /// The remote URL.
+        url: String,
+        /// The failed command.
+        source: Box<cli::Error>,
+    },
+    /// Reading the working tree failed.
+    #[error("{path}: {source}")]
+    Local {
+        /// The working tree.
+        path: PathBuf,
+        /// The failed command.
+        source: Box<cli::Error>,
+    },
+    /// The push was cancelled between attempts.
+    #[error("push to {url} cancelled")]
+    Cancelled {
+        /// The remote URL.
+        url: String,
+    },
+}
+
+impl Error {
+    /// Whether running the push again later may succeed (network trouble,
+    /// a remote that kept moving). Conflicts and bad credentials are not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Rejected { .. } | Error::Git { .. })
+    }
+}
+
+impl From<Error> for kargo_core::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::MergeConflict { .. } | Error::DetachedHead { .. } => {
+                kargo_core::Error::Precondition(e.to_string())
+            }
+            other => kargo_core::Error::Generic {
+                component: "git-push",
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+enum AttemptError {
+    Rejected,
+    Failed(Box<Error>),
+}
+
+/// The remote URL (password redacted) and current branch of the working
+/// tree at `path`.
+pub fn remote_and_branch(path: &Path) -> Result<(String, Option<String>), Error> {
+    let not_a_repo = || Error::NotARepository {
+        path: path.to_owned(),
+    };
+    // Read in-process (gix and the HEAD file) rather than by starting git.
+    let repo = gix::open_opts(path, gix::open::Options::isolated()).map_err(|_| not_a_repo())?;
+    let url = repo
+        .config_snapshot()
+        .string("remote.origin.url")
+        .map(|u| u.to_string())
+        .filter(|u| !u.is_empty())
+        .ok_or_else(not_a_repo)?;
+    let url = cli::redact_url(&url);
+    let head = std::fs::read_to_string(path.join(".git/HEAD")).unwrap_or_default();
+    let branch = head
+        .trim()
+        .strip_prefix("ref: refs/heads/")
+        .filter(|b| !b.is_empty())
+        .map(str::to_owned);
+    Ok((url, branch))
+}
+
+fn push_locks() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    LOCKS.get_or_init(Mutex::default)
+}
+
+fn lock_for(url: &str, target: &str) -> Arc<tokio::sync::Mutex<()>> {
+    let mut locks = push_locks()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+    Arc::clone(locks.entry(format!("{url}\n{target}")).or_default())
+}
+
+/// Pushes the working tree at `path` as `options` say, serialised with
+/// every other push to the same (repository, branch) in this process.
+pub async fn push(
+    path: &Path,
+    options: &Options,
+    credentials: Option<Credentials>,
+    cancel: &CancellationToken,
+) -> Result<Outcome, Error> {
+    let owned = path.to_owned();
+    let (url, current) = maybe_spawn_blocking(move || remote_and_branch(&owned)).await?;
+    let target = resolve_target(path, &options.target, current)?;
+    let lock = lock_for(&url, &target.key());
+    let _guard = lock.lock().await;
+    let mut attempt = 1;
+    let mut integrate_first = false;
+    loop {
+        let (path, url2, target2, options2, creds) = (
+            path.to_owned(),
+            url.clone(),
+            target.clone(),
+            options.clone(),
+            credentials.clone(),
+        );
+        let result = maybe_spawn_blocking(move || {
+            attempt_push(
+                &path,
+                &url2,
+                &target2,
+                &options2,
+                creds.as_ref(),
+                integrate_first,
+            )
+        })
+        .await;
+        match result {
+            Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
+            Err(AttemptError::Failed(e)) => return Err(*e),
+            Err(AttemptError::Rejected) if !integrate_first => {
+                // The optimistic push found the remote moved: integrate
+                // and push again at once (this is the first real attempt).
+                integrate_first = true;
+            }
+            Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
+                return Err(target.rejected(url, attempt));
+            }
+            Err(AttemptError::Rejected) => {
+                let wait = options.backoff.wait(attempt);
+                tracing::debug!(%url, attempt, ?wait, "push rejected; integrating and retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = cancel.cancelled() => return Err(Error::Cancelled { url }),
+                }
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// The blocking form of [`push()`], without in-process serialisation.
+pub fn push_blocking(
+    path: &Path,
+    options: &Options,
+    credentials: Option<&Credentials>,
+) -> Result<Outcome, Error> {
+    let (url, current) = remote_and_branch(path)?;
+    let target = resolve_target(path, &options.target, current)?;
+    let mut attempt = 1;
+    let mut integrate_first = false;
+    loop {
+        match attempt_push(path, &url, &target, options, credentials, integrate_first) {
+            Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
+            Err(AttemptError::Failed(e)) => return Err(*e),
+            Err(AttemptError::Rejected) if !integrate_first => integrate_first = true,
+            Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
+                return Err(target.rejected(url, attempt));
+            }
+            Err(AttemptError::Rejected) => {
+                std::thread::sleep(options.backoff.wait(attempt));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Resolved {
+    Branch(String),
+    Tag(String),
+}
+
+impl Resolved {
+    fn key(&self) -> String {
+        match self {
+            Resolved::Branch(b) => format!("refs/heads/{b}"),
+            Resolved::Tag(t) => format!("refs/tags/{t}"),
+        }
+    }
+
+    fn outcome(&self, url: String, commit: String, attempts: u32) -> Outcome {
+        let (branch, tag) = match self {
+            Resolved::Branch(b) => (Some(b.clone()), None),
+            Resolved::Tag(t) => (None, Some(t.clone())),
+        };
+        Outcome {
+            url,
+            branch,
+            tag,
+            commit,
+            attempts,
+        }
+    }
+
+    fn rejected(&self, url: String, attempts: u32) -> Error {
+        let (Resolved::Branch(branch) | Resolved::Tag(branch)) = self;
+        Error::Rejected {
+            url,
+            branch: branch.clone(),
+            attempts,
+        }
+    }
+}
+
+fn resolve_target(
+    path: &Path,
+    target: &Target,
+    current: Option<String>,
+) -> Result<Resolved, Error> {
+    match target {
+        Target::Branch(Some(b)) => Ok(Resolved::Branch(b.clone())),
+        Target::Branch(None) => current
+            .map(Resolved::Branch)
+            .ok_or_else(|| Error::DetachedHead {
+                path: path.to_owned(),
+            }),
+        Target::Tag(t) => Ok(Resolved::Tag(t.clone())),
+    }
+}
+
+fn attempt_push(
+    path: &Path,
+    url: &str,
+    target: &Resolved,
+    options: &Options,
+    credentials: Option<&Credentials>,
+    integrate_first: bool,
+) -> Result<String, AttemptError> {
+    let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
+    let git_dir = path.join(".git");
+    let git = || Git::new(path).with_credentials(&git_dir, credentials);
+    let git = git().map_err(failed)?;
+    let refspec = match target {
+        Resolved::Tag(tag) => format!("refs/tags/{tag}:refs/tags/{tag}"),
+        Resolved::Branch(branch) => {
+            if integrate_first && options.policy != IntegrationPolicy::None && !options.force {
+                integrate(&git, url, branch, options.policy)?;
+            }
+            format!("HEAD:refs/heads/{branch}")
+        }
+    };
+    let mut args = vec!["push", "--porcelain", "--no-verify"];
+    if options.force {
+        args.push("--force");
+    }
+    args.extend(["origin", refspec.as_str()]);
+    match git.output(&args) {
+        Ok(_) => {}
+        Err(e) if is_rejection(e.stdout()) => return Err(AttemptError::Rejected),
+        Err(e) => return Err(failed(e)),
+    }
+    cli::head_commit(path).map_err(|source| {
+        AttemptError::Failed(Box::new(Error::Local {
+            path: path.to_owned(),
+            source: Box::new(source),
+        }))
+    })
+}
+
+/// Fetches the remote branch and integrates it by `policy`.
+fn integrate(
+    git: &Git<'_>,
+    url: &str,
+    branch: &str,
+    policy: IntegrationPolicy,
+) -> Result<(), AttemptError> {
+    let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
+    let tracking = format!("refs/remotes/origin/{branch}");
+    let fetched = git.output([
+        "fetch",
+        "-q",
+        "--no-tags",
+        "origin",
+        &format!("+refs/heads/{branch}:{tracking}"),
+    ]);
+    if let Err(e) = fetched {
+        // A branch the remote does not have yet: nothing to integrate.
+        match git.output([
+            "ls-remote",
+            "--exit-code",
+            "--heads",
+            "origin",
+            &format!("refs/heads/{branch}"),
+        ]) {
+            Err(cli::Error::Failed { status, .. }) if status.contains("exit status: 2") => {
+                return Ok(());
+            }
+            Err(other) => return Err(failed(other)),
+            Ok(_) => return Err(failed(e)),
+        }
+    }
+    if git
+        .status(["merge-base", "--is-ancestor", &tracking, "HEAD"])
+        .map_err(failed)?
+    {
+        return Ok(());
+    }
+    let conflict = || {
+        AttemptError::Failed(Box::new(Error::MergeConflict {
+            url: url.to_owned(),
+            branch: branch.to_owned(),
+        }))
+    };
+    match policy {
+        IntegrationPolicy::None => Ok(()),
+        IntegrationPolicy::AlwaysRebase
+        | IntegrationPolicy::RebaseOrMerge
+        | IntegrationPolicy::RebaseOrFail => {
+            if let Err(e) = git.output(["rebase", "-q", "--no-autostash", &tracking]) {
+                let in_progress = ["rebase-merge", "rebase-apply"]
+                    .iter()
+                    .any(|d| Path::new(&git_dir_of(git)).join(d).exists());
+                if in_progress {
+                    let _ = git.status(["rebase", "--abort"]);
+                    return Err(conflict());
+                }
+                return Err(failed(e));
+            }
+            Ok(())
+        }
+        IntegrationPolicy::AlwaysMerge => {
+            if let Err(e) = git.output(["merge", "-q", "--no-edit", &tracking]) {
+                if git
+                    .status(["rev-parse", "-q", "--verify", "MERGE_HEAD"])
+                    .unwrap_or(false)
+                {
+                    let _ = git.status(["merge", "--abort"]);
+                    return Err(conflict());
+                }
+                return Err(failed(e));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn git_dir_of(git: &Git<'_>) -> PathBuf {
+    git.dir().join(".git")
+}
+
+/// Whether `git push --porcelain` output says the remote refused the
+/// update because the branch moved (or was being updated) concurrently.
+fn is_rejection(porcelain: &str) -> bool {
+    porcelain.lines().any(|line| {
+        let mut fields = line.split('\t');
+        let (Some(flag), Some(_refs), Some(summary)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            return false;
+        };
+        flag == "!"
+            && (summary.starts_with("[rejected]")
+                || (summary.starts_with("[remote rejected]")
+                    && (summary.contains("lock") || summary.contains("failed to update ref"))))
+    })
+}
+
+/// Turns a failed git command into the error callers act on.
+fn classify(url: &str, source: cli::Error) -> Error {
+    let stderr = source.stderr();
+    if stderr.contains("Authentication failed")
+        || stderr.contains("could not read Username")
+        || stderr.contains("could not read Password")
+        || stderr.contains("The requested URL returned error: 401")
+        || stderr.contains("The requested URL returned error: 403")
+    {
+        return Error::Authentication {
+            url: url.to_owned(),
+        };
+    }
+    Error::Git {
+        url: url.to_owned(),
+        source: Box::new(source),
+    }
+}
+
+/// The web URL of `commit` in the repository at `repo_url`, for the given
+/// provider (`github`, `gitlab`, `gitea`, `bitbucket`, `azure`) or, without
+/// one, for the provider recognised from the host. `None` when unknown.
+pub fn commit_url(repo_url: &str, provider: Option<&str>, commit: &str) -> Option<String> {
+    let base = web_base(repo_url)?;
+    let host = base
+        .split('/')
+        .nth(2)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let provider = provider.map(str::to_owned).or_else(|| {
+        Some(
+            match host.as_str() {
+                "github.com" => "github",
+                "gitlab.com" => "gitlab",
+                "bitbucket.org" => "bitbucket",
+                "dev.azure.com" => "azure",
+                "gitea.com" | "codeberg.org" => "gitea",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    })?;
+    Some(match provider.as_str() {
+        "github" | "gitea" | "azure" => format!("{base}/commit/{commit}"),
+        "gitlab" => format!("{base}/-/commit/{commit}"),
+        "bitbucket" => format!("{base}/commits/{commit}"),
+        _ => return None,
+    })
+}
+
+/// `https://host/path` for an http(s), ssh or scp-style URL, without user
+/// info and without `.git`.
+fn web_base(url: &str) -> Option<String> {
+    let (host_and_path, _) = (url, ());
+    let rest = if let Some((scheme, rest)) = host_and_path.split_once("://") {
+        if !matches!(scheme, "http" | "https" | "ssh" | "git") {
+            return None;
+        }
+        rest.to_owned()
+    } else {
+        // scp-like: user@host:path
+        let (host, path) = url.split_once(':')?;
+        format!("{host}/{path}")
+    };
+    let rest = rest.rsplit_once('@').map_or(rest.as_str(), |(_, r)| r);
+    let (host, path) = rest.split_once('/')?;
+    let host = host.split(':').next().unwrap_or(host);
+    let path = path.trim_end_matches('/').trim_end_matches(".git");
+    Some(format!("https://{host}/{path}"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn porcelain_rejections_are_recognised() {
+        assert!(is_rejection(
+            "To x\n!\tHEAD:refs/heads/main\t[rejected] (fetch first)\nDone"
+        ));
+        assert!(is_rejection(
+            "!\tHEAD:refs/heads/main\t[remote rejected] (failed to update ref)"
+        ));
+        assert!(!is_rejection(
+            "!\tHEAD:refs/heads/main\t[remote rejected] (pre-receive hook declined)"
+        ));
+        assert!(!is_rejection("*\tHEAD:refs/heads/main\t[new branch]"));
+    }
+
+    #[test]
+    fn commit_urls_follow_the_provider() {
+        assert_eq!(
+            commit_url("https://github.com/o/r.git", None, "abc").as_deref(),
+            Some("https://github.com/o/r/commit/abc")
+        );
+        assert_eq!(
+            commit_url("git@gitlab.com:g/r.git", None, "abc").as_deref(),
+            Some("https://gitlab.com/g/r/-/commit/abc")
+        );
+        assert_eq!(
+            commit_url("https://git.example.com/o/r", Some("gitea"), "abc").as_deref(),
+            Some("https://git.example.com/o/r/commit/abc")
+        );
+        assert_eq!(commit_url("https://git.example.com/o/r", None, "abc"), None);
+        assert_eq!(commit_url("file:///tmp/r.git", None, "abc"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let b = Backoff {
+            jitter: 0.0,
+            ..Backoff::default()
+        };
+        assert_eq!(b.wait(1), Duration::from_secs(1));
+        assert_eq!(b.wait(2), Duration::from_millis(1500));
+        assert_eq!(b.wait(30), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,482 @@
+//! kargo-git against real repositories: bare repositories on disk and a
+//! smart-HTTP server with basic auth.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use kargo_core::credentials::Credentials;
+use kargo_git::checkout::{self, Revision};
+use kargo_git::push::{self, IntegrationPolicy};
+use kargo_git::{RepoCache, cache, commit};
+use support::{bare_repo, file_url, git};
+use tokio_util::sync::CancellationToken;
+
+fn no_interrupt() -> Arc<AtomicBool> {
+    Arc::new(AtomicBool::new(false))
+}
+
+async fn fetch(cache: &RepoCache, url: &str) -> cache::Fetched {
+    cache
+        .fetch(url, None, &cache::Options::default(), no_interrupt())
+        .await
+        .expect("fetch")
+}
+
+fn checkout_branch(fetched: &cache::Fetched, dir: &Path, branch: &str) -> checkout::Outcome {
+    checkout::checkout(
+        fetched,
+        dir,
+        &checkout::Options::new(Revision::Branch(branch.to_owned())),
+        None,
+    )
+    .expect("checkout")
+}
+
+#[tokio::test]
+async fn fetch_then_checkout_writes_the_branch_and_reuses_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(
+        tmp.path(),
+        "app",
+        &[("a/x.yaml", "x: 1\n"), ("b/y.yaml", "y: 1\n")],
+    );
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let url = file_url(&bare);
+    let fetched = fetch(&cache, &url).await;
+    assert_eq!(fetched.default_branch.as_deref(), Some("main"));
+    let head = git(&bare, &["rev-parse", "main"]);
+    assert_eq!(fetched.branch("main"), Some(head.as_str()));
+
+    let dir = tmp.path().join("work/one");
+    let out = checkout_branch(&fetched, &dir, "main");
+    assert_eq!(out.commit, head);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a/x.yaml")).unwrap(),
+        "x: 1\n"
+    );
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    assert_eq!(git(&dir, &["symbolic-ref", "--short", "HEAD"]), "main");
+
+    // A second fetch of the same URL uses the same cached repository.
+    let again = fetch(&cache, &url).await;
+    assert_eq!(again.repo_dir, fetched.repo_dir);
+    assert_eq!(
+        std::fs::read_dir(cache.root())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "git"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn checkout_of_tag_and_commit_is_detached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let head = git(&bare, &["rev-parse", "main"]);
+    let t = checkout::checkout(
+        &fetched,
+        &tmp.path().join("t"),
+        &checkout::Options::new(Revision::Tag("v1".into())),
+        None,
+    )
+    .unwrap();
+    assert_eq!(t.commit, head);
+    assert_eq!(t.branch, None);
+    let c = checkout::checkout(
+        &fetched,
+        &tmp.path().join("c"),
+        &checkout::Options::new(Revision::Commit(head[..10].into())),
+        None,
+    )
+    .unwrap();
+    assert_eq!(c.commit, head);
+    let missing = checkout::checkout(
+        &fetched,
+        &tmp.path().join("m"),
+        &checkout::Options::new(Revision::Branch("nope".into())),
+        None,
+    )
+    .unwrap_err();
+    assert!(missing.to_string().contains("create=true"), "{missing}");
+}
+
+#[tokio::test]
+async fn sparse_checkout_writes_only_the_named_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(
+        tmp.path(),
+        "app",
+        &[
+            ("README", "r"),
+            ("env/prod/v.yaml", "p"),
+            ("env/dev/v.yaml", "d"),
+            ("other/o", "o"),
+        ],
+    );
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout::checkout(
+        &fetched,
+        &dir,
+        &checkout::Options::new(Revision::Branch("main".into()))
+            .with_sparse(Some(vec!["env/prod".into()])),
+        None,
+    )
+    .unwrap();
+    assert!(dir.join("README").exists());
+    assert!(dir.join("env/prod/v.yaml").exists());
+    assert!(!dir.join("env/dev").exists());
+    assert!(!dir.join("other").exists());
+    // Committing in a sparse checkout keeps the files it did not write.
+    std::fs::write(dir.join("env/prod/v.yaml"), "p2").unwrap();
+    commit::commit(&dir, "edit", None).unwrap();
+    assert_eq!(
+        git(&dir, &["ls-tree", "-r", "--name-only", "HEAD"])
+            .lines()
+            .count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn commit_without_changes_makes_no_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    let co = checkout_branch(&fetched, &dir, "main");
+    let out = commit::commit(&dir, "nothing", None).unwrap();
+    assert!(!out.created);
+    assert_eq!(out.commit, co.commit);
+    std::fs::write(dir.join("g"), "new").unwrap();
+    let out = commit::commit(
+        &dir,
+        "add g",
+        Some(&kargo_git::Identity {
+            name: "A".into(),
+            email: "a@example.com".into(),
+        }),
+    )
+    .unwrap();
+    assert!(out.created);
+    assert_eq!(
+        git(&dir, &["log", "-1", "--format=%an <%ae> %s"]),
+        "A <a@example.com> add g"
+    );
+}
+
+#[tokio::test]
+async fn push_lands_the_commit_and_creates_missing_branches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("f"), "2").unwrap();
+    let c = commit::commit(&dir, "two", None).unwrap();
+    let out = push::push(
+        &dir,
+        &push::Options::default(),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.branch.as_deref(), Some("main"));
+    assert_eq!(out.commit, c.commit);
+    assert_eq!(git(&bare, &["rev-parse", "main"]), c.commit);
+
+    // To another branch.
+    let out = push::push(
+        &dir,
+        &push::Options::default()
+            .with_target(push::Target::Branch(Some("kargo/promotion/p1".into())))
+            .with_force(true),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(git(&bare, &["rev-parse", "kargo/promotion/p1"]), out.commit);
+
+    // create=true on a missing branch: an orphan with an empty commit.
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let o = checkout::checkout(
+        &fetched,
+        &tmp.path().join("o"),
+        &checkout::Options::new(Revision::Branch("stage/prod".into())).with_create(true),
+        None,
+    )
+    .unwrap();
+    assert!(o.created);
+    assert_eq!(git(&bare, &["rev-parse", "stage/prod"]), o.commit);
+    assert_eq!(git(&bare, &["ls-tree", "stage/prod"]), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_to_one_branch_all_land_in_a_linear_history() {
+    const N: usize = 10;
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("README", "r")]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let url = file_url(&bare);
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let cache = cache.clone();
+        let url = url.clone();
+        let dir = tmp.path().join(format!("w{i}"));
+        tasks.push(tokio::spawn(async move {
+            let fetched = fetch(&cache, &url).await;
+            checkout_branch(&fetched, &dir, "main");
+            std::fs::write(dir.join(format!("file-{i}")), format!("{i}\n")).unwrap();
+            commit::commit(&dir, &format!("promotion {i}"), None).unwrap();
+            push::push(
+                &dir,
+                &push::Options::default(),
+                None,
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap()
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = git(&bare, &["log", "--format=%s", "main"]);
+    for i in 0..N {
+        assert!(
+            log.lines().any(|l| l == format!("promotion {i}")),
+            "promotion {i} missing:\n{log}"
+        );
+    }
+    assert_eq!(log.lines().count(), N + 1);
+    assert_eq!(
+        git(&bare, &["rev-list", "--merges", "--count", "main"]),
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn conflicting_rebase_fails_under_rebase_or_fail_and_the_remote_keeps_the_first_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("values.yaml", "tag: v1\n")]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    checkout_branch(&fetched, &a, "main");
+    checkout_branch(&fetched, &b, "main");
+    std::fs::write(a.join("values.yaml"), "tag: v2\n").unwrap();
+    std::fs::write(b.join("values.yaml"), "tag: v3\n").unwrap();
+    commit::commit(&a, "a", None).unwrap();
+    let b_commit = commit::commit(&b, "b", None).unwrap();
+    let opts = push::Options::default().with_policy(IntegrationPolicy::RebaseOrFail);
+    let first = push::push(&a, &opts, None, &CancellationToken::new())
+        .await
+        .unwrap();
+    let err = push::push(&b, &opts, None, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, push::Error::MergeConflict { .. }), "{err}");
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("conflict"), "{err}");
+    assert_eq!(git(&bare, &["rev-parse", "main"]), first.commit);
+    assert_eq!(git(&bare, &["show", "main:values.yaml"]), "tag: v2");
+    // The local branch is back where it was, with no rebase in progress.
+    assert_eq!(git(&b, &["rev-parse", "HEAD"]), b_commit.commit);
+    assert!(!b.join(".git/rebase-merge").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smart_http_with_basic_auth_clones_and_pushes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    bare_repo(&root, "app", &[("f", "1")]);
+    let server = support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let url = server.url("app");
+    let creds = Credentials {
+        username: "kargo".into(),
+        password: "t0ps3cret".into(),
+    };
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = cache
+        .fetch(
+            &url,
+            Some(creds.clone()),
+            &cache::Options::default(),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched.default_branch.as_deref(), Some("main"));
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("f"), "2").unwrap();
+    let c = commit::commit(&dir, "over http", None).unwrap();
+    let out = push::push(
+        &dir,
+        &push::Options::default(),
+        Some(creds.clone()),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.commit, c.commit);
+    assert_eq!(git(&root.join("app.git"), &["rev-parse", "main"]), c.commit);
+    // No secret was written into the checkout's configuration.
+    let config = std::fs::read_to_string(dir.join(".git/config")).unwrap();
+    assert!(!config.contains("t0ps3cret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_name_the_url_and_not_the_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    bare_repo(&root, "app", &[("f", "1")]);
+    let server = support::HttpServer::start(&root, "kargo", "right-secret");
+    let url = server.url("app");
+    let wrong = Credentials {
+        username: "kargo".into(),
+        password: "wr0ng-s3cret".into(),
+    };
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let err = cache
+        .fetch(
+            &url,
+            Some(wrong.clone()),
+            &cache::Options::default(),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+    let shown = format!("{err} / {err:?}");
+    assert!(
+        matches!(err, cache::Error::Authentication { .. }),
+        "{shown}"
+    );
+    assert!(shown.contains(&url), "{shown}");
+    assert!(!shown.contains("wr0ng-s3cret"), "{shown}");
+    let err = cache
+        .fetch(&url, None, &cache::Options::default(), no_interrupt())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            cache::Error::Authentication {
+                had_credentials: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Push with wrong credentials from a checkout made with the right ones.
+    let right = Credentials {
+        username: "kargo".into(),
+        password: "right-secret".into(),
+    };
+    let fetched = cache
+        .fetch(
+            &url,
+            Some(right),
+            &cache::Options::default(),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("f"), "2").unwrap();
+    commit::commit(&dir, "x", None).unwrap();
+    let err = push::push(
+        &dir,
+        &push::Options::default(),
+        Some(wrong),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    let shown = format!("{err} / {err:?}");
+    assert!(matches!(err, push::Error::Authentication { .. }), "{shown}");
+    assert!(shown.contains(&url), "{shown}");
+    assert!(!shown.contains("wr0ng-s3cret"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_shallow_cache_gives_shallow_checkouts_that_still_push_and_rebase() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    // More history on the remote.
+    let seed = tmp.path().join("seed");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            seed.to_str().unwrap(),
+        ],
+    );
+    for i in 0..5 {
+        std::fs::write(seed.join("f"), format!("{i}")).unwrap();
+        git(&seed, &["commit", "-q", "-am", &format!("c{i}")]);
+    }
+    git(&seed, &["push", "-q", "origin", "main"]);
+
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let options = cache::Options::default().with_depth(std::num::NonZeroU32::new(1));
+    let fetched = cache
+        .fetch(&file_url(&bare), None, &options, no_interrupt())
+        .await
+        .unwrap();
+    assert!(fetched.repo_dir.join("shallow").is_file());
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    checkout_branch(&fetched, &a, "main");
+    checkout_branch(&fetched, &b, "main");
+    assert_eq!(git(&a, &["rev-list", "--count", "HEAD"]), "1");
+    std::fs::write(a.join("a.txt"), "a").unwrap();
+    std::fs::write(b.join("b.txt"), "b").unwrap();
+    commit::commit(&a, "a", None).unwrap();
+    commit::commit(&b, "b", None).unwrap();
+    push::push(
+        &a,
+        &push::Options::default(),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    // b's push is rejected, rebased onto a's commit and pushed.
+    let out = push::push(
+        &b,
+        &push::Options::default(),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.attempts, 1);
+    assert_eq!(
+        git(&bare, &["log", "--format=%s", "-3", "main"]),
+        "b\na\nc4"
+    );
+}

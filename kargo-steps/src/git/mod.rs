@@ -1,0 +1,113 @@
+//! The git steps: `git-clone`, `git-commit`, `git-push`, `git-clear` and
+//! `git-tag`, with Kargo's config fields and outputs, on top of kargo-git.
+
+pub mod clear;
+pub mod clone;
+pub mod commit;
+pub mod push;
+pub mod tag;
+
+use std::fmt;
+
+use kargo_core::step::{StepContext, StepError};
+use serde::{Deserialize, Serialize};
+
+pub use clear::GitClear;
+pub use clone::GitClone;
+pub use commit::GitCommit;
+pub use push::GitPush;
+pub use tag::GitTag;
+
+/// Registers the git steps (with a [`kargo_git::RepoCache`] from the
+/// environment and the default push policy).
+pub(crate) fn register(registry: &mut kargo_core::step::StepRegistry) {
+    registry.replace(clone::KIND, GitClone::default());
+    registry.replace(commit::KIND, GitCommit);
+    registry.replace(push::KIND, GitPush::default());
+    registry.replace(clear::KIND, GitClear);
+    registry.replace(tag::KIND, GitTag);
+}
+
+/// Commit authorship in a step config (`author`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Author {
+    /// The name.
+    pub name: String,
+    /// The e-mail address.
+    pub email: String,
+    /// A GPG signing key (not supported by kargo-rs; a config that sets
+    /// it is rejected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+}
+
+impl fmt::Debug for Author {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Author")
+            .field("name", &self.name)
+            .field("email", &self.email)
+            .field(
+                "signing_key",
+                &self.signing_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl Author {
+    pub(crate) fn identity(&self, kind: &str) -> Result<kargo_git::Identity, StepError> {
+        if self.signing_key.as_deref().is_some_and(|k| !k.is_empty()) {
+            return Err(StepError::failed(format!(
+                "{kind}: author.signingKey is not supported (kargo-rs does not sign commits)"
+            )));
+        }
+        if self.name.is_empty() || self.email.is_empty() {
+            return Err(StepError::failed(format!(
+                "invalid {kind} config: author needs a name and an email"
+            )));
+        }
+        Ok(kargo_git::Identity {
+            name: self.name.clone(),
+            email: self.email.clone(),
+        })
+    }
+}
+
+/// Resolves a config path inside the work directory, naming the step in
+/// the error.
+pub(crate) fn resolve(
+    ctx: &StepContext,
+    kind: &str,
+    path: &str,
+) -> Result<std::path::PathBuf, StepError> {
+    if path.is_empty() {
+        return Err(StepError::failed(format!(
+            "invalid {kind} config: `path` is empty"
+        )));
+    }
+    ctx.workspace
+        .resolve(path)
+        .map_err(|e| StepError::failed(format!("{kind}: {e}")))
+}
+
+/// Resolves the path of an existing working tree.
+pub(crate) fn working_tree(
+    ctx: &StepContext,
+    kind: &str,
+    path: &str,
+) -> Result<std::path::PathBuf, StepError> {
+    let dir = resolve(ctx, kind, path)?;
+    if !dir.join(".git").exists() {
+        return Err(StepError::failed(format!(
+            "{kind}: `{path}` is not a working tree (clone it with git-clone first)"
+        )));
+    }
+    Ok(dir)
+}
+
+/// An empty string counts as unset, as in Kargo's schemas.
+pub(crate) fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}

@@ -1,0 +1,168 @@
+//! The git steps run as the engine runs them, against bare repositories
+//! made with the git CLI.
+#![cfg(feature = "git")]
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use kargo_core::Workspace;
+use kargo_core::model::StepStatus;
+use kargo_core::step::{Step, StepContext};
+use kargo_git::RepoCache;
+use kargo_steps::git::{GitClear, GitClone, GitCommit, GitPush, GitTag};
+use serde_json::json;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Fixture")
+        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
+        .env("GIT_COMMITTER_NAME", "Fixture")
+        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn bare_repo(root: &Path) -> std::path::PathBuf {
+    let bare = root.join("remote.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let seed = root.join("seed");
+    std::fs::create_dir_all(seed.join("env/prod")).unwrap();
+    git(&seed, &["init", "-q", "--initial-branch=main"]);
+    std::fs::write(seed.join("env/prod/values.yaml"), "tag: v1\n").unwrap();
+    std::fs::write(seed.join("README.md"), "sample\n").unwrap();
+    git(&seed, &["add", "-A"]);
+    git(&seed, &["commit", "-q", "-m", "seed"]);
+    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    bare
+}
+
+#[tokio::test]
+async fn clone_commit_push_tag_and_clear_with_kargos_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path());
+    let url = format!("file://{}", bare.display());
+    let wd = tmp.path().join("wd");
+    std::fs::create_dir_all(&wd).unwrap();
+    let ctx = StepContext::new(Workspace::new(&wd).unwrap()).with_names("p", "prod", "prod.01abc");
+    let clone = GitClone::new(RepoCache::new(tmp.path().join("cache")));
+
+    let out = clone
+        .run(
+            &ctx,
+            json!({"repoURL": url, "checkout": [
+            {"branch": "main", "path": "src", "as": "source"},
+            {"branch": "stage/prod", "create": true, "path": "out"}
+        ], "author": {"name": "Promoter", "email": "promoter@example.com"}}),
+        )
+        .await
+        .unwrap();
+    let main = git(&bare, &["rev-parse", "main"]);
+    assert_eq!(out.output["commits"]["source"], json!(main));
+    assert_eq!(
+        out.output["commits"]["out"],
+        json!(git(&bare, &["rev-parse", "stage/prod"]))
+    );
+
+    // Nothing changed: Skipped, with the current commit as output.
+    let out = GitCommit
+        .run(&ctx, json!({"path": "src", "message": "noop"}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Skipped);
+    assert_eq!(out.output["commit"], json!(main));
+
+    std::fs::write(wd.join("src/env/prod/values.yaml"), "tag: v2\n").unwrap();
+    let out = GitCommit
+        .run(&ctx, json!({"path": "src", "message": "Promote v2"}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    let commit = out.output["commit"].as_str().unwrap().to_owned();
+    assert_eq!(
+        git(&wd.join("src"), &["log", "-1", "--format=%an"]),
+        "Promoter"
+    );
+
+    let out = GitPush::new()
+        .run(&ctx, json!({"path": "src"}))
+        .await
+        .unwrap();
+    assert_eq!(out.output["branch"], json!("main"));
+    assert_eq!(out.output["commit"], json!(commit));
+    assert!(out.output.get("commitURL").is_none());
+    assert_eq!(git(&bare, &["rev-parse", "main"]), commit);
+
+    let out = GitPush::new()
+        .run(&ctx, json!({"path": "src", "generateTargetBranch": true}))
+        .await
+        .unwrap();
+    assert_eq!(out.output["branch"], json!("kargo/promotion/prod.01abc"));
+    assert_eq!(
+        git(&bare, &["rev-parse", "kargo/promotion/prod.01abc"]),
+        commit
+    );
+
+    let out = GitTag
+        .run(&ctx, json!({"path": "src", "tag": "v2", "message": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(out.output["commit"], json!(commit));
+    GitPush::new()
+        .run(&ctx, json!({"path": "src", "tag": "v2"}))
+        .await
+        .unwrap();
+    assert_eq!(git(&bare, &["rev-parse", "v2^{commit}"]), commit);
+
+    GitClear.run(&ctx, json!({"path": "src"})).await.unwrap();
+    assert_eq!(
+        std::fs::read_dir(wd.join("src")).unwrap().count(),
+        1,
+        "only .git is left"
+    );
+    let out = GitCommit
+        .run(&ctx, json!({"path": "src", "message": "clear"}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    assert_eq!(git(&wd.join("src"), &["ls-tree", "HEAD"]), "");
+}
+
+#[tokio::test]
+async fn bad_configs_fail_with_the_field_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ctx = StepContext::new(Workspace::new(tmp.path()).unwrap());
+    let clone = GitClone::new(RepoCache::new(tmp.path().join("cache")));
+    let err = clone
+        .run(&ctx, json!({"repoURL": "file:///nowhere", "checkout": [{"branch": "a", "tag": "b", "path": "x"}]}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("more than one"), "{err}");
+    let err = clone
+        .run(
+            &ctx,
+            json!({"repoURL": "file:///nowhere", "checkout": [{"branch": "a", "path": "../x"}]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("leaves the work directory"),
+        "{err}"
+    );
+    let err = GitPush::new()
+        .run(&ctx, json!({"path": "x", "targetBranch": "a", "tag": "b"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("mutually exclusive"), "{err}");
+}
