@@ -196,6 +196,15 @@ pub(crate) fn go_format(value: &Value) -> String {
     }
 }
 
+/// Commit-message rendering of a value for formats whose strings are
+/// always quoted (JSON, TOML, HCL): strings quoted, the rest as Go's `%v`.
+pub(crate) fn quoted_commit_value(value: &Value) -> String {
+    match value {
+        Value::String(s) => go_quote(s),
+        other => go_format(other),
+    }
+}
+
 /// Go's `%q` rendering of a string.
 pub(crate) fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))

@@ -3,15 +3,7 @@ use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
 use super::{Config, KIND, TomlUpdate};
-use crate::edit::{self, go_format, go_quote};
-
-/// Commit-message rendering of a value: strings quoted, the rest as Go's `%v`.
-fn commit_value(value: &Value) -> String {
-    match value {
-        Value::String(s) => go_quote(s),
-        other => go_format(other),
-    }
-}
+use crate::edit;
 
 #[async_trait]
 impl Step for TomlUpdate {
@@ -23,7 +15,7 @@ impl Step for TomlUpdate {
             config.path,
             config.updates,
             edit::toml::update,
-            commit_value,
+            edit::quoted_commit_value,
         )
         .await
     }
