@@ -28,6 +28,7 @@ pub async fn run_all(store: &dyn StateStore) {
     freight_status_updates(store).await;
     metadata_upserts(store).await;
     promotion_queue(store).await;
+    promotion_abort(store).await;
     promotion_state_checkpoints(store).await;
     promotion_success_moves_freight(store).await;
     promotion_failure_keeps_freight(store).await;
@@ -65,6 +66,54 @@ fn state_with(phase: PromotionPhase, current_step: usize) -> PromotionState {
         current_step,
         ..Default::default()
     }
+}
+
+/// A queued promotion aborted: it ends `Aborted`, is never started, and
+/// the next one in the queue starts instead; Running ones are refused.
+pub async fn promotion_abort(store: &dyn StateStore) {
+    let stage = "conf-abort";
+    let a = put(store, freight("conf-abort", "a", "2026-01-01T10:00:00Z")).await;
+    let at = t("2026-01-01T12:00:00Z");
+    let first = store
+        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
+        .await
+        .expect("create");
+    let second = store
+        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
+        .await
+        .expect("create");
+    let aborted = store.abort_promotion(&first.name, at).await.expect("abort");
+    assert_eq!(aborted.phase, PromotionPhase::Aborted);
+    assert_eq!(aborted.finished_at, Some(at));
+    let again = store
+        .abort_promotion(&first.name, t("2026-01-01T13:00:00Z"))
+        .await
+        .expect("abort again");
+    assert_eq!(again, aborted, "aborting twice changes nothing");
+    let stored = store
+        .get_promotion(&first.name)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(stored.phase, PromotionPhase::Aborted);
+    let started = store
+        .start_promotion(stage, at)
+        .await
+        .expect("start")
+        .expect("the next one starts");
+    assert_eq!(started.name, second.name);
+    let err = store
+        .abort_promotion(&second.name, at)
+        .await
+        .expect_err("running");
+    assert!(matches!(err, Error::Precondition(_)), "{err:?}");
+    let err = store
+        .abort_promotion("conf-abort.nothing", at)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let current = store.get_stage(stage).await.expect("stage");
+    assert!(current.freight_history.is_empty(), "nothing was promoted");
 }
 
 /// Promotes `freight` into `stage` from queue to finish with `phase`.

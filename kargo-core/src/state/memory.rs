@@ -281,6 +281,16 @@ impl StateStore for InMemoryStore {
         Ok(promo)
     }
 
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let mut inner = self.lock();
+        let promo = inner
+            .promotions
+            .get_mut(name)
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::apply_abort(promo, now)?;
+        Ok(promo.clone())
+    }
+
     async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
         Ok(self.lock().promotions.get(name).cloned())
     }

@@ -167,6 +167,24 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     /// [`pipeline::record_promotion`]: crate::pipeline::record_promotion
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord>;
 
+    /// Aborts the queued (`Pending`) promotion `name` at `now`: it ends
+    /// `Aborted` and is never started; aborting an aborted promotion
+    /// returns it unchanged. A `Running` or finished promotion is a
+    /// precondition failure (a host stops a running one by cancelling its
+    /// run). Holds the promotion placed on auto-promotion stay.
+    ///
+    /// The default implementation answers [`Error::Unsupported`]; every
+    /// store of this family implements it.
+    ///
+    /// [`Error::Unsupported`]: crate::Error::Unsupported
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let _ = (name, now);
+        Err(crate::Error::Unsupported {
+            operation: "abort_promotion".into(),
+            implementer: "this StateStore",
+        })
+    }
+
     /// The promotion named `name`.
     async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>>;
 
@@ -329,6 +347,9 @@ macro_rules! forward_state_store {
             }
             async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
                 (**self).finish_promotion(name, now).await
+            }
+            async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+                (**self).abort_promotion(name, now).await
             }
             async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
                 (**self).get_promotion(name).await

@@ -348,6 +348,12 @@ impl VerificationRecord {
         self
     }
 
+    /// Sets the actor.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
     /// Sets the start and finish times.
     pub fn with_times(mut self, started: Option<Timestamp>, finished: Option<Timestamp>) -> Self {
         self.started_at = started;

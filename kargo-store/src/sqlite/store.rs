@@ -439,6 +439,18 @@ impl StateStore for SqliteStore {
         Ok(promo)
     }
 
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let mut tx = self.begin().await?;
+        let mut promo = load_promotion(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        if rules::apply_abort(&mut promo, now)? {
+            save_promotion(&mut tx, &promo).await?;
+            tx.commit().await.map_err(Error::from)?;
+        }
+        Ok(promo)
+    }
+
     async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
         Ok(load_promotion(&mut conn, name).await?)
