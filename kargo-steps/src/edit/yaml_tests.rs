@@ -350,3 +350,95 @@ fn strings_needing_escapes_are_double_quoted() {
     c: "key: value #1"
     "#);
 }
+
+/// A values file past [`SECTION_EDIT_MIN_LEN`]: `count` services, each a
+/// top-level key with comments, quoted and plain scalars, flow and block
+/// collections, a block scalar, and CRLF endings when `nl` says so.
+fn large_values(nl: &str) -> String {
+    let mut out = format!("# Large values file{nl}---{nl}global:{nl}  domain: example.com{nl}");
+    let mut i = 0;
+    while out.len() < SECTION_EDIT_MIN_LEN + 4096 {
+        out.push_str(&format!(
+            "svc{i}:{nl}  image:{nl}    repository: ghcr.io/example/svc{i} # image{nl}    tag: 'v1.{i}.0'{nl}  ports: [80, 443]{nl}  limits: {{cpu: 500m}}{nl}  notes: |{nl}    line one{nl}    line two{nl}  env:{nl}    - name: MODE # mode{nl}      value: \"on\"{nl}{nl}# after svc{i}{nl}"
+        ));
+        i += 1;
+    }
+    out
+}
+
+fn updates(list: &[(&str, Value)]) -> Vec<Update> {
+    list.iter()
+        .map(|(k, v)| Update::new(*k, v.clone()))
+        .collect()
+}
+
+#[test]
+fn large_files_edited_by_section_equal_whole_document_edits() {
+    for nl in ["\n", "\r\n"] {
+        let src = large_values(nl);
+        let cases: &[&[(&str, Value)]] = &[
+            &[("svc3.image.tag", json!("v9.9.9"))],
+            &[("svc3.image.pullPolicy", json!("Always"))],
+            &[("svc3.limits.memory", json!("1Gi"))],
+            &[("svc7.ports.1", json!(8443))],
+            &[("svc7.notes", json!("one\ntwo\nthree\n"))],
+            &[("svc8.env.0.value", json!("off"))],
+            &[
+                ("svc9.replicas", json!(3)),
+                ("svc1.image.tag", json!("yes")),
+            ],
+            &[("global.domain", json!("example.org"))],
+        ];
+        for list in cases {
+            let ups = updates(list);
+            let sectioned = update_sections(&src, &ups).expect("the section path applies");
+            let whole = update_document(&src, &ups).expect("the whole-document path applies");
+            assert_eq!(sectioned, whole, "{list:?} with {nl:?}");
+            assert_eq!(update(&src, &ups).unwrap(), whole);
+        }
+    }
+}
+
+#[test]
+fn large_files_use_the_whole_document_when_a_section_cannot_stand_alone() {
+    let base = large_values("\n");
+    let with_alias = base.replace(
+        "global:\n  domain: example.com\n",
+        "global:\n  domain: &domain example.com\n",
+    ) + "late:\n  host: *domain\n";
+    let cases = [
+        // A new top-level key.
+        (base.clone(), "fresh.key"),
+        // The key's section refers to an anchor defined elsewhere.
+        (with_alias, "late.port"),
+        // A second document follows.
+        (format!("{base}---\nother: doc\n"), "svc2.image.tag"),
+        // The root key is quoted.
+        (format!("{base}\"quoted\":\n  a: b\n"), "quoted.a"),
+    ];
+    for (src, key) in cases {
+        let ups = [Update::new(key, "v2")];
+        assert_eq!(update_sections(&src, &ups), None, "{key}");
+        assert_eq!(
+            update(&src, &ups).unwrap(),
+            update_document(&src, &ups).unwrap()
+        );
+    }
+}
+
+#[test]
+fn large_files_refuse_a_defect_in_the_edited_section_and_keep_one_elsewhere() {
+    let base = large_values("\n");
+    let defect = "svc5:\n  image: [unclosed\n";
+    let broken = base.replacen("svc5:\n", defect, 1);
+    // In the edited section: refused, as for any file.
+    let err = update(&broken, &[Update::new("svc5.tag", "v2")]).unwrap_err();
+    assert!(matches!(err, EditError::Parse(_)), "{err}");
+    // Elsewhere: the edit lands and the defect's bytes stay as they were.
+    let out = update(&broken, &[Update::new("svc9.image.tag", "v2")]).unwrap();
+    assert!(out.contains(defect));
+    assert!(out.contains(
+        "svc9:\n  image:\n    repository: ghcr.io/example/svc9 # image\n    tag: 'v2'\n"
+    ));
+    assert_eq!(out.len(), broken.len() - "v1.9.0".len() + "v2".len());
+}
