@@ -500,9 +500,22 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
         let at = || segments[..i].join(".");
         match &node.kind {
             Kind::Map { entries, flow: f } => {
-                let found = entries.iter().position(
-                    |(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if value == seg),
-                );
+                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| matches!(&k.kind, Kind::Scalar { value, .. } if value == seg);
+                let found = entries.iter().position(is_seg);
+                if let Some(idx) = found
+                    && entries[idx + 1..].iter().any(is_seg)
+                {
+                    // YAML forbids it, and readers differ on which one counts.
+                    let within = if i == 0 {
+                        "the document".to_owned()
+                    } else {
+                        format!("`{}`", at())
+                    };
+                    return Err(EditError::key(
+                        key,
+                        format!("`{seg}` appears more than once in {within}"),
+                    ));
+                }
                 match found {
                     Some(idx) => {
                         path.push(idx);

@@ -442,3 +442,11 @@ fn large_files_refuse_a_defect_in_the_edited_section_and_keep_one_elsewhere() {
     ));
     assert_eq!(out.len(), broken.len() - "v1.9.0".len() + "v2".len());
 }
+
+#[test]
+fn duplicate_keys_on_the_path_are_refused() {
+    let src = "image:\n  tag: v1\nimage:\n  tag: v2\n";
+    insta::assert_snapshot!(edit(src, &[("image.tag", json!("v3"))]), @"ERROR: key `image.tag`: `image` appears more than once in the document");
+    let src = "image:\n  tag: v1\n  tag: v2\n";
+    insta::assert_snapshot!(edit(src, &[("image.tag", json!("v3"))]), @"ERROR: key `image.tag`: `tag` appears more than once in `image`");
+}
