@@ -586,15 +586,21 @@ fn plan(
     let splice = match locate(root, key, &segments)? {
         Located::Found(path, flow) => {
             let node = node_at(root, &path);
-            let Kind::Scalar { style, .. } = &node.kind else {
-                let what = match node.kind {
-                    Kind::Alias(_) => "an alias",
-                    Kind::Seq { .. } => "a sequence",
-                    _ => "a mapping",
-                };
-                return Err(fail(&format!(
-                    "holds {what}; only scalar values can be replaced"
-                )));
+            let style = match &node.kind {
+                Kind::Scalar { style, .. } => style,
+                // A flow collection has a span of its own, brackets
+                // included: it is replaced like a scalar.
+                Kind::Seq { flow: true, .. } | Kind::Map { flow: true, .. } => &ScalarStyle::Plain,
+                other => {
+                    let what = match other {
+                        Kind::Alias(_) => "an alias",
+                        Kind::Seq { .. } => "a block sequence",
+                        _ => "a block mapping",
+                    };
+                    return Err(fail(&format!(
+                        "holds {what}; only scalars and flow collections can be replaced"
+                    )));
+                }
             };
             let splice = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                 block_splice(src, root, &path, node, &update.value, *style, nl)?

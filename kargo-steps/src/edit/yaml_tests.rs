@@ -237,7 +237,7 @@ fn errors_leave_the_text_alone() {
     insta::assert_snapshot!(edit(src, &[("image.tag.x", json!(1))]), @"ERROR: key `image.tag.x`: `image.tag` is a scalar, not a mapping");
     insta::assert_snapshot!(edit(src, &[("list.3", json!(1))]), @"ERROR: key `list.3`: index 3 is out of range: `list` has 1 items");
     insta::assert_snapshot!(edit(src, &[("list.x", json!(1))]), @"ERROR: key `list.x`: `list` is a sequence; `x` is not an index");
-    insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a mapping; only scalar values can be replaced");
+    insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a block mapping; only scalars and flow collections can be replaced");
     insta::assert_snapshot!(edit("a: [b\n", &[("a", json!(1))]), @"ERROR: cannot parse: unclosed bracket '[' at char 3 line 1 column 4");
 }
 
@@ -449,4 +449,14 @@ fn duplicate_keys_on_the_path_are_refused() {
     insta::assert_snapshot!(edit(src, &[("image.tag", json!("v3"))]), @"ERROR: key `image.tag`: `image` appears more than once in the document");
     let src = "image:\n  tag: v1\n  tag: v2\n";
     insta::assert_snapshot!(edit(src, &[("image.tag", json!("v3"))]), @"ERROR: key `image.tag`: `tag` appears more than once in `image`");
+}
+
+#[test]
+fn flow_collections_are_replaced_whole() {
+    let src = "ports: [80, 443] # open\nlimits: {cpu: 1}\n";
+    let out = edit(src, &[("ports", json!([8080])), ("limits", json!("none"))]);
+    insta::assert_snapshot!(out, @"
+    ports: [8080] # open
+    limits: none
+    ");
 }
