@@ -8,9 +8,12 @@
 //! - `kargo freight-id FILE` prints the ID of the Freight in FILE.
 //! - `kargo discover --manifests DIR [--warehouse NAME]` prints the Freight
 //!   the Warehouses' subscriptions find, as a JSON array.
+//! - `kargo pr list|show|approve|merge|close --repo URL [ID] [--method M]`
+//!   acts on pull requests of the local provider (see `pr.rs`).
 
 mod discover;
 mod input;
+mod pr;
 mod run;
 
 use std::process::ExitCode;
@@ -48,6 +51,8 @@ enum Command {
     },
     /// Discover the newest artifacts of each Warehouse and print the Freight.
     Discover(discover::DiscoverArgs),
+    /// Review pull requests of the local provider: list, show, approve, merge, close.
+    Pr(pr::PrArgs),
 }
 
 /// An error that makes the input unusable: reported on one line, exit 2.
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::FreightId { file } => freight_id(&file),
         Command::Discover(args) => discover::discover(args),
+        Command::Pr(args) => pr::pr(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
