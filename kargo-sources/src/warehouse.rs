@@ -37,11 +37,15 @@ impl Sources {
     }
 
     /// The built-in sources of the enabled features, with default
-    /// settings: `image` and `oci` (feature `oci`), `chart` (feature `helm`).
+    /// settings: `image` and `oci` (feature `oci`), `chart` (feature
+    /// `helm`), `git` (feature `git`, caching repositories in
+    /// [`RepoCache::from_env`](kargo_git::RepoCache::from_env)).
     pub fn builtin() -> Self {
         let sources = Sources::new();
         #[cfg(feature = "oci")]
         let sources = sources.with_oci(crate::oci::ImageSource::default());
+        #[cfg(feature = "git")]
+        let sources = sources.with(crate::git::GitSource::default());
         sources
     }
 
