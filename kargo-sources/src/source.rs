@@ -336,6 +336,16 @@ pub(crate) fn describe(kind: &str, name: &str, repo_url: &str) -> String {
     }
 }
 
+/// Go's `strconv.ParseBool`, which Kargo applies to expression results
+/// that are not bools.
+pub(crate) fn go_parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// Checks a subscription's `discoveryLimit` (1 to 100, as Kargo's CRD
 /// says); the error text says what is wrong.
 pub(crate) fn check_discovery_limit(limit: u32) -> Result<(), String> {

@@ -482,16 +482,94 @@ async fn unreachable_repositories_name_the_subscription_without_secrets() {
     assert!(!msg.contains("s3cret"), "{msg}");
 }
 
-#[test]
-fn manual_policy_is_read() {
-    let w: Warehouse = serde_json::from_value(json!({
-        "metadata": {"name": "w"},
-        "spec": {"freightCreationPolicy": "Manual", "subscriptions": []}
-    }))
+fn warehouse(f: &Fixture, spec: serde_json::Value) -> Warehouse {
+    let mut spec = spec;
+    spec["subscriptions"] = json!([
+        {"git": {"repoURL": f.url(), "commitSelectionStrategy": "SemVer"}}
+    ]);
+    serde_json::from_value(json!({"metadata": {"name": "wh"}, "spec": spec})).unwrap()
+}
+
+#[tokio::test]
+async fn freight_creation_criteria_and_policy_decide_what_is_created() {
+    let mut f = Fixture::new();
+    f.commit("one", &["a"]);
+    f.tag("v1.0.0", None);
+    let sources = Sources::new().with(f.source());
+    let run = |w: Warehouse| {
+        let sources = sources.clone();
+        async move {
+            sources
+                .discover_warehouse(&w, DiscoverOptions::default())
+                .await
+        }
+    };
+
+    // No criteria, Automatic: the Freight is to be created.
+    let found = run(warehouse(&f, json!({}))).await.unwrap();
+    assert!(found.criteria_satisfied);
+    assert_eq!(found.freight_to_create(), found.freight.as_ref());
+    assert!(found.freight.is_some());
+
+    // Criteria see the Freight about to be made through commitFrom.
+    let holds = format!("commitFrom('{}').Tag == 'v1.0.0'", f.url());
+    let found = run(warehouse(
+        &f,
+        json!({"freightCreationCriteria": {"expression": holds}}),
+    ))
+    .await
     .unwrap();
+    assert!(found.criteria_satisfied);
+    assert!(found.freight_to_create().is_some());
+
+    let fails = format!("commitFrom('{}').Tag startsWith 'v2'", f.url());
+    let found = run(warehouse(
+        &f,
+        json!({"freightCreationCriteria": {"expression": fails}}),
+    ))
+    .await
+    .unwrap();
+    assert!(!found.criteria_satisfied);
+    assert!(
+        found.freight.is_some(),
+        "discovery still reports the Freight"
+    );
+    assert_eq!(found.freight_to_create(), None);
+
+    // A non-bool result is read as Go's ParseBool would; other text is an error.
+    let found = run(warehouse(
+        &f,
+        json!({"freightCreationCriteria": {"expression": "'T'"}}),
+    ))
+    .await
+    .unwrap();
+    assert!(found.criteria_satisfied);
+    let err = run(warehouse(
+        &f,
+        json!({"freightCreationCriteria": {"expression": "'maybe'"}}),
+    ))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, kargo_core::Error::Invalid(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("Warehouse \"wh\"")
+            && err.to_string().contains("freightCreationCriteria"),
+        "{err}"
+    );
+
+    // Manual: discovered, never created automatically.
+    let found = run(warehouse(&f, json!({"freightCreationPolicy": "Manual"})))
+        .await
+        .unwrap();
+    assert_eq!(found.freight_creation_policy, FreightCreationPolicy::Manual);
+    assert!(found.freight.is_some());
+    assert_eq!(found.freight_to_create(), None);
+
+    // The report serializes every subscription's result.
+    let report = serde_json::to_value(&found).unwrap();
     assert_eq!(
-        w.spec.freight_creation_policy,
-        FreightCreationPolicy::Manual
+        report["results"][0]["discovered"]["commits"]["commits"][0]["tag"],
+        "v1.0.0"
     );
 }
 

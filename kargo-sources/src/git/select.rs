@@ -82,15 +82,6 @@ fn tag_vars(t: &TagMeta) -> Map<String, Value> {
     map
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 impl Selector {
     pub(crate) fn new(sub: &GitSubscription) -> Result<Selector, Error> {
         if sub.repo_url.trim().is_empty() {
@@ -183,7 +174,7 @@ impl Selector {
                     Value::Null => "<nil>".to_owned(),
                     v => v.to_string(),
                 };
-                parse_bool(&text).ok_or_else(|| Error::NotABool {
+                crate::source::go_parse_bool(&text).ok_or_else(|| Error::NotABool {
                     expression: filter.clone(),
                     value: text,
                 })
@@ -394,8 +385,9 @@ mod tests {
 
     #[test]
     fn go_parse_bool_spellings() {
-        assert_eq!(parse_bool("T"), Some(true));
-        assert_eq!(parse_bool("False"), Some(false));
-        assert_eq!(parse_bool("yes"), None);
+        use crate::source::go_parse_bool;
+        assert_eq!(go_parse_bool("T"), Some(true));
+        assert_eq!(go_parse_bool("False"), Some(false));
+        assert_eq!(go_parse_bool("yes"), None);
     }
 }
