@@ -59,5 +59,11 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod doc;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrations;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
