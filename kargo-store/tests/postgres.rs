@@ -255,3 +255,26 @@ async fn a_promotion_runs_to_the_end_across_a_connection_loss() {
         Some(f.metadata.name.as_str())
     );
 }
+
+#[tokio::test]
+async fn open_takes_a_postgres_url() {
+    let db = TestDb::create().await;
+    for url in [
+        db.url.clone(),
+        db.url.replacen("postgres://", "postgresql://", 1),
+    ] {
+        let store = kargo_store::open(&url).await.expect("opened");
+        assert!(format!("{store:?}").contains("PostgresStore"), "{url}");
+        store.put_freight(freight("v1")).await.expect("put");
+    }
+    let store = kargo_store::open(&db.url).await.expect("reopened");
+    assert_eq!(
+        store
+            .list_freight(&FreightQuery::all())
+            .await
+            .expect("list")
+            .len(),
+        1,
+        "one database behind both spellings"
+    );
+}

@@ -54,6 +54,15 @@ pub enum Change {
 }
 
 impl Change {
+    /// The news that `promo` finished (or was aborted before it started).
+    pub fn finished(promo: &super::PromotionRecord) -> Change {
+        Change::PromotionFinished {
+            promotion: promo.name.clone(),
+            stage: promo.stage.clone(),
+            phase: promo.phase,
+        }
+    }
+
     /// The approvals that a status update from `before` to `after` of the
     /// Freight named `freight` made.
     pub fn approvals(freight: &str, before: &FreightStatus, after: &FreightStatus) -> Vec<Change> {

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use kargo_core::state::{
     VerificationRecord, rules,
 };
 use kargo_core::time::Timestamp;
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::Mutex;
@@ -595,17 +597,37 @@ impl PostgresStore {
         }
         save_stage(&mut tx, &stage).await?;
         save_promotion(&mut tx, &promo).await?;
-        notify(
-            &mut tx,
-            &Change::PromotionFinished {
-                promotion: promo.name.clone(),
-                stage: promo.stage.clone(),
-                phase: promo.phase,
-            },
-        )
-        .await?;
+        notify(&mut tx, &Change::finished(&promo)).await?;
         tx.commit().await?;
         Ok(Ok(promo))
+    }
+
+    async fn abort_promotion_once(&self, name: &str, now: Timestamp) -> Attempt<PromotionRecord> {
+        let mut tx = self.begin().await?;
+        let mut promo = check!(
+            load_promotion(&mut tx, name, true)
+                .await?
+                .ok_or_else(|| rules::promotion_not_found(name))
+        );
+        if check!(rules::apply_abort(&mut promo, now)) {
+            save_promotion(&mut tx, &promo).await?;
+            notify(&mut tx, &Change::finished(&promo)).await?;
+            tx.commit().await?;
+        }
+        Ok(Ok(promo))
+    }
+
+    async fn upsert_stage_metadata_once(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Attempt<StageState> {
+        let mut tx = self.begin().await?;
+        let mut state = lock_stage(&mut tx, stage).await?;
+        rules::upsert_metadata(&mut state.metadata, values);
+        save_stage(&mut tx, &state).await?;
+        tx.commit().await?;
+        Ok(Ok(state))
     }
 
     async fn claim_promotion_once(&self, claim: &Claim) -> Attempt<Option<PromotionRecord>> {
@@ -781,6 +803,17 @@ impl StateStore for PostgresStore {
             .await
     }
 
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState> {
+        self.retry("upsert_stage_metadata", move || {
+            self.upsert_stage_metadata_once(stage, values)
+        })
+        .await
+    }
+
     async fn record_verification(
         &self,
         stage: &str,
@@ -818,6 +851,13 @@ impl StateStore for PostgresStore {
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
         self.retry("finish_promotion", move || {
             self.finish_promotion_once(name, now)
+        })
+        .await
+    }
+
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        self.retry("abort_promotion", move || {
+            self.abort_promotion_once(name, now)
         })
         .await
     }
