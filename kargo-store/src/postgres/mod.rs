@@ -18,7 +18,12 @@
 //!   (the server restarted, the connection was terminated) runs again on
 //!   a fresh connection with exponential backoff, for up to
 //!   [`PostgresOptions::retry_for`]. Each operation is one transaction,
-//!   so a failed attempt changed nothing.
+//!   so a failed attempt changed nothing. When the connection breaks
+//!   after a commit was sent but before it was acknowledged, the attempt
+//!   runs again on a state that already holds its change. Claims, saves,
+//!   finishes, aborts, approvals, verifications and leases are
+//!   idempotent, and `put_freight` then reports the Freight as existing;
+//!   only `create_promotion` may queue the promotion a second time.
 //!
 //! [`claim_promotion`]: kargo_core::state::StateStore::claim_promotion
 //! [`watch`]: kargo_core::state::StateStore::watch
