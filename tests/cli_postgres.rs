@@ -7,6 +7,7 @@
 mod support;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 use support::{Output, kargo_bin, layout_with_tags, write};
@@ -21,7 +22,12 @@ struct Database {
 impl Database {
     fn create() -> Database {
         let host = std::env::var("KARGO_TEST_POSTGRES_HOST").unwrap_or_else(|_| "127.0.0.1".into());
-        let name = format!("kargo_cli_test_{}", std::process::id());
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "kargo_cli_test_{}_{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        );
         let db = Database { name, host };
         db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
         db.psql(&format!("CREATE DATABASE {}", db.name));
@@ -59,8 +65,15 @@ impl Drop for Database {
     }
 }
 
-#[test]
-fn the_pipeline_keeps_its_state_in_postgres() {
+/// Manifests of a Warehouse over an OCI layout and Stages dev → staging
+/// (auto-promotion on) whose step composes an output, with a fresh
+/// database for their state.
+struct World {
+    db: Database,
+    dir: tempfile::TempDir,
+}
+
+fn world() -> World {
     let db = Database::create();
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("app-layout");
@@ -104,31 +117,52 @@ spec:
 "#
         ),
     );
-    let kargo = |args: &[&str]| {
-        let out = Command::new(kargo_bin())
-            .args(args)
+    World { db, dir }
+}
+
+impl World {
+    /// The `kargo` command with `args` on this world's manifests and database.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kargo_bin());
+        cmd.args(args)
             .arg("--manifests")
-            .arg(dir.path().join("manifests"))
+            .arg(self.dir.path().join("manifests"))
             .arg("--state")
-            .arg(db.url())
+            .arg(self.db.url())
             .arg("--workdir")
-            .arg(dir.path().join("work"))
+            .arg(self.dir.path().join("work"))
             .env_remove("KARGO_NOW")
-            .env_remove("KARGO_CRASH_AFTER_CHECKPOINT")
-            .output()
-            .unwrap();
+            .env_remove("KARGO_CRASH_AFTER_CHECKPOINT");
+        cmd
+    }
+
+    /// Runs `kargo ARGS`.
+    fn kargo(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
         Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
-    };
+    }
 
-    let pass = kargo(&["pipeline", "--once"]);
+    /// The promotions of `kargo history STAGE --json`.
+    fn history(&self, stage: &str) -> Vec<Value> {
+        let out = self.kargo(&["history", stage, "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        v["promotions"].as_array().cloned().unwrap()
+    }
+}
+
+#[test]
+fn the_pipeline_keeps_its_state_in_postgres() {
+    let w = world();
+    let pass = w.kargo(&["pipeline", "--once"]);
     assert_eq!(pass.code, 0, "{pass:?}");
 
     // Another process reads the same database.
-    let out = kargo(&["freight", "--json"]);
+    let out = w.kargo(&["freight", "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     let freight: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     let freight = freight.as_array().unwrap();
@@ -142,13 +176,30 @@ spec:
     currently_in.sort_unstable();
     assert_eq!(currently_in, ["dev", "staging"]);
 
-    let again = kargo(&["pipeline", "--once"]);
+    let again = w.kargo(&["pipeline", "--once"]);
     assert_eq!(again.code, 0, "{again:?}");
-    let out = kargo(&["history", "dev", "--json"]);
+    let out = w.kargo(&["history", "dev", "--json"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         !out.stdout.contains("\"Running\""),
         "nothing left running: {}",
         out.stdout
     );
+}
+
+#[test]
+fn two_pipeline_processes_share_the_work_and_promote_once() {
+    let w = world();
+    let children: Vec<_> = (0..2)
+        .map(|_| w.command(&["pipeline", "--once"]).spawn().unwrap())
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    // Whichever process got there, each Stage was promoted once.
+    for stage in ["dev", "staging"] {
+        let history = w.history(stage);
+        assert_eq!(history.len(), 1, "{stage}: {history:?}");
+    }
 }
