@@ -3,8 +3,11 @@
 //! Every case uses its own Stage and Warehouse names, so all of them can
 //! run against one store, in any order; [`run_all`] runs them in turn.
 //!
+//! The suite needs a Tokio runtime with its timer enabled (a hang guard
+//! bounds the wait for watched changes).
+//!
 //! ```
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let store = kargo_core::state::InMemoryStore::new();
 //! kargo_core::conformance::state_store::run_all(&store).await;
 //! # });
