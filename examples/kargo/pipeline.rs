@@ -78,9 +78,16 @@ pub(crate) async fn pass(project: &Project, sources: &Sources) -> kargo_core::Re
             if project.stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            moved |= project.verify(name).await?.is_some();
+            moved |= project
+                .exclusive(&format!("verify/{name}"), project.verify(name))
+                .await?
+                .flatten()
+                .is_some();
         }
-        moved |= schedule(project).await?;
+        moved |= project
+            .exclusive("schedule", schedule(project))
+            .await?
+            .unwrap_or(false);
         if !moved {
             break;
         }
@@ -97,10 +104,19 @@ async fn discover(project: &Project, sources: &Sources) -> kargo_core::Result<()
         if warehouse.spec.freight_creation_policy == FreightCreationPolicy::Manual {
             continue;
         }
-        let found = match sources
-            .discover_warehouse(warehouse, DiscoverOptions::default())
-            .await
-        {
+        let key = kargo_core::state::discovery_lease_key(name);
+        let discovered = project
+            .exclusive(&key, async {
+                Ok(sources
+                    .discover_warehouse(warehouse, DiscoverOptions::default())
+                    .await)
+            })
+            .await?;
+        let Some(discovered) = discovered else {
+            // Another process discovers this Warehouse right now.
+            continue;
+        };
+        let found = match discovered {
             Ok(found) => found,
             Err(e) => {
                 eprintln!("kargo: Warehouse {name}: discovery failed: {e}");

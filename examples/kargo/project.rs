@@ -21,8 +21,8 @@ use kargo_core::pipeline::{
     HoldIntent, StageGraph, StageVerification, run_verification, stage_verification,
 };
 use kargo_core::state::{
-    DynStateStore, NewPromotion, PromotionRecord, StageState, StateStoreExt, StoreCheckpoint,
-    VerificationRecord,
+    Claim, DynStateStore, Lease, LeasedCheckpoint, NewPromotion, PromotionRecord, StageState,
+    StateStoreExt, StoreCheckpoint, VerificationRecord, keep_promotion_lease,
 };
 use kargo_core::time::Timestamp;
 
@@ -35,6 +35,9 @@ const NOW_ENV: &str = "KARGO_NOW";
 /// SIGKILL right after this many promotion checkpoints were saved; `0`
 /// kills it right after a promotion was started.
 const CRASH_ENV: &str = "KARGO_CRASH_AFTER_CHECKPOINT";
+/// How long a replica's claim on a promotion (or on a pipeline task such
+/// as a Warehouse's discovery) lasts unless renewed.
+const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The options every pipeline command takes.
 #[derive(Debug, Args)]
@@ -43,7 +46,8 @@ pub(crate) struct StateArgs {
     /// ProjectConfig, PromotionTasks, AnalysisTemplates).
     #[arg(long)]
     pub(crate) manifests: PathBuf,
-    /// The state store: a SQLite file, created on first use.
+    /// The state store: a SQLite file, created on first use, or a
+    /// `postgres://` URL, which several `kargo` processes may share.
     #[arg(long)]
     pub(crate) state: String,
     /// Where promotions get their work directories (default: `DB.work`
@@ -92,6 +96,11 @@ pub(crate) struct Project {
     pub(crate) stop: Arc<AtomicBool>,
     /// Checkpoints saved by this process (for the crash-test hook).
     saves: AtomicUsize,
+    /// With a store shared by several processes (PostgreSQL): this
+    /// process's owner id for claims and leases. Promotions are then
+    /// claimed under a lease, and discovery, scheduling and verification
+    /// run on one process at a time.
+    replica: Option<String>,
 }
 
 /// How a Stage's queue ended.
@@ -158,6 +167,13 @@ impl Project {
             work_root,
             stop: Arc::new(AtomicBool::new(false)),
             saves: AtomicUsize::new(0),
+            replica: kargo_store::postgres::is_postgres_url(&args.state).then(|| {
+                format!(
+                    "kargo-{}-{}",
+                    std::process::id(),
+                    Timestamp::now().unix_millis()
+                )
+            }),
         })
     }
 
@@ -227,18 +243,32 @@ impl Project {
                 out.interrupted = true;
                 return Ok(out);
             }
-            let promo = match self.store.running_promotion(stage).await? {
-                Some(p) => {
-                    eprintln!("kargo: {stage}: resuming promotion {}", p.name);
-                    p
-                }
-                None => match self.store.start_promotion(stage, now()).await? {
+            let promo = if let Some(owner) = &self.replica {
+                let claim = Claim::new(owner, Timestamp::now(), LEASE).in_stage(stage);
+                match self.store.claim_promotion(&claim).await? {
                     Some(p) => {
+                        if !p.state.steps.is_empty() {
+                            eprintln!("kargo: {stage}: resuming promotion {}", p.name);
+                        }
                         self.crash_point(0);
                         p
                     }
                     None => return Ok(out),
-                },
+                }
+            } else {
+                match self.store.running_promotion(stage).await? {
+                    Some(p) => {
+                        eprintln!("kargo: {stage}: resuming promotion {}", p.name);
+                        p
+                    }
+                    None => match self.store.start_promotion(stage, now()).await? {
+                        Some(p) => {
+                            self.crash_point(0);
+                            p
+                        }
+                        None => return Ok(out),
+                    },
+                }
             };
             let state = match self.run(&promo).await {
                 Ok(state) => state,
@@ -274,7 +304,8 @@ impl Project {
                     .unwrap_or_default()
             );
             if finished.phase == PromotionPhase::Succeeded {
-                self.verify(stage).await?;
+                self.exclusive(&format!("verify/{stage}"), self.verify(stage))
+                    .await?;
             }
             out.finished.push(finished);
         }
@@ -305,14 +336,34 @@ impl Project {
             .with_vars(promo.vars.clone())
             .with_freight(freight);
         ctx.actor = promo.actor.clone();
+        let inner: Box<dyn Checkpoint + '_> = match &self.replica {
+            Some(owner) => Box::new(LeasedCheckpoint::new(
+                &*self.store,
+                promo.name.clone(),
+                owner.clone(),
+                LEASE,
+            )),
+            None => Box::new(StoreCheckpoint::new(&*self.store, promo.name.clone())),
+        };
         let checkpoint = StopAtBoundary {
-            inner: StoreCheckpoint::new(&*self.store, promo.name.clone()),
+            inner,
             project: self,
         };
         let mut state = promo.state.clone();
-        self.engine
-            .resume(&ctx, &promo.steps, &mut state, &checkpoint)
-            .await?;
+        let run = self
+            .engine
+            .resume(&ctx, &promo.steps, &mut state, &checkpoint);
+        match &self.replica {
+            // The lease is renewed while a step runs; once it is lost,
+            // another process runs the promotion and this one stops.
+            Some(owner) => tokio::select! {
+                done = run => done?,
+                lost = keep_promotion_lease(&*self.store, &promo.name, owner, LEASE) => {
+                    return Err(lost);
+                }
+            },
+            None => run.await?,
+        }
         Ok(state)
     }
 
@@ -399,6 +450,30 @@ impl Project {
             .unwrap_or_default()
     }
 
+    /// Runs `work` unless another process sharing the store does the task
+    /// `key` right now (then returns `None`); without a shared store it
+    /// always runs.
+    pub(crate) async fn exclusive<T>(
+        &self,
+        key: &str,
+        work: impl Future<Output = kargo_core::Result<T>>,
+    ) -> kargo_core::Result<Option<T>> {
+        let Some(owner) = &self.replica else {
+            return work.await.map(Some);
+        };
+        let at = Timestamp::now();
+        if !self
+            .store
+            .acquire_lease(key, &Lease::new(owner, at, LEASE), at)
+            .await?
+        {
+            return Ok(None);
+        }
+        let out = work.await;
+        self.store.release_lease(key, owner).await?;
+        out.map(Some)
+    }
+
     /// The crash-test hook: SIGKILL this process at checkpoint `count`.
     fn crash_point(&self, count: usize) {
         let Some(at) = std::env::var(CRASH_ENV)
@@ -473,7 +548,7 @@ pub(crate) fn short(name: &str) -> &str {
 /// stops with the promotion left `Running` at this boundary) and the
 /// crash-test hook.
 struct StopAtBoundary<'a> {
-    inner: StoreCheckpoint<'a, DynStateStore>,
+    inner: Box<dyn Checkpoint + 'a>,
     project: &'a Project,
 }
 

@@ -13,8 +13,9 @@ use kargo_core::{Error, Result};
 ///   (`sqlite:state.db`, `sqlite://state.db`): the SQLite store in that
 ///   file, created with its parent directories on first use (feature
 ///   `sqlite`);
-/// - anything else with a `scheme://` prefix is [`Error::Unsupported`]
-///   (a PostgreSQL store will answer `postgres://` here).
+/// - a `postgres://` or `postgresql://` URL: the PostgreSQL store in that
+///   database, migrated on first use (feature `postgres`);
+/// - anything else with a `scheme://` prefix is [`Error::Unsupported`].
 ///
 /// Errors name the location; a location never carries a secret for SQLite,
 /// and URL-style locations are reported without their user information.
@@ -37,9 +38,10 @@ pub async fn open(location: &str) -> Result<Arc<DynStateStore>> {
     }
     match location.split_once("://") {
         Some(("sqlite", path)) => open_sqlite(path).await,
+        Some(("postgres" | "postgresql", _)) => open_postgres(location).await,
         Some((scheme, _)) if is_scheme(scheme) => Err(Error::Unsupported {
             operation: format!("state store `{scheme}://{}`", redacted_rest(location)),
-            implementer: "kargo-store (known: a SQLite file path or sqlite:PATH)",
+            implementer: "kargo-store (known: a SQLite file path, sqlite:PATH, postgres://...)",
         }),
         _ => open_sqlite(location.strip_prefix("sqlite:").unwrap_or(location)).await,
     }
@@ -80,6 +82,19 @@ async fn open_sqlite(path: &str) -> Result<Arc<DynStateStore>> {
     Err(Error::Unsupported {
         operation: format!("SQLite state store {path}"),
         implementer: "kargo-store (built without the `sqlite` feature)",
+    })
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<DynStateStore>> {
+    Ok(Arc::new(crate::postgres::PostgresStore::open(url).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(url: &str) -> Result<Arc<DynStateStore>> {
+    Err(Error::Unsupported {
+        operation: format!("PostgreSQL state store {}", redacted_rest(url)),
+        implementer: "kargo-store (built without the `postgres` feature)",
     })
 }
 

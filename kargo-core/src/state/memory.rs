@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::rules;
 use super::{
-    FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState,
-    StateStore, StatusUpdate, VerificationRecord,
+    Change, ChangeFeed, Changes, Claim, FreightQuery, Lease, NewPromotion, PromotionQuery,
+    PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
+    VerificationRecord,
 };
 use crate::Result;
 use crate::engine::PromotionState;
@@ -23,6 +24,7 @@ use crate::time::Timestamp;
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
     inner: Mutex<Inner>,
+    feed: ChangeFeed,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +33,7 @@ struct Inner {
     aliases: HashMap<String, String>,
     stages: BTreeMap<String, StageState>,
     promotions: BTreeMap<String, PromotionRecord>,
+    leases: HashMap<String, Lease>,
     seq: u64,
 }
 
@@ -86,6 +89,9 @@ impl StateStore for InMemoryStore {
         inner
             .freight
             .insert(freight.metadata.name.clone(), freight.clone());
+        self.feed.publish(Change::FreightCreated {
+            freight: freight.metadata.name.clone(),
+        });
         Ok(PutFreight {
             freight,
             created: true,
@@ -124,7 +130,10 @@ impl StateStore for InMemoryStore {
             .freight
             .get_mut(&key)
             .expect("resolved names are stored");
+        let before = freight.status.clone();
         update(&mut freight.status);
+        self.feed
+            .publish_all(Change::approvals(&key, &before, &freight.status));
         Ok(freight.clone())
     }
 
@@ -209,6 +218,10 @@ impl StateStore for InMemoryStore {
         let record = rules::new_promotion(name, new, freight);
         rules::apply_hold(inner.stage_mut(&record.stage), &record);
         inner.promotions.insert(record.name.clone(), record.clone());
+        self.feed.publish(Change::PromotionCreated {
+            promotion: record.name.clone(),
+            stage: record.stage.clone(),
+        });
         Ok(record)
     }
 
@@ -235,14 +248,8 @@ impl StateStore for InMemoryStore {
     }
 
     async fn save_promotion_state(&self, name: &str, state: &PromotionState) -> Result<()> {
-        let mut inner = self.lock();
-        let promo = inner
-            .promotions
-            .get_mut(name)
-            .ok_or_else(|| rules::promotion_not_found(name))?;
-        rules::check_save(promo, state)?;
-        promo.state = state.clone();
-        Ok(())
+        self.save_promotion_state_opts(name, state, &SaveOptions::default())
+            .await
     }
 
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
@@ -278,6 +285,7 @@ impl StateStore for InMemoryStore {
         }
         inner.stages.insert(stage.name.clone(), stage);
         inner.promotions.insert(promo.name.clone(), promo.clone());
+        self.feed.publish(Change::finished(&promo));
         Ok(promo)
     }
 
@@ -287,7 +295,9 @@ impl StateStore for InMemoryStore {
             .promotions
             .get_mut(name)
             .ok_or_else(|| rules::promotion_not_found(name))?;
-        rules::apply_abort(promo, now)?;
+        if rules::apply_abort(promo, now)? {
+            self.feed.publish(Change::finished(promo));
+        }
         Ok(promo.clone())
     }
 
@@ -305,6 +315,78 @@ impl StateStore for InMemoryStore {
             .collect();
         out.sort_by_key(|p| rules::promotion_seq(&p.name));
         Ok(out)
+    }
+
+    async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+        let mut inner = self.lock();
+        let mut active: Vec<PromotionRecord> = inner
+            .promotions
+            .values()
+            .filter(|p| claim.stage.as_ref().is_none_or(|s| *s == p.stage))
+            .filter(|p| matches!(p.phase, PromotionPhase::Pending | PromotionPhase::Running))
+            .cloned()
+            .collect();
+        active.sort_by_key(|p| rules::promotion_seq(&p.name));
+        let Some(name) = rules::pick_claim(&active, claim).map(|p| p.name.clone()) else {
+            return Ok(None);
+        };
+        let promo = inner
+            .promotions
+            .get_mut(&name)
+            .expect("picked among the stored promotions");
+        rules::apply_claim(promo, claim);
+        Ok(Some(promo.clone()))
+    }
+
+    async fn save_promotion_state_opts(
+        &self,
+        name: &str,
+        state: &PromotionState,
+        opts: &SaveOptions,
+    ) -> Result<()> {
+        let mut inner = self.lock();
+        let promo = inner
+            .promotions
+            .get_mut(name)
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::check_save(promo, state)?;
+        let mut saved = promo.clone();
+        if let Some(lease) = &opts.lease {
+            rules::renew_promotion_lease(&mut saved, lease)?;
+        }
+        saved.state = state.clone();
+        *promo = saved;
+        Ok(())
+    }
+
+    async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+        let mut inner = self.lock();
+        let promo = inner
+            .promotions
+            .get_mut(name)
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::renew_promotion_lease(promo, lease)
+    }
+
+    async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+        let mut inner = self.lock();
+        if !rules::lease_available(inner.leases.get(key), lease, now) {
+            return Ok(false);
+        }
+        inner.leases.insert(key.to_owned(), lease.clone());
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.leases.get(key).is_some_and(|l| l.owner == owner) {
+            inner.leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn watch(&self) -> Result<Changes> {
+        Ok(self.feed.subscribe())
     }
 }
 

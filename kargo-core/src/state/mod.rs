@@ -14,13 +14,23 @@
 //! ([`crate::pipeline`]) rather than in every implementation.
 //!
 //! # Several replicas
-//! The in-memory and SQLite stores serve one process. A store shared by
-//! several host replicas (PostgreSQL) implements the same trait; it makes
-//! [`StateStore::start_promotion`] a claim with a lease (owner and expiry,
-//! renewed by [`StateStore::save_promotion_state`]), so that a Running
-//! promotion whose owner died can be claimed again, and it runs
-//! [`StateStore::update_freight_status`] under a row lock.
+//! A store shared by several host replicas (PostgreSQL) implements the
+//! same trait. Replicas take promotions with
+//! [`StateStore::claim_promotion`] instead of
+//! [`StateStore::start_promotion`]: a claim gives the promotion a
+//! [`Lease`] (owner and expiry), renewed by every
+//! [`save_promotion_state_opts`](StateStore::save_promotion_state_opts)
+//! ([`LeasedCheckpoint`]) and by [`keep_promotion_lease`] while a step
+//! runs, so that a `Running` promotion whose owner died is claimed again
+//! once its lease expired and resumed from its saved state. Named leases
+//! ([`StateStore::acquire_lease`], [`discovery_lease_key`]) let one
+//! replica at a time discover a Warehouse, and [`StateStore::watch`]
+//! wakes replicas on new Freight, approvals and promotions. The in-memory
+//! and SQLite stores implement all of it for the processes that share
+//! them (their changes are seen in-process only).
 
+mod changes;
+mod lease;
 mod memory;
 mod types;
 
@@ -31,11 +41,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use changes::{Change, ChangeFeed, Changes};
+pub use lease::{LeasedCheckpoint, discovery_lease_key, keep_promotion_lease};
 pub use memory::InMemoryStore;
 pub use types::{
-    AutoPromotionHold, FreightCollectionRecord, FreightQuery, FreightReference, MAX_HISTORY,
-    NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState, VerificationPhase,
-    VerificationRecord, collection_id,
+    AutoPromotionHold, Claim, FreightCollectionRecord, FreightQuery, FreightReference, Lease,
+    MAX_HISTORY, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, SaveOptions,
+    StageState, VerificationPhase, VerificationRecord, collection_id,
 };
 
 use crate::Result;
@@ -190,6 +202,84 @@ pub trait StateStore: Send + Sync + Debug + 'static {
 
     /// The promotions matching `query`, oldest first.
     async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>>;
+
+    /// Claims a promotion for `claim.lease.owner`, oldest first, in
+    /// `claim.stage` or any Stage: a `Running` promotion whose lease
+    /// expired at `claim.now` or is held by the same owner already (to be
+    /// resumed from its saved state), or else the oldest `Pending`
+    /// promotion of a Stage where none runs, which starts at `claim.now`.
+    /// The promotion gets `claim.lease`. `None` when there is nothing to
+    /// claim. Replicas racing for the same promotion get it once.
+    ///
+    /// A `Running` promotion without a lease (started with
+    /// [`start_promotion`](StateStore::start_promotion)) is never claimed.
+    /// The default says the store does not support claims.
+    async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+        let _ = claim;
+        Err(unsupported("claim_promotion"))
+    }
+
+    /// [`save_promotion_state`](StateStore::save_promotion_state) with
+    /// options: with a lease, the state is saved only while the lease's
+    /// owner holds the promotion ([`Error::Precondition`] once another
+    /// owner claimed it), and the lease is renewed to its `until`.
+    ///
+    /// The default saves without a lease and says leases are unsupported.
+    ///
+    /// [`Error::Precondition`]: crate::Error::Precondition
+    async fn save_promotion_state_opts(
+        &self,
+        name: &str,
+        state: &PromotionState,
+        opts: &SaveOptions,
+    ) -> Result<()> {
+        match opts.lease {
+            None => self.save_promotion_state(name, state).await,
+            Some(_) => Err(unsupported("leased saves")),
+        }
+    }
+
+    /// Renews the lease on the `Running` promotion `name` to
+    /// `lease.until`, while `lease.owner` holds it
+    /// ([`Error::Precondition`] otherwise). Hosts call it while a long step
+    /// runs ([`keep_promotion_lease`]).
+    ///
+    /// [`Error::Precondition`]: crate::Error::Precondition
+    async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+        let _ = (name, lease);
+        Err(unsupported("renew_promotion_lease"))
+    }
+
+    /// Takes or renews the named lease `key` for `lease.owner` until
+    /// `lease.until` when it is free, expired at `now`, or held by the
+    /// same owner; `false` when another owner holds it. Used so that one
+    /// replica at a time discovers a Warehouse ([`discovery_lease_key`]).
+    async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+        let _ = (key, lease, now);
+        Err(unsupported("acquire_lease"))
+    }
+
+    /// Gives up the named lease `key` when `owner` holds it (otherwise
+    /// does nothing).
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        let _ = (key, owner);
+        Err(unsupported("release_lease"))
+    }
+
+    /// The changes made from now on ([`Change`]): new Freight, approvals,
+    /// queued and finished promotions, by this process and, for a store
+    /// shared by replicas, by the others too.
+    async fn watch(&self) -> Result<Changes> {
+        Err(unsupported("watch"))
+    }
+}
+
+/// The error of a default method the store does not override.
+fn unsupported(operation: &str) -> crate::Error {
+    crate::Error::Unsupported {
+        operation: operation.to_owned(),
+        implementer: "this StateStore",
+    }
 }
 
 /// Conveniences over any [`StateStore`].
@@ -247,6 +337,20 @@ pub trait StateStoreExt: StateStore {
             .await?
             .into_iter()
             .find(|p| p.phase == crate::model::PromotionPhase::Running))
+    }
+
+    /// A [`LeasedCheckpoint`]: saves the state of promotion `promotion`
+    /// while `owner` holds it, renewing its lease for `duration`.
+    fn leased_checkpoint(
+        &self,
+        promotion: impl Into<String>,
+        owner: impl Into<String>,
+        duration: std::time::Duration,
+    ) -> LeasedCheckpoint<'_, Self>
+    where
+        Self: Sized,
+    {
+        LeasedCheckpoint::new(self, promotion, owner, duration)
     }
 
     /// A [`Checkpoint`] that saves the state of promotion `promotion` here.
@@ -356,6 +460,29 @@ macro_rules! forward_state_store {
             }
             async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>> {
                 (**self).list_promotions(query).await
+            }
+            async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+                (**self).claim_promotion(claim).await
+            }
+            async fn save_promotion_state_opts(
+                &self,
+                name: &str,
+                state: &PromotionState,
+                opts: &SaveOptions,
+            ) -> Result<()> {
+                (**self).save_promotion_state_opts(name, state, opts).await
+            }
+            async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+                (**self).renew_promotion_lease(name, lease).await
+            }
+            async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+                (**self).acquire_lease(key, lease, now).await
+            }
+            async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+                (**self).release_lease(key, owner).await
+            }
+            async fn watch(&self) -> Result<Changes> {
+                (**self).watch().await
             }
         }
     )*};
