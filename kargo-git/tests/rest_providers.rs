@@ -931,3 +931,58 @@ async fn rate_limits_and_server_errors_are_retried_honouring_the_headers() {
     assert!(err.to_string().contains("after 3 attempts"), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn pull_requests_not_ready_to_merge_are_reported_not_failed() {
+    // GitHub still computing mergeability: no merge is attempted.
+    let server = MockServer::start().await;
+    let pr = FakePr {
+        number: 7,
+        title: "t".into(),
+        body: String::new(),
+        source: "feature/a".into(),
+        target: "main".into(),
+        state: "open",
+        labels: vec![],
+    };
+    let mut unknown = github_pr(&server.uri(), &pr);
+    unknown["mergeable_state"] = json!("unknown");
+    unknown["mergeable"] = Value::Null;
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/v3/repos/acme/deploy/pulls/7$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(unknown))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/v3/repos/acme/deploy/pulls/7$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(github_pr(&server.uri(), &pr)))
+        .mount(&server)
+        .await;
+    // The base moved between the check and the merge: GitHub's 405.
+    Mock::given(method("PUT"))
+        .and(path_regex("^/api/v3/repos/acme/deploy/pulls/7/merge$"))
+        .respond_with(ResponseTemplate::new(405).set_body_json(json!({
+            "message": "Base branch was modified. Review and try the merge again.",
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+        })))
+        .mount(&server)
+        .await;
+    let provider = GitHubProvider::new(&format!("{}/acme/deploy", server.uri()), fast()).unwrap();
+    for expected in ["mergeable_state is unknown", "Base branch was modified"] {
+        match provider.merge(7, None).await.unwrap() {
+            kargo_git::provider::MergeOutcome::NotReady { reason } => {
+                assert!(reason.contains(expected), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let puts = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "PUT")
+        .count();
+    assert_eq!(puts, 1, "no merge attempted while mergeability is unknown");
+}
