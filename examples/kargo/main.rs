@@ -10,11 +10,19 @@
 //!   the Warehouses' subscriptions find, as a JSON array.
 //! - `kargo pr list|show|approve|merge|close --repo URL [ID] [--method M]`
 //!   acts on pull requests of the local provider (see `pr.rs`).
+//! - Pipeline commands, each with `--manifests DIR --state DB [--workdir DIR]`:
+//!   `pipeline [--once]`, `promote STAGE [--freight ID | --origin WAREHOUSE]`,
+//!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `status`,
+//!   `history STAGE`, `freight`; tables, or JSON with `--json`.
 
 mod discover;
 mod input;
+mod pipeline;
 mod pr;
+mod project;
+mod promote;
 mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -53,6 +61,20 @@ enum Command {
     Discover(discover::DiscoverArgs),
     /// Review pull requests of the local provider: list, show, approve, merge, close.
     Pr(pr::PrArgs),
+    /// Run the pipeline: discover, auto-promote, verify; until Ctrl-C.
+    Pipeline(pipeline::PipelineArgs),
+    /// Promote Freight into a Stage.
+    Promote(promote::PromoteArgs),
+    /// Approve Freight for a Stage.
+    Approve(promote::ApproveArgs),
+    /// Abort a queued promotion.
+    Abort(promote::AbortArgs),
+    /// Show every Stage's Freight, promotion and verification.
+    Status(status::ViewArgs),
+    /// Show a Stage's promotions and verifications.
+    History(status::HistoryArgs),
+    /// Show every Freight and where it is.
+    Freight(status::ViewArgs),
 }
 
 /// An error that makes the input unusable: reported on one line, exit 2.
@@ -85,6 +107,13 @@ fn main() -> ExitCode {
         Command::FreightId { file } => freight_id(&file),
         Command::Discover(args) => discover::discover(args),
         Command::Pr(args) => pr::pr(args),
+        Command::Pipeline(args) => pipeline::pipeline(args),
+        Command::Promote(args) => promote::promote(args),
+        Command::Approve(args) => promote::approve(args),
+        Command::Abort(args) => promote::abort(args),
+        Command::Status(args) => status::status(args),
+        Command::History(args) => status::history(args),
+        Command::Freight(args) => status::freight(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -45,7 +45,7 @@
 //! # Functions
 //! Kargo's: `warehouse(name)`, `imageFrom(repoURL[, origin])`,
 //! `commitFrom(repoURL[, origin])`, `chartFrom(repoURL[, name][, origin])`,
-//! `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `asYAML(v)`, `success()`, `failure()`,
+//! `artifactFrom(subscriptionName[, origin])`, `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `asYAML(v)`, `success()`, `failure()`,
 //! `always()`, `status(alias)`, `semverParse(v)` (methods `Major()`,
 //! `Minor()`, `Patch()`, `Prerelease()`, `Metadata()`, `String()`,
 //! `Original()`, `IncMajor()`, `IncMinor()`, `IncPatch()`) and
@@ -60,7 +60,8 @@
 //! objects expose Kargo's Go field names (`imageFrom(u).Tag`, `.Digest`,
 //! `.RepoURL`, `.Annotations`; `commitFrom(u).ID`, `.Branch`, `.Tag`,
 //! `.Message`, `.Author`, `.Committer`; `chartFrom(u, n).Name`,
-//! `.Version`) and write out as Kargo's JSON.
+//! `.Version`; `artifactFrom(s).ArtifactType`, `.SubscriptionName`,
+//! `.Version`, `.Metadata`) and write out as Kargo's JSON.
 //!
 //! # Departures from Kargo
 //! - An undefined variable or missing attribute is an error (Kargo's
@@ -161,7 +162,7 @@ impl ExprError {
 pub const DEFAULT_FUEL: u64 = 200_000;
 
 /// Names that [`Scope::extra`] cannot take.
-const RESERVED: [&str; 10] = [
+const RESERVED: [&str; 11] = [
     "ctx",
     "vars",
     "outputs",
@@ -169,6 +170,7 @@ const RESERVED: [&str; 10] = [
     "imageFrom",
     "commitFrom",
     "chartFrom",
+    "artifactFrom",
     "success",
     "failure",
     "status",
@@ -263,6 +265,18 @@ impl Evaluator {
         self.expression(expression, &self.context(scope))
             .map(|(value, _)| value)
             .map_err(|m| ExprError::new(expression, m))
+    }
+
+    /// Checks that a bare expression parses, without evaluating it (what
+    /// Kargo's `expr.Compile` catches up front, e.g. for a Warehouse's
+    /// `expressionFilter`). Unknown variables are only found when it runs.
+    pub fn check_expression(&self, expression: &str) -> Result<(), ExprError> {
+        let translated = translate::translate(expression)
+            .map_err(|m| ExprError::new(expression, format!("syntax error: {m}")))?;
+        self.env
+            .compile_expression_owned(translated)
+            .map(drop)
+            .map_err(|e| ExprError::new(expression, self.describe(&e)))
     }
 
     fn template(&self, template: &str, ctx: &MjValue) -> Result<Value, ExprError> {
