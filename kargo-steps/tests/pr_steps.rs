@@ -167,7 +167,7 @@ async fn merge_step_squashes_and_reports_the_commit_and_skips_empty_prs() {
     );
     assert_eq!(
         git(&bare, &["log", "-1", "--format=%s", "main"]),
-        "Promote promo-1 into main (#1)"
+        "promote v2 (#1)"
     );
     // Merging again reports the same commit.
     let again = merge.run(&ctx, config).await.unwrap();

@@ -127,7 +127,7 @@ impl GitProvider for GiteaProvider {
         let mut body = json!({
             "head": new.source_branch,
             "base": new.target_branch,
-            "title": new.title,
+            "title": new.title_or_fallback(),
             "body": new.description,
         });
         if !new.labels.is_empty() {

@@ -124,7 +124,7 @@ impl GitProvider for GitHubProvider {
             });
         }
         let body = json!({
-            "title": new.title,
+            "title": new.title_or_fallback(),
             "head": new.source_branch,
             "base": new.target_branch,
             "body": new.description,

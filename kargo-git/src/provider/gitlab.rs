@@ -132,7 +132,7 @@ impl GitProvider for GitLabProvider {
         let mut body = json!({
             "source_branch": new.source_branch,
             "target_branch": new.target_branch,
-            "title": new.title,
+            "title": new.title_or_fallback(),
             "description": new.description,
         });
         if !new.labels.is_empty() {

@@ -421,6 +421,18 @@ impl<'a> Session<'a> {
             );
             pr.title = new.title.clone();
             pr.description = new.description.clone();
+            if pr.title.is_empty() {
+                // Kargo's default: the head commit's message.
+                let message = self.run(["log", "-1", "--format=%B", &head])?;
+                let (subject, body) = message.split_once('\n').unwrap_or((&message, ""));
+                pr.title = subject.trim().to_owned();
+                if pr.description.is_empty() {
+                    pr.description = body.trim().to_owned();
+                }
+                if pr.title.is_empty() {
+                    pr.title = new.fallback_title();
+                }
+            }
             pr.labels = new.labels.clone();
             pr.head_sha = Some(head);
             pr.created_at = Some(kargo_core::time::Timestamp::now().to_string());

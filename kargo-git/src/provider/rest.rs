@@ -100,6 +100,7 @@ impl Retry {
 
 /// How a provider puts its token on requests.
 #[derive(Debug, Clone, Copy)]
+#[allow(dead_code)] // Each variant is used by one provider's feature.
 pub(crate) enum Auth {
     /// `Authorization: Bearer TOKEN` (GitHub).
     Bearer,
@@ -391,6 +392,7 @@ pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> &'a str {
 }
 
 /// Label names from `labels: [{name}]` (GitHub, Gitea).
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
 pub(crate) fn labels(v: &Value) -> Vec<String> {
     v.get("labels")
         .and_then(Value::as_array)

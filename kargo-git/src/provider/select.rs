@@ -246,6 +246,7 @@ impl RepoUrl {
     }
 
     /// `scheme://host`.
+    #[cfg_attr(not(feature = "rest"), allow(dead_code))]
     pub(crate) fn origin(&self) -> String {
         format!("{}://{}", self.scheme, self.host)
     }

@@ -106,7 +106,10 @@ pub struct NewPullRequest {
     pub source_branch: String,
     /// The branch the changes go into.
     pub target_branch: String,
-    /// The title.
+    /// The title. Empty: the provider derives one. The local provider
+    /// takes the source branch's head commit message, as Kargo does (its
+    /// subject is the title; the rest is the description when none is
+    /// given); the REST providers use [`NewPullRequest::fallback_title`].
     pub title: String,
     /// The description.
     pub description: String,
@@ -127,6 +130,21 @@ impl NewPullRequest {
             target_branch: target.into(),
             title: title.into(),
             ..Default::default()
+        }
+    }
+
+    /// `Promote SOURCE into TARGET`: the title when none was given and the
+    /// provider has nothing better.
+    pub fn fallback_title(&self) -> String {
+        format!("Promote {} into {}", self.source_branch, self.target_branch)
+    }
+
+    /// The title, or [`NewPullRequest::fallback_title`] when empty.
+    pub(crate) fn title_or_fallback(&self) -> String {
+        if self.title.is_empty() {
+            self.fallback_title()
+        } else {
+            self.title.clone()
         }
     }
 

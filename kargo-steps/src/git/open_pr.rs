@@ -34,7 +34,9 @@ pub struct Config {
     /// Deprecated in Kargo and a no-op there; accepted and ignored.
     #[serde(default)]
     pub create_target_branch: bool,
-    /// The title (default: `Promote <sourceBranch> into <targetBranch>`).
+    /// The title (default: the source branch's head commit subject on the
+    /// local provider, as in Kargo; `Promote <sourceBranch> into
+    /// <targetBranch>` on the REST providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// The description.
@@ -79,15 +81,9 @@ impl Step for GitOpenPr {
                 config.insecure_skip_tls_verify,
             )
             .await?;
-        let title = non_empty(&config.title).map_or_else(
-            || {
-                format!(
-                    "Promote {} into {}",
-                    config.source_branch, config.target_branch
-                )
-            },
-            str::to_owned,
-        );
+        // Without a title the provider derives one (the local provider from
+        // the head commit's message, as Kargo does).
+        let title = non_empty(&config.title).unwrap_or_default();
         let new = NewPullRequest::new(&config.source_branch, &config.target_branch, title)
             .with_description(config.description.clone().unwrap_or_default())
             .with_labels(config.labels.clone());
