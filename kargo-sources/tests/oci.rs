@@ -962,3 +962,72 @@ async fn transient_registry_failures_are_retried() {
         .expect_err("503");
     assert!(err.to_string().contains("503"), "{err}");
 }
+
+/// Request counts through a proxy in front of the real registry: SemVer
+/// reads the tag list, then at most `discoveryLimit` manifests and their
+/// configs (for `createdAt`), nothing for the other tags; NewestBuild reads
+/// every candidate's config once, and a second discovery of unchanged
+/// digests reads no config at all. (oci-client also sends a `GET /v2/`
+/// auth probe before each request to a registry without auth.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_sends_only_the_requests_it_needs() {
+    let registry = Registry::start(None);
+    let mut seeds: Vec<Seed> = (0..40)
+        .map(|i| Seed::new(&format!("1.{}.{}", i / 10, i % 10)))
+        .collect();
+    seeds.extend((0..6).map(|i| {
+        Seed::new(&format!("build-{i}")).created(&format!("2024-0{}-01T00:00:00Z", i + 1))
+    }));
+    Content::from_seeds(&seeds)
+        .push(&registry.addr, "app", &RegistryAuth::Anonymous)
+        .await;
+    let proxy = support::CountingProxy::start(&registry.addr).await;
+    let repo = format!("{}/app", proxy.addr);
+    let source = ImageSource::builder().with_page_size(20).build();
+
+    let semver = images(&source, &image_sub(&repo, json!({"discoveryLimit": 5}))).await;
+    assert_eq!(tags(&semver)[0], "1.3.9");
+    let seen = proxy.take();
+    let lists = support::CountingProxy::count(&seen, "/tags/list");
+    let manifests = support::CountingProxy::count(&seen, "/manifests/");
+    // 46 tags in pages of at least 20.
+    assert!((1..=4).contains(&lists), "{seen:?}");
+    assert!(manifests <= 5, "{seen:?}");
+    assert!(
+        support::CountingProxy::count(&seen, "/blobs/") <= 5,
+        "{seen:?}"
+    );
+    let other = seen.iter().filter(|r| {
+        !(r.ends_with("/v2/")
+            || r.contains("/tags/list")
+            || r.contains("/manifests/1.3.")
+            || r.contains("/blobs/"))
+    });
+    assert_eq!(other.count(), 0, "{seen:?}");
+
+    let sub = image_sub(
+        &repo,
+        json!({"imageSelectionStrategy": "NewestBuild", "allowTagsRegexes": ["^build-"], "discoveryLimit": 3}),
+    );
+    let first = images(&source, &sub).await;
+    assert_eq!(tags(&first), ["build-5", "build-4", "build-3"]);
+    let seen = proxy.take();
+    assert_eq!(
+        support::CountingProxy::count(&seen, "/blobs/"),
+        6,
+        "{seen:?}"
+    );
+    let second = images(&source, &sub).await;
+    assert_eq!(first, second);
+    let seen = proxy.take();
+    assert_eq!(
+        support::CountingProxy::count(&seen, "/blobs/"),
+        0,
+        "{seen:?}"
+    );
+    assert_eq!(
+        support::CountingProxy::count(&seen, "/manifests/"),
+        6,
+        "{seen:?}"
+    );
+}

@@ -346,3 +346,90 @@ impl Content {
 pub fn value<T: serde::Serialize>(t: &T) -> Value {
     serde_json::to_value(t).expect("serializes")
 }
+
+/// A TCP proxy on a free loopback port in front of a registry that counts
+/// the HTTP requests passing through it, by method and path (without the
+/// query). Discovery only sends bodiless GET/HEAD requests, so request
+/// lines are found by scanning what clients send.
+pub struct CountingProxy {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl CountingProxy {
+    /// Proxies to `upstream` (`host:port`); call inside a tokio runtime.
+    pub async fn start(upstream: &str) -> CountingProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr").to_string();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let upstream = upstream.to_owned();
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let up = async move {
+                        let mut buf = vec![0u8; 16 * 1024];
+                        let mut pending = Vec::new();
+                        loop {
+                            let n = match cr.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            pending.extend_from_slice(&buf[..n]);
+                            while let Some(end) = pending.windows(2).position(|w| w == b"\r\n") {
+                                let line = String::from_utf8_lossy(&pending[..end]).to_string();
+                                pending.drain(..end + 2);
+                                let mut parts = line.split(' ');
+                                if let (Some(method), Some(target), Some(version)) =
+                                    (parts.next(), parts.next(), parts.next())
+                                    && version.starts_with("HTTP/")
+                                {
+                                    let path = target.split('?').next().unwrap_or(target);
+                                    log.lock().expect("log").push(format!("{method} {path}"));
+                                }
+                            }
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = sw.shutdown().await;
+                    };
+                    let down = async move {
+                        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                        let _ = cw.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        CountingProxy { addr, seen, task }
+    }
+
+    /// Every request so far (`GET /v2/app/tags/list`), and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.seen.lock().expect("log"))
+    }
+
+    /// How many of `requests` hit a path containing `part`.
+    pub fn count(requests: &[String], part: &str) -> usize {
+        requests.iter().filter(|r| r.contains(part)).count()
+    }
+}
