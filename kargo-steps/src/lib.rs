@@ -59,8 +59,10 @@ pub mod json_update;
 pub mod set_freight_alias;
 pub mod set_metadata;
 mod store;
+pub mod tar;
 pub mod toml_parse;
 pub mod toml_update;
+pub mod untar;
 pub mod yaml_parse;
 pub mod yaml_update;
 
@@ -73,8 +75,10 @@ pub use json_update::JsonUpdate;
 pub use set_freight_alias::SetFreightAlias;
 pub use set_metadata::SetMetadata;
 use store::store_error;
+pub use tar::Tar;
 pub use toml_parse::TomlParse;
 pub use toml_update::TomlUpdate;
+pub use untar::Untar;
 pub use yaml_parse::YamlParse;
 pub use yaml_update::YamlUpdate;
 
@@ -120,8 +124,10 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(delete::KIND, Delete);
 }
 
-/// Registers `set-metadata` and `set-freight-alias`.
+/// Registers `tar`, `untar`, `set-metadata` and `set-freight-alias`.
 fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
+    registry.replace(tar::KIND, Tar);
+    registry.replace(untar::KIND, Untar);
     registry.replace(set_metadata::KIND, SetMetadata);
     registry.replace(set_freight_alias::KIND, SetFreightAlias);
 }
