@@ -54,6 +54,7 @@ pub mod copy;
 pub mod delete;
 pub mod hcl_parse;
 pub mod hcl_update;
+pub mod helm_update_chart;
 pub mod json_parse;
 pub mod json_update;
 pub mod set_freight_alias;
@@ -70,6 +71,7 @@ pub use copy::Copy;
 pub use delete::Delete;
 pub use hcl_parse::HclParse;
 pub use hcl_update::HclUpdate;
+pub use helm_update_chart::HelmUpdateChart;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
 pub use set_freight_alias::SetFreightAlias;
@@ -124,8 +126,10 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(delete::KIND, Delete);
 }
 
-/// Registers `tar`, `untar`, `set-metadata` and `set-freight-alias`.
+/// Registers `helm-update-chart`, `tar`, `untar`, `set-metadata` and
+/// `set-freight-alias`.
 fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
+    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
     registry.replace(tar::KIND, Tar);
     registry.replace(untar::KIND, Untar);
     registry.replace(set_metadata::KIND, SetMetadata);
