@@ -57,6 +57,7 @@ pub mod hcl_update;
 pub mod helm_update_chart;
 pub mod json_parse;
 pub mod json_update;
+pub mod kustomize_set_image;
 pub mod set_freight_alias;
 pub mod set_metadata;
 mod store;
@@ -74,6 +75,7 @@ pub use hcl_update::HclUpdate;
 pub use helm_update_chart::HelmUpdateChart;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
+pub use kustomize_set_image::KustomizeSetImage;
 pub use set_freight_alias::SetFreightAlias;
 pub use set_metadata::SetMetadata;
 use store::store_error;
@@ -126,10 +128,11 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(delete::KIND, Delete);
 }
 
-/// Registers `helm-update-chart`, `tar`, `untar`, `set-metadata` and
-/// `set-freight-alias`.
+/// Registers `helm-update-chart`, `kustomize-set-image`, `tar`, `untar`,
+/// `set-metadata` and `set-freight-alias`.
 fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
     registry.replace(helm_update_chart::KIND, HelmUpdateChart);
+    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
     registry.replace(tar::KIND, Tar);
     registry.replace(untar::KIND, Untar);
     registry.replace(set_metadata::KIND, SetMetadata);
