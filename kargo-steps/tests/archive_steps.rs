@@ -344,6 +344,22 @@ async fn untar_keeps_links_inside_out_path() {
 }
 
 #[tokio::test]
+async fn an_archive_written_inside_its_own_tree_leaves_itself_out() {
+    let (dir, ctx) = setup(&[("a.txt", "a"), ("bundle.tar", "old archive")]);
+    run(&ctx, "tar", json!({"inPath": ".", "outPath": "bundle.tar"}))
+        .await
+        .unwrap();
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "bundle.tar", "outPath": "x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tree(&dir.path().join("x")), ["a.txt = a"]);
+}
+
+#[tokio::test]
 async fn archive_errors_name_the_paths() {
     let (dir, ctx) = setup(&[(
         "junk.tar",

@@ -6,7 +6,8 @@
 //! file is stored under its base name, symbolic links are stored as links,
 //! and `ignore` holds `.gitignore`-style patterns (relative to `inPath`);
 //! without `ignore`, `.git` is left out. Entries are written in sorted
-//! order, so the same tree gives the same entry list. A file larger than
+//! order, so the same tree gives the same entry list; an archive written
+//! inside the tree it archives leaves itself out. A file larger than
 //! [`MAX_FILE_SIZE`] or a tree larger than [`MAX_TOTAL_SIZE`] fails the
 //! step. The archive is written to a temporary file next to `outPath` and
 //! renamed over it, so a failed run leaves `outPath` as it was.

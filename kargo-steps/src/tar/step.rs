@@ -49,6 +49,8 @@ fn write_archive(config: &Config, from: &Path, to: &Path) -> Result<(), StepErro
         ignore,
         total: 0,
         config,
+        // An archive written inside the tree it archives leaves itself out.
+        skip: [tmp.path().to_path_buf(), to.to_path_buf()],
     };
     let file: File = if config.gzip {
         let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
@@ -68,6 +70,7 @@ struct Walk<'a> {
     ignore: Gitignore,
     total: u64,
     config: &'a Config,
+    skip: [std::path::PathBuf; 2],
 }
 
 impl Walk<'_> {
@@ -120,7 +123,7 @@ impl Walk<'_> {
             let rel = format!("{prefix}{name}");
             let path = entry.path();
             let is_dir = entry.file_type().map_err(read_err)?.is_dir();
-            if self.ignore.matched(&path, is_dir).is_ignore() {
+            if self.ignore.matched(&path, is_dir).is_ignore() || self.skip.contains(&path) {
                 continue;
             }
             if is_dir {
