@@ -8,6 +8,7 @@ use clap::Args;
 use kargo_core::Workspace;
 use kargo_core::engine::{Checkpoint, Engine, PromotionContext, PromotionState, inflate_tasks};
 use kargo_core::model::{ExpressionVariable, FreightCollection, PromotionPhase};
+use kargo_core::state::{DynStateStore, InMemoryStore, StateStore};
 use kargo_core::step::StepRegistry;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -167,11 +168,15 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
         None => (new_promotion_name(&stage), PromotionState::default()),
     };
     let cancel = CancellationToken::new();
+    // set-metadata and set-freight-alias work on a store that lives as long
+    // as this run and starts with the --freight documents.
+    let store: Arc<DynStateStore> = Arc::new(InMemoryStore::new());
     let ctx = PromotionContext::new(workspace)
         .with_names(project, stage, promotion.clone())
         .with_vars(vars)
         .with_freight(FreightCollection::new(freight))
-        .with_cancel(cancel.clone());
+        .with_cancel(cancel.clone())
+        .with_store(store.clone());
     let engine = Engine::new(Arc::new(registry));
     let checkpoint = FileCheckpoint {
         path: state_path.clone(),
@@ -183,15 +188,24 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
         .build()
         .map_err(|e| InputError(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
+        for f in &ctx.freight.items {
+            store
+                .put_freight(f.clone())
+                .await
+                .map_err(|e| InputError(format!("Freight {}: {e}", f.metadata.name)))?;
+        }
         let interrupt = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupt.cancel();
             }
         });
-        engine.resume(&ctx, &steps, &mut state, &checkpoint).await
+        engine
+            .resume(&ctx, &steps, &mut state, &checkpoint)
+            .await
+            .map_err(|e| InputError(format!("{}: {e}", state_path.display())))
     });
-    result.map_err(|e| InputError(format!("{}: {e}", state_path.display())))?;
+    result?;
 
     let waiting = state.phase == PromotionPhase::Running;
     if !waiting {

@@ -54,13 +54,17 @@ pub mod copy;
 pub mod delete;
 pub mod hcl_parse;
 pub mod hcl_update;
+pub mod helm_update_chart;
 pub mod json_parse;
 pub mod json_update;
+pub mod kustomize_set_image;
 pub mod set_freight_alias;
 pub mod set_metadata;
 mod store;
+pub mod tar;
 pub mod toml_parse;
 pub mod toml_update;
+pub mod untar;
 pub mod yaml_parse;
 pub mod yaml_update;
 
@@ -68,13 +72,17 @@ pub use copy::Copy;
 pub use delete::Delete;
 pub use hcl_parse::HclParse;
 pub use hcl_update::HclUpdate;
+pub use helm_update_chart::HelmUpdateChart;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
+pub use kustomize_set_image::KustomizeSetImage;
 pub use set_freight_alias::SetFreightAlias;
 pub use set_metadata::SetMetadata;
 use store::store_error;
+pub use tar::Tar;
 pub use toml_parse::TomlParse;
 pub use toml_update::TomlUpdate;
+pub use untar::Untar;
 pub use yaml_parse::YamlParse;
 pub use yaml_update::YamlUpdate;
 
@@ -120,8 +128,13 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(delete::KIND, Delete);
 }
 
-/// Registers `set-metadata` and `set-freight-alias`.
+/// Registers `helm-update-chart`, `kustomize-set-image`, `tar`, `untar`,
+/// `set-metadata` and `set-freight-alias`.
 fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
+    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
+    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
+    registry.replace(tar::KIND, Tar);
+    registry.replace(untar::KIND, Untar);
     registry.replace(set_metadata::KIND, SetMetadata);
     registry.replace(set_freight_alias::KIND, SetFreightAlias);
 }

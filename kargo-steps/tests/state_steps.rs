@@ -255,3 +255,58 @@ async fn documented_alias_example_runs_inside_a_promotion() {
     let stage = store.get_stage("prod").await.unwrap();
     assert_eq!(stage.metadata["promoted"], json!(f.metadata.name));
 }
+
+#[tokio::test]
+async fn later_steps_read_metadata_with_freight_metadata_and_stage_metadata() {
+    let (dir, store, f, _ctx) = setup().await;
+    store
+        .upsert_stage_metadata(
+            "staging",
+            &[("next".to_owned(), json!("prod"))].into_iter().collect(),
+        )
+        .await
+        .unwrap();
+    let steps: Vec<PromotionStep> = serde_json::from_value(json!([{
+        "uses": "set-metadata",
+        "config": {"updates": [
+            {"kind": "Freight", "name": "${{ ctx.targetFreight.name }}", "values": {"category": "hotfix", "config": {"timeout": 30}}},
+            {"kind": "Stage", "name": "prod", "values": {"aws-region": "eu-west-1"}},
+        ]},
+    }, {
+        "uses": "compose-output",
+        "as": "read",
+        "config": {
+            "category": "${{ freightMetadata(ctx.targetFreight.name).category }}",
+            "byAlias": "${{ freightMetadata('first').config.timeout }}",
+            "missing": "${{ freightMetadata(ctx.targetFreight.name)?.other?.x ?? 300 }}",
+            "noFreight": "${{ freightMetadata('nothing') ?? 'none' }}",
+            // The name comes from other metadata.
+            "region": "${{ stageMetadata(stageMetadata('staging').next)['aws-region'] }}",
+            "tier": "${{ stageMetadata(ctx.stage)['tier'] ?? 'default-tier' }}",
+        },
+    }]))
+    .unwrap();
+    let ctx = PromotionContext::new(Workspace::new(dir.path()).unwrap())
+        .with_names("p", "dev", "dev.1")
+        .with_freight(FreightCollection::new(vec![f.clone()]));
+    let engine = Engine::new(Arc::new(registry()));
+    let state = engine
+        .run(&ctx.clone().with_store(store.clone()), &steps)
+        .await
+        .unwrap();
+    assert_eq!(state.phase, PromotionPhase::Succeeded, "{:?}", state.steps);
+    assert_eq!(
+        state.outputs["read"],
+        json!({"category": "hotfix", "byAlias": 30, "missing": 300, "noFreight": "none",
+               "region": "eu-west-1", "tier": "default-tier"})
+    );
+
+    // Without a store the functions say so.
+    let state = engine.run(&ctx, &steps[1..]).await.unwrap();
+    assert_eq!(state.phase, PromotionPhase::Errored);
+    let message = state.steps[0].message.clone().unwrap_or_default();
+    assert!(
+        message.contains("freightMetadata(): no state store"),
+        "{message}"
+    );
+}

@@ -8,6 +8,7 @@
 //! saved state resumes where it stopped: steps that finished are never run
 //! again.
 
+mod metadata;
 mod run;
 mod state;
 mod tasks;

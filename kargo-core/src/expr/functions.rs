@@ -281,6 +281,30 @@ pub(super) fn scope_functions(scope: &Scope) -> Vec<(&'static str, MjValue)> {
             Ok(d.failed)
         }),
     ));
+    for (name, stage) in [("freightMetadata", false), ("stageMetadata", true)] {
+        let view = scope.metadata.clone();
+        fns.push((
+            name,
+            MjValue::from_function(move |args: Rest<MjValue>| -> Result<MjValue, Error> {
+                arity(name, &args, 1, 1)?;
+                let key = string_arg(name, "the", &args[0])?;
+                if key.is_empty() {
+                    return Err(fail(format!("{name}(): the name must not be empty")));
+                }
+                let view = view.as_ref().ok_or_else(|| {
+                    fail(format!(
+                        "{name}(): no state store: the host runs this promotion without one"
+                    ))
+                })?;
+                let key = if stage {
+                    super::MetadataKey::Stage(key.to_owned())
+                } else {
+                    super::MetadataKey::Freight(key.to_owned())
+                };
+                Ok(MjValue::from(minijinja::value::Serde(view.get(key))))
+            }),
+        ));
+    }
     let d = data;
     fns.push((
         "status",

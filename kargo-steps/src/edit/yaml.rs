@@ -999,6 +999,9 @@ fn to_json(node: &Node<'_>, anchors: &mut std::collections::HashMap<usize, Value
     value
 }
 
+#[path = "yaml_ops.rs"]
+pub(crate) mod ops;
+
 #[cfg(test)]
 #[path = "yaml_tests.rs"]
 mod tests;
