@@ -15,7 +15,9 @@
 //! Feature flags: `http` (default) adds `http` and `http-download`;
 //! `terraform` (default) adds `tf-plan`, `tf-apply` and
 //! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
-//! binary found on the host.
+//! binary found on the host; `process` (default) adds [`ProcessStep`]
+//! (module `process_step`), out-of-process custom steps declared in
+//! configuration.
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -37,6 +39,10 @@ pub mod git;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod http_download;
+#[cfg(feature = "process")]
+pub mod process_step;
+#[cfg(any(feature = "terraform", feature = "process"))]
+mod subprocess;
 #[cfg(all(test, feature = "http"))]
 mod test_support;
 
@@ -47,6 +53,8 @@ pub use file_write::FileWrite;
 pub use http::Http;
 #[cfg(feature = "http")]
 pub use http_download::HttpDownload;
+#[cfg(feature = "process")]
+pub use process_step::ProcessStep;
 
 mod edit;
 
