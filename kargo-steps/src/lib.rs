@@ -17,7 +17,8 @@
 //! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
 //! binary found on the host; `process` (default) adds [`ProcessStep`]
 //! (module `process_step`), out-of-process custom steps declared in
-//! configuration.
+//! configuration; `oci` (default) adds `oci-push` and `oci-download`
+//! (registries through oci-client).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -39,6 +40,12 @@ pub mod git;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod http_download;
+#[cfg(feature = "oci")]
+mod oci;
+#[cfg(feature = "oci")]
+pub mod oci_download;
+#[cfg(feature = "oci")]
+pub mod oci_push;
 #[cfg(feature = "process")]
 pub mod process_step;
 #[cfg(any(feature = "terraform", feature = "process"))]
@@ -53,6 +60,10 @@ pub use file_write::FileWrite;
 pub use http::Http;
 #[cfg(feature = "http")]
 pub use http_download::HttpDownload;
+#[cfg(feature = "oci")]
+pub use oci_download::OciDownload;
+#[cfg(feature = "oci")]
+pub use oci_push::OciPush;
 #[cfg(feature = "process")]
 pub use process_step::ProcessStep;
 
@@ -102,6 +113,11 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     }
     #[cfg(feature = "terraform")]
     terraform::register(registry);
+    #[cfg(feature = "oci")]
+    {
+        registry.replace(oci_push::KIND, OciPush::new());
+        registry.replace(oci_download::KIND, OciDownload::new());
+    }
     register_file_steps(registry);
 }
 
