@@ -18,7 +18,9 @@
 //! binary found on the host; `process` (default) adds [`ProcessStep`]
 //! (module `process_step`), out-of-process custom steps declared in
 //! configuration; `oci` (default) adds `oci-push` and `oci-download`
-//! (registries through oci-client).
+//! (registries through oci-client); `argocd` (default) adds
+//! `argocd-update` and `argocd-wait` (Argo CD's REST API, server from
+//! `ARGOCD_SERVER`; see module `argocd`).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -30,6 +32,8 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+#[cfg(feature = "argocd")]
+pub mod argocd;
 pub mod compose_output;
 pub mod fail;
 pub mod file_write;
@@ -53,6 +57,8 @@ mod subprocess;
 #[cfg(all(test, feature = "http"))]
 mod test_support;
 
+#[cfg(feature = "argocd")]
+pub use argocd::{ArgoCdUpdate, ArgoCdWait};
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
 pub use file_write::FileWrite;
@@ -113,6 +119,8 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     }
     #[cfg(feature = "terraform")]
     terraform::register(registry);
+    #[cfg(feature = "argocd")]
+    argocd::register(registry);
     #[cfg(feature = "oci")]
     {
         registry.replace(oci_push::KIND, OciPush::new());
