@@ -9,10 +9,21 @@
 //! - `kargo freight-id FILE` prints the ID of the Freight in FILE.
 //! - `kargo discover --manifests DIR [--warehouse NAME]` prints the Freight
 //!   the Warehouses' subscriptions find, as a JSON array.
+//! - `kargo pr list|show|approve|merge|close --repo URL [ID] [--method M]`
+//!   acts on pull requests of the local provider (see `pr.rs`).
+//! - Pipeline commands, each with `--manifests DIR --state DB [--workdir DIR]`:
+//!   `pipeline [--once]`, `promote STAGE [--freight ID | --origin WAREHOUSE]`,
+//!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `status`,
+//!   `history STAGE`, `freight`; tables, or JSON with `--json`.
 
 mod discover;
 mod input;
+mod pipeline;
+mod pr;
+mod project;
+mod promote;
 mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -49,6 +60,22 @@ enum Command {
     },
     /// Discover the newest artifacts of each Warehouse and print the Freight.
     Discover(discover::DiscoverArgs),
+    /// Review pull requests of the local provider: list, show, approve, merge, close.
+    Pr(pr::PrArgs),
+    /// Run the pipeline: discover, auto-promote, verify; until Ctrl-C.
+    Pipeline(pipeline::PipelineArgs),
+    /// Promote Freight into a Stage.
+    Promote(promote::PromoteArgs),
+    /// Approve Freight for a Stage.
+    Approve(promote::ApproveArgs),
+    /// Abort a queued promotion.
+    Abort(promote::AbortArgs),
+    /// Show every Stage's Freight, promotion and verification.
+    Status(status::ViewArgs),
+    /// Show a Stage's promotions and verifications.
+    History(status::HistoryArgs),
+    /// Show every Freight and where it is.
+    Freight(status::ViewArgs),
 }
 
 /// An error that makes the input unusable: reported on one line, exit 2.
@@ -80,6 +107,14 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::FreightId { file } => freight_id(&file),
         Command::Discover(args) => discover::discover(args),
+        Command::Pr(args) => pr::pr(args),
+        Command::Pipeline(args) => pipeline::pipeline(args),
+        Command::Promote(args) => promote::promote(args),
+        Command::Approve(args) => promote::approve(args),
+        Command::Abort(args) => promote::abort(args),
+        Command::Status(args) => status::status(args),
+        Command::History(args) => status::history(args),
+        Command::Freight(args) => status::freight(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -255,6 +255,12 @@ fn new_promotion_name(stage: &str) -> String {
 }
 
 fn print_json(state: &PromotionState) {
+    println!("{}", result_json(state));
+}
+
+/// The runner's JSON for a promotion: `{phase, steps: [{alias, uses,
+/// status, message}], state}`.
+pub(crate) fn result_json(state: &PromotionState) -> Value {
     let steps: Vec<Value> = state
         .steps
         .iter()
@@ -267,10 +273,9 @@ fn print_json(state: &PromotionState) {
             })
         })
         .collect();
-    let out = json!({
+    json!({
         "phase": state.phase.as_str(),
         "steps": steps,
         "state": state.outputs,
-    });
-    println!("{out}");
+    })
 }

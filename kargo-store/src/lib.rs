@@ -11,6 +11,9 @@
     doc = "- [`SqliteStore`](sqlite::SqliteStore) (feature `sqlite`, on by default): the embedded default, one file, created on first use."
 )]
 //!
+//! [`open`] opens a store from a location string (a SQLite file path or
+//! `sqlite:` URL), the way a command line's `--state` value names it.
+//!
 //! Every store passes kargo-core's conformance suite
 //! (`kargo_core::conformance::state_store`).
 //!
@@ -59,5 +62,8 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+mod open;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use open::open;

@@ -114,6 +114,15 @@ pub fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
     }
 }
 
+/// Sets each of `values` in `metadata`, replacing a key's old value whole
+/// (Kargo's `UpsertMetadata`, for Freight and Stage status alike).
+pub fn upsert_metadata(
+    metadata: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    values: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    metadata.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 /// Checks that `state` may be saved for `promo`.
 pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()> {
     if promo.phase != PromotionPhase::Running {
@@ -124,6 +133,29 @@ pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// Aborts the queued promotion `promo` at `now`: a `Pending` one ends
+/// `Aborted` without running a step (returns `true`); an `Aborted` one is
+/// left as it is (`false`). A `Running` promotion is aborted by cancelling
+/// its run (the engine ends it `Aborted` and it is finished as usual), so
+/// it, like a finished one, is a precondition failure here.
+pub fn apply_abort(promo: &mut PromotionRecord, now: Timestamp) -> Result<bool> {
+    match promo.phase {
+        PromotionPhase::Pending => {
+            promo.phase = PromotionPhase::Aborted;
+            promo.state.phase = PromotionPhase::Aborted;
+            promo.state.message = Some("aborted before it started".into());
+            promo.finished_at = Some(now);
+            Ok(true)
+        }
+        PromotionPhase::Aborted => Ok(false),
+        other => Err(Error::Precondition(format!(
+            "promotion `{}` is {}: only a Pending promotion can be aborted",
+            promo.name,
+            other.as_str()
+        ))),
+    }
 }
 
 /// What finishing a promotion does, once the store loaded the promotion,

@@ -348,6 +348,12 @@ impl VerificationRecord {
         self
     }
 
+    /// Sets the actor.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
     /// Sets the start and finish times.
     pub fn with_times(mut self, started: Option<Timestamp>, finished: Option<Timestamp>) -> Self {
         self.started_at = started;
@@ -394,6 +400,10 @@ pub struct StageState {
     /// Auto-promotion holds by origin (`Warehouse/name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub auto_promotion_holds: BTreeMap<String, AutoPromotionHold>,
+    /// Metadata set by steps (`set-metadata`), Kargo's
+    /// `Stage.status.metadata`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 impl StageState {
