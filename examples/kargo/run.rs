@@ -83,11 +83,16 @@ impl Checkpoint for FileCheckpoint {
     }
 }
 
-/// The registry of every step this build knows, plus the custom steps
-/// declared in `custom_steps` files.
-pub(crate) fn registry(custom_steps: &[PathBuf]) -> Result<StepRegistry, InputError> {
+/// The registry of every step this build knows.
+pub(crate) fn registry() -> StepRegistry {
     let mut registry = StepRegistry::new();
     kargo_steps::register_builtins(&mut registry);
+    registry
+}
+
+/// [`registry`] plus the custom steps declared in `custom_steps` files.
+fn registry_with(custom_steps: &[PathBuf]) -> Result<StepRegistry, InputError> {
+    let mut registry = registry();
     for file in custom_steps {
         let steps = Declarations::load(file).map_err(|e| InputError(e.to_string()))?;
         Declarations::register(steps, &mut registry)
@@ -120,7 +125,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
     };
     let steps = inflate_tasks(&file.template.steps, &vars, &catalog)
         .map_err(|e| InputError(format!("{}: {e}", args.steps.display())))?;
-    let registry = registry(&args.custom_steps)?;
+    let registry = registry_with(&args.custom_steps)?;
     for step in &steps {
         if registry.get(&step.uses).is_none() {
             return Err(InputError(format!(
