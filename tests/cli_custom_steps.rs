@@ -131,3 +131,51 @@ fn a_custom_step_without_its_declaration_file_is_unusable_input() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("nope.yaml"), "{}", out.stderr);
 }
+
+#[test]
+fn a_script_reporting_running_makes_the_promotion_wait_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    // Running on the first run (it leaves a marker), Succeeded on the next.
+    let script = write(
+        dir.path(),
+        "steps/gate.sh",
+        r#"#!/bin/sh
+if [ ! -e gate-seen ]; then
+  touch gate-seen
+  echo '{"status": "Running", "retryAfter": "1s", "message": "waiting for the change window"}'
+else
+  echo "{\"outputs\": {\"attempt\": $KARGO_ATTEMPT}}"
+fi
+"#,
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let declarations = write(
+        dir.path(),
+        "steps/custom-steps.yaml",
+        "steps:\n- name: change-window\n  command: [./gate.sh]\n",
+    );
+    let steps = write(
+        dir.path(),
+        "promotion.yaml",
+        "steps:\n- uses: change-window\n  as: gate\n",
+    );
+    let wd = dir.path().join("wd");
+    let args = [
+        "run",
+        "--steps",
+        steps.to_str().unwrap(),
+        "--workdir",
+        wd.to_str().unwrap(),
+        "--custom-steps",
+        declarations.to_str().unwrap(),
+    ];
+    let first = kargo(dir.path(), &args);
+    assert_eq!(first.code, 3, "{first:?}");
+    assert_eq!(first.json()["phase"], "Running");
+    assert_eq!(first.step_message("gate"), "waiting for the change window");
+
+    let second = kargo(dir.path(), &args);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(second.json()["phase"], "Succeeded");
+    assert!(second.json()["state"]["gate"]["attempt"].is_number());
+}
