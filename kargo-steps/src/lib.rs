@@ -15,7 +15,7 @@
 //! Feature flags: `http` (default) adds `http` and `http-download`;
 //! `terraform` (default) adds `tf-plan`, `tf-apply` and
 //! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
-//! binary found on the host; `process` (default) adds [`ProcessStep`]
+//! binary found on the host; `process` (default) adds `ProcessStep`
 //! (module `process_step`), out-of-process custom steps declared in
 //! configuration; `oci` (default) adds `oci-push` and `oci-download`
 //! (registries through oci-client); `argocd` (default) adds

@@ -257,6 +257,19 @@ async fn oci_download_picks_the_layer_by_media_type_and_respects_allow_overwrite
     assert_eq!(err.kind(), ErrorKind::Failed);
     assert!(err.to_string().contains("not found"), "{err}");
     assert!(!dir.path().join("y").exists());
+
+    let mut small = kargo_steps::oci_download::Options::default();
+    small.max_size = 5;
+    let err = OciDownload::with_options(small)
+        .run(&ctx, json!({"imageRef": image_ref, "outPath": "big.tgz"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(
+        err.to_string().contains("exceeds the limit of 5 bytes"),
+        "{err}"
+    );
+    assert!(!dir.path().join("big.tgz").exists());
 }
 
 #[tokio::test]

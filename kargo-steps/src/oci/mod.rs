@@ -175,27 +175,36 @@ impl Endpoint {
         Ok((bytes.to_vec(), digest, media_type))
     }
 
-    /// Reads a blob whole; the registry's size is checked against `cap`
-    /// before (by the caller) and the bytes against their digest (by the
-    /// client).
+    /// Reads a blob whole, at most `cap` bytes (more is an error, whatever
+    /// size the manifest announced); the client checks the digest.
     pub(crate) async fn blob(
         &self,
         ctx: &StepContext,
         kind: &str,
         digest: &str,
+        cap: u64,
     ) -> Result<Vec<u8>, StepError> {
         let at = self.at(digest);
-        let mut out = Vec::new();
+        let mut out = CappedBuffer {
+            bytes: Vec::new(),
+            cap,
+        };
         cancellable(ctx, kind, self.client.pull_blob(&at, digest, &mut out))
             .await?
             .map_err(|e| {
+                if out.bytes.len() as u64 >= cap {
+                    return StepError::failed(format!(
+                        "{kind}: blob {digest} of `{}` exceeds the limit of {cap} bytes",
+                        self.repository
+                    ));
+                }
                 registry_error(
                     kind,
                     &format!("getting blob {digest} of `{}`", self.repository),
                     e,
                 )
             })?;
-        Ok(out)
+        Ok(out.bytes)
     }
 
     /// Authenticates for pushing (so a missing permission shows up before
@@ -220,6 +229,44 @@ impl Endpoint {
                 e,
             )
         })
+    }
+}
+
+/// An in-memory sink that refuses to grow past `cap` bytes.
+struct CappedBuffer {
+    bytes: Vec<u8>,
+    cap: u64,
+}
+
+impl tokio::io::AsyncWrite for CappedBuffer {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if (self.bytes.len() + buf.len()) as u64 > self.cap {
+            let cap = self.cap as usize;
+            self.bytes.resize(cap, 0);
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "blob exceeds the size limit",
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
     }
 }
 

@@ -160,13 +160,7 @@ impl Step for OciDownload {
                 config.image_ref
             )));
         }
-        let bytes = from.blob(ctx, KIND, digest).await?;
-        if bytes.len() as u64 > cap {
-            return Err(StepError::failed(format!(
-                "{KIND}: layer {digest} of `{}` exceeds the limit of {cap} bytes",
-                config.image_ref
-            )));
-        }
+        let bytes = from.blob(ctx, KIND, digest, cap).await?;
 
         let dir = path.parent().unwrap_or(Path::new(".")).to_owned();
         let out_path = config.out_path.clone();

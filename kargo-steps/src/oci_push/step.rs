@@ -171,6 +171,7 @@ async fn copy_blobs(
     from: &Endpoint,
     to: &Endpoint,
     blobs: &[(String, u64)],
+    cap: u64,
 ) -> Result<(), StepError> {
     let same_registry = from.reference.resolve_registry() == to.reference.resolve_registry();
     for (digest, _) in blobs {
@@ -199,7 +200,7 @@ async fn copy_blobs(
                 continue;
             }
         }
-        let bytes = from.blob(ctx, KIND, digest).await?;
+        let bytes = from.blob(ctx, KIND, digest, cap).await?;
         cancellable(ctx, KIND, to.client.push_blob(&to.reference, bytes, digest))
             .await?
             .map_err(|e| {
@@ -313,7 +314,7 @@ impl Step for OciPush {
             let mut replaced = BTreeMap::new();
             for child in &mut children {
                 if !same_repository {
-                    copy_blobs(ctx, &src, &dst, &child.blobs()).await?;
+                    copy_blobs(ctx, &src, &dst, &child.blobs(), self.options.max_size).await?;
                 }
                 let old = child.digest.clone();
                 child.annotate(&scopes.manifest)?;
@@ -344,7 +345,7 @@ impl Step for OciPush {
             top.annotate(&scopes.index)?;
         } else {
             if !same_repository {
-                copy_blobs(ctx, &src, &dst, &top.blobs()).await?;
+                copy_blobs(ctx, &src, &dst, &top.blobs(), self.options.max_size).await?;
             }
             top.annotate(&scopes.manifest)?;
         }
