@@ -1,7 +1,8 @@
 //! `kargo`: a command line over the kargo-rs library.
 //!
 //! - `kargo run --steps FILE [--workdir DIR] [--freight FILE]... [--var NAME=VALUE]...
-//!   [--stage NAME] [--project NAME] [--tasks DIR] [--state FILE]` runs one promotion and
+//!   [--stage NAME] [--project NAME] [--tasks DIR] [--state FILE] [--custom-steps FILE]...`
+//!   runs one promotion and
 //!   prints one JSON object: `{"phase", "steps": [{alias, uses, status, message}], "state"}`.
 //!   Exit codes: 0 Succeeded, 1 ran and did not succeed, 2 unusable input,
 //!   3 waiting (`Running`; run the same command again to resume).

@@ -10,6 +10,7 @@ use kargo_core::engine::{Checkpoint, Engine, PromotionContext, PromotionState, i
 use kargo_core::model::{ExpressionVariable, FreightCollection, PromotionPhase};
 use kargo_core::state::{DynStateStore, InMemoryStore, StateStore};
 use kargo_core::step::StepRegistry;
+use kargo_steps::process_step::Declarations;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +46,9 @@ pub(crate) struct RunArgs {
     /// Where a waiting promotion's state is saved (default: .kargo/promotion.json in the work directory).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// A file declaring out-of-process custom steps (`{steps: [{name, command, env, timeout}]}`); repeatable.
+    #[arg(long = "custom-steps", value_name = "FILE")]
+    custom_steps: Vec<PathBuf>,
 }
 
 /// The state file: the promotion's name and its engine state.
@@ -87,6 +91,17 @@ pub(crate) fn registry() -> StepRegistry {
     registry
 }
 
+/// [`registry`] plus the custom steps declared in `custom_steps` files.
+fn registry_with(custom_steps: &[PathBuf]) -> Result<StepRegistry, InputError> {
+    let mut registry = registry();
+    for file in custom_steps {
+        let steps = Declarations::load(file).map_err(|e| InputError(e.to_string()))?;
+        Declarations::register(steps, &mut registry)
+            .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    }
+    Ok(registry)
+}
+
 fn parse_var(text: &str) -> Result<ExpressionVariable, InputError> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok(ExpressionVariable {
@@ -111,7 +126,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
     };
     let steps = inflate_tasks(&file.template.steps, &vars, &catalog)
         .map_err(|e| InputError(format!("{}: {e}", args.steps.display())))?;
-    let registry = registry();
+    let registry = registry_with(&args.custom_steps)?;
     for step in &steps {
         if registry.get(&step.uses).is_none() {
             return Err(InputError(format!(

@@ -15,7 +15,12 @@
 //! Feature flags: `http` (default) adds `http` and `http-download`;
 //! `terraform` (default) adds `tf-plan`, `tf-apply` and
 //! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
-//! binary found on the host.
+//! binary found on the host; `process` (default) adds `ProcessStep`
+//! (module `process_step`), out-of-process custom steps declared in
+//! configuration; `oci` (default) adds `oci-push` and `oci-download`
+//! (registries through oci-client); `argocd` (default) adds
+//! `argocd-update` and `argocd-wait` (Argo CD's REST API, server from
+//! `ARGOCD_SERVER`; see module `argocd`).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -27,6 +32,8 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+#[cfg(feature = "argocd")]
+pub mod argocd;
 pub mod compose_output;
 pub mod fail;
 pub mod file_write;
@@ -37,9 +44,21 @@ pub mod git;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod http_download;
+#[cfg(feature = "oci")]
+mod oci;
+#[cfg(feature = "oci")]
+pub mod oci_download;
+#[cfg(feature = "oci")]
+pub mod oci_push;
+#[cfg(feature = "process")]
+pub mod process_step;
+#[cfg(any(feature = "terraform", feature = "process"))]
+mod subprocess;
 #[cfg(all(test, feature = "http"))]
 mod test_support;
 
+#[cfg(feature = "argocd")]
+pub use argocd::{ArgoCdUpdate, ArgoCdWait};
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
 pub use file_write::FileWrite;
@@ -47,6 +66,12 @@ pub use file_write::FileWrite;
 pub use http::Http;
 #[cfg(feature = "http")]
 pub use http_download::HttpDownload;
+#[cfg(feature = "oci")]
+pub use oci_download::OciDownload;
+#[cfg(feature = "oci")]
+pub use oci_push::OciPush;
+#[cfg(feature = "process")]
+pub use process_step::ProcessStep;
 
 mod edit;
 
@@ -108,6 +133,13 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     }
     #[cfg(feature = "terraform")]
     terraform::register(registry);
+    #[cfg(feature = "argocd")]
+    argocd::register(registry);
+    #[cfg(feature = "oci")]
+    {
+        registry.replace(oci_push::KIND, OciPush::new());
+        registry.replace(oci_download::KIND, OciDownload::new());
+    }
     register_file_steps(registry);
     register_manifest_and_state_steps(registry);
 }
