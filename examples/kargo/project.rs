@@ -136,9 +136,12 @@ impl Project {
                 verifications.insert(name.clone(), v);
             }
         }
-        let store = kargo_store::open(&args.state)
-            .await
-            .map_err(|e| InputError(format!("--state {}: {e}", args.state)))?;
+        let store = kargo_store::open(&args.state).await.map_err(|e| {
+            InputError(format!(
+                "--state {}: {e}",
+                kargo_store::display_location(&args.state)
+            ))
+        })?;
         let work_root = match &args.workdir {
             Some(dir) => dir.clone(),
             None if args.state.contains("://") => std::env::temp_dir().join("kargo-work"),

@@ -66,4 +66,4 @@ mod open;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use open::open;
+pub use open::{display_location, open};
