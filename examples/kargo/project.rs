@@ -46,8 +46,9 @@ pub(crate) struct StateArgs {
     /// The state store: a SQLite file, created on first use.
     #[arg(long)]
     pub(crate) state: String,
-    /// Where promotions get their work directories (default: `DB.work`
-    /// next to the state file).
+    /// Where promotions get their work directories, `DIR/<promotion>`,
+    /// kept afterwards (default: `DB.work/<promotion>` next to the state
+    /// file, removed when the promotion finished).
     #[arg(long)]
     pub(crate) workdir: Option<PathBuf>,
 }
@@ -87,6 +88,9 @@ pub(crate) struct Project {
     verifications: HashMap<String, StageVerification>,
     auto: HashMap<String, bool>,
     work_root: PathBuf,
+    /// Whether work directories stay after their promotion finished
+    /// (when `--workdir` names the place).
+    keep_work: bool,
     /// Set by Ctrl-C: a promotion stops at its next step boundary (left
     /// `Running`, resumed by the next command) and loops end.
     pub(crate) stop: Arc<AtomicBool>,
@@ -159,6 +163,7 @@ impl Project {
             verifications,
             auto,
             work_root,
+            keep_work: args.workdir.is_some(),
             stop: Arc::new(AtomicBool::new(false)),
             saves: AtomicUsize::new(0),
         })
@@ -263,7 +268,9 @@ impl Project {
                 return Ok(out);
             }
             let finished = self.store.finish_promotion(&promo.name, now()).await?;
-            let _ = std::fs::remove_dir_all(self.work_root.join(&promo.name));
+            if !self.keep_work {
+                let _ = std::fs::remove_dir_all(self.work_root.join(&promo.name));
+            }
             eprintln!(
                 "kargo: {stage}: promotion {} of Freight {} {}{}",
                 finished.name,
