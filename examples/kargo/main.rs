@@ -8,6 +8,8 @@
 //! - `kargo freight-id FILE` prints the ID of the Freight in FILE.
 //! - `kargo discover --manifests DIR [--warehouse NAME]` prints the Freight
 //!   the Warehouses' subscriptions find, as a JSON array.
+//! - `kargo pr list|show|approve|merge|close --repo URL [ID] [--method M]`
+//!   acts on pull requests of the local provider (see `pr.rs`).
 //! - Pipeline commands, each with `--manifests DIR --state DB [--workdir DIR]`:
 //!   `pipeline [--once]`, `promote STAGE [--freight ID | --origin WAREHOUSE]`,
 //!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `status`,
@@ -16,6 +18,7 @@
 mod discover;
 mod input;
 mod pipeline;
+mod pr;
 mod project;
 mod promote;
 mod run;
@@ -56,6 +59,8 @@ enum Command {
     },
     /// Discover the newest artifacts of each Warehouse and print the Freight.
     Discover(discover::DiscoverArgs),
+    /// Review pull requests of the local provider: list, show, approve, merge, close.
+    Pr(pr::PrArgs),
     /// Run the pipeline: discover, auto-promote, verify; until Ctrl-C.
     Pipeline(pipeline::PipelineArgs),
     /// Promote Freight into a Stage.
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::FreightId { file } => freight_id(&file),
         Command::Discover(args) => discover::discover(args),
+        Command::Pr(args) => pr::pr(args),
         Command::Pipeline(args) => pipeline::pipeline(args),
         Command::Promote(args) => promote::promote(args),
         Command::Approve(args) => promote::approve(args),

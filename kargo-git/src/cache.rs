@@ -207,6 +207,84 @@ impl RepoCache {
         options: &Options,
         interrupt: &AtomicBool,
     ) -> Result<Fetched, Error> {
+        let _span =
+            tracing::debug_span!("git-cache fetch", url = %crate::cli::redact_url(url)).entered();
+        self.locked(url, |repo_dir| {
+            self.fetch_locked(url, repo_dir, credentials, options, interrupt)
+        })
+    }
+
+    /// Lists the remote's branches, tags and default branch without
+    /// fetching anything (what `git ls-remote` does): one round trip, no
+    /// objects transferred, the cached repository's refs untouched. Compare
+    /// the result with [`Fetched::refs`] of the last fetch to know whether a
+    /// fetch would bring anything new.
+    pub async fn ls_remote(
+        &self,
+        url: &str,
+        credentials: Option<Credentials>,
+        options: &Options,
+        interrupt: Arc<AtomicBool>,
+    ) -> Result<RemoteRefs, Error> {
+        let this = self.clone();
+        let url = url.to_owned();
+        let options = options.clone();
+        maybe_spawn_blocking(move || {
+            this.ls_remote_blocking(&url, credentials.as_ref(), &options, &interrupt)
+        })
+        .await
+    }
+
+    /// The blocking form of [`RepoCache::ls_remote`].
+    pub fn ls_remote_blocking(
+        &self,
+        url: &str,
+        credentials: Option<&Credentials>,
+        options: &Options,
+        interrupt: &AtomicBool,
+    ) -> Result<RemoteRefs, Error> {
+        let shown = crate::cli::redact_url(url);
+        let _span = tracing::debug_span!("git-cache ls-remote", url = %shown).entered();
+        let fetch_err = |message: String| Error::Fetch {
+            url: shown.clone(),
+            message: crate::cli::scrub_secret(message.replace(url, &shown), credentials),
+        };
+        // gix talks to a remote through a repository; the cached one is
+        // created (empty) if needed, under the lock, and left as it is.
+        let repo_dir = self.locked(url, |repo_dir| {
+            if !repo_dir.join("HEAD").is_file() {
+                init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
+            }
+            Ok(repo_dir.to_owned())
+        })?;
+        let repo = open_repo(&repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
+        let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
+        let auth = Auth::new(credentials);
+        let options = ref_map_options().map_err(fetch_err)?;
+        let listed = remote
+            .connect(Direction::Fetch)
+            .map_err(|e| fetch_err(chain(&e)))
+            .map(|c| c.with_credentials(auth.callback()))
+            .and_then(|c| {
+                c.ref_map(gix::progress::Discard, options)
+                    .map_err(|e| fetch_err(chain(&e)))
+            });
+        let (ref_map, _handshake) = match listed {
+            Ok(listed) => listed,
+            Err(e) => return Err(auth.explain(e, url, &shown, interrupt)),
+        };
+        let (refs, default_branch) = advertised(&ref_map.remote_refs);
+        tracing::debug!(url = %shown, refs = refs.len(), "listed");
+        Ok(RemoteRefs {
+            url: url.to_owned(),
+            default_branch,
+            refs,
+        })
+    }
+
+    /// Runs `f` on the cached repository's directory while holding its
+    /// lock file.
+    fn locked<T>(&self, url: &str, f: impl FnOnce(&Path) -> Result<T, Error>) -> Result<T, Error> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| Error::Io { path, source }
@@ -220,10 +298,8 @@ impl RepoCache {
             .write(true)
             .open(&lock_path)
             .map_err(io(&lock_path))?;
-        let _span =
-            tracing::debug_span!("git-cache fetch", url = %crate::cli::redact_url(url)).entered();
         lock.lock().map_err(io(&lock_path))?;
-        let result = self.fetch_locked(url, &repo_dir, credentials, options, interrupt);
+        let result = f(&repo_dir);
         // Dropping the handle releases the lock.
         drop(lock);
         result
@@ -246,63 +322,17 @@ impl RepoCache {
         if fresh {
             init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
         }
-        let mut overrides = vec!["gitoxide.credentials.terminalPrompt=false".to_owned()];
-        if options.insecure_skip_tls_verify {
-            overrides.push("http.sslVerify=false".to_owned());
-        }
-        let open = gix::open::Options::isolated().config_overrides(overrides);
-        let repo = gix::open_opts(repo_dir, open).map_err(|e| fetch_err(chain(&e)))?;
-        let remote = repo
-            .remote_at(url)
-            .and_then(|r| {
-                r.with_refspecs(
-                    ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-                    Direction::Fetch,
-                )
-            })
-            .map_err(|e| fetch_err(chain(&e)))?
-            .with_fetch_tags(gix::remote::fetch::Tags::None);
-
-        let asked = AtomicU32::new(0);
-        let rejected = AtomicBool::new(false);
-        let creds = credentials.cloned();
-        let auth = |action: gix::credentials::helper::Action| {
-            use gix::credentials::helper::Action;
-            match action {
-                Action::Get(ctx) => {
-                    asked.fetch_add(1, Ordering::SeqCst);
-                    Ok(creds.as_ref().map(|c| gix::credentials::protocol::Outcome {
-                        identity: gix::sec::identity::Account {
-                            username: c.username.clone(),
-                            password: c.password.clone(),
-                            oauth_refresh_token: None,
-                        },
-                        next: ctx.into(),
-                    }))
-                }
-                Action::Store(_) => Ok(None),
-                Action::Erase(_) => {
-                    rejected.store(true, Ordering::SeqCst);
-                    Ok(None)
-                }
-            }
-        };
-        let head_spec = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
-            .map(|s| s.to_owned())
-            .map_err(|e| fetch_err(chain(&e)))?;
+        let repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
+        let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
+        let auth = Auth::new(credentials);
+        let ref_map_options = ref_map_options().map_err(fetch_err)?;
         let outcome = remote
             .connect(Direction::Fetch)
             .map_err(|e| fetch_err(chain(&e)))
-            .map(|c| c.with_credentials(auth))
+            .map(|c| c.with_credentials(auth.callback()))
             .and_then(|c| {
-                c.prepare_fetch(
-                    gix::progress::Discard,
-                    gix::remote::ref_map::Options {
-                        extra_refspecs: vec![head_spec],
-                        ..Default::default()
-                    },
-                )
-                .map_err(|e| fetch_err(chain(&e)))
+                c.prepare_fetch(gix::progress::Discard, ref_map_options)
+                    .map_err(|e| fetch_err(chain(&e)))
             })
             .and_then(|prepare| {
                 let prepare = match options.depth {
@@ -317,45 +347,10 @@ impl RepoCache {
             });
         let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(e) => {
-                if interrupt.load(Ordering::SeqCst) {
-                    return Err(Error::Cancelled {
-                        url: url.to_owned(),
-                    });
-                }
-                let was_asked = asked.load(Ordering::SeqCst) > 0;
-                if rejected.load(Ordering::SeqCst) || (was_asked && credentials.is_none()) {
-                    return Err(Error::Authentication {
-                        url: shown,
-                        had_credentials: credentials.is_some(),
-                    });
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(auth.explain(e, url, &shown, interrupt)),
         };
 
-        let mut refs = BTreeMap::new();
-        let mut default_branch = None;
-        for r in &outcome.ref_map.remote_refs {
-            let (name, target, _peeled) = r.unpack();
-            let name = name.to_string();
-            if name == "HEAD" {
-                if let gix::protocol::handshake::Ref::Symbolic { target, .. }
-                | gix::protocol::handshake::Ref::Unborn { target, .. } = r
-                {
-                    default_branch = target
-                        .to_string()
-                        .strip_prefix("refs/heads/")
-                        .map(str::to_owned);
-                }
-                continue;
-            }
-            if let Some(target) = target
-                && (name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
-            {
-                refs.insert(name, target.to_string());
-            }
-        }
+        let (refs, default_branch) = advertised(&outcome.ref_map.remote_refs);
         if let Some(branch) = &default_branch {
             // The cache's HEAD follows the remote's default branch.
             write_atomically(
@@ -374,6 +369,153 @@ impl RepoCache {
             default_branch,
             refs,
         })
+    }
+}
+
+/// What [`RepoCache::ls_remote()`] found on the remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoteRefs {
+    /// The remote URL.
+    pub url: String,
+    /// The remote's default branch (short name), if it advertised one.
+    pub default_branch: Option<String>,
+    /// Every branch and tag (full name -> object id; for annotated tags,
+    /// the tag object), as in [`Fetched::refs`].
+    pub refs: BTreeMap<String, String>,
+}
+
+/// Opens a cached repository for talking to its remote: isolated from the
+/// user's configuration, never prompting for credentials.
+fn open_repo(repo_dir: &Path, options: &Options) -> gix::Result<gix::Repository> {
+    let mut overrides = vec!["gitoxide.credentials.terminalPrompt=false".to_owned()];
+    if options.insecure_skip_tls_verify {
+        overrides.push("http.sslVerify=false".to_owned());
+    }
+    let open = gix::open::Options::isolated().config_overrides(overrides);
+    gix::open_opts(repo_dir, open)
+}
+
+/// The anonymous remote at `url` that mirrors branches and tags.
+fn mirror_remote<'repo>(
+    repo: &'repo gix::Repository,
+    url: &str,
+) -> Result<gix::Remote<'repo>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(repo
+        .remote_at(url)?
+        .with_refspecs(
+            ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+            Direction::Fetch,
+        )?
+        .with_fetch_tags(gix::remote::fetch::Tags::None))
+}
+
+/// Asks for `HEAD` too, so the remote names its default branch.
+fn ref_map_options() -> Result<gix::remote::ref_map::Options, String> {
+    let head_spec = gix::refspec::parse("HEAD".into(), gix::refspec::parse::Operation::Fetch)
+        .map(|s| s.to_owned())
+        .map_err(|e| chain(&e))?;
+    Ok(gix::remote::ref_map::Options {
+        extra_refspecs: vec![head_spec],
+        ..Default::default()
+    })
+}
+
+/// Branches and tags (full name -> object id) and the default branch, from
+/// what the remote advertised.
+fn advertised(
+    remote_refs: &[gix::protocol::handshake::Ref],
+) -> (BTreeMap<String, String>, Option<String>) {
+    let mut refs = BTreeMap::new();
+    let mut default_branch = None;
+    for r in remote_refs {
+        let (name, target, _peeled) = r.unpack();
+        let name = name.to_string();
+        if name == "HEAD" {
+            if let gix::protocol::handshake::Ref::Symbolic { target, .. }
+            | gix::protocol::handshake::Ref::Unborn { target, .. } = r
+            {
+                default_branch = target
+                    .to_string()
+                    .strip_prefix("refs/heads/")
+                    .map(str::to_owned);
+            }
+            continue;
+        }
+        if let Some(target) = target
+            && (name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
+        {
+            refs.insert(name, target.to_string());
+        }
+    }
+    (refs, default_branch)
+}
+
+/// Credentials handed to gix when the remote asks, remembering whether it
+/// asked and whether it rejected them.
+struct Auth {
+    credentials: Option<Credentials>,
+    asked: AtomicU32,
+    rejected: AtomicBool,
+}
+
+impl Auth {
+    fn new(credentials: Option<&Credentials>) -> Self {
+        Auth {
+            credentials: credentials.cloned(),
+            asked: AtomicU32::new(0),
+            rejected: AtomicBool::new(false),
+        }
+    }
+
+    fn callback(
+        &self,
+    ) -> impl FnMut(
+        gix::credentials::helper::Action,
+    ) -> gix::Result<Option<gix::credentials::protocol::Outcome>>
+    + '_ {
+        move |action| {
+            use gix::credentials::helper::Action;
+            match action {
+                Action::Get(ctx) => {
+                    self.asked.fetch_add(1, Ordering::SeqCst);
+                    Ok(self
+                        .credentials
+                        .as_ref()
+                        .map(|c| gix::credentials::protocol::Outcome {
+                            identity: gix::sec::identity::Account {
+                                username: c.username.clone(),
+                                password: c.password.clone(),
+                                oauth_refresh_token: None,
+                            },
+                            next: ctx.into(),
+                        }))
+                }
+                Action::Store(_) => Ok(None),
+                Action::Erase(_) => {
+                    self.rejected.store(true, Ordering::SeqCst);
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// The error to report for a failed exchange: cancellation, rejected
+    /// or missing credentials, or `error` itself.
+    fn explain(&self, error: Error, url: &str, shown: &str, interrupt: &AtomicBool) -> Error {
+        if interrupt.load(Ordering::SeqCst) {
+            return Error::Cancelled {
+                url: url.to_owned(),
+            };
+        }
+        let was_asked = self.asked.load(Ordering::SeqCst) > 0;
+        if self.rejected.load(Ordering::SeqCst) || (was_asked && self.credentials.is_none()) {
+            return Error::Authentication {
+                url: shown.to_owned(),
+                had_credentials: self.credentials.is_some(),
+            };
+        }
+        error
     }
 }
 
@@ -422,7 +564,7 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
 }
 
 /// A readable, collision-free directory name for a URL.
-fn dir_name(url: &str) -> String {
+pub(crate) fn dir_name(url: &str) -> String {
     let hash = hex::encode(Sha1::digest(url.as_bytes()));
     let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     // Never keep user info (it might hold a secret) in a path.

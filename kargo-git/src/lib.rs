@@ -64,6 +64,9 @@ pub mod checkout;
 pub mod clear;
 pub mod cli;
 pub mod commit;
+#[cfg(any(feature = "conformance", test))]
+pub mod conformance;
+pub mod provider;
 pub mod push;
 pub mod tag;
 

@@ -480,3 +480,59 @@ async fn a_shallow_cache_gives_shallow_checkouts_that_still_push_and_rebase() {
         "b\na\nc4"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_remote_lists_refs_without_fetching_objects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    let bare = bare_repo(&root, "app", &[("f", "1")]);
+    let server = support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let creds = Credentials {
+        username: "kargo".into(),
+        password: "t0ps3cret".into(),
+    };
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    for (url, creds) in [(file_url(&bare), None), (server.url("app"), Some(creds))] {
+        let listed = cache
+            .ls_remote(
+                &url,
+                creds.clone(),
+                &cache::Options::default(),
+                no_interrupt(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.default_branch.as_deref(), Some("main"));
+        let main = git(&bare, &["rev-parse", "main"]);
+        assert_eq!(listed.refs.get("refs/heads/main"), Some(&main));
+        // The annotated tag is listed by its tag object.
+        let tag = git(&bare, &["rev-parse", "refs/tags/v1"]);
+        assert_eq!(listed.refs.get("refs/tags/v1"), Some(&tag));
+        // Nothing was fetched: the cached repository has no such object.
+        let cached = cache.repo_dir(&url);
+        let out = std::process::Command::new("git")
+            .args(["cat-file", "-e", &main])
+            .current_dir(&cached)
+            .status()
+            .unwrap();
+        assert!(!out.success(), "ls-remote must not fetch objects");
+        // After a fetch, the refs agree.
+        let fetched = cache
+            .fetch(&url, creds, &cache::Options::default(), no_interrupt())
+            .await
+            .unwrap();
+        assert_eq!(fetched.refs, listed.refs);
+    }
+    // Without credentials the HTTP remote is an authentication error.
+    let err = cache
+        .ls_remote(
+            &server.url("app"),
+            None,
+            &cache::Options::default(),
+            no_interrupt(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, cache::Error::Authentication { .. }), "{err}");
+}

@@ -22,14 +22,16 @@
     feature = "helm",
     doc = "- [`helm::ChartSource`]: `chart` subscriptions, classic (`index.yaml`) and `oci://` repositories."
 )]
-//!
-//! Git subscriptions are not implemented yet; a Warehouse using them fails
-//! discovery with `Unsupported` naming the subscription.
+#![cfg_attr(
+    feature = "git",
+    doc = "- [`git::GitSource`]: `git` subscriptions, through kargo-git's repository cache."
+)]
 //!
 //! # Feature flags
 //! - `oci` (default): image and OCI artifact sources (oci-client over
 //!   reqwest with rustls).
 //! - `helm` (default): the Helm chart source (implies `oci`).
+//! - `git` (default): the git source (kargo-git, gix).
 //! - `conformance`: the public [`Source`] conformance suite (not
 //!   semver-stable).
 //!
@@ -52,17 +54,19 @@
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
+#[cfg(feature = "git")]
+pub mod git;
 #[cfg(feature = "helm")]
 pub mod helm;
 #[cfg(feature = "oci")]
 pub mod oci;
-// Shared by the tag-based sources (images now; git tags and charts next).
-#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+// Shared by the tag-based sources (images, git tags, charts).
+#[cfg_attr(not(any(feature = "oci", feature = "git")), allow(dead_code))]
 mod semver;
 mod source;
 pub mod warehouse;
 
 pub use source::{
-    ArtifactDiscovery, Capabilities, ChartDiscovery, DiscoverOptions, Discovered, DiscoveredImage,
-    DynSource, FreightEntry, ImageDiscovery, Source, SourceExt,
+    ArtifactDiscovery, Capabilities, ChartDiscovery, DiscoverOptions, Discovered, DiscoveredCommit,
+    DiscoveredImage, DynSource, FreightEntry, GitDiscovery, ImageDiscovery, Source, SourceExt,
 };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use kargo_core::Result;
-use kargo_core::model::{ArtifactReference, Chart, Freight, Image, RepoSubscription};
+use kargo_core::model::{ArtifactReference, Chart, Freight, GitCommit, Image, RepoSubscription};
 use kargo_core::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -157,6 +157,8 @@ pub enum Discovered {
     Artifacts(ArtifactDiscovery),
     /// Versions of a chart subscription (Kargo's `ChartDiscoveryResult`).
     Charts(ChartDiscovery),
+    /// Commits of a git subscription (Kargo's `GitDiscoveryResult`).
+    Commits(GitDiscovery),
 }
 
 impl Discovered {
@@ -166,6 +168,7 @@ impl Discovered {
             Discovered::Images(d) => d.references.len(),
             Discovered::Artifacts(d) => d.artifact_references.len(),
             Discovered::Charts(d) => d.versions.len(),
+            Discovered::Commits(d) => d.commits.len(),
         }
     }
 
@@ -197,6 +200,18 @@ impl Discovered {
                     repo_url: d.repo_url.clone(),
                     name: d.name.clone(),
                     version: v.clone(),
+                    subscription_name: d.subscription_name.clone(),
+                })
+            }),
+            Discovered::Commits(d) => d.commits.first().map(|c| {
+                FreightEntry::Commit(GitCommit {
+                    repo_url: d.repo_url.clone(),
+                    id: c.id.clone(),
+                    branch: c.branch.clone(),
+                    tag: c.tag.clone(),
+                    message: c.subject.clone(),
+                    author: c.author.clone(),
+                    committer: c.committer.clone(),
                     subscription_name: d.subscription_name.clone(),
                 })
             }),
@@ -270,6 +285,77 @@ pub struct ChartDiscovery {
     pub subscription_name: String,
 }
 
+/// The commits a git subscription discovered (Kargo's
+/// `GitDiscoveryResult`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitDiscovery {
+    /// The subscription's `repoURL`, as written.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// The commits, best first.
+    pub commits: Vec<DiscoveredCommit>,
+    /// The subscription's name, if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subscription_name: String,
+}
+
+/// One discovered commit (Kargo's `DiscoveredCommit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoveredCommit {
+    /// The commit's full sha.
+    pub id: String,
+    /// The subscription's `branch` (set by NewestFromBranch only, and
+    /// empty when the subscription follows the default branch).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    /// The tag that resolved to the commit (tag-based strategies).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    /// The first line of the commit message, cut to 80 bytes.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    /// `Name <email>` of the author.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    /// `Name <email>` of the committer.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub committer: String,
+    /// The commit date, or an annotated tag's tagger date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_date: Option<Timestamp>,
+}
+
+/// How errors name a subscription: `image subscription "name" (repoURL)`.
+pub(crate) fn describe(kind: &str, name: &str, repo_url: &str) -> String {
+    if name.is_empty() {
+        format!("{kind} subscription {repo_url}")
+    } else {
+        format!("{kind} subscription \"{name}\" ({repo_url})")
+    }
+}
+
+/// Go's `strconv.ParseBool`, which Kargo applies to expression results
+/// that are not bools.
+pub(crate) fn go_parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Checks a subscription's `discoveryLimit` (1 to 100, as Kargo's CRD
+/// says); the error text says what is wrong.
+pub(crate) fn check_discovery_limit(limit: u32) -> Result<(), String> {
+    if (1..=100).contains(&limit) {
+        Ok(())
+    } else {
+        Err(format!("{limit} is outside 1..=100"))
+    }
+}
+
 /// One artifact version, ready to go into Freight.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -280,6 +366,8 @@ pub enum FreightEntry {
     Artifact(ArtifactReference),
     /// A Helm chart (`freight.charts`).
     Chart(Chart),
+    /// A git commit (`freight.commits`).
+    Commit(GitCommit),
 }
 
 impl FreightEntry {
@@ -289,6 +377,7 @@ impl FreightEntry {
             FreightEntry::Image(i) => freight.images.push(i),
             FreightEntry::Artifact(a) => freight.artifacts.push(a),
             FreightEntry::Chart(c) => freight.charts.push(c),
+            FreightEntry::Commit(c) => freight.commits.push(c),
         }
     }
 }

@@ -37,11 +37,15 @@ impl Sources {
     }
 
     /// The built-in sources of the enabled features, with default
-    /// settings: `image` and `oci` (feature `oci`), `chart` (feature `helm`).
+    /// settings: `image` and `oci` (feature `oci`), `chart` (feature
+    /// `helm`), `git` (feature `git`, caching repositories in
+    /// [`RepoCache::from_env`](kargo_git::RepoCache::from_env)).
     pub fn builtin() -> Self {
         let sources = Sources::new();
         #[cfg(feature = "oci")]
         let sources = sources.with_oci(crate::oci::ImageSource::default());
+        #[cfg(feature = "git")]
+        let sources = sources.with(crate::git::GitSource::default());
         sources
     }
 
@@ -79,8 +83,12 @@ impl Sources {
     }
 
     /// Runs every subscription of `warehouse` and assembles Freight from
-    /// the newest artifact of each. Stops at the first failing
-    /// subscription; the error names it.
+    /// the newest artifact of each, then evaluates the Warehouse's
+    /// `freightCreationCriteria` for it (see
+    /// [`WarehouseDiscovery::freight_to_create`]). Stops at the first
+    /// failing subscription; the error names it. A criteria expression
+    /// that fails or gives no bool is [`Error::Invalid`] naming the
+    /// Warehouse.
     pub async fn discover_warehouse(
         &self,
         warehouse: &Warehouse,
@@ -123,12 +131,17 @@ impl Sources {
         } else {
             Some(assemble(warehouse, &results))
         };
+        let criteria_satisfied = match &freight {
+            Some(freight) => criteria_satisfied(warehouse, &results, freight)?,
+            None => true,
+        };
         Ok(WarehouseDiscovery {
             warehouse: name.clone(),
             freight_creation_policy: warehouse.spec.freight_creation_policy,
             results,
             missing,
             freight,
+            criteria_satisfied,
         })
     }
 }
@@ -157,6 +170,53 @@ fn label(subscription: &RepoSubscription) -> String {
     }
 }
 
+/// Whether `freightCreationCriteria.expression` holds for the Freight
+/// about to be created, as Kargo decides it: true without an expression,
+/// or when no git, image or chart subscription found anything; otherwise
+/// the expression must give a bool (or text Go's `strconv.ParseBool`
+/// reads). `imageFrom`, `commitFrom` and `chartFrom` see that Freight.
+fn criteria_satisfied(
+    warehouse: &Warehouse,
+    results: &[SubscriptionResult],
+    freight: &Freight,
+) -> Result<bool> {
+    let Some(criteria) = &warehouse.spec.freight_creation_criteria else {
+        return Ok(true);
+    };
+    let expression = criteria.expression.trim();
+    if expression.is_empty() {
+        return Ok(true);
+    }
+    let typed = results
+        .iter()
+        .any(|r| !r.discovered.is_empty() && !matches!(r.discovered, Discovered::Artifacts(_)));
+    if !typed {
+        return Ok(true);
+    }
+    let invalid = |reason: String| {
+        Error::Invalid(format!(
+            "Warehouse \"{}\": freightCreationCriteria.expression: {reason}",
+            warehouse.metadata.name
+        ))
+    };
+    let scope = kargo_core::expr::Scope {
+        freight: Arc::new(kargo_core::model::FreightCollection::new(vec![
+            freight.clone(),
+        ])),
+        ..Default::default()
+    };
+    let value = kargo_core::expr::Evaluator::new()
+        .eval_expression(expression, &scope)
+        .map_err(|e| invalid(e.to_string()))?;
+    let text = match value {
+        serde_json::Value::Bool(b) => return Ok(b),
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => "<nil>".to_owned(),
+        other => other.to_string(),
+    };
+    crate::source::go_parse_bool(&text).ok_or_else(|| invalid(format!("`{text}` is not a bool")))
+}
+
 /// Freight from the newest artifact of every result, named by its ID.
 fn assemble(warehouse: &Warehouse, results: &[SubscriptionResult]) -> Freight {
     let mut freight = Freight {
@@ -174,8 +234,10 @@ fn assemble(warehouse: &Warehouse, results: &[SubscriptionResult]) -> Freight {
     freight.with_generated_name()
 }
 
-/// What discovering one Warehouse found.
-#[derive(Debug, Clone, PartialEq)]
+/// What discovering one Warehouse found: a report of every subscription's
+/// result, and the Freight they make.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct WarehouseDiscovery {
     /// The Warehouse's name.
@@ -190,10 +252,27 @@ pub struct WarehouseDiscovery {
     pub missing: Vec<String>,
     /// Freight from the newest artifact of every subscription.
     pub freight: Option<Freight>,
+    /// Whether the Warehouse's `freightCreationCriteria` hold for
+    /// `freight` (true without criteria or without Freight).
+    pub criteria_satisfied: bool,
+}
+
+impl WarehouseDiscovery {
+    /// The Freight to create now, as Kargo's Warehouse controller decides:
+    /// there is Freight, the policy is `Automatic`, and the criteria hold.
+    /// With `Manual`, Freight is only created on request (from
+    /// [`freight`](Self::freight)).
+    pub fn freight_to_create(&self) -> Option<&Freight> {
+        self.freight.as_ref().filter(|_| {
+            self.freight_creation_policy == FreightCreationPolicy::Automatic
+                && self.criteria_satisfied
+        })
+    }
 }
 
 /// One subscription's result.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct SubscriptionResult {
     /// `image subscription "name" (repoURL)` and the like.

@@ -56,6 +56,9 @@ pub mod hcl_parse;
 pub mod hcl_update;
 pub mod json_parse;
 pub mod json_update;
+pub mod set_freight_alias;
+pub mod set_metadata;
+mod store;
 pub mod toml_parse;
 pub mod toml_update;
 pub mod yaml_parse;
@@ -67,6 +70,9 @@ pub use hcl_parse::HclParse;
 pub use hcl_update::HclUpdate;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
+pub use set_freight_alias::SetFreightAlias;
+pub use set_metadata::SetMetadata;
+use store::store_error;
 pub use toml_parse::TomlParse;
 pub use toml_update::TomlUpdate;
 pub use yaml_parse::YamlParse;
@@ -95,6 +101,7 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     #[cfg(feature = "terraform")]
     terraform::register(registry);
     register_file_steps(registry);
+    register_manifest_and_state_steps(registry);
 }
 
 /// Registers the file steps: `yaml-update`, `yaml-parse`, `json-update`,
@@ -111,4 +118,10 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(hcl_parse::KIND, HclParse);
     registry.replace(copy::KIND, Copy);
     registry.replace(delete::KIND, Delete);
+}
+
+/// Registers `set-metadata` and `set-freight-alias`.
+fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
+    registry.replace(set_metadata::KIND, SetMetadata);
+    registry.replace(set_freight_alias::KIND, SetFreightAlias);
 }

@@ -14,15 +14,20 @@ pub fn kargo_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("KARGO_BIN") {
         return PathBuf::from(bin);
     }
+    example_bin("kargo")
+}
+
+/// The path of the compiled example `name` (built by `cargo test`).
+pub fn example_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binaries live in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join("kargo");
+    let bin = profile_dir.join("examples").join(name);
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test` (which builds examples) or `cargo build --example kargo`",
+        "{} is missing: run the tests with `cargo test` (which builds examples) or `cargo build --example {name}`",
         bin.display()
     );
     bin

@@ -26,6 +26,7 @@ pub async fn run_all(store: &dyn StateStore) {
     freight_put_get_list(store).await;
     freight_aliases(store).await;
     freight_status_updates(store).await;
+    metadata_upserts(store).await;
     promotion_queue(store).await;
     promotion_abort(store).await;
     promotion_state_checkpoints(store).await;
@@ -311,6 +312,63 @@ pub async fn freight_status_updates(store: &dyn StateStore) {
         .update_freight_status("conf-status-nothing", &|_| {})
         .await
         .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// Freight and Stage metadata: each key set replaces its old value whole,
+/// other keys stay; a Stage without state gets one; unknown Freight is
+/// `NotFound`.
+pub async fn metadata_upserts(store: &dyn StateStore) {
+    use serde_json::json;
+    let values = |v: serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(v).expect("a map")
+    };
+    let stage = "conf-metadata";
+    let first = store
+        .upsert_stage_metadata(stage, &values(json!({"a": {"x": 1, "y": 2}, "b": "keep"})))
+        .await
+        .expect("upsert into a new stage");
+    assert_eq!(first.name, stage);
+    let second = store
+        .upsert_stage_metadata(stage, &values(json!({"a": {"x": 3}, "c": [1, 2]})))
+        .await
+        .expect("upsert again");
+    let want = values(json!({"a": {"x": 3}, "b": "keep", "c": [1, 2]}));
+    assert_eq!(second.metadata, want);
+    assert_eq!(store.get_stage(stage).await.expect("stage").metadata, want);
+    assert!(
+        store
+            .get_stage("conf-metadata-other")
+            .await
+            .expect("stage")
+            .metadata
+            .is_empty()
+    );
+
+    let f = put(
+        store,
+        freight("conf-metadata", "v1", "2026-01-01T10:00:00Z"),
+    )
+    .await;
+    store
+        .upsert_freight_metadata(&f.alias, &values(json!({"k": {"deep": true}, "n": 1})))
+        .await
+        .expect("upsert by alias");
+    let got = store
+        .upsert_freight_metadata(&f.metadata.name, &values(json!({"k": "flat"})))
+        .await
+        .expect("upsert by name");
+    assert_eq!(got.status.metadata, values(json!({"k": "flat", "n": 1})));
+    let stored = store
+        .get_freight(&f.metadata.name)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.status.metadata, got.status.metadata);
+    let err = store
+        .upsert_freight_metadata("conf-metadata-nothing", &values(json!({"k": 1})))
+        .await
+        .expect_err("unknown freight");
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
 }
 

@@ -196,6 +196,7 @@ impl Engine {
             step_ctx.attempt = record.attempts;
             step_ctx.evaluator = self.evaluator.clone();
             step_ctx.scope = scope;
+            step_ctx.store = ctx.store.clone();
             step_ctx.later_steps = steps[index + 1..]
                 .iter()
                 .map(|s| LaterStep {

@@ -265,6 +265,18 @@ impl Evaluator {
             .map_err(|m| ExprError::new(expression, m))
     }
 
+    /// Checks that a bare expression parses, without evaluating it (what
+    /// Kargo's `expr.Compile` catches up front, e.g. for a Warehouse's
+    /// `expressionFilter`). Unknown variables are only found when it runs.
+    pub fn check_expression(&self, expression: &str) -> Result<(), ExprError> {
+        let translated = translate::translate(expression)
+            .map_err(|m| ExprError::new(expression, format!("syntax error: {m}")))?;
+        self.env
+            .compile_expression_owned(translated)
+            .map(drop)
+            .map_err(|e| ExprError::new(expression, self.describe(&e)))
+    }
+
     fn template(&self, template: &str, ctx: &MjValue) -> Result<Value, ExprError> {
         let pieces = template::split(template).map_err(|m| ExprError::new(template, m))?;
         let single = pieces.len() == 1;

@@ -168,7 +168,9 @@ impl<'de> Deserialize<'de> for RepoSubscription {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut name: Option<String> = None;
-                let mut source: Option<SubscriptionSource> = None;
+                // The typed body is read after the loop, so that an error in
+                // it can name the subscription (`name` may come later).
+                let mut body: Option<(String, serde_json::Value)> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "name" {
                         if name.is_some() {
@@ -177,32 +179,46 @@ impl<'de> Deserialize<'de> for RepoSubscription {
                         name = Some(map.next_value()?);
                         continue;
                     }
-                    if let Some(existing) = &source {
+                    if let Some((existing, _)) = &body {
                         return Err(de::Error::custom(format!(
-                            "a subscription has exactly one type, but this one has `{}` and `{key}`",
-                            existing.type_key()
+                            "a subscription has exactly one type, but this one has `{existing}` and `{key}`"
                         )));
                     }
-                    source = Some(match key.as_str() {
-                        "git" => SubscriptionSource::Git(map.next_value()?),
-                        "image" => SubscriptionSource::Image(map.next_value()?),
-                        "chart" => SubscriptionSource::Chart(map.next_value()?),
-                        _ => {
-                            let mut generic: Subscription = map.next_value()?;
-                            generic.subscription_type = key;
-                            SubscriptionSource::Generic(generic)
-                        }
-                    });
+                    body = Some((key, map.next_value()?));
                 }
-                let source = source.ok_or_else(|| {
+                let (key, body) = body.ok_or_else(|| {
                     de::Error::custom(
                         "a subscription needs one key naming its type (`git`, `image`, `chart`, ...)",
                     )
                 })?;
-                Ok(RepoSubscription {
-                    name: name.unwrap_or_default(),
-                    source,
-                })
+                let name = name.unwrap_or_default();
+                let named = |e: serde_json::Error| {
+                    let repo = body.get("repoURL").and_then(|v| v.as_str()).unwrap_or("");
+                    let who = match (name.is_empty(), repo.is_empty()) {
+                        (true, true) => format!("{key} subscription"),
+                        (true, false) => format!("{key} subscription {repo}"),
+                        (false, true) => format!("{key} subscription \"{name}\""),
+                        (false, false) => format!("{key} subscription \"{name}\" ({repo})"),
+                    };
+                    de::Error::custom(format!("{who}: {e}"))
+                };
+                let source = match key.as_str() {
+                    "git" => {
+                        SubscriptionSource::Git(GitSubscription::deserialize(&body).map_err(named)?)
+                    }
+                    "image" => SubscriptionSource::Image(
+                        ImageSubscription::deserialize(&body).map_err(named)?,
+                    ),
+                    "chart" => SubscriptionSource::Chart(
+                        ChartSubscription::deserialize(&body).map_err(named)?,
+                    ),
+                    _ => {
+                        let mut generic = Subscription::deserialize(&body).map_err(named)?;
+                        generic.subscription_type = key;
+                        SubscriptionSource::Generic(generic)
+                    }
+                };
+                Ok(RepoSubscription { name, source })
             }
         }
 
@@ -562,6 +578,17 @@ acme-bundle:
         let yaml = "image:\n  repoURL: ghcr.io/acme/app\n  semverConstraint: ^1\n";
         let err = serde_saphyr::from_str::<RepoSubscription>(yaml).expect_err("unknown field");
         assert!(err.to_string().contains("semverConstraint"), "{err}");
+    }
+
+    #[test]
+    fn errors_in_a_subscription_name_it() {
+        let yaml = "name: app\ngit:\n  repoURL: https://x/y\n  commitSelectionStrategy: Newest\n";
+        let err = serde_saphyr::from_str::<RepoSubscription>(yaml).expect_err("unknown strategy");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("git subscription \"app\" (https://x/y)") && msg.contains("Newest"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::rules;
 use super::{
@@ -160,6 +161,17 @@ impl StateStore for InMemoryStore {
             .get(stage)
             .cloned()
             .unwrap_or_else(|| StageState::new(stage)))
+    }
+
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState> {
+        let mut inner = self.lock();
+        let state = inner.stage_mut(stage);
+        rules::upsert_metadata(&mut state.metadata, values);
+        Ok(state.clone())
     }
 
     async fn record_verification(
@@ -353,6 +365,56 @@ mod tests {
                 .or_default() += 1;
             Ok(StepOutcome::succeeded().with_output("n", 1))
         }
+    }
+
+    /// Writes `{"seen": <alias>}` into the Stage's metadata through the
+    /// context's store.
+    #[derive(Debug)]
+    struct Mark;
+
+    #[async_trait]
+    impl Step for Mark {
+        async fn run(
+            &self,
+            ctx: &StepContext,
+            _: serde_json::Value,
+        ) -> Result<StepOutcome, StepError> {
+            let values = BTreeMap::from([("seen".to_owned(), ctx.alias.clone().into())]);
+            ctx.store("mark")?
+                .upsert_stage_metadata(&ctx.stage, &values)
+                .await
+                .map_err(|e| StepError::retryable(e.to_string()))?;
+            Ok(StepOutcome::succeeded())
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_reach_the_promotion_store_and_fail_clearly_without_one() {
+        let mut registry = StepRegistry::new();
+        registry.register("mark", Mark).expect("register");
+        let engine = Engine::new(Arc::new(registry));
+        let steps = [PromotionStep {
+            uses: "mark".into(),
+            alias: "m".into(),
+            ..Default::default()
+        }];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = PromotionContext::new(crate::Workspace::new(dir.path()).expect("workspace"))
+            .with_names("p", "dev", "promo");
+
+        let without = engine.run(&ctx, &steps).await.expect("ran");
+        assert_eq!(without.phase, PromotionPhase::Errored);
+        let message = without.steps[0].message.clone().unwrap_or_default();
+        assert!(message.contains("mark: no state store"), "{message}");
+
+        let store: Arc<DynStateStore> = Arc::new(InMemoryStore::new());
+        let with = engine
+            .run(&ctx.clone().with_store(store.clone()), &steps)
+            .await
+            .expect("ran");
+        assert_eq!(with.phase, PromotionPhase::Succeeded);
+        let stage = store.get_stage("dev").await.expect("stage");
+        assert_eq!(stage.metadata["seen"], "m");
     }
 
     /// Saves through the store, then "dies" (fails) right after save

@@ -24,10 +24,12 @@
 mod memory;
 mod types;
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 pub use memory::InMemoryStore;
 pub use types::{
@@ -120,6 +122,16 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     /// in it yet.
     async fn get_stage(&self, stage: &str) -> Result<StageState>;
 
+    /// Sets each of `values` in the metadata of the Stage named `stage`
+    /// (Kargo's `StageStatus.UpsertMetadata`: a key given replaces its old
+    /// value whole, other keys stay) and returns the Stage's state
+    /// afterwards. A Stage with no state yet gets one.
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState>;
+
     /// Records a verification of the Stage's current Freight: inserts it
     /// into (or, by `id`, updates it in) the current collection's
     /// verification history. When it is `Successful`, every Freight of the
@@ -200,6 +212,20 @@ pub trait StateStoreExt: StateStore {
         let stage = stage.to_owned();
         self.update_freight_status(&name, &move |s| s.add_verified_stage(&stage, at))
             .await
+    }
+
+    /// Sets each of `values` in the metadata of the Freight named or
+    /// aliased `freight` (Kargo's `FreightStatus.UpsertMetadata`: a key
+    /// given replaces its old value whole, other keys stay).
+    async fn upsert_freight_metadata(
+        &self,
+        freight: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<Freight> {
+        self.update_freight_status(freight, &|s| {
+            rules::upsert_metadata(&mut s.metadata, values)
+        })
+        .await
     }
 
     /// The name of the Freight named or aliased `freight`.
@@ -291,6 +317,13 @@ macro_rules! forward_state_store {
             }
             async fn get_stage(&self, stage: &str) -> Result<StageState> {
                 (**self).get_stage(stage).await
+            }
+            async fn upsert_stage_metadata(
+                &self,
+                stage: &str,
+                values: &BTreeMap<String, Value>,
+            ) -> Result<StageState> {
+                (**self).upsert_stage_metadata(stage, values).await
             }
             async fn record_verification(
                 &self,

@@ -114,6 +114,15 @@ pub fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
     }
 }
 
+/// Sets each of `values` in `metadata`, replacing a key's old value whole
+/// (Kargo's `UpsertMetadata`, for Freight and Stage status alike).
+pub fn upsert_metadata(
+    metadata: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    values: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    metadata.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 /// Checks that `state` may be saved for `promo`.
 pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()> {
     if promo.phase != PromotionPhase::Running {

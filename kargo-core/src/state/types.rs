@@ -400,6 +400,10 @@ pub struct StageState {
     /// Auto-promotion holds by origin (`Warehouse/name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub auto_promotion_holds: BTreeMap<String, AutoPromotionHold>,
+    /// Metadata set by steps (`set-metadata`), Kargo's
+    /// `Stage.status.metadata`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 impl StageState {

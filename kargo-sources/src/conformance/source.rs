@@ -16,7 +16,8 @@ pub struct Case {
     pub subscription: RepoSubscription,
     /// How many artifacts it must find (its limit already applied).
     pub expected_len: usize,
-    /// The version (image tag, or artifact version) of the newest one.
+    /// The version of the newest one: an image tag, an artifact or chart
+    /// version, a commit's tag (or its id when it has none).
     pub expected_latest: String,
     /// A subscription of a type the source does not handle.
     pub foreign: RepoSubscription,
@@ -27,6 +28,13 @@ fn version_of(found: &Discovered, i: usize) -> Option<String> {
         Discovered::Images(d) => d.references.get(i).map(|r| r.tag.clone()),
         Discovered::Artifacts(d) => d.artifact_references.get(i).map(|r| r.version.clone()),
         Discovered::Charts(d) => d.versions.get(i).cloned(),
+        Discovered::Commits(d) => d.commits.get(i).map(|c| {
+            if c.tag.is_empty() {
+                c.id.clone()
+            } else {
+                c.tag.clone()
+            }
+        }),
     }
 }
 

@@ -211,12 +211,8 @@ impl ChartSource {
         name: &str,
         sub: &ChartSubscription,
     ) -> Result<ChartDiscovery, Error> {
-        if !(1..=100).contains(&sub.discovery_limit) {
-            return Err(Error::invalid(
-                "discoveryLimit",
-                format!("{} is outside 1..=100", sub.discovery_limit),
-            ));
-        }
+        crate::source::check_discovery_limit(sub.discovery_limit)
+            .map_err(|reason| Error::invalid("discoveryLimit", reason))?;
         let constraint = if sub.semver_constraint.is_empty() {
             None
         } else {

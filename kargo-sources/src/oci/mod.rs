@@ -382,12 +382,8 @@ impl Core {
         if q.repo_url.trim().is_empty() {
             return Err(Error::invalid("repoURL", "must not be empty"));
         }
-        if !(1..=100).contains(&q.discovery_limit) {
-            return Err(Error::invalid(
-                "discoveryLimit",
-                format!("{} is outside 1..=100", q.discovery_limit),
-            ));
-        }
+        crate::source::check_discovery_limit(q.discovery_limit)
+            .map_err(|reason| Error::invalid("discoveryLimit", reason))?;
         let constraint = match q.strategy {
             ImageSelectionStrategy::SemVer if !q.constraint.is_empty() => Some(
                 Constraint::parse(q.constraint)
@@ -627,14 +623,7 @@ impl ImageSource {
     }
 }
 
-/// How errors name a subscription: `image subscription "name" (repoURL)`.
-pub(crate) fn describe(kind: &str, name: &str, repo_url: &str) -> String {
-    if name.is_empty() {
-        format!("{kind} subscription {repo_url}")
-    } else {
-        format!("{kind} subscription \"{name}\" ({repo_url})")
-    }
-}
+pub(crate) use crate::source::describe;
 
 #[async_trait]
 impl Source for ImageSource {

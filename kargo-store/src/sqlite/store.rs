@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use kargo_core::state::{
     StateStore, StatusUpdate, VerificationRecord, rules,
 };
 use kargo_core::time::Timestamp;
-use serde_json::from_str;
+use serde_json::{Value, from_str};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -289,6 +290,20 @@ impl StateStore for SqliteStore {
     async fn get_stage(&self, stage: &str) -> Result<StageState> {
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
         Ok(load_stage(&mut conn, stage).await?)
+    }
+
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState> {
+        // The Stage document is JSON, so its `metadata` needs no migration.
+        let mut tx = self.begin().await?;
+        let mut state = load_stage(&mut tx, stage).await?;
+        rules::upsert_metadata(&mut state.metadata, values);
+        save_stage(&mut tx, &state).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(state)
     }
 
     async fn record_verification(

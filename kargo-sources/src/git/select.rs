@@ -1,0 +1,393 @@
+//! The commit selection strategies over a cached repository, as Kargo's
+//! selectors apply them.
+
+use std::collections::BTreeMap;
+
+use kargo_core::expr::{Evaluator, Scope};
+use kargo_core::model::{CommitSelectionStrategy, GitSubscription};
+use kargo_core::time::Timestamp;
+use regex_lite::Regex;
+use serde_json::{Map, Value, json};
+
+use super::Error;
+use super::history::{CommitMeta, History, TagMeta};
+use super::paths::PathFilter;
+use crate::semver::{Constraint, Version};
+use crate::source::DiscoveredCommit;
+
+/// Subjects longer than this are cut (Kargo keeps Freight small).
+const SUBJECT_LIMIT: usize = 80;
+
+/// What a discovery watches on the remote: unchanged, the selection cannot
+/// have changed either (Kargo's `observedRefs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Observed {
+    /// The tip of the followed branch, before any path filtering.
+    BranchHead(String),
+    /// Tags passing the name filters (tag -> object id).
+    Tags(BTreeMap<String, String>),
+}
+
+/// A subscription, validated and compiled.
+#[derive(Debug)]
+pub(crate) struct Selector {
+    strategy: CommitSelectionStrategy,
+    branch: String,
+    constraint: Option<Constraint>,
+    strict_semvers: bool,
+    allow: Vec<Regex>,
+    ignore: Vec<Regex>,
+    paths: PathFilter,
+    filter: Option<String>,
+    evaluator: Evaluator,
+    since: Option<Timestamp>,
+    limit: usize,
+}
+
+fn compile_all(field: &'static str, patterns: &[String]) -> Result<Vec<Regex>, Error> {
+    patterns
+        .iter()
+        .map(|p| Regex::new(p).map_err(|e| Error::invalid(field, format!("`{p}`: {e}"))))
+        .collect()
+}
+
+/// The variables `expressionFilter` sees for a commit of a branch.
+fn commit_vars(c: &CommitMeta) -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "id": c.id,
+        "commitDate": c.commit_date.to_string(),
+        "author": c.author,
+        "committer": c.committer,
+        "subject": c.subject,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    map
+}
+
+/// The variables `expressionFilter` sees for a tag.
+fn tag_vars(t: &TagMeta) -> Map<String, Value> {
+    let Value::Object(map) = json!({
+        "tag": t.tag,
+        "id": t.commit.id,
+        "creatorDate": t.creator_date.to_string(),
+        "author": t.commit.author,
+        "committer": t.commit.committer,
+        "subject": t.commit.subject,
+        "tagger": t.tagger,
+        "annotation": t.annotation,
+    }) else {
+        unreachable!("a JSON object literal")
+    };
+    map
+}
+
+impl Selector {
+    pub(crate) fn new(sub: &GitSubscription) -> Result<Selector, Error> {
+        if sub.repo_url.trim().is_empty() {
+            return Err(Error::invalid("repoURL", "must not be empty"));
+        }
+        crate::source::check_discovery_limit(sub.discovery_limit)
+            .map_err(|reason| Error::invalid("discoveryLimit", reason))?;
+        let tag_based = sub.commit_selection_strategy != CommitSelectionStrategy::NewestFromBranch;
+        if tag_based && !sub.allow_tags.is_empty() {
+            return Err(Error::invalid(
+                "allowTags",
+                "is no longer supported; use allowTagsRegexes",
+            ));
+        }
+        if tag_based && !sub.ignore_tags.is_empty() {
+            return Err(Error::invalid(
+                "ignoreTags",
+                "is no longer supported; use ignoreTagsRegexes",
+            ));
+        }
+        let constraint = match sub.commit_selection_strategy {
+            CommitSelectionStrategy::SemVer if !sub.semver_constraint.is_empty() => Some(
+                Constraint::parse(&sub.semver_constraint)
+                    .map_err(|e| Error::invalid("semverConstraint", e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let since = match &sub.since {
+            Some(s) => Some(
+                s.parse::<Timestamp>()
+                    .map_err(|e| Error::invalid("since", e.to_string()))?,
+            ),
+            None => None,
+        };
+        let filter = Some(sub.expression_filter.trim())
+            .filter(|f| !f.is_empty())
+            .map(str::to_owned);
+        let selector = Selector {
+            strategy: sub.commit_selection_strategy,
+            branch: sub.branch.clone(),
+            constraint,
+            strict_semvers: sub.strict_semvers,
+            allow: compile_all("allowTagsRegexes", &sub.allow_tags_regexes)?,
+            ignore: compile_all("ignoreTagsRegexes", &sub.ignore_tags_regexes)?,
+            paths: PathFilter::new(&sub.include_paths, &sub.exclude_paths)?,
+            filter,
+            evaluator: Evaluator::new(),
+            since,
+            limit: sub.discovery_limit as usize,
+        };
+        selector.check_filter()?;
+        Ok(selector)
+    }
+
+    /// Checks that `expressionFilter` parses, before any repository is
+    /// read, as Kargo compiles it up front.
+    fn check_filter(&self) -> Result<(), Error> {
+        match &self.filter {
+            Some(filter) => self
+                .evaluator
+                .check_expression(filter)
+                .map_err(|e| Error::invalid("expressionFilter", e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    fn is_tag_based(&self) -> bool {
+        self.strategy != CommitSelectionStrategy::NewestFromBranch
+    }
+
+    /// Runs `expressionFilter` (true without one), as Kargo does: a bool,
+    /// or a value whose text Go's `strconv.ParseBool` reads.
+    fn evaluate(&self, vars: Map<String, Value>) -> Result<bool, Error> {
+        let Some(filter) = &self.filter else {
+            return Ok(true);
+        };
+        let scope = Scope {
+            extra: vars,
+            ..Scope::default()
+        };
+        let value = self
+            .evaluator
+            .eval_expression(filter, &scope)
+            .map_err(Error::Expression)?;
+        match value {
+            Value::Bool(b) => Ok(b),
+            other => {
+                let text = match &other {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "<nil>".to_owned(),
+                    v => v.to_string(),
+                };
+                crate::source::go_parse_bool(&text).ok_or_else(|| Error::NotABool {
+                    expression: filter.clone(),
+                    value: text,
+                })
+            }
+        }
+    }
+
+    /// Whether a tag passes the name filters (and, with SemVer, is a
+    /// version satisfying the constraint).
+    fn matches_tag(&self, tag: &str) -> bool {
+        if self.ignore.iter().any(|r| r.is_match(tag)) {
+            return false;
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|r| r.is_match(tag)) {
+            return false;
+        }
+        if self.strategy != CommitSelectionStrategy::SemVer {
+            return true;
+        }
+        Version::parse(tag, self.strict_semvers)
+            .is_some_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
+    }
+
+    /// The full name of the branch followed, if it can be known.
+    fn branch_ref(&self, default_branch: Option<&str>) -> Option<String> {
+        let branch = if self.branch.is_empty() {
+            default_branch?
+        } else {
+            &self.branch
+        };
+        Some(format!("refs/heads/{branch}"))
+    }
+
+    /// What to compare between discoveries, from the remote's refs;
+    /// `None` when nothing reliable can be recorded (the branch is absent).
+    pub(crate) fn observe(
+        &self,
+        refs: &BTreeMap<String, String>,
+        default_branch: Option<&str>,
+    ) -> Option<Observed> {
+        if self.is_tag_based() {
+            return Some(Observed::Tags(
+                refs.iter()
+                    .filter_map(|(name, id)| {
+                        let tag = name.strip_prefix("refs/tags/")?;
+                        self.matches_tag(tag).then(|| (tag.to_owned(), id.clone()))
+                    })
+                    .collect(),
+            ));
+        }
+        let name = self.branch_ref(default_branch)?;
+        refs.get(&name).cloned().map(Observed::BranchHead)
+    }
+
+    /// Selects the commits, best first, from the cached repository whose
+    /// branches and tags are `refs`.
+    pub(crate) fn select(
+        &self,
+        history: &mut History,
+        refs: &BTreeMap<String, String>,
+        default_branch: Option<&str>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<DiscoveredCommit>, Error> {
+        if self.is_tag_based() {
+            self.select_tags(history, refs, cancelled)
+        } else {
+            self.select_from_branch(history, refs, default_branch, cancelled)
+        }
+    }
+
+    fn select_from_branch(
+        &self,
+        history: &mut History,
+        refs: &BTreeMap<String, String>,
+        default_branch: Option<&str>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<DiscoveredCommit>, Error> {
+        let Some(name) = self.branch_ref(default_branch) else {
+            // An empty repository: nothing to discover.
+            return Ok(Vec::new());
+        };
+        let tip = refs.get(&name).ok_or_else(|| Error::BranchNotFound {
+            branch: name.trim_start_matches("refs/heads/").to_owned(),
+        })?;
+        let tip = gix::ObjectId::from_hex(tip.as_bytes()).map_err(|e| Error::read("", e))?;
+        let mut selected = Vec::with_capacity(self.limit);
+        let mut next = Some(history.commit(tip)?);
+        while let Some(commit) = next {
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
+            if self.since.is_some_and(|since| commit.commit_date < since) {
+                break;
+            }
+            if self.evaluate(commit_vars(&commit))?
+                && (!self.paths.is_active() || self.paths.matches(&history.changed_paths(&commit)?))
+            {
+                selected.push(DiscoveredCommit {
+                    id: commit.id.clone(),
+                    branch: self.branch.clone(),
+                    tag: String::new(),
+                    subject: shorten(&commit.subject),
+                    author: commit.author.clone(),
+                    committer: commit.committer.clone(),
+                    creator_date: Some(commit.commit_date),
+                });
+                if selected.len() >= self.limit {
+                    break;
+                }
+            }
+            next = history.first_parent(&commit)?;
+        }
+        Ok(selected)
+    }
+
+    fn select_tags(
+        &self,
+        history: &mut History,
+        refs: &BTreeMap<String, String>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<DiscoveredCommit>, Error> {
+        let named: BTreeMap<String, String> = refs
+            .iter()
+            .filter(|(name, _)| {
+                name.strip_prefix("refs/tags/")
+                    .is_some_and(|tag| self.matches_tag(tag))
+            })
+            .map(|(n, id)| (n.clone(), id.clone()))
+            .collect();
+        let mut tags = Vec::with_capacity(named.len());
+        for tag in history.tags(&named)? {
+            if cancelled() {
+                return Err(Error::Cancelled);
+            }
+            if self.evaluate(tag_vars(&tag))? {
+                tags.push(tag);
+            }
+        }
+        match self.strategy {
+            CommitSelectionStrategy::SemVer => {
+                // Greatest version first; equal versions by their text,
+                // greatest first (`Version`'s order breaks ties so).
+                let mut keyed: Vec<(Version, TagMeta)> = tags
+                    .into_iter()
+                    .filter_map(|t| Version::parse(&t.tag, self.strict_semvers).map(|v| (v, t)))
+                    .collect();
+                keyed.sort_by(|a, b| b.0.cmp(&a.0));
+                tags = keyed.into_iter().map(|(_, t)| t).collect();
+            }
+            CommitSelectionStrategy::Lexical => tags.sort_by(|a, b| b.tag.cmp(&a.tag)),
+            // `git for-each-ref --sort=-creatordate`: newest first, ties by
+            // ref name ascending.
+            _ => tags.sort_by(|a, b| {
+                b.creator_date
+                    .cmp(&a.creator_date)
+                    .then_with(|| a.tag.cmp(&b.tag))
+            }),
+        }
+        let mut selected = Vec::with_capacity(self.limit.min(tags.len()));
+        for tag in tags {
+            if selected.len() >= self.limit {
+                break;
+            }
+            if self.paths.is_active() && !self.paths.matches(&history.changed_paths(&tag.commit)?) {
+                continue;
+            }
+            selected.push(DiscoveredCommit {
+                id: tag.commit.id.clone(),
+                branch: String::new(),
+                tag: tag.tag.clone(),
+                subject: shorten(&tag.commit.subject),
+                author: tag.commit.author.clone(),
+                committer: tag.commit.committer.clone(),
+                creator_date: Some(tag.creator_date),
+            });
+        }
+        Ok(selected)
+    }
+}
+
+/// Cuts a subject to [`SUBJECT_LIMIT`] bytes with `...`, as Kargo does
+/// (on a character boundary, where Go may split a character).
+fn shorten(subject: &str) -> String {
+    if subject.len() <= SUBJECT_LIMIT {
+        return subject.to_owned();
+    }
+    let mut end = SUBJECT_LIMIT - 3;
+    while !subject.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &subject[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_subjects_are_cut_to_eighty_bytes() {
+        let long = "x".repeat(100);
+        let cut = shorten(&long);
+        assert_eq!(cut.len(), 80);
+        assert!(cut.ends_with("..."));
+        assert_eq!(shorten("short"), "short");
+        let wide = "é".repeat(60);
+        assert!(shorten(&wide).len() <= 80);
+    }
+
+    #[test]
+    fn go_parse_bool_spellings() {
+        use crate::source::go_parse_bool;
+        assert_eq!(go_parse_bool("T"), Some(true));
+        assert_eq!(go_parse_bool("False"), Some(false));
+        assert_eq!(go_parse_bool("yes"), None);
+    }
+}
