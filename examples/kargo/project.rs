@@ -313,7 +313,8 @@ impl Project {
         let mut ctx = PromotionContext::new(workspace)
             .with_names(self.project_of(&promo.stage), &promo.stage, &promo.name)
             .with_vars(promo.vars.clone())
-            .with_freight(freight);
+            .with_freight(freight)
+            .with_store(self.store.clone());
         ctx.actor = promo.actor.clone();
         let checkpoint = StopAtBoundary {
             inner: StoreCheckpoint::new(&*self.store, promo.name.clone()),
