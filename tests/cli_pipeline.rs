@@ -367,11 +367,21 @@ fn freight_flows_through_verification_soak_approval_and_rollback() {
             (v1_name.as_str(), "controller:auto-promotion", "Succeeded"),
         ]
     );
+    // The smoke test is fixed: verifying dev again lets v2 on to staging.
+    std::fs::remove_file(w.path("broken")).unwrap();
+    let reverified = w.kargo("11:40", &["verify", "dev"]);
+    assert_eq!(reverified.code, 0, "{reverified:?}");
+    assert!(reverified.stdout.contains("Successful"), "{reverified:?}");
+    w.pass("11:41");
+    assert_eq!(w.deployed("staging"), "v2.0.0");
+    assert_eq!(w.deployed("prod"), "v1.0.0", "still held");
+
     // One commit per promotion on the remote: dev v1, staging v1, prod v1,
-    // dev v2, prod v2, prod v1.
+    // dev v2, prod v2, prod v1, staging v2.
     assert_eq!(
         w.commits(),
         [
+            "staging: v2.0.0",
             "prod: v1.0.0",
             "prod: v2.0.0",
             "dev: v2.0.0",

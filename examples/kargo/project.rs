@@ -334,11 +334,21 @@ impl Project {
         &self,
         stage: &str,
     ) -> kargo_core::Result<Option<VerificationRecord>> {
+        self.verify_opts(stage, false).await
+    }
+
+    /// Verifies the current Freight of `stage`; with `again`, also when it
+    /// was verified before (Kargo's reverify).
+    pub(crate) async fn verify_opts(
+        &self,
+        stage: &str,
+        again: bool,
+    ) -> kargo_core::Result<Option<VerificationRecord>> {
         let state = self.store.get_stage(stage).await?;
         let Some(current) = state.current() else {
             return Ok(None);
         };
-        if current.current_verification().is_some() {
+        if current.current_verification().is_some() && !again {
             return Ok(None);
         }
         let id = format!("{stage}.{:x}", now().unix_millis());
