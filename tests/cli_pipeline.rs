@@ -665,3 +665,34 @@ fn the_pipeline_loop_stops_cleanly_on_ctrl_c() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_eq!(w.deployed("dev"), "v1.0.0");
 }
+
+/// A Stage without promotion steps passes Freight on: dev → gate → prod
+/// in one pass, with the Freight verified in the gate.
+#[test]
+fn a_stage_without_steps_passes_freight_on() {
+    let dev = STAGES.split("---").next().unwrap();
+    let stages = format!(
+        r#"{dev}---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: gate, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [dev]}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: prod, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [gate]}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{task: {{name: set-tag}}, vars: [{{name: env, value: prod}}]}}]
+"#
+    );
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &stages);
+    w.pass("10:00");
+    assert_eq!(w.deployed("prod"), "v1.0.0");
+    let v1 = w.freight_named("10:00", "v1.0.0");
+    assert_eq!(keys(&v1["status"]["verifiedIn"]), ["dev", "gate", "prod"]);
+    assert_eq!(keys(&v1["status"]["currentlyIn"]), ["dev", "prod"]);
+}
