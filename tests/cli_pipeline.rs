@@ -367,11 +367,21 @@ fn freight_flows_through_verification_soak_approval_and_rollback() {
             (v1_name.as_str(), "controller:auto-promotion", "Succeeded"),
         ]
     );
+    // The smoke test is fixed: verifying dev again lets v2 on to staging.
+    std::fs::remove_file(w.path("broken")).unwrap();
+    let reverified = w.kargo("11:40", &["verify", "dev"]);
+    assert_eq!(reverified.code, 0, "{reverified:?}");
+    assert!(reverified.stdout.contains("Successful"), "{reverified:?}");
+    w.pass("11:41");
+    assert_eq!(w.deployed("staging"), "v2.0.0");
+    assert_eq!(w.deployed("prod"), "v1.0.0", "still held");
+
     // One commit per promotion on the remote: dev v1, staging v1, prod v1,
-    // dev v2, prod v2, prod v1.
+    // dev v2, prod v2, prod v1, staging v2.
     assert_eq!(
         w.commits(),
         [
+            "staging: v2.0.0",
             "prod: v1.0.0",
             "prod: v2.0.0",
             "dev: v2.0.0",
@@ -515,4 +525,174 @@ fn a_promotion_killed_at_each_step_boundary_resumes_to_the_same_end() {
             .collect();
         assert_eq!(steps, ["Succeeded"; 4], "crash at {crash_at}");
     }
+}
+
+/// A `steps` verification (an `http` check with a `successExpression`),
+/// a promotion that waits on an `http` step, a second one queued behind
+/// it, and `kargo abort` of the queued one.
+#[test]
+fn http_verification_waiting_promotions_and_abort() {
+    let ok = support::http_server(vec![(200, "{}")]);
+    let health = support::http_server(vec![(200, r#"{"healthy": true}"#)]);
+    let gate = support::http_server(vec![(202, "{}")]);
+    let stages = format!(
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: health, namespace: demo}}
+spec:
+  args: [{{name: url}}]
+  steps:
+  - uses: http
+    config:
+      url: ${{{{ vars.url }}}}
+      successExpression: response.status == 200 && response.body.healthy == true
+      failureExpression: response.status >= 500
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: web, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{uses: http, config: {{url: "{ok}"}}}}]
+  verification:
+    analysisTemplates: [{{name: health}}]
+    args: [{{name: url, value: "{health}/health"}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: gate, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: http
+        as: wait
+        config:
+          url: "{gate}"
+          successExpression: response.status == 200
+          failureExpression: response.status >= 500
+"#
+    );
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &stages);
+    // Auto-promotion for `web` only.
+    let project = std::fs::read_to_string(w.path("manifests/project.yaml")).unwrap();
+    write(
+        w.dir.path(),
+        "manifests/project.yaml",
+        &project.replace(r#"name: "glob:*""#, "name: web"),
+    );
+
+    w.pass("10:00");
+    let v1 = w.freight_named("10:00", "v1.0.0");
+    assert_eq!(keys(&v1["status"]["currentlyIn"]), ["web"]);
+    assert_eq!(
+        keys(&v1["status"]["verifiedIn"]),
+        ["web"],
+        "the http check passed"
+    );
+
+    let first = w.kargo("10:01", &["promote", "gate", "--json"]);
+    assert_eq!(first.code, 3, "waits: {first:?}");
+    assert_eq!(first.json()["phase"], "Running");
+    let second = w.kargo("10:02", &["promote", "gate", "--json"]);
+    assert_eq!(second.code, 3, "queued behind the first: {second:?}");
+    assert_eq!(second.json()["phase"], "Pending");
+    let queued = second.json()["promotion"].as_str().unwrap().to_owned();
+    let running = first.json()["promotion"].as_str().unwrap().to_owned();
+
+    let aborted = w.kargo("10:03", &["abort", &queued]);
+    assert_eq!(aborted.code, 0, "{aborted:?}");
+    assert!(aborted.stdout.contains("Aborted"), "{}", aborted.stdout);
+    let refused = w.kargo("10:03", &["abort", &running]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("only a Pending promotion can be aborted"),
+        "{}",
+        refused.stderr
+    );
+    let history = w.kargo("10:04", &["history", "gate", "--json"]);
+    let history: Value = serde_json::from_str(history.stdout.trim()).unwrap();
+    let phases: Vec<&str> = history["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["Aborted", "Running"]);
+}
+
+/// `kargo pipeline` without `--once` loops until Ctrl-C (SIGINT), then
+/// exits 0.
+#[test]
+fn the_pipeline_loop_stops_cleanly_on_ctrl_c() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+    let mut child = Command::new(kargo_bin())
+        .args(["pipeline", "--interval", "1", "--manifests"])
+        .arg(w.path("manifests"))
+        .arg("--state")
+        .arg(w.path("state.db"))
+        .env("KARGO_GIT_CACHE", w.path("git-cache"))
+        .env_remove("KARGO_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first pass promoted into dev (the poll count only
+    // keeps a broken build from hanging the test).
+    let mut polls = 0;
+    while w.commits().len() < 2 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "kargo pipeline exited early ({status}): {:?}",
+                child.wait_with_output()
+            );
+        }
+        polls += 1;
+        assert!(polls < 1200, "the first pass never pushed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(w.deployed("dev"), "v1.0.0");
+}
+
+/// A Stage without promotion steps passes Freight on: dev → gate → prod
+/// in one pass, with the Freight verified in the gate.
+#[test]
+fn a_stage_without_steps_passes_freight_on() {
+    let dev = STAGES.split("---").next().unwrap();
+    let stages = format!(
+        r#"{dev}---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: gate, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [dev]}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: prod, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [gate]}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{task: {{name: set-tag}}, vars: [{{name: env, value: prod}}]}}]
+"#
+    );
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &stages);
+    w.pass("10:00");
+    assert_eq!(w.deployed("prod"), "v1.0.0");
+    let v1 = w.freight_named("10:00", "v1.0.0");
+    assert_eq!(keys(&v1["status"]["verifiedIn"]), ["dev", "gate", "prod"]);
+    assert_eq!(keys(&v1["status"]["currentlyIn"]), ["dev", "prod"]);
 }

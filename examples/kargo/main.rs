@@ -13,7 +13,7 @@
 //!   acts on pull requests of the local provider (see `pr.rs`).
 //! - Pipeline commands, each with `--manifests DIR --state DB [--workdir DIR]`:
 //!   `pipeline [--once]`, `promote STAGE [--freight ID | --origin WAREHOUSE]`,
-//!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `status`,
+//!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `verify STAGE`, `status`,
 //!   `history STAGE`, `freight`; tables, or JSON with `--json`.
 
 mod discover;
@@ -70,6 +70,8 @@ enum Command {
     Approve(promote::ApproveArgs),
     /// Abort a queued promotion.
     Abort(promote::AbortArgs),
+    /// Verify a Stage's current Freight again.
+    Verify(promote::VerifyArgs),
     /// Show every Stage's Freight, promotion and verification.
     Status(status::ViewArgs),
     /// Show a Stage's promotions and verifications.
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
         Command::Promote(args) => promote::promote(args),
         Command::Approve(args) => promote::approve(args),
         Command::Abort(args) => promote::abort(args),
+        Command::Verify(args) => promote::verify(args),
         Command::Status(args) => status::status(args),
         Command::History(args) => status::history(args),
         Command::Freight(args) => status::freight(args),

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Args;
-use kargo_core::model::FreightCreationPolicy;
 use kargo_core::pipeline::{StageView, plan};
 use kargo_core::state::{FreightQuery, PromotionQuery, PromotionRecord, StageState};
 use kargo_sources::DiscoverOptions;
@@ -95,15 +94,12 @@ pub(crate) async fn pass(project: &Project, sources: &Sources) -> kargo_core::Re
     Ok(())
 }
 
-/// Runs every Warehouse's subscriptions and stores new Freight of those
-/// whose `freightCreationPolicy` is `Automatic`. A Warehouse that fails is
-/// reported and skipped.
+/// Runs every Warehouse's subscriptions and stores the new Freight that
+/// its `freightCreationPolicy` (`Automatic`) and `freightCreationCriteria`
+/// let it create. A Warehouse that fails is reported and skipped.
 async fn discover(project: &Project, sources: &Sources) -> kargo_core::Result<()> {
     for warehouse in project.manifests.warehouses() {
         let name = &warehouse.metadata.name;
-        if warehouse.spec.freight_creation_policy == FreightCreationPolicy::Manual {
-            continue;
-        }
         let key = kargo_core::state::discovery_lease_key(name);
         let discovered = project
             .exclusive(&key, async {
@@ -123,13 +119,18 @@ async fn discover(project: &Project, sources: &Sources) -> kargo_core::Result<()
                 continue;
             }
         };
-        let Some(mut freight) = found.freight else {
+        if found.freight.is_none() {
             eprintln!(
                 "kargo: Warehouse {name}: nothing discovered for {}",
                 found.missing.join(", ")
             );
             continue;
+        }
+        // `Automatic` policy and `freightCreationCriteria` decide.
+        let Some(freight) = found.freight_to_create() else {
+            continue;
         };
+        let mut freight = freight.clone();
         if freight.discovered_at.is_none() {
             freight.discovered_at = Some(now().to_string());
         }

@@ -50,8 +50,9 @@ pub(crate) struct StateArgs {
     /// `postgres://` URL, which several `kargo` processes may share.
     #[arg(long)]
     pub(crate) state: String,
-    /// Where promotions get their work directories (default: `DB.work`
-    /// next to the state file).
+    /// Where promotions get their work directories, `DIR/<promotion>`,
+    /// kept afterwards (default: `DB.work/<promotion>` next to the state
+    /// file, removed when the promotion finished).
     #[arg(long)]
     pub(crate) workdir: Option<PathBuf>,
 }
@@ -91,6 +92,9 @@ pub(crate) struct Project {
     verifications: HashMap<String, StageVerification>,
     auto: HashMap<String, bool>,
     work_root: PathBuf,
+    /// Whether work directories stay after their promotion finished
+    /// (when `--workdir` names the place).
+    keep_work: bool,
     /// Set by Ctrl-C: a promotion stops at its next step boundary (left
     /// `Running`, resumed by the next command) and loops end.
     pub(crate) stop: Arc<AtomicBool>,
@@ -145,9 +149,12 @@ impl Project {
                 verifications.insert(name.clone(), v);
             }
         }
-        let store = kargo_store::open(&args.state)
-            .await
-            .map_err(|e| InputError(format!("--state {}: {e}", args.state)))?;
+        let store = kargo_store::open(&args.state).await.map_err(|e| {
+            InputError(format!(
+                "--state {}: {e}",
+                kargo_store::display_location(&args.state)
+            ))
+        })?;
         let work_root = match &args.workdir {
             Some(dir) => dir.clone(),
             None if args.state.contains("://") => std::env::temp_dir().join("kargo-work"),
@@ -165,6 +172,7 @@ impl Project {
             verifications,
             auto,
             work_root,
+            keep_work: args.workdir.is_some(),
             stop: Arc::new(AtomicBool::new(false)),
             saves: AtomicUsize::new(0),
             replica: kargo_store::postgres::is_postgres_url(&args.state).then(|| {
@@ -290,7 +298,9 @@ impl Project {
                 return Ok(out);
             }
             let finished = self.store.finish_promotion(&promo.name, now()).await?;
-            let _ = std::fs::remove_dir_all(self.work_root.join(&promo.name));
+            if !self.keep_work {
+                let _ = std::fs::remove_dir_all(self.work_root.join(&promo.name));
+            }
             eprintln!(
                 "kargo: {stage}: promotion {} of Freight {} {}{}",
                 finished.name,
@@ -334,7 +344,8 @@ impl Project {
         let mut ctx = PromotionContext::new(workspace)
             .with_names(self.project_of(&promo.stage), &promo.stage, &promo.name)
             .with_vars(promo.vars.clone())
-            .with_freight(freight);
+            .with_freight(freight)
+            .with_store(self.store.clone());
         ctx.actor = promo.actor.clone();
         let inner: Box<dyn Checkpoint + '_> = match &self.replica {
             Some(owner) => Box::new(LeasedCheckpoint::new(
@@ -374,11 +385,21 @@ impl Project {
         &self,
         stage: &str,
     ) -> kargo_core::Result<Option<VerificationRecord>> {
+        self.verify_opts(stage, false).await
+    }
+
+    /// Verifies the current Freight of `stage`; with `again`, also when it
+    /// was verified before (Kargo's reverify).
+    pub(crate) async fn verify_opts(
+        &self,
+        stage: &str,
+        again: bool,
+    ) -> kargo_core::Result<Option<VerificationRecord>> {
         let state = self.store.get_stage(stage).await?;
         let Some(current) = state.current() else {
             return Ok(None);
         };
-        if current.current_verification().is_some() {
+        if current.current_verification().is_some() && !again {
             return Ok(None);
         }
         let id = format!("{stage}.{:x}", now().unix_millis());

@@ -1,5 +1,5 @@
-//! A person's commands: `kargo promote`, `kargo approve`, and (an addition
-//! to the DESIGN commands) `kargo abort`.
+//! A person's commands: `kargo promote`, `kargo approve`, and (additions
+//! to the DESIGN commands) `kargo abort` and `kargo verify`.
 
 use clap::Args;
 use kargo_core::model::{Freight, FreightOrigin, PromotionPhase, Stage};
@@ -242,5 +242,38 @@ pub(crate) fn abort(args: AbortArgs) -> Result<u8, InputError> {
             .map_err(|e| InputError(e.to_string()))?;
         println!("{}\t{}", aborted.name, aborted.phase.as_str());
         Ok(EXIT_SUCCEEDED)
+    })
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    state: StateArgs,
+    /// The Stage whose current Freight to verify again.
+    stage: String,
+}
+
+/// Verifies a Stage's current Freight again (Kargo's reverify), e.g. after
+/// a failed verification was fixed. Exit 0 when it passed, 1 when not,
+/// 2 for an unknown Stage or one without Freight.
+pub(crate) fn verify(args: VerifyArgs) -> Result<u8, InputError> {
+    runtime()?.block_on(async {
+        let project = Project::load(&args.state).await?;
+        project.stage(&args.stage)?;
+        let record = store_err(project.verify_opts(&args.stage, true).await)?
+            .ok_or_else(|| InputError(format!("Stage `{}` holds no Freight", args.stage)))?;
+        println!(
+            "{}\t{:?}\t{}",
+            record.id,
+            record.phase,
+            record.message.as_deref().unwrap_or_default()
+        );
+        Ok(
+            if record.phase == kargo_core::state::VerificationPhase::Successful {
+                EXIT_SUCCEEDED
+            } else {
+                EXIT_NOT_SUCCEEDED
+            },
+        )
     })
 }

@@ -40,7 +40,7 @@ pub async fn open(location: &str) -> Result<Arc<DynStateStore>> {
         Some(("sqlite", path)) => open_sqlite(path).await,
         Some(("postgres" | "postgresql", _)) => open_postgres(location).await,
         Some((scheme, _)) if is_scheme(scheme) => Err(Error::Unsupported {
-            operation: format!("state store `{scheme}://{}`", redacted_rest(location)),
+            operation: format!("state store `{}`", display_location(location)),
             implementer: "kargo-store (known: a SQLite file path, sqlite:PATH, postgres://...)",
         }),
         _ => open_sqlite(location.strip_prefix("sqlite:").unwrap_or(location)).await,
@@ -55,10 +55,18 @@ fn is_scheme(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// The host and path of a URL-style location, without user information.
-fn redacted_rest(location: &str) -> &str {
-    let rest = location.split_once("://").map_or(location, |(_, r)| r);
-    rest.rsplit_once('@').map_or(rest, |(_, host)| host)
+/// `location` as it may be shown in messages and logs: a URL-style
+/// location without its user information (`postgres://user:secret@host/db`
+/// becomes `postgres://host/db`); a path unchanged.
+pub fn display_location(location: &str) -> String {
+    match location.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        _ => location.to_owned(),
+    }
 }
 
 #[cfg(feature = "sqlite")]
@@ -93,7 +101,7 @@ async fn open_postgres(url: &str) -> Result<Arc<DynStateStore>> {
 #[cfg(not(feature = "postgres"))]
 async fn open_postgres(url: &str) -> Result<Arc<DynStateStore>> {
     Err(Error::Unsupported {
-        operation: format!("PostgreSQL state store {}", redacted_rest(url)),
+        operation: format!("PostgreSQL state store {}", display_location(url)),
         implementer: "kargo-store (built without the `postgres` feature)",
     })
 }
@@ -119,6 +127,16 @@ mod tests {
         assert!(matches!(err, Error::Unsupported { .. }), "{text}");
         assert!(text.contains("mysql://db.example/kargo"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
+    }
+
+    #[test]
+    fn displayed_locations_leave_out_user_information() {
+        assert_eq!(
+            display_location("postgres://kargo:s3cret@db:5432/kargo?sslmode=disable"),
+            "postgres://db:5432/kargo?sslmode=disable"
+        );
+        assert_eq!(display_location("postgres://db/k@x"), "postgres://db/k@x");
+        assert_eq!(display_location("state/a@b.db"), "state/a@b.db");
     }
 
     #[tokio::test]

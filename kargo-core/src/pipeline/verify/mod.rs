@@ -58,6 +58,38 @@ pub type DynVerifier = dyn Verifier;
 ///
 /// # Wrappers
 /// `Arc<T>` and `Box<T>` are verifiers too.
+///
+/// # Examples
+/// ```
+/// use async_trait::async_trait;
+/// use kargo_core::engine::PromotionContext;
+/// use kargo_core::pipeline::{CommandVerifier, VerificationOutcome, Verifier};
+/// use kargo_core::state::VerificationPhase;
+///
+/// /// Passes when the Stage's Freight has an alias.
+/// #[derive(Debug)]
+/// struct HasAlias;
+///
+/// #[async_trait]
+/// impl Verifier for HasAlias {
+///     async fn verify(&self, ctx: &PromotionContext) -> kargo_core::Result<VerificationOutcome> {
+///         let phase = if ctx.target_freight.alias.is_empty() {
+///             VerificationPhase::Failed
+///         } else {
+///             VerificationPhase::Successful
+///         };
+///         Ok(VerificationOutcome::new(phase, None))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let ctx = PromotionContext::new(kargo_core::Workspace::new(dir.path()).unwrap());
+/// assert_eq!(HasAlias.verify(&ctx).await.unwrap().phase, VerificationPhase::Failed);
+/// let command = CommandVerifier::new(vec!["true".into()]).unwrap();
+/// assert_eq!(command.verify(&ctx).await.unwrap().phase, VerificationPhase::Successful);
+/// # });
+/// ```
 #[async_trait]
 pub trait Verifier: Send + Sync + Debug + 'static {
     /// Runs the check for `ctx`.
