@@ -613,20 +613,21 @@ async fn a_subscription_that_finds_nothing_blocks_freight() {
         "{msg}"
     );
 
-    let git: Warehouse = serde_saphyr::from_str(
-        "metadata: {name: g}\nspec:\n  subscriptions:\n  - git: {repoURL: 'https://example.com/r.git'}\n",
+    // A subscription type no registered source handles.
+    let other: Warehouse = serde_saphyr::from_str(
+        "metadata: {name: g}\nspec:\n  subscriptions:\n  - name: site\n    s3: {config: {repoURL: 's3://bucket/site'}}\n",
     )
     .expect("valid Warehouse");
-    let err = discover(&Sources::builtin(), [&git])
+    let err = discover(&Sources::builtin(), [&other])
         .await
-        .expect_err("no git source");
+        .expect_err("no s3 source");
     assert!(
         matches!(err, kargo_core::Error::Unsupported { .. }),
         "{err:?}"
     );
     assert!(
         err.to_string()
-            .contains("git subscription https://example.com/r.git"),
+            .contains("s3 subscription \"site\" (s3://bucket/site)"),
         "{err}"
     );
 }
