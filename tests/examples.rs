@@ -61,6 +61,37 @@ fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function
         assert!(out.status.success(), "{path}");
         String::from_utf8(out.stdout).unwrap()
     };
+    // The history, oldest first: the seed, dev and staging straight to
+    // main, prod's commit with the plan on its branch, the merge of the
+    // pull request, and the function-URL commit.
+    let log = Command::new("git")
+        .args([
+            "--git-dir",
+            repo.to_str().unwrap(),
+            "log",
+            "--reverse",
+            "--format=%s",
+            "main",
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8(log.stdout).unwrap();
+    let subjects: Vec<&str> = log.lines().collect();
+    let expected = [
+        "GitOps repository for guestbook",
+        "dev: guestbook v0.3.0, function 1.1.0, FUNCTION_URL from terraform output",
+        "staging: guestbook v0.3.0, function 1.1.0, FUNCTION_URL from terraform output",
+        "prod: guestbook v0.3.0, function 1.1.0 (Terraform plan attached)",
+        "Merge pull request #1 from kargo/promotion/prod.",
+        "prod: guestbook v0.3.0, function 1.1.0, FUNCTION_URL from terraform output",
+    ];
+    assert_eq!(subjects.len(), expected.len(), "{log}");
+    for (subject, expected) in subjects.iter().zip(expected) {
+        assert!(
+            subject.starts_with(expected),
+            "{subject:?} is not {expected:?} in\n{log}"
+        );
+    }
     let tfvars = show("envs/prod/terraform/terraform.tfvars");
     assert!(
         tfvars.contains("function_image = \"guestbook-function:1.1.0@sha256:"),
