@@ -1,0 +1,16 @@
+# Sourced by scripts/test.sh and scripts/bench.sh: installs what the tests
+# and benchmarks need on a fresh machine (idempotent; each installer is
+# skipped when its tool is present) and exports KARGO_TERRAFORM.
+
+for installer in scripts/install-*.sh; do
+  [ -e "$installer" ] || continue
+  echo "==> $installer"
+  bash "$installer"
+done
+
+# The Terraform tests find the binary through KARGO_TERRAFORM (the
+# installer prints its path; running it again is quick).
+if [ -z "${KARGO_TERRAFORM:-}" ] && [ -e scripts/install-terraform.sh ]; then
+  KARGO_TERRAFORM="$(bash scripts/install-terraform.sh 2>/dev/null)"
+  export KARGO_TERRAFORM
+fi
