@@ -500,7 +500,11 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
         let at = || segments[..i].join(".");
         match &node.kind {
             Kind::Map { entries, flow: f } => {
-                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| matches!(&k.kind, Kind::Scalar { value, .. } if value == seg);
+                // An empty key has an empty span (the parser calls it `~`).
+                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| {
+                    !k.span.is_empty()
+                        && matches!(&k.kind, Kind::Scalar { value, .. } if value == seg)
+                };
                 let found = entries.iter().position(is_seg);
                 if let Some(idx) = found
                     && entries[idx + 1..].iter().any(is_seg)

@@ -460,3 +460,13 @@ fn flow_collections_are_replaced_whole() {
     limits: none
     ");
 }
+
+#[test]
+fn an_empty_key_is_not_the_key_tilde() {
+    // The parser reports an empty scalar as `~`; a key written as nothing
+    // is not a key named `~`.
+    insta::assert_snapshot!(edit(":\n", &[("~", json!("v"))]), @r#"
+    :
+    "~": v
+    "#);
+}
