@@ -72,6 +72,31 @@ fn pipeline() -> (StageGraph, Vec<Freight>) {
     (StageGraph::new(stages).expect("valid pipeline"), freight)
 }
 
+/// The process's peak and current resident memory in MiB, from
+/// `/proc/self/status` (`None` where that file does not exist).
+fn memory_mib() -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kib| kib / 1024.0)
+    };
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+fn report_memory(when: &str) {
+    match memory_mib() {
+        Some((peak, current)) => {
+            eprintln!(
+                "pipeline/plan memory {when}: peak RSS {peak:.1} MiB, current {current:.1} MiB (target: at most 200 MB)"
+            )
+        }
+        None => eprintln!("pipeline/plan memory {when}: not available on this platform"),
+    }
+}
+
 fn bench_plan(c: &mut Criterion) {
     let (graph, freight) = pipeline();
     let states: Vec<StageState> = graph
@@ -92,12 +117,14 @@ fn bench_plan(c: &mut Criterion) {
         })
         .collect();
     let now: Timestamp = "2026-01-01T12:00:00Z".parse().expect("timestamp");
+    report_memory("with 1,000 Stages and 2,000 Freight loaded");
     c.bench_function("pipeline/plan-1000-stages-20-freight", |b| {
         b.iter(|| {
             let plan = plan(&graph, &freight, &views, now);
             assert_eq!(plan.promotions.len(), 1000);
         })
     });
+    report_memory("after the passes");
 }
 
 criterion_group!(benches, bench_plan);

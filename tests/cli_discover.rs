@@ -3,48 +3,8 @@
 
 mod support;
 
-use std::path::Path;
-
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use support::{kargo, write};
-
-/// Writes `bytes` as a blob of the layout and returns its descriptor.
-fn blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
-    let digest = hex::encode(Sha256::digest(bytes));
-    let path = layout.join("blobs/sha256").join(&digest);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-    json!({"mediaType": media_type, "digest": format!("sha256:{digest}"), "size": bytes.len()})
-}
-
-/// An OCI image layout holding one small image per tag.
-fn layout_with_tags(layout: &Path, tags: &[(&str, &str)]) {
-    let mut manifests = Vec::new();
-    for (tag, created) in tags {
-        let config = json!({"created": created, "architecture": "amd64", "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": []}});
-        let config = blob(
-            layout,
-            "application/vnd.oci.image.config.v1+json",
-            config.to_string().as_bytes(),
-        );
-        let manifest = json!({"schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config, "layers": []});
-        let mut descriptor = blob(
-            layout,
-            "application/vnd.oci.image.manifest.v1+json",
-            manifest.to_string().as_bytes(),
-        );
-        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-        manifests.push(descriptor);
-    }
-    write(layout, "oci-layout", r#"{"imageLayoutVersion": "1.0.0"}"#);
-    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": manifests});
-    write(layout, "index.json", &index.to_string());
-}
+use support::{kargo, layout_with_tags, write};
 
 #[test]
 fn discover_prints_the_newest_image_as_freight_with_kargos_id() {

@@ -13,27 +13,7 @@ use kargo::core::Workspace;
 use kargo::core::engine::{Engine, PromotionContext, TaskCatalog, inflate_tasks};
 use kargo::core::model::{PromotionPhase, PromotionTemplateSpec};
 use kargo::core::step::StepRegistry;
-use support::kargo_bin;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
-        .env("GIT_COMMITTER_NAME", "Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use support::{git, kargo_bin};
 
 const VALUES: &str = "# image settings\nimage:\n  repository: registry.example.com/app\n  tag: v1 # promoted by kargo\n";
 

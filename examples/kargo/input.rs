@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use kargo_core::manifest::Manifests;
-use kargo_core::model::{Freight, PromotionTemplateSpec};
+use kargo_core::model::{Freight, PromotionTemplateSpec, Stage};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -89,22 +89,29 @@ pub(crate) fn load_steps(path: &Path) -> Result<StepsFile, InputError> {
         .stages()
         .first()
         .ok_or_else(|| InputError(format!("{}: no Stage found", path.display())))?;
-    let template = stage.spec.promotion_template.as_ref().ok_or_else(|| {
+    let template = stage_template(stage).ok_or_else(|| {
         InputError(format!(
             "{}: Stage `{}` has no `spec.promotionTemplate`",
             path.display(),
             stage.metadata.name
         ))
     })?;
-    let mut template = template.spec.clone();
-    let mut vars = stage.spec.vars.clone();
-    vars.append(&mut template.vars);
-    template.vars = vars;
     Ok(StepsFile {
         template,
         stage: Some(stage.metadata.name.clone()),
         project: Some(stage.metadata.namespace.clone()).filter(|n| !n.is_empty()),
     })
+}
+
+/// The promotion template of `stage` with its variables: the Stage's
+/// `spec.vars` first, then the template's (later ones win); `None` when
+/// it has no `spec.promotionTemplate`.
+pub(crate) fn stage_template(stage: &Stage) -> Option<PromotionTemplateSpec> {
+    let mut template = stage.spec.promotion_template.as_ref()?.spec.clone();
+    let mut vars = stage.spec.vars.clone();
+    vars.append(&mut template.vars);
+    template.vars = vars;
+    Some(template)
 }
 
 /// Every Freight document in `path`; a Freight without a name is named

@@ -1,17 +1,29 @@
 //! `kargo`: a command line over the kargo-rs library.
 //!
 //! - `kargo run --steps FILE [--workdir DIR] [--freight FILE]... [--var NAME=VALUE]...
-//!   [--stage NAME] [--project NAME] [--tasks DIR] [--state FILE]` runs one promotion and
+//!   [--stage NAME] [--project NAME] [--tasks DIR] [--state FILE] [--custom-steps FILE]...`
+//!   runs one promotion and
 //!   prints one JSON object: `{"phase", "steps": [{alias, uses, status, message}], "state"}`.
 //!   Exit codes: 0 Succeeded, 1 ran and did not succeed, 2 unusable input,
 //!   3 waiting (`Running`; run the same command again to resume).
 //! - `kargo freight-id FILE` prints the ID of the Freight in FILE.
 //! - `kargo discover --manifests DIR [--warehouse NAME]` prints the Freight
 //!   the Warehouses' subscriptions find, as a JSON array.
+//! - `kargo pr list|show|approve|merge|close --repo URL [ID] [--method M]`
+//!   acts on pull requests of the local provider (see `pr.rs`).
+//! - Pipeline commands, each with `--manifests DIR --state DB [--workdir DIR]`:
+//!   `pipeline [--once]`, `promote STAGE [--freight ID | --origin WAREHOUSE]`,
+//!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `verify STAGE`, `status`,
+//!   `history STAGE`, `freight`; tables, or JSON with `--json`.
 
 mod discover;
 mod input;
+mod pipeline;
+mod pr;
+mod project;
+mod promote;
 mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -48,6 +60,24 @@ enum Command {
     },
     /// Discover the newest artifacts of each Warehouse and print the Freight.
     Discover(discover::DiscoverArgs),
+    /// Review pull requests of the local provider: list, show, approve, merge, close.
+    Pr(pr::PrArgs),
+    /// Run the pipeline: discover, auto-promote, verify; until Ctrl-C.
+    Pipeline(pipeline::PipelineArgs),
+    /// Promote Freight into a Stage.
+    Promote(promote::PromoteArgs),
+    /// Approve Freight for a Stage.
+    Approve(promote::ApproveArgs),
+    /// Abort a queued promotion.
+    Abort(promote::AbortArgs),
+    /// Verify a Stage's current Freight again.
+    Verify(promote::VerifyArgs),
+    /// Show every Stage's Freight, promotion and verification.
+    Status(status::ViewArgs),
+    /// Show a Stage's promotions and verifications.
+    History(status::HistoryArgs),
+    /// Show every Freight and where it is.
+    Freight(status::ViewArgs),
 }
 
 /// An error that makes the input unusable: reported on one line, exit 2.
@@ -79,6 +109,15 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::FreightId { file } => freight_id(&file),
         Command::Discover(args) => discover::discover(args),
+        Command::Pr(args) => pr::pr(args),
+        Command::Pipeline(args) => pipeline::pipeline(args),
+        Command::Promote(args) => promote::promote(args),
+        Command::Approve(args) => promote::approve(args),
+        Command::Abort(args) => promote::abort(args),
+        Command::Verify(args) => promote::verify(args),
+        Command::Status(args) => status::status(args),
+        Command::History(args) => status::history(args),
+        Command::Freight(args) => status::freight(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

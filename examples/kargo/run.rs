@@ -8,7 +8,9 @@ use clap::Args;
 use kargo_core::Workspace;
 use kargo_core::engine::{Checkpoint, Engine, PromotionContext, PromotionState, inflate_tasks};
 use kargo_core::model::{ExpressionVariable, FreightCollection, PromotionPhase};
+use kargo_core::state::{DynStateStore, InMemoryStore, StateStore};
 use kargo_core::step::StepRegistry;
+use kargo_steps::process_step::Declarations;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -44,6 +46,9 @@ pub(crate) struct RunArgs {
     /// Where a waiting promotion's state is saved (default: .kargo/promotion.json in the work directory).
     #[arg(long)]
     state: Option<PathBuf>,
+    /// A file declaring out-of-process custom steps (`{steps: [{name, command, env, timeout}]}`); repeatable.
+    #[arg(long = "custom-steps", value_name = "FILE")]
+    custom_steps: Vec<PathBuf>,
 }
 
 /// The state file: the promotion's name and its engine state.
@@ -86,6 +91,17 @@ pub(crate) fn registry() -> StepRegistry {
     registry
 }
 
+/// [`registry`] plus the custom steps declared in `custom_steps` files.
+fn registry_with(custom_steps: &[PathBuf]) -> Result<StepRegistry, InputError> {
+    let mut registry = registry();
+    for file in custom_steps {
+        let steps = Declarations::load(file).map_err(|e| InputError(e.to_string()))?;
+        Declarations::register(steps, &mut registry)
+            .map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    }
+    Ok(registry)
+}
+
 fn parse_var(text: &str) -> Result<ExpressionVariable, InputError> {
     match text.split_once('=') {
         Some((name, value)) if !name.is_empty() => Ok(ExpressionVariable {
@@ -110,7 +126,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
     };
     let steps = inflate_tasks(&file.template.steps, &vars, &catalog)
         .map_err(|e| InputError(format!("{}: {e}", args.steps.display())))?;
-    let registry = registry();
+    let registry = registry_with(&args.custom_steps)?;
     for step in &steps {
         if registry.get(&step.uses).is_none() {
             return Err(InputError(format!(
@@ -167,11 +183,15 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
         None => (new_promotion_name(&stage), PromotionState::default()),
     };
     let cancel = CancellationToken::new();
+    // set-metadata and set-freight-alias work on a store that lives as long
+    // as this run and starts with the --freight documents.
+    let store: Arc<DynStateStore> = Arc::new(InMemoryStore::new());
     let ctx = PromotionContext::new(workspace)
         .with_names(project, stage, promotion.clone())
         .with_vars(vars)
         .with_freight(FreightCollection::new(freight))
-        .with_cancel(cancel.clone());
+        .with_cancel(cancel.clone())
+        .with_store(store.clone());
     let engine = Engine::new(Arc::new(registry));
     let checkpoint = FileCheckpoint {
         path: state_path.clone(),
@@ -183,15 +203,24 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
         .build()
         .map_err(|e| InputError(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
+        for f in &ctx.freight.items {
+            store
+                .put_freight(f.clone())
+                .await
+                .map_err(|e| InputError(format!("Freight {}: {e}", f.metadata.name)))?;
+        }
         let interrupt = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 interrupt.cancel();
             }
         });
-        engine.resume(&ctx, &steps, &mut state, &checkpoint).await
+        engine
+            .resume(&ctx, &steps, &mut state, &checkpoint)
+            .await
+            .map_err(|e| InputError(format!("{}: {e}", state_path.display())))
     });
-    result.map_err(|e| InputError(format!("{}: {e}", state_path.display())))?;
+    result?;
 
     let waiting = state.phase == PromotionPhase::Running;
     if !waiting {
@@ -245,6 +274,12 @@ fn new_promotion_name(stage: &str) -> String {
 }
 
 fn print_json(state: &PromotionState) {
+    println!("{}", result_json(state));
+}
+
+/// The runner's JSON for a promotion: `{phase, steps: [{alias, uses,
+/// status, message}], state}`.
+pub(crate) fn result_json(state: &PromotionState) -> Value {
     let steps: Vec<Value> = state
         .steps
         .iter()
@@ -257,10 +292,9 @@ fn print_json(state: &PromotionState) {
             })
         })
         .collect();
-    let out = json!({
+    json!({
         "phase": state.phase.as_str(),
         "steps": steps,
         "state": state.outputs,
-    });
-    println!("{out}");
+    })
 }

@@ -155,6 +155,29 @@ pub fn normalize_image(repo: &str) -> String {
     }
 }
 
+/// Whether a `host[:port]` (an image registry, a URL's authority without
+/// credentials) names the local machine: `localhost` or a loopback IP.
+/// Registries there are spoken to over plain HTTP.
+///
+/// ```
+/// use kargo_core::urls::is_loopback_host;
+/// assert!(is_loopback_host("127.0.0.1:5000"));
+/// assert!(is_loopback_host("[::1]:5000"));
+/// assert!(is_loopback_host("localhost"));
+/// assert!(!is_loopback_host("registry.example.com:5000"));
+/// ```
+pub fn is_loopback_host(host_port: &str) -> bool {
+    let host = host_port
+        .rsplit_once(':')
+        .filter(|(h, port)| !h.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host_port, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Joins two slash-separated paths and cleans the result lexically, as Go's
 /// `path.Join` does: empty elements are ignored, repeated slashes collapse,
 /// `.` and `..` elements are resolved. Kargo uses it to append a chart's

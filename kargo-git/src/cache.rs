@@ -564,7 +564,7 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
 }
 
 /// A readable, collision-free directory name for a URL.
-fn dir_name(url: &str) -> String {
+pub(crate) fn dir_name(url: &str) -> String {
     let hash = hex::encode(Sha1::digest(url.as_bytes()));
     let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     // Never keep user info (it might hold a secret) in a path.

@@ -162,7 +162,8 @@ impl<'a> Git<'a> {
         let mut cmd = Command::new("git");
         let mut shown = Vec::new();
         for arg in args {
-            shown.push(arg.as_ref().to_string_lossy().into_owned());
+            // A URL argument may carry a password: never show it.
+            shown.push(redact_url(&arg.as_ref().to_string_lossy()));
             cmd.arg(arg.as_ref());
         }
         cmd.current_dir(self.dir)

@@ -17,6 +17,15 @@
 //! - [`commit`], [`tag`], [`clear`]: local changes, through the git CLI.
 //! - [`push`]: fetch, integrate (rebase or merge by policy), push and retry;
 //!   serialised per (repository, branch) within a process.
+//! - [`provider`]: pull requests, the [`GitProvider`](provider::GitProvider)
+//!   trait and its providers: `local` (records inside the repository,
+//!   merged by the library; always built), GitHub, GitLab and Gitea/Forgejo
+//!   (REST APIs over reqwest).
+//!
+//! # Feature flags
+//! - `github`, `gitlab`, `gitea` (default): the REST pull-request providers.
+//! - `conformance`: the public [`GitProvider`](provider::GitProvider)
+//!   conformance suite (not semver-stable).
 //!
 //! # Design decisions
 //! - **gix fetches, the git CLI writes.** gix has no push, and the git CLI's
@@ -64,6 +73,9 @@ pub mod checkout;
 pub mod clear;
 pub mod cli;
 pub mod commit;
+#[cfg(any(feature = "conformance", test))]
+pub mod conformance;
+pub mod provider;
 pub mod push;
 pub mod tag;
 

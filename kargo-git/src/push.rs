@@ -599,7 +599,7 @@ fn git_dir_of(git: &Git<'_>) -> PathBuf {
 
 /// Whether `git push --porcelain` output says the remote refused the
 /// update because the branch moved (or was being updated) concurrently.
-fn is_rejection(porcelain: &str) -> bool {
+pub(crate) fn is_rejection(porcelain: &str) -> bool {
     porcelain.lines().any(|line| {
         let mut fields = line.split('\t');
         let (Some(flag), Some(_refs), Some(summary)) =

@@ -229,27 +229,37 @@ async fn push_lands_the_commit_and_creates_missing_branches() {
     assert_eq!(git(&bare, &["ls-tree", "stage/prod"]), "");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_pushes_to_one_branch_all_land_in_a_linear_history() {
-    const N: usize = 10;
+/// `n` promotions at once, each with its own checkout, committing a file
+/// of its own and pushing to `main` of `bare` through one of `urls` (in
+/// turn): every commit lands, in a linear history.
+///
+/// Pushes through one URL are serialised within a process; spellings of
+/// one remote that differ (`127.0.0.1` and `localhost`) are not, so with
+/// two of them the pushes race at the remote as separate processes' do.
+async fn concurrent_pushes(n: usize, bare: &Path, urls: &[String], creds: Option<Credentials>) {
     let tmp = tempfile::tempdir().unwrap();
-    let bare = bare_repo(tmp.path(), "app", &[("README", "r")]);
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let url = file_url(&bare);
     let mut tasks = Vec::new();
-    for i in 0..N {
-        let cache = cache.clone();
-        let url = url.clone();
+    for i in 0..n {
+        let (cache, url, creds) = (cache.clone(), urls[i % urls.len()].clone(), creds.clone());
         let dir = tmp.path().join(format!("w{i}"));
         tasks.push(tokio::spawn(async move {
-            let fetched = fetch(&cache, &url).await;
+            let fetched = cache
+                .fetch(
+                    &url,
+                    creds.clone(),
+                    &cache::Options::default(),
+                    no_interrupt(),
+                )
+                .await
+                .unwrap();
             checkout_branch(&fetched, &dir, "main");
             std::fs::write(dir.join(format!("file-{i}")), format!("{i}\n")).unwrap();
             commit::commit(&dir, &format!("promotion {i}"), None).unwrap();
             push::push(
                 &dir,
                 &push::Options::default(),
-                None,
+                creds,
                 &CancellationToken::new(),
             )
             .await
@@ -259,18 +269,39 @@ async fn concurrent_pushes_to_one_branch_all_land_in_a_linear_history() {
     for t in tasks {
         t.await.unwrap();
     }
-    let log = git(&bare, &["log", "--format=%s", "main"]);
-    for i in 0..N {
+    let log = git(bare, &["log", "--format=%s", "main"]);
+    for i in 0..n {
         assert!(
             log.lines().any(|l| l == format!("promotion {i}")),
             "promotion {i} missing:\n{log}"
         );
     }
-    assert_eq!(log.lines().count(), N + 1);
-    assert_eq!(
-        git(&bare, &["rev-list", "--merges", "--count", "main"]),
-        "0"
-    );
+    assert_eq!(log.lines().count(), n + 1);
+    assert_eq!(git(bare, &["rev-list", "--merges", "--count", "main"]), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_to_one_branch_all_land_in_a_linear_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("README", "r")]);
+    concurrent_pushes(10, &bare, &[file_url(&bare)], None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_over_smart_http_with_basic_auth_all_land() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    let bare = bare_repo(&root, "app", &[("README", "r")]);
+    let server = support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let creds = Credentials {
+        username: "kargo".into(),
+        password: "t0ps3cret".into(),
+    };
+    let url = server.url("app");
+    let other = url.replacen("127.0.0.1", "localhost", 1);
+    assert_ne!(url, other);
+    concurrent_pushes(8, &bare, &[url, other], Some(creds)).await;
 }
 
 #[tokio::test]

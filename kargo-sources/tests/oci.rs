@@ -613,6 +613,24 @@ async fn a_subscription_that_finds_nothing_blocks_freight() {
         "{msg}"
     );
 
+    // A subscription type no registered source handles.
+    let other: Warehouse = serde_saphyr::from_str(
+        "metadata: {name: g}\nspec:\n  subscriptions:\n  - name: site\n    s3: {config: {repoURL: 's3://bucket/site'}}\n",
+    )
+    .expect("valid Warehouse");
+    let err = discover(&Sources::builtin(), [&other])
+        .await
+        .expect_err("no s3 source");
+    assert!(
+        matches!(err, kargo_core::Error::Unsupported { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("s3 subscription \"site\" (s3://bucket/site)"),
+        "{err}"
+    );
+
     // The built-in git source handles git subscriptions; an unreachable
     // repository is an error naming the subscription.
     let cache = tempfile::tempdir().expect("tempdir");

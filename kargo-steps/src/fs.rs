@@ -4,6 +4,9 @@ use std::fs::Permissions;
 use std::io::{self, Write};
 use std::path::Path;
 
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use kargo_core::step::StepError;
+
 /// Writes `contents` to `path` atomically: into a temporary file in the same
 /// directory, flushed to disk, then renamed over `path`. Readers see the
 /// old file or the new one, never a mix; on error the old file is intact.
@@ -37,6 +40,30 @@ pub fn write_atomic(
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A `.gitignore`-style matcher rooted at `root`: the `always` patterns
+/// plus every line of `rules` that is neither blank nor a `#` comment.
+/// A bad pattern is a terminal error naming the step `kind`.
+pub(crate) fn ignore_matcher(
+    kind: &str,
+    root: &Path,
+    always: &[&str],
+    rules: Option<&str>,
+) -> Result<Gitignore, StepError> {
+    let mut builder = GitignoreBuilder::new(root);
+    let lines = rules.unwrap_or_default().lines().filter(|line| {
+        let trimmed = line.trim();
+        !trimmed.is_empty() && !trimmed.starts_with('#')
+    });
+    for line in always.iter().copied().chain(lines) {
+        builder.add_line(None, line).map_err(|e| {
+            StepError::terminal(format!("{kind}: invalid ignore pattern `{line}`: {e}"))
+        })?;
+    }
+    builder
+        .build()
+        .map_err(|e| StepError::terminal(format!("{kind}: invalid ignore patterns: {e}")))
 }
 
 #[cfg(test)]

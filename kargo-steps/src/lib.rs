@@ -15,7 +15,12 @@
 //! Feature flags: `http` (default) adds `http` and `http-download`;
 //! `terraform` (default) adds `tf-plan`, `tf-apply` and
 //! `tf-output` (module `terraform`), which run a Terraform or OpenTofu
-//! binary found on the host.
+//! binary found on the host; `process` (default) adds `ProcessStep`
+//! (module `process_step`), out-of-process custom steps declared in
+//! configuration; `oci` (default) adds `oci-push` and `oci-download`
+//! (registries through oci-client); `argocd` (default) adds
+//! `argocd-update` and `argocd-wait` (Argo CD's REST API, server from
+//! `ARGOCD_SERVER`; see module `argocd`).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -27,6 +32,8 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+#[cfg(feature = "argocd")]
+pub mod argocd;
 pub mod compose_output;
 pub mod fail;
 pub mod file_write;
@@ -37,9 +44,21 @@ pub mod git;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod http_download;
+#[cfg(feature = "oci")]
+mod oci;
+#[cfg(feature = "oci")]
+pub mod oci_download;
+#[cfg(feature = "oci")]
+pub mod oci_push;
+#[cfg(feature = "process")]
+pub mod process_step;
+#[cfg(any(feature = "terraform", feature = "process"))]
+mod subprocess;
 #[cfg(all(test, feature = "http"))]
 mod test_support;
 
+#[cfg(feature = "argocd")]
+pub use argocd::{ArgoCdUpdate, ArgoCdWait};
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
 pub use file_write::FileWrite;
@@ -47,6 +66,12 @@ pub use file_write::FileWrite;
 pub use http::Http;
 #[cfg(feature = "http")]
 pub use http_download::HttpDownload;
+#[cfg(feature = "oci")]
+pub use oci_download::OciDownload;
+#[cfg(feature = "oci")]
+pub use oci_push::OciPush;
+#[cfg(feature = "process")]
+pub use process_step::ProcessStep;
 
 mod edit;
 
@@ -54,10 +79,17 @@ pub mod copy;
 pub mod delete;
 pub mod hcl_parse;
 pub mod hcl_update;
+pub mod helm_update_chart;
 pub mod json_parse;
 pub mod json_update;
+pub mod kustomize_set_image;
+pub mod set_freight_alias;
+pub mod set_metadata;
+mod store;
+pub mod tar;
 pub mod toml_parse;
 pub mod toml_update;
+pub mod untar;
 pub mod yaml_parse;
 pub mod yaml_update;
 
@@ -65,10 +97,17 @@ pub use copy::Copy;
 pub use delete::Delete;
 pub use hcl_parse::HclParse;
 pub use hcl_update::HclUpdate;
+pub use helm_update_chart::HelmUpdateChart;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
+pub use kustomize_set_image::KustomizeSetImage;
+pub use set_freight_alias::SetFreightAlias;
+pub use set_metadata::SetMetadata;
+use store::store_error;
+pub use tar::Tar;
 pub use toml_parse::TomlParse;
 pub use toml_update::TomlUpdate;
+pub use untar::Untar;
 pub use yaml_parse::YamlParse;
 pub use yaml_update::YamlUpdate;
 
@@ -94,7 +133,15 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     }
     #[cfg(feature = "terraform")]
     terraform::register(registry);
+    #[cfg(feature = "argocd")]
+    argocd::register(registry);
+    #[cfg(feature = "oci")]
+    {
+        registry.replace(oci_push::KIND, OciPush::new());
+        registry.replace(oci_download::KIND, OciDownload::new());
+    }
     register_file_steps(registry);
+    register_manifest_and_state_steps(registry);
 }
 
 /// Registers the file steps: `yaml-update`, `yaml-parse`, `json-update`,
@@ -111,4 +158,15 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(hcl_parse::KIND, HclParse);
     registry.replace(copy::KIND, Copy);
     registry.replace(delete::KIND, Delete);
+}
+
+/// Registers `helm-update-chart`, `kustomize-set-image`, `tar`, `untar`,
+/// `set-metadata` and `set-freight-alias`.
+fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
+    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
+    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
+    registry.replace(tar::KIND, Tar);
+    registry.replace(untar::KIND, Untar);
+    registry.replace(set_metadata::KIND, SetMetadata);
+    registry.replace(set_freight_alias::KIND, SetFreightAlias);
 }

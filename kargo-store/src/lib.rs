@@ -10,6 +10,14 @@
     feature = "sqlite",
     doc = "- [`SqliteStore`](sqlite::SqliteStore) (feature `sqlite`, on by default): the embedded default, one file, created on first use."
 )]
+#![cfg_attr(
+    feature = "postgres",
+    doc = "- [`PostgresStore`](postgres::PostgresStore) (feature `postgres`, on by default): one database shared by several host replicas, migrated on first use."
+)]
+//!
+//! [`open`] opens a store from a location string (a SQLite file path,
+//! a `sqlite:` URL or a `postgres://` URL), the way a command line's
+//! `--state` value names it.
 //!
 //! Every store passes kargo-core's conformance suite
 //! (`kargo_core::conformance::state_store`).
@@ -22,19 +30,35 @@
 //! Schema changes are versioned migrations (`migrations/NNNN_*.sql`), run
 //! when a store is opened.
 //!
-//! ## Several host replicas (a PostgreSQL store to follow)
+//! ## Several host replicas
 //! SQLite serves one host (several processes on one machine may share the
 //! file: writes take the lock up front and wait for each other). For
-//! several replicas, a PostgreSQL store implements the same trait with
-//! the same schema, and adds:
-//! - **claims with leases**: `start_promotion` sets `owner` and
-//!   `lease_until` on the promotion it starts; `save_promotion_state`
-//!   renews the lease and fails with a precondition error once another
-//!   owner holds it; a `Running` promotion whose lease expired may be
-//!   claimed (and resumed from its saved state) by another replica;
-//! - row locks (`SELECT … FOR UPDATE`) for read-modify-write transitions;
-//! - the same partial unique index, so at most one promotion per Stage
-//!   runs whatever the replicas do.
+//! several replicas, the PostgreSQL store implements the same trait with
+//! the same documents (its own migrations, `migrations/postgres/`), and:
+//! - **claims with leases**: replicas take work with
+//!   `StateStore::claim_promotion` (`FOR UPDATE SKIP LOCKED`), which gives
+//!   the promotion an owner and an expiry; every leased save
+//!   (`LeasedCheckpoint`) renews it and fails once another owner holds
+//!   it, so the engine stops before its next step; a `Running` promotion
+//!   whose lease expired is claimed by another replica and resumed from
+//!   its saved state;
+//! - **named leases** (`acquire_lease`), so that one replica at a time
+//!   discovers a Warehouse;
+//! - **LISTEN/NOTIFY**: `watch` tells every replica about new Freight,
+//!   approvals, queued and finished promotions as they commit;
+//! - **retries**: operations that failed on a broken connection run again
+//!   with backoff;
+//! - row locks (`SELECT … FOR UPDATE`) for read-modify-write transitions
+//!   and the same partial unique index as SQLite, so at most one
+//!   promotion per Stage runs whatever the replicas do.
+//!
+//! The SQLite store implements claims, leases and `watch` too, for the
+//! processes that share its file (its changes are seen in-process only).
+//!
+//! ## Why `postgres` is a default feature
+//! The runner (`kargo … --state postgres://…`) and CI use it; it adds
+//! sqlx's PostgreSQL driver (no TLS: connect through the host's network
+//! or a local proxy). Turn default features off to build SQLite alone.
 //!
 //! # Example
 //! ```
@@ -59,5 +83,14 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod doc;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod migrations;
+mod open;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use open::{display_location, open};

@@ -4,19 +4,30 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
-/// The `kargo` runner built by `cargo test` (examples are built with the tests).
+/// The `kargo` runner built by `cargo test` (examples are built with the
+/// tests), or the binary `KARGO_BIN` names (a build kept apart from a
+/// shared target directory).
 pub fn kargo_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("KARGO_BIN") {
+        return PathBuf::from(bin);
+    }
+    example_bin("kargo")
+}
+
+/// The path of the compiled example `name` (built by `cargo test`).
+pub fn example_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary has a path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binaries live in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join("kargo");
+    let bin = profile_dir.join("examples").join(name);
     assert!(
         bin.exists(),
-        "{} is missing: run the tests with `cargo test` (which builds examples) or `cargo build --example kargo`",
+        "{} is missing: run the tests with `cargo test` (which builds examples) or `cargo build --example {name}`",
         bin.display()
     );
     bin
@@ -125,4 +136,63 @@ pub fn http_server(script: Vec<(u16, &'static str)>) -> String {
         }
     });
     url
+}
+
+/// Writes `bytes` as a blob of the layout and returns its descriptor.
+pub fn blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
+    let digest = hex::encode(Sha256::digest(bytes));
+    let path = layout.join("blobs/sha256").join(&digest);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+    json!({"mediaType": media_type, "digest": format!("sha256:{digest}"), "size": bytes.len()})
+}
+
+/// An OCI image layout holding one small image per tag.
+pub fn layout_with_tags(layout: &Path, tags: &[(&str, &str)]) {
+    let mut manifests = Vec::new();
+    for (tag, created) in tags {
+        let config = json!({"created": created, "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []}});
+        let config = blob(
+            layout,
+            "application/vnd.oci.image.config.v1+json",
+            config.to_string().as_bytes(),
+        );
+        let manifest = json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config, "layers": []});
+        let mut descriptor = blob(
+            layout,
+            "application/vnd.oci.image.manifest.v1+json",
+            manifest.to_string().as_bytes(),
+        );
+        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        manifests.push(descriptor);
+    }
+    write(layout, "oci-layout", r#"{"imageLayoutVersion": "1.0.0"}"#);
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests});
+    write(layout, "index.json", &index.to_string());
+}
+
+/// Runs `git` with `args` in `dir` with a fixed identity and no user or
+/// system configuration; returns its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Fixture")
+        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
+        .env("GIT_COMMITTER_NAME", "Fixture")
+        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

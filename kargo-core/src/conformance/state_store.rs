@@ -3,8 +3,11 @@
 //! Every case uses its own Stage and Warehouse names, so all of them can
 //! run against one store, in any order; [`run_all`] runs them in turn.
 //!
+//! The suite needs a Tokio runtime with its timer enabled (a hang guard
+//! bounds the wait for watched changes).
+//!
 //! ```
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let store = kargo_core::state::InMemoryStore::new();
 //! kargo_core::conformance::state_store::run_all(&store).await;
 //! # });
@@ -16,8 +19,8 @@ use crate::engine::PromotionState;
 use crate::model::{Freight, FreightOrigin, Image, PromotionPhase};
 use crate::pipeline::HoldIntent;
 use crate::state::{
-    FreightQuery, MAX_HISTORY, NewPromotion, PromotionQuery, StateStore, StateStoreExt,
-    StoreCheckpoint, VerificationPhase, VerificationRecord,
+    Change, Changes, Claim, FreightQuery, Lease, MAX_HISTORY, NewPromotion, PromotionQuery,
+    SaveOptions, StateStore, StateStoreExt, StoreCheckpoint, VerificationPhase, VerificationRecord,
 };
 use crate::time::Timestamp;
 
@@ -26,13 +29,19 @@ pub async fn run_all(store: &dyn StateStore) {
     freight_put_get_list(store).await;
     freight_aliases(store).await;
     freight_status_updates(store).await;
+    metadata_upserts(store).await;
     promotion_queue(store).await;
+    promotion_abort(store).await;
     promotion_state_checkpoints(store).await;
     promotion_success_moves_freight(store).await;
     promotion_failure_keeps_freight(store).await;
     verification_history(store).await;
     auto_promotion_holds(store).await;
     freight_history_is_bounded(store).await;
+    named_leases(store).await;
+    changes_are_watched(store).await;
+    // Last: a claim in any Stage may take the other cases' queued promotions.
+    promotion_claims(store).await;
 }
 
 fn t(s: &str) -> Timestamp {
@@ -64,6 +73,54 @@ fn state_with(phase: PromotionPhase, current_step: usize) -> PromotionState {
         current_step,
         ..Default::default()
     }
+}
+
+/// A queued promotion aborted: it ends `Aborted`, is never started, and
+/// the next one in the queue starts instead; Running ones are refused.
+pub async fn promotion_abort(store: &dyn StateStore) {
+    let stage = "conf-abort";
+    let a = put(store, freight("conf-abort", "a", "2026-01-01T10:00:00Z")).await;
+    let at = t("2026-01-01T12:00:00Z");
+    let first = store
+        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
+        .await
+        .expect("create");
+    let second = store
+        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
+        .await
+        .expect("create");
+    let aborted = store.abort_promotion(&first.name, at).await.expect("abort");
+    assert_eq!(aborted.phase, PromotionPhase::Aborted);
+    assert_eq!(aborted.finished_at, Some(at));
+    let again = store
+        .abort_promotion(&first.name, t("2026-01-01T13:00:00Z"))
+        .await
+        .expect("abort again");
+    assert_eq!(again, aborted, "aborting twice changes nothing");
+    let stored = store
+        .get_promotion(&first.name)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(stored.phase, PromotionPhase::Aborted);
+    let started = store
+        .start_promotion(stage, at)
+        .await
+        .expect("start")
+        .expect("the next one starts");
+    assert_eq!(started.name, second.name);
+    let err = store
+        .abort_promotion(&second.name, at)
+        .await
+        .expect_err("running");
+    assert!(matches!(err, Error::Precondition(_)), "{err:?}");
+    let err = store
+        .abort_promotion("conf-abort.nothing", at)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let current = store.get_stage(stage).await.expect("stage");
+    assert!(current.freight_history.is_empty(), "nothing was promoted");
 }
 
 /// Promotes `freight` into `stage` from queue to finish with `phase`.
@@ -262,6 +319,63 @@ pub async fn freight_status_updates(store: &dyn StateStore) {
         .update_freight_status("conf-status-nothing", &|_| {})
         .await
         .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// Freight and Stage metadata: each key set replaces its old value whole,
+/// other keys stay; a Stage without state gets one; unknown Freight is
+/// `NotFound`.
+pub async fn metadata_upserts(store: &dyn StateStore) {
+    use serde_json::json;
+    let values = |v: serde_json::Value| -> std::collections::BTreeMap<String, serde_json::Value> {
+        serde_json::from_value(v).expect("a map")
+    };
+    let stage = "conf-metadata";
+    let first = store
+        .upsert_stage_metadata(stage, &values(json!({"a": {"x": 1, "y": 2}, "b": "keep"})))
+        .await
+        .expect("upsert into a new stage");
+    assert_eq!(first.name, stage);
+    let second = store
+        .upsert_stage_metadata(stage, &values(json!({"a": {"x": 3}, "c": [1, 2]})))
+        .await
+        .expect("upsert again");
+    let want = values(json!({"a": {"x": 3}, "b": "keep", "c": [1, 2]}));
+    assert_eq!(second.metadata, want);
+    assert_eq!(store.get_stage(stage).await.expect("stage").metadata, want);
+    assert!(
+        store
+            .get_stage("conf-metadata-other")
+            .await
+            .expect("stage")
+            .metadata
+            .is_empty()
+    );
+
+    let f = put(
+        store,
+        freight("conf-metadata", "v1", "2026-01-01T10:00:00Z"),
+    )
+    .await;
+    store
+        .upsert_freight_metadata(&f.alias, &values(json!({"k": {"deep": true}, "n": 1})))
+        .await
+        .expect("upsert by alias");
+    let got = store
+        .upsert_freight_metadata(&f.metadata.name, &values(json!({"k": "flat"})))
+        .await
+        .expect("upsert by name");
+    assert_eq!(got.status.metadata, values(json!({"k": "flat", "n": 1})));
+    let stored = store
+        .get_freight(&f.metadata.name)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.status.metadata, got.status.metadata);
+    let err = store
+        .upsert_freight_metadata("conf-metadata-nothing", &values(json!({"k": 1})))
+        .await
+        .expect_err("unknown freight");
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
 }
 
@@ -747,5 +861,295 @@ pub async fn freight_history_is_bounded(store: &dyn StateStore) {
             .and_then(|c| c.items.values().next())
             .map(|r| r.name.as_str()),
         Some(last.as_str())
+    );
+}
+
+/// Promotions are claimed with a lease: once, oldest first, one per Stage;
+/// only the owner saves and renews; an expired lease lets another owner
+/// take the promotion over with its saved state; finishing ends the lease.
+pub async fn promotion_claims(store: &dyn StateStore) {
+    let (sa, sb) = ("conf-claim-a", "conf-claim-b");
+    let f = put(store, freight("conf-claim", "v1", "2026-01-01T10:00:00Z")).await;
+    let t0 = t("2026-01-01T12:00:00Z");
+    let minute = std::time::Duration::from_secs(60);
+    let p1 = store
+        .create_promotion(NewPromotion::new(sa, &f.metadata.name))
+        .await
+        .expect("create");
+    let p2 = store
+        .create_promotion(NewPromotion::new(sa, &f.metadata.name))
+        .await
+        .expect("create");
+    let p3 = store
+        .create_promotion(NewPromotion::new(sb, &f.metadata.name))
+        .await
+        .expect("create");
+
+    let claimed = store
+        .claim_promotion(&Claim::new("r1", t0, minute).in_stage(sa))
+        .await
+        .expect("claim")
+        .expect("p1 is free");
+    assert_eq!(claimed.name, p1.name, "oldest first");
+    assert_eq!(claimed.phase, PromotionPhase::Running);
+    assert_eq!(claimed.started_at, Some(t0));
+    assert_eq!(claimed.lease, Some(Lease::new("r1", t0, minute)));
+    assert_eq!(
+        store
+            .claim_promotion(&Claim::new("r2", t0, minute).in_stage(sa))
+            .await
+            .expect("claim"),
+        None,
+        "p1 is leased and p2 waits for it"
+    );
+    let again = store
+        .claim_promotion(&Claim::new("r1", t0, minute).in_stage(sa))
+        .await
+        .expect("claim")
+        .expect("its owner claims it again");
+    assert_eq!(again.name, p1.name);
+
+    let saved = state_with(PromotionPhase::Running, 2);
+    let at = t("2026-01-01T12:00:30Z");
+    let err = store
+        .save_promotion_state_opts(
+            &p1.name,
+            &saved,
+            &SaveOptions::leased(Lease::new("r2", at, minute)),
+        )
+        .await
+        .expect_err("r2 does not hold p1");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    store
+        .save_promotion_state_opts(
+            &p1.name,
+            &saved,
+            &SaveOptions::leased(Lease::new("r1", at, minute)),
+        )
+        .await
+        .expect("r1 saves and renews");
+    let got = store
+        .get_promotion(&p1.name)
+        .await
+        .expect("get")
+        .expect("p1");
+    assert_eq!(got.state, saved);
+    assert_eq!(got.lease, Some(Lease::new("r1", at, minute)), "renewed");
+    let err = store
+        .renew_promotion_lease(&p1.name, &Lease::new("r2", at, minute))
+        .await
+        .expect_err("r2 does not hold p1");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    let renewed_at = t("2026-01-01T12:00:40Z");
+    store
+        .renew_promotion_lease(&p1.name, &Lease::new("r1", renewed_at, minute))
+        .await
+        .expect("r1 renews");
+    assert_eq!(
+        store
+            .claim_promotion(&Claim::new("r2", t("2026-01-01T12:01:39Z"), minute).in_stage(sa))
+            .await
+            .expect("claim"),
+        None,
+        "the renewed lease still holds"
+    );
+
+    // r1 dies; once its lease ended, r2 takes p1 over with its saved state.
+    let later = t("2026-01-01T12:01:40Z");
+    let taken = store
+        .claim_promotion(&Claim::new("r2", later, minute).in_stage(sa))
+        .await
+        .expect("claim")
+        .expect("the lease expired");
+    assert_eq!(taken.name, p1.name);
+    assert_eq!(taken.state, saved, "resumed from the saved state");
+    assert_eq!(taken.started_at, Some(t0), "started once");
+    assert_eq!(taken.lease, Some(Lease::new("r2", later, minute)));
+    let err = store
+        .save_promotion_state_opts(
+            &p1.name,
+            &state_with(PromotionPhase::Running, 3),
+            &SaveOptions::leased(Lease::new("r1", later, minute)),
+        )
+        .await
+        .expect_err("r1 lost its lease");
+    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    assert_eq!(
+        store
+            .get_promotion(&p1.name)
+            .await
+            .expect("get")
+            .expect("p1")
+            .state,
+        saved,
+        "nothing saved by r1"
+    );
+
+    store
+        .save_promotion_state_opts(
+            &p1.name,
+            &state_with(PromotionPhase::Succeeded, 3),
+            &SaveOptions::leased(Lease::new("r2", later, minute)),
+        )
+        .await
+        .expect("r2 saves");
+    let done = store
+        .finish_promotion(&p1.name, later)
+        .await
+        .expect("finish");
+    assert_eq!(done.lease, None, "a finished promotion has no lease");
+    let next = store
+        .claim_promotion(&Claim::new("r1", later, minute).in_stage(sa))
+        .await
+        .expect("claim")
+        .expect("p2 is next");
+    assert_eq!(next.name, p2.name);
+
+    // Without a Stage, claims go over every Stage, one promotion each
+    // (each claimant its own: an owner gets its own promotion back).
+    let mut claimed = Vec::new();
+    while let Some(p) = store
+        .claim_promotion(&Claim::new(
+            format!("conf-claim-any-{}", claimed.len()),
+            later,
+            minute,
+        ))
+        .await
+        .expect("claim")
+    {
+        assert!(claimed.len() < 1000, "claims end");
+        claimed.push(p);
+    }
+    assert!(claimed.iter().any(|p| p.name == p3.name), "p3 claimed");
+    assert!(!claimed.iter().any(|p| p.stage == sa), "p2 runs in {sa}");
+    let mut stages: Vec<_> = claimed.iter().map(|p| p.stage.as_str()).collect();
+    stages.sort_unstable();
+    let before = stages.len();
+    stages.dedup();
+    assert_eq!(stages.len(), before, "at most one promotion per Stage");
+}
+
+/// A named lease is held by one owner at a time until it expires or is
+/// released.
+pub async fn named_leases(store: &dyn StateStore) {
+    let key = crate::state::discovery_lease_key("conf-lease");
+    let t0 = t("2026-01-01T12:00:00Z");
+    let minute = std::time::Duration::from_secs(60);
+    assert!(
+        store
+            .acquire_lease(&key, &Lease::new("r1", t0, minute), t0)
+            .await
+            .expect("acquire"),
+        "free"
+    );
+    assert!(
+        !store
+            .acquire_lease(&key, &Lease::new("r2", t0, minute), t0)
+            .await
+            .expect("acquire"),
+        "held by r1"
+    );
+    assert!(
+        store
+            .acquire_lease(&key, &Lease::new("r1", t0, minute), t0)
+            .await
+            .expect("acquire"),
+        "renewed by its owner"
+    );
+    store.release_lease(&key, "r2").await.expect("release");
+    let later = t("2026-01-01T12:00:59Z");
+    assert!(
+        !store
+            .acquire_lease(&key, &Lease::new("r2", later, minute), later)
+            .await
+            .expect("acquire"),
+        "releasing someone else's lease does nothing"
+    );
+    let expired = t("2026-01-01T12:01:00Z");
+    assert!(
+        store
+            .acquire_lease(&key, &Lease::new("r2", expired, minute), expired)
+            .await
+            .expect("acquire"),
+        "expired"
+    );
+    store.release_lease(&key, "r2").await.expect("release");
+    assert!(
+        store
+            .acquire_lease(&key, &Lease::new("r1", expired, minute), expired)
+            .await
+            .expect("acquire"),
+        "released"
+    );
+}
+
+/// The next change about `what`, skipping unrelated ones; panics after
+/// 30 s without it (a hang guard, not a timing assertion).
+async fn next_change(
+    changes: &mut Changes,
+    what: impl Fn(&Change) -> bool + Send + Sync,
+) -> Change {
+    let wait = async {
+        loop {
+            match changes.next().await {
+                Some(change) if what(&change) => return change,
+                Some(_) => {}
+                None => panic!("the store stopped sending changes"),
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), wait)
+        .await
+        .expect("the change arrives")
+}
+
+/// Watchers see new Freight, approvals, queued and finished promotions.
+pub async fn changes_are_watched(store: &dyn StateStore) {
+    let stage = "conf-watch";
+    let mut changes = store.watch().await.expect("watch");
+    let f = put(store, freight("conf-watch", "v1", "2026-01-01T10:00:00Z")).await;
+    let name = f.metadata.name.clone();
+    let is_ours = |c: &Change| match c {
+        Change::FreightCreated { freight } | Change::FreightApproved { freight, .. } => {
+            *freight == name
+        }
+        Change::PromotionCreated { stage: s, .. } | Change::PromotionFinished { stage: s, .. } => {
+            s == stage
+        }
+        _ => false,
+    };
+    assert_eq!(
+        next_change(&mut changes, is_ours).await,
+        Change::FreightCreated {
+            freight: name.clone()
+        }
+    );
+    let at = t("2026-01-01T12:00:00Z");
+    store
+        .approve_freight(&f.alias, stage, at)
+        .await
+        .expect("approve");
+    assert_eq!(
+        next_change(&mut changes, is_ours).await,
+        Change::FreightApproved {
+            freight: name.clone(),
+            stage: stage.into()
+        }
+    );
+    let done = promote(store, stage, &name, PromotionPhase::Succeeded, at).await;
+    assert_eq!(
+        next_change(&mut changes, is_ours).await,
+        Change::PromotionCreated {
+            promotion: done.clone(),
+            stage: stage.into()
+        }
+    );
+    assert_eq!(
+        next_change(&mut changes, is_ours).await,
+        Change::PromotionFinished {
+            promotion: done,
+            stage: stage.into(),
+            phase: PromotionPhase::Succeeded
+        }
     );
 }

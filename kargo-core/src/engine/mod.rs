@@ -8,6 +8,7 @@
 //! saved state resumes where it stopped: steps that finished are never run
 //! again.
 
+mod metadata;
 mod run;
 mod state;
 mod tasks;
@@ -25,6 +26,7 @@ use crate::Result;
 use crate::credentials::{CredentialsProvider, NoCredentials};
 use crate::expr::Evaluator;
 use crate::model::{ExpressionVariable, FreightCollection, FreightOrigin, PromotionStep};
+use crate::state::DynStateStore;
 use crate::step::StepRegistry;
 use crate::workspace::Workspace;
 
@@ -133,6 +135,11 @@ pub struct PromotionContext {
     /// Cancels the promotion: the running step is told to stop and the
     /// promotion ends `Aborted`.
     pub cancel: CancellationToken,
+    /// The state store steps reach through [`StepContext::store`]
+    /// (`set-metadata`, `set-freight-alias`); `None` runs without one.
+    ///
+    /// [`StepContext::store`]: crate::step::StepContext::store
+    pub store: Option<Arc<DynStateStore>>,
 }
 
 impl PromotionContext {
@@ -150,6 +157,7 @@ impl PromotionContext {
             target_freight: TargetFreight::default(),
             credentials: Arc::new(NoCredentials),
             cancel: CancellationToken::new(),
+            store: None,
         }
     }
 
@@ -194,6 +202,12 @@ impl PromotionContext {
     /// Sets the cancellation token.
     pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
         self.cancel = cancel;
+        self
+    }
+
+    /// Sets the state store the steps see.
+    pub fn with_store(mut self, store: Arc<DynStateStore>) -> Self {
+        self.store = Some(store);
         self
     }
 }

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -6,7 +7,7 @@ use tracing::{Instrument, debug, info_span, warn};
 use super::state::StepRecord;
 use super::tasks::{ALIAS_SEPARATOR, alias_namespace};
 use super::{Checkpoint, Engine, PromotionContext, PromotionState};
-use crate::expr::Scope;
+use crate::expr::{MetadataView, Scope};
 use crate::model::{PromotionPhase, PromotionStep, StepStatus};
 use crate::step::{ErrorKind, LaterStep, StepContext, StepOutcome};
 use crate::time::Timestamp;
@@ -116,8 +117,18 @@ impl Engine {
             );
             return Next::Continue;
         }
+        let metadata = match self.load_metadata(ctx, step, &alias, state).await {
+            Ok(metadata) => metadata,
+            Err(message) => {
+                state.steps[index].finish(
+                    StepStatus::Errored,
+                    Some(format!("step `{alias}`: {message}")),
+                );
+                return Next::Continue;
+            }
+        };
         if state.steps[index].started_at.is_none() {
-            match self.should_skip(ctx, step, &alias, state) {
+            match self.should_skip(ctx, step, &alias, state, metadata.clone()) {
                 Ok(false) => {}
                 Ok(true) => {
                     state.steps[index].finish(StepStatus::Skipped, None);
@@ -162,7 +173,7 @@ impl Engine {
         let mut backoff = self.options.retry_backoff;
 
         loop {
-            let scope = match self.step_scope(ctx, step, &alias, state) {
+            let scope = match self.step_scope(ctx, step, &alias, state, metadata.clone()) {
                 Ok(scope) => scope,
                 Err(message) => {
                     state.steps[index].finish(
@@ -196,6 +207,7 @@ impl Engine {
             step_ctx.attempt = record.attempts;
             step_ctx.evaluator = self.evaluator.clone();
             step_ctx.scope = scope;
+            step_ctx.store = ctx.store.clone();
             step_ctx.later_steps = steps[index + 1..]
                 .iter()
                 .map(|s| LaterStep {
@@ -337,11 +349,12 @@ impl Engine {
         step: &PromotionStep,
         alias: &str,
         state: &PromotionState,
+        metadata: Option<Arc<MetadataView>>,
     ) -> Result<bool, String> {
         if step.if_.trim().is_empty() {
             return Ok(state.has_failures());
         }
-        let scope = self.step_scope(ctx, step, alias, state)?;
+        let scope = self.step_scope(ctx, step, alias, state, metadata)?;
         match self.evaluator.eval_template(&step.if_, &scope) {
             Ok(Value::Bool(run)) => Ok(!run),
             Ok(other) => Err(format!(
@@ -355,17 +368,19 @@ impl Engine {
 
     /// The expression scope of a step: `ctx`, evaluated `vars`, `outputs`,
     /// `task.outputs`, statuses and Freight.
-    fn step_scope(
+    pub(super) fn step_scope(
         &self,
         ctx: &PromotionContext,
         step: &PromotionStep,
         alias: &str,
         state: &PromotionState,
+        metadata: Option<Arc<MetadataView>>,
     ) -> Result<Scope, String> {
         let namespace = alias_namespace(alias).map(str::to_owned);
         let mut scope = Scope {
             ctx: ctx_value(ctx, alias),
             freight: ctx.freight.clone(),
+            metadata,
             ..Scope::default()
         };
         // Promotion variables see only `ctx` and earlier variables.

@@ -10,7 +10,8 @@ use serde_json::Value;
 use super::Scope;
 use super::template::{go_json, go_quote, to_json};
 use crate::model::{
-    Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image, StepStatus,
+    ArtifactReference, Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image,
+    StepStatus,
 };
 
 /// Name of the helper the translation of `a ?? b` calls.
@@ -261,6 +262,11 @@ pub(super) fn scope_functions(scope: &Scope) -> Vec<(&'static str, MjValue)> {
     ));
     let d = data.clone();
     fns.push((
+        "artifactFrom",
+        MjValue::from_function(move |args: Rest<MjValue>| artifact_from(&d.freight, &args)),
+    ));
+    let d = data.clone();
+    fns.push((
         "success",
         MjValue::from_function(move |args: Rest<MjValue>| -> Result<bool, Error> {
             arity("success", &args, 0, 0)?;
@@ -275,6 +281,30 @@ pub(super) fn scope_functions(scope: &Scope) -> Vec<(&'static str, MjValue)> {
             Ok(d.failed)
         }),
     ));
+    for (name, stage) in [("freightMetadata", false), ("stageMetadata", true)] {
+        let view = scope.metadata.clone();
+        fns.push((
+            name,
+            MjValue::from_function(move |args: Rest<MjValue>| -> Result<MjValue, Error> {
+                arity(name, &args, 1, 1)?;
+                let key = string_arg(name, "the", &args[0])?;
+                if key.is_empty() {
+                    return Err(fail(format!("{name}(): the name must not be empty")));
+                }
+                let view = view.as_ref().ok_or_else(|| {
+                    fail(format!(
+                        "{name}(): no state store: the host runs this promotion without one"
+                    ))
+                })?;
+                let key = if stage {
+                    super::MetadataKey::Stage(key.to_owned())
+                } else {
+                    super::MetadataKey::Freight(key.to_owned())
+                };
+                Ok(MjValue::from(minijinja::value::Serde(view.get(key))))
+            }),
+        ));
+    }
     let d = data;
     fns.push((
         "status",
@@ -412,6 +442,22 @@ fn chart_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, 
     Ok(none_or(found.cloned().map(KargoObject::Chart)))
 }
 
+/// `artifactFrom(subscriptionName[, origin])`: the artifact a generic
+/// subscription of that name found.
+fn artifact_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
+    arity("artifactFrom", args, 1, 2)?;
+    let name = string_arg("artifactFrom", "first", &args[0])?;
+    let origin = match args.get(1) {
+        Some(v) => Some(origin_arg("artifactFrom", "second", v)?),
+        None => None,
+    };
+    let what = format!("an artifact of subscription {name:?}");
+    let found = find(freight, origin.as_ref(), &what, |f| {
+        f.artifacts.iter().find(|a| a.subscription_name == name)
+    })?;
+    Ok(none_or(found.cloned().map(KargoObject::Artifact)))
+}
+
 /// Objects Kargo's functions return. Fields are reachable by Kargo's Go
 /// names (`Tag`, `RepoURL`) and by their JSON names (`tag`, `repoURL`);
 /// written out (e.g. by `${{ imageFrom(x) }}`) they are Kargo's JSON.
@@ -420,6 +466,7 @@ pub(super) enum KargoObject {
     Image(Image),
     Commit(GitCommit),
     Chart(Chart),
+    Artifact(ArtifactReference),
     Origin(FreightOrigin),
 }
 
@@ -441,6 +488,9 @@ impl KargoObject {
                 "Committer",
             ],
             KargoObject::Chart(_) => &["RepoURL", "Name", "Version"],
+            KargoObject::Artifact(_) => {
+                &["ArtifactType", "SubscriptionName", "Version", "Metadata"]
+            }
             KargoObject::Origin(_) => &["Kind", "Name"],
         }
     }
@@ -471,6 +521,17 @@ impl KargoObject {
                 "Version" | "version" => s(&c.version),
                 _ => None,
             },
+            KargoObject::Artifact(a) => match key {
+                "ArtifactType" | "artifactType" => s(&a.artifact_type),
+                "SubscriptionName" | "subscriptionName" => s(&a.subscription_name),
+                "Version" | "version" => s(&a.version),
+                // An artifact without metadata has an empty map, as in Kargo.
+                "Metadata" | "metadata" => Some(match &a.metadata {
+                    Some(metadata) => MjValue::from(minijinja::value::Serde(metadata)),
+                    None => MjValue::from_object(BTreeMap::<String, MjValue>::new()),
+                }),
+                _ => None,
+            },
             KargoObject::Origin(o) => match key {
                 "Kind" | "kind" => Some(MjValue::from(o.kind.to_string())),
                 "Name" | "name" => s(&o.name),
@@ -484,6 +545,7 @@ impl KargoObject {
             KargoObject::Image(i) => serde_json::to_value(i),
             KargoObject::Commit(c) => serde_json::to_value(c),
             KargoObject::Chart(c) => serde_json::to_value(c),
+            KargoObject::Artifact(a) => serde_json::to_value(a),
             KargoObject::Origin(o) => serde_json::to_value(o),
         };
         r.unwrap_or(Value::Null)

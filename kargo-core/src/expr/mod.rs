@@ -45,11 +45,13 @@
 //! # Functions
 //! Kargo's: `warehouse(name)`, `imageFrom(repoURL[, origin])`,
 //! `commitFrom(repoURL[, origin])`, `chartFrom(repoURL[, name][, origin])`,
-//! `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `asYAML(v)`, `success()`, `failure()`,
+//! `artifactFrom(subscriptionName[, origin])`, `quote(v)`, `unsafeQuote(v)`, `asJSON(v)`, `asYAML(v)`, `success()`, `failure()`,
 //! `always()`, `status(alias)`, `semverParse(v)` (methods `Major()`,
 //! `Minor()`, `Patch()`, `Prerelease()`, `Metadata()`, `String()`,
 //! `Original()`, `IncMajor()`, `IncMinor()`, `IncPatch()`) and
-//! `semverDiff(a, b)`. From expr-lang's built-ins: `len`, `upper`, `lower`,
+//! `semverDiff(a, b)`, `freightMetadata(name)`, `stageMetadata(name)`
+//! (the metadata object, `nil` when there is none). From expr-lang's
+//! built-ins: `len`, `upper`, `lower`,
 //! `trim`, `trimPrefix`, `trimSuffix`, `split`, `join`, `replace`,
 //! `hasPrefix`, `hasSuffix`, `string`, `int`, `float`, `toJSON`,
 //! `fromJSON`. minijinja's global functions (`range`, `dict`) and filters
@@ -60,7 +62,8 @@
 //! objects expose Kargo's Go field names (`imageFrom(u).Tag`, `.Digest`,
 //! `.RepoURL`, `.Annotations`; `commitFrom(u).ID`, `.Branch`, `.Tag`,
 //! `.Message`, `.Author`, `.Committer`; `chartFrom(u, n).Name`,
-//! `.Version`) and write out as Kargo's JSON.
+//! `.Version`; `artifactFrom(s).ArtifactType`, `.SubscriptionName`,
+//! `.Version`, `.Metadata`) and write out as Kargo's JSON.
 //!
 //! # Departures from Kargo
 //! - An undefined variable or missing attribute is an error (Kargo's
@@ -72,9 +75,12 @@
 //!   Warehouses' subscriptions: "ambiguous" means more than one piece of
 //!   Freight holds a match, and `chartFrom` returns `nil` where Kargo
 //!   reports a chart no requested Warehouse subscribes to.
-//! - `artifactFrom`, `freightMetadata`, `freightStatus`,
-//!   `stageMetadata`, `configMap`, `secret` and their shared variants are
-//!   not provided.
+//! - `artifactFrom`, `freightStatus`, `configMap`, `secret` and their
+//!   shared variants are not provided.
+//! - `freightMetadata(name)` and `stageMetadata(name)` read what
+//!   [`Scope::metadata`] holds: the engine loads it from the promotion's
+//!   state store before it evaluates a step (so metadata set by an
+//!   earlier step is seen); without a store they fail.
 //!
 //! # Examples
 //! ```
@@ -97,8 +103,11 @@
 //! ```
 
 mod functions;
+mod metadata;
 mod template;
 mod translate;
+
+pub use metadata::{MetadataKey, MetadataView};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -134,6 +143,9 @@ pub struct Scope {
     pub failed: bool,
     /// Extra top-level variables, e.g. `response` for the http step.
     pub extra: Map<String, Value>,
+    /// What `freightMetadata(name)` and `stageMetadata(name)` read; `None`
+    /// when the promotion runs without a state store (they then fail).
+    pub metadata: Option<Arc<MetadataView>>,
 }
 
 /// An expression that could not be evaluated. The message quotes the expression.
@@ -161,7 +173,7 @@ impl ExprError {
 pub const DEFAULT_FUEL: u64 = 200_000;
 
 /// Names that [`Scope::extra`] cannot take.
-const RESERVED: [&str; 10] = [
+const RESERVED: &[&str] = &[
     "ctx",
     "vars",
     "outputs",
@@ -169,9 +181,12 @@ const RESERVED: [&str; 10] = [
     "imageFrom",
     "commitFrom",
     "chartFrom",
+    "artifactFrom",
     "success",
     "failure",
     "status",
+    "freightMetadata",
+    "stageMetadata",
 ];
 
 /// Evaluates expressions; cheap to share (`Arc`) across promotions.

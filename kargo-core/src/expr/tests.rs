@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use super::template::{go_float, parse_go_float};
 use super::{Evaluator, ExprError, Scope};
 use crate::model::{
-    Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image, StepStatus,
+    ArtifactReference, Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image,
+    StepStatus,
 };
 
 fn image(repo: &str, tag: &str) -> Image {
@@ -35,6 +36,12 @@ fn scope() -> Scope {
             message: "Fix things".into(),
             author: "Ann <ann@example.com>".into(),
             ..Default::default()
+        }],
+        artifacts: vec![ArtifactReference {
+            artifact_type: "application/vnd.acme.fn.v1".into(),
+            subscription_name: "function".into(),
+            version: "1.4.0@sha256:f1".into(),
+            metadata: Some(json!({"tag": "1.4.0", "digest": "sha256:f1"})),
         }],
         charts: vec![
             Chart {
@@ -345,6 +352,36 @@ fn operators_inside_string_literals_are_left_alone() {
 }
 
 // --- functions ------------------------------------------------------------
+
+#[test]
+fn artifact_from_finds_a_generic_subscriptions_artifact() {
+    assert_eq!(
+        eval("${{ artifactFrom('function').Version }}"),
+        json!("1.4.0@sha256:f1")
+    );
+    assert_eq!(
+        eval("${{ artifactFrom('function').Metadata.tag }}"),
+        json!("1.4.0")
+    );
+    assert_eq!(
+        eval("${{ artifactFrom('function', warehouse('wh-a')).ArtifactType }}"),
+        json!("application/vnd.acme.fn.v1")
+    );
+    assert_eq!(
+        eval("${{ artifactFrom('function') }}"),
+        json!({
+            "artifactType": "application/vnd.acme.fn.v1",
+            "subscriptionName": "function",
+            "version": "1.4.0@sha256:f1",
+            "metadata": {"tag": "1.4.0", "digest": "sha256:f1"},
+        })
+    );
+    assert_eq!(eval("${{ artifactFrom('nope') }}"), json!(null));
+    assert_eq!(
+        eval("${{ artifactFrom('function', warehouse('wh-b')) }}"),
+        json!(null)
+    );
+}
 
 #[test]
 fn image_from_finds_the_image_and_exposes_go_fields() {

@@ -20,8 +20,8 @@ use serde_saphyr::Spanned;
 
 use super::{Error, Kind, ParseError};
 use crate::model::{
-    API_VERSION, ClusterPromotionTask, Freight, Project, ProjectConfig, Promotion, PromotionTask,
-    Stage, Warehouse,
+    API_VERSION, AnalysisTemplate, ClusterPromotionTask, Freight, Project, ProjectConfig,
+    Promotion, PromotionTask, Stage, Warehouse,
 };
 
 /// One resource read from a manifest.
@@ -35,6 +35,7 @@ pub(super) enum Resource {
     ClusterPromotionTask(ClusterPromotionTask),
     Promotion(Box<Promotion>),
     Freight(Box<Freight>),
+    AnalysisTemplate(Box<AnalysisTemplate>),
 }
 
 impl Resource {
@@ -48,6 +49,7 @@ impl Resource {
             Resource::ClusterPromotionTask(_) => Kind::ClusterPromotionTask,
             Resource::Promotion(_) => Kind::Promotion,
             Resource::Freight(_) => Kind::Freight,
+            Resource::AnalysisTemplate(_) => Kind::AnalysisTemplate,
         }
     }
 
@@ -61,6 +63,7 @@ impl Resource {
             Resource::PromotionTask(r) => &r.metadata,
             Resource::ClusterPromotionTask(r) => &r.metadata,
             Resource::Promotion(r) => &r.metadata,
+            Resource::AnalysisTemplate(r) => &r.metadata,
             Resource::Freight(r) => return (r.metadata.namespace.clone(), r.name()),
         };
         (meta.namespace.clone(), meta.name.clone())
@@ -346,6 +349,9 @@ impl<'de> Deserialize<'de> for Slot {
             }
             Some(Kind::Promotion) => Resource::Promotion(Deserialize::deserialize(deserializer)?),
             Some(Kind::Freight) => Resource::Freight(Deserialize::deserialize(deserializer)?),
+            Some(Kind::AnalysisTemplate) => {
+                Resource::AnalysisTemplate(Deserialize::deserialize(deserializer)?)
+            }
         };
         Ok(Slot(Some(resource)))
     }

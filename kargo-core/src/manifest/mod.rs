@@ -42,8 +42,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::model::{
-    ClusterPromotionTask, Freight, PolicyError, Project, ProjectConfig, Promotion, PromotionPolicy,
-    PromotionTask, Stage, Warehouse,
+    AnalysisTemplate, ClusterPromotionTask, Freight, PolicyError, Project, ProjectConfig,
+    Promotion, PromotionPolicy, PromotionTask, Stage, Warehouse,
 };
 
 /// The kinds of resource a [`Manifests`] collection holds.
@@ -66,11 +66,13 @@ pub enum Kind {
     Promotion,
     /// `Freight`.
     Freight,
+    /// `AnalysisTemplate` (kargo-rs's verification template).
+    AnalysisTemplate,
 }
 
 impl Kind {
     /// Every kind, in the order [`Manifests`] reports them.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Project,
         Kind::ProjectConfig,
         Kind::Warehouse,
@@ -79,6 +81,7 @@ impl Kind {
         Kind::ClusterPromotionTask,
         Kind::Promotion,
         Kind::Freight,
+        Kind::AnalysisTemplate,
     ];
 
     /// The kind's name as manifests write it, e.g. `"Stage"`.
@@ -92,6 +95,7 @@ impl Kind {
             Kind::ClusterPromotionTask => "ClusterPromotionTask",
             Kind::Promotion => "Promotion",
             Kind::Freight => "Freight",
+            Kind::AnalysisTemplate => "AnalysisTemplate",
         }
     }
 }
@@ -228,6 +232,7 @@ pub struct Manifests {
     cluster_promotion_tasks: Vec<ClusterPromotionTask>,
     promotions: Vec<Promotion>,
     freight: Vec<Freight>,
+    analysis_templates: Vec<AnalysisTemplate>,
     /// Where each resource was read: `(kind, namespace, name)` to
     /// `file (document n)`.
     origins: BTreeMap<(Kind, String, String), String>,
@@ -324,6 +329,17 @@ impl Manifests {
                 at,
             ));
         }
+        for r in other.analysis_templates {
+            let at = take(
+                Kind::AnalysisTemplate,
+                &r.metadata.namespace,
+                &r.metadata.name,
+            );
+            documents.push(load::Document::new(
+                load::Resource::AnalysisTemplate(Box::new(r)),
+                at,
+            ));
+        }
         for r in other.freight {
             let at = take(Kind::Freight, &r.metadata.namespace, &r.name());
             documents.push(load::Document::new(
@@ -382,6 +398,7 @@ impl Manifests {
             load::Resource::ClusterPromotionTask(r) => self.cluster_promotion_tasks.push(r),
             load::Resource::Promotion(r) => self.promotions.push(*r),
             load::Resource::Freight(r) => self.freight.push(*r),
+            load::Resource::AnalysisTemplate(r) => self.analysis_templates.push(*r),
         }
     }
 
@@ -440,6 +457,18 @@ impl Manifests {
     /// The Freight.
     pub fn freight(&self) -> &[Freight] {
         &self.freight
+    }
+
+    /// The AnalysisTemplates.
+    pub fn analysis_templates(&self) -> &[AnalysisTemplate] {
+        &self.analysis_templates
+    }
+
+    /// The first AnalysisTemplate named `name`, in any namespace.
+    pub fn analysis_template(&self, name: &str) -> Option<&AnalysisTemplate> {
+        self.analysis_templates
+            .iter()
+            .find(|r| r.metadata.name == name)
     }
 
     /// The Project named `name`.

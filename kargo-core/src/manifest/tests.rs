@@ -212,7 +212,7 @@ data:
   a: b
 ---
 apiVersion: kargo.akuity.io/v1alpha1
-kind: AnalysisTemplate
+kind: ClusterAnalysisTemplate
 metadata:
   name: unknown-kind
 ---

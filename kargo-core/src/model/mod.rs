@@ -10,7 +10,9 @@
 //!   [`Verification`];
 //! - [`PromotionTask`] and [`ClusterPromotionTask`];
 //! - [`Promotion`] with its phase and step statuses;
-//! - [`Project`] and [`ProjectConfig`] with their [`PromotionPolicy`]s.
+//! - [`Project`] and [`ProjectConfig`] with their [`PromotionPolicy`]s;
+//! - [`AnalysisTemplate`], kargo-rs's stand-in for Argo Rollouts' analysis
+//!   templates, which Stages' verification refers to.
 //!
 //! Specs reject unknown fields, as Kargo's schemas do, so a misspelled field
 //! fails instead of being ignored. Metadata accepts (and drops) the fields a
@@ -18,6 +20,7 @@
 //! CRDs apply (`discoveryLimit: 20`, `interval: 5m0s`, ...) are applied when
 //! reading.
 
+mod analysis;
 mod freight;
 mod meta;
 mod project;
@@ -26,6 +29,7 @@ mod promotion_task;
 mod stage;
 mod warehouse;
 
+pub use analysis::{AnalysisTemplate, AnalysisTemplateSpec};
 pub use freight::{
     ApprovedStage, ArtifactReference, Chart, CurrentStage, Freight, FreightCollection,
     FreightOrigin, FreightOriginKind, FreightStatus, GitCommit, Image, VerifiedStage,

@@ -14,6 +14,10 @@
 //!   MatchUpstream), [`auto_promotion_decision`], [`hold_intent`].
 //! - [`plan`]: one scheduling pass over a whole pipeline.
 //! - [`alias`]: generating and checking Freight aliases.
+//! - Verification: the [`Verifier`] trait, its built-ins ([`StepsVerifier`],
+//!   [`CommandVerifier`]), [`stage_verification`] resolving a Stage's
+//!   `spec.verification` to kargo-rs `AnalysisTemplate`s, and
+//!   [`run_verification`] recording the outcome.
 
 pub mod alias;
 mod auto;
@@ -21,6 +25,7 @@ mod availability;
 mod graph;
 mod schedule;
 mod status;
+mod verify;
 
 pub use auto::{
     AutoPromotionBlock, HoldIntent, auto_promotion_candidates, auto_promotion_decision,
@@ -32,3 +37,7 @@ pub use schedule::{
     BlockedCandidate, Plan, PlannedPromotion, PlannedVerification, StageView, plan,
 };
 pub use status::record_promotion;
+pub use verify::{
+    AllVerifiers, CommandVerifier, DynVerifier, StageVerification, StepsVerifier,
+    VerificationOutcome, Verifier, run_verification, stage_verification, template_verifier,
+};

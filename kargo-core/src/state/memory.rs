@@ -4,11 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use serde_json::Value;
 
 use super::rules;
 use super::{
-    FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState,
-    StateStore, StatusUpdate, VerificationRecord,
+    Change, ChangeFeed, Changes, Claim, FreightQuery, Lease, NewPromotion, PromotionQuery,
+    PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
+    VerificationRecord,
 };
 use crate::Result;
 use crate::engine::PromotionState;
@@ -22,6 +24,7 @@ use crate::time::Timestamp;
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
     inner: Mutex<Inner>,
+    feed: ChangeFeed,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +33,7 @@ struct Inner {
     aliases: HashMap<String, String>,
     stages: BTreeMap<String, StageState>,
     promotions: BTreeMap<String, PromotionRecord>,
+    leases: HashMap<String, Lease>,
     seq: u64,
 }
 
@@ -85,6 +89,9 @@ impl StateStore for InMemoryStore {
         inner
             .freight
             .insert(freight.metadata.name.clone(), freight.clone());
+        self.feed.publish(Change::FreightCreated {
+            freight: freight.metadata.name.clone(),
+        });
         Ok(PutFreight {
             freight,
             created: true,
@@ -123,7 +130,10 @@ impl StateStore for InMemoryStore {
             .freight
             .get_mut(&key)
             .expect("resolved names are stored");
+        let before = freight.status.clone();
         update(&mut freight.status);
+        self.feed
+            .publish_all(Change::approvals(&key, &before, &freight.status));
         Ok(freight.clone())
     }
 
@@ -162,6 +172,17 @@ impl StateStore for InMemoryStore {
             .unwrap_or_else(|| StageState::new(stage)))
     }
 
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState> {
+        let mut inner = self.lock();
+        let state = inner.stage_mut(stage);
+        rules::upsert_metadata(&mut state.metadata, values);
+        Ok(state.clone())
+    }
+
     async fn record_verification(
         &self,
         stage: &str,
@@ -197,6 +218,10 @@ impl StateStore for InMemoryStore {
         let record = rules::new_promotion(name, new, freight);
         rules::apply_hold(inner.stage_mut(&record.stage), &record);
         inner.promotions.insert(record.name.clone(), record.clone());
+        self.feed.publish(Change::PromotionCreated {
+            promotion: record.name.clone(),
+            stage: record.stage.clone(),
+        });
         Ok(record)
     }
 
@@ -223,14 +248,8 @@ impl StateStore for InMemoryStore {
     }
 
     async fn save_promotion_state(&self, name: &str, state: &PromotionState) -> Result<()> {
-        let mut inner = self.lock();
-        let promo = inner
-            .promotions
-            .get_mut(name)
-            .ok_or_else(|| rules::promotion_not_found(name))?;
-        rules::check_save(promo, state)?;
-        promo.state = state.clone();
-        Ok(())
+        self.save_promotion_state_opts(name, state, &SaveOptions::default())
+            .await
     }
 
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
@@ -266,7 +285,20 @@ impl StateStore for InMemoryStore {
         }
         inner.stages.insert(stage.name.clone(), stage);
         inner.promotions.insert(promo.name.clone(), promo.clone());
+        self.feed.publish(Change::finished(&promo));
         Ok(promo)
+    }
+
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let mut inner = self.lock();
+        let promo = inner
+            .promotions
+            .get_mut(name)
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        if rules::apply_abort(promo, now)? {
+            self.feed.publish(Change::finished(promo));
+        }
+        Ok(promo.clone())
     }
 
     async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
@@ -283,6 +315,78 @@ impl StateStore for InMemoryStore {
             .collect();
         out.sort_by_key(|p| rules::promotion_seq(&p.name));
         Ok(out)
+    }
+
+    async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+        let mut inner = self.lock();
+        let mut active: Vec<PromotionRecord> = inner
+            .promotions
+            .values()
+            .filter(|p| claim.stage.as_ref().is_none_or(|s| *s == p.stage))
+            .filter(|p| matches!(p.phase, PromotionPhase::Pending | PromotionPhase::Running))
+            .cloned()
+            .collect();
+        active.sort_by_key(|p| rules::promotion_seq(&p.name));
+        let Some(name) = rules::pick_claim(&active, claim).map(|p| p.name.clone()) else {
+            return Ok(None);
+        };
+        let promo = inner
+            .promotions
+            .get_mut(&name)
+            .expect("picked among the stored promotions");
+        rules::apply_claim(promo, claim);
+        Ok(Some(promo.clone()))
+    }
+
+    async fn save_promotion_state_opts(
+        &self,
+        name: &str,
+        state: &PromotionState,
+        opts: &SaveOptions,
+    ) -> Result<()> {
+        let mut inner = self.lock();
+        let promo = inner
+            .promotions
+            .get_mut(name)
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::check_save(promo, state)?;
+        let mut saved = promo.clone();
+        if let Some(lease) = &opts.lease {
+            rules::renew_promotion_lease(&mut saved, lease)?;
+        }
+        saved.state = state.clone();
+        *promo = saved;
+        Ok(())
+    }
+
+    async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+        let mut inner = self.lock();
+        let promo = inner
+            .promotions
+            .get_mut(name)
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::renew_promotion_lease(promo, lease)
+    }
+
+    async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+        let mut inner = self.lock();
+        if !rules::lease_available(inner.leases.get(key), lease, now) {
+            return Ok(false);
+        }
+        inner.leases.insert(key.to_owned(), lease.clone());
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.leases.get(key).is_some_and(|l| l.owner == owner) {
+            inner.leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn watch(&self) -> Result<Changes> {
+        Ok(self.feed.subscribe())
     }
 }
 
@@ -343,6 +447,56 @@ mod tests {
                 .or_default() += 1;
             Ok(StepOutcome::succeeded().with_output("n", 1))
         }
+    }
+
+    /// Writes `{"seen": <alias>}` into the Stage's metadata through the
+    /// context's store.
+    #[derive(Debug)]
+    struct Mark;
+
+    #[async_trait]
+    impl Step for Mark {
+        async fn run(
+            &self,
+            ctx: &StepContext,
+            _: serde_json::Value,
+        ) -> Result<StepOutcome, StepError> {
+            let values = BTreeMap::from([("seen".to_owned(), ctx.alias.clone().into())]);
+            ctx.store("mark")?
+                .upsert_stage_metadata(&ctx.stage, &values)
+                .await
+                .map_err(|e| StepError::retryable(e.to_string()))?;
+            Ok(StepOutcome::succeeded())
+        }
+    }
+
+    #[tokio::test]
+    async fn steps_reach_the_promotion_store_and_fail_clearly_without_one() {
+        let mut registry = StepRegistry::new();
+        registry.register("mark", Mark).expect("register");
+        let engine = Engine::new(Arc::new(registry));
+        let steps = [PromotionStep {
+            uses: "mark".into(),
+            alias: "m".into(),
+            ..Default::default()
+        }];
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = PromotionContext::new(crate::Workspace::new(dir.path()).expect("workspace"))
+            .with_names("p", "dev", "promo");
+
+        let without = engine.run(&ctx, &steps).await.expect("ran");
+        assert_eq!(without.phase, PromotionPhase::Errored);
+        let message = without.steps[0].message.clone().unwrap_or_default();
+        assert!(message.contains("mark: no state store"), "{message}");
+
+        let store: Arc<DynStateStore> = Arc::new(InMemoryStore::new());
+        let with = engine
+            .run(&ctx.clone().with_store(store.clone()), &steps)
+            .await
+            .expect("ran");
+        assert_eq!(with.phase, PromotionPhase::Succeeded);
+        let stage = store.get_stage("dev").await.expect("stage");
+        assert_eq!(stage.metadata["seen"], "m");
     }
 
     /// Saves through the store, then "dies" (fails) right after save

@@ -14,26 +14,40 @@
 //! ([`crate::pipeline`]) rather than in every implementation.
 //!
 //! # Several replicas
-//! The in-memory and SQLite stores serve one process. A store shared by
-//! several host replicas (PostgreSQL) implements the same trait; it makes
-//! [`StateStore::start_promotion`] a claim with a lease (owner and expiry,
-//! renewed by [`StateStore::save_promotion_state`]), so that a Running
-//! promotion whose owner died can be claimed again, and it runs
-//! [`StateStore::update_freight_status`] under a row lock.
+//! A store shared by several host replicas (PostgreSQL) implements the
+//! same trait. Replicas take promotions with
+//! [`StateStore::claim_promotion`] instead of
+//! [`StateStore::start_promotion`]: a claim gives the promotion a
+//! [`Lease`] (owner and expiry), renewed by every
+//! [`save_promotion_state_opts`](StateStore::save_promotion_state_opts)
+//! ([`LeasedCheckpoint`]) and by [`keep_promotion_lease`] while a step
+//! runs, so that a `Running` promotion whose owner died is claimed again
+//! once its lease expired and resumed from its saved state. Named leases
+//! ([`StateStore::acquire_lease`], [`discovery_lease_key`]) let one
+//! replica at a time discover a Warehouse, and [`StateStore::watch`]
+//! wakes replicas on new Freight, approvals and promotions. The in-memory
+//! and SQLite stores implement all of it for the processes that share
+//! them (their changes are seen in-process only).
 
+mod changes;
+mod lease;
 mod memory;
 mod types;
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::Value;
 
+pub use changes::{Change, ChangeFeed, Changes};
+pub use lease::{LeasedCheckpoint, discovery_lease_key, keep_promotion_lease};
 pub use memory::InMemoryStore;
 pub use types::{
-    AutoPromotionHold, FreightCollectionRecord, FreightQuery, FreightReference, MAX_HISTORY,
-    NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState, VerificationPhase,
-    VerificationRecord, collection_id,
+    AutoPromotionHold, Claim, FreightCollectionRecord, FreightQuery, FreightReference, Lease,
+    MAX_HISTORY, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, SaveOptions,
+    StageState, VerificationPhase, VerificationRecord, collection_id,
 };
 
 use crate::Result;
@@ -120,6 +134,16 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     /// in it yet.
     async fn get_stage(&self, stage: &str) -> Result<StageState>;
 
+    /// Sets each of `values` in the metadata of the Stage named `stage`
+    /// (Kargo's `StageStatus.UpsertMetadata`: a key given replaces its old
+    /// value whole, other keys stay) and returns the Stage's state
+    /// afterwards. A Stage with no state yet gets one.
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState>;
+
     /// Records a verification of the Stage's current Freight: inserts it
     /// into (or, by `id`, updates it in) the current collection's
     /// verification history. When it is `Successful`, every Freight of the
@@ -155,11 +179,107 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     /// [`pipeline::record_promotion`]: crate::pipeline::record_promotion
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord>;
 
+    /// Aborts the queued (`Pending`) promotion `name` at `now`: it ends
+    /// `Aborted` and is never started; aborting an aborted promotion
+    /// returns it unchanged. A `Running` or finished promotion is a
+    /// precondition failure (a host stops a running one by cancelling its
+    /// run). Holds the promotion placed on auto-promotion stay.
+    ///
+    /// The default implementation answers [`Error::Unsupported`]; every
+    /// store of this family implements it.
+    ///
+    /// [`Error::Unsupported`]: crate::Error::Unsupported
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let _ = (name, now);
+        Err(crate::Error::Unsupported {
+            operation: "abort_promotion".into(),
+            implementer: "this StateStore",
+        })
+    }
+
     /// The promotion named `name`.
     async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>>;
 
     /// The promotions matching `query`, oldest first.
     async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>>;
+
+    /// Claims a promotion for `claim.lease.owner`, oldest first, in
+    /// `claim.stage` or any Stage: a `Running` promotion whose lease
+    /// expired at `claim.now` or is held by the same owner already (to be
+    /// resumed from its saved state), or else the oldest `Pending`
+    /// promotion of a Stage where none runs, which starts at `claim.now`.
+    /// The promotion gets `claim.lease`. `None` when there is nothing to
+    /// claim. Replicas racing for the same promotion get it once.
+    ///
+    /// A `Running` promotion without a lease (started with
+    /// [`start_promotion`](StateStore::start_promotion)) is never claimed.
+    /// The default says the store does not support claims.
+    async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+        let _ = claim;
+        Err(unsupported("claim_promotion"))
+    }
+
+    /// [`save_promotion_state`](StateStore::save_promotion_state) with
+    /// options: with a lease, the state is saved only while the lease's
+    /// owner holds the promotion ([`Error::Precondition`] once another
+    /// owner claimed it), and the lease is renewed to its `until`.
+    ///
+    /// The default saves without a lease and says leases are unsupported.
+    ///
+    /// [`Error::Precondition`]: crate::Error::Precondition
+    async fn save_promotion_state_opts(
+        &self,
+        name: &str,
+        state: &PromotionState,
+        opts: &SaveOptions,
+    ) -> Result<()> {
+        match opts.lease {
+            None => self.save_promotion_state(name, state).await,
+            Some(_) => Err(unsupported("leased saves")),
+        }
+    }
+
+    /// Renews the lease on the `Running` promotion `name` to
+    /// `lease.until`, while `lease.owner` holds it
+    /// ([`Error::Precondition`] otherwise). Hosts call it while a long step
+    /// runs ([`keep_promotion_lease`]).
+    ///
+    /// [`Error::Precondition`]: crate::Error::Precondition
+    async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+        let _ = (name, lease);
+        Err(unsupported("renew_promotion_lease"))
+    }
+
+    /// Takes or renews the named lease `key` for `lease.owner` until
+    /// `lease.until` when it is free, expired at `now`, or held by the
+    /// same owner; `false` when another owner holds it. Used so that one
+    /// replica at a time discovers a Warehouse ([`discovery_lease_key`]).
+    async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+        let _ = (key, lease, now);
+        Err(unsupported("acquire_lease"))
+    }
+
+    /// Gives up the named lease `key` when `owner` holds it (otherwise
+    /// does nothing).
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        let _ = (key, owner);
+        Err(unsupported("release_lease"))
+    }
+
+    /// The changes made from now on ([`Change`]): new Freight, approvals,
+    /// queued and finished promotions, by this process and, for a store
+    /// shared by replicas, by the others too.
+    async fn watch(&self) -> Result<Changes> {
+        Err(unsupported("watch"))
+    }
+}
+
+/// The error of a default method the store does not override.
+fn unsupported(operation: &str) -> crate::Error {
+    crate::Error::Unsupported {
+        operation: operation.to_owned(),
+        implementer: "this StateStore",
+    }
 }
 
 /// Conveniences over any [`StateStore`].
@@ -184,6 +304,20 @@ pub trait StateStoreExt: StateStore {
             .await
     }
 
+    /// Sets each of `values` in the metadata of the Freight named or
+    /// aliased `freight` (Kargo's `FreightStatus.UpsertMetadata`: a key
+    /// given replaces its old value whole, other keys stay).
+    async fn upsert_freight_metadata(
+        &self,
+        freight: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<Freight> {
+        self.update_freight_status(freight, &|s| {
+            rules::upsert_metadata(&mut s.metadata, values)
+        })
+        .await
+    }
+
     /// The name of the Freight named or aliased `freight`.
     async fn resolve_freight(&self, freight: &str) -> Result<String> {
         self.get_freight(freight)
@@ -203,6 +337,20 @@ pub trait StateStoreExt: StateStore {
             .await?
             .into_iter()
             .find(|p| p.phase == crate::model::PromotionPhase::Running))
+    }
+
+    /// A [`LeasedCheckpoint`]: saves the state of promotion `promotion`
+    /// while `owner` holds it, renewing its lease for `duration`.
+    fn leased_checkpoint(
+        &self,
+        promotion: impl Into<String>,
+        owner: impl Into<String>,
+        duration: std::time::Duration,
+    ) -> LeasedCheckpoint<'_, Self>
+    where
+        Self: Sized,
+    {
+        LeasedCheckpoint::new(self, promotion, owner, duration)
     }
 
     /// A [`Checkpoint`] that saves the state of promotion `promotion` here.
@@ -274,6 +422,13 @@ macro_rules! forward_state_store {
             async fn get_stage(&self, stage: &str) -> Result<StageState> {
                 (**self).get_stage(stage).await
             }
+            async fn upsert_stage_metadata(
+                &self,
+                stage: &str,
+                values: &BTreeMap<String, Value>,
+            ) -> Result<StageState> {
+                (**self).upsert_stage_metadata(stage, values).await
+            }
             async fn record_verification(
                 &self,
                 stage: &str,
@@ -297,11 +452,37 @@ macro_rules! forward_state_store {
             async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
                 (**self).finish_promotion(name, now).await
             }
+            async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+                (**self).abort_promotion(name, now).await
+            }
             async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
                 (**self).get_promotion(name).await
             }
             async fn list_promotions(&self, query: &PromotionQuery) -> Result<Vec<PromotionRecord>> {
                 (**self).list_promotions(query).await
+            }
+            async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+                (**self).claim_promotion(claim).await
+            }
+            async fn save_promotion_state_opts(
+                &self,
+                name: &str,
+                state: &PromotionState,
+                opts: &SaveOptions,
+            ) -> Result<()> {
+                (**self).save_promotion_state_opts(name, state, opts).await
+            }
+            async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+                (**self).renew_promotion_lease(name, lease).await
+            }
+            async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+                (**self).acquire_lease(key, lease, now).await
+            }
+            async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+                (**self).release_lease(key, owner).await
+            }
+            async fn watch(&self) -> Result<Changes> {
+                (**self).watch().await
             }
         }
     )*};

@@ -4,8 +4,8 @@
 //! (kargo-store); the in-memory store shows the intended use.
 
 use super::types::{
-    AutoPromotionHold, FreightCollectionRecord, FreightReference, MAX_HISTORY, NewPromotion,
-    PromotionRecord, StageState, VerificationPhase, VerificationRecord,
+    AutoPromotionHold, Claim, FreightCollectionRecord, FreightReference, Lease, MAX_HISTORY,
+    NewPromotion, PromotionRecord, StageState, VerificationPhase, VerificationRecord,
 };
 use crate::engine::PromotionState;
 use crate::model::{Freight, PromotionPhase};
@@ -88,6 +88,7 @@ pub fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> Prom
         created_at: new.created_at,
         started_at: None,
         finished_at: None,
+        lease: None,
     }
 }
 
@@ -114,6 +115,15 @@ pub fn apply_hold(stage: &mut StageState, promo: &PromotionRecord) {
     }
 }
 
+/// Sets each of `values` in `metadata`, replacing a key's old value whole
+/// (Kargo's `UpsertMetadata`, for Freight and Stage status alike).
+pub fn upsert_metadata(
+    metadata: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    values: &std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    metadata.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 /// Checks that `state` may be saved for `promo`.
 pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()> {
     if promo.phase != PromotionPhase::Running {
@@ -124,6 +134,97 @@ pub fn check_save(promo: &PromotionRecord, _state: &PromotionState) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// Whether the `Running` promotion `promo` may be claimed by `claim`: it
+/// runs under a lease that expired or that the claimant holds already
+/// (a replica that restarted with the same owner id). A `Running`
+/// promotion without a lease belongs to a host that does not use claims
+/// and is never claimed.
+pub fn running_claimable(promo: &PromotionRecord, claim: &Claim) -> bool {
+    promo.phase == PromotionPhase::Running
+        && promo
+            .lease
+            .as_ref()
+            .is_some_and(|l| l.owner == claim.lease.owner || l.is_expired(claim.now))
+}
+
+/// The promotion `claim` takes among `active`, the `Pending` and
+/// `Running` promotions in its scope, oldest first: the first `Running`
+/// one that is [`running_claimable`], or the first `Pending` one of a
+/// Stage where none runs and none older waits.
+pub fn pick_claim<'a>(active: &'a [PromotionRecord], claim: &Claim) -> Option<&'a PromotionRecord> {
+    let running: std::collections::HashSet<&str> = active
+        .iter()
+        .filter(|p| p.phase == PromotionPhase::Running)
+        .map(|p| p.stage.as_str())
+        .collect();
+    let mut waiting = std::collections::HashSet::new();
+    active.iter().find(|p| match p.phase {
+        PromotionPhase::Running => running_claimable(p, claim),
+        PromotionPhase::Pending => {
+            !running.contains(p.stage.as_str()) && waiting.insert(p.stage.as_str())
+        }
+        _ => false,
+    })
+}
+
+/// Claims `promo` (`Pending`, or `Running` and [`running_claimable`]) for
+/// `claim`: a `Pending` one starts at `claim.now`; either gets the lease.
+pub fn apply_claim(promo: &mut PromotionRecord, claim: &Claim) {
+    if promo.phase == PromotionPhase::Pending {
+        promo.phase = PromotionPhase::Running;
+        promo.started_at = Some(claim.now);
+    }
+    promo.lease = Some(claim.lease.clone());
+}
+
+/// Checks that `lease.owner` holds the `Running` promotion `promo`, and
+/// renews its lease to `lease.until`.
+pub fn renew_promotion_lease(promo: &mut PromotionRecord, lease: &Lease) -> Result<()> {
+    let held_by = promo.lease.as_ref().map(|l| l.owner.as_str());
+    if promo.phase != PromotionPhase::Running || held_by != Some(lease.owner.as_str()) {
+        return Err(Error::Precondition(format!(
+            "promotion `{}` ({}) is not leased to `{}`{}: another replica may run it",
+            promo.name,
+            promo.phase.as_str(),
+            lease.owner,
+            held_by
+                .map(|o| format!(" but to `{o}`"))
+                .unwrap_or_default()
+        )));
+    }
+    promo.lease = Some(lease.clone());
+    Ok(())
+}
+
+/// Whether the named lease `current` may be taken by `wanted` at `now`:
+/// it is free, expired, or held by the same owner.
+pub fn lease_available(current: Option<&Lease>, wanted: &Lease, now: Timestamp) -> bool {
+    current.is_none_or(|l| l.owner == wanted.owner || l.is_expired(now))
+}
+
+/// Aborts the queued promotion `promo` at `now`: a `Pending` one ends
+/// `Aborted` without running a step (returns `true`); an `Aborted` one is
+/// left as it is (`false`). A `Running` promotion is aborted by cancelling
+/// its run (the engine ends it `Aborted` and it is finished as usual), so
+/// it, like a finished one, is a precondition failure here.
+pub fn apply_abort(promo: &mut PromotionRecord, now: Timestamp) -> Result<bool> {
+    match promo.phase {
+        PromotionPhase::Pending => {
+            promo.phase = PromotionPhase::Aborted;
+            promo.state.phase = PromotionPhase::Aborted;
+            promo.state.message = Some("aborted before it started".into());
+            promo.finished_at = Some(now);
+            Ok(true)
+        }
+        PromotionPhase::Aborted => Ok(false),
+        other => Err(Error::Precondition(format!(
+            "promotion `{}` is {}: only a Pending promotion can be aborted",
+            promo.name,
+            other.as_str()
+        ))),
+    }
 }
 
 /// What finishing a promotion does, once the store loaded the promotion,
@@ -170,6 +271,7 @@ pub fn apply_finish(
 ) {
     promo.phase = promo.state.phase;
     promo.finished_at = Some(now);
+    promo.lease = None;
     stage.last_promotion = Some(promo.name.clone());
     if promo.phase != PromotionPhase::Succeeded {
         return;

@@ -201,6 +201,10 @@ pub struct PromotionRecord {
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Timestamp>,
+    /// While it runs under a claim: the replica running it and until when
+    /// (see [`claim_promotion`](super::StateStore::claim_promotion)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
 }
 
 /// A reference to a piece of Freight in a Stage's collection.
@@ -348,6 +352,12 @@ impl VerificationRecord {
         self
     }
 
+    /// Sets the actor.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
     /// Sets the start and finish times.
     pub fn with_times(mut self, started: Option<Timestamp>, finished: Option<Timestamp>) -> Self {
         self.started_at = started;
@@ -394,6 +404,10 @@ pub struct StageState {
     /// Auto-promotion holds by origin (`Warehouse/name`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub auto_promotion_holds: BTreeMap<String, AutoPromotionHold>,
+    /// Metadata set by steps (`set-metadata`), Kargo's
+    /// `Stage.status.metadata`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
 impl StageState {
@@ -425,5 +439,82 @@ impl StageState {
         self.current()
             .and_then(FreightCollectionRecord::current_verification)
             .is_some_and(|v| v.phase == VerificationPhase::Successful)
+    }
+}
+
+/// Who holds something shared by several host replicas (a promotion, a
+/// Warehouse's discovery), and until when.
+///
+/// Kargo leaves this to Kubernetes (one controller per shard); kargo-rs
+/// keeps leases in the store. A lease is free once `until` has passed; its
+/// owner may renew it before or after that, as long as no other owner
+/// took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    /// The replica that holds it (a stable, unique id per replica).
+    pub owner: String,
+    /// When it expires.
+    pub until: Timestamp,
+}
+
+impl Lease {
+    /// A lease held by `owner` for `duration` from `now`.
+    pub fn new(owner: impl Into<String>, now: Timestamp, duration: std::time::Duration) -> Self {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Lease {
+            owner: owner.into(),
+            until: Timestamp::from_unix_millis(now.unix_millis().saturating_add(millis)),
+        }
+    }
+
+    /// Whether it has expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.until <= now
+    }
+}
+
+/// What [`claim_promotion`](super::StateStore::claim_promotion) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Claim {
+    /// Only promotions into this Stage; any Stage when `None`.
+    pub stage: Option<String>,
+    /// The lease the claimed promotion gets.
+    pub lease: Lease,
+    /// The caller's time: leases that ended before it are free.
+    pub now: Timestamp,
+}
+
+impl Claim {
+    /// A claim by `owner` at `now` for a lease of `duration`, in any Stage.
+    pub fn new(owner: impl Into<String>, now: Timestamp, duration: std::time::Duration) -> Self {
+        Claim {
+            stage: None,
+            lease: Lease::new(owner, now, duration),
+            now,
+        }
+    }
+
+    /// Narrows the claim to promotions into `stage`.
+    pub fn in_stage(mut self, stage: impl Into<String>) -> Self {
+        self.stage = Some(stage.into());
+        self
+    }
+}
+
+/// Options of [`save_promotion_state_opts`](super::StateStore::save_promotion_state_opts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SaveOptions {
+    /// Save only while this lease's owner holds the promotion, and renew
+    /// the lease to its `until`.
+    pub lease: Option<Lease>,
+}
+
+impl SaveOptions {
+    /// Saves under `lease` (see [`SaveOptions::lease`]).
+    pub fn leased(lease: Lease) -> Self {
+        SaveOptions { lease: Some(lease) }
     }
 }

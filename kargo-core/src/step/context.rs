@@ -6,6 +6,8 @@ use tokio_util::sync::CancellationToken;
 use crate::credentials::{CredentialsProvider, NoCredentials};
 use crate::expr::{Evaluator, ExprError, Scope};
 use crate::model::FreightCollection;
+use crate::state::DynStateStore;
+use crate::step::StepError;
 use crate::workspace::Workspace;
 
 /// What a step run is given besides its config: where to work, what is
@@ -45,6 +47,11 @@ pub struct StepContext {
     /// it, e.g. `git-clone` derives a sparse checkout from the paths later
     /// steps name.
     pub later_steps: Arc<[LaterStep]>,
+    /// The store that keeps the pipeline's Freight and Stage state, for
+    /// steps that change it (`set-metadata`, `set-freight-alias`); `None`
+    /// when the host runs promotions without one. Reach it through
+    /// [`StepContext::store`].
+    pub store: Option<Arc<DynStateStore>>,
 }
 
 /// A step that runs later in the same promotion (see
@@ -85,6 +92,7 @@ impl StepContext {
             evaluator: Arc::default(),
             scope: Scope::default(),
             later_steps: Arc::from(Vec::new()),
+            store: None,
         }
     }
 
@@ -118,6 +126,24 @@ impl StepContext {
     pub fn with_cancel(mut self, cancel: CancellationToken) -> Self {
         self.cancel = cancel;
         self
+    }
+
+    /// Sets the state store.
+    pub fn with_store(mut self, store: Arc<DynStateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The state store, or a terminal error naming `step` (its kind) when
+    /// the host runs promotions without one.
+    pub fn store(&self, step: &str) -> Result<&DynStateStore, StepError> {
+        self.store.as_deref().ok_or_else(|| {
+            StepError::terminal(format!(
+                "{step}: no state store: this step changes Freight or Stage state, \
+                 so the host must run the promotion with a store \
+                 (PromotionContext::with_store)"
+            ))
+        })
     }
 
     /// Evaluates a bare expression in this step's scope, with `extra`

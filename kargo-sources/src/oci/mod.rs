@@ -366,18 +366,6 @@ struct Query<'a> {
     images_only: bool,
 }
 
-fn is_loopback(host: &str) -> bool {
-    let host = host
-        .rsplit_once(':')
-        .filter(|(h, port)| !h.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 fn compile_all(field: &'static str, patterns: &[String]) -> Result<Vec<Regex>, Error> {
     patterns
         .iter()
@@ -473,7 +461,8 @@ impl Core {
             ));
         }
         let registry = reference.resolve_registry().to_owned();
-        let plain_http = is_loopback(&registry) || self.options.plain_http.contains(&registry);
+        let plain_http = kargo_core::urls::is_loopback_host(&registry)
+            || self.options.plain_http.contains(&registry);
         let auth = match self
             .options
             .credentials
@@ -699,10 +688,10 @@ mod tests {
             "[::1]:5000",
             "::1",
         ] {
-            assert!(is_loopback(host), "{host}");
+            assert!(kargo_core::urls::is_loopback_host(host), "{host}");
         }
         for host in ["ghcr.io", "10.0.0.1:5000", "localhost.example.com"] {
-            assert!(!is_loopback(host), "{host}");
+            assert!(!kargo_core::urls::is_loopback_host(host), "{host}");
         }
     }
 

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::gitignore::Gitignore;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
@@ -14,22 +14,7 @@ fn io_err(what: &str, path: &str, e: impl std::fmt::Display) -> StepError {
 }
 
 fn matcher(root: &Path, rules: Option<&str>) -> Result<Gitignore, StepError> {
-    let mut builder = GitignoreBuilder::new(root);
-    let mut add = |line: &str| {
-        builder.add_line(None, line).map(|_| ()).map_err(|e| {
-            StepError::terminal(format!("{KIND}: invalid ignore pattern `{line}`: {e}"))
-        })
-    };
-    add(".git")?;
-    for line in rules.unwrap_or_default().lines() {
-        let trimmed = line.trim();
-        if !trimmed.is_empty() && !trimmed.starts_with('#') {
-            add(line)?;
-        }
-    }
-    builder
-        .build()
-        .map_err(|e| StepError::terminal(format!("{KIND}: invalid ignore patterns: {e}")))
+    crate::fs::ignore_matcher(KIND, root, &[".git"], rules)
 }
 
 fn copy_file(from: &Path, to: &Path, shown: &str) -> Result<(), StepError> {

@@ -500,9 +500,22 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
         let at = || segments[..i].join(".");
         match &node.kind {
             Kind::Map { entries, flow: f } => {
-                let found = entries.iter().position(
-                    |(k, _)| matches!(&k.kind, Kind::Scalar { value, .. } if value == seg),
-                );
+                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| matches!(&k.kind, Kind::Scalar { value, .. } if value == seg);
+                let found = entries.iter().position(is_seg);
+                if let Some(idx) = found
+                    && entries[idx + 1..].iter().any(is_seg)
+                {
+                    // YAML forbids it, and readers differ on which one counts.
+                    let within = if i == 0 {
+                        "the document".to_owned()
+                    } else {
+                        format!("`{}`", at())
+                    };
+                    return Err(EditError::key(
+                        key,
+                        format!("`{seg}` appears more than once in {within}"),
+                    ));
+                }
                 match found {
                     Some(idx) => {
                         path.push(idx);
@@ -573,15 +586,21 @@ fn plan(
     let splice = match locate(root, key, &segments)? {
         Located::Found(path, flow) => {
             let node = node_at(root, &path);
-            let Kind::Scalar { style, .. } = &node.kind else {
-                let what = match node.kind {
-                    Kind::Alias(_) => "an alias",
-                    Kind::Seq { .. } => "a sequence",
-                    _ => "a mapping",
-                };
-                return Err(fail(&format!(
-                    "holds {what}; only scalar values can be replaced"
-                )));
+            let style = match &node.kind {
+                Kind::Scalar { style, .. } => style,
+                // A flow collection has a span of its own, brackets
+                // included: it is replaced like a scalar.
+                Kind::Seq { flow: true, .. } | Kind::Map { flow: true, .. } => &ScalarStyle::Plain,
+                other => {
+                    let what = match other {
+                        Kind::Alias(_) => "an alias",
+                        Kind::Seq { .. } => "a block sequence",
+                        _ => "a block mapping",
+                    };
+                    return Err(fail(&format!(
+                        "holds {what}; only scalars and flow collections can be replaced"
+                    )));
+                }
             };
             let splice = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                 block_splice(src, root, &path, node, &update.value, *style, nl)?
@@ -772,9 +791,121 @@ fn block_splice(
     })
 }
 
+/// Files from this size on are edited one top-level section at a time.
+///
+/// Parsing costs about 150 ms per megabyte, and an update parses twice
+/// (to plan, and to verify). Below this size that stays under 40 ms and
+/// the whole file is checked, so a file that does not parse anywhere is
+/// refused. From this size on, only the sections an update touches are
+/// parsed: a defect elsewhere in the file is left as it was, untouched.
+const SECTION_EDIT_MIN_LEN: usize = 128 * 1024;
+
 /// Applies `updates` to the YAML text `src` (its first document), keeping
 /// every byte that does not hold a changed value.
+///
+/// Large files that are a block mapping with top-level keys in column 0
+/// are planned and verified on the sections the updates touch
+/// ([`update_sections`]), which keeps an edit of a megabyte-sized file in
+/// the low milliseconds. Every other file, and any update the section path
+/// cannot settle, goes through the whole document, which also gives the
+/// authoritative error.
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    if src.len() >= SECTION_EDIT_MIN_LEN
+        && let Some(text) = update_sections(src, updates)
+    {
+        return Ok(text);
+    }
+    update_document(src, updates)
+}
+
+/// Applies `updates` one top-level section at a time, or returns `None`
+/// when the file or an update needs the whole document.
+///
+/// A section runs from a top-level key's line to the next one. In a block
+/// mapping whose keys sit in column 0, no node crosses a section boundary:
+/// block content of a top-level key is indented, and a flow collection or
+/// quoted scalar that spilled into column 0 would leave its section
+/// unterminated, so parsing the section alone fails and the whole
+/// document is used. So a section parses on its own to the same values
+/// as in the whole document, and checking the edited section value by
+/// value checks everything the edit can change: bytes outside it are
+/// copied as they are. A section that refers to an anchor defined
+/// elsewhere does not parse alone either, and falls back the same way.
+fn update_sections(src: &str, updates: &[Update]) -> Option<String> {
+    let mut text = Cow::Borrowed(src);
+    for update in updates {
+        let segments = split_key(&update.key).ok()?;
+        let section = top_level_section(&text, &segments[0])?;
+        let edited = update_document(&text[section.clone()], std::slice::from_ref(update)).ok()?;
+        let mut next = String::with_capacity(text.len() + edited.len() - section.len());
+        next.push_str(&text[..section.start]);
+        next.push_str(&edited);
+        next.push_str(&text[section.end..]);
+        text = Cow::Owned(next);
+    }
+    Some(text.into_owned())
+}
+
+/// The byte range of the section of top-level key `key`: its line up to the
+/// next top-level key's line. `None` unless the file is one block mapping
+/// whose keys are plain, in column 0, and hold `key` exactly once.
+fn top_level_section(src: &str, key: &str) -> Option<Range<usize>> {
+    let mut found: Option<Range<usize>> = None;
+    let mut seen_content = false;
+    let mut pos = 0;
+    while pos < src.len() {
+        let end = next_line_start(src, pos).unwrap_or(src.len());
+        let line = src[pos..end].trim_end_matches(['\n', '\r']);
+        match line.as_bytes().first() {
+            None | Some(b' ' | b'#') => {}
+            Some(_) if line.starts_with("...") => return None,
+            Some(_) if line.starts_with("---") => {
+                // A document marker: only a `---` before any content is
+                // the simple case.
+                if seen_content || !matches!(line.as_bytes().get(3), None | Some(b' ')) {
+                    return None;
+                }
+                if !line[3..].trim_start().is_empty() && !line[3..].trim_start().starts_with('#') {
+                    return None;
+                }
+            }
+            Some(_) => {
+                seen_content = true;
+                let this = plain_top_level_key(line)?;
+                if let Some(open) = found.as_mut()
+                    && open.end == usize::MAX
+                {
+                    open.end = pos;
+                }
+                if this == key {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(pos..usize::MAX);
+                }
+            }
+        }
+        pos = end;
+    }
+    found.map(|r| r.start..r.end.min(src.len()))
+}
+
+/// The key of a top-level `key: ...` line when it is plain and simple
+/// enough to read without a parser (letters, digits and `_-./`).
+fn plain_top_level_key(line: &str) -> Option<&str> {
+    let colon = line.find(':')?;
+    let key = &line[..colon];
+    let after = &line[colon + 1..];
+    let simple = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/');
+    let ok = !key.is_empty()
+        && key.as_bytes()[0].is_ascii_alphanumeric()
+        && key.bytes().all(simple)
+        && (after.is_empty() || after.starts_with([' ', '\t']));
+    ok.then_some(key)
+}
+
+/// Applies `updates` planning and verifying on the whole document.
+fn update_document(src: &str, updates: &[Update]) -> Result<String, EditError> {
     let mut text = src.to_owned();
     let mut expected: Vec<Sem> = Vec::new();
     for (n, update) in updates.iter().enumerate() {
@@ -867,6 +998,9 @@ fn to_json(node: &Node<'_>, anchors: &mut std::collections::HashMap<usize, Value
     }
     value
 }
+
+#[path = "yaml_ops.rs"]
+pub(crate) mod ops;
 
 #[cfg(test)]
 #[path = "yaml_tests.rs"]

@@ -237,7 +237,7 @@ fn errors_leave_the_text_alone() {
     insta::assert_snapshot!(edit(src, &[("image.tag.x", json!(1))]), @"ERROR: key `image.tag.x`: `image.tag` is a scalar, not a mapping");
     insta::assert_snapshot!(edit(src, &[("list.3", json!(1))]), @"ERROR: key `list.3`: index 3 is out of range: `list` has 1 items");
     insta::assert_snapshot!(edit(src, &[("list.x", json!(1))]), @"ERROR: key `list.x`: `list` is a sequence; `x` is not an index");
-    insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a mapping; only scalar values can be replaced");
+    insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a block mapping; only scalars and flow collections can be replaced");
     insta::assert_snapshot!(edit("a: [b\n", &[("a", json!(1))]), @"ERROR: cannot parse: unclosed bracket '[' at char 3 line 1 column 4");
 }
 
@@ -349,4 +349,114 @@ fn strings_needing_escapes_are_double_quoted() {
     b: "tab\there"
     c: "key: value #1"
     "#);
+}
+
+/// A values file past [`SECTION_EDIT_MIN_LEN`]: `count` services, each a
+/// top-level key with comments, quoted and plain scalars, flow and block
+/// collections, a block scalar, and CRLF endings when `nl` says so.
+fn large_values(nl: &str) -> String {
+    let mut out = format!("# Large values file{nl}---{nl}global:{nl}  domain: example.com{nl}");
+    let mut i = 0;
+    while out.len() < SECTION_EDIT_MIN_LEN + 4096 {
+        out.push_str(&format!(
+            "svc{i}:{nl}  image:{nl}    repository: ghcr.io/example/svc{i} # image{nl}    tag: 'v1.{i}.0'{nl}  ports: [80, 443]{nl}  limits: {{cpu: 500m}}{nl}  notes: |{nl}    line one{nl}    line two{nl}  env:{nl}    - name: MODE # mode{nl}      value: \"on\"{nl}{nl}# after svc{i}{nl}"
+        ));
+        i += 1;
+    }
+    out
+}
+
+fn updates(list: &[(&str, Value)]) -> Vec<Update> {
+    list.iter()
+        .map(|(k, v)| Update::new(*k, v.clone()))
+        .collect()
+}
+
+#[test]
+fn large_files_edited_by_section_equal_whole_document_edits() {
+    for nl in ["\n", "\r\n"] {
+        let src = large_values(nl);
+        let cases: &[&[(&str, Value)]] = &[
+            &[("svc3.image.tag", json!("v9.9.9"))],
+            &[("svc3.image.pullPolicy", json!("Always"))],
+            &[("svc3.limits.memory", json!("1Gi"))],
+            &[("svc7.ports.1", json!(8443))],
+            &[("svc7.notes", json!("one\ntwo\nthree\n"))],
+            &[("svc8.env.0.value", json!("off"))],
+            &[
+                ("svc9.replicas", json!(3)),
+                ("svc1.image.tag", json!("yes")),
+            ],
+            &[("global.domain", json!("example.org"))],
+        ];
+        for list in cases {
+            let ups = updates(list);
+            let sectioned = update_sections(&src, &ups).expect("the section path applies");
+            let whole = update_document(&src, &ups).expect("the whole-document path applies");
+            assert_eq!(sectioned, whole, "{list:?} with {nl:?}");
+            assert_eq!(update(&src, &ups).unwrap(), whole);
+        }
+    }
+}
+
+#[test]
+fn large_files_use_the_whole_document_when_a_section_cannot_stand_alone() {
+    let base = large_values("\n");
+    let with_alias = base.replace(
+        "global:\n  domain: example.com\n",
+        "global:\n  domain: &domain example.com\n",
+    ) + "late:\n  host: *domain\n";
+    let cases = [
+        // A new top-level key.
+        (base.clone(), "fresh.key"),
+        // The key's section refers to an anchor defined elsewhere.
+        (with_alias, "late.port"),
+        // A second document follows.
+        (format!("{base}---\nother: doc\n"), "svc2.image.tag"),
+        // The root key is quoted.
+        (format!("{base}\"quoted\":\n  a: b\n"), "quoted.a"),
+    ];
+    for (src, key) in cases {
+        let ups = [Update::new(key, "v2")];
+        assert_eq!(update_sections(&src, &ups), None, "{key}");
+        assert_eq!(
+            update(&src, &ups).unwrap(),
+            update_document(&src, &ups).unwrap()
+        );
+    }
+}
+
+#[test]
+fn large_files_refuse_a_defect_in_the_edited_section_and_keep_one_elsewhere() {
+    let base = large_values("\n");
+    let defect = "svc5:\n  image: [unclosed\n";
+    let broken = base.replacen("svc5:\n", defect, 1);
+    // In the edited section: refused, as for any file.
+    let err = update(&broken, &[Update::new("svc5.tag", "v2")]).unwrap_err();
+    assert!(matches!(err, EditError::Parse(_)), "{err}");
+    // Elsewhere: the edit lands and the defect's bytes stay as they were.
+    let out = update(&broken, &[Update::new("svc9.image.tag", "v2")]).unwrap();
+    assert!(out.contains(defect));
+    assert!(out.contains(
+        "svc9:\n  image:\n    repository: ghcr.io/example/svc9 # image\n    tag: 'v2'\n"
+    ));
+    assert_eq!(out.len(), broken.len() - "v1.9.0".len() + "v2".len());
+}
+
+#[test]
+fn duplicate_keys_on_the_path_are_refused() {
+    let src = "image:\n  tag: v1\nimage:\n  tag: v2\n";
+    insta::assert_snapshot!(edit(src, &[("image.tag", json!("v3"))]), @"ERROR: key `image.tag`: `image` appears more than once in the document");
+    let src = "image:\n  tag: v1\n  tag: v2\n";
+    insta::assert_snapshot!(edit(src, &[("image.tag", json!("v3"))]), @"ERROR: key `image.tag`: `tag` appears more than once in `image`");
+}
+
+#[test]
+fn flow_collections_are_replaced_whole() {
+    let src = "ports: [80, 443] # open\nlimits: {cpu: 1}\n";
+    let out = edit(src, &[("ports", json!([8080])), ("limits", json!("none"))]);
+    insta::assert_snapshot!(out, @"
+    ports: [8080] # open
+    limits: none
+    ");
 }

@@ -1,11 +1,17 @@
-//! The git steps: `git-clone`, `git-commit`, `git-push`, `git-clear` and
-//! `git-tag`, with Kargo's config fields and outputs, on top of kargo-git.
+//! The git steps: `git-clone`, `git-commit`, `git-push`, `git-clear`,
+//! `git-tag` and the pull-request steps `git-open-pr`, `git-wait-for-pr` and
+//! `git-merge-pr`, with Kargo's config fields and outputs, on top of
+//! kargo-git.
 
 pub mod clear;
 pub mod clone;
 pub mod commit;
+pub mod merge_pr;
+pub mod open_pr;
+pub mod pr;
 pub mod push;
 pub mod tag;
+pub mod wait_for_pr;
 
 use std::fmt;
 
@@ -15,8 +21,11 @@ use serde::{Deserialize, Serialize};
 pub use clear::GitClear;
 pub use clone::GitClone;
 pub use commit::GitCommit;
+pub use merge_pr::GitMergePr;
+pub use open_pr::GitOpenPr;
 pub use push::GitPush;
 pub use tag::GitTag;
+pub use wait_for_pr::GitWaitForPr;
 
 /// Registers the git steps (with a [`kargo_git::RepoCache`] from the
 /// environment and the default push policy).
@@ -26,6 +35,9 @@ pub(crate) fn register(registry: &mut kargo_core::step::StepRegistry) {
     registry.replace(push::KIND, GitPush::default());
     registry.replace(clear::KIND, GitClear);
     registry.replace(tag::KIND, GitTag);
+    registry.replace(open_pr::KIND, GitOpenPr::default());
+    registry.replace(wait_for_pr::KIND, GitWaitForPr::default());
+    registry.replace(merge_pr::KIND, GitMergePr::default());
 }
 
 /// Commit authorship in a step config (`author`).

@@ -11,7 +11,7 @@ mod step;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::edit::Update;
+pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "json-update";
@@ -30,3 +30,17 @@ pub struct Config {
 /// The `json-update` step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonUpdate;
+
+/// Applies `updates` to a JSON text, as the step does to its file: the
+/// result differs from `src` only where values changed (and where keys
+/// were created), and has been parsed again and checked.
+///
+/// ```
+/// use kargo_steps::json_update::{Update, edit};
+///
+/// let out = edit("{\"image\": {\"tag\": \"v1\"}}\n", &[Update::new("image.tag", "v2")]).unwrap();
+/// assert_eq!(out, "{\"image\": {\"tag\": \"v2\"}}\n");
+/// ```
+pub fn edit(src: &str, updates: &[Update]) -> Result<String, Error> {
+    crate::edit::json::update(src, updates)
+}

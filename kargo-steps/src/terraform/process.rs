@@ -4,13 +4,10 @@
 use std::ffi::OsString;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-
-use rustix::process::{Pid, Signal, kill_process_group};
-use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::Error;
 use super::text::strip_ansi;
+use crate::subprocess::{self, Caps, Interrupted};
 
 /// How much of standard output is kept (plan texts can be long).
 pub(crate) const STDOUT_CAP: usize = 32 * 1024 * 1024;
@@ -54,105 +51,27 @@ pub(crate) async fn run(
     cmd.arg(inv.command)
         .args(&inv.args)
         .current_dir(&inv.cwd)
-        .envs(inv.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .envs(inv.env.iter().map(|(k, v)| (k, v)));
     tracing::debug!(program = %inv.program.display(), command = inv.command, "running terraform");
-    let mut child = cmd.spawn().map_err(|source| Error::Spawn {
-        program: inv.program.display().to_string(),
-        source,
-    })?;
-    // The child leads its own group: its pid is the group id.
-    let mut group = GroupGuard(child.id().and_then(|id| Pid::from_raw(id as i32)));
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-
-    let finished = {
-        let work = async {
-            tokio::join!(
-                read_capped(stdout, STDOUT_CAP),
-                read_capped(stderr, STDERR_CAP),
-                child.wait(),
-            )
-        };
-        tokio::select! {
-            done = work => Some(done),
-            () = cancelled => None,
-        }
+    let caps = Caps {
+        stdout: STDOUT_CAP,
+        stderr: STDERR_CAP,
+        stderr_tail: false,
     };
-    let Some((stdout, stderr, status)) = finished else {
-        group.kill();
-        // Reap the leader; the rest of the group dies with SIGKILL.
-        let _ = child.wait().await;
-        return Err(Error::Cancelled {
+    match subprocess::run(cmd, None, caps, cancelled).await {
+        Ok(out) => Ok(Output {
+            code: out.code,
+            stdout: strip_ansi(&out.stdout),
+            stderr: strip_ansi(&out.stderr),
+        }),
+        Err(Interrupted::Stopped) => Err(Error::Cancelled {
             command: inv.command.to_owned(),
-        });
-    };
-    let status = status.map_err(|source| Error::Spawn {
-        program: inv.program.display().to_string(),
-        source,
-    })?;
-    // The leader has exited and been reaped; its group id may be reused.
-    group.disarm();
-    Ok(Output {
-        code: status.code(),
-        stdout: strip_ansi(&stdout),
-        stderr: strip_ansi(&stderr),
-    })
-}
-
-/// Kills the process group when dropped, unless disarmed.
-#[derive(Debug)]
-struct GroupGuard(Option<Pid>);
-
-impl GroupGuard {
-    fn kill(&mut self) {
-        if let Some(pgid) = self.0.take() {
-            // ESRCH (group already gone) is fine.
-            let _ = kill_process_group(pgid, Signal::KILL);
-        }
+        }),
+        Err(Interrupted::Spawn(source)) => Err(Error::Spawn {
+            program: inv.program.display().to_string(),
+            source,
+        }),
     }
-
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Reads `reader` to its end, keeping the first `cap` bytes, and notes how
-/// many bytes were dropped. Read errors end the capture quietly: what was
-/// read is still worth showing.
-async fn read_capped<R: AsyncRead + Unpin>(reader: Option<R>, cap: usize) -> String {
-    let Some(mut reader) = reader else {
-        return String::new();
-    };
-    let mut kept = Vec::new();
-    let mut dropped: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = cap.saturating_sub(kept.len());
-                let take = n.min(room);
-                kept.extend_from_slice(&buf[..take]);
-                dropped += (n - take) as u64;
-            }
-        }
-    }
-    let mut text = String::from_utf8_lossy(&kept).into_owned();
-    if dropped > 0 {
-        text.push_str(&format!("\n[... {dropped} more bytes of output dropped]\n"));
-    }
-    text
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ mod step;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::edit::Update;
+pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "toml-update";
@@ -30,3 +30,17 @@ pub struct Config {
 /// The `toml-update` step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TomlUpdate;
+
+/// Applies `updates` to a TOML text, as the step does to its file: the
+/// result differs from `src` only where values changed (and where keys
+/// were created), and has been parsed again and checked.
+///
+/// ```
+/// use kargo_steps::toml_update::{Update, edit};
+///
+/// let out = edit("[image]\ntag = \"v1\" # pinned\n", &[Update::new("image.tag", "v2")]).unwrap();
+/// assert_eq!(out, "[image]\ntag = \"v2\" # pinned\n");
+/// ```
+pub fn edit(src: &str, updates: &[Update]) -> Result<String, Error> {
+    crate::edit::toml::update(src, updates)
+}

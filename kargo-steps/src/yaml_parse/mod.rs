@@ -8,7 +8,7 @@ mod step;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::edit::ParseOutput;
+pub use crate::edit::{EditError as Error, ParseOutput};
 
 /// The step kind.
 pub const KIND: &str = "yaml-parse";
@@ -27,3 +27,8 @@ pub struct Config {
 /// The `yaml-parse` step.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct YamlParse;
+
+/// Reads a YAML text as JSON, as the step sees its file.
+pub fn read(src: &str) -> Result<serde_json::Value, Error> {
+    crate::edit::yaml::read(src)
+}

@@ -12,12 +12,8 @@ pub(crate) enum Error {
     },
     #[error("state database: {0}")]
     Sql(#[from] sqlx::Error),
-    #[error("state database: cannot read or write the {what} `{name}`: {source}")]
-    Json {
-        what: &'static str,
-        name: String,
-        source: serde_json::Error,
-    },
+    #[error("state database: {0}")]
+    Json(#[from] crate::doc::DocError),
 }
 
 impl From<Error> for kargo_core::Error {

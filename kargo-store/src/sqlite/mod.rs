@@ -1,7 +1,6 @@
 //! The SQLite store: the embedded default.
 
 mod error;
-mod migrations;
 mod store;
 
 pub use store::SqliteStore;

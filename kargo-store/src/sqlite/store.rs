@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -5,20 +6,23 @@ use async_trait::async_trait;
 use kargo_core::Result;
 use kargo_core::engine::PromotionState;
 use kargo_core::model::Freight;
+use kargo_core::model::PromotionPhase;
 use kargo_core::pipeline::{alias, discovered_at};
 use kargo_core::state::{
-    FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, StageState,
-    StateStore, StatusUpdate, VerificationRecord, rules,
+    Change, ChangeFeed, Changes, Claim, FreightQuery, Lease, NewPromotion, PromotionQuery,
+    PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
+    VerificationRecord, rules,
 };
 use kargo_core::time::Timestamp;
-use serde_json::from_str;
+use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 
 use super::error::Error;
-use super::migrations::migrator;
+use crate::doc::{from_doc, to_doc};
+use crate::migrations::{SQLITE, migrator};
 
 /// A [`StateStore`] in one SQLite file, created (and migrated) on first
 /// use.
@@ -27,10 +31,13 @@ use super::migrations::migrator;
 /// `synchronous=FULL`, so a change is on disk when the method returns and
 /// a crash leaves the old or the new state. Several processes may share
 /// the file; writers wait for each other (up to a 30 s busy timeout).
+/// [`watch`](StateStore::watch) sees the changes made through this store
+/// (and its clones) only.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    feed: ChangeFeed,
 }
 
 type Conn = SqliteConnection;
@@ -58,13 +65,17 @@ impl SqliteStore {
             path: path.clone(),
             source,
         };
-        migrator()
+        migrator(SQLITE)
             .await
             .map_err(migrate)?
             .run(&pool)
             .await
             .map_err(migrate)?;
-        Ok(SqliteStore { pool, path })
+        Ok(SqliteStore {
+            pool,
+            path,
+            feed: ChangeFeed::new(),
+        })
     }
 
     /// The database file.
@@ -75,19 +86,6 @@ impl SqliteStore {
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, Error> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
-
-fn json_err(what: &'static str, name: &str) -> impl FnOnce(serde_json::Error) -> Error {
-    let name = name.to_owned();
-    move |source| Error::Json { what, name, source }
-}
-
-fn to_json<T: serde::Serialize>(
-    what: &'static str,
-    name: &str,
-    value: &T,
-) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(json_err(what, name))
 }
 
 async fn resolve(conn: &mut Conn, name: &str) -> Result<Option<String>, Error> {
@@ -105,8 +103,9 @@ async fn load_freight(conn: &mut Conn, name: &str) -> Result<Option<Freight>, Er
         .bind(name)
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| from_str(r.get::<&str, _>(0)).map_err(json_err("Freight", name)))
-        .transpose()
+    Ok(row
+        .map(|r| from_doc("Freight", name, r.get::<&str, _>(0)))
+        .transpose()?)
 }
 
 async fn alias_taken(conn: &mut Conn, alias: &str) -> Result<bool, Error> {
@@ -121,7 +120,7 @@ async fn insert_freight(conn: &mut Conn, f: &Freight) -> Result<(), Error> {
     .bind(&f.alias)
     .bind(f.origin.to_string())
     .bind(discovered_at(f).map(Timestamp::unix_millis))
-    .bind(to_json("Freight", &f.metadata.name, f)?)
+    .bind(to_doc("Freight", &f.metadata.name, f)?)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -131,7 +130,7 @@ async fn update_freight(conn: &mut Conn, f: &Freight) -> Result<(), Error> {
     sqlx::query("UPDATE freight SET alias = ?2, doc = ?3 WHERE name = ?1")
         .bind(&f.metadata.name)
         .bind(&f.alias)
-        .bind(to_json("Freight", &f.metadata.name, f)?)
+        .bind(to_doc("Freight", &f.metadata.name, f)?)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -143,7 +142,7 @@ async fn load_stage(conn: &mut Conn, stage: &str) -> Result<StageState, Error> {
         .fetch_optional(&mut *conn)
         .await?;
     match row {
-        Some(r) => from_str(r.get::<&str, _>(0)).map_err(json_err("Stage", stage)),
+        Some(r) => Ok(from_doc("Stage", stage, r.get::<&str, _>(0))?),
         None => Ok(StageState::new(stage)),
     }
 }
@@ -154,7 +153,7 @@ async fn save_stage(conn: &mut Conn, stage: &StageState) -> Result<(), Error> {
          ON CONFLICT (name) DO UPDATE SET doc = excluded.doc",
     )
     .bind(&stage.name)
-    .bind(to_json("Stage", &stage.name, stage)?)
+    .bind(to_doc("Stage", &stage.name, stage)?)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -165,15 +164,16 @@ async fn load_promotion(conn: &mut Conn, name: &str) -> Result<Option<PromotionR
         .bind(name)
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|r| from_str(r.get::<&str, _>(0)).map_err(json_err("Promotion", name)))
-        .transpose()
+    Ok(row
+        .map(|r| from_doc("Promotion", name, r.get::<&str, _>(0)))
+        .transpose()?)
 }
 
 async fn save_promotion(conn: &mut Conn, p: &PromotionRecord) -> Result<(), Error> {
     sqlx::query("UPDATE promotions SET phase = ?2, doc = ?3 WHERE name = ?1")
         .bind(&p.name)
         .bind(p.phase.as_str())
-        .bind(to_json("Promotion", &p.name, p)?)
+        .bind(to_doc("Promotion", &p.name, p)?)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -215,6 +215,9 @@ impl StateStore for SqliteStore {
         let freight = rules::prepare_freight(freight, |a| taken.contains(a))?;
         insert_freight(&mut tx, &freight).await?;
         tx.commit().await.map_err(Error::from)?;
+        self.feed.publish(Change::FreightCreated {
+            freight: freight.metadata.name.clone(),
+        });
         Ok(PutFreight::new(freight))
     }
 
@@ -245,9 +248,8 @@ impl StateStore for SqliteStore {
             .map_err(Error::from)?;
         rows.iter()
             .map(|r| {
-                from_str(r.get::<&str, _>(1))
-                    .map_err(json_err("Freight", r.get::<&str, _>(0)))
-                    .map_err(Into::into)
+                from_doc("Freight", r.get::<&str, _>(0), r.get::<&str, _>(1))
+                    .map_err(|e| Error::from(e).into())
             })
             .collect()
     }
@@ -260,9 +262,12 @@ impl StateStore for SqliteStore {
         let mut freight = load_freight(&mut tx, &key)
             .await?
             .ok_or_else(|| rules::freight_not_found(name))?;
+        let before = freight.status.clone();
         update(&mut freight.status);
         update_freight(&mut tx, &freight).await?;
         tx.commit().await.map_err(Error::from)?;
+        self.feed
+            .publish_all(Change::approvals(&key, &before, &freight.status));
         Ok(freight)
     }
 
@@ -289,6 +294,20 @@ impl StateStore for SqliteStore {
     async fn get_stage(&self, stage: &str) -> Result<StageState> {
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
         Ok(load_stage(&mut conn, stage).await?)
+    }
+
+    async fn upsert_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<StageState> {
+        // The Stage document is JSON, so its `metadata` needs no migration.
+        let mut tx = self.begin().await?;
+        let mut state = load_stage(&mut tx, stage).await?;
+        rules::upsert_metadata(&mut state.metadata, values);
+        save_stage(&mut tx, &state).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(state)
     }
 
     async fn record_verification(
@@ -335,7 +354,7 @@ impl StateStore for SqliteStore {
         .bind(&record.stage)
         .bind(&record.freight)
         .bind(record.phase.as_str())
-        .bind(to_json("Promotion", &record.name, &record)?)
+        .bind(to_doc("Promotion", &record.name, &record).map_err(Error::from)?)
         .execute(&mut *tx)
         .await
         .map_err(Error::from)?;
@@ -343,6 +362,10 @@ impl StateStore for SqliteStore {
         rules::apply_hold(&mut stage, &record);
         save_stage(&mut tx, &stage).await?;
         tx.commit().await.map_err(Error::from)?;
+        self.feed.publish(Change::PromotionCreated {
+            promotion: record.name.clone(),
+            stage: record.stage.clone(),
+        });
         Ok(record)
     }
 
@@ -375,7 +398,7 @@ impl StateStore for SqliteStore {
         let mut promo = load_promotion(&mut tx, &name)
             .await?
             .ok_or_else(|| rules::promotion_not_found(&name))?;
-        promo.phase = kargo_core::model::PromotionPhase::Running;
+        promo.phase = PromotionPhase::Running;
         promo.started_at = Some(now);
         save_promotion(&mut tx, &promo).await?;
         tx.commit().await.map_err(Error::from)?;
@@ -383,11 +406,24 @@ impl StateStore for SqliteStore {
     }
 
     async fn save_promotion_state(&self, name: &str, state: &PromotionState) -> Result<()> {
+        self.save_promotion_state_opts(name, state, &SaveOptions::default())
+            .await
+    }
+
+    async fn save_promotion_state_opts(
+        &self,
+        name: &str,
+        state: &PromotionState,
+        opts: &SaveOptions,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let mut promo = load_promotion(&mut tx, name)
             .await?
             .ok_or_else(|| rules::promotion_not_found(name))?;
         rules::check_save(&promo, state)?;
+        if let Some(lease) = &opts.lease {
+            rules::renew_promotion_lease(&mut promo, lease)?;
+        }
         promo.state = state.clone();
         save_promotion(&mut tx, &promo).await?;
         tx.commit().await.map_err(Error::from)?;
@@ -421,6 +457,20 @@ impl StateStore for SqliteStore {
         save_stage(&mut tx, &stage).await?;
         save_promotion(&mut tx, &promo).await?;
         tx.commit().await.map_err(Error::from)?;
+        self.feed.publish(Change::finished(&promo));
+        Ok(promo)
+    }
+
+    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+        let mut tx = self.begin().await?;
+        let mut promo = load_promotion(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        if rules::apply_abort(&mut promo, now)? {
+            save_promotion(&mut tx, &promo).await?;
+            tx.commit().await.map_err(Error::from)?;
+            self.feed.publish(Change::finished(&promo));
+        }
         Ok(promo)
     }
 
@@ -442,11 +492,87 @@ impl StateStore for SqliteStore {
         .map_err(Error::from)?;
         rows.iter()
             .map(|r| {
-                from_str(r.get::<&str, _>(1))
-                    .map_err(json_err("Promotion", r.get::<&str, _>(0)))
-                    .map_err(Into::into)
+                from_doc("Promotion", r.get::<&str, _>(0), r.get::<&str, _>(1))
+                    .map_err(|e| Error::from(e).into())
             })
             .collect()
+    }
+
+    async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(
+            "SELECT name, doc FROM promotions WHERE phase IN ('Pending', 'Running') \
+             AND (?1 IS NULL OR stage = ?1) ORDER BY seq",
+        )
+        .bind(claim.stage.as_deref())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        let active = rows
+            .iter()
+            .map(|r| from_doc("Promotion", r.get::<&str, _>(0), r.get::<&str, _>(1)))
+            .collect::<Result<Vec<PromotionRecord>, _>>()
+            .map_err(Error::from)?;
+        let Some(mut promo) = rules::pick_claim(&active, claim).cloned() else {
+            return Ok(None);
+        };
+        rules::apply_claim(&mut promo, claim);
+        save_promotion(&mut tx, &promo).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(Some(promo))
+    }
+
+    async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut promo = load_promotion(&mut tx, name)
+            .await?
+            .ok_or_else(|| rules::promotion_not_found(name))?;
+        rules::renew_promotion_lease(&mut promo, lease)?;
+        save_promotion(&mut tx, &promo).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(())
+    }
+
+    async fn acquire_lease(&self, key: &str, lease: &Lease, now: Timestamp) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let current = sqlx::query("SELECT owner, until FROM leases WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::from)?
+            .map(|r| Lease {
+                owner: r.get(0),
+                until: Timestamp::from_unix_millis(r.get(1)),
+            });
+        if !rules::lease_available(current.as_ref(), lease, now) {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO leases (key, owner, until) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, until = excluded.until",
+        )
+        .bind(key)
+        .bind(&lease.owner)
+        .bind(lease.until.unix_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE key = ?1 AND owner = ?2")
+            .bind(key)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        Ok(())
+    }
+
+    async fn watch(&self) -> Result<Changes> {
+        Ok(self.feed.subscribe())
     }
 }
 

@@ -1,0 +1,11 @@
+#![no_main]
+
+use kargo_fuzz::{Editor, check};
+use kargo_steps::{hcl_parse, hcl_update};
+
+const EDITOR: Editor = Editor {
+    edit: |src, updates| hcl_update::edit(src, updates).map_err(|e| e.to_string()),
+    read: |src| hcl_parse::read(src).map_err(|e| e.to_string()),
+};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check(&EDITOR, data));

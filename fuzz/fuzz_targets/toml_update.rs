@@ -1,0 +1,11 @@
+#![no_main]
+
+use kargo_fuzz::{Editor, check};
+use kargo_steps::{toml_parse, toml_update};
+
+const EDITOR: Editor = Editor {
+    edit: |src, updates| toml_update::edit(src, updates).map_err(|e| e.to_string()),
+    read: |src| toml_parse::read(src).map_err(|e| e.to_string()),
+};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check(&EDITOR, data));

@@ -1,0 +1,292 @@
+//! GitHub (github.com and GitHub Enterprise Server) over its REST API.
+//!
+//! The API is `https://api.github.com` for github.com and
+//! `https://HOST/api/v3` for any other host. Merging follows the PR's
+//! `mergeable_state`: `dirty` is a conflict, `draft` and `unknown` are not
+//! ready; a 405 or 409 from the merge endpoint is "not ready" too (base
+//! moved, checks pending) unless GitHub says the merge method is not
+//! allowed.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::rest::{Auth, Client, RestOptions, labels, not_open, str_field};
+use super::select::RepoUrl;
+use super::{
+    Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
+    Opened, PrState, PullRequest, StateFilter, reusable,
+};
+
+const NAME: &str = "github";
+
+/// Pull requests of one GitHub repository.
+#[derive(Debug)]
+pub struct GitHubProvider {
+    client: Client,
+    owner: String,
+    repo: String,
+}
+
+impl GitHubProvider {
+    /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
+    pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
+        let url = RepoUrl::parse(repo_url)?;
+        let (owner, repo) = url
+            .path
+            .split_once('/')
+            .filter(|(_, r)| !r.contains('/'))
+            .ok_or_else(|| {
+                Error::Invalid(format!("{NAME}: {repo_url}: expected HOST/OWNER/REPO"))
+            })?;
+        let base = options.api_base.clone().unwrap_or_else(|| {
+            if url.host.eq_ignore_ascii_case("github.com") {
+                "https://api.github.com".to_owned()
+            } else {
+                format!("{}/api/v3", url.origin())
+            }
+        });
+        let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, &options)?;
+        Ok(GitHubProvider {
+            client,
+            owner: owner.to_owned(),
+            repo: repo.to_owned(),
+        })
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", self.owner, self.repo)
+    }
+
+    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
+        let number = v
+            .get("number")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| self.client.malformed("a pull request without a number"))?;
+        let merged = v.get("merged").and_then(Value::as_bool).unwrap_or(false)
+            || v.get("merged_at").is_some_and(|m| !m.is_null());
+        let state = match (str_field(v, "state"), merged) {
+            (_, true) => PrState::Merged,
+            ("open", _) => PrState::Open,
+            _ => PrState::Closed,
+        };
+        let head = v.get("head").unwrap_or(&Value::Null);
+        let mut pr = PullRequest::new(
+            number,
+            str_field(v, "html_url"),
+            str_field(head, "ref"),
+            str_field(v.get("base").unwrap_or(&Value::Null), "ref"),
+            state,
+        );
+        pr.title = str_field(v, "title").to_owned();
+        pr.description = str_field(v, "body").to_owned();
+        pr.head_sha = Some(str_field(head, "sha").to_owned()).filter(|s| !s.is_empty());
+        pr.merge_commit =
+            Some(str_field(v, "merge_commit_sha").to_owned()).filter(|s| merged && !s.is_empty());
+        pr.labels = labels(v);
+        pr.created_at = Some(str_field(v, "created_at").to_owned()).filter(|s| !s.is_empty());
+        Ok(pr)
+    }
+
+    async fn fetch(&self, number: u64) -> Result<(PullRequest, Value), Error> {
+        let v = self
+            .client
+            .call(
+                Method::GET,
+                &self.path(&format!("/pulls/{number}")),
+                &[],
+                None,
+                Some(number),
+            )
+            .await?;
+        Ok((self.convert(&v)?, v))
+    }
+}
+
+#[async_trait]
+impl GitProvider for GitHubProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::all()
+    }
+
+    async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
+        let existing = self
+            .list(&ListOptions::default().with_branches(&new.source_branch, &new.target_branch))
+            .await?;
+        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
+            return Ok(Opened {
+                pr: pr.clone(),
+                reused: true,
+            });
+        }
+        let body = json!({
+            "title": new.title_or_fallback(),
+            "head": new.source_branch,
+            "base": new.target_branch,
+            "body": new.description,
+            "maintainer_can_modify": false,
+        });
+        let created = match self
+            .client
+            .call(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
+            .await
+        {
+            Ok(v) => v,
+            Err(Error::Api {
+                status: 422,
+                message,
+                ..
+            }) if message.contains("No commits between") => {
+                return Err(Error::NothingToMerge {
+                    provider: NAME,
+                    repo: self.client.repo.clone(),
+                    source_branch: new.source_branch.clone(),
+                    target_branch: new.target_branch.clone(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let mut pr = self.convert(&created)?;
+        if !new.labels.is_empty() {
+            let body = json!({ "labels": new.labels });
+            let labels = self
+                .client
+                .call(
+                    Method::POST,
+                    &self.path(&format!("/issues/{}/labels", pr.number)),
+                    &[],
+                    Some(&body),
+                    Some(pr.number),
+                )
+                .await?;
+            pr.labels = labels
+                .as_array()
+                .map(|ls| ls.iter().map(|l| str_field(l, "name").to_owned()).collect())
+                .unwrap_or_default();
+        }
+        Ok(Opened { pr, reused: false })
+    }
+
+    async fn get(&self, number: u64) -> Result<PullRequest, Error> {
+        Ok(self.fetch(number).await?.0)
+    }
+
+    async fn list(&self, options: &ListOptions) -> Result<Vec<PullRequest>, Error> {
+        let state = match options.state {
+            StateFilter::Open => "open",
+            StateFilter::Closed => "closed",
+            StateFilter::All => "all",
+        };
+        let mut query = vec![("state", state.to_owned())];
+        if let Some(source) = &options.source_branch {
+            query.push(("head", format!("{}:{source}", self.owner)));
+        }
+        if let Some(target) = &options.target_branch {
+            query.push(("base", target.clone()));
+        }
+        let mut prs = Vec::new();
+        for v in self.client.list(&self.path("/pulls"), &query).await? {
+            let pr = self.convert(&v)?;
+            if options.matches(&pr) {
+                prs.push(pr);
+            }
+        }
+        prs.sort_by_key(|pr| pr.number);
+        Ok(prs)
+    }
+
+    async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
+        let (pr, raw) = self.fetch(number).await?;
+        match pr.state {
+            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
+            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
+            PrState::Open => {}
+        }
+        match str_field(&raw, "mergeable_state") {
+            "dirty" => {
+                return Err(Error::Conflict {
+                    provider: NAME,
+                    repo: self.client.repo.clone(),
+                    pr: number,
+                    message: "GitHub reports merge conflicts".to_owned(),
+                });
+            }
+            state @ ("draft" | "unknown") => {
+                return Ok(MergeOutcome::NotReady {
+                    reason: format!("mergeable_state is {state}"),
+                });
+            }
+            _ => {}
+        }
+        let body = match method {
+            Some(m) => json!({ "merge_method": m.as_str() }),
+            None => json!({}),
+        };
+        let merge_path = self.path(&format!("/pulls/{number}/merge"));
+        match self
+            .client
+            .call(Method::PUT, &merge_path, &[], Some(&body), Some(number))
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::Api {
+                status: 405 | 409,
+                message,
+                ..
+            }) if !message.contains("not allowed") => {
+                return Ok(MergeOutcome::NotReady { reason: message });
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(MergeOutcome::Merged(self.get(number).await?))
+    }
+
+    async fn close(&self, number: u64) -> Result<PullRequest, Error> {
+        let pr = self.get(number).await?;
+        match pr.state {
+            PrState::Closed => return Ok(pr),
+            PrState::Merged => return Err(not_open(&self.client, &pr, "closed")),
+            PrState::Open => {}
+        }
+        let body = json!({ "state": "closed" });
+        let v = self
+            .client
+            .call(
+                Method::PATCH,
+                &self.path(&format!("/pulls/{number}")),
+                &[],
+                Some(&body),
+                Some(number),
+            )
+            .await?;
+        self.convert(&v)
+    }
+
+    async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
+        let pr = self.get(number).await?;
+        if !pr.is_open() {
+            return Err(not_open(&self.client, &pr, "approved"));
+        }
+        let body = json!({ "event": "APPROVE" });
+        let review = self
+            .client
+            .call(
+                Method::POST,
+                &self.path(&format!("/pulls/{number}/reviews")),
+                &[],
+                Some(&body),
+                Some(number),
+            )
+            .await?;
+        let mut pr = pr;
+        let who = str_field(review.get("user").unwrap_or(&Value::Null), "login");
+        if !who.is_empty() {
+            pr.approved_by.push(who.to_owned());
+        }
+        Ok(pr)
+    }
+}

@@ -1,0 +1,296 @@
+//! Choosing a provider: by name, or from the repository URL's host.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use kargo_core::credentials::Credentials;
+
+use super::local::LocalProvider;
+use super::{DynGitProvider, Error};
+use crate::cli::Identity;
+
+/// The providers, named as Kargo's step configs name them (`provider:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ProviderKind {
+    /// Pull requests kept inside the repository itself.
+    Local,
+    /// GitHub and GitHub Enterprise.
+    GitHub,
+    /// GitLab.
+    GitLab,
+    /// Gitea and Forgejo.
+    Gitea,
+}
+
+impl ProviderKind {
+    /// `local`, `github`, `gitlab` or `gitea`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Local => "local",
+            ProviderKind::GitHub => "github",
+            ProviderKind::GitLab => "gitlab",
+            ProviderKind::Gitea => "gitea",
+        }
+    }
+
+    /// The provider a repository URL's host suggests: a host containing
+    /// `github` (or under `ghe.com`) is GitHub, one containing `gitlab` is
+    /// GitLab, one containing `gitea` or `forgejo` (and `codeberg.org`) is
+    /// Gitea, as Kargo infers them. Every other URL (`file://`, a path, a
+    /// host of unknown kind) gets the embedded local provider, which works
+    /// on any repository git can push to.
+    pub fn infer(repo_url: &str) -> ProviderKind {
+        let Ok(url) = RepoUrl::parse(repo_url) else {
+            return ProviderKind::Local;
+        };
+        let host = url.host.to_ascii_lowercase();
+        let host = host.split(':').next().unwrap_or_default();
+        if url.scheme == "file" {
+            ProviderKind::Local
+        } else if host.contains("github") || host.ends_with(".ghe.com") {
+            ProviderKind::GitHub
+        } else if host.contains("gitlab") {
+            ProviderKind::GitLab
+        } else if host.contains("gitea") || host.contains("forgejo") || host == "codeberg.org" {
+            ProviderKind::Gitea
+        } else {
+            ProviderKind::Local
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "local" => ProviderKind::Local,
+            "github" => ProviderKind::GitHub,
+            "gitlab" => ProviderKind::GitLab,
+            "gitea" | "forgejo" => ProviderKind::Gitea,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unknown git provider {other:?} (expected local, github, gitlab or gitea)"
+                )));
+            }
+        })
+    }
+}
+
+/// Host settings for [`select()`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct SelectOptions {
+    /// Credentials for the repository: the password is the API token of
+    /// the REST providers, and the local provider hands both to git.
+    pub credentials: Option<Credentials>,
+    /// Skip TLS certificate verification (Kargo's `insecureSkipTLSVerify`).
+    pub insecure_skip_tls_verify: bool,
+    /// Where the local provider keeps its working repositories (default:
+    /// [`RepoCache::from_env`](crate::RepoCache::from_env)'s root).
+    pub work_root: Option<PathBuf>,
+    /// Who the local provider's merge commits are by (default: Kargo).
+    pub identity: Option<Identity>,
+}
+
+impl fmt::Debug for SelectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SelectOptions")
+            .field("credentials", &self.credentials)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .field("work_root", &self.work_root)
+            .field("identity", &self.identity)
+            .finish()
+    }
+}
+
+impl SelectOptions {
+    /// Sets [`SelectOptions::credentials`].
+    pub fn with_credentials(mut self, credentials: Option<Credentials>) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Sets [`SelectOptions::insecure_skip_tls_verify`].
+    pub fn with_insecure_skip_tls_verify(mut self, skip: bool) -> Self {
+        self.insecure_skip_tls_verify = skip;
+        self
+    }
+
+    /// Sets [`SelectOptions::work_root`].
+    pub fn with_work_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.work_root = Some(root.into());
+        self
+    }
+
+    /// Sets [`SelectOptions::identity`].
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+}
+
+/// The provider for `repo_url`: the one `name` names (`local`, `github`,
+/// `gitlab`, `gitea`), else the one [`ProviderKind::infer`] finds.
+pub fn select(
+    repo_url: &str,
+    name: Option<&str>,
+    options: SelectOptions,
+) -> Result<Box<DynGitProvider>, Error> {
+    let kind = match name.filter(|n| !n.is_empty()) {
+        Some(name) => name.parse()?,
+        None => ProviderKind::infer(repo_url),
+    };
+    #[cfg(feature = "rest")]
+    let rest = || {
+        super::rest::RestOptions::default()
+            .with_token(options.credentials.as_ref().map(|c| c.password.clone()))
+            .with_insecure_skip_tls_verify(options.insecure_skip_tls_verify)
+    };
+    Ok(match kind {
+        ProviderKind::Local => {
+            let mut local = LocalProvider::new(repo_url).with_credentials(options.credentials);
+            if let Some(root) = options.work_root {
+                local = local.with_work_root(root);
+            }
+            if let Some(identity) = options.identity {
+                local = local.with_identity(identity);
+            }
+            Box::new(local)
+        }
+        #[cfg(feature = "github")]
+        ProviderKind::GitHub => Box::new(super::github::GitHubProvider::new(repo_url, rest())?),
+        #[cfg(feature = "gitlab")]
+        ProviderKind::GitLab => Box::new(super::gitlab::GitLabProvider::new(repo_url, rest())?),
+        #[cfg(feature = "gitea")]
+        ProviderKind::Gitea => Box::new(super::gitea::GiteaProvider::new(repo_url, rest())?),
+        #[allow(unreachable_patterns)]
+        other => {
+            return Err(Error::Unsupported {
+                provider: other.as_str(),
+                operation: "pull requests (this build lacks the provider's feature)".to_owned(),
+            });
+        }
+    })
+}
+
+/// A repository URL taken apart: `https://host[:port]/owner/repo`, with
+/// ssh and scp-like URLs read as their https equivalent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RepoUrl {
+    /// `https`, `http` or `file`.
+    pub(crate) scheme: String,
+    /// The host, with its port when one is given (never user info).
+    pub(crate) host: String,
+    /// The path without leading `/`, trailing `/` and `.git`.
+    pub(crate) path: String,
+}
+
+impl RepoUrl {
+    pub(crate) fn parse(url: &str) -> Result<RepoUrl, Error> {
+        let invalid = |why: &str| {
+            Error::Invalid(format!(
+                "repository URL {}: {why}",
+                crate::cli::redact_url(url)
+            ))
+        };
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest.to_owned()),
+            None if url.starts_with('/') => ("file".to_owned(), url.to_owned()),
+            None => {
+                // scp-like: user@host:path
+                let (host, path) = url.split_once(':').ok_or_else(|| invalid("not a URL"))?;
+                ("ssh".to_owned(), format!("{host}/{path}"))
+            }
+        };
+        if scheme == "file" {
+            return Ok(RepoUrl {
+                scheme,
+                host: String::new(),
+                path: rest,
+            });
+        }
+        let scheme = match scheme.as_str() {
+            "http" => "http",
+            "https" | "ssh" | "git" => "https",
+            _ => return Err(invalid("unsupported scheme")),
+        }
+        .to_owned();
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, path) = rest.split_once('/').ok_or_else(|| invalid("no path"))?;
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // ssh ports do not carry over to the API.
+        let host = if url.starts_with("ssh://") || !url.contains("://") {
+            host.split(':').next().unwrap_or(host)
+        } else {
+            host
+        };
+        let path = path.trim_matches('/');
+        let path = path.strip_suffix(".git").unwrap_or(path);
+        if host.is_empty() || !path.contains('/') {
+            return Err(invalid("expected https://HOST/OWNER/REPO"));
+        }
+        Ok(RepoUrl {
+            scheme,
+            host: host.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// `scheme://host`.
+    #[cfg_attr(not(feature = "rest"), allow(dead_code))]
+    pub(crate) fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.host)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn providers_are_inferred_from_the_host() {
+        let cases = [
+            ("https://github.com/o/r.git", ProviderKind::GitHub),
+            ("git@github.com:o/r.git", ProviderKind::GitHub),
+            ("https://acme.ghe.com/o/r", ProviderKind::GitHub),
+            ("https://gitlab.example.com/g/sub/r", ProviderKind::GitLab),
+            ("https://gitea.example.com/o/r", ProviderKind::Gitea),
+            ("https://codeberg.org/o/r", ProviderKind::Gitea),
+            ("https://git.example.com/o/r", ProviderKind::Local),
+            ("file:///srv/git/r.git", ProviderKind::Local),
+            ("/srv/git/r.git", ProviderKind::Local),
+        ];
+        for (url, kind) in cases {
+            assert_eq!(ProviderKind::infer(url), kind, "{url}");
+        }
+    }
+
+    #[test]
+    fn repository_urls_are_taken_apart_without_secrets() {
+        let u = RepoUrl::parse("https://u:s3cret@git.example.com:8443/g/sub/r.git/").unwrap();
+        assert_eq!(
+            (u.scheme.as_str(), u.host.as_str(), u.path.as_str()),
+            ("https", "git.example.com:8443", "g/sub/r")
+        );
+        let u = RepoUrl::parse("ssh://git@github.com:22/o/r.git").unwrap();
+        assert_eq!((u.host.as_str(), u.path.as_str()), ("github.com", "o/r"));
+        let err = RepoUrl::parse("https://u:s3cret@github.com/").unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn unknown_provider_names_are_rejected() {
+        let err = select("https://x/o/r", Some("bitbucket"), SelectOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("bitbucket"), "{err}");
+    }
+}

@@ -1,0 +1,353 @@
+//! Structural edits the key/value [`update`](super::update) cannot make:
+//! removing a mapping entry and appending an item to a sequence, with the
+//! same guarantees. Bytes outside the removed or inserted lines are kept,
+//! new lines follow the indentation of their neighbours, and the result is
+//! read back and must equal the old document with exactly that change.
+
+use serde_json::Value;
+
+use super::{Kind, Located, locate, node_at, parent_key_start, parse, read, render, render_key};
+use crate::edit::{
+    EditError, Splice, index_of, line_end, line_ending, line_start, next_line_start, split_key,
+};
+use granit_parser::ScalarStyle;
+
+/// Removes the mapping entry at `key` (sjson path syntax). A key that
+/// does not exist leaves the text as it is.
+pub(crate) fn remove_key(src: &str, key: &str) -> Result<String, EditError> {
+    let segments = split_key(key)?;
+    let docs = parse(src)?;
+    let root = docs
+        .first()
+        .ok_or_else(|| EditError::key(key, "the file holds no YAML document"))?;
+    let path = match locate(root, key, &segments)? {
+        Located::Found(path, _) => path,
+        Located::Missing(..) => return Ok(src.to_owned()),
+    };
+    let fail = |reason: &str| EditError::key(key, reason);
+    let (&idx, parent_path) = path.split_last().ok_or_else(|| fail("is the document"))?;
+    let Kind::Map { entries, flow } = &node_at(root, parent_path).kind else {
+        return Err(fail("is a sequence item, not a mapping entry"));
+    };
+    let (k, v) = &entries[idx];
+    let entry_end = k.span.end.max(v.span.end);
+    let next_key = entries.get(idx + 1).map(|(k, _)| k.span.start);
+    let range = if *flow {
+        match (next_key, idx.checked_sub(1)) {
+            (Some(next), _) => k.span.start..next,
+            (None, Some(prev)) => {
+                let (pk, pv) = &entries[prev];
+                pk.span.end.max(pv.span.end)..entry_end
+            }
+            (None, None) => k.span.start..entry_end,
+        }
+    } else if src[line_start(src, k.span.start)..k.span.start]
+        .trim()
+        .is_empty()
+    {
+        // The entry's lines, whole.
+        line_start(src, k.span.start)..next_line_start(src, entry_end).unwrap_or(src.len())
+    } else {
+        // The first entry of a sequence item (`- key: value`): the next
+        // entry moves up behind the dash.
+        let next = next_key.ok_or_else(|| fail("is the only entry of its sequence item"))?;
+        k.span.start..next
+    };
+    let out = Splice {
+        range,
+        text: String::new(),
+    }
+    .apply(src);
+    let mut expected = read(src)?;
+    if let Some(Value::Object(map)) = json_at_mut(&mut expected, &segments[..segments.len() - 1]) {
+        map.shift_remove(&segments[segments.len() - 1]);
+    }
+    check(&out, &expected, key)?;
+    Ok(out)
+}
+
+/// Appends `item` to the sequence at `key`. A missing top-level key, or a
+/// key with no value, becomes a block sequence holding `item`.
+pub(crate) fn append_item(src: &str, key: &str, item: &Value) -> Result<String, EditError> {
+    let segments = split_key(key)?;
+    let docs = parse(src)?;
+    let root = docs
+        .first()
+        .ok_or_else(|| EditError::key(key, "the file holds no YAML document"))?;
+    let nl = line_ending(src);
+    let fail = |reason: &str| EditError::key(key, reason);
+    let splice = match locate(root, key, &segments)? {
+        Located::Found(path, _) => {
+            let node = node_at(root, &path);
+            match &node.kind {
+                Kind::Seq { items, flow: true } => {
+                    let at = node.span.end - 1;
+                    let sep = if items.is_empty() { "" } else { ", " };
+                    Splice {
+                        range: at..at,
+                        text: format!("{sep}{}", render(item, ScalarStyle::Plain, true)),
+                    }
+                }
+                Kind::Seq { items, flow: false } => {
+                    let first = items.first().ok_or_else(|| fail("is an empty sequence"))?;
+                    let dash = src[..first.span.start]
+                        .rfind('-')
+                        .ok_or_else(|| fail("cannot find the sequence's `-`"))?;
+                    let dash_col = dash - line_start(src, dash);
+                    let content_col = first.span.start - line_start(src, first.span.start);
+                    let lines = block_item(item, dash_col, content_col.max(dash_col + 2), nl);
+                    insert_after(src, node.span.end, &lines, nl)
+                }
+                Kind::Scalar { style, .. }
+                    if *style == ScalarStyle::Plain && node.span.is_empty() =>
+                {
+                    // `key:` with nothing after it.
+                    let key_start =
+                        parent_key_start(root, &path).ok_or_else(|| fail("has no key"))?;
+                    let col = key_start - line_start(src, key_start);
+                    let lines = block_item(item, col, col + 2, nl);
+                    let at = line_end(src, key_start);
+                    Splice {
+                        range: at..at,
+                        text: format!("{nl}{}", lines.strip_suffix(nl).unwrap_or(&lines)),
+                    }
+                }
+                _ => return Err(fail("is not a sequence")),
+            }
+        }
+        Located::Missing(path, consumed) if path.is_empty() && consumed + 1 == segments.len() => {
+            let Kind::Map {
+                entries,
+                flow: false,
+            } = &root.kind
+            else {
+                return Err(fail("the document is not a block mapping"));
+            };
+            let first = &entries
+                .first()
+                .ok_or_else(|| fail("the document is empty"))?
+                .0;
+            let col = first.span.start - line_start(src, first.span.start);
+            let lines = format!(
+                "{}{}:{nl}{}",
+                " ".repeat(col),
+                render_key(&segments[consumed], false),
+                block_item(item, col, col + 2, nl)
+            );
+            insert_after(src, root.span.end, &lines, nl)
+        }
+        Located::Missing(..) => return Err(fail("its parent does not exist")),
+    };
+    let out = splice.apply(src);
+    let mut expected = read(src)?;
+    let (last, parents) = segments.split_last().ok_or_else(|| fail("is empty"))?;
+    match json_at_mut(&mut expected, parents) {
+        Some(Value::Object(map)) => match map.get_mut(last.as_str()) {
+            Some(Value::Array(items)) => items.push(item.clone()),
+            _ => {
+                map.insert(last.clone(), Value::Array(vec![item.clone()]));
+            }
+        },
+        Some(Value::Array(items)) => match index_of(last).and_then(|i| items.get_mut(i)) {
+            Some(Value::Array(inner)) => inner.push(item.clone()),
+            _ => return Err(fail("is not a sequence")),
+        },
+        _ => return Err(fail("its parent does not exist")),
+    }
+    check(&out, &expected, key)?;
+    Ok(out)
+}
+
+/// The lines of a block sequence item: its dash at column `dash`, its
+/// content at column `content`.
+fn block_item(item: &Value, dash: usize, content: usize, nl: &str) -> String {
+    let head = format!("{}-{}", " ".repeat(dash), " ".repeat(content - dash - 1));
+    let mut out = String::new();
+    match item {
+        Value::Object(map) if !map.is_empty() => {
+            for (j, (k, v)) in map.iter().enumerate() {
+                let lead = if j == 0 {
+                    head.clone()
+                } else {
+                    " ".repeat(content)
+                };
+                out.push_str(&format!(
+                    "{lead}{}: {}{nl}",
+                    render_key(k, false),
+                    render(v, ScalarStyle::Plain, false)
+                ));
+            }
+        }
+        other => out.push_str(&format!(
+            "{head}{}{nl}",
+            render(other, ScalarStyle::Plain, false)
+        )),
+    }
+    out
+}
+
+/// Inserts `lines` at the start of the line after the one holding `end`
+/// (or at the end of the text, on a new line).
+fn insert_after(src: &str, end: usize, lines: &str, nl: &str) -> Splice {
+    match next_line_start(src, end) {
+        Some(at) => Splice {
+            range: at..at,
+            text: lines.to_owned(),
+        },
+        None => Splice {
+            range: src.len()..src.len(),
+            text: format!("{nl}{}", lines.strip_suffix(nl).unwrap_or(lines)),
+        },
+    }
+}
+
+fn json_at_mut<'v>(mut value: &'v mut Value, segments: &[String]) -> Option<&'v mut Value> {
+    for seg in segments {
+        value = match value {
+            Value::Object(map) => map.get_mut(seg.as_str())?,
+            Value::Array(items) => items.get_mut(index_of(seg)?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+fn check(out: &str, expected: &Value, key: &str) -> Result<(), EditError> {
+    let got = read(out).map_err(|e| {
+        EditError::key(
+            key,
+            format!("the edited file does not parse ({e}); nothing was written"),
+        )
+    })?;
+    if got != *expected {
+        return Err(EditError::key(
+            key,
+            "the edited file does not read back as expected; nothing was written",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn remove(src: &str, key: &str) -> String {
+        remove_key(src, key).unwrap_or_else(|e| format!("ERROR: {e}"))
+    }
+
+    fn append(src: &str, key: &str, item: Value) -> String {
+        append_item(src, key, &item).unwrap_or_else(|e| format!("ERROR: {e}"))
+    }
+
+    #[test]
+    fn removing_an_entry_drops_its_lines_and_keeps_comments_around() {
+        let src = "images:\n  # app\n  - name: app # the app\n    newTag: v1 # old\n    digest: sha256:1\n  - name: db\n";
+        insta::assert_snapshot!(remove(src, "images.0.newTag"), "a middle entry", @r"
+        images:
+          # app
+          - name: app # the app
+            digest: sha256:1
+          - name: db
+        ");
+        insta::assert_snapshot!(remove(src, "images.0.digest"), "the last entry of an item", @r"
+        images:
+          # app
+          - name: app # the app
+            newTag: v1 # old
+          - name: db
+        ");
+        insta::assert_snapshot!(remove(src, "images.0.name"), "the entry behind the dash", @r"
+        images:
+          # app
+          - newTag: v1 # old
+            digest: sha256:1
+          - name: db
+        ");
+        insta::assert_snapshot!(remove(src, "images.1.name"), "the only entry", @"ERROR: key `images.1.name`: is the only entry of its sequence item");
+        assert_eq!(
+            remove(src, "images.0.newName"),
+            src,
+            "a missing key is no change"
+        );
+    }
+
+    #[test]
+    fn removing_from_flow_mappings() {
+        insta::assert_snapshot!(remove("a: {x: 1, y: 2, z: 3}\n", "a.y"), @"a: {x: 1, z: 3}");
+        insta::assert_snapshot!(remove("a: {x: 1, y: 2}\n", "a.y"), @"a: {x: 1}");
+        insta::assert_snapshot!(remove("a: {x: 1}\n", "a.x"), @"a: {}");
+    }
+
+    #[test]
+    fn appending_follows_the_sequence_indentation() {
+        let item = json!({"name": "db", "newTag": "1.10"});
+        insta::assert_snapshot!(
+            append("images:\n- name: app # pinned\n  newTag: v1\nresources: [a.yaml]\n", "images", item.clone()),
+            "dash at the key's column",
+            @r#"
+        images:
+        - name: app # pinned
+          newTag: v1
+        - name: db
+          newTag: "1.10"
+        resources: [a.yaml]
+        "#
+        );
+        insta::assert_snapshot!(
+            append("images:\n    -   name: app\n        newTag: v1", "images", item.clone()),
+            "odd indentation, no final newline",
+            @r#"
+        images:
+            -   name: app
+                newTag: v1
+            -   name: db
+                newTag: "1.10"
+        "#
+        );
+        insta::assert_snapshot!(
+            append("images: [{name: app}]\n", "images", item.clone()),
+            "flow",
+            @r#"images: [{name: app}, {name: db, newTag: "1.10"}]"#
+        );
+        insta::assert_snapshot!(
+            append("images: []\n", "images", item.clone()),
+            @r#"images: [{name: db, newTag: "1.10"}]"#
+        );
+    }
+
+    #[test]
+    fn appending_creates_a_missing_or_empty_sequence() {
+        let item = json!({"name": "db", "digest": "sha256:2"});
+        insta::assert_snapshot!(
+            append("# kustomization\nresources:\n  - a.yaml # base\n", "images", item.clone()),
+            @r"
+        # kustomization
+        resources:
+          - a.yaml # base
+        images:
+        - name: db
+          digest: sha256:2
+        "
+        );
+        insta::assert_snapshot!(
+            append("images:\nresources: []\n", "images", item.clone()),
+            @r"
+        images:
+        - name: db
+          digest: sha256:2
+        resources: []
+        "
+        );
+        insta::assert_snapshot!(
+            append("a: 1\n", "images.nested", item.clone()),
+            @"ERROR: key `images.nested`: its parent does not exist"
+        );
+        insta::assert_snapshot!(
+            append("images: 3\n", "images", item),
+            @"ERROR: key `images`: is not a sequence"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! `git-merge-pr`: merges a pull request.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kargo_core::duration::GoDuration;
+use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_git::provider::{MergeMethod, MergeOutcome};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::non_empty;
+use super::pr::{Providers, error};
+
+/// The step kind.
+pub const KIND: &str = "git-merge-pr";
+
+/// Kargo's default poll interval while waiting to merge.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The `git-merge-pr` step's config (Kargo's `GitMergePRConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The repository.
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// `local`, `github`, `gitlab` or `gitea` (inferred from the host when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Skip TLS certificate verification.
+    #[serde(default, rename = "insecureSkipTLSVerify")]
+    pub insecure_skip_tls_verify: bool,
+    /// The pull request.
+    pub pr_number: u64,
+    /// `merge`, `squash` or `rebase` (default: the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_method: Option<String>,
+    /// Wait (`Running`) rather than fail while the pull request cannot be
+    /// merged yet.
+    #[serde(default)]
+    pub wait: bool,
+    /// With `wait`, how long before trying again (default 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval: Option<GoDuration>,
+}
+
+/// The `git-merge-pr` step. Output: `commit`, the merge commit. Merging a
+/// merged pull request reports its merge commit again; a closed one, or a
+/// conflict, fails.
+#[derive(Debug, Clone, Default)]
+pub struct GitMergePr {
+    providers: Providers,
+}
+
+impl GitMergePr {
+    /// The step, building providers with `providers`.
+    pub fn new(providers: Providers) -> Self {
+        GitMergePr { providers }
+    }
+}
+
+#[async_trait]
+impl Step for GitMergePr {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        let config: Config = parse_config(KIND, config)?;
+        if config.pr_number == 0 {
+            return Err(StepError::failed(format!(
+                "invalid {KIND} config: `prNumber` must be at least 1"
+            )));
+        }
+        let method = non_empty(&config.merge_method)
+            .map(|m| {
+                m.parse::<MergeMethod>().map_err(|e| {
+                    StepError::failed(format!("invalid {KIND} config: mergeMethod: {e}"))
+                })
+            })
+            .transpose()?;
+        let provider = self
+            .providers
+            .get(
+                ctx,
+                KIND,
+                &config.repo_url,
+                non_empty(&config.provider),
+                config.insecure_skip_tls_verify,
+            )
+            .await?;
+        match provider
+            .merge(config.pr_number, method)
+            .await
+            .map_err(|e| error(KIND, e))?
+        {
+            MergeOutcome::Merged(pr) => {
+                let commit = pr.merge_commit.ok_or_else(|| {
+                    StepError::retryable(format!(
+                        "{KIND}: pull request #{} is merged but the provider names no merge commit yet",
+                        pr.number
+                    ))
+                })?;
+                Ok(StepOutcome::succeeded().with_output("commit", commit))
+            }
+            MergeOutcome::NotReady { reason } if config.wait => {
+                let poll = config
+                    .poll_interval
+                    .map_or(DEFAULT_POLL_INTERVAL, GoDuration::as_duration);
+                Ok(StepOutcome::running(poll).with_message(format!(
+                    "pull request #{} cannot be merged yet: {reason}",
+                    config.pr_number
+                )))
+            }
+            MergeOutcome::NotReady { reason } => Ok(StepOutcome::failed(format!(
+                "pull request #{} is not ready to merge and wait is disabled: {reason}",
+                config.pr_number
+            ))),
+            _ => Err(StepError::terminal(format!(
+                "{KIND}: unexpected merge outcome"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kargos_documented_example_deserializes() {
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "repoURL": "https://github.com/example/repo.git",
+            "prNumber": 42,
+            "mergeMethod": "squash",
+            "wait": true
+        }))
+        .unwrap();
+        assert!(config.wait);
+        assert_eq!(config.merge_method.as_deref(), Some("squash"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = parse_config::<Config>(
+            KIND,
+            serde_json::json!({"repoURL": "x", "prNumber": 1, "method": "squash"}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("method"), "{err}");
+    }
+}

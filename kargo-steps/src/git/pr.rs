@@ -1,0 +1,74 @@
+//! What the pull-request steps (`git-open-pr`, `git-wait-for-pr`,
+//! `git-merge-pr`) share: choosing the provider with the repository's
+//! credentials, and turning provider errors into step errors.
+
+use std::path::PathBuf;
+
+use kargo_core::credentials::CredentialType;
+use kargo_core::step::{StepContext, StepError};
+use kargo_git::provider::{self, DynGitProvider, PullRequest, SelectOptions};
+use serde_json::{Value, json};
+
+/// How the pull-request steps build their provider: host settings the
+/// step config does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    work_root: Option<PathBuf>,
+}
+
+impl Providers {
+    /// Where the local provider keeps its working repositories (default:
+    /// the repository cache of the environment, `KARGO_GIT_CACHE`).
+    pub fn with_work_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.work_root = Some(root.into());
+        self
+    }
+
+    /// The provider for `repo_url`, named by `provider` or inferred, with
+    /// the Git credentials the context has for the URL.
+    pub(crate) async fn get(
+        &self,
+        ctx: &StepContext,
+        kind: &str,
+        repo_url: &str,
+        provider: Option<&str>,
+        insecure_skip_tls_verify: bool,
+    ) -> Result<Box<DynGitProvider>, StepError> {
+        if repo_url.is_empty() {
+            return Err(StepError::failed(format!(
+                "invalid {kind} config: `repoURL` is empty"
+            )));
+        }
+        let shown = kargo_git::cli::redact_url(repo_url);
+        let credentials = ctx
+            .credentials
+            .get(CredentialType::Git, repo_url)
+            .await
+            .map_err(|e| {
+                StepError::retryable(format!("{kind}: cannot look up credentials for {shown}"))
+                    .with_source(e)
+            })?;
+        let mut options = SelectOptions::default()
+            .with_credentials(credentials)
+            .with_insecure_skip_tls_verify(insecure_skip_tls_verify);
+        if let Some(root) = &self.work_root {
+            options = options.with_work_root(root);
+        }
+        provider::select(repo_url, provider, options).map_err(|e| error(kind, e))
+    }
+}
+
+/// A provider error as a step error: retryable when trying again may
+/// help, `Failed` otherwise.
+pub(crate) fn error(kind: &str, e: provider::Error) -> StepError {
+    if e.is_retryable() {
+        StepError::retryable(format!("{kind}: {e}"))
+    } else {
+        StepError::failed(format!("{kind}: {e}"))
+    }
+}
+
+/// `{id, url}`: the `pr` output of `git-open-pr`.
+pub(crate) fn pr_ref(pr: &PullRequest) -> Value {
+    json!({ "id": pr.number, "url": pr.url })
+}

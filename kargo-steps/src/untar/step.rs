@@ -1,0 +1,257 @@
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use async_trait::async_trait;
+use ignore::gitignore::Gitignore;
+use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use serde_json::Value;
+
+use super::{Config, KIND, MAX_FILE_SIZE, MAX_TOTAL_SIZE, Untar};
+use crate::edit::blocking;
+
+fn fail(input: &str, what: impl std::fmt::Display) -> StepError {
+    StepError::terminal(format!("{KIND}: cannot extract `{input}`: {what}"))
+}
+
+#[async_trait]
+impl Step for Untar {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        let config: Config = parse_config(KIND, config)?;
+        let from = ctx.workspace.resolve(&config.in_path)?;
+        let to = ctx.workspace.resolve(&config.out_path)?;
+        if to == ctx.workspace.root() {
+            return Err(fail(
+                &config.in_path,
+                "`outPath` is the work dir itself, which cannot be replaced",
+            ));
+        }
+        blocking(move || {
+            extract(&config, &from, &to)?;
+            Ok(StepOutcome::succeeded())
+        })
+        .await
+    }
+}
+
+fn extract(config: &Config, from: &Path, to: &Path) -> Result<(), StepError> {
+    let input = config.in_path.as_str();
+    let parent = to
+        .parent()
+        .ok_or_else(|| fail(input, "`outPath` has no parent directory"))?;
+    std::fs::create_dir_all(parent).map_err(|e| fail(input, e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".kargo-untar-")
+        .tempdir_in(parent)
+        .map_err(|e| fail(input, e))?;
+    let root = staging.path().join("out");
+    std::fs::create_dir(&root).map_err(|e| fail(input, e))?;
+
+    let file = File::open(from).map_err(|e| fail(input, e))?;
+    let mut reader = BufReader::new(file);
+    let gzipped = reader
+        .fill_buf()
+        .map_err(|e| fail(input, e))?
+        .starts_with(&[0x1f, 0x8b]);
+    let reader: Box<dyn Read> = if gzipped {
+        Box::new(flate2::bufread::GzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    };
+    let ignore = crate::fs::ignore_matcher(KIND, &root, &[], config.ignore.as_deref())?;
+    let mut unpack = Unpack {
+        root: &root,
+        ignore,
+        strip: config.strip_components.unwrap_or(0) as usize,
+        total: 0,
+        input,
+    };
+    unpack.all(::tar::Archive::new(reader))?;
+
+    replace_dir(&root, to, staging.path()).map_err(|e| {
+        fail(
+            input,
+            format_args!("cannot move the contents into `{}`: {e}", config.out_path),
+        )
+    })
+}
+
+/// Puts `new` in `to`'s place; an old `to` is first moved into `aside`
+/// (and put back when the move fails), then removed.
+fn replace_dir(new: &Path, to: &Path, aside: &Path) -> std::io::Result<()> {
+    let old = aside.join("old");
+    let had_old = match std::fs::symlink_metadata(to) {
+        Ok(_) => {
+            std::fs::rename(to, &old)?;
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = std::fs::rename(new, to) {
+        if had_old {
+            std::fs::rename(&old, to)?;
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn bad_entry(input: &str, name: &str, why: impl std::fmt::Display) -> StepError {
+    fail(input, format_args!("entry `{name}` {why}"))
+}
+
+struct Unpack<'a> {
+    root: &'a Path,
+    ignore: Gitignore,
+    strip: usize,
+    total: u64,
+    input: &'a str,
+}
+
+impl Unpack<'_> {
+    fn all<R: Read>(&mut self, mut archive: ::tar::Archive<R>) -> Result<(), StepError> {
+        let entries = archive
+            .entries()
+            .map_err(|e| fail(self.input, format_args!("not a tar archive: {e}")))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| fail(self.input, format_args!("invalid archive: {e}")))?;
+            self.one(entry)?;
+        }
+        Ok(())
+    }
+
+    fn bad_entry(&self, name: &str, why: impl std::fmt::Display) -> StepError {
+        bad_entry(self.input, name, why)
+    }
+
+    fn one<R: Read>(&mut self, mut entry: ::tar::Entry<'_, R>) -> Result<(), StepError> {
+        use ::tar::EntryType;
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        if !matches!(
+            kind,
+            EntryType::Regular | EntryType::Continuous | EntryType::Directory | EntryType::Symlink
+        ) {
+            tracing::trace!(entry = %raw, ?kind, "untar: skipping entry of unsupported type");
+            return Ok(());
+        }
+        let Some(rel) = self.target(&raw)? else {
+            return Ok(());
+        };
+        let is_dir = kind == EntryType::Directory;
+        let dest = self.root.join(&rel);
+        if self.ignore.matched(&dest, is_dir).is_ignore() {
+            return Ok(());
+        }
+        self.check_no_symlink_above(&raw, &rel)?;
+        let input = self.input;
+        let io = |e: std::io::Error| bad_entry(input, &raw, format_args!("cannot be written: {e}"));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        match kind {
+            EntryType::Directory => std::fs::create_dir_all(&dest).map_err(io)?,
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(io)?
+                    .ok_or_else(|| self.bad_entry(&raw, "is a link without a target"))?
+                    .into_owned();
+                self.check_link_target(&raw, &rel, &target)?;
+                std::os::unix::fs::symlink(&target, &dest).map_err(io)?;
+            }
+            _ => {
+                let size = entry.header().size().map_err(io)?;
+                if size > MAX_FILE_SIZE {
+                    return Err(self.bad_entry(
+                        &raw,
+                        format_args!(
+                            "({size} bytes) is larger than the limit of {MAX_FILE_SIZE} bytes"
+                        ),
+                    ));
+                }
+                self.total += size;
+                if self.total > MAX_TOTAL_SIZE {
+                    return Err(fail(
+                        self.input,
+                        format_args!("the contents add up to more than {MAX_TOTAL_SIZE} bytes"),
+                    ));
+                }
+                let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+                let mut out = File::create(&dest).map_err(io)?;
+                std::io::copy(&mut (&mut entry).take(size), &mut out).map_err(io)?;
+                use std::os::unix::fs::PermissionsExt;
+                out.set_permissions(std::fs::Permissions::from_mode(mode))
+                    .map_err(io)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry's path inside the output directory after stripping, or
+    /// `None` when nothing is left of it.
+    fn target(&self, raw: &str) -> Result<Option<PathBuf>, StepError> {
+        if raw.starts_with('/') {
+            return Err(self.bad_entry(raw, "has an absolute path"));
+        }
+        let parts: Vec<&str> = raw.split('/').collect();
+        if parts.len() <= self.strip {
+            return Ok(None);
+        }
+        let mut rel = PathBuf::new();
+        for part in &parts[self.strip..] {
+            match *part {
+                "" | "." => {}
+                ".." => return Err(self.bad_entry(raw, "leads out of `outPath` (`..`)")),
+                p if p.contains('\\') => {
+                    return Err(self.bad_entry(raw, "has a `\\` in its path"));
+                }
+                p => rel.push(p),
+            }
+        }
+        Ok((!rel.as_os_str().is_empty()).then_some(rel))
+    }
+
+    /// Refuses to write through a symbolic link extracted earlier.
+    fn check_no_symlink_above(&self, raw: &str, rel: &Path) -> Result<(), StepError> {
+        let mut at = self.root.to_path_buf();
+        let mut parents = rel.components().peekable();
+        while let Some(c) = parents.next() {
+            if parents.peek().is_none() {
+                break;
+            }
+            at.push(c);
+            if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(self.bad_entry(raw, "lies below a symbolic link"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a link target that is absolute or resolves outside the
+    /// output directory.
+    fn check_link_target(&self, raw: &str, rel: &Path, target: &Path) -> Result<(), StepError> {
+        let escapes = || {
+            self.bad_entry(
+                raw,
+                format_args!(
+                    "is a symbolic link to `{}`, outside `outPath`",
+                    target.display()
+                ),
+            )
+        };
+        // Depth of the link's directory below the output directory.
+        let mut depth = rel.components().count().saturating_sub(1);
+        for c in target.components() {
+            match c {
+                Component::Normal(_) => depth += 1,
+                Component::CurDir => {}
+                Component::ParentDir => depth = depth.checked_sub(1).ok_or_else(escapes)?,
+                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
+            }
+        }
+        Ok(())
+    }
+}

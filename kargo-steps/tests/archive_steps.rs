@@ -1,0 +1,408 @@
+//! `tar` and `untar` against temporary work dirs, with archives made by
+//! the steps themselves, by the system's `tar`, and by hand (hostile ones).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use kargo_core::Workspace;
+use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
+use serde_json::{Value, json};
+
+fn setup(files: &[(&str, &str)]) -> (tempfile::TempDir, StepContext) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
+    (dir, ctx)
+}
+
+async fn run(ctx: &StepContext, kind: &str, config: Value) -> Result<StepOutcome, String> {
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let step = registry.get(kind).expect("step is registered");
+    step.run(ctx, config).await.map_err(|e| e.to_string())
+}
+
+/// Every path below `root` (sorted, `/`-joined, directories with a
+/// trailing `/`), with file contents and link targets.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                out.push(format!(
+                    "{rel} -> {}",
+                    std::fs::read_link(&path).unwrap().display()
+                ));
+            } else if meta.is_dir() {
+                out.push(format!("{rel}/"));
+                walk(root, &path, out);
+            } else {
+                out.push(format!(
+                    "{rel} = {}",
+                    std::fs::read_to_string(&path).unwrap()
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// An archive entry: name, type, and contents or link target.
+type RawEntry<'a> = (&'a str, ::tar::EntryType, &'a str);
+
+/// An uncompressed archive with entries exactly as given, written without
+/// the `tar` crate's checks.
+fn hostile_archive(entries: &[RawEntry<'_>]) -> Vec<u8> {
+    let mut builder = ::tar::Builder::new(Vec::new());
+    for (name, kind, data) in entries {
+        let mut header = ::tar::Header::new_gnu();
+        let raw = &mut header.as_old_mut().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_entry_type(*kind);
+        header.set_mode(0o644);
+        if *kind == ::tar::EntryType::Symlink {
+            let link = &mut header.as_old_mut().linkname;
+            link[..data.len()].copy_from_slice(data.as_bytes());
+            header.set_size(0);
+            header.set_cksum();
+            builder.append(&header, std::io::empty()).unwrap();
+        } else {
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            builder.append(&header, data.as_bytes()).unwrap();
+        }
+    }
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn documented_examples_deserialize_and_unknown_keys_are_rejected() {
+    use kargo_steps::{tar, untar};
+    for config in [
+        json!({"inPath": "./source-code", "outPath": "./artifacts/bundle.tar.gz", "gzip": true}),
+        json!({"inPath": "./source-code", "outPath": "./artifacts/bundle.tar", "gzip": false}),
+        json!({"inPath": "./source-code", "outPath": "./artifacts/bundle.tar.gz", "gzip": true, "ignore": "temp/\n.DS_Store\n"}),
+    ] {
+        serde_json::from_value::<tar::Config>(config).unwrap();
+    }
+    for config in [
+        json!({"inPath": "./artifacts/bundle.tar.gz", "outPath": "./extracted"}),
+        json!({"inPath": "./artifacts/bundle.tar.gz", "outPath": "./extracted", "stripComponents": 1}),
+        json!({"inPath": "./artifacts/bundle.tar.gz", "outPath": "./extracted", "ignore": "*.log\ntemp/\n.DS_Store\n"}),
+    ] {
+        serde_json::from_value::<untar::Config>(config).unwrap();
+    }
+    let extra = json!({"inPath": "a", "outPath": "b", "compression": "xz"});
+    assert!(serde_json::from_value::<tar::Config>(extra.clone()).is_err());
+    assert!(serde_json::from_value::<untar::Config>(extra).is_err());
+    let negative = json!({"inPath": "a", "outPath": "b", "stripComponents": -1});
+    assert!(serde_json::from_value::<untar::Config>(negative).is_err());
+}
+
+#[tokio::test]
+async fn tar_then_untar_round_trips_with_and_without_gzip() {
+    let (dir, ctx) = setup(&[
+        ("source-code/app/values.yaml", "image: v1\n"),
+        ("source-code/README.md", "hello\n"),
+        ("source-code/.git/HEAD", "ref: main\n"),
+        ("source-code/run.sh", "#!/bin/sh\n"),
+    ]);
+    let src = dir.path().join("source-code");
+    std::fs::set_permissions(src.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("app/values.yaml", src.join("values.yaml")).unwrap();
+
+    for (gzip, out) in [
+        (true, "artifacts/bundle.tar.gz"),
+        (false, "artifacts/bundle.tar"),
+    ] {
+        run(
+            &ctx,
+            "tar",
+            json!({"inPath": "./source-code", "outPath": out, "gzip": gzip}),
+        )
+        .await
+        .unwrap();
+        let bytes = std::fs::read(dir.path().join(out)).unwrap();
+        assert_eq!(bytes.starts_with(&[0x1f, 0x8b]), gzip, "{out}");
+        run(
+            &ctx,
+            "untar",
+            json!({"inPath": out, "outPath": "./extracted"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            tree(&dir.path().join("extracted")),
+            [
+                "README.md = hello\n",
+                "app/",
+                "app/values.yaml = image: v1\n",
+                "run.sh = #!/bin/sh\n",
+                "values.yaml -> app/values.yaml",
+            ],
+            "{out}: .git is left out without `ignore`"
+        );
+        let mode = std::fs::metadata(dir.path().join("extracted/run.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+}
+
+#[tokio::test]
+async fn tar_of_a_single_file_and_ignore_patterns() {
+    let (dir, ctx) = setup(&[
+        ("src/keep.txt", "k"),
+        ("src/temp/x.txt", "t"),
+        ("src/.DS_Store", "d"),
+        ("src/.git/HEAD", "h"),
+    ]);
+    run(
+        &ctx,
+        "tar",
+        json!({"inPath": "src", "outPath": "a.tar", "ignore": "temp/\n.DS_Store\n"}),
+    )
+    .await
+    .unwrap();
+    run(&ctx, "untar", json!({"inPath": "a.tar", "outPath": "x"}))
+        .await
+        .unwrap();
+    // With patterns given, `.git` is archived, as in Kargo.
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        [".git/", ".git/HEAD = h", "keep.txt = k"]
+    );
+
+    run(
+        &ctx,
+        "tar",
+        json!({"inPath": "src/keep.txt", "outPath": "one.tar"}),
+    )
+    .await
+    .unwrap();
+    run(&ctx, "untar", json!({"inPath": "one.tar", "outPath": "y"}))
+        .await
+        .unwrap();
+    assert_eq!(tree(&dir.path().join("y")), ["keep.txt = k"]);
+
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "a.tar", "outPath": "z", "ignore": "*.txt\n# comment\n"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tree(&dir.path().join("z")), [".git/", ".git/HEAD = h"]);
+}
+
+#[tokio::test]
+async fn untar_reads_a_gnu_tar_chart_with_strip_components_and_replaces_out_path() {
+    let (dir, ctx) = setup(&[
+        ("build/mychart/Chart.yaml", "name: mychart\n"),
+        ("build/mychart/templates/cm.yaml", "kind: ConfigMap\n"),
+        ("charts/mychart/stale.yaml", "old\n"),
+    ]);
+    let status = Command::new("tar")
+        .args(["-czf", "mychart-1.0.0.tgz", "-C", "build", "./mychart"])
+        .current_dir(dir.path())
+        .status()
+        .expect("the system's tar runs");
+    assert!(status.success());
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "./mychart-1.0.0.tgz", "outPath": "./charts/mychart", "stripComponents": 2}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        tree(&dir.path().join("charts/mychart")),
+        [
+            "Chart.yaml = name: mychart\n",
+            "templates/",
+            "templates/cm.yaml = kind: ConfigMap\n"
+        ],
+        "`./` counts as a component; the old contents are gone"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        ["mychart"],
+        "no staging directory is left behind"
+    );
+}
+
+#[tokio::test]
+async fn untar_rejects_entries_escaping_out_path_and_changes_nothing() {
+    use ::tar::EntryType::{Directory, Regular, Symlink};
+    let cases: [(&[RawEntry<'_>], &str); 6] = [
+        (
+            &[("ok.txt", Regular, "ok"), ("../x", Regular, "x")],
+            "entry `../x` leads out of `outPath`",
+        ),
+        (
+            &[("a/../../x", Regular, "x")],
+            "entry `a/../../x` leads out of `outPath`",
+        ),
+        (
+            &[("/etc/evil", Regular, "x")],
+            "entry `/etc/evil` has an absolute path",
+        ),
+        (
+            &[("link", Symlink, "/etc")],
+            "entry `link` is a symbolic link to `/etc`, outside `outPath`",
+        ),
+        (
+            &[("d/link", Symlink, "../../outside")],
+            "entry `d/link` is a symbolic link to `../../outside`",
+        ),
+        (
+            &[
+                ("sub", Directory, ""),
+                ("link", Symlink, "sub"),
+                ("link/f", Regular, "x"),
+            ],
+            "entry `link/f` lies below a symbolic link",
+        ),
+    ];
+    for (entries, want) in cases {
+        let (dir, ctx) = setup(&[("out/existing.txt", "keep me")]);
+        std::fs::write(dir.path().join("evil.tar"), hostile_archive(entries)).unwrap();
+        let err = run(
+            &ctx,
+            "untar",
+            json!({"inPath": "evil.tar", "outPath": "out"}),
+        )
+        .await
+        .expect_err("hostile archive");
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(err.starts_with("untar: cannot extract `evil.tar`"), "{err}");
+        assert_eq!(
+            tree(&dir.path().join("out")),
+            ["existing.txt = keep me"],
+            "{want}"
+        );
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["evil.tar", "out"],
+            "no staging directory is left behind"
+        );
+        assert!(!dir.path().parent().unwrap().join("x").exists());
+    }
+}
+
+#[tokio::test]
+async fn untar_keeps_links_inside_out_path() {
+    use ::tar::EntryType::{Regular, Symlink};
+    let (dir, ctx) = setup(&[]);
+    let archive = hostile_archive(&[
+        ("a/b/file", Regular, "x"),
+        ("a/b/up", Symlink, "../../a/b/file"),
+        ("./dot/./f", Regular, "y"),
+    ]);
+    std::fs::write(dir.path().join("ok.tar"), archive).unwrap();
+    run(&ctx, "untar", json!({"inPath": "ok.tar", "outPath": "out"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        tree(&dir.path().join("out")),
+        [
+            "a/",
+            "a/b/",
+            "a/b/file = x",
+            "a/b/up -> ../../a/b/file",
+            "dot/",
+            "dot/f = y"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_archive_written_inside_its_own_tree_leaves_itself_out() {
+    let (dir, ctx) = setup(&[("a.txt", "a"), ("bundle.tar", "old archive")]);
+    run(&ctx, "tar", json!({"inPath": ".", "outPath": "bundle.tar"}))
+        .await
+        .unwrap();
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "bundle.tar", "outPath": "x"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tree(&dir.path().join("x")), ["a.txt = a"]);
+}
+
+#[tokio::test]
+async fn archive_errors_name_the_paths() {
+    let (dir, ctx) = setup(&[(
+        "junk.tar",
+        "this is not a tar archive, just some text that is long enough",
+    )]);
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "junk.tar", "outPath": "out"}),
+    )
+    .await
+    .expect_err("junk");
+    assert!(err.starts_with("untar: cannot extract `junk.tar`"), "{err}");
+    assert!(!dir.path().join("out").exists());
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "missing.tar", "outPath": "out"}),
+    )
+    .await
+    .expect_err("missing");
+    assert!(err.contains("cannot extract `missing.tar`"), "{err}");
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "missing", "outPath": "a.tar"}),
+    )
+    .await
+    .expect_err("missing");
+    assert!(
+        err.contains("tar: cannot create `a.tar`: cannot read `missing`"),
+        "{err}"
+    );
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "junk.tar", "outPath": "../out"}),
+    )
+    .await
+    .expect_err("escapes the work dir");
+    assert!(err.contains("../out"), "{err}");
+    let err = run(&ctx, "untar", json!({"inPath": "junk.tar", "outPath": "."}))
+        .await
+        .expect_err("the work dir itself");
+    assert!(err.contains("work dir itself"), "{err}");
+}

@@ -1,0 +1,352 @@
+//! `oci-push` and `oci-download` against a real `docker-registry` on
+//! 127.0.0.1 (the registry helper is shared with kargo-sources' tests).
+
+#[path = "../../kargo-sources/tests/support/mod.rs"]
+mod registry;
+
+use std::sync::Arc;
+
+use kargo_core::Workspace;
+use kargo_core::credentials::{CredentialType, Credentials, StaticCredentials};
+use kargo_core::model::StepStatus;
+use kargo_core::step::{ErrorKind, Step, StepContext};
+use kargo_steps::{OciDownload, OciPush};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use registry::{Content, INDEX, MANIFEST, Registry, Seed, sha256};
+use serde_json::{Value, json};
+
+const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
+const HELM_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+const PROVENANCE: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
+
+fn context() -> (tempfile::TempDir, StepContext) {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
+    (dir, ctx)
+}
+
+/// Reads a manifest back from the registry: (bytes as JSON, digest).
+async fn pull(addr: &str, repo: &str, reference: &str, auth: &RegistryAuth) -> (Value, String) {
+    let client = Client::new(ClientConfig {
+        protocol: ClientProtocol::HttpsExcept(vec![addr.to_owned()]),
+        ..Default::default()
+    });
+    let at = if reference.starts_with("sha256:") {
+        Reference::with_digest(addr.into(), repo.into(), reference.into())
+    } else {
+        Reference::with_tag(addr.into(), repo.into(), reference.into())
+    };
+    let (bytes, digest) = client
+        .pull_manifest_raw(&at, auth, &[INDEX, MANIFEST])
+        .await
+        .unwrap_or_else(|e| panic!("pull {repo}:{reference}: {e}"));
+    (serde_json::from_slice(&bytes).unwrap(), digest)
+}
+
+/// A Helm chart as `helm push` stores it: config, chart layer, provenance.
+fn chart(tag: &str) -> (Content, Vec<u8>) {
+    let mut content = Content::default();
+    let chart = format!("chart tarball {tag}").into_bytes();
+    let blob = |content: &mut Content, bytes: Vec<u8>| {
+        let digest = sha256(&bytes);
+        let size = bytes.len();
+        content.blobs.insert(digest.clone(), bytes);
+        (digest, size)
+    };
+    let (config, config_size) = blob(&mut content, b"{\"name\":\"my-app\"}".to_vec());
+    let (prov, prov_size) = blob(&mut content, b"provenance".to_vec());
+    let (layer, layer_size) = blob(&mut content, chart.clone());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": {"mediaType": HELM_CONFIG, "digest": config, "size": config_size},
+        "layers": [
+            {"mediaType": PROVENANCE, "digest": prov, "size": prov_size},
+            {"mediaType": HELM_CHART, "digest": layer, "size": layer_size},
+        ],
+    })
+    .to_string()
+    .into_bytes();
+    let digest = sha256(&manifest);
+    content
+        .tagged
+        .push((tag.to_owned(), digest, manifest, MANIFEST));
+    (content, chart)
+}
+
+#[tokio::test]
+async fn kargos_retag_example_keeps_the_digest() {
+    let registry = Registry::start(None);
+    let content = Content::from_seeds(&[Seed::new("1.0.0")]);
+    content
+        .push(&registry.addr, "myapp", &RegistryAuth::Anonymous)
+        .await;
+    let digest = content.digest_of("1.0.0");
+    let (_dir, ctx) = context();
+    let addr = &registry.addr;
+    // Kargo's "Retagging an Image with a Release Version" example, with the
+    // expression already evaluated to the image's digest.
+    let config: Value = serde_saphyr::from_str(&format!(
+        "srcRef: {addr}/myapp@{digest}\ndestRef: {addr}/myapp:v1.2.3\n"
+    ))
+    .unwrap();
+    let outcome = OciPush::new().run(&ctx, config).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(outcome.output["image"], format!("{addr}/myapp:v1.2.3"));
+    assert_eq!(outcome.output["digest"], digest);
+    assert_eq!(outcome.output["tag"], "v1.2.3");
+    let (_, pushed) = pull(addr, "myapp", "v1.2.3", &RegistryAuth::Anonymous).await;
+    assert_eq!(pushed, digest, "a retag pushes the same bytes");
+}
+
+#[tokio::test]
+async fn an_index_is_copied_to_another_repository_with_scoped_annotations() {
+    let registry = Registry::start(None);
+    let content =
+        Content::from_seeds(&[Seed::new("2.0.0").platforms(&["linux/amd64", "linux/arm64"])]);
+    content
+        .push(&registry.addr, "sandbox/app", &RegistryAuth::Anonymous)
+        .await;
+    let (_dir, ctx) = context();
+    let addr = &registry.addr;
+    let outcome = OciPush::new()
+        .run(
+            &ctx,
+            json!({
+                "srcRef": format!("{addr}/sandbox/app:2.0.0"),
+                "destRef": format!("{addr}/prod/app:2.0.0"),
+                "annotations": {
+                    "org.opencontainers.image.source": "https://github.com/example/app",
+                    "index:org.opencontainers.image.revision": "abc123",
+                    "manifest:org.opencontainers.image.description": "my app image",
+                },
+            }),
+        )
+        .await
+        .unwrap();
+    let (index, digest) = pull(addr, "prod/app", "2.0.0", &RegistryAuth::Anonymous).await;
+    assert_eq!(outcome.output["digest"], digest);
+    assert_ne!(
+        digest,
+        content.digest_of("2.0.0"),
+        "annotations change the digest"
+    );
+    assert_eq!(
+        index["annotations"],
+        json!({"org.opencontainers.image.revision": "abc123"})
+    );
+    let children = index["manifests"].as_array().unwrap();
+    assert_eq!(children.len(), 2);
+    for child in children {
+        let (manifest, _) = pull(
+            addr,
+            "prod/app",
+            child["digest"].as_str().unwrap(),
+            &RegistryAuth::Anonymous,
+        )
+        .await;
+        assert_eq!(
+            manifest["annotations"],
+            json!({
+                "org.opencontainers.image.description": "my app image",
+                "org.opencontainers.image.source": "https://github.com/example/app",
+            })
+        );
+        assert_eq!(
+            child["platform"]["os"], "linux",
+            "entries keep their platform"
+        );
+    }
+    // The blobs arrived: the copy is downloadable from the new repository.
+    let (_dir2, ctx2) = context();
+    OciDownload::new()
+        .run(
+            &ctx2,
+            json!({"imageRef": format!("{addr}/prod/app:2.0.0"), "outPath": "layer.tar"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(ctx2.workspace.root().join("layer.tar")).unwrap(),
+        "layer of 2.0.0 for linux/amd64",
+        "an index downloads its linux/amd64 image"
+    );
+}
+
+#[tokio::test]
+async fn credentials_come_from_the_provider_and_401_fails_the_step() {
+    let registry = Registry::start(Some(("kargo", "s3cret-pass")));
+    let auth = RegistryAuth::Basic("kargo".into(), "s3cret-pass".into());
+    let (content, _) = chart("1.0.0");
+    content.push(&registry.addr, "charts/my-app", &auth).await;
+    let addr = &registry.addr;
+    let config = json!({
+        "imageRef": format!("oci://{addr}/charts/my-app:1.0.0"),
+        "outPath": "./charts/my-app-1.0.0.tgz",
+    });
+
+    let (dir, ctx) = context();
+    let err = OciDownload::new()
+        .run(&ctx, config.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+    assert!(err.to_string().contains("access denied"), "{err}");
+    assert!(!dir.path().join("charts").exists(), "nothing written");
+
+    // `oci://` looks up Helm credentials; image credentials would not do.
+    let creds = StaticCredentials::new().with_url(
+        CredentialType::Helm,
+        format!("oci://{addr}/charts/my-app"),
+        Credentials::new("kargo", "s3cret-pass"),
+    );
+    let ctx = ctx.with_credentials(Arc::new(creds));
+    let outcome = OciDownload::new().run(&ctx, config).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(
+        std::fs::read(dir.path().join("charts/my-app-1.0.0.tgz")).unwrap(),
+        b"provenance",
+        "without mediaType, the first layer"
+    );
+    assert!(!format!("{err:?}").contains("s3cret-pass"));
+}
+
+#[tokio::test]
+async fn oci_download_picks_the_layer_by_media_type_and_respects_allow_overwrite() {
+    let registry = Registry::start(None);
+    let (content, bytes) = chart("1.0.0");
+    content
+        .push(&registry.addr, "charts/my-app", &RegistryAuth::Anonymous)
+        .await;
+    let (dir, ctx) = context();
+    let image_ref = format!("{}/charts/my-app:1.0.0", registry.addr);
+    // Kargo's "Downloading with a Specific Media Type" example.
+    let config: Value = serde_saphyr::from_str(&format!(
+        "imageRef: {image_ref}\noutPath: ./artifacts/chart.tgz\nmediaType: {HELM_CHART}\n"
+    ))
+    .unwrap();
+    OciDownload::new().run(&ctx, config.clone()).await.unwrap();
+    let out = dir.path().join("artifacts/chart.tgz");
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    std::fs::write(&out, "local edit").unwrap();
+    let err = OciDownload::new()
+        .run(&ctx, config.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "local edit");
+
+    let mut overwrite = config.clone();
+    overwrite["allowOverwrite"] = json!(true);
+    OciDownload::new().run(&ctx, overwrite).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
+
+    let missing = json!({"imageRef": image_ref, "outPath": "x", "mediaType": "application/x-none"});
+    let err = OciDownload::new().run(&ctx, missing).await.unwrap_err();
+    assert!(
+        err.to_string().contains("no layer with media type"),
+        "{err}"
+    );
+    let unknown_tag =
+        json!({"imageRef": format!("{}/charts/my-app:9.9.9", registry.addr), "outPath": "y"});
+    let err = OciDownload::new().run(&ctx, unknown_tag).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("not found"), "{err}");
+    assert!(!dir.path().join("y").exists());
+
+    let mut small = kargo_steps::oci_download::Options::default();
+    small.max_size = 5;
+    let err = OciDownload::with_options(small)
+        .run(&ctx, json!({"imageRef": image_ref, "outPath": "big.tgz"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(
+        err.to_string().contains("exceeds the limit of 5 bytes"),
+        "{err}"
+    );
+    assert!(!dir.path().join("big.tgz").exists());
+}
+
+#[tokio::test]
+async fn oversized_copies_fail_without_retries() {
+    let registry = Registry::start(None);
+    Content::from_seeds(&[Seed::new("1.0.0")])
+        .push(&registry.addr, "a", &RegistryAuth::Anonymous)
+        .await;
+    let (_dir, ctx) = context();
+    let mut options = kargo_steps::oci_push::Options::default();
+    options.max_size = 10;
+    let addr = &registry.addr;
+    let err = OciPush::with_options(options.clone())
+        .run(
+            &ctx,
+            json!({"srcRef": format!("{addr}/a:1.0.0"), "destRef": format!("{addr}/b:1.0.0")}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(
+        err.to_string().contains("exceeds the limit of 10 bytes"),
+        "{err}"
+    );
+    // A retag in place transfers nothing: the limit does not apply.
+    OciPush::with_options(options)
+        .run(
+            &ctx,
+            json!({"srcRef": format!("{addr}/a:1.0.0"), "destRef": format!("{addr}/a:stable")}),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn unknown_fields_bad_references_and_unreachable_registries_are_errors() {
+    let (_dir, ctx) = context();
+    let err = OciPush::new()
+        .run(
+            &ctx,
+            json!({"srcRef": "r.example/a:1", "destRef": "r.example/b:1", "tags": ["x"]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("unknown field `tags`"), "{err}");
+    let err = OciDownload::new()
+        .run(
+            &ctx,
+            json!({"imageRef": "r.example/a:1", "outPath": "x", "path": "y"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown field `path`"), "{err}");
+
+    let err = OciPush::new()
+        .run(
+            &ctx,
+            json!({"srcRef": "r.example/a:1", "destRef": "r.example/b@sha256:0123456789012345678901234567890123456789012345678901234567890123"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("`destRef`"), "{err}");
+
+    // A loopback port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = OciDownload::new()
+        .run(
+            &ctx,
+            json!({"imageRef": format!("127.0.0.1:{port}/a:1"), "outPath": "x"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+}

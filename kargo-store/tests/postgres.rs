@@ -1,0 +1,280 @@
+//! The PostgreSQL store against the real server: the conformance suite,
+//! migrations, the schema's guarantees, change notifications between
+//! store instances, and connection loss.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kargo_core::conformance::state_store;
+use kargo_core::model::{Freight, FreightOrigin, PromotionPhase};
+use kargo_core::state::{
+    Change, Changes, DynStateStore, FreightQuery, NewPromotion, PromotionQuery, StateStore,
+    StateStoreExt,
+};
+use kargo_core::time::Timestamp;
+use kargo_store::postgres::PostgresStore;
+use support::TestDb;
+
+fn freight(tag: &str) -> Freight {
+    Freight {
+        origin: FreightOrigin::warehouse("app"),
+        discovered_at: Some("2026-01-01T10:00:00Z".into()),
+        images: vec![kargo_core::model::Image {
+            repo_url: "ghcr.io/acme/app".into(),
+            tag: tag.into(),
+            digest: format!("sha256:{tag}"),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn postgres_store_passes_the_conformance_suite() {
+    let db = TestDb::create().await;
+    let store = PostgresStore::open(&db.url).await.expect("open");
+    state_store::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn arc_and_box_postgres_stores_pass_the_conformance_suite() {
+    let db = TestDb::create().await;
+    let store: Arc<DynStateStore> = Arc::new(PostgresStore::open(&db.url).await.expect("open"));
+    state_store::run_all(&store).await;
+    let db = TestDb::create().await;
+    let store: Box<DynStateStore> = Box::new(PostgresStore::open(&db.url).await.expect("open"));
+    state_store::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn state_survives_reopening_and_migrations_run_once() {
+    let db = TestDb::create().await;
+    let name = {
+        let store = PostgresStore::open(&db.url).await.expect("migrated");
+        let put = store.put_freight(freight("v1")).await.expect("put");
+        store
+            .create_promotion(NewPromotion::new("dev", &put.freight.alias))
+            .await
+            .expect("create");
+        put.freight.metadata.name
+    };
+    let store = PostgresStore::open(&db.url).await.expect("reopened");
+    assert!(store.get_freight(&name).await.expect("get").is_some());
+    assert_eq!(
+        store
+            .list_promotions(&PromotionQuery::stage("dev"))
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(store.pool())
+            .await
+            .expect("migrations table");
+    assert_eq!(versions, [1], "each migration applied once");
+}
+
+#[tokio::test]
+async fn the_schema_allows_one_running_promotion_per_stage() {
+    let db = TestDb::create().await;
+    let store = PostgresStore::open(&db.url).await.expect("open");
+    let f = store.put_freight(freight("v1")).await.expect("put").freight;
+    for _ in 0..2 {
+        store
+            .create_promotion(NewPromotion::new("dev", &f.metadata.name))
+            .await
+            .expect("create");
+    }
+    let err = sqlx::query("UPDATE promotions SET phase = 'Running' WHERE stage = 'dev'")
+        .execute(store.pool())
+        .await
+        .expect_err("unique index");
+    assert!(
+        err.to_string().contains("one_running_promotion_per_stage"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_url_is_an_error_without_the_password() {
+    let err = PostgresStore::open("postgres://app:hunter2@127.0.0.1:notaport/db")
+        .await
+        .expect_err("invalid port");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("postgres://app:***@127.0.0.1"), "{shown}");
+}
+
+/// The next change that `pick` keeps (a hang guard of 30 s, not a timing
+/// assertion).
+async fn next_matching<T>(
+    changes: &mut Changes,
+    pick: impl Fn(Change) -> Option<T> + Send + Sync,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let change = changes.next().await.expect("the store is alive");
+            if let Some(v) = pick(change) {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("the change arrives")
+}
+
+#[tokio::test]
+async fn replicas_wake_each_other_through_notifications() {
+    let db = TestDb::create().await;
+    let a = PostgresStore::open(&db.url).await.expect("replica a");
+    let b = PostgresStore::open(&db.url).await.expect("replica b");
+    let mut seen_by_b = b.watch().await.expect("watch");
+
+    let f = a.put_freight(freight("v1")).await.expect("put").freight;
+    let created = next_matching(&mut seen_by_b, |c| match c {
+        Change::FreightCreated { freight } => Some(freight),
+        _ => None,
+    })
+    .await;
+    assert_eq!(created, f.metadata.name, "b hears of a's new Freight");
+
+    a.approve_freight(&f.alias, "prod", Timestamp::now())
+        .await
+        .expect("approve");
+    let approved = next_matching(&mut seen_by_b, |c| match c {
+        Change::FreightApproved { freight, stage } => Some((freight, stage)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(approved, (f.metadata.name.clone(), "prod".to_owned()));
+
+    let promo = a
+        .create_promotion(NewPromotion::new("prod", &f.metadata.name))
+        .await
+        .expect("create");
+    let queued = next_matching(&mut seen_by_b, |c| match c {
+        Change::PromotionCreated { promotion, .. } => Some(promotion),
+        _ => None,
+    })
+    .await;
+    assert_eq!(queued, promo.name);
+}
+
+#[tokio::test]
+async fn the_store_carries_on_after_its_connections_are_terminated() {
+    let db = TestDb::create().await;
+    let store = Arc::new(PostgresStore::open(&db.url).await.expect("open"));
+    let mut changes = store.watch().await.expect("watch");
+    let mut names = Vec::new();
+    for round in 0..5 {
+        // Writers keep going while their connections are cut.
+        let writers: Vec<_> = (0..4)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    for j in 0..5 {
+                        let put = store
+                            .put_freight(freight(&format!("r{round}-w{i}-{j}")))
+                            .await
+                            .expect("put survives the connection loss");
+                        mine.push(put.freight.metadata.name);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        db.terminate_connections().await;
+        for w in writers {
+            names.extend(w.await.expect("writer"));
+        }
+    }
+    let stored = store
+        .list_freight(&FreightQuery::all())
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), names.len(), "nothing lost, nothing doubled");
+    for name in &names {
+        assert!(stored.iter().any(|f| &f.metadata.name == name), "{name}");
+    }
+
+    // The listener reconnects: after the gap it says so, then changes flow.
+    let terminated = db.terminate_connections().await;
+    assert!(terminated > 0, "the store had connections open");
+    next_matching(&mut changes, |c| (c == Change::Missed).then_some(())).await;
+    let f = store
+        .put_freight(freight("after-the-gap"))
+        .await
+        .expect("put")
+        .freight;
+    let heard = next_matching(&mut changes, |c| match c {
+        Change::FreightCreated { freight } if freight == f.metadata.name => Some(freight),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, f.metadata.name);
+}
+
+#[tokio::test]
+async fn a_promotion_runs_to_the_end_across_a_connection_loss() {
+    let db = TestDb::create().await;
+    let store = PostgresStore::open(&db.url).await.expect("open");
+    let f = store.put_freight(freight("v1")).await.expect("put").freight;
+    store
+        .create_promotion(NewPromotion::new("dev", &f.metadata.name))
+        .await
+        .expect("create");
+    let started = store
+        .start_promotion("dev", Timestamp::now())
+        .await
+        .expect("start")
+        .expect("started");
+    db.terminate_connections().await;
+    let mut state = started.state.clone();
+    state.phase = PromotionPhase::Succeeded;
+    store
+        .save_promotion_state(&started.name, &state)
+        .await
+        .expect("save after the loss");
+    db.terminate_connections().await;
+    let done = store
+        .finish_promotion(&started.name, Timestamp::now())
+        .await
+        .expect("finish after the loss");
+    assert_eq!(done.phase, PromotionPhase::Succeeded);
+    assert_eq!(
+        store
+            .get_stage("dev")
+            .await
+            .expect("stage")
+            .current_freight(&f.origin),
+        Some(f.metadata.name.as_str())
+    );
+}
+
+#[tokio::test]
+async fn open_takes_a_postgres_url() {
+    let db = TestDb::create().await;
+    for url in [
+        db.url.clone(),
+        db.url.replacen("postgres://", "postgresql://", 1),
+    ] {
+        let store = kargo_store::open(&url).await.expect("opened");
+        assert!(format!("{store:?}").contains("PostgresStore"), "{url}");
+        store.put_freight(freight("v1")).await.expect("put");
+    }
+    let store = kargo_store::open(&db.url).await.expect("reopened");
+    assert_eq!(
+        store
+            .list_freight(&FreightQuery::all())
+            .await
+            .expect("list")
+            .len(),
+        1,
+        "one database behind both spellings"
+    );
+}

@@ -1,0 +1,698 @@
+//! The pipeline commands end to end, through the `kargo` binary, from
+//! manifests: a Warehouse over an OCI image layout, Stages dev → staging →
+//! prod promoting into a local git repository (git-clone, yaml-update,
+//! git-commit, git-push), a command verification in dev, a soak time before
+//! prod, a SQLite state file. `KARGO_NOW` fixes the time of each command.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use support::{Output, git, kargo_bin, layout_with_tags, write};
+
+/// A test's world: the image layout, the bare repository, the manifests
+/// and the state file.
+struct World {
+    dir: tempfile::TempDir,
+    layout: PathBuf,
+    bare: PathBuf,
+}
+
+const VALUES: &str = "image:\n  tag: v0 # set by kargo\n";
+
+impl World {
+    /// Tags `tags` in the layout and a repository with one values file per
+    /// Stage; `stages` is the Stage manifests' YAML.
+    fn new(tags: &[(&str, &str)], stages: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("app-layout");
+        layout_with_tags(&layout, tags);
+        let bare = dir.path().join("config.git");
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+        let seed = dir.path().join("seed");
+        for stage in ["dev", "staging", "prod"] {
+            write(&seed, &format!("env/{stage}/values.yaml"), VALUES);
+        }
+        git(&seed, &["init", "-q", "--initial-branch=main"]);
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["commit", "-q", "-m", "seed"]);
+        git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+        let world = World { dir, layout, bare };
+        world.write_manifests(stages);
+        world
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_manifests(&self, stages: &str) {
+        let image = format!("oci-layout://{}", self.layout.display());
+        let repo = format!("file://{}", self.bare.display());
+        let common = format!(
+            r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {{name: app, namespace: demo}}
+spec:
+  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {{name: demo, namespace: demo}}
+spec:
+  promotionPolicies:
+  - stageSelector: {{name: "glob:*"}}
+    autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: PromotionTask
+metadata: {{name: set-tag, namespace: demo}}
+spec:
+  vars: [{{name: env}}]
+  steps:
+  - uses: git-clone
+    as: clone
+    config:
+      repoURL: "{repo}"
+      checkout: [{{branch: main, path: ./out}}]
+      author: {{name: Kargo, email: no-reply@kargo.io}}
+  - uses: yaml-update
+    as: edit
+    config:
+      path: ./out/env/${{{{ vars.env }}}}/values.yaml
+      updates: [{{key: image.tag, value: "${{{{ imageFrom('{image}').tag }}}}"}}]
+  - uses: git-commit
+    as: commit
+    config:
+      path: ./out
+      message: "${{{{ vars.env }}}}: ${{{{ imageFrom('{image}').tag }}}}"
+  - uses: git-push
+    as: push
+    config: {{path: ./out}}
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: smoke, namespace: demo}}
+spec:
+  args: [{{name: BROKEN}}]
+  command: [sh, -c, 'if test -e "$BROKEN"; then echo "smoke test failed" >&2; exit 1; fi']
+"#
+        );
+        let stages = stages.replace("BROKEN_FLAG", self.path("broken").to_str().unwrap());
+        write(self.dir.path(), "manifests/project.yaml", &common);
+        write(self.dir.path(), "manifests/stages.yaml", &stages);
+    }
+
+    /// Runs `kargo ARGS --manifests M --state S` at time `now` (HH:MM).
+    fn kargo(&self, now: &str, args: &[&str]) -> Output {
+        self.kargo_env(now, args, &[])
+    }
+
+    fn kargo_env(&self, now: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(kargo_bin());
+        cmd.args(args)
+            .arg("--manifests")
+            .arg(self.path("manifests"))
+            .arg("--state")
+            .arg(self.path("state.db"))
+            .current_dir(self.dir.path())
+            .env("KARGO_NOW", format!("2026-01-01T{now}:00Z"))
+            .env("KARGO_GIT_CACHE", self.path("git-cache"))
+            .env_remove("KARGO_LOG")
+            .env_remove("KARGO_CRASH_AFTER_CHECKPOINT");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn pass(&self, now: &str) -> Output {
+        let out = self.kargo(now, &["pipeline", "--once"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        out
+    }
+
+    /// The image tag in `env/STAGE/values.yaml` on the remote's `main`.
+    fn deployed(&self, stage: &str) -> String {
+        let text = git(
+            &self.bare,
+            &["show", &format!("main:env/{stage}/values.yaml")],
+        );
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix("tag: "))
+            .and_then(|t| t.split_whitespace().next())
+            .unwrap()
+            .to_owned()
+    }
+
+    /// `kargo freight --json`, by image tag.
+    fn freight(&self, now: &str) -> Vec<(String, Value)> {
+        let out = self.kargo(now, &["freight", "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        let all: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["images"][0]["tag"].as_str().unwrap().to_owned(),
+                    f.clone(),
+                )
+            })
+            .collect()
+    }
+
+    fn freight_named(&self, now: &str, tag: &str) -> Value {
+        self.freight(now)
+            .into_iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, f)| f)
+            .unwrap_or_else(|| panic!("no Freight for {tag}"))
+    }
+
+    fn commits(&self) -> Vec<String> {
+        git(&self.bare, &["log", "--format=%s", "main"])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+const STAGES: &str = r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
+  promotionTemplate:
+    spec:
+      steps: [{task: {name: set-tag}, vars: [{name: env, value: dev}]}]
+  verification:
+    analysisTemplates: [{name: smoke}]
+    args: [{name: BROKEN, value: BROKEN_FLAG}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: staging, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {stages: [dev]}}]
+  promotionTemplate:
+    spec:
+      steps: [{task: {name: set-tag}, vars: [{name: env, value: staging}]}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: prod, namespace: demo}
+spec:
+  requestedFreight:
+  - origin: {kind: Warehouse, name: app}
+    sources: {stages: [staging], requiredSoakTime: 1h}
+  promotionTemplate:
+    spec:
+      steps: [{task: {name: set-tag}, vars: [{name: env, value: prod}]}]
+"#;
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn freight_flows_through_verification_soak_approval_and_rollback() {
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], STAGES);
+
+    // Auto-promotion into dev; dev's verification passes, so staging
+    // follows in the same pass; prod waits for an hour of soak in staging.
+    w.pass("10:00");
+    assert_eq!(w.deployed("dev"), "v1.0.0");
+    assert_eq!(w.deployed("staging"), "v1.0.0");
+    assert_eq!(w.deployed("prod"), "v0", "soak time gates prod");
+    let v1 = w.freight_named("10:00", "v1.0.0");
+    assert_eq!(v1["kind"], "Freight");
+    assert_eq!(keys(&v1["status"]["currentlyIn"]), ["dev", "staging"]);
+    assert_eq!(keys(&v1["status"]["verifiedIn"]), ["dev", "staging"]);
+    let v1_name = v1["metadata"]["name"].as_str().unwrap().to_owned();
+
+    // Half-way through the soak: still waiting, and the table says so.
+    w.pass("10:30");
+    assert_eq!(w.deployed("prod"), "v0");
+    let table = w.kargo("10:30", &["freight"]);
+    assert_eq!(table.code, 0, "{table:?}");
+    assert!(
+        table.stdout.contains("here,verified,soaking 30m0s/1h0m0s"),
+        "{}",
+        table.stdout
+    );
+
+    w.pass("11:01");
+    assert_eq!(w.deployed("prod"), "v1.0.0", "soaked: prod takes v1");
+
+    // v2 fails its verification in dev: it goes no further.
+    layout_with_tags(
+        &w.layout,
+        &[
+            ("v1.0.0", "2026-01-01T00:00:00Z"),
+            ("v2.0.0", "2026-01-02T00:00:00Z"),
+        ],
+    );
+    write(w.dir.path(), "broken", "");
+    let out = w.pass("11:10");
+    assert!(out.stderr.contains("smoke test failed"), "{}", out.stderr);
+    assert_eq!(w.deployed("dev"), "v2.0.0");
+    assert_eq!(
+        w.deployed("staging"),
+        "v1.0.0",
+        "failed verification blocks"
+    );
+    let status = w.kargo("11:10", &["status", "--json"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    let status: Value = serde_json::from_str(status.stdout.trim()).unwrap();
+    let dev = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "dev")
+        .unwrap();
+    assert_eq!(dev["verification"]["phase"], "Failed");
+    assert!(
+        dev["verification"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("smoke test failed")
+    );
+    let v2 = w.freight_named("11:10", "v2.0.0");
+    let v2_name = v2["metadata"]["name"].as_str().unwrap().to_owned();
+    let v2_alias = v2["alias"].as_str().unwrap().to_owned();
+    assert_eq!(keys(&v2["status"]["verifiedIn"]), Vec::<String>::new());
+
+    // Not available to staging: a person cannot promote it there either.
+    let refused = w.kargo("11:11", &["promote", "staging", "--freight", &v2_name]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused.stderr.contains("not available to Stage `staging`"),
+        "{}",
+        refused.stderr
+    );
+
+    // A manual approval lets v2 skip staging: the next pass takes it to prod.
+    let approved = w.kargo("11:12", &["approve", &v2_alias, "--stage", "prod"]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    w.pass("11:13");
+    assert_eq!(w.deployed("prod"), "v2.0.0");
+    assert_eq!(w.deployed("staging"), "v1.0.0");
+    assert_eq!(
+        keys(&w.freight_named("11:13", "v2.0.0")["status"]["approvedFor"]),
+        ["prod"]
+    );
+
+    // Rollback: promote v1 into prod again. Auto-promotion of the origin is
+    // held, so the next pass leaves prod alone.
+    let rollback = w.kargo(
+        "11:20",
+        &["promote", "prod", "--freight", &v1_name, "--json"],
+    );
+    assert_eq!(rollback.code, 0, "{rollback:?}");
+    let json = rollback.json();
+    assert_eq!(json["phase"], "Succeeded");
+    assert_eq!(json["stage"], "prod");
+    assert_eq!(json["freight"], v1_name.as_str());
+    assert_eq!(json["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(w.deployed("prod"), "v1.0.0");
+    w.pass("11:30");
+    assert_eq!(w.deployed("prod"), "v1.0.0", "held");
+    let status = w.kargo("11:30", &["status"]);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("prod") && l.contains(&v1_name[..7])),
+        "the hold names the Freight promoted by hand:\n{}",
+        status.stdout
+    );
+
+    // History: prod's promotions newest first.
+    let history = w.kargo("11:30", &["history", "prod", "--json"]);
+    assert_eq!(history.code, 0, "{history:?}");
+    let history: Value = serde_json::from_str(history.stdout.trim()).unwrap();
+    let promotions: Vec<(&str, &str, &str)> = history["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["freight"].as_str().unwrap(),
+                p["actor"].as_str().unwrap(),
+                p["phase"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let person = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "kargo-cli".into());
+    assert_eq!(
+        promotions,
+        [
+            (v1_name.as_str(), person.as_str(), "Succeeded"),
+            (v2_name.as_str(), "controller:auto-promotion", "Succeeded"),
+            (v1_name.as_str(), "controller:auto-promotion", "Succeeded"),
+        ]
+    );
+    // The smoke test is fixed: verifying dev again lets v2 on to staging.
+    std::fs::remove_file(w.path("broken")).unwrap();
+    let reverified = w.kargo("11:40", &["verify", "dev"]);
+    assert_eq!(reverified.code, 0, "{reverified:?}");
+    assert!(reverified.stdout.contains("Successful"), "{reverified:?}");
+    w.pass("11:41");
+    assert_eq!(w.deployed("staging"), "v2.0.0");
+    assert_eq!(w.deployed("prod"), "v1.0.0", "still held");
+
+    // One commit per promotion on the remote: dev v1, staging v1, prod v1,
+    // dev v2, prod v2, prod v1, staging v2.
+    assert_eq!(
+        w.commits(),
+        [
+            "staging: v2.0.0",
+            "prod: v1.0.0",
+            "prod: v2.0.0",
+            "dev: v2.0.0",
+            "prod: v1.0.0",
+            "staging: v1.0.0",
+            "dev: v1.0.0",
+            "seed"
+        ]
+    );
+}
+
+/// Runs `kargo` with `args` over manifests `stages` (plus a Warehouse) and
+/// returns stderr, expecting exit 2.
+fn unusable(stages: &str) -> String {
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], stages);
+    let out = w.kargo("10:00", &["pipeline", "--once"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        !w.path("state.db").exists(),
+        "nothing is written for unusable input"
+    );
+    out.stderr
+}
+
+fn stage(name: &str, sources: &str) -> String {
+    format!(
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {{name: {name}, namespace: demo}}\nspec:\n  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {sources}}}]\n---\n"
+    )
+}
+
+#[test]
+fn bad_manifests_are_refused_with_the_names_at_fault() {
+    let cycle = unusable(&format!(
+        "{}{}",
+        stage("a", "{stages: [b]}"),
+        stage("b", "{stages: [a]}")
+    ));
+    assert!(cycle.contains("cycle"), "{cycle}");
+    assert!(cycle.contains('a') && cycle.contains('b'), "{cycle}");
+
+    let unknown_stage = unusable(&stage("qa", "{stages: [nowhere]}"));
+    assert!(unknown_stage.contains("nowhere"), "{unknown_stage}");
+    assert!(unknown_stage.contains("qa"), "{unknown_stage}");
+
+    let unknown_warehouse =
+        unusable(&stage("qa", "{direct: true}").replace("name: app}", "name: ghost}"));
+    assert!(unknown_warehouse.contains("ghost"), "{unknown_warehouse}");
+
+    let bad_duration = unusable(&stage("qa", "{stages: [dev], requiredSoakTime: soon}"));
+    assert!(bad_duration.contains(r#"Stage "qa""#), "{bad_duration}");
+    assert!(
+        bad_duration.contains("invalid duration `soon`"),
+        "{bad_duration}"
+    );
+    assert!(bad_duration.contains("stages.yaml"), "{bad_duration}");
+
+    let unknown_template = unusable(&format!(
+        "{}  verification: {{analysisTemplates: [{{name: missing}}]}}\n",
+        stage("qa", "{direct: true}").trim_end_matches("---\n")
+    ));
+    assert!(
+        unknown_template.contains("unknown AnalysisTemplate `missing`"),
+        "{unknown_template}"
+    );
+}
+
+#[test]
+fn promote_and_approve_name_unknown_stages_and_freight() {
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], STAGES);
+    let out = w.kargo("10:00", &["promote", "qa"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("unknown Stage `qa`"), "{}", out.stderr);
+    let out = w.kargo("10:00", &["promote", "dev", "--freight", "nope"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("unknown Freight `nope`"),
+        "{}",
+        out.stderr
+    );
+    let out = w.kargo("10:00", &["approve", "nope", "--stage", "prod"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let out = w.kargo("10:00", &["history", "qa"]);
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+/// A promotion into dev whose process is killed (SIGKILL) right after
+/// each checkpoint, then run again: the end state equals an uninterrupted
+/// run's and the remote has one promotion commit.
+#[test]
+fn a_promotion_killed_at_each_step_boundary_resumes_to_the_same_end() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    let reference = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+    reference.pass("10:00");
+    let expected_commits = reference.commits();
+    assert_eq!(expected_commits, ["dev: v1.0.0", "seed"]);
+    let expected_freight = reference.freight_named("10:00", "v1.0.0")["status"].clone();
+
+    // 0: right after the promotion started; 1..=3: between steps; 4: after
+    // the final state was saved, before the promotion was finished.
+    for crash_at in 0..=4 {
+        let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+        let killed = w.kargo_env(
+            "10:00",
+            &["pipeline", "--once"],
+            &[("KARGO_CRASH_AFTER_CHECKPOINT", &crash_at.to_string())],
+        );
+        assert_eq!(
+            killed.code, -1,
+            "killed by a signal at {crash_at}: {killed:?}"
+        );
+        let history = w.kargo("10:00", &["history", "dev", "--json"]);
+        let history: Value = serde_json::from_str(history.stdout.trim()).unwrap();
+        assert_eq!(
+            history["promotions"][0]["phase"], "Running",
+            "left Running at {crash_at}"
+        );
+
+        let resumed = w.pass("10:00");
+        assert!(
+            resumed.stderr.contains("resuming promotion"),
+            "{}",
+            resumed.stderr
+        );
+        assert_eq!(w.commits(), expected_commits, "crash at {crash_at}");
+        assert_eq!(w.deployed("dev"), "v1.0.0");
+        assert_eq!(
+            w.freight_named("10:00", "v1.0.0")["status"],
+            expected_freight,
+            "crash at {crash_at}"
+        );
+        let history = w.kargo("10:00", &["history", "dev", "--json"]);
+        let history: Value = serde_json::from_str(history.stdout.trim()).unwrap();
+        let promotions = history["promotions"].as_array().unwrap();
+        assert_eq!(promotions.len(), 1, "crash at {crash_at}");
+        assert_eq!(promotions[0]["phase"], "Succeeded");
+        let steps: Vec<&str> = promotions[0]["state"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(steps, ["Succeeded"; 4], "crash at {crash_at}");
+    }
+}
+
+/// A `steps` verification (an `http` check with a `successExpression`),
+/// a promotion that waits on an `http` step, a second one queued behind
+/// it, and `kargo abort` of the queued one.
+#[test]
+fn http_verification_waiting_promotions_and_abort() {
+    let ok = support::http_server(vec![(200, "{}")]);
+    let health = support::http_server(vec![(200, r#"{"healthy": true}"#)]);
+    let gate = support::http_server(vec![(202, "{}")]);
+    let stages = format!(
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: AnalysisTemplate
+metadata: {{name: health, namespace: demo}}
+spec:
+  args: [{{name: url}}]
+  steps:
+  - uses: http
+    config:
+      url: ${{{{ vars.url }}}}
+      successExpression: response.status == 200 && response.body.healthy == true
+      failureExpression: response.status >= 500
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: web, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{uses: http, config: {{url: "{ok}"}}}}]
+  verification:
+    analysisTemplates: [{{name: health}}]
+    args: [{{name: url, value: "{health}/health"}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: gate, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: http
+        as: wait
+        config:
+          url: "{gate}"
+          successExpression: response.status == 200
+          failureExpression: response.status >= 500
+"#
+    );
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &stages);
+    // Auto-promotion for `web` only.
+    let project = std::fs::read_to_string(w.path("manifests/project.yaml")).unwrap();
+    write(
+        w.dir.path(),
+        "manifests/project.yaml",
+        &project.replace(r#"name: "glob:*""#, "name: web"),
+    );
+
+    w.pass("10:00");
+    let v1 = w.freight_named("10:00", "v1.0.0");
+    assert_eq!(keys(&v1["status"]["currentlyIn"]), ["web"]);
+    assert_eq!(
+        keys(&v1["status"]["verifiedIn"]),
+        ["web"],
+        "the http check passed"
+    );
+
+    let first = w.kargo("10:01", &["promote", "gate", "--json"]);
+    assert_eq!(first.code, 3, "waits: {first:?}");
+    assert_eq!(first.json()["phase"], "Running");
+    let second = w.kargo("10:02", &["promote", "gate", "--json"]);
+    assert_eq!(second.code, 3, "queued behind the first: {second:?}");
+    assert_eq!(second.json()["phase"], "Pending");
+    let queued = second.json()["promotion"].as_str().unwrap().to_owned();
+    let running = first.json()["promotion"].as_str().unwrap().to_owned();
+
+    let aborted = w.kargo("10:03", &["abort", &queued]);
+    assert_eq!(aborted.code, 0, "{aborted:?}");
+    assert!(aborted.stdout.contains("Aborted"), "{}", aborted.stdout);
+    let refused = w.kargo("10:03", &["abort", &running]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("only a Pending promotion can be aborted"),
+        "{}",
+        refused.stderr
+    );
+    let history = w.kargo("10:04", &["history", "gate", "--json"]);
+    let history: Value = serde_json::from_str(history.stdout.trim()).unwrap();
+    let phases: Vec<&str> = history["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["Aborted", "Running"]);
+}
+
+/// `kargo pipeline` without `--once` loops until Ctrl-C (SIGINT), then
+/// exits 0.
+#[test]
+fn the_pipeline_loop_stops_cleanly_on_ctrl_c() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+    let mut child = Command::new(kargo_bin())
+        .args(["pipeline", "--interval", "1", "--manifests"])
+        .arg(w.path("manifests"))
+        .arg("--state")
+        .arg(w.path("state.db"))
+        .env("KARGO_GIT_CACHE", w.path("git-cache"))
+        .env_remove("KARGO_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first pass promoted into dev (the poll count only
+    // keeps a broken build from hanging the test).
+    let mut polls = 0;
+    while w.commits().len() < 2 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "kargo pipeline exited early ({status}): {:?}",
+                child.wait_with_output()
+            );
+        }
+        polls += 1;
+        assert!(polls < 1200, "the first pass never pushed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(w.deployed("dev"), "v1.0.0");
+}
+
+/// A Stage without promotion steps passes Freight on: dev → gate → prod
+/// in one pass, with the Freight verified in the gate.
+#[test]
+fn a_stage_without_steps_passes_freight_on() {
+    let dev = STAGES.split("---").next().unwrap();
+    let stages = format!(
+        r#"{dev}---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: gate, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [dev]}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: prod, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [gate]}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{task: {{name: set-tag}}, vars: [{{name: env, value: prod}}]}}]
+"#
+    );
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &stages);
+    w.pass("10:00");
+    assert_eq!(w.deployed("prod"), "v1.0.0");
+    let v1 = w.freight_named("10:00", "v1.0.0");
+    assert_eq!(keys(&v1["status"]["verifiedIn"]), ["dev", "gate", "prod"]);
+    assert_eq!(keys(&v1["status"]["currentlyIn"]), ["dev", "prod"]);
+}

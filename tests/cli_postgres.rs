@@ -1,0 +1,205 @@
+//! The pipeline commands with `--state postgres://…`: the runner keeps its
+//! state in the real PostgreSQL server (a fresh database for the test,
+//! created and dropped with `psql`), and a second process sees what the
+//! first one did.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+use support::{Output, kargo_bin, layout_with_tags, write};
+
+/// A database of the test's own on the machine's PostgreSQL server
+/// (`KARGO_TEST_POSTGRES_HOST`, default 127.0.0.1), dropped afterwards.
+struct Database {
+    name: String,
+    host: String,
+}
+
+impl Database {
+    fn create() -> Database {
+        let host = std::env::var("KARGO_TEST_POSTGRES_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "kargo_cli_test_{}_{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        );
+        let db = Database { name, host };
+        db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
+        db.psql(&format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn psql(&self, sql: &str) {
+        let out = Command::new("psql")
+            .args([
+                "-h", &self.host, "-U", "postgres", "-d", "postgres", "-qAtc", sql,
+            ])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("psql is missing ({e}): the machine's PostgreSQL provides it")
+            });
+        assert!(
+            out.status.success(),
+            "psql {sql}: {} (PostgreSQL must run on {}:5432; `.ci/run` starts it)",
+            String::from_utf8_lossy(&out.stderr),
+            self.host
+        );
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@{}:5432/{}", self.host, self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.psql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// Manifests of a Warehouse over an OCI layout and Stages dev → staging
+/// (auto-promotion on) whose step composes an output, with a fresh
+/// database for their state.
+struct World {
+    db: Database,
+    dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let db = Database::create();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("app-layout");
+    layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
+    let image = format!("oci-layout://{}", layout.display());
+    write(
+        dir.path(),
+        "manifests/project.yaml",
+        &format!(
+            r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {{name: app, namespace: demo}}
+spec:
+  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {{name: demo, namespace: demo}}
+spec:
+  promotionPolicies:
+  - stageSelector: {{name: "glob:*"}}
+    autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: dev, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{uses: compose-output, config: {{tag: "${{{{ imageFrom('{image}').tag }}}}"}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: staging, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [dev]}}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{uses: compose-output, config: {{tag: "${{{{ imageFrom('{image}').tag }}}}"}}}}]
+"#
+        ),
+    );
+    World { db, dir }
+}
+
+impl World {
+    /// The `kargo` command with `args` on this world's manifests and database.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(kargo_bin());
+        cmd.args(args)
+            .arg("--manifests")
+            .arg(self.dir.path().join("manifests"))
+            .arg("--state")
+            .arg(self.db.url())
+            .arg("--workdir")
+            .arg(self.dir.path().join("work"))
+            .env_remove("KARGO_NOW")
+            .env_remove("KARGO_CRASH_AFTER_CHECKPOINT");
+        cmd
+    }
+
+    /// Runs `kargo ARGS`.
+    fn kargo(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The promotions of `kargo history STAGE --json`.
+    fn history(&self, stage: &str) -> Vec<Value> {
+        let out = self.kargo(&["history", stage, "--json"]);
+        assert_eq!(out.code, 0, "{out:?}");
+        let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        v["promotions"].as_array().cloned().unwrap()
+    }
+}
+
+#[test]
+fn the_pipeline_keeps_its_state_in_postgres() {
+    let w = world();
+    let pass = w.kargo(&["pipeline", "--once"]);
+    assert_eq!(pass.code, 0, "{pass:?}");
+
+    // Another process reads the same database.
+    let out = w.kargo(&["freight", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let freight: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let freight = freight.as_array().unwrap();
+    assert_eq!(freight.len(), 1, "{freight:?}");
+    let mut currently_in: Vec<&str> = freight[0]["status"]["currentlyIn"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    currently_in.sort_unstable();
+    assert_eq!(currently_in, ["dev", "staging"]);
+
+    let again = w.kargo(&["pipeline", "--once"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    let out = w.kargo(&["history", "dev", "--json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stdout.contains("\"Running\""),
+        "nothing left running: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn two_pipeline_processes_share_the_work_and_promote_once() {
+    let w = world();
+    let children: Vec<_> = (0..2)
+        .map(|_| w.command(&["pipeline", "--once"]).spawn().unwrap())
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    // Whichever process got there, each Stage was promoted once.
+    for stage in ["dev", "staging"] {
+        let history = w.history(stage);
+        assert_eq!(history.len(), 1, "{stage}: {history:?}");
+    }
+}
