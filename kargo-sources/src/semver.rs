@@ -67,6 +67,7 @@ impl Version {
     }
 
     /// The text the version was parsed from.
+    #[cfg_attr(not(feature = "oci"), allow(dead_code))]
     pub(crate) fn original(&self) -> &str {
         &self.original
     }

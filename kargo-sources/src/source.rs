@@ -328,6 +328,7 @@ pub struct DiscoveredCommit {
 }
 
 /// How errors name a subscription: `image subscription "name" (repoURL)`.
+#[cfg_attr(not(any(feature = "oci", feature = "git")), allow(dead_code))]
 pub(crate) fn describe(kind: &str, name: &str, repo_url: &str) -> String {
     if name.is_empty() {
         format!("{kind} subscription {repo_url}")
@@ -348,6 +349,7 @@ pub(crate) fn go_parse_bool(text: &str) -> Option<bool> {
 
 /// Checks a subscription's `discoveryLimit` (1 to 100, as Kargo's CRD
 /// says); the error text says what is wrong.
+#[cfg_attr(not(any(feature = "oci", feature = "git")), allow(dead_code))]
 pub(crate) fn check_discovery_limit(limit: u32) -> Result<(), String> {
     if (1..=100).contains(&limit) {
         Ok(())

@@ -630,6 +630,39 @@ async fn a_subscription_that_finds_nothing_blocks_freight() {
             .contains("s3 subscription \"site\" (s3://bucket/site)"),
         "{err}"
     );
+
+    // The built-in git source handles git subscriptions; an unreachable
+    // repository is an error naming the subscription.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let sources = Sources::builtin().with(
+        kargo_sources::git::GitSource::builder()
+            .with_cache(kargo_git::RepoCache::new(cache.path()))
+            .build(),
+    );
+    assert!(sources.source_for(&git_sub()).is_some());
+    let git: Warehouse = serde_saphyr::from_str(
+        "metadata: {name: g}\nspec:\n  subscriptions:\n  - git: {repoURL: 'http://127.0.0.1:9/r.git'}\n",
+    )
+    .expect("valid Warehouse");
+    let err = discover(
+        &Sources::new().with(
+            kargo_sources::git::GitSource::builder()
+                .with_cache(kargo_git::RepoCache::new(cache.path()))
+                .build(),
+        ),
+        [&git],
+    )
+    .await
+    .expect_err("unreachable repository");
+    assert!(
+        err.to_string()
+            .contains("git subscription http://127.0.0.1:9/r.git"),
+        "{err}"
+    );
+}
+
+fn git_sub() -> RepoSubscription {
+    serde_json::from_value(json!({"git": {"repoURL": "https://example.com/r.git"}})).expect("valid")
 }
 
 #[tokio::test]

@@ -25,7 +25,8 @@ pub(crate) struct CommitMeta {
     pub(crate) committer: String,
     /// The message's subject: its first paragraph on one line (`%s`).
     pub(crate) subject: String,
-    tree: ObjectId,
+    /// The commit's tree.
+    pub(crate) tree: ObjectId,
     first_parent: Option<ObjectId>,
 }
 
@@ -181,18 +182,25 @@ impl History {
     /// --no-renames --first-parent` lists them: files only, a move as its
     /// two paths.
     pub(crate) fn changed_paths(&mut self, commit: &CommitMeta) -> Result<Vec<String>, Error> {
-        let new_tree = self.tree_data(commit.tree)?;
-        let old_tree = match commit.first_parent {
-            Some(parent) => {
-                let data = self.object(parent, Kind::Commit)?;
-                let tree = CommitRef::from_bytes(&data, parent.kind())
-                    .map_err(|e| Error::read(&self.url, e))?
-                    .tree();
-                self.tree_data(tree)?
-            }
+        let parent_tree = match commit.first_parent {
+            Some(parent) => Some(self.commit(parent)?.tree),
+            None => None,
+        };
+        self.changed_paths_between(parent_tree, commit.tree)
+    }
+
+    /// The files that differ between two trees (`None`: the empty tree).
+    pub(crate) fn changed_paths_between(
+        &mut self,
+        old: Option<ObjectId>,
+        new: ObjectId,
+    ) -> Result<Vec<String>, Error> {
+        let new_tree = self.tree_data(new)?;
+        let old_tree = match old {
+            Some(old) => self.tree_data(old)?,
             None => Vec::new(),
         };
-        let kind = commit.tree.kind();
+        let kind = new.kind();
         let mut recorder = gix::diff::tree::Recorder::default();
         gix::diff::tree(
             gix::objs::TreeRefIter::from_bytes(&old_tree, kind),
@@ -223,6 +231,37 @@ impl History {
             })
             .map(|p| p.to_str_lossy().into_owned())
             .collect())
+    }
+
+    /// The object at each of `paths` (`a/b/c`, cleaned) in `tree`, or
+    /// `None` where there is none: equal answers for two trees mean
+    /// nothing at or under those paths changed.
+    pub(crate) fn entries_at(
+        &self,
+        tree: ObjectId,
+        paths: &[String],
+    ) -> Result<Vec<Option<ObjectId>>, Error> {
+        let root = self.tree_data(tree)?;
+        paths
+            .iter()
+            .map(|path| {
+                let mut data = root.clone();
+                let mut parts = path.split('/').peekable();
+                while let Some(name) = parts.next() {
+                    let entry = gix::objs::TreeRefIter::from_bytes(&data, tree.kind())
+                        .filter_map(Result::ok)
+                        .find(|e| e.filename == name.as_bytes())
+                        .map(|e| (e.oid.to_owned(), e.mode.is_tree()));
+                    match entry {
+                        None => return Ok(None),
+                        Some((oid, _)) if parts.peek().is_none() => return Ok(Some(oid)),
+                        Some((oid, true)) => data = self.tree_data(oid)?,
+                        Some((_, false)) => return Ok(None),
+                    }
+                }
+                Ok(None)
+            })
+            .collect()
     }
 
     fn tree_data(&self, id: ObjectId) -> Result<Vec<u8>, Error> {

@@ -118,6 +118,25 @@ impl PathFilter {
         })
     }
 
+    /// With only base-directory `includePaths` (no glob, regex or `.`),
+    /// those directories, cleaned: a commit whose tree has the same
+    /// objects at them as its parent's cannot match, whatever the
+    /// exclusions, so the diff can be skipped.
+    pub(crate) fn include_dirs(&self) -> Option<Vec<String>> {
+        self.include
+            .as_ref()?
+            .iter()
+            .map(|s| match s {
+                Selector::BaseDir(base) => {
+                    let base = clean(base);
+                    (base != "." && !base.starts_with('/') && !base.starts_with(".."))
+                        .then_some(base)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether there is any selector at all.
     pub(crate) fn is_active(&self) -> bool {
         self.include.is_some() || self.exclude.is_some()

@@ -261,6 +261,10 @@ impl Selector {
         })?;
         let tip = gix::ObjectId::from_hex(tip.as_bytes()).map_err(|e| Error::read("", e))?;
         let mut selected = Vec::with_capacity(self.limit);
+        let dirs = self.paths.include_dirs();
+        // The objects at `dirs` in the current commit's tree (known from
+        // the step before, where it was the parent).
+        let mut at_dirs: Option<Vec<Option<gix::ObjectId>>> = None;
         let mut next = Some(history.commit(tip)?);
         while let Some(commit) = next {
             if cancelled() {
@@ -269,8 +273,32 @@ impl Selector {
             if self.since.is_some_and(|since| commit.commit_date < since) {
                 break;
             }
-            if self.evaluate(commit_vars(&commit))?
-                && (!self.paths.is_active() || self.paths.matches(&history.changed_paths(&commit)?))
+            let parent = history.first_parent(&commit)?;
+            // Unchanged at every included directory: cannot match.
+            let untouched = match &dirs {
+                Some(dirs) => {
+                    let new = match at_dirs.take() {
+                        Some(known) => known,
+                        None => history.entries_at(commit.tree, dirs)?,
+                    };
+                    let old = match &parent {
+                        Some(p) => history.entries_at(p.tree, dirs)?,
+                        None => vec![None; dirs.len()],
+                    };
+                    let same = new == old;
+                    at_dirs = Some(old);
+                    same
+                }
+                None => false,
+            };
+            let counts = self.paths.is_active().then_some(!untouched);
+            if counts != Some(false)
+                && self.evaluate(commit_vars(&commit))?
+                && (counts.is_none()
+                    || self.paths.matches(
+                        &history
+                            .changed_paths_between(parent.as_ref().map(|p| p.tree), commit.tree)?,
+                    ))
             {
                 selected.push(DiscoveredCommit {
                     id: commit.id.clone(),
@@ -285,7 +313,7 @@ impl Selector {
                     break;
                 }
             }
-            next = history.first_parent(&commit)?;
+            next = parent;
         }
         Ok(selected)
     }

@@ -35,6 +35,8 @@
 //! - Requests failing with 429, 5xx or a timeout are retried with
 //!   exponential backoff ([`Builder::with_retries`]); `Retry-After` is not
 //!   honoured, as oci-client does not pass response headers on.
+//! - At most [`Options::max_requests_per_registry`] requests are in flight
+//!   to one registry at a time, across repositories and Warehouses.
 //! - Metadata is cached by digest per source, so unchanged images cost one
 //!   manifest request on later discoveries (Kargo's `cacheByTag` is not
 //!   needed and is ignored).
@@ -203,6 +205,10 @@ pub struct Options {
     /// The pause before the first retry, doubled before each next one.
     /// Defaults to 250 ms.
     pub retry_backoff: std::time::Duration,
+    /// The most requests in flight to one registry (`host[:port]`) from
+    /// this source and the sources sharing its settings, whatever the
+    /// repository or Warehouse. Defaults to 16.
+    pub max_requests_per_registry: usize,
 }
 
 impl Default for Options {
@@ -216,6 +222,7 @@ impl Default for Options {
             max_tag_pages: 1000,
             retries: 3,
             retry_backoff: std::time::Duration::from_millis(250),
+            max_requests_per_registry: 16,
         }
     }
 }
@@ -231,6 +238,7 @@ impl fmt::Debug for Options {
             .field("max_tag_pages", &self.max_tag_pages)
             .field("retries", &self.retries)
             .field("retry_backoff", &self.retry_backoff)
+            .field("max_requests_per_registry", &self.max_requests_per_registry)
             .finish()
     }
 }
@@ -286,6 +294,12 @@ impl Builder {
         self
     }
 
+    /// Keep at most `n` requests in flight to one registry (at least 1).
+    pub fn with_max_requests_per_registry(mut self, n: usize) -> Self {
+        self.options.max_requests_per_registry = n.max(1);
+        self
+    }
+
     /// The options as set.
     pub fn options(&self) -> &Options {
         &self.options
@@ -314,6 +328,8 @@ impl Builder {
 pub(crate) struct Core {
     pub(crate) options: Options,
     clients: Mutex<HashMap<ClientKey, oci_client::Client>>,
+    /// One request limit per registry.
+    limits: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
     cache: MetaCache,
 }
 
@@ -362,6 +378,7 @@ impl Core {
         Core {
             options,
             clients: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
             cache: MetaCache::default(),
         }
     }
@@ -484,6 +501,17 @@ impl Core {
                 .or_insert_with(|| Remote::client(&registry, plain_http, skip_tls_verify))
                 .clone()
         };
+        let limit = self
+            .limits
+            .lock()
+            .map_err(|_| Error::invalid("repoURL", "request limits poisoned"))?
+            .entry(registry.clone())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(
+                    self.options.max_requests_per_registry.max(1),
+                ))
+            })
+            .clone();
         let scheme = if plain_http { "http" } else { "https" };
         let url = format!("{scheme}://{registry}/{}", reference.repository());
         Ok(Box::new(Remote {
@@ -496,6 +524,7 @@ impl Core {
             max_pages: self.options.max_tag_pages,
             retries: self.options.retries,
             backoff: self.options.retry_backoff,
+            limit,
         }))
     }
 
@@ -704,6 +733,30 @@ mod tests {
                 "{msg}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn repositories_of_one_registry_share_one_request_limit() {
+        let core = Core::new(
+            Builder::default()
+                .with_max_requests_per_registry(3)
+                .options()
+                .clone(),
+        );
+        for repo in ["127.0.0.1:5000/a", "127.0.0.1:5000/b", "127.0.0.1:5001/a"] {
+            core.repository(repo, false, CredentialType::Image)
+                .await
+                .expect("repository");
+        }
+        let limits = core.limits.lock().expect("limits");
+        assert_eq!(limits.len(), 2, "one limit per registry");
+        let limit = &limits["127.0.0.1:5000"];
+        assert_eq!(limit.available_permits(), 3);
+        let held: Vec<_> = (0..3)
+            .map(|_| limit.try_acquire().expect("permit"))
+            .collect();
+        assert!(limit.try_acquire().is_err(), "a fourth request waits");
+        drop(held);
     }
 
     #[test]

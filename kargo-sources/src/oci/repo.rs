@@ -50,6 +50,9 @@ pub(crate) struct Remote {
     pub(crate) key: String,
     pub(crate) retries: u32,
     pub(crate) backoff: std::time::Duration,
+    /// Requests in flight to this repository's registry, shared by every
+    /// repository of the registry (see `Options::max_requests_per_registry`).
+    pub(crate) limit: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// Whether a failure may go away by itself: 429, 5xx, a timeout.
@@ -91,7 +94,13 @@ impl Remote {
         let mut pause = self.backoff;
         let mut attempt = 0;
         loop {
-            match op().await {
+            let result = {
+                // A closed semaphore never happens (it is never closed);
+                // then the request just goes unlimited.
+                let _permit = self.limit.acquire().await.ok();
+                op().await
+            };
+            match result {
                 Err(e) if attempt < self.retries && is_transient(&e) => {
                     attempt += 1;
                     tracing::debug!(url = %self.url, attempt, error = %e, "transient registry failure; retrying");

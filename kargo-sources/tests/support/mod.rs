@@ -48,6 +48,16 @@ impl Registry {
     /// Starts a registry; with `user`, it requires that user's password
     /// (htpasswd basic auth).
     pub fn start(user: Option<(&str, &str)>) -> Registry {
+        Registry::start_with(user, None)
+    }
+
+    /// Starts a registry whose storage lives in `data` (kept after the
+    /// registry stops, so benchmarks can seed it once).
+    pub fn start_in(data: &Path) -> Registry {
+        Registry::start_with(None, Some(data))
+    }
+
+    fn start_with(user: Option<(&str, &str)>, data: Option<&Path>) -> Registry {
         let binary = which("docker-registry").unwrap_or_else(|| {
             panic!(
                 "`docker-registry` is not on PATH: these tests need a real OCI registry. \
@@ -60,7 +70,8 @@ impl Registry {
         let addr = format!("127.0.0.1:{port}");
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-            dir.path().join("data").display()
+            data.map_or_else(|| dir.path().join("data"), Path::to_owned)
+                .display()
         );
         if let Some((name, password)) = user {
             let hash = bcrypt::hash(password, 4).expect("bcrypt");
