@@ -14,5 +14,7 @@ if [ -z "${KARGO_TERRAFORM:-}" ] && ! command -v tofu >/dev/null && ! command -v
 fi
 command -v git >/dev/null || { echo "quickstart: the git CLI is needed" >&2; exit 1; }
 
-cargo build --quiet --release --example quickstart
-exec "${CARGO_TARGET_DIR:-target}/release/examples/quickstart" "$@"
+# The dev profile: the first build is much shorter than a release build, and
+# the demo spends its time in git and Terraform, not in our code.
+cargo build --quiet --example quickstart
+exec "${CARGO_TARGET_DIR:-target}/debug/examples/quickstart" "$@"
