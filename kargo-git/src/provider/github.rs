@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, labels, not_open, str_field};
+use super::rest::{Auth, Client, RestOptions, close_by_patch, labels, not_open, str_field};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
@@ -247,23 +247,11 @@ impl GitProvider for GitHubProvider {
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        match pr.state {
-            PrState::Closed => return Ok(pr),
-            PrState::Merged => return Err(not_open(&self.client, &pr, "closed")),
-            PrState::Open => {}
+        let path = self.path(&format!("/pulls/{number}"));
+        match close_by_patch(&self.client, &pr, &path).await? {
+            Some(v) => self.convert(&v),
+            None => Ok(pr),
         }
-        let body = json!({ "state": "closed" });
-        let v = self
-            .client
-            .call(
-                Method::PATCH,
-                &self.path(&format!("/pulls/{number}")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
-            .await?;
-        self.convert(&v)
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {

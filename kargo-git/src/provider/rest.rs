@@ -411,6 +411,33 @@ pub(crate) fn not_open(client: &Client, pr: &super::PullRequest, action: &'stati
     }
 }
 
+/// Closes `pr` the way GitHub and Gitea both do, with a PATCH of its
+/// `state` at `path`: returns the answer to convert, or `None` when `pr` is
+/// closed already. A merged pull request cannot be closed.
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
+pub(crate) async fn close_by_patch(
+    client: &Client,
+    pr: &super::PullRequest,
+    path: &str,
+) -> Result<Option<Value>, Error> {
+    match pr.state {
+        super::PrState::Closed => return Ok(None),
+        super::PrState::Merged => return Err(not_open(client, pr, "closed")),
+        super::PrState::Open => {}
+    }
+    let body = serde_json::json!({ "state": "closed" });
+    client
+        .call(
+            reqwest::Method::PATCH,
+            path,
+            &[],
+            Some(&body),
+            Some(pr.number),
+        )
+        .await
+        .map(Some)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
