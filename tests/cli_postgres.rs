@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
-use support::{Output, kargo_bin, layout_with_tags, write};
+use support::{Output, git, kargo_bin, layout_with_tags, write};
 
 /// A database of the test's own on the machine's PostgreSQL server
 /// (`KARGO_TEST_POSTGRES_HOST`, default 127.0.0.1), dropped afterwards.
@@ -131,6 +131,7 @@ impl World {
             .arg(self.db.url())
             .arg("--workdir")
             .arg(self.dir.path().join("work"))
+            .env("KARGO_GIT_CACHE", self.dir.path().join("cache"))
             .env_remove("KARGO_NOW")
             .env_remove("KARGO_CRASH_AFTER_CHECKPOINT");
         cmd
@@ -202,4 +203,109 @@ fn two_pipeline_processes_share_the_work_and_promote_once() {
         let history = w.history(stage);
         assert_eq!(history.len(), 1, "{stage}: {history:?}");
     }
+}
+
+/// `stages` Stages with auto-promotion, each taking Freight straight from
+/// the Warehouse and pushing a file of its own to `main` of a local bare
+/// repository (`repo.git` in the world's directory).
+fn git_world(stages: usize) -> World {
+    let db = Database::create();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("app-layout");
+    layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
+    let image = format!("oci-layout://{}", layout.display());
+    let bare = dir.path().join("repo.git");
+    std::fs::create_dir_all(&bare).unwrap();
+    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let seed = dir.path().join("seed");
+    write(&seed, "README.md", "deployments\n");
+    git(&seed, &["init", "-q", "--initial-branch=main"]);
+    git(&seed, &["add", "-A"]);
+    git(&seed, &["commit", "-q", "-m", "seed"]);
+    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    let url = format!("file://{}", bare.display());
+    let mut manifests = format!(
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {{name: app, namespace: demo}}
+spec:
+  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {{name: demo, namespace: demo}}
+spec:
+  promotionPolicies:
+  - stageSelector: {{name: "glob:*"}}
+    autoPromotionEnabled: true
+"#
+    );
+    for i in 0..stages {
+        manifests.push_str(&format!(
+            r#"---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: s{i:02}, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: git-clone
+        config: {{repoURL: "{url}", checkout: [{{branch: main, path: ./out}}]}}
+      - uses: file-write
+        config: {{path: ./out/stages/s{i:02}.txt, contents: "${{{{ imageFrom('{image}').tag }}}}"}}
+      - uses: git-commit
+        config: {{path: ./out, message: "s{i:02}: promote"}}
+      - uses: git-push
+        config: {{path: ./out}}
+"#
+        ));
+    }
+    write(dir.path(), "manifests/project.yaml", &manifests);
+    World { db, dir }
+}
+
+#[test]
+fn fifty_stages_pushing_to_git_promote_once_with_one_two_and_four_processes() {
+    const STAGES: usize = 50;
+    let mut end_states = Vec::new();
+    for processes in [1, 2, 4] {
+        let w = git_world(STAGES);
+        let children: Vec<_> = (0..processes)
+            .map(|_| w.command(&["pipeline", "--once"]).spawn().unwrap())
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{processes} processes: {out:?}");
+        }
+        // Every Stage was promoted exactly once, successfully...
+        for i in 0..STAGES {
+            let history = w.history(&format!("s{i:02}"));
+            assert_eq!(
+                history.len(),
+                1,
+                "{processes} processes, s{i:02}: {history:?}"
+            );
+            assert_eq!(history[0]["phase"], "Succeeded", "{history:?}");
+        }
+        // ...and the remote holds one commit per Stage, no duplicate.
+        let bare = w.dir.path().join("repo.git");
+        let log = git(&bare, &["log", "--format=%s", "main"]);
+        let mut subjects: Vec<&str> = log.lines().collect();
+        subjects.sort_unstable();
+        let mut expected: Vec<String> = (0..STAGES).map(|i| format!("s{i:02}: promote")).collect();
+        expected.push("seed".into());
+        expected.sort_unstable();
+        assert_eq!(subjects, expected, "{processes} processes");
+        let files = git(&bare, &["ls-tree", "-r", "--name-only", "main", "stages"]);
+        end_states.push((files, git(&bare, &["show", "main:stages/s07.txt"])));
+    }
+    // Two and four processes end where one does.
+    assert!(
+        end_states.windows(2).all(|w| w[0] == w[1]),
+        "{end_states:?}"
+    );
+    assert_eq!(end_states[0].0.lines().count(), STAGES);
+    assert_eq!(end_states[0].1, "v1.0.0");
 }
