@@ -309,3 +309,40 @@ fn fifty_stages_pushing_to_git_promote_once_with_one_two_and_four_processes() {
     assert_eq!(end_states[0].0.lines().count(), STAGES);
     assert_eq!(end_states[0].1, "v1.0.0");
 }
+
+#[test]
+fn a_killed_replicas_promotion_is_finished_by_another_after_its_lease_expired() {
+    let w = git_world(1);
+    // The first replica dies (SIGKILL) right after the checkpoint of its
+    // third step: the commit is made, the push is not.
+    let killed = w
+        .command(&["pipeline", "--once"])
+        .env("KARGO_LEASE", "2s")
+        .env("KARGO_CRASH_AFTER_CHECKPOINT", "3")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "{killed:?}");
+    let history = w.history("s00");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["phase"], "Running", "{history:?}");
+    let bare = w.dir.path().join("repo.git");
+    assert_eq!(git(&bare, &["log", "--format=%s", "main"]), "seed");
+
+    // Once its lease has run out, another replica claims the promotion and
+    // resumes it from the saved state: only the push is left to do.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let other = w
+        .command(&["pipeline", "--once"])
+        .env("KARGO_LEASE", "2s")
+        .output()
+        .unwrap();
+    assert!(other.status.success(), "{other:?}");
+    let history = w.history("s00");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["phase"], "Succeeded", "{history:?}");
+    assert_eq!(
+        git(&bare, &["log", "--format=%s", "main"]),
+        "s00: promote\nseed",
+        "one commit, not two"
+    );
+}

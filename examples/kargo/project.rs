@@ -35,9 +35,23 @@ const NOW_ENV: &str = "KARGO_NOW";
 /// SIGKILL right after this many promotion checkpoints were saved; `0`
 /// kills it right after a promotion was started.
 const CRASH_ENV: &str = "KARGO_CRASH_AFTER_CHECKPOINT";
-/// How long a replica's claim on a promotion (or on a pipeline task such
-/// as a Warehouse's discovery) lasts unless renewed.
-const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Environment variable: how long a replica's claim on a promotion (or on
+/// a pipeline task such as a Warehouse's discovery) lasts unless renewed,
+/// as a Go duration (`30s`, the default). Shorter leases let a replica
+/// take over a dead one's promotion sooner, at the cost of more renewals.
+const LEASE_ENV: &str = "KARGO_LEASE";
+/// The lease when `KARGO_LEASE` is not set (or not a duration).
+const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The lease duration: `KARGO_LEASE` when set, else 30 s.
+fn lease() -> std::time::Duration {
+    std::env::var(LEASE_ENV)
+        .ok()
+        .and_then(|s| s.parse::<kargo_core::duration::GoDuration>().ok())
+        .map(|d| d.as_duration())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_LEASE)
+}
 
 /// The options every pipeline command takes.
 #[derive(Debug, Args)]
@@ -252,7 +266,7 @@ impl Project {
                 return Ok(out);
             }
             let promo = if let Some(owner) = &self.replica {
-                let claim = Claim::new(owner, Timestamp::now(), LEASE).in_stage(stage);
+                let claim = Claim::new(owner, Timestamp::now(), lease()).in_stage(stage);
                 match self.store.claim_promotion(&claim).await? {
                     Some(p) => {
                         if !p.state.steps.is_empty() {
@@ -352,7 +366,7 @@ impl Project {
                 &*self.store,
                 promo.name.clone(),
                 owner.clone(),
-                LEASE,
+                lease(),
             )),
             None => Box::new(StoreCheckpoint::new(&*self.store, promo.name.clone())),
         };
@@ -369,7 +383,7 @@ impl Project {
             // another process runs the promotion and this one stops.
             Some(owner) => tokio::select! {
                 done = run => done?,
-                lost = keep_promotion_lease(&*self.store, &promo.name, owner, LEASE) => {
+                lost = keep_promotion_lease(&*self.store, &promo.name, owner, lease()) => {
                     return Err(lost);
                 }
             },
@@ -485,7 +499,7 @@ impl Project {
         let at = Timestamp::now();
         if !self
             .store
-            .acquire_lease(key, &Lease::new(owner, at, LEASE), at)
+            .acquire_lease(key, &Lease::new(owner, at, lease()), at)
             .await?
         {
             return Ok(None);
