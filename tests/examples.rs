@@ -69,6 +69,9 @@ fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function
             "--git-dir",
             repo.to_str().unwrap(),
             "log",
+            // Parents before children: commits made within one second
+            // have no order by date.
+            "--topo-order",
             "--reverse",
             "--format=%s",
             "main",
