@@ -346,3 +346,89 @@ fn a_killed_replicas_promotion_is_finished_by_another_after_its_lease_expired() 
         "one commit, not two"
     );
 }
+
+#[test]
+fn a_waiting_pipeline_loop_is_woken_by_another_processs_approval() {
+    let db = Database::create();
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("app-layout");
+    layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
+    let image = format!("oci-layout://{}", layout.display());
+    let stage = |name: &str, sources: &str| {
+        format!(
+            r#"---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {{name: {name}, namespace: demo}}
+spec:
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {sources}}}]
+  promotionTemplate:
+    spec:
+      steps: [{{uses: compose-output, config: {{tag: "${{{{ imageFrom('{image}').tag }}}}"}}}}]
+"#
+        )
+    };
+    let manifests = format!(
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {{name: app, namespace: demo}}
+spec:
+  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {{name: demo, namespace: demo}}
+spec:
+  promotionPolicies:
+  - stageSelector: {{name: "glob:*"}}
+    autoPromotionEnabled: true
+{}{}"#,
+        stage("dev", "{direct: true}"),
+        // Freight must soak a day in dev first, unless approved for prod.
+        stage("prod", "{stages: [dev], requiredSoakTime: 24h}"),
+    );
+    write(dir.path(), "manifests/project.yaml", &manifests);
+    let w = World { db, dir };
+
+    // A loop that would not pass again for an hour on its own.
+    let mut looping = w
+        .command(&["pipeline", "--interval", "3600"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |stage: &str, looping: &mut std::process::Child| {
+        // The poll count only keeps a broken build from hanging the test.
+        for _ in 0..600 {
+            assert!(looping.try_wait().unwrap().is_none(), "the loop exited");
+            let history = w.history(stage);
+            if history.iter().any(|p| p["phase"] == "Succeeded") {
+                return history;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{stage} was never promoted");
+    };
+    wait_for("dev", &mut looping);
+    assert!(w.history("prod").is_empty(), "prod waits for the soak");
+
+    // Another process approves the Freight for prod: the loop wakes and
+    // auto-promotes it long before its interval is up.
+    let out = w.kargo(&["freight", "--json"]);
+    let freight: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let name = freight[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    let approved = w.kargo(&["approve", &name, "--stage", "prod"]);
+    assert_eq!(approved.code, 0, "{approved:?}");
+    let history = wait_for("prod", &mut looping);
+    assert_eq!(history.len(), 1, "{history:?}");
+
+    let pid = rustix::process::Pid::from_raw(looping.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let out = looping.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("woken by FreightApproved"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -38,6 +38,13 @@ pub(crate) fn pipeline(args: PipelineArgs) -> Result<u8, InputError> {
         let project = Project::load(&args.state).await?;
         project.stop_on_ctrl_c();
         let sources = Sources::builtin();
+        // Other processes' new Freight, approvals and promotions wake the
+        // loop before its interval is up (a store that cannot watch leaves
+        // the interval alone).
+        let mut changes = match args.once {
+            true => None,
+            false => project.store.watch().await.ok(),
+        };
         loop {
             if let Err(e) = pass(&project, &sources).await {
                 eprintln!("kargo: {e}");
@@ -46,12 +53,33 @@ pub(crate) fn pipeline(args: PipelineArgs) -> Result<u8, InputError> {
             if args.once || project.stop.load(Ordering::SeqCst) {
                 return Ok(EXIT_SUCCEEDED);
             }
+            // What the pass itself changed is no news.
+            if let Some(watch) = changes.as_mut() {
+                while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, watch.next()).await {}
+            }
             let deadline = tokio::time::Instant::now() + Duration::from_secs(args.interval);
-            while tokio::time::Instant::now() < deadline {
+            loop {
                 if project.stop.load(Ordering::SeqCst) {
                     return Ok(EXIT_SUCCEEDED);
                 }
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let tick = left.min(Duration::from_millis(200));
+                let Some(watch) = changes.as_mut() else {
+                    tokio::time::sleep(tick).await;
+                    continue;
+                };
+                match tokio::time::timeout(tick, watch.next()).await {
+                    Ok(Some(change)) => {
+                        eprintln!("kargo: woken by {change:?}");
+                        break;
+                    }
+                    // The store stopped watching: back to the interval.
+                    Ok(None) => changes = None,
+                    Err(_elapsed) => {}
+                }
             }
         }
     })
