@@ -74,25 +74,38 @@ impl Drop for Database {
     }
 }
 
-/// Manifests of a Warehouse over an OCI layout and Stages dev → staging
-/// (auto-promotion on) whose step composes an output, with a fresh
-/// database for their state.
+/// A project's manifests in a directory, with a fresh database for its state.
 struct World {
     db: Database,
     dir: tempfile::TempDir,
 }
 
+/// Stages dev → staging whose step composes an output.
 fn world() -> World {
-    let db = Database::create();
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("app-layout");
-    layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
-    let image = format!("oci-layout://{}", layout.display());
-    write(
-        dir.path(),
-        "manifests/project.yaml",
-        &format!(
-            r#"apiVersion: kargo.akuity.io/v1alpha1
+    World::new(|_, image| {
+        compose_stage("dev", "{direct: true}", image)
+            + &compose_stage("staging", "{stages: [dev]}", image)
+    })
+}
+
+impl World {
+    /// A fresh database, and a directory holding an OCI layout with the app
+    /// image `v1.0.0` and the manifests: a Warehouse over that layout,
+    /// auto-promotion on for every Stage, and the Stages `stages` writes
+    /// (given the directory and the image's URL; each document starts
+    /// with `---`).
+    fn new(stages: impl FnOnce(&std::path::Path, &str) -> String) -> World {
+        let db = Database::create();
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("app-layout");
+        layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
+        let image = format!("oci-layout://{}", layout.display());
+        let stages = stages(dir.path(), &image);
+        write(
+            dir.path(),
+            "manifests/project.yaml",
+            &format!(
+                r#"apiVersion: kargo.akuity.io/v1alpha1
 kind: Warehouse
 metadata: {{name: app, namespace: demo}}
 spec:
@@ -105,28 +118,28 @@ spec:
   promotionPolicies:
   - stageSelector: {{name: "glob:*"}}
     autoPromotionEnabled: true
----
+{stages}"#
+            ),
+        );
+        World { db, dir }
+    }
+}
+
+/// A Stage `name` taking Freight from `sources` whose one step composes
+/// the image's tag into an output.
+fn compose_stage(name: &str, sources: &str, image: &str) -> String {
+    format!(
+        r#"---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
-metadata: {{name: dev, namespace: demo}}
+metadata: {{name: {name}, namespace: demo}}
 spec:
-  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{direct: true}}}}]
-  promotionTemplate:
-    spec:
-      steps: [{{uses: compose-output, config: {{tag: "${{{{ imageFrom('{image}').tag }}}}"}}}}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {{name: staging, namespace: demo}}
-spec:
-  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {{stages: [dev]}}}}]
+  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {sources}}}]
   promotionTemplate:
     spec:
       steps: [{{uses: compose-output, config: {{tag: "${{{{ imageFrom('{image}').tag }}}}"}}}}]
 "#
-        ),
-    );
-    World { db, dir }
+    )
 }
 
 impl World {
@@ -220,40 +233,21 @@ fn two_pipeline_processes_share_the_work_and_promote_once() {
 /// the Warehouse and pushing a file of its own to `main` of a local bare
 /// repository (`repo.git` in the world's directory).
 fn git_world(stages: usize) -> World {
-    let db = Database::create();
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("app-layout");
-    layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
-    let image = format!("oci-layout://{}", layout.display());
-    let bare = dir.path().join("repo.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
-    let seed = dir.path().join("seed");
-    write(&seed, "README.md", "deployments\n");
-    git(&seed, &["init", "-q", "--initial-branch=main"]);
-    git(&seed, &["add", "-A"]);
-    git(&seed, &["commit", "-q", "-m", "seed"]);
-    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
-    let url = format!("file://{}", bare.display());
-    let mut manifests = format!(
-        r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: ProjectConfig
-metadata: {{name: demo, namespace: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
-"#
-    );
-    for i in 0..stages {
-        manifests.push_str(&format!(
-            r#"---
+    World::new(|dir, image| {
+        let bare = dir.join("repo.git");
+        std::fs::create_dir_all(&bare).unwrap();
+        git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+        let seed = dir.join("seed");
+        write(&seed, "README.md", "deployments\n");
+        git(&seed, &["init", "-q", "--initial-branch=main"]);
+        git(&seed, &["add", "-A"]);
+        git(&seed, &["commit", "-q", "-m", "seed"]);
+        git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+        let url = format!("file://{}", bare.display());
+        let mut manifests = String::new();
+        for i in 0..stages {
+            manifests.push_str(&format!(
+                r#"---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: Stage
 metadata: {{name: s{i:02}, namespace: demo}}
@@ -271,10 +265,10 @@ spec:
       - uses: git-push
         config: {{path: ./out}}
 "#
-        ));
-    }
-    write(dir.path(), "manifests/project.yaml", &manifests);
-    World { db, dir }
+            ));
+        }
+        manifests
+    })
 }
 
 #[test]
@@ -388,46 +382,11 @@ fn a_waiting_pipeline_loop_is_woken_by_another_processs_approval() {
 /// dev takes Freight from the Warehouse; prod from dev after a day of soak,
 /// or at once when approved. Auto-promotion is on for both.
 fn soak_world() -> World {
-    let db = Database::create();
-    let dir = tempfile::tempdir().unwrap();
-    let layout = dir.path().join("app-layout");
-    layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);
-    let image = format!("oci-layout://{}", layout.display());
-    let stage = |name: &str, sources: &str| {
-        format!(
-            r#"---
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {{name: {name}, namespace: demo}}
-spec:
-  requestedFreight: [{{origin: {{kind: Warehouse, name: app}}, sources: {sources}}}]
-  promotionTemplate:
-    spec:
-      steps: [{{uses: compose-output, config: {{tag: "${{{{ imageFrom('{image}').tag }}}}"}}}}]
-"#
-        )
-    };
-    let manifests = format!(
-        r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: ProjectConfig
-metadata: {{name: demo, namespace: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
-{}{}"#,
-        stage("dev", "{direct: true}"),
-        // Freight must soak a day in dev first, unless approved for prod.
-        stage("prod", "{stages: [dev], requiredSoakTime: 24h}"),
-    );
-    write(dir.path(), "manifests/project.yaml", &manifests);
-    World { db, dir }
+    World::new(|_, image| {
+        compose_stage("dev", "{direct: true}", image)
+            // Freight must soak a day in dev first, unless approved for prod.
+            + &compose_stage("prod", "{stages: [dev], requiredSoakTime: 24h}", image)
+    })
 }
 
 /// Waits until `stage` has a Succeeded promotion, while `looping` (a
