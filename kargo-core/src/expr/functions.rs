@@ -386,10 +386,10 @@ fn none_or(v: Option<KargoObject>) -> MjValue {
 fn image_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
     arity("imageFrom", args, 1, 2)?;
     let url = string_arg("imageFrom", "first", &args[0])?;
-    let origin = match args.get(1) {
-        Some(v) => Some(origin_arg("imageFrom", "second", v)?),
-        None => None,
-    };
+    let origin = args
+        .get(1)
+        .map(|v| origin_arg("imageFrom", "second", v))
+        .transpose()?;
     let what = format!("an image from repository {url}");
     let found = find(freight, origin.as_ref(), &what, |f| {
         f.images.iter().find(|i| i.repo_url == url)
@@ -400,10 +400,10 @@ fn image_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, 
 fn commit_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
     arity("commitFrom", args, 1, 2)?;
     let url = string_arg("commitFrom", "first", &args[0])?;
-    let origin = match args.get(1) {
-        Some(v) => Some(origin_arg("commitFrom", "second", v)?),
-        None => None,
-    };
+    let origin = args
+        .get(1)
+        .map(|v| origin_arg("commitFrom", "second", v))
+        .transpose()?;
     let wanted = crate::urls::normalize_git(url);
     let what = format!("a commit from repository {wanted}");
     let found = find(freight, origin.as_ref(), &what, |f| {
@@ -447,10 +447,10 @@ fn chart_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, 
 fn artifact_from(freight: &FreightCollection, args: &[MjValue]) -> Result<MjValue, Error> {
     arity("artifactFrom", args, 1, 2)?;
     let name = string_arg("artifactFrom", "first", &args[0])?;
-    let origin = match args.get(1) {
-        Some(v) => Some(origin_arg("artifactFrom", "second", v)?),
-        None => None,
-    };
+    let origin = args
+        .get(1)
+        .map(|v| origin_arg("artifactFrom", "second", v))
+        .transpose()?;
     let what = format!("an artifact of subscription {name:?}");
     let found = find(freight, origin.as_ref(), &what, |f| {
         f.artifacts.iter().find(|a| a.subscription_name == name)
