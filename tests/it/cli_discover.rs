@@ -1,10 +1,9 @@
 //! `kargo discover` over an OCI image-layout directory (the embedded
 //! registry): the newest image becomes Freight with Kargo's ID.
 
-mod support;
 
 use serde_json::{Value, json};
-use support::{kargo, layout_with_tags, write};
+use crate::support::{kargo, layout_with_tags, write};
 
 #[test]
 fn discover_prints_the_newest_image_as_freight_with_kargos_id() {

@@ -2,7 +2,6 @@
 //! (`docker-registry`, started per test on 127.0.0.1) and against an OCI
 //! image-layout directory holding the same content.
 
-mod support;
 
 use std::sync::{Arc, Mutex};
 
@@ -15,7 +14,7 @@ use kargo_sources::{DiscoverOptions, Discovered, DynSource, ImageDiscovery, Sour
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
-use support::{Content, Registry, Seed};
+use crate::support::{Content, Registry, Seed};
 
 const POLICY_CONFIG: &str = "application/vnd.acme.policy.config.v1+json";
 const POLICY: &str = "application/vnd.acme.policy.v1";
@@ -589,7 +588,7 @@ spec:
     let id = sha1_hex(&format!("Warehouse/guestbook:{}", parts.join("|")));
     assert_eq!(f.metadata.name, id);
     assert_eq!(f.id(), id);
-    let doc = support::value(f);
+    let doc = crate::support::value(f);
     assert_eq!(doc["kind"], "Freight");
     assert_eq!(doc["images"][1]["subscriptionName"], "lambda");
     assert_eq!(doc["artifacts"][0]["subscriptionName"], "policies");
@@ -1015,20 +1014,20 @@ async fn discovery_sends_only_the_requests_it_needs() {
     Content::from_seeds(&seeds)
         .push(&registry.addr, "app", &RegistryAuth::Anonymous)
         .await;
-    let proxy = support::CountingProxy::start(&registry.addr).await;
+    let proxy = crate::support::CountingProxy::start(&registry.addr).await;
     let repo = format!("{}/app", proxy.addr);
     let source = ImageSource::builder().with_page_size(20).build();
 
     let semver = images(&source, &image_sub(&repo, json!({"discoveryLimit": 5}))).await;
     assert_eq!(tags(&semver)[0], "1.3.9");
     let seen = proxy.take();
-    let lists = support::CountingProxy::count(&seen, "/tags/list");
-    let manifests = support::CountingProxy::count(&seen, "/manifests/");
+    let lists = crate::support::CountingProxy::count(&seen, "/tags/list");
+    let manifests = crate::support::CountingProxy::count(&seen, "/manifests/");
     // 46 tags in pages of at least 20.
     assert!((1..=4).contains(&lists), "{seen:?}");
     assert!(manifests <= 5, "{seen:?}");
     assert!(
-        support::CountingProxy::count(&seen, "/blobs/") <= 5,
+        crate::support::CountingProxy::count(&seen, "/blobs/") <= 5,
         "{seen:?}"
     );
     let other = seen.iter().filter(|r| {
@@ -1047,7 +1046,7 @@ async fn discovery_sends_only_the_requests_it_needs() {
     assert_eq!(tags(&first), ["build-5", "build-4", "build-3"]);
     let seen = proxy.take();
     assert_eq!(
-        support::CountingProxy::count(&seen, "/blobs/"),
+        crate::support::CountingProxy::count(&seen, "/blobs/"),
         6,
         "{seen:?}"
     );
@@ -1055,12 +1054,12 @@ async fn discovery_sends_only_the_requests_it_needs() {
     assert_eq!(first, second);
     let seen = proxy.take();
     assert_eq!(
-        support::CountingProxy::count(&seen, "/blobs/"),
+        crate::support::CountingProxy::count(&seen, "/blobs/"),
         0,
         "{seen:?}"
     );
     assert_eq!(
-        support::CountingProxy::count(&seen, "/manifests/"),
+        crate::support::CountingProxy::count(&seen, "/manifests/"),
         6,
         "{seen:?}"
     );

@@ -5,11 +5,10 @@
 //! (`KARGO_TERRAFORM`, else `tofu` or `terraform` on PATH); without one they
 //! fail, telling how to install it.
 
-mod support;
 
 use std::path::{Path, PathBuf};
 
-use support::{kargo, write};
+use crate::support::{kargo, write};
 
 const MAIN_TF: &str = r#"
 variable "function_name" {
@@ -129,7 +128,7 @@ fn workdir(main_tf: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, wd, steps)
 }
 
-fn run(dir: &Path, steps: &Path, wd: &Path) -> support::Output {
+fn run(dir: &Path, steps: &Path, wd: &Path) -> crate::support::Output {
     kargo(
         dir,
         &[

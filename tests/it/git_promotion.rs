@@ -3,7 +3,6 @@
 //! process and half as `kargo run` processes.
 #![allow(clippy::unwrap_used)]
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +12,7 @@ use kargo::core::Workspace;
 use kargo::core::engine::{Engine, PromotionContext, TaskCatalog, inflate_tasks};
 use kargo::core::model::{PromotionPhase, PromotionTemplateSpec};
 use kargo::core::step::StepRegistry;
-use support::{git, kargo_bin};
+use crate::support::{git, kargo_bin};
 
 const VALUES: &str = "# image settings\nimage:\n  repository: registry.example.com/app\n  tag: v1 # promoted by kargo\n";
 

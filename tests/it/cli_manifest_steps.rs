@@ -2,9 +2,8 @@
 //! set-freight-alias and set-metadata on a small layout, as a user runs a
 //! Kargo promotion template.
 
-mod support;
 
-use support::{kargo, write};
+use crate::support::{kargo, write};
 
 const FREIGHT: &str = r#"apiVersion: kargo.akuity.io/v1alpha1
 kind: Freight

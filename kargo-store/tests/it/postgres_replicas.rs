@@ -4,7 +4,6 @@
 //! lease expired, which resumes it without running a succeeded step
 //! again; a replica that lost its lease stops before its next step.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +20,7 @@ use kargo_core::state::{
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepRegistry};
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
-use support::TestDb;
+use crate::support::TestDb;
 use tokio::sync::Semaphore;
 
 /// Counts the runs of each step, by promotion and alias; sleeps a little

@@ -1,11 +1,10 @@
 //! `kargo run` with the file steps on a sample GitOps layout
 //! (`examples/gitops`): only the promoted values change, byte for byte.
 
-mod support;
 
 use std::path::Path;
 
-use support::kargo;
+use crate::support::kargo;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

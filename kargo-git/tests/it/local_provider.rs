@@ -3,7 +3,6 @@
 //! every clone, concurrent changes, and what each merge method writes.
 #![allow(clippy::unwrap_used)]
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +14,7 @@ use kargo_git::provider::{
     DynGitProvider, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     StateFilter,
 };
-use support::{HttpServer, bare_repo, file_url, git};
+use crate::support::{HttpServer, bare_repo, file_url, git};
 
 /// A bare repository with `main` and the branches [`Case::default`] names.
 fn fixture(root: &Path) -> PathBuf {

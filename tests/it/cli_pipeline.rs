@@ -5,13 +5,12 @@
 //! prod, a SQLite state file. `KARGO_NOW` fixes the time of each command.
 #![allow(clippy::unwrap_used)]
 
-mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{Output, git, kargo_bin, layout_with_tags, write};
+use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
 
 /// A test's world: the image layout, the bare repository, the manifests
 /// and the state file.
@@ -532,9 +531,9 @@ fn a_promotion_killed_at_each_step_boundary_resumes_to_the_same_end() {
 /// it, and `kargo abort` of the queued one.
 #[test]
 fn http_verification_waiting_promotions_and_abort() {
-    let ok = support::http_server(vec![(200, "{}")]);
-    let health = support::http_server(vec![(200, r#"{"healthy": true}"#)]);
-    let gate = support::http_server(vec![(202, "{}")]);
+    let ok = crate::support::http_server(vec![(200, "{}")]);
+    let health = crate::support::http_server(vec![(200, r#"{"healthy": true}"#)]);
+    let gate = crate::support::http_server(vec![(202, "{}")]);
     let stages = format!(
         r#"apiVersion: kargo.akuity.io/v1alpha1
 kind: AnalysisTemplate

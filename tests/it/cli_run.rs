@@ -1,8 +1,7 @@
 //! `kargo run` and `kargo freight-id` as a user drives them.
 
-mod support;
 
-use support::{kargo, write};
+use crate::support::{kargo, write};
 
 #[test]
 fn the_hello_example_succeeds_and_prints_one_json_object() {
@@ -381,7 +380,7 @@ fn a_runaway_expression_errors_the_step() {
 
 #[test]
 fn a_waiting_promotion_exits_3_saves_its_state_and_resumes() {
-    let url = support::http_server(vec![
+    let url = crate::support::http_server(vec![
         (503, r#"{"ready": false}"#),
         (200, r#"{"ready": true, "version": "v2"}"#),
     ]);

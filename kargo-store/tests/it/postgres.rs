@@ -2,7 +2,6 @@
 //! migrations, the schema's guarantees, change notifications between
 //! store instances, and connection loss.
 
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,7 @@ use kargo_core::state::{
 };
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
-use support::TestDb;
+use crate::support::TestDb;
 
 fn freight(tag: &str) -> Freight {
     Freight {

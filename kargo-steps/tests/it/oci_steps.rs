@@ -1,7 +1,7 @@
 //! `oci-push` and `oci-download` against a real `docker-registry` on
 //! 127.0.0.1 (the registry helper is shared with kargo-sources' tests).
 
-#[path = "../../kargo-sources/tests/support/mod.rs"]
+#[path = "../../../kargo-sources/tests/it/support/mod.rs"]
 mod registry;
 
 use std::sync::Arc;

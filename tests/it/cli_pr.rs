@@ -9,12 +9,11 @@
 //! scripts/install-terraform.sh) and the git CLI.
 #![allow(clippy::unwrap_used)]
 
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::{Output, kargo_bin, write};
+use crate::support::{Output, kargo_bin, write};
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")

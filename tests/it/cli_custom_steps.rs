@@ -2,11 +2,10 @@
 //! `--custom-steps` file runs inside the promotion, and its outputs feed
 //! the next step.
 
-mod support;
 
 use std::os::unix::fs::PermissionsExt;
 
-use support::{kargo, write};
+use crate::support::{kargo, write};
 
 /// A custom step that "resolves" a release: reads its config from stdin,
 /// checks a file the promotion wrote before it, and reports outputs.

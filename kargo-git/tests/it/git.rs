@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +12,7 @@ use kargo_core::credentials::Credentials;
 use kargo_git::checkout::{self, Revision};
 use kargo_git::push::{self, IntegrationPolicy};
 use kargo_git::{RepoCache, cache, commit};
-use support::{bare_repo, file_url, git};
+use crate::support::{bare_repo, file_url, git};
 use tokio_util::sync::CancellationToken;
 
 fn no_interrupt() -> Arc<AtomicBool> {
@@ -293,7 +292,7 @@ async fn concurrent_pushes_over_smart_http_with_basic_auth_all_land() {
     let root = tmp.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     let bare = bare_repo(&root, "app", &[("README", "r")]);
-    let server = support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
     let creds = Credentials {
         username: "kargo".into(),
         password: "t0ps3cret".into(),
@@ -340,7 +339,7 @@ async fn smart_http_with_basic_auth_clones_and_pushes() {
     let root = tmp.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     bare_repo(&root, "app", &[("f", "1")]);
-    let server = support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
     let url = server.url("app");
     let creds = Credentials {
         username: "kargo".into(),
@@ -382,7 +381,7 @@ async fn wrong_credentials_name_the_url_and_not_the_secret() {
     let root = tmp.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     bare_repo(&root, "app", &[("f", "1")]);
-    let server = support::HttpServer::start(&root, "kargo", "right-secret");
+    let server = crate::support::HttpServer::start(&root, "kargo", "right-secret");
     let url = server.url("app");
     let wrong = Credentials {
         username: "kargo".into(),
@@ -518,7 +517,7 @@ async fn ls_remote_lists_refs_without_fetching_objects() {
     let root = tmp.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     let bare = bare_repo(&root, "app", &[("f", "1")]);
-    let server = support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
     let creds = Credentials {
         username: "kargo".into(),
         password: "t0ps3cret".into(),

@@ -4,13 +4,12 @@
 //! first one did.
 #![allow(clippy::unwrap_used)]
 
-mod support;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
-use support::{Output, git, kargo_bin, layout_with_tags, write};
+use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
 
 /// Tests share the server; the one that restarts it takes this for
 /// writing, every other one for reading.

@@ -1,0 +1,4 @@
+//! The integration tests, in one binary: one link instead of one per file.
+
+mod engine;
+mod pipeline_flow;

@@ -1,0 +1,7 @@
+//! The integration tests, in one binary: one link instead of one per file.
+
+mod support;
+
+mod git;
+mod local_provider;
+mod rest_providers;

@@ -1,0 +1,6 @@
+//! The integration tests, in one binary: one link instead of one per file.
+
+mod support;
+
+mod git;
+mod oci;

@@ -1,0 +1,15 @@
+//! The integration tests, in one binary: one link instead of one per file.
+
+mod support;
+
+mod cli_custom_steps;
+mod cli_discover;
+mod cli_files;
+mod cli_manifest_steps;
+mod cli_pipeline;
+mod cli_postgres;
+mod cli_pr;
+mod cli_run;
+mod cli_terraform;
+mod examples;
+mod git_promotion;
