@@ -17,7 +17,7 @@
 //! Run: `cargo bench -p kargo-sources --bench discovery`.
 #![allow(clippy::unwrap_used, missing_docs, dead_code)]
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::io::Write as _;

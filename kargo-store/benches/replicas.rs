@@ -18,7 +18,7 @@
 //! `latency/approved_to_notified` 9.2 ms (medians).
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
