@@ -2,7 +2,6 @@
 //! `--custom-steps` file runs inside the promotion, and its outputs feed
 //! the next step.
 
-
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support::{kargo, write};

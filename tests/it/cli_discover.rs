@@ -1,9 +1,8 @@
 //! `kargo discover` over an OCI image-layout directory (the embedded
 //! registry): the newest image becomes Freight with Kargo's ID.
 
-
-use serde_json::{Value, json};
 use crate::support::{kargo, layout_with_tags, write};
+use serde_json::{Value, json};
 
 #[test]
 fn discover_prints_the_newest_image_as_freight_with_kargos_id() {

@@ -1,7 +1,6 @@
 //! `kargo run` with the file steps on a sample GitOps layout
 //! (`examples/gitops`): only the promoted values change, byte for byte.
 
-
 use std::path::Path;
 
 use crate::support::kargo;

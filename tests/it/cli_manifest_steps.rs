@@ -2,7 +2,6 @@
 //! set-freight-alias and set-metadata on a small layout, as a user runs a
 //! Kargo promotion template.
 
-
 use crate::support::{kargo, write};
 
 const FREIGHT: &str = r#"apiVersion: kargo.akuity.io/v1alpha1

@@ -5,12 +5,11 @@
 //! prod, a SQLite state file. `KARGO_NOW` fixes the time of each command.
 #![allow(clippy::unwrap_used)]
 
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use serde_json::Value;
 use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
+use serde_json::Value;
 
 /// A test's world: the image layout, the bare repository, the manifests
 /// and the state file.

@@ -4,12 +4,11 @@
 //! first one did.
 #![allow(clippy::unwrap_used)]
 
-
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use serde_json::Value;
 use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
+use serde_json::Value;
 
 /// Tests share the server; the one that restarts it takes this for
 /// writing, every other one for reading.

@@ -9,7 +9,6 @@
 //! scripts/install-terraform.sh) and the git CLI.
 #![allow(clippy::unwrap_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

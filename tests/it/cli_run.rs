@@ -1,6 +1,5 @@
 //! `kargo run` and `kargo freight-id` as a user drives them.
 
-
 use crate::support::{kargo, write};
 
 #[test]

@@ -5,7 +5,6 @@
 //! (`KARGO_TERRAFORM`, else `tofu` or `terraform` on PATH); without one they
 //! fail, telling how to install it.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::support::{kargo, write};

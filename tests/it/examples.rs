@@ -1,6 +1,5 @@
 //! The examples run as a user would run them, and do what they say.
 
-
 use std::process::Command;
 
 #[test]

@@ -3,16 +3,15 @@
 //! process and half as `kargo run` processes.
 #![allow(clippy::unwrap_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use crate::support::{git, kargo_bin};
 use kargo::core::Workspace;
 use kargo::core::engine::{Engine, PromotionContext, TaskCatalog, inflate_tasks};
 use kargo::core::model::{PromotionPhase, PromotionTemplateSpec};
 use kargo::core::step::StepRegistry;
-use crate::support::{git, kargo_bin};
 
 const VALUES: &str = "# image settings\nimage:\n  repository: registry.example.com/app\n  tag: v1 # promoted by kargo\n";
 

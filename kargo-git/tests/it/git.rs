@@ -3,16 +3,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::support::{bare_repo, file_url, git};
 use kargo_core::credentials::Credentials;
 use kargo_git::checkout::{self, Revision};
 use kargo_git::push::{self, IntegrationPolicy};
 use kargo_git::{RepoCache, cache, commit};
-use crate::support::{bare_repo, file_url, git};
 use tokio_util::sync::CancellationToken;
 
 fn no_interrupt() -> Arc<AtomicBool> {

@@ -3,10 +3,10 @@
 //! every clone, concurrent changes, and what each merge method writes.
 #![allow(clippy::unwrap_used)]
 
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::support::{HttpServer, bare_repo, file_url, git};
 use kargo_core::credentials::Credentials;
 use kargo_git::conformance::git_provider::{self, Case};
 use kargo_git::provider::local::LocalProvider;
@@ -14,7 +14,6 @@ use kargo_git::provider::{
     DynGitProvider, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     StateFilter,
 };
-use crate::support::{HttpServer, bare_repo, file_url, git};
 
 /// A bare repository with `main` and the branches [`Case::default`] names.
 fn fixture(root: &Path) -> PathBuf {

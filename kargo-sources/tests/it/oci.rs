@@ -2,9 +2,9 @@
 //! (`docker-registry`, started per test on 127.0.0.1) and against an OCI
 //! image-layout directory holding the same content.
 
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::{Content, Registry, Seed};
 use async_trait::async_trait;
 use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
 use kargo_core::model::{RepoSubscription, Warehouse};
@@ -14,7 +14,6 @@ use kargo_sources::{DiscoverOptions, Discovered, DynSource, ImageDiscovery, Sour
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
-use crate::support::{Content, Registry, Seed};
 
 const POLICY_CONFIG: &str = "application/vnd.acme.policy.config.v1+json";
 const POLICY: &str = "application/vnd.acme.policy.v1";

@@ -2,10 +2,10 @@
 //! migrations, the schema's guarantees, change notifications between
 //! store instances, and connection loss.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::TestDb;
 use kargo_core::conformance::state_store;
 use kargo_core::model::{Freight, FreightOrigin, PromotionPhase};
 use kargo_core::state::{
@@ -14,7 +14,6 @@ use kargo_core::state::{
 };
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
-use crate::support::TestDb;
 
 fn freight(tag: &str) -> Freight {
     Freight {

@@ -4,12 +4,12 @@
 //! lease expired, which resumes it without running a succeeded step
 //! again; a replica that lost its lease stops before its next step.
 
-
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::TestDb;
 use async_trait::async_trait;
 use kargo_core::engine::{Checkpoint, Engine, PromotionContext, PromotionState};
 use kargo_core::model::{Freight, FreightOrigin, Image, PromotionPhase, PromotionStep};
@@ -20,7 +20,6 @@ use kargo_core::state::{
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepRegistry};
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
-use crate::support::TestDb;
 use tokio::sync::Semaphore;
 
 /// Counts the runs of each step, by promotion and alias; sleeps a little
