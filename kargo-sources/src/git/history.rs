@@ -4,7 +4,8 @@
 //! [`kargo_git::maybe_spawn_blocking`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use gix::ObjectId;
 use gix::bstr::ByteSlice as _;
@@ -44,11 +45,33 @@ pub(crate) struct TagMeta {
     pub(crate) annotation: String,
 }
 
+/// The most commits [`History::walk_first_parent`] sends at once; with
+/// the batches in flight, the most trees [`History::prefetch_trees`] is
+/// given, which must fit the pack cache (64 objects).
+const WALK_BATCH: usize = 32;
+
+/// Batches the walker may read ahead of its consumer.
+const WALK_AHEAD_BATCHES: usize = 2;
+
+/// What a walk down a branch reads of every commit it passes: only the
+/// header fields, without decoding signatures or message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) id: ObjectId,
+    pub(crate) tree: ObjectId,
+    pub(crate) first_parent: Option<ObjectId>,
+    /// The committer date (`%ci`).
+    pub(crate) commit_date: Timestamp,
+}
+
 /// A cached repository opened for reading.
 pub(crate) struct History {
     repo: gix::Repository,
+    dir: PathBuf,
     url: String,
     diff_state: gix::diff::tree::State,
+    /// A reused object buffer: a walk reads tens of thousands of objects.
+    buf: Vec<u8>,
 }
 
 impl History {
@@ -56,10 +79,19 @@ impl History {
         let mut repo = gix::open_opts(repo_dir, gix::open::Options::isolated())
             .map_err(|e| Error::read(url, e))?;
         repo.object_cache_size_if_unset(16 * 1024 * 1024);
+        // Trees in packs are deltas of each other: keep the objects decoded
+        // last, so that the next delta of a chain applies to one of them
+        // instead of to the chain's start (see `prefetch_trees`).
+        repo.objects
+            .set_pack_cache(|| Box::<gix::odb::pack::cache::lru::StaticLinkedList<64>>::default());
+        // Needed to ask where objects are stored; the handle lives briefly.
+        repo.objects.prevent_pack_unload();
         Ok(History {
             repo,
+            dir: repo_dir.to_owned(),
             url: url.to_owned(),
             diff_state: Default::default(),
+            buf: Vec::new(),
         })
     }
 
@@ -101,9 +133,198 @@ impl History {
         })
     }
 
-    /// The commit before `commit` on its first-parent line, if any.
-    pub(crate) fn first_parent(&self, commit: &CommitMeta) -> Result<Option<CommitMeta>, Error> {
-        commit.first_parent.map(|p| self.commit(p)).transpose()
+    /// The header of commit `id`: its tree, first parent and date.
+    pub(crate) fn link(&mut self, id: ObjectId) -> Result<Link, Error> {
+        use gix::objs::commit::ref_iter::Token;
+        use gix::prelude::FindExt as _;
+        let url = &self.url;
+        let tokens = self
+            .repo
+            .objects
+            .find_commit_iter(&id, &mut self.buf)
+            .map_err(|e| Error::read(url, e))?;
+        let (mut tree, mut first_parent) = (None, None);
+        for token in tokens {
+            match token.map_err(|e| Error::read(url, e))? {
+                Token::Tree { id } => tree = Some(id),
+                Token::Parent { id } => {
+                    first_parent.get_or_insert(id);
+                }
+                Token::Author { .. } => {}
+                Token::Committer { signature } => {
+                    let tree = tree.ok_or_else(|| Error::read(url, "a commit without a tree"))?;
+                    return Ok(Link {
+                        id,
+                        tree,
+                        first_parent,
+                        commit_date: timestamp(&signature),
+                    });
+                }
+                _ => break,
+            }
+        }
+        Err(Error::read(
+            url,
+            format!("commit {id} has no committer line"),
+        ))
+    }
+
+    /// The first-parent line from `tip`, newest first, in batches read
+    /// on a thread of `scope` with its own handle on the repository, so
+    /// that reading commits overlaps with what the caller does with them.
+    /// Dropping the receiver stops the walk.
+    pub(crate) fn walk_first_parent<'scope>(
+        &self,
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        tip: ObjectId,
+    ) -> Receiver<Result<Vec<Link>, Error>> {
+        let (tx, rx) = sync_channel(WALK_AHEAD_BATCHES);
+        let (dir, url) = (self.dir.clone(), self.url.clone());
+        scope.spawn(move || match History::open(&dir, &url) {
+            Ok(mut history) => history.walk(tip, &tx),
+            Err(e) => {
+                // A receiver that went away wants nothing more.
+                let _ = tx.send(Err(e));
+            }
+        });
+        rx
+    }
+
+    /// Sends the first-parent line from `tip` to `tx` in batches, growing
+    /// from a few commits (a small `discoveryLimit` is served at once) to
+    /// [`WALK_BATCH`]; stops when the receiver went away.
+    fn walk(&mut self, tip: ObjectId, tx: &SyncSender<Result<Vec<Link>, Error>>) {
+        let mut size = 8;
+        let mut batch = Vec::with_capacity(size);
+        let mut next = Some(tip);
+        while let Some(id) = next {
+            match self.link(id) {
+                Ok(link) => {
+                    next = link.first_parent;
+                    batch.push(link);
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            }
+            if batch.len() >= size || next.is_none() {
+                size = (size * 2).min(WALK_BATCH);
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+                if tx.send(Ok(full)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads `trees` in the order their packs store them, which puts every
+    /// delta's base before the delta, so each one is decoded from a cached
+    /// neighbour; the reads that follow in history order are cache hits.
+    /// Walking history newest first otherwise decodes a tree stored as a
+    /// delta of an older one (as `git fast-import` and pushes write them)
+    /// from the start of its chain each time: up to 50 deltas per tree.
+    pub(crate) fn prefetch_trees(
+        &mut self,
+        trees: impl IntoIterator<Item = ObjectId>,
+    ) -> Result<(), Error> {
+        use gix::odb::pack::Find as _;
+        use gix::prelude::FindExt as _;
+        let mut located: Vec<((u32, u64), ObjectId)> = trees
+            .into_iter()
+            .map(|id| {
+                let at = self
+                    .repo
+                    .objects
+                    .location_by_oid(&id, &mut self.buf)
+                    .ok()
+                    .flatten()
+                    .map_or((u32::MAX, 0), |l| (l.pack_id, l.pack_offset));
+                (at, id)
+            })
+            .collect();
+        located.sort_unstable();
+        located.dedup();
+        for (_, id) in located {
+            self.repo
+                .objects
+                .find_tree_iter(&id, &mut self.buf)
+                .map_err(|e| Error::read(&self.url, e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the object at any of `paths` (`a/b/c`, cleaned) differs
+    /// between trees `old` (`None`: the empty tree) and `new`. Walks both
+    /// trees in step and stops at the first level where they agree, as
+    /// `git log -- PATHS` prunes its tree comparison.
+    pub(crate) fn touches(
+        &mut self,
+        old: Option<ObjectId>,
+        new: ObjectId,
+        paths: &[String],
+    ) -> Result<bool, Error> {
+        for path in paths {
+            if self.differs_at(old, new, path)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn differs_at(
+        &mut self,
+        old: Option<ObjectId>,
+        new: ObjectId,
+        path: &str,
+    ) -> Result<bool, Error> {
+        let (mut old, mut new) = (old, Some(new));
+        let mut names = path.split('/').peekable();
+        while let Some(name) = names.next() {
+            if old == new {
+                // The same tree (or none on either side): nothing differs below.
+                return Ok(false);
+            }
+            let in_old = self.entry(old, name)?;
+            let in_new = self.entry(new, name)?;
+            if in_old == in_new {
+                return Ok(false);
+            }
+            if names.peek().is_none() {
+                return Ok(true);
+            }
+            // Only a directory can hold the rest of the path.
+            let subtree = |e: Option<(ObjectId, gix::objs::tree::EntryMode)>| {
+                e.filter(|(_, mode)| mode.is_tree()).map(|(id, _)| id)
+            };
+            (old, new) = (subtree(in_old), subtree(in_new));
+        }
+        Ok(old != new)
+    }
+
+    /// The entry `name` of tree `tree` (`None`: no tree).
+    fn entry(
+        &mut self,
+        tree: Option<ObjectId>,
+        name: &str,
+    ) -> Result<Option<(ObjectId, gix::objs::tree::EntryMode)>, Error> {
+        use gix::prelude::FindExt as _;
+        let Some(tree) = tree else {
+            return Ok(None);
+        };
+        let url = &self.url;
+        let entries = self
+            .repo
+            .objects
+            .find_tree_iter(&tree, &mut self.buf)
+            .map_err(|e| Error::read(url, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::read(url, e))?;
+            if entry.filename == name.as_bytes() {
+                return Ok(Some((entry.oid.to_owned(), entry.mode)));
+            }
+        }
+        Ok(None)
     }
 
     /// Every tag that resolves to a commit, with its metadata.
@@ -231,37 +452,6 @@ impl History {
             })
             .map(|p| p.to_str_lossy().into_owned())
             .collect())
-    }
-
-    /// The object at each of `paths` (`a/b/c`, cleaned) in `tree`, or
-    /// `None` where there is none: equal answers for two trees mean
-    /// nothing at or under those paths changed.
-    pub(crate) fn entries_at(
-        &self,
-        tree: ObjectId,
-        paths: &[String],
-    ) -> Result<Vec<Option<ObjectId>>, Error> {
-        let root = self.tree_data(tree)?;
-        paths
-            .iter()
-            .map(|path| {
-                let mut data = root.clone();
-                let mut parts = path.split('/').peekable();
-                while let Some(name) = parts.next() {
-                    let entry = gix::objs::TreeRefIter::from_bytes(&data, tree.kind())
-                        .filter_map(Result::ok)
-                        .find(|e| e.filename == name.as_bytes())
-                        .map(|e| (e.oid.to_owned(), e.mode.is_tree()));
-                    match entry {
-                        None => return Ok(None),
-                        Some((oid, _)) if parts.peek().is_none() => return Ok(Some(oid)),
-                        Some((oid, true)) => data = self.tree_data(oid)?,
-                        Some((_, false)) => return Ok(None),
-                    }
-                }
-                Ok(None)
-            })
-            .collect()
     }
 
     fn tree_data(&self, id: ObjectId) -> Result<Vec<u8>, Error> {

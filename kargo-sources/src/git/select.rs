@@ -10,7 +10,7 @@ use regex_lite::Regex;
 use serde_json::{Map, Value, json};
 
 use super::Error;
-use super::history::{CommitMeta, History, TagMeta};
+use super::history::{CommitMeta, History, Link, TagMeta};
 use super::paths::PathFilter;
 use crate::semver::{Constraint, Version};
 use crate::source::DiscoveredCommit;
@@ -262,60 +262,88 @@ impl Selector {
         let tip = gix::ObjectId::from_hex(tip.as_bytes()).map_err(|e| Error::read("", e))?;
         let mut selected = Vec::with_capacity(self.limit);
         let dirs = self.paths.include_dirs();
-        // The objects at `dirs` in the current commit's tree (known from
-        // the step before, where it was the parent).
-        let mut at_dirs: Option<Vec<Option<gix::ObjectId>>> = None;
-        let mut next = Some(history.commit(tip)?);
-        while let Some(commit) = next {
-            if cancelled() {
-                return Err(Error::Cancelled);
-            }
-            if self.since.is_some_and(|since| commit.commit_date < since) {
-                break;
-            }
-            let parent = history.first_parent(&commit)?;
-            // Unchanged at every included directory: cannot match.
-            let untouched = match &dirs {
-                Some(dirs) => {
-                    let new = match at_dirs.take() {
-                        Some(known) => known,
-                        None => history.entries_at(commit.tree, dirs)?,
-                    };
-                    let old = match &parent {
-                        Some(p) => history.entries_at(p.tree, dirs)?,
-                        None => vec![None; dirs.len()],
-                    };
-                    let same = new == old;
-                    at_dirs = Some(old);
-                    same
+        std::thread::scope(|scope| {
+            let batches = history.walk_first_parent(scope, tip);
+            // A commit is looked at once its first parent has arrived.
+            let mut waiting: Option<Link> = None;
+            for batch in &batches {
+                let batch = batch?;
+                if dirs.is_some() {
+                    history.prefetch_trees(batch.iter().map(|l| l.tree))?;
                 }
-                None => false,
-            };
-            let counts = self.paths.is_active().then_some(!untouched);
-            if counts != Some(false)
-                && self.evaluate(commit_vars(&commit))?
-                && (counts.is_none()
-                    || self.paths.matches(
-                        &history
-                            .changed_paths_between(parent.as_ref().map(|p| p.tree), commit.tree)?,
-                    ))
-            {
-                selected.push(DiscoveredCommit {
-                    id: commit.id.clone(),
-                    branch: self.branch.clone(),
-                    tag: String::new(),
-                    subject: shorten(&commit.subject),
-                    author: commit.author.clone(),
-                    committer: commit.committer.clone(),
-                    creator_date: Some(commit.commit_date),
-                });
-                if selected.len() >= self.limit {
-                    break;
+                for parent in batch {
+                    if let Some(commit) = waiting.replace(parent) {
+                        let step =
+                            self.visit(history, &commit, Some(parent.tree), &dirs, &mut selected)?;
+                        if step == Step::Stop || cancelled() {
+                            return Ok(());
+                        }
+                    }
                 }
             }
-            next = parent;
+            // The walk ended at a root commit.
+            match waiting {
+                Some(root) => self
+                    .visit(history, &root, None, &dirs, &mut selected)
+                    .map(drop),
+                None => Ok(()),
+            }
+        })?;
+        if cancelled() {
+            return Err(Error::Cancelled);
         }
         Ok(selected)
+    }
+
+    /// Looks at one commit of a branch walk, whose first parent has tree
+    /// `parent_tree` (`None`: a root commit), and adds it to `selected`
+    /// when it counts.
+    fn visit(
+        &self,
+        history: &mut History,
+        link: &Link,
+        parent_tree: Option<gix::ObjectId>,
+        dirs: &Option<Vec<String>>,
+        selected: &mut Vec<DiscoveredCommit>,
+    ) -> Result<Step, Error> {
+        if self.since.is_some_and(|since| link.commit_date < since) {
+            return Ok(Step::Stop);
+        }
+        // Unchanged at every included directory: cannot match.
+        let untouched = match dirs {
+            Some(dirs) => !history.touches(parent_tree, link.tree, dirs)?,
+            None => false,
+        };
+        let counts = self.paths.is_active().then_some(!untouched);
+        if counts == Some(false) {
+            return Ok(Step::Next);
+        }
+        // Signatures and message are read only for a commit that may count.
+        let commit = history.commit(link.id)?;
+        if !self.evaluate(commit_vars(&commit))? {
+            return Ok(Step::Next);
+        }
+        if counts.is_some()
+            && !self
+                .paths
+                .matches(&history.changed_paths_between(parent_tree, link.tree)?)
+        {
+            return Ok(Step::Next);
+        }
+        selected.push(DiscoveredCommit {
+            id: commit.id.clone(),
+            branch: self.branch.clone(),
+            tag: String::new(),
+            subject: shorten(&commit.subject),
+            author: commit.author.clone(),
+            committer: commit.committer.clone(),
+            creator_date: Some(commit.commit_date),
+        });
+        Ok(if selected.len() >= self.limit {
+            Step::Stop
+        } else {
+            Step::Next
+        })
     }
 
     fn select_tags(
@@ -385,6 +413,13 @@ impl Selector {
 
 /// Cuts a subject to [`SUBJECT_LIMIT`] bytes with `...`, as Kargo does
 /// (on a character boundary, where Go may split a character).
+/// Whether a branch walk goes on after a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Next,
+    Stop,
+}
+
 fn shorten(subject: &str) -> String {
     if subject.len() <= SUBJECT_LIMIT {
         return subject.to_owned();

@@ -314,6 +314,63 @@ async fn path_filters_of_every_kind_select_the_commits_that_touch_them() {
 }
 
 #[tokio::test]
+async fn long_histories_select_what_git_log_selects() {
+    let mut f = Fixture::new();
+    // Committed locally and pushed once: the history is what matters.
+    let commit = |f: &mut Fixture, subject: &str, file: &str| {
+        let path = f.work.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("{subject}\n")).unwrap();
+        f.git(&["add", "-A"]);
+        f.git(&["commit", "-qm", subject]);
+    };
+    for i in 0..100 {
+        let file = match i % 7 {
+            0 => "apps/a/values.yaml",
+            3 => "apps/b/values.yaml",
+            5 => "apps/a/sub/x.yaml",
+            _ => "docs/notes.md",
+        };
+        commit(&mut f, &format!("c{i}"), file);
+        if i == 60 {
+            // apps/a turns from a directory into a file, and back.
+            f.git(&["rm", "-rq", "apps/a"]);
+            commit(&mut f, "apps/a is a file", "apps/a");
+            f.git(&["rm", "-q", "apps/a"]);
+            commit(&mut f, "apps/a is a directory again", "apps/a/values.yaml");
+        }
+    }
+    f.git(&["push", "-q", "origin", "HEAD:main"]);
+    let source = f.source();
+    let bare = f.bare.clone();
+    for (paths, limit) in [
+        (vec!["apps/a"], 20),
+        (vec!["apps/a/sub"], 100),
+        (vec!["apps/b", "apps/a/sub"], 7),
+        (vec!["docs"], 100),
+    ] {
+        let mut args = vec!["log", "--first-parent", "--format=%H"];
+        let max = format!("--max-count={limit}");
+        args.push(&max);
+        args.push("--");
+        args.extend(&paths);
+        let expected = f.run_in(&bare, &args);
+        let expected: Vec<&str> = expected.lines().collect();
+        let found = f
+            .discover(
+                &source,
+                json!({"includePaths": paths, "discoveryLimit": limit}),
+            )
+            .await;
+        assert_eq!(
+            ids(&found),
+            expected,
+            "includePaths {paths:?}, limit {limit}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn expression_filter_sees_commit_and_tag_metadata() {
     let mut f = Fixture::new();
     let human = f.commit("feat: one", &["a"]);
