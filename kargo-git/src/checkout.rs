@@ -314,6 +314,10 @@ pub fn checkout(
     if options.insecure_skip_tls_verify {
         config.push_str("[http]\n\tsslVerify = false\n");
     }
+    // A checkout lives for one promotion and holds a handful of objects of
+    // its own: no automatic maintenance, which git would otherwise start
+    // as a separate process after every commit, rebase and merge.
+    config.push_str("[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n");
     write_atomically(&git_dir.join("config"), config.as_bytes()).map_err(io)?;
     let initial = branch.as_deref().unwrap_or("main");
     write_atomically(

@@ -139,6 +139,9 @@ async fn sparse_checkout_writes_only_the_named_directories() {
     assert!(dir.join("env/prod/v.yaml").exists());
     assert!(!dir.join("env/dev").exists());
     assert!(!dir.join("other").exists());
+    // A checkout starts no background maintenance after its commits.
+    assert_eq!(git(&dir, &["config", "--get", "maintenance.auto"]), "false");
+    assert_eq!(git(&dir, &["config", "--get", "gc.auto"]), "0");
     // Committing in a sparse checkout keeps the files it did not write.
     std::fs::write(dir.join("env/prod/v.yaml"), "p2").unwrap();
     commit::commit(&dir, "edit", None).unwrap();
