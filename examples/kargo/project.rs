@@ -43,14 +43,17 @@ const LEASE_ENV: &str = "KARGO_LEASE";
 /// The lease when `KARGO_LEASE` is not set (or not a duration).
 const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The lease duration: `KARGO_LEASE` when set, else 30 s.
+/// The lease duration: `KARGO_LEASE` when set, else 30 s; read once.
 fn lease() -> std::time::Duration {
-    std::env::var(LEASE_ENV)
-        .ok()
-        .and_then(|s| s.parse::<kargo_core::duration::GoDuration>().ok())
-        .map(|d| d.as_duration())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_LEASE)
+    static LEASE: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+    *LEASE.get_or_init(|| {
+        std::env::var(LEASE_ENV)
+            .ok()
+            .and_then(|s| s.parse::<kargo_core::duration::GoDuration>().ok())
+            .map(|d| d.as_duration())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_LEASE)
+    })
 }
 
 /// The options every pipeline command takes.

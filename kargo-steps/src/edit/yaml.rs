@@ -854,7 +854,8 @@ fn update_sections(src: &str, updates: &[Update]) -> Option<String> {
 /// next top-level key's line. `None` unless the file is one block mapping
 /// whose keys are plain, in column 0, and hold `key` exactly once.
 fn top_level_section(src: &str, key: &str) -> Option<Range<usize>> {
-    let mut found: Option<Range<usize>> = None;
+    // Where the key's line starts, and where the next top-level line does.
+    let (mut start, mut next_key) = (None, None);
     let mut seen_content = false;
     let mut pos = 0;
     while pos < src.len() {
@@ -876,22 +877,20 @@ fn top_level_section(src: &str, key: &str) -> Option<Range<usize>> {
             Some(_) => {
                 seen_content = true;
                 let this = plain_top_level_key(line)?;
-                if let Some(open) = found.as_mut()
-                    && open.end == usize::MAX
-                {
-                    open.end = pos;
+                if start.is_some() && next_key.is_none() {
+                    next_key = Some(pos);
                 }
                 if this == key {
-                    if found.is_some() {
+                    if start.is_some() {
                         return None;
                     }
-                    found = Some(pos..usize::MAX);
+                    start = Some(pos);
                 }
             }
         }
         pos = end;
     }
-    found.map(|r| r.start..r.end.min(src.len()))
+    Some(start?..next_key.unwrap_or(src.len()))
 }
 
 /// The key of a top-level `key: ...` line when it is plain and simple
