@@ -39,9 +39,21 @@ pub struct Options {
     /// checkouts of a shallow cache are shallow too. `None` (the default)
     /// fetches full history.
     pub depth: Option<std::num::NonZeroU32>,
+    /// Make a new cached repository a blobless partial clone
+    /// (`--filter=blob:none`) when the server allows filters: commits and
+    /// trees only, file contents fetched by checkouts as they need them.
+    /// A server that does not allow filters sends everything. Fetches
+    /// into an existing cached repository keep what it is.
+    pub blobless: bool,
 }
 
 impl Options {
+    /// Sets [`Options::blobless`].
+    pub fn with_blobless(mut self, blobless: bool) -> Self {
+        self.blobless = blobless;
+        self
+    }
+
     /// Sets [`Options::depth`].
     pub fn with_depth(mut self, depth: Option<std::num::NonZeroU32>) -> Self {
         self.depth = depth;
@@ -124,6 +136,9 @@ pub struct Fetched {
     /// Every branch and tag the remote has now (full name -> object id;
     /// for annotated tags, the tag object).
     pub refs: BTreeMap<String, String>,
+    /// Whether the cached repository is a blobless partial clone, whose
+    /// checkouts fetch the file contents they write from the remote.
+    pub partial: bool,
 }
 
 impl Fetched {
@@ -318,11 +333,31 @@ impl RepoCache {
             url: shown.clone(),
             message: crate::cli::scrub_secret(message.replace(url, &shown), credentials),
         };
-        let fresh = !repo_dir.join("HEAD").is_file();
-        if fresh {
+        if !repo_dir.join("HEAD").is_file() {
             init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
         }
-        let repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
+        let mut repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
+        // Nothing fetched yet (a new repository, or one `ls_remote` made):
+        // this fetch decides whether the cache is shallow or blobless.
+        let mut first = repo
+            .references()
+            .ok()
+            .and_then(|refs| refs.all().ok().map(|mut all| all.next().is_none()))
+            .unwrap_or(true);
+        if first && options.blobless {
+            // gix cannot ask for a filter: the first fetch of a blobless
+            // cache is the git CLI's; later ones are gix's, and bring only
+            // what is new.
+            fetch_blobless(repo_dir, url, credentials, options)
+                .map_err(|e| auth_or_fetch_error(e, url, &shown, credentials))?;
+            repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
+            // That fetch was the first, at the requested depth.
+            first = false;
+        }
+        let partial = repo
+            .config_snapshot()
+            .string("extensions.partialClone")
+            .is_some();
         let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
         let auth = Auth::new(credentials);
         let ref_map_options = ref_map_options().map_err(fetch_err)?;
@@ -336,7 +371,7 @@ impl RepoCache {
             })
             .and_then(|prepare| {
                 let prepare = match options.depth {
-                    Some(depth) if fresh => {
+                    Some(depth) if first => {
                         prepare.with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(depth))
                     }
                     _ => prepare,
@@ -368,7 +403,64 @@ impl RepoCache {
             repo_dir: repo_dir.to_owned(),
             default_branch,
             refs,
+            partial,
         })
+    }
+}
+
+/// The first fetch into the new, empty cached repository `repo_dir`, with
+/// the git CLI: every branch and tag, without file contents. The repository
+/// is marked a partial clone of `origin` first, as git requires for a
+/// filter; a server that does not allow filters sends everything.
+fn fetch_blobless(
+    repo_dir: &Path,
+    url: &str,
+    credentials: Option<&Credentials>,
+    options: &Options,
+) -> Result<(), crate::cli::Error> {
+    let git = crate::cli::Git::new(repo_dir).with_credentials(repo_dir, credentials)?;
+    for (key, value) in [
+        ("core.repositoryFormatVersion", "1"),
+        ("extensions.partialClone", "origin"),
+        ("remote.origin.url", url),
+        ("remote.origin.promisor", "true"),
+        ("remote.origin.partialCloneFilter", "blob:none"),
+    ] {
+        git.run(["config", key, value])?;
+    }
+    let mut args = vec![];
+    if options.insecure_skip_tls_verify {
+        args.extend(["-c", "http.sslVerify=false"]);
+    }
+    let depth = options.depth.map(|d| format!("--depth={d}"));
+    args.extend(["fetch", "-q", "--no-tags", "--filter=blob:none"]);
+    if let Some(depth) = &depth {
+        args.push(depth);
+    }
+    args.extend([
+        "origin",
+        "+refs/heads/*:refs/heads/*",
+        "+refs/tags/*:refs/tags/*",
+    ]);
+    git.run(args).map(drop)
+}
+
+/// What a failed git CLI fetch means, told as a fetch error of the cache.
+fn auth_or_fetch_error(
+    e: crate::cli::Error,
+    url: &str,
+    shown: &str,
+    credentials: Option<&Credentials>,
+) -> Error {
+    if e.is_authentication() {
+        return Error::Authentication {
+            url: shown.to_owned(),
+            had_credentials: credentials.is_some(),
+        };
+    }
+    Error::Fetch {
+        url: shown.to_owned(),
+        message: crate::cli::scrub_secret(e.to_string().replace(url, shown), credentials),
     }
 }
 

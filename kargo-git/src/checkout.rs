@@ -204,7 +204,8 @@ impl From<Error> for kargo_core::Error {
 /// Writes a working tree of `fetched` (a cached repository) at `path`,
 /// which must not exist or be empty. Blocking.
 ///
-/// `credentials` are only used when `create` has to push a new branch.
+/// `credentials` are used when `create` has to push a new branch, and by
+/// a checkout of a blobless cache to fetch the file contents it writes.
 pub fn checkout(
     fetched: &Fetched,
     path: &Path,
@@ -295,8 +296,12 @@ pub fn checkout(
         fs::copy(&shallow, git_dir.join("shallow")).map_err(io)?;
     }
     let author = options.author.clone().unwrap_or_else(Identity::kargo);
-    let mut config = String::from(
-        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n",
+    // A checkout of a blobless cache is a partial clone itself: git fetches
+    // the file contents it writes from `origin` (format version 1 is what
+    // git requires for the extension).
+    let mut config = format!(
+        "[core]\n\trepositoryformatversion = {}\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n",
+        u8::from(fetched.partial)
     );
     if let Some(patterns) = &sparse {
         config.push_str(
@@ -311,6 +316,11 @@ pub fn checkout(
         quote_config(&author.name),
         quote_config(&author.email),
     );
+    if fetched.partial {
+        config.push_str(
+            "[remote \"origin\"]\n\tpromisor = true\n\tpartialclonefilter = blob:none\n[extensions]\n\tpartialClone = origin\n",
+        );
+    }
     if options.insecure_skip_tls_verify {
         config.push_str("[http]\n\tsslVerify = false\n");
     }
@@ -326,7 +336,11 @@ pub fn checkout(
     )
     .map_err(io)?;
 
-    let git = Git::new(path);
+    // Credentials serve the fetches of file contents a partial checkout
+    // makes while writing its working tree.
+    let git = Git::new(path)
+        .with_credentials(&git_dir, credentials.filter(|_| fetched.partial))
+        .map_err(git_err)?;
     let Some(start) = start else {
         // A branch that the remote does not have: an orphan with one empty
         // commit, pushed so that the branch exists from now on.

@@ -68,6 +68,21 @@ impl Error {
         }
     }
 
+    /// Whether git failed because the remote refused the credentials, or
+    /// needed some and got none.
+    pub(crate) fn is_authentication(&self) -> bool {
+        let stderr = self.stderr();
+        [
+            "Authentication failed",
+            "could not read Username",
+            "could not read Password",
+            "The requested URL returned error: 401",
+            "The requested URL returned error: 403",
+        ]
+        .iter()
+        .any(|sign| stderr.contains(sign))
+    }
+
     /// The standard output of a failed command ("" otherwise).
     pub fn stdout(&self) -> &str {
         match self {

@@ -616,13 +616,7 @@ pub(crate) fn is_rejection(porcelain: &str) -> bool {
 
 /// Turns a failed git command into the error callers act on.
 fn classify(url: &str, source: cli::Error) -> Error {
-    let stderr = source.stderr();
-    if stderr.contains("Authentication failed")
-        || stderr.contains("could not read Username")
-        || stderr.contains("could not read Password")
-        || stderr.contains("The requested URL returned error: 401")
-        || stderr.contains("The requested URL returned error: 403")
-    {
+    if source.is_authentication() {
         return Error::Authentication {
             url: url.to_owned(),
         };

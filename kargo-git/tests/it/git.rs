@@ -568,3 +568,126 @@ async fn ls_remote_lists_refs_without_fetching_objects() {
         .unwrap_err();
     assert!(matches!(err, cache::Error::Authentication { .. }), "{err}");
 }
+
+/// Whether `dir`'s repository (or one it borrows from) holds `id`, without
+/// letting a partial clone fetch it.
+fn holds(dir: &Path, id: &str) -> bool {
+    std::process::Command::new("git")
+        .args(["--no-lazy-fetch", "cat-file", "-e", id])
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap()
+        .success()
+}
+
+#[tokio::test]
+async fn blobless_caches_hold_no_contents_and_checkouts_fetch_only_what_they_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    let bare = bare_repo(
+        &root,
+        "app",
+        &[
+            ("README", "r"),
+            ("env/prod/v.yaml", "p"),
+            ("env/dev/v.yaml", "d"),
+        ],
+    );
+    git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+    let blob = |path: &str| git(&bare, &["rev-parse", &format!("HEAD:{path}")]);
+    let (prod, dev) = (blob("env/prod/v.yaml"), blob("env/dev/v.yaml"));
+    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let url = server.url("app");
+    let creds = Credentials {
+        username: "kargo".into(),
+        password: "t0ps3cret".into(),
+    };
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = cache
+        .fetch(
+            &url,
+            Some(creds.clone()),
+            &cache::Options::default().with_blobless(true),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+    assert!(fetched.partial);
+    // Commits and trees, no file contents.
+    assert!(holds(&fetched.repo_dir, fetched.branch("main").unwrap()));
+    assert!(!holds(&fetched.repo_dir, &prod));
+    assert!(!holds(&fetched.repo_dir, &dev));
+    let config = std::fs::read_to_string(fetched.repo_dir.join("config")).unwrap();
+    assert!(!config.contains("t0ps3cret"), "{config}");
+
+    // A sparse checkout fetches the contents of its directories only.
+    let dir = tmp.path().join("w");
+    checkout::checkout(
+        &fetched,
+        &dir,
+        &checkout::Options::new(Revision::Branch("main".into()))
+            .with_sparse(Some(vec!["env/prod".into()])),
+        Some(&creds),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("env/prod/v.yaml")).unwrap(),
+        "p"
+    );
+    assert!(holds(&dir, &prod));
+    assert!(!holds(&dir, &dev));
+
+    // Commit and push work as in any checkout.
+    std::fs::write(dir.join("env/prod/v.yaml"), "p2").unwrap();
+    commit::commit(&dir, "prod p2", None).unwrap();
+    let pushed = push::push(
+        &dir,
+        &push::Options::default(),
+        Some(creds.clone()),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(git(&bare, &["rev-parse", "main"]), pushed.commit);
+    assert_eq!(git(&bare, &["show", "main:env/prod/v.yaml"]), "p2");
+    assert_eq!(git(&bare, &["show", "main:env/dev/v.yaml"]), "d");
+
+    // Later fetches into the blobless cache (gix's) bring what is new.
+    let again = cache
+        .fetch(
+            &url,
+            Some(creds),
+            &cache::Options::default(),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+    assert!(again.partial);
+    assert_eq!(again.branch("main"), Some(pushed.commit.as_str()));
+}
+
+#[tokio::test]
+async fn blobless_against_a_server_without_filters_fetches_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("env/dev/v.yaml", "d")]);
+    let dev = git(&bare, &["rev-parse", "HEAD:env/dev/v.yaml"]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = cache
+        .fetch(
+            &file_url(&bare),
+            None,
+            &cache::Options::default().with_blobless(true),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+    assert!(holds(&fetched.repo_dir, &dev));
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("env/dev/v.yaml")).unwrap(),
+        "d"
+    );
+}

@@ -49,8 +49,6 @@
 //! - Dates in `expressionFilter` are RFC 3339 strings in UTC
 //!   (`commitDate >= '2025-01-01'`), not Go times: `.After()`,
 //!   `.Year()` and `date()` are not available.
-//! - `blobless` is accepted and ignored: the cache fetches full objects
-//!   (needed for path filters anyway).
 
 mod history;
 mod paths;
@@ -315,8 +313,10 @@ impl GitSource {
             .get(CredentialType::Git, &sub.repo_url)
             .await
             .map_err(Error::Credentials)?;
+        // Discovery reads commits and trees only: a blobless cache serves it.
         let cache_options = kargo_git::cache::Options::default()
-            .with_insecure_skip_tls_verify(sub.insecure_skip_tls_verify);
+            .with_insecure_skip_tls_verify(sub.insecure_skip_tls_verify)
+            .with_blobless(sub.blobless.unwrap_or(false));
         let interrupt = Arc::new(AtomicBool::new(false));
         // Cancellation stops a transfer in flight.
         let _watch = options.cancel.clone().map(|token| {

@@ -314,6 +314,37 @@ async fn path_filters_of_every_kind_select_the_commits_that_touch_them() {
 }
 
 #[tokio::test]
+async fn blobless_subscriptions_discover_from_commits_and_trees_alone() {
+    let mut f = Fixture::new();
+    let bare = f.bare.clone();
+    f.run_in(&bare, &["config", "uploadpack.allowFilter", "true"]);
+    let a1 = f.commit("a1", &["apps/a/values.yaml"]);
+    f.commit("b1", &["apps/b/values.yaml"]);
+    let found = f
+        .discover(
+            &f.source(),
+            json!({"includePaths": ["glob:apps/a/*.yaml"], "blobless": true}),
+        )
+        .await;
+    assert_eq!(ids(&found), [&a1]);
+    // The cached repository holds no file contents.
+    let blob = f.run_in(&bare, &["rev-parse", "main:apps/a/values.yaml"]);
+    let cached = RepoCache::new(&f.cache).repo_dir(&f.url());
+    let held = Command::new("git")
+        .args(["--no-lazy-fetch", "cat-file", "-e", &blob])
+        .current_dir(&cached)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap();
+    assert!(
+        !held.success(),
+        "the blob was fetched into {}",
+        cached.display()
+    );
+}
+
+#[tokio::test]
 async fn long_histories_select_what_git_log_selects() {
     let mut f = Fixture::new();
     // Committed locally and pushed once: the history is what matters.

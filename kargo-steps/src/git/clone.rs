@@ -36,8 +36,10 @@ pub struct Config {
     /// Clone submodules too (not supported; rejected when true).
     #[serde(default)]
     pub recurse_submodules: bool,
-    /// Ask for a blobless clone. Accepted; the shared cache fetches full
-    /// history once and then only what is new, which serves the same end.
+    /// Clone without file contents (`--filter=blob:none`) where the server
+    /// allows it: a new cached repository gets commits and trees only, and
+    /// each checkout fetches the contents it writes (with `sparse`, only
+    /// those of its directories).
     #[serde(default)]
     pub blobless: bool,
 }
@@ -195,7 +197,8 @@ impl Step for GitClone {
         };
         let options = cache::Options::default()
             .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify)
-            .with_depth(self.depth);
+            .with_depth(self.depth)
+            .with_blobless(config.blobless);
         let fetched = self
             .cache
             .fetch(&url, credentials.clone(), &options, interrupt)
