@@ -172,6 +172,117 @@ impl CredentialsProvider for StaticCredentials {
     }
 }
 
+/// The label that marks a Kubernetes Secret as Kargo credentials, and says
+/// for what.
+pub const CRED_TYPE_LABEL: &str = "kargo.akuity.io/cred-type";
+
+/// A Kubernetes Secret, as far as credentials need it.
+#[derive(serde::Deserialize)]
+struct Secret {
+    #[serde(rename = "apiVersion", default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    metadata: SecretMetadata,
+    /// Base64-encoded values.
+    #[serde(default)]
+    data: std::collections::BTreeMap<String, String>,
+    /// Plain values (they win over `data`, as in Kubernetes).
+    #[serde(rename = "stringData", default)]
+    string_data: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct SecretMetadata {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+impl StaticCredentials {
+    /// Adds the credentials of Kargo credential Secrets: the Kubernetes
+    /// `v1` `Secret` documents of `yaml` (one or several), each labelled
+    /// [`CRED_TYPE_LABEL`] `git`, `image`, `helm` or `generic`, holding
+    /// `repoURL` (a regular expression when `repoURLIsRegex` is `"true"`;
+    /// the older `repoURLPattern` is read too), `username` and `password`
+    /// in `stringData` or base64-encoded in `data`. `source` names the
+    /// input in errors, which name the document but never a secret.
+    pub fn with_secrets(mut self, yaml: &str, source: &str) -> Result<Self> {
+        let invalid = |what: String| crate::Error::Invalid(format!("{source}: {what}"));
+        // Only where: a YAML error's message or snippet may quote a secret.
+        let secrets: Vec<Secret> = serde_saphyr::from_multiple(yaml).map_err(|e| {
+            invalid(match e.location() {
+                Some(at) => format!(
+                    "not Kubernetes Secrets in YAML (line {}, column {})",
+                    at.line(),
+                    at.column()
+                ),
+                None => "not Kubernetes Secrets in YAML".to_owned(),
+            })
+        })?;
+        for (n, secret) in secrets.into_iter().enumerate() {
+            let name = secret
+                .metadata
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("document {}", n + 1));
+            let invalid = |what: &str| invalid(format!("Secret {name}: {what}"));
+            if secret.api_version.as_deref() != Some("v1")
+                || secret.kind.as_deref() != Some("Secret")
+            {
+                return Err(invalid("not a v1 Secret"));
+            }
+            let kind = match secret
+                .metadata
+                .labels
+                .get(CRED_TYPE_LABEL)
+                .map(String::as_str)
+            {
+                Some("git") => CredentialType::Git,
+                Some("image") => CredentialType::Image,
+                Some("helm") => CredentialType::Helm,
+                Some("generic") => CredentialType::Generic,
+                Some(other) => {
+                    return Err(invalid(&format!(
+                        "label {CRED_TYPE_LABEL} is {other:?}, not git, image, helm or generic"
+                    )));
+                }
+                None => return Err(invalid(&format!("no {CRED_TYPE_LABEL} label"))),
+            };
+            let field = |key: &str| -> Result<Option<String>> {
+                if let Some(value) = secret.string_data.get(key) {
+                    return Ok(Some(value.clone()));
+                }
+                let Some(encoded) = secret.data.get(key) else {
+                    return Ok(None);
+                };
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .map_err(|_| invalid(&format!("data.{key} is not base64")))?;
+                String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|_| invalid(&format!("data.{key} is not UTF-8 text")))
+            };
+            let credentials = Credentials::new(
+                field("username")?.unwrap_or_default(),
+                field("password")?.ok_or_else(|| invalid("no password"))?,
+            );
+            let is_regex = field("repoURLIsRegex")?.is_some_and(|v| v.trim() == "true");
+            self = match (field("repoURL")?, field("repoURLPattern")?) {
+                (Some(url), _) if !is_regex => self.with_url(kind, url, credentials),
+                (Some(pattern), _) | (None, Some(pattern)) => self
+                    .with_pattern(kind, &pattern, credentials)
+                    .map_err(|e| invalid(&e.to_string()))?,
+                (None, None) => return Err(invalid("no repoURL")),
+            };
+        }
+        Ok(self)
+    }
+}
+
 /// Lower-cases scheme and host and drops a trailing `/` and `.git`.
 fn normalize_url(url: &str) -> String {
     let url = url.trim();
@@ -193,5 +304,132 @@ fn normalize_url(url: &str) -> String {
             )
         }
         None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn lookup(p: &StaticCredentials, kind: CredentialType, url: &str) -> Option<Credentials> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(p.get(kind, url))
+            .unwrap()
+    }
+
+    #[test]
+    fn kargo_credential_secrets_are_read_from_string_data_and_data() {
+        let yaml = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: gitops
+  labels:
+    kargo.akuity.io/cred-type: git
+stringData:
+  repoURL: https://git.example.com/org/gitops.git
+  username: kargo
+  password: s3cret
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: registry
+  labels:
+    kargo.akuity.io/cred-type: image
+data:
+  repoURL: Z2hjclwuaW8vYWNtZS8uKg==
+  repoURLIsRegex: dHJ1ZQ==
+  username: dXNlcg==
+  password: dG9rZW4=
+"#;
+        let p = StaticCredentials::new()
+            .with_secrets(yaml, "creds.yaml")
+            .unwrap();
+        let git = lookup(
+            &p,
+            CredentialType::Git,
+            "https://GIT.example.com/org/gitops",
+        )
+        .unwrap();
+        assert_eq!(
+            (git.username.as_str(), git.password.as_str()),
+            ("kargo", "s3cret")
+        );
+        // `ghcr\.io/acme/.*`, decoded from `data`.
+        let image = lookup(&p, CredentialType::Image, "ghcr.io/acme/app").unwrap();
+        assert_eq!(
+            (image.username.as_str(), image.password.as_str()),
+            ("user", "token")
+        );
+        assert!(lookup(&p, CredentialType::Image, "ghcr.io/other/app").is_none());
+        assert!(
+            lookup(
+                &p,
+                CredentialType::Helm,
+                "https://git.example.com/org/gitops"
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn bad_secrets_are_errors_naming_the_secret_and_never_the_password() {
+        let secret = |labels: &str, data: &str| {
+            format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\n{labels}stringData:\n{data}"
+            )
+        };
+        let label = "  labels:\n    kargo.akuity.io/cred-type: git\n";
+        let cases = [
+            (
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s1\n".to_owned(),
+                "not a v1 Secret",
+            ),
+            (
+                secret("", "  repoURL: https://x\n  password: hunter2\n"),
+                "no kargo.akuity.io/cred-type label",
+            ),
+            (
+                secret(
+                    "  labels:\n    kargo.akuity.io/cred-type: ssh\n",
+                    "  repoURL: https://x\n  password: hunter2\n",
+                ),
+                "not git, image, helm or generic",
+            ),
+            (secret(label, "  repoURL: https://x\n"), "no password"),
+            (secret(label, "  password: hunter2\n"), "no repoURL"),
+            (
+                secret(
+                    label,
+                    "  repoURL: '('\n  repoURLIsRegex: 'true'\n  password: hunter2\n",
+                ),
+                "invalid credentials URL pattern",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let err = StaticCredentials::new()
+                .with_secrets(&yaml, "creds.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("creds.yaml"), "{err}");
+            assert!(err.contains("s1"), "{err}");
+            assert!(err.contains(expected), "{expected:?} in {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        for broken in [
+            "apiVersion: v1\nkind: Secret\nstringData: {password: hunter2\n",
+            "apiVersion: v1\nkind: Secret\nstringData: hunter2\n",
+        ] {
+            let err = StaticCredentials::new()
+                .with_secrets(broken, "creds.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("creds.yaml: not Kubernetes Secrets"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }
