@@ -16,6 +16,9 @@ pub(crate) struct DiscoverArgs {
     /// Only this Warehouse.
     #[arg(long)]
     warehouse: Option<String>,
+    /// Kargo credential Secrets (Kubernetes `Secret` documents labelled `kargo.akuity.io/cred-type`); repeatable.
+    #[arg(long = "credentials", value_name = "FILE")]
+    credentials: Vec<PathBuf>,
 }
 
 /// Prints the discovered Freight as a JSON array (in Kargo's shape, one
@@ -42,7 +45,9 @@ pub(crate) fn discover(args: DiscoverArgs) -> Result<u8, InputError> {
         .enable_all()
         .build()
         .map_err(|e| InputError(format!("cannot start the async runtime: {e}")))?;
-    let sources = kargo_sources::warehouse::Sources::builtin();
+    let sources = kargo_sources::warehouse::Sources::builtin_with_credentials(
+        crate::load_credentials(&args.credentials)?,
+    );
     match runtime.block_on(kargo_sources::warehouse::discover(&sources, warehouses)) {
         Ok(freight) => {
             let json = serde_json::to_string(&freight)

@@ -85,6 +85,22 @@ enum Command {
 #[error("{0}")]
 struct InputError(String);
 
+/// The credentials in `files` of Kargo credential Secrets (`--credentials`).
+fn load_credentials(
+    files: &[std::path::PathBuf],
+) -> Result<std::sync::Arc<dyn kargo_core::credentials::CredentialsProvider>, InputError> {
+    let mut credentials = kargo_core::credentials::StaticCredentials::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let text =
+            std::fs::read_to_string(file).map_err(|e| InputError(format!("{shown}: {e}")))?;
+        credentials = credentials
+            .with_secrets(&text, &shown)
+            .map_err(|e| InputError(e.to_string()))?;
+    }
+    Ok(std::sync::Arc::new(credentials))
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -37,7 +37,7 @@ pub(crate) fn pipeline(args: PipelineArgs) -> Result<u8, InputError> {
     runtime.block_on(async {
         let project = Project::load(&args.state).await?;
         project.stop_on_ctrl_c();
-        let sources = Sources::builtin();
+        let sources = Sources::builtin_with_credentials(project.credentials.clone());
         // Other processes' new Freight, approvals and promotions wake the
         // loop before its interval is up (a store that cannot watch leaves
         // the interval alone).

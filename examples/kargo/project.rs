@@ -72,6 +72,10 @@ pub(crate) struct StateArgs {
     /// file, removed when the promotion finished).
     #[arg(long)]
     pub(crate) workdir: Option<PathBuf>,
+    /// Kargo credential Secrets (Kubernetes `Secret` documents labelled
+    /// `kargo.akuity.io/cred-type`) for promotions and discovery; repeatable.
+    #[arg(long = "credentials", value_name = "FILE")]
+    pub(crate) credentials: Vec<PathBuf>,
 }
 
 /// The current time: `KARGO_NOW` when set, else the clock.
@@ -115,6 +119,8 @@ pub(crate) struct Project {
     /// Set by Ctrl-C: a promotion stops at its next step boundary (left
     /// `Running`, resumed by the next command) and loops end.
     pub(crate) stop: Arc<AtomicBool>,
+    /// From `--credentials`: for promotions, verifications and discovery.
+    pub(crate) credentials: Arc<dyn kargo_core::credentials::CredentialsProvider>,
     /// Checkpoints saved by this process (for the crash-test hook).
     saves: AtomicUsize,
     /// With a store shared by several processes (PostgreSQL): this
@@ -191,6 +197,7 @@ impl Project {
             work_root,
             keep_work: args.workdir.is_some(),
             stop: Arc::new(AtomicBool::new(false)),
+            credentials: crate::load_credentials(&args.credentials)?,
             saves: AtomicUsize::new(0),
             replica: kargo_store::postgres::is_postgres_url(&args.state).then(|| {
                 format!(
@@ -362,7 +369,8 @@ impl Project {
             .with_names(self.project_of(&promo.stage), &promo.stage, &promo.name)
             .with_vars(promo.vars.clone())
             .with_freight(freight)
-            .with_store(self.store.clone());
+            .with_store(self.store.clone())
+            .with_credentials(self.credentials.clone());
         ctx.actor = promo.actor.clone();
         let inner: Box<dyn Checkpoint + '_> = match &self.replica {
             Some(owner) => Box::new(LeasedCheckpoint::new(
@@ -442,7 +450,8 @@ impl Project {
         let ctx = PromotionContext::new(workspace)
             .with_names(self.project_of(stage), stage, &id)
             .with_vars(verification.args.clone())
-            .with_freight(freight);
+            .with_freight(freight)
+            .with_credentials(self.credentials.clone());
         eprintln!("kargo: {stage}: verifying");
         let state = run_verification(&*self.store, &verification.verifier, &ctx, &id, now).await?;
         let record = current_verification(&state);

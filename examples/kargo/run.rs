@@ -49,6 +49,9 @@ pub(crate) struct RunArgs {
     /// A file declaring out-of-process custom steps (`{steps: [{name, command, env, timeout}]}`); repeatable.
     #[arg(long = "custom-steps", value_name = "FILE")]
     custom_steps: Vec<PathBuf>,
+    /// Kargo credential Secrets (Kubernetes `Secret` documents labelled `kargo.akuity.io/cred-type`); repeatable.
+    #[arg(long = "credentials", value_name = "FILE")]
+    credentials: Vec<PathBuf>,
 }
 
 /// The state file: the promotion's name and its engine state.
@@ -127,6 +130,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
     let steps = inflate_tasks(&file.template.steps, &vars, &catalog)
         .map_err(|e| InputError(format!("{}: {e}", args.steps.display())))?;
     let registry = registry_with(&args.custom_steps)?;
+    let credentials = crate::load_credentials(&args.credentials)?;
     for step in &steps {
         if registry.get(&step.uses).is_none() {
             return Err(InputError(format!(
@@ -191,7 +195,8 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
         .with_vars(vars)
         .with_freight(FreightCollection::new(freight))
         .with_cancel(cancel.clone())
-        .with_store(store.clone());
+        .with_store(store.clone())
+        .with_credentials(credentials);
     let engine = Engine::new(Arc::new(registry));
     let checkpoint = FileCheckpoint {
         path: state_path.clone(),

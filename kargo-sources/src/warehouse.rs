@@ -41,11 +41,29 @@ impl Sources {
     /// `helm`), `git` (feature `git`, caching repositories in
     /// [`RepoCache::from_env`](kargo_git::RepoCache::from_env)).
     pub fn builtin() -> Self {
+        Sources::builtin_with_credentials(Arc::new(kargo_core::credentials::NoCredentials))
+    }
+
+    /// [`Sources::builtin`], whose registries and repositories get their
+    /// credentials from `provider`.
+    pub fn builtin_with_credentials(
+        provider: Arc<dyn kargo_core::credentials::CredentialsProvider>,
+    ) -> Self {
         let sources = Sources::new();
         #[cfg(feature = "oci")]
-        let sources = sources.with_oci(crate::oci::ImageSource::default());
+        let sources = sources.with_oci(
+            crate::oci::ImageSource::builder()
+                .with_credentials(provider.clone())
+                .build(),
+        );
         #[cfg(feature = "git")]
-        let sources = sources.with(crate::git::GitSource::default());
+        let sources = sources.with(
+            crate::git::GitSource::builder()
+                .with_credentials(provider)
+                .build(),
+        );
+        #[cfg(not(any(feature = "oci", feature = "git")))]
+        drop(provider);
         sources
     }
 

@@ -109,3 +109,79 @@ fn sha1_of(text: &str) -> Vec<u8> {
     let hex_digest = String::from_utf8(out.stdout).unwrap();
     hex::decode(hex_digest.split_whitespace().next().unwrap()).unwrap()
 }
+
+#[test]
+fn credential_secrets_open_a_registry_that_requires_a_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = crate::registry::Registry::start(Some(("kargo", "t0ps3cret")));
+    let auth = oci_client::secrets::RegistryAuth::Basic("kargo".into(), "t0ps3cret".into());
+    let content = crate::registry::Content::from_seeds(&[crate::registry::Seed::new("1.2.3")]);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(content.push(&registry.addr, "app", &auth));
+    let repo_url = format!("{}/app", registry.addr);
+    write(
+        dir.path(),
+        "manifests/warehouse.yaml",
+        &format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata:\n  name: app\nspec:\n  subscriptions:\n  - image:\n      repoURL: {repo_url}\n"
+        ),
+    );
+    let manifests = dir.path().join("manifests");
+    let manifests = manifests.to_str().unwrap();
+
+    // Without credentials the registry refuses.
+    let out = kargo(dir.path(), &["discover", "--manifests", manifests]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains(&repo_url), "{}", out.stderr);
+
+    // A Kargo credential Secret for the repository opens it.
+    let creds = write(
+        dir.path(),
+        "creds.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry\n  labels:\n    kargo.akuity.io/cred-type: image\nstringData:\n  repoURL: {repo_url}\n  username: kargo\n  password: t0ps3cret\n"
+        ),
+    );
+    let out = kargo(
+        dir.path(),
+        &[
+            "discover",
+            "--manifests",
+            manifests,
+            "--credentials",
+            creds.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let freight: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(freight[0]["images"][0]["tag"], "1.2.3", "{freight}");
+    assert!(!out.stderr.contains("t0ps3cret"), "{}", out.stderr);
+
+    // A file that is not a credential Secret is unusable input.
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry\nstringData:\n  password: t0ps3cret\n",
+    );
+    let out = kargo(
+        dir.path(),
+        &[
+            "discover",
+            "--manifests",
+            manifests,
+            "--credentials",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("bad.yaml"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("kargo.akuity.io/cred-type"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("t0ps3cret"), "{}", out.stderr);
+}

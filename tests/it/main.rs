@@ -2,6 +2,10 @@
 
 mod support;
 
+/// A real `docker-registry`, shared with kargo-sources' tests.
+#[path = "../../kargo-sources/tests/it/support/mod.rs"]
+mod registry;
+
 mod cli_custom_steps;
 mod cli_discover;
 mod cli_files;
