@@ -25,6 +25,19 @@ async fn fetch(cache: &RepoCache, url: &str) -> cache::Fetched {
         .expect("fetch")
 }
 
+/// A bare repository `app` holding `files`, served over smart HTTP with
+/// basic auth, and the credentials the server wants.
+fn served(
+    tmp: &Path,
+    files: &[(&str, &str)],
+) -> (std::path::PathBuf, crate::support::HttpServer, Credentials) {
+    let root = tmp.join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    let bare = bare_repo(&root, "app", files);
+    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    (bare, server, Credentials::new("kargo", "t0ps3cret"))
+}
+
 fn checkout_branch(fetched: &cache::Fetched, dir: &Path, branch: &str) -> checkout::Outcome {
     checkout::checkout(
         fetched,
@@ -291,14 +304,7 @@ async fn concurrent_pushes_to_one_branch_all_land_in_a_linear_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_pushes_over_smart_http_with_basic_auth_all_land() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("srv");
-    std::fs::create_dir_all(&root).unwrap();
-    let bare = bare_repo(&root, "app", &[("README", "r")]);
-    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
-    let creds = Credentials {
-        username: "kargo".into(),
-        password: "t0ps3cret".into(),
-    };
+    let (bare, server, creds) = served(tmp.path(), &[("README", "r")]);
     let url = server.url("app");
     let other = url.replacen("127.0.0.1", "localhost", 1);
     assert_ne!(url, other);
@@ -338,15 +344,8 @@ async fn conflicting_rebase_fails_under_rebase_or_fail_and_the_remote_keeps_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smart_http_with_basic_auth_clones_and_pushes() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("srv");
-    std::fs::create_dir_all(&root).unwrap();
-    bare_repo(&root, "app", &[("f", "1")]);
-    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let (bare, server, creds) = served(tmp.path(), &[("f", "1")]);
     let url = server.url("app");
-    let creds = Credentials {
-        username: "kargo".into(),
-        password: "t0ps3cret".into(),
-    };
     let cache = RepoCache::new(tmp.path().join("cache"));
     let fetched = cache
         .fetch(
@@ -371,7 +370,7 @@ async fn smart_http_with_basic_auth_clones_and_pushes() {
     .await
     .unwrap();
     assert_eq!(out.commit, c.commit);
-    assert_eq!(git(&root.join("app.git"), &["rev-parse", "main"]), c.commit);
+    assert_eq!(git(&bare, &["rev-parse", "main"]), c.commit);
     // No secret was written into the checkout's configuration.
     let config = std::fs::read_to_string(dir.join(".git/config")).unwrap();
     assert!(!config.contains("t0ps3cret"));
@@ -516,14 +515,7 @@ async fn a_shallow_cache_gives_shallow_checkouts_that_still_push_and_rebase() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ls_remote_lists_refs_without_fetching_objects() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("srv");
-    std::fs::create_dir_all(&root).unwrap();
-    let bare = bare_repo(&root, "app", &[("f", "1")]);
-    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
-    let creds = Credentials {
-        username: "kargo".into(),
-        password: "t0ps3cret".into(),
-    };
+    let (bare, server, creds) = served(tmp.path(), &[("f", "1")]);
     let cache = RepoCache::new(tmp.path().join("cache"));
     for (url, creds) in [(file_url(&bare), None), (server.url("app"), Some(creds))] {
         let listed = cache
@@ -585,10 +577,8 @@ fn holds(dir: &Path, id: &str) -> bool {
 #[tokio::test]
 async fn blobless_caches_hold_no_contents_and_checkouts_fetch_only_what_they_write() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("srv");
-    let bare = bare_repo(
-        &root,
-        "app",
+    let (bare, server, creds) = served(
+        tmp.path(),
         &[
             ("README", "r"),
             ("env/prod/v.yaml", "p"),
@@ -598,12 +588,7 @@ async fn blobless_caches_hold_no_contents_and_checkouts_fetch_only_what_they_wri
     git(&bare, &["config", "uploadpack.allowFilter", "true"]);
     let blob = |path: &str| git(&bare, &["rev-parse", &format!("HEAD:{path}")]);
     let (prod, dev) = (blob("env/prod/v.yaml"), blob("env/dev/v.yaml"));
-    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
     let url = server.url("app");
-    let creds = Credentials {
-        username: "kargo".into(),
-        password: "t0ps3cret".into(),
-    };
     let cache = RepoCache::new(tmp.path().join("cache"));
     let fetched = cache
         .fetch(
