@@ -331,12 +331,12 @@ impl Selector {
             return Ok(Step::Next);
         }
         selected.push(DiscoveredCommit {
-            id: commit.id.clone(),
+            subject: shorten(&commit.subject),
+            id: commit.id,
             branch: self.branch.clone(),
             tag: String::new(),
-            subject: shorten(&commit.subject),
-            author: commit.author.clone(),
-            committer: commit.committer.clone(),
+            author: commit.author,
+            committer: commit.committer,
             creator_date: Some(commit.commit_date),
         });
         Ok(if selected.len() >= self.limit {
