@@ -348,8 +348,16 @@ impl RepoCache {
             // gix cannot ask for a filter: the first fetch of a blobless
             // cache is the git CLI's; later ones are gix's, and bring only
             // what is new.
-            fetch_blobless(repo_dir, url, credentials, options)
-                .map_err(|e| auth_or_fetch_error(e, url, &shown, credentials))?;
+            fetch_blobless(repo_dir, url, credentials, options).map_err(|e| {
+                if e.is_authentication() {
+                    Error::Authentication {
+                        url: shown.clone(),
+                        had_credentials: credentials.is_some(),
+                    }
+                } else {
+                    fetch_err(e.to_string())
+                }
+            })?;
             repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
             // That fetch was the first, at the requested depth.
             first = false;
@@ -443,25 +451,6 @@ fn fetch_blobless(
         "+refs/tags/*:refs/tags/*",
     ]);
     git.run(args).map(drop)
-}
-
-/// What a failed git CLI fetch means, told as a fetch error of the cache.
-fn auth_or_fetch_error(
-    e: crate::cli::Error,
-    url: &str,
-    shown: &str,
-    credentials: Option<&Credentials>,
-) -> Error {
-    if e.is_authentication() {
-        return Error::Authentication {
-            url: shown.to_owned(),
-            had_credentials: credentials.is_some(),
-        };
-    }
-    Error::Fetch {
-        url: shown.to_owned(),
-        message: crate::cli::scrub_secret(e.to_string().replace(url, shown), credentials),
-    }
 }
 
 /// What [`RepoCache::ls_remote()`] found on the remote.
