@@ -3,9 +3,16 @@
 //! Generates a repository of 10,000 files and 2,000 commits (with
 //! `git fast-import`), serves it as a bare repository over `file://`, and
 //! times one promotion — check out the branch, edit two files, commit,
-//! push — three ways:
-//! - **kargo-style**: what Kargo runs, with the git CLI: `git clone --bare`,
-//!   `git worktree add`, edit, `git commit`, `git push`;
+//! push — four ways:
+//! - **Kargo's git commands**: every git command Kargo's git-clone,
+//!   git-commit and git-push steps run (clone `--bare`, `worktree add`,
+//!   `add`, `status`, `commit`, `pull --rebase`, `push`, and the `config`,
+//!   `rev-parse`, `branch` and `ls-remote` calls around them), with a
+//!   per-repository `HOME` as Kargo sets it;
+//! - **minimal git CLI**: only the six of them that do the work (`git clone
+//!   --bare`, `git worktree add`, `git add`, `git commit`, `git pull
+//!   --rebase`, `git push`), a lower bound for any git CLI pipeline of this
+//!   shape;
 //! - **kargo-rs, cold cache**: a fresh `RepoCache`, so the repository is
 //!   fetched (gix) before the checkout;
 //! - **kargo-rs, warm cache**: the cache already holds the repository and
@@ -13,10 +20,11 @@
 //!
 //! kargo-rs checks out sparsely (the directories of the two edited files),
 //! as a promotion does when its later steps name the paths they touch.
-//! Prints the median of each and the ratios. Run:
-//! `cargo bench --bench git_promotion` (`KARGO_BENCH_RUNS=N` sets the runs
-//! per variant, default 5; `KARGO_BENCH_FILES` and `KARGO_BENCH_COMMITS`
-//! resize the repository).
+//! Prints the median of each and the ratios against both git CLI pipelines.
+//! Run: `cargo bench --bench git_promotion` (`KARGO_BENCH_RUNS=N` sets the
+//! runs per variant, default 5; `KARGO_BENCH_FILES` and
+//! `KARGO_BENCH_COMMITS` resize the repository; `KARGO_BENCH_PHASES=1`
+//! prints the phases of each kargo-rs promotion).
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::Write;
@@ -137,8 +145,10 @@ fn edit(dir: &Path, run: &str) {
     }
 }
 
-/// Kargo's pipeline with the git CLI.
-fn kargo_style(url: &str, work: &Path, run: &str) {
+/// The five git commands at the heart of Kargo's pipeline, and nothing
+/// else: `git clone --bare`, `git worktree add`, `git add`, `git commit`,
+/// `git pull --rebase`, `git push`.
+fn minimal_cli(url: &str, work: &Path, run: &str) {
     let repo = work.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(
@@ -155,6 +165,96 @@ fn kargo_style(url: &str, work: &Path, run: &str) {
     git(&tree, &["commit", "-q", "-m", run]);
     git(&tree, &["pull", "-q", "--rebase", "origin", "main"]);
     git(&tree, &["push", "-q", "origin", "HEAD:refs/heads/main"]);
+}
+
+/// Every git command Kargo's git-clone, git-commit and git-push steps run
+/// for this promotion (default AlwaysRebase policy, no signing key, no
+/// credentials), in their order, as read from Kargo's
+/// `pkg/controller/git` and `pkg/promotion/runner/builtin`.
+///
+/// Kargo gives each cloned repository a home directory of its own, set as
+/// `HOME` for every command so that `git config --global` writes there, and
+/// keeps the repository's directories and URL in its config, which every
+/// later step reads back (`LoadWorkTree`: seven `git config` reads, run
+/// twice by git-push).
+fn kargo_cli(url: &str, work: &Path, run: &str) {
+    let home = work.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let repo = home.join("repo");
+    let tree = work.join("tree");
+    let (repo_s, home_s, tree_s) = (
+        repo.to_str().unwrap(),
+        home.to_str().unwrap(),
+        tree.to_str().unwrap(),
+    );
+    let kargo = |dir: &Path, args: &[&str]| -> String {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("HOME", &home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let load_work_tree = || {
+        let repo_dir = kargo(&tree, &["config", "kargo.repoDir"]);
+        kargo(&tree, &["config", "kargo.repoHomeDir"]);
+        kargo(&tree, &["config", "kargo.originalURL"]);
+        kargo(&tree, &["config", "remote.origin.url"]);
+        let repo_dir = PathBuf::from(repo_dir);
+        kargo(&repo_dir, &["config", "kargo.repoHomeDir"]);
+        kargo(&repo_dir, &["config", "kargo.originalURL"]);
+        kargo(&repo_dir, &["config", "remote.origin.url"]);
+    };
+
+    // git-clone: CloneBare, AddWorkTree, LastCommitID.
+    kargo(&home, &["config", "--global", "init.defaultBranch", "main"]);
+    kargo(&home, &["config", "--global", "user.name", "Kargo"]);
+    kargo(
+        &home,
+        &["config", "--global", "user.email", "no-reply@kargo.io"],
+    );
+    kargo(&home, &["clone", "--bare", url, repo_s]);
+    kargo(&repo, &["config", "kargo.repoDir", repo_s]);
+    kargo(&repo, &["config", "kargo.repoHomeDir", home_s]);
+    kargo(&repo, &["config", "kargo.originalURL", url]);
+    kargo(&repo, &["worktree", "list", "--porcelain"]);
+    kargo(&repo, &["worktree", "add", tree_s, "main"]);
+    kargo(&tree, &["rev-parse", "HEAD"]);
+
+    edit(&tree, run);
+
+    // git-commit: LoadWorkTree, AddAll, HasDiffs, Commit, LastCommitID.
+    load_work_tree();
+    kargo(&tree, &["add", "."]);
+    assert!(!kargo(&tree, &["status", "-s"]).is_empty());
+    kargo(&tree, &["commit", "-m", run]);
+    kargo(&tree, &["rev-parse", "HEAD"]);
+
+    // git-push: LoadWorkTree twice, CurrentBranch, IntegrateRemoteChanges
+    // (RemoteBranchExists, pull --rebase), push, LastCommitID.
+    load_work_tree();
+    load_work_tree();
+    let branch = kargo(&tree, &["branch", "--show-current"]);
+    kargo(
+        &tree,
+        &[
+            "ls-remote",
+            "--heads",
+            "--exit-code",
+            url,
+            &format!("refs/heads/{branch}"),
+        ],
+    );
+    kargo(&tree, &["pull", "--rebase", "origin", &branch]);
+    kargo(&tree, &["push", "origin", &format!("HEAD:{branch}")]);
+    kargo(&tree, &["rev-parse", "HEAD"]);
 }
 
 /// Runs one promotion; returns how long its `git push` took (a floor both
@@ -236,6 +336,7 @@ fn main() {
         .unwrap();
 
     let mut kargo = Vec::new();
+    let mut minimal = Vec::new();
     let mut cold = Vec::new();
     let mut warm = Vec::new();
     let mut pushes = Vec::new();
@@ -246,41 +347,54 @@ fn main() {
         &tmp.path().join("warmup"),
         "warmup",
     ));
-    for n in 0..runs {
-        let work = tmp.path().join(format!("kargo-{n}"));
+    let timed = |f: &dyn Fn(&Path), name: String| {
+        let work = tmp.path().join(name);
         std::fs::create_dir_all(&work).unwrap();
         let t = Instant::now();
-        kargo_style(&url, &work, &format!("kargo-style {n}"));
-        kargo.push(t.elapsed());
-
-        let work = tmp.path().join(format!("cold-{n}"));
+        f(&work);
+        t.elapsed()
+    };
+    for n in 0..runs {
+        kargo.push(timed(
+            &|work| kargo_cli(&url, work, &format!("kargo {n}")),
+            format!("kargo-{n}"),
+        ));
+        minimal.push(timed(
+            &|work| minimal_cli(&url, work, &format!("minimal {n}")),
+            format!("minimal-{n}"),
+        ));
         let cache = RepoCache::new(tmp.path().join(format!("cold-cache-{n}")));
-        let t = Instant::now();
-        rt.block_on(kargo_rs(&cache, &url, &work, &format!("cold {n}")));
-        cold.push(t.elapsed());
-
+        cold.push(timed(
+            &|work| {
+                rt.block_on(kargo_rs(&cache, &url, work, &format!("cold {n}")));
+            },
+            format!("cold-{n}"),
+        ));
         let work = tmp.path().join(format!("warm-{n}"));
         let t = Instant::now();
         pushes.push(rt.block_on(kargo_rs(&warm_cache, &url, &work, &format!("warm {n}"))));
         warm.push(t.elapsed());
         eprintln!(
-            "run {n}: kargo-style {:.3?}  cold {:.3?}  warm {:.3?}",
-            kargo[n], cold[n], warm[n]
+            "run {n}: kargo {:.3?}  minimal {:.3?}  cold {:.3?}  warm {:.3?}",
+            kargo[n], minimal[n], cold[n], warm[n]
         );
     }
-    let (k, c, w, p) = (median(kargo), median(cold), median(warm), median(pushes));
+    let (k, m) = (median(kargo), median(minimal));
+    let (c, w, p) = (median(cold), median(warm), median(pushes));
+    let ratios = |x: Duration| {
+        format!(
+            "{x:>10.3?}  {:.3}x Kargo  {:.3}x minimal",
+            x.as_secs_f64() / k.as_secs_f64(),
+            x.as_secs_f64() / m.as_secs_f64()
+        )
+    };
     println!("git promotion, {files} files, {commits} commits, {runs} runs (medians):");
-    println!("  kargo-style git CLI  {k:>10.3?}");
+    println!("  Kargo's git commands  {k:>10.3?}");
+    println!("  minimal git CLI       {m:>10.3?}");
+    println!("  kargo-rs cold cache   {}", ratios(c));
+    println!("  kargo-rs warm cache   {}", ratios(w));
     println!(
-        "  kargo-rs cold cache  {c:>10.3?}  ratio {:.3}",
-        c.as_secs_f64() / k.as_secs_f64()
-    );
-    println!(
-        "  kargo-rs warm cache  {w:>10.3?}  ratio {:.3}",
-        w.as_secs_f64() / k.as_secs_f64()
-    );
-    println!(
-        "  of which git push    {p:>10.3?}  ratio {:.3} (the floor: the remote's work)",
-        p.as_secs_f64() / k.as_secs_f64()
+        "  of which git push     {}  (the remote's work is the same for all)",
+        ratios(p)
     );
 }
