@@ -396,14 +396,12 @@ impl RepoCache {
         let (refs, default_branch) = advertised(&outcome.ref_map.remote_refs);
         if let Some(branch) = &default_branch {
             // The cache's HEAD follows the remote's default branch.
-            write_atomically(
-                &repo_dir.join("HEAD"),
-                format!("ref: refs/heads/{branch}\n").as_bytes(),
-            )
-            .map_err(|source| Error::Io {
-                path: repo_dir.join("HEAD"),
-                source,
-            })?;
+            let head = format!("ref: refs/heads/{branch}\n");
+            let path = repo_dir.join("HEAD");
+            if fs::read(&path).ok().as_deref() != Some(head.as_bytes()) {
+                write_atomically(&path, head.as_bytes())
+                    .map_err(|source| Error::Io { path, source })?;
+            }
         }
         tracing::debug!(url = %shown, refs = refs.len(), "fetched");
         Ok(Fetched {

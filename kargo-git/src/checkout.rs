@@ -22,6 +22,7 @@ use kargo_core::credentials::Credentials;
 
 use crate::cache::{Fetched, write_atomically};
 use crate::cli::{self, Git, Identity};
+use crate::worktree::{self, Cone};
 
 /// What to check out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -230,10 +231,11 @@ pub fn checkout(
             path: path.to_owned(),
         });
     }
-    let sparse = match &options.sparse {
-        Some(dirs) => Some(cone_patterns(dirs)?),
+    let cone_dirs = match &options.sparse {
+        Some(dirs) => Some(cone_dirs(dirs)?),
         None => None,
     };
+    let sparse = cone_dirs.as_deref().map(cone_patterns);
 
     // The branch to end up on, and the commit to start from.
     let (branch, start) = match &options.revision {
@@ -399,9 +401,20 @@ pub fn checkout(
                 .map_err(io)?;
         }
     }
-    // Writes the index and the (possibly sparse) working tree.
-    git.run(["read-tree", "-u", "--reset", "HEAD"])
-        .map_err(git_err)?;
+    // Writes the index and the (possibly sparse) working tree: in-process
+    // when the cache holds every file's contents and nothing needs git's
+    // filters, and otherwise with git.
+    let written = if fetched.partial {
+        worktree::Outcome::NeedsGit("a blobless cache fetches contents through git")
+    } else {
+        let cone = cone_dirs.as_deref().map(Cone::new);
+        worktree::write(&fetched.repo_dir, &commit, path, cone.as_ref()).map_err(io)?
+    };
+    if let worktree::Outcome::NeedsGit(reason) = written {
+        tracing::debug!(path = %path.display(), reason, "checking out with git");
+        git.run(["read-tree", "-u", "--reset", "HEAD"])
+            .map_err(git_err)?;
+    }
     Ok(Outcome {
         commit,
         branch,
@@ -425,28 +438,39 @@ fn quote_config(value: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// The path components of each sparse directory, checked to stay inside
+/// the repository and to hold no pattern characters.
+fn cone_dirs(dirs: &[String]) -> Result<Vec<Vec<String>>, Error> {
+    dirs.iter()
+        .map(|dir| {
+            let parts: Vec<String> = dir
+                .split('/')
+                .filter(|p| !p.is_empty() && *p != ".")
+                .map(str::to_owned)
+                .collect();
+            let invalid = parts.is_empty()
+                || dir.starts_with('/')
+                || parts
+                    .iter()
+                    .any(|p| p == ".." || p.contains(['*', '?', '[', '\\', '\n']));
+            if invalid {
+                return Err(Error::InvalidSparsePath { path: dir.clone() });
+            }
+            Ok(parts)
+        })
+        .collect()
+}
+
 /// The cone-mode sparse-checkout patterns for `dirs`: the files at the
 /// root, plus each directory in full (and its parents' direct files).
-fn cone_patterns(dirs: &[String]) -> Result<String, Error> {
+fn cone_patterns(dirs: &[Vec<String>]) -> String {
     let mut lines = vec!["/*".to_owned(), "!/*/".to_owned()];
     let mut push = |line: String| {
         if !lines.contains(&line) {
             lines.push(line);
         }
     };
-    for dir in dirs {
-        let parts: Vec<&str> = dir
-            .split('/')
-            .filter(|p| !p.is_empty() && *p != ".")
-            .collect();
-        if parts.is_empty()
-            || dir.starts_with('/')
-            || parts
-                .iter()
-                .any(|p| *p == ".." || p.contains(['*', '?', '[', '\\', '\n']))
-        {
-            return Err(Error::InvalidSparsePath { path: dir.clone() });
-        }
+    for parts in dirs {
         for depth in 1..parts.len() {
             let prefix = parts[..depth].join("/");
             push(format!("/{prefix}/"));
@@ -456,7 +480,7 @@ fn cone_patterns(dirs: &[String]) -> Result<String, Error> {
     }
     let mut out = lines.join("\n");
     out.push('\n');
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -466,14 +490,15 @@ mod tests {
 
     #[test]
     fn cone_patterns_include_parents_of_nested_directories() {
-        let p = cone_patterns(&["a/b".to_owned(), "c".to_owned(), "a/d/".to_owned()]).unwrap();
+        let dirs = cone_dirs(&["a/b".to_owned(), "c".to_owned(), "a/d/".to_owned()]).unwrap();
+        let p = cone_patterns(&dirs);
         assert_eq!(p, "/*\n!/*/\n/a/\n!/a/*/\n/a/b/\n/c/\n/a/d/\n");
     }
 
     #[test]
     fn sparse_paths_must_stay_inside() {
-        assert!(cone_patterns(&["../x".to_owned()]).is_err());
-        assert!(cone_patterns(&["/x".to_owned()]).is_err());
-        assert!(cone_patterns(&["a/*".to_owned()]).is_err());
+        assert!(cone_dirs(&["../x".to_owned()]).is_err());
+        assert!(cone_dirs(&["/x".to_owned()]).is_err());
+        assert!(cone_dirs(&["a/*".to_owned()]).is_err());
     }
 }

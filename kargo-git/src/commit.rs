@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{self, Git, Identity};
+use crate::snapshot;
 
 /// What [`commit()`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,23 @@ pub fn commit(path: &Path, message: &str, author: Option<&Identity>) -> Result<O
         path: path.to_owned(),
         source,
     };
+    match snapshot::commit(path, message, author) {
+        snapshot::Outcome::Committed(commit) => {
+            return Ok(Outcome {
+                commit,
+                created: true,
+            });
+        }
+        snapshot::Outcome::Unchanged(commit) => {
+            return Ok(Outcome {
+                commit,
+                created: false,
+            });
+        }
+        snapshot::Outcome::NeedsGit(reason) => {
+            tracing::debug!(path = %path.display(), reason, "committing with git");
+        }
+    }
     Git::new(path).run(["add", "--all", "."]).map_err(err)?;
     let mut git = Git::new(path);
     if let Some(author) = author {

@@ -75,9 +75,12 @@ pub mod cli;
 pub mod commit;
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
+mod index;
 pub mod provider;
 pub mod push;
+mod snapshot;
 pub mod tag;
+mod worktree;
 
 pub use blocking::maybe_spawn_blocking;
 pub use cache::RepoCache;

@@ -166,6 +166,248 @@ async fn sparse_checkout_writes_only_the_named_directories() {
     );
 }
 
+/// A bare repository whose `main` holds an executable, a symbolic link,
+/// nested directories and `extra` files, all in one commit.
+fn repo_with_modes(root: &Path, extra: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut files = vec![
+        ("README", "r\n"),
+        ("run.sh", "#!/bin/sh\n"),
+        ("env/prod/v.yaml", "p: 1\n"),
+        ("env/prod/deep/w.yaml", "w: 1\n"),
+        ("env/dev/v.yaml", "d: 1\n"),
+        ("other/deep/o", "o\n"),
+    ];
+    files.extend_from_slice(extra);
+    let bare = bare_repo(root, "modes", &files);
+    let seed = root.join("modes-edit");
+    git(
+        root,
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            seed.to_str().unwrap(),
+        ],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(seed.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("v.yaml", seed.join("env/prod/link")).unwrap();
+    git(&seed, &["add", "-A"]);
+    git(&seed, &["commit", "-q", "-m", "modes"]);
+    git(&seed, &["push", "-q", "origin", "main"]);
+    bare
+}
+
+#[tokio::test]
+async fn checkouts_written_in_process_are_what_git_writes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = repo_with_modes(tmp.path(), &[]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    for sparse in [None, Some(vec!["env/prod".to_owned()])] {
+        let name = if sparse.is_some() { "sparse" } else { "full" };
+        let dir = tmp.path().join(name);
+        checkout::checkout(
+            &fetched,
+            &dir,
+            &checkout::Options::new(Revision::Branch("main".into())).with_sparse(sparse.clone()),
+            None,
+        )
+        .unwrap();
+        // The same checkout made by git alone.
+        let reference = tmp.path().join(format!("{name}-git"));
+        let r = reference.to_str().unwrap();
+        git(
+            tmp.path(),
+            &["clone", "-q", "--no-checkout", bare.to_str().unwrap(), r],
+        );
+        if sparse.is_some() {
+            git(
+                &reference,
+                &[
+                    "sparse-checkout",
+                    "set",
+                    "--cone",
+                    "--sparse-index",
+                    "env/prod",
+                ],
+            );
+        }
+        git(&reference, &["checkout", "-q", "main"]);
+        let listing = |d: &Path| git(d, &["ls-files", "--sparse", "--stage"]);
+        assert_eq!(listing(&dir), listing(&reference), "{name}");
+        assert_eq!(git(&dir, &["status", "--porcelain"]), "", "{name}");
+        let files = |d: &Path| {
+            let mut found = Vec::new();
+            let mut stack = vec![d.to_owned()];
+            while let Some(at) = stack.pop() {
+                for entry in std::fs::read_dir(&at).unwrap() {
+                    let entry = entry.unwrap();
+                    let rel = entry.path().strip_prefix(d).unwrap().display().to_string();
+                    let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+                    if rel == ".git" {
+                        continue;
+                    } else if meta.is_dir() {
+                        stack.push(entry.path());
+                    } else {
+                        use std::os::unix::fs::PermissionsExt;
+                        found.push((
+                            rel,
+                            meta.permissions().mode(),
+                            meta.file_type().is_symlink(),
+                        ));
+                    }
+                }
+            }
+            found.sort();
+            found
+        };
+        assert_eq!(files(&dir), files(&reference), "{name}");
+        assert!(
+            std::fs::symlink_metadata(dir.join("env/prod/link"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("env/prod/link")).unwrap(),
+            "p: 1\n"
+        );
+    }
+    let sparse = git(&tmp.path().join("sparse"), &["ls-files", "--sparse"]);
+    assert!(sparse.lines().any(|l| l == "other/"), "{sparse}");
+}
+
+#[tokio::test]
+async fn checkouts_with_attributes_are_written_by_git() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = repo_with_modes(
+        tmp.path(),
+        &[
+            (".gitattributes", "*.txt text eol=crlf\n"),
+            ("notes.txt", "a\nb\n"),
+        ],
+    );
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    assert_eq!(std::fs::read(dir.join("notes.txt")).unwrap(), b"a\r\nb\r\n");
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+}
+
+/// Makes the same edits in `dir`: one file changed, one deleted, one
+/// added, one made executable, a link pointed elsewhere, one touched only.
+fn edit_every_way(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(dir.join("env/prod/v.yaml"), "p: 2\n").unwrap();
+    std::fs::remove_file(dir.join("env/prod/deep/w.yaml")).unwrap();
+    std::fs::write(dir.join("env/prod/new.yaml"), "n: 1\n").unwrap();
+    std::fs::set_permissions(dir.join("README"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::remove_file(dir.join("env/prod/link")).unwrap();
+    std::os::unix::fs::symlink("new.yaml", dir.join("env/prod/link")).unwrap();
+    let run = std::fs::read(dir.join("run.sh")).unwrap();
+    std::fs::write(dir.join("run.sh"), run).unwrap();
+}
+
+#[tokio::test]
+async fn commits_made_in_process_record_what_git_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = repo_with_modes(tmp.path(), &[]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let reference = tmp.path().join("reference");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            reference.to_str().unwrap(),
+        ],
+    );
+    edit_every_way(&reference);
+    git(&reference, &["add", "--all", "."]);
+    let expected_tree = git(&reference, &["write-tree"]);
+    for sparse in [None, Some(vec!["env/prod".to_owned()])] {
+        let dir = tmp
+            .path()
+            .join(if sparse.is_some() { "sparse" } else { "full" });
+        let before = checkout::checkout(
+            &fetched,
+            &dir,
+            &checkout::Options::new(Revision::Branch("main".into())).with_sparse(sparse),
+            None,
+        )
+        .unwrap()
+        .commit;
+        edit_every_way(&dir);
+        let identity = kargo_git::Identity {
+            name: "Promoter".into(),
+            email: "promoter@example.com".into(),
+        };
+        let out = commit::commit(&dir, "\nPromote v2  \n\n\nto prod\n\n", Some(&identity)).unwrap();
+        assert!(out.created);
+        // Made without git: `git commit` would have left its message file.
+        assert!(!dir.join(".git/COMMIT_EDITMSG").exists());
+        assert_eq!(git(&dir, &["rev-parse", "HEAD"]), out.commit);
+        assert_eq!(git(&dir, &["rev-parse", "HEAD^{tree}"]), expected_tree);
+        assert_eq!(git(&dir, &["rev-parse", "HEAD^"]), before);
+        assert_eq!(git(&dir, &["symbolic-ref", "HEAD"]), "refs/heads/main");
+        assert_eq!(
+            git(&dir, &["log", "-1", "--format=%an <%ae>|%cn <%ce>|%B"]),
+            "Promoter <promoter@example.com>|Promoter <promoter@example.com>|Promote v2\n\nto prod"
+        );
+        assert_eq!(
+            git(&dir, &["reflog", "-1", "--format=%gs", "main"]),
+            "commit: Promote v2"
+        );
+        assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+        git(&dir, &["fsck", "--no-progress", "--connectivity-only"]);
+        // Nothing left to commit, and a second change commits on top.
+        assert!(!commit::commit(&dir, "again", None).unwrap().created);
+        std::fs::write(dir.join("env/prod/v.yaml"), "p: 3\n").unwrap();
+        let second = commit::commit(&dir, "third", None).unwrap();
+        assert!(second.created);
+        assert_eq!(git(&dir, &["rev-parse", "HEAD^"]), out.commit);
+        assert_eq!(
+            git(&dir, &["log", "-1", "--format=%an <%ae>"]),
+            "Kargo <no-reply@kargo.io>"
+        );
+        assert_eq!(git(&dir, &["show", "HEAD:env/prod/v.yaml"]), "p: 3");
+        assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+    }
+}
+
+#[tokio::test]
+async fn commits_git_must_judge_are_made_by_git() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = repo_with_modes(tmp.path(), &[(".gitignore", "*.tmp\n")]);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = fetch(&cache, &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("scratch.tmp"), "ignored").unwrap();
+    std::fs::write(dir.join("kept.yaml"), "k: 1\n").unwrap();
+    let out = commit::commit(&dir, "with ignores", None).unwrap();
+    assert!(out.created);
+    assert!(dir.join(".git/COMMIT_EDITMSG").exists());
+    let files = git(&dir, &["ls-tree", "-r", "--name-only", "HEAD"]);
+    assert!(files.lines().any(|f| f == "kept.yaml"), "{files}");
+    assert!(!files.lines().any(|f| f == "scratch.tmp"), "{files}");
+
+    // A change staged with git since the checkout (the index then agrees
+    // with the working tree, not with HEAD) is committed too.
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let fetched = fetch(&cache, &file_url(&repo_with_modes(&plain, &[]))).await;
+    let dir = tmp.path().join("staged");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("env/prod/v.yaml"), "p: 9\n").unwrap();
+    git(&dir, &["add", "env/prod/v.yaml"]);
+    assert!(commit::commit(&dir, "staged", None).unwrap().created);
+    assert_eq!(git(&dir, &["show", "HEAD:env/prod/v.yaml"]), "p: 9");
+}
+
 #[tokio::test]
 async fn commit_without_changes_makes_no_commit() {
     let tmp = tempfile::tempdir().unwrap();
