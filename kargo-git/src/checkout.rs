@@ -231,11 +231,11 @@ pub fn checkout(
             path: path.to_owned(),
         });
     }
-    let cone_dirs = match &options.sparse {
-        Some(dirs) => Some(cone_dirs(dirs)?),
+    let cone = match &options.sparse {
+        Some(dirs) => Some(Cone::new(&cone_dirs(dirs)?)),
         None => None,
     };
-    let sparse = cone_dirs.as_deref().map(cone_patterns);
+    let sparse = cone.as_ref().map(Cone::patterns);
 
     // The branch to end up on, and the commit to start from.
     let (branch, start) = match &options.revision {
@@ -407,7 +407,6 @@ pub fn checkout(
     let written = if fetched.partial {
         worktree::Outcome::NeedsGit("a blobless cache fetches contents through git")
     } else {
-        let cone = cone_dirs.as_deref().map(Cone::new);
         worktree::write(&fetched.repo_dir, &commit, path, cone.as_ref()).map_err(io)?
     };
     if let worktree::Outcome::NeedsGit(reason) = written {
@@ -461,28 +460,6 @@ fn cone_dirs(dirs: &[String]) -> Result<Vec<Vec<String>>, Error> {
         .collect()
 }
 
-/// The cone-mode sparse-checkout patterns for `dirs`: the files at the
-/// root, plus each directory in full (and its parents' direct files).
-fn cone_patterns(dirs: &[Vec<String>]) -> String {
-    let mut lines = vec!["/*".to_owned(), "!/*/".to_owned()];
-    let mut push = |line: String| {
-        if !lines.contains(&line) {
-            lines.push(line);
-        }
-    };
-    for parts in dirs {
-        for depth in 1..parts.len() {
-            let prefix = parts[..depth].join("/");
-            push(format!("/{prefix}/"));
-            push(format!("!/{prefix}/*/"));
-        }
-        push(format!("/{}/", parts.join("/")));
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -491,8 +468,11 @@ mod tests {
     #[test]
     fn cone_patterns_include_parents_of_nested_directories() {
         let dirs = cone_dirs(&["a/b".to_owned(), "c".to_owned(), "a/d/".to_owned()]).unwrap();
-        let p = cone_patterns(&dirs);
-        assert_eq!(p, "/*\n!/*/\n/a/\n!/a/*/\n/a/b/\n/c/\n/a/d/\n");
+        let p = Cone::new(&dirs).patterns();
+        assert_eq!(p, "/*\n!/*/\n/a/\n!/a/*/\n/a/b/\n/a/d/\n/c/\n");
+        // A directory listed in full is not also a parent.
+        let dirs = cone_dirs(&["a".to_owned(), "a/b/c".to_owned()]).unwrap();
+        assert_eq!(Cone::new(&dirs).patterns(), "/*\n!/*/\n/a/\n");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use gix::objs::tree::EntryKind;
 
 use crate::cli::Identity;
 use crate::index::{self, Entry, Stat};
+use crate::worktree::Cone;
 
 /// What [`commit()`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +111,18 @@ fn try_commit(
         }
     }
     let mut found = HashMap::new();
-    walk(path, Vec::new(), &sparse_dirs, &mut found)
-        .map_err(|_| "the working tree did not read")?;
+    walk(path, Vec::new(), &sparse_dirs, &mut found)?;
+    // git refuses to add a new file outside a sparse checkout's cone.
+    if let Ok(patterns) = std::fs::read_to_string(git_dir.join("info/sparse-checkout")) {
+        let cone = Cone::from_patterns(&patterns);
+        let outside = found.keys().any(|name| {
+            !tracked.contains_key(name.as_slice())
+                && !cone.holds_file(&String::from_utf8_lossy(name))
+        });
+        if outside {
+            return Err("a new file outside the sparse checkout is git's to refuse");
+        }
+    }
 
     // What changed: new and modified files (with their contents' ids), and
     // deletions.
@@ -159,15 +170,16 @@ fn try_commit(
     let mut editor = repo
         .edit_tree(head_tree)
         .map_err(|_| "HEAD's tree is not readable")?;
-    for upsert in upserts.iter().filter(|u| u.changed) {
-        editor
-            .upsert(gix::bstr::BStr::new(&upsert.path), upsert.kind, upsert.id)
-            .map_err(|_| "a path could not be placed in the tree")?;
-    }
+    // Removals first: a file may have become a directory of the same name.
     for name in &deleted {
         editor
             .remove(gix::bstr::BStr::new(name))
             .map_err(|_| "a path could not be removed from the tree")?;
+    }
+    for upsert in upserts.iter().filter(|u| u.changed) {
+        editor
+            .upsert(gix::bstr::BStr::new(&upsert.path), upsert.kind, upsert.id)
+            .map_err(|_| "a path could not be placed in the tree")?;
     }
     let tree = editor
         .write()

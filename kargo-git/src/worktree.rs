@@ -8,7 +8,7 @@
 //! (its filters and line-ending rules), a submodule, or a name git refuses
 //! on some platform — is handed to git, which then writes everything.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use gix::objs::FindExt as _;
@@ -19,10 +19,10 @@ use crate::index::{self, Entry};
 /// The directories a cone-mode sparse checkout writes: each listed
 /// directory in full, and the files directly inside each of its parents
 /// (and at the root).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Cone {
-    full: HashSet<String>,
-    parents: HashSet<String>,
+    full: BTreeSet<String>,
+    parents: BTreeSet<String>,
 }
 
 /// Where a directory stands with respect to the cone.
@@ -37,16 +37,86 @@ enum Place {
 }
 
 impl Cone {
-    /// The cone of `dirs`, each given as its path components.
+    /// The cone of `dirs`, each given as its path components. A directory
+    /// inside another listed one adds nothing.
     pub(crate) fn new(dirs: &[Vec<String>]) -> Self {
-        let mut cone = Cone::default();
+        let mut full = BTreeSet::new();
+        let mut parents = BTreeSet::new();
         for parts in dirs {
             for depth in 1..parts.len() {
-                cone.parents.insert(parts[..depth].join("/"));
+                parents.insert(parts[..depth].join("/"));
             }
-            cone.full.insert(parts.join("/"));
+            full.insert(parts.join("/"));
         }
-        cone
+        Cone::normalised(full, parents)
+    }
+
+    /// The cone that a cone-mode `info/sparse-checkout` file (as
+    /// [`Cone::patterns()`] writes it) describes.
+    pub(crate) fn from_patterns(text: &str) -> Self {
+        let mut listed = BTreeSet::new();
+        let mut parents = BTreeSet::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(dir) = line.strip_prefix("!/").and_then(|l| l.strip_suffix("/*/")) {
+                parents.insert(dir.to_owned());
+            } else if let Some(dir) = line.strip_prefix('/').and_then(|l| l.strip_suffix('/'))
+                && !dir.is_empty()
+                && dir != "*"
+            {
+                listed.insert(dir.to_owned());
+            }
+        }
+        let full = listed.difference(&parents).cloned().collect();
+        Cone::normalised(full, parents)
+    }
+
+    fn normalised(full: BTreeSet<String>, parents: BTreeSet<String>) -> Self {
+        let within_full = |dir: &str, full: &BTreeSet<String>| {
+            ancestors(dir).any(|a| a != dir && full.contains(a))
+        };
+        let parents = parents
+            .into_iter()
+            .filter(|p| !full.contains(p) && !within_full(p, &full))
+            .collect();
+        let kept = full
+            .iter()
+            .filter(|f| !within_full(f, &full))
+            .cloned()
+            .collect();
+        Cone {
+            full: kept,
+            parents,
+        }
+    }
+
+    /// The cone-mode patterns of `info/sparse-checkout`: the files at the
+    /// root, each parent's own files, each directory in full.
+    pub(crate) fn patterns(&self) -> String {
+        let mut dirs: Vec<(&str, bool)> = self
+            .parents
+            .iter()
+            .map(|p| (p.as_str(), true))
+            .chain(self.full.iter().map(|f| (f.as_str(), false)))
+            .collect();
+        dirs.sort_unstable();
+        let mut out = String::from("/*\n!/*/\n");
+        for (dir, parent) in dirs {
+            out.push_str(&format!("/{dir}/\n"));
+            if parent {
+                out.push_str(&format!("!/{dir}/*/\n"));
+            }
+        }
+        out
+    }
+
+    /// Whether a file at `path` (`/`-separated) is inside the cone.
+    pub(crate) fn holds_file(&self, path: &str) -> bool {
+        match path.rsplit_once('/') {
+            None => true,
+            Some((dir, _)) => {
+                self.parents.contains(dir) || ancestors(dir).any(|a| self.full.contains(a))
+            }
+        }
     }
 
     fn place(&self, dir: &str) -> Place {
@@ -58,6 +128,11 @@ impl Cone {
             Place::Outside
         }
     }
+}
+
+/// `dir` and each directory above it: `a/b/c`, `a/b`, `a`.
+fn ancestors(dir: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(dir), |d| d.rsplit_once('/').map(|(up, _)| up))
 }
 
 /// What [`write()`] did.
@@ -252,6 +327,26 @@ fn write_file(_: &Path, _: EntryKind, _: &[u8]) -> std::io::Result<index::Stat> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cone_reads_back_its_patterns_and_holds_files() {
+        let cone = Cone::new(&[
+            vec!["apps".into(), "web".into()],
+            vec!["charts".into()],
+            vec!["charts".into(), "x".into()],
+        ]);
+        assert_eq!(Cone::from_patterns(&cone.patterns()), cone);
+        for (file, held) in [
+            ("README", true),
+            ("apps/kustomization.yaml", true),
+            ("apps/web/deep/v.yaml", true),
+            ("apps/api/v.yaml", false),
+            ("charts/x/y/z", true),
+            ("docs/a.md", false),
+        ] {
+            assert_eq!(cone.holds_file(file), held, "{file}");
+        }
+    }
 
     #[test]
     fn the_cone_places_directories() {

@@ -175,6 +175,7 @@ fn repo_with_modes(root: &Path, extra: &[(&str, &str)]) -> std::path::PathBuf {
         ("env/prod/v.yaml", "p: 1\n"),
         ("env/prod/deep/w.yaml", "w: 1\n"),
         ("env/dev/v.yaml", "d: 1\n"),
+        ("env/prod/item", "i\n"),
         ("other/deep/o", "o\n"),
     ];
     files.extend_from_slice(extra);
@@ -296,7 +297,8 @@ async fn checkouts_with_attributes_are_written_by_git() {
 }
 
 /// Makes the same edits in `dir`: one file changed, one deleted, one
-/// added, one made executable, a link pointed elsewhere, one touched only.
+/// added, one made executable, a link pointed elsewhere, one touched only,
+/// one turned into a directory.
 fn edit_every_way(dir: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(dir.join("env/prod/v.yaml"), "p: 2\n").unwrap();
@@ -307,6 +309,9 @@ fn edit_every_way(dir: &Path) {
     std::os::unix::fs::symlink("new.yaml", dir.join("env/prod/link")).unwrap();
     let run = std::fs::read(dir.join("run.sh")).unwrap();
     std::fs::write(dir.join("run.sh"), run).unwrap();
+    std::fs::remove_file(dir.join("env/prod/item")).unwrap();
+    std::fs::create_dir(dir.join("env/prod/item")).unwrap();
+    std::fs::write(dir.join("env/prod/item/inner.yaml"), "i: 2\n").unwrap();
 }
 
 #[tokio::test]
@@ -406,6 +411,26 @@ async fn commits_git_must_judge_are_made_by_git() {
     git(&dir, &["add", "env/prod/v.yaml"]);
     assert!(commit::commit(&dir, "staged", None).unwrap().created);
     assert_eq!(git(&dir, &["show", "HEAD:env/prod/v.yaml"]), "p: 9");
+
+    // A new file outside a sparse checkout's cone: git refuses it, and
+    // nothing is committed.
+    let dir = tmp.path().join("cone");
+    let head = checkout::checkout(
+        &fetched,
+        &dir,
+        &checkout::Options::new(Revision::Branch("main".into()))
+            .with_sparse(Some(vec!["env/prod".into()])),
+        None,
+    )
+    .unwrap()
+    .commit;
+    std::fs::create_dir(dir.join("fresh")).unwrap();
+    std::fs::write(dir.join("fresh/new.yaml"), "n: 1\n").unwrap();
+    let err = commit::commit(&dir, "outside", None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sparse-checkout"), "{err}");
+    assert_eq!(git(&dir, &["rev-parse", "HEAD"]), head);
 }
 
 #[tokio::test]
