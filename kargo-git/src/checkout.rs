@@ -56,6 +56,9 @@ pub struct Options {
     /// Skip TLS verification for later fetches and pushes from this
     /// checkout (Kargo's `insecureSkipTLSVerify`).
     pub insecure_skip_tls_verify: bool,
+    /// Initialise and update submodules, recursively, with the same
+    /// credentials (Kargo's `recurseSubmodules`).
+    pub recurse_submodules: bool,
 }
 
 impl Options {
@@ -82,6 +85,12 @@ impl Options {
     /// Sets [`Options::insecure_skip_tls_verify`].
     pub fn with_insecure_skip_tls_verify(mut self, skip: bool) -> Self {
         self.insecure_skip_tls_verify = skip;
+        self
+    }
+
+    /// Sets [`Options::recurse_submodules`].
+    pub fn with_recurse_submodules(mut self, recurse: bool) -> Self {
+        self.recurse_submodules = recurse;
         self
     }
 
@@ -339,9 +348,12 @@ pub fn checkout(
     .map_err(io)?;
 
     // Credentials serve the fetches of file contents a partial checkout
-    // makes while writing its working tree.
+    // makes while writing its working tree, and those of submodules.
     let git = Git::new(path)
-        .with_credentials(&git_dir, credentials.filter(|_| fetched.partial))
+        .with_credentials(
+            &git_dir,
+            credentials.filter(|_| fetched.partial || options.recurse_submodules),
+        )
         .map_err(git_err)?;
     let Some(start) = start else {
         // A branch that the remote does not have: an orphan with one empty
@@ -412,6 +424,11 @@ pub fn checkout(
     if let worktree::Outcome::NeedsGit(reason) = written {
         tracing::debug!(path = %path.display(), reason, "checking out with git");
         git.run(["read-tree", "-u", "--reset", "HEAD"])
+            .map_err(git_err)?;
+    }
+    if options.recurse_submodules {
+        // Relative submodule URLs resolve against `origin`.
+        git.run(["submodule", "update", "--init", "--recursive", "--quiet"])
             .map_err(git_err)?;
     }
     Ok(Outcome {

@@ -943,3 +943,96 @@ async fn blobless_against_a_server_without_filters_fetches_everything() {
         "d"
     );
 }
+
+#[tokio::test]
+async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bare, server, creds) = served(tmp.path(), &[("README", "app\n")]);
+    let root = bare.parent().unwrap();
+    let lib = bare_repo(root, "lib", &[("lib.yaml", "lib: 1\n")]);
+    // The superproject names the library by a URL relative to its own.
+    let seed = tmp.path().join("seed");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            seed.to_str().unwrap(),
+        ],
+    );
+    git(
+        &seed,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &file_url(&lib),
+            "vendor/lib",
+        ],
+    );
+    git(
+        &seed,
+        &[
+            "config",
+            "-f",
+            ".gitmodules",
+            "submodule.vendor/lib.url",
+            "../lib.git",
+        ],
+    );
+    git(&seed, &["commit", "-q", "-am", "vendor lib"]);
+    git(&seed, &["push", "-q", "origin", "main"]);
+
+    let url = server.url("app");
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let fetched = cache
+        .fetch(
+            &url,
+            Some(creds.clone()),
+            &cache::Options::default(),
+            no_interrupt(),
+        )
+        .await
+        .unwrap();
+    let options = checkout::Options::new(Revision::Branch("main".into()));
+    let plain = tmp.path().join("plain");
+    checkout::checkout(&fetched, &plain, &options, Some(&creds)).unwrap();
+    assert!(!plain.join("vendor/lib/lib.yaml").exists());
+
+    let dir = tmp.path().join("w");
+    checkout::checkout(
+        &fetched,
+        &dir,
+        &options.clone().with_recurse_submodules(true),
+        Some(&creds),
+    )
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("vendor/lib/lib.yaml")).unwrap(),
+        "lib: 1\n"
+    );
+    assert_eq!(
+        git(&dir.join("vendor/lib"), &["rev-parse", "HEAD"]),
+        git(&lib, &["rev-parse", "main"])
+    );
+    // A change beside the submodule commits and leaves it as it was.
+    std::fs::write(dir.join("README"), "app 2\n").unwrap();
+    assert!(commit::commit(&dir, "edit", None).unwrap().created);
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // Without credentials the library cannot be fetched, and the error
+    // names no secret.
+    let err = checkout::checkout(
+        &fetched,
+        &tmp.path().join("anonymous"),
+        &options.with_recurse_submodules(true),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("submodule"), "{err}");
+    assert!(!err.contains("t0ps3cret"), "{err}");
+}

@@ -33,7 +33,9 @@ pub struct Config {
     /// Skip TLS certificate verification.
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
-    /// Clone submodules too (not supported; rejected when true).
+    /// Initialise and update submodules recursively in every checkout
+    /// (`git submodule update --init --recursive`), with the credentials
+    /// of `repoURL`.
     #[serde(default)]
     pub recurse_submodules: bool,
     /// Clone without file contents (`--filter=blob:none`) where the server
@@ -145,11 +147,6 @@ impl Step for GitClone {
                 "invalid {KIND} config: repoURL and at least one checkout are required"
             )));
         }
-        if config.recurse_submodules {
-            return Err(StepError::failed(format!(
-                "{KIND}: recurseSubmodules is not supported"
-            )));
-        }
         let author = config
             .author
             .as_ref()
@@ -174,7 +171,8 @@ impl Step for GitClone {
                 .with_create(c.create)
                 .with_sparse(sparse)
                 .with_author(author.clone())
-                .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify);
+                .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify)
+                .with_recurse_submodules(config.recurse_submodules);
             planned.push((key, dir, options));
         }
 

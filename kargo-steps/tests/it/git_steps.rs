@@ -64,7 +64,8 @@ async fn clone_commit_push_tag_and_clear_with_kargos_outputs() {
             json!({"repoURL": url, "checkout": [
             {"branch": "main", "path": "src", "as": "source"},
             {"branch": "stage/prod", "create": true, "path": "out"}
-        ], "author": {"name": "Promoter", "email": "promoter@example.com"}}),
+        ], "author": {"name": "Promoter", "email": "promoter@example.com"},
+            "recurseSubmodules": true}),
         )
         .await
         .unwrap();
