@@ -393,6 +393,9 @@ impl RepoCache {
             Err(e) => return Err(auth.explain(e, url, &shown, interrupt)),
         };
 
+        if !partial {
+            consolidate_packs(repo_dir);
+        }
         let (refs, default_branch) = advertised(&outcome.ref_map.remote_refs);
         if let Some(branch) = &default_branch {
             // The cache's HEAD follows the remote's default branch.
@@ -411,6 +414,32 @@ impl RepoCache {
             refs,
             partial,
         })
+    }
+}
+
+/// More packs than this in a cached repository are rolled into fewer after
+/// a fetch. Every fetch that brings something writes a pack, and every
+/// object lookup (the cache's, and its checkouts' through `alternates`)
+/// searches the packs one by one.
+const PACK_LIMIT: usize = 16;
+
+/// Rolls the cached repository's small packs into one when it holds more
+/// than [`PACK_LIMIT`]: `git repack --geometric=2` merges only packs small
+/// against the others, so the cost follows what recent fetches brought,
+/// not the size of the repository. Nothing is pruned. A failure leaves the
+/// packs as they were and is only logged: the cache still works.
+fn consolidate_packs(repo_dir: &Path) {
+    let packs = fs::read_dir(repo_dir.join("objects/pack")).map_or(0, |dir| {
+        dir.filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
+            .count()
+    });
+    if packs <= PACK_LIMIT {
+        return;
+    }
+    match crate::cli::Git::new(repo_dir).run(["repack", "-d", "-q", "--geometric=2"]) {
+        Ok(_) => tracing::debug!(repo = %repo_dir.display(), packs, "packs consolidated"),
+        Err(e) => tracing::warn!(repo = %repo_dir.display(), error = %e, "repack failed"),
     }
 }
 

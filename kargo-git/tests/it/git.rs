@@ -1036,3 +1036,50 @@ async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
     assert!(err.contains("submodule"), "{err}");
     assert!(!err.contains("t0ps3cret"), "{err}");
 }
+
+#[tokio::test]
+async fn a_cache_fetched_many_times_keeps_few_packs_and_every_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("values.yaml", "tag: v0\n")]);
+    let url = file_url(&bare);
+    let seed = tmp.path().join("seed");
+    git(
+        tmp.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            seed.to_str().unwrap(),
+        ],
+    );
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let packs = || {
+        std::fs::read_dir(cache.repo_dir(&url).join("objects/pack"))
+            .unwrap()
+            .filter(|e| {
+                let path = e.as_ref().unwrap().path();
+                path.extension().is_some_and(|x| x == "pack")
+            })
+            .count()
+    };
+    let mut most = 0;
+    for n in 1..=40 {
+        std::fs::write(seed.join("values.yaml"), format!("tag: v{n}\n")).unwrap();
+        git(&seed, &["commit", "-q", "-am", &format!("v{n}")]);
+        git(&seed, &["push", "-q", "origin", "main"]);
+        fetch(&cache, &url).await;
+        most = most.max(packs());
+    }
+    // Each fetch wrote a pack; they were rolled up along the way.
+    assert!(most <= 17, "{most} packs");
+    let repo = cache.repo_dir(&url);
+    assert_eq!(git(&repo, &["rev-list", "--count", "main"]), "41");
+    git(&repo, &["fsck", "--no-progress", "--connectivity-only"]);
+    let fetched = fetch(&cache, &url).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("values.yaml")).unwrap(),
+        "tag: v40\n"
+    );
+}
