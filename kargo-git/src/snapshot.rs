@@ -13,14 +13,14 @@
 //! files git would skip), no submodules, and no files inside a directory
 //! the sparse checkout leaves out. Anything else is handed to git.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use gix::objs::tree::EntryKind;
 
 use crate::cli::Identity;
 use crate::index::{self, Entry, Stat};
-use crate::worktree::Cone;
+use crate::worktree::{Cone, os_bytes, os_path};
 
 /// What [`commit()`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ fn try_commit(
             changed,
         });
     }
-    let deleted: Vec<&[u8]> = tracked
+    let deleted: HashSet<&[u8]> = tracked
         .keys()
         .filter(|name| !found.contains_key(**name))
         .copied()
@@ -188,8 +188,7 @@ fn try_commit(
 
     // The index after the commit: the working tree as it is now.
     let mut entries: Vec<Entry> = Vec::with_capacity(index.entries().len());
-    let updated: std::collections::HashSet<&[u8]> =
-        upserts.iter().map(|u| u.path.as_slice()).collect();
+    let updated: HashSet<&[u8]> = upserts.iter().map(|u| u.path.as_slice()).collect();
     for entry in index.entries() {
         let name: &[u8] = entry.path(&index);
         if deleted.contains(&name) || updated.contains(name) {
@@ -368,28 +367,6 @@ fn is_executable(meta: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn is_executable(_: &std::fs::Metadata) -> bool {
     false
-}
-
-#[cfg(unix)]
-fn os_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    name.as_bytes().to_vec()
-}
-
-#[cfg(not(unix))]
-fn os_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
-    name.to_string_lossy().into_owned().into_bytes()
-}
-
-#[cfg(unix)]
-fn os_path(bytes: &[u8]) -> std::path::PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-}
-
-#[cfg(not(unix))]
-fn os_path(bytes: &[u8]) -> std::path::PathBuf {
-    std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
 #[cfg(test)]

@@ -282,15 +282,30 @@ fn is_plain(name: &[u8]) -> bool {
             .all(|b| b.is_ascii() && !matches!(b, b'/' | b'\\' | b':' | b'~' | 0))
 }
 
+/// A path of the working tree, from the bytes git records.
 #[cfg(unix)]
-fn os_path(bytes: &[u8]) -> PathBuf {
+pub(crate) fn os_path(bytes: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
 }
 
+/// A path of the working tree, from the bytes git records.
 #[cfg(not(unix))]
-fn os_path(bytes: &[u8]) -> PathBuf {
+pub(crate) fn os_path(bytes: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The bytes git records for a file name.
+#[cfg(unix)]
+pub(crate) fn os_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    name.as_bytes().to_vec()
+}
+
+/// The bytes git records for a file name.
+#[cfg(not(unix))]
+pub(crate) fn os_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
+    name.to_string_lossy().into_owned().into_bytes()
 }
 
 /// Writes one file as git would (permissions from the umask) and returns
