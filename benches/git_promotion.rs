@@ -44,24 +44,28 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .output()
-        .unwrap();
+/// Runs the git command `cmd` with `args`, panicking with its stderr when
+/// it fails; returns its trimmed stdout.
+fn output(mut cmd: Command, args: &[&str]) -> String {
+    let out = cmd.args(args).output().unwrap();
     assert!(
         out.status.success(),
         "git {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Bench")
+        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+        .env("GIT_COMMITTER_NAME", "Bench")
+        .env("GIT_COMMITTER_EMAIL", "bench@example.com");
+    output(cmd, args)
 }
 
 fn file_path(i: usize) -> String {
@@ -188,19 +192,11 @@ fn kargo_cli(url: &str, work: &Path, run: &str) {
         tree.to_str().unwrap(),
     );
     let kargo = |dir: &Path, args: &[&str]| -> String {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
+        let mut cmd = Command::new("git");
+        cmd.current_dir(dir)
             .env("HOME", &home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+            .env("GIT_CONFIG_NOSYSTEM", "1");
+        output(cmd, args)
     };
     let load_work_tree = || {
         let repo_dir = kargo(&tree, &["config", "kargo.repoDir"]);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::support::{bare_repo, file_url, git};
+use crate::support::{bare_repo, clone, file_url, git};
 use kargo_core::credentials::Credentials;
 use kargo_git::checkout::{self, Revision};
 use kargo_git::push::{self, IntegrationPolicy};
@@ -19,10 +19,18 @@ fn no_interrupt() -> Arc<AtomicBool> {
 }
 
 async fn fetch(cache: &RepoCache, url: &str) -> cache::Fetched {
-    cache
-        .fetch(url, None, &cache::Options::default(), no_interrupt())
+    fetch_with(cache, url, None, &cache::Options::default())
         .await
         .expect("fetch")
+}
+
+async fn fetch_with(
+    cache: &RepoCache,
+    url: &str,
+    credentials: Option<Credentials>,
+    options: &cache::Options,
+) -> Result<cache::Fetched, cache::Error> {
+    cache.fetch(url, credentials, options, no_interrupt()).await
 }
 
 /// A bare repository `app` holding `files`, served over smart HTTP with
@@ -181,15 +189,7 @@ fn repo_with_modes(root: &Path, extra: &[(&str, &str)]) -> std::path::PathBuf {
     files.extend_from_slice(extra);
     let bare = bare_repo(root, "modes", &files);
     let seed = root.join("modes-edit");
-    git(
-        root,
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            seed.to_str().unwrap(),
-        ],
-    );
+    clone(&bare, &seed);
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(seed.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::symlink("v.yaml", seed.join("env/prod/link")).unwrap();
@@ -321,15 +321,7 @@ async fn commits_made_in_process_record_what_git_records() {
     let cache = RepoCache::new(tmp.path().join("cache"));
     let fetched = fetch(&cache, &file_url(&bare)).await;
     let reference = tmp.path().join("reference");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            reference.to_str().unwrap(),
-        ],
-    );
+    clone(&bare, &reference);
     edit_every_way(&reference);
     git(&reference, &["add", "--all", "."]);
     let expected_tree = git(&reference, &["write-tree"]);
@@ -525,13 +517,7 @@ async fn concurrent_pushes(n: usize, bare: &Path, urls: &[String], creds: Option
         let (cache, url, creds) = (cache.clone(), urls[i % urls.len()].clone(), creds.clone());
         let dir = tmp.path().join(format!("w{i}"));
         tasks.push(tokio::spawn(async move {
-            let fetched = cache
-                .fetch(
-                    &url,
-                    creds.clone(),
-                    &cache::Options::default(),
-                    no_interrupt(),
-                )
+            let fetched = fetch_with(&cache, &url, creds.clone(), &cache::Options::default())
                 .await
                 .unwrap();
             checkout_branch(&fetched, &dir, "main");
@@ -614,15 +600,14 @@ async fn smart_http_with_basic_auth_clones_and_pushes() {
     let (bare, server, creds) = served(tmp.path(), &[("f", "1")]);
     let url = server.url("app");
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let fetched = cache
-        .fetch(
-            &url,
-            Some(creds.clone()),
-            &cache::Options::default(),
-            no_interrupt(),
-        )
-        .await
-        .unwrap();
+    let fetched = fetch_with(
+        &cache,
+        &url,
+        Some(creds.clone()),
+        &cache::Options::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(fetched.default_branch.as_deref(), Some("main"));
     let dir = tmp.path().join("w");
     checkout_branch(&fetched, &dir, "main");
@@ -656,15 +641,14 @@ async fn wrong_credentials_name_the_url_and_not_the_secret() {
         password: "wr0ng-s3cret".into(),
     };
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let err = cache
-        .fetch(
-            &url,
-            Some(wrong.clone()),
-            &cache::Options::default(),
-            no_interrupt(),
-        )
-        .await
-        .unwrap_err();
+    let err = fetch_with(
+        &cache,
+        &url,
+        Some(wrong.clone()),
+        &cache::Options::default(),
+    )
+    .await
+    .unwrap_err();
     let shown = format!("{err} / {err:?}");
     assert!(
         matches!(err, cache::Error::Authentication { .. }),
@@ -692,13 +676,7 @@ async fn wrong_credentials_name_the_url_and_not_the_secret() {
         username: "kargo".into(),
         password: "right-secret".into(),
     };
-    let fetched = cache
-        .fetch(
-            &url,
-            Some(right),
-            &cache::Options::default(),
-            no_interrupt(),
-        )
+    let fetched = fetch_with(&cache, &url, Some(right), &cache::Options::default())
         .await
         .unwrap();
     let dir = tmp.path().join("w");
@@ -725,15 +703,7 @@ async fn a_shallow_cache_gives_shallow_checkouts_that_still_push_and_rebase() {
     let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
     // More history on the remote.
     let seed = tmp.path().join("seed");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            seed.to_str().unwrap(),
-        ],
-    );
+    clone(&bare, &seed);
     for i in 0..5 {
         std::fs::write(seed.join("f"), format!("{i}")).unwrap();
         git(&seed, &["commit", "-q", "-am", &format!("c{i}")]);
@@ -857,15 +827,14 @@ async fn blobless_caches_hold_no_contents_and_checkouts_fetch_only_what_they_wri
     let (prod, dev) = (blob("env/prod/v.yaml"), blob("env/dev/v.yaml"));
     let url = server.url("app");
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let fetched = cache
-        .fetch(
-            &url,
-            Some(creds.clone()),
-            &cache::Options::default().with_blobless(true),
-            no_interrupt(),
-        )
-        .await
-        .unwrap();
+    let fetched = fetch_with(
+        &cache,
+        &url,
+        Some(creds.clone()),
+        &cache::Options::default().with_blobless(true),
+    )
+    .await
+    .unwrap();
     assert!(fetched.partial);
     // Commits and trees, no file contents.
     assert!(holds(&fetched.repo_dir, fetched.branch("main").unwrap()));
@@ -907,13 +876,7 @@ async fn blobless_caches_hold_no_contents_and_checkouts_fetch_only_what_they_wri
     assert_eq!(git(&bare, &["show", "main:env/dev/v.yaml"]), "d");
 
     // Later fetches into the blobless cache (gix's) bring what is new.
-    let again = cache
-        .fetch(
-            &url,
-            Some(creds),
-            &cache::Options::default(),
-            no_interrupt(),
-        )
+    let again = fetch_with(&cache, &url, Some(creds), &cache::Options::default())
         .await
         .unwrap();
     assert!(again.partial);
@@ -926,15 +889,14 @@ async fn blobless_against_a_server_without_filters_fetches_everything() {
     let bare = bare_repo(tmp.path(), "app", &[("env/dev/v.yaml", "d")]);
     let dev = git(&bare, &["rev-parse", "HEAD:env/dev/v.yaml"]);
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let fetched = cache
-        .fetch(
-            &file_url(&bare),
-            None,
-            &cache::Options::default().with_blobless(true),
-            no_interrupt(),
-        )
-        .await
-        .unwrap();
+    let fetched = fetch_with(
+        &cache,
+        &file_url(&bare),
+        None,
+        &cache::Options::default().with_blobless(true),
+    )
+    .await
+    .unwrap();
     assert!(holds(&fetched.repo_dir, &dev));
     let dir = tmp.path().join("w");
     checkout_branch(&fetched, &dir, "main");
@@ -952,15 +914,7 @@ async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
     let lib = bare_repo(root, "lib", &[("lib.yaml", "lib: 1\n")]);
     // The superproject names the library by a URL relative to its own.
     let seed = tmp.path().join("seed");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            seed.to_str().unwrap(),
-        ],
-    );
+    clone(&bare, &seed);
     git(
         &seed,
         &[
@@ -988,15 +942,14 @@ async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
 
     let url = server.url("app");
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let fetched = cache
-        .fetch(
-            &url,
-            Some(creds.clone()),
-            &cache::Options::default(),
-            no_interrupt(),
-        )
-        .await
-        .unwrap();
+    let fetched = fetch_with(
+        &cache,
+        &url,
+        Some(creds.clone()),
+        &cache::Options::default(),
+    )
+    .await
+    .unwrap();
     let options = checkout::Options::new(Revision::Branch("main".into()));
     let plain = tmp.path().join("plain");
     checkout::checkout(&fetched, &plain, &options, Some(&creds)).unwrap();
@@ -1043,15 +996,7 @@ async fn a_cache_fetched_many_times_keeps_few_packs_and_every_commit() {
     let bare = bare_repo(tmp.path(), "app", &[("values.yaml", "tag: v0\n")]);
     let url = file_url(&bare);
     let seed = tmp.path().join("seed");
-    git(
-        tmp.path(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            seed.to_str().unwrap(),
-        ],
-    );
+    clone(&bare, &seed);
     let cache = RepoCache::new(tmp.path().join("cache"));
     let packs = || {
         std::fs::read_dir(cache.repo_dir(&url).join("objects/pack"))

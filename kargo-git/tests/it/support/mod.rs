@@ -57,6 +57,12 @@ pub fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     bare
 }
 
+/// Clones `repo` into `dest` with the git CLI.
+pub fn clone(repo: &Path, dest: &Path) {
+    let (repo, dest) = (repo.to_str().unwrap(), dest.to_str().unwrap());
+    git(Path::new("."), &["clone", "-q", repo, dest]);
+}
+
 /// `file://` URL of a path.
 pub fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
