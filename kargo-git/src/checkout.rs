@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use kargo_core::credentials::Credentials;
 
-use crate::cache::{Fetched, write_atomically};
+use crate::cache::Fetched;
 use crate::cli::{self, Git, Identity};
 use crate::worktree::{self, Cone};
 
@@ -285,19 +285,19 @@ pub fn checkout(
         Revision::Commit(commit) => (None, Some(commit.clone())),
     };
 
-    // A repository that borrows the cache's objects.
+    // A repository that borrows the cache's objects. Nothing reads it
+    // before this function returns, so its files are written in place, and
+    // only the directories git cannot do without are made now: creating
+    // files and directories is most of what a checkout costs.
     fs::create_dir_all(path).map_err(io)?;
     let git_dir = path.join(".git");
     fs::create_dir_all(git_dir.join("objects/info")).map_err(io)?;
-    fs::create_dir_all(git_dir.join("objects/pack")).map_err(io)?;
     fs::create_dir_all(git_dir.join("refs/heads")).map_err(io)?;
-    fs::create_dir_all(git_dir.join("refs/tags")).map_err(io)?;
-    fs::create_dir_all(git_dir.join("info")).map_err(io)?;
     let objects = fetched.objects_dir();
     let objects = objects.canonicalize().unwrap_or(objects);
-    write_atomically(
-        &git_dir.join("objects/info/alternates"),
-        format!("{}\n", objects.display()).as_bytes(),
+    fs::write(
+        git_dir.join("objects/info/alternates"),
+        format!("{}\n", objects.display()),
     )
     .map_err(io)?;
     // A shallow cache makes a shallow checkout: git must know where the
@@ -318,7 +318,8 @@ pub fn checkout(
         config.push_str(
             "\tsparseCheckout = true\n\tsparseCheckoutCone = true\n[index]\n\tsparse = true\n",
         );
-        write_atomically(&git_dir.join("info/sparse-checkout"), patterns.as_bytes()).map_err(io)?;
+        fs::create_dir_all(git_dir.join("info")).map_err(io)?;
+        fs::write(git_dir.join("info/sparse-checkout"), patterns).map_err(io)?;
     }
     let _ = write!(
         config,
@@ -339,13 +340,9 @@ pub fn checkout(
     // its own: no automatic maintenance, which git would otherwise start
     // as a separate process after every commit, rebase and merge.
     config.push_str("[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n");
-    write_atomically(&git_dir.join("config"), config.as_bytes()).map_err(io)?;
+    fs::write(git_dir.join("config"), config).map_err(io)?;
     let initial = branch.as_deref().unwrap_or("main");
-    write_atomically(
-        &git_dir.join("HEAD"),
-        format!("ref: refs/heads/{initial}\n").as_bytes(),
-    )
-    .map_err(io)?;
+    fs::write(git_dir.join("HEAD"), format!("ref: refs/heads/{initial}\n")).map_err(io)?;
 
     // Credentials serve the fetches of file contents a partial checkout
     // makes while writing its working tree, and those of submodules.
@@ -405,12 +402,20 @@ pub fn checkout(
     })?;
     match &branch {
         Some(branch) => {
-            write_ref(&git_dir, &format!("refs/remotes/origin/{branch}"), &commit).map_err(io)?;
-            write_ref(&git_dir, &format!("refs/heads/{branch}"), &commit).map_err(io)?;
+            // The remote-tracking branch in `packed-refs` (no directories).
+            fs::write(
+                git_dir.join("packed-refs"),
+                format!("# pack-refs with: peeled fully-peeled sorted \n{commit} refs/remotes/origin/{branch}\n"),
+            )
+            .map_err(io)?;
+            let local = git_dir.join("refs/heads").join(branch);
+            if let Some(parent) = local.parent() {
+                fs::create_dir_all(parent).map_err(io)?;
+            }
+            fs::write(local, format!("{commit}\n")).map_err(io)?;
         }
         None => {
-            write_atomically(&git_dir.join("HEAD"), format!("{commit}\n").as_bytes())
-                .map_err(io)?;
+            fs::write(git_dir.join("HEAD"), format!("{commit}\n")).map_err(io)?;
         }
     }
     // Writes the index and the (possibly sparse) working tree: in-process
@@ -436,14 +441,6 @@ pub fn checkout(
         branch,
         created: false,
     })
-}
-
-fn write_ref(git_dir: &Path, name: &str, id: &str) -> std::io::Result<()> {
-    let path = git_dir.join(name);
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    write_atomically(&path, format!("{id}\n").as_bytes())
 }
 
 fn quote_config(value: &str) -> String {

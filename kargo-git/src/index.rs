@@ -79,8 +79,9 @@ pub(crate) fn stat_from(meta: &std::fs::Metadata) -> Option<Stat> {
     }
 }
 
-/// Serialises `entries` (in any order) as an index file.
-pub(crate) fn encode(mut entries: Vec<Entry>) -> std::io::Result<Vec<u8>> {
+/// Serialises `entries` (in any order) as an index file, marked as holding
+/// the tree of `commit` when one is given.
+pub(crate) fn encode(mut entries: Vec<Entry>, commit: Option<&str>) -> std::io::Result<Vec<u8>> {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     let too_many = || std::io::Error::other("too many index entries");
     let count = u32::try_from(entries.len()).map_err(|_| too_many())?;
@@ -128,48 +129,47 @@ pub(crate) fn encode(mut entries: Vec<Entry>) -> std::io::Result<Vec<u8>> {
         out.extend_from_slice(b"sdir");
         out.extend_from_slice(&0u32.to_be_bytes());
     }
+    if let Some(commit) = commit.filter(|c| c.len() == 40) {
+        out.extend_from_slice(&holds_extension(commit));
+    }
     let checksum = Sha1::digest(&out);
     out.extend_from_slice(&checksum);
     Ok(out)
 }
 
 /// Writes `entries` as the index of the repository at `git_dir` (all at
-/// once, by rename) and records that it holds the tree of `commit`: the
-/// index that [`holds_tree_of()`] recognises until something else writes
-/// the index or moves `HEAD`.
+/// once, by rename), marked as holding the tree of `commit`: the index that
+/// [`holds_tree_of()`] recognises until something else writes the index.
 pub(crate) fn write(git_dir: &Path, entries: Vec<Entry>, commit: &str) -> std::io::Result<()> {
-    let bytes = encode(entries)?;
-    write_atomically(&git_dir.join("index"), &bytes)?;
-    let checksum = hex::encode(&bytes[bytes.len() - 20..]);
-    write_atomically(
-        &git_dir.join(MARKER),
-        format!("{checksum} {commit}\n").as_bytes(),
-    )
+    write_atomically(&git_dir.join("index"), &encode(entries, Some(commit))?)
 }
 
-/// Where [`write()`] records which index it wrote for which commit.
-const MARKER: &str = "kargo-index";
+/// The optional extension that records which commit's tree the index
+/// holds. Its signature starts with a capital letter, which tells git it
+/// may ignore it; git drops it whenever it writes the index itself.
+const HOLDS: &[u8; 4] = b"KRGH";
+
+/// The extension's length on disk: signature, size, a 40-digit id.
+const HOLDS_LEN: usize = 4 + 4 + 40;
 
 /// Whether the index of the repository at `git_dir` is the one [`write()`]
 /// wrote for `head`: the exact tree of `head`, with nothing staged since.
-/// Any git command that writes the index changes its checksum.
 pub(crate) fn holds_tree_of(git_dir: &Path, head: &str) -> bool {
-    let Ok(marker) = std::fs::read_to_string(git_dir.join(MARKER)) else {
-        return false;
-    };
-    let Some((checksum, commit)) = marker.trim().split_once(' ') else {
-        return false;
-    };
-    if commit != head {
-        return false;
-    }
     let Ok(mut file) = std::fs::File::open(git_dir.join("index")) else {
         return false;
     };
-    let mut trailer = [0u8; 20];
-    let read = std::io::Seek::seek(&mut file, std::io::SeekFrom::End(-20))
-        .and_then(|_| std::io::Read::read_exact(&mut file, &mut trailer));
-    read.is_ok() && hex::encode(trailer) == checksum
+    let mut tail = [0u8; HOLDS_LEN + 20];
+    let read = std::io::Seek::seek(&mut file, std::io::SeekFrom::End(-(tail.len() as i64)))
+        .and_then(|_| std::io::Read::read_exact(&mut file, &mut tail));
+    read.is_ok() && tail[..HOLDS_LEN] == holds_extension(head)[..]
+}
+
+fn holds_extension(commit: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HOLDS_LEN);
+    out.extend_from_slice(HOLDS);
+    out.extend_from_slice(&40u32.to_be_bytes());
+    out.extend_from_slice(commit.as_bytes());
+    out
 }
 
 #[cfg(test)]
@@ -247,12 +247,15 @@ mod tests {
 
     #[test]
     fn a_full_index_is_version_two_without_the_sparse_extension() {
-        let bytes = encode(vec![Entry {
-            path: b"x".to_vec(),
-            mode: 0o100644,
-            id: id(1),
-            stat: Stat::default(),
-        }])
+        let bytes = encode(
+            vec![Entry {
+                path: b"x".to_vec(),
+                mode: 0o100644,
+                id: id(1),
+                stat: Stat::default(),
+            }],
+            None,
+        )
         .unwrap();
         assert_eq!(&bytes[4..8], &2u32.to_be_bytes());
         assert!(!bytes.windows(4).any(|w| w == b"sdir"));

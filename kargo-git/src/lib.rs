@@ -76,6 +76,7 @@ pub mod commit;
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
 mod index;
+mod pack;
 pub mod provider;
 pub mod push;
 mod snapshot;

@@ -82,8 +82,10 @@ fn try_commit(
     }
     let message = cleaned(message).ok_or("an empty message is git's to refuse")?;
     let git_dir = path.join(".git");
-    let repo = gix::open_opts(path, gix::open::Options::isolated())
-        .map_err(|_| "the repository did not open")?;
+    // New objects stay in memory until they are written as one pack.
+    let mut repo = gix::open_opts(path, gix::open::Options::isolated())
+        .map_err(|_| "the repository did not open")?
+        .with_object_memory();
     let head = repo.head_id().map_err(|_| "HEAD is not a commit")?.detach();
     if !index::holds_tree_of(&git_dir, &head.to_string()) {
         return Err("the index is not the one written for HEAD");
@@ -234,8 +236,18 @@ fn try_commit(
         .write_object(&commit)
         .map_err(|_| "the commit could not be written")?
         .detach();
-    // The index first: should moving the branch fail, git finds the
-    // change staged and commits it.
+    let written = repo
+        .objects
+        .take_object_memory()
+        .ok_or("the new objects were not kept in memory")?;
+    let objects: Vec<_> = written
+        .iter()
+        .map(|(id, (kind, data))| (*id, *kind, data.as_slice()))
+        .collect();
+    crate::pack::write(&git_dir.join("objects"), &objects)
+        .map_err(|_| "the new objects could not be written")?;
+    // The index next: should moving the branch fail, git finds the change
+    // staged and commits it.
     index::write(&git_dir, entries, &id.to_string())
         .map_err(|_| "the index could not be written")?;
     let log = format!("commit: {}", message.lines().next().unwrap_or_default());

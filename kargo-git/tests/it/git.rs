@@ -344,8 +344,12 @@ async fn commits_made_in_process_record_what_git_records() {
         };
         let out = commit::commit(&dir, "\nPromote v2  \n\n\nto prod\n\n", Some(&identity)).unwrap();
         assert!(out.created);
-        // Made without git: `git commit` would have left its message file.
+        // Made without git: `git commit` would have left its message file,
+        // and loose objects instead of one pack.
         assert!(!dir.join(".git/COMMIT_EDITMSG").exists());
+        let counts = git(&dir, &["count-objects", "-v"]);
+        assert!(counts.lines().any(|l| l == "count: 0"), "{counts}");
+        assert!(counts.lines().any(|l| l == "packs: 1"), "{counts}");
         assert_eq!(git(&dir, &["rev-parse", "HEAD"]), out.commit);
         assert_eq!(git(&dir, &["rev-parse", "HEAD^{tree}"]), expected_tree);
         assert_eq!(git(&dir, &["rev-parse", "HEAD^"]), before);
