@@ -309,9 +309,11 @@ pub fn checkout(
     let author = options.author.clone().unwrap_or_else(Identity::kargo);
     // A checkout of a blobless cache is a partial clone itself: git fetches
     // the file contents it writes from `origin` (format version 1 is what
-    // git requires for the extension).
+    // git requires for the extension). A checkout lives for one promotion:
+    // no reflogs, whose files and directories every commit and push would
+    // otherwise create.
     let mut config = format!(
-        "[core]\n\trepositoryformatversion = {}\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n",
+        "[core]\n\trepositoryformatversion = {}\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = false\n",
         u8::from(fetched.partial)
     );
     if let Some(patterns) = &sparse {
