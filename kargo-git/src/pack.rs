@@ -124,21 +124,7 @@ mod tests {
     #[test]
     fn git_verifies_the_pack_and_reads_every_object() {
         let dir = tempfile::tempdir().unwrap();
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .current_dir(dir.path())
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
+        let git = |args: &[&str]| crate::cli::Git::new(dir.path()).run(args).unwrap();
         git(&["init", "-q", "--bare"]);
         // Sizes around the header's byte boundaries.
         let blobs: Vec<Vec<u8>> = [0usize, 15, 16, 2047, 2048, 100_000]
