@@ -61,15 +61,84 @@ fn kargo_run(
     file: &str,
     tag: &str,
 ) -> std::process::Output {
+    kargo_run_with(cache, workdir, url, file, tag, &[])
+}
+
+/// [`kargo_run`] with `extra` arguments for `kargo run`.
+fn kargo_run_with(
+    cache: &Path,
+    workdir: &Path,
+    url: &str,
+    file: &str,
+    tag: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let steps = workdir.with_extension("steps.yaml");
     std::fs::write(&steps, steps_yaml(url, file, tag)).unwrap();
     Command::new(kargo_bin())
         .args(["run", "--steps", steps.to_str().unwrap(), "--workdir"])
         .arg(workdir)
+        .args(extra)
         .env("KARGO_GIT_CACHE", cache)
         .env_remove("KARGO_LOG")
         .output()
         .unwrap()
+}
+
+#[test]
+fn kargo_run_with_a_credentials_file_promotes_over_smart_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    std::fs::create_dir_all(&root).unwrap();
+    let bare = sample_repo(&root);
+    let server = crate::git_server::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let url = server.url("sample");
+    let cache = tmp.path().join("cache");
+
+    // Without credentials the server refuses the clone.
+    let out = kargo_run(
+        &cache,
+        &tmp.path().join("wd0"),
+        &url,
+        "env/prod/values.yaml",
+        "v2",
+    );
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains(&url), "{shown}");
+
+    // A Kargo git credential Secret for the repository opens it for the
+    // clone and the push.
+    let creds = crate::support::write(
+        tmp.path(),
+        "creds.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: gitops\n  labels:\n    kargo.akuity.io/cred-type: git\nstringData:\n  repoURL: {url}\n  username: kargo\n  password: t0ps3cret\n"
+        ),
+    );
+    let out = kargo_run_with(
+        &cache,
+        &tmp.path().join("wd"),
+        &url,
+        "env/prod/values.yaml",
+        "v2",
+        &["--credentials", creds.to_str().unwrap()],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let pushed = json["state"]["push"]["commit"].as_str().unwrap();
+    assert_eq!(git(&bare, &["rev-parse", "main"]), pushed);
+    assert_eq!(
+        git(&bare, &["show", "main:env/prod/values.yaml"]),
+        VALUES.replace("tag: v1", "tag: v2").trim_end()
+    );
+    assert!(!stdout.contains("t0ps3cret") && !stderr.contains("t0ps3cret"));
 }
 
 #[test]

@@ -6,6 +6,10 @@ mod support;
 #[path = "../../kargo-sources/tests/it/support/mod.rs"]
 mod registry;
 
+/// A smart-HTTP git server with basic auth, shared with kargo-git's tests.
+#[path = "../../kargo-git/tests/it/support/mod.rs"]
+mod git_server;
+
 mod cli_custom_steps;
 mod cli_discover;
 mod cli_files;
