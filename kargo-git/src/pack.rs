@@ -71,12 +71,15 @@ fn encode(objects: &[(gix::ObjectId, gix::objs::Kind, &[u8])]) -> std::io::Resul
     let mut index = Vec::new();
     index.extend_from_slice(b"\xfftOc");
     index.extend_from_slice(&2u32.to_be_bytes());
-    for first in 0..=255u8 {
-        let up_to = sorted
-            .iter()
-            .filter(|(id, ..)| id.as_bytes()[0] <= first)
-            .count();
-        index.extend_from_slice(&u32::try_from(up_to).unwrap_or(count).to_be_bytes());
+    // Fan-out: how many ids start with each byte value or a lower one.
+    let mut fan_out = [0u32; 256];
+    for (id, ..) in &sorted {
+        fan_out[usize::from(id.as_bytes()[0])] += 1;
+    }
+    let mut up_to = 0u32;
+    for n in fan_out {
+        up_to += n;
+        index.extend_from_slice(&up_to.to_be_bytes());
     }
     for (id, ..) in &sorted {
         index.extend_from_slice(id.as_bytes());

@@ -313,10 +313,9 @@ pub(crate) fn os_bytes(name: &std::ffi::OsStr) -> Vec<u8> {
 #[cfg(unix)]
 fn write_file(path: &Path, kind: EntryKind, data: &[u8]) -> std::io::Result<index::Stat> {
     use std::io::Write as _;
-    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::OpenOptionsExt;
     if kind == EntryKind::Link {
-        std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(data), path)?;
+        std::os::unix::fs::symlink(os_path(data), path)?;
     } else {
         let mode = if kind == EntryKind::BlobExecutable {
             0o777

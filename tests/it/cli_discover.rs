@@ -1,7 +1,9 @@
 //! `kargo discover` over an OCI image-layout directory (the embedded
 //! registry): the newest image becomes Freight with Kargo's ID.
 
-use crate::support::{kargo, layout_with_tags, write};
+use std::path::Path;
+
+use crate::support::{credential_secret, kargo, layout_with_tags, write};
 use serde_json::{Value, json};
 
 #[test]
@@ -132,29 +134,22 @@ fn credential_secrets_open_a_registry_that_requires_a_login() {
     let manifests = dir.path().join("manifests");
     let manifests = manifests.to_str().unwrap();
 
+    let discover = |credentials: Option<&Path>| {
+        let mut args = vec!["discover", "--manifests", manifests];
+        if let Some(file) = credentials {
+            args.extend(["--credentials", file.to_str().unwrap()]);
+        }
+        kargo(dir.path(), &args)
+    };
+
     // Without credentials the registry refuses.
-    let out = kargo(dir.path(), &["discover", "--manifests", manifests]);
+    let out = discover(None);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains(&repo_url), "{}", out.stderr);
 
     // A Kargo credential Secret for the repository opens it.
-    let creds = write(
-        dir.path(),
-        "creds.yaml",
-        &format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry\n  labels:\n    kargo.akuity.io/cred-type: image\nstringData:\n  repoURL: {repo_url}\n  username: kargo\n  password: t0ps3cret\n"
-        ),
-    );
-    let out = kargo(
-        dir.path(),
-        &[
-            "discover",
-            "--manifests",
-            manifests,
-            "--credentials",
-            creds.to_str().unwrap(),
-        ],
-    );
+    let creds = credential_secret(dir.path(), "creds.yaml", "image", &repo_url);
+    let out = discover(Some(&creds));
     assert_eq!(out.code, 0, "{out:?}");
     let freight: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!(freight[0]["images"][0]["tag"], "1.2.3", "{freight}");
@@ -166,16 +161,7 @@ fn credential_secrets_open_a_registry_that_requires_a_login() {
         "bad.yaml",
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: registry\nstringData:\n  password: t0ps3cret\n",
     );
-    let out = kargo(
-        dir.path(),
-        &[
-            "discover",
-            "--manifests",
-            manifests,
-            "--credentials",
-            bad.to_str().unwrap(),
-        ],
-    );
+    let out = discover(Some(&bad));
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("bad.yaml"), "{}", out.stderr);
     assert!(

@@ -113,13 +113,7 @@ fn kargo_run_with_a_credentials_file_promotes_over_smart_http() {
 
     // A Kargo git credential Secret for the repository opens it for the
     // clone and the push.
-    let creds = crate::support::write(
-        tmp.path(),
-        "creds.yaml",
-        &format!(
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: gitops\n  labels:\n    kargo.akuity.io/cred-type: git\nstringData:\n  repoURL: {url}\n  username: kargo\n  password: t0ps3cret\n"
-        ),
-    );
+    let creds = crate::support::credential_secret(tmp.path(), "creds.yaml", "git", &url);
     let out = kargo_run_with(
         &cache,
         &tmp.path().join("wd"),

@@ -101,6 +101,18 @@ pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     path
 }
 
+/// Writes `dir/name`: a Kargo credential Secret of `cred_type` (`git`,
+/// `image`, ...) for `repo_url`, user `kargo`, password `t0ps3cret`.
+pub fn credential_secret(dir: &Path, name: &str, cred_type: &str, repo_url: &str) -> PathBuf {
+    write(
+        dir,
+        name,
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {cred_type}-creds\n  labels:\n    kargo.akuity.io/cred-type: {cred_type}\nstringData:\n  repoURL: {repo_url}\n  username: kargo\n  password: t0ps3cret\n"
+        ),
+    )
+}
+
 /// A real HTTP server on 127.0.0.1 answering each request with the next
 /// scripted `(status, body)`; once the script is used up, the last answer
 /// repeats. Returns the server's base URL. The server thread lives as long
