@@ -393,9 +393,7 @@ impl RepoCache {
             Err(e) => return Err(auth.explain(e, url, &shown, interrupt)),
         };
 
-        if !partial {
-            consolidate_packs(repo_dir);
-        }
+        consolidate_packs(repo_dir, partial);
         let (refs, default_branch) = advertised(&outcome.ref_map.remote_refs);
         if let Some(branch) = &default_branch {
             // The cache's HEAD follows the remote's default branch.
@@ -423,12 +421,18 @@ impl RepoCache {
 /// searches the packs one by one.
 const PACK_LIMIT: usize = 16;
 
-/// Rolls the cached repository's small packs into one when it holds more
-/// than [`PACK_LIMIT`]: `git repack --geometric=2` merges only packs small
-/// against the others, so the cost follows what recent fetches brought,
-/// not the size of the repository. Nothing is pruned. A failure leaves the
-/// packs as they were and is only logged: the cache still works.
-fn consolidate_packs(repo_dir: &Path) {
+/// Rolls the cached repository's packs into fewer when it holds more than
+/// [`PACK_LIMIT`]. A full cache runs `git repack --geometric=2`, which
+/// merges only packs small against the others, so the cost follows what
+/// recent fetches brought, not the size of the repository. git cannot
+/// repack a partial clone geometrically, so a blobless cache runs `git
+/// repack -A` instead: the objects of its promisor packs go into one
+/// promisor pack, the others into one pack. That costs more, but only
+/// every [`PACK_LIMIT`] fetches. Nothing is pruned (`-A` leaves what no
+/// ref reaches as loose objects, for checkouts that may still borrow it).
+/// A failure leaves the packs as they were and is only logged: the cache
+/// still works.
+fn consolidate_packs(repo_dir: &Path, partial: bool) {
     let packs = fs::read_dir(repo_dir.join("objects/pack")).map_or(0, |dir| {
         dir.filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "pack"))
@@ -437,7 +441,15 @@ fn consolidate_packs(repo_dir: &Path) {
     if packs <= PACK_LIMIT {
         return;
     }
-    match crate::cli::Git::new(repo_dir).run(["repack", "-d", "-q", "--geometric=2"]) {
+    // A bare repository writes a bitmap on `-A` by default, and a partial
+    // clone cannot have one.
+    let how: &[&str] = if partial {
+        &["-A", "--no-write-bitmap-index"]
+    } else {
+        &["--geometric=2"]
+    };
+    let args = ["repack", "-d", "-q"].iter().chain(how);
+    match crate::cli::Git::new(repo_dir).run(args) {
         Ok(_) => tracing::debug!(repo = %repo_dir.display(), packs, "packs consolidated"),
         Err(e) => tracing::warn!(repo = %repo_dir.display(), error = %e, "repack failed"),
     }

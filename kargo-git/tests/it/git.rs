@@ -994,35 +994,64 @@ async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
 
 #[tokio::test]
 async fn a_cache_fetched_many_times_keeps_few_packs_and_every_commit() {
+    fetched_many_times_keeps_few_packs(false).await;
+}
+
+#[tokio::test]
+async fn a_blobless_cache_fetched_many_times_keeps_few_packs_and_stays_partial() {
+    fetched_many_times_keeps_few_packs(true).await;
+}
+
+/// Fetches 40 new commits one by one into a (blobless) cache and checks
+/// that its packs were rolled up along the way and nothing was lost.
+async fn fetched_many_times_keeps_few_packs(blobless: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let bare = bare_repo(tmp.path(), "app", &[("values.yaml", "tag: v0\n")]);
+    git(&bare, &["config", "uploadpack.allowFilter", "true"]);
+    let first_blob = git(&bare, &["rev-parse", "main:values.yaml"]);
     let url = file_url(&bare);
     let seed = tmp.path().join("seed");
     clone(&bare, &seed);
     let cache = RepoCache::new(tmp.path().join("cache"));
-    let packs = || {
+    let options = cache::Options::default().with_blobless(blobless);
+    let packs = |ext: &str| {
         std::fs::read_dir(cache.repo_dir(&url).join("objects/pack"))
             .unwrap()
             .filter(|e| {
                 let path = e.as_ref().unwrap().path();
-                path.extension().is_some_and(|x| x == "pack")
+                path.extension().is_some_and(|x| x == ext)
             })
             .count()
     };
+    let fetched = fetch_with(&cache, &url, None, &options).await.unwrap();
+    assert_eq!(fetched.partial, blobless);
     let mut most = 0;
+    let mut dropped = String::new();
     for n in 1..=40 {
         std::fs::write(seed.join("values.yaml"), format!("tag: v{n}\n")).unwrap();
         git(&seed, &["commit", "-q", "-am", &format!("v{n}")]);
-        git(&seed, &["push", "-q", "origin", "main"]);
-        fetch(&cache, &url).await;
-        most = most.max(packs());
+        git(&seed, &["push", "-q", "-f", "origin", "main"]);
+        fetch_with(&cache, &url, None, &options).await.unwrap();
+        most = most.max(packs("pack"));
+        if n == 1 {
+            // The remote drops v1 (the next push is forced): the cache
+            // keeps it, for any checkout that may still be using it.
+            dropped = git(&seed, &["rev-parse", "HEAD"]);
+            git(&seed, &["reset", "-q", "--hard", "HEAD~1"]);
+        }
     }
     // Each fetch wrote a pack; they were rolled up along the way.
     assert!(most <= 17, "{most} packs");
     let repo = cache.repo_dir(&url);
-    assert_eq!(git(&repo, &["rev-list", "--count", "main"]), "41");
+    assert_eq!(git(&repo, &["rev-list", "--count", "main"]), "40");
+    assert!(holds(&repo, &dropped), "the rollup pruned {dropped}");
     git(&repo, &["fsck", "--no-progress", "--connectivity-only"]);
-    let fetched = fetch(&cache, &url).await;
+    // A blobless cache is still one: its promisor pack survived the
+    // rollup, and what it never fetched is still missing.
+    assert_eq!(packs("promisor") > 0, blobless);
+    assert_eq!(!holds(&repo, &first_blob), blobless);
+    let fetched = fetch_with(&cache, &url, None, &options).await.unwrap();
+    assert_eq!(fetched.partial, blobless);
     let dir = tmp.path().join("w");
     checkout_branch(&fetched, &dir, "main");
     assert_eq!(
