@@ -2,6 +2,7 @@
 
 mod support;
 
+mod forge;
 mod git;
 mod local_provider;
 mod rest_providers;

@@ -8,120 +8,22 @@
 //! retries on 429/5xx, and the 401/403/404 errors.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kargo_git::conformance::git_provider::{self, Case};
 use kargo_git::provider::gitea::GiteaProvider;
 use kargo_git::provider::github::GitHubProvider;
 use kargo_git::provider::gitlab::GitLabProvider;
-use kargo_git::provider::rest::{RestOptions, Retry};
+use kargo_git::provider::rest::Retry;
+
+use crate::forge::{
+    FakePr, Prs, TOKEN, body, create, fast, find, has, number_in, query, requests, route, str_of,
+};
 use kargo_git::provider::{DynGitProvider, Error, GitProvider, NewPullRequest};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
-
-const TOKEN: &str = "t0ken-never-shown";
-
-/// One pull request of a fake forge.
-#[derive(Debug, Clone)]
-struct FakePr {
-    number: u64,
-    title: String,
-    body: String,
-    source: String,
-    target: String,
-    /// `open`, `closed` or `merged`.
-    state: &'static str,
-    labels: Vec<String>,
-}
-
-impl FakePr {
-    fn head_sha(&self) -> String {
-        format!("{:040x}", 0xaaaa_0000 + self.number)
-    }
-    fn merge_sha(&self) -> String {
-        format!("{:040x}", 0xbbbb_0000 + self.number)
-    }
-    /// The suite's conflicting branch is the one that never merges.
-    fn conflicts(&self) -> bool {
-        self.source.contains("conflict")
-    }
-}
-
-type Prs = Arc<Mutex<Vec<FakePr>>>;
-
-fn number_in(req: &Request, after: &str) -> u64 {
-    let path = req.url.path();
-    let rest = &path[path.find(after).unwrap() + after.len()..];
-    rest.split('/').next().unwrap().parse().unwrap()
-}
-
-fn body(req: &Request) -> Value {
-    serde_json::from_slice(&req.body).unwrap_or(Value::Null)
-}
-
-fn query(req: &Request, key: &str) -> Option<String> {
-    req.url
-        .query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn fast() -> RestOptions {
-    RestOptions::default()
-        .with_token(Some(TOKEN.to_owned()))
-        .with_retry(Retry::new(
-            3,
-            Duration::from_millis(5),
-            Duration::from_secs(2),
-        ))
-}
-
-/// Mounts a route answering with `answer(prs, request)`.
-async fn route(
-    server: &MockServer,
-    verb: &str,
-    path: &str,
-    prs: &Prs,
-    answer: impl Fn(&mut Vec<FakePr>, &Request) -> ResponseTemplate + Send + Sync + 'static,
-) {
-    let prs = Arc::clone(prs);
-    Mock::given(method(verb))
-        .and(path_regex(path))
-        .respond_with(move |req: &Request| answer(&mut prs.lock().unwrap(), req))
-        .mount(server)
-        .await;
-}
-
-fn find(prs: &mut [FakePr], n: u64) -> Option<&mut FakePr> {
-    prs.iter_mut().find(|p| p.number == n)
-}
-
-fn create(
-    prs: &mut Vec<FakePr>,
-    title: &str,
-    body: &str,
-    source: &str,
-    target: &str,
-    labels: Vec<String>,
-) -> FakePr {
-    let pr = FakePr {
-        number: prs.len() as u64 + 1,
-        title: title.to_owned(),
-        body: body.to_owned(),
-        source: source.to_owned(),
-        target: target.to_owned(),
-        state: "open",
-        labels,
-    };
-    prs.push(pr.clone());
-    pr
-}
-
-fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 // ---------------------------------------------------------------- GitHub
 
@@ -301,26 +203,6 @@ async fn mount_github(server: &MockServer) -> Prs {
     )
     .await;
     prs
-}
-
-/// The requests the server received: (method, path, body).
-async fn requests(server: &MockServer) -> Vec<(String, String, Value)> {
-    server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.method.to_string(), r.url.path().to_owned(), body(r)))
-        .collect()
-}
-
-fn has(requests: &[(String, String, Value)], verb: &str, path: &str, body: Value) {
-    assert!(
-        requests
-            .iter()
-            .any(|(m, p, b)| m == verb && p == path && *b == body),
-        "no {verb} {path} with {body}; got {requests:#?}"
-    );
 }
 
 #[tokio::test]
