@@ -108,6 +108,10 @@ pub(crate) enum Auth {
     PrivateToken,
     /// `Authorization: token TOKEN` (Gitea).
     Token,
+    /// HTTP basic auth with an empty user name and the token as the
+    /// password, `Authorization: Basic base64(":TOKEN")` (Azure DevOps
+    /// personal access tokens).
+    BasicToken,
 }
 
 /// A JSON API client bound to one repository.
@@ -118,6 +122,8 @@ pub(crate) struct Client {
     pub(crate) base: String,
     http: reqwest::Client,
     retry: Retry,
+    /// The token sent as the basic-auth password ([`Auth::BasicToken`]).
+    basic_token: Option<String>,
 }
 
 impl fmt::Debug for Client {
@@ -143,20 +149,28 @@ impl Client {
             reqwest::header::ACCEPT,
             HeaderValue::from_static("application/json"),
         );
+        let mut basic_token = None;
         if let Some(token) = &options.token {
-            let (name, value) = match auth {
-                Auth::Bearer => (reqwest::header::AUTHORIZATION, format!("Bearer {token}")),
-                Auth::Token => (reqwest::header::AUTHORIZATION, format!("token {token}")),
-                Auth::PrivateToken => (
+            let header = match auth {
+                Auth::Bearer => Some((reqwest::header::AUTHORIZATION, format!("Bearer {token}"))),
+                Auth::Token => Some((reqwest::header::AUTHORIZATION, format!("token {token}"))),
+                Auth::PrivateToken => Some((
                     reqwest::header::HeaderName::from_static("private-token"),
                     token.clone(),
-                ),
+                )),
+                // Encoded by reqwest on each request, marked sensitive.
+                Auth::BasicToken => {
+                    basic_token = Some(token.clone());
+                    None
+                }
             };
-            let mut value = HeaderValue::from_str(&value).map_err(|_| {
-                Error::Invalid(format!("{provider}: the token is not a valid header value"))
-            })?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
+            if let Some((name, value)) = header {
+                let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                    Error::Invalid(format!("{provider}: the token is not a valid header value"))
+                })?;
+                value.set_sensitive(true);
+                headers.insert(name, value);
+            }
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("kargo-rs/", env!("CARGO_PKG_VERSION")))
@@ -171,6 +185,7 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             http,
             retry: options.retry,
+            basic_token,
         })
     }
 
@@ -193,6 +208,9 @@ impl Client {
         let mut attempt = 1;
         loop {
             let mut request = self.http.request(method.clone(), &url);
+            if let Some(token) = &self.basic_token {
+                request = request.basic_auth("", Some(token));
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
