@@ -17,15 +17,22 @@
     feature = "gitea",
     doc = "- [`gitea::GiteaProvider`]: Gitea and Forgejo."
 )]
+#![cfg_attr(
+    feature = "azure",
+    doc = "- [`azure::AzureProvider`]: Azure DevOps (dev.azure.com, `*.visualstudio.com`, Azure DevOps Server)."
+)]
 //!
-//! [`select()`] picks one by name (`github`, `gitlab`, `gitea`, `local`, as
-//! Kargo's step configs name them) or from the repository URL's host.
+//! [`select()`] picks one by name (`github`, `gitlab`, `gitea`, `azure`,
+//! `local`, as Kargo's step configs name them) or from the repository URL's
+//! host.
 
 mod error;
 pub mod local;
 mod select;
 mod types;
 
+#[cfg(feature = "azure")]
+pub mod azure;
 #[cfg(feature = "gitea")]
 pub mod gitea;
 #[cfg(feature = "github")]
@@ -78,7 +85,7 @@ pub use types::{
 /// ```
 #[async_trait]
 pub trait GitProvider: Send + Sync + fmt::Debug + 'static {
-    /// The provider's name (`local`, `github`, `gitlab`, `gitea`).
+    /// The provider's name (`local`, `github`, `gitlab`, `gitea`, `azure`).
     fn name(&self) -> &'static str;
 
     /// What this provider supports.

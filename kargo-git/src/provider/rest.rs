@@ -18,7 +18,8 @@ pub struct RestOptions {
     pub token: Option<String>,
     /// The API base URL, when it is not the one derived from the
     /// repository URL (`https://api.github.com`, `https://HOST/api/v3`,
-    /// `https://HOST/api/v4`, `https://HOST/api/v1`).
+    /// `https://HOST/api/v4`, `https://HOST/api/v1`, Azure DevOps'
+    /// organization `https://dev.azure.com/ORG`).
     pub api_base: Option<String>,
     /// Skip TLS certificate verification.
     pub insecure_skip_tls_verify: bool,
@@ -266,6 +267,10 @@ impl Client {
     }
 
     /// Every page of a list (`page` / `per_page`), until a short page.
+    #[cfg_attr(
+        not(any(feature = "github", feature = "gitlab", feature = "gitea")),
+        allow(dead_code)
+    )]
     pub(crate) async fn list(
         &self,
         path: &str,

@@ -22,25 +22,31 @@ pub enum ProviderKind {
     GitLab,
     /// Gitea and Forgejo.
     Gitea,
+    /// Azure DevOps (Services and Server).
+    Azure,
 }
 
 impl ProviderKind {
-    /// `local`, `github`, `gitlab` or `gitea`.
+    /// `local`, `github`, `gitlab`, `gitea` or `azure`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Local => "local",
             ProviderKind::GitHub => "github",
             ProviderKind::GitLab => "gitlab",
             ProviderKind::Gitea => "gitea",
+            ProviderKind::Azure => "azure",
         }
     }
 
-    /// The provider a repository URL's host suggests: a host containing
-    /// `github` (or under `ghe.com`) is GitHub, one containing `gitlab` is
-    /// GitLab, one containing `gitea` or `forgejo` (and `codeberg.org`) is
-    /// Gitea, as Kargo infers them. Every other URL (`file://`, a path, a
-    /// host of unknown kind) gets the embedded local provider, which works
-    /// on any repository git can push to.
+    /// The provider a repository URL's host suggests: `dev.azure.com` and
+    /// hosts under `visualstudio.com` are Azure DevOps (and, beyond Kargo,
+    /// the ssh hosts `ssh.dev.azure.com` and `vs-ssh.visualstudio.com`), a
+    /// host containing `github` (or under `ghe.com`) is GitHub, one
+    /// containing `gitlab` is GitLab, one containing `gitea` or `forgejo`
+    /// (and `codeberg.org`) is Gitea, as Kargo infers them. Every other URL
+    /// (`file://`, a path, a host of unknown kind, an Azure DevOps Server)
+    /// gets the embedded local provider, which works on any repository git
+    /// can push to.
     pub fn infer(repo_url: &str) -> ProviderKind {
         let Ok(url) = RepoUrl::parse(repo_url) else {
             return ProviderKind::Local;
@@ -49,6 +55,11 @@ impl ProviderKind {
         let host = host.split(':').next().unwrap_or_default();
         if url.scheme == "file" {
             ProviderKind::Local
+        } else if host == "dev.azure.com"
+            || host == "ssh.dev.azure.com"
+            || host.ends_with(".visualstudio.com")
+        {
+            ProviderKind::Azure
         } else if host.contains("github") || host.ends_with(".ghe.com") {
             ProviderKind::GitHub
         } else if host.contains("gitlab") {
@@ -76,9 +87,10 @@ impl FromStr for ProviderKind {
             "github" => ProviderKind::GitHub,
             "gitlab" => ProviderKind::GitLab,
             "gitea" | "forgejo" => ProviderKind::Gitea,
+            "azure" => ProviderKind::Azure,
             other => {
                 return Err(Error::Invalid(format!(
-                    "unknown git provider {other:?} (expected local, github, gitlab or gitea)"
+                    "unknown git provider {other:?} (expected local, github, gitlab, gitea or azure)"
                 )));
             }
         })
@@ -139,7 +151,7 @@ impl SelectOptions {
 }
 
 /// The provider for `repo_url`: the one `name` names (`local`, `github`,
-/// `gitlab`, `gitea`), else the one [`ProviderKind::infer`] finds.
+/// `gitlab`, `gitea`, `azure`), else the one [`ProviderKind::infer`] finds.
 pub fn select(
     repo_url: &str,
     name: Option<&str>,
@@ -172,6 +184,8 @@ pub fn select(
         ProviderKind::GitLab => Box::new(super::gitlab::GitLabProvider::new(repo_url, rest())?),
         #[cfg(feature = "gitea")]
         ProviderKind::Gitea => Box::new(super::gitea::GiteaProvider::new(repo_url, rest())?),
+        #[cfg(feature = "azure")]
+        ProviderKind::Azure => Box::new(super::azure::AzureProvider::new(repo_url, rest())?),
         #[allow(unreachable_patterns)]
         other => {
             return Err(Error::Unsupported {
@@ -266,6 +280,32 @@ mod tests {
             ("https://gitlab.example.com/g/sub/r", ProviderKind::GitLab),
             ("https://gitea.example.com/o/r", ProviderKind::Gitea),
             ("https://codeberg.org/o/r", ProviderKind::Gitea),
+            ("https://dev.azure.com/org/proj/_git/r", ProviderKind::Azure),
+            (
+                "https://org@dev.azure.com/org/proj/_git/r",
+                ProviderKind::Azure,
+            ),
+            (
+                "https://org.visualstudio.com/proj/_git/r",
+                ProviderKind::Azure,
+            ),
+            (
+                "https://Org.VisualStudio.com/proj/_git/r",
+                ProviderKind::Azure,
+            ),
+            ("git@ssh.dev.azure.com:v3/org/proj/r", ProviderKind::Azure),
+            (
+                "org@vs-ssh.visualstudio.com:v3/org/proj/r",
+                ProviderKind::Azure,
+            ),
+            (
+                "https://azure.example.com/org/proj/_git/r",
+                ProviderKind::Local,
+            ),
+            (
+                "https://notvisualstudio.com/org/proj/_git/r",
+                ProviderKind::Local,
+            ),
             ("https://git.example.com/o/r", ProviderKind::Local),
             ("file:///srv/git/r.git", ProviderKind::Local),
             ("/srv/git/r.git", ProviderKind::Local),
@@ -292,5 +332,42 @@ mod tests {
     fn unknown_provider_names_are_rejected() {
         let err = select("https://x/o/r", Some("bitbucket"), SelectOptions::default()).unwrap_err();
         assert!(err.to_string().contains("bitbucket"), "{err}");
+        assert!(err.to_string().contains("azure"), "{err}");
+    }
+
+    #[test]
+    fn azure_is_named_and_selected() {
+        let kind: ProviderKind = "azure".parse().unwrap();
+        assert_eq!(kind, ProviderKind::Azure);
+        assert_eq!(kind.as_str(), "azure");
+        assert_eq!(kind.to_string(), "azure");
+        #[cfg(feature = "azure")]
+        {
+            let credentials = Credentials {
+                username: String::new(),
+                password: "pat-s3cret".to_owned(),
+            };
+            let options = SelectOptions::default().with_credentials(Some(credentials));
+            // Inferred from the host, and named on any other host (a server).
+            for (url, name) in [
+                ("https://dev.azure.com/org/proj/_git/r", None),
+                (
+                    "https://tfs.example.com/Collection/proj/_git/r",
+                    Some("azure"),
+                ),
+            ] {
+                let provider = select(url, name, options.clone()).unwrap();
+                assert_eq!(provider.name(), "azure", "{url}");
+                assert!(!format!("{provider:?}").contains("pat-s3cret"));
+            }
+            // Azure DevOps needs a token.
+            let err = select(
+                "https://dev.azure.com/org/proj/_git/r",
+                None,
+                SelectOptions::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("token"), "{err}");
+        }
     }
 }
