@@ -2,6 +2,7 @@
 
 mod support;
 
+mod azure_provider;
 mod forge;
 mod git;
 mod local_provider;
