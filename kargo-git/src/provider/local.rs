@@ -22,7 +22,7 @@
 //! `squash` one commit with the merged tree on top of the target, `rebase`
 //! replays the source's commits onto the target (fast-forward when the
 //! target has not moved). A conflict fails with
-//! [`Error::Conflict`](super::Error::Conflict) before anything is pushed.
+//! [`Error::Conflict`] before anything is pushed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
