@@ -35,10 +35,10 @@
 //!   `completionOptions.mergeStrategy`: [`MergeMethod::Merge`] is
 //!   `noFastForward` (a merge commit), [`MergeMethod::Squash`] is `squash`,
 //!   [`MergeMethod::Rebase`] is `rebase` (the commits replayed, then a
-//!   fast-forward). Without a method none is sent, and Azure uses the
-//!   target branch's policy (a merge commit when there is none).
-//!   Azure's `rebaseMerge` (replayed, then a merge commit) has no
-//!   [`MergeMethod`].
+//!   fast-forward), [`MergeMethod::RebaseMerge`] is `rebaseMerge` (replayed,
+//!   then a merge commit); [`MergeMethod::FastForward`] is `Unsupported`.
+//!   Without a method none is sent, and Azure uses the target branch's
+//!   policy (a merge commit when there is none).
 //! - Closing: `PATCH .../pullrequests/N` with `status: abandoned`.
 //!
 //! # States
@@ -448,6 +448,12 @@ impl GitProvider for AzureProvider {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             approve: false,
+            merge_methods: &[
+                MergeMethod::Merge,
+                MergeMethod::Squash,
+                MergeMethod::Rebase,
+                MergeMethod::RebaseMerge,
+            ],
             ..Capabilities::all()
         }
     }
@@ -530,6 +536,7 @@ impl GitProvider for AzureProvider {
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
+        self.capabilities().check_merge(NAME, method)?;
         let (pr, raw) = self.fetch(number).await?;
         match pr.state {
             PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
@@ -585,6 +592,9 @@ impl GitProvider for AzureProvider {
                 MergeMethod::Merge => "noFastForward",
                 MergeMethod::Squash => "squash",
                 MergeMethod::Rebase => "rebase",
+                MergeMethod::RebaseMerge => "rebaseMerge",
+                // Refused by check_merge above.
+                MergeMethod::FastForward => "fastForward",
             };
             body["completionOptions"] = json!({ "mergeStrategy": strategy });
         }

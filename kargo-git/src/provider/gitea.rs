@@ -185,7 +185,11 @@ impl GitProvider for GiteaProvider {
             PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
             PrState::Open => {}
         }
-        let body = json!({ "Do": method.unwrap_or(MergeMethod::Merge).as_str() });
+        let how = match method.unwrap_or(MergeMethod::Merge) {
+            MergeMethod::FastForward => "fast-forward-only",
+            other => other.as_str(),
+        };
+        let body = json!({ "Do": how });
         match self
             .client
             .call(

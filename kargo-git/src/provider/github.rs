@@ -110,7 +110,10 @@ impl GitProvider for GitHubProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+        Capabilities {
+            merge_methods: &[MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase],
+            ..Capabilities::all()
+        }
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
@@ -200,6 +203,7 @@ impl GitProvider for GitHubProvider {
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
+        self.capabilities().check_merge(NAME, method)?;
         let (pr, raw) = self.fetch(number).await?;
         match pr.state {
             PrState::Merged => return Ok(MergeOutcome::Merged(pr)),

@@ -3,7 +3,7 @@
 //! The API is `SCHEME://HOST/api/v4`; the project is named by its path,
 //! URL-encoded (`group%2Fsub%2Fapp`). GitLab merges with a merge commit or
 //! squashes (`squash: true`); it has no rebase merge through this API, so
-//! [`MergeMethod::Rebase`] is `Unsupported`. A merge request whose
+//! the other [`MergeMethod`]s are `Unsupported`. A merge request whose
 //! `detailed_merge_status` is not `mergeable` is not ready, unless it has
 //! conflicts.
 
@@ -177,16 +177,8 @@ impl GitProvider for GitLabProvider {
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
-        let squash = match method {
-            None | Some(MergeMethod::Merge) => None,
-            Some(MergeMethod::Squash) => Some(true),
-            Some(MergeMethod::Rebase) => {
-                return Err(Error::Unsupported {
-                    provider: NAME,
-                    operation: "merge method rebase".to_owned(),
-                });
-            }
-        };
+        self.capabilities().check_merge(NAME, method)?;
+        let squash = (method == Some(MergeMethod::Squash)).then_some(true);
         let (pr, raw) = self.fetch(number).await?;
         match pr.state {
             PrState::Merged => return Ok(MergeOutcome::Merged(pr)),

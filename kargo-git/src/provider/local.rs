@@ -491,6 +491,38 @@ impl<'a> Session<'a> {
                     self.run(["commit-tree", &tree, "-p", &target, "-m", &message])?
                 }
                 MergeMethod::Rebase => self.rebase(&pr, &target, &source)?,
+                MergeMethod::RebaseMerge => {
+                    let rebased = self.rebase(&pr, &target, &source)?;
+                    let message = format!(
+                        "Merge pull request #{number} from {}\n\n{}",
+                        pr.source_branch, pr.title
+                    );
+                    let tree = format!("{rebased}^{{tree}}");
+                    self.run([
+                        "commit-tree",
+                        &tree,
+                        "-p",
+                        &target,
+                        "-p",
+                        &rebased,
+                        "-m",
+                        &message,
+                    ])?
+                }
+                MergeMethod::FastForward => {
+                    if !self.is_ancestor(&target, &source)? {
+                        return Err(Error::Conflict {
+                            provider: NAME,
+                            repo: self.inner.shown.clone(),
+                            pr: number,
+                            message: format!(
+                                "{} has moved on from {}: it cannot be fast-forwarded",
+                                pr.target_branch, pr.source_branch
+                            ),
+                        });
+                    }
+                    source.clone()
+                }
             };
             pr.state = PrState::Merged;
             pr.merge_commit = Some(merged.clone());
@@ -554,12 +586,15 @@ impl<'a> Session<'a> {
     }
 
     /// The source's commits replayed onto the target, one by one, authors kept.
+    /// Whether `ancestor` is `commit` or one of its ancestors.
+    fn is_ancestor(&self, ancestor: &str, commit: &str) -> Result<bool, Error> {
+        self.git()?
+            .status(["merge-base", "--is-ancestor", ancestor, commit])
+            .map_err(|e| self.inner.git_error(e.to_string()))
+    }
+
     fn rebase(&self, pr: &PullRequest, target: &str, source: &str) -> Result<String, Error> {
-        if self
-            .git()?
-            .status(["merge-base", "--is-ancestor", target, source])
-            .map_err(|e| self.inner.git_error(e.to_string()))?
-        {
+        if self.is_ancestor(target, source)? {
             return Ok(source.to_owned());
         }
         let commits = self.run([

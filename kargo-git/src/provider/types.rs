@@ -235,6 +235,17 @@ impl ListOptions {
 }
 
 /// How a pull request is merged.
+///
+/// Kargo's `mergeMethod` names a provider's own strategy; [`FromStr`]
+/// reads those names too (`noFastForward` and `merge_commit` are
+/// [`Merge`](MergeMethod::Merge), `rebaseMerge` is
+/// [`RebaseMerge`](MergeMethod::RebaseMerge), `fast_forward` and
+/// `fast-forward-only` are [`FastForward`](MergeMethod::FastForward)). A
+/// provider that lacks a method fails with
+/// [`Error::Unsupported`](super::Error::Unsupported); its
+/// [`Capabilities::merge_methods`] lists the ones it has.
+///
+/// [`FromStr`]: std::str::FromStr
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MergeMethod {
     /// A merge commit with both branches as parents.
@@ -243,15 +254,34 @@ pub enum MergeMethod {
     Squash,
     /// The source branch's commits replayed onto the target branch.
     Rebase,
+    /// The source branch's commits replayed onto the target branch, then
+    /// joined to it by a merge commit (Azure's `rebaseMerge`, Gitea's
+    /// `rebase-merge`).
+    RebaseMerge,
+    /// The target branch moved to the source branch's head, which must
+    /// already contain it (Gitea's `fast-forward-only`, Bitbucket's
+    /// `fast_forward`); a target that moved on is a conflict.
+    FastForward,
 }
 
 impl MergeMethod {
-    /// `merge`, `squash` or `rebase`.
+    /// Every method, in the order [`Capabilities::all`] lists them.
+    pub const ALL: [MergeMethod; 5] = [
+        MergeMethod::Merge,
+        MergeMethod::Squash,
+        MergeMethod::Rebase,
+        MergeMethod::RebaseMerge,
+        MergeMethod::FastForward,
+    ];
+
+    /// `merge`, `squash`, `rebase`, `rebase-merge` or `fast-forward`.
     pub fn as_str(self) -> &'static str {
         match self {
             MergeMethod::Merge => "merge",
             MergeMethod::Squash => "squash",
             MergeMethod::Rebase => "rebase",
+            MergeMethod::RebaseMerge => "rebase-merge",
+            MergeMethod::FastForward => "fast-forward",
         }
     }
 }
@@ -260,14 +290,20 @@ impl std::str::FromStr for MergeMethod {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "merge" => Ok(MergeMethod::Merge),
-            "squash" => Ok(MergeMethod::Squash),
-            "rebase" => Ok(MergeMethod::Rebase),
-            other => Err(format!(
-                "unknown merge method {other:?} (expected merge, squash or rebase)"
-            )),
-        }
+        Ok(match s {
+            "merge" | "noFastForward" | "merge_commit" => MergeMethod::Merge,
+            "squash" => MergeMethod::Squash,
+            "rebase" => MergeMethod::Rebase,
+            "rebase-merge" | "rebaseMerge" => MergeMethod::RebaseMerge,
+            "fast-forward" | "fast-forward-only" | "fast_forward" => MergeMethod::FastForward,
+            other => {
+                return Err(format!(
+                    "unknown merge method {other:?} (expected merge, squash, rebase, \
+                     rebase-merge or fast-forward, or a provider's name for one: \
+                     noFastForward, merge_commit, rebaseMerge, fast-forward-only, fast_forward)"
+                ));
+            }
+        })
     }
 }
 
@@ -310,12 +346,57 @@ impl Capabilities {
         Capabilities {
             approve: true,
             labels: true,
-            merge_methods: &[MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase],
+            merge_methods: &MergeMethod::ALL,
         }
     }
 
     /// Whether `method` is accepted.
     pub fn merges_with(&self, method: MergeMethod) -> bool {
         self.merge_methods.contains(&method)
+    }
+
+    /// `Ok` when `method` is accepted or none is asked for; else
+    /// [`Error::Unsupported`](super::Error::Unsupported) naming `provider`
+    /// and the method.
+    pub(crate) fn check_merge(
+        &self,
+        provider: &'static str,
+        method: Option<MergeMethod>,
+    ) -> Result<(), super::Error> {
+        match method {
+            Some(m) if !self.merges_with(m) => Err(super::Error::Unsupported {
+                provider,
+                operation: format!("merge method {m}"),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MergeMethod;
+
+    #[test]
+    fn merge_methods_read_kargo_s_names_for_every_provider() {
+        // Kargo's git-merge-pr `mergeMethod`, provider by provider.
+        for (name, method) in [
+            ("merge", MergeMethod::Merge),
+            ("squash", MergeMethod::Squash),
+            ("rebase", MergeMethod::Rebase),
+            ("noFastForward", MergeMethod::Merge),
+            ("rebaseMerge", MergeMethod::RebaseMerge),
+            ("merge_commit", MergeMethod::Merge),
+            ("fast_forward", MergeMethod::FastForward),
+            ("rebase-merge", MergeMethod::RebaseMerge),
+            ("fast-forward-only", MergeMethod::FastForward),
+        ] {
+            assert_eq!(name.parse::<MergeMethod>(), Ok(method), "{name}");
+        }
+        for method in MergeMethod::ALL {
+            assert_eq!(method.as_str().parse::<MergeMethod>(), Ok(method));
+        }
+        let err = "manually-merged".parse::<MergeMethod>().unwrap_err();
+        assert!(err.contains("\"manually-merged\""), "{err}");
     }
 }

@@ -785,3 +785,39 @@ async fn status_401_403_404_name_the_repository_and_pull_request_never_the_token
     );
     assert!(!format!("{provider:?}").contains(TOKEN));
 }
+
+#[tokio::test]
+async fn rebase_merge_is_azure_s_rebase_merge_and_fast_forward_is_refused() {
+    let (server, _, url) = fake_azure().await;
+    let provider = AzureProvider::new(&url, fast()).unwrap();
+    let err = provider
+        .merge(1, Some(MergeMethod::FastForward))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+
+    let pr = provider
+        .open(&NewPullRequest::new("feature/merge", "main", "Promote"))
+        .await
+        .unwrap()
+        .pr;
+    let merged = provider
+        .merge(pr.number, Some(MergeMethod::RebaseMerge))
+        .await
+        .unwrap();
+    assert!(matches!(merged, MergeOutcome::Merged(_)), "{merged:?}");
+    has(
+        &requests(&server).await,
+        "PATCH",
+        &format!(
+            "/acme/deploy/_apis/git/repositories/app/pullrequests/{}",
+            pr.number
+        ),
+        json!({
+            "status": "completed",
+            "lastMergeSourceCommit": {"commitId": open_pr(pr.number, "x").head_sha()},
+            "completionOptions": {"mergeStrategy": "rebaseMerge"}
+        }),
+    );
+}

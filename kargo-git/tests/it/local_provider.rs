@@ -180,6 +180,73 @@ async fn squash_writes_one_commit_and_rebase_keeps_authors() {
 }
 
 #[tokio::test]
+async fn fast_forward_needs_an_untouched_target_and_rebase_merge_joins_the_replayed_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = fixture(dir.path());
+    let local = provider(dir.path(), &file_url(&bare), "work");
+    let open = |source: &'static str| {
+        let local = &local;
+        async move {
+            local
+                .open(&NewPullRequest::new(source, "main", source))
+                .await
+                .unwrap()
+                .pr
+                .number
+        }
+    };
+    // main has not moved since feature/squash branched: it moves there.
+    let squash_head = rev(&bare, "feature/squash");
+    let number = open("feature/squash").await;
+    let merged = match local
+        .merge(number, Some(MergeMethod::FastForward))
+        .await
+        .unwrap()
+    {
+        MergeOutcome::Merged(pr) => pr,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(rev(&bare, "main"), squash_head);
+    assert_eq!(merged.merge_commit.as_deref(), Some(squash_head.as_str()));
+
+    // Now main has moved on from feature/merge's base: a conflict, and
+    // nothing changes.
+    let number = open("feature/merge").await;
+    let record = rev(&bare, &format!("refs/kargo/pulls/{number}"));
+    let err = local
+        .merge(number, Some(MergeMethod::FastForward))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot be fast-forwarded"),
+        "{err}"
+    );
+    assert_eq!(rev(&bare, "main"), squash_head);
+    assert_eq!(rev(&bare, &format!("refs/kargo/pulls/{number}")), record);
+
+    // Rebase-merge: both commits replayed onto main, then a merge commit.
+    let number = open("feature/rebase").await;
+    local
+        .merge(number, Some(MergeMethod::RebaseMerge))
+        .await
+        .unwrap();
+    let parents = git(&bare, &["log", "-1", "--format=%P", "main"]);
+    let parents: Vec<&str> = parents.split(' ').collect();
+    assert_eq!(parents.len(), 2, "{parents:?}");
+    assert_eq!(parents[0], squash_head);
+    assert_eq!(rev(&bare, &format!("{}~2", parents[1])), squash_head);
+    assert_eq!(
+        git(&bare, &["log", "-2", "--format=%an|%s", parents[1]]),
+        "Fixture|add r2.txt\nFixture|add r1.txt"
+    );
+    assert_eq!(
+        git(&bare, &["ls-tree", "--name-only", "main"]),
+        "r1.txt\nr2.txt\ns1.txt\ns2.txt\nvalues.yaml"
+    );
+}
+
+#[tokio::test]
 async fn a_conflicting_merge_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let bare = fixture(dir.path());
@@ -195,7 +262,12 @@ async fn a_conflicting_merge_changes_nothing() {
         .unwrap();
     let main = rev(&bare, "main");
     let record = rev(&bare, "refs/kargo/pulls/2");
-    for method in [MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase] {
+    for method in [
+        MergeMethod::Merge,
+        MergeMethod::Squash,
+        MergeMethod::Rebase,
+        MergeMethod::RebaseMerge,
+    ] {
         let err = local
             .merge(second.pr.number, Some(method))
             .await

@@ -868,3 +868,45 @@ async fn pull_requests_not_ready_to_merge_are_reported_not_failed() {
         .count();
     assert_eq!(puts, 1, "no merge attempted while mergeability is unknown");
 }
+
+#[tokio::test]
+async fn merge_methods_go_by_each_forge_s_name_or_are_refused_before_any_request() {
+    use kargo_git::provider::MergeMethod::{FastForward, Rebase, RebaseMerge};
+
+    // Gitea names a fast-forward its own way.
+    let (server, _) = fake_gitea().await;
+    let gitea = GiteaProvider::new(&format!("{}/acme/deploy.git", server.uri()), fast()).unwrap();
+    let pr = gitea
+        .open(&NewPullRequest::new("feature/merge", "main", "Fast"))
+        .await
+        .unwrap()
+        .pr;
+    gitea.merge(pr.number, Some(FastForward)).await.unwrap();
+    has(
+        &requests(&server).await,
+        "POST",
+        &format!("/api/v1/repos/acme/deploy/pulls/{}/merge", pr.number),
+        json!({"Do": "fast-forward-only"}),
+    );
+
+    // GitHub and GitLab lack some methods: Unsupported, and nothing sent.
+    let (github_server, _) = fake_github().await;
+    let github =
+        GitHubProvider::new(&format!("{}/acme/deploy", github_server.uri()), fast()).unwrap();
+    let (gitlab_server, _) = fake_gitlab().await;
+    let gitlab = GitLabProvider::new(&format!("{}/g/p", gitlab_server.uri()), fast()).unwrap();
+    let lacking: [(&DynGitProvider, &[_]); 2] = [
+        (&github, &[RebaseMerge, FastForward]),
+        (&gitlab, &[Rebase, RebaseMerge, FastForward]),
+    ];
+    for (provider, methods) in lacking {
+        for method in methods {
+            let err = provider.merge(1, Some(*method)).await.unwrap_err();
+            assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+            assert!(err.to_string().contains(method.as_str()), "{err}");
+            assert!(!provider.capabilities().merges_with(*method));
+        }
+    }
+    assert!(github_server.received_requests().await.unwrap().is_empty());
+    assert!(gitlab_server.received_requests().await.unwrap().is_empty());
+}

@@ -35,7 +35,10 @@ pub struct Config {
     pub insecure_skip_tls_verify: bool,
     /// The pull request.
     pub pr_number: u64,
-    /// `merge`, `squash` or `rebase` (default: the provider's).
+    /// `merge`, `squash`, `rebase`, `rebase-merge` or `fast-forward`, or a
+    /// provider's own name from Kargo's table (`noFastForward`,
+    /// `rebaseMerge`, `merge_commit`, `fast_forward`, `fast-forward-only`);
+    /// default: the provider's. A method the provider lacks fails the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_method: Option<String>,
     /// Wait (`Running`) rather than fail while the pull request cannot be
