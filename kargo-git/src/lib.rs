@@ -19,12 +19,12 @@
 //!   serialised per (repository, branch) within a process.
 //! - [`provider`]: pull requests, the [`GitProvider`](provider::GitProvider)
 //!   trait and its providers: `local` (records inside the repository,
-//!   merged by the library; always built), GitHub, GitLab, Gitea/Forgejo
-//!   and Azure DevOps (REST APIs over reqwest).
+//!   merged by the library; always built), GitHub, GitLab, Gitea/Forgejo,
+//!   Azure DevOps and Bitbucket Cloud (REST APIs over reqwest).
 //!
 //! # Feature flags
-//! - `github`, `gitlab`, `gitea`, `azure` (default): the REST pull-request
-//!   providers.
+//! - `github`, `gitlab`, `gitea`, `azure`, `bitbucket` (default): the REST
+//!   pull-request providers.
 //! - `conformance`: the public [`GitProvider`](provider::GitProvider)
 //!   conformance suite (not semver-stable).
 //!

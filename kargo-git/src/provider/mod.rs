@@ -18,13 +18,17 @@
     doc = "- [`gitea::GiteaProvider`]: Gitea and Forgejo."
 )]
 #![cfg_attr(
+    feature = "bitbucket",
+    doc = "- [`bitbucket::BitbucketProvider`]: Bitbucket Cloud (bitbucket.org)."
+)]
+#![cfg_attr(
     feature = "azure",
     doc = "- [`azure::AzureProvider`]: Azure DevOps (dev.azure.com, `*.visualstudio.com`, Azure DevOps Server)."
 )]
 //!
 //! [`select()`] picks one by name (`github`, `gitlab`, `gitea`, `azure`,
-//! `local`, as Kargo's step configs name them) or from the repository URL's
-//! host.
+//! `bitbucket`, `local`, as Kargo's step configs name them) or from the
+//! repository URL's host.
 
 mod error;
 pub mod local;
@@ -33,6 +37,8 @@ mod types;
 
 #[cfg(feature = "azure")]
 pub mod azure;
+#[cfg(feature = "bitbucket")]
+pub mod bitbucket;
 #[cfg(feature = "gitea")]
 pub mod gitea;
 #[cfg(feature = "github")]
@@ -85,7 +91,8 @@ pub use types::{
 /// ```
 #[async_trait]
 pub trait GitProvider: Send + Sync + fmt::Debug + 'static {
-    /// The provider's name (`local`, `github`, `gitlab`, `gitea`, `azure`).
+    /// The provider's name (`local`, `github`, `gitlab`, `gitea`, `azure`,
+    /// `bitbucket`).
     fn name(&self) -> &'static str;
 
     /// What this provider supports.

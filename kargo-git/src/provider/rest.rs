@@ -365,12 +365,12 @@ pub(crate) fn wait_from_headers(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The `message` of a JSON error body (GitHub, Gitea), GitLab's `message`
-/// or `error`, else the body's start.
+/// or `error`, Bitbucket's `error.message`, else the body's start.
 fn api_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let message = parsed.as_ref().and_then(|v| {
         v.get("message")
-            .or_else(|| v.get("error"))
+            .or_else(|| v.get("error").map(|e| e.get("message").unwrap_or(e)))
             .map(|m| m.as_str().map_or_else(|| m.to_string(), str::to_owned))
     });
     let mut message = message.unwrap_or_else(|| body.trim().to_owned());

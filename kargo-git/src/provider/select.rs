@@ -24,10 +24,12 @@ pub enum ProviderKind {
     Gitea,
     /// Azure DevOps (Services and Server).
     Azure,
+    /// Bitbucket Cloud.
+    Bitbucket,
 }
 
 impl ProviderKind {
-    /// `local`, `github`, `gitlab`, `gitea` or `azure`.
+    /// `local`, `github`, `gitlab`, `gitea`, `azure` or `bitbucket`.
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Local => "local",
@@ -35,6 +37,7 @@ impl ProviderKind {
             ProviderKind::GitLab => "gitlab",
             ProviderKind::Gitea => "gitea",
             ProviderKind::Azure => "azure",
+            ProviderKind::Bitbucket => "bitbucket",
         }
     }
 
@@ -43,7 +46,8 @@ impl ProviderKind {
     /// the ssh hosts `ssh.dev.azure.com` and `vs-ssh.visualstudio.com`), a
     /// host containing `github` (or under `ghe.com`) is GitHub, one
     /// containing `gitlab` is GitLab, one containing `gitea` or `forgejo`
-    /// (and `codeberg.org`) is Gitea, as Kargo infers them. Every other URL
+    /// (and `codeberg.org`) is Gitea, `bitbucket.org` is Bitbucket Cloud, as
+    /// Kargo infers them. Every other URL
     /// (`file://`, a path, a host of unknown kind, an Azure DevOps Server)
     /// gets the embedded local provider, which works on any repository git
     /// can push to.
@@ -60,6 +64,8 @@ impl ProviderKind {
             || host.ends_with(".visualstudio.com")
         {
             ProviderKind::Azure
+        } else if host == "bitbucket.org" {
+            ProviderKind::Bitbucket
         } else if host.contains("github") || host.ends_with(".ghe.com") {
             ProviderKind::GitHub
         } else if host.contains("gitlab") {
@@ -88,9 +94,11 @@ impl FromStr for ProviderKind {
             "gitlab" => ProviderKind::GitLab,
             "gitea" | "forgejo" => ProviderKind::Gitea,
             "azure" => ProviderKind::Azure,
+            "bitbucket" => ProviderKind::Bitbucket,
             other => {
                 return Err(Error::Invalid(format!(
-                    "unknown git provider {other:?} (expected local, github, gitlab, gitea or azure)"
+                    "unknown git provider {other:?} \
+                     (expected local, github, gitlab, gitea, azure or bitbucket)"
                 )));
             }
         })
@@ -151,7 +159,8 @@ impl SelectOptions {
 }
 
 /// The provider for `repo_url`: the one `name` names (`local`, `github`,
-/// `gitlab`, `gitea`, `azure`), else the one [`ProviderKind::infer`] finds.
+/// `gitlab`, `gitea`, `azure`, `bitbucket`), else the one
+/// [`ProviderKind::infer`] finds.
 pub fn select(
     repo_url: &str,
     name: Option<&str>,
@@ -186,6 +195,10 @@ pub fn select(
         ProviderKind::Gitea => Box::new(super::gitea::GiteaProvider::new(repo_url, rest())?),
         #[cfg(feature = "azure")]
         ProviderKind::Azure => Box::new(super::azure::AzureProvider::new(repo_url, rest())?),
+        #[cfg(feature = "bitbucket")]
+        ProviderKind::Bitbucket => {
+            Box::new(super::bitbucket::BitbucketProvider::new(repo_url, rest())?)
+        }
         #[allow(unreachable_patterns)]
         other => {
             return Err(Error::Unsupported {
@@ -280,6 +293,9 @@ mod tests {
             ("https://gitlab.example.com/g/sub/r", ProviderKind::GitLab),
             ("https://gitea.example.com/o/r", ProviderKind::Gitea),
             ("https://codeberg.org/o/r", ProviderKind::Gitea),
+            ("https://bitbucket.org/acme/r.git", ProviderKind::Bitbucket),
+            ("git@bitbucket.org:acme/r.git", ProviderKind::Bitbucket),
+            ("https://bitbucket.example.com/acme/r", ProviderKind::Local),
             ("https://dev.azure.com/org/proj/_git/r", ProviderKind::Azure),
             (
                 "https://org@dev.azure.com/org/proj/_git/r",
@@ -330,9 +346,9 @@ mod tests {
 
     #[test]
     fn unknown_provider_names_are_rejected() {
-        let err = select("https://x/o/r", Some("bitbucket"), SelectOptions::default()).unwrap_err();
-        assert!(err.to_string().contains("bitbucket"), "{err}");
-        assert!(err.to_string().contains("azure"), "{err}");
+        let err = select("https://x/o/r", Some("bitbuckit"), SelectOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("\"bitbuckit\""), "{err}");
+        assert!(err.to_string().contains("azure or bitbucket"), "{err}");
     }
 
     #[test]
@@ -368,6 +384,19 @@ mod tests {
             )
             .unwrap_err();
             assert!(err.to_string().contains("token"), "{err}");
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "bitbucket")]
+    fn bitbucket_is_inferred_and_named() {
+        for (url, name) in [
+            ("https://bitbucket.org/acme/r.git", None),
+            ("https://bitbucket.org/acme/r", Some("bitbucket")),
+        ] {
+            let provider = select(url, name, SelectOptions::default()).unwrap();
+            assert_eq!(provider.name(), "bitbucket", "{url}");
+            assert!(!provider.capabilities().labels);
         }
     }
 }

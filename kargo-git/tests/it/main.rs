@@ -3,6 +3,7 @@
 mod support;
 
 mod azure_provider;
+mod bitbucket_provider;
 mod forge;
 mod git;
 mod local_provider;

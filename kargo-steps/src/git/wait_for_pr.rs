@@ -25,8 +25,8 @@ pub struct Config {
     /// The repository.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
-    /// `local`, `github`, `gitlab`, `gitea` or `azure` (inferred from the
-    /// host when unset).
+    /// `local`, `github`, `gitlab`, `gitea`, `azure` or `bitbucket`
+    /// (inferred from the host when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// Skip TLS certificate verification.

@@ -1,0 +1,401 @@
+//! Bitbucket Cloud pull requests over its REST API 2.0
+//! (`https://api.bitbucket.org/2.0`).
+//!
+//! A repository is `https://bitbucket.org/WORKSPACE/REPO[.git]`; the token
+//! (an access token of the repository, project or workspace) is sent as
+//! `Authorization: Bearer TOKEN`.
+//!
+//! - Opening: `POST /repositories/WORKSPACE/REPO/pullrequests` with the
+//!   title, description and `source` / `destination` branches. Bitbucket
+//!   pull requests have no labels: labels asked for are left out (as Kargo
+//!   does), and [`Capabilities::labels`] is false.
+//! - Lists: `GET .../pullrequests?state=...` (one `state` per wanted state),
+//!   page by page (`page`, `pagelen`) while the answer names a `next` page.
+//! - Merging: `POST .../pullrequests/N/merge` with a `merge_strategy`:
+//!   [`MergeMethod::Merge`] is `merge_commit`, [`MergeMethod::Squash`]
+//!   `squash`, [`MergeMethod::FastForward`] `fast_forward`; without a method
+//!   none is sent and the repository's default applies. Rebasing methods
+//!   are `Unsupported`. A draft is not ready. Bitbucket refuses a merge
+//!   with 400: about conflicts, that is [`Error::Conflict`]; otherwise
+//!   (merge checks such as approvals or builds not met yet) it is
+//!   [`MergeOutcome::NotReady`], as is a merge Bitbucket accepted to finish
+//!   later (202). The merge commit's hash, which Bitbucket may abbreviate,
+//!   is read in full from the commit.
+//! - Closing: `POST .../pullrequests/N/decline`; approving:
+//!   `POST .../pullrequests/N/approve`, and approvals are the participants
+//!   marked `approved`.
+//!
+//! States: `OPEN` is open, `MERGED` merged, `DECLINED` and `SUPERSEDED`
+//! closed.
+
+use async_trait::async_trait;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, str_field};
+use super::select::RepoUrl;
+use super::{
+    Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
+    Opened, PrState, PullRequest, StateFilter, reusable,
+};
+
+const NAME: &str = "bitbucket";
+
+/// Bitbucket Cloud's API.
+const API: &str = "https://api.bitbucket.org/2.0";
+
+/// Pull requests per page (Bitbucket's most), and the most pages read.
+const PAGE_LEN: usize = 50;
+const MAX_PAGES: usize = 200;
+
+/// Pull requests of one Bitbucket Cloud repository.
+#[derive(Debug)]
+pub struct BitbucketProvider {
+    client: Client,
+    workspace: String,
+    repo: String,
+    /// `https://HOST/WORKSPACE/REPO`, for web URLs the answers lack.
+    web: String,
+}
+
+impl BitbucketProvider {
+    /// The provider for `repo_url` (`https://bitbucket.org/WORKSPACE/REPO[.git]`).
+    pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
+        let url = RepoUrl::parse(repo_url)?;
+        let (workspace, repo) = url
+            .path
+            .split_once('/')
+            .filter(|(w, r)| !w.is_empty() && !r.is_empty() && !r.contains('/'))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{NAME}: {}: expected https://bitbucket.org/WORKSPACE/REPO",
+                    crate::cli::redact_url(repo_url)
+                ))
+            })?;
+        let base = options.api_base.clone().unwrap_or_else(|| API.to_owned());
+        let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, &options)?;
+        Ok(BitbucketProvider {
+            client,
+            workspace: workspace.to_owned(),
+            repo: repo.to_owned(),
+            web: format!("{}/{}", url.origin(), url.path),
+        })
+    }
+
+    /// `/repositories/WORKSPACE/REPO{rest}`.
+    fn path(&self, rest: &str) -> String {
+        format!(
+            "/repositories/{}/{}{rest}",
+            encode_segment(&self.workspace),
+            encode_segment(&self.repo)
+        )
+    }
+
+    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
+        let number = v
+            .get("id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| self.client.malformed("a pull request without an id"))?;
+        let state = match str_field(v, "state") {
+            "OPEN" => PrState::Open,
+            "MERGED" => PrState::Merged,
+            _ => PrState::Closed,
+        };
+        let end = |key: &str| v.get(key).unwrap_or(&Value::Null);
+        let branch = |key: &str| str_field(end(key).get("branch").unwrap_or(&Value::Null), "name");
+        let hash = |commit: Option<&Value>| {
+            Some(str_field(commit.unwrap_or(&Value::Null), "hash").to_owned())
+                .filter(|h| !h.is_empty())
+        };
+        let url = v
+            .pointer("/links/html/href")
+            .and_then(Value::as_str)
+            .map_or_else(
+                || format!("{}/pull-requests/{number}", self.web),
+                str::to_owned,
+            );
+        let mut pr = PullRequest::new(number, url, branch("source"), branch("destination"), state);
+        pr.title = str_field(v, "title").to_owned();
+        pr.description = str_field(v, "description").to_owned();
+        pr.head_sha = hash(end("source").get("commit"));
+        pr.merge_commit = hash(v.get("merge_commit")).filter(|_| state == PrState::Merged);
+        pr.approved_by = v
+            .get("participants")
+            .and_then(Value::as_array)
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p.get("approved").and_then(Value::as_bool) == Some(true))
+                    .map(|p| {
+                        let user = p.get("user").unwrap_or(&Value::Null);
+                        match str_field(user, "nickname") {
+                            "" => str_field(user, "display_name").to_owned(),
+                            nickname => nickname.to_owned(),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        pr.created_at = Some(str_field(v, "created_on").to_owned()).filter(|s| !s.is_empty());
+        Ok(pr)
+    }
+
+    /// `pr` with its merge commit's hash in full.
+    async fn full_merge_commit(&self, mut pr: PullRequest) -> Result<PullRequest, Error> {
+        if let Some(short) = pr.merge_commit.clone().filter(|h| h.len() < 40) {
+            let commit = self
+                .client
+                .call(
+                    Method::GET,
+                    &self.path(&format!("/commit/{}", encode_segment(&short))),
+                    &[],
+                    None,
+                    Some(pr.number),
+                )
+                .await?;
+            let full = str_field(&commit, "hash");
+            if full.len() != 40 || !full.starts_with(short.as_str()) {
+                return Err(self.client.malformed("a commit without its full hash"));
+            }
+            pr.merge_commit = Some(full.to_owned());
+        }
+        Ok(pr)
+    }
+
+    async fn fetch(&self, number: u64) -> Result<(PullRequest, Value), Error> {
+        let v = self
+            .client
+            .call(
+                Method::GET,
+                &self.path(&format!("/pullrequests/{number}")),
+                &[],
+                None,
+                Some(number),
+            )
+            .await?;
+        let pr = self.full_merge_commit(self.convert(&v)?).await?;
+        Ok((pr, v))
+    }
+
+    /// Posts to `/pullrequests/N/{action}` and reads the pull request again.
+    async fn act(&self, number: u64, action: &str) -> Result<PullRequest, Error> {
+        self.client
+            .call(
+                Method::POST,
+                &self.path(&format!("/pullrequests/{number}/{action}")),
+                &[],
+                None,
+                Some(number),
+            )
+            .await?;
+        self.get(number).await
+    }
+
+    fn conflict(&self, number: u64, message: String) -> Error {
+        Error::Conflict {
+            provider: NAME,
+            repo: self.client.repo.clone(),
+            pr: number,
+            message,
+        }
+    }
+}
+
+#[async_trait]
+impl GitProvider for BitbucketProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            labels: false,
+            merge_methods: &[
+                MergeMethod::Merge,
+                MergeMethod::Squash,
+                MergeMethod::FastForward,
+            ],
+            ..Capabilities::all()
+        }
+    }
+
+    async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
+        let existing = self
+            .list(&ListOptions::default().with_branches(&new.source_branch, &new.target_branch))
+            .await?;
+        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
+            return Ok(Opened {
+                pr: pr.clone(),
+                reused: true,
+            });
+        }
+        if !new.labels.is_empty() {
+            tracing::debug!(repo = %self.client.repo, labels = ?new.labels, "Bitbucket pull requests have no labels; left out");
+        }
+        let body = json!({
+            "type": "pullrequest",
+            "title": new.title_or_fallback(),
+            "description": new.description,
+            "source": { "branch": { "name": new.source_branch } },
+            "destination": { "branch": { "name": new.target_branch } },
+        });
+        let created = self
+            .client
+            .call(
+                Method::POST,
+                &self.path("/pullrequests"),
+                &[],
+                Some(&body),
+                None,
+            )
+            .await?;
+        Ok(Opened {
+            pr: self.convert(&created)?,
+            reused: false,
+        })
+    }
+
+    async fn get(&self, number: u64) -> Result<PullRequest, Error> {
+        Ok(self.fetch(number).await?.0)
+    }
+
+    async fn list(&self, options: &ListOptions) -> Result<Vec<PullRequest>, Error> {
+        let states: &[&str] = match options.state {
+            StateFilter::Open => &["OPEN"],
+            StateFilter::Closed => &["MERGED", "DECLINED", "SUPERSEDED"],
+            StateFilter::All => &["OPEN", "MERGED", "DECLINED", "SUPERSEDED"],
+        };
+        let path = self.path("/pullrequests");
+        let mut prs = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let mut query: Vec<(&str, String)> =
+                states.iter().map(|s| ("state", (*s).to_owned())).collect();
+            query.push(("pagelen", PAGE_LEN.to_string()));
+            query.push(("page", page.to_string()));
+            let answer = self
+                .client
+                .call(Method::GET, &path, &query, None, None)
+                .await?;
+            let values = answer
+                .get("values")
+                .and_then(Value::as_array)
+                .ok_or_else(|| self.client.malformed("a pull-request list without values"))?;
+            for v in values {
+                let pr = self.convert(v)?;
+                if options.matches(&pr) {
+                    prs.push(self.full_merge_commit(pr).await?);
+                }
+            }
+            if answer.get("next").and_then(Value::as_str).is_none() {
+                break;
+            }
+        }
+        prs.sort_by_key(|pr| pr.number);
+        Ok(prs)
+    }
+
+    async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
+        self.capabilities().check_merge(NAME, method)?;
+        let (pr, raw) = self.fetch(number).await?;
+        match pr.state {
+            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
+            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
+            PrState::Open => {}
+        }
+        if raw.get("draft").and_then(Value::as_bool) == Some(true) {
+            return Ok(MergeOutcome::NotReady {
+                reason: "the pull request is a draft".to_owned(),
+            });
+        }
+        let mut body = json!({ "type": "pullrequestMergeParameters" });
+        if let Some(method) = method {
+            body["merge_strategy"] = json!(match method {
+                MergeMethod::Squash => "squash",
+                MergeMethod::FastForward => "fast_forward",
+                // The others were refused above.
+                _ => "merge_commit",
+            });
+        }
+        let answer = self
+            .client
+            .call(
+                Method::POST,
+                &self.path(&format!("/pullrequests/{number}/merge")),
+                &[],
+                Some(&body),
+                Some(number),
+            )
+            .await;
+        let merged = match answer {
+            Ok(v) => v,
+            Err(Error::Api {
+                status: 400 | 409,
+                message,
+                ..
+            }) => {
+                return if message.to_ascii_lowercase().contains("conflict") {
+                    Err(self.conflict(number, message))
+                } else {
+                    Ok(MergeOutcome::NotReady { reason: message })
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        // 202: Bitbucket merges in the background; merging again reports it.
+        if str_field(&merged, "state") != "MERGED" {
+            return Ok(MergeOutcome::NotReady {
+                reason: "Bitbucket accepted the merge and has not finished it yet".to_owned(),
+            });
+        }
+        let pr = self.full_merge_commit(self.convert(&merged)?).await?;
+        Ok(MergeOutcome::Merged(pr))
+    }
+
+    async fn close(&self, number: u64) -> Result<PullRequest, Error> {
+        let pr = self.get(number).await?;
+        match pr.state {
+            PrState::Closed => Ok(pr),
+            PrState::Merged => Err(not_open(&self.client, &pr, "closed")),
+            PrState::Open => self.act(number, "decline").await,
+        }
+    }
+
+    async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
+        let pr = self.get(number).await?;
+        if pr.state != PrState::Open {
+            return Err(not_open(&self.client, &pr, "approved"));
+        }
+        self.act(number, "approve").await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_are_workspace_and_slug() {
+        let p = BitbucketProvider::new(
+            "https://bitbucket.org/acme/deploy.git",
+            RestOptions::default(),
+        )
+        .unwrap();
+        assert_eq!((p.workspace.as_str(), p.repo.as_str()), ("acme", "deploy"));
+        assert_eq!(
+            p.path("/pullrequests"),
+            "/repositories/acme/deploy/pullrequests"
+        );
+        assert_eq!(p.client.base, API);
+        let ssh =
+            BitbucketProvider::new("git@bitbucket.org:acme/deploy.git", RestOptions::default())
+                .unwrap();
+        assert_eq!(ssh.web, "https://bitbucket.org/acme/deploy");
+        for bad in [
+            "https://bitbucket.org/acme",
+            "https://bitbucket.org/acme/deploy/extra",
+        ] {
+            let err = BitbucketProvider::new(bad, RestOptions::default()).unwrap_err();
+            assert!(err.to_string().contains("WORKSPACE/REPO"), "{err}");
+        }
+    }
+}
