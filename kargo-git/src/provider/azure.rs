@@ -69,11 +69,13 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, Retry, encode_segment, not_open, str_field};
+use super::rest::{
+    Auth, Client, RestOptions, Retry, encode_segment, not_open, open_already, str_field,
+};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter, reusable,
+    Opened, PrState, PullRequest, StateFilter,
 };
 
 const NAME: &str = "azure";
@@ -459,13 +461,8 @@ impl GitProvider for AzureProvider {
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
-        let branches = ListOptions::default().with_branches(&new.source_branch, &new.target_branch);
-        let existing = self.list(&branches).await?;
-        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
-            return Ok(Opened {
-                pr: pr.clone(),
-                reused: true,
-            });
+        if let Some(opened) = open_already(self, new).await? {
+            return Ok(opened);
         }
         let mut body = json!({
             "sourceRefName": ref_name(&new.source_branch),
@@ -490,14 +487,7 @@ impl GitProvider for AzureProvider {
             Ok(v) => v,
             // Opened concurrently since the list: reuse that one.
             Err(e @ Error::Api { status: 409, .. }) if e.to_string().contains(DUPLICATE) => {
-                let existing = self.list(&branches).await?;
-                return match reusable(&existing, &new.source_branch, &new.target_branch) {
-                    Some(pr) => Ok(Opened {
-                        pr: pr.clone(),
-                        reused: true,
-                    }),
-                    None => Err(e),
-                };
+                return open_already(self, new).await?.ok_or(e);
             }
             Err(e) => return Err(e),
         };

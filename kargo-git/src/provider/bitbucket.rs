@@ -32,11 +32,11 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, str_field};
+use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, open_already, str_field};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter, reusable,
+    Opened, PrState, PullRequest, StateFilter,
 };
 
 const NAME: &str = "bitbucket";
@@ -219,14 +219,8 @@ impl GitProvider for BitbucketProvider {
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
-        let existing = self
-            .list(&ListOptions::default().with_branches(&new.source_branch, &new.target_branch))
-            .await?;
-        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
-            return Ok(Opened {
-                pr: pr.clone(),
-                reused: true,
-            });
+        if let Some(opened) = open_already(self, new).await? {
+            return Ok(opened);
         }
         if !new.labels.is_empty() {
             tracing::debug!(repo = %self.client.repo, labels = ?new.labels, "Bitbucket pull requests have no labels; left out");
@@ -395,7 +389,8 @@ mod tests {
             "https://bitbucket.org/acme/deploy/extra",
         ] {
             let err = BitbucketProvider::new(bad, RestOptions::default()).unwrap_err();
-            assert!(err.to_string().contains("WORKSPACE/REPO"), "{err}");
+            assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+            assert!(err.to_string().contains("/REPO"), "{err}");
         }
     }
 }

@@ -10,11 +10,13 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, close_by_patch, labels, not_open, str_field};
+use super::rest::{
+    Auth, Client, RestOptions, close_by_patch, labels, not_open, open_already, str_field,
+};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter, reusable,
+    Opened, PrState, PullRequest, StateFilter,
 };
 
 const NAME: &str = "gitea";
@@ -115,14 +117,8 @@ impl GitProvider for GiteaProvider {
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
-        let existing = self
-            .list(&ListOptions::default().with_branches(&new.source_branch, &new.target_branch))
-            .await?;
-        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
-            return Ok(Opened {
-                pr: pr.clone(),
-                reused: true,
-            });
+        if let Some(opened) = open_already(self, new).await? {
+            return Ok(opened);
         }
         let mut body = json!({
             "head": new.source_branch,
@@ -179,6 +175,7 @@ impl GitProvider for GiteaProvider {
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
+        self.capabilities().check_merge(NAME, method)?;
         let pr = self.get(number).await?;
         match pr.state {
             PrState::Merged => return Ok(MergeOutcome::Merged(pr)),

@@ -11,11 +11,13 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, close_by_patch, labels, not_open, str_field};
+use super::rest::{
+    Auth, Client, RestOptions, close_by_patch, labels, not_open, open_already, str_field,
+};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter, reusable,
+    Opened, PrState, PullRequest, StateFilter,
 };
 
 const NAME: &str = "github";
@@ -117,14 +119,8 @@ impl GitProvider for GitHubProvider {
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
-        let existing = self
-            .list(&ListOptions::default().with_branches(&new.source_branch, &new.target_branch))
-            .await?;
-        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
-            return Ok(Opened {
-                pr: pr.clone(),
-                reused: true,
-            });
+        if let Some(opened) = open_already(self, new).await? {
+            return Ok(opened);
         }
         let body = json!({
             "title": new.title_or_fallback(),

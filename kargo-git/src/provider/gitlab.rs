@@ -11,11 +11,11 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, str_field};
+use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, open_already, str_field};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter, reusable,
+    Opened, PrState, PullRequest, StateFilter,
 };
 
 const NAME: &str = "gitlab";
@@ -120,14 +120,8 @@ impl GitProvider for GitLabProvider {
     }
 
     async fn open(&self, new: &NewPullRequest) -> Result<Opened, Error> {
-        let existing = self
-            .list(&ListOptions::default().with_branches(&new.source_branch, &new.target_branch))
-            .await?;
-        if let Some(pr) = reusable(&existing, &new.source_branch, &new.target_branch) {
-            return Ok(Opened {
-                pr: pr.clone(),
-                reused: true,
-            });
+        if let Some(opened) = open_already(self, new).await? {
+            return Ok(opened);
         }
         let mut body = json!({
             "source_branch": new.source_branch,

@@ -423,6 +423,27 @@ pub(crate) fn labels(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The open pull request `provider` has from `new`'s source branch to its
+/// target already, as [`Opened`] with `reused` set: what a forge's
+/// [`GitProvider::open`](super::GitProvider::open) returns instead of
+/// opening a second one.
+pub(crate) async fn open_already<P: super::GitProvider + ?Sized>(
+    provider: &P,
+    new: &super::NewPullRequest,
+) -> Result<Option<super::Opened>, Error> {
+    let branches =
+        super::ListOptions::default().with_branches(&new.source_branch, &new.target_branch);
+    let existing = provider.list(&branches).await?;
+    Ok(
+        super::reusable(&existing, &new.source_branch, &new.target_branch).map(|pr| {
+            super::Opened {
+                pr: pr.clone(),
+                reused: true,
+            }
+        }),
+    )
+}
+
 /// [`Error::NotOpen`] for `pr`.
 pub(crate) fn not_open(client: &Client, pr: &super::PullRequest, action: &'static str) -> Error {
     Error::NotOpen {
