@@ -90,6 +90,7 @@ pub mod tar;
 pub mod toml_parse;
 pub mod toml_update;
 pub mod untar;
+pub mod yaml_merge;
 pub mod yaml_parse;
 pub mod yaml_update;
 
@@ -108,6 +109,7 @@ pub use tar::Tar;
 pub use toml_parse::TomlParse;
 pub use toml_update::TomlUpdate;
 pub use untar::Untar;
+pub use yaml_merge::YamlMerge;
 pub use yaml_parse::YamlParse;
 pub use yaml_update::YamlUpdate;
 
@@ -144,12 +146,13 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     register_manifest_and_state_steps(registry);
 }
 
-/// Registers the file steps: `yaml-update`, `yaml-parse`, `json-update`,
+/// Registers the file steps: `yaml-update`, `yaml-parse`, `yaml-merge`, `json-update`,
 /// `json-parse`, `toml-update`, `toml-parse`, `hcl-update`, `hcl-parse`,
 /// `copy` and `delete`.
 fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(yaml_update::KIND, YamlUpdate);
     registry.replace(yaml_parse::KIND, YamlParse);
+    registry.replace(yaml_merge::KIND, YamlMerge);
     registry.replace(json_update::KIND, JsonUpdate);
     registry.replace(json_parse::KIND, JsonParse);
     registry.replace(toml_update::KIND, TomlUpdate);

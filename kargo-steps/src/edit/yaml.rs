@@ -595,15 +595,33 @@ fn plan(
                 // A flow collection has a span of its own, brackets
                 // included: it is replaced like a scalar.
                 Kind::Seq { flow: true, .. } | Kind::Map { flow: true, .. } => &ScalarStyle::Plain,
-                other => {
-                    let what = match other {
-                        Kind::Alias(_) => "an alias",
-                        Kind::Seq { .. } => "a block sequence",
-                        _ => "a block mapping",
-                    };
-                    return Err(fail(&format!(
-                        "holds {what}; only scalars and flow collections can be replaced"
-                    )));
+                Kind::Alias(_) => {
+                    return Err(fail(
+                        "holds an alias; only scalars and collections can be replaced",
+                    ));
+                }
+                // A block collection: the new value takes its place, after
+                // the key's colon (in flow style when it is a collection).
+                _ => {
+                    let key_end = parent_key_end(root, &path)
+                        .ok_or_else(|| fail("holds a block collection inside a sequence"))?;
+                    let colon = src[key_end..node.span.start]
+                        .find(':')
+                        .map(|i| key_end + i + 1)
+                        .ok_or_else(|| fail("cannot find the `:` after the key"))?;
+                    let end = colon + src[colon..node.span.end].trim_end().len();
+                    let mut text = format!(" {}", render(&update.value, ScalarStyle::Plain, flow));
+                    // A comment on the key's line stays.
+                    let comment = src[colon..line_end(src, colon)].trim();
+                    if comment.starts_with('#') {
+                        text = format!("{text} {comment}");
+                    }
+                    let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
+                    *slot = sem_of_json(&update.value);
+                    return Ok(Splice {
+                        range: colon..end,
+                        text,
+                    });
                 }
             };
             let splice = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {

@@ -237,8 +237,33 @@ fn errors_leave_the_text_alone() {
     insta::assert_snapshot!(edit(src, &[("image.tag.x", json!(1))]), @"ERROR: key `image.tag.x`: `image.tag` is a scalar, not a mapping");
     insta::assert_snapshot!(edit(src, &[("list.3", json!(1))]), @"ERROR: key `list.3`: index 3 is out of range: `list` has 1 items");
     insta::assert_snapshot!(edit(src, &[("list.x", json!(1))]), @"ERROR: key `list.x`: `list` is a sequence; `x` is not an index");
-    insta::assert_snapshot!(edit(src, &[("image", json!(1))]), @"ERROR: key `image`: holds a block mapping; only scalars and flow collections can be replaced");
+    insta::assert_snapshot!(edit("- a:\n    b: 1\n", &[("0", json!(1))]), @"ERROR: key `0`: holds a block collection inside a sequence");
     insta::assert_snapshot!(edit("a: [b\n", &[("a", json!(1))]), @"ERROR: cannot parse: unclosed bracket '[' at char 3 line 1 column 4");
+}
+
+#[test]
+fn a_block_collection_is_replaced_in_place_keeping_the_lines_around_it() {
+    let src = "\
+image: # the app
+  repository: r
+  tag: v1
+hosts:
+  - a.example.com # first
+  - b.example.com
+replicas: 1
+";
+    let out = edit(
+        src,
+        &[
+            ("image", json!("r:v2")),
+            ("hosts", json!(["c.example.com"])),
+        ],
+    );
+    insta::assert_snapshot!(out, @r"
+    image: r:v2 # the app
+    hosts: [c.example.com]
+    replicas: 1
+    ");
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! are kept. New strings are quoted when a YAML 1.1 reader such as Helm
 //! would read them as something else (`yes`, `on`, `1.10`, `0755`, `~`);
 //! numbers and booleans are written plain. A missing key is created in
-//! block style under its parent. The edited text is parsed again and must
+//! block style under its parent. A key holding a block mapping or sequence
+//! gets its new value in the collection's place (a collection in flow
+//! style), keeping a comment on the key's line. The edited text is parsed again and must
 //! hold the new values and nothing else changed, or the step fails and the
 //! file stays as it was.
 //!

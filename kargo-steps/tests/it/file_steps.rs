@@ -338,3 +338,94 @@ async fn delete_removes_paths_and_globs_and_is_strict_on_request() {
         .unwrap_err();
     assert!(err.contains("exactly one"), "{err}");
 }
+
+#[tokio::test]
+async fn yaml_merge_layers_files_into_a_new_one_and_reports_what_it_merged() {
+    let (dir, ctx) = setup(&[
+        (
+            "src/values.yaml",
+            "# base\nimage:\n  tag: v1 # pinned\nreplicas: 1\n",
+        ),
+        ("src/qa/values.yaml", "image:\n  tag: v2\n"),
+        ("src/qa/cluster-a/values.yaml", "replicas: 3\n"),
+    ]);
+    let inputs = json!([
+        "./src/values.yaml",
+        "./src/qa/values.yaml",
+        "./src/qa/cluster-a/values.yaml"
+    ]);
+    let outcome = run(
+        &ctx,
+        "yaml-merge",
+        json!({"inFiles": inputs, "outFile": "./out/charts/values.yaml"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read(dir.path(), "out/charts/values.yaml"),
+        "# base\nimage:\n  tag: v2 # pinned\nreplicas: 3\n"
+    );
+    assert_eq!(
+        outcome.output["commitMessage"],
+        "Merged 3 YAML files to ./out/charts/values.yaml\n- ./src/values.yaml\n- ./src/qa/values.yaml\n- ./src/qa/cluster-a/values.yaml"
+    );
+    // The inputs are untouched.
+    assert_eq!(
+        read(dir.path(), "src/qa/values.yaml"),
+        "image:\n  tag: v2\n"
+    );
+
+    // A missing input fails, naming it, and writes nothing.
+    let missing = json!({"inFiles": ["./src/values.yaml", "./src/prod/values.yaml"], "outFile": "./out/prod.yaml"});
+    let err = run(&ctx, "yaml-merge", missing.clone()).await.unwrap_err();
+    assert!(err.contains("src/prod/values.yaml"), "{err}");
+    assert!(!dir.path().join("out/prod.yaml").exists());
+    // ... unless missing files are ignored.
+    let mut ignoring = missing;
+    ignoring["ignoreMissingFiles"] = json!(true);
+    let outcome = run(&ctx, "yaml-merge", ignoring).await.unwrap();
+    assert_eq!(
+        read(dir.path(), "out/prod.yaml"),
+        read(dir.path(), "src/values.yaml")
+    );
+    assert_eq!(
+        outcome.output["commitMessage"],
+        "Wrote ./src/values.yaml to ./out/prod.yaml"
+    );
+    // No input left: an empty file and no commit message.
+    let outcome = run(
+        &ctx,
+        "yaml-merge",
+        json!({"inFiles": ["nope.yaml"], "outFile": "empty.yaml", "ignoreMissingFiles": true}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(read(dir.path(), "empty.yaml"), "");
+    assert!(outcome.output.get("commitMessage").is_none());
+}
+
+#[tokio::test]
+async fn yaml_merge_names_a_broken_input_and_refuses_paths_outside_the_work_dir() {
+    let (dir, ctx) = setup(&[
+        ("a.yaml", "a: 1\n"),
+        ("b.yaml", "a: [1\n"),
+        ("out.yaml", "kept\n"),
+    ]);
+    let err = run(
+        &ctx,
+        "yaml-merge",
+        json!({"inFiles": ["a.yaml", "b.yaml"], "outFile": "out.yaml"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("`b.yaml`"), "{err}");
+    assert_eq!(read(dir.path(), "out.yaml"), "kept\n");
+    for config in [
+        json!({"inFiles": ["../a.yaml"], "outFile": "out.yaml"}),
+        json!({"inFiles": ["a.yaml"], "outFile": "../out.yaml"}),
+        json!({"inFiles": [], "outFile": "out.yaml"}),
+    ] {
+        assert!(run(&ctx, "yaml-merge", config).await.is_err());
+    }
+    assert_eq!(read(dir.path(), "out.yaml"), "kept\n");
+}

@@ -1,0 +1,138 @@
+//! `yaml-merge`: merges YAML files, in order, into one file.
+//!
+//! The first file is the base and each later one is laid over it, as
+//! Kargo documents: mappings merge key by key, recursively; a scalar or a
+//! sequence of a later file replaces the earlier value (sequences are not
+//! merged item by item); a key set to `null` removes the key; keys found in
+//! one file only are kept. A later file whose document is not a mapping
+//! (or that is laid over one that is not) replaces what came before.
+//!
+//! Beyond Kargo, the result is the base file's text edited in place, with
+//! the same editor as `yaml-update`: the base's comments, key order, quoting
+//! and layout are kept, and only merged values change. Collections taken
+//! from later files are written in flow style (`[a, b]`, `{k: v}`), and
+//! their comments are not carried over. Empty files add nothing; missing files fail the step unless
+//! `ignoreMissingFiles` is set, and when no file is left, the output is an
+//! empty file. The output is written atomically, its directories created.
+//!
+//! Output: `commitMessage` (`Wrote IN to OUT`, or `Merged N YAML files to
+//! OUT` and the list), as Kargo writes it; none when no file was merged.
+
+mod step;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use crate::edit::EditError as Error;
+use crate::edit::{Update, yaml};
+
+/// The step kind.
+pub const KIND: &str = "yaml-merge";
+
+/// The `yaml-merge` config (Kargo's `YAMLMergeConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// The files to merge, in order, relative to the work dir.
+    pub in_files: Vec<String>,
+    /// The merged file, relative to the work dir.
+    pub out_file: String,
+    /// Skip input files that do not exist instead of failing.
+    #[serde(default)]
+    pub ignore_missing_files: bool,
+}
+
+/// The `yaml-merge` step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct YamlMerge;
+
+/// Merges YAML texts in order, as the step merges its files: the first
+/// non-empty text, edited in place, with every later one laid over it.
+///
+/// ```
+/// use kargo_steps::yaml_merge::merge;
+///
+/// let base = "# defaults\nimage:\n  tag: v1 # pinned\nreplicas: 1\n";
+/// let qa = "image:\n  tag: v2\nreplicas: null\nextra: [a, b]\n";
+/// let out = merge(&[base, qa]).unwrap();
+/// assert_eq!(out, "# defaults\nimage:\n  tag: v2 # pinned\nextra: [a, b]\n");
+/// ```
+pub fn merge(texts: &[&str]) -> Result<String, Error> {
+    let mut texts = texts.iter().filter(|t| !t.trim().is_empty());
+    let Some(first) = texts.next() else {
+        return Ok(String::new());
+    };
+    texts.try_fold((*first).to_owned(), |merged, patch| {
+        lay_over(&merged, patch)
+    })
+}
+
+/// `patch` laid over `base`.
+fn lay_over(base: &str, patch: &str) -> Result<String, Error> {
+    let (Value::Object(over), Value::Object(under)) = (yaml::read(patch)?, yaml::read(base)?)
+    else {
+        return Ok(patch.to_owned());
+    };
+    let mut removals = Vec::new();
+    let mut updates = Vec::new();
+    changes(&mut Vec::new(), &over, &under, &mut removals, &mut updates);
+    let mut out = base.to_owned();
+    for key in &removals {
+        out = yaml::ops::remove_key(&out, key)?;
+    }
+    if !updates.is_empty() {
+        out = yaml::update(&out, &updates)?;
+    }
+    Ok(out)
+}
+
+/// The keys (below `path`) that `over` removes from `under`, and the
+/// values it sets.
+fn changes(
+    path: &mut Vec<String>,
+    over: &Map<String, Value>,
+    under: &Map<String, Value>,
+    removals: &mut Vec<String>,
+    updates: &mut Vec<Update>,
+) {
+    for (key, value) in over {
+        path.push(key.clone());
+        match (value, under.get(key)) {
+            (Value::Null, Some(_)) => removals.push(key_of(path)),
+            (Value::Null, None) => {}
+            (Value::Object(o), Some(Value::Object(u))) => changes(path, o, u, removals, updates),
+            (value, Some(old)) if value == old => {}
+            (value, _) => updates.push(Update::new(key_of(path), value.clone())),
+        }
+        path.pop();
+    }
+}
+
+/// The editor's key for `path`: segments joined by `.`, with `.` and `\`
+/// inside a segment escaped.
+fn key_of(path: &[String]) -> String {
+    let escaped: Vec<String> = path
+        .iter()
+        .map(|s| s.replace('\\', "\\\\").replace('.', "\\."))
+        .collect();
+    escaped.join(".")
+}
+
+/// Kargo's commit message for merging `inputs` into `out`.
+fn commit_message(inputs: &[String], out: &str) -> Option<String> {
+    match inputs {
+        [] => None,
+        [one] => Some(format!("Wrote {one} to {out}")),
+        many => {
+            let mut msg = format!("Merged {} YAML files to {out}", many.len());
+            for path in many {
+                msg.push_str(&format!("\n- {path}"));
+            }
+            Some(msg)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

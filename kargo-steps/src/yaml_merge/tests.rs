@@ -1,0 +1,114 @@
+use super::*;
+
+/// Merges the texts; an error comes back as `ERROR: ...` so snapshots show it.
+fn merged(texts: &[&str]) -> String {
+    merge(texts).unwrap_or_else(|e| format!("ERROR: {e}"))
+}
+
+#[test]
+fn helm_values_are_layered_keeping_the_base_s_comments() {
+    let base = "\
+# Default values for my-chart.
+replicaCount: 1
+
+image:
+  repository: registry.example.com/app # upstream
+  tag: v1.0.0 # bumped by Kargo
+  pullPolicy: IfNotPresent
+
+ingress:
+  enabled: false
+  hosts:
+    - chart.local
+
+resources: {}
+";
+    let qa = "\
+replicaCount: 2
+image:
+  tag: v1.1.0
+ingress:
+  enabled: true
+  hosts:
+    - qa.example.com
+    - qa-alt.example.com
+";
+    let cluster = "\
+image:
+  pullPolicy: null
+resources:
+  limits:
+    cpu: 500m
+podAnnotations:
+  team: payments
+";
+    insta::assert_snapshot!(merged(&[base, qa, cluster]), @r"
+    # Default values for my-chart.
+    replicaCount: 2
+
+    image:
+      repository: registry.example.com/app # upstream
+      tag: v1.1.0 # bumped by Kargo
+
+    ingress:
+      enabled: true
+      hosts: [qa.example.com, qa-alt.example.com]
+
+    resources: {limits: {cpu: 500m}}
+    podAnnotations: {team: payments}
+    ");
+}
+
+#[test]
+fn keys_with_dots_and_digits_are_keys() {
+    let base = "annotations:\n  example.com/version: \"1\"\nports:\n  \"8080\": http\n";
+    let patch = "annotations:\n  example.com/version: \"2\"\nports:\n  \"8080\": web\n";
+    insta::assert_snapshot!(merged(&[base, patch]), @r#"
+    annotations:
+      example.com/version: "2"
+    ports:
+      "8080": web
+    "#);
+}
+
+#[test]
+fn a_value_of_another_kind_replaces_the_old_one() {
+    let base = "a:\n  b: 1\nc: [1, 2]\nd: x\n";
+    let patch = "a: flat\nc:\n  nested: true\nd:\n  - y\n";
+    insta::assert_snapshot!(merged(&[base, patch]), @r#"
+    a: flat
+    c: {nested: true}
+    d: ["y"]
+    "#);
+}
+
+#[test]
+fn empty_files_add_nothing_and_non_mappings_replace() {
+    assert_eq!(merged(&[]), "");
+    assert_eq!(merged(&["", "  \n"]), "");
+    assert_eq!(merged(&["", "a: 1\n", "\n"]), "a: 1\n");
+    assert_eq!(merged(&["a: 1\n", "- x\n- y\n"]), "- x\n- y\n");
+    assert_eq!(merged(&["- x\n", "a: 1\n"]), "a: 1\n");
+    // Laying a file over itself changes nothing.
+    let same = "# c\na:\n  b: [1, 2] # flow\n";
+    assert_eq!(merged(&[same, same]), same);
+}
+
+#[test]
+fn broken_yaml_is_an_error() {
+    let out = merged(&["a: 1\n", "a: [1\n"]);
+    assert!(out.starts_with("ERROR: "), "{out}");
+}
+
+#[test]
+fn commit_messages_follow_kargo() {
+    assert_eq!(commit_message(&[], "out.yaml"), None);
+    assert_eq!(
+        commit_message(&["a.yaml".into()], "out.yaml").as_deref(),
+        Some("Wrote a.yaml to out.yaml")
+    );
+    assert_eq!(
+        commit_message(&["a.yaml".into(), "b.yaml".into()], "out.yaml").as_deref(),
+        Some("Merged 2 YAML files to out.yaml\n- a.yaml\n- b.yaml")
+    );
+}
