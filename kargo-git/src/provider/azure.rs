@@ -416,6 +416,19 @@ impl AzureProvider {
         Ok(all)
     }
 
+    /// Changes pull request `number` with a `PATCH` of `body`.
+    async fn patch(&self, number: u64, body: &Value) -> Result<Value, Error> {
+        self.client
+            .call(
+                Method::PATCH,
+                &self.path(&format!("/{number}")),
+                &[Self::version()],
+                Some(body),
+                Some(number),
+            )
+            .await
+    }
+
     fn conflict(&self, number: u64, message: String) -> Error {
         Error::Conflict {
             provider: NAME,
@@ -588,17 +601,7 @@ impl GitProvider for AzureProvider {
             };
             body["completionOptions"] = json!({ "mergeStrategy": strategy });
         }
-        let answer = match self
-            .client
-            .call(
-                Method::PATCH,
-                &self.path(&format!("/{number}")),
-                &[Self::version()],
-                Some(&body),
-                Some(number),
-            )
-            .await
-        {
+        let answer = match self.patch(number, &body).await {
             Ok(v) => v,
             // The source branch moved since it was checked, or a policy
             // holds the merge: read it again later.
@@ -633,16 +636,7 @@ impl GitProvider for AzureProvider {
             PrState::Open => {}
         }
         let body = json!({ "status": "abandoned" });
-        let v = self
-            .client
-            .call(
-                Method::PATCH,
-                &self.path(&format!("/{number}")),
-                &[Self::version()],
-                Some(&body),
-                Some(number),
-            )
-            .await?;
+        let v = self.patch(number, &body).await?;
         self.convert(&v)
     }
 

@@ -464,23 +464,27 @@ impl<'a> Session<'a> {
             let target = self
                 .branch(&pr.target_branch)?
                 .ok_or_else(|| missing(&pr.target_branch))?;
+            // A commit of `tree` joining `head` to the target branch.
+            let merge_commit = |tree: &str, head: &str| {
+                let message = format!(
+                    "Merge pull request #{number} from {}\n\n{}",
+                    pr.source_branch, pr.title
+                );
+                self.run([
+                    "commit-tree",
+                    tree,
+                    "-p",
+                    &target,
+                    "-p",
+                    head,
+                    "-m",
+                    &message,
+                ])
+            };
             let merged = match method {
                 MergeMethod::Merge => {
                     let tree = self.merge_tree(&pr, &target, &source, None)?;
-                    let message = format!(
-                        "Merge pull request #{number} from {}\n\n{}",
-                        pr.source_branch, pr.title
-                    );
-                    self.run([
-                        "commit-tree",
-                        &tree,
-                        "-p",
-                        &target,
-                        "-p",
-                        &source,
-                        "-m",
-                        &message,
-                    ])?
+                    merge_commit(&tree, &source)?
                 }
                 MergeMethod::Squash => {
                     let tree = self.merge_tree(&pr, &target, &source, None)?;
@@ -493,21 +497,7 @@ impl<'a> Session<'a> {
                 MergeMethod::Rebase => self.rebase(&pr, &target, &source)?,
                 MergeMethod::RebaseMerge => {
                     let rebased = self.rebase(&pr, &target, &source)?;
-                    let message = format!(
-                        "Merge pull request #{number} from {}\n\n{}",
-                        pr.source_branch, pr.title
-                    );
-                    let tree = format!("{rebased}^{{tree}}");
-                    self.run([
-                        "commit-tree",
-                        &tree,
-                        "-p",
-                        &target,
-                        "-p",
-                        &rebased,
-                        "-m",
-                        &message,
-                    ])?
+                    merge_commit(&format!("{rebased}^{{tree}}"), &rebased)?
                 }
                 MergeMethod::FastForward => {
                     if !self.is_ancestor(&target, &source)? {
