@@ -601,7 +601,7 @@ fn plan(
                     ));
                 }
                 // A block collection: the new value takes its place, after
-                // the key's colon (in flow style when it is a collection).
+                // the key's colon.
                 _ => {
                     let key_end = parent_key_end(root, &path)
                         .ok_or_else(|| fail("holds a block collection inside a sequence"))?;
@@ -610,12 +610,16 @@ fn plan(
                         .map(|i| key_end + i + 1)
                         .ok_or_else(|| fail("cannot find the `:` after the key"))?;
                     let end = colon + src[colon..node.span.end].trim_end().len();
-                    let mut text = format!(" {}", render(&update.value, ScalarStyle::Plain, flow));
-                    // A comment on the key's line stays.
+                    let key_start = parent_key_start(root, &path).unwrap_or(key_end);
+                    let indent = key_start - line_start(src, key_start) + 2;
+                    let value = block_value(&update.value, indent, nl);
+                    // A comment on the key's line stays there.
                     let comment = src[colon..line_end(src, colon)].trim();
-                    if comment.starts_with('#') {
-                        text = format!("{text} {comment}");
-                    }
+                    let text = match (comment.starts_with('#'), value.starts_with(' ')) {
+                        (false, _) => value,
+                        (true, true) => format!("{value} {comment}"),
+                        (true, false) => format!(" {comment}{value}"),
+                    };
                     let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
                     *slot = sem_of_json(&update.value);
                     return Ok(Splice {
@@ -746,12 +750,41 @@ fn block_lines(segments: &[String], value: &Value, indent: usize, nl: &str) -> S
         out.push_str(&render_key(seg, false));
         out.push(':');
         if j + 1 == segments.len() {
-            out.push(' ');
-            out.push_str(&render(value, ScalarStyle::Plain, false));
+            out.push_str(&block_value(value, indent + 2 * j + 2, nl));
         }
         out.push_str(nl);
     }
     out
+}
+
+/// What follows a block mapping key's `:` for `value`: a scalar (or an
+/// empty `[]` / `{}`) on the key's line, a collection in block style on the
+/// lines below, its entries at column `indent`. Ends without a line break.
+fn block_value(value: &Value, indent: usize, nl: &str) -> String {
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) if !map.is_empty() => map
+            .iter()
+            .map(|(k, v)| {
+                let k = render_key(k, false);
+                format!("{nl}{pad}{k}:{}", block_value(v, indent + 2, nl))
+            })
+            .collect(),
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .map(|item| {
+                let nested = block_value(item, indent + 2, nl);
+                match item {
+                    // The first entry of a mapping shares the dash's line.
+                    Value::Object(map) if !map.is_empty() => {
+                        format!("{nl}{pad}- {}", &nested[nl.len() + indent + 2..])
+                    }
+                    _ => format!("{nl}{pad}-{nested}"),
+                }
+            })
+            .collect(),
+        other => format!(" {}", render(other, ScalarStyle::Plain, false)),
+    }
 }
 
 fn flow_entry(segments: &[String], value: &Value) -> String {

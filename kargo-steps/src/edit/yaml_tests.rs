@@ -261,9 +261,39 @@ replicas: 1
     );
     insta::assert_snapshot!(out, @r"
     image: r:v2 # the app
-    hosts: [c.example.com]
+    hosts:
+      - c.example.com
     replicas: 1
     ");
+}
+
+#[test]
+fn created_collections_are_written_in_block_style() {
+    let src = "app:\r\n  name: web\r\n";
+    let value = json!({
+        "env": [{"name": "MODE", "value": "on"}, {"name": "N"}],
+        "empty": [],
+        "none": {},
+        "nested": [[1, 2]]
+    });
+    let out = edit(src, &[("app.extra", value)]);
+    let mut lines = out.split('\n').filter(|l| !l.is_empty());
+    assert!(lines.all(|l| l.ends_with('\r')), "CRLF kept: {out:?}");
+    insta::assert_snapshot!(out.replace('\r', ""), @r#"
+    app:
+      name: web
+      extra:
+        env:
+          - name: MODE
+            value: "on"
+          - name: "N"
+        empty: []
+        none: {}
+        nested:
+          -
+            - 1
+            - 2
+    "#);
 }
 
 #[test]

@@ -9,9 +9,10 @@
 //!
 //! Beyond Kargo, the result is the base file's text edited in place, with
 //! the same editor as `yaml-update`: the base's comments, key order, quoting
-//! and layout are kept, and only merged values change. Collections taken
-//! from later files are written in flow style (`[a, b]`, `{k: v}`), and
-//! their comments are not carried over. Empty files add nothing; missing files fail the step unless
+//! and layout are kept, and only merged values change. New keys and
+//! replaced block collections are written in block style, values that sat
+//! on their key's line (scalars, flow collections) stay there in flow
+//! style; comments of later files are not carried over. Empty files add nothing; missing files fail the step unless
 //! `ignoreMissingFiles` is set, and when no file is left, the output is an
 //! empty file. The output is written atomically, its directories created.
 //!
@@ -56,7 +57,7 @@ pub struct YamlMerge;
 /// let base = "# defaults\nimage:\n  tag: v1 # pinned\nreplicas: 1\n";
 /// let qa = "image:\n  tag: v2\nreplicas: null\nextra: [a, b]\n";
 /// let out = merge(&[base, qa]).unwrap();
-/// assert_eq!(out, "# defaults\nimage:\n  tag: v2 # pinned\nextra: [a, b]\n");
+/// assert_eq!(out, "# defaults\nimage:\n  tag: v2 # pinned\nextra:\n  - a\n  - b\n");
 /// ```
 pub fn merge(texts: &[&str]) -> Result<String, Error> {
     let mut texts = texts.iter().filter(|t| !t.trim().is_empty());

@@ -52,10 +52,13 @@ podAnnotations:
 
     ingress:
       enabled: true
-      hosts: [qa.example.com, qa-alt.example.com]
+      hosts:
+        - qa.example.com
+        - qa-alt.example.com
 
     resources: {limits: {cpu: 500m}}
-    podAnnotations: {team: payments}
+    podAnnotations:
+      team: payments
     ");
 }
 

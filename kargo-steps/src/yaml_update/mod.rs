@@ -8,7 +8,7 @@
 //! would read them as something else (`yes`, `on`, `1.10`, `0755`, `~`);
 //! numbers and booleans are written plain. A missing key is created in
 //! block style under its parent. A key holding a block mapping or sequence
-//! gets its new value in the collection's place (a collection in flow
+//! gets its new value in the collection's place (a collection in block
 //! style), keeping a comment on the key's line. The edited text is parsed again and must
 //! hold the new values and nothing else changed, or the step fails and the
 //! file stays as it was.
