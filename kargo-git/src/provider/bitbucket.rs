@@ -25,8 +25,13 @@
 //!   `POST .../pullrequests/N/approve`, and approvals are the participants
 //!   marked `approved`.
 //!
-//! States: `OPEN` is open, `MERGED` merged, `DECLINED` and `SUPERSEDED`
-//! closed.
+//! States: `MERGED` is merged, `DECLINED` and `SUPERSEDED` closed, `OPEN`
+//! (and a merge still queued) open.
+//!
+//! Only Bitbucket Cloud is spoken to: a repository on another host (a
+//! Bitbucket Server or Data Center, whose API differs) is refused unless
+//! [`RestOptions::api_base`] is set, so the token never goes to Bitbucket
+//! Cloud for a repository elsewhere.
 
 use async_trait::async_trait;
 use reqwest::Method;
@@ -41,7 +46,8 @@ use super::{
 
 const NAME: &str = "bitbucket";
 
-/// Bitbucket Cloud's API.
+/// Bitbucket Cloud's host and API.
+const HOST: &str = "bitbucket.org";
 const API: &str = "https://api.bitbucket.org/2.0";
 
 /// Pull requests per page (Bitbucket's most), and the most pages read.
@@ -72,7 +78,19 @@ impl BitbucketProvider {
                     crate::cli::redact_url(repo_url)
                 ))
             })?;
-        let base = options.api_base.clone().unwrap_or_else(|| API.to_owned());
+        // The token goes to Bitbucket Cloud's API only for a Bitbucket Cloud
+        // repository (a Bitbucket Server speaks another API).
+        let cloud = url.host.eq_ignore_ascii_case(HOST);
+        let base = match (&options.api_base, cloud) {
+            (Some(base), _) => base.clone(),
+            (None, true) => API.to_owned(),
+            (None, false) => {
+                return Err(Error::Invalid(format!(
+                    "{NAME}: {}: only Bitbucket Cloud ({HOST}) is supported",
+                    crate::cli::redact_url(repo_url)
+                )));
+            }
+        };
         let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, &options)?;
         Ok(BitbucketProvider {
             client,
@@ -97,9 +115,10 @@ impl BitbucketProvider {
             .and_then(Value::as_u64)
             .ok_or_else(|| self.client.malformed("a pull request without an id"))?;
         let state = match str_field(v, "state") {
-            "OPEN" => PrState::Open,
             "MERGED" => PrState::Merged,
-            _ => PrState::Closed,
+            "DECLINED" | "SUPERSEDED" => PrState::Closed,
+            // OPEN, and a merge Bitbucket has queued.
+            _ => PrState::Open,
         };
         let end = |key: &str| v.get(key).unwrap_or(&Value::Null);
         let branch = |key: &str| str_field(end(key).get("branch").unwrap_or(&Value::Null), "name");
@@ -384,6 +403,19 @@ mod tests {
             BitbucketProvider::new("git@bitbucket.org:acme/deploy.git", RestOptions::default())
                 .unwrap();
         assert_eq!(ssh.web, "https://bitbucket.org/acme/deploy");
+        // Another host: refused, unless the API is named.
+        let err = BitbucketProvider::new(
+            "https://u:s3cret@bitbucket.example.com/acme/deploy",
+            RestOptions::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("only Bitbucket Cloud"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        BitbucketProvider::new(
+            "https://bitbucket.example.com/acme/deploy",
+            RestOptions::default().with_api_base("https://bitbucket.example.com/api/2.0"),
+        )
+        .unwrap();
         for bad in [
             "https://bitbucket.org/acme",
             "https://bitbucket.org/acme/deploy/extra",
