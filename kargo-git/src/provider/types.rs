@@ -140,6 +140,7 @@ impl NewPullRequest {
     }
 
     /// The title, or [`NewPullRequest::fallback_title`] when empty.
+    #[cfg_attr(not(feature = "rest"), allow(dead_code))] // The forges' open().
     pub(crate) fn title_or_fallback(&self) -> String {
         if self.title.is_empty() {
             self.fallback_title()
@@ -358,6 +359,7 @@ impl Capabilities {
     /// `Ok` when `method` is accepted or none is asked for; else
     /// [`Error::Unsupported`](super::Error::Unsupported) naming `provider`
     /// and the method.
+    #[cfg_attr(not(feature = "rest"), allow(dead_code))] // The forges' merge().
     pub(crate) fn check_merge(
         &self,
         provider: &'static str,
