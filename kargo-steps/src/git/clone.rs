@@ -258,10 +258,13 @@ pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<Strin
             | "hcl-update"
             | "yaml-parse"
             | "json-parse"
+            | "toml-parse"
+            | "hcl-parse"
             | "delete"
             | "kustomize-set-image"
             | "helm-update-chart" => &["path"],
-            "copy" | "untar" => &["inPath", "outPath"],
+            "copy" | "untar" | "tar" => &["inPath", "outPath"],
+            "yaml-merge" => &["inFiles", "outFile"],
             "kustomize-build" => &["path", "outPath"],
             "helm-template" => &["path", "outPath", "valuesFiles"],
             "http-download" => &["outPath"],
@@ -405,6 +408,28 @@ mod tests {
         assert_eq!(
             derive_sparse(&ctx, "src"),
             Some(vec!["charts/x".to_owned()])
+        );
+    }
+
+    #[test]
+    fn yaml_merge_names_its_inputs_and_its_output() {
+        let ctx = ctx_with(vec![(
+            "yaml-merge",
+            serde_json::json!({
+                "inFiles": ["./src/charts/app/values.yaml", "./src/env/qa/values.yaml"],
+                "outFile": "./out/charts/app/values.yaml"
+            }),
+        )]);
+        assert_eq!(
+            derive_sparse(&ctx, "./src"),
+            Some(vec![
+                "charts/app/values.yaml".to_owned(),
+                "env/qa/values.yaml".to_owned()
+            ])
+        );
+        assert_eq!(
+            derive_sparse(&ctx, "./out"),
+            Some(vec!["charts/app/values.yaml".to_owned()])
         );
     }
 
