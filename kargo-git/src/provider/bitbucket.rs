@@ -8,7 +8,9 @@
 //! - Opening: `POST /repositories/WORKSPACE/REPO/pullrequests` with the
 //!   title, description and `source` / `destination` branches. Bitbucket
 //!   pull requests have no labels: labels asked for are left out (as Kargo
-//!   does), and [`Capabilities::labels`] is false.
+//!   does), and [`Capabilities::labels`] is false. A source branch with
+//!   nothing new ("There are no changes to be pulled") is
+//!   [`Error::NothingToMerge`].
 //! - Lists: `GET .../pullrequests?state=...` (one `state` per wanted state),
 //!   page by page (`page`, `pagelen`) while the answer names a `next` page.
 //! - Merging: `POST .../pullrequests/N/merge` with a `merge_strategy`:
@@ -37,7 +39,9 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, open_already, str_field};
+use super::rest::{
+    Auth, Client, RestOptions, encode_segment, not_open, nothing_to_merge, open_already, str_field,
+};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
@@ -251,7 +255,7 @@ impl GitProvider for BitbucketProvider {
             "source": { "branch": { "name": new.source_branch } },
             "destination": { "branch": { "name": new.target_branch } },
         });
-        let created = self
+        let created = match self
             .client
             .call(
                 Method::POST,
@@ -260,7 +264,18 @@ impl GitProvider for BitbucketProvider {
                 Some(&body),
                 None,
             )
-            .await?;
+            .await
+        {
+            Ok(v) => v,
+            Err(Error::Api {
+                status: 400,
+                message,
+                ..
+            }) if message.contains("no changes to be pulled") => {
+                return Err(nothing_to_merge(&self.client, new));
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Opened {
             pr: self.convert(&created)?,
             reused: false,

@@ -12,7 +12,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, close_by_patch, labels, not_open, open_already, str_field,
+    Auth, Client, RestOptions, close_by_patch, labels, not_open, nothing_to_merge, open_already,
+    str_field,
 };
 use super::select::RepoUrl;
 use super::{
@@ -140,12 +141,7 @@ impl GitProvider for GitHubProvider {
                 message,
                 ..
             }) if message.contains("No commits between") => {
-                return Err(Error::NothingToMerge {
-                    provider: NAME,
-                    repo: self.client.repo.clone(),
-                    source_branch: new.source_branch.clone(),
-                    target_branch: new.target_branch.clone(),
-                });
+                return Err(nothing_to_merge(&self.client, new));
             }
             Err(e) => return Err(e),
         };

@@ -444,6 +444,18 @@ pub(crate) async fn open_already<P: super::GitProvider + ?Sized>(
     )
 }
 
+/// [`Error::NothingToMerge`] for opening `new`: its source branch holds
+/// nothing its target lacks.
+#[cfg_attr(not(any(feature = "github", feature = "bitbucket")), allow(dead_code))]
+pub(crate) fn nothing_to_merge(client: &Client, new: &super::NewPullRequest) -> Error {
+    Error::NothingToMerge {
+        provider: client.provider,
+        repo: client.repo.clone(),
+        source_branch: new.source_branch.clone(),
+        target_branch: new.target_branch.clone(),
+    }
+}
+
 /// [`Error::NotOpen`] for `pr`.
 pub(crate) fn not_open(client: &Client, pr: &super::PullRequest, action: &'static str) -> Error {
     Error::NotOpen {

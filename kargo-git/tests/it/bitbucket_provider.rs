@@ -118,6 +118,9 @@ async fn fake_bitbucket() -> (MockServer, Prs, Arc<Mutex<BTreeSet<u64>>>) {
     .await;
     route(&server, "POST", &format!("{pulls}$"), &prs, |prs, req| {
         let v = body(req);
+        if v["source"]["branch"]["name"] == "feature/nothing" {
+            return bitbucket_error(400, "There are no changes to be pulled");
+        }
         let pr = create(
             prs,
             &str_of(&v, "title"),
@@ -295,6 +298,11 @@ async fn approvals_fast_forwards_and_refused_methods() {
         .await
         .unwrap()
         .pr;
+    let err = bitbucket
+        .open(&NewPullRequest::new("feature/nothing", "main", "Nothing"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NothingToMerge { .. }), "{err:?}");
     let approved = bitbucket.approve(pr.number).await.unwrap();
     assert_eq!(approved.approved_by, vec!["reviewer".to_owned()]);
 
