@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use wiremock::{MockServer, ResponseTemplate};
 
 use crate::forge::{
-    FakePr, Prs, TOKEN, body, create, fast, find, has, number_in, query, requests, route, str_of,
+    FakePr, Prs, TOKEN, body, create, fast, find, has, number_in, query, requests, route,
+    status_errors_name_the_pull_request, str_of,
 };
 
 const REPO: &str = "/repositories/acme/deploy";
@@ -373,28 +374,16 @@ async fn lists_follow_next_pages_and_filter_by_state() {
 
 #[tokio::test]
 async fn errors_name_the_repository_and_pull_request_never_the_token() {
-    let (server, _, _) = fake_bitbucket().await;
-    let bitbucket = provider(&server);
-    let err = bitbucket.get(99).await.unwrap_err();
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    let text = err.to_string();
-    assert!(
-        text.contains("acme/deploy") && text.contains("99"),
-        "{text}"
-    );
-    assert!(!text.contains(TOKEN), "{text}");
-    assert!(!format!("{bitbucket:?}").contains(TOKEN));
-
-    let locked = MockServer::start().await;
-    wiremock::Mock::given(wiremock::matchers::any())
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(
-                json!({"type": "error", "error": {"message": "Access token expired."}}),
-            ),
-        )
-        .mount(&locked)
-        .await;
-    let err = provider(&locked).get(1).await.unwrap_err();
-    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
-    assert!(!err.to_string().contains(TOKEN), "{err}");
+    let server = MockServer::start().await;
+    for (n, status, message) in [
+        (1, 401, "Access token expired."),
+        (2, 403, "You do not have access to this repository."),
+        (3, 404, "Pull request not found"),
+    ] {
+        wiremock::Mock::given(wiremock::matchers::path(format!("{REPO}/pullrequests/{n}")))
+            .respond_with(bitbucket_error(status, message))
+            .mount(&server)
+            .await;
+    }
+    status_errors_name_the_pull_request(&provider(&server), "acme/deploy", &[TOKEN]).await;
 }

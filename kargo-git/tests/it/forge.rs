@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kargo_git::provider::rest::{RestOptions, Retry};
+use kargo_git::provider::{DynGitProvider, Error};
 use serde_json::Value;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -132,4 +133,39 @@ pub(crate) fn has(requests: &[(String, String, Value)], verb: &str, path: &str, 
             .any(|(m, p, b)| m == verb && p == path && *b == body),
         "no {verb} {path} with {body}; got {requests:#?}"
     );
+}
+
+/// Reads pull requests 1, 2 and 3 of `provider`, whose server answers them
+/// with 401, 403 and 404, and checks each error: its kind, that it names
+/// `repo` and the pull request, that none of `secrets` shows in it, and
+/// that it is not retried.
+pub(crate) async fn status_errors_name_the_pull_request(
+    provider: &DynGitProvider,
+    repo: &str,
+    secrets: &[&str],
+) {
+    for n in 1..=3 {
+        let err = provider.get(n).await.unwrap_err();
+        match (n, &err) {
+            (1, Error::Unauthorized { pr: Some(1), .. })
+            | (2, Error::Forbidden { pr: Some(2), .. })
+            | (3, Error::NotFound { pr: Some(3), .. }) => {}
+            _ => panic!("{n}: {err:?}"),
+        }
+        let text = format!("{err} {err:?}");
+        assert!(
+            text.contains(provider.name())
+                && text.contains(repo)
+                && text.contains(&format!("#{n}")),
+            "{text}"
+        );
+        for secret in secrets {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(!err.is_retryable());
+    }
+    let shown = format!("{provider:?}");
+    for secret in secrets {
+        assert!(!shown.contains(secret), "{shown}");
+    }
 }
