@@ -60,13 +60,27 @@ pub struct YamlMerge;
 /// assert_eq!(out, "# defaults\nimage:\n  tag: v2 # pinned\nextra:\n  - a\n  - b\n");
 /// ```
 pub fn merge(texts: &[&str]) -> Result<String, Error> {
-    let mut texts = texts.iter().filter(|t| !t.trim().is_empty());
-    let Some(first) = texts.next() else {
-        return Ok(String::new());
-    };
-    texts.try_fold((*first).to_owned(), |merged, patch| {
-        lay_over(&merged, patch)
-    })
+    merge_each(texts).map_err(|(_, e)| e)
+}
+
+/// [`merge`], its error paired with the index of the text that caused it.
+/// Every text is parsed (the first as well, which is never laid over
+/// anything), so a broken one is found even when it is alone.
+fn merge_each(texts: &[&str]) -> Result<String, (usize, Error)> {
+    let mut merged: Option<String> = None;
+    for (i, text) in texts.iter().enumerate() {
+        if text.trim().is_empty() {
+            continue;
+        }
+        merged = Some(
+            match merged {
+                None => yaml::read(text).map(|_| (*text).to_owned()),
+                Some(base) => lay_over(&base, text),
+            }
+            .map_err(|e| (i, e))?,
+        );
+    }
+    Ok(merged.unwrap_or_default())
 }
 
 /// `patch` laid over `base`.

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND, YamlMerge, commit_message, merge};
+use super::{Config, KIND, YamlMerge, commit_message, merge_each};
 use crate::edit::{blocking, read_text};
 
 #[async_trait]
@@ -28,16 +28,16 @@ impl Step for YamlMerge {
                 if ignore_missing && !abs.exists() {
                     continue;
                 }
-                let text = read_text(&abs, &path)?;
-                // A broken input is named, not just the merge.
-                crate::edit::yaml::read(&text)
-                    .map_err(|e| StepError::terminal(format!("{KIND}: `{path}`: {e}")))?;
-                texts.push(text);
+                texts.push(read_text(&abs, &path)?);
                 used.push(path);
             }
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let text = merge(&refs).map_err(|e| {
-                StepError::terminal(format!("{KIND}: cannot merge into `{out_file}`: {e}"))
+            // The input that could not be merged is named.
+            let text = merge_each(&refs).map_err(|(i, e)| {
+                StepError::terminal(format!(
+                    "{KIND}: cannot merge `{}` into `{out_file}`: {e}",
+                    used[i]
+                ))
             })?;
             let write_error = |e: std::io::Error| {
                 StepError::terminal(format!("{KIND}: cannot write `{out_file}`: {e}"))

@@ -98,9 +98,16 @@ fn empty_files_add_nothing_and_non_mappings_replace() {
 }
 
 #[test]
-fn broken_yaml_is_an_error() {
+fn broken_yaml_is_an_error_naming_its_text() {
     let out = merged(&["a: 1\n", "a: [1\n"]);
     assert!(out.starts_with("ERROR: "), "{out}");
+    assert!(matches!(
+        merge_each(&["", "a: 1\n", "a: [1\n"]),
+        Err((2, _))
+    ));
+    // Alone, or first, it is parsed too.
+    assert!(matches!(merge_each(&["a: [1\n"]), Err((0, _))));
+    assert!(matches!(merge_each(&["a: [1\n", "b: 2\n"]), Err((0, _))));
 }
 
 #[test]
