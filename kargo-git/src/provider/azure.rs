@@ -70,7 +70,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, Retry, encode_segment, not_open, open_already, str_field,
+    Auth, Client, RestOptions, Retry, close_settled, encode_segment, merge_settled, not_open,
+    open_already, str_field,
 };
 use super::select::RepoUrl;
 use super::{
@@ -541,10 +542,8 @@ impl GitProvider for AzureProvider {
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
         self.capabilities().check_merge(NAME, method)?;
         let (pr, raw) = self.fetch(number).await?;
-        match pr.state {
-            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
-            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
-            PrState::Open => {}
+        if let Some(settled) = merge_settled(&self.client, &pr) {
+            return settled;
         }
         let status = str_field(&raw, "status");
         if status != "active" {
@@ -630,10 +629,8 @@ impl GitProvider for AzureProvider {
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        match pr.state {
-            PrState::Closed => return Ok(pr),
-            PrState::Merged => return Err(not_open(&self.client, &pr, "closed")),
-            PrState::Open => {}
+        if let Some(settled) = close_settled(&self.client, &pr) {
+            return settled;
         }
         let body = json!({ "status": "abandoned" });
         let v = self.patch(number, &body).await?;

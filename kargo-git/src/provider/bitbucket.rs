@@ -40,7 +40,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, encode_segment, not_open, nothing_to_merge, open_already, str_field,
+    Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, not_open,
+    nothing_to_merge, open_already, str_field,
 };
 use super::select::RepoUrl;
 use super::{
@@ -324,10 +325,8 @@ impl GitProvider for BitbucketProvider {
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
         self.capabilities().check_merge(NAME, method)?;
         let (pr, raw) = self.fetch(number).await?;
-        match pr.state {
-            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
-            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
-            PrState::Open => {}
+        if let Some(settled) = merge_settled(&self.client, &pr) {
+            return settled;
         }
         if raw.get("draft").and_then(Value::as_bool) == Some(true) {
             return Ok(MergeOutcome::NotReady {
@@ -380,10 +379,9 @@ impl GitProvider for BitbucketProvider {
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        match pr.state {
-            PrState::Closed => Ok(pr),
-            PrState::Merged => Err(not_open(&self.client, &pr, "closed")),
-            PrState::Open => self.act(number, "decline").await,
+        match close_settled(&self.client, &pr) {
+            Some(settled) => settled,
+            None => self.act(number, "decline").await,
         }
     }
 

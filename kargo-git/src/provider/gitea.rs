@@ -11,7 +11,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, close_by_patch, labels, not_open, open_already, str_field,
+    Auth, Client, RestOptions, close_by_patch, close_settled, labels, merge_settled, not_open,
+    open_already, str_field,
 };
 use super::select::RepoUrl;
 use super::{
@@ -177,10 +178,8 @@ impl GitProvider for GiteaProvider {
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
         self.capabilities().check_merge(NAME, method)?;
         let pr = self.get(number).await?;
-        match pr.state {
-            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
-            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
-            PrState::Open => {}
+        if let Some(settled) = merge_settled(&self.client, &pr) {
+            return settled;
         }
         let how = match method.unwrap_or(MergeMethod::Merge) {
             MergeMethod::FastForward => "fast-forward-only",
@@ -226,10 +225,11 @@ impl GitProvider for GiteaProvider {
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
         let path = self.path(&format!("/pulls/{number}"));
-        match close_by_patch(&self.client, &pr, &path).await? {
-            Some(v) => self.convert(&v),
-            None => Ok(pr),
+        if let Some(settled) = close_settled(&self.client, &pr) {
+            return settled;
         }
+        let v = close_by_patch(&self.client, number, &path).await?;
+        self.convert(&v)
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {

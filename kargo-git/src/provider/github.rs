@@ -12,8 +12,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, close_by_patch, labels, not_open, nothing_to_merge, open_already,
-    str_field,
+    Auth, Client, RestOptions, close_by_patch, close_settled, labels, merge_settled, not_open,
+    nothing_to_merge, open_already, str_field,
 };
 use super::select::RepoUrl;
 use super::{
@@ -197,10 +197,8 @@ impl GitProvider for GitHubProvider {
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
         self.capabilities().check_merge(NAME, method)?;
         let (pr, raw) = self.fetch(number).await?;
-        match pr.state {
-            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
-            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
-            PrState::Open => {}
+        if let Some(settled) = merge_settled(&self.client, &pr) {
+            return settled;
         }
         match str_field(&raw, "mergeable_state") {
             "dirty" => {
@@ -244,10 +242,11 @@ impl GitProvider for GitHubProvider {
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
         let path = self.path(&format!("/pulls/{number}"));
-        match close_by_patch(&self.client, &pr, &path).await? {
-            Some(v) => self.convert(&v),
-            None => Ok(pr),
+        if let Some(settled) = close_settled(&self.client, &pr) {
+            return settled;
         }
+        let v = close_by_patch(&self.client, number, &path).await?;
+        self.convert(&v)
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {

@@ -11,7 +11,10 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::rest::{Auth, Client, RestOptions, encode_segment, not_open, open_already, str_field};
+use super::rest::{
+    Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, not_open,
+    open_already, str_field,
+};
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
@@ -174,10 +177,8 @@ impl GitProvider for GitLabProvider {
         self.capabilities().check_merge(NAME, method)?;
         let squash = (method == Some(MergeMethod::Squash)).then_some(true);
         let (pr, raw) = self.fetch(number).await?;
-        match pr.state {
-            PrState::Merged => return Ok(MergeOutcome::Merged(pr)),
-            PrState::Closed => return Err(not_open(&self.client, &pr, "merged")),
-            PrState::Open => {}
+        if let Some(settled) = merge_settled(&self.client, &pr) {
+            return settled;
         }
         let status = str_field(&raw, "detailed_merge_status");
         let conflict = |message: String| Error::Conflict {
@@ -231,10 +232,8 @@ impl GitProvider for GitLabProvider {
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        match pr.state {
-            PrState::Closed => return Ok(pr),
-            PrState::Merged => return Err(not_open(&self.client, &pr, "closed")),
-            PrState::Open => {}
+        if let Some(settled) = close_settled(&self.client, &pr) {
+            return settled;
         }
         let body = json!({ "state_event": "close" });
         let v = self

@@ -467,31 +467,47 @@ pub(crate) fn not_open(client: &Client, pr: &super::PullRequest, action: &'stati
     }
 }
 
-/// Closes `pr` the way GitHub and Gitea both do, with a PATCH of its
-/// `state` at `path`: returns the answer to convert, or `None` when `pr` is
-/// closed already. A merged pull request cannot be closed.
+/// What merging `pr` comes to without asking the forge, by the
+/// [`GitProvider`](super::GitProvider) contract: a merged pull request is
+/// reported merged again, a closed one is [`Error::NotOpen`]; `None` when
+/// it is open and the forge must merge it.
+pub(crate) fn merge_settled(
+    client: &Client,
+    pr: &super::PullRequest,
+) -> Option<Result<super::MergeOutcome, Error>> {
+    match pr.state {
+        super::PrState::Merged => Some(Ok(super::MergeOutcome::Merged(pr.clone()))),
+        super::PrState::Closed => Some(Err(not_open(client, pr, "merged"))),
+        super::PrState::Open => None,
+    }
+}
+
+/// What closing `pr` comes to without asking the forge: a closed pull
+/// request is returned as it is, a merged one cannot be closed
+/// ([`Error::NotOpen`]); `None` when it is open and the forge must close it.
+pub(crate) fn close_settled(
+    client: &Client,
+    pr: &super::PullRequest,
+) -> Option<Result<super::PullRequest, Error>> {
+    match pr.state {
+        super::PrState::Closed => Some(Ok(pr.clone())),
+        super::PrState::Merged => Some(Err(not_open(client, pr, "closed"))),
+        super::PrState::Open => None,
+    }
+}
+
+/// Closes the open pull request `number` the way GitHub and Gitea both do,
+/// with a PATCH of its `state` at `path`; returns the answer to convert.
 #[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
 pub(crate) async fn close_by_patch(
     client: &Client,
-    pr: &super::PullRequest,
+    number: u64,
     path: &str,
-) -> Result<Option<Value>, Error> {
-    match pr.state {
-        super::PrState::Closed => return Ok(None),
-        super::PrState::Merged => return Err(not_open(client, pr, "closed")),
-        super::PrState::Open => {}
-    }
+) -> Result<Value, Error> {
     let body = serde_json::json!({ "state": "closed" });
     client
-        .call(
-            reqwest::Method::PATCH,
-            path,
-            &[],
-            Some(&body),
-            Some(pr.number),
-        )
+        .call(reqwest::Method::PATCH, path, &[], Some(&body), Some(number))
         .await
-        .map(Some)
 }
 
 #[cfg(test)]
