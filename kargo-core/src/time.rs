@@ -43,6 +43,12 @@ impl Timestamp {
         self.0
     }
 
+    /// The time `duration` after `self`.
+    pub fn plus(self, duration: Duration) -> Timestamp {
+        let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_add(millis))
+    }
+
     /// The time elapsed from `earlier` to `self` (zero if `earlier` is later).
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)

@@ -93,4 +93,4 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use open::{display_location, open};
+pub use open::{display_location, open, open_existing};

@@ -14,15 +14,27 @@ type Migrations = &'static [(i64, &'static str, &'static str)];
 pub(crate) const SQLITE: Migrations = &[
     (1, "initial", include_str!("../migrations/0001_initial.sql")),
     (2, "leases", include_str!("../migrations/0002_leases.sql")),
+    (
+        3,
+        "warehouses",
+        include_str!("../migrations/0003_warehouses.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations (`migrations/postgres/`).
 #[cfg(feature = "postgres")]
-pub(crate) const POSTGRES: Migrations = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+pub(crate) const POSTGRES: Migrations = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "warehouses",
+        include_str!("../migrations/postgres/0002_warehouses.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(Migrations);

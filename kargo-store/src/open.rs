@@ -37,14 +37,42 @@ pub async fn open(location: &str) -> Result<Arc<DynStateStore>> {
         return Err(Error::Invalid("state store location is empty".into()));
     }
     match location.split_once("://") {
-        Some(("sqlite", path)) => open_sqlite(path).await,
         Some(("postgres" | "postgresql", _)) => open_postgres(location).await,
-        Some((scheme, _)) if is_scheme(scheme) => Err(Error::Unsupported {
+        Some((scheme, _)) if scheme != "sqlite" && is_scheme(scheme) => Err(Error::Unsupported {
             operation: format!("state store `{}`", display_location(location)),
             implementer: "kargo-store (known: a SQLite file path, sqlite:PATH, postgres://...)",
         }),
-        _ => open_sqlite(location.strip_prefix("sqlite:").unwrap_or(location)).await,
+        _ => open_sqlite(sqlite_path(location)).await,
     }
+}
+
+/// Opens the store at `location` as [`open`] does, but only when it
+/// exists already: a SQLite file that is not there is
+/// [`Error::NotFound`] instead of a new, empty store (for commands that
+/// only read). A PostgreSQL database must exist either way.
+pub async fn open_existing(location: &str) -> Result<Arc<DynStateStore>> {
+    let is_sqlite = match location.split_once("://") {
+        Some((scheme, _)) => scheme == "sqlite" || !is_scheme(scheme),
+        None => true,
+    };
+    if is_sqlite && !location.trim().is_empty() {
+        let path = sqlite_path(location);
+        if !std::path::Path::new(path).is_file() {
+            return Err(Error::NotFound {
+                what: "state database",
+                name: path.to_owned(),
+            });
+        }
+    }
+    open(location).await
+}
+
+/// The file of a SQLite location: `sqlite://PATH`, `sqlite:PATH` or `PATH`.
+fn sqlite_path(location: &str) -> &str {
+    location
+        .strip_prefix("sqlite://")
+        .or_else(|| location.strip_prefix("sqlite:"))
+        .unwrap_or(location)
 }
 
 /// Whether `s` looks like a URL scheme (so `C:\x` or `./a://b` is a path).

@@ -19,8 +19,9 @@ use crate::engine::PromotionState;
 use crate::model::{Freight, FreightOrigin, Image, PromotionPhase};
 use crate::pipeline::HoldIntent;
 use crate::state::{
-    Change, Changes, Claim, FreightQuery, Lease, MAX_HISTORY, NewPromotion, PromotionQuery,
-    SaveOptions, StateStore, StateStoreExt, StoreCheckpoint, VerificationPhase, VerificationRecord,
+    Change, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, MAX_HISTORY, NewPromotion,
+    PromotionQuery, SaveOptions, StateStore, StateStoreExt, StoreCheckpoint, VerificationPhase,
+    VerificationRecord,
 };
 use crate::time::Timestamp;
 
@@ -30,6 +31,7 @@ pub async fn run_all(store: &dyn StateStore) {
     freight_aliases(store).await;
     freight_status_updates(store).await;
     metadata_upserts(store).await;
+    warehouse_discoveries(store).await;
     promotion_queue(store).await;
     promotion_abort(store).await;
     promotion_state_checkpoints(store).await;
@@ -377,6 +379,59 @@ pub async fn metadata_upserts(store: &dyn StateStore) {
         .await
         .expect_err("unknown freight");
     assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// A Warehouse's discoveries are recorded: a failure keeps the last
+/// Freight found and counts, a success clears the error.
+pub async fn warehouse_discoveries(store: &dyn StateStore) {
+    let name = "conf-warehouse";
+    let empty = store
+        .get_warehouse(name)
+        .await
+        .expect("get a new warehouse");
+    assert_eq!(empty.name, name);
+    assert!(empty.last_discovery.is_none() && !empty.is_failing());
+
+    let found = DiscoveryOutcome::Succeeded {
+        freight: Some("f1".into()),
+    };
+    store
+        .record_discovery(name, &found, t("2026-01-01T10:00:00Z"))
+        .await
+        .expect("record a success");
+    let failed = DiscoveryOutcome::Failed {
+        message: "registry unreachable".into(),
+    };
+    for minute in ["05", "10"] {
+        store
+            .record_discovery(name, &failed, t(&format!("2026-01-01T10:{minute}:00Z")))
+            .await
+            .expect("record a failure");
+    }
+    let state = store.get_warehouse(name).await.expect("get");
+    assert_eq!(state.error.as_deref(), Some("registry unreachable"));
+    assert_eq!(state.consecutive_failures, 2);
+    assert_eq!(state.last_freight_id.as_deref(), Some("f1"));
+    assert_eq!(state.last_discovery, Some(t("2026-01-01T10:10:00Z")));
+    assert_eq!(state.last_success, Some(t("2026-01-01T10:00:00Z")));
+
+    let nothing_new = DiscoveryOutcome::Succeeded { freight: None };
+    let healed = store
+        .record_discovery(name, &nothing_new, t("2026-01-01T10:15:00Z"))
+        .await
+        .expect("record a success again");
+    assert!(!healed.is_failing());
+    assert_eq!(healed.consecutive_failures, 0);
+    assert_eq!(healed.last_freight_id.as_deref(), Some("f1"));
+    assert_eq!(store.get_warehouse(name).await.expect("get"), healed);
+    assert!(
+        store
+            .get_warehouse("conf-warehouse-other")
+            .await
+            .expect("get another")
+            .last_discovery
+            .is_none()
+    );
 }
 
 /// Promotions queue per Stage, start oldest first, and at most one per

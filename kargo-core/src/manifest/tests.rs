@@ -15,7 +15,10 @@ fn loads_a_directory_tree_of_kargo_manifests() {
     assert!(manifests.project_config("kargo-demo").is_some());
 
     let warehouse = manifests.warehouse("kargo-demo").expect("Warehouse");
-    assert_eq!(warehouse.spec.interval.to_string(), "10m0s");
+    assert_eq!(
+        warehouse.spec.interval.map(|i| i.to_string()).as_deref(),
+        Some("10m0s")
+    );
     let types: Vec<&str> = warehouse
         .spec
         .subscriptions

@@ -52,9 +52,9 @@ pub use stage::{
     Verification,
 };
 pub use warehouse::{
-    ChartSubscription, CommitSelectionStrategy, FreightCreationCriteria, FreightCreationPolicy,
-    GitSubscription, ImageSelectionStrategy, ImageSubscription, RepoSubscription, Subscription,
-    SubscriptionSource, Warehouse, WarehouseSpec,
+    ChartSubscription, CommitSelectionStrategy, DEFAULT_INTERVAL, FreightCreationCriteria,
+    FreightCreationPolicy, GitSubscription, ImageSelectionStrategy, ImageSubscription,
+    RepoSubscription, Subscription, SubscriptionSource, Warehouse, WarehouseSpec,
 };
 
 /// The API version of every Kargo resource: `kargo.akuity.io/v1alpha1`.

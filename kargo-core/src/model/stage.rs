@@ -144,6 +144,20 @@ pub struct PromotionTemplate {
     pub spec: PromotionTemplateSpec,
 }
 
+impl PromotionTemplate {
+    /// The template every promotion into `stage` runs, with Kargo's
+    /// variable order: the Stage's `spec.vars` first, then the template's,
+    /// so that a template variable of the same name wins. `None` when the
+    /// Stage has no `spec.promotionTemplate` (a control-flow Stage).
+    pub fn for_stage(stage: &Stage) -> Option<PromotionTemplate> {
+        let mut spec = stage.spec.promotion_template.as_ref()?.spec.clone();
+        let mut vars = stage.spec.vars.clone();
+        vars.append(&mut spec.vars);
+        spec.vars = vars;
+        Some(PromotionTemplate { spec })
+    }
+}
+
 /// How a Stage's Freight is verified (Argo Rollouts analysis in Kargo).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -30,15 +30,17 @@ pub struct Warehouse {
 }
 
 /// The specification of a [`Warehouse`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WarehouseSpec {
     /// The shard the Warehouse belongs to; empty for the default shard.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub shard: String,
-    /// How often to discover artifacts. Defaults to `5m0s`.
-    #[serde(default = "default_interval")]
-    pub interval: GoDuration,
+    /// How often to discover artifacts; [`WarehouseSpec::interval_or`]
+    /// gives the host's default when unset (Kargo's is `5m0s`,
+    /// [`DEFAULT_INTERVAL`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<GoDuration>,
     /// Whether discovered artifacts become Freight automatically. Defaults
     /// to `Automatic`.
     #[serde(default)]
@@ -52,20 +54,14 @@ pub struct WarehouseSpec {
     pub freight_creation_criteria: Option<FreightCreationCriteria>,
 }
 
-impl Default for WarehouseSpec {
-    fn default() -> Self {
-        WarehouseSpec {
-            shard: String::new(),
-            interval: default_interval(),
-            freight_creation_policy: FreightCreationPolicy::default(),
-            subscriptions: Vec::new(),
-            freight_creation_criteria: None,
-        }
-    }
-}
+/// Kargo's discovery interval for a Warehouse that names none.
+pub const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
-fn default_interval() -> GoDuration {
-    GoDuration::new(std::time::Duration::from_secs(300))
+impl WarehouseSpec {
+    /// How often to discover: `spec.interval`, else `default`.
+    pub fn interval_or(&self, default: std::time::Duration) -> std::time::Duration {
+        self.interval.map_or(default, GoDuration::as_duration)
+    }
 }
 
 /// How a Warehouse creates Freight.
@@ -502,7 +498,7 @@ subscriptions:
     repoURL: oci://ghcr.io/acme/charts/app
 "#;
         let spec: WarehouseSpec = serde_saphyr::from_str(yaml).expect("valid spec");
-        assert_eq!(spec.interval.to_string(), "10m0s");
+        assert_eq!(spec.interval_or(DEFAULT_INTERVAL).as_secs(), 600);
         assert_eq!(
             spec.freight_creation_policy,
             FreightCreationPolicy::Automatic
@@ -539,7 +535,8 @@ subscriptions:
     fn interval_defaults_to_five_minutes() {
         let spec: WarehouseSpec =
             serde_saphyr::from_str("subscriptions: []\n").expect("valid spec");
-        assert_eq!(spec.interval.to_string(), "5m0s");
+        assert_eq!(spec.interval, None);
+        assert_eq!(spec.interval_or(DEFAULT_INTERVAL).as_secs(), 300);
     }
 
     #[test]

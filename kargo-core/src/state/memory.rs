@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::rules;
 use super::{
-    Change, ChangeFeed, Changes, Claim, FreightQuery, Lease, NewPromotion, PromotionQuery,
-    PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
-    VerificationRecord,
+    Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, NewPromotion,
+    PromotionQuery, PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
+    VerificationRecord, WarehouseState,
 };
 use crate::Result;
 use crate::engine::PromotionState;
@@ -32,6 +32,7 @@ struct Inner {
     freight: BTreeMap<String, Freight>,
     aliases: HashMap<String, String>,
     stages: BTreeMap<String, StageState>,
+    warehouses: BTreeMap<String, WarehouseState>,
     promotions: BTreeMap<String, PromotionRecord>,
     leases: HashMap<String, Lease>,
     seq: u64,
@@ -170,6 +171,30 @@ impl StateStore for InMemoryStore {
             .get(stage)
             .cloned()
             .unwrap_or_else(|| StageState::new(stage)))
+    }
+
+    async fn get_warehouse(&self, warehouse: &str) -> Result<WarehouseState> {
+        let inner = self.lock();
+        Ok(inner
+            .warehouses
+            .get(warehouse)
+            .cloned()
+            .unwrap_or_else(|| WarehouseState::new(warehouse)))
+    }
+
+    async fn record_discovery(
+        &self,
+        warehouse: &str,
+        outcome: &DiscoveryOutcome,
+        at: Timestamp,
+    ) -> Result<WarehouseState> {
+        let mut inner = self.lock();
+        let state = inner
+            .warehouses
+            .entry(warehouse.to_owned())
+            .or_insert_with(|| WarehouseState::new(warehouse));
+        rules::record_discovery(state, outcome, at);
+        Ok(state.clone())
     }
 
     async fn upsert_stage_metadata(

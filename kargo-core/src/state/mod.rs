@@ -49,6 +49,7 @@ pub use types::{
     MAX_HISTORY, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, SaveOptions,
     StageState, VerificationPhase, VerificationRecord, collection_id,
 };
+pub use types::{DiscoveryOutcome, WarehouseState};
 
 use crate::Result;
 use crate::engine::{Checkpoint, PromotionState};
@@ -154,6 +155,19 @@ pub trait StateStore: Send + Sync + Debug + 'static {
         stage: &str,
         verification: VerificationRecord,
     ) -> Result<StageState>;
+
+    /// The discovery state of the Warehouse named `warehouse`; empty when
+    /// it was never discovered.
+    async fn get_warehouse(&self, warehouse: &str) -> Result<WarehouseState>;
+
+    /// Records one discovery of the Warehouse named `warehouse` at `at`
+    /// ([`rules::record_discovery`]) and returns its state afterwards.
+    async fn record_discovery(
+        &self,
+        warehouse: &str,
+        outcome: &DiscoveryOutcome,
+        at: Timestamp,
+    ) -> Result<WarehouseState>;
 
     /// Queues a promotion (`Pending`), and applies its
     /// [hold intent](crate::pipeline::hold_intent) to the Stage's
@@ -435,6 +449,17 @@ macro_rules! forward_state_store {
                 verification: VerificationRecord,
             ) -> Result<StageState> {
                 (**self).record_verification(stage, verification).await
+            }
+            async fn get_warehouse(&self, warehouse: &str) -> Result<WarehouseState> {
+                (**self).get_warehouse(warehouse).await
+            }
+            async fn record_discovery(
+                &self,
+                warehouse: &str,
+                outcome: &DiscoveryOutcome,
+                at: Timestamp,
+            ) -> Result<WarehouseState> {
+                (**self).record_discovery(warehouse, outcome, at).await
             }
             async fn create_promotion(&self, new: NewPromotion) -> Result<PromotionRecord> {
                 (**self).create_promotion(new).await

@@ -7,6 +7,7 @@ use super::types::{
     AutoPromotionHold, Claim, FreightCollectionRecord, FreightReference, Lease, MAX_HISTORY,
     NewPromotion, PromotionRecord, StageState, VerificationPhase, VerificationRecord,
 };
+use super::types::{DiscoveryOutcome, WarehouseState};
 use crate::engine::PromotionState;
 use crate::model::{Freight, PromotionPhase};
 use crate::pipeline::{HoldIntent, alias, record_promotion};
@@ -334,4 +335,23 @@ pub fn apply_verification(
         }
     }
     Ok(passed)
+}
+
+/// Records one discovery of a Warehouse at `at` in its state.
+pub fn record_discovery(state: &mut WarehouseState, outcome: &DiscoveryOutcome, at: Timestamp) {
+    state.last_discovery = Some(at);
+    match outcome {
+        DiscoveryOutcome::Succeeded { freight } => {
+            state.last_success = Some(at);
+            if freight.is_some() {
+                state.last_freight_id.clone_from(freight);
+            }
+            state.error = None;
+            state.consecutive_failures = 0;
+        }
+        DiscoveryOutcome::Failed { message } => {
+            state.error = Some(message.clone());
+            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        }
+    }
 }

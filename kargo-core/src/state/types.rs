@@ -518,3 +518,66 @@ impl SaveOptions {
         SaveOptions { lease: Some(lease) }
     }
 }
+
+/// What a Warehouse's discovery did (the parts of Kargo's
+/// `WarehouseStatus` a pipeline shows): kept so that a failure leaves a
+/// trace a person and an API client can read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WarehouseState {
+    /// The Warehouse's name.
+    pub name: String,
+    /// When discovery last ran, whatever its outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_discovery: Option<Timestamp>,
+    /// When discovery last succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<Timestamp>,
+    /// The Freight the last successful discovery found (Kargo's
+    /// `lastFreightID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_freight_id: Option<String>,
+    /// Why the last discovery failed; `None` once one succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many discoveries in a row failed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub consecutive_failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl WarehouseState {
+    /// An empty state for `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        WarehouseState {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Whether the last discovery failed.
+    pub fn is_failing(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// The outcome of one discovery of a Warehouse, as
+/// [`record_discovery`](super::StateStore::record_discovery) records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiscoveryOutcome {
+    /// The subscriptions answered; the Freight they make, if any.
+    Succeeded {
+        /// The ID of the Freight the discovered artifacts make.
+        freight: Option<String>,
+    },
+    /// Discovery failed, for this reason.
+    Failed {
+        /// Why, for people.
+        message: String,
+    },
+}

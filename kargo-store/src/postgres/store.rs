@@ -9,9 +9,9 @@ use kargo_core::engine::PromotionState;
 use kargo_core::model::{Freight, PromotionPhase};
 use kargo_core::pipeline::{alias, discovered_at};
 use kargo_core::state::{
-    Change, ChangeFeed, Changes, Claim, FreightQuery, Lease, NewPromotion, PromotionQuery,
-    PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
-    VerificationRecord, rules,
+    Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, NewPromotion,
+    PromotionQuery, PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
+    VerificationRecord, WarehouseState, rules,
 };
 use kargo_core::time::Timestamp;
 use serde_json::Value;
@@ -617,6 +617,50 @@ impl PostgresStore {
         Ok(Ok(promo))
     }
 
+    async fn record_discovery_once(
+        &self,
+        warehouse: &str,
+        outcome: &DiscoveryOutcome,
+        at: Timestamp,
+    ) -> Attempt<WarehouseState> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO warehouses (name, doc) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(warehouse)
+        .bind(to_doc(
+            "Warehouse",
+            warehouse,
+            &WarehouseState::new(warehouse),
+        )?)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT doc FROM warehouses WHERE name = $1 FOR UPDATE")
+            .bind(warehouse)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut state: WarehouseState = from_doc("Warehouse", warehouse, row.get::<&str, _>(0))?;
+        rules::record_discovery(&mut state, outcome, at);
+        sqlx::query("UPDATE warehouses SET doc = $2 WHERE name = $1")
+            .bind(warehouse)
+            .bind(to_doc("Warehouse", warehouse, &state)?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(state))
+    }
+
+    async fn get_warehouse_once(&self, warehouse: &str) -> Attempt<WarehouseState> {
+        let row = sqlx::query("SELECT doc FROM warehouses WHERE name = $1")
+            .bind(warehouse)
+            .fetch_optional(&self.inner.pool)
+            .await?;
+        Ok(Ok(match row {
+            Some(r) => from_doc("Warehouse", warehouse, r.get::<&str, _>(0))?,
+            None => WarehouseState::new(warehouse),
+        }))
+    }
+
     async fn upsert_stage_metadata_once(
         &self,
         stage: &str,
@@ -801,6 +845,23 @@ impl StateStore for PostgresStore {
     async fn get_stage(&self, stage: &str) -> Result<StageState> {
         self.retry("get_stage", move || self.get_stage_once(stage))
             .await
+    }
+
+    async fn get_warehouse(&self, warehouse: &str) -> Result<WarehouseState> {
+        self.retry("get_warehouse", move || self.get_warehouse_once(warehouse))
+            .await
+    }
+
+    async fn record_discovery(
+        &self,
+        warehouse: &str,
+        outcome: &DiscoveryOutcome,
+        at: Timestamp,
+    ) -> Result<WarehouseState> {
+        self.retry("record_discovery", move || {
+            self.record_discovery_once(warehouse, outcome, at)
+        })
+        .await
     }
 
     async fn upsert_stage_metadata(

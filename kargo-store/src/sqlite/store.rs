@@ -9,9 +9,9 @@ use kargo_core::model::Freight;
 use kargo_core::model::PromotionPhase;
 use kargo_core::pipeline::{alias, discovered_at};
 use kargo_core::state::{
-    Change, ChangeFeed, Changes, Claim, FreightQuery, Lease, NewPromotion, PromotionQuery,
-    PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
-    VerificationRecord, rules,
+    Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, NewPromotion,
+    PromotionQuery, PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
+    VerificationRecord, WarehouseState, rules,
 };
 use kargo_core::time::Timestamp;
 use serde_json::Value;
@@ -159,6 +159,17 @@ async fn save_stage(conn: &mut Conn, stage: &StageState) -> Result<(), Error> {
     Ok(())
 }
 
+async fn load_warehouse(conn: &mut Conn, name: &str) -> Result<WarehouseState, Error> {
+    let row = sqlx::query("SELECT doc FROM warehouses WHERE name = ?1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(r) => Ok(from_doc("Warehouse", name, r.get::<&str, _>(0))?),
+        None => Ok(WarehouseState::new(name)),
+    }
+}
+
 async fn load_promotion(conn: &mut Conn, name: &str) -> Result<Option<PromotionRecord>, Error> {
     let row = sqlx::query("SELECT doc FROM promotions WHERE name = ?1")
         .bind(name)
@@ -294,6 +305,33 @@ impl StateStore for SqliteStore {
     async fn get_stage(&self, stage: &str) -> Result<StageState> {
         let mut conn = self.pool.acquire().await.map_err(Error::from)?;
         Ok(load_stage(&mut conn, stage).await?)
+    }
+
+    async fn get_warehouse(&self, warehouse: &str) -> Result<WarehouseState> {
+        let mut conn = self.pool.acquire().await.map_err(Error::from)?;
+        Ok(load_warehouse(&mut conn, warehouse).await?)
+    }
+
+    async fn record_discovery(
+        &self,
+        warehouse: &str,
+        outcome: &DiscoveryOutcome,
+        at: Timestamp,
+    ) -> Result<WarehouseState> {
+        let mut tx = self.begin().await?;
+        let mut state = load_warehouse(&mut tx, warehouse).await?;
+        rules::record_discovery(&mut state, outcome, at);
+        sqlx::query(
+            "INSERT INTO warehouses (name, doc) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET doc = excluded.doc",
+        )
+        .bind(warehouse)
+        .bind(to_doc("Warehouse", warehouse, &state).map_err(Error::from)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(state)
     }
 
     async fn upsert_stage_metadata(

@@ -1,0 +1,5 @@
+-- What each Warehouse's discovery did last (its status).
+CREATE TABLE warehouses (
+    name TEXT PRIMARY KEY NOT NULL,
+    doc TEXT NOT NULL
+);
