@@ -4,7 +4,7 @@ use std::process::Command;
 
 #[test]
 fn custom_step_example_promotes_the_newest_release_with_the_host_step_and_source() {
-    let output = Command::new(crate::support::example_bin("custom_step"))
+    let output = Command::new(crate::example_bin("custom_step"))
         .output()
         .expect("the example runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -27,7 +27,7 @@ fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
     for run in 1..=2 {
-        let output = Command::new(crate::support::example_bin("quickstart"))
+        let output = Command::new(crate::example_bin("quickstart"))
             .arg(&root)
             .env("KARGO_GIT_CACHE", dir.path().join("cache"))
             .output()

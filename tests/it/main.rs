@@ -1,23 +1,20 @@
-//! The integration tests, in one binary: one link instead of one per file.
+//! The examples' tests, in one binary. The `kargo` command's tests live
+//! with its crate, `kargo-cli/tests`.
 
-mod support;
-
-/// A real `docker-registry`, shared with kargo-sources' tests.
-#[path = "../../kargo-sources/tests/it/support/mod.rs"]
-mod registry;
-
-/// A smart-HTTP git server with basic auth, shared with kargo-git's tests.
-#[path = "../../kargo-git/tests/it/support/mod.rs"]
-mod git_server;
-
-mod cli_custom_steps;
-mod cli_discover;
-mod cli_files;
-mod cli_manifest_steps;
-mod cli_pipeline;
-mod cli_postgres;
-mod cli_pr;
-mod cli_run;
-mod cli_terraform;
 mod examples;
-mod git_promotion;
+
+/// The path of the compiled example `name` (built by `cargo test`).
+fn example_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test binary has a path");
+    let profile_dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let bin = profile_dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run the tests with `cargo test` (which builds examples) or `cargo build --example {name}`",
+        bin.display()
+    );
+    bin
+}

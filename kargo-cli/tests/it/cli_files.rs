@@ -20,7 +20,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn gitops_promotion_edits_only_the_promoted_values() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
     let repo = root.join("examples/gitops/repo");
     let work = tempfile::tempdir().unwrap();
     let wd = work.path().join("wd");

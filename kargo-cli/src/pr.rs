@@ -125,11 +125,7 @@ pub(crate) fn pr(args: PrArgs) -> Result<u8, InputError> {
         }
     };
     let provider = LocalProvider::new(&args.repo);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| InputError(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(async {
+    let result = crate::runtime()?.block_on(async {
         Ok::<_, Error>(match args.action {
             Action::List => {
                 let prs = provider

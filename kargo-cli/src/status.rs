@@ -1,17 +1,19 @@
 //! Read-only views of the pipeline: `kargo status`, `kargo history STAGE`
-//! and `kargo freight`. Tables for a person, JSON with `--json`.
+//! and `kargo freight`. Tables for a person, JSON with `--json`. They
+//! refuse a `--state` that does not exist instead of creating it.
 
 use std::time::Duration;
 
 use clap::Args;
 use kargo_core::duration::GoDuration;
-use kargo_core::model::{Freight, PromotionPhase};
+use kargo_core::model::Freight;
 use kargo_core::pipeline::discovered_at;
-use kargo_core::state::{FreightQuery, PromotionQuery, StageState};
+use kargo_core::state::{FreightQuery, PromotionQuery};
 use kargo_core::time::Timestamp;
+use kargo_runtime::Controller;
 use serde_json::{Value, json};
 
-use crate::project::{Project, StateArgs, now, runtime, short};
+use crate::project::{Access, StateArgs, controller, short};
 use crate::{EXIT_NOT_SUCCEEDED, EXIT_SUCCEEDED, InputError};
 
 /// `--manifests`, `--state` and `--json`.
@@ -32,133 +34,130 @@ pub(crate) struct HistoryArgs {
     stage: String,
 }
 
-/// Why a view could not be shown.
-#[derive(Debug)]
-enum ViewError {
-    /// Unusable input: exit 2.
-    Input(InputError),
-    /// The store failed: exit 1.
-    Store(kargo_core::Error),
-}
-
-impl From<kargo_core::Error> for ViewError {
-    fn from(e: kargo_core::Error) -> Self {
-        ViewError::Store(e)
-    }
-}
-
-/// Runs `body` against the loaded project.
-fn with_project(
+/// Runs `body` against the controller: exit 0, 2 when the input is
+/// unusable, 1 when the store failed.
+fn with_controller(
     args: &StateArgs,
-    body: impl AsyncFnOnce(&Project) -> Result<(), ViewError>,
+    body: impl AsyncFnOnce(&Controller) -> kargo_runtime::Result<()>,
 ) -> Result<u8, InputError> {
-    runtime()?.block_on(async {
-        let project = Project::load(args).await?;
-        match body(&project).await {
+    crate::runtime()?.block_on(async {
+        let controller = controller(args, Access::ReadOnly).await?;
+        match body(&controller).await {
             Ok(()) => Ok(EXIT_SUCCEEDED),
-            Err(ViewError::Input(e)) => Err(e),
-            Err(ViewError::Store(e)) => {
-                eprintln!("kargo: state store: {e}");
+            Err(e) if e.is_input() => Err(e.into()),
+            Err(e) => {
+                eprintln!("kargo: {e}");
                 Ok(EXIT_NOT_SUCCEEDED)
             }
         }
     })
 }
 
-/// `kargo status`: every Stage in flow order with its current Freight, its
-/// last promotion, its verification, auto-promotion and holds, and how
-/// many promotions are queued.
-pub(crate) fn status(args: ViewArgs) -> Result<u8, InputError> {
-    with_project(&args.state, async |project| {
-        let mut rows = Vec::new();
-        let mut docs = Vec::new();
-        for stage in project.graph.stages() {
-            let name = &stage.metadata.name;
-            let state = project.store.get_stage(name).await?;
-            let promotions = project
-                .store
-                .list_promotions(&PromotionQuery::stage(name))
-                .await?;
-            let queued = promotions
-                .iter()
-                .filter(|p| p.phase == PromotionPhase::Pending)
-                .count();
-            let running = promotions
-                .iter()
-                .find(|p| p.phase == PromotionPhase::Running)
-                .map(|p| p.name.clone());
-            let last = promotions.iter().rev().find(|p| p.phase.is_terminal());
-            let verification = state
-                .current()
-                .and_then(|c| c.current_verification())
-                .cloned();
-            let auto = project.auto_promotion_enabled(name);
-            let mut current = Vec::new();
-            for r in state
-                .current()
-                .map(|c| c.items.values())
-                .into_iter()
-                .flatten()
-            {
-                let alias = project
-                    .store
-                    .get_freight(&r.name)
-                    .await?
-                    .map(|f| f.alias)
-                    .unwrap_or_default();
-                current.push(json!({"name": r.name, "alias": alias, "origin": r.origin}));
-            }
-            rows.push(vec![
-                name.clone(),
-                current
-                    .iter()
-                    .map(|c| c["alias"].as_str().unwrap_or_default().to_owned())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                last.map(|p| format!("{} {}", p.phase.as_str(), p.name))
-                    .unwrap_or_default(),
-                running
-                    .clone()
-                    .map(|r| format!("running {r}"))
-                    .or(verification.as_ref().map(|v| format!("{:?}", v.phase)))
-                    .unwrap_or_default(),
-                if auto { "on" } else { "off" }.to_owned(),
-                state
-                    .auto_promotion_holds
-                    .values()
-                    .map(|h| format!("{} by {}", short(&h.freight_name), h.actor))
-                    .collect::<Vec<_>>()
-                    .join(","),
-                queued.to_string(),
-            ]);
-            docs.push(json!({
-                "name": name,
-                "controlFlow": stage.is_control_flow(),
-                "autoPromotionEnabled": auto,
-                "currentFreight": current,
-                "lastPromotion": last.map(|p| json!({"name": p.name, "phase": p.phase.as_str(), "freight": p.freight})),
-                "runningPromotion": running,
-                "queuedPromotions": queued,
-                "verification": verification,
-                "autoPromotionHolds": state.auto_promotion_holds.values().collect::<Vec<_>>(),
-            }));
-        }
-        if args.json {
-            println!("{}", Value::Array(docs));
-        } else {
-            print_table(
-                &[
-                    "STAGE",
-                    "FREIGHT",
-                    "LAST PROMOTION",
-                    "VERIFICATION",
-                    "AUTO",
-                    "HOLD",
-                    "QUEUED",
-                ],
-                rows,
+/// Tells on stderr which Warehouses' discovery fails (the JSON views keep
+/// their shape; the tables show it too).
+async fn report_failing_warehouses(controller: &Controller) -> kargo_runtime::Result<()> {
+    for w in controller.warehouse_states().await? {
+        if let Some(error) = &w.error {
+            eprintln!(
+                "kargo: Warehouse {}: discovery failing ({} in a row, last at {}): {error}",
+                w.name,
+                w.consecutive_failures,
+                w.last_discovery.map(|t| t.to_string()).unwrap_or_default()
             );
         }
+    }
+    Ok(())
+}
+
+/// `kargo status`: every Stage in flow order with its upstream, current
+/// Freight, last promotion (and why it failed), what runs or waits (with
+/// the pull request it waits for), verification, auto-promotion and
+/// holds, and how many promotions are queued; then each Warehouse's
+/// discovery.
+pub(crate) fn status(args: ViewArgs) -> Result<u8, InputError> {
+    with_controller(&args.state, async |controller| {
+        let stages = controller.stage_summaries().await?;
+        if args.json {
+            println!("{}", serde_json::to_value(&stages).unwrap_or(Value::Null));
+            return report_failing_warehouses(controller).await;
+        }
+        let rows = stages
+            .iter()
+            .map(|s| {
+                let aliases = |names: Vec<&str>| names.join(",");
+                vec![
+                    s.name.clone(),
+                    s.upstream.join(","),
+                    aliases(s.current_freight.iter().map(|f| f.alias.as_str()).collect()),
+                    s.last_promotion
+                        .as_ref()
+                        .map(|p| {
+                            let why = p.message.as_deref().map(|m| format!(": {m}"));
+                            format!("{} {}{}", p.phase, p.name, why.unwrap_or_default())
+                        })
+                        .unwrap_or_default(),
+                    match (&s.running_promotion, &s.waiting_pull_request) {
+                        (Some(r), Some(url)) => format!("waiting {r} on {url}"),
+                        (Some(r), None) => format!("running {r}"),
+                        _ => s
+                            .verification
+                            .as_ref()
+                            .map(|v| format!("{:?}", v.phase))
+                            .unwrap_or_default(),
+                    },
+                    if s.auto_promotion_enabled {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                    .to_owned(),
+                    s.auto_promotion_holds
+                        .iter()
+                        .map(|h| format!("{} by {}", h.alias, h.actor))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    s.queued_promotions.to_string(),
+                ]
+            })
+            .collect();
+        print_table(
+            &[
+                "STAGE",
+                "UPSTREAM",
+                "FREIGHT",
+                "LAST PROMOTION",
+                "NOW",
+                "AUTO",
+                "HOLD",
+                "QUEUED",
+            ],
+            rows,
+        );
+        println!();
+        let rows = controller
+            .warehouse_states()
+            .await?
+            .into_iter()
+            .map(|w| {
+                vec![
+                    w.name.clone(),
+                    w.last_discovery.map(|t| t.to_string()).unwrap_or_default(),
+                    w.last_freight_id
+                        .as_deref()
+                        .map(|f| short(f).to_owned())
+                        .unwrap_or_default(),
+                    match &w.error {
+                        Some(e) => format!("failing ({}x): {e}", w.consecutive_failures),
+                        None if w.last_discovery.is_some() => "ok".to_owned(),
+                        None => "not discovered yet".to_owned(),
+                    },
+                ]
+            })
+            .collect();
+        print_table(
+            &["WAREHOUSE", "LAST DISCOVERY", "LAST FREIGHT", "DISCOVERY"],
+            rows,
+        );
         Ok(())
     })
 }
@@ -168,14 +167,14 @@ pub(crate) fn status(args: ViewArgs) -> Result<u8, InputError> {
 pub(crate) fn history(args: HistoryArgs) -> Result<u8, InputError> {
     let stage = args.stage.clone();
     let json_out = args.view.json;
-    with_project(&args.view.state, async move |project| {
-        project.stage(&stage).map_err(ViewError::Input)?;
-        let mut promotions = project
-            .store
+    with_controller(&args.view.state, async move |controller| {
+        controller.project().stage(&stage)?;
+        let mut promotions = controller
+            .store()
             .list_promotions(&PromotionQuery::stage(&stage))
             .await?;
         promotions.reverse();
-        let state: StageState = project.store.get_stage(&stage).await?;
+        let state = controller.store().get_stage(&stage).await?;
         if json_out {
             println!(
                 "{}",
@@ -200,6 +199,7 @@ pub(crate) fn history(args: HistoryArgs) -> Result<u8, InputError> {
                     p.phase.as_str().to_owned(),
                     verification,
                     p.finished_at.map(|t| t.to_string()).unwrap_or_default(),
+                    p.state.message.clone().unwrap_or_default(),
                 ]
             })
             .collect();
@@ -211,6 +211,7 @@ pub(crate) fn history(args: HistoryArgs) -> Result<u8, InputError> {
                 "PHASE",
                 "VERIFICATION",
                 "FINISHED",
+                "MESSAGE",
             ],
             rows,
         );
@@ -224,17 +225,21 @@ pub(crate) fn history(args: HistoryArgs) -> Result<u8, InputError> {
 /// `--json` prints an array of Freight in Kargo's shape, `status`
 /// (`currentlyIn`, `verifiedIn`, `approvedFor`) included.
 pub(crate) fn freight(args: ViewArgs) -> Result<u8, InputError> {
-    with_project(&args.state, async |project| {
-        let mut all = project.store.list_freight(&FreightQuery::all()).await?;
+    with_controller(&args.state, async |controller| {
+        let mut all = controller
+            .store()
+            .list_freight(&FreightQuery::all())
+            .await?;
         all.reverse();
         if args.json {
             let docs: Vec<Value> = all.into_iter().map(kargo_shape).collect();
             println!("{}", Value::Array(docs));
-            return Ok(());
+            return report_failing_warehouses(controller).await;
         }
-        let at = now();
+        let at = controller.now();
+        let project = controller.project();
         let stages: Vec<&str> = project
-            .graph
+            .graph()
             .stages()
             .map(|s| s.metadata.name.as_str())
             .collect();
@@ -249,12 +254,12 @@ pub(crate) fn freight(args: ViewArgs) -> Result<u8, InputError> {
                     f.origin.name.clone(),
                     discovered_at(f).map(|t| t.to_string()).unwrap_or_default(),
                 ];
-                row.extend(stages.iter().map(|s| cell(project, f, s, at)));
+                row.extend(stages.iter().map(|s| cell(&project, f, s, at)));
                 row
             })
             .collect();
         print_table(&header, rows);
-        Ok(())
+        report_failing_warehouses(controller).await
     })
 }
 
@@ -267,7 +272,7 @@ fn kargo_shape(mut f: Freight) -> Value {
 }
 
 /// What Freight `f` is in Stage `stage` at `at`.
-fn cell(project: &Project, f: &Freight, stage: &str, at: Timestamp) -> String {
+fn cell(project: &kargo_runtime::Project, f: &Freight, stage: &str, at: Timestamp) -> String {
     let mut parts = Vec::new();
     if f.is_currently_in(stage) {
         parts.push("here".to_owned());
@@ -296,12 +301,12 @@ fn cell(project: &Project, f: &Freight, stage: &str, at: Timestamp) -> String {
 }
 
 /// The longest soak a downstream Stage requires in `stage`.
-fn required_soak_after(project: &Project, stage: &str) -> Option<Duration> {
-    project
-        .graph
+fn required_soak_after(project: &kargo_runtime::Project, stage: &str) -> Option<Duration> {
+    let graph = project.graph();
+    graph
         .downstream(stage)
         .iter()
-        .filter_map(|d| project.graph.stage(d))
+        .filter_map(|d| graph.stage(d))
         .flat_map(|d| d.spec.requested_freight.iter())
         .filter(|r| r.sources.stages.iter().any(|s| s == stage))
         .filter_map(|r| r.sources.required_soak_time)

@@ -5,7 +5,7 @@ use crate::support::{kargo, write};
 #[test]
 fn the_hello_example_succeeds_and_prints_one_json_object() {
     let work = tempfile::tempdir().unwrap();
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let wd = work.path().join("wd");
     let out = kargo(
         std::path::Path::new(root),

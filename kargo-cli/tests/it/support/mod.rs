@@ -7,30 +7,13 @@ use std::process::Command;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// The `kargo` runner built by `cargo test` (examples are built with the
-/// tests), or the binary `KARGO_BIN` names (a build kept apart from a
-/// shared target directory).
+/// The `kargo` binary built with these tests, or the one `KARGO_BIN`
+/// names (a build kept apart from a shared target directory).
 pub fn kargo_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("KARGO_BIN") {
-        return PathBuf::from(bin);
+    match std::env::var_os("KARGO_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_kargo")),
     }
-    example_bin("kargo")
-}
-
-/// The path of the compiled example `name` (built by `cargo test`).
-pub fn example_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary has a path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binaries live in target/<profile>/deps");
-    let bin = profile_dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run the tests with `cargo test` (which builds examples) or `cargo build --example {name}`",
-        bin.display()
-    );
-    bin
 }
 
 /// What one `kargo` invocation did.

@@ -595,11 +595,29 @@ spec:
     let first = w.kargo("10:01", &["promote", "gate", "--json"]);
     assert_eq!(first.code, 3, "waits: {first:?}");
     assert_eq!(first.json()["phase"], "Running");
-    let second = w.kargo("10:02", &["promote", "gate", "--json"]);
+    let running = first.json()["promotion"].as_str().unwrap().to_owned();
+    // Asked again, the person's promotion resumes instead of queueing a
+    // duplicate.
+    let again = w.kargo("10:02", &["promote", "gate", "--json"]);
+    assert_eq!(again.code, 3, "still waits: {again:?}");
+    assert_eq!(again.json()["promotion"], running.as_str());
+    assert_eq!(again.json()["phase"], "Running");
+
+    // Other Freight queues behind it.
+    layout_with_tags(
+        &w.layout,
+        &[
+            ("v1.0.0", "2026-01-01T00:00:00Z"),
+            ("v1.1.0", "2026-01-02T00:00:00Z"),
+        ],
+    );
+    w.pass("10:02");
+    let v11 = w.freight_named("10:02", "v1.1.0");
+    let alias = v11["alias"].as_str().unwrap();
+    let second = w.kargo("10:02", &["promote", "gate", "--freight", alias, "--json"]);
     assert_eq!(second.code, 3, "queued behind the first: {second:?}");
     assert_eq!(second.json()["phase"], "Pending");
     let queued = second.json()["promotion"].as_str().unwrap().to_owned();
-    let running = first.json()["promotion"].as_str().unwrap().to_owned();
 
     let aborted = w.kargo("10:03", &["abort", &queued]);
     assert_eq!(aborted.code, 0, "{aborted:?}");

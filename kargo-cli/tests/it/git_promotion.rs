@@ -8,10 +8,10 @@ use std::process::Command;
 use std::sync::Arc;
 
 use crate::support::{git, kargo_bin};
-use kargo::core::Workspace;
-use kargo::core::engine::{Engine, PromotionContext, TaskCatalog, inflate_tasks};
-use kargo::core::model::{PromotionPhase, PromotionTemplateSpec};
-use kargo::core::step::StepRegistry;
+use kargo_core::Workspace;
+use kargo_core::engine::{Engine, PromotionContext, TaskCatalog, inflate_tasks};
+use kargo_core::model::{PromotionPhase, PromotionTemplateSpec};
+use kargo_core::step::StepRegistry;
 
 const VALUES: &str = "# image settings\nimage:\n  repository: registry.example.com/app\n  tag: v1 # promoted by kargo\n";
 
@@ -43,7 +43,7 @@ fn sample_repo(root: &Path) -> PathBuf {
 /// (so the test does not depend on expression evaluation).
 fn steps_yaml(url: &str, file: &str, tag: &str) -> String {
     let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/git/steps.yaml"),
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join("examples/git/steps.yaml"),
     )
     .unwrap();
     let steps = &example[example.find("steps:").unwrap()..];
@@ -233,10 +233,10 @@ async fn sixteen_concurrent_promotions_all_land_in_a_linear_history() {
     // ...and half as promotions of one engine in this process.
 
     let mut registry = StepRegistry::new();
-    kargo::steps::register_builtins(&mut registry);
+    kargo_steps::register_builtins(&mut registry);
     registry.replace(
         "git-clone",
-        kargo::steps::git::GitClone::new(kargo::git::RepoCache::new(&cache)),
+        kargo_steps::git::GitClone::new(kargo_git::RepoCache::new(&cache)),
     );
     let engine = Arc::new(Engine::new(Arc::new(registry)));
     let mut tasks = Vec::new();

@@ -277,14 +277,14 @@ fn pr_commands_report_unknown_pull_requests_and_refusals() {
     git(&seed, &["commit", "-q", "-am", "five"]);
     git(&seed, &["push", "-q", bare.to_str().unwrap(), "change"]);
     let provider =
-        kargo::git::provider::local::LocalProvider::new(&url).with_work_root(root.join("cache"));
+        kargo_git::provider::local::LocalProvider::new(&url).with_work_root(root.join("cache"));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(kargo::git::provider::GitProvider::open(
+    rt.block_on(kargo_git::provider::GitProvider::open(
         &provider,
-        &kargo::git::provider::NewPullRequest::new("change", "main", "Five"),
+        &kargo_git::provider::NewPullRequest::new("change", "main", "Five"),
     ))
     .unwrap();
     let closed = kargo(root, &["pr", "close", "--repo", &url, "1"]);

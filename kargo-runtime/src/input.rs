@@ -1,44 +1,47 @@
-//! Reading the runner's input files: steps files, Stage manifests, task
-//! manifests and Freight documents.
+//! Reading a runner's input files: steps files, Stage manifests, task
+//! manifests, Freight documents, credential Secrets and custom step
+//! declarations. Every error names the file (and document).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kargo_core::credentials::{CredentialsProvider, StaticCredentials};
+use kargo_core::step::StepRegistry;
+use kargo_steps::process_step::Declarations;
 
 use kargo_core::manifest::Manifests;
-use kargo_core::model::{Freight, PromotionTemplateSpec, Stage};
+use kargo_core::model::{Freight, PromotionTemplate, PromotionTemplateSpec};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::InputError;
+use crate::{Error, Result};
 
-fn read_text(path: &Path) -> Result<String, InputError> {
+/// The text of `path`.
+fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))
+        .map_err(|e| Error::Invalid(format!("cannot read {}: {e}", path.display())))
 }
 
 /// A YAML error on one line: the parser's first line names the position
 /// and the problem; the source snippet below it is left out.
-fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> InputError {
+fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> Error {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    InputError(format!("{}: {first}", path.display()))
+    Error::Invalid(format!("{}: {first}", path.display()))
 }
 
 /// Reads the YAML (or JSON) documents of `path`, skipping empty ones.
-fn read_documents(path: &Path) -> Result<Vec<Value>, InputError> {
+fn read_documents(path: &Path) -> Result<Vec<Value>> {
     let text = read_text(path)?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| yaml_error(path, &e))?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
-fn decode<T: DeserializeOwned>(
-    path: &Path,
-    index: usize,
-    what: &str,
-    value: Value,
-) -> Result<T, InputError> {
+/// `value` as a `T`, or an error naming the document.
+fn decode<T: DeserializeOwned>(path: &Path, index: usize, what: &str, value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(|e| {
-        InputError(format!(
+        Error::Invalid(format!(
             "{} (document {}): invalid {what}: {e}",
             path.display(),
             index + 1
@@ -46,28 +49,29 @@ fn decode<T: DeserializeOwned>(
     })
 }
 
+/// The document's `kind`.
 fn kind_of(doc: &Value) -> Option<&str> {
     doc.get("kind").and_then(Value::as_str)
 }
 
 /// What a steps file holds.
 #[derive(Debug)]
-pub(crate) struct StepsFile {
+pub struct StepsFile {
     /// Variables and steps.
-    pub(crate) template: PromotionTemplateSpec,
+    pub template: PromotionTemplateSpec,
     /// The Stage's name, when the file is a Stage manifest.
-    pub(crate) stage: Option<String>,
+    pub stage: Option<String>,
     /// The Stage's project (namespace), when the file is a Stage manifest.
-    pub(crate) project: Option<String>,
+    pub project: Option<String>,
 }
 
 /// A promotion template from a steps file: `{vars, steps}` as in a
 /// `promotionTemplate.spec`, or a whole Kargo `Stage` manifest (its
 /// `spec.vars` come first, then the template's).
-pub(crate) fn load_steps(path: &Path) -> Result<StepsFile, InputError> {
+pub fn load_steps(path: &Path) -> Result<StepsFile> {
     let mut docs = read_documents(path)?;
     if docs.len() != 1 {
-        return Err(InputError(format!(
+        return Err(Error::Invalid(format!(
             "{}: expected one document with `steps` (or one Stage), found {}",
             path.display(),
             docs.len()
@@ -84,42 +88,31 @@ pub(crate) fn load_steps(path: &Path) -> Result<StepsFile, InputError> {
             project: None,
         });
     }
-    let manifests = Manifests::load(path).map_err(|e| InputError(e.to_string()))?;
+    let manifests = Manifests::load(path).map_err(|e| Error::Invalid(e.to_string()))?;
     let stage = manifests
         .stages()
         .first()
-        .ok_or_else(|| InputError(format!("{}: no Stage found", path.display())))?;
-    let template = stage_template(stage).ok_or_else(|| {
-        InputError(format!(
+        .ok_or_else(|| Error::Invalid(format!("{}: no Stage found", path.display())))?;
+    let template = PromotionTemplate::for_stage(stage).ok_or_else(|| {
+        Error::Invalid(format!(
             "{}: Stage `{}` has no `spec.promotionTemplate`",
             path.display(),
             stage.metadata.name
         ))
     })?;
     Ok(StepsFile {
-        template,
+        template: template.spec,
         stage: Some(stage.metadata.name.clone()),
         project: Some(stage.metadata.namespace.clone()).filter(|n| !n.is_empty()),
     })
 }
 
-/// The promotion template of `stage` with its variables: the Stage's
-/// `spec.vars` first, then the template's (later ones win); `None` when
-/// it has no `spec.promotionTemplate`.
-pub(crate) fn stage_template(stage: &Stage) -> Option<PromotionTemplateSpec> {
-    let mut template = stage.spec.promotion_template.as_ref()?.spec.clone();
-    let mut vars = stage.spec.vars.clone();
-    vars.append(&mut template.vars);
-    template.vars = vars;
-    Some(template)
-}
-
 /// Every Freight document in `path`; a Freight without a name is named
 /// after its ID.
-pub(crate) fn load_freight(path: &Path) -> Result<Vec<Freight>, InputError> {
+pub fn load_freight(path: &Path) -> Result<Vec<Freight>> {
     let docs = read_documents(path)?;
     if docs.is_empty() {
-        return Err(InputError(format!(
+        return Err(Error::Invalid(format!(
             "{}: no Freight document",
             path.display()
         )));
@@ -128,7 +121,7 @@ pub(crate) fn load_freight(path: &Path) -> Result<Vec<Freight>, InputError> {
         .enumerate()
         .map(|(i, doc)| {
             if let Some(kind) = kind_of(&doc).filter(|k| *k != "Freight") {
-                return Err(InputError(format!(
+                return Err(Error::Invalid(format!(
                     "{} (document {}): expected kind Freight, found {kind}",
                     path.display(),
                     i + 1
@@ -145,6 +138,34 @@ pub(crate) fn load_freight(path: &Path) -> Result<Vec<Freight>, InputError> {
 
 /// The manifests under `dir` (PromotionTask and ClusterPromotionTask are
 /// the ones a promotion uses).
-pub(crate) fn load_tasks(dir: &Path) -> Result<Manifests, InputError> {
-    Manifests::load(dir).map_err(|e| InputError(e.to_string()))
+pub fn load_tasks(dir: &Path) -> Result<Manifests> {
+    Manifests::load(dir).map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// The credentials in `files` of Kargo credential Secrets
+/// (`--credentials`).
+pub fn load_credentials(files: &[PathBuf]) -> Result<Arc<dyn CredentialsProvider>> {
+    let mut credentials = StaticCredentials::new();
+    for file in files {
+        let shown = file.display().to_string();
+        let text = read_text(file)?;
+        credentials = credentials
+            .with_secrets(&text, &shown)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    Ok(Arc::new(credentials))
+}
+
+/// Every built-in step this build has, plus the out-of-process custom
+/// steps declared in `custom_steps` files (`{steps: [{name, command, env,
+/// timeout}]}`).
+pub fn registry_with_custom_steps(custom_steps: &[PathBuf]) -> Result<StepRegistry> {
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    for file in custom_steps {
+        let steps = Declarations::load(file).map_err(|e| Error::Invalid(e.to_string()))?;
+        Declarations::register(steps, &mut registry)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
+    }
+    Ok(registry)
 }

@@ -41,14 +41,10 @@ pub(crate) fn discover(args: DiscoverArgs) -> Result<u8, InputError> {
             args.manifests.display()
         )));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| InputError(format!("cannot start the async runtime: {e}")))?;
     let sources = kargo_sources::warehouse::Sources::builtin_with_credentials(
-        crate::load_credentials(&args.credentials)?,
+        kargo_runtime::input::load_credentials(&args.credentials)?,
     );
-    match runtime.block_on(kargo_sources::warehouse::discover(&sources, warehouses)) {
+    match crate::runtime()?.block_on(kargo_sources::warehouse::discover(&sources, warehouses)) {
         Ok(freight) => {
             let json = serde_json::to_string(&freight)
                 .map_err(|e| InputError(format!("cannot print Freight: {e}")))?;

@@ -1,0 +1,25 @@
+//! The `kargo` command's tests, in one binary: one link instead of one
+//! per file. They run the binary as a user would, for its exit codes,
+//! JSON and files; the pipeline's scenarios run in-process against the
+//! controller in `kargo-runtime`'s tests.
+
+mod support;
+
+/// A real `docker-registry`, shared with kargo-sources' tests.
+#[path = "../../../kargo-sources/tests/it/support/mod.rs"]
+mod registry;
+
+/// A smart-HTTP git server with basic auth, shared with kargo-git's tests.
+#[path = "../../../kargo-git/tests/it/support/mod.rs"]
+mod git_server;
+
+mod cli_custom_steps;
+mod cli_discover;
+mod cli_files;
+mod cli_manifest_steps;
+mod cli_pipeline;
+mod cli_postgres;
+mod cli_pr;
+mod cli_run;
+mod cli_terraform;
+mod git_promotion;

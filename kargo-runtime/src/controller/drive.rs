@@ -1,0 +1,296 @@
+//! Running a Stage's queue: claim (or start) the next promotion, run it
+//! with a checkpoint after every step, finish it, verify the Stage.
+
+use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use kargo_core::Workspace;
+use kargo_core::engine::{Checkpoint, PromotionContext, PromotionState};
+use kargo_core::model::{Freight, FreightCollection, PromotionPhase, StepStatus};
+use kargo_core::state::{
+    Claim, LeasedCheckpoint, PromotionRecord, StageState, StateStoreExt, StoreCheckpoint,
+    keep_promotion_lease,
+};
+use kargo_core::time::Timestamp;
+
+use super::Controller;
+use crate::event::Event;
+use crate::{Error, Result};
+
+/// How a Stage's queue ended.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Drive {
+    /// The promotions that finished, in order.
+    pub finished: Vec<PromotionRecord>,
+    /// The promotion that waits (a step is `Running`), if any.
+    pub waiting: Option<PromotionRecord>,
+    /// Whether a shutdown stopped it.
+    pub interrupted: bool,
+}
+
+impl Controller {
+    /// Runs the promotions queued for `stage`, oldest first, resuming one
+    /// left `Running` by an earlier process (or, with replicas, by a
+    /// replica whose lease expired); verifies the Stage after each that
+    /// succeeded. Stops when the queue is empty, a promotion waits, or
+    /// the controller shuts down.
+    pub async fn run_stage(&self, stage: &str) -> Result<Drive> {
+        let mut out = Drive::default();
+        loop {
+            if self.is_shutting_down() {
+                out.interrupted = true;
+                return Ok(out);
+            }
+            let Some((promo, resumed)) = self.next_promotion(stage).await? else {
+                return Ok(out);
+            };
+            self.inner.hooks.promotion_started(&promo.name);
+            if resumed {
+                tracing::info!(stage, promotion = %promo.name, "resuming promotion {}", promo.name);
+            } else {
+                tracing::info!(stage, promotion = %promo.name, "promotion {} started", promo.name);
+            }
+            self.emit(Event::PromotionStarted {
+                stage: stage.to_owned(),
+                promotion: promo.name.clone(),
+                resumed,
+            });
+            let state = match self.run_promotion(&promo).await {
+                Ok(state) => state,
+                Err(_) if self.is_shutting_down() => {
+                    tracing::info!(stage, promotion = %promo.name, "stopped at a step boundary; the next start resumes it");
+                    out.interrupted = true;
+                    return Ok(out);
+                }
+                Err(e) => return Err(e),
+            };
+            if state.phase == PromotionPhase::Running {
+                let message = state.message.clone();
+                tracing::info!(stage, promotion = %promo.name, "promotion {} waits: {}", promo.name, message.as_deref().unwrap_or("a step is running"));
+                self.emit(Event::PromotionWaiting {
+                    stage: stage.to_owned(),
+                    promotion: promo.name.clone(),
+                    message,
+                });
+                let mut waiting = promo;
+                waiting.state = state;
+                out.waiting = Some(waiting);
+                return Ok(out);
+            }
+            let finished = self
+                .inner
+                .store
+                .finish_promotion(&promo.name, self.now())
+                .await?;
+            if !self.inner.work.keep {
+                let _ = std::fs::remove_dir_all(self.work_dir(&promo.name));
+            }
+            let message = finished.state.message.clone();
+            tracing::info!(
+                stage,
+                promotion = %finished.name,
+                "promotion {} of Freight {} {}{}",
+                finished.name,
+                short(&finished.freight),
+                finished.phase,
+                message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            );
+            self.emit(Event::PromotionFinished {
+                stage: stage.to_owned(),
+                promotion: finished.name.clone(),
+                freight: finished.freight.clone(),
+                phase: finished.phase,
+                message,
+            });
+            if finished.phase == PromotionPhase::Succeeded {
+                self.exclusive(&format!("verify/{stage}"), self.verify_opts(stage, false))
+                    .await?;
+            }
+            out.finished.push(finished);
+        }
+    }
+
+    /// The promotion to run next in `stage` and whether it is resumed:
+    /// claimed under a lease with replicas, else the one left `Running`
+    /// or the oldest queued.
+    async fn next_promotion(&self, stage: &str) -> Result<Option<(PromotionRecord, bool)>> {
+        let store = &self.inner.store;
+        if let Some(replica) = &self.inner.replica {
+            let claim = Claim::new(&replica.owner, Timestamp::now(), replica.lease).in_stage(stage);
+            return Ok(store.claim_promotion(&claim).await?.map(|p| {
+                let resumed = !p.state.steps.is_empty();
+                (p, resumed)
+            }));
+        }
+        if let Some(p) = store.running_promotion(stage).await? {
+            return Ok(Some((p, true)));
+        }
+        Ok(store
+            .start_promotion(stage, self.now())
+            .await?
+            .map(|p| (p, false)))
+    }
+
+    /// Runs (or resumes) `promo` in its work directory, saving its state
+    /// after every step.
+    async fn run_promotion(&self, promo: &PromotionRecord) -> Result<PromotionState> {
+        let dir = self.work_dir(&promo.name);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let workspace = Workspace::new(&dir).map_err(|e| Error::io(&dir, e))?;
+        let store = &self.inner.store;
+        let stage_state = store.get_stage(&promo.stage).await?;
+        let target = store
+            .get_freight(&promo.freight)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "Freight",
+                name: promo.freight.clone(),
+                known: Vec::new(),
+            })?;
+        let freight = self.collection(&stage_state, Some(target)).await?;
+        let mut ctx = PromotionContext::new(workspace)
+            .with_names(
+                self.project().namespace_of(&promo.stage),
+                &promo.stage,
+                &promo.name,
+            )
+            .with_vars(promo.vars.clone())
+            .with_freight(freight)
+            .with_store(store.clone())
+            .with_credentials(self.inner.credentials.clone());
+        ctx.actor = promo.actor.clone();
+        let inner: Box<dyn Checkpoint + '_> = match &self.inner.replica {
+            Some(r) => Box::new(LeasedCheckpoint::new(
+                &**store,
+                promo.name.clone(),
+                r.owner.clone(),
+                r.lease,
+            )),
+            None => Box::new(StoreCheckpoint::new(&**store, promo.name.clone())),
+        };
+        let checkpoint = Boundary {
+            inner,
+            controller: self,
+            promo,
+            reported: Mutex::new(step_marks(&promo.state)),
+        };
+        let mut state = promo.state.clone();
+        let run = self
+            .inner
+            .engine
+            .resume(&ctx, &promo.steps, &mut state, &checkpoint);
+        match &self.inner.replica {
+            // The lease is renewed while a step runs; once it is lost,
+            // another replica runs the promotion and this one stops.
+            Some(r) => tokio::select! {
+                done = run => done?,
+                lost = keep_promotion_lease(&**store, &promo.name, &r.owner, r.lease) => {
+                    return Err(lost.into());
+                }
+            },
+            None => run.await?,
+        }
+        Ok(state)
+    }
+
+    /// The Freight a promotion or verification sees: `target` first, then
+    /// the Stage's current Freight of the other origins.
+    pub(super) async fn collection(
+        &self,
+        state: &StageState,
+        target: Option<Freight>,
+    ) -> Result<FreightCollection> {
+        let mut items: Vec<Freight> = target.into_iter().collect();
+        if let Some(current) = state.current() {
+            for reference in current.items.values() {
+                if items.iter().any(|f| f.origin == reference.origin) {
+                    continue;
+                }
+                if let Some(f) = self.inner.store.get_freight(&reference.name).await? {
+                    items.push(f);
+                }
+            }
+        }
+        Ok(FreightCollection::new(items))
+    }
+}
+
+/// What was last reported of each step: its status and attempts.
+type StepMarks = Vec<(Option<StepStatus>, u32)>;
+
+fn step_marks(state: &PromotionState) -> StepMarks {
+    state.steps.iter().map(|r| (r.status, r.attempts)).collect()
+}
+
+/// The first seven characters of a Freight name or ID.
+pub(crate) fn short(name: &str) -> &str {
+    name.get(..7).unwrap_or(name)
+}
+
+/// Saves through the store; after each save, reports the steps that
+/// settled, calls the hooks, and stops the engine at this boundary when
+/// the controller shuts down (the promotion stays `Running`, resumable).
+struct Boundary<'a> {
+    inner: Box<dyn Checkpoint + 'a>,
+    controller: &'a Controller,
+    promo: &'a PromotionRecord,
+    reported: Mutex<StepMarks>,
+}
+
+#[async_trait]
+impl Checkpoint for Boundary<'_> {
+    async fn save(&self, state: &PromotionState) -> kargo_core::Result<()> {
+        self.inner.save(state).await?;
+        self.report_steps(state);
+        let c = &self.controller.inner;
+        let saves = c.saves.fetch_add(1, Ordering::SeqCst) + 1;
+        c.hooks.checkpoint_saved(&self.promo.name, saves);
+        if self.controller.is_shutting_down() && !state.phase.is_terminal() {
+            return Err(kargo_core::Error::Precondition(
+                "interrupted at a step boundary".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Boundary<'_> {
+    fn report_steps(&self, state: &PromotionState) {
+        let marks = step_marks(state);
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, record) in state.steps.iter().enumerate() {
+            let Some(status) = record.status else {
+                continue;
+            };
+            if reported.get(i) == marks.get(i) {
+                continue;
+            }
+            let duration = match (record.started_at, record.finished_at) {
+                (Some(start), Some(end)) => Some(end.since(start)),
+                _ => None,
+            };
+            tracing::info!(
+                stage = %self.promo.stage,
+                promotion = %self.promo.name,
+                step = %record.alias,
+                "step {} ({}) {status}{}{}",
+                record.alias,
+                record.uses,
+                duration.map(|d| format!(" in {} ms", d.as_millis())).unwrap_or_default(),
+                record.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            );
+            self.controller.emit(Event::StepFinished {
+                stage: self.promo.stage.clone(),
+                promotion: self.promo.name.clone(),
+                alias: record.alias.clone(),
+                uses: record.uses.clone(),
+                status,
+                message: record.message.clone(),
+                duration,
+            });
+        }
+        *reported = marks;
+    }
+}
