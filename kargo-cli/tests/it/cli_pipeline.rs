@@ -5,104 +5,25 @@
 //! prod, a SQLite state file. `KARGO_NOW` fixes the time of each command.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
+use crate::support::{Output, kargo_bin, layout_with_tags, write};
+use kargo_test_support::{PipelineWorld, STAGES};
 use serde_json::Value;
 
-/// A test's world: the image layout, the bare repository, the manifests
-/// and the state file.
-struct World {
-    dir: tempfile::TempDir,
-    layout: PathBuf,
-    bare: PathBuf,
+/// A test's world ([`PipelineWorld`]) driven through the `kargo` binary.
+struct World(PipelineWorld);
+
+impl std::ops::Deref for World {
+    type Target = PipelineWorld;
+    fn deref(&self) -> &PipelineWorld {
+        &self.0
+    }
 }
 
-const VALUES: &str = "image:\n  tag: v0 # set by kargo\n";
-
 impl World {
-    /// Tags `tags` in the layout and a repository with one values file per
-    /// Stage; `stages` is the Stage manifests' YAML.
     fn new(tags: &[(&str, &str)], stages: &str) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = dir.path().join("app-layout");
-        layout_with_tags(&layout, tags);
-        let bare = dir.path().join("config.git");
-        std::fs::create_dir_all(&bare).unwrap();
-        git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
-        let seed = dir.path().join("seed");
-        for stage in ["dev", "staging", "prod"] {
-            write(&seed, &format!("env/{stage}/values.yaml"), VALUES);
-        }
-        git(&seed, &["init", "-q", "--initial-branch=main"]);
-        git(&seed, &["add", "-A"]);
-        git(&seed, &["commit", "-q", "-m", "seed"]);
-        git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
-        let world = World { dir, layout, bare };
-        world.write_manifests(stages);
-        world
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write_manifests(&self, stages: &str) {
-        let image = format!("oci-layout://{}", self.layout.display());
-        let repo = format!("file://{}", self.bare.display());
-        let common = format!(
-            r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: ProjectConfig
-metadata: {{name: demo, namespace: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: PromotionTask
-metadata: {{name: set-tag, namespace: demo}}
-spec:
-  vars: [{{name: env}}]
-  steps:
-  - uses: git-clone
-    as: clone
-    config:
-      repoURL: "{repo}"
-      checkout: [{{branch: main, path: ./out}}]
-      author: {{name: Kargo, email: no-reply@kargo.io}}
-  - uses: yaml-update
-    as: edit
-    config:
-      path: ./out/env/${{{{ vars.env }}}}/values.yaml
-      updates: [{{key: image.tag, value: "${{{{ imageFrom('{image}').tag }}}}"}}]
-  - uses: git-commit
-    as: commit
-    config:
-      path: ./out
-      message: "${{{{ vars.env }}}}: ${{{{ imageFrom('{image}').tag }}}}"
-  - uses: git-push
-    as: push
-    config: {{path: ./out}}
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: AnalysisTemplate
-metadata: {{name: smoke, namespace: demo}}
-spec:
-  args: [{{name: BROKEN}}]
-  command: [sh, -c, 'if test -e "$BROKEN"; then echo "smoke test failed" >&2; exit 1; fi']
-"#
-        );
-        let stages = stages.replace("BROKEN_FLAG", self.path("broken").to_str().unwrap());
-        write(self.dir.path(), "manifests/project.yaml", &common);
-        write(self.dir.path(), "manifests/stages.yaml", &stages);
+        World(PipelineWorld::new(tags, stages))
     }
 
     /// Runs `kargo ARGS --manifests M --state S` at time `now` (HH:MM).
@@ -139,19 +60,6 @@ spec:
         out
     }
 
-    /// The image tag in `env/STAGE/values.yaml` on the remote's `main`.
-    fn deployed(&self, stage: &str) -> String {
-        let text = git(
-            &self.bare,
-            &["show", &format!("main:env/{stage}/values.yaml")],
-        );
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix("tag: "))
-            .and_then(|t| t.split_whitespace().next())
-            .unwrap()
-            .to_owned()
-    }
-
     /// `kargo freight --json`, by image tag.
     fn freight(&self, now: &str) -> Vec<(String, Value)> {
         let out = self.kargo(now, &["freight", "--json"]);
@@ -176,47 +84,7 @@ spec:
             .map(|(_, f)| f)
             .unwrap_or_else(|| panic!("no Freight for {tag}"))
     }
-
-    fn commits(&self) -> Vec<String> {
-        git(&self.bare, &["log", "--format=%s", "main"])
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
 }
-
-const STAGES: &str = r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {name: dev, namespace: demo}
-spec:
-  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
-  promotionTemplate:
-    spec:
-      steps: [{task: {name: set-tag}, vars: [{name: env, value: dev}]}]
-  verification:
-    analysisTemplates: [{name: smoke}]
-    args: [{name: BROKEN, value: BROKEN_FLAG}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {name: staging, namespace: demo}
-spec:
-  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {stages: [dev]}}]
-  promotionTemplate:
-    spec:
-      steps: [{task: {name: set-tag}, vars: [{name: env, value: staging}]}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: Stage
-metadata: {name: prod, namespace: demo}
-spec:
-  requestedFreight:
-  - origin: {kind: Warehouse, name: app}
-    sources: {stages: [staging], requiredSoakTime: 1h}
-  promotionTemplate:
-    spec:
-      steps: [{task: {name: set-tag}, vars: [{name: env, value: prod}]}]
-"#;
 
 fn keys(v: &Value) -> Vec<String> {
     v.as_object()

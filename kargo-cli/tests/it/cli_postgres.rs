@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
+use kargo_test_support::Database;
 use serde_json::Value;
 
 /// Tests share the server; the one that restarts it takes this for
@@ -17,59 +17,6 @@ static SERVER: std::sync::RwLock<()> = std::sync::RwLock::new(());
 /// Holds the server for a test that does not restart it.
 fn server() -> std::sync::RwLockReadGuard<'static, ()> {
     SERVER.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A database of the test's own on the machine's PostgreSQL server
-/// (`KARGO_TEST_POSTGRES_HOST`, default 127.0.0.1), dropped afterwards.
-struct Database {
-    name: String,
-    host: String,
-}
-
-impl Database {
-    fn create() -> Database {
-        let host = std::env::var("KARGO_TEST_POSTGRES_HOST").unwrap_or_else(|_| "127.0.0.1".into());
-        static COUNT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "kargo_cli_test_{}_{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::SeqCst)
-        );
-        let db = Database { name, host };
-        db.psql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name));
-        db.psql(&format!("CREATE DATABASE {}", db.name));
-        db
-    }
-
-    fn psql(&self, sql: &str) {
-        let out = Command::new("psql")
-            .args([
-                "-h", &self.host, "-U", "postgres", "-d", "postgres", "-qAtc", sql,
-            ])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("psql is missing ({e}): the machine's PostgreSQL provides it")
-            });
-        assert!(
-            out.status.success(),
-            "psql {sql}: {} (PostgreSQL must run on {}:5432; `.ci/run` starts it)",
-            String::from_utf8_lossy(&out.stderr),
-            self.host
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@{}:5432/{}", self.host, self.name)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        self.psql(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
 }
 
 /// A project's manifests in a directory, with a fresh database for its state.
@@ -93,7 +40,7 @@ impl World {
     /// (given the directory and the image's URL; each document starts
     /// with `---`).
     fn new(stages: impl FnOnce(&std::path::Path, &str) -> String) -> World {
-        let db = Database::create();
+        let db = Database::create("kargo_cli_test");
         let dir = tempfile::tempdir().unwrap();
         let layout = dir.path().join("app-layout");
         layout_with_tags(&layout, &[("v1.0.0", "2026-01-01T00:00:00Z")]);

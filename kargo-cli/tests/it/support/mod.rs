@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
+
+pub use kargo_test_support::{git, layout_with_tags, write};
 
 /// The `kargo` binary built with these tests, or the one `KARGO_BIN`
 /// names (a build kept apart from a shared target directory).
@@ -74,16 +75,6 @@ pub fn kargo(cwd: &Path, args: &[&str]) -> Output {
     }
 }
 
-/// Writes `contents` to `dir/name`, creating parent directories.
-pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("create parent directory");
-    }
-    std::fs::write(&path, contents).expect("write file");
-    path
-}
-
 /// Writes `dir/name`: a Kargo credential Secret of `cred_type` (`git`,
 /// `image`, ...) for `repo_url`, user `kargo`, password `t0ps3cret`.
 pub fn credential_secret(dir: &Path, name: &str, cred_type: &str, repo_url: &str) -> PathBuf {
@@ -131,63 +122,4 @@ pub fn http_server(script: Vec<(u16, &'static str)>) -> String {
         }
     });
     url
-}
-
-/// Writes `bytes` as a blob of the layout and returns its descriptor.
-pub fn blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
-    let digest = hex::encode(Sha256::digest(bytes));
-    let path = layout.join("blobs/sha256").join(&digest);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-    json!({"mediaType": media_type, "digest": format!("sha256:{digest}"), "size": bytes.len()})
-}
-
-/// An OCI image layout holding one small image per tag.
-pub fn layout_with_tags(layout: &Path, tags: &[(&str, &str)]) {
-    let mut manifests = Vec::new();
-    for (tag, created) in tags {
-        let config = json!({"created": created, "architecture": "amd64", "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": []}});
-        let config = blob(
-            layout,
-            "application/vnd.oci.image.config.v1+json",
-            config.to_string().as_bytes(),
-        );
-        let manifest = json!({"schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config, "layers": []});
-        let mut descriptor = blob(
-            layout,
-            "application/vnd.oci.image.manifest.v1+json",
-            manifest.to_string().as_bytes(),
-        );
-        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-        manifests.push(descriptor);
-    }
-    write(layout, "oci-layout", r#"{"imageLayoutVersion": "1.0.0"}"#);
-    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": manifests});
-    write(layout, "index.json", &index.to_string());
-}
-
-/// Runs `git` with `args` in `dir` with a fixed identity and no user or
-/// system configuration; returns its trimmed stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
-        .env("GIT_COMMITTER_NAME", "Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
