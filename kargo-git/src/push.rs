@@ -374,7 +374,16 @@ pub async fn push(
         })
         .await;
         match result {
-            Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
+            Ok(commit) => {
+                tracing::info!(
+                    remote = %crate::cli::redact_url(&url),
+                    target = %target.key(),
+                    attempts = attempt,
+                    "pushed {}",
+                    commit.get(..7).unwrap_or(&commit)
+                );
+                return Ok(target.outcome(url, commit, attempt));
+            }
             Err(AttemptError::Failed(e)) => return Err(*e),
             Err(AttemptError::Rejected) if !integrate_first => {
                 // The optimistic push found the remote moved: integrate

@@ -192,3 +192,24 @@ impl Controller {
             .unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waiting_pull_request_is_the_newest_step_output_naming_one() {
+        let mut state = PromotionState::default();
+        assert_eq!(pull_request_url(&state), None);
+        let outputs = serde_json::json!({
+            "clone": {"commit": "abc"},
+            "open-pr": {"pr": {"id": 7, "url": "https://git.example.com/acme/gitops/pull/7"}},
+            "wait": {"message": "waiting"},
+        });
+        state.outputs = outputs.as_object().unwrap().clone();
+        assert_eq!(
+            pull_request_url(&state).as_deref(),
+            Some("https://git.example.com/acme/gitops/pull/7")
+        );
+    }
+}

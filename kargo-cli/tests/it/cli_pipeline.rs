@@ -5,6 +5,7 @@
 //! prod, a SQLite state file. `KARGO_NOW` fixes the time of each command.
 #![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
 use std::process::Command;
 
 use crate::support::{Output, kargo_bin, layout_with_tags, write};
@@ -510,14 +511,12 @@ spec:
     assert_eq!(phases, ["Aborted", "Running"]);
 }
 
-/// `kargo pipeline` without `--once` loops until Ctrl-C (SIGINT), then
-/// exits 0.
-#[test]
-fn the_pipeline_loop_stops_cleanly_on_ctrl_c() {
-    let dev_only = STAGES.split("---").next().unwrap().to_owned();
-    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
-    let mut child = Command::new(kargo_bin())
-        .args(["pipeline", "--interval", "1", "--manifests"])
+/// Starts `kargo pipeline ARGS` in the background on `w`.
+fn spawn_pipeline(w: &World, args: &[&str]) -> std::process::Child {
+    Command::new(kargo_bin())
+        .arg("pipeline")
+        .args(args)
+        .arg("--manifests")
         .arg(w.path("manifests"))
         .arg("--state")
         .arg(w.path("state.db"))
@@ -526,28 +525,214 @@ fn the_pipeline_loop_stops_cleanly_on_ctrl_c() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
-    // Wait until the first pass promoted into dev (the poll count only
-    // keeps a broken build from hanging the test).
+        .unwrap()
+}
+
+/// Waits until `done` holds, failing when `child` exits first.
+fn wait_until(child: &mut std::process::Child, what: &str, done: impl Fn() -> bool) {
+    // The poll count only keeps a broken build from hanging the test.
     let mut polls = 0;
-    while w.commits().len() < 2 {
+    while !done() {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "kargo pipeline exited early ({status}): {:?}",
-                child.wait_with_output()
-            );
+            panic!("kargo pipeline exited early ({status}) before {what}");
         }
         polls += 1;
-        assert!(polls < 1200, "the first pass never pushed");
+        assert!(polls < 1200, "never: {what}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// Sends `signal` to `child` and returns its exit code and stderr.
+fn stop(child: std::process::Child, signal: rustix::process::Signal) -> (Option<i32>, String) {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    rustix::process::kill_process(pid, signal).unwrap();
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    assert_eq!(w.deployed("dev"), "v1.0.0");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `kargo pipeline` without `--once` loops until Ctrl-C (SIGINT) or
+/// SIGTERM, then exits 0.
+#[test]
+fn the_pipeline_loop_stops_cleanly_on_ctrl_c_and_sigterm() {
+    use rustix::process::Signal;
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    for signal in [Signal::INT, Signal::TERM] {
+        let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+        let mut child = spawn_pipeline(&w, &["--interval", "1"]);
+        wait_until(&mut child, "the first pass pushed", || {
+            w.commits().len() >= 2
+        });
+        let (code, stderr) = stop(child, signal);
+        assert_eq!(code, Some(0), "{signal:?}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert_eq!(w.deployed("dev"), "v1.0.0");
+    }
+}
+
+/// A slow custom step: counts its runs, says it started, takes a while.
+fn slow_step(w: &World) -> PathBuf {
+    let script = write(
+        w.dir.path(),
+        "steps/slow.sh",
+        &format!(
+            "#!/bin/sh\nset -eu\necho run >> {runs}\ntouch {started}\nsleep 2\nprintf '{{\"outputs\": {{}}}}' > \"$KARGO_OUTPUT\"\n",
+            runs = w.path("runs").display(),
+            started = w.path("started").display()
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write(
+        w.dir.path(),
+        "steps/custom-steps.yaml",
+        "steps:\n- name: slow\n  command: [./slow.sh]\n  timeout: 60s\n",
+    )
+}
+
+/// SIGTERM during a step lets the step finish, saves the promotion and
+/// exits 0; the next start resumes the promotion after that step, which
+/// ran once. Every pipeline command takes `--custom-steps`.
+#[test]
+fn sigterm_stops_at_the_step_boundary_and_the_next_start_resumes() {
+    let w = World::new(
+        &[("v1.0.0", "2026-01-01T00:00:00Z")],
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
+  promotionTemplate:
+    spec:
+      steps: [{uses: slow, as: first}, {uses: slow, as: second}]
+"#,
+    );
+    let declarations = slow_step(&w);
+    let custom = declarations.to_str().unwrap();
+    let mut child = spawn_pipeline(&w, &["--interval", "1", "--custom-steps", custom]);
+    wait_until(&mut child, "the first step started", || {
+        w.path("started").exists()
+    });
+    let (code, stderr) = stop(child, rustix::process::Signal::TERM);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("step boundary"), "{stderr}");
+
+    let history = w.kargo(
+        "10:00",
+        &["history", "dev", "--json", "--custom-steps", custom],
+    );
+    assert_eq!(history.code, 0, "{history:?}");
+    let promotion = history.json()["promotions"][0].clone();
+    assert_eq!(promotion["phase"], "Running", "{promotion}");
+    assert_eq!(
+        promotion["state"]["currentStep"], 1,
+        "the first step finished: {promotion}"
+    );
+
+    let resumed = w.kargo("10:01", &["pipeline", "--once", "--custom-steps", custom]);
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    assert!(
+        resumed.stderr.contains("resuming promotion"),
+        "{}",
+        resumed.stderr
+    );
+    let history = w.kargo(
+        "10:02",
+        &["history", "dev", "--json", "--custom-steps", custom],
+    );
+    assert_eq!(history.json()["promotions"][0]["phase"], "Succeeded");
+    let runs = std::fs::read_to_string(w.path("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "each step ran once");
+}
+
+/// Progress goes to stderr with timestamps and no colour codes when stderr
+/// is not a terminal, or as JSON lines with `--log-format json`.
+#[test]
+fn progress_is_logged_with_timestamps_or_as_json_lines() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+    let text = w.kargo("10:00", &["pipeline", "--once"]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(
+        !text.stderr.contains('\u{1b}'),
+        "no colour codes: {}",
+        text.stderr
+    );
+    let started = text
+        .stderr
+        .lines()
+        .find(|l| l.contains("step started"))
+        .unwrap_or_else(|| panic!("{}", text.stderr));
+    assert!(started.starts_with("20"), "a timestamp first: {started}");
+    for needle in ["new Freight", "task-1::push", "Succeeded", "verification"] {
+        assert!(text.stderr.contains(needle), "{needle}: {}", text.stderr);
+    }
+
+    std::fs::remove_file(w.path("state.db")).unwrap();
+    let json = w.kargo("10:00", &["pipeline", "--once", "--log-format", "json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let lines: Vec<Value> = json
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("promotion"))),
+        "{}",
+        json.stderr
+    );
+    assert!(lines.iter().all(|l| l["timestamp"].is_string()));
+}
+
+/// A Warehouse whose discovery fails makes `pipeline --once` exit 1; the
+/// failure is kept and shown by `status` and `freight`.
+#[test]
+fn a_failed_discovery_fails_the_pass_and_is_shown_by_status_and_freight() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+    std::fs::remove_dir_all(&w.layout).unwrap();
+    let out = w.kargo("10:00", &["pipeline", "--once"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stderr.contains("Warehouse app: discovery failed"),
+        "{}",
+        out.stderr
+    );
+    let status = w.kargo("10:01", &["status"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    let line = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("app "))
+        .unwrap_or_else(|| panic!("{}", status.stdout));
+    assert!(line.contains("failing (1x)"), "{line}");
+    let freight = w.kargo("10:01", &["freight", "--json"]);
+    assert_eq!(freight.code, 0, "{freight:?}");
+    assert_eq!(freight.stdout.trim(), "[]");
+    assert!(
+        freight.stderr.contains("Warehouse app: discovery failing"),
+        "{}",
+        freight.stderr
+    );
+}
+
+/// The read-only commands refuse a state file that does not exist rather
+/// than create an empty one.
+#[test]
+fn read_only_commands_refuse_a_state_file_that_does_not_exist() {
+    let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], STAGES);
+    for args in [&["status"][..], &["freight"], &["history", "dev"]] {
+        let out = w.kargo("10:00", args);
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains("state database"), "{}", out.stderr);
+        assert!(
+            !w.path("state.db").exists(),
+            "{args:?} created the state file"
+        );
+    }
 }
 
 /// A Stage without promotion steps passes Freight on: dev → gate → prod

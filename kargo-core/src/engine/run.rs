@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::state::StepRecord;
 use super::tasks::{ALIAS_SEPARATOR, alias_namespace};
@@ -216,7 +216,7 @@ impl Engine {
                 })
                 .collect();
             record.attempts += 1;
-            debug!(attempt = record.attempts, "running step");
+            info!(attempt = record.attempts, "step started");
 
             // A step still running when its `retry.timeout` ends is stopped
             // (its future is dropped, which ends its processes).
