@@ -39,12 +39,12 @@ impl Error {
 }
 
 /// Whether `e` is a connection or concurrency failure worth a retry.
-fn is_transient(e: &sqlx::Error) -> bool {
+pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_) => true,
+        // A TLS handshake the client refuses (an untrusted certificate)
+        // comes as invalid data: trying again cannot help.
+        sqlx::Error::Io(io) => io.kind() != std::io::ErrorKind::InvalidData,
+        sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // 08: connection exception; 57P01-03: admin/crash shutdown,
             // cannot connect now; 53300: too many connections; 40001,

@@ -20,7 +20,7 @@ use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use super::error::{Error, is_unique_violation};
+use super::error::{Error, is_transient, is_unique_violation};
 use super::retry::with_backoff;
 use super::{CHANNEL, listen, redact_url};
 use crate::doc::{from_doc, to_doc};
@@ -113,6 +113,18 @@ impl PostgresStore {
             location: location.clone(),
             source,
         })?;
+        // One connection of its own first: a certificate or password the
+        // server refuses is reported at once with its cause, instead of
+        // being retried as pool timeouts.
+        match <PgConnection as sqlx::Connection>::connect_with(&connect).await {
+            Ok(conn) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Err(source) if !is_transient(&source) => {
+                return Err(Error::Open { location, source }.into());
+            }
+            Err(_) => {}
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(Duration::from_secs(10))

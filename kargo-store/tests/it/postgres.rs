@@ -296,3 +296,40 @@ async fn open_takes_a_postgres_url() {
         "one database behind both spellings"
     );
 }
+
+/// The server's certificate on the project's machines: Debian's snakeoil
+/// pair (`CN=localhost`), which PostgreSQL serves with `ssl = on`.
+const SERVER_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+
+#[tokio::test]
+async fn the_store_connects_over_tls_with_require_and_verify_full() {
+    use sqlx::{Connection, PgConnection};
+    let db = TestDb::create().await;
+    let url = |params: &str| format!("{}{params}", db.url.replace("127.0.0.1", "localhost"));
+    for params in [
+        "?sslmode=require".to_owned(),
+        format!("?sslmode=verify-full&sslrootcert={SERVER_CERT}"),
+    ] {
+        let url = url(&params);
+        let store = kargo_store::open(&url).await.unwrap_or_else(|e| {
+            panic!("{params}: {e} (the machine's PostgreSQL serves TLS with ssl = on)")
+        });
+        store
+            .put_freight(freight("v1"))
+            .await
+            .expect("write over TLS");
+        let mut conn = PgConnection::connect(&url).await.expect("connect");
+        let encrypted: bool =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await
+                .expect("pg_stat_ssl");
+        assert!(encrypted, "{params}: the connection is encrypted");
+    }
+    // Without the server's certificate, verify-full cannot trust it.
+    let refused = kargo_store::open(&url("?sslmode=verify-full"))
+        .await
+        .expect_err("an untrusted server certificate");
+    let message = refused.to_string();
+    assert!(message.contains("localhost"), "names the server: {message}");
+}
