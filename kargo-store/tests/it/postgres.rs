@@ -73,7 +73,7 @@ async fn state_survives_reopening_and_migrations_run_once() {
             .fetch_all(store.pool())
             .await
             .expect("migrations table");
-    assert_eq!(versions, [1], "each migration applied once");
+    assert_eq!(versions, [1, 2], "each migration applied once");
 }
 
 #[tokio::test]
