@@ -8,8 +8,10 @@
 //!   network, no git.
 //! - `kargo-git`: repositories, commits, pushes, pull-request providers.
 //! - `kargo-sources`: Warehouse sources (images, OCI artifacts, git, charts).
-//! - `kargo-store`: persistent state stores (SQLite).
+//! - `kargo-store`: persistent state stores (SQLite, PostgreSQL).
 //! - `kargo-steps`: the built-in steps.
+//! - `kargo-runtime`: the controller (the promotion lifecycle over a store).
+//! - `kargo-cli`: the `kargo` command.
 //! - `kargo`: the facade that re-exports them.
 //!
 //! # Design decisions
@@ -23,6 +25,12 @@
 //!   errors against `retry.errorThreshold`, enforces `retry.timeout`, and
 //!   saves the promotion's state after every step. So every step gets the
 //!   same, Kargo-compatible retry semantics for free.
+//! - **The engine and the store do not know each other.** A promotion's
+//!   progress ([`PromotionState`](model::PromotionState)) is model; the
+//!   engine saves it through a [`Checkpoint`](checkpoint::Checkpoint),
+//!   which stores implement; steps see the store through the narrow
+//!   [`StepStore`](step::StepStore), so no step can queue or finish
+//!   promotions.
 //! - **Pipeline rules are pure.** Availability, soak, auto-promotion and
 //!   Freight status updates take the time as an argument and touch no
 //!   storage, so every store applies them identically and tests need no
@@ -42,6 +50,7 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::future_not_send)]
 
+pub mod checkpoint;
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;
 pub mod credentials;

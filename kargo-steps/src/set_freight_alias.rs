@@ -45,7 +45,7 @@ impl Step for SetFreightAlias {
         let store = ctx.store(KIND)?;
         let context = format!("cannot set the alias of Freight `{}`", config.name);
         let before = store
-            .get_freight(&config.name)
+            .freight(&config.name)
             .await
             .map_err(|e| crate::store_error(KIND, &context, e))?
             .ok_or_else(|| {
@@ -55,7 +55,7 @@ impl Step for SetFreightAlias {
                 ))
             })?;
         let after = store
-            .set_freight_alias(&before.metadata.name, &config.alias)
+            .alias_freight(&before.metadata.name, &config.alias)
             .await
             .map_err(|e| crate::store_error(KIND, &context, e))?;
         Ok(StepOutcome::succeeded().with_message(format!(

@@ -87,17 +87,8 @@ impl Step for SetMetadata {
         for update in config.updates {
             let values: BTreeMap<String, Value> = update.values.into_iter().collect();
             let result = match update.kind {
-                MetadataKind::Stage => store
-                    .upsert_stage_metadata(&update.name, &values)
-                    .await
-                    .map(drop),
-                MetadataKind::Freight => {
-                    use kargo_core::state::StateStoreExt;
-                    store
-                        .upsert_freight_metadata(&update.name, &values)
-                        .await
-                        .map(drop)
-                }
+                MetadataKind::Stage => store.set_stage_metadata(&update.name, &values).await,
+                MetadataKind::Freight => store.set_freight_metadata(&update.name, &values).await,
             };
             result.map_err(|e| {
                 crate::store_error(

@@ -54,15 +54,15 @@ impl Engine {
             for key in misses {
                 let metadata = match &key {
                     MetadataKey::Freight(name) => store
-                        .get_freight(name)
+                        .freight(name)
                         .await
                         .map_err(|e| format!("cannot read the metadata of Freight `{name}`: {e}"))?
                         .map(|f| f.status.metadata),
-                    MetadataKey::Stage(name) => store
-                        .get_stage(name)
-                        .await
-                        .map_err(|e| format!("cannot read the metadata of Stage `{name}`: {e}"))
-                        .map(|s| Some(s.metadata))?,
+                    MetadataKey::Stage(name) => {
+                        store.stage_metadata(name).await.map(Some).map_err(|e| {
+                            format!("cannot read the metadata of Stage `{name}`: {e}")
+                        })?
+                    }
                 };
                 let value = match metadata {
                     Some(m) if !m.is_empty() => Value::Object(m.into_iter().collect()),

@@ -10,24 +10,22 @@
 
 mod metadata;
 mod run;
-mod state;
 mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-pub use state::{PromotionState, StepRecord};
+pub use crate::checkpoint::{Checkpoint, NoCheckpoint};
+pub use crate::model::{PromotionState, StepRecord};
 pub use tasks::{ALIAS_SEPARATOR, TaskCatalog, TaskResolver, inflate_tasks};
 
 use crate::Result;
 use crate::credentials::{CredentialsProvider, NoCredentials};
 use crate::expr::Evaluator;
 use crate::model::{ExpressionVariable, FreightCollection, FreightOrigin, PromotionStep};
-use crate::state::DynStateStore;
-use crate::step::StepRegistry;
+use crate::step::{DynStepStore, StepRegistry, StepStore};
 use crate::workspace::Workspace;
 
 /// Runs promotions. Cheap to clone; share one per process.
@@ -139,7 +137,7 @@ pub struct PromotionContext {
     /// (`set-metadata`, `set-freight-alias`); `None` runs without one.
     ///
     /// [`StepContext::store`]: crate::step::StepContext::store
-    pub store: Option<Arc<DynStateStore>>,
+    pub store: Option<Arc<DynStepStore>>,
 }
 
 impl PromotionContext {
@@ -205,33 +203,11 @@ impl PromotionContext {
         self
     }
 
-    /// Sets the state store the steps see.
-    pub fn with_store(mut self, store: Arc<DynStateStore>) -> Self {
-        self.store = Some(store);
+    /// Sets the store the steps see (any
+    /// [`StateStore`](crate::state::StateStore) is one).
+    pub fn with_store(mut self, store: impl StepStore) -> Self {
+        self.store = Some(Arc::new(store));
         self
-    }
-}
-
-/// Where the engine saves a promotion's state after every step.
-///
-/// # Contract
-/// `save` must be durable when it returns `Ok` (a crash right after may
-/// not lose the state). When it fails, the engine stops the promotion and
-/// returns the error, so no step runs whose progress could not be saved.
-#[async_trait]
-pub trait Checkpoint: Send + Sync {
-    /// Saves `state`.
-    async fn save(&self, state: &PromotionState) -> Result<()>;
-}
-
-/// A [`Checkpoint`] that keeps nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoCheckpoint;
-
-#[async_trait]
-impl Checkpoint for NoCheckpoint {
-    async fn save(&self, _state: &PromotionState) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -2,12 +2,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
-use super::state::StepRecord;
 use super::tasks::{ALIAS_SEPARATOR, alias_namespace};
 use super::{Checkpoint, Engine, PromotionContext, PromotionState};
 use crate::expr::{MetadataView, Scope};
+use crate::model::StepRecord;
 use crate::model::{PromotionPhase, PromotionStep, StepStatus};
 use crate::step::{ErrorKind, LaterStep, StepContext, StepOutcome};
 use crate::time::Timestamp;

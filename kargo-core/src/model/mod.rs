@@ -25,6 +25,7 @@ mod freight;
 mod meta;
 mod project;
 mod promotion;
+mod promotion_state;
 mod promotion_task;
 mod stage;
 mod warehouse;
@@ -44,6 +45,7 @@ pub use promotion::{
     PromotionStepRetry, PromotionTaskReference, PromotionTemplateSpec, StepExecutionMetadata,
     StepStatus,
 };
+pub use promotion_state::{PromotionState, StepRecord};
 pub use promotion_task::{ClusterPromotionTask, PromotionTask, PromotionTaskSpec};
 pub use stage::{
     AnalysisRunArgument, AnalysisRunMetadata, AnalysisTemplateReference, AutoPromotionOptions,

@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Lease, SaveOptions, StateStore};
-use crate::engine::{Checkpoint, PromotionState};
+use crate::checkpoint::Checkpoint;
+use crate::model::PromotionState;
 use crate::time::Timestamp;
 use crate::{Error, Result};
 

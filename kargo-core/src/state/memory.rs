@@ -13,7 +13,7 @@ use super::{
     VerificationRecord, WarehouseState,
 };
 use crate::Result;
-use crate::engine::PromotionState;
+use crate::model::PromotionState;
 use crate::model::{Freight, PromotionPhase};
 use crate::pipeline::{alias, discovered_at};
 use crate::time::Timestamp;
@@ -488,7 +488,7 @@ mod tests {
         ) -> Result<StepOutcome, StepError> {
             let values = BTreeMap::from([("seen".to_owned(), ctx.alias.clone().into())]);
             ctx.store("mark")?
-                .upsert_stage_metadata(&ctx.stage, &values)
+                .set_stage_metadata(&ctx.stage, &values)
                 .await
                 .map_err(|e| StepError::retryable(e.to_string()))?;
             Ok(StepOutcome::succeeded())

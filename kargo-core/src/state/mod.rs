@@ -52,8 +52,10 @@ pub use types::{
 pub use types::{DiscoveryOutcome, WarehouseState};
 
 use crate::Result;
-use crate::engine::{Checkpoint, PromotionState};
+use crate::checkpoint::Checkpoint;
+use crate::model::PromotionState;
 use crate::model::{Freight, FreightStatus};
+use crate::step::StepStore;
 use crate::time::Timestamp;
 
 /// A change to a Freight's status, applied inside the store's transaction.
@@ -380,6 +382,40 @@ pub trait StateStoreExt: StateStore {
 }
 
 impl<T: StateStore + ?Sized> StateStoreExt for T {}
+
+/// Every store is what steps see of it.
+#[async_trait]
+impl<T: StateStore + ?Sized> StepStore for T {
+    async fn freight(&self, name: &str) -> Result<Option<Freight>> {
+        self.get_freight(name).await
+    }
+
+    async fn stage_metadata(&self, stage: &str) -> Result<BTreeMap<String, Value>> {
+        Ok(self.get_stage(stage).await?.metadata)
+    }
+
+    async fn set_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<()> {
+        self.upsert_stage_metadata(stage, values).await.map(drop)
+    }
+
+    async fn set_freight_metadata(
+        &self,
+        freight: &str,
+        values: &BTreeMap<String, Value>,
+    ) -> Result<()> {
+        self.upsert_freight_metadata(freight, values)
+            .await
+            .map(drop)
+    }
+
+    async fn alias_freight(&self, name: &str, alias: &str) -> Result<Freight> {
+        self.set_freight_alias(name, alias).await
+    }
+}
 
 /// The engine's [`Checkpoint`] for a promotion kept in a [`StateStore`]:
 /// every save goes to [`StateStore::save_promotion_state`].

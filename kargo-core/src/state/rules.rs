@@ -8,7 +8,7 @@ use super::types::{
     NewPromotion, PromotionRecord, StageState, VerificationPhase, VerificationRecord,
 };
 use super::types::{DiscoveryOutcome, WarehouseState};
-use crate::engine::PromotionState;
+use crate::model::PromotionState;
 use crate::model::{Freight, PromotionPhase};
 use crate::pipeline::{HoldIntent, alias, record_promotion};
 use crate::time::Timestamp;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-use crate::engine::PromotionState;
+use crate::model::PromotionState;
 use crate::model::{ExpressionVariable, Freight, FreightOrigin, PromotionPhase, PromotionStep};
 use crate::pipeline::HoldIntent;
 use crate::time::Timestamp;

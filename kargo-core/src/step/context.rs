@@ -6,8 +6,7 @@ use tokio_util::sync::CancellationToken;
 use crate::credentials::{CredentialsProvider, NoCredentials};
 use crate::expr::{Evaluator, ExprError, Scope};
 use crate::model::FreightCollection;
-use crate::state::DynStateStore;
-use crate::step::StepError;
+use crate::step::{DynStepStore, StepError, StepStore};
 use crate::workspace::Workspace;
 
 /// What a step run is given besides its config: where to work, what is
@@ -51,7 +50,7 @@ pub struct StepContext {
     /// steps that change it (`set-metadata`, `set-freight-alias`); `None`
     /// when the host runs promotions without one. Reach it through
     /// [`StepContext::store`].
-    pub store: Option<Arc<DynStateStore>>,
+    pub store: Option<Arc<DynStepStore>>,
 }
 
 /// A step that runs later in the same promotion (see
@@ -128,15 +127,15 @@ impl StepContext {
         self
     }
 
-    /// Sets the state store.
-    pub fn with_store(mut self, store: Arc<DynStateStore>) -> Self {
-        self.store = Some(store);
+    /// Sets the store (any [`StateStore`](crate::state::StateStore) is one).
+    pub fn with_store(mut self, store: impl StepStore) -> Self {
+        self.store = Some(Arc::new(store));
         self
     }
 
     /// The state store, or a terminal error naming `step` (its kind) when
     /// the host runs promotions without one.
-    pub fn store(&self, step: &str) -> Result<&DynStateStore, StepError> {
+    pub fn store(&self, step: &str) -> Result<&DynStepStore, StepError> {
         self.store.as_deref().ok_or_else(|| {
             StepError::terminal(format!(
                 "{step}: no state store: this step changes Freight or Stage state, \

@@ -3,6 +3,7 @@
 
 mod context;
 mod registry;
+mod store;
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 
 pub use context::{LaterStep, StepContext};
 pub use registry::StepRegistry;
+pub use store::{DynStepStore, StepStore};
 
 use crate::error::BoxError;
 use crate::model::StepStatus;

@@ -1,3 +1,5 @@
+//! [`PromotionState`]: a promotion's progress, as the engine saves it.
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -67,7 +69,7 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl StepRecord {
-    pub(super) fn new(alias: String, uses: String, continue_on_error: bool) -> Self {
+    pub(crate) fn new(alias: String, uses: String, continue_on_error: bool) -> Self {
         StepRecord {
             alias,
             uses,
@@ -83,7 +85,7 @@ impl StepRecord {
             && matches!(self.status, Some(StepStatus::Failed | StepStatus::Errored))
     }
 
-    pub(super) fn finish(&mut self, status: StepStatus, message: Option<String>) {
+    pub(crate) fn finish(&mut self, status: StepStatus, message: Option<String>) {
         self.status = Some(status);
         self.message = message;
         self.finished_at = Some(Timestamp::now());
