@@ -9,22 +9,21 @@
 //!   so the example needs no service) under a prefix, and outputs what it
 //!   wrote. A later step reads its outputs through an expression.
 //!
-//! Run it with `cargo run --example custom_step`; it prints the Freight and
-//! the promotion's outputs, and exits non-zero if the bucket does not hold
-//! the newest release afterwards.
+//! The host hands both to a `kargo-runtime` [`Controller`]: one pass
+//! discovers the newest release, auto-promotes it into `prod`, and runs the
+//! Stage's steps. Run it with `cargo run --example custom_step`; it prints
+//! the Freight and the promotion's outputs, and exits non-zero if the
+//! bucket does not hold the newest release afterwards.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kargo::core::Workspace;
-use kargo::core::engine::{Engine, PromotionContext};
 use kargo::core::manifest::Manifests;
-use kargo::core::model::{
-    ArtifactReference, FreightCollection, PromotionPhase, PromotionStep, RepoSubscription,
-    SubscriptionSource,
-};
+use kargo::core::model::{ArtifactReference, PromotionPhase, RepoSubscription, SubscriptionSource};
+use kargo::core::state::InMemoryStore;
 use kargo::core::step::{Step, StepContext, StepError, StepOutcome, StepRegistry, parse_config};
+use kargo::runtime::{Controller, RunOptions};
 use kargo::sources::warehouse::Sources;
 use kargo::sources::{ArtifactDiscovery, Capabilities, DiscoverOptions, Discovered, Source};
 use serde::Deserialize;
@@ -179,19 +178,39 @@ spec:
       releaseDir:
         config:
           path: RELEASES
-"#;
-
-const STEPS: &str = r#"
-- uses: s3-sync
-  as: publish
-  config:
-    subscription: releases
-    bucket: bucket
-    prefix: site/prod
-- uses: file-write
-  config:
-    path: published.txt
-    contents: "${{ outputs.publish.objects }} objects under ${{ outputs.publish.prefix }}\n"
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata:
+  name: demo
+  namespace: demo
+spec:
+  promotionPolicies:
+    - stage: prod
+      autoPromotionEnabled: true
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata:
+  name: prod
+  namespace: demo
+spec:
+  requestedFreight:
+    - origin: {kind: Warehouse, name: site}
+      sources: {direct: true}
+  promotionTemplate:
+    spec:
+      steps:
+        - uses: s3-sync
+          as: publish
+          config:
+            subscription: releases
+            bucket: bucket
+            prefix: site/prod
+        - uses: file-write
+          config:
+            path: published.txt
+            contents: "${{ outputs.publish.objects }} objects under ${{ outputs.publish.prefix }}\n"
 "#;
 
 #[tokio::main(flavor = "current_thread")]
@@ -204,41 +223,49 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(dir.join("index.html"), format!("<h1>{version}</h1>\n"))?;
         std::fs::write(dir.join("assets/app.js"), "console.log('hi')\n")?;
     }
-
-    // The host's source next to the built-in ones.
     let manifests = Manifests::from_yaml_str(
         &MANIFESTS.replace("RELEASES", &releases.display().to_string()),
-        "warehouse.yaml",
+        "manifests.yaml",
     )?;
-    let sources = Sources::builtin().with(ReleaseDirectory);
-    let warehouse = manifests.warehouse("site").ok_or("no Warehouse `site`")?;
-    let discovery = sources
-        .discover_warehouse(warehouse, DiscoverOptions::default())
-        .await?;
-    let freight = discovery.freight.ok_or("the Warehouse found nothing")?;
+
+    // The host's step and source next to the built-in ones, in a
+    // controller over an in-memory store.
+    let mut registry = StepRegistry::new();
+    kargo::steps::register_builtins(&mut registry);
+    registry.register("s3-sync", SyncToBucket)?;
+    let workdir = root.path().join("work");
+    let controller = Controller::builder()
+        .manifests(manifests, "manifests.yaml")
+        .registry(Arc::new(registry))
+        .sources(Sources::builtin().with(ReleaseDirectory))
+        .store(Arc::new(InMemoryStore::new()))
+        .work_root(&workdir, true)
+        .build()?;
+
+    // One pass: the Warehouse makes Freight, auto-promotion takes it to prod.
+    let pass = controller.pass(&RunOptions::default()).await?;
+    let freight = pass
+        .discovery
+        .created
+        .first()
+        .ok_or("the Warehouse found nothing")?;
     println!(
         "Freight {} from Warehouse site: release {}",
         freight.id(),
         freight.artifacts[0].version
     );
+    let promotion = pass.finished.first().ok_or("nothing was promoted")?;
+    println!(
+        "promotion {} {}, outputs {}",
+        promotion.name,
+        promotion.phase,
+        json!(promotion.state.outputs)
+    );
 
-    // The host's step next to the built-in ones.
-    let mut registry = StepRegistry::new();
-    kargo::steps::register_builtins(&mut registry);
-    registry.register("s3-sync", SyncToBucket)?;
-    let steps: Vec<PromotionStep> = serde_saphyr::from_str(STEPS)?;
-
-    let workdir = root.path().join("work");
-    std::fs::create_dir_all(&workdir)?;
-    let ctx = PromotionContext::new(Workspace::new(&workdir)?)
-        .with_names("demo", "prod", "prod-1")
-        .with_freight(FreightCollection::new(vec![freight]));
-    let state = Engine::new(Arc::new(registry)).run(&ctx, &steps).await?;
-    println!("phase {:?}, outputs {}", state.phase, json!(state.outputs));
-
-    let published = std::fs::read_to_string(workdir.join("published.txt"))?;
-    let synced = workdir.join("bucket/site/prod/1.10.0/index.html");
-    if state.phase != PromotionPhase::Succeeded
+    let promoted = workdir.join(&promotion.name);
+    let published = std::fs::read_to_string(promoted.join("published.txt"))?;
+    let synced = promoted.join("bucket/site/prod/1.10.0/index.html");
+    if promotion.phase != PromotionPhase::Succeeded
         || published != "2 objects under site/prod/1.10.0\n"
         || std::fs::read_to_string(synced)? != "<h1>1.10.0</h1>\n"
     {
