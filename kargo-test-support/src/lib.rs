@@ -138,6 +138,28 @@ impl Drop for Database {
     }
 }
 
+/// The manifests every test project starts with: the Warehouse `app`
+/// (project `demo`) over the image `image`, and a ProjectConfig turning
+/// auto-promotion on for every Stage.
+pub fn project_header(image: &str) -> String {
+    format!(
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Warehouse
+metadata: {{name: app, namespace: demo}}
+spec:
+  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: ProjectConfig
+metadata: {{name: demo, namespace: demo}}
+spec:
+  promotionPolicies:
+  - stageSelector: {{name: "glob:*"}}
+    autoPromotionEnabled: true
+"#
+    )
+}
+
 /// The values file each Stage's directory starts with.
 pub const VALUES: &str = "image:\n  tag: v0 # set by kargo\n";
 
@@ -235,20 +257,7 @@ impl PipelineWorld {
         let image = self.image();
         let repo = format!("file://{}", self.bare.display());
         let common = format!(
-            r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: ProjectConfig
-metadata: {{name: demo, namespace: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
----
+            r#"{}---
 apiVersion: kargo.akuity.io/v1alpha1
 kind: PromotionTask
 metadata: {{name: set-tag, namespace: demo}}
@@ -281,7 +290,8 @@ metadata: {{name: smoke, namespace: demo}}
 spec:
   args: [{{name: BROKEN}}]
   command: [sh, -c, 'if test -e "$BROKEN"; then echo "smoke test failed" >&2; exit 1; fi']
-"#
+"#,
+            project_header(&image)
         );
         let stages = stages.replace("BROKEN_FLAG", self.path("broken").to_str().unwrap());
         write(self.dir.path(), "manifests/project.yaml", &common);

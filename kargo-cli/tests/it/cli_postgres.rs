@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use crate::support::{Output, git, kargo_bin, layout_with_tags, write};
-use kargo_test_support::Database;
+use kargo_test_support::{Database, project_header};
 use serde_json::Value;
 
 /// Tests share the server; the one that restarts it takes this for
@@ -49,22 +49,7 @@ impl World {
         write(
             dir.path(),
             "manifests/project.yaml",
-            &format!(
-                r#"apiVersion: kargo.akuity.io/v1alpha1
-kind: Warehouse
-metadata: {{name: app, namespace: demo}}
-spec:
-  subscriptions: [{{image: {{repoURL: "{image}"}}}}]
----
-apiVersion: kargo.akuity.io/v1alpha1
-kind: ProjectConfig
-metadata: {{name: demo, namespace: demo}}
-spec:
-  promotionPolicies:
-  - stageSelector: {{name: "glob:*"}}
-    autoPromotionEnabled: true
-{stages}"#
-            ),
+            &format!("{}{stages}", project_header(&image)),
         );
         World { db, dir }
     }

@@ -136,15 +136,27 @@ async fn update_freight(conn: &mut Conn, f: &Freight) -> Result<(), Error> {
     Ok(())
 }
 
-async fn load_stage(conn: &mut Conn, stage: &str) -> Result<StageState, Error> {
-    let row = sqlx::query("SELECT doc FROM stages WHERE name = ?1")
-        .bind(stage)
+/// The document named `name` in `table` (`stages`, `warehouses`), or
+/// `empty` when there is none yet.
+async fn load_named<T: serde::de::DeserializeOwned>(
+    conn: &mut Conn,
+    table: &'static str,
+    what: &'static str,
+    name: &str,
+    empty: impl FnOnce() -> T,
+) -> Result<T, Error> {
+    let row = sqlx::query(&format!("SELECT doc FROM {table} WHERE name = ?1"))
+        .bind(name)
         .fetch_optional(&mut *conn)
         .await?;
     match row {
-        Some(r) => Ok(from_doc("Stage", stage, r.get::<&str, _>(0))?),
-        None => Ok(StageState::new(stage)),
+        Some(r) => Ok(from_doc(what, name, r.get::<&str, _>(0))?),
+        None => Ok(empty()),
     }
+}
+
+async fn load_stage(conn: &mut Conn, stage: &str) -> Result<StageState, Error> {
+    load_named(conn, "stages", "Stage", stage, || StageState::new(stage)).await
 }
 
 async fn save_stage(conn: &mut Conn, stage: &StageState) -> Result<(), Error> {
@@ -160,14 +172,10 @@ async fn save_stage(conn: &mut Conn, stage: &StageState) -> Result<(), Error> {
 }
 
 async fn load_warehouse(conn: &mut Conn, name: &str) -> Result<WarehouseState, Error> {
-    let row = sqlx::query("SELECT doc FROM warehouses WHERE name = ?1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    match row {
-        Some(r) => Ok(from_doc("Warehouse", name, r.get::<&str, _>(0))?),
-        None => Ok(WarehouseState::new(name)),
-    }
+    load_named(conn, "warehouses", "Warehouse", name, || {
+        WarehouseState::new(name)
+    })
+    .await
 }
 
 async fn load_promotion(conn: &mut Conn, name: &str) -> Result<Option<PromotionRecord>, Error> {
