@@ -719,6 +719,63 @@ fn a_failed_discovery_fails_the_pass_and_is_shown_by_status_and_freight() {
     );
 }
 
+/// `kargo status` tells why the last promotion failed and where each
+/// Stage's Freight comes from, in the table and in JSON.
+#[test]
+fn status_shows_why_the_last_promotion_failed_and_each_stages_upstream() {
+    let w = World::new(
+        &[("v1.0.0", "2026-01-01T00:00:00Z")],
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
+  promotionTemplate:
+    spec:
+      steps: [{uses: fail, config: {message: "the change window is closed"}}]
+---
+apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: staging, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {stages: [dev]}}]
+  promotionTemplate:
+    spec:
+      steps: [{uses: fail}]
+"#,
+    );
+    w.pass("10:00");
+    let table = w.kargo("10:01", &["status"]);
+    assert_eq!(table.code, 0, "{table:?}");
+    let dev = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("dev "))
+        .unwrap();
+    assert!(dev.contains("warehouse:app"), "{dev}");
+    assert!(dev.contains("Failed"), "{dev}");
+    assert!(dev.contains("the change window is closed"), "{dev}");
+    let staging = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("staging "))
+        .unwrap();
+    assert!(
+        staging.split_whitespace().nth(1) == Some("dev"),
+        "{staging}"
+    );
+    let json = w.kargo("10:01", &["status", "--json"]);
+    let dev = json.json()[0].clone();
+    assert_eq!(dev["upstream"], serde_json::json!(["warehouse:app"]));
+    assert_eq!(dev["lastPromotion"]["phase"], "Failed");
+    assert!(
+        dev["lastPromotion"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the change window is closed")),
+        "{dev}"
+    );
+}
+
 /// The read-only commands refuse a state file that does not exist rather
 /// than create an empty one.
 #[test]
