@@ -1,5 +1,6 @@
 //! What the demo works on, created from scratch on every run: a GitOps
-//! repository and an OCI image-layout registry.
+//! repository and an OCI image-layout registry, in a directory that is new,
+//! empty, or the demo's own from an earlier run (marked by [`MARKER`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,13 +22,45 @@ pub(crate) struct Demo {
     pub(crate) registry: PathBuf,
 }
 
+/// The file that marks a directory as the demo's own: only a directory
+/// holding it may have its contents replaced.
+pub(crate) const MARKER: &str = ".kargo-quickstart";
+
+/// What the demo creates in its directory, besides [`MARKER`]: all that a
+/// later run removes. Anything else in the directory is left alone.
+const ENTRIES: [&str; 5] = ["gitops.git", "registry", "seed", "work", "review"];
+
 impl Demo {
-    /// Creates the demo in `root`, replacing what an earlier run left.
+    /// Creates the demo in `root`: a new or empty directory, or one an
+    /// earlier run made (it holds [`MARKER`]), whose [`ENTRIES`] are then
+    /// replaced. Any other directory is refused before anything is written.
     pub(crate) fn create(root: &Path) -> Result<Demo, Box<dyn std::error::Error>> {
+        let within = |e: std::io::Error| format!("{}: {e}", root.display());
         if root.exists() {
-            std::fs::remove_dir_all(root)?;
+            let ours = root.join(MARKER).is_file();
+            let empty = std::fs::read_dir(root).map_err(within)?.next().is_none();
+            if !ours && !empty {
+                return Err(format!(
+                    "{} is not empty and was not made by the quickstart (it has no {MARKER} \
+                     file); nothing was changed. Give a new or empty directory.",
+                    root.display()
+                )
+                .into());
+            }
+            for entry in ENTRIES {
+                let path = root.join(entry);
+                if path.symlink_metadata().is_ok() {
+                    std::fs::remove_dir_all(&path).map_err(within)?;
+                }
+            }
         }
-        std::fs::create_dir_all(root)?;
+        std::fs::create_dir_all(root).map_err(within)?;
+        std::fs::write(
+            root.join(MARKER),
+            "Made by the kargo-rs quickstart, which replaces gitops.git, registry, work and \
+             review here on its next run in this directory.\n",
+        )
+        .map_err(within)?;
         let root = root.canonicalize()?;
         let demo = Demo {
             repo: root.join("gitops.git"),

@@ -20,7 +20,8 @@
 //! Run it with `scripts/quickstart.sh` (installs Terraform if missing), or
 //! `cargo run --example quickstart -- [DIR]` with Terraform on `PATH` or in
 //! `KARGO_TERRAFORM`. DIR (default: `kargo-quickstart` in the temporary
-//! directory) is replaced on every run.
+//! directory) must be new or empty, or one an earlier run made: the demo
+//! never deletes what it did not create.
 
 mod fixtures;
 
@@ -53,6 +54,19 @@ const MANIFESTS: &str = include_str!("manifests.yaml");
 
 type BoxError = Box<dyn std::error::Error>;
 
+/// The kargo-rs quickstart: a GitOps repository and a registry made from
+/// scratch, Freight discovered, and promotions from dev to staging to prod
+/// (prod through a pull request holding the Terraform plan).
+#[derive(Debug, clap::Parser)]
+#[command(name = "quickstart")]
+struct Args {
+    /// Where the demo works: a new or empty directory, or one an earlier
+    /// run made (marked by its `.kargo-quickstart` file), whose demo files
+    /// are then replaced. Any other directory is refused and left as it
+    /// is. Default: `kargo-quickstart` in the temporary directory.
+    dir: Option<PathBuf>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run().await {
@@ -66,9 +80,8 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), BoxError> {
     let started = Instant::now();
-    let root = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
+    let root = <Args as clap::Parser>::parse()
+        .dir
         .unwrap_or_else(|| std::env::temp_dir().join("kargo-quickstart"));
 
     heading("1. A GitOps repository and a registry");
