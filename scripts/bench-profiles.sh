@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNNER="${RUNNER:---example kargo}"
+RUNNER="${RUNNER:--p kargo-cli --bin kargo}"
 RUNS="${RUNS:-5}"
 FILES="${FILES:-10000}"
 COMMITS="${COMMITS:-2000}"
