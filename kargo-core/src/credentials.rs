@@ -44,11 +44,87 @@ impl fmt::Debug for Credentials {
 /// - `Ok(None)` means "no credentials: try anonymously"; an `Err` means the
 ///   lookup itself failed and the caller should not proceed anonymously.
 /// - Implementations never log secrets.
+/// - [`secret`](Self::secret) hands out the whole credential Secret that
+///   matches, for providers that exchange its fields (a cloud key) for a
+///   registry token; providers that keep no Secrets answer `Ok(None)`,
+///   the default.
 #[async_trait]
 pub trait CredentialsProvider: Send + Sync + fmt::Debug + 'static {
     /// The credentials of `kind` for `url`, if any.
     async fn get(&self, kind: CredentialType, url: &str) -> Result<Option<Credentials>>;
+
+    /// The credential Secret of `kind` whose `repoURL` matches `url`, if
+    /// the provider keeps Secrets and one matches (Kargo's matching: the
+    /// first exact match, else the first pattern).
+    async fn secret(&self, kind: CredentialType, url: &str) -> Result<Option<CredentialSecret>> {
+        let _ = (kind, url);
+        Ok(None)
+    }
 }
+
+/// A Kargo credential Secret: its name and its fields (`data` decoded and
+/// `stringData`), whatever their shape: `username`/`password`, an AWS
+/// access key (`awsRegion`, `awsAccessKeyID`, `awsSecretAccessKey`), a
+/// Google service-account key (`gcpServiceAccountKey`).
+///
+/// `Debug` shows the name and the field names, never a value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialSecret {
+    name: String,
+    fields: std::collections::BTreeMap<String, String>,
+}
+
+impl CredentialSecret {
+    /// A Secret named `name` with `fields`.
+    pub fn new(
+        name: impl Into<String>,
+        fields: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Self {
+        CredentialSecret {
+            name: name.into(),
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The Secret's `metadata.name` (or `document N` when it had none).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value of field `key`, if the Secret has it.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.fields.get(key).map(String::as_str)
+    }
+
+    /// The Secret's `username` and `password` (an empty user name when
+    /// only a password is set), if it has a password.
+    pub fn credentials(&self) -> Option<Credentials> {
+        Some(Credentials::new(
+            self.field("username").unwrap_or_default(),
+            self.field("password")?,
+        ))
+    }
+}
+
+impl fmt::Debug for CredentialSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialSecret")
+            .field("name", &self.name)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The fields of an AWS access key in a credential Secret (Kargo's ECR
+/// Secret); all three or none.
+pub const AWS_KEY_FIELDS: [&str; 3] = ["awsRegion", "awsAccessKeyID", "awsSecretAccessKey"];
+
+/// The field of a base64-encoded Google service-account key in a
+/// credential Secret (Kargo's Google Artifact Registry Secret).
+pub const GCP_KEY_FIELD: &str = "gcpServiceAccountKey";
 
 /// A provider that has no credentials at all.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,8 +162,8 @@ impl CredentialsProvider for NoCredentials {
 /// ```
 #[derive(Clone, Default)]
 pub struct StaticCredentials {
-    exact: Vec<(CredentialType, String, Credentials)>,
-    patterns: Vec<(CredentialType, regex_lite::Regex, Credentials)>,
+    exact: Vec<(CredentialType, String, CredentialSecret)>,
+    patterns: Vec<(CredentialType, regex_lite::Regex, CredentialSecret)>,
 }
 
 impl fmt::Debug for StaticCredentials {
@@ -127,48 +203,89 @@ impl StaticCredentials {
 
     /// Adds credentials for one URL.
     pub fn with_url(
-        mut self,
+        self,
         kind: CredentialType,
         url: impl AsRef<str>,
         credentials: Credentials,
     ) -> Self {
-        self.exact
-            .push((kind, normalize_url(url.as_ref()), credentials));
+        let name = url.as_ref().to_owned();
+        self.with_secret_url(kind, url, basic_secret(name, credentials))
+    }
+
+    /// Adds a credential Secret for one URL.
+    pub fn with_secret_url(
+        mut self,
+        kind: CredentialType,
+        url: impl AsRef<str>,
+        secret: CredentialSecret,
+    ) -> Self {
+        self.exact.push((kind, normalize_url(url.as_ref()), secret));
         self
     }
 
     /// Adds credentials for every URL matching `pattern` (a regular
     /// expression); fails if the pattern is invalid.
     pub fn with_pattern(
-        mut self,
+        self,
         kind: CredentialType,
         pattern: &str,
         credentials: Credentials,
     ) -> Result<Self> {
+        self.with_secret_pattern(kind, pattern, basic_secret(pattern.to_owned(), credentials))
+    }
+
+    /// Adds a credential Secret for every URL matching `pattern` (a
+    /// regular expression); fails if the pattern is invalid.
+    pub fn with_secret_pattern(
+        mut self,
+        kind: CredentialType,
+        pattern: &str,
+        secret: CredentialSecret,
+    ) -> Result<Self> {
         let regex = regex_lite::Regex::new(pattern).map_err(|e| {
             crate::Error::Invalid(format!("invalid credentials URL pattern {pattern:?}: {e}"))
         })?;
-        self.patterns.push((kind, regex, credentials));
+        self.patterns.push((kind, regex, secret));
         Ok(self)
     }
-}
 
-#[async_trait]
-impl CredentialsProvider for StaticCredentials {
-    async fn get(&self, kind: CredentialType, url: &str) -> Result<Option<Credentials>> {
+    /// The Secret of `kind` matching `url`: the first exact match, else
+    /// the first pattern.
+    pub fn find(&self, kind: CredentialType, url: &str) -> Option<&CredentialSecret> {
         let normalized = normalize_url(url);
         let exact = self
             .exact
             .iter()
             .find(|(k, u, _)| *k == kind && *u == normalized)
-            .map(|(_, _, c)| c);
-        let found = exact.or_else(|| {
+            .map(|(_, _, s)| s);
+        exact.or_else(|| {
             self.patterns
                 .iter()
                 .find(|(k, r, _)| *k == kind && r.is_match(url))
-                .map(|(_, _, c)| c)
-        });
-        Ok(found.cloned())
+                .map(|(_, _, s)| s)
+        })
+    }
+}
+
+/// A Secret holding `credentials` as `username` and `password`.
+fn basic_secret(name: String, credentials: Credentials) -> CredentialSecret {
+    CredentialSecret::new(
+        name,
+        [
+            ("username", credentials.username),
+            ("password", credentials.password),
+        ],
+    )
+}
+
+#[async_trait]
+impl CredentialsProvider for StaticCredentials {
+    async fn get(&self, kind: CredentialType, url: &str) -> Result<Option<Credentials>> {
+        Ok(self.find(kind, url).and_then(CredentialSecret::credentials))
+    }
+
+    async fn secret(&self, kind: CredentialType, url: &str) -> Result<Option<CredentialSecret>> {
+        Ok(self.find(kind, url).cloned())
     }
 }
 
@@ -206,9 +323,13 @@ impl StaticCredentials {
     /// `v1` `Secret` documents of `yaml` (one or several), each labelled
     /// [`CRED_TYPE_LABEL`] `git`, `image`, `helm` or `generic`, holding
     /// `repoURL` (a regular expression when `repoURLIsRegex` is `"true"`;
-    /// the older `repoURLPattern` is read too), `username` and `password`
-    /// in `stringData` or base64-encoded in `data`. `source` names the
-    /// input in errors, which name the document but never a secret.
+    /// the older `repoURLPattern` is read too) and either `username` and
+    /// `password`, an AWS access key ([`AWS_KEY_FIELDS`], Kargo's ECR
+    /// Secret) or a Google service-account key ([`GCP_KEY_FIELD`]), in
+    /// `stringData` or base64-encoded in `data`. Every field is kept for
+    /// [`CredentialsProvider::secret`]; [`CredentialsProvider::get`]
+    /// answers with the username and password. `source` names the input
+    /// in errors, which name the document but never a secret.
     pub fn with_secrets(mut self, yaml: &str, source: &str) -> Result<Self> {
         let invalid = |what: String| crate::Error::Invalid(format!("{source}: {what}"));
         // Only where: a YAML error's message or snippet may quote a secret.
@@ -266,15 +387,44 @@ impl StaticCredentials {
                     .map(Some)
                     .map_err(|_| invalid(&format!("data.{key} is not UTF-8 text")))
             };
-            let credentials = Credentials::new(
-                field("username")?.unwrap_or_default(),
-                field("password")?.ok_or_else(|| invalid("no password"))?,
-            );
+            let keys: std::collections::BTreeSet<&String> = secret
+                .data
+                .keys()
+                .chain(secret.string_data.keys())
+                .collect();
+            let mut fields = std::collections::BTreeMap::new();
+            for key in keys {
+                if let Some(value) = field(key)? {
+                    fields.insert(key.clone(), value);
+                }
+            }
+            let has = |key: &str| fields.contains_key(key);
+            let aws_fields = AWS_KEY_FIELDS.iter().filter(|k| has(k)).count();
+            if aws_fields > 0 && aws_fields < AWS_KEY_FIELDS.len() {
+                let missing: Vec<&str> =
+                    AWS_KEY_FIELDS.iter().copied().filter(|k| !has(k)).collect();
+                return Err(invalid(&format!(
+                    "an AWS access key needs {}; {} missing",
+                    AWS_KEY_FIELDS.join(", "),
+                    missing.join(", ")
+                )));
+            }
+            if !has("password") && aws_fields == 0 && !has(GCP_KEY_FIELD) {
+                return Err(invalid(&format!(
+                    "no password (nor {} or {GCP_KEY_FIELD})",
+                    AWS_KEY_FIELDS.join(", ")
+                )));
+            }
             let is_regex = field("repoURLIsRegex")?.is_some_and(|v| v.trim() == "true");
-            self = match (field("repoURL")?, field("repoURLPattern")?) {
-                (Some(url), _) if !is_regex => self.with_url(kind, url, credentials),
+            let (url, pattern) = (field("repoURL")?, field("repoURLPattern")?);
+            let entry = CredentialSecret {
+                name: name.clone(),
+                fields,
+            };
+            self = match (url, pattern) {
+                (Some(url), _) if !is_regex => self.with_secret_url(kind, url, entry),
                 (Some(pattern), _) | (None, Some(pattern)) => self
-                    .with_pattern(kind, &pattern, credentials)
+                    .with_secret_pattern(kind, &pattern, entry)
                     .map_err(|e| invalid(&e.to_string()))?,
                 (None, None) => return Err(invalid("no repoURL")),
             };
@@ -377,6 +527,54 @@ data:
     }
 
     #[test]
+    fn cloud_secrets_keep_every_field_and_have_no_basic_credentials() {
+        let yaml = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ecr
+  labels:
+    kargo.akuity.io/cred-type: image
+stringData:
+  repoURL: 123456789012.dkr.ecr.us-west-2.amazonaws.com/app
+  awsRegion: us-west-2
+  awsAccessKeyID: AKIDEXAMPLE
+  awsSecretAccessKey: wJalrXUtnFEMI
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: gar
+  labels:
+    kargo.akuity.io/cred-type: helm
+data:
+  repoURL: b2NpOi8vdXMtZG9ja2VyXC5wa2dcLmRldi8uKg==
+  repoURLIsRegex: dHJ1ZQ==
+  gcpServiceAccountKey: e30=
+"#;
+        let p = StaticCredentials::new()
+            .with_secrets(yaml, "creds.yaml")
+            .unwrap();
+        let url = "123456789012.dkr.ecr.us-west-2.amazonaws.com/app";
+        assert!(lookup(&p, CredentialType::Image, url).is_none());
+        let ecr = p.find(CredentialType::Image, url).unwrap();
+        assert_eq!(ecr.name(), "ecr");
+        assert_eq!(ecr.field("awsRegion"), Some("us-west-2"));
+        assert_eq!(ecr.field("awsSecretAccessKey"), Some("wJalrXUtnFEMI"));
+        let shown = format!("{ecr:?} {p:?}");
+        assert!(shown.contains("awsAccessKeyID"), "{shown}");
+        assert!(
+            !shown.contains("AKIDEXAMPLE") && !shown.contains("wJalr"),
+            "{shown}"
+        );
+        // `oci://us-docker\.pkg\.dev/.*`, decoded from `data`.
+        let gar = p
+            .find(CredentialType::Helm, "oci://us-docker.pkg.dev/p/charts/app")
+            .unwrap();
+        assert_eq!((gar.name(), gar.field(GCP_KEY_FIELD)), ("gar", Some("{}")));
+    }
+
+    #[test]
     fn bad_secrets_are_errors_naming_the_secret_and_never_the_password() {
         let secret = |labels: &str, data: &str| {
             format!(
@@ -420,6 +618,17 @@ data:
             assert!(err.contains(expected), "{expected:?} in {err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+        let aws = secret(
+            "  labels:\n    kargo.akuity.io/cred-type: image\n",
+            "  repoURL: 123456789012.dkr.ecr.us-east-1.amazonaws.com/app\n  awsRegion: us-east-1\n  awsAccessKeyID: AKIDEXAMPLE\n",
+        );
+        let err = StaticCredentials::new()
+            .with_secrets(&aws, "creds.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Secret s1"), "{err}");
+        assert!(err.contains("awsSecretAccessKey missing"), "{err}");
+        assert!(!err.contains("AKIDEXAMPLE"), "{err}");
         for broken in [
             "apiVersion: v1\nkind: Secret\nstringData: {password: hunter2\n",
             "apiVersion: v1\nkind: Secret\nstringData: hunter2\n",
