@@ -2,5 +2,6 @@
 
 mod support;
 
+mod ecr;
 mod git;
 mod oci;
