@@ -14,3 +14,10 @@ if [ -z "${KARGO_TERRAFORM:-}" ] && [ -e scripts/install-terraform.sh ]; then
   KARGO_TERRAFORM="$(bash scripts/install-terraform.sh 2>/dev/null)"
   export KARGO_TERRAFORM
 fi
+
+# The ECR credential tests start moto's server, found through
+# KARGO_MOTO_SERVER (the installer prints its path).
+if [ -z "${KARGO_MOTO_SERVER:-}" ] && [ -e scripts/install-moto.sh ]; then
+  KARGO_MOTO_SERVER="$(bash scripts/install-moto.sh 2>/dev/null)"
+  export KARGO_MOTO_SERVER
+fi

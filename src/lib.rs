@@ -18,6 +18,10 @@
     feature = "runtime",
     doc = "- [`runtime`]: the controller (promote, approve, verify, discover, run)."
 )]
+#![cfg_attr(
+    feature = "cloud-credentials",
+    doc = "- [`credentials`]: ECR, Google Artifact Registry and Azure Container Registry tokens."
+)]
 //! - [`prelude`]: the names a host application uses most.
 #![warn(
     missing_docs,
@@ -28,6 +32,8 @@
 #![forbid(unsafe_code)]
 
 pub use kargo_core as core;
+#[cfg(feature = "cloud-credentials")]
+pub use kargo_credentials as credentials;
 #[cfg(feature = "git")]
 pub use kargo_git as git;
 #[cfg(feature = "runtime")]

@@ -143,7 +143,10 @@ pub fn load_tasks(dir: &Path) -> Result<Manifests> {
 }
 
 /// The credentials in `files` of Kargo credential Secrets
-/// (`--credentials`).
+/// (`--credentials`), with cloud registry keys (ECR, GAR) and the ambient
+/// AWS or Azure identity exchanged for registry tokens
+/// ([`kargo_credentials::CloudCredentials`]): every registry client
+/// (discovery, `oci-push`, `oci-download`) asks this one provider.
 pub fn load_credentials(files: &[PathBuf]) -> Result<Arc<dyn CredentialsProvider>> {
     let mut credentials = StaticCredentials::new();
     for file in files {
@@ -153,7 +156,11 @@ pub fn load_credentials(files: &[PathBuf]) -> Result<Arc<dyn CredentialsProvider
             .with_secrets(&text, &shown)
             .map_err(|e| Error::Invalid(e.to_string()))?;
     }
-    Ok(Arc::new(credentials))
+    Ok(Arc::new(
+        kargo_credentials::CloudCredentials::builder(Arc::new(credentials))
+            .from_env()
+            .build(),
+    ))
 }
 
 /// Every built-in step this build has, plus the out-of-process custom
