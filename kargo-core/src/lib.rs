@@ -8,6 +8,8 @@
 //!   network, no git.
 //! - `kargo-git`: repositories, commits, pushes, pull-request providers.
 //! - `kargo-sources`: Warehouse sources (images, OCI artifacts, git, charts).
+//! - `kargo-credentials`: cloud registry tokens (ECR, GAR, ACR) behind the
+//!   [`CredentialsProvider`](credentials::CredentialsProvider) trait.
 //! - `kargo-store`: persistent state stores (SQLite, PostgreSQL).
 //! - `kargo-steps`: the built-in steps.
 //! - `kargo-runtime`: the controller (the promotion lifecycle over a store).

@@ -155,6 +155,25 @@ pub fn normalize_image(repo: &str) -> String {
     }
 }
 
+/// `s` percent-encoded except for RFC 3986's unreserved characters
+/// (`A-Z a-z 0-9 - . _ ~`): safe as one URL path segment, query value or
+/// form field, and the encoding AWS signatures use.
+///
+/// ```
+/// assert_eq!(kargo_core::urls::percent_encode("group/sub group~1"), "group%2Fsub%20group~1");
+/// ```
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Whether a `host[:port]` (an image registry, a URL's authority without
 /// credentials) names the local machine: `localhost` or a loopback IP.
 /// Registries there are spoken to over plain HTTP.

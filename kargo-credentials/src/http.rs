@@ -5,19 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Origin};
 
-/// Percent-encodes `s` as RFC 3986 unreserved characters (SigV4's and
-/// `application/x-www-form-urlencoded`'s common ground).
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use kargo_core::urls::percent_encode as encode;
 
 /// An `application/x-www-form-urlencoded` body.
 pub(crate) fn form(pairs: &[(&str, &str)]) -> String {

@@ -398,15 +398,7 @@ fn without_url(e: &reqwest::Error) -> String {
 
 /// `segment` percent-encoded for a URL path (GitLab's project path).
 pub(crate) fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    kargo_core::urls::percent_encode(segment)
 }
 
 /// A string field of a JSON object ("" when missing).

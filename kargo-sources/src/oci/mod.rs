@@ -18,6 +18,9 @@
 //! with basic credentials, or with a bearer token (a
 //! [`Credentials`](kargo_core::credentials::Credentials) with an empty
 //! user name), through the registry's token service when it asks for one.
+//! Cloud registries (ECR, Google Artifact Registry, ACR) take short-lived
+//! tokens: wrap the provider in `kargo_credentials::CloudCredentials`,
+//! which exchanges Kargo's cloud-key Secrets or the ambient identity.
 //! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) and those
 //! named with [`Builder::with_plain_http`] are spoken to over plain HTTP;
 //! `insecureSkipTLSVerify` turns certificate checks off.

@@ -350,3 +350,74 @@ async fn unknown_fields_bad_references_and_unreachable_registries_are_errors() {
     assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 }
+
+/// `oci-push` and `oci-download` reach an ECR registry with Kargo's ECR
+/// Secrets (image, and Helm for `oci://`): the key is exchanged by moto's
+/// ECR, a real `docker-registry` standing in for the ECR host (a registry
+/// alias) accepts the token moto issues, and both Secrets, holding the
+/// same key, share one token.
+#[tokio::test]
+async fn ecr_secrets_reach_the_registry_for_oci_push_and_oci_download() {
+    use kargo_credentials::test_support::Moto;
+    use kargo_credentials::{CloudCredentials, Environment};
+
+    let moto = Moto::start();
+    moto.start_recording().await;
+    let registry = Registry::start(Some(("AWS", "123456789012-auth-token")));
+    let auth = RegistryAuth::Basic("AWS".into(), "123456789012-auth-token".into());
+    let addr = &registry.addr;
+    let content = Content::from_seeds(&[Seed::new("1.0.0")]);
+    content.push(addr, "lambda/fn", &auth).await;
+    let (chart, chart_bytes) = chart("1.0.0");
+    chart.push(addr, "charts/my-app", &auth).await;
+    let secret = |name: &str, kind: &str, url: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  labels:\n    kargo.akuity.io/cred-type: {kind}\nstringData:\n  repoURL: {url}\n  awsRegion: us-west-2\n  awsAccessKeyID: AKIDKARGOSTEPS\n  awsSecretAccessKey: steps-secret-key\n"
+        )
+    };
+    let yaml = format!(
+        "{}---\n{}",
+        secret("ecr-images", "image", &format!("{addr}/lambda/fn")),
+        secret("ecr-charts", "helm", &format!("oci://{addr}/charts/my-app"))
+    );
+    let secrets = StaticCredentials::new()
+        .with_secrets(&yaml, "creds.yaml")
+        .unwrap();
+    // moto's tokens expire at 2015-01-01T00:00:00Z: the caches run a day before.
+    let day_before =
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_419_984_000);
+    let provider = CloudCredentials::builder(Arc::new(secrets))
+        .with_environment(Environment::from_vars([(
+            "AWS_ENDPOINT_URL",
+            moto.url.as_str(),
+        )]))
+        .with_registry_alias(addr, "123456789012.dkr.ecr.us-west-2.amazonaws.com")
+        .with_clock(Arc::new(move || day_before))
+        .build();
+    let (dir, ctx) = context();
+    let ctx = ctx.with_credentials(Arc::new(provider));
+
+    let push = json!({"srcRef": format!("{addr}/lambda/fn:1.0.0"), "destRef": format!("{addr}/lambda/fn:prod")});
+    let outcome = OciPush::new().run(&ctx, push).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    let (_, pushed) = pull(addr, "lambda/fn", "prod", &auth).await;
+    assert_eq!(pushed, content.digest_of("1.0.0"));
+
+    let download = json!({
+        "imageRef": format!("oci://{addr}/charts/my-app:1.0.0"),
+        "outPath": "chart.tgz",
+        "mediaType": HELM_CHART,
+    });
+    let outcome = OciDownload::new().run(&ctx, download).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(
+        std::fs::read(dir.path().join("chart.tgz")).unwrap(),
+        chart_bytes
+    );
+
+    let calls: Vec<String> = moto.recorded().await.into_iter().map(|(a, _)| a).collect();
+    assert_eq!(
+        calls,
+        ["AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"]
+    );
+}
