@@ -76,7 +76,7 @@ async fn workload_identity_goes_through_entra_id_exchange_and_token_with_expiry_
         .and(body_string_contains(
             "scope=repository%3Ateam%2Fapp%3Apull%2Cpush",
         ))
-        .and(body_string_contains(&format!("refresh_token={refresh}")))
+        .and(body_string_contains(format!("refresh_token={refresh}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": access})))
         .mount(&server)
         .await;
