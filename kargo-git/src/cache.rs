@@ -272,9 +272,11 @@ impl RepoCache {
             }
             Ok(repo_dir.to_owned())
         })?;
+        let (remote_url, in_url) = crate::cli::split_credentials(url);
+        let credentials = credentials.or(in_url.as_ref());
         let repo = open_repo(&repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
-        let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
-        let auth = Auth::new(credentials);
+        let remote = mirror_remote(&repo, &remote_url).map_err(|e| fetch_err(chain(e.as_ref())))?;
+        let auth = Auth::new(&remote_url, credentials);
         let options = ref_map_options().map_err(fetch_err)?;
         let listed = remote
             .connect(Direction::Fetch)
@@ -336,6 +338,10 @@ impl RepoCache {
         if !repo_dir.join("HEAD").is_file() {
             init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
         }
+        // Credentials in the URL serve this fetch only, as if they had been
+        // passed: the repository's configuration never holds them.
+        let (remote_url, in_url) = crate::cli::split_credentials(url);
+        let credentials = credentials.or(in_url.as_ref());
         let mut repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
         // Nothing fetched yet (a new repository, or one `ls_remote` made):
         // this fetch decides whether the cache is shallow or blobless.
@@ -348,7 +354,7 @@ impl RepoCache {
             // gix cannot ask for a filter: the first fetch of a blobless
             // cache is the git CLI's; later ones are gix's, and bring only
             // what is new.
-            fetch_blobless(repo_dir, url, credentials, options).map_err(|e| {
+            fetch_blobless(repo_dir, &remote_url, credentials, options).map_err(|e| {
                 if e.is_authentication() {
                     Error::Authentication {
                         url: shown.clone(),
@@ -366,8 +372,8 @@ impl RepoCache {
             .config_snapshot()
             .string("extensions.partialClone")
             .is_some();
-        let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
-        let auth = Auth::new(credentials);
+        let remote = mirror_remote(&repo, &remote_url).map_err(|e| fetch_err(chain(e.as_ref())))?;
+        let auth = Auth::new(&remote_url, credentials);
         let ref_map_options = ref_map_options().map_err(fetch_err)?;
         let outcome = remote
             .connect(Direction::Fetch)
@@ -465,7 +471,7 @@ fn fetch_blobless(
     credentials: Option<&Credentials>,
     options: &Options,
 ) -> Result<(), crate::cli::Error> {
-    let git = crate::cli::Git::new(repo_dir).with_credentials(repo_dir, credentials)?;
+    let git = crate::cli::Git::new(repo_dir).with_credentials(repo_dir, url, credentials)?;
     for (key, value) in [
         ("core.repositoryFormatVersion", "1"),
         ("extensions.partialClone", "origin"),
@@ -572,20 +578,42 @@ fn advertised(
 }
 
 /// Credentials handed to gix when the remote asks, remembering whether it
-/// asked and whether it rejected them.
+/// asked and whether it rejected them. They are handed over only for a
+/// request to the URL they are for (see [`crate::cli`], "Credential
+/// scoping"), whatever redirects led there.
 struct Auth {
+    scope: String,
     credentials: Option<Credentials>,
     asked: AtomicU32,
     rejected: AtomicBool,
 }
 
 impl Auth {
-    fn new(credentials: Option<&Credentials>) -> Self {
+    fn new(url: &str, credentials: Option<&Credentials>) -> Self {
         Auth {
+            scope: crate::cli::credential_scope(url),
             credentials: credentials.cloned(),
             asked: AtomicU32::new(0),
             rejected: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a request gix describes by `ctx` goes to the URL the
+    /// credentials are for.
+    fn in_scope(&self, ctx: &gix::credentials::protocol::Context) -> bool {
+        let asked = match &ctx.url {
+            Some(url) => url.to_string(),
+            None => format!(
+                "{}://{}/{}",
+                ctx.protocol.as_deref().unwrap_or_default(),
+                ctx.host.as_deref().unwrap_or_default(),
+                ctx.path
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+        };
+        crate::cli::credential_scope(&asked) == self.scope
     }
 
     fn callback(
@@ -599,17 +627,15 @@ impl Auth {
             match action {
                 Action::Get(ctx) => {
                     self.asked.fetch_add(1, Ordering::SeqCst);
-                    Ok(self
-                        .credentials
-                        .as_ref()
-                        .map(|c| gix::credentials::protocol::Outcome {
-                            identity: gix::sec::identity::Account {
-                                username: c.username.clone(),
-                                password: c.password.clone(),
-                                oauth_refresh_token: None,
-                            },
-                            next: ctx.into(),
-                        }))
+                    let scoped = self.credentials.as_ref().filter(|_| self.in_scope(&ctx));
+                    Ok(scoped.map(|c| gix::credentials::protocol::Outcome {
+                        identity: gix::sec::identity::Account {
+                            username: c.username.clone(),
+                            password: c.password.clone(),
+                            oauth_refresh_token: None,
+                        },
+                        next: ctx.into(),
+                    }))
                 }
                 Action::Store(_) => Ok(None),
                 Action::Erase(_) => {

@@ -496,8 +496,9 @@ fn attempt_push(
 ) -> Result<String, AttemptError> {
     let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
     let git_dir = path.join(".git");
-    let git = || Git::new(path).with_credentials(&git_dir, credentials);
-    let git = git().map_err(failed)?;
+    let git = Git::new(path)
+        .with_credentials(&git_dir, url, credentials)
+        .map_err(failed)?;
     let refspec = match target {
         Resolved::Tag(tag) => format!("refs/tags/{tag}:refs/tags/{tag}"),
         Resolved::Branch(branch) => {

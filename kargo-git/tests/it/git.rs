@@ -909,7 +909,7 @@ async fn blobless_against_a_server_without_filters_fetches_everything() {
 }
 
 #[tokio::test]
-async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
+async fn submodules_are_checked_out_recursively_with_their_own_credentials() {
     let tmp = tempfile::tempdir().unwrap();
     let (bare, server, creds) = served(tmp.path(), &[("README", "app\n")]);
     let root = bare.parent().unwrap();
@@ -957,11 +957,20 @@ async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
     checkout::checkout(&fetched, &plain, &options, Some(&creds)).unwrap();
     assert!(!plain.join("vendor/lib/lib.yaml").exists());
 
+    // The library's URL is another repository: it gets the credentials
+    // looked up for it, here the same ones.
+    let lib_url = server.url("lib");
+    let lib_creds = creds.clone();
+    let lookup =
+        checkout::CredentialLookup::new(move |url| (url == lib_url).then(|| lib_creds.clone()));
     let dir = tmp.path().join("w");
     checkout::checkout(
         &fetched,
         &dir,
-        &options.clone().with_recurse_submodules(true),
+        &options
+            .clone()
+            .with_recurse_submodules(true)
+            .with_submodule_credentials(Some(lookup)),
         Some(&creds),
     )
     .unwrap();
