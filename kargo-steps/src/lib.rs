@@ -130,8 +130,13 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     git::register(registry);
     #[cfg(feature = "http")]
     {
-        registry.replace(http::KIND, Http::new());
-        registry.replace(http_download::KIND, HttpDownload::new());
+        let allowed = http::internal_addresses_from_env();
+        let mut options = http::Options::default();
+        options.allowed_internal_addresses = allowed.clone();
+        registry.replace(http::KIND, Http::with_options(options));
+        let mut options = http_download::Options::default();
+        options.allowed_internal_addresses = allowed;
+        registry.replace(http_download::KIND, HttpDownload::with_options(options));
     }
     #[cfg(feature = "terraform")]
     terraform::register(registry);

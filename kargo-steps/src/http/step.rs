@@ -3,7 +3,7 @@ use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Map, Value, json};
 
-use super::client::{self, Request, redact_url};
+use super::client::{self, AddressPolicy, Request, redact_url};
 use super::{Config, ContentType, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, KIND, Options};
 use kargo_core::duration::GoDuration;
 
@@ -259,6 +259,7 @@ impl Step for Http {
                 timeout,
                 insecure_skip_tls_verify: config.insecure_skip_tls_verify,
                 proxy: config.proxy.as_deref(),
+                addresses: AddressPolicy::new(&self.options.allowed_internal_addresses),
             },
         )
         .await?;
