@@ -68,4 +68,4 @@ pub mod urls;
 mod workspace;
 
 pub use error::{BoxError, Error, Result};
-pub use workspace::{DEFAULT_MAX_FILE_BYTES, PathError, ReadError, Workspace};
+pub use workspace::{DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, PathError, ReadError, Workspace};

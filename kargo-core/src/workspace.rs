@@ -5,8 +5,25 @@ use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
 /// The largest file a step reads when the host sets no other limit:
-/// 64 MiB. See [`Workspace::with_max_file_bytes`].
+/// 64 MiB. See [`Workspace::with_max_file_bytes`] and
+/// [`MAX_FILE_BYTES_ENV`].
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The environment variable that changes the default file size limit of
+/// every [`Workspace::new`] (a number of bytes), for hosts such as the
+/// `kargo` command that set no limit of their own. A value that is not a
+/// number is ignored (with a warning).
+pub const MAX_FILE_BYTES_ENV: &str = "KARGO_MAX_FILE_BYTES";
+
+fn default_max_file_bytes() -> u64 {
+    match std::env::var(MAX_FILE_BYTES_ENV) {
+        Ok(value) => value.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(variable = MAX_FILE_BYTES_ENV, %value, "not a number of bytes; ignored");
+            DEFAULT_MAX_FILE_BYTES
+        }),
+        Err(_) => DEFAULT_MAX_FILE_BYTES,
+    }
+}
 
 /// The work directory that every step of one promotion shares.
 ///
@@ -88,11 +105,13 @@ pub enum PathError {
 
 impl Workspace {
     /// A workspace rooted at `root`, which must exist. The root is
-    /// canonicalized so that later symlink checks compare real paths.
+    /// canonicalized so that later symlink checks compare real paths. Its
+    /// file size limit is [`MAX_FILE_BYTES_ENV`] when set, else
+    /// [`DEFAULT_MAX_FILE_BYTES`].
     pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
         Ok(Workspace {
             root: root.as_ref().canonicalize()?,
-            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_file_bytes: default_max_file_bytes(),
         })
     }
 
