@@ -540,3 +540,23 @@ async fn copying_a_directory_into_itself_fails_before_writing() {
     );
     assert!(!dir.path().join("app/nested").exists());
 }
+
+#[tokio::test]
+async fn file_write_to_a_path_ending_in_a_slash_is_refused() {
+    let (dir, ctx) = setup(&[]);
+    let err = run(&ctx, "file-write", json!({"path": "out/", "contents": "x"}))
+        .await
+        .unwrap_err();
+    assert!(err.contains("`path` `out/` ends with `/`"), "{err}");
+    assert!(!dir.path().join("out").exists());
+}
+
+#[tokio::test]
+async fn a_list_where_the_config_mapping_is_expected_is_refused() {
+    let (_dir, ctx) = setup(&[("v.yaml", "a: 1\n")]);
+    let err = run(&ctx, "yaml-update", json!([{"path": "v.yaml"}]))
+        .await
+        .unwrap_err();
+    assert!(err.contains("invalid yaml-update config"), "{err}");
+    assert!(err.contains("sequence") && err.contains("struct"), "{err}");
+}
