@@ -316,6 +316,9 @@ impl RepoCache {
             .open(&lock_path)
             .map_err(io(&lock_path))?;
         lock.lock().map_err(io(&lock_path))?;
+        // Whoever writes to the cached repository holds this lock; a git
+        // lock file found now was left by a process that died holding it.
+        clear_stale_locks(&repo_dir);
         let result = f(&repo_dir);
         // Dropping the handle releases the lock.
         drop(lock);
@@ -418,6 +421,46 @@ impl RepoCache {
             refs,
             partial,
         })
+    }
+}
+
+/// Removes the lock files git and gix leave behind when killed while
+/// updating a repository (`config.lock`, `HEAD.lock`, `packed-refs.lock`,
+/// `shallow.lock`, `refs/**/*.lock`), which would make every later fetch
+/// fail. Only called under the cache's own file lock, which every writer
+/// holds: a live writer is waited for there, so what is found here is
+/// stale. Failures are logged; the fetch then reports its own error.
+fn clear_stale_locks(repo_dir: &Path) {
+    let mut stack = vec![repo_dir.join("refs")];
+    let mut found: Vec<PathBuf> = ["config", "HEAD", "packed-refs", "shallow", "index"]
+        .iter()
+        .map(|name| repo_dir.join(format!("{name}.lock")))
+        .filter(|p| p.is_file())
+        .collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() && path.extension().is_some_and(|e| e == "lock") => {
+                    found.push(path);
+                }
+                _ => {}
+            }
+        }
+    }
+    for path in found {
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::warn!(lock = %path.display(), "removed a stale lock left by a dead process")
+            }
+            Err(e) => {
+                tracing::warn!(lock = %path.display(), error = %e, "cannot remove a stale lock")
+            }
+        }
     }
 }
 

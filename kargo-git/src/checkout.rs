@@ -255,7 +255,11 @@ impl From<Error> for kargo_core::Error {
 }
 
 /// Writes a working tree of `fetched` (a cached repository) at `path`,
-/// which must not exist or be empty. Blocking.
+/// which must not exist, be empty, or be an earlier checkout made by this
+/// function (recognised by a marker file in `.git`, and made again: a
+/// checkout cut short by a crash, or never recorded as done, is never
+/// trusted and never refused). A failed checkout leaves `path` as it was
+/// before (missing or empty), with no partial `.git`. Blocking.
 ///
 /// `credentials` (for the repository's URL only) are used when `create`
 /// has to push a new branch, and by a checkout of a blobless cache to fetch
@@ -278,17 +282,74 @@ pub fn checkout(
         path: path.to_owned(),
         source,
     };
+    let existed = path.exists();
+    if existed && fs::read_dir(path).map_err(io)?.next().is_some() {
+        // A checkout kargo-rs made (perhaps cut short by a crash, perhaps
+        // complete but never recorded) is made again, never trusted.
+        if !path.join(MARKER).is_file() {
+            return Err(Error::NotEmpty {
+                url: url.to_owned(),
+                path: path.to_owned(),
+            });
+        }
+        tracing::debug!(path = %path.display(), "redoing an earlier checkout");
+        empty_dir(path).map_err(io)?;
+    }
+    let result = checkout_into(fetched, path, options, credentials, &origin, url);
+    if result.is_err() {
+        // A failed checkout leaves the directory as it was: gone, or empty.
+        let undone = if existed {
+            empty_dir(path)
+        } else {
+            fs::remove_dir_all(path)
+        };
+        if let Err(e) = undone.or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a failed checkout");
+        }
+    }
+    result
+}
+
+/// The file inside `.git` that marks a checkout as kargo-rs's own, written
+/// before anything else: a directory holding it may be emptied and checked
+/// out again.
+const MARKER: &str = ".git/kargo-rs-checkout";
+
+/// Removes everything inside `dir`, keeping `dir`.
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// [`checkout()`] into `path`, which is missing or empty.
+fn checkout_into(
+    fetched: &Fetched,
+    path: &Path,
+    options: &Options,
+    credentials: Option<&Credentials>,
+    origin: &str,
+    url: &str,
+) -> Result<Outcome, Error> {
+    let io = |source| Error::Io {
+        url: url.to_owned(),
+        path: path.to_owned(),
+        source,
+    };
     let git_err = |source| Error::Git {
         url: url.to_owned(),
         path: path.to_owned(),
         source: Box::new(source),
     };
-    if path.exists() && fs::read_dir(path).map_err(io)?.next().is_some() {
-        return Err(Error::NotEmpty {
-            url: url.to_owned(),
-            path: path.to_owned(),
-        });
-    }
     let cone = match &options.sparse {
         Some(dirs) => Some(Cone::new(&cone_dirs(dirs)?)),
         None => None,
@@ -341,6 +402,7 @@ pub fn checkout(
     fs::create_dir_all(path).map_err(io)?;
     let git_dir = path.join(".git");
     fs::create_dir_all(git_dir.join("objects/info")).map_err(io)?;
+    fs::write(path.join(MARKER), format!("{}\n", cli::redact_url(origin))).map_err(io)?;
     fs::create_dir_all(git_dir.join("refs/heads")).map_err(io)?;
     let objects = fetched.objects_dir();
     let objects = objects.canonicalize().unwrap_or(objects);
@@ -375,7 +437,7 @@ pub fn checkout(
     let _ = write!(
         config,
         "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[user]\n\tname = {}\n\temail = {}\n",
-        quote_config(&origin),
+        quote_config(origin),
         quote_config(&author.name),
         quote_config(&author.email),
     );
@@ -400,7 +462,7 @@ pub fn checkout(
     let mut git = Git::new(path)
         .with_credentials(
             &git_dir,
-            &origin,
+            origin,
             credentials.filter(|_| fetched.partial || options.recurse_submodules),
         )
         .map_err(git_err)?;
