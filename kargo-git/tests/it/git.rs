@@ -1156,3 +1156,29 @@ async fn a_checkout_cut_short_is_redone_and_a_failed_one_leaves_no_git_dir() {
     .unwrap_err();
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn a_ref_locked_on_the_remote_is_named_in_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    let fetched = fetch(&RepoCache::new(tmp.path().join("cache")), &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("f"), "2").unwrap();
+    commit::commit(&dir, "two", None).unwrap();
+    // A lock left on the server by a process that died there.
+    std::fs::write(bare.join("refs/heads/main.lock"), "").unwrap();
+    let options = push::Options::default().with_backoff(push::Backoff::starting_at(
+        std::time::Duration::from_millis(10),
+    ));
+    let err = push::push(&dir, &options, None, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, push::Error::RefLocked { .. }), "{text}");
+    assert!(
+        text.contains("refs/heads/main") && text.contains("main.lock"),
+        "{text}"
+    );
+    assert!(!err.is_retryable());
+}
