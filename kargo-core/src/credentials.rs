@@ -293,8 +293,11 @@ impl CredentialsProvider for StaticCredentials {
 /// for what.
 pub const CRED_TYPE_LABEL: &str = "kargo.akuity.io/cred-type";
 
-/// A Kubernetes Secret, as far as credentials need it.
+/// A Kubernetes Secret, as far as credentials need it. Any other top-level
+/// field than a Secret's is refused (a misplaced `repoURL:` would otherwise
+/// be ignored).
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Secret {
     #[serde(rename = "apiVersion", default)]
     api_version: Option<String>,
@@ -308,6 +311,12 @@ struct Secret {
     /// Plain values (they win over `data`, as in Kubernetes).
     #[serde(rename = "stringData", default)]
     string_data: std::collections::BTreeMap<String, String>,
+    /// The Secret's type (`Opaque`); not used.
+    #[serde(rename = "type", default)]
+    _type: Option<String>,
+    /// Whether the Secret is immutable; not used.
+    #[serde(rename = "immutable", default)]
+    _immutable: Option<bool>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -334,13 +343,20 @@ impl StaticCredentials {
         let invalid = |what: String| crate::Error::Invalid(format!("{source}: {what}"));
         // Only where: a YAML error's message or snippet may quote a secret.
         let secrets: Vec<Secret> = serde_saphyr::from_multiple(yaml).map_err(|e| {
+            // A field's name is never a secret: name an unknown one.
+            let text = e.to_string();
+            let unknown = text
+                .split_once("unknown field `")
+                .and_then(|(_, rest)| rest.split_once('`'))
+                .map(|(field, _)| format!(": unknown field `{field}`"))
+                .unwrap_or_default();
             invalid(match e.location() {
                 Some(at) => format!(
-                    "not Kubernetes Secrets in YAML (line {}, column {})",
+                    "not Kubernetes Secrets in YAML (line {}, column {}){unknown}",
                     at.line(),
                     at.column()
                 ),
-                None => "not Kubernetes Secrets in YAML".to_owned(),
+                None => format!("not Kubernetes Secrets in YAML{unknown}"),
             })
         })?;
         for (n, secret) in secrets.into_iter().enumerate() {
@@ -629,6 +645,14 @@ data:
         assert!(err.contains("Secret s1"), "{err}");
         assert!(err.contains("awsSecretAccessKey missing"), "{err}");
         assert!(!err.contains("AKIDEXAMPLE"), "{err}");
+        let misplaced = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\nrepoURL: https://x\nstringData:\n  password: hunter2\n";
+        let err = StaticCredentials::new()
+            .with_secrets(misplaced, "creds.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("creds.yaml: not Kubernetes Secrets"), "{err}");
+        assert!(err.contains("unknown field `repoURL`"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
         for broken in [
             "apiVersion: v1\nkind: Secret\nstringData: {password: hunter2\n",
             "apiVersion: v1\nkind: Secret\nstringData: hunter2\n",

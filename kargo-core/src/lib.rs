@@ -70,4 +70,4 @@ pub mod urls;
 mod workspace;
 
 pub use error::{BoxError, Error, Result};
-pub use workspace::{PathError, Workspace};
+pub use workspace::{DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, PathError, ReadError, Workspace};

@@ -272,9 +272,11 @@ impl RepoCache {
             }
             Ok(repo_dir.to_owned())
         })?;
+        let (remote_url, in_url) = crate::cli::split_credentials(url);
+        let credentials = credentials.or(in_url.as_ref());
         let repo = open_repo(&repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
-        let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
-        let auth = Auth::new(credentials);
+        let remote = mirror_remote(&repo, &remote_url).map_err(|e| fetch_err(chain(e.as_ref())))?;
+        let auth = Auth::new(&remote_url, credentials);
         let options = ref_map_options().map_err(fetch_err)?;
         let listed = remote
             .connect(Direction::Fetch)
@@ -314,6 +316,9 @@ impl RepoCache {
             .open(&lock_path)
             .map_err(io(&lock_path))?;
         lock.lock().map_err(io(&lock_path))?;
+        // Whoever writes to the cached repository holds this lock; a git
+        // lock file found now was left by a process that died holding it.
+        clear_stale_locks(&repo_dir);
         let result = f(&repo_dir);
         // Dropping the handle releases the lock.
         drop(lock);
@@ -336,6 +341,10 @@ impl RepoCache {
         if !repo_dir.join("HEAD").is_file() {
             init_bare(repo_dir).map_err(|e| fetch_err(e.to_string()))?;
         }
+        // Credentials in the URL serve this fetch only, as if they had been
+        // passed: the repository's configuration never holds them.
+        let (remote_url, in_url) = crate::cli::split_credentials(url);
+        let credentials = credentials.or(in_url.as_ref());
         let mut repo = open_repo(repo_dir, options).map_err(|e| fetch_err(chain(&e)))?;
         // Nothing fetched yet (a new repository, or one `ls_remote` made):
         // this fetch decides whether the cache is shallow or blobless.
@@ -348,7 +357,7 @@ impl RepoCache {
             // gix cannot ask for a filter: the first fetch of a blobless
             // cache is the git CLI's; later ones are gix's, and bring only
             // what is new.
-            fetch_blobless(repo_dir, url, credentials, options).map_err(|e| {
+            fetch_blobless(repo_dir, &remote_url, credentials, options).map_err(|e| {
                 if e.is_authentication() {
                     Error::Authentication {
                         url: shown.clone(),
@@ -366,8 +375,8 @@ impl RepoCache {
             .config_snapshot()
             .string("extensions.partialClone")
             .is_some();
-        let remote = mirror_remote(&repo, url).map_err(|e| fetch_err(chain(e.as_ref())))?;
-        let auth = Auth::new(credentials);
+        let remote = mirror_remote(&repo, &remote_url).map_err(|e| fetch_err(chain(e.as_ref())))?;
+        let auth = Auth::new(&remote_url, credentials);
         let ref_map_options = ref_map_options().map_err(fetch_err)?;
         let outcome = remote
             .connect(Direction::Fetch)
@@ -412,6 +421,46 @@ impl RepoCache {
             refs,
             partial,
         })
+    }
+}
+
+/// Removes the lock files git and gix leave behind when killed while
+/// updating a repository (`config.lock`, `HEAD.lock`, `packed-refs.lock`,
+/// `shallow.lock`, `refs/**/*.lock`), which would make every later fetch
+/// fail. Only called under the cache's own file lock, which every writer
+/// holds: a live writer is waited for there, so what is found here is
+/// stale. Failures are logged; the fetch then reports its own error.
+fn clear_stale_locks(repo_dir: &Path) {
+    let mut stack = vec![repo_dir.join("refs")];
+    let mut found: Vec<PathBuf> = ["config", "HEAD", "packed-refs", "shallow", "index"]
+        .iter()
+        .map(|name| repo_dir.join(format!("{name}.lock")))
+        .filter(|p| p.is_file())
+        .collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() && path.extension().is_some_and(|e| e == "lock") => {
+                    found.push(path);
+                }
+                _ => {}
+            }
+        }
+    }
+    for path in found {
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::warn!(lock = %path.display(), "removed a stale lock left by a dead process")
+            }
+            Err(e) => {
+                tracing::warn!(lock = %path.display(), error = %e, "cannot remove a stale lock")
+            }
+        }
     }
 }
 
@@ -465,7 +514,7 @@ fn fetch_blobless(
     credentials: Option<&Credentials>,
     options: &Options,
 ) -> Result<(), crate::cli::Error> {
-    let git = crate::cli::Git::new(repo_dir).with_credentials(repo_dir, credentials)?;
+    let git = crate::cli::Git::new(repo_dir).with_credentials(repo_dir, url, credentials)?;
     for (key, value) in [
         ("core.repositoryFormatVersion", "1"),
         ("extensions.partialClone", "origin"),
@@ -572,20 +621,42 @@ fn advertised(
 }
 
 /// Credentials handed to gix when the remote asks, remembering whether it
-/// asked and whether it rejected them.
+/// asked and whether it rejected them. They are handed over only for a
+/// request to the URL they are for (see [`crate::cli`], "Credential
+/// scoping"), whatever redirects led there.
 struct Auth {
+    scope: String,
     credentials: Option<Credentials>,
     asked: AtomicU32,
     rejected: AtomicBool,
 }
 
 impl Auth {
-    fn new(credentials: Option<&Credentials>) -> Self {
+    fn new(url: &str, credentials: Option<&Credentials>) -> Self {
         Auth {
+            scope: crate::cli::credential_scope(url),
             credentials: credentials.cloned(),
             asked: AtomicU32::new(0),
             rejected: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a request gix describes by `ctx` goes to the URL the
+    /// credentials are for.
+    fn in_scope(&self, ctx: &gix::credentials::protocol::Context) -> bool {
+        let asked = match &ctx.url {
+            Some(url) => url.to_string(),
+            None => format!(
+                "{}://{}/{}",
+                ctx.protocol.as_deref().unwrap_or_default(),
+                ctx.host.as_deref().unwrap_or_default(),
+                ctx.path
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+        };
+        crate::cli::credential_scope(&asked) == self.scope
     }
 
     fn callback(
@@ -599,17 +670,15 @@ impl Auth {
             match action {
                 Action::Get(ctx) => {
                     self.asked.fetch_add(1, Ordering::SeqCst);
-                    Ok(self
-                        .credentials
-                        .as_ref()
-                        .map(|c| gix::credentials::protocol::Outcome {
-                            identity: gix::sec::identity::Account {
-                                username: c.username.clone(),
-                                password: c.password.clone(),
-                                oauth_refresh_token: None,
-                            },
-                            next: ctx.into(),
-                        }))
+                    let scoped = self.credentials.as_ref().filter(|_| self.in_scope(&ctx));
+                    Ok(scoped.map(|c| gix::credentials::protocol::Outcome {
+                        identity: gix::sec::identity::Account {
+                            username: c.username.clone(),
+                            password: c.password.clone(),
+                            oauth_refresh_token: None,
+                        },
+                        next: ctx.into(),
+                    }))
                 }
                 Action::Store(_) => Ok(None),
                 Action::Erase(_) => {

@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kargo_core::credentials::Credentials;
 
@@ -56,10 +57,49 @@ pub struct Options {
     /// Skip TLS verification for later fetches and pushes from this
     /// checkout (Kargo's `insecureSkipTLSVerify`).
     pub insecure_skip_tls_verify: bool,
-    /// Initialise and update submodules, recursively, with the same
-    /// credentials (Kargo's `recurseSubmodules`).
+    /// Initialise and update submodules, recursively (Kargo's
+    /// `recurseSubmodules`). Each submodule gets the credentials
+    /// [`Options::submodule_credentials`] finds for its own URL, never those
+    /// of the superproject (unless both URLs are the same repository).
     pub recurse_submodules: bool,
+    /// Finds credentials for a submodule's URL (none by default).
+    pub submodule_credentials: Option<CredentialLookup>,
 }
+
+/// A synchronous credentials lookup by URL, for the submodules of a
+/// checkout (their URLs are known only once the superproject is written).
+/// `Debug` shows nothing of what it holds; two lookups are equal when they
+/// are the same one.
+#[derive(Clone)]
+pub struct CredentialLookup(Arc<LookupFn>);
+
+/// The function behind a [`CredentialLookup`].
+type LookupFn = dyn Fn(&str) -> Option<Credentials> + Send + Sync;
+
+impl CredentialLookup {
+    /// A lookup calling `f` with each submodule URL.
+    pub fn new(f: impl Fn(&str) -> Option<Credentials> + Send + Sync + 'static) -> Self {
+        CredentialLookup(Arc::new(f))
+    }
+
+    fn get(&self, url: &str) -> Option<Credentials> {
+        (self.0)(url)
+    }
+}
+
+impl std::fmt::Debug for CredentialLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialLookup")
+    }
+}
+
+impl PartialEq for CredentialLookup {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CredentialLookup {}
 
 impl Options {
     /// Checks out `revision`.
@@ -91,6 +131,12 @@ impl Options {
     /// Sets [`Options::recurse_submodules`].
     pub fn with_recurse_submodules(mut self, recurse: bool) -> Self {
         self.recurse_submodules = recurse;
+        self
+    }
+
+    /// Sets [`Options::submodule_credentials`].
+    pub fn with_submodule_credentials(mut self, lookup: Option<CredentialLookup>) -> Self {
+        self.submodule_credentials = lookup;
         self
     }
 
@@ -212,18 +258,91 @@ impl From<Error> for kargo_core::Error {
 }
 
 /// Writes a working tree of `fetched` (a cached repository) at `path`,
-/// which must not exist or be empty. Blocking.
+/// which must not exist, be empty, or be an earlier checkout made by this
+/// function (recognised by a marker file in `.git`, and made again: a
+/// checkout cut short by a crash, or never recorded as done, is never
+/// trusted and never refused). A failed checkout leaves `path` as it was
+/// before (missing or empty), with no partial `.git`. Blocking.
 ///
-/// `credentials` are used when `create` has to push a new branch, and by
-/// a checkout of a blobless cache to fetch the file contents it writes.
+/// `credentials` (for the repository's URL only) are used when `create`
+/// has to push a new branch, and by a checkout of a blobless cache to fetch
+/// the file contents it writes. Credentials in the URL itself serve the
+/// same way when `credentials` is `None`. Neither is ever written into the
+/// checkout: its `origin` is the URL without user information, and git
+/// gets credentials per command.
 pub fn checkout(
     fetched: &Fetched,
     path: &Path,
     options: &Options,
     credentials: Option<&Credentials>,
 ) -> Result<Outcome, Error> {
+    let (origin, in_url) = cli::split_credentials(&fetched.url);
+    let credentials = credentials.or(in_url.as_ref());
     let shown = cli::redact_url(&fetched.url);
     let url = shown.as_str();
+    let io = |source| Error::Io {
+        url: url.to_owned(),
+        path: path.to_owned(),
+        source,
+    };
+    let existed = path.exists();
+    if existed && fs::read_dir(path).map_err(io)?.next().is_some() {
+        // A checkout kargo-rs made (perhaps cut short by a crash, perhaps
+        // complete but never recorded) is made again, never trusted.
+        if !path.join(MARKER).is_file() {
+            return Err(Error::NotEmpty {
+                url: url.to_owned(),
+                path: path.to_owned(),
+            });
+        }
+        tracing::debug!(path = %path.display(), "redoing an earlier checkout");
+        empty_dir(path).map_err(io)?;
+    }
+    let result = checkout_into(fetched, path, options, credentials, &origin, url);
+    if result.is_err() {
+        // A failed checkout leaves the directory as it was: gone, or empty.
+        let undone = if existed {
+            empty_dir(path)
+        } else {
+            fs::remove_dir_all(path)
+        };
+        if let Err(e) = undone.or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Ok(()),
+            _ => Err(e),
+        }) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a failed checkout");
+        }
+    }
+    result
+}
+
+/// The file inside `.git` that marks a checkout as kargo-rs's own, written
+/// before anything else: a directory holding it may be emptied and checked
+/// out again.
+const MARKER: &str = ".git/kargo-rs-checkout";
+
+/// Removes everything inside `dir`, keeping `dir`.
+fn empty_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// [`checkout()`] into `path`, which is missing or empty.
+fn checkout_into(
+    fetched: &Fetched,
+    path: &Path,
+    options: &Options,
+    credentials: Option<&Credentials>,
+    origin: &str,
+    url: &str,
+) -> Result<Outcome, Error> {
     let io = |source| Error::Io {
         url: url.to_owned(),
         path: path.to_owned(),
@@ -234,12 +353,6 @@ pub fn checkout(
         path: path.to_owned(),
         source: Box::new(source),
     };
-    if path.exists() && fs::read_dir(path).map_err(io)?.next().is_some() {
-        return Err(Error::NotEmpty {
-            url: url.to_owned(),
-            path: path.to_owned(),
-        });
-    }
     let cone = match &options.sparse {
         Some(dirs) => Some(Cone::new(&cone_dirs(dirs)?)),
         None => None,
@@ -292,6 +405,7 @@ pub fn checkout(
     fs::create_dir_all(path).map_err(io)?;
     let git_dir = path.join(".git");
     fs::create_dir_all(git_dir.join("objects/info")).map_err(io)?;
+    fs::write(path.join(MARKER), format!("{}\n", cli::redact_url(origin))).map_err(io)?;
     fs::create_dir_all(git_dir.join("refs/heads")).map_err(io)?;
     let objects = fetched.objects_dir();
     let objects = objects.canonicalize().unwrap_or(objects);
@@ -326,7 +440,7 @@ pub fn checkout(
     let _ = write!(
         config,
         "[remote \"origin\"]\n\turl = {}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n[user]\n\tname = {}\n\temail = {}\n",
-        quote_config(&fetched.url),
+        quote_config(origin),
         quote_config(&author.name),
         quote_config(&author.email),
     );
@@ -348,9 +462,10 @@ pub fn checkout(
 
     // Credentials serve the fetches of file contents a partial checkout
     // makes while writing its working tree, and those of submodules.
-    let git = Git::new(path)
+    let mut git = Git::new(path)
         .with_credentials(
             &git_dir,
+            origin,
             credentials.filter(|_| fetched.partial || options.recurse_submodules),
         )
         .map_err(git_err)?;
@@ -434,7 +549,24 @@ pub fn checkout(
             .map_err(git_err)?;
     }
     if options.recurse_submodules {
-        // Relative submodule URLs resolve against `origin`.
+        // `init` writes each submodule's URL, relative ones resolved
+        // against `origin`, into the configuration: each gets the
+        // credentials for its own URL.
+        git.run(["submodule", "init", "--quiet"]).map_err(git_err)?;
+        if let Some(lookup) = &options.submodule_credentials {
+            let listed = git
+                .run(["config", "--get-regexp", r"^submodule\..*\.url$"])
+                .unwrap_or_default();
+            for url in listed
+                .lines()
+                .filter_map(|l| l.split_once(' ').map(|(_, u)| u))
+            {
+                let found = lookup.get(url);
+                git = git
+                    .with_credentials(&git_dir, url, found.as_ref())
+                    .map_err(git_err)?;
+            }
+        }
         git.run(["submodule", "update", "--init", "--recursive", "--quiet"])
             .map_err(git_err)?;
     }

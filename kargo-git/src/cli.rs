@@ -5,8 +5,19 @@
 //! configuration (credential helpers, hooks paths, URL rewrites, signing)
 //! has no effect, and with `GIT_TERMINAL_PROMPT=0` so git never waits for a
 //! person. Credentials reach git only through an askpass helper that reads
-//! them from the child's environment: they are never part of a command line
-//! or a URL, and they are scrubbed from any output kept in an error.
+//! them from the child's environment: they are never part of a command line,
+//! a URL or a repository's configuration, and they are scrubbed from any
+//! output kept in an error.
+//!
+//! # Credential scoping
+//! Each set of credentials is for one repository URL, as Kargo's credential
+//! lookup matches them ([`normalize_git`]: case, user information, one
+//! trailing `/` and `.git` aside). git names the URL it wants credentials
+//! for in its prompt (with `credential.useHttpPath`, set on every command,
+//! the prompt holds the repository's path); the helper answers only a
+//! prompt whose URL is one the credentials are for, and fails otherwise.
+//! git asks per request: a submodule elsewhere, or a redirect to another
+//! host or repository, gets no credentials meant for the first URL.
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -14,16 +25,45 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use kargo_core::credentials::Credentials;
+use kargo_core::urls::normalize_git;
 
-/// The askpass helper: answers git's username and password prompts from
-/// environment variables set on the git process only.
-const ASKPASS_SCRIPT: &str = "#!/bin/sh\n\
-case \"$1\" in\n\
-  [Uu]sername*) printf '%s\\n' \"$KARGO_GIT_USERNAME\" ;;\n\
-  *) printf '%s\\n' \"$KARGO_GIT_PASSWORD\" ;;\n\
-esac\n";
+/// The askpass helper: answers git's username and password prompts
+/// (`Username for 'URL': `) from environment variables set on the git
+/// process only, and only when the prompt's URL, normalised as
+/// [`normalize_git`] does, is `KARGO_GIT_URL_<n>` for some `n`.
+const ASKPASS_SCRIPT: &str = r#"#!/bin/sh
+url=${1#*\'}
+url=${url%\'*}
+case "$url" in
+  *://*) ;;
+  *) exit 1 ;;
+esac
+scheme=${url%%://*}
+rest=${url#*://}
+authority=${rest%%/*}
+path=${rest#"$authority"}
+authority=${authority##*@}
+url=$(printf '%s://%s%s' "$scheme" "$authority" "$path" | tr 'A-Z' 'a-z')
+url=${url%/}
+url=${url%.git}
+i=0
+while eval "[ -n \"\${KARGO_GIT_URL_$i+set}\" ]"; do
+  eval "want=\$KARGO_GIT_URL_$i"
+  if [ "$url" = "$want" ]; then
+    case "$1" in
+      [Uu]sername*) eval "printf '%s\\n' \"\$KARGO_GIT_USERNAME_$i\"" ;;
+      *) eval "printf '%s\\n' \"\$KARGO_GIT_PASSWORD_$i\"" ;;
+    esac
+    exit 0
+  fi
+  i=$((i + 1))
+done
+exit 1
+"#;
 
-const ASKPASS_FILE: &str = "kargo-askpass.sh";
+/// The helper's file name; a new name whenever its protocol changes, so an
+/// older helper left in a checkout is never used.
+const ASKPASS_FILE: &str = "kargo-askpass-scoped.sh";
 
 /// A git command that failed.
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +160,8 @@ impl fmt::Debug for Identity {
 /// Builds and runs one isolated git command in a repository.
 pub(crate) struct Git<'a> {
     dir: &'a Path,
-    credentials: Option<&'a Credentials>,
+    /// Credentials, each with the normalised URL it is for.
+    credentials: Vec<(String, Credentials)>,
     askpass: Option<PathBuf>,
     env: Vec<(&'static str, String)>,
 }
@@ -130,22 +171,28 @@ impl<'a> Git<'a> {
     pub(crate) fn new(dir: &'a Path) -> Self {
         Git {
             dir,
-            credentials: None,
+            credentials: Vec::new(),
             askpass: None,
             env: Vec::new(),
         }
     }
 
-    /// Makes `credentials` available to git through the askpass helper,
-    /// which is written once into `git_dir`.
+    /// Makes `credentials` available to git, for requests to `url` only
+    /// (see the module docs), through the askpass helper, which is written
+    /// once into `git_dir`. Called again, it adds credentials for another
+    /// URL.
     pub(crate) fn with_credentials(
         mut self,
         git_dir: &Path,
-        credentials: Option<&'a Credentials>,
+        url: &str,
+        credentials: Option<&Credentials>,
     ) -> Result<Self, Error> {
         if let Some(credentials) = credentials {
-            self.askpass = Some(ensure_askpass(git_dir)?);
-            self.credentials = Some(credentials);
+            if self.askpass.is_none() {
+                self.askpass = Some(ensure_askpass(git_dir)?);
+            }
+            self.credentials
+                .push((credential_scope(url), credentials.clone()));
         }
         Ok(self)
     }
@@ -193,11 +240,20 @@ impl<'a> Git<'a> {
             .env_remove("GIT_ASKPASS")
             .env_remove("SSH_ASKPASS")
             .stdin(Stdio::null());
-        match (&self.askpass, self.credentials) {
-            (Some(askpass), Some(credentials)) => {
+        match &self.askpass {
+            Some(askpass) if !self.credentials.is_empty() => {
+                // The prompt names the repository's path, not only its
+                // host, so the helper can tell repositories apart; the
+                // variables reach git's own child processes (submodules).
                 cmd.env("GIT_ASKPASS", askpass)
-                    .env("KARGO_GIT_USERNAME", &credentials.username)
-                    .env("KARGO_GIT_PASSWORD", &credentials.password);
+                    .env("GIT_CONFIG_COUNT", "1")
+                    .env("GIT_CONFIG_KEY_0", "credential.useHttpPath")
+                    .env("GIT_CONFIG_VALUE_0", "true");
+                for (n, (scope, credentials)) in self.credentials.iter().enumerate() {
+                    cmd.env(format!("KARGO_GIT_URL_{n}"), scope)
+                        .env(format!("KARGO_GIT_USERNAME_{n}"), &credentials.username)
+                        .env(format!("KARGO_GIT_PASSWORD_{n}"), &credentials.password);
+                }
             }
             _ => {
                 // No credentials: make sure git cannot find any by itself.
@@ -261,7 +317,9 @@ impl<'a> Git<'a> {
 
     fn scrub(&self, bytes: &[u8]) -> String {
         let text = String::from_utf8_lossy(bytes).trim().to_owned();
-        scrub_secret(text, self.credentials)
+        self.credentials
+            .iter()
+            .fold(text, |text, (_, c)| scrub_secret(text, Some(c)))
     }
 }
 
@@ -307,6 +365,55 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The form of `url` credentials are matched in: Kargo's normalised Git
+/// URL, which has no user information.
+pub(crate) fn credential_scope(url: &str) -> String {
+    normalize_git(url)
+}
+
+/// Splits the user information off `url`: the URL without it, and the
+/// credentials it held (percent-decoded) when it had a password. A
+/// repository's configuration only ever gets the first; the second is
+/// passed per command.
+pub fn split_credentials(url: &str) -> (String, Option<Credentials>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let clean = format!("{scheme}://{host}{path}");
+    let credentials = userinfo
+        .split_once(':')
+        .map(|(user, password)| Credentials::new(percent_decode(user), percent_decode(password)));
+    (clean, credentials)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Removes a secret from a text, should a lower layer ever have echoed it.
 pub(crate) fn scrub_secret(text: String, credentials: Option<&Credentials>) -> String {
     match credentials {
@@ -335,8 +442,24 @@ fn ensure_askpass(git_dir: &Path) -> Result<PathBuf, Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, split_credentials};
+
+    #[test]
+    fn credentials_are_split_off_urls_and_decoded() {
+        let (url, creds) = split_credentials("https://u%40x:p%3As@example.com/r.git");
+        assert_eq!(url, "https://example.com/r.git");
+        let creds = creds.unwrap();
+        assert_eq!(
+            (creds.username.as_str(), creds.password.as_str()),
+            ("u@x", "p:s")
+        );
+        let (url, creds) = split_credentials("https://u@example.com/r");
+        assert_eq!((url.as_str(), creds), ("https://example.com/r", None));
+        let (url, creds) = split_credentials("file:///tmp/r.git");
+        assert_eq!((url.as_str(), creds), ("file:///tmp/r.git", None));
+    }
 
     #[test]
     fn passwords_in_urls_are_redacted() {

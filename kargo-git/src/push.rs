@@ -245,6 +245,19 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
+    /// A ref the push must update is locked on the remote, attempt after
+    /// attempt (a lock file left by a process that died on the server).
+    #[error(
+        "push to {reference} of {url} failed: the ref is locked on the remote ({detail}); a lock file left there needs removing"
+    )]
+    RefLocked {
+        /// The remote URL.
+        url: String,
+        /// The ref (`refs/heads/main`).
+        reference: String,
+        /// What the remote said.
+        detail: String,
+    },
     /// The remote refused the credentials (or needed some and got none).
     #[error("authentication failed for {url}")]
     Authentication {
@@ -298,9 +311,17 @@ impl From<Error> for kargo_core::Error {
 }
 
 enum AttemptError {
-    Rejected,
+    /// The remote moved, or a ref it had to update was locked (`Some`:
+    /// what the remote said about the lock).
+    Rejected(Option<String>),
     Failed(Box<Error>),
 }
+
+/// How many pushes in a row may find the same ref locked on the remote
+/// before the lock is reported: a concurrent push holds a ref's lock for
+/// milliseconds, so one that outlasts this many attempts (and the waits
+/// between them) is left over from a dead process.
+const LOCKED_ATTEMPTS: u32 = 3;
 
 /// The remote URL (password redacted) and current branch of the working
 /// tree at `path`.
@@ -354,6 +375,7 @@ pub async fn push(
     let _guard = lock.lock().await;
     let mut attempt = 1;
     let mut integrate_first = false;
+    let mut locked = LockStreak::default();
     loop {
         let (path, url2, target2, options2, creds) = (
             path.to_owned(),
@@ -385,15 +407,18 @@ pub async fn push(
                 return Ok(target.outcome(url, commit, attempt));
             }
             Err(AttemptError::Failed(e)) => return Err(*e),
-            Err(AttemptError::Rejected) if !integrate_first => {
+            Err(AttemptError::Rejected(lock)) if locked.still(lock.as_deref()) => {
+                return Err(target.locked(url, locked.detail()));
+            }
+            Err(AttemptError::Rejected(_)) if !integrate_first => {
                 // The optimistic push found the remote moved: integrate
                 // and push again at once (this is the first real attempt).
                 integrate_first = true;
             }
-            Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
+            Err(AttemptError::Rejected(_)) if attempt >= options.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
-            Err(AttemptError::Rejected) => {
+            Err(AttemptError::Rejected(_)) => {
                 let wait = options.backoff.wait(attempt);
                 tracing::debug!(%url, attempt, ?wait, "push rejected; integrating and retrying");
                 tokio::select! {
@@ -416,19 +441,50 @@ pub fn push_blocking(
     let target = resolve_target(path, &options.target, current)?;
     let mut attempt = 1;
     let mut integrate_first = false;
+    let mut locked = LockStreak::default();
     loop {
         match attempt_push(path, &url, &target, options, credentials, integrate_first) {
             Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
             Err(AttemptError::Failed(e)) => return Err(*e),
-            Err(AttemptError::Rejected) if !integrate_first => integrate_first = true,
-            Err(AttemptError::Rejected) if attempt >= options.max_attempts => {
+            Err(AttemptError::Rejected(lock)) if locked.still(lock.as_deref()) => {
+                return Err(target.locked(url, locked.detail()));
+            }
+            Err(AttemptError::Rejected(_)) if !integrate_first => integrate_first = true,
+            Err(AttemptError::Rejected(_)) if attempt >= options.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
-            Err(AttemptError::Rejected) => {
+            Err(AttemptError::Rejected(_)) => {
                 std::thread::sleep(options.backoff.wait(attempt));
                 attempt += 1;
             }
         }
+    }
+}
+
+/// Consecutive pushes that found a ref locked on the remote.
+#[derive(Default)]
+struct LockStreak {
+    count: u32,
+    detail: String,
+}
+
+impl LockStreak {
+    /// Records one rejection (`lock`: what the remote said about a locked
+    /// ref, if that was the reason); true once the ref has been locked
+    /// [`LOCKED_ATTEMPTS`] times in a row.
+    fn still(&mut self, lock: Option<&str>) -> bool {
+        match lock {
+            Some(detail) => {
+                self.count += 1;
+                self.detail = detail.to_owned();
+            }
+            None => self.count = 0,
+        }
+        self.count >= LOCKED_ATTEMPTS
+    }
+
+    fn detail(&self) -> String {
+        self.detail.clone()
     }
 }
 
@@ -457,6 +513,14 @@ impl Resolved {
             tag,
             commit,
             attempts,
+        }
+    }
+
+    fn locked(&self, url: String, detail: String) -> Error {
+        Error::RefLocked {
+            url,
+            reference: self.key(),
+            detail,
         }
     }
 
@@ -496,8 +560,9 @@ fn attempt_push(
 ) -> Result<String, AttemptError> {
     let failed = |source: cli::Error| AttemptError::Failed(Box::new(classify(url, source)));
     let git_dir = path.join(".git");
-    let git = || Git::new(path).with_credentials(&git_dir, credentials);
-    let git = git().map_err(failed)?;
+    let git = Git::new(path)
+        .with_credentials(&git_dir, url, credentials)
+        .map_err(failed)?;
     let refspec = match target {
         Resolved::Tag(tag) => format!("refs/tags/{tag}:refs/tags/{tag}"),
         Resolved::Branch(branch) => {
@@ -514,7 +579,9 @@ fn attempt_push(
     args.extend(["origin", refspec.as_str()]);
     match git.output(&args) {
         Ok(_) => {}
-        Err(e) if is_rejection(e.stdout()) => return Err(AttemptError::Rejected),
+        Err(e) if is_rejection(e.stdout()) => {
+            return Err(AttemptError::Rejected(lock_detail(e.stderr(), e.stdout())));
+        }
         Err(e) => return Err(failed(e)),
     }
     cli::head_commit(path).map_err(|source| {
@@ -621,6 +688,22 @@ pub(crate) fn is_rejection(porcelain: &str) -> bool {
                 || (summary.starts_with("[remote rejected]")
                     && (summary.contains("lock") || summary.contains("failed to update ref"))))
     })
+}
+
+/// What the remote said about a ref it could not lock, when that is why
+/// the push was rejected: its `cannot lock ref` line (which names the ref
+/// and the lock file), else the porcelain summary.
+fn lock_detail(stderr: &str, porcelain: &str) -> Option<String> {
+    let said = stderr
+        .lines()
+        .map(|l| l.trim_start_matches("remote:").trim())
+        .find(|l| l.contains("cannot lock ref"));
+    let summary = porcelain
+        .lines()
+        .filter_map(|l| l.split('\t').nth(2))
+        .find(|s| s.starts_with("[remote rejected]") && s.contains("lock"));
+    said.or(summary)
+        .map(|s| s.trim_start_matches("error: ").to_owned())
 }
 
 /// Turns a failed git command into the error callers act on.

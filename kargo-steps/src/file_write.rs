@@ -62,6 +62,14 @@ impl Step for FileWrite {
                 "invalid {KIND} config: `path` is empty"
             )));
         }
+        // `dir/` names a directory: a file cannot be written there (the
+        // path would otherwise silently lose its slash).
+        if config.path.ends_with('/') {
+            return Err(StepError::failed(format!(
+                "invalid {KIND} config: `path` `{}` ends with `/`, which names a directory, not a file",
+                config.path
+            )));
+        }
         let mode = parse_permissions(config.permissions.as_deref())?;
         let first = Path::new(&config.path)
             .components()

@@ -18,6 +18,16 @@ pub fn write_atomic(
     contents: &[u8],
     permissions: Option<Permissions>,
 ) -> io::Result<()> {
+    write_atomic_from(path, &mut { contents }, permissions)
+}
+
+/// [`write_atomic`] with the contents streamed from `reader`, so that a
+/// large file is never held in memory.
+pub fn write_atomic_from(
+    path: &Path,
+    reader: &mut dyn io::Read,
+    permissions: Option<Permissions>,
+) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -33,7 +43,8 @@ pub fn write_atomic(
     let mut tmp = tempfile::Builder::new()
         .prefix(".kargo-write-")
         .tempfile_in(dir)?;
-    tmp.write_all(contents)?;
+    io::copy(reader, &mut tmp)?;
+    tmp.flush()?;
     tmp.as_file().sync_all()?;
     if let Some(permissions) = permissions {
         tmp.as_file().set_permissions(permissions)?;

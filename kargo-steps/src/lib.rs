@@ -130,8 +130,17 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     git::register(registry);
     #[cfg(feature = "http")]
     {
-        registry.replace(http::KIND, Http::new());
-        registry.replace(http_download::KIND, HttpDownload::new());
+        let allowed = http::internal_addresses_from_env();
+        let options = http::Options {
+            allowed_internal_addresses: allowed.clone(),
+            ..Default::default()
+        };
+        registry.replace(http::KIND, Http::with_options(options));
+        let options = http_download::Options {
+            allowed_internal_addresses: allowed,
+            ..Default::default()
+        };
+        registry.replace(http_download::KIND, HttpDownload::with_options(options));
     }
     #[cfg(feature = "terraform")]
     terraform::register(registry);

@@ -19,6 +19,34 @@ pub(super) const COALESCE_FN: &str = "__kargo_coalesce";
 /// Name of the helper the translation of `a?.b` and `a?.[k]` calls.
 pub(super) const OPTIONAL_FN: &str = "__kargo_optional";
 
+/// Name of the helper the translation of `a + b` calls on the sum, which
+/// refuses a string or list over [`MAX_VALUE_BYTES`](super::MAX_VALUE_BYTES).
+pub(super) const SIZED_FN: &str = "__kargo_sized";
+
+/// The error for a value over the size limit, which `what` would make.
+fn too_large(what: &str, size: usize) -> Error {
+    fail(format!(
+        "{what} would be {size} bytes, more than the limit of {} bytes",
+        super::MAX_VALUE_BYTES
+    ))
+}
+
+/// Refuses a string (by bytes) or list (8 bytes an item at least) larger
+/// than the limit.
+fn check_size(what: &str, value: &MjValue) -> Result<(), Error> {
+    let size = match value.as_str() {
+        Some(s) => s.len(),
+        None if value.kind() == minijinja::value::ValueKind::Seq => {
+            value.len().unwrap_or(0).saturating_mul(8)
+        }
+        None => 0,
+    };
+    if size > super::MAX_VALUE_BYTES {
+        return Err(too_large(what, size));
+    }
+    Ok(())
+}
+
 fn fail(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
 }
@@ -168,17 +196,42 @@ fn register_expr_lang_builtins(env: &mut Environment<'static>) {
     env.add_function("split", |s: String, sep: String| -> Vec<String> {
         s.split(sep.as_str()).map(str::to_owned).collect()
     });
-    env.add_function("replace", |s: String, old: String, new: String| {
-        s.replace(old.as_str(), &new)
+    env.add_function(SIZED_FN, |value: MjValue| -> Result<MjValue, Error> {
+        check_size("the sum", &value)?;
+        Ok(value)
     });
+    env.add_function(
+        "replace",
+        |s: String, old: String, new: String| -> Result<String, Error> {
+            // Counted before anything is built: each replacement may grow
+            // the string.
+            let count = if old.is_empty() {
+                s.chars().count() + 1
+            } else {
+                s.matches(old.as_str()).count()
+            };
+            let size = s.len().saturating_add(count.saturating_mul(new.len()));
+            if size > super::MAX_VALUE_BYTES {
+                return Err(too_large("replace()", size));
+            }
+            Ok(s.replace(old.as_str(), &new))
+        },
+    );
     env.add_function(
         "join",
         |items: Vec<MjValue>, sep: Option<String>| -> Result<String, Error> {
-            let parts: Result<Vec<String>, Error> = items
-                .iter()
-                .map(|v| Ok(super::template::to_text(&json_of(v)?)))
-                .collect();
-            Ok(parts?.join(sep.as_deref().unwrap_or("")))
+            let sep = sep.as_deref().unwrap_or("");
+            let mut out = String::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(sep);
+                }
+                out.push_str(&super::template::to_text(&json_of(item)?));
+                if out.len() > super::MAX_VALUE_BYTES {
+                    return Err(too_large("join()", out.len()));
+                }
+            }
+            Ok(out)
         },
     );
     env.add_function("len", |v: MjValue| -> Result<usize, Error> {

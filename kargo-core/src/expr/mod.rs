@@ -172,6 +172,17 @@ impl ExprError {
 /// enough to stop a runaway one within milliseconds.
 pub const DEFAULT_FUEL: u64 = 200_000;
 
+/// The largest string (in bytes) an expression, a function in it, or a
+/// whole templated string may produce: 8 MiB. A sum (`+`), `replace()` or
+/// `join()` that would go over it fails with an error, so an expression
+/// that doubles a string again and again stops long before memory runs out.
+pub const MAX_VALUE_BYTES: usize = 8 << 20;
+
+/// The most `${{ }}` expressions one string may hold: 10,000. Each is
+/// compiled and run with its own fuel; the limit bounds the work of one
+/// string.
+pub const MAX_EXPRESSIONS_PER_STRING: usize = 10_000;
+
 /// Names that [`Scope::extra`] cannot take.
 const RESERVED: &[&str] = &[
     "ctx",
@@ -294,6 +305,19 @@ impl Evaluator {
 
     fn template(&self, template: &str, ctx: &MjValue) -> Result<Value, ExprError> {
         let pieces = template::split(template).map_err(|m| ExprError::new(template, m))?;
+        let expressions = pieces
+            .iter()
+            .filter(|p| matches!(p, template::Piece::Expr(_)))
+            .count();
+        if expressions > MAX_EXPRESSIONS_PER_STRING {
+            return Err(ExprError::new(
+                template,
+                format!(
+                    "the string holds {expressions} expressions, more than the limit of \
+                     {MAX_EXPRESSIONS_PER_STRING}"
+                ),
+            ));
+        }
         let single = pieces.len() == 1;
         let mut text = String::new();
         for piece in pieces {
@@ -313,6 +337,12 @@ impl Evaluator {
                     match value {
                         Value::String(s) if is_string => text.push_str(&s),
                         other => text.push_str(&template::go_json(&other, None)),
+                    }
+                    if text.len() > MAX_VALUE_BYTES {
+                        return Err(ExprError::new(
+                            template,
+                            format!("the result is more than the limit of {MAX_VALUE_BYTES} bytes"),
+                        ));
                     }
                 }
             }

@@ -696,6 +696,65 @@ fn runaway_expressions_run_out_of_fuel() {
 }
 
 #[test]
+fn values_over_the_size_limit_are_refused_before_they_are_built() {
+    // Doubling a string 39 times would need 512 GiB.
+    let mut doubled = "'x'".to_owned();
+    for _ in 0..39 {
+        doubled = format!("replace({doubled}, 'x', 'xx')");
+    }
+    let e = eval_err(&format!("${{{{ {doubled} }}}}"));
+    assert_eq!(
+        e.message,
+        "invalid operation: replace() would be 12582912 bytes, more than the limit of 8388608 bytes"
+    );
+    // A sum of two large strings, and a join.
+    let big = "y".repeat(5 << 20);
+    let scope = Scope {
+        extra: serde_json::Map::from_iter([("big".to_owned(), json!(big))]),
+        ..scope()
+    };
+    let evaluator = Evaluator::new();
+    let e = evaluator
+        .eval_template("${{ big + big }}", &scope)
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "invalid operation: the sum would be 10485760 bytes, more than the limit of 8388608 bytes"
+    );
+    let e = evaluator
+        .eval_template("${{ join([big, big], '') }}", &scope)
+        .unwrap_err();
+    assert!(e.message.contains("join() would be"), "{}", e.message);
+    // Many expressions each under the limit, together over it.
+    let e = evaluator
+        .eval_template("${{ big }}${{ big }}", &scope)
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "the result is more than the limit of 8388608 bytes"
+    );
+    // Sums under the limit still work.
+    assert_eq!(
+        evaluator.eval_template("${{ 'a' + 'b' }}", &scope).unwrap(),
+        json!("ab")
+    );
+    assert_eq!(
+        evaluator.eval_template("${{ 1 + 2 }}", &scope).unwrap(),
+        json!(3)
+    );
+}
+
+#[test]
+fn a_string_with_too_many_expressions_is_refused() {
+    let many = "${{ 1 }}".repeat(super::MAX_EXPRESSIONS_PER_STRING + 1);
+    let e = eval_err(&many);
+    assert_eq!(
+        e.message,
+        "the string holds 10001 expressions, more than the limit of 10000"
+    );
+}
+
+#[test]
 fn syntax_errors_quote_the_expression() {
     let e = eval_err("${{ 1 + }}");
     assert_eq!(e.expression, "${{ 1 + }}");

@@ -6,7 +6,7 @@
 //! languages cannot change a result. String literals are copied as they
 //! are; nothing inside them is translated.
 
-use super::functions::{COALESCE_FN, OPTIONAL_FN};
+use super::functions::{COALESCE_FN, OPTIONAL_FN, SIZED_FN};
 
 /// Deepest nesting accepted, so that hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
@@ -508,7 +508,9 @@ fn combine(op: &str, l: String, r: String) -> Result<String, String> {
     Ok(match op {
         "||" | "or" => format!("({l} or {r})"),
         "&&" | "and" => format!("({l} and {r})"),
-        "==" | "!=" | "<" | ">" | "<=" | ">=" | "in" | "not in" | "+" | "-" | "*" | "/" | "%" => {
+        // A sum may double a string or a list: its size is checked.
+        "+" => format!("{SIZED_FN}({l} + {r})"),
+        "==" | "!=" | "<" | ">" | "<=" | ">=" | "in" | "not in" | "-" | "*" | "/" | "%" => {
             format!("({l} {op} {r})")
         }
         "**" | "^" => format!("({l} ** {r})"),
@@ -543,7 +545,7 @@ mod tests {
         assert_eq!(t("'a && b || !c ? x : nil'"), "'a && b || !c ? x : nil'");
         assert_eq!(
             t(r#""say \"hi\" && bye" + x"#),
-            r#"("say \"hi\" && bye" + x)"#
+            r#"__kargo_sized("say \"hi\" && bye" + x)"#
         );
         assert_eq!(t("`raw \\ \"q\"`"), r#""raw \\ \"q\"""#);
     }
@@ -581,7 +583,7 @@ mod tests {
 
     #[test]
     fn precedence_follows_expr_lang() {
-        assert_eq!(t("1 + 2 * 3"), "(1 + (2 * 3))");
+        assert_eq!(t("1 + 2 * 3"), "__kargo_sized(1 + (2 * 3))");
         assert_eq!(t("2 ** 3 ** 2"), "(2 ** (3 ** 2))");
         assert_eq!(
             t("a in [1, 2] && b not in c"),
@@ -595,7 +597,7 @@ mod tests {
     fn calls_members_and_indexes_pass_through() {
         assert_eq!(
             t("outputs['step-1'].x + imageFrom(vars.repo, warehouse('w')).Tag"),
-            "(outputs['step-1'].x + imageFrom(vars.repo, warehouse('w')).Tag)"
+            "__kargo_sized(outputs['step-1'].x + imageFrom(vars.repo, warehouse('w')).Tag)"
         );
         assert_eq!(
             t("semverParse(v).IncMinor().String()"),

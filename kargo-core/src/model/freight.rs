@@ -13,8 +13,11 @@ use crate::urls::{go_path_join, normalize_chart, normalize_git};
 /// Its name is its [`id`](Freight::id): a hash of the origin and of every
 /// artifact version it holds, computed exactly as Kargo does, so the same
 /// Freight has the same ID here and in Kargo.
+///
+/// A Freight document with a top-level field Kargo's Freight does not have
+/// (a typo such as `image:`) is refused, naming the field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Freight {
     /// `apiVersion`, when read from a manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -628,5 +631,14 @@ commits:
         let json = serde_json::to_value(&f).expect("serializes");
         assert_eq!(json["images"][0]["repoURL"], "ghcr.io/acme/guestbook");
         assert_eq!(json["commits"][0]["subscriptionName"], "config");
+    }
+
+    #[test]
+    fn unknown_top_level_fields_of_a_freight_document_are_named() {
+        let yaml = "apiVersion: kargo.akuity.io/v1alpha1\nkind: Freight\nimage:\n- repoURL: x\n";
+        let err = serde_saphyr::from_str::<Freight>(yaml)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `image`"), "{err}");
     }
 }

@@ -299,6 +299,12 @@ impl std::error::Error for StepError {
     }
 }
 
+impl From<crate::workspace::ReadError> for StepError {
+    fn from(e: crate::workspace::ReadError) -> Self {
+        StepError::failed(e.to_string())
+    }
+}
+
 impl From<crate::workspace::PathError> for StepError {
     fn from(e: crate::workspace::PathError) -> Self {
         StepError::failed(e.to_string())

@@ -187,7 +187,7 @@ impl<'a> Session<'a> {
 
     fn git(&self) -> Result<Git<'_>, Error> {
         Git::new(&self.dir)
-            .with_credentials(&self.dir, self.inner.credentials.as_ref())
+            .with_credentials(&self.dir, &self.inner.url, self.inner.credentials.as_ref())
             .map_err(|e| self.inner.git_error(e.to_string()))
             .map(|g| g.identity(&self.inner.identity))
     }

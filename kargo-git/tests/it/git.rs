@@ -909,7 +909,7 @@ async fn blobless_against_a_server_without_filters_fetches_everything() {
 }
 
 #[tokio::test]
-async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
+async fn submodules_are_checked_out_recursively_with_their_own_credentials() {
     let tmp = tempfile::tempdir().unwrap();
     let (bare, server, creds) = served(tmp.path(), &[("README", "app\n")]);
     let root = bare.parent().unwrap();
@@ -957,11 +957,20 @@ async fn submodules_are_checked_out_recursively_with_the_same_credentials() {
     checkout::checkout(&fetched, &plain, &options, Some(&creds)).unwrap();
     assert!(!plain.join("vendor/lib/lib.yaml").exists());
 
+    // The library's URL is another repository: it gets the credentials
+    // looked up for it, here the same ones.
+    let lib_url = server.url("lib");
+    let lib_creds = creds.clone();
+    let lookup =
+        checkout::CredentialLookup::new(move |url| (url == lib_url).then(|| lib_creds.clone()));
     let dir = tmp.path().join("w");
     checkout::checkout(
         &fetched,
         &dir,
-        &options.clone().with_recurse_submodules(true),
+        &options
+            .clone()
+            .with_recurse_submodules(true)
+            .with_submodule_credentials(Some(lookup)),
         Some(&creds),
     )
     .unwrap();
@@ -1058,4 +1067,118 @@ async fn fetched_many_times_keeps_few_packs(blobless: bool) {
         std::fs::read_to_string(dir.join("values.yaml")).unwrap(),
         "tag: v40\n"
     );
+}
+
+#[tokio::test]
+async fn stale_git_locks_left_in_the_cache_by_a_dead_process_are_cleared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    let url = file_url(&bare);
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let first = fetch(&cache, &url).await;
+    // A fetch killed while updating refs and config leaves these behind.
+    std::fs::write(first.repo_dir.join("refs/heads/main.lock"), "").unwrap();
+    std::fs::write(first.repo_dir.join("config.lock"), "").unwrap();
+    let seed = tmp.path().join("seed");
+    clone(&bare, &seed);
+    std::fs::write(seed.join("f"), "2").unwrap();
+    git(&seed, &["commit", "-qam", "two"]);
+    git(&seed, &["push", "-q", "origin", "main"]);
+    let again = fetch(&cache, &url).await;
+    assert_eq!(
+        again.branch("main"),
+        Some(git(&bare, &["rev-parse", "main"]).as_str())
+    );
+    assert!(!first.repo_dir.join("refs/heads/main.lock").exists());
+    assert!(!first.repo_dir.join("config.lock").exists());
+}
+
+#[tokio::test]
+async fn a_checkout_cut_short_is_redone_and_a_failed_one_leaves_no_git_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1"), ("dir/g", "2")]);
+    let fetched = fetch(&RepoCache::new(tmp.path().join("cache")), &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    // As if killed half-way: files missing, junk left, the index gone.
+    std::fs::remove_file(dir.join("f")).unwrap();
+    std::fs::remove_file(dir.join(".git/index")).unwrap();
+    std::fs::write(dir.join("junk"), "x").unwrap();
+    let out = checkout_branch(&fetched, &dir, "main");
+    assert_eq!(out.commit, git(&bare, &["rev-parse", "main"]));
+    assert_eq!(std::fs::read_to_string(dir.join("f")).unwrap(), "1");
+    assert!(!dir.join("junk").exists());
+    assert_eq!(git(&dir, &["status", "--porcelain"]), "");
+
+    // A directory kargo-rs did not make is still refused.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("mine.txt"), "keep").unwrap();
+    let err = checkout::checkout(
+        &fetched,
+        &foreign,
+        &checkout::Options::new(Revision::Branch("main".into())),
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, checkout::Error::NotEmpty { .. }), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(foreign.join("mine.txt")).unwrap(),
+        "keep"
+    );
+
+    // A commit that does not exist: nothing is left behind.
+    let missing = tmp.path().join("missing");
+    let err = checkout::checkout(
+        &fetched,
+        &missing,
+        &checkout::Options::new(Revision::Commit(
+            "0123456789abcdef0123456789abcdef01234567".into(),
+        )),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, checkout::Error::CommitNotFound { .. }),
+        "{err}"
+    );
+    assert!(!missing.exists());
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    checkout::checkout(
+        &fetched,
+        &empty,
+        &checkout::Options::new(Revision::Commit(
+            "0123456789abcdef0123456789abcdef01234567".into(),
+        )),
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_ref_locked_on_the_remote_is_named_in_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = bare_repo(tmp.path(), "app", &[("f", "1")]);
+    let fetched = fetch(&RepoCache::new(tmp.path().join("cache")), &file_url(&bare)).await;
+    let dir = tmp.path().join("w");
+    checkout_branch(&fetched, &dir, "main");
+    std::fs::write(dir.join("f"), "2").unwrap();
+    commit::commit(&dir, "two", None).unwrap();
+    // A lock left on the server by a process that died there.
+    std::fs::write(bare.join("refs/heads/main.lock"), "").unwrap();
+    let options = push::Options::default().with_backoff(push::Backoff::starting_at(
+        std::time::Duration::from_millis(10),
+    ));
+    let err = push::push(&dir, &options, None, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, push::Error::RefLocked { .. }), "{text}");
+    assert!(
+        text.contains("refs/heads/main") && text.contains("main.lock"),
+        "{text}"
+    );
+    assert!(!err.is_retryable());
 }

@@ -4,6 +4,7 @@ mod support;
 
 mod azure_provider;
 mod bitbucket_provider;
+mod credentials;
 mod forge;
 mod git;
 mod local_provider;

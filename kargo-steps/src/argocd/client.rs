@@ -125,6 +125,8 @@ impl<'a> Api<'a> {
                 timeout: self.timeout,
                 insecure_skip_tls_verify: self.insecure_skip_tls_verify,
                 proxy: None,
+                // An Argo CD server is never a metadata endpoint.
+                addresses: client::AddressPolicy::default(),
             },
         )
         .await?;

@@ -2,12 +2,13 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use ignore::gitignore::Gitignore;
+use kargo_core::Workspace;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
 use super::{Config, Copy, KIND};
 use crate::edit::blocking;
-use crate::fs::write_atomic;
+use crate::fs::write_atomic_from;
 
 fn io_err(what: &str, path: &str, e: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot {what} `{path}`: {e}"))
@@ -17,19 +18,30 @@ fn matcher(root: &Path, rules: Option<&str>) -> Result<Gitignore, StepError> {
     crate::fs::ignore_matcher(KIND, root, &[".git"], rules)
 }
 
-fn copy_file(from: &Path, to: &Path, shown: &str) -> Result<(), StepError> {
+fn copy_file(workspace: &Workspace, from: &Path, to: &Path, shown: &str) -> Result<(), StepError> {
+    // Only a regular file is read (a FIFO would block the step forever),
+    // and it is streamed, never held in memory whole.
+    let (mut file, _) = workspace
+        .open_regular(from, shown)
+        .map_err(|e| StepError::terminal(format!("{KIND}: {e}")))?;
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| io_err("create the directory for", shown, e))?;
     }
-    let bytes = std::fs::read(from).map_err(|e| io_err("read", shown, e))?;
-    let perms = std::fs::metadata(from)
+    let perms = file
+        .metadata()
         .map_err(|e| io_err("read", shown, e))?
         .permissions();
-    write_atomic(to, &bytes, Some(perms)).map_err(|e| io_err("write", shown, e))
+    write_atomic_from(to, &mut file, Some(perms)).map_err(|e| io_err("write", shown, e))
 }
 
-fn copy_tree(from: &Path, to: &Path, ignore: &Gitignore, shown: &str) -> Result<(), StepError> {
+fn copy_tree(
+    workspace: &Workspace,
+    from: &Path,
+    to: &Path,
+    ignore: &Gitignore,
+    shown: &str,
+) -> Result<(), StepError> {
     std::fs::create_dir_all(to).map_err(|e| io_err("create", shown, e))?;
     let mut entries: Vec<_> = std::fs::read_dir(from)
         .map_err(|e| io_err("read", shown, e))?
@@ -48,9 +60,9 @@ fn copy_tree(from: &Path, to: &Path, ignore: &Gitignore, shown: &str) -> Result<
         }
         let target = to.join(entry.file_name());
         if kind.is_dir() {
-            copy_tree(&path, &target, ignore, shown)?;
+            copy_tree(workspace, &path, &target, ignore, shown)?;
         } else {
-            copy_file(&path, &target, shown)?;
+            copy_file(workspace, &path, &target, shown)?;
         }
     }
     Ok(())
@@ -62,14 +74,23 @@ impl Step for Copy {
         let config: Config = parse_config(KIND, config)?;
         let from = ctx.workspace.resolve(&config.in_path)?;
         let to = ctx.workspace.resolve(&config.out_path)?;
+        let workspace = ctx.workspace.clone();
         blocking(move || {
             let meta =
                 std::fs::symlink_metadata(&from).map_err(|e| io_err("read", &config.in_path, e))?;
             if meta.is_dir() {
+                // Into itself, the copy would never end: refused before
+                // anything is written.
+                if to.starts_with(&from) {
+                    return Err(StepError::failed(format!(
+                        "{KIND}: cannot copy directory `{}` into itself (`{}`)",
+                        config.in_path, config.out_path
+                    )));
+                }
                 let ignore = matcher(&from, config.ignore.as_deref())?;
-                copy_tree(&from, &to, &ignore, &config.in_path)
+                copy_tree(&workspace, &from, &to, &ignore, &config.in_path)
             } else {
-                copy_file(&from, &to, &config.in_path)
+                copy_file(&workspace, &from, &to, &config.in_path)
             }
         })
         .await?;

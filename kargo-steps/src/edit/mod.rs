@@ -20,6 +20,7 @@ mod corpus_tests;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use kargo_core::Workspace;
 use kargo_core::step::{StepContext, StepError, StepOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -224,10 +225,16 @@ pub(crate) fn commit_message(
     msg
 }
 
-/// Reads a UTF-8 text file, with errors naming the path as configured.
-pub(crate) fn read_text(abs: &Path, shown: &str) -> Result<String, StepError> {
-    let bytes = std::fs::read(abs)
-        .map_err(|e| StepError::terminal(format!("cannot read `{shown}`: {e}")))?;
+/// Reads a UTF-8 text file (a regular file within the workspace's size
+/// limit), with errors naming the path as configured.
+pub(crate) fn read_text(
+    workspace: &Workspace,
+    abs: &Path,
+    shown: &str,
+) -> Result<String, StepError> {
+    let bytes = workspace
+        .read_file(abs, shown)
+        .map_err(|e| StepError::terminal(e.to_string()))?;
     String::from_utf8(bytes)
         .map_err(|_| StepError::terminal(format!("cannot read `{shown}`: not valid UTF-8")))
 }
@@ -269,8 +276,9 @@ pub(crate) async fn run_update(
     }
     let abs: PathBuf = ctx.workspace.resolve(&path)?;
     let message = commit_message(&path, &updates, render);
+    let workspace = ctx.workspace.clone();
     blocking(move || {
-        let src = read_text(&abs, &path)?;
+        let src = read_text(&workspace, &abs, &path)?;
         let out = editor(&src, &updates)
             .map_err(|e| StepError::terminal(format!("{kind}: cannot update `{path}`: {e}")))?;
         if out != src {
@@ -303,8 +311,9 @@ pub(crate) async fn run_parse(
     }
     let abs = ctx.workspace.resolve(&path)?;
     let shown = path.clone();
+    let workspace = ctx.workspace.clone();
     let doc = blocking(move || {
-        let src = read_text(&abs, &shown)?;
+        let src = read_text(&workspace, &abs, &shown)?;
         if src.trim().is_empty() {
             return Err(StepError::terminal(format!("{kind}: `{shown}` is empty")));
         }

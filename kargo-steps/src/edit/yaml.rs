@@ -1000,57 +1000,111 @@ fn verify(text: &str, expected: &[Sem], updates: &[Update]) -> Result<(), EditEr
     Ok(())
 }
 
+/// The most values aliases may expand to in one document read by
+/// [`read`]: 1,000,000. Each alias counts the values of what it repeats, so
+/// an "alias bomb" (each anchor repeating the previous one several times)
+/// stops here instead of growing exponentially. A document without
+/// aliases is bounded by the file size limit alone.
+pub(crate) const MAX_ALIAS_EXPANSION: usize = 1_000_000;
+
 /// Reads the first document of a YAML text as JSON (YAML 1.2 core schema;
-/// aliases are expanded, tags ignored).
+/// aliases are expanded, at most [`MAX_ALIAS_EXPANSION`] values, tags
+/// ignored).
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
     let docs = parse(src)?;
     let Some(root) = docs.first() else {
         return Ok(Value::Null);
     };
-    let mut anchors = std::collections::HashMap::new();
-    Ok(to_json(root, &mut anchors))
+    let mut expander = Expander {
+        src,
+        anchors: std::collections::HashMap::new(),
+        budget: MAX_ALIAS_EXPANSION,
+    };
+    expander.expand(root).map(|(value, _)| value)
 }
 
-fn to_json(node: &Node<'_>, anchors: &mut std::collections::HashMap<usize, Value>) -> Value {
-    let value = match &node.kind {
-        Kind::Scalar { value, style, tag } => {
-            let resolved = match tag {
-                None if *style == ScalarStyle::Plain => resolve_plain(value),
-                _ => Sem::Str(value.to_string()),
-            };
-            match resolved {
-                Sem::Null => Value::Null,
-                Sem::Bool(b) => Value::Bool(b),
-                Sem::Int(i) => i64::try_from(i)
-                    .map(Value::from)
-                    .or_else(|_| u64::try_from(i).map(Value::from))
-                    .unwrap_or_else(|_| Value::String(i.to_string())),
-                Sem::Float(bits) => Number::from_f64(f64::from_bits(bits))
-                    .map_or_else(|| Value::String(value.to_string()), Value::Number),
-                _ => Value::String(value.to_string()),
-            }
-        }
-        Kind::Seq { items, .. } => {
-            Value::Array(items.iter().map(|n| to_json(n, anchors)).collect())
-        }
-        Kind::Map { entries, .. } => {
-            let mut map = Map::new();
-            for (k, v) in entries {
-                let key = match to_json(k, anchors) {
-                    Value::String(s) => s,
-                    other => other.to_string(),
+/// Builds JSON from a YAML tree, remembering anchored values (with how
+/// many values each holds) and charging alias expansions to a budget.
+struct Expander<'s> {
+    src: &'s str,
+    anchors: std::collections::HashMap<usize, (Value, usize)>,
+    budget: usize,
+}
+
+impl Expander<'_> {
+    /// The value of `node` and how many values it holds (itself included).
+    fn expand(&mut self, node: &Node<'_>) -> Result<(Value, usize), EditError> {
+        let (value, count) = match &node.kind {
+            Kind::Scalar { value, style, tag } => {
+                let resolved = match tag {
+                    None if *style == ScalarStyle::Plain => resolve_plain(value),
+                    _ => Sem::Str(value.to_string()),
                 };
-                let value = to_json(v, anchors);
-                map.insert(key, value);
+                let value = match resolved {
+                    Sem::Null => Value::Null,
+                    Sem::Bool(b) => Value::Bool(b),
+                    Sem::Int(i) => i64::try_from(i)
+                        .map(Value::from)
+                        .or_else(|_| u64::try_from(i).map(Value::from))
+                        .unwrap_or_else(|_| Value::String(i.to_string())),
+                    Sem::Float(bits) => Number::from_f64(f64::from_bits(bits))
+                        .map_or_else(|| Value::String(value.to_string()), Value::Number),
+                    _ => Value::String(value.to_string()),
+                };
+                (value, 1)
             }
-            Value::Object(map)
+            Kind::Seq { items, .. } => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut count = 1;
+                for item in items {
+                    let (value, n) = self.expand(item)?;
+                    out.push(value);
+                    count += n;
+                }
+                (Value::Array(out), count)
+            }
+            Kind::Map { entries, .. } => {
+                let mut map = Map::new();
+                let mut count = 1;
+                for (k, v) in entries {
+                    let (key, _) = self.expand(k)?;
+                    let key = match key {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    let (value, n) = self.expand(v)?;
+                    map.insert(key, value);
+                    count += n;
+                }
+                (Value::Object(map), count)
+            }
+            Kind::Alias(id) => match self.anchors.get(id) {
+                Some((value, count)) => {
+                    if *count > self.budget {
+                        return Err(EditError::Parse(format!(
+                            "aliases expand to more than {MAX_ALIAS_EXPANSION} values \
+                             (line {}); refusing to expand them further",
+                            line_of(self.src, node.span.start)
+                        )));
+                    }
+                    self.budget -= count;
+                    (value.clone(), *count)
+                }
+                None => (Value::Null, 1),
+            },
+        };
+        if node.anchor != 0 {
+            self.anchors.insert(node.anchor, (value.clone(), count));
         }
-        Kind::Alias(id) => anchors.get(id).cloned().unwrap_or(Value::Null),
-    };
-    if node.anchor != 0 {
-        anchors.insert(node.anchor, value.clone());
+        Ok((value, count))
     }
-    value
+}
+
+/// The 1-based line of byte `offset` in `src`.
+fn line_of(src: &str, offset: usize) -> usize {
+    src.get(..offset)
+        .map_or(0, |head| head.matches('\n').count())
+        + 1
 }
 
 #[path = "yaml_ops.rs"]

@@ -34,8 +34,9 @@ pub struct Config {
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
     /// Initialise and update submodules recursively in every checkout
-    /// (`git submodule update --init --recursive`), with the credentials
-    /// of `repoURL`.
+    /// (`git submodule update --init --recursive`). Each submodule gets the
+    /// git credentials looked up for its own URL, never those of `repoURL`
+    /// (unless it is the same repository).
     #[serde(default)]
     pub recurse_submodules: bool,
     /// Clone without file contents (`--filter=blob:none`) where the server
@@ -172,7 +173,12 @@ impl Step for GitClone {
                 .with_sparse(sparse)
                 .with_author(author.clone())
                 .with_insecure_skip_tls_verify(config.insecure_skip_tls_verify)
-                .with_recurse_submodules(config.recurse_submodules);
+                .with_recurse_submodules(config.recurse_submodules)
+                .with_submodule_credentials(
+                    config
+                        .recurse_submodules
+                        .then(|| submodule_credentials(ctx)),
+                );
             planned.push((key, dir, options));
         }
 
@@ -228,6 +234,22 @@ impl Step for GitClone {
         }
         Ok(StepOutcome::succeeded().with_output("commits", Value::Object(commits)))
     }
+}
+
+/// The lookup a checkout runs, off the executor, for each submodule's URL:
+/// the step's credentials provider, asked for git credentials. A failed
+/// lookup means no credentials (the fetch then fails on its own and says
+/// so).
+fn submodule_credentials(ctx: &StepContext) -> checkout::CredentialLookup {
+    let provider = Arc::clone(&ctx.credentials);
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    checkout::CredentialLookup::new(move |url| {
+        let runtime = runtime.as_ref()?;
+        runtime
+            .block_on(provider.get(CredentialType::Git, url))
+            .ok()
+            .flatten()
+    })
 }
 
 /// The sparse directories for the checkout at `checkout_path`, derived from

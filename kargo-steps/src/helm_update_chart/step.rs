@@ -29,8 +29,9 @@ impl Step for HelmUpdateChart {
         let file = dir.join("Chart.yaml");
         let lock = dir.join("Chart.lock");
         let path = config.path.clone();
+        let workspace = ctx.workspace.clone();
         let changes = blocking(move || {
-            let src = read_text(&file, &shown)?;
+            let src = read_text(&workspace, &file, &shown)?;
             let edited = edit(&src, &charts).map_err(|e| {
                 StepError::terminal(format!("{KIND}: cannot update `{shown}`: {e}"))
             })?;

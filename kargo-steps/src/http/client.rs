@@ -4,7 +4,7 @@
 //! values, nor URL credentials.
 
 use std::error::Error as _;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ pub(crate) struct Request<'a> {
     pub(crate) timeout: Duration,
     pub(crate) insecure_skip_tls_verify: bool,
     pub(crate) proxy: Option<&'a str>,
+    /// Which internal addresses may be reached.
+    pub(crate) addresses: AddressPolicy,
 }
 
 /// `url` without credentials, query or fragment, for messages and logs.
@@ -58,54 +60,127 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
-/// Whether `ip` is link-local (169.254.0.0/16, fe80::/10, or such an IPv4
-/// address mapped into IPv6).
-fn is_link_local(ip: IpAddr) -> bool {
+/// AWS's IPv6 instance metadata endpoint.
+const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+/// Alibaba Cloud's metadata endpoint.
+const ALIBABA_METADATA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+
+/// Whether `ip` is an internal metadata endpoint the HTTP steps refuse:
+/// link-local (169.254.0.0/16, fe80::/10, where most clouds answer),
+/// AWS's `fd00:ec2::254`, Alibaba's `100.100.100.200`, or an IPv4 one of
+/// these written as IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`,
+/// or NAT64 `64:ff9b::a.b.c.d`).
+pub(crate) fn is_metadata_address(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V4(v4) => v4.is_link_local() || v4 == ALIBABA_METADATA,
         IpAddr::V6(v6) => {
             (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+                || v6 == AWS_METADATA_V6
+                || embedded_v4(v6).is_some_and(|v4| is_metadata_address(IpAddr::V4(v4)))
         }
     }
 }
 
-/// Refuses a URL whose host is a link-local IP literal (names are checked
-/// by [`SafeResolver`] once resolved).
-fn check_host(url: &Url) -> Result<(), String> {
-    let Some(host) = url.host_str() else {
-        return Ok(());
-    };
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    match literal.parse::<IpAddr>() {
-        Ok(ip) if is_link_local(ip) => Err(format!(
-            "connections to link-local addresses are not permitted (host `{host}`)"
-        )),
-        _ => Ok(()),
+/// The IPv4 address an IPv6 address stands for, in the forms that reach
+/// it: IPv4-mapped, IPv4-compatible (deprecated, but routed by some
+/// stacks), and NAT64's well-known prefix.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let tail = Ipv4Addr::new(
+        (s[6] >> 8) as u8,
+        (s[6] & 0xff) as u8,
+        (s[7] >> 8) as u8,
+        (s[7] & 0xff) as u8,
+    );
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    let compatible = s[..6] == [0; 6] && s[6] != 0;
+    v6.to_ipv4_mapped()
+        .or_else(|| (nat64 || compatible).then_some(tail))
+}
+
+/// Which internal addresses a host lets the HTTP steps reach: none by
+/// default; each address named in [`Options::allowed_internal_addresses`]
+/// (and its IPv4/IPv6 forms) is allowed.
+///
+/// [`Options::allowed_internal_addresses`]: super::Options::allowed_internal_addresses
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AddressPolicy {
+    allowed: Arc<[IpAddr]>,
+}
+
+impl AddressPolicy {
+    pub(crate) fn new(allowed: &[IpAddr]) -> Self {
+        AddressPolicy {
+            allowed: allowed.into(),
+        }
+    }
+
+    /// Whether a connection to `ip` is refused.
+    fn refuses(&self, ip: IpAddr) -> bool {
+        let same = |a: IpAddr| match (a, ip) {
+            (IpAddr::V4(a4), IpAddr::V6(v6)) => embedded_v4(v6) == Some(a4),
+            _ => a == ip,
+        };
+        is_metadata_address(ip) && !self.allowed.iter().any(|&a| same(a))
+    }
+
+    /// Refuses a URL whose host is an internal IP literal (names are
+    /// checked by [`SafeResolver`] once resolved).
+    fn check_host(&self, url: &Url) -> Result<(), String> {
+        let host = url.host_str().unwrap_or_default();
+        let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        else {
+            return Ok(());
+        };
+        if self.refuses(ip) {
+            return Err(refusal(&ip.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The addresses a name resolved to that may be reached, or an error
+    /// when none may.
+    fn filter(&self, host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, String> {
+        let any = !resolved.is_empty();
+        let safe: Vec<SocketAddr> = resolved
+            .into_iter()
+            .filter(|addr| !self.refuses(addr.ip()))
+            .collect();
+        if safe.is_empty() && any {
+            return Err(format!(
+                "{} (host `{host}` resolves only to such addresses)",
+                refusal(host)
+            ));
+        }
+        Ok(safe)
     }
 }
 
-/// Resolves names with the system resolver and drops link-local addresses,
-/// so that a name pointing at a cloud metadata endpoint is refused.
+fn refusal(host: &str) -> String {
+    format!(
+        "connections to link-local and cloud metadata addresses are not permitted \
+         (host `{host}`); a host that needs one allows it in the step's options \
+         (see the README, \"Network access of the http steps\")"
+    )
+}
+
+/// Resolves names with the system resolver and drops internal addresses,
+/// so that a name pointing at a cloud metadata endpoint is refused, for
+/// the first request and on every redirect hop alike.
 #[derive(Debug)]
-struct SafeResolver;
+struct SafeResolver(AddressPolicy);
 
 impl Resolve for SafeResolver {
     fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.0.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let safe: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| !is_link_local(addr.ip()))
-                .collect();
-            if safe.is_empty() {
-                return Err(format!(
-                    "connections to link-local addresses are not permitted \
-                     (host `{host}` resolved to link-local addresses only)"
-                )
-                .into());
-            }
-            let addrs: Addrs = Box::new(safe.into_iter());
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Addrs = Box::new(policy.filter(&host, resolved)?.into_iter());
             Ok(addrs)
         })
     }
@@ -113,11 +188,12 @@ impl Resolve for SafeResolver {
 
 fn build_client(req: &Request<'_>) -> Result<Client, StepError> {
     let kind = req.kind;
-    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+    let policy = req.addresses.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= 10 {
             return attempt.error("stopped after 10 redirects");
         }
-        match check_host(attempt.url()) {
+        match policy.check_host(attempt.url()) {
             Ok(()) => attempt.follow(),
             Err(e) => attempt.error(e),
         }
@@ -125,7 +201,7 @@ fn build_client(req: &Request<'_>) -> Result<Client, StepError> {
     let mut builder = Client::builder()
         .timeout(req.timeout)
         .redirect(redirects)
-        .dns_resolver(Arc::new(SafeResolver))
+        .dns_resolver(Arc::new(SafeResolver(req.addresses.clone())))
         .tls_danger_accept_invalid_certs(req.insecure_skip_tls_verify);
     if let Some(proxy) = req.proxy.filter(|p| !p.is_empty()) {
         let shown = redact_url(proxy);
@@ -137,7 +213,9 @@ fn build_client(req: &Request<'_>) -> Result<Client, StepError> {
                     "invalid {kind} config: `proxy` `{shown}` must be an http:// or https:// URL"
                 ))
             })?;
-        check_host(&parsed).map_err(|e| StepError::failed(format!("{kind}: proxy: {e}")))?;
+        req.addresses
+            .check_host(&parsed)
+            .map_err(|e| StepError::failed(format!("{kind}: proxy: {e}")))?;
         let proxy = reqwest::Proxy::all(parsed).map_err(|e| {
             StepError::failed(format!("invalid {kind} config: `proxy` `{shown}`"))
                 .with_source(e.without_url())
@@ -213,7 +291,9 @@ pub(crate) async fn send(ctx: &StepContext, req: Request<'_>) -> Result<Response
             "invalid {kind} config: `url` `{shown}` must be an http:// or https:// URL"
         )));
     }
-    check_host(&url).map_err(|e| StepError::failed(format!("{kind}: {e}")))?;
+    req.addresses
+        .check_host(&url)
+        .map_err(|e| StepError::failed(format!("{kind}: {e}")))?;
     if !req.query_params.is_empty() {
         let mut pairs = url.query_pairs_mut();
         for param in req.query_params {
@@ -325,18 +405,78 @@ mod tests {
     }
 
     #[test]
-    fn link_local_addresses_are_recognised() {
-        for ip in ["169.254.169.254", "fe80::1", "::ffff:169.254.1.1"] {
-            assert!(is_link_local(ip.parse().unwrap()), "{ip}");
+    fn metadata_addresses_are_recognised_in_every_form() {
+        for ip in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "fe80::1",
+            "fe80::a9fe:a9fe",
+            "::ffff:169.254.1.1",
+            "::169.254.169.254",
+            "64:ff9b::169.254.169.254",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "::ffff:100.100.100.200",
+        ] {
+            assert!(is_metadata_address(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["127.0.0.1", "10.0.0.1", "::1", "fd00::1"] {
-            assert!(!is_link_local(ip.parse().unwrap()), "{ip}");
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "100.100.100.201",
+            "::1",
+            "fd00::1",
+            "fd00:ec2::253",
+            "::",
+        ] {
+            assert!(!is_metadata_address(ip.parse().unwrap()), "{ip}");
         }
-        let url = Url::parse("http://[fe80::1]:8080/").unwrap();
-        assert!(check_host(&url).is_err());
-        let url = Url::parse("http://169.254.169.254/latest/meta-data").unwrap();
-        assert!(check_host(&url).is_err());
-        let url = Url::parse("http://127.0.0.1:1/").unwrap();
-        assert!(check_host(&url).is_ok());
+    }
+
+    #[test]
+    fn urls_and_resolved_names_are_refused_unless_allowed() {
+        let strict = AddressPolicy::default();
+        for url in [
+            "http://[fe80::1]:8080/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://2852039166/",
+            "http://[fd00:ec2::254]/latest/meta-data",
+            "http://100.100.100.200/latest/meta-data",
+            "http://[::ffff:100.100.100.200]/",
+        ] {
+            let err = strict.check_host(&Url::parse(url).unwrap()).unwrap_err();
+            assert!(err.contains("not permitted"), "{url}: {err}");
+        }
+        assert!(
+            strict
+                .check_host(&Url::parse("http://127.0.0.1:1/").unwrap())
+                .is_ok()
+        );
+        // A name resolving to metadata addresses only is refused; one with
+        // another address keeps that one.
+        let aws: SocketAddr = "[fd00:ec2::254]:80".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let err = strict.filter("metadata.example", vec![aws]).unwrap_err();
+        assert!(err.contains("metadata.example"), "{err}");
+        assert_eq!(
+            strict.filter("mixed.example", vec![aws, local]).unwrap(),
+            vec![local]
+        );
+        // Allowing an address allows it in each of its forms, and only it.
+        let allowing = AddressPolicy::new(&["100.100.100.200".parse().unwrap()]);
+        for url in [
+            "http://100.100.100.200/",
+            "http://[::ffff:100.100.100.200]/",
+        ] {
+            assert!(
+                allowing.check_host(&Url::parse(url).unwrap()).is_ok(),
+                "{url}"
+            );
+        }
+        assert!(
+            allowing
+                .check_host(&Url::parse("http://169.254.169.254/").unwrap())
+                .is_err()
+        );
     }
 }

@@ -29,7 +29,11 @@
 //! logs or `Debug` output, and URLs are shown there without credentials or
 //! query. Connections to link-local
 //! addresses (169.254.0.0/16, fe80::/10: cloud metadata endpoints) are
-//! refused, as Kargo does.
+//! refused, as Kargo does, and so are AWS's IPv6 endpoint `fd00:ec2::254`
+//! and Alibaba's `100.100.100.200` (kargo-rs refuses more than Kargo): in
+//! the URL, in every redirect's `Location`, and among the addresses a name
+//! resolves to. A host opts in to some of them with
+//! [`Options::allowed_internal_addresses`].
 
 pub(crate) mod client;
 mod step;
@@ -265,10 +269,44 @@ pub struct Output {
     pub from_expression: String,
 }
 
+/// The environment variable [`internal_addresses_from_env`] reads.
+pub const ALLOWED_INTERNAL_ADDRESSES_ENV: &str = "KARGO_HTTP_ALLOWED_INTERNAL_ADDRESSES";
+
+/// The internal addresses the `http` and `http-download` steps may reach,
+/// from [`ALLOWED_INTERNAL_ADDRESSES_ENV`]: IP addresses separated by
+/// commas or spaces (`169.254.169.254,fd00:ec2::254`). Unset or empty
+/// means none. An entry that is not an IP address is logged and ignored:
+/// it allows nothing. [`register_builtins`](crate::register_builtins)
+/// gives the steps these.
+pub fn internal_addresses_from_env() -> Vec<std::net::IpAddr> {
+    let value = std::env::var(ALLOWED_INTERNAL_ADDRESSES_ENV).unwrap_or_default();
+    value
+        .split([',', ' '])
+        .filter(|entry| !entry.is_empty())
+        .filter_map(|entry| match entry.parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                tracing::warn!(
+                    variable = ALLOWED_INTERNAL_ADDRESSES_ENV,
+                    entry,
+                    "not an IP address; ignored"
+                );
+                None
+            }
+        })
+        .collect()
+}
+
 /// Host settings for the `http` step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
+    /// Internal addresses the step may reach all the same (none by
+    /// default; see [`internal_addresses_from_env`](crate::http::internal_addresses_from_env)).
+    /// Link-local addresses and the cloud metadata endpoints
+    /// `fd00:ec2::254` and `100.100.100.200` are refused otherwise, on
+    /// every redirect hop and after resolving names.
+    pub allowed_internal_addresses: Vec<std::net::IpAddr>,
     /// The largest response body (and `bodyFromFile`) accepted, in bytes.
     pub max_response_bytes: u64,
 }
@@ -276,6 +314,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            allowed_internal_addresses: Vec::new(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }

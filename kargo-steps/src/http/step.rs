@@ -3,7 +3,7 @@ use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Map, Value, json};
 
-use super::client::{self, Request, redact_url};
+use super::client::{self, AddressPolicy, Request, redact_url};
 use super::{Config, ContentType, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, KIND, Options};
 use kargo_core::duration::GoDuration;
 
@@ -49,16 +49,18 @@ impl Http {
             (Some(body), None) => Ok(Some(body.as_bytes().to_vec())),
             (None, Some(file)) => {
                 let path = ctx.workspace.resolve(file)?;
-                let bytes = tokio::fs::read(&path).await.map_err(|e| {
-                    StepError::failed(format!("{KIND}: cannot read `bodyFromFile` `{file}`"))
-                        .with_source(e)
-                })?;
-                if bytes.len() as u64 > self.options.max_response_bytes {
-                    return Err(StepError::failed(format!(
-                        "{KIND}: `bodyFromFile` `{file}` exceeds the limit of {} bytes",
-                        self.options.max_response_bytes
-                    )));
-                }
+                let limit = self.options.max_response_bytes;
+                let workspace = ctx
+                    .workspace
+                    .clone()
+                    .with_max_file_bytes(limit.min(ctx.workspace.max_file_bytes()));
+                let shown = file.to_owned();
+                let bytes = crate::edit::blocking(move || {
+                    workspace
+                        .read_file(&path, &shown)
+                        .map_err(|e| StepError::failed(format!("{KIND}: `bodyFromFile`: {e}")))
+                })
+                .await?;
                 Ok(Some(bytes))
             }
             (None, None) => Ok(None),
@@ -259,6 +261,7 @@ impl Step for Http {
                 timeout,
                 insecure_skip_tls_verify: config.insecure_skip_tls_verify,
                 proxy: config.proxy.as_deref(),
+                addresses: AddressPolicy::new(&self.options.allowed_internal_addresses),
             },
         )
         .await?;

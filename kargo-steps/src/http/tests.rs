@@ -341,9 +341,11 @@ async fn responses_over_the_cap_are_refused() {
         Reply::new(200).body(big).until_close(),
     ]);
     let (_dir, ctx) = context();
-    let step = Http::with_options(super::Options {
+    let options = super::Options {
         max_response_bytes: 16,
-    });
+        ..Default::default()
+    };
+    let step = Http::with_options(options);
     for _ in 0..2 {
         let err = step
             .run(&ctx, json!({"url": server.url("/big")}))
@@ -367,6 +369,53 @@ async fn link_local_hosts_are_refused_without_a_request() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Failed);
     assert!(err.to_string().contains("link-local"), "{err}");
+}
+
+#[tokio::test]
+async fn metadata_endpoints_are_refused_directly_and_on_every_redirect_hop() {
+    let (_dir, ctx) = context();
+    let targets = [
+        "http://[fd00:ec2::254]/latest/meta-data",
+        "http://100.100.100.200/latest/meta-data",
+        "http://[fe80::a9fe:a9fe]/",
+        "http://[::ffff:169.254.169.254]/",
+    ];
+    for target in targets {
+        let err = run(&ctx, json!({"url": target})).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{target}: {err}");
+        assert!(err.to_string().contains("not permitted"), "{target}: {err}");
+        // The second hop of a redirect chain is checked too.
+        let server = Server::start(vec![
+            Reply::new(302).header("Location", "/next"),
+            Reply::new(302).header("Location", target),
+        ]);
+        let err = run(&ctx, json!({"url": server.url("/start")}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not permitted"), "{target}: {err}");
+        assert_eq!(server.requests().len(), 2, "{target}");
+    }
+}
+
+#[tokio::test]
+async fn an_allowed_internal_address_is_reached() {
+    let (_dir, ctx) = context();
+    let options = super::Options {
+        allowed_internal_addresses: vec!["fd00:ec2::254".parse().unwrap()],
+        ..Default::default()
+    };
+    let step = Http::with_options(options);
+    let config = json!({"url": "http://[fd00:ec2::254]:9/", "timeout": "2s"});
+    // Let through: the connection is tried (and fails: nothing answers here).
+    let err = step.run(&ctx, config.clone()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
+    assert!(!err.to_string().contains("not permitted"), "{err}");
+    // Another endpoint stays refused.
+    let err = step
+        .run(&ctx, json!({"url": "http://100.100.100.200/"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not permitted"), "{err}");
 }
 
 #[tokio::test]

@@ -83,6 +83,12 @@ impl fmt::Debug for Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
+    /// Internal addresses the step may reach all the same (none by
+    /// default; see [`internal_addresses_from_env`](crate::http::internal_addresses_from_env)).
+    /// Link-local addresses and the cloud metadata endpoints
+    /// `fd00:ec2::254` and `100.100.100.200` are refused otherwise, on
+    /// every redirect hop and after resolving names.
+    pub allowed_internal_addresses: Vec<std::net::IpAddr>,
     /// The largest download accepted, in bytes.
     pub max_size: u64,
 }
@@ -90,6 +96,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            allowed_internal_addresses: Vec::new(),
             max_size: DEFAULT_MAX_SIZE,
         }
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use super::{Config, DEFAULT_TIMEOUT, KIND, Options};
-use crate::http::client::{self, Request, redact_url};
+use crate::http::client::{self, AddressPolicy, Request, redact_url};
 
 /// The `http-download` step (see the [module](super)).
 ///
@@ -168,6 +168,7 @@ impl Step for HttpDownload {
                 timeout,
                 insecure_skip_tls_verify: config.insecure_skip_tls_verify,
                 proxy: None,
+                addresses: AddressPolicy::new(&self.options.allowed_internal_addresses),
             },
         )
         .await?;

@@ -251,3 +251,20 @@ async fn timeouts_and_cancellation_leave_nothing_behind() {
     assert!(err.to_string().contains("cancelled"), "{err}");
     assert!(tree(dir.path()).is_empty());
 }
+
+#[tokio::test]
+async fn metadata_endpoints_are_refused_on_redirect_and_nothing_is_written() {
+    let (dir, ctx) = context();
+    let server = Server::start(vec![
+        Reply::new(302).header("Location", "http://100.100.100.200/chart.tgz"),
+    ]);
+    let err = HttpDownload::new()
+        .run(
+            &ctx,
+            json!({"url": server.url("/chart.tgz"), "outPath": "chart.tgz"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not permitted"), "{err}");
+    assert!(tree(dir.path()).is_empty(), "{:?}", tree(dir.path()));
+}

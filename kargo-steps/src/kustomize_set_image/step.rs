@@ -24,6 +24,7 @@ impl Step for KustomizeSetImage {
         let dir = ctx.workspace.resolve(&config.path)?;
         let path = config.path.trim_end_matches('/').to_owned();
         let images = targets.clone();
+        let workspace = ctx.workspace.clone();
         blocking(move || {
             let found: Vec<&str> = KUSTOMIZATION_FILES
                 .into_iter()
@@ -46,7 +47,7 @@ impl Step for KustomizeSetImage {
             };
             let shown = format!("{path}/{name}");
             let file = dir.join(name);
-            let src = read_text(&file, &shown)?;
+            let src = read_text(&workspace, &file, &shown)?;
             let out = edit(&src, &images).map_err(|e| {
                 StepError::terminal(format!("{KIND}: cannot update `{shown}`: {e}"))
             })?;

@@ -4,6 +4,7 @@ use std::path::{Component, Path, PathBuf};
 
 use async_trait::async_trait;
 use ignore::gitignore::Gitignore;
+use kargo_core::Workspace;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
@@ -26,15 +27,21 @@ impl Step for Untar {
                 "`outPath` is the work dir itself, which cannot be replaced",
             ));
         }
+        let workspace = ctx.workspace.clone();
         blocking(move || {
-            extract(&config, &from, &to)?;
+            extract(&workspace, &config, &from, &to)?;
             Ok(StepOutcome::succeeded())
         })
         .await
     }
 }
 
-fn extract(config: &Config, from: &Path, to: &Path) -> Result<(), StepError> {
+fn extract(
+    workspace: &Workspace,
+    config: &Config,
+    from: &Path,
+    to: &Path,
+) -> Result<(), StepError> {
     let input = config.in_path.as_str();
     let parent = to
         .parent()
@@ -47,7 +54,11 @@ fn extract(config: &Config, from: &Path, to: &Path) -> Result<(), StepError> {
     let root = staging.path().join("out");
     std::fs::create_dir(&root).map_err(|e| fail(input, e))?;
 
-    let file = File::open(from).map_err(|e| fail(input, e))?;
+    // Only a regular file (a FIFO would block forever); streamed.
+    let (file, _) = workspace.open_regular(from, input).map_err(|e| match e {
+        kargo_core::ReadError::Io { source, .. } => fail(input, source),
+        other => fail(input, other),
+    })?;
     let mut reader = BufReader::new(file);
     let gzipped = reader
         .fill_buf()
@@ -119,6 +130,16 @@ impl Unpack<'_> {
                 entry.map_err(|e| fail(self.input, format_args!("invalid archive: {e}")))?;
             self.one(entry)?;
         }
+        // The tar reader stops at the end-of-archive marker; the rest of
+        // the stream holds gzip's checksum and length, which are checked
+        // only when read. A corrupt archive fails here, before anything it
+        // held is moved into place.
+        std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| {
+            fail(
+                self.input,
+                format_args!("invalid archive (the compressed stream is corrupt): {e}"),
+            )
+        })?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ impl Step for YamlMerge {
             .collect::<Result<Vec<_>, StepError>>()?;
         let out = ctx.workspace.resolve(&config.out_file)?;
         let (out_file, ignore_missing) = (config.out_file.clone(), config.ignore_missing_files);
+        let workspace = ctx.workspace.clone();
         let merged = blocking(move || {
             let mut used = Vec::new();
             let mut texts = Vec::new();
@@ -28,7 +29,7 @@ impl Step for YamlMerge {
                 if ignore_missing && !abs.exists() {
                     continue;
                 }
-                texts.push(read_text(&abs, &path)?);
+                texts.push(read_text(&workspace, &abs, &path)?);
                 used.push(path);
             }
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

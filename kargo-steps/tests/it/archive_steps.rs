@@ -406,3 +406,39 @@ async fn archive_errors_name_the_paths() {
         .expect_err("the work dir itself");
     assert!(err.contains("work dir itself"), "{err}");
 }
+
+#[tokio::test]
+async fn untar_of_a_gzip_with_a_bad_checksum_fails_and_extracts_nothing() {
+    let (dir, ctx) = setup(&[("src/values.yaml", "image: v1\n")]);
+    run(
+        &ctx,
+        "tar",
+        json!({"inPath": "src", "outPath": "bundle.tar.gz", "gzip": true}),
+    )
+    .await
+    .unwrap();
+    // The gzip trailer is CRC-32 then length: spoil the CRC.
+    let path = dir.path().join("bundle.tar.gz");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let crc = bytes.len() - 8;
+    bytes[crc] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "bundle.tar.gz", "outPath": "out"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("cannot extract `bundle.tar.gz`") && err.contains("corrupt"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out").exists());
+    let mut left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["bundle.tar.gz", "src"]);
+}

@@ -429,3 +429,134 @@ async fn yaml_merge_names_a_broken_input_and_refuses_paths_outside_the_work_dir(
     }
     assert_eq!(read(dir.path(), "out.yaml"), "kept\n");
 }
+
+// Bounded resources: size limit, regular files only, alias bombs.
+
+#[tokio::test]
+async fn files_over_the_size_limit_are_refused_naming_file_and_limit() {
+    let (dir, _) = setup(&[("big.yaml", "a: 1\nb: 2\nc: 3\n"), ("ok.yaml", "a: 1\n")]);
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap().with_max_file_bytes(8));
+    let parse = json!({"path": "big.yaml", "outputs": [{"name": "a", "fromExpression": "a"}]});
+    let update = json!({"path": "big.yaml", "updates": [{"key": "a", "value": 2}]});
+    for (kind, config) in [("yaml-parse", parse), ("yaml-update", update)] {
+        let err = run(&ctx, kind, config).await.unwrap_err();
+        assert!(
+            err.contains("`big.yaml`") && err.contains("limit of 8 bytes"),
+            "{kind}: {err}"
+        );
+    }
+    assert_eq!(read(dir.path(), "big.yaml"), "a: 1\nb: 2\nc: 3\n");
+    let merge = json!({"inFiles": ["ok.yaml", "big.yaml"], "outFile": "out.yaml"});
+    let err = run(&ctx, "yaml-merge", merge).await.unwrap_err();
+    assert!(
+        err.contains("`big.yaml`") && err.contains("limit of 8 bytes"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out.yaml").exists());
+}
+
+#[tokio::test]
+async fn a_fifo_is_refused_instead_of_blocking_the_step() {
+    let (dir, ctx) = setup(&[]);
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("pipe.yaml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let parse = json!({"path": "pipe.yaml", "outputs": [{"name": "a", "fromExpression": "a"}]});
+    let copy = json!({"inPath": "pipe.yaml", "outPath": "copy.yaml"});
+    for (kind, config) in [("yaml-parse", parse), ("copy", copy)] {
+        let err = tokio::time::timeout(std::time::Duration::from_secs(20), run(&ctx, kind, config))
+            .await
+            .unwrap_or_else(|_| panic!("{kind} blocked on a FIFO"))
+            .unwrap_err();
+        assert!(
+            err.contains("`pipe.yaml`: not a regular file (a FIFO)"),
+            "{kind}: {err}"
+        );
+    }
+    assert!(!dir.path().join("copy.yaml").exists());
+}
+
+/// A "billion laughs" document: each anchor repeats the previous one ten
+/// times, nine levels deep (10^9 values once expanded).
+fn alias_bomb() -> String {
+    let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let prev = format!("*a{}", level - 1);
+        let items = [prev.as_str(); 10].join(", ");
+        doc.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+    }
+    doc.push_str("images: []\nkind: Kustomization\n");
+    doc
+}
+
+#[tokio::test]
+async fn alias_bombs_are_refused_by_every_yaml_reader() {
+    let bomb = alias_bomb();
+    let (dir, ctx) = setup(&[
+        ("bomb.yaml", bomb.as_str()),
+        ("base.yaml", "a: 1\n"),
+        ("k/kustomization.yaml", bomb.as_str()),
+    ]);
+    let cases = [
+        (
+            "yaml-parse",
+            json!({"path": "bomb.yaml", "outputs": [{"name": "x", "fromExpression": "a0[0]"}]}),
+        ),
+        (
+            "yaml-merge",
+            json!({"inFiles": ["base.yaml", "bomb.yaml"], "outFile": "out.yaml"}),
+        ),
+        (
+            "kustomize-set-image",
+            json!({"path": "k", "images": [{"image": "nginx", "tag": "1.2"}]}),
+        ),
+    ];
+    for (kind, config) in cases {
+        let err = run(&ctx, kind, config).await.unwrap_err();
+        assert!(
+            err.contains("aliases expand to more than 1000000 values"),
+            "{kind}: {err}"
+        );
+    }
+    assert!(!dir.path().join("out.yaml").exists());
+    assert_eq!(read(dir.path(), "k/kustomization.yaml"), bomb);
+}
+
+#[tokio::test]
+async fn copying_a_directory_into_itself_fails_before_writing() {
+    let (dir, ctx) = setup(&[("app/a.txt", "a")]);
+    let err = run(
+        &ctx,
+        "copy",
+        json!({"inPath": "app", "outPath": "app/nested/copy"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("cannot copy directory `app` into itself"),
+        "{err}"
+    );
+    assert!(!dir.path().join("app/nested").exists());
+}
+
+#[tokio::test]
+async fn file_write_to_a_path_ending_in_a_slash_is_refused() {
+    let (dir, ctx) = setup(&[]);
+    let err = run(&ctx, "file-write", json!({"path": "out/", "contents": "x"}))
+        .await
+        .unwrap_err();
+    assert!(err.contains("`path` `out/` ends with `/`"), "{err}");
+    assert!(!dir.path().join("out").exists());
+}
+
+#[tokio::test]
+async fn a_list_where_the_config_mapping_is_expected_is_refused() {
+    let (_dir, ctx) = setup(&[("v.yaml", "a: 1\n")]);
+    let err = run(&ctx, "yaml-update", json!([{"path": "v.yaml"}]))
+        .await
+        .unwrap_err();
+    assert!(err.contains("invalid yaml-update config"), "{err}");
+    assert!(err.contains("sequence") && err.contains("struct"), "{err}");
+}

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// Runs git with an isolated config in `dir`, panicking on failure.
 pub fn git(dir: &Path, args: &[&str]) -> String {
@@ -71,36 +72,92 @@ pub fn file_url(path: &Path) -> String {
 /// A running smart-HTTP server serving the bare repositories under a root.
 pub struct HttpServer {
     pub port: u16,
+    /// The address it listens on.
+    pub ip: String,
+    /// The `Authorization` header of every request it received, in order
+    /// (empty for a request without one).
+    pub seen_auth: Arc<Mutex<Vec<String>>>,
+}
+
+/// What a server does with an authorised request.
+#[derive(Clone)]
+enum Behaviour {
+    /// Runs `git http-backend` on the repositories under this root.
+    Serve(PathBuf),
+    /// Answers every request with a 302 to this base URL plus the path.
+    Redirect(String),
 }
 
 impl HttpServer {
     /// Serves `root` on 127.0.0.1 (a free port), requiring basic auth with
     /// `user`/`password`.
     pub fn start(root: &Path, user: &str, password: &str) -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let root = root.to_owned();
+        HttpServer::start_at("127.0.0.1", root, user, password)
+    }
+
+    /// Serves `root` on the loopback address `ip`, requiring basic auth
+    /// with `user`/`password`.
+    pub fn start_at(ip: &str, root: &Path, user: &str, password: &str) -> HttpServer {
         let expected = format!("Basic {}", base64(&format!("{user}:{password}")));
+        HttpServer::spawn(ip, Behaviour::Serve(root.to_owned()), Some(expected))
+    }
+
+    /// Redirects every request, without asking for credentials, to the
+    /// same path under `base` (`http://host:port`).
+    pub fn redirecting_at(ip: &str, base: &str) -> HttpServer {
+        HttpServer::spawn(ip, Behaviour::Redirect(base.to_owned()), None)
+    }
+
+    fn spawn(ip: &str, behaviour: Behaviour, expected: Option<String>) -> HttpServer {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen_auth = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&seen_auth);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let root = root.clone();
-                let expected = expected.clone();
+                let (behaviour, expected, seen) =
+                    (behaviour.clone(), expected.clone(), Arc::clone(&seen));
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &root, &expected);
+                    let _ = serve(stream, &behaviour, expected.as_deref(), &seen);
                 });
             }
         });
-        HttpServer { port }
+        HttpServer {
+            port,
+            ip: ip.to_owned(),
+            seen_auth,
+        }
     }
 
     /// The URL of repository `name.git`.
     pub fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/{name}.git", self.port)
+        format!("http://{}:{}/{name}.git", self.ip, self.port)
+    }
+
+    /// The base URL, `http://ip:port`.
+    pub fn base(&self) -> String {
+        format!("http://{}:{}", self.ip, self.port)
+    }
+
+    /// How many requests it received.
+    pub fn requests(&self) -> usize {
+        self.seen_auth.lock().unwrap().len()
+    }
+
+    /// Whether any request carried the basic-auth header of `user`/`password`.
+    pub fn saw_credentials(&self, user: &str, password: &str) -> bool {
+        let header = format!("Basic {}", base64(&format!("{user}:{password}")));
+        self.seen_auth.lock().unwrap().contains(&header)
     }
 }
 
-fn serve(stream: TcpStream, root: &Path, expected_auth: &str) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    behaviour: &Behaviour,
+    expected_auth: Option<&str>,
+    seen_auth: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
     let mut line = String::new();
@@ -150,7 +207,22 @@ fn serve(stream: TcpStream, root: &Path, expected_auth: &str) -> std::io::Result
             body.extend_from_slice(&chunk[..size]);
         }
     }
-    if header("authorization").as_deref() != Some(expected_auth) {
+    seen_auth
+        .lock()
+        .unwrap()
+        .push(header("authorization").unwrap_or_default());
+    let root = match behaviour {
+        Behaviour::Serve(root) => root,
+        Behaviour::Redirect(base) => {
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {base}{target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            return out.write_all(head.as_bytes());
+        }
+    };
+    if let Some(expected_auth) = expected_auth
+        && header("authorization").as_deref() != Some(expected_auth)
+    {
         out.write_all(
             b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         )?;
