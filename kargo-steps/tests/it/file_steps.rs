@@ -84,7 +84,10 @@ async fn unknown_config_key_fails_the_step() {
 
 #[tokio::test]
 async fn yaml_update_writes_the_file_and_a_commit_message() {
-    let (dir, ctx) = setup(&[("charts/values.yaml", "image:\n  tag: v1 # kargo\n")]);
+    let (dir, ctx) = setup(&[(
+        "charts/values.yaml",
+        "image:\n  tag: v1 # kargo\nreplicas: 1\n",
+    )]);
     std::fs::set_permissions(
         dir.path().join("charts/values.yaml"),
         std::fs::Permissions::from_mode(0o640),
@@ -93,7 +96,7 @@ async fn yaml_update_writes_the_file_and_a_commit_message() {
     let out = run(
         &ctx,
         "yaml-update",
-        json!({"path": "./charts/values.yaml", "updates": [{"key": "image.tag", "value": "1.10"}, {"key": "replicas", "value": 2}]}),
+        json!({"path": "./charts/values.yaml", "updates": [{"key": "image.tag", "value": "1.10"}, {"key": "replicas", "value": 2.0}]}),
     )
     .await
     .unwrap();
@@ -115,11 +118,14 @@ async fn yaml_update_writes_the_file_and_a_commit_message() {
 
 #[tokio::test]
 async fn a_failed_update_leaves_the_file_byte_identical() {
-    let src = "image:\n  tag: v1\r\nlist: [a]\n";
+    let src = "image:\n  tag: v1\r\nlist: [a]\nnew: 1\n";
     for (kind, file, contents, key) in [
         ("yaml-update", "v.yaml", src, "list.5"),
-        ("json-update", "v.json", "{\"a\": 1}", "a.b"),
-        ("toml-update", "v.toml", "a = 1\n", "a.b"),
+        ("yaml-update", "v.yaml", src, "image.tga"),
+        ("yaml-update", "v.yaml", src, "image"),
+        ("json-update", "v.json", "{\"a\": 1, \"new\": 0}", "a.b"),
+        ("toml-update", "v.toml", "a = 1\nnew = 0\n", "a.b"),
+        ("toml-update", "v.toml", "a = 1\nnew = 0\n", "b"),
         ("hcl-update", "v.tfvars", "a = 1\n", "a.b"),
     ] {
         let (dir, ctx) = setup(&[(file, contents)]);
@@ -194,7 +200,7 @@ async fn json_toml_and_hcl_updates_report_commit_messages() {
         read(dir.path(), "c.json"),
         "{\n  \"image\": {\"tag\": \"v2\"}\n}\n"
     );
-    assert_eq!(read(dir.path(), "c.toml"), "[image]\ntag = \"v2\" # t\n");
+    assert_eq!(read(dir.path(), "c.toml"), "[image]\ntag = 'v2' # t\n");
     assert_eq!(
         read(dir.path(), "c.tfvars"),
         "image_uri = \"repo:v2\" # lambda\n"
@@ -205,7 +211,7 @@ async fn json_toml_and_hcl_updates_report_commit_messages() {
     );
     assert_eq!(
         toml_out.output["commitMessage"],
-        "Updated c.toml\n\n- image.tag: \"v2\""
+        "Updated c.toml\n\n- image.tag: 'v2'"
     );
     assert_eq!(
         hcl_out.output["commitMessage"],
