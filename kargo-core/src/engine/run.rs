@@ -423,6 +423,7 @@ impl Engine {
 
 fn ctx_value(ctx: &PromotionContext, alias: &str) -> Value {
     json!({
+        "uiBaseUrl": ctx.ui_base_url,
         "project": ctx.project,
         "stage": ctx.stage,
         "promotion": ctx.promotion,
@@ -432,7 +433,7 @@ fn ctx_value(ctx: &PromotionContext, alias: &str) -> Value {
             "origin": { "name": ctx.target_freight.origin.name },
         },
         "meta": {
-            "promotion": { "actor": ctx.actor },
+            "promotion": { "actor": ctx.actor, "rollback": ctx.rollback },
             "step": { "alias": alias },
         },
     })

@@ -32,8 +32,10 @@
 //! closures and predicates (`filter(xs, # > 1)`, `.field` shorthand),
 //! `let`, methods on strings.
 //!
-//! Undefined is strict: an unknown variable or a missing attribute is an
-//! error that names it (use `?.` or `??` where a value may be missing).
+//! As in expr-lang, a key a map does not hold is `nil`
+//! (`outputs.a.missing == nil` is true); fetching from `nil`, an index out
+//! of range and a field a value does not have are errors naming the path.
+//! An unknown top-level name is an error too (`null` is `nil`).
 //! Every evaluation runs on a fuel budget ([`Evaluator::with_fuel`]), so a
 //! runaway expression stops with an error instead of hanging.
 //!
@@ -65,9 +67,15 @@
 //! `.Version`; `artifactFrom(s).ArtifactType`, `.SubscriptionName`,
 //! `.Version`, `.Metadata`) and write out as Kargo's JSON.
 //!
+//! [`Evaluator::check_template`] and [`Evaluator::check_config`] find, before
+//! anything runs, expressions that do not parse and calls of functions
+//! kargo-rs does not have; [`crate::engine::inflate_tasks`] uses them so a
+//! template is refused when it is loaded.
+//!
 //! # Departures from Kargo
-//! - An undefined variable or missing attribute is an error (Kargo's
-//!   expr-lang gives `nil`); `??` and `?.` give the lenient behaviour.
+//! - An unknown top-level name (`${{ output.x }}` for `outputs.x`) is an
+//!   error; expr-lang reads it as `nil` and Kargo writes `null` into the
+//!   config. `nil` and `null` themselves are `nil`.
 //! - `NaN` and infinities coerce to strings (Kargo fails when it writes
 //!   the config); integers keep full precision (Go reads every number as a
 //!   float).
@@ -75,8 +83,9 @@
 //!   Warehouses' subscriptions: "ambiguous" means more than one piece of
 //!   Freight holds a match, and `chartFrom` returns `nil` where Kargo
 //!   reports a chart no requested Warehouse subscribes to.
-//! - `artifactFrom`, `freightStatus`, `configMap`, `secret` and their
-//!   shared variants are not provided.
+//! - `freightStatus`, `configMap`, `secret` and their shared variants are
+//!   not provided (they read Kubernetes objects); templates calling them
+//!   are refused when loaded, naming the function.
 //! - `freightMetadata(name)` and `stageMetadata(name)` read what
 //!   [`Scope::metadata`] holds: the engine loads it from the promotion's
 //!   state store before it evaluates a step (so metadata set by an
@@ -171,6 +180,9 @@ impl ExprError {
 /// expressions (a typical one uses well under a hundred units), small
 /// enough to stop a runaway one within milliseconds.
 pub const DEFAULT_FUEL: u64 = 200_000;
+
+/// Config keys whose string values steps evaluate as bare expressions.
+const BARE_EXPRESSION_KEYS: &[&str] = &["fromExpression", "successExpression", "failureExpression"];
 
 /// Names that [`Scope::extra`] cannot take.
 const RESERVED: &[&str] = &[
@@ -292,6 +304,80 @@ impl Evaluator {
             .map_err(|e| ExprError::new(expression, self.describe(&e)))
     }
 
+    /// Checks, without evaluating, that a string's `${{ }}` expressions
+    /// parse and call only functions kargo-rs has. A function of Kargo's
+    /// reference that kargo-rs does not provide (`secret`, `configMap`,
+    /// `freightStatus`...) is refused here, by name, so a template fails
+    /// when it is loaded rather than halfway through a promotion.
+    pub fn check_template(&self, template: &str) -> Result<(), ExprError> {
+        if !template::has_expression(template) {
+            return Ok(());
+        }
+        for piece in template::split(template).map_err(|m| ExprError::new(template, m))? {
+            if let template::Piece::Expr(e) = piece {
+                self.check_calls(e)
+                    .map_err(|m| ExprError::new(template, m))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`check_template`](Self::check_template) for a bare expression
+    /// (`fromExpression`, `successExpression`).
+    pub fn check_bare_expression(&self, expression: &str) -> Result<(), ExprError> {
+        self.check_calls(expression)
+            .map_err(|m| ExprError::new(expression, m))
+    }
+
+    /// Checks every string of a step config as [`check_template`] does;
+    /// the values of the keys Kargo evaluates as bare expressions
+    /// (`fromExpression`, `successExpression`, `failureExpression`) are
+    /// checked as expressions.
+    ///
+    /// [`check_template`]: Self::check_template
+    pub fn check_config(&self, config: &Value) -> Result<(), ExprError> {
+        match config {
+            Value::String(s) => self.check_template(s),
+            Value::Array(items) => items.iter().try_for_each(|v| self.check_config(v)),
+            Value::Object(map) => map.iter().try_for_each(|(k, v)| match v {
+                Value::String(s) if BARE_EXPRESSION_KEYS.contains(&k.as_str()) => {
+                    if template::has_expression(s) {
+                        self.check_template(s)
+                    } else {
+                        self.check_bare_expression(s)
+                    }
+                }
+                other => self.check_config(other),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_calls(&self, expression: &str) -> Result<(), String> {
+        let (translated, calls) = translate::translate_with_calls(expression)
+            .map_err(|m| format!("syntax error: {m}"))?;
+        for name in calls {
+            let known = self.env.globals().any(|(global, _)| global == name)
+                || functions::SCOPE_FUNCTIONS.contains(&name.as_str());
+            if !known {
+                let why = match functions::KARGO_ONLY
+                    .iter()
+                    .find(|(kargo, _)| *kargo == name)
+                {
+                    Some((_, why)) => {
+                        format!("function `{name}()` is not supported by kargo-rs: {why}")
+                    }
+                    None => format!("unknown function `{name}()`"),
+                };
+                return Err(why);
+            }
+        }
+        self.env
+            .compile_expression_owned(translated)
+            .map(drop)
+            .map_err(|e| self.describe(&e))
+    }
+
     fn template(&self, template: &str, ctx: &MjValue) -> Result<Value, ExprError> {
         let pieces = template::split(template).map_err(|m| ExprError::new(template, m))?;
         let single = pieces.len() == 1;
@@ -361,10 +447,15 @@ impl Evaluator {
             );
         }
         let text = err.to_string();
-        match text.find(" (in <expression>") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        }
+        let text = match text.find(" (in <expression>") {
+            Some(i) => &text[..i],
+            None => text.as_str(),
+        };
+        // Our functions' own messages say what failed; minijinja's kind
+        // name in front of them adds nothing.
+        text.strip_prefix("invalid operation: ")
+            .unwrap_or(text)
+            .to_owned()
     }
 
     /// The variables and scope-bound functions an expression sees.
