@@ -18,6 +18,8 @@ use crate::model::{
 pub(super) const COALESCE_FN: &str = "__kargo_coalesce";
 /// Name of the helper the translation of `a?.b` and `a?.[k]` calls.
 pub(super) const OPTIONAL_FN: &str = "__kargo_optional";
+/// Name of the helper the translation of `response.header(name)` calls.
+pub(super) const HEADER_FN: &str = "__kargo_header";
 /// Name of the helper the translation of `a.b` and `a[k]` calls.
 pub(super) const FETCH_FN: &str = "__kargo_fetch";
 
@@ -169,6 +171,7 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
         }
     });
     env.add_function(FETCH_FN, fetch);
+    env.add_function(HEADER_FN, header);
     env.add_function(OPTIONAL_FN, |obj: MjValue, key: MjValue| {
         if obj.is_undefined() || obj.is_none() {
             return MjValue::from(());
@@ -178,6 +181,28 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
             _ => MjValue::from(()),
         }
     });
+}
+
+/// The http step's `response.header(name)`: Go's `Header.Get`, the first
+/// value of the header named `name` in any case, or `""`.
+fn header(response: MjValue, name: String) -> Result<MjValue, Error> {
+    let headers = response
+        .get_attr("headers")
+        .ok()
+        .filter(|h| h.kind() == minijinja::value::ValueKind::Map)
+        .ok_or_else(|| fail("header(): only an http response has headers"))?;
+    let iter = headers.try_iter()?;
+    for key in iter {
+        if key.as_str().is_some_and(|k| k.eq_ignore_ascii_case(&name)) {
+            let values = headers.get_item(&key)?;
+            return Ok(values
+                .get_item(&MjValue::from(0))
+                .ok()
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(|| MjValue::from("")));
+        }
+    }
+    Ok(MjValue::from(""))
 }
 
 /// `obj.key` / `obj[key]` as expr-lang evaluates them: a key a map does

@@ -150,7 +150,9 @@ pub struct Scope {
     /// Whether an earlier step that was not `continueOnError` failed
     /// (`success()` / `failure()`).
     pub failed: bool,
-    /// Extra top-level variables, e.g. `response` for the http step.
+    /// Extra top-level variables, e.g. `response` for the http step. The
+    /// entry `$env`, when present, is what `$env` reads (a parse step's
+    /// document, which may be a list or a scalar).
     pub extra: Map<String, Value>,
     /// What `freightMetadata(name)` and `stageMetadata(name)` read; `None`
     /// when the promotion runs without a state store (they then fail).
@@ -181,8 +183,18 @@ impl ExprError {
 /// enough to stop a runaway one within milliseconds.
 pub const DEFAULT_FUEL: u64 = 200_000;
 
+/// What `$env` translates to. [`Scope::extra`]'s `$env` entry, when set,
+/// is its value (a parse step's whole document); otherwise it is the map
+/// of every top-level variable, as in expr-lang.
+const ENV_VAR: &str = "__kargo_env";
+
 /// Config keys whose string values steps evaluate as bare expressions.
-const BARE_EXPRESSION_KEYS: &[&str] = &["fromExpression", "successExpression", "failureExpression"];
+const BARE_EXPRESSION_KEYS: &[&str] = &[
+    "fromExpression",
+    "successExpression",
+    "failureExpression",
+    "errorExpression",
+];
 
 /// Names that [`Scope::extra`] cannot take.
 const RESERVED: &[&str] = &[
@@ -286,8 +298,14 @@ impl Evaluator {
 
     /// Evaluates a bare expression (no delimiters), e.g. an http step's
     /// `successExpression`, and returns its value as JSON, uncoerced.
+    ///
+    /// With a document set as `$env` in [`Scope::extra`] (a parse step's),
+    /// names other than `ctx`, `vars`, `outputs`, `task` and functions are
+    /// read from that document as expr-lang reads them when Kargo runs it
+    /// on the document: a name the document lacks is `nil`.
     pub fn eval_expression(&self, expression: &str, scope: &Scope) -> Result<Value, ExprError> {
-        self.expression(expression, &self.context(scope))
+        let doc_mode = scope.extra.contains_key("$env");
+        self.expression_in(expression, &self.context(scope), doc_mode)
             .map(|(value, _)| value)
             .map_err(|m| ExprError::new(expression, m))
     }
@@ -409,7 +427,19 @@ impl Evaluator {
     /// Evaluates one expression: its value as JSON, and whether it was a
     /// string.
     fn expression(&self, source: &str, ctx: &MjValue) -> Result<(Value, bool), String> {
-        let translated = translate::translate(source).map_err(|m| format!("syntax error: {m}"))?;
+        self.expression_in(source, ctx, false)
+    }
+
+    /// [`expression`](Self::expression), reading unknown names from `$env`
+    /// when `doc_mode` is set.
+    fn expression_in(
+        &self,
+        source: &str,
+        ctx: &MjValue,
+        doc_mode: bool,
+    ) -> Result<(Value, bool), String> {
+        let translated =
+            translate::translate_in(source, doc_mode).map_err(|m| format!("syntax error: {m}"))?;
         let compiled = self
             .env
             .compile_expression_owned(translated.clone())
@@ -475,6 +505,12 @@ impl Evaluator {
             let task = BTreeMap::from([("outputs", MjValue::from(Serde(task_outputs)))]);
             vars.insert("task".into(), MjValue::from_object(task));
         }
+        let env = match scope.extra.get("$env") {
+            Some(root) => MjValue::from(Serde(root)),
+            None => MjValue::from_object(vars.clone()),
+        };
+        vars.remove("$env");
+        vars.insert(ENV_VAR.into(), env);
         for (name, f) in functions::scope_functions(scope) {
             vars.insert(name.into(), f);
         }

@@ -890,3 +890,46 @@ fn evaluator_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Evaluator>();
 }
+
+/// Kargo's parse steps run expr-lang on the document: `$env` is its root,
+/// whatever it is, and a name it lacks is nil (`json_parser_test.go`).
+#[test]
+fn env_is_the_document_root() {
+    let ev = Evaluator::new();
+    let with_doc = |doc: Value| {
+        let mut s = Scope::default();
+        if let Value::Object(map) = &doc {
+            s.extra.extend(map.clone());
+        }
+        s.extra.insert("$env".into(), doc);
+        s
+    };
+    let list = with_doc(json!(["first", {"name": "item2"}, 3]));
+    assert_eq!(
+        ev.eval_expression("$env[0]", &list).unwrap(),
+        json!("first")
+    );
+    assert_eq!(
+        ev.eval_expression("$env[1].name", &list).unwrap(),
+        json!("item2")
+    );
+    assert_eq!(ev.eval_expression("len($env)", &list).unwrap(), json!(3));
+    let scalar = with_doc(json!(42));
+    assert_eq!(ev.eval_expression("$env + 1", &scalar).unwrap(), json!(43));
+    let map = with_doc(json!({"key": "value", "nested": {"a": 1}}));
+    assert_eq!(ev.eval_expression("key", &map).unwrap(), json!("value"));
+    assert_eq!(ev.eval_expression("missingKey", &map).unwrap(), json!(null));
+    assert_eq!(ev.eval_expression("true", &map).unwrap(), json!(true));
+    assert_eq!(ev.eval_expression("$env.nested.a", &map).unwrap(), json!(1));
+    let e = ev.eval_expression("nonexistent.path", &map).unwrap_err();
+    assert_eq!(
+        e.message,
+        "cannot fetch `path` from `nonexistent`: it is nil"
+    );
+    // Outside a parse step, `$env` is the map of top-level variables.
+    let s = scope();
+    assert_eq!(
+        ev.eval_expression("$env.ctx.stage", &s).unwrap(),
+        json!("prod")
+    );
+}

@@ -6,7 +6,7 @@
 //! languages cannot change a result. String literals are copied as they
 //! are; nothing inside them is translated.
 
-use super::functions::{COALESCE_FN, FETCH_FN, OPTIONAL_FN};
+use super::functions::{COALESCE_FN, FETCH_FN, HEADER_FN, OPTIONAL_FN};
 
 /// Deepest nesting accepted, so that hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
@@ -147,9 +147,20 @@ pub(super) fn translate(src: &str) -> Result<String, String> {
     translate_with_calls(src).map(|(out, _)| out)
 }
 
+/// [`translate`]; with `doc_mode`, a top-level name other than `ctx`,
+/// `vars`, `outputs`, `task` or a called function is fetched from `$env`
+/// (a parse step's document), so a missing one is nil.
+pub(super) fn translate_in(src: &str, doc_mode: bool) -> Result<String, String> {
+    parse(src, doc_mode).map(|(out, _)| out)
+}
+
 /// [`translate`], and the names of the functions the expression calls
 /// (`secret` in `secret('x').token`; methods and filters are not counted).
 pub(super) fn translate_with_calls(src: &str) -> Result<(String, Vec<String>), String> {
+    parse(src, false)
+}
+
+fn parse(src: &str, doc_mode: bool) -> Result<(String, Vec<String>), String> {
     let toks = tokenize(src)?;
     if toks.is_empty() {
         return Err("empty expression".into());
@@ -160,6 +171,7 @@ pub(super) fn translate_with_calls(src: &str) -> Result<(String, Vec<String>), S
         depth: 0,
         lenient: false,
         calls: Vec::new(),
+        doc_mode,
     };
     let out = p.expr(0)?;
     if let Some(t) = p.toks.get(p.i) {
@@ -224,6 +236,8 @@ struct Parser {
     lenient: bool,
     /// The functions called by name so far.
     calls: Vec<String>,
+    /// Read unknown top-level names from `$env` (see [`translate_in`]).
+    doc_mode: bool,
 }
 
 /// expr-lang's binary operators: precedence and right associativity.
@@ -410,7 +424,13 @@ impl Parser {
                             self.i += 1;
                             if self.is_punct("(") {
                                 self.i += 1;
-                                out = format!("{out}.{name}({})", self.list(")")?);
+                                let args = self.list(")")?;
+                                out = if name == "header" {
+                                    // The http step's `response.header(name)`.
+                                    format!("{HEADER_FN}({out}, {args})")
+                                } else {
+                                    format!("{out}.{name}({args})")
+                                };
                                 shown.push_str(&format!(".{name}(…)"));
                                 continue;
                             } else if optional {
@@ -496,6 +516,14 @@ impl Parser {
             Tok::Ident(name) => Ok(match name.as_str() {
                 // expr-lang reads an unknown name (Kargo's `null`) as nil.
                 "nil" | "null" => "none".into(),
+                // expr-lang's whole environment.
+                "$env" => super::ENV_VAR.into(),
+                "true" | "false" | "ctx" | "vars" | "outputs" | "task" => name,
+                _ if self.doc_mode && !self.is_punct("(") => format!(
+                    "{FETCH_FN}({}, {}, \"$env\")",
+                    super::ENV_VAR,
+                    quote_name(&name)
+                ),
                 _ => name,
             }),
             Tok::Punct("(") => {

@@ -379,8 +379,9 @@ pub(crate) async fn run_update(
 pub(crate) type Reader = fn(&str) -> Result<Value, EditError>;
 
 /// The shared body of every `*-parse` step: parse the file and evaluate
-/// each `fromExpression` with the document's top-level keys as variables
-/// (and the whole document as `outputs`, as Kargo's docs describe).
+/// each `fromExpression` with the document's top-level keys as variables,
+/// the whole document as `$env` (as expr-lang, which Kargo runs on the
+/// document, has it) and as `outputs` (as Kargo's docs describe).
 pub(crate) async fn run_parse(
     ctx: &StepContext,
     kind: &'static str,
@@ -410,6 +411,9 @@ pub(crate) async fn run_parse(
     extra
         .entry("outputs".to_owned())
         .or_insert_with(|| doc.clone());
+    // `$env` is the whole document, whatever its root: a map, a list or a
+    // scalar (`$env[0].name`, `$env`).
+    extra.insert("$env".to_owned(), doc.clone());
     let mut result = Map::new();
     for output in outputs {
         let value = ctx

@@ -435,3 +435,62 @@ async fn yaml_merge_names_a_broken_input_and_refuses_paths_outside_the_work_dir(
     }
     assert_eq!(read(dir.path(), "out.yaml"), "kept\n");
 }
+
+/// Kargo's parse steps run expr-lang on the document itself: `$env` is its
+/// root (a list or a scalar too), and a key it lacks is nil.
+#[tokio::test]
+async fn parse_steps_read_the_document_root_as_env() {
+    let (_dir, ctx) = setup(&[
+        ("list.json", "[\"first\", {\"name\": \"item2\"}, 3]"),
+        ("scalar.yaml", "42\n"),
+        ("map.json", "{\"key\": \"value\"}"),
+    ]);
+    let out = run(
+        &ctx,
+        "json-parse",
+        json!({"path": "list.json", "outputs": [
+            {"name": "first", "fromExpression": "$env[0]"},
+            {"name": "name", "fromExpression": "$env[1].name"},
+            {"name": "len", "fromExpression": "len($env)"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(out.output),
+        json!({"first": "first", "name": "item2", "len": 3})
+    );
+    let out = run(
+        &ctx,
+        "yaml-parse",
+        json!({"path": "scalar.yaml", "outputs": [{"name": "n", "fromExpression": "$env + 1"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.output["n"], 43);
+    let out = run(
+        &ctx,
+        "json-parse",
+        json!({"path": "map.json", "outputs": [
+            {"name": "missing", "fromExpression": "missingKey"},
+            {"name": "nested", "fromExpression": "key == 'value' && other == nil"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(out.output),
+        json!({"missing": null, "nested": true})
+    );
+    let err = run(
+        &ctx,
+        "json-parse",
+        json!({"path": "map.json", "outputs": [{"name": "x", "fromExpression": "nonexistent.path"}]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("cannot fetch `path` from `nonexistent`: it is nil"),
+        "{err}"
+    );
+}
