@@ -1068,6 +1068,32 @@ fn verify(text: &str, expected: &[Sem], updates: &[Update]) -> Result<(), EditEr
     Ok(())
 }
 
+/// Refuses what Go's yaml.v3 (which Kargo reads YAML with) refuses but
+/// YAML 1.2 allows: a block mapping entry whose key is written as nothing
+/// (a line that is just `:` or `: value`).
+pub(crate) fn check_go_yaml(src: &str) -> Result<(), EditError> {
+    fn walk(src: &str, node: &Node<'_>) -> Result<(), EditError> {
+        match &node.kind {
+            Kind::Map { entries, flow } => {
+                for (k, v) in entries {
+                    if !*flow && k.span.is_empty() {
+                        let line = src[..k.span.start].matches('\n').count() + 1;
+                        return Err(EditError::Parse(format!(
+                            "a mapping key is missing at line {line} (`:` with no key before it)"
+                        )));
+                    }
+                    walk(src, k)?;
+                    walk(src, v)?;
+                }
+                Ok(())
+            }
+            Kind::Seq { items, .. } => items.iter().try_for_each(|i| walk(src, i)),
+            _ => Ok(()),
+        }
+    }
+    parse(src)?.iter().try_for_each(|doc| walk(src, doc))
+}
+
 /// Reads the first document of a YAML text as JSON (YAML 1.2 core schema;
 /// aliases are expanded, tags ignored).
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
