@@ -494,3 +494,31 @@ async fn parse_steps_read_the_document_root_as_env() {
         "{err}"
     );
 }
+
+/// A config Kargo's schema refuses is refused before the promotion starts,
+/// naming the step and the field: no step runs, no file changes.
+#[tokio::test]
+async fn a_config_the_schema_refuses_stops_the_promotion_before_it_starts() {
+    use kargo_core::engine::{Engine, PromotionContext};
+    use kargo_core::model::PromotionStep;
+    let (dir, _ctx) = setup(&[("v.yaml", "a: 1\n")]);
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let engine = Engine::new(std::sync::Arc::new(registry));
+    let ctx = PromotionContext::new(Workspace::new(dir.path()).unwrap());
+    let steps: Vec<PromotionStep> = serde_json::from_value(json!([
+        {"uses": "yaml-update", "as": "first", "config": {"path": "v.yaml", "updates": [{"key": "a", "value": 2}]}},
+        {"uses": "json-parse", "as": "second", "config": {"path": "v.json", "outputs": [{"name": "", "fromExpression": "a"}]}},
+    ]))
+    .unwrap();
+    let err = engine.run(&ctx, &steps).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "step `second` (json-parse): invalid json-parse config: `outputs[0].name` must not be empty"
+    );
+    assert_eq!(
+        read(dir.path(), "v.yaml"),
+        "a: 1\n",
+        "the first step did not run"
+    );
+}
