@@ -196,22 +196,9 @@ const BARE_EXPRESSION_KEYS: &[&str] = &[
     "errorExpression",
 ];
 
-/// Names that [`Scope::extra`] cannot take.
-const RESERVED: &[&str] = &[
-    "ctx",
-    "vars",
-    "outputs",
-    "task",
-    "imageFrom",
-    "commitFrom",
-    "chartFrom",
-    "artifactFrom",
-    "success",
-    "failure",
-    "status",
-    "freightMetadata",
-    "stageMetadata",
-];
+/// Names that [`Scope::extra`] cannot take (nor the functions of
+/// `functions::SCOPE_FUNCTIONS`).
+const RESERVED: &[&str] = &["ctx", "vars", "outputs", "task"];
 
 /// Evaluates expressions; cheap to share (`Arc`) across promotions.
 ///
@@ -492,8 +479,9 @@ impl Evaluator {
     fn context(&self, scope: &Scope) -> MjValue {
         let mut vars: BTreeMap<String, MjValue> = BTreeMap::new();
         for (k, v) in &scope.extra {
-            let taken =
-                RESERVED.contains(&k.as_str()) || self.env.globals().any(|(name, _)| name == k);
+            let taken = RESERVED.contains(&k.as_str())
+                || functions::SCOPE_FUNCTIONS.contains(&k.as_str())
+                || self.env.globals().any(|(name, _)| name == k);
             if !taken {
                 vars.insert(k.clone(), MjValue::from(Serde(v)));
             }

@@ -2,16 +2,23 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// Runs the updates; an error comes back as `ERROR: ...` so snapshots show it.
-fn edit(src: &str, updates: &[(&str, Value)]) -> String {
+/// Runs the updates through `editor`; an error comes back as `ERROR: ...`
+/// so snapshots show it.
+fn run_editor(
+    editor: fn(&str, &[Update]) -> Result<String, EditError>,
+    src: &str,
+    updates: &[(&str, Value)],
+) -> String {
     let updates: Vec<Update> = updates
         .iter()
         .map(|(k, v)| Update::new(*k, v.clone()))
         .collect();
-    match update(src, &updates) {
-        Ok(out) => out,
-        Err(e) => format!("ERROR: {e}"),
-    }
+    editor(src, &updates).unwrap_or_else(|e| format!("ERROR: {e}"))
+}
+
+/// The structure-writing editor the internal steps use.
+fn edit(src: &str, updates: &[(&str, Value)]) -> String {
+    run_editor(update, src, updates)
 }
 
 #[test]
@@ -532,15 +539,9 @@ fn an_empty_key_is_not_the_key_tilde() {
     "#);
 }
 
+/// yaml-update's editor: existing scalars only.
 fn edit_existing(src: &str, updates: &[(&str, Value)]) -> String {
-    let updates: Vec<Update> = updates
-        .iter()
-        .map(|(k, v)| Update::new(*k, v.clone()))
-        .collect();
-    match update_existing(src, &updates) {
-        Ok(out) => out,
-        Err(e) => format!("ERROR: {e}"),
-    }
+    run_editor(update_existing, src, updates)
 }
 
 /// Kargo's `pkg/yaml/yaml_test.go` (`TestSetValuesInBytes`,
