@@ -66,7 +66,8 @@ fn only_existing_scalars_are_replaced() {
 /// The rest of Kargo's `pkg/toml/toml_test.go` table.
 #[test]
 fn kargo_toml_cases() {
-    let cases: &[(&str, &[(&str, Value)], &str)] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, Value)], &'a str);
+    let cases: &[Case<'_>] = &[
         (
             "title = \"old\"\nactive = true\n",
             &[("title", json!("new"))],

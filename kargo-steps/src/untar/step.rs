@@ -167,7 +167,8 @@ impl Unpack<'_> {
             return Ok(());
         };
         if let Some(why) = unsafe_name(&name) {
-            return Ok(self.skip(&raw, format!("its path {why}")));
+            self.skip(&raw, format!("its path {why}"));
+            return Ok(());
         }
         let rel: PathBuf = name
             .split('/')
@@ -182,7 +183,8 @@ impl Unpack<'_> {
             return Ok(());
         }
         if self.below_symlink(&rel) {
-            return Ok(self.skip(&raw, "it lies below a symbolic link".into()));
+            self.skip(&raw, "it lies below a symbolic link".into());
+            return Ok(());
         }
         let input = self.input;
         let io = |e: std::io::Error| bad_entry(input, &raw, format_args!("cannot be written: {e}"));
@@ -200,7 +202,8 @@ impl Unpack<'_> {
                 let shown = target.to_string_lossy();
                 if let Some(why) = unsafe_name(&shown).or_else(|| escapes(&rel, &target)) {
                     let reason = format!("it is a symbolic link to `{shown}`, which {why}");
-                    return Ok(self.skip(&raw, reason));
+                    self.skip(&raw, reason);
+                    return Ok(());
                 }
                 std::os::unix::fs::symlink(&target, &dest).map_err(io)?;
             }
