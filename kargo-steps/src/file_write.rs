@@ -49,8 +49,21 @@ fn parse_permissions(text: Option<&str>) -> Result<u32, StepError> {
             "invalid {KIND} config: permissions `{text}` must be an octal mode like `0644`"
         )));
     }
-    u32::from_str_radix(text, 8)
-        .map_err(|_| StepError::failed(format!("invalid {KIND} config: permissions `{text}`")))
+    let mode = u32::from_str_radix(text, 8)
+        .map_err(|_| StepError::failed(format!("invalid {KIND} config: permissions `{text}`")))?;
+    // As Kargo: a promotion writes data, never programs, and nothing that
+    // every user of the machine may change.
+    if mode & 0o111 != 0 {
+        return Err(StepError::failed(format!(
+            "invalid {KIND} config: permissions `{text}` must not include executable bits"
+        )));
+    }
+    if mode & 0o002 != 0 {
+        return Err(StepError::failed(format!(
+            "invalid {KIND} config: permissions `{text}` must not be world-writable"
+        )));
+    }
+    Ok(mode)
 }
 
 #[async_trait]
@@ -111,5 +124,58 @@ impl Step for FileWrite {
             StepError::terminal(format!("{KIND}: cannot write `{}`", config.path)).with_source(e)
         })?;
         Ok(StepOutcome::succeeded())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kargo's `file_writer_test.go` permission cases.
+    #[test]
+    fn permissions_refuse_executable_and_world_writable_modes() {
+        assert_eq!(parse_permissions(None).unwrap(), 0o600);
+        assert_eq!(parse_permissions(Some("0644")).unwrap(), 0o644);
+        assert_eq!(parse_permissions(Some("0660")).unwrap(), 0o660);
+        for (text, why) in [
+            ("0755", "must not include executable bits"),
+            ("0700", "must not include executable bits"),
+            ("0610", "must not include executable bits"),
+            ("0666", "must not be world-writable"),
+            ("0602", "must not be world-writable"),
+            ("644", "must be an octal mode"),
+            ("04644", "must be an octal mode"),
+            ("0x44", "must be an octal mode"),
+        ] {
+            let err = parse_permissions(Some(text)).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains(text), "{text}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_mode_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = StepContext::new(kargo_core::Workspace::new(dir.path()).unwrap());
+        let err = FileWrite
+            .run(
+                &ctx,
+                serde_json::json!({"path": "run.sh", "contents": "#!/bin/sh\n", "permissions": "0755"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("executable"), "{err}");
+        assert!(!dir.path().join("run.sh").exists());
+        FileWrite
+            .run(
+                &ctx,
+                serde_json::json!({"path": "a/b.txt", "contents": "x", "permissions": "0640"}),
+            )
+            .await
+            .unwrap();
+        let mode = std::fs::metadata(dir.path().join("a/b.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
     }
 }

@@ -83,6 +83,7 @@ pub mod helm_update_chart;
 pub mod json_parse;
 pub mod json_update;
 pub mod kustomize_set_image;
+pub mod schema;
 pub mod set_freight_alias;
 pub mod set_metadata;
 mod store;
@@ -153,6 +154,7 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     }
     register_file_steps(registry);
     register_manifest_and_state_steps(registry);
+    schema::register(registry);
 }
 
 /// Registers the file steps: `yaml-update`, `yaml-parse`, `yaml-merge`, `json-update`,

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::checkpoint::{Checkpoint, NoCheckpoint};
 pub use crate::model::{PromotionState, StepRecord};
-pub use tasks::{ALIAS_SEPARATOR, TaskCatalog, TaskResolver, inflate_tasks};
+pub use tasks::{ALIAS_SEPARATOR, TaskCatalog, TaskResolver, check_expressions, inflate_tasks};
 
 use crate::Result;
 use crate::credentials::{CredentialsProvider, NoCredentials};
@@ -119,8 +119,12 @@ pub struct PromotionContext {
     pub stage: String,
     /// The promotion's name.
     pub promotion: String,
-    /// Who asked for the promotion.
+    /// Who asked for the promotion (`ctx.meta.promotion.actor`).
     pub actor: String,
+    /// Whether the promotion is a rollback (`ctx.meta.promotion.rollback`).
+    pub rollback: bool,
+    /// The base URL of the host's UI (`ctx.uiBaseUrl`), empty when it has none.
+    pub ui_base_url: String,
     /// Promotion variables (stage variables, then template variables: later
     /// ones win). Step variables override them.
     pub vars: Vec<ExpressionVariable>,
@@ -150,6 +154,8 @@ impl PromotionContext {
             stage: String::new(),
             promotion: String::new(),
             actor: String::new(),
+            rollback: false,
+            ui_base_url: String::new(),
             vars: Vec::new(),
             freight: Arc::default(),
             target_freight: TargetFreight::default(),
@@ -169,6 +175,20 @@ impl PromotionContext {
         self.project = project.into();
         self.stage = stage.into();
         self.promotion = promotion.into();
+        self
+    }
+
+    /// Sets who asked for the promotion and whether it is a rollback, as
+    /// `ctx.meta.promotion` shows them.
+    pub fn with_actor(mut self, actor: impl Into<String>, rollback: bool) -> Self {
+        self.actor = actor.into();
+        self.rollback = rollback;
+        self
+    }
+
+    /// Sets `ctx.uiBaseUrl`.
+    pub fn with_ui_base_url(mut self, url: impl Into<String>) -> Self {
+        self.ui_base_url = url.into();
         self
     }
 

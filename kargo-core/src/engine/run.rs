@@ -58,6 +58,9 @@ impl Engine {
         if state.phase.is_terminal() {
             return Ok(());
         }
+        if state.steps.is_empty() {
+            self.check_configs(steps)?;
+        }
         state.phase = PromotionPhase::Running;
         state.retry_after_ms = None;
         while state.current_step < steps.len() {
@@ -97,6 +100,27 @@ impl Engine {
         state.phase = phase;
         state.message = message;
         checkpoint.save(state).await
+    }
+
+    /// Before a promotion starts: every step's config as written passes
+    /// its step's [`Step::check_config`](crate::step::Step::check_config),
+    /// or the promotion is refused with the step and field named, nothing
+    /// run. (An unregistered kind is left to fail its step, as before.)
+    fn check_configs(&self, steps: &[PromotionStep]) -> Result<()> {
+        for (index, step) in steps.iter().enumerate() {
+            let Some(runner) = self.registry.get(&step.uses) else {
+                continue;
+            };
+            let config = step.config.clone().unwrap_or(Value::Object(Map::new()));
+            runner.check_config(&config).map_err(|e| {
+                Error::Invalid(format!(
+                    "step `{}` ({}): {e}",
+                    step.alias_at(index),
+                    step.uses
+                ))
+            })?;
+        }
+        Ok(())
     }
 
     /// Runs one step until it finishes or waits, retrying retryable errors
@@ -423,6 +447,7 @@ impl Engine {
 
 fn ctx_value(ctx: &PromotionContext, alias: &str) -> Value {
     json!({
+        "uiBaseUrl": ctx.ui_base_url,
         "project": ctx.project,
         "stage": ctx.stage,
         "promotion": ctx.promotion,
@@ -432,7 +457,7 @@ fn ctx_value(ctx: &PromotionContext, alias: &str) -> Value {
             "origin": { "name": ctx.target_freight.origin.name },
         },
         "meta": {
-            "promotion": { "actor": ctx.actor },
+            "promotion": { "actor": ctx.actor, "rollback": ctx.rollback },
             "step": { "alias": alias },
         },
     })

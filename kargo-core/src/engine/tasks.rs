@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, HashSet};
 
+use crate::expr::Evaluator;
 use crate::model::{
     ExpressionVariable, PromotionStep, PromotionTaskReference, PromotionTemplateSpec,
 };
@@ -98,7 +99,39 @@ pub fn inflate_tasks(
             });
         }
     }
+    for step in &out {
+        check_expressions(step)?;
+    }
     Ok(out)
+}
+
+/// Refuses a step whose `if`, variables or config hold an expression that
+/// does not parse or calls a function kargo-rs does not have, naming the
+/// step, where, and the function: templates fail when they are loaded,
+/// never halfway through a promotion.
+pub fn check_expressions(step: &PromotionStep) -> Result<()> {
+    static CHECKER: std::sync::LazyLock<Evaluator> = std::sync::LazyLock::new(Evaluator::new);
+    let invalid = |what: &str, e: crate::expr::ExprError| {
+        Error::Invalid(format!("step `{}`: {what}: {e}", step.alias))
+    };
+    if !step.if_.is_empty() {
+        CHECKER
+            .check_template(&step.if_)
+            .map_err(|e| invalid("`if`", e))?;
+    }
+    for var in &step.vars {
+        if let Some(value) = &var.value {
+            CHECKER
+                .check_template(value)
+                .map_err(|e| invalid(&format!("variable `{}`", var.name), e))?;
+        }
+    }
+    if let Some(config) = &step.config {
+        CHECKER
+            .check_config(config)
+            .map_err(|e| invalid("config", e))?;
+    }
+    Ok(())
 }
 
 fn inflate_one(

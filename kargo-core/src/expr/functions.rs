@@ -18,6 +18,45 @@ use crate::model::{
 pub(super) const COALESCE_FN: &str = "__kargo_coalesce";
 /// Name of the helper the translation of `a?.b` and `a?.[k]` calls.
 pub(super) const OPTIONAL_FN: &str = "__kargo_optional";
+/// Name of the helper the translation of `response.header(name)` calls.
+pub(super) const HEADER_FN: &str = "__kargo_header";
+/// Name of the helper the translation of `a.b` and `a[k]` calls.
+pub(super) const FETCH_FN: &str = "__kargo_fetch";
+
+/// The functions [`scope_functions`] adds for each evaluation.
+pub(super) const SCOPE_FUNCTIONS: &[&str] = &[
+    "imageFrom",
+    "commitFrom",
+    "chartFrom",
+    "artifactFrom",
+    "success",
+    "failure",
+    "freightMetadata",
+    "stageMetadata",
+    "status",
+];
+
+/// Functions of Kargo's expression reference that kargo-rs does not
+/// provide, and why: templates calling them are refused when loaded.
+pub(super) const KARGO_ONLY: &[(&str, &str)] = &[
+    ("secret", "it reads a Kubernetes Secret of the project"),
+    (
+        "sharedSecret",
+        "it reads a Kubernetes Secret of the shared namespace",
+    ),
+    (
+        "configMap",
+        "it reads a Kubernetes ConfigMap of the project",
+    ),
+    (
+        "sharedConfigMap",
+        "it reads a Kubernetes ConfigMap of the shared namespace",
+    ),
+    (
+        "freightStatus",
+        "kargo-rs keeps no Kubernetes Freight status to read",
+    ),
+];
 
 /// Name of the helper the translation of `a + b` calls on the sum, which
 /// refuses a string or list over [`MAX_VALUE_BYTES`](super::MAX_VALUE_BYTES).
@@ -159,6 +198,8 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
             a
         }
     });
+    env.add_function(FETCH_FN, fetch);
+    env.add_function(HEADER_FN, header);
     env.add_function(OPTIONAL_FN, |obj: MjValue, key: MjValue| {
         if obj.is_undefined() || obj.is_none() {
             return MjValue::from(());
@@ -168,6 +209,56 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
             _ => MjValue::from(()),
         }
     });
+}
+
+/// The http step's `response.header(name)`: Go's `Header.Get`, the first
+/// value of the header named `name` in any case, or `""`.
+fn header(response: MjValue, name: String) -> Result<MjValue, Error> {
+    let headers = response
+        .get_attr("headers")
+        .ok()
+        .filter(|h| h.kind() == minijinja::value::ValueKind::Map)
+        .ok_or_else(|| fail("header(): only an http response has headers"))?;
+    let iter = headers.try_iter()?;
+    for key in iter {
+        if key.as_str().is_some_and(|k| k.eq_ignore_ascii_case(&name)) {
+            let values = headers.get_item(&key)?;
+            return Ok(values
+                .get_item(&MjValue::from(0))
+                .ok()
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(|| MjValue::from("")));
+        }
+    }
+    Ok(MjValue::from(""))
+}
+
+/// `obj.key` / `obj[key]` as expr-lang evaluates them: a key a map does
+/// not hold is nil; fetching from nil, an index out of range, or a field
+/// an object does not have is an error naming the path (`shown`).
+fn fetch(obj: MjValue, key: MjValue, shown: String) -> Result<MjValue, Error> {
+    if obj.is_undefined() {
+        return Err(fail(format!(
+            "cannot fetch `{key}`: `{shown}` is undefined"
+        )));
+    }
+    if obj.is_none() {
+        return Err(fail(format!(
+            "cannot fetch `{key}` from `{shown}`: it is nil"
+        )));
+    }
+    let got = obj.get_item(&key).ok().filter(|v| !v.is_undefined());
+    match (got, obj.kind()) {
+        (Some(v), _) => Ok(v),
+        (None, minijinja::value::ValueKind::Map) => Ok(MjValue::from(())),
+        (None, minijinja::value::ValueKind::Seq) => Err(fail(format!(
+            "index {key} is out of range for `{shown}` ({} items)",
+            obj.len().unwrap_or(0)
+        ))),
+        (None, kind) => Err(fail(format!(
+            "cannot fetch `{key}` from `{shown}`, a {kind}"
+        ))),
+    }
 }
 
 /// YAML laid out like Go's yaml.v3 writes it (four-space indents, lists

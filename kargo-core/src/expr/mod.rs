@@ -32,8 +32,10 @@
 //! closures and predicates (`filter(xs, # > 1)`, `.field` shorthand),
 //! `let`, methods on strings.
 //!
-//! Undefined is strict: an unknown variable or a missing attribute is an
-//! error that names it (use `?.` or `??` where a value may be missing).
+//! As in expr-lang, a key a map does not hold is `nil`
+//! (`outputs.a.missing == nil` is true); fetching from `nil`, an index out
+//! of range and a field a value does not have are errors naming the path.
+//! An unknown top-level name is an error too (`null` is `nil`).
 //! Every evaluation runs on a fuel budget ([`Evaluator::with_fuel`]), so a
 //! runaway expression stops with an error instead of hanging.
 //!
@@ -65,9 +67,15 @@
 //! `.Version`; `artifactFrom(s).ArtifactType`, `.SubscriptionName`,
 //! `.Version`, `.Metadata`) and write out as Kargo's JSON.
 //!
+//! [`Evaluator::check_template`] and [`Evaluator::check_config`] find, before
+//! anything runs, expressions that do not parse and calls of functions
+//! kargo-rs does not have; [`crate::engine::inflate_tasks`] uses them so a
+//! template is refused when it is loaded.
+//!
 //! # Departures from Kargo
-//! - An undefined variable or missing attribute is an error (Kargo's
-//!   expr-lang gives `nil`); `??` and `?.` give the lenient behaviour.
+//! - An unknown top-level name (`${{ output.x }}` for `outputs.x`) is an
+//!   error; expr-lang reads it as `nil` and Kargo writes `null` into the
+//!   config. `nil` and `null` themselves are `nil`.
 //! - `NaN` and infinities coerce to strings (Kargo fails when it writes
 //!   the config); integers keep full precision (Go reads every number as a
 //!   float).
@@ -75,8 +83,9 @@
 //!   Warehouses' subscriptions: "ambiguous" means more than one piece of
 //!   Freight holds a match, and `chartFrom` returns `nil` where Kargo
 //!   reports a chart no requested Warehouse subscribes to.
-//! - `artifactFrom`, `freightStatus`, `configMap`, `secret` and their
-//!   shared variants are not provided.
+//! - `freightStatus`, `configMap`, `secret` and their shared variants are
+//!   not provided (they read Kubernetes objects); templates calling them
+//!   are refused when loaded, naming the function.
 //! - `freightMetadata(name)` and `stageMetadata(name)` read what
 //!   [`Scope::metadata`] holds: the engine loads it from the promotion's
 //!   state store before it evaluates a step (so metadata set by an
@@ -141,7 +150,9 @@ pub struct Scope {
     /// Whether an earlier step that was not `continueOnError` failed
     /// (`success()` / `failure()`).
     pub failed: bool,
-    /// Extra top-level variables, e.g. `response` for the http step.
+    /// Extra top-level variables, e.g. `response` for the http step. The
+    /// entry `$env`, when present, is what `$env` reads (a parse step's
+    /// document, which may be a list or a scalar).
     pub extra: Map<String, Value>,
     /// What `freightMetadata(name)` and `stageMetadata(name)` read; `None`
     /// when the promotion runs without a state store (they then fail).
@@ -183,22 +194,22 @@ pub const MAX_VALUE_BYTES: usize = 8 << 20;
 /// string.
 pub const MAX_EXPRESSIONS_PER_STRING: usize = 10_000;
 
-/// Names that [`Scope::extra`] cannot take.
-const RESERVED: &[&str] = &[
-    "ctx",
-    "vars",
-    "outputs",
-    "task",
-    "imageFrom",
-    "commitFrom",
-    "chartFrom",
-    "artifactFrom",
-    "success",
-    "failure",
-    "status",
-    "freightMetadata",
-    "stageMetadata",
+/// What `$env` translates to. [`Scope::extra`]'s `$env` entry, when set,
+/// is its value (a parse step's whole document); otherwise it is the map
+/// of every top-level variable, as in expr-lang.
+const ENV_VAR: &str = "__kargo_env";
+
+/// Config keys whose string values steps evaluate as bare expressions.
+const BARE_EXPRESSION_KEYS: &[&str] = &[
+    "fromExpression",
+    "successExpression",
+    "failureExpression",
+    "errorExpression",
 ];
+
+/// Names that [`Scope::extra`] cannot take (nor the functions of
+/// `functions::SCOPE_FUNCTIONS`).
+const RESERVED: &[&str] = &["ctx", "vars", "outputs", "task"];
 
 /// Evaluates expressions; cheap to share (`Arc`) across promotions.
 ///
@@ -285,8 +296,14 @@ impl Evaluator {
 
     /// Evaluates a bare expression (no delimiters), e.g. an http step's
     /// `successExpression`, and returns its value as JSON, uncoerced.
+    ///
+    /// With a document set as `$env` in [`Scope::extra`] (a parse step's),
+    /// names other than `ctx`, `vars`, `outputs`, `task` and functions are
+    /// read from that document as expr-lang reads them when Kargo runs it
+    /// on the document: a name the document lacks is `nil`.
     pub fn eval_expression(&self, expression: &str, scope: &Scope) -> Result<Value, ExprError> {
-        self.expression(expression, &self.context(scope))
+        let doc_mode = scope.extra.contains_key("$env");
+        self.expression_in(expression, &self.context(scope), doc_mode)
             .map(|(value, _)| value)
             .map_err(|m| ExprError::new(expression, m))
     }
@@ -301,6 +318,80 @@ impl Evaluator {
             .compile_expression_owned(translated)
             .map(drop)
             .map_err(|e| ExprError::new(expression, self.describe(&e)))
+    }
+
+    /// Checks, without evaluating, that a string's `${{ }}` expressions
+    /// parse and call only functions kargo-rs has. A function of Kargo's
+    /// reference that kargo-rs does not provide (`secret`, `configMap`,
+    /// `freightStatus`...) is refused here, by name, so a template fails
+    /// when it is loaded rather than halfway through a promotion.
+    pub fn check_template(&self, template: &str) -> Result<(), ExprError> {
+        if !template::has_expression(template) {
+            return Ok(());
+        }
+        for piece in template::split(template).map_err(|m| ExprError::new(template, m))? {
+            if let template::Piece::Expr(e) = piece {
+                self.check_calls(e)
+                    .map_err(|m| ExprError::new(template, m))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`check_template`](Self::check_template) for a bare expression
+    /// (`fromExpression`, `successExpression`).
+    pub fn check_bare_expression(&self, expression: &str) -> Result<(), ExprError> {
+        self.check_calls(expression)
+            .map_err(|m| ExprError::new(expression, m))
+    }
+
+    /// Checks every string of a step config as [`check_template`] does;
+    /// the values of the keys Kargo evaluates as bare expressions
+    /// (`fromExpression`, `successExpression`, `failureExpression`) are
+    /// checked as expressions.
+    ///
+    /// [`check_template`]: Self::check_template
+    pub fn check_config(&self, config: &Value) -> Result<(), ExprError> {
+        match config {
+            Value::String(s) => self.check_template(s),
+            Value::Array(items) => items.iter().try_for_each(|v| self.check_config(v)),
+            Value::Object(map) => map.iter().try_for_each(|(k, v)| match v {
+                Value::String(s) if BARE_EXPRESSION_KEYS.contains(&k.as_str()) => {
+                    if template::has_expression(s) {
+                        self.check_template(s)
+                    } else {
+                        self.check_bare_expression(s)
+                    }
+                }
+                other => self.check_config(other),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_calls(&self, expression: &str) -> Result<(), String> {
+        let (translated, calls) = translate::translate_with_calls(expression)
+            .map_err(|m| format!("syntax error: {m}"))?;
+        for name in calls {
+            let known = self.env.globals().any(|(global, _)| global == name)
+                || functions::SCOPE_FUNCTIONS.contains(&name.as_str());
+            if !known {
+                let why = match functions::KARGO_ONLY
+                    .iter()
+                    .find(|(kargo, _)| *kargo == name)
+                {
+                    Some((_, why)) => {
+                        format!("function `{name}()` is not supported by kargo-rs: {why}")
+                    }
+                    None => format!("unknown function `{name}()`"),
+                };
+                return Err(why);
+            }
+        }
+        self.env
+            .compile_expression_owned(translated)
+            .map(drop)
+            .map_err(|e| self.describe(&e))
     }
 
     fn template(&self, template: &str, ctx: &MjValue) -> Result<Value, ExprError> {
@@ -353,7 +444,19 @@ impl Evaluator {
     /// Evaluates one expression: its value as JSON, and whether it was a
     /// string.
     fn expression(&self, source: &str, ctx: &MjValue) -> Result<(Value, bool), String> {
-        let translated = translate::translate(source).map_err(|m| format!("syntax error: {m}"))?;
+        self.expression_in(source, ctx, false)
+    }
+
+    /// [`expression`](Self::expression), reading unknown names from `$env`
+    /// when `doc_mode` is set.
+    fn expression_in(
+        &self,
+        source: &str,
+        ctx: &MjValue,
+        doc_mode: bool,
+    ) -> Result<(Value, bool), String> {
+        let translated =
+            translate::translate_in(source, doc_mode).map_err(|m| format!("syntax error: {m}"))?;
         let compiled = self
             .env
             .compile_expression_owned(translated.clone())
@@ -391,18 +494,24 @@ impl Evaluator {
             );
         }
         let text = err.to_string();
-        match text.find(" (in <expression>") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        }
+        let text = match text.find(" (in <expression>") {
+            Some(i) => &text[..i],
+            None => text.as_str(),
+        };
+        // Our functions' own messages say what failed; minijinja's kind
+        // name in front of them adds nothing.
+        text.strip_prefix("invalid operation: ")
+            .unwrap_or(text)
+            .to_owned()
     }
 
     /// The variables and scope-bound functions an expression sees.
     fn context(&self, scope: &Scope) -> MjValue {
         let mut vars: BTreeMap<String, MjValue> = BTreeMap::new();
         for (k, v) in &scope.extra {
-            let taken =
-                RESERVED.contains(&k.as_str()) || self.env.globals().any(|(name, _)| name == k);
+            let taken = RESERVED.contains(&k.as_str())
+                || functions::SCOPE_FUNCTIONS.contains(&k.as_str())
+                || self.env.globals().any(|(name, _)| name == k);
             if !taken {
                 vars.insert(k.clone(), MjValue::from(Serde(v)));
             }
@@ -414,6 +523,12 @@ impl Evaluator {
             let task = BTreeMap::from([("outputs", MjValue::from(Serde(task_outputs)))]);
             vars.insert("task".into(), MjValue::from_object(task));
         }
+        let env = match scope.extra.get("$env") {
+            Some(root) => MjValue::from(Serde(root)),
+            None => MjValue::from_object(vars.clone()),
+        };
+        vars.remove("$env");
+        vars.insert(ENV_VAR.into(), env);
         for (name, f) in functions::scope_functions(scope) {
             vars.insert(name.into(), f);
         }

@@ -282,24 +282,97 @@ fn task_outputs_and_extra_variables() {
 }
 
 #[test]
-fn undefined_variable_is_an_error_naming_it() {
+fn an_unknown_variable_is_an_error_naming_it() {
     let e = eval_err("${{ nope }}");
     assert_eq!(e.expression, "${{ nope }}");
     assert_eq!(e.message, "undefined value: `nope` is undefined");
-    let e = eval_err("${{ vars.missing }}");
-    assert_eq!(e.message, "undefined value: `vars.missing` is undefined");
-    let e = eval_err("${{ vars.missing.deep }}");
-    assert_eq!(e.message, "undefined value: `vars.missing` is undefined");
-    let e = eval_err("${{ outputs.nope.x == 1 }}");
-    assert!(
-        e.message.contains("`outputs.nope` is undefined"),
-        "{}",
-        e.message
-    );
     let e = eval_err("at ${{ ctx.stage }} ${{ nope }}");
     assert_eq!(e.message, "in `nope`: undefined value: `nope` is undefined");
     let e = eval_err("${{ {'a': nope} }}");
     assert_eq!(e.message, "the result holds an undefined value at `.a`");
+    let e = eval_err("${{ nope.x }}");
+    assert_eq!(e.message, "cannot fetch `x`: `nope` is undefined");
+}
+
+/// expr-lang (and so Kargo): a key a map does not hold is nil; fetching
+/// from nil is an error naming the path.
+#[test]
+fn a_missing_map_key_is_nil() {
+    assert_eq!(eval("${{ outputs['step-1'].missing == nil }}"), json!(true));
+    assert_eq!(eval("${{ outputs.nope == nil }}"), json!(true));
+    assert_eq!(eval("${{ vars.missing }}"), json!(null));
+    assert_eq!(eval("${{ vars['missing'] }}"), json!(null));
+    assert_eq!(eval("${{ quote(vars.missing) }}"), json!("null"));
+    let e = eval_err("${{ vars.missing.deep }}");
+    assert_eq!(
+        e.message,
+        "cannot fetch `deep` from `vars.missing`: it is nil"
+    );
+    let e = eval_err("${{ outputs.nope.x == 1 }}");
+    assert_eq!(e.message, "cannot fetch `x` from `outputs.nope`: it is nil");
+    let e = eval_err("${{ [1, 2][5] }}");
+    assert_eq!(e.message, "index 5 is out of range for `(…)` (2 items)");
+    let e = eval_err("${{ ctx.stage.x }}");
+    assert_eq!(e.message, "cannot fetch `x` from `ctx.stage`, a string");
+}
+
+/// Kargo's `pkg/expressions/json_templates_test.go`: `quote(null)` forces
+/// null to a string (`null` is an unknown name, so nil, in expr-lang).
+#[test]
+fn quote_of_null_is_the_string_null() {
+    assert_eq!(eval("${{ quote(null) }}"), json!("null"));
+    assert_eq!(eval("${{ quote(nil) }}"), json!("null"));
+    assert_eq!(eval("${{ null }}"), json!(null));
+}
+
+/// Every function of Kargo's expression reference either works or is
+/// refused, by name, before anything runs.
+#[test]
+fn unsupported_functions_are_refused_when_checked() {
+    let ev = Evaluator::new();
+    for (name, _) in super::functions::KARGO_ONLY {
+        let template = format!("${{{{ {name}('x').token }}}}");
+        let e = ev.check_template(&template).unwrap_err();
+        assert!(
+            e.message
+                .starts_with(&format!("function `{name}()` is not supported by kargo-rs")),
+            "{}",
+            e.message
+        );
+    }
+    let e = ev.check_template("a ${{ nosuch(1) }} b").unwrap_err();
+    assert_eq!(e.message, "unknown function `nosuch()`");
+    let e = ev.check_template("${{ 1 + }}").unwrap_err();
+    assert_eq!(e.message, "syntax error: unexpected end of expression");
+    for ok in [
+        "${{ quote(vars.x) }}",
+        "${{ imageFrom('r').Tag + semverParse('1.0.0').IncMinor().String() }}",
+        "${{ freightMetadata(ctx.targetFreight.name)?.a ?? status('x') }}",
+        "${{ warehouse('w') }} ${{ success() && !failure() || always() }}",
+        "${{ artifactFrom('s') }}${{ chartFrom('c') }}${{ commitFrom('g') }}",
+        "${{ stageMetadata(ctx.stage) }}${{ semverDiff('1', '2') }}",
+        "${{ asJSON(vars) + asYAML(vars) + unsafeQuote(1) }}",
+        "no expression",
+    ] {
+        ev.check_template(ok)
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    let config = json!({"outputs": [{"name": "a", "fromExpression": "secret('s').x"}], "b": ["${{ configMap('c') }}"]});
+    let e = ev.check_config(&config).unwrap_err();
+    assert!(e.message.contains("`secret()`"), "{}", e.message);
+    let e = ev
+        .check_config(&json!({"b": ["${{ configMap('c') }}"]}))
+        .unwrap_err();
+    assert!(e.message.contains("`configMap()`"), "{}", e.message);
+}
+
+#[test]
+fn scope_function_names_are_listed() {
+    let names: Vec<&str> = super::functions::scope_functions(&Scope::default())
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(names, super::functions::SCOPE_FUNCTIONS);
 }
 
 // --- translation ----------------------------------------------------------
@@ -868,10 +941,54 @@ fn eval_expression_returns_the_uncoerced_value() {
     let e = ev.eval_expression("nope", &s).unwrap_err();
     assert_eq!(e.expression, "nope");
     assert_eq!(e.message, "undefined value: `nope` is undefined");
+    assert_eq!(ev.eval_expression("vars.missing", &s).unwrap(), json!(null));
 }
 
 #[test]
 fn evaluator_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Evaluator>();
+}
+
+/// Kargo's parse steps run expr-lang on the document: `$env` is its root,
+/// whatever it is, and a name it lacks is nil (`json_parser_test.go`).
+#[test]
+fn env_is_the_document_root() {
+    let ev = Evaluator::new();
+    let with_doc = |doc: Value| {
+        let mut s = Scope::default();
+        if let Value::Object(map) = &doc {
+            s.extra.extend(map.clone());
+        }
+        s.extra.insert("$env".into(), doc);
+        s
+    };
+    let list = with_doc(json!(["first", {"name": "item2"}, 3]));
+    assert_eq!(
+        ev.eval_expression("$env[0]", &list).unwrap(),
+        json!("first")
+    );
+    assert_eq!(
+        ev.eval_expression("$env[1].name", &list).unwrap(),
+        json!("item2")
+    );
+    assert_eq!(ev.eval_expression("len($env)", &list).unwrap(), json!(3));
+    let scalar = with_doc(json!(42));
+    assert_eq!(ev.eval_expression("$env + 1", &scalar).unwrap(), json!(43));
+    let map = with_doc(json!({"key": "value", "nested": {"a": 1}}));
+    assert_eq!(ev.eval_expression("key", &map).unwrap(), json!("value"));
+    assert_eq!(ev.eval_expression("missingKey", &map).unwrap(), json!(null));
+    assert_eq!(ev.eval_expression("true", &map).unwrap(), json!(true));
+    assert_eq!(ev.eval_expression("$env.nested.a", &map).unwrap(), json!(1));
+    let e = ev.eval_expression("nonexistent.path", &map).unwrap_err();
+    assert_eq!(
+        e.message,
+        "cannot fetch `path` from `nonexistent`: it is nil"
+    );
+    // Outside a parse step, `$env` is the map of top-level variables.
+    let s = scope();
+    assert_eq!(
+        ev.eval_expression("$env.ctx.stage", &s).unwrap(),
+        json!("prod")
+    );
 }

@@ -6,7 +6,7 @@
 //! languages cannot change a result. String literals are copied as they
 //! are; nothing inside them is translated.
 
-use super::functions::{COALESCE_FN, OPTIONAL_FN, SIZED_FN};
+use super::functions::{COALESCE_FN, FETCH_FN, HEADER_FN, OPTIONAL_FN, SIZED_FN};
 
 /// Deepest nesting accepted, so that hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
@@ -144,6 +144,23 @@ fn tokenize(src: &str) -> Result<Vec<Token>, String> {
 
 /// Translates an expr-lang expression into an equivalent minijinja one.
 pub(super) fn translate(src: &str) -> Result<String, String> {
+    translate_with_calls(src).map(|(out, _)| out)
+}
+
+/// [`translate`]; with `doc_mode`, a top-level name other than `ctx`,
+/// `vars`, `outputs`, `task` or a called function is fetched from `$env`
+/// (a parse step's document), so a missing one is nil.
+pub(super) fn translate_in(src: &str, doc_mode: bool) -> Result<String, String> {
+    parse(src, doc_mode).map(|(out, _)| out)
+}
+
+/// [`translate`], and the names of the functions the expression calls
+/// (`secret` in `secret('x').token`; methods and filters are not counted).
+pub(super) fn translate_with_calls(src: &str) -> Result<(String, Vec<String>), String> {
+    parse(src, false)
+}
+
+fn parse(src: &str, doc_mode: bool) -> Result<(String, Vec<String>), String> {
     let toks = tokenize(src)?;
     if toks.is_empty() {
         return Err("empty expression".into());
@@ -153,6 +170,8 @@ pub(super) fn translate(src: &str) -> Result<String, String> {
         i: 0,
         depth: 0,
         lenient: false,
+        calls: Vec::new(),
+        doc_mode,
     };
     let out = p.expr(0)?;
     if let Some(t) = p.toks.get(p.i) {
@@ -165,7 +184,7 @@ pub(super) fn translate(src: &str) -> Result<String, String> {
     if nesting(&out) > MAX_DEPTH {
         return Err("expression nested too deeply".into());
     }
-    Ok(out)
+    Ok((out, p.calls))
 }
 
 /// The deepest bracket nesting of translated text (long operator chains
@@ -215,6 +234,10 @@ struct Parser {
     /// Parse the next member chain as if every access were `?.`: the
     /// left side of `??` may name something missing.
     lenient: bool,
+    /// The functions called by name so far.
+    calls: Vec<String>,
+    /// Read unknown top-level names from `$env` (see [`translate_in`]).
+    doc_mode: bool,
 }
 
 /// expr-lang's binary operators: precedence and right associativity.
@@ -381,12 +404,19 @@ impl Parser {
 
     fn postfix(&mut self) -> Result<String, String> {
         let mut optional = std::mem::take(&mut self.lenient);
+        // The path as written, for error messages (`outputs.a[…]`).
+        let mut shown = match self.peek() {
+            Some(Tok::Ident(name)) => name.clone(),
+            _ => "(…)".to_owned(),
+        };
+        let mut bare_name = matches!(self.peek(), Some(Tok::Ident(_)));
         let mut out = self.primary()?;
         // After `?.`, the rest of the chain yields nil instead of failing.
         loop {
             match self.peek() {
                 Some(Tok::Punct(p @ ("." | "?."))) => {
                     let p = *p;
+                    bare_name = false;
                     optional |= p == "?.";
                     self.i += 1;
                     match self.peek().cloned() {
@@ -394,12 +424,25 @@ impl Parser {
                             self.i += 1;
                             if self.is_punct("(") {
                                 self.i += 1;
-                                out = format!("{out}.{name}({})", self.list(")")?);
+                                let args = self.list(")")?;
+                                out = if name == "header" {
+                                    // The http step's `response.header(name)`.
+                                    format!("{HEADER_FN}({out}, {args})")
+                                } else {
+                                    format!("{out}.{name}({args})")
+                                };
+                                shown.push_str(&format!(".{name}(…)"));
+                                continue;
                             } else if optional {
                                 out = format!("{OPTIONAL_FN}({out}, {})", quote_name(&name));
                             } else {
-                                out = format!("{out}.{name}");
+                                out = format!(
+                                    "{FETCH_FN}({out}, {}, {})",
+                                    quote_name(&name),
+                                    quote_name(&shown)
+                                );
                             }
+                            shown.push_str(&format!(".{name}"));
                         }
                         Some(Tok::Punct("[")) if p == "?." => {
                             self.i += 1;
@@ -416,25 +459,34 @@ impl Parser {
                     }
                 }
                 Some(Tok::Punct("[")) => {
+                    bare_name = false;
                     self.i += 1;
-                    let index = self.index()?;
-                    if optional && !index.contains(':') {
+                    let (index, slice) = self.index()?;
+                    if slice {
+                        out = format!("{out}[{index}]");
+                    } else if optional {
                         out = format!("{OPTIONAL_FN}({out}, {index})");
                     } else {
-                        out = format!("{out}[{index}]");
+                        out = format!("{FETCH_FN}({out}, {index}, {})", quote_name(&shown));
                     }
+                    shown.push_str("[…]");
                 }
                 Some(Tok::Punct("(")) => {
+                    if std::mem::take(&mut bare_name) {
+                        self.calls.push(shown.clone());
+                    }
                     self.i += 1;
                     out = format!("{out}({})", self.list(")")?);
+                    shown.push_str("(…)");
                 }
                 _ => return Ok(out),
             }
         }
     }
 
-    /// The inside of `[...]`: an index or a slice, up to and including `]`.
-    fn index(&mut self) -> Result<String, String> {
+    /// The inside of `[...]`: an index or a slice (then `true`), up to and
+    /// including `]`.
+    fn index(&mut self) -> Result<(String, bool), String> {
         let start = if self.is_punct(":") {
             String::new()
         } else {
@@ -448,10 +500,10 @@ impl Parser {
                 self.expr(0)?
             };
             self.expect("]")?;
-            return Ok(format!("{start}:{end}"));
+            return Ok((format!("{start}:{end}"), true));
         }
         self.expect("]")?;
-        Ok(start)
+        Ok((start, false))
     }
 
     fn primary(&mut self) -> Result<String, String> {
@@ -462,7 +514,16 @@ impl Parser {
         match tok {
             Tok::Str(s) | Tok::Num(s) => Ok(s),
             Tok::Ident(name) => Ok(match name.as_str() {
-                "nil" => "none".into(),
+                // expr-lang reads an unknown name (Kargo's `null`) as nil.
+                "nil" | "null" => "none".into(),
+                // expr-lang's whole environment.
+                "$env" => super::ENV_VAR.into(),
+                "true" | "false" | "ctx" | "vars" | "outputs" | "task" => name,
+                _ if self.doc_mode && !self.is_punct("(") => format!(
+                    "{FETCH_FN}({}, {}, \"$env\")",
+                    super::ENV_VAR,
+                    quote_name(&name)
+                ),
                 _ => name,
             }),
             Tok::Punct("(") => {
@@ -571,7 +632,7 @@ mod tests {
         );
         assert_eq!(
             t("f(x.y).z ?? 1"),
-            "__kargo_coalesce(__kargo_optional(f(x.y), \"z\"), 1)"
+            "__kargo_coalesce(__kargo_optional(f(__kargo_fetch(x, \"y\", \"x\")), \"z\"), 1)"
         );
         assert_eq!(
             t("a?.b.c"),
@@ -594,11 +655,13 @@ mod tests {
     }
 
     #[test]
-    fn calls_members_and_indexes_pass_through() {
+    fn members_and_indexes_fetch_as_expr_lang_does_and_calls_pass_through() {
         assert_eq!(
             t("outputs['step-1'].x + imageFrom(vars.repo, warehouse('w')).Tag"),
-            "__kargo_sized(outputs['step-1'].x + imageFrom(vars.repo, warehouse('w')).Tag)"
+            "__kargo_sized(__kargo_fetch(__kargo_fetch(outputs, 'step-1', \"outputs\"), \"x\", \"outputs[…]\") \
+             + __kargo_fetch(imageFrom(__kargo_fetch(vars, \"repo\", \"vars\"), warehouse('w')), \"Tag\", \"imageFrom(…)\"))"
         );
+        assert_eq!(t("null"), "none");
         assert_eq!(
             t("semverParse(v).IncMinor().String()"),
             "semverParse(v).IncMinor().String()"

@@ -75,6 +75,15 @@ pub trait Step: Send + Sync + fmt::Debug + 'static {
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
+
+    /// Checks the config as written, before the promotion starts
+    /// (expressions not yet evaluated): an error names the field that can
+    /// never be valid, whatever the expressions give. The default accepts
+    /// everything; `run` still checks the evaluated config.
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        let _ = config;
+        Ok(())
+    }
 }
 
 /// What a step declares about itself; the engine branches on this, never
@@ -132,6 +141,9 @@ macro_rules! forward_step {
             }
             fn capabilities(&self) -> Capabilities {
                 (**self).capabilities()
+            }
+            fn check_config(&self, config: &Value) -> Result<(), StepError> {
+                (**self).check_config(config)
             }
         }
     )*};

@@ -580,3 +580,61 @@ impl Checkpoint for FailingCheckpoint {
         Err(kargo_core::Error::Precondition("disk full".into()))
     }
 }
+
+/// `ctx` as Kargo's expression reference lays it out, `uiBaseUrl` and
+/// `meta.promotion.{actor, rollback}` included.
+#[tokio::test]
+async fn ctx_holds_the_actor_rollback_and_ui_base_url() {
+    let mut h = harness();
+    h.ctx = h
+        .ctx
+        .with_actor("alice", true)
+        .with_ui_base_url("https://kargo.example.com");
+    let steps = steps(
+        r#"
+steps:
+- uses: compose
+  as: c
+  config:
+    actor: ${{ ctx.meta.promotion.actor }}
+    rollback: ${{ ctx.meta.promotion.rollback }}
+    ui: ${{ ctx.uiBaseUrl }}
+    step: ${{ ctx.meta.step.alias }}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(
+        state.outputs["c"],
+        json!({"actor": "alice", "rollback": true, "ui": "https://kargo.example.com", "step": "c"})
+    );
+}
+
+/// A template calling a function kargo-rs lacks is refused when it is
+/// loaded, naming the step, where, and the function.
+#[test]
+fn templates_calling_unsupported_functions_are_refused_when_loaded() {
+    for (yaml, want) in [
+        (
+            "steps:\n- uses: http\n  as: notify\n  config: {headers: [{name: a, value: 'Bearer ${{ secret(\"slack\").token }}'}]}\n",
+            "step `notify`: config: expression `Bearer ${{ secret(\"slack\").token }}`: function `secret()` is not supported by kargo-rs",
+        ),
+        (
+            "steps:\n- uses: script\n  if: ${{ freightStatus(ctx.targetFreight.name).currentlyIn != nil }}\n",
+            "step `step-1`: `if`: expression `${{ freightStatus(ctx.targetFreight.name).currentlyIn != nil }}`: function `freightStatus()` is not supported",
+        ),
+        (
+            "steps:\n- uses: script\n  vars: [{name: v, value: '${{ sharedConfigMap(\"c\").x }}'}]\n",
+            "step `step-1`: variable `v`: expression `${{ sharedConfigMap(\"c\").x }}`: function `sharedConfigMap()` is not supported",
+        ),
+        (
+            "steps:\n- uses: json-parse\n  config: {outputs: [{name: a, fromExpression: 'typo(x)'}]}\n",
+            "step `step-1`: config: expression `typo(x)`: unknown function `typo()`",
+        ),
+    ] {
+        let spec: PromotionTemplateSpec = serde_saphyr::from_str(yaml).unwrap();
+        let err = inflate_tasks(&spec.steps, &[], &TaskCatalog::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(want), "{err}\nwanted: {want}");
+    }
+}

@@ -11,7 +11,7 @@ const FIXTURES: &[(&str, &str, Editor, Reader)] = &[
     (
         "values.yaml",
         include_str!("../../tests/fixtures/values.yaml"),
-        yaml::update,
+        yaml::update_existing,
         yaml::read,
     ),
     (
@@ -40,8 +40,9 @@ const FIXTURES: &[(&str, &str, Editor, Reader)] = &[
     ),
 ];
 
+/// A key segment in Kargo's key syntax: `.` and `:` escaped.
 fn escape(segment: &str) -> String {
-    segment.replace('\\', "\\\\").replace('.', "\\.")
+    segment.replace('.', "\\.").replace(':', "\\:")
 }
 
 fn leaves(

@@ -7,7 +7,9 @@ use std::ops::Range;
 
 use serde_json::Value;
 
-use super::{EditError, Splice, Update, index_of, line_ending, line_start, split_key};
+use super::{
+    EditError, KeyPart, Splice, Update, index_of, line_ending, line_start, split_key_parts,
+};
 
 #[derive(Debug)]
 struct Node {
@@ -199,32 +201,83 @@ fn render(value: &Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+        Value::Number(n) => match n.as_f64() {
+            // Kargo's sjson writes a float with Go's `'f', -1` format:
+            // `123.0` as `123`, never with an exponent.
+            Some(f) if !n.is_i64() && !n.is_u64() && f.is_finite() => format!("{f}"),
+            _ => n.to_string(),
+        },
         scalar => scalar.to_string(),
     }
 }
 
-fn nested(segments: &[String], value: &Value) -> Value {
-    segments.iter().rev().fold(value.clone(), |acc, seg| {
-        let mut map = serde_json::Map::new();
-        map.insert(seg.clone(), acc);
-        Value::Object(map)
-    })
+/// How a key segment addresses an array, as sjson reads it: an index, or
+/// `-1` for "append"; `None` for a segment that is not an index or was
+/// marked as a map key with `:`.
+fn array_slot(part: &KeyPart) -> Option<Option<usize>> {
+    if part.map_key {
+        return None;
+    }
+    if part.name == "-1" {
+        return Some(None);
+    }
+    index_of(&part.name).map(Some)
+}
+
+/// The value sjson creates for the missing segments `parts`: an index
+/// segment makes an array (padded with nulls up to the index), any other
+/// segment an object.
+fn nested(parts: &[KeyPart], value: &Value) -> Value {
+    parts
+        .iter()
+        .rev()
+        .fold(value.clone(), |acc, part| match array_slot(part) {
+            Some(slot) => {
+                let mut items = vec![Value::Null; slot.unwrap_or(0)];
+                items.push(acc);
+                Value::Array(items)
+            }
+            None => {
+                let mut map = serde_json::Map::new();
+                map.insert(part.name.clone(), acc);
+                Value::Object(map)
+            }
+        })
+}
+
+/// Kargo's json-update writes scalars only (strings, numbers, booleans).
+fn check_scalar(update: &Update) -> Result<(), EditError> {
+    match update.value {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(()),
+        _ => Err(EditError::key(
+            &update.key,
+            "the value is not a scalar (string, number or boolean)",
+        )),
+    }
 }
 
 fn plan(src: &str, root: &Node, update: &Update) -> Result<Splice, EditError> {
     let key = update.key.as_str();
-    let segments = split_key(key)?;
+    check_scalar(update)?;
+    let parts = split_key_parts(key)?;
     let nl = line_ending(src);
     let mut node = root;
-    for (i, seg) in segments.iter().enumerate() {
-        let at = || segments[..i].join(".");
+    for (i, part) in parts.iter().enumerate() {
+        let seg = &part.name;
+        let at = || {
+            parts[..i]
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(".")
+        };
         match &node.kind {
             Kind::Object(members) => match members.iter().find(|(k, _, _)| k == seg) {
                 Some((_, _, value)) => node = value,
                 None => {
-                    let rest = &segments[i..];
+                    let rest = &parts[i..];
                     let entry_value = render(&nested(&rest[1..], &update.value));
-                    let entry = format!("{}: {entry_value}", render(&Value::from(rest[0].clone())));
+                    let entry = format!("{}: {entry_value}", render(&Value::from(seg.clone())));
                     return Ok(match members.last() {
                         Some((_, _, last)) => {
                             let (_, first_key, _) = &members[0];
@@ -252,22 +305,36 @@ fn plan(src: &str, root: &Node, update: &Update) -> Result<Splice, EditError> {
                 }
             },
             Kind::Array(items) => {
-                let Some(idx) = index_of(seg) else {
-                    return Err(EditError::key(
-                        key,
-                        format!("`{}` is an array; `{seg}` is not an index", at()),
-                    ));
+                let Some(slot) = array_slot(part) else {
+                    let why = if part.map_key {
+                        format!("`:{seg}` names a map key, but `{}` is an array", at())
+                    } else {
+                        format!("`{}` is an array; `{seg}` is not an index", at())
+                    };
+                    return Err(EditError::key(key, why));
                 };
-                node = items.get(idx).ok_or_else(|| {
-                    EditError::key(
-                        key,
-                        format!(
-                            "index {idx} is out of range: `{}` has {} items",
-                            at(),
-                            items.len()
-                        ),
-                    )
-                })?;
+                match slot.and_then(|idx| items.get(idx)) {
+                    Some(item) => node = item,
+                    None => {
+                        // Past the end (or `-1`): sjson appends, padding
+                        // with nulls up to the index.
+                        let pad = slot.map_or(0, |idx| idx - items.len());
+                        let mut new: Vec<String> = vec!["null".to_owned(); pad];
+                        new.push(render(&nested(&parts[i + 1..], &update.value)));
+                        let joined = new.join(", ");
+                        let at = node.span.end - 1;
+                        let text = if items.is_empty() {
+                            joined
+                        } else {
+                            format!(", {joined}")
+                        };
+                        let at = items.last().map_or(at, |last| last.span.end);
+                        return Ok(Splice {
+                            range: at..at,
+                            text,
+                        });
+                    }
+                }
             }
             Kind::Scalar => {
                 let what = if i == 0 {
@@ -288,27 +355,39 @@ fn plan(src: &str, root: &Node, update: &Update) -> Result<Splice, EditError> {
     })
 }
 
-fn set(doc: &mut Value, segments: &[String], value: Value) {
-    let mut cur = doc;
-    for seg in segments {
-        if cur.is_null() {
-            *cur = Value::Object(serde_json::Map::new());
-        }
-        cur = match cur {
-            Value::Array(items) => match index_of(seg).and_then(|i| items.get_mut(i)) {
-                Some(v) => v,
-                None => return,
-            },
-            Value::Object(map) => map.entry(seg.clone()).or_insert(Value::Null),
-            _ => return,
-        };
+/// Sets `value` in the parsed document the way [`plan`] edits the text.
+fn set(doc: &mut Value, parts: &[KeyPart], value: Value) {
+    let Some((part, rest)) = parts.split_first() else {
+        *doc = value;
+        return;
+    };
+    match doc {
+        Value::Object(map) => match map.get_mut(&part.name) {
+            Some(child) => set(child, rest, value),
+            None => {
+                map.insert(part.name.clone(), nested(rest, &value));
+            }
+        },
+        Value::Array(items) => match array_slot(part) {
+            Some(Some(idx)) if idx < items.len() => set(&mut items[idx], rest, value),
+            Some(slot) => {
+                let pad = slot.map_or(0, |idx| idx - items.len());
+                items.extend(std::iter::repeat_n(Value::Null, pad));
+                items.push(nested(rest, &value));
+            }
+            None => {}
+        },
+        _ => {}
     }
-    *cur = value;
 }
 
 /// Applies `updates` to the JSON text `src`, keeping every byte that does
-/// not hold a changed value.
+/// not hold a changed value. Keys follow sjson as Kargo uses it: a missing
+/// key is created, an index past the end (or `-1`) appends, a `:` before a
+/// segment makes it a map key; values must be scalars.
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    // Kargo's sjson treats an empty file as an empty object.
+    let src = if src.trim().is_empty() { "{}" } else { src };
     let mut expected: Value =
         serde_json::from_str(src).map_err(|e| EditError::Parse(e.to_string()))?;
     let mut text = src.to_owned();
@@ -316,11 +395,10 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
         let root = parse(&text)?;
         let splice = plan(&text, &root, update)?;
         text = splice.apply(&text);
-        set(
-            &mut expected,
-            &split_key(&update.key)?,
-            update.value.clone(),
-        );
+        // The value as it reads back once written (`123.0` as `123`).
+        let written =
+            serde_json::from_str(&render(&update.value)).unwrap_or_else(|_| update.value.clone());
+        set(&mut expected, &split_key_parts(&update.key)?, written);
     }
     let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
     let got: Value = serde_json::from_str(&text).map_err(|e| {

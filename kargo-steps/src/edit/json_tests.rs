@@ -30,14 +30,51 @@ fn nested_value_keeps_indentation_and_order() {
 #[test]
 fn missing_keys_are_appended_with_the_object_indentation() {
     let src = "{\n  \"a\": 1,\n  \"b\": {\"c\": true}\n}\n";
-    insta::assert_snapshot!(edit(src, &[("d", json!("x")), ("b.e", json!(null)), ("f.g.h", json!([1, 2]))]), @r#"
+    insta::assert_snapshot!(edit(src, &[("d", json!("x")), ("b.e", json!(false)), ("f.g.h", json!(1.5))]), @r#"
     {
       "a": 1,
-      "b": {"c": true, "e": null},
+      "b": {"c": true, "e": false},
       "d": "x",
-      "f": {"g": {"h": [1, 2]}}
+      "f": {"g": {"h": 1.5}}
     }
     "#);
+}
+
+/// sjson's path rules, as Kargo's json-update passes keys to sjson.
+#[test]
+fn indexes_append_and_colons_force_map_keys() {
+    let src = "{\"l\": [\"a\", \"b\"], \"users\": {}}";
+    insta::assert_snapshot!(
+        edit(src, &[("l.-1", json!("c")), ("l.5", json!("f")), ("new.0.x", json!(1)), ("users.:2313.name", json!("Sara")), ("m.:0", json!(2))]),
+        "-1 and a past-the-end index append (padding with nulls); an index creates an array; `:` a map key",
+        @r#"{"l": ["a", "b", "c", null, null, "f"], "users": {"2313": {"name": "Sara"}}, "new": [{"x": 1}], "m": {"0": 2}}"#
+    );
+    insta::assert_snapshot!(edit(src, &[("l.:0", json!("x"))]), @"ERROR: key `l.:0`: `:0` names a map key, but `l` is an array");
+}
+
+/// Kargo's json-update refuses values that are not scalars, and reads an
+/// empty file as `{}`; floats are written as Go's sjson writes them.
+#[test]
+fn scalars_only_empty_files_and_numbers() {
+    for value in [json!(null), json!([1]), json!({"a": 1})] {
+        let out = edit("{\"a\": 1}", &[("a", value.clone())]);
+        assert_eq!(
+            out, "ERROR: key `a`: the value is not a scalar (string, number or boolean)",
+            "{value}"
+        );
+    }
+    assert_eq!(
+        edit("", &[("image.tag", json!("v2"))]),
+        r#"{"image": {"tag": "v2"}}"#
+    );
+    assert_eq!(edit(" \n", &[("a", json!(1))]), r#"{"a": 1}"#);
+    assert_eq!(
+        edit(
+            "{\"a\": 1, \"b\": 1}",
+            &[("a", json!(123.0)), ("b", json!(0.00001))]
+        ),
+        r#"{"a": 123, "b": 0.00001}"#
+    );
 }
 
 #[test]
@@ -63,7 +100,7 @@ fn empty_object_and_crlf() {
 fn errors_name_the_key_and_reason() {
     let src = "{\"a\": {\"b\": 1}, \"l\": [1]}";
     insta::assert_snapshot!(edit(src, &[("a.b.c", json!(1))]), @"ERROR: key `a.b.c`: `a.b` is a scalar, not an object");
-    insta::assert_snapshot!(edit(src, &[("l.5", json!(1))]), @"ERROR: key `l.5`: index 5 is out of range: `l` has 1 items");
+    insta::assert_snapshot!(edit(src, &[("l.x", json!(1))]), @"ERROR: key `l.x`: `l` is an array; `x` is not an index");
     insta::assert_snapshot!(edit("{\"a\": ", &[("a", json!(1))]), @"ERROR: cannot parse: EOF while parsing a value at line 1 column 6");
 }
 
@@ -76,7 +113,7 @@ fn fixture_settings_keep_four_space_indentation() {
             ("image.tag", json!("1.5.0")),
             ("limits.cpu", json!("1")),
             ("features.0", json!("z")),
-            ("nothing", json!({"a": 1})),
+            ("nothing", json!(1)),
             ("image.digest", json!("sha256:ab")),
         ],
     );
@@ -89,6 +126,6 @@ fn fixture_settings_keep_four_space_indentation() {
      8 +    "features": ["z", "b"],
      9 +    "limits": {"cpu": "1", "memory": "512Mi"},
     12 -    "nothing": null
-    13 +    "nothing": {"a": 1}
+    13 +    "nothing": 1
     "#);
 }

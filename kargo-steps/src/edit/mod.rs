@@ -93,27 +93,80 @@ impl fmt::Display for EditError {
     }
 }
 
-/// Splits an sjson-style key: `.` separates segments, `\` makes the next
-/// character literal (`example\.com/version`).
-pub(crate) fn split_key(key: &str) -> Result<Vec<String>, EditError> {
-    let mut segments = Vec::new();
-    let mut current = String::new();
-    let mut chars = key.chars();
+/// One segment of a key: its text, and whether a leading unescaped `:`
+/// marked it as a map key even where it reads as an index (sjson's
+/// `users.:2313.name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPart {
+    pub(crate) name: String,
+    pub(crate) map_key: bool,
+}
+
+/// Splits a key as Kargo does (`pkg/sjson.SplitKey`): surrounding spaces
+/// are ignored, `.` separates segments, `\.` and `\:` are a literal dot and
+/// colon, and a `:` may only open a segment, where it marks a map key. Any
+/// other escape, a `:` inside a segment, and empty segments are refused.
+pub(crate) fn split_key_parts(key: &str) -> Result<Vec<KeyPart>, EditError> {
+    let trimmed = key.trim();
+    if trimmed.is_empty() {
+        return Err(EditError::key(key, "is empty"));
+    }
+    let mut parts = Vec::new();
+    let mut current = KeyPart {
+        name: String::new(),
+        map_key: false,
+    };
+    let mut chars = trimmed.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
-                Some(next) => current.push(next),
+                Some(next @ ('.' | ':')) => current.name.push(next),
+                Some(next) => {
+                    return Err(EditError::key(
+                        key,
+                        format!(
+                            "has an invalid escape sequence `\\{next}` (only `\\.` and `\\:` exist)"
+                        ),
+                    ));
+                }
                 None => return Err(EditError::key(key, "ends with a lone `\\`")),
             },
-            '.' => segments.push(std::mem::take(&mut current)),
-            c => current.push(c),
+            '.' => {
+                if current.name.is_empty() {
+                    return Err(EditError::key(key, "has an empty segment"));
+                }
+                parts.push(std::mem::replace(
+                    &mut current,
+                    KeyPart {
+                        name: String::new(),
+                        map_key: false,
+                    },
+                ));
+            }
+            ':' if current.name.is_empty() => current.map_key = true,
+            ':' => {
+                return Err(EditError::key(
+                    key,
+                    "has a `:` inside a segment (write `\\:` for a literal colon)",
+                ));
+            }
+            c => current.name.push(c),
         }
     }
-    segments.push(current);
-    if segments.iter().any(String::is_empty) {
+    if current.name.is_empty() {
         return Err(EditError::key(key, "has an empty segment"));
     }
-    Ok(segments)
+    parts.push(current);
+    Ok(parts)
+}
+
+/// The segments of a key (see [`split_key_parts`]), without the map-key
+/// marks.
+pub(crate) fn split_key(key: &str) -> Result<Vec<String>, EditError> {
+    Ok(split_key_parts(key)?
+        .into_iter()
+        .map(|part| part.name)
+        .collect())
 }
 
 /// A segment used as a sequence index.
@@ -176,10 +229,49 @@ pub(crate) fn line_start(src: &str, pos: usize) -> usize {
     src[..pos].rfind('\n').map_or(0, |i| i + 1)
 }
 
-/// Go's `%v` rendering of a JSON value, as Kargo's commit messages use it.
+/// A number as Kargo writes it into YAML and JSON files and commit
+/// messages, with one deliberate difference.
+///
+/// Kargo receives every config number as a Go `float64` and prints it with
+/// `%v`: `123.0` becomes `123`, `1.5` stays `1.5`, `0.00001` becomes
+/// `1e-05`. That `%v` also turns integral values from a million on into
+/// `1e+06`, which YAML 1.1 readers such as Helm read as a string, so
+/// integral values are written with all their digits instead.
+pub(crate) fn number_text(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let Some(f) = n.as_f64() else {
+        return n.to_string();
+    };
+    if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
+        // Exact below 2^53.
+        return format!("{f:.0}");
+    }
+    go_float(f)
+}
+
+/// Go's `%v` of a finite `float64`: the shortest digits that read back
+/// exactly, in exponent form (`1.5e+06`, `1e-05`) when the exponent is
+/// below -4 or at least 6.
+pub(crate) fn go_float(f: f64) -> String {
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
+    }
+}
+
+/// Go's `%v` rendering of a JSON value, as Kargo's commit messages use it
+/// (numbers as [`number_text`] writes them).
 pub(crate) fn go_format(value: &Value) -> String {
     match value {
         Value::Null => "<nil>".to_owned(),
+        Value::Number(n) => number_text(n),
         Value::String(s) => s.clone(),
         Value::Array(items) => {
             let parts: Vec<String> = items.iter().map(go_format).collect();
@@ -295,8 +387,9 @@ pub(crate) async fn run_update(
 pub(crate) type Reader = fn(&str) -> Result<Value, EditError>;
 
 /// The shared body of every `*-parse` step: parse the file and evaluate
-/// each `fromExpression` with the document's top-level keys as variables
-/// (and the whole document as `outputs`, as Kargo's docs describe).
+/// each `fromExpression` with the document's top-level keys as variables,
+/// the whole document as `$env` (as expr-lang, which Kargo runs on the
+/// document, has it) and as `outputs` (as Kargo's docs describe).
 pub(crate) async fn run_parse(
     ctx: &StepContext,
     kind: &'static str,
@@ -327,6 +420,9 @@ pub(crate) async fn run_parse(
     extra
         .entry("outputs".to_owned())
         .or_insert_with(|| doc.clone());
+    // `$env` is the whole document, whatever its root: a map, a list or a
+    // scalar (`$env[0].name`, `$env`).
+    extra.insert("$env".to_owned(), doc.clone());
     let mut result = Map::new();
     for output in outputs {
         let value = ctx
@@ -380,19 +476,45 @@ pub(crate) fn changed_lines(before: &str, after: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Kargo's `pkg/sjson/split_key_test.go` table, case by case.
     #[test]
-    fn keys_split_on_dots_and_keep_escaped_dots() {
-        assert_eq!(split_key("image.tag").unwrap(), ["image", "tag"]);
+    fn keys_split_as_kargo_splits_them() {
+        let refused = [
+            ("", "is empty"),
+            (".foo", "empty segment"),
+            ("foo.", "empty segment"),
+            ("foo..bar", "empty segment"),
+            (r"foo\nbar", "invalid escape sequence `\\n`"),
+            ("foo:bar", "`:` inside a segment"),
+            ("a\\", "lone"),
+        ];
+        for (key, why) in refused {
+            let err = split_key(key).expect_err(key).to_string();
+            assert!(err.contains(why), "{key:?}: {err}");
+            assert!(err.contains(&format!("`{key}`")), "names the key: {err}");
+        }
         assert_eq!(
-            split_key(r"example\.com/version").unwrap(),
-            ["example.com/version"]
+            split_key("foo.bar.bat.baz").unwrap(),
+            ["foo", "bar", "bat", "baz"]
         );
         assert_eq!(
-            split_key("containers.0.image").unwrap(),
-            ["containers", "0", "image"]
+            split_key(r"foo\.bar.bat\.baz").unwrap(),
+            ["foo.bar", "bat.baz"]
         );
-        assert!(split_key("a..b").is_err());
-        assert!(split_key("a\\").is_err());
+        assert_eq!(
+            split_key(r"foo.bar\:bat.baz").unwrap(),
+            ["foo", "bar:bat", "baz"]
+        );
+        assert_eq!(
+            split_key("foo.bar.:2.baz").unwrap(),
+            ["foo", "bar", "2", "baz"]
+        );
+        assert_eq!(split_key("  image.tag ").unwrap(), ["image", "tag"]);
+        let parts = split_key_parts("users.:2313.name").unwrap();
+        assert_eq!(
+            parts.iter().map(|p| p.map_key).collect::<Vec<_>>(),
+            [false, true, false]
+        );
     }
 
     #[test]
@@ -400,5 +522,23 @@ mod tests {
         let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
         let msg = commit_message("values.yaml", &updates, go_format);
         assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
+    }
+
+    #[test]
+    fn numbers_read_as_kargo_writes_them() {
+        let text = |v: Value| match v {
+            Value::Number(n) => number_text(&n),
+            _ => unreachable!("numbers only"),
+        };
+        // Go's `%v` of the float64 Kargo holds.
+        assert_eq!(text(serde_json::json!(123.0)), "123");
+        assert_eq!(text(serde_json::json!(1.5)), "1.5");
+        assert_eq!(text(serde_json::json!(-0.25)), "-0.25");
+        assert_eq!(text(serde_json::json!(0.00001)), "1e-05");
+        assert_eq!(text(serde_json::json!(1234567.5)), "1.2345675e+06");
+        assert_eq!(text(serde_json::json!(0.0001)), "0.0001");
+        // The deliberate difference: Go writes `1e+06`.
+        assert_eq!(text(serde_json::json!(1000000.0)), "1000000");
+        assert_eq!(text(serde_json::json!(1000000)), "1000000");
     }
 }

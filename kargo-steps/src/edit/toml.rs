@@ -1,11 +1,13 @@
 //! TOML editing with toml_edit, which keeps comments, whitespace and the
-//! representation of every value it does not touch. A replaced value keeps
-//! the old one's surrounding whitespace and comment, and a literal string
-//! (`'...'`) stays literal. A missing nested key becomes a `[a.b]` table
-//! header at the end of the document, not an inline table.
+//! representation of every value it does not touch. As in Kargo, only
+//! existing scalar values are replaced: a missing key, or one holding a
+//! table or an array, is an error naming the key. A replaced value keeps
+//! the old one's surrounding whitespace and comment, and is written as
+//! Kargo writes it: strings literal (`'v2'`) where they can be, floats
+//! with a decimal (`123.0`).
 
 use serde_json::{Map, Value};
-use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike};
+use toml_edit::{DocumentMut, Item, TableLike};
 
 use super::{EditError, Update, index_of, split_key};
 
@@ -14,59 +16,71 @@ fn parse(src: &str) -> Result<DocumentMut, EditError> {
         .map_err(|e| EditError::Parse(e.to_string().trim_end().to_owned()))
 }
 
-/// Builds the TOML value for `value`; `old` (the value replaced) decides
-/// the string style.
-fn make_value(
-    key: &str,
-    value: &Value,
-    old: Option<&toml_edit::Value>,
-) -> Result<toml_edit::Value, EditError> {
+/// A TOML string as Kargo writes it (go-toml's encoder): a literal
+/// `'...'` string unless the text holds a `'`, a line break or a control
+/// character other than tab, then a basic `"..."` string with escapes.
+pub(crate) fn string_text(s: &str) -> String {
+    let needs_basic = s
+        .chars()
+        .any(|c| c == '\'' || c == '\u{7f}' || (c.is_ascii_control() && c != '\t'));
+    if !needs_basic {
+        return format!("'{s}'");
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The text Kargo writes for a scalar value (strings as [`string_text`],
+/// floats with at least one decimal, `123.0`), or an error naming the key
+/// for a value TOML-update cannot write: null, a list or a map.
+///
+/// Kargo holds every config number as a float and so writes `100` as
+/// `100.0`; an integer in the config stays an integer here (see the
+/// README's "Compared with Kargo").
+pub(crate) fn value_text(key: &str, value: &Value) -> Result<String, EditError> {
     Ok(match value {
-        Value::Null => return Err(EditError::key(key, "TOML has no null value")),
-        Value::Bool(b) => (*b).into(),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) => string_text(s),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => i.into(),
+            (Some(i), _) => i.to_string(),
             (None, _) if n.is_u64() => {
                 return Err(EditError::key(
                     key,
                     format!("{n} does not fit a TOML integer (64-bit signed)"),
                 ));
             }
-            (None, Some(f)) => f.into(),
+            (None, Some(f)) if f.is_finite() && f.fract() == 0.0 => format!("{f:.1}"),
+            (None, Some(f)) if f.is_finite() => format!("{f}"),
             _ => return Err(EditError::key(key, format!("{n} is not a TOML number"))),
         },
-        Value::String(s) => {
-            let literal = match old {
-                Some(toml_edit::Value::String(f)) => f
-                    .as_repr()
-                    .and_then(|r| r.as_raw().as_str())
-                    .is_some_and(|raw| raw.starts_with('\'') && !raw.starts_with("'''")),
-                _ => false,
-            };
-            let fits_literal = !s.contains('\'') && !s.chars().any(char::is_control);
-            if literal && fits_literal {
-                format!("'{s}'")
-                    .parse::<toml_edit::Value>()
-                    .unwrap_or_else(|_| s.as_str().into())
-            } else {
-                s.as_str().into()
-            }
-        }
-        Value::Array(items) => {
-            let mut array = Array::new();
-            for item in items {
-                array.push(make_value(key, item, None)?);
-            }
-            toml_edit::Value::Array(array)
-        }
-        Value::Object(map) => {
-            let mut table = InlineTable::new();
-            for (k, v) in map {
-                table.insert(k, make_value(key, v, None)?);
-            }
-            toml_edit::Value::InlineTable(table)
+        Value::Null | Value::Array(_) | Value::Object(_) => {
+            return Err(EditError::key(
+                key,
+                "the value is not a TOML scalar (string, number or boolean)",
+            ));
         }
     })
+}
+
+fn make_value(key: &str, value: &Value) -> Result<toml_edit::Value, EditError> {
+    let text = value_text(key, value)?;
+    text.parse::<toml_edit::Value>()
+        .map_err(|e| EditError::key(key, format!("cannot write `{text}` as TOML: {e}")))
 }
 
 struct Target<'k> {
@@ -83,16 +97,8 @@ impl Target<'_> {
     fn set_item(&self, item: &mut Item, depth: usize) -> Result<(), EditError> {
         if depth == self.segments.len() {
             return match item {
-                Item::Value(old) => {
-                    let mut new = make_value(self.key, self.value, Some(old))?;
-                    *new.decor_mut() = old.decor().clone();
-                    *old = new;
-                    Ok(())
-                }
-                _ => Err(EditError::key(
-                    self.key,
-                    "holds a table; only values can be replaced",
-                )),
+                Item::Value(old) => self.replace(old),
+                _ => Err(self.not_scalar("a table")),
             };
         }
         match item {
@@ -111,6 +117,26 @@ impl Target<'_> {
                 format!("`{}` is empty", self.at(depth)),
             )),
         }
+    }
+
+    /// Replaces a scalar value, keeping its decoration (spaces, comment).
+    fn replace(&self, old: &mut toml_edit::Value) -> Result<(), EditError> {
+        match old {
+            toml_edit::Value::Array(_) => return Err(self.not_scalar("an array")),
+            toml_edit::Value::InlineTable(_) => return Err(self.not_scalar("an inline table")),
+            _ => {}
+        }
+        let mut new = make_value(self.key, self.value)?;
+        *new.decor_mut() = old.decor().clone();
+        *old = new;
+        Ok(())
+    }
+
+    fn not_scalar(&self, what: &str) -> EditError {
+        EditError::key(
+            self.key,
+            format!("holds {what}, not a scalar; toml-update only changes scalar values"),
+        )
     }
 
     fn bad_index(&self, depth: usize, len: usize) -> EditError {
@@ -141,10 +167,7 @@ impl Target<'_> {
                     .get_mut(idx)
                     .ok_or_else(|| self.bad_index(depth, len))?;
                 if depth + 1 == self.segments.len() {
-                    let mut new = make_value(self.key, self.value, Some(slot))?;
-                    *new.decor_mut() = slot.decor().clone();
-                    *slot = new;
-                    Ok(())
+                    self.replace(slot)
                 } else {
                     self.set_value(slot, depth + 1)
                 }
@@ -164,35 +187,25 @@ impl Target<'_> {
         depth: usize,
     ) -> Result<(), EditError> {
         if depth == self.segments.len() {
-            return Err(EditError::key(
-                self.key,
-                "holds a table; only values can be replaced",
-            ));
+            return Err(self.not_scalar(if inline { "an inline table" } else { "a table" }));
         }
         let seg = &self.segments[depth];
-        if let Some(child) = table.get_mut(seg) {
-            return self.set_item(child, depth + 1);
+        match table.get_mut(seg) {
+            Some(child) => self.set_item(child, depth + 1),
+            None => {
+                let within = if depth == 0 {
+                    "the document".to_owned()
+                } else {
+                    format!("`{}`", self.at(depth))
+                };
+                Err(EditError::key(
+                    self.key,
+                    format!(
+                        "not found: {within} has no key `{seg}`; toml-update only changes existing keys"
+                    ),
+                ))
+            }
         }
-        if depth + 1 == self.segments.len() {
-            table.insert(seg, Item::Value(make_value(self.key, self.value, None)?));
-            return Ok(());
-        }
-        let child = if inline {
-            Item::Value(toml_edit::Value::InlineTable(InlineTable::new()))
-        } else {
-            let mut new = Table::new();
-            // Only the table that holds the key gets a header.
-            new.set_implicit(true);
-            Item::Table(new)
-        };
-        table.insert(seg, child);
-        let child = table
-            .get_mut(seg)
-            .ok_or_else(|| EditError::key(self.key, "lost the table it created"))?;
-        if let Item::Table(t) = child {
-            t.set_implicit(depth + 2 < self.segments.len());
-        }
-        self.set_item(child, depth + 1)
     }
 }
 

@@ -271,12 +271,8 @@ fn sem_of_json(value: &Value) -> Sem {
     match value {
         Value::Null => Sem::Null,
         Value::Bool(b) => Sem::Bool(*b),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => Sem::Int(i.into()),
-            (_, Some(u), _) => Sem::Int(u.into()),
-            (_, _, Some(f)) => Sem::Float(f.to_bits()),
-            _ => Sem::Str(n.to_string()),
-        },
+        // As written: `123.0` goes in as `123`, an integer.
+        Value::Number(n) => resolve_plain(&super::number_text(n)),
         Value::String(s) => Sem::Str(s.clone()),
         Value::Array(items) => Sem::Seq(items.iter().map(sem_of_json).collect()),
         Value::Object(map) => Sem::Map(
@@ -401,7 +397,7 @@ fn render(value: &Value, style: ScalarStyle, flow: bool) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => super::number_text(n),
         Value::String(s) => match style {
             ScalarStyle::SingleQuoted => single_quoted(s).unwrap_or_else(|| double_quoted(s)),
             ScalarStyle::DoubleQuoted => double_quoted(s),
@@ -582,12 +578,17 @@ fn plan(
     root: &Node<'_>,
     update: &Update,
     expected: &mut Sem,
+    mode: Mode,
 ) -> Result<Splice, EditError> {
     let key = update.key.as_str();
     let segments = split_key(key)?;
     let nl = line_ending(src);
     let fail = |reason: &str| EditError::key(key, reason);
-    let splice = match locate(root, key, &segments)? {
+    let located = locate(root, key, &segments)?;
+    if mode == Mode::ExistingScalars {
+        check_existing_scalar(root, key, &segments, &located)?;
+    }
+    let splice = match located {
         Located::Found(path, flow) => {
             let node = node_at(root, &path);
             let style = match &node.kind {
@@ -725,6 +726,61 @@ fn plan(
         }
     };
     Ok(splice)
+}
+
+/// What an update may do to the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Only replace the value of an existing scalar key, as Kargo's
+    /// `yaml-update` does (`key: ` with no value counts: it is a null
+    /// scalar).
+    ExistingScalars,
+    /// Also create missing keys and replace whole collections (the
+    /// steps that write structures: yaml-merge, kustomize-set-image,
+    /// helm-update-chart).
+    CreateOrReplace,
+}
+
+/// Refuses, naming the key, an update whose key does not exist or does
+/// not hold a scalar.
+fn check_existing_scalar(
+    root: &Node<'_>,
+    key: &str,
+    segments: &[String],
+    located: &Located,
+) -> Result<(), EditError> {
+    match located {
+        Located::Missing(path, consumed) => {
+            let parent = segments[..*consumed].join(".");
+            let missing = &segments[*consumed];
+            let reason = match &node_at(root, path).kind {
+                Kind::Map { .. } if parent.is_empty() => {
+                    format!("not found: the document has no key `{missing}`")
+                }
+                Kind::Map { .. } => format!("not found: `{parent}` has no key `{missing}`"),
+                _ => format!("not found: `{parent}` holds no mapping"),
+            };
+            Err(EditError::key(
+                key,
+                format!("{reason}; yaml-update only changes existing keys"),
+            ))
+        }
+        Located::Found(path, _) => match &node_at(root, path).kind {
+            Kind::Scalar { .. } => Ok(()),
+            Kind::Map { .. } => Err(EditError::key(
+                key,
+                "holds a mapping, not a scalar; yaml-update only changes scalar values",
+            )),
+            Kind::Seq { .. } => Err(EditError::key(
+                key,
+                "holds a sequence, not a scalar; yaml-update only changes scalar values",
+            )),
+            Kind::Alias(_) => Err(EditError::key(
+                key,
+                "holds an alias, not a scalar; yaml-update only changes scalar values",
+            )),
+        },
+    }
 }
 
 fn parent_entry<'n, 'a>(root: &'n Node<'a>, path: &[usize]) -> Option<&'n Node<'a>> {
@@ -865,12 +921,23 @@ const SECTION_EDIT_MIN_LEN: usize = 128 * 1024;
 /// cannot settle, goes through the whole document, which also gives the
 /// authoritative error.
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    update_with(src, updates, Mode::CreateOrReplace)
+}
+
+/// Kargo's `yaml-update`: like [`update`], but every key must already
+/// exist and hold a scalar; otherwise nothing changes and the error names
+/// the key.
+pub(crate) fn update_existing(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    update_with(src, updates, Mode::ExistingScalars)
+}
+
+fn update_with(src: &str, updates: &[Update], mode: Mode) -> Result<String, EditError> {
     if src.len() >= SECTION_EDIT_MIN_LEN
-        && let Some(text) = update_sections(src, updates)
+        && let Some(text) = update_sections(src, updates, mode)
     {
         return Ok(text);
     }
-    update_document(src, updates)
+    update_document(src, updates, mode)
 }
 
 /// Applies `updates` one top-level section at a time, or returns `None`
@@ -886,12 +953,13 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
 /// value checks everything the edit can change: bytes outside it are
 /// copied as they are. A section that refers to an anchor defined
 /// elsewhere does not parse alone either, and falls back the same way.
-fn update_sections(src: &str, updates: &[Update]) -> Option<String> {
+fn update_sections(src: &str, updates: &[Update], mode: Mode) -> Option<String> {
     let mut text = Cow::Borrowed(src);
     for update in updates {
         let segments = split_key(&update.key).ok()?;
         let section = top_level_section(&text, &segments[0])?;
-        let edited = update_document(&text[section.clone()], std::slice::from_ref(update)).ok()?;
+        let edited =
+            update_document(&text[section.clone()], std::slice::from_ref(update), mode).ok()?;
         let mut next = String::with_capacity(text.len() + edited.len() - section.len());
         next.push_str(&text[..section.start]);
         next.push_str(&edited);
@@ -959,7 +1027,7 @@ fn plain_top_level_key(line: &str) -> Option<&str> {
 }
 
 /// Applies `updates` planning and verifying on the whole document.
-fn update_document(src: &str, updates: &[Update]) -> Result<String, EditError> {
+fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, EditError> {
     let mut text = src.to_owned();
     let mut expected: Vec<Sem> = Vec::new();
     for (n, update) in updates.iter().enumerate() {
@@ -973,7 +1041,7 @@ fn update_document(src: &str, updates: &[Update]) -> Result<String, EditError> {
             let root = docs
                 .first()
                 .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
-            plan(&text, root, update, &mut expected[0])?
+            plan(&text, root, update, &mut expected[0], mode)?
         };
         text = splice.apply(&text);
     }
@@ -1006,6 +1074,32 @@ fn verify(text: &str, expected: &[Sem], updates: &[Update]) -> Result<(), EditEr
 /// stops here instead of growing exponentially. A document without
 /// aliases is bounded by the file size limit alone.
 pub(crate) const MAX_ALIAS_EXPANSION: usize = 1_000_000;
+
+/// Refuses what Go's yaml.v3 (which Kargo reads YAML with) refuses but
+/// YAML 1.2 allows: a block mapping entry whose key is written as nothing
+/// (a line that is just `:` or `: value`).
+pub(crate) fn check_go_yaml(src: &str) -> Result<(), EditError> {
+    fn walk(src: &str, node: &Node<'_>) -> Result<(), EditError> {
+        match &node.kind {
+            Kind::Map { entries, flow } => {
+                for (k, v) in entries {
+                    if !*flow && k.span.is_empty() {
+                        let line = src[..k.span.start].matches('\n').count() + 1;
+                        return Err(EditError::Parse(format!(
+                            "a mapping key is missing at line {line} (`:` with no key before it)"
+                        )));
+                    }
+                    walk(src, k)?;
+                    walk(src, v)?;
+                }
+                Ok(())
+            }
+            Kind::Seq { items, .. } => items.iter().try_for_each(|i| walk(src, i)),
+            _ => Ok(()),
+        }
+    }
+    parse(src)?.iter().try_for_each(|doc| walk(src, doc))
+}
 
 /// Reads the first document of a YAML text as JSON (YAML 1.2 core schema;
 /// aliases are expanded, at most [`MAX_ALIAS_EXPANSION`] values, tags

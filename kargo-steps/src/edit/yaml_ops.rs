@@ -68,7 +68,21 @@ pub(crate) fn remove_key(src: &str, key: &str) -> Result<String, EditError> {
 
 /// Appends `item` to the sequence at `key`. A missing top-level key, or a
 /// key with no value, becomes a block sequence holding `item`.
+#[cfg(test)]
 pub(crate) fn append_item(src: &str, key: &str, item: &Value) -> Result<String, EditError> {
+    insert_item(src, key, usize::MAX, item)
+}
+
+/// Inserts `item` into the sequence at `key` before the item at index
+/// `before` (appends when `before` is past the end), with the comment lines
+/// just above that item staying with it. A missing top-level key, or a key
+/// with no value, becomes a block sequence holding `item`.
+pub(crate) fn insert_item(
+    src: &str,
+    key: &str,
+    before: usize,
+    item: &Value,
+) -> Result<String, EditError> {
     let segments = split_key(key)?;
     let docs = parse(src)?;
     let root = docs
@@ -81,11 +95,20 @@ pub(crate) fn append_item(src: &str, key: &str, item: &Value) -> Result<String, 
             let node = node_at(root, &path);
             match &node.kind {
                 Kind::Seq { items, flow: true } => {
-                    let at = node.span.end - 1;
-                    let sep = if items.is_empty() { "" } else { ", " };
-                    Splice {
-                        range: at..at,
-                        text: format!("{sep}{}", render(item, ScalarStyle::Plain, true)),
+                    let text = render(item, ScalarStyle::Plain, true);
+                    match items.get(before) {
+                        Some(next) => Splice {
+                            range: next.span.start..next.span.start,
+                            text: format!("{text}, "),
+                        },
+                        None => {
+                            let at = node.span.end - 1;
+                            let sep = if items.is_empty() { "" } else { ", " };
+                            Splice {
+                                range: at..at,
+                                text: format!("{sep}{text}"),
+                            }
+                        }
                     }
                 }
                 Kind::Seq { items, flow: false } => {
@@ -96,7 +119,20 @@ pub(crate) fn append_item(src: &str, key: &str, item: &Value) -> Result<String, 
                     let dash_col = dash - line_start(src, dash);
                     let content_col = first.span.start - line_start(src, first.span.start);
                     let lines = block_item(item, dash_col, content_col.max(dash_col + 2), nl);
-                    insert_after(src, node.span.end, &lines, nl)
+                    match items.get(before) {
+                        Some(next) => {
+                            // Comments above the first item belong to it;
+                            // the climb stops at the key's line anyway.
+                            let prev_end = before.checked_sub(1).map_or(0, |p| items[p].span.end);
+                            let at = item_lines_start(src, next.span.start, prev_end)
+                                .ok_or_else(|| fail("cannot find the sequence's `-`"))?;
+                            Splice {
+                                range: at..at,
+                                text: lines,
+                            }
+                        }
+                        None => insert_after(src, node.span.end, &lines, nl),
+                    }
                 }
                 Kind::Scalar { style, .. }
                     if *style == ScalarStyle::Plain && node.span.is_empty() =>
@@ -143,7 +179,7 @@ pub(crate) fn append_item(src: &str, key: &str, item: &Value) -> Result<String, 
     let (last, parents) = segments.split_last().ok_or_else(|| fail("is empty"))?;
     match json_at_mut(&mut expected, parents) {
         Some(Value::Object(map)) => match map.get_mut(last.as_str()) {
-            Some(Value::Array(items)) => items.push(item.clone()),
+            Some(Value::Array(items)) => items.insert(before.min(items.len()), item.clone()),
             _ => {
                 map.insert(last.clone(), Value::Array(vec![item.clone()]));
             }
@@ -156,6 +192,22 @@ pub(crate) fn append_item(src: &str, key: &str, item: &Value) -> Result<String, 
     }
     check(&out, &expected, key)?;
     Ok(out)
+}
+
+/// Where the lines of the block sequence item whose content starts at
+/// `content` begin: the start of its dash's line, moved up over the comment
+/// lines right above it (they belong to it), never above `floor`.
+fn item_lines_start(src: &str, content: usize, floor: usize) -> Option<usize> {
+    let dash = src[..content].rfind('-')?;
+    let mut at = line_start(src, dash);
+    while at > floor && at > 0 {
+        let above = line_start(src, at - 1);
+        if above < floor || !src[above..at].trim_start().starts_with('#') {
+            break;
+        }
+        at = above;
+    }
+    Some(at)
 }
 
 /// The lines of a block sequence item: its dash at column `dash`, its

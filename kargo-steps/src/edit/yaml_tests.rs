@@ -2,16 +2,23 @@ use serde_json::{Value, json};
 
 use super::*;
 
-/// Runs the updates; an error comes back as `ERROR: ...` so snapshots show it.
-fn edit(src: &str, updates: &[(&str, Value)]) -> String {
+/// Runs the updates through `editor`; an error comes back as `ERROR: ...`
+/// so snapshots show it.
+fn run_editor(
+    editor: fn(&str, &[Update]) -> Result<String, EditError>,
+    src: &str,
+    updates: &[(&str, Value)],
+) -> String {
     let updates: Vec<Update> = updates
         .iter()
         .map(|(k, v)| Update::new(*k, v.clone()))
         .collect();
-    match update(src, &updates) {
-        Ok(out) => out,
-        Err(e) => format!("ERROR: {e}"),
-    }
+    editor(src, &updates).unwrap_or_else(|e| format!("ERROR: {e}"))
+}
+
+/// The structure-writing editor the internal steps use.
+fn edit(src: &str, updates: &[(&str, Value)]) -> String {
+    run_editor(update, src, updates)
 }
 
 #[test]
@@ -446,8 +453,10 @@ fn large_files_edited_by_section_equal_whole_document_edits() {
         ];
         for list in cases {
             let ups = updates(list);
-            let sectioned = update_sections(&src, &ups).expect("the section path applies");
-            let whole = update_document(&src, &ups).expect("the whole-document path applies");
+            let sectioned = update_sections(&src, &ups, Mode::CreateOrReplace)
+                .expect("the section path applies");
+            let whole = update_document(&src, &ups, Mode::CreateOrReplace)
+                .expect("the whole-document path applies");
             assert_eq!(sectioned, whole, "{list:?} with {nl:?}");
             assert_eq!(update(&src, &ups).unwrap(), whole);
         }
@@ -473,10 +482,14 @@ fn large_files_use_the_whole_document_when_a_section_cannot_stand_alone() {
     ];
     for (src, key) in cases {
         let ups = [Update::new(key, "v2")];
-        assert_eq!(update_sections(&src, &ups), None, "{key}");
+        assert_eq!(
+            update_sections(&src, &ups, Mode::CreateOrReplace),
+            None,
+            "{key}"
+        );
         assert_eq!(
             update(&src, &ups).unwrap(),
-            update_document(&src, &ups).unwrap()
+            update_document(&src, &ups, Mode::CreateOrReplace).unwrap()
         );
     }
 }
@@ -524,4 +537,82 @@ fn an_empty_key_is_not_the_key_tilde() {
     :
     "~": v
     "#);
+}
+
+/// yaml-update's editor: existing scalars only.
+fn edit_existing(src: &str, updates: &[(&str, Value)]) -> String {
+    run_editor(update_existing, src, updates)
+}
+
+/// Kargo's `pkg/yaml/yaml_test.go` (`TestSetValuesInBytes`,
+/// `TestFindScalarNode`): yaml-update changes existing scalars only.
+#[test]
+fn yaml_update_changes_existing_scalars_only() {
+    let chars = "\ncharacters:\n- name: Arthur Dent\n  answer: idk\n";
+    assert_eq!(
+        edit_existing(chars, &[("characters.0.answer", json!(42))]),
+        "\ncharacters:\n- name: Arthur Dent\n  answer: 42\n",
+        "no extra quotes around a true number"
+    );
+    assert_eq!(
+        edit_existing(chars, &[("characters.0.answer", json!("42"))]),
+        "\ncharacters:\n- name: Arthur Dent\n  answer: \"42\"\n",
+        "extra quotes around a string holding a number"
+    );
+    assert_eq!(
+        edit_existing(chars, &[("characters.0.answer", json!(42.0))]),
+        "\ncharacters:\n- name: Arthur Dent\n  answer: 42\n",
+        "123.0 is written as Kargo's %v writes it"
+    );
+    let long = format!(
+        "\ncharacters:\n- name: Anakin\n  affiliation: Light side\n  temptation: \"{}\"\n",
+        "Did you ever hear the tragedy? ".repeat(1000)
+    );
+    assert_eq!(
+        edit_existing(&long, &[("characters.0.affiliation", json!("Dark side"))]),
+        long.replace("Light side", "Dark side"),
+        "really long lines still work"
+    );
+    assert!(
+        edit_existing(
+            "\ncharacters:\n- name: Anakin\n\taffiliation: Light side\n",
+            &[("characters.0.name", json!("x"))]
+        )
+        .starts_with("ERROR: cannot parse"),
+        "a tab-indented line is invalid YAML"
+    );
+
+    let rebels =
+        "\ncharacters:\n  rebels:\n  - name: Skywalker\n  empty:\n  alias: &a x\n  ref: *a\n";
+    insta::assert_snapshot!(edit_existing(rebels, &[("characters.imperials", json!("x"))]), @"ERROR: key `characters.imperials`: not found: `characters` has no key `imperials`; yaml-update only changes existing keys");
+    insta::assert_snapshot!(edit_existing(rebels, &[("characters.rebels.first.name", json!("x"))]), @"ERROR: key `characters.rebels.first.name`: `characters.rebels` is a sequence; `first` is not an index");
+    insta::assert_snapshot!(edit_existing(rebels, &[("characters.rebels", json!("x"))]), @"ERROR: key `characters.rebels`: holds a sequence, not a scalar; yaml-update only changes scalar values");
+    insta::assert_snapshot!(edit_existing(rebels, &[("characters", json!("x"))]), @"ERROR: key `characters`: holds a mapping, not a scalar; yaml-update only changes scalar values");
+    insta::assert_snapshot!(edit_existing(rebels, &[("characters.ref", json!("x"))]), @"ERROR: key `characters.ref`: holds an alias, not a scalar; yaml-update only changes scalar values");
+    insta::assert_snapshot!(edit_existing(rebels, &[("characters.empty.sub", json!("x"))]), @"ERROR: key `characters.empty.sub`: not found: `characters.empty` holds no mapping; yaml-update only changes existing keys");
+    insta::assert_snapshot!(edit_existing(rebels, &[("nope", json!("x"))]), @"ERROR: key `nope`: not found: the document has no key `nope`; yaml-update only changes existing keys");
+    insta::assert_snapshot!(edit_existing(rebels, &[(r"characters\nrebels", json!("x"))]), @r"ERROR: key `characters\nrebels`: has an invalid escape sequence `\n` (only `\.` and `\:` exist)");
+    insta::assert_snapshot!(
+        edit_existing(rebels, &[("characters.rebels.0.name", json!("Leia")), ("characters.empty", json!("now"))]),
+        "a key with no value is a null scalar and can be set",
+        @r"
+    characters:
+      rebels:
+      - name: Leia
+      empty: now
+      alias: &a x
+      ref: *a
+    "
+    );
+}
+
+/// Large files go through the section path: a missing key is refused
+/// there too.
+#[test]
+fn yaml_update_refuses_missing_keys_in_large_files() {
+    let src = large_values("\n");
+    let err = update_existing(&src, &[Update::new("svc1.image.tga", "v2")]).unwrap_err();
+    assert!(err.to_string().contains("has no key `tga`"), "{err}");
+    let out = update_existing(&src, &[Update::new("svc1.image.tag", "v2")]).unwrap();
+    assert_ne!(out, src);
 }

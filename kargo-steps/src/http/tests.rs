@@ -50,6 +50,37 @@ async fn success_expression_true_succeeds_with_outputs_from_expressions() {
     );
 }
 
+/// Kargo's `response.header(name)` (Go's `Header.Get`: any case, first
+/// value, `""` when absent), and an empty body whose fields are nil.
+#[tokio::test]
+async fn header_function_and_nil_fields_of_an_empty_body() {
+    let server = Server::start(vec![
+        Reply::new(204)
+            .header("X-Build", "42")
+            .header("X-Build", "43"),
+    ]);
+    let (_dir, ctx) = context();
+    let outcome = run(
+        &ctx,
+        json!({
+            "url": server.url("/status"),
+            "successExpression": "response.status == 204 && response.body.ready == nil",
+            "outputs": [
+                {"name": "build", "fromExpression": "response.header('x-build')"},
+                {"name": "none", "fromExpression": "response.header('X-Nope')"},
+                {"name": "ready", "fromExpression": "response.body.ready"},
+            ],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(
+        Value::Object(outcome.output),
+        json!({"build": "42", "none": "", "ready": null})
+    );
+}
+
 #[tokio::test]
 async fn failure_expression_true_fails_with_the_error_expression_message() {
     let server = Server::start(vec![Reply::json(

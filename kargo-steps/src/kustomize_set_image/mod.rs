@@ -41,7 +41,7 @@ use serde_json::{Map, Value};
 
 pub use crate::edit::EditError as Error;
 use crate::edit::Update;
-use crate::edit::yaml::ops::{append_item, remove_key};
+use crate::edit::yaml::ops::{insert_item, remove_key};
 
 /// The step kind.
 pub const KIND: &str = "kustomize-set-image";
@@ -201,7 +201,7 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
                         item.insert(field.into(), value.into());
                     }
                 }
-                appends.push(Value::Object(item));
+                appends.push((name, Value::Object(item)));
             }
         }
     }
@@ -213,8 +213,23 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
     for key in removals {
         text = remove_key(&text, &key)?;
     }
-    for item in appends {
-        text = append_item(&text, "images", &item)?;
+    // Kargo keeps the list sorted by name: a new image goes before the
+    // first one whose name sorts after it (at the end of an unsorted list).
+    for (name, item) in appends {
+        let doc = crate::edit::yaml::read(&text)?;
+        let names: Vec<&str> = match doc.get("images") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.get("name").and_then(Value::as_str).unwrap_or(""))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let before = if names.is_sorted() {
+            names.partition_point(|n| *n < name)
+        } else {
+            names.len()
+        };
+        text = insert_item(&text, "images", before, &item)?;
     }
     Ok(text)
 }

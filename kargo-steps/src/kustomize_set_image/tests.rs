@@ -120,6 +120,36 @@ fn new_images_are_appended_in_the_list_style() {
     );
 }
 
+/// Kargo writes the images list sorted by name
+/// (`kustomize_image_setter_test.go`): a new image takes its sorted place,
+/// before the comment lines of the item it precedes.
+#[test]
+fn new_images_take_their_sorted_place() {
+    let src = "images:\n# the api\n- name: b/api\n  newTag: v1\n- name: d/web\n  newTag: v1\n";
+    insta::assert_snapshot!(
+        edit(src, &[TargetImage::new("c/db").with_tag("v2"), TargetImage::new("a/cache").with_tag("v3"), TargetImage::new("e/x").with_tag("v4")]).unwrap(),
+        @r"
+    images:
+    - name: a/cache
+      newTag: v3
+    # the api
+    - name: b/api
+      newTag: v1
+    - name: c/db
+      newTag: v2
+    - name: d/web
+      newTag: v1
+    - name: e/x
+      newTag: v4
+    "
+    );
+    insta::assert_snapshot!(
+        edit("images: [{name: b}]\n", &[TargetImage::new("a").with_tag("1")]).unwrap(),
+        "flow",
+        @r#"images: [{name: a, newTag: "1"}, {name: b}]"#
+    );
+}
+
 #[test]
 fn setting_what_is_there_changes_nothing() {
     let same = [

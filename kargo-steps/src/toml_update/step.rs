@@ -5,6 +5,12 @@ use serde_json::Value;
 use super::{Config, KIND, TomlUpdate};
 use crate::edit;
 
+/// Kargo's commit-message rendering: the value as written into the file,
+/// or Go's `%v` for one that cannot be (the step then fails anyway).
+fn commit_value(value: &Value) -> String {
+    edit::toml::value_text("", value).unwrap_or_else(|_| edit::go_format(value))
+}
+
 #[async_trait]
 impl Step for TomlUpdate {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
@@ -15,7 +21,7 @@ impl Step for TomlUpdate {
             config.path,
             config.updates,
             edit::toml::update,
-            edit::quoted_commit_value,
+            commit_value,
         )
         .await
     }

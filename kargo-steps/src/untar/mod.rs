@@ -11,19 +11,20 @@
 //! step.
 //!
 //! # Safety
-//! An entry that would land outside `outPath` fails the step with an
-//! error naming it, where Kargo skips it silently: an absolute path, a
-//! `..` component, a symbolic link whose target is absolute or resolves
-//! outside `outPath`, or an entry below a symbolic link. Leading `./` and
-//! `.` components are dropped (after `stripComponents`, which counts them,
-//! as GNU tar does).
+//! As in Kargo, an unsafe entry is skipped, never written: a name (after
+//! `stripComponents`) that is absolute, holds `..` or a `\`, or starts with
+//! `./` (Kargo's rule: use `stripComponents: 1` for archives made with
+//! `tar -C dir .`), and a symbolic link whose target is any of those.
+//! kargo-rs also skips a link that would resolve outside `outPath` and an
+//! entry below a symbolic link. Each skipped entry is listed in the output.
 //!
 //! # Atomicity
 //! The archive is extracted into a temporary directory next to `outPath`,
 //! which then takes `outPath`'s place (the old one is moved aside first
 //! and removed last). A failed extraction leaves `outPath` as it was.
 //!
-//! Output: none.
+//! Output: `skipped`, the unsafe entries left out, as `[{name, reason}]`
+//! (empty when there were none).
 
 mod step;
 

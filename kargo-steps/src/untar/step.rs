@@ -29,19 +29,21 @@ impl Step for Untar {
         }
         let workspace = ctx.workspace.clone();
         blocking(move || {
-            extract(&workspace, &config, &from, &to)?;
-            Ok(StepOutcome::succeeded())
+            let skipped = extract(&workspace, &config, &from, &to)?;
+            Ok(StepOutcome::succeeded().with_output("skipped", skipped))
         })
         .await
     }
 }
 
+/// Extracts the archive and returns the unsafe entries it skipped, as
+/// `[{name, reason}]`.
 fn extract(
     workspace: &Workspace,
     config: &Config,
     from: &Path,
     to: &Path,
-) -> Result<(), StepError> {
+) -> Result<Value, StepError> {
     let input = config.in_path.as_str();
     let parent = to
         .parent()
@@ -76,15 +78,18 @@ fn extract(
         strip: config.strip_components.unwrap_or(0) as usize,
         total: 0,
         input,
+        skipped: Vec::new(),
     };
     unpack.all(::tar::Archive::new(reader))?;
+    let skipped = Value::Array(unpack.skipped);
 
     replace_dir(&root, to, staging.path()).map_err(|e| {
         fail(
             input,
             format_args!("cannot move the contents into `{}`: {e}", config.out_path),
         )
-    })
+    })?;
+    Ok(skipped)
 }
 
 /// Puts `new` in `to`'s place; an old `to` is first moved into `aside`
@@ -118,6 +123,27 @@ struct Unpack<'a> {
     strip: usize,
     total: u64,
     input: &'a str,
+    /// The unsafe entries skipped so far, as `{name, reason}`.
+    skipped: Vec<Value>,
+}
+
+/// Kargo's test of a safe relative name (for entry names after
+/// `stripComponents`, and for link targets): not empty, no `\`, not
+/// absolute, no `../`, not starting with `./`. `None` when safe, else why.
+fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("is empty")
+    } else if name.contains('\\') {
+        Some("has a `\\` in it")
+    } else if name.starts_with('/') {
+        Some("is absolute")
+    } else if name.contains("../") || name == ".." || name.ends_with("/..") {
+        Some("leads out of `outPath` (`..`)")
+    } else if name.starts_with("./") {
+        Some("starts with `./`")
+    } else {
+        None
+    }
 }
 
 impl Unpack<'_> {
@@ -158,15 +184,29 @@ impl Unpack<'_> {
             tracing::trace!(entry = %raw, ?kind, "untar: skipping entry of unsupported type");
             return Ok(());
         }
-        let Some(rel) = self.target(&raw)? else {
+        let Some(name) = self.strip(&raw) else {
             return Ok(());
         };
+        if let Some(why) = unsafe_name(&name) {
+            self.skip(&raw, format!("its path {why}"));
+            return Ok(());
+        }
+        let rel: PathBuf = name
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if rel.as_os_str().is_empty() {
+            return Ok(());
+        }
         let is_dir = kind == EntryType::Directory;
         let dest = self.root.join(&rel);
         if self.ignore.matched(&dest, is_dir).is_ignore() {
             return Ok(());
         }
-        self.check_no_symlink_above(&raw, &rel)?;
+        if self.below_symlink(&rel) {
+            self.skip(&raw, "it lies below a symbolic link".into());
+            return Ok(());
+        }
         let input = self.input;
         let io = |e: std::io::Error| bad_entry(input, &raw, format_args!("cannot be written: {e}"));
         if let Some(parent) = dest.parent() {
@@ -180,7 +220,12 @@ impl Unpack<'_> {
                     .map_err(io)?
                     .ok_or_else(|| self.bad_entry(&raw, "is a link without a target"))?
                     .into_owned();
-                self.check_link_target(&raw, &rel, &target)?;
+                let shown = target.to_string_lossy();
+                if let Some(why) = unsafe_name(&shown).or_else(|| escapes(&rel, &target)) {
+                    let reason = format!("it is a symbolic link to `{shown}`, which {why}");
+                    self.skip(&raw, reason);
+                    return Ok(());
+                }
                 std::os::unix::fs::symlink(&target, &dest).map_err(io)?;
             }
             _ => {
@@ -211,32 +256,27 @@ impl Unpack<'_> {
         Ok(())
     }
 
-    /// The entry's path inside the output directory after stripping, or
-    /// `None` when nothing is left of it.
-    fn target(&self, raw: &str) -> Result<Option<PathBuf>, StepError> {
-        if raw.starts_with('/') {
-            return Err(self.bad_entry(raw, "has an absolute path"));
-        }
-        let parts: Vec<&str> = raw.split('/').collect();
-        if parts.len() <= self.strip {
-            return Ok(None);
-        }
-        let mut rel = PathBuf::new();
-        for part in &parts[self.strip..] {
-            match *part {
-                "" | "." => {}
-                ".." => return Err(self.bad_entry(raw, "leads out of `outPath` (`..`)")),
-                p if p.contains('\\') => {
-                    return Err(self.bad_entry(raw, "has a `\\` in its path"));
-                }
-                p => rel.push(p),
-            }
-        }
-        Ok((!rel.as_os_str().is_empty()).then_some(rel))
+    /// Records a skipped unsafe entry.
+    fn skip(&mut self, raw: &str, reason: String) {
+        tracing::debug!(entry = %raw, %reason, "untar: skipping unsafe entry");
+        self.skipped
+            .push(serde_json::json!({"name": raw, "reason": reason}));
     }
 
-    /// Refuses to write through a symbolic link extracted earlier.
-    fn check_no_symlink_above(&self, raw: &str, rel: &Path) -> Result<(), StepError> {
+    /// The entry's name with `stripComponents` leading components dropped,
+    /// or `None` when nothing is left of it (Kargo skips those quietly).
+    fn strip(&self, raw: &str) -> Option<String> {
+        let parts: Vec<&str> = raw.split('/').collect();
+        if parts.len() <= self.strip {
+            return None;
+        }
+        let name = parts[self.strip..].join("/");
+        (!name.is_empty() && name != "/").then_some(name)
+    }
+
+    /// Whether a parent of `rel` is a symbolic link extracted earlier:
+    /// writing there could land outside the output directory.
+    fn below_symlink(&self, rel: &Path) -> bool {
         let mut at = self.root.to_path_buf();
         let mut parents = rel.components().peekable();
         while let Some(c) = parents.next() {
@@ -245,34 +285,28 @@ impl Unpack<'_> {
             }
             at.push(c);
             if std::fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(self.bad_entry(raw, "lies below a symbolic link"));
+                return true;
             }
         }
-        Ok(())
+        false
     }
+}
 
-    /// Refuses a link target that is absolute or resolves outside the
-    /// output directory.
-    fn check_link_target(&self, raw: &str, rel: &Path, target: &Path) -> Result<(), StepError> {
-        let escapes = || {
-            self.bad_entry(
-                raw,
-                format_args!(
-                    "is a symbolic link to `{}`, outside `outPath`",
-                    target.display()
-                ),
-            )
-        };
-        // Depth of the link's directory below the output directory.
-        let mut depth = rel.components().count().saturating_sub(1);
-        for c in target.components() {
-            match c {
-                Component::Normal(_) => depth += 1,
-                Component::CurDir => {}
-                Component::ParentDir => depth = depth.checked_sub(1).ok_or_else(escapes)?,
-                Component::RootDir | Component::Prefix(_) => return Err(escapes()),
-            }
+/// Why a link at `rel` to `target` resolves outside the output directory,
+/// or `None` when it stays inside.
+fn escapes(rel: &Path, target: &Path) -> Option<&'static str> {
+    // Depth of the link's directory below the output directory.
+    let mut depth = rel.components().count().saturating_sub(1);
+    for c in target.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return Some("resolves outside `outPath`"),
+            },
+            Component::RootDir | Component::Prefix(_) => return Some("is absolute"),
         }
-        Ok(())
     }
+    None
 }

@@ -72,6 +72,7 @@ fn merge_each(texts: &[&str]) -> Result<String, (usize, Error)> {
         if text.trim().is_empty() {
             continue;
         }
+        yaml::check_go_yaml(text).map_err(|e| (i, e))?;
         merged = Some(
             match merged {
                 None => yaml::read(text).map(|_| (*text).to_owned()),

@@ -107,6 +107,13 @@ fn broken_yaml_is_an_error_naming_its_text() {
     ));
     // Alone, or first, it is parsed too.
     assert!(matches!(merge_each(&["a: [1\n"]), Err((0, _))));
+    // Kargo's `yaml_merger_test.go` "error merging files": `:` alone.
+    assert!(
+        matches!(merge_each(&[":"]), Err((0, _))),
+        "{:?}",
+        merge_each(&[":"])
+    );
+    assert!(matches!(merge_each(&["a: 1\n", ":\n"]), Err((1, _))));
     assert!(matches!(merge_each(&["a: [1\n", "b: 2\n"]), Err((0, _))));
 }
 

@@ -1,17 +1,21 @@
-//! `yaml-update`: sets values in a YAML file, touching only their bytes.
+//! `yaml-update`: sets the values of existing keys in a YAML file,
+//! touching only their bytes.
 //!
-//! Keys use the sjson path syntax Kargo documents (`image.tag`,
-//! `example\.com/version`, `containers.0.image`). Comments (end-of-line
-//! ones included), indentation, blank lines, document markers, anchors,
-//! flow collections, CRLF line endings and the quote style of the old value
-//! are kept. New strings are quoted when a YAML 1.1 reader such as Helm
-//! would read them as something else (`yes`, `on`, `1.10`, `0755`, `~`);
-//! numbers and booleans are written plain. A missing key is created in
-//! block style under its parent. A key holding a block mapping or sequence
-//! gets its new value in the collection's place (a collection in block
-//! style), keeping a comment on the key's line. The edited text is parsed again and must
-//! hold the new values and nothing else changed, or the step fails and the
-//! file stays as it was.
+//! Keys use Kargo's syntax (`image.tag`, `example\.com/version`,
+//! `containers.0.image`; `\:` is a literal colon, and any other escape is
+//! refused). As Kargo documents, the step only changes the values of keys
+//! that exist and hold a scalar (`key:` with no value counts): a missing
+//! key, or one holding a mapping, a sequence or an alias, fails the step,
+//! names the key and leaves the file byte-identical.
+//!
+//! Comments (end-of-line ones included), indentation, blank lines, document
+//! markers, anchors, flow collections, CRLF line endings and the quote
+//! style of the old value are kept. New strings are quoted when a YAML 1.1
+//! reader such as Helm would read them as something else (`yes`, `on`,
+//! `1.10`, `0755`, `~`); numbers are written as Kargo writes them (`123.0`
+//! becomes `123`) and booleans plain. The edited text is parsed again and
+//! must hold the new values and nothing else changed, or the step fails
+//! and the file stays as it was.
 //!
 //! Output: `commitMessage`, as Kargo writes it.
 
@@ -40,15 +44,17 @@ pub struct Config {
 pub struct YamlUpdate;
 
 /// Applies `updates` to a YAML text, as the step does to its file: the
-/// result differs from `src` only in the bytes of the changed values (and
-/// the lines of created keys), and has been parsed again and checked.
+/// result differs from `src` only in the bytes of the changed values, and
+/// has been parsed again and checked. A key that does not exist or does
+/// not hold a scalar is an error naming it.
 ///
 /// ```
 /// use kargo_steps::yaml_update::{Update, edit};
 ///
 /// let out = edit("image:\n  tag: v1 # pinned\n", &[Update::new("image.tag", "1.10")]).unwrap();
 /// assert_eq!(out, "image:\n  tag: \"1.10\" # pinned\n");
+/// assert!(edit("image:\n  tag: v1\n", &[Update::new("image.tga", "v2")]).is_err());
 /// ```
 pub fn edit(src: &str, updates: &[Update]) -> Result<String, Error> {
-    crate::edit::yaml::update(src, updates)
+    crate::edit::yaml::update_existing(src, updates)
 }

@@ -41,7 +41,7 @@ impl Step for YamlUpdate {
             KIND,
             config.path,
             config.updates,
-            edit::yaml::update,
+            edit::yaml::update_existing,
             commit_value,
         )
         .await

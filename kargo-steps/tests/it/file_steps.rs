@@ -84,7 +84,10 @@ async fn unknown_config_key_fails_the_step() {
 
 #[tokio::test]
 async fn yaml_update_writes_the_file_and_a_commit_message() {
-    let (dir, ctx) = setup(&[("charts/values.yaml", "image:\n  tag: v1 # kargo\n")]);
+    let (dir, ctx) = setup(&[(
+        "charts/values.yaml",
+        "image:\n  tag: v1 # kargo\nreplicas: 1\n",
+    )]);
     std::fs::set_permissions(
         dir.path().join("charts/values.yaml"),
         std::fs::Permissions::from_mode(0o640),
@@ -93,7 +96,7 @@ async fn yaml_update_writes_the_file_and_a_commit_message() {
     let out = run(
         &ctx,
         "yaml-update",
-        json!({"path": "./charts/values.yaml", "updates": [{"key": "image.tag", "value": "1.10"}, {"key": "replicas", "value": 2}]}),
+        json!({"path": "./charts/values.yaml", "updates": [{"key": "image.tag", "value": "1.10"}, {"key": "replicas", "value": 2.0}]}),
     )
     .await
     .unwrap();
@@ -115,11 +118,14 @@ async fn yaml_update_writes_the_file_and_a_commit_message() {
 
 #[tokio::test]
 async fn a_failed_update_leaves_the_file_byte_identical() {
-    let src = "image:\n  tag: v1\r\nlist: [a]\n";
+    let src = "image:\n  tag: v1\r\nlist: [a]\nnew: 1\n";
     for (kind, file, contents, key) in [
         ("yaml-update", "v.yaml", src, "list.5"),
-        ("json-update", "v.json", "{\"a\": 1}", "a.b"),
-        ("toml-update", "v.toml", "a = 1\n", "a.b"),
+        ("yaml-update", "v.yaml", src, "image.tga"),
+        ("yaml-update", "v.yaml", src, "image"),
+        ("json-update", "v.json", "{\"a\": 1, \"new\": 0}", "a.b"),
+        ("toml-update", "v.toml", "a = 1\nnew = 0\n", "a.b"),
+        ("toml-update", "v.toml", "a = 1\nnew = 0\n", "b"),
         ("hcl-update", "v.tfvars", "a = 1\n", "a.b"),
     ] {
         let (dir, ctx) = setup(&[(file, contents)]);
@@ -194,7 +200,7 @@ async fn json_toml_and_hcl_updates_report_commit_messages() {
         read(dir.path(), "c.json"),
         "{\n  \"image\": {\"tag\": \"v2\"}\n}\n"
     );
-    assert_eq!(read(dir.path(), "c.toml"), "[image]\ntag = \"v2\" # t\n");
+    assert_eq!(read(dir.path(), "c.toml"), "[image]\ntag = 'v2' # t\n");
     assert_eq!(
         read(dir.path(), "c.tfvars"),
         "image_uri = \"repo:v2\" # lambda\n"
@@ -205,7 +211,7 @@ async fn json_toml_and_hcl_updates_report_commit_messages() {
     );
     assert_eq!(
         toml_out.output["commitMessage"],
-        "Updated c.toml\n\n- image.tag: \"v2\""
+        "Updated c.toml\n\n- image.tag: 'v2'"
     );
     assert_eq!(
         hcl_out.output["commitMessage"],
@@ -559,4 +565,91 @@ async fn a_list_where_the_config_mapping_is_expected_is_refused() {
         .unwrap_err();
     assert!(err.contains("invalid yaml-update config"), "{err}");
     assert!(err.contains("sequence") && err.contains("struct"), "{err}");
+}
+
+/// Kargo's parse steps run expr-lang on the document itself: `$env` is its
+/// root (a list or a scalar too), and a key it lacks is nil.
+#[tokio::test]
+async fn parse_steps_read_the_document_root_as_env() {
+    let (_dir, ctx) = setup(&[
+        ("list.json", "[\"first\", {\"name\": \"item2\"}, 3]"),
+        ("scalar.yaml", "42\n"),
+        ("map.json", "{\"key\": \"value\"}"),
+    ]);
+    let out = run(
+        &ctx,
+        "json-parse",
+        json!({"path": "list.json", "outputs": [
+            {"name": "first", "fromExpression": "$env[0]"},
+            {"name": "name", "fromExpression": "$env[1].name"},
+            {"name": "len", "fromExpression": "len($env)"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(out.output),
+        json!({"first": "first", "name": "item2", "len": 3})
+    );
+    let out = run(
+        &ctx,
+        "yaml-parse",
+        json!({"path": "scalar.yaml", "outputs": [{"name": "n", "fromExpression": "$env + 1"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.output["n"], 43);
+    let out = run(
+        &ctx,
+        "json-parse",
+        json!({"path": "map.json", "outputs": [
+            {"name": "missing", "fromExpression": "missingKey"},
+            {"name": "nested", "fromExpression": "key == 'value' && other == nil"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(out.output),
+        json!({"missing": null, "nested": true})
+    );
+    let err = run(
+        &ctx,
+        "json-parse",
+        json!({"path": "map.json", "outputs": [{"name": "x", "fromExpression": "nonexistent.path"}]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("cannot fetch `path` from `nonexistent`: it is nil"),
+        "{err}"
+    );
+}
+
+/// A config Kargo's schema refuses is refused before the promotion starts,
+/// naming the step and the field: no step runs, no file changes.
+#[tokio::test]
+async fn a_config_the_schema_refuses_stops_the_promotion_before_it_starts() {
+    use kargo_core::engine::{Engine, PromotionContext};
+    use kargo_core::model::PromotionStep;
+    let (dir, _ctx) = setup(&[("v.yaml", "a: 1\n")]);
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let engine = Engine::new(std::sync::Arc::new(registry));
+    let ctx = PromotionContext::new(Workspace::new(dir.path()).unwrap());
+    let steps: Vec<PromotionStep> = serde_json::from_value(json!([
+        {"uses": "yaml-update", "as": "first", "config": {"path": "v.yaml", "updates": [{"key": "a", "value": 2}]}},
+        {"uses": "json-parse", "as": "second", "config": {"path": "v.json", "outputs": [{"name": "", "fromExpression": "a"}]}},
+    ]))
+    .unwrap();
+    let err = engine.run(&ctx, &steps).await.unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "step `second` (json-parse): invalid json-parse config: `outputs[0].name` must not be empty"
+    );
+    assert_eq!(
+        read(dir.path(), "v.yaml"),
+        "a: 1\n",
+        "the first step did not run"
+    );
 }

@@ -242,8 +242,10 @@ async fn kustomize_set_image_runs_the_documented_examples() {
     assert_eq!(
         read(&dir, "src/base/kustomization.yaml"),
         format!(
-            "resources:\n- deployment.yaml # the app\nimages:\n- name: my/image\n  newTag: 1.2.3\n\
-             - name: {ECR_EAST}\n  newName: {ECR_WEST}\n  newTag: v7\n"
+            // Kargo keeps the list sorted by name.
+            "resources:\n- deployment.yaml # the app\nimages:\n\
+             - name: {ECR_EAST}\n  newName: {ECR_WEST}\n  newTag: v7\n\
+             - name: my/image\n  newTag: 1.2.3\n"
         )
     );
     assert_eq!(
