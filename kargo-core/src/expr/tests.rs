@@ -778,7 +778,7 @@ fn values_over_the_size_limit_are_refused_before_they_are_built() {
     let e = eval_err(&format!("${{{{ {doubled} }}}}"));
     assert_eq!(
         e.message,
-        "invalid operation: replace() would be 12582912 bytes, more than the limit of 8388608 bytes"
+        "replace() would be 12582912 bytes, more than the limit of 8388608 bytes"
     );
     // A sum of two large strings, and a join.
     let big = "y".repeat(5 << 20);
@@ -792,7 +792,7 @@ fn values_over_the_size_limit_are_refused_before_they_are_built() {
         .unwrap_err();
     assert_eq!(
         e.message,
-        "invalid operation: the sum would be 10485760 bytes, more than the limit of 8388608 bytes"
+        "the sum would be 10485760 bytes, more than the limit of 8388608 bytes"
     );
     let e = evaluator
         .eval_template("${{ join([big, big], '') }}", &scope)

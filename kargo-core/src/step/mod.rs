@@ -330,6 +330,13 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
     kind: &str,
     config: Value,
 ) -> Result<T, StepError> {
+    // serde would read a list as the fields in order and complain about
+    // the first one; a list is simply not a step's config.
+    if config.is_array() {
+        return Err(StepError::failed(format!(
+            "invalid {kind} config: expected a mapping of fields (a struct), found a sequence"
+        )));
+    }
     serde_json::from_value(config)
         .map_err(|e| StepError::failed(format!("invalid {kind} config: {e}")))
 }
