@@ -35,6 +35,19 @@ pub struct Discovery {
     pub failed: Vec<(String, String)>,
 }
 
+impl Discovery {
+    /// Adds the outcome of discovering the Warehouse `name`: the Freight
+    /// it created, if new, or why it failed.
+    fn record(&mut self, name: &str, result: std::result::Result<Option<Freight>, String>) {
+        self.discovered.push(name.to_owned());
+        match result {
+            Ok(Some(freight)) => self.created.push(freight),
+            Ok(None) => {}
+            Err(message) => self.failed.push((name.to_owned(), message)),
+        }
+    }
+}
+
 impl Controller {
     /// Discovers the Warehouses `refresh` selects, stores the Freight their
     /// `freightCreationPolicy` and `freightCreationCriteria` let them
@@ -63,12 +76,7 @@ impl Controller {
                 // Another replica discovers this Warehouse right now.
                 continue;
             };
-            out.discovered.push(name.clone());
-            match result {
-                Ok(Some(freight)) => out.created.push(freight),
-                Ok(None) => {}
-                Err(message) => out.failed.push((name.clone(), message)),
-            }
+            out.record(name, result);
         }
         Ok(out)
     }
@@ -90,15 +98,8 @@ impl Controller {
                         .map(|w| w.metadata.name.clone())
                         .collect(),
                 })?;
-        let mut out = Discovery {
-            discovered: vec![name.to_owned()],
-            ..Discovery::default()
-        };
-        match self.discover_one(warehouse).await? {
-            Ok(Some(freight)) => out.created.push(freight),
-            Ok(None) => {}
-            Err(message) => out.failed.push((name.to_owned(), message)),
-        }
+        let mut out = Discovery::default();
+        out.record(name, self.discover_one(warehouse).await?);
         Ok(out)
     }
 
@@ -108,15 +109,24 @@ impl Controller {
         warehouse: &Warehouse,
         default_interval: std::time::Duration,
     ) -> Result<bool> {
+        Ok(self.now() >= self.due_at(warehouse, default_interval).await?)
+    }
+
+    /// When `warehouse` is next due: its last discovery plus its interval,
+    /// or now when it was never discovered.
+    async fn due_at(
+        &self,
+        warehouse: &Warehouse,
+        default_interval: std::time::Duration,
+    ) -> Result<kargo_core::time::Timestamp> {
         let state = self
             .inner
             .store
             .get_warehouse(&warehouse.metadata.name)
             .await?;
-        let interval = warehouse.spec.interval_or(default_interval);
         Ok(match state.last_discovery {
-            None => true,
-            Some(last) => self.now() >= last.plus(interval),
+            None => self.now(),
+            Some(last) => last.plus(warehouse.spec.interval_or(default_interval)),
         })
     }
 
@@ -127,15 +137,7 @@ impl Controller {
     ) -> Result<Option<kargo_core::time::Timestamp>> {
         let mut next = None;
         for warehouse in self.project().manifests().warehouses() {
-            let state = self
-                .inner
-                .store
-                .get_warehouse(&warehouse.metadata.name)
-                .await?;
-            let at = match state.last_discovery {
-                None => self.now(),
-                Some(last) => last.plus(warehouse.spec.interval_or(default_interval)),
-            };
+            let at = self.due_at(warehouse, default_interval).await?;
             next = Some(next.map_or(at, |n: kargo_core::time::Timestamp| n.min(at)));
         }
         Ok(next)
