@@ -692,8 +692,15 @@ pub(crate) fn is_rejection(porcelain: &str) -> bool {
 
 /// What the remote said about a ref it could not lock, when that is why
 /// the push was rejected: its `cannot lock ref` line (which names the ref
-/// and the lock file), else the porcelain summary.
+/// and the lock file), else the porcelain summary; `None` when the ref
+/// only moved under the push.
 fn lock_detail(stderr: &str, porcelain: &str) -> Option<String> {
+    // `cannot lock ref '…': is at X but expected Y` is another push that
+    // moved the ref first: ordinary contention, rebased and retried, not a
+    // lock left behind.
+    if stderr.contains("but expected") {
+        return None;
+    }
     let said = stderr
         .lines()
         .map(|l| l.trim_start_matches("remote:").trim())
