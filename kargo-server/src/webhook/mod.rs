@@ -1,0 +1,1 @@
+//! Kargo's webhook receivers (being written; see the issue for `kargo serve`).
