@@ -15,6 +15,8 @@
 //!   `pipeline [--once]`, `promote STAGE [--freight ID | --origin WAREHOUSE]`,
 //!   `approve FREIGHT --stage STAGE`, `abort PROMOTION`, `verify STAGE`,
 //!   `status`, `history STAGE`, `freight`; tables, or JSON with `--json`.
+//! - `kargo serve --manifests DIR --state DB [--listen ADDR] [--auth FILE]`
+//!   runs the pipeline and serves Kargo's REST API over it.
 //!
 //! Exit codes: 0 succeeded, 1 ran and did not succeed, 2 unusable input
 //! (one line on stderr, nothing changed), 3 waiting (run again to resume).
@@ -25,6 +27,7 @@ mod pr;
 mod project;
 mod promote;
 mod run;
+mod serve;
 mod status;
 
 use std::io::IsTerminal;
@@ -99,6 +102,8 @@ enum Command {
     History(status::HistoryArgs),
     /// Show every Freight and where it is.
     Freight(status::ViewArgs),
+    /// Serve Kargo's REST API, webhooks and metrics, and run the pipeline.
+    Serve(serve::ServeArgs),
 }
 
 /// An error that makes the input unusable: reported on one line, exit 2.
@@ -153,6 +158,7 @@ fn main() -> ExitCode {
         Command::Status(args) => status::status(args),
         Command::History(args) => status::history(args),
         Command::Freight(args) => status::freight(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -38,7 +38,7 @@ pub(crate) struct StateArgs {
     /// Where promotions get their work directories, `DIR/<promotion>`,
     /// kept afterwards (default: `DB.work/<promotion>` next to the state
     /// file, removed when the promotion finished).
-    #[arg(long)]
+    #[arg(long, alias = "work")]
     pub(crate) workdir: Option<PathBuf>,
     /// Kargo credential Secrets (Kubernetes `Secret` documents labelled
     /// `kargo.akuity.io/cred-type`) for promotions and discovery; repeatable.

@@ -1,0 +1,329 @@
+//! Kargo's REST API (`/v1beta1`): routing, the caller, errors.
+
+pub(crate) mod definitions;
+pub(crate) mod freight;
+pub(crate) mod projects;
+pub(crate) mod promotions;
+pub(crate) mod stages;
+pub(crate) mod system;
+pub(crate) mod warehouses;
+pub(crate) mod watch;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::{Action, Principal, Unauthenticated, bearer};
+use crate::hub::Hub;
+use crate::objects::Kind;
+use crate::server::AppState;
+
+/// The API's routes under `/v1beta1`.
+pub(crate) fn routes(
+    resources_limit: axum::extract::DefaultBodyLimit,
+) -> axum::Router<Arc<AppState>> {
+    use axum::Router;
+    let project = Router::new()
+        .route("/", get(projects::get_project))
+        .route("/config", get(projects::get_project_config))
+        .route("/events", get(projects::list_events))
+        .route("/warehouses", get(warehouses::list))
+        .route("/warehouses/{warehouse}", get(warehouses::get))
+        .route("/warehouses/{warehouse}/refresh", post(warehouses::refresh))
+        .route("/stages", get(stages::list))
+        .route("/stages/{stage}", get(stages::get))
+        .route("/stages/{stage}/promotions", post(stages::promote))
+        .route(
+            "/stages/{stage}/promotions/downstream",
+            post(stages::promote_downstream),
+        )
+        .route("/stages/{stage}/refresh", post(stages::refresh))
+        .route("/stages/{stage}/verification", post(stages::reverify))
+        .route(
+            "/stages/{stage}/verification/abort",
+            post(stages::abort_verification),
+        )
+        .route("/freight", get(freight::query))
+        .route("/freight/{freight}", get(freight::get))
+        .route("/freight/{freight}/alias", patch(freight::alias))
+        .route("/freight/{freight}/approve", post(freight::approve))
+        .route("/promotions", get(promotions::list))
+        .route("/promotions/{promotion}", get(promotions::get))
+        .route("/promotions/{promotion}/abort", post(promotions::abort))
+        .route("/promotions/{promotion}/refresh", post(promotions::refresh))
+        .route("/promotion-tasks", get(definitions::list_tasks))
+        .route("/promotion-tasks/{task}", get(definitions::get_task))
+        .route(
+            "/analysis-templates",
+            get(definitions::list_analysis_templates),
+        )
+        .route(
+            "/analysis-templates/{template}",
+            get(definitions::get_analysis_template),
+        );
+    Router::new()
+        .route("/system/server-version", get(system::version))
+        .route("/system/public-server-config", get(system::public_config))
+        .route("/login", post(system::login))
+        .route("/projects", get(projects::list_projects))
+        .nest("/projects/{project}", project)
+        .layer(resources_limit.clone())
+}
+
+/// An API error: a status and a message, answered as JSON
+/// (`{"error": MESSAGE, "message": MESSAGE}`: Kargo's clients read
+/// `error`, generic ones `message`). Internal failures answer a fixed
+/// message; what went wrong is logged, never sent.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The message answered.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// An internal failure: logged here, answered without details.
+    pub(crate) fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "request failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
+    }
+}
+
+impl From<kargo_runtime::Error> for ApiError {
+    fn from(e: kargo_runtime::Error) -> Self {
+        use kargo_runtime::Error as E;
+        match &e {
+            E::NotFound { .. } => ApiError::not_found(e.to_string()),
+            E::Invalid(_) | E::Refused(_) => ApiError::bad_request(e.to_string()),
+            E::Store(inner) => store_error(inner),
+            _ => ApiError::internal(&e),
+        }
+    }
+}
+
+impl From<kargo_core::Error> for ApiError {
+    fn from(e: kargo_core::Error) -> Self {
+        store_error(&e)
+    }
+}
+
+/// A store's error: about the request (unknown, duplicate, refused by the
+/// state) or internal.
+fn store_error(e: &kargo_core::Error) -> ApiError {
+    use kargo_core::Error as E;
+    match e {
+        E::NotFound { .. } => ApiError::not_found(e.to_string()),
+        E::AlreadyExists { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        E::Precondition(_) | E::Invalid(_) => ApiError::bad_request(e.to_string()),
+        _ => ApiError::internal(e),
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: &self.message,
+            message: &self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The result of a handler.
+pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// The authenticated caller of a request: 401 without a valid
+/// `Authorization: Bearer` token (unless the server is open).
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub(crate) Principal);
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(auth) = &state.auth else {
+            return Ok(Caller(Principal::anonymous()));
+        };
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+            .ok_or(Unauthenticated::Missing);
+        let principal = token
+            .and_then(|t| auth.authenticate(t))
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+        parts.extensions.insert(principal.clone());
+        Ok(Caller(principal))
+    }
+}
+
+impl Caller {
+    /// The caller's hub for `project`: 403 when the caller may not do
+    /// `action` there, 404 when the server has no such project.
+    pub(crate) fn project(
+        &self,
+        state: &AppState,
+        project: &str,
+        action: Action,
+    ) -> ApiResult<Arc<Hub>> {
+        self.allow(action, Some(project))?;
+        state
+            .hub(project)
+            .ok_or_else(|| ApiError::not_found(format!("project {project:?} not found")))
+    }
+
+    /// 403 unless the caller may do `action` (in `project`, if any).
+    pub(crate) fn allow(&self, action: Action, project: Option<&str>) -> ApiResult<()> {
+        if self.0.may(action, project) {
+            return Ok(());
+        }
+        let what = match project {
+            Some(p) => format!(" in project {p:?}"),
+            None => String::new(),
+        };
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} (role {}) may not {}{what}",
+                self.0.subject,
+                self.0.role,
+                match action {
+                    Action::Read => "read",
+                    Action::Promote => "promote, approve, abort, refresh or reverify",
+                    Action::Admin => "change resources",
+                }
+            ),
+        ))
+    }
+
+    /// Who the caller is, recorded as the actor of what they do.
+    pub(crate) fn actor(&self) -> &str {
+        &self.0.subject
+    }
+}
+
+/// An object or a 404 naming it.
+pub(crate) fn found(
+    object: Option<&Arc<Value>>,
+    kind: &str,
+    name: &str,
+    project: &str,
+) -> ApiResult {
+    match object {
+        Some(o) => Ok(Json(&**o).into_response()),
+        None => Err(ApiError::not_found(format!(
+            "{kind} {name:?} not found in project {project:?}"
+        ))),
+    }
+}
+
+/// An empty `200 OK`, as Kargo answers its actions.
+pub(crate) fn ok() -> Response {
+    StatusCode::OK.into_response()
+}
+
+/// A Kubernetes list of `kind` (`StageList`, ...) holding `items`,
+/// serialized without copying them.
+pub(crate) fn list_response<'a>(
+    kind: Kind,
+    items: impl Iterator<Item = &'a Arc<Value>>,
+) -> Response {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        api_version: &'static str,
+        kind: String,
+        metadata: serde_json::Map<String, Value>,
+        items: Vec<&'a Value>,
+    }
+    Json(List {
+        api_version: crate::objects::API_VERSION,
+        kind: format!("{}List", kind.as_str()),
+        metadata: serde_json::Map::new(),
+        items: items.map(|o| &**o).collect(),
+    })
+    .into_response()
+}
+
+/// The values of query parameter `key`: repeated (`?a=x&a=y`) or
+/// comma-separated (`?a=x,y`), as Kargo's clients send arrays.
+pub(crate) fn query_values(query: Option<&str>, key: &str) -> Vec<String> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == key)
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Whether query parameter `key` is `true`.
+pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == key && v == "true")
+}
+
+/// The number in query parameter `key`, if given; 400 if it is not one.
+pub(crate) fn query_number(query: Option<&str>, key: &str) -> ApiResult<Option<usize>> {
+    match form_urlencoded::parse(query.unwrap_or_default().as_bytes()).find(|(k, _)| k == key) {
+        None => Ok(None),
+        Some((_, v)) if v.is_empty() => Ok(None),
+        Some((_, v)) => v.parse().map(Some).map_err(|_| {
+            ApiError::bad_request(format!("query parameter {key} must be a number, not {v:?}"))
+        }),
+    }
+}
+
+/// The answer to a List or Get: the watch stream with `?watch=true`,
+/// else what `respond` makes of the snapshot.
+pub(crate) fn read_or_watch(
+    state: &AppState,
+    hub: &Hub,
+    query: Option<&str>,
+    filter: impl FnOnce() -> watch::Filter,
+    respond: impl FnOnce(&crate::objects::Snapshot) -> ApiResult,
+) -> ApiResult {
+    if query_flag(query, "watch") {
+        return Ok(watch::respond(state, hub, filter()));
+    }
+    respond(&hub.snapshot())
+}

@@ -1,0 +1,326 @@
+//! Stages: `ListStages`, `GetStage`, `PromoteToStage`,
+//! `PromoteDownstream`, `RefreshStage`, `Reverify`, `AbortVerification`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use kargo_runtime::{FreightChoice, PromoteRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::watch::Filter;
+use super::{ApiError, ApiResult, Caller, list_response, ok, query_values, read_or_watch};
+use crate::auth::Action;
+use crate::hub::Hub;
+use crate::objects::Kind;
+use crate::schema;
+use crate::server::AppState;
+
+/// Whether a Stage object requests Freight from one of `warehouses`.
+fn requests_from(stage: &Value, warehouses: &[String]) -> bool {
+    stage
+        .pointer("/spec/requestedFreight")
+        .and_then(Value::as_array)
+        .is_some_and(|requests| {
+            requests.iter().any(|r| {
+                r.pointer("/origin/name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| warehouses.iter().any(|w| w == n))
+            })
+        })
+}
+
+/// `GET /v1beta1/projects/{project}/stages[?freightOrigins=W1,W2][&watch=true]`.
+#[utoipa::path(get, path = "/v1beta1/projects/{project}/stages", operation_id = "ListStages",
+    tag = "Core", security(("BearerAuth" = [])),
+    params(("project" = String, Path),
+           ("freightOrigins" = Option<Vec<String>>, Query, description = "Only Stages that request Freight from one of these Warehouses"),
+           ("watch" = Option<bool>, Query)),
+    responses((status = 200, body = schema::ObjectList), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(project): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Read)?;
+    let origins = query_values(query.as_deref(), "freightOrigins");
+    let keep = {
+        let origins = origins.clone();
+        move |s: &Value| origins.is_empty() || requests_from(s, &origins)
+    };
+    read_or_watch(
+        &state,
+        &hub,
+        query.as_deref(),
+        || Filter::all(Kind::Stage).matching(keep),
+        |s| {
+            Ok(list_response(
+                Kind::Stage,
+                s.of(Kind::Stage)
+                    .map(|(_, o)| o)
+                    .filter(|o| origins.is_empty() || requests_from(o, &origins)),
+            ))
+        },
+    )
+}
+
+/// `GET /v1beta1/projects/{project}/stages/{stage}[?watch=true]`.
+#[utoipa::path(get, path = "/v1beta1/projects/{project}/stages/{stage}", operation_id = "GetStage",
+    tag = "Core", security(("BearerAuth" = [])),
+    params(("project" = String, Path), ("stage" = String, Path), ("watch" = Option<bool>, Query)),
+    responses((status = 200, body = schema::Object), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((project, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Read)?;
+    let stage = stage_exists(&hub, &name)?;
+    read_or_watch(
+        &state,
+        &hub,
+        query.as_deref(),
+        || Filter::named(Kind::Stage, &name),
+        |_| Ok(Json(&*stage).into_response()),
+    )
+}
+
+fn stage_exists(hub: &Hub, name: &str) -> ApiResult<Arc<Value>> {
+    hub.snapshot()
+        .get(Kind::Stage, name)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Stage {name:?} not found in project {:?}",
+                hub.project()
+            ))
+        })
+}
+
+/// Which Freight to promote (Kargo's `PromoteToStageRequest`): exactly one
+/// of the three.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PromoteToStageRequest {
+    /// The Freight's name.
+    #[serde(default)]
+    freight: String,
+    /// The Freight's alias.
+    #[serde(default)]
+    freight_alias: String,
+    /// An origin (`Warehouse/NAME`): its newest Freight available to the
+    /// Stage.
+    #[serde(default)]
+    origin: String,
+}
+
+/// Reads a JSON body; 400 naming what is wrong.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+/// `POST /v1beta1/projects/{project}/stages/{stage}/promotions`: queues a
+/// promotion (Kargo's checks: the Freight exists and is available to the
+/// Stage) and starts it; answers the Promotion, 201.
+#[utoipa::path(post, path = "/v1beta1/projects/{project}/stages/{stage}/promotions", operation_id = "PromoteToStage",
+    tag = "Core", security(("BearerAuth" = [])),
+    params(("project" = String, Path), ("stage" = String, Path)),
+    request_body = PromoteToStageRequest,
+    responses((status = 201, body = schema::Object), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn promote(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((project, stage)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Promote)?;
+    let req: PromoteToStageRequest = json_body(&body)?;
+    let given = [&req.freight, &req.freight_alias, &req.origin]
+        .iter()
+        .filter(|v| !v.is_empty())
+        .count();
+    if given != 1 {
+        return Err(ApiError::bad_request(
+            "exactly one of freight, freightAlias, or origin must be provided",
+        ));
+    }
+    stage_exists(&hub, &stage)?;
+    let choice = if !req.origin.is_empty() {
+        let warehouse = match req.origin.split_once('/') {
+            Some(("Warehouse", name)) if !name.is_empty() => name,
+            None => req.origin.as_str(),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid origin {:?}: expected Warehouse/NAME",
+                    req.origin
+                )));
+            }
+        };
+        FreightChoice::Origin(warehouse.to_owned())
+    } else {
+        let name = if req.freight.is_empty() {
+            &req.freight_alias
+        } else {
+            &req.freight
+        };
+        let snapshot = hub.snapshot();
+        let freight = snapshot.freight(name).ok_or_else(|| {
+            let what = if req.freight.is_empty() {
+                "Freight with alias"
+            } else {
+                "Freight"
+            };
+            ApiError::not_found(format!("{what} {name:?} not found in project {project:?}"))
+        })?;
+        let id = freight
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or(name);
+        FreightChoice::Named(id.to_owned())
+    };
+    let promotion = state
+        .promote(&hub, PromoteRequest::new(&stage, choice, caller.actor()))
+        .await?;
+    Ok((StatusCode::CREATED, Json(&*promotion)).into_response())
+}
+
+/// Which Freight to promote downstream (Kargo's `PromoteDownstreamRequest`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PromoteDownstreamRequest {
+    /// The Freight's name.
+    #[serde(default)]
+    freight: String,
+    /// The Freight's alias.
+    #[serde(default)]
+    freight_alias: String,
+}
+
+/// `POST /v1beta1/projects/{project}/stages/{stage}/promotions/downstream`:
+/// promotes Freight from `stage` into every Stage that takes Freight from
+/// it; 201 with `{"promotions": [...]}`, or 207 with `errors` when some
+/// could not be queued.
+#[utoipa::path(post, path = "/v1beta1/projects/{project}/stages/{stage}/promotions/downstream", operation_id = "PromoteDownstream",
+    tag = "Core", security(("BearerAuth" = [])),
+    params(("project" = String, Path), ("stage" = String, Path)),
+    request_body = PromoteDownstreamRequest,
+    responses((status = 201, body = schema::Object), (status = 207, body = schema::Object), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn promote_downstream(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((project, stage)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Promote)?;
+    let req: PromoteDownstreamRequest = json_body(&body)?;
+    if req.freight.is_empty() == req.freight_alias.is_empty() {
+        return Err(ApiError::bad_request(
+            "exactly one of freight or freightAlias must be provided",
+        ));
+    }
+    stage_exists(&hub, &stage)?;
+    let name = if req.freight.is_empty() {
+        &req.freight_alias
+    } else {
+        &req.freight
+    };
+    let id = hub
+        .snapshot()
+        .freight(name)
+        .and_then(|f| {
+            f.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| {
+            ApiError::not_found(format!("Freight {name:?} not found in project {project:?}"))
+        })?;
+    let project_view = hub.controller().project();
+    let downstream: Vec<String> = project_view.graph().downstream(&stage).to_vec();
+    if downstream.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Stage {stage:?} has no downstream Stages"
+        )));
+    }
+    let mut promotions = Vec::new();
+    let mut errors = Vec::new();
+    for target in downstream {
+        let request =
+            PromoteRequest::new(&target, FreightChoice::Named(id.clone()), caller.actor());
+        match state.promote(&hub, request).await {
+            Ok(p) => promotions.push((*p).clone()),
+            Err(e) => errors.push(format!("Stage {target:?}: {}", e.message())),
+        }
+    }
+    let mut body = json!({"promotions": promotions});
+    if errors.is_empty() {
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    body["errors"] = Value::String(errors.join("; "));
+    Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
+}
+
+/// `POST /v1beta1/projects/{project}/stages/{stage}/refresh`: the Stage's
+/// queue and verification are looked at now.
+#[utoipa::path(post, path = "/v1beta1/projects/{project}/stages/{stage}/refresh", operation_id = "RefreshStage",
+    tag = "Core", security(("BearerAuth" = [])),
+    params(("project" = String, Path), ("stage" = String, Path)),
+    responses((status = 200), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn refresh(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((project, stage)): Path<(String, String)>,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Promote)?;
+    stage_exists(&hub, &stage)?;
+    state.drive(&hub, &stage);
+    Ok(ok())
+}
+
+/// `POST /v1beta1/projects/{project}/stages/{stage}/verification`: verifies
+/// the Stage's current Freight again, in the background; 400 when the
+/// Stage holds no Freight.
+#[utoipa::path(post, path = "/v1beta1/projects/{project}/stages/{stage}/verification", operation_id = "Reverify",
+    tag = "Verifications", security(("BearerAuth" = [])),
+    params(("project" = String, Path), ("stage" = String, Path)),
+    responses((status = 200), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn reverify(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((project, stage)): Path<(String, String)>,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Promote)?;
+    let object = stage_exists(&hub, &stage)?;
+    let holds_freight = object.pointer("/status/freightHistory/0").is_some();
+    if !holds_freight {
+        return Err(ApiError::bad_request(format!(
+            "Stage {stage:?} holds no Freight"
+        )));
+    }
+    state.reverify(&hub, &stage);
+    Ok(ok())
+}
+
+/// `POST /v1beta1/projects/{project}/stages/{stage}/verification/abort`:
+/// kargo-rs runs a verification to its end as part of the Stage's work,
+/// so there is nothing running to abort; answers 200 for a Stage that
+/// exists, as Kargo does when no verification is in progress.
+#[utoipa::path(post, path = "/v1beta1/projects/{project}/stages/{stage}/verification/abort", operation_id = "AbortVerification",
+    tag = "Verifications", security(("BearerAuth" = [])),
+    params(("project" = String, Path), ("stage" = String, Path)),
+    responses((status = 200), (status = 401), (status = 403), (status = 404)))]
+pub(crate) async fn abort_verification(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path((project, stage)): Path<(String, String)>,
+) -> ApiResult {
+    let hub = caller.project(&state, &project, Action::Promote)?;
+    stage_exists(&hub, &stage)?;
+    Ok(ok())
+}

@@ -1,0 +1,471 @@
+//! Kargo's resources as its API shows them: the manifests' Stages and
+//! Warehouses with a `status` made from the state store, Freight, and
+//! Promotions made from the store's records, each with `apiVersion`,
+//! `kind`, `metadata`, `spec` and `status`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use kargo_core::model::{Freight, PromotionPhase, Stage, Warehouse};
+use kargo_core::state::{
+    FreightCollectionRecord, FreightQuery, PromotionQuery, PromotionRecord, StageState,
+    WarehouseState,
+};
+use kargo_runtime::Controller;
+use serde_json::{Map, Value, json};
+
+/// Kargo's API group and version.
+pub const API_VERSION: &str = "kargo.akuity.io/v1alpha1";
+/// The annotation naming who created a Promotion.
+pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
+
+/// The kinds of resource that can be watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// Stages.
+    Stage,
+    /// Warehouses.
+    Warehouse,
+    /// Freight.
+    Freight,
+    /// Promotions.
+    Promotion,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 4] = [Kind::Stage, Kind::Warehouse, Kind::Freight, Kind::Promotion];
+
+    /// Kargo's kind name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Stage => "Stage",
+            Kind::Warehouse => "Warehouse",
+            Kind::Freight => "Freight",
+            Kind::Promotion => "Promotion",
+        }
+    }
+}
+
+/// One project's resources at one moment, as the API shows them.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The objects of each kind, by name.
+    pub objects: BTreeMap<Kind, BTreeMap<String, Arc<Value>>>,
+    /// Freight names by alias.
+    pub aliases: HashMap<String, String>,
+    /// The Freight as stored, by name.
+    pub freight_records: BTreeMap<String, Freight>,
+}
+
+impl Snapshot {
+    /// The objects of `kind`, by name.
+    pub fn of(&self, kind: Kind) -> impl Iterator<Item = (&String, &Arc<Value>)> {
+        self.objects.get(&kind).into_iter().flatten()
+    }
+
+    /// The object of `kind` named `name`.
+    pub fn get(&self, kind: Kind, name: &str) -> Option<&Arc<Value>> {
+        self.objects.get(&kind)?.get(name)
+    }
+
+    /// The Freight named, or aliased, `name_or_alias`.
+    pub fn freight(&self, name_or_alias: &str) -> Option<&Arc<Value>> {
+        self.get(Kind::Freight, name_or_alias).or_else(|| {
+            let name = self.aliases.get(name_or_alias)?;
+            self.get(Kind::Freight, name)
+        })
+    }
+
+    /// Reads the project's state through `controller` and builds every
+    /// object, in namespace `project`.
+    pub async fn read(controller: &Controller, project: &str) -> kargo_core::Result<Snapshot> {
+        let store = controller.store();
+        let view = controller.project();
+        let freight = store.list_freight(&FreightQuery::all()).await?;
+        let promotions = store.list_promotions(&PromotionQuery::all()).await?;
+        let by_name: HashMap<&str, &Freight> = freight
+            .iter()
+            .map(|f| (f.metadata.name.as_str(), f))
+            .collect();
+
+        let mut snapshot = Snapshot::default();
+        let mut stages = BTreeMap::new();
+        for stage in view.graph().stages() {
+            let name = &stage.metadata.name;
+            let state = store.get_stage(name).await?;
+            let view = StageView {
+                stage,
+                state: &state,
+                promotions: &promotions,
+                freight: &by_name,
+                auto_promotion: view.auto_promotion_enabled(name),
+            };
+            stages.insert(name.clone(), Arc::new(view.object(project)));
+        }
+        let mut warehouses = BTreeMap::new();
+        for warehouse in view.manifests().warehouses() {
+            let name = &warehouse.metadata.name;
+            let state = store.get_warehouse(name).await?;
+            warehouses.insert(
+                name.clone(),
+                Arc::new(warehouse_object(warehouse, &state, project)),
+            );
+        }
+        let mut freight_objects = BTreeMap::new();
+        for f in &freight {
+            snapshot
+                .aliases
+                .insert(f.alias.clone(), f.metadata.name.clone());
+            freight_objects.insert(
+                f.metadata.name.clone(),
+                Arc::new(freight_object(f, project)),
+            );
+        }
+        let mut promotion_objects = BTreeMap::new();
+        for p in &promotions {
+            promotion_objects.insert(
+                p.name.clone(),
+                Arc::new(promotion_object(
+                    p,
+                    by_name.get(p.freight.as_str()).copied(),
+                    project,
+                )),
+            );
+        }
+        snapshot.freight_records = freight
+            .iter()
+            .map(|f| (f.metadata.name.clone(), f.clone()))
+            .collect();
+        snapshot.objects.insert(Kind::Stage, stages);
+        snapshot.objects.insert(Kind::Warehouse, warehouses);
+        snapshot.objects.insert(Kind::Freight, freight_objects);
+        snapshot.objects.insert(Kind::Promotion, promotion_objects);
+        Ok(snapshot)
+    }
+}
+
+/// Kubernetes-shaped metadata: the resource's own, in `project`.
+fn metadata(meta: &kargo_core::model::ObjectMeta, project: &str) -> Value {
+    let mut meta = serde_json::to_value(meta).unwrap_or_else(|_| json!({}));
+    if let Some(m) = meta.as_object_mut() {
+        m.insert("namespace".to_owned(), Value::String(project.to_owned()));
+    }
+    meta
+}
+
+/// A resource read from the manifests, as the API shows it: the
+/// manifest's own fields, `apiVersion`, `kind` and namespace set.
+pub fn manifest_object<T: serde::Serialize>(resource: &T, kind: &str, project: &str) -> Value {
+    let mut value = serde_json::to_value(resource).unwrap_or_else(|_| json!({}));
+    if let Some(m) = value.as_object_mut() {
+        m.insert(
+            "apiVersion".to_owned(),
+            Value::String(API_VERSION.to_owned()),
+        );
+        m.insert("kind".to_owned(), Value::String(kind.to_owned()));
+        let meta = m
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert("namespace".to_owned(), Value::String(project.to_owned()));
+        }
+    }
+    value
+}
+
+/// A list of `kind` objects (`StageList`, ...), as Kubernetes lists them.
+pub fn list_object(kind: &str, items: Vec<Value>) -> Value {
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": format!("{kind}List"),
+        "metadata": {},
+        "items": items,
+    })
+}
+
+/// A Freight reference as Kargo's Stage and Promotion status hold it:
+/// name, origin and artifacts.
+fn freight_reference(name: &str, freight: Option<&Freight>) -> Value {
+    let mut reference = Map::new();
+    reference.insert("name".to_owned(), Value::String(name.to_owned()));
+    if let Some(f) = freight {
+        let full = serde_json::to_value(f).unwrap_or_default();
+        for field in ["origin", "commits", "images", "charts", "artifacts"] {
+            if let Some(v) = full.get(field) {
+                reference.insert(field.to_owned(), v.clone());
+            }
+        }
+    }
+    Value::Object(reference)
+}
+
+/// Freight as the API shows it.
+pub fn freight_object(freight: &Freight, project: &str) -> Value {
+    let mut value = manifest_object(freight, "Freight", project);
+    if let Some(m) = value.as_object_mut() {
+        m.insert("metadata".to_owned(), metadata(&freight.metadata, project));
+        m.entry("status").or_insert_with(|| json!({}));
+    }
+    value
+}
+
+/// The store's phase of a promotion as Kargo names it.
+fn phase_name(phase: PromotionPhase) -> Value {
+    Value::String(phase.as_str().to_owned())
+}
+
+/// A Promotion as the API shows it, from the store's record.
+pub fn promotion_object(p: &PromotionRecord, freight: Option<&Freight>, project: &str) -> Value {
+    let steps: Vec<Value> = p
+        .state
+        .steps
+        .iter()
+        .map(|s| {
+            let mut step = Map::new();
+            step.insert("alias".to_owned(), Value::String(s.alias.clone()));
+            if let Some(at) = s.started_at {
+                step.insert("startedAt".to_owned(), Value::String(at.to_string()));
+            }
+            if let Some(at) = s.finished_at {
+                step.insert("finishedAt".to_owned(), Value::String(at.to_string()));
+            }
+            if s.error_count > 0 {
+                step.insert("errorCount".to_owned(), json!(s.error_count));
+            }
+            if let Some(status) = s.status {
+                step.insert(
+                    "status".to_owned(),
+                    serde_json::to_value(status).unwrap_or_default(),
+                );
+            }
+            if let Some(message) = &s.message {
+                step.insert("message".to_owned(), Value::String(message.clone()));
+            }
+            if s.continue_on_error {
+                step.insert("continueOnError".to_owned(), Value::Bool(true));
+            }
+            Value::Object(step)
+        })
+        .collect();
+    let mut status = Map::new();
+    status.insert("phase".to_owned(), phase_name(p.phase));
+    if let Some(message) = &p.state.message {
+        status.insert("message".to_owned(), Value::String(message.clone()));
+    }
+    status.insert("freight".to_owned(), freight_reference(&p.freight, freight));
+    if let Some(at) = p.started_at {
+        status.insert("startedAt".to_owned(), Value::String(at.to_string()));
+    }
+    if let Some(at) = p.finished_at {
+        status.insert("finishedAt".to_owned(), Value::String(at.to_string()));
+    }
+    status.insert("currentStep".to_owned(), json!(p.state.current_step));
+    status.insert("stepExecutionMetadata".to_owned(), Value::Array(steps));
+    status.insert("state".to_owned(), Value::Object(p.state.outputs.clone()));
+    let mut meta = json!({"name": p.name, "namespace": project});
+    if let Some(at) = p.created_at {
+        meta["creationTimestamp"] = Value::String(at.to_string());
+    }
+    if !p.actor.is_empty() {
+        meta["annotations"] = json!({ CREATE_ACTOR: p.actor });
+    }
+    let mut spec = json!({
+        "stage": p.stage,
+        "freight": p.freight,
+        "steps": p.steps,
+    });
+    if !p.vars.is_empty() {
+        spec["vars"] = serde_json::to_value(&p.vars).unwrap_or_default();
+    }
+    json!({
+        "apiVersion": API_VERSION,
+        "kind": "Promotion",
+        "metadata": meta,
+        "spec": spec,
+        "status": status,
+    })
+}
+
+/// A Warehouse as the API shows it: the manifest with a status made from
+/// its discoveries.
+pub fn warehouse_object(warehouse: &Warehouse, state: &WarehouseState, project: &str) -> Value {
+    let mut value = manifest_object(warehouse, "Warehouse", project);
+    let mut status = Map::new();
+    if let Some(id) = &state.last_freight_id {
+        status.insert("lastFreightID".to_owned(), Value::String(id.clone()));
+    }
+    if let Some(at) = state.last_discovery {
+        status.insert(
+            "discoveredArtifacts".to_owned(),
+            json!({"discoveredAt": at.to_string()}),
+        );
+    }
+    let ready = match &state.error {
+        Some(message) => condition("Ready", false, "DiscoveryFailed", message),
+        None if state.last_success.is_some() => condition("Ready", true, "Synced", ""),
+        None => condition("Ready", false, "Pending", "discovery has not run yet"),
+    };
+    status.insert("conditions".to_owned(), json!([ready]));
+    value["status"] = Value::Object(status);
+    value
+}
+
+/// A Kubernetes condition.
+fn condition(kind: &str, ok: bool, reason: &str, message: &str) -> Value {
+    let mut c = json!({
+        "type": kind,
+        "status": if ok { "True" } else { "False" },
+        "reason": reason,
+    });
+    if !message.is_empty() {
+        c["message"] = Value::String(message.to_owned());
+    }
+    c
+}
+
+/// What a Stage object is made of.
+struct StageView<'a> {
+    stage: &'a Stage,
+    state: &'a StageState,
+    promotions: &'a [PromotionRecord],
+    freight: &'a HashMap<&'a str, &'a Freight>,
+    auto_promotion: bool,
+}
+
+impl StageView<'_> {
+    fn collection(&self, c: &FreightCollectionRecord) -> Value {
+        let items: Map<String, Value> = c
+            .items
+            .iter()
+            .map(|(origin, r)| {
+                (
+                    origin.clone(),
+                    freight_reference(&r.name, self.freight.get(r.name.as_str()).copied()),
+                )
+            })
+            .collect();
+        let mut value = json!({"id": c.id, "items": items});
+        if !c.verification_history.is_empty() {
+            value["verificationHistory"] =
+                serde_json::to_value(&c.verification_history).unwrap_or_default();
+        }
+        value
+    }
+
+    fn promotion_reference(&self, p: &PromotionRecord) -> Value {
+        let mut value = json!({
+            "name": p.name,
+            "freight": freight_reference(&p.freight, self.freight.get(p.freight.as_str()).copied()),
+        });
+        if p.phase.is_terminal() {
+            let mut status = json!({"phase": phase_name(p.phase)});
+            if let Some(message) = &p.state.message {
+                status["message"] = Value::String(message.clone());
+            }
+            value["status"] = status;
+            if let Some(at) = p.finished_at {
+                value["finishedAt"] = Value::String(at.to_string());
+            }
+        }
+        value
+    }
+
+    fn object(&self, project: &str) -> Value {
+        let name = &self.stage.metadata.name;
+        let mut value = manifest_object(self.stage, "Stage", project);
+        let mut status = Map::new();
+        let history: Vec<Value> = self
+            .state
+            .freight_history
+            .iter()
+            .map(|c| self.collection(c))
+            .collect();
+        let requested = self.stage.spec.requested_freight.len();
+        let summary = match self.state.freight_history.first() {
+            _ if self.stage.is_control_flow() => "N/A".to_owned(),
+            Some(c) if requested == 1 && c.items.len() == 1 => c
+                .items
+                .values()
+                .next()
+                .map(|r| r.name.clone())
+                .unwrap_or_default(),
+            Some(c) => format!("{}/{requested} Fulfilled", c.items.len()),
+            None => format!("0/{requested} Fulfilled"),
+        };
+        status.insert("freightHistory".to_owned(), Value::Array(history));
+        status.insert("freightSummary".to_owned(), Value::String(summary));
+        status.insert(
+            "autoPromotionEnabled".to_owned(),
+            Value::Bool(self.auto_promotion),
+        );
+        let mine = self.promotions.iter().filter(|p| p.stage == *name);
+        let running = mine.clone().find(|p| p.phase == PromotionPhase::Running);
+        if let Some(p) = running {
+            status.insert("currentPromotion".to_owned(), self.promotion_reference(p));
+        }
+        let last = self
+            .state
+            .last_promotion
+            .as_ref()
+            .and_then(|n| mine.clone().find(|p| p.name == *n));
+        if let Some(p) = last {
+            status.insert("lastPromotion".to_owned(), self.promotion_reference(p));
+        }
+        if !self.state.auto_promotion_holds.is_empty() {
+            status.insert(
+                "autoPromotionHolds".to_owned(),
+                serde_json::to_value(&self.state.auto_promotion_holds).unwrap_or_default(),
+            );
+        }
+        if !self.state.metadata.is_empty() {
+            status.insert(
+                "metadata".to_owned(),
+                serde_json::to_value(&self.state.metadata).unwrap_or_default(),
+            );
+        }
+        let verification = self
+            .state
+            .freight_history
+            .first()
+            .and_then(|c| c.current_verification());
+        let mut conditions = vec![match running {
+            Some(p) => condition(
+                "Promoting",
+                true,
+                "ActivePromotion",
+                &format!("Promotion {} is running", p.name),
+            ),
+            None => condition("Promoting", false, "NoActivePromotion", ""),
+        }];
+        if let Some(v) = verification {
+            let phase = serde_json::to_value(v.phase)
+                .ok()
+                .and_then(|p| p.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            conditions.push(condition(
+                "Verified",
+                v.phase == kargo_core::state::VerificationPhase::Successful,
+                &phase,
+                v.message.as_deref().unwrap_or_default(),
+            ));
+        }
+        let failed = last.filter(|p| p.phase != PromotionPhase::Succeeded);
+        conditions.push(match (running, failed) {
+            (Some(_), _) => condition("Ready", false, "Promoting", ""),
+            (None, Some(p)) => condition(
+                "Ready",
+                false,
+                "LastPromotionFailed",
+                p.state
+                    .message
+                    .as_deref()
+                    .unwrap_or("the last promotion did not succeed"),
+            ),
+            (None, None) => condition("Ready", true, "Ready", ""),
+        });
+        status.insert("conditions".to_owned(), Value::Array(conditions));
+        value["status"] = Value::Object(status);
+        value
+    }
+}
