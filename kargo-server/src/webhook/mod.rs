@@ -39,8 +39,9 @@
 //!   here a wrong one gets 403, as the issue for `kargo serve` asks.
 //! - Kargo looks at the event type before it checks the signature; here
 //!   nothing of an unauthenticated request is read.
-//! - A repeated delivery is refused with 403 by the [`ReplayGuard`]; Kargo
-//!   has no such guard.
+//! - A repeated delivery (same signature, delivery ID or, for payloads that
+//!   are unique, body) is refused with 403 by the [`ReplayGuard`]; Kargo has
+//!   no such guard.
 //! - Kargo refreshes only the Warehouses whose subscription would select
 //!   the pushed ref, tag or version (and, for Git, whose path filters match
 //!   the changed files). [`Delivery::Refresh`] carries those qualifiers and
@@ -52,6 +53,7 @@
 //! - A body sent form-encoded (GitHub's `application/x-www-form-urlencoded`
 //!   option) is refused with 415 and a hint, instead of a bare 400.
 //! - Bitbucket Server's `diagnostics:ping` test event is answered as a ping.
+//! - A receiver whose secret is empty is not set up.
 //! - `generic` receivers are read, validated and given their path, but their
 //!   actions are not evaluated yet: Kargo's `whenExpression` and selectors
 //!   call `request.header()`, `normalizeGit()` and friends, which kargo-core's
@@ -310,6 +312,21 @@ pub enum ReceiverError {
         /// The missing field (`secret`, `secret-token` or `auth-header`).
         key: String,
     },
+    /// The Secret's field is empty: anyone could sign with it or compute
+    /// the path (Kargo accepts it; kargo-rs does not).
+    #[error(
+        "project {project}: webhook receiver {receiver}: Secret {secret:?} has an empty {key:?} field"
+    )]
+    SecretFieldEmpty {
+        /// The project.
+        project: String,
+        /// The receiver's name.
+        receiver: String,
+        /// The Secret's name.
+        secret: String,
+        /// The empty field.
+        key: String,
+    },
     /// Two receivers would listen on the same path (the hash of
     /// `project + name + secret` cannot tell `ab`+`c` from `a`+`bc`).
     #[error(
@@ -342,6 +359,7 @@ impl ReceiverError {
             ReceiverError::Invalid { project, .. }
             | ReceiverError::SecretNotFound { project, .. }
             | ReceiverError::SecretFieldMissing { project, .. }
+            | ReceiverError::SecretFieldEmpty { project, .. }
             | ReceiverError::PathTaken { project, .. } => Some(project),
             ReceiverError::BaseUrl { .. } => None,
         }

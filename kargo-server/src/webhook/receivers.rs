@@ -279,6 +279,14 @@ impl Receiver {
                 key: key.to_owned(),
             });
         };
+        if secret.is_empty() {
+            return Err(ReceiverError::SecretFieldEmpty {
+                project: project.to_owned(),
+                receiver: config.name.clone(),
+                secret: secret_name,
+                key: key.to_owned(),
+            });
+        }
         let path = webhook_path(base_path, project, kind, &config.name, secret);
         let details = ReceiverDetails {
             name: config.name.clone(),

@@ -1,6 +1,7 @@
 //! Refusing a delivery received before.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -20,15 +21,20 @@ use super::{Delivery, ReceiverKind, Rejection, auth, payload};
 ///   `X-Gitlab-Event-UUID`, Bitbucket's `X-Request-UUID` (Cloud) or
 ///   `X-Request-Id` (Server).
 ///
-/// Kinds that send neither (Azure, Quay, Docker Hub, Harbor, generic) are
-/// not guarded: their payloads may repeat legitimately (the same tag
-/// pushed twice).
+/// - the body itself, for the kinds whose every payload carries an event
+///   ID or a timestamp (Azure's `id`, Docker Hub's `pushed_at`, Harbor's
+///   `occur_at`), so that two distinct events never share a body.
+///
+/// Quay and generic receivers are not guarded: a Quay payload has neither,
+/// and pushing the same tag again sends the same body.
 ///
 /// Only deliveries [`Receiver::handle`] accepted are remembered, so
 /// unauthenticated requests can neither fill nor flush the memory. It
 /// holds the last `capacity` deliveries per receiver (as 32-byte digests),
 /// in memory: a restart forgets them. A redelivery started from the
-/// service's own UI reuses the ID and the body, so it is refused too.
+/// service's own UI reuses the ID and the body, so it is refused too, as
+/// is a service's retry of a delivery that was accepted but whose refresh
+/// then failed (the Warehouse's next scheduled discovery makes up for it).
 ///
 /// The server keeps one guard for all receivers (it is `Sync`).
 ///
@@ -56,10 +62,25 @@ use super::{Delivery, ReceiverKind, Rejection, auth, payload};
 /// let again = guard.handle(receiver, &headers, body).unwrap_err();
 /// assert_eq!(again.status, StatusCode::FORBIDDEN);
 /// ```
-#[derive(Debug)]
 pub struct ReplayGuard {
     capacity: usize,
     seen: Mutex<HashMap<(String, String), Seen>>,
+}
+
+impl fmt::Debug for ReplayGuard {
+    /// The capacity and how many deliveries each receiver has remembered,
+    /// not the digests.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let counts: BTreeMap<String, usize> = seen
+            .iter()
+            .map(|((project, name), s)| (format!("{project}/{name}"), s.order.len()))
+            .collect();
+        f.debug_struct("ReplayGuard")
+            .field("capacity", &self.capacity)
+            .field("remembered", &counts)
+            .finish()
+    }
 }
 
 /// What one receiver accepted, oldest first.
@@ -97,7 +118,7 @@ impl ReplayGuard {
         body: &[u8],
     ) -> Result<Delivery, Rejection> {
         let delivery = receiver.handle(headers, body)?;
-        let keys = replay_keys(receiver.kind(), headers);
+        let keys = replay_keys(receiver.kind(), headers, body);
         if keys.is_empty() {
             return Ok(delivery);
         }
@@ -147,10 +168,24 @@ fn delivery_id_headers(kind: ReceiverKind) -> &'static [&'static str] {
     }
 }
 
+/// Whether every payload of `kind` is unique (it carries an event ID or
+/// a timestamp), so that its body identifies the delivery.
+fn body_is_unique(kind: ReceiverKind) -> bool {
+    matches!(
+        kind,
+        ReceiverKind::Azure | ReceiverKind::DockerHub | ReceiverKind::Harbor
+    )
+}
+
 /// What identifies a delivery of a receiver of `kind`: digests of its
-/// signature and of its delivery IDs.
-fn replay_keys(kind: ReceiverKind, headers: &HeaderMap) -> Vec<[u8; 32]> {
+/// signature, of its delivery IDs and, where it is unique, of its body.
+fn replay_keys(kind: ReceiverKind, headers: &HeaderMap, body: &[u8]) -> Vec<[u8; 32]> {
     let mut keys = Vec::new();
+    if body_is_unique(kind) {
+        let mut input = b"body\0".to_vec();
+        input.extend_from_slice(body);
+        keys.push(sha256(&input));
+    }
     if let Some(mac) = auth::mac_of(kind, headers) {
         let mut input = b"mac\0".to_vec();
         input.extend_from_slice(&mac);

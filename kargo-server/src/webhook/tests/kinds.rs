@@ -963,3 +963,55 @@ fn generic_receivers_are_set_up_but_answer_not_implemented() {
         "invalid request body",
     );
 }
+
+#[test]
+fn payloads_with_event_ids_or_timestamps_are_refused_when_replayed() {
+    let guard = ReplayGuard::default();
+    let harbor = receiver(ReceiverKind::Harbor, "harbor", "Bearer h4rbor", json!({}));
+    let auth = headers(&[("authorization", "Bearer h4rbor")]);
+    let push = |at: u64| {
+        json!({
+            "type": "PUSH_ARTIFACT",
+            "occur_at": at,
+            "event_data": {"resources": [{"tag": "v1", "resource_url": "harbor.example.com/acme/app:v1"}]},
+        })
+        .to_string()
+    };
+    assert!(guard.handle(&harbor, &auth, push(1).as_bytes()).is_ok());
+    assert_rejected(
+        guard.handle(&harbor, &auth, push(1).as_bytes()),
+        StatusCode::FORBIDDEN,
+        "received before",
+    );
+    assert!(guard.handle(&harbor, &auth, push(2).as_bytes()).is_ok());
+
+    let hub = receiver(ReceiverKind::DockerHub, "hub", "s", json!({}));
+    let body = br#"{"push_data": {"pushed_at": 1700000000, "tag": "v1"}, "repository": {"repo_name": "acme/app"}}"#;
+    assert!(guard.handle(&hub, &HeaderMap::new(), body).is_ok());
+    assert_rejected(
+        guard.handle(&hub, &HeaderMap::new(), body),
+        StatusCode::FORBIDDEN,
+        "received before",
+    );
+
+    let azure = receiver(ReceiverKind::Azure, "azure", "s", json!({}));
+    let acr = headers(&[("user-agent", "AzureContainerRegistry/1.0")]);
+    let body = br#"{"id": "e1", "action": "push", "target": {"repository": "app", "tag": "v1"}, "request": {"host": "acme.azurecr.io"}}"#;
+    assert!(guard.handle(&azure, &acr, body).is_ok());
+    assert_rejected(
+        guard.handle(&azure, &acr, body),
+        StatusCode::FORBIDDEN,
+        "received before",
+    );
+
+    // Quay sends the same payload for every push of a tag: not guarded.
+    let quay = receiver(ReceiverKind::Quay, "quay", "s", json!({}));
+    let body = br#"{"docker_url": "quay.io/acme/app", "updated_tags": ["latest"]}"#;
+    assert!(guard.handle(&quay, &HeaderMap::new(), body).is_ok());
+    assert!(guard.handle(&quay, &HeaderMap::new(), body).is_ok());
+    let shown = format!("{guard:?}");
+    assert!(
+        shown.contains("demo/harbor") && shown.contains("capacity: 1024"),
+        "{shown}"
+    );
+}

@@ -268,6 +268,7 @@ fn receivers_that_cannot_be_set_up_are_reported_and_left_out() {
                 {"name": "typo", "gitea": {"secretref": {"name": "gh"}}},
                 {"name": "ok", "quay": {"secretRef": {"name": "gh"}}},
                 {"github": {"secretRef": {"name": "gh"}}},
+                {"name": "empty", "harbor": {"secretRef": {"name": "empty"}}},
             ]),
         ),
         // `ab` + `c` and `a` + `bc` hash alike.
@@ -282,6 +283,7 @@ fn receivers_that_cannot_be_set_up_are_reported_and_left_out() {
     ];
     let table = secret_table(&[
         ("demo", "gh", &[("secret", "hunter2")]),
+        ("demo", "empty", &[("auth-header", "")]),
         ("ab", "s", &[("secret", "hunter2")]),
         ("a", "s", &[("secret", "hunter2")]),
     ]);
@@ -295,6 +297,7 @@ fn receivers_that_cannot_be_set_up_are_reported_and_left_out() {
         "project demo: webhookReceivers[3] (typo): gitea.secretref: unknown field `secretref`",
         "project demo: webhookReceivers[4] (ok): name: \"ok\" is already the name of webhookReceivers[0]",
         "project demo: webhookReceivers[5]: missing field `name`",
+        "project demo: webhook receiver empty: Secret \"empty\" has an empty \"auth-header\" field",
         "project a: webhook receiver bc: its path is already taken by receiver c of project ab",
     ];
     assert_eq!(messages.len(), expected.len(), "{messages:#?}");
