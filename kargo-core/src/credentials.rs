@@ -283,21 +283,23 @@ impl StaticCredentials {
     }
 
     /// The Secret named `name` for project `namespace`, among those read
-    /// by [`with_secrets`](Self::with_secrets), whether or not it is
-    /// labelled as credentials: a Secret whose `metadata.namespace` is
+    /// by [`with_secrets_opts`](Self::with_secrets_opts), whether or not it
+    /// is labelled as credentials: a Secret whose `metadata.namespace` is
     /// `namespace` wins over one that has no namespace (which serves any
     /// project); among equals, the first read wins. This is how webhook
     /// receivers find their Secrets, which Kargo keeps as plain Secrets of
-    /// the project without the [`CRED_TYPE_LABEL`].
+    /// the project without the [`CRED_TYPE_LABEL`] (read them with
+    /// [`SecretsOptions::keep_unlabelled`]).
     ///
     /// ```
     /// # use kargo_core::credentials::StaticCredentials;
-    /// let secrets = StaticCredentials::new().with_secrets(r#"
+    /// # use kargo_core::credentials::SecretsOptions;
+    /// let secrets = StaticCredentials::new().with_secrets_opts(r#"
     /// apiVersion: v1
     /// kind: Secret
     /// metadata: {name: gh-hook, namespace: demo}
     /// stringData: {secret: s3cret}
-    /// "#, "secrets.yaml").unwrap();
+    /// "#, "secrets.yaml", SecretsOptions::default().keep_unlabelled()).unwrap();
     /// let hook = secrets.named_secret("demo", "gh-hook").unwrap();
     /// assert_eq!(hook.field("secret"), Some("s3cret"));
     /// assert!(secrets.named_secret("other", "gh-hook").is_none());
@@ -376,7 +378,45 @@ struct SecretMetadata {
     labels: std::collections::BTreeMap<String, String>,
 }
 
+/// How [`StaticCredentials::with_secrets_opts`] reads Secrets.
+///
+/// ```
+/// # use kargo_core::credentials::SecretsOptions;
+/// let opts = SecretsOptions::default().keep_unlabelled();
+/// assert!(opts.keeps_unlabelled());
+/// assert!(!SecretsOptions::default().keeps_unlabelled());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecretsOptions {
+    keep_unlabelled: bool,
+}
+
+impl SecretsOptions {
+    /// Keep a Secret without the [`CRED_TYPE_LABEL`] by name, for
+    /// [`StaticCredentials::named_secret`], instead of refusing it. Such a
+    /// Secret is no credential for any repository. Without this (the
+    /// default), a missing label is an error: a file given as credentials
+    /// holds credential Secrets only.
+    pub fn keep_unlabelled(mut self) -> Self {
+        self.keep_unlabelled = true;
+        self
+    }
+
+    /// Whether Secrets without the label are kept.
+    pub fn keeps_unlabelled(&self) -> bool {
+        self.keep_unlabelled
+    }
+}
+
 impl StaticCredentials {
+    /// Adds the Kargo credential Secrets of `yaml`, refusing any Secret
+    /// that is not one: [`with_secrets_opts`](Self::with_secrets_opts)
+    /// with the default [`SecretsOptions`].
+    pub fn with_secrets(self, yaml: &str, source: &str) -> Result<Self> {
+        self.with_secrets_opts(yaml, source, SecretsOptions::default())
+    }
+
     /// Adds the Kubernetes `v1` `Secret` documents of `yaml` (one or
     /// several), with their fields in `stringData` or base64-encoded in
     /// `data`.
@@ -390,14 +430,20 @@ impl StaticCredentials {
     /// for [`CredentialsProvider::secret`]; [`CredentialsProvider::get`]
     /// answers with the username and password.
     ///
-    /// A Secret without the label is no credential for any repository; it
-    /// is kept by name only, for [`named_secret`](Self::named_secret)
-    /// (webhook receivers' Secrets are such). Every Secret, labelled or
-    /// not, can be found that way.
+    /// A Secret without the label is refused, unless `opts` say
+    /// [`keep_unlabelled`](SecretsOptions::keep_unlabelled): then it is no
+    /// credential for any repository, only kept by name for
+    /// [`named_secret`](Self::named_secret) (webhook receivers' Secrets are
+    /// such). Every Secret read, labelled or not, can be found by name.
     ///
     /// `source` names the input in errors, which name the document but
     /// never a secret.
-    pub fn with_secrets(mut self, yaml: &str, source: &str) -> Result<Self> {
+    pub fn with_secrets_opts(
+        mut self,
+        yaml: &str,
+        source: &str,
+        opts: SecretsOptions,
+    ) -> Result<Self> {
         let invalid = |what: String| crate::Error::Invalid(format!("{source}: {what}"));
         // Only where: a YAML error's message or snippet may quote a secret.
         let secrets: Vec<Secret> = serde_saphyr::from_multiple(yaml).map_err(|e| {
@@ -444,7 +490,8 @@ impl StaticCredentials {
                         "label {CRED_TYPE_LABEL} is {other:?}, not git, image, helm or generic"
                     )));
                 }
-                None => None,
+                None if opts.keep_unlabelled => None,
+                None => return Err(invalid(&format!("no {CRED_TYPE_LABEL} label"))),
             };
             let field = |key: &str| -> Result<Option<String>> {
                 if let Some(value) = secret.string_data.get(key) {
@@ -700,8 +747,9 @@ stringData:
   repoURL: https://git.example.com/org/gitops.git
   password: pw
 "#;
+        let keep = SecretsOptions::default().keep_unlabelled();
         let p = StaticCredentials::new()
-            .with_secrets(yaml, "secrets.yaml")
+            .with_secrets_opts(yaml, "secrets.yaml", keep)
             .unwrap();
         // By namespace, and decoded from `data`.
         let demo = p.named_secret("demo", "gh-hook").unwrap();
@@ -746,11 +794,21 @@ stringData:
             !shown.contains("s3cret") && !shown.contains("not-a-credential"),
             "{shown}"
         );
+        // By default, a file of credentials holds only credential Secrets.
+        let err = StaticCredentials::new()
+            .with_secrets(yaml, "secrets.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Secret gh-hook: no kargo.akuity.io/cred-type label"),
+            "{err}"
+        );
         // An unlabelled Secret's `data` must still decode.
         let err = StaticCredentials::new()
-            .with_secrets(
+            .with_secrets_opts(
                 "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\ndata:\n  secret: '%%%'\n",
                 "secrets.yaml",
+                keep,
             )
             .unwrap_err()
             .to_string();
@@ -772,6 +830,10 @@ stringData:
             (
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s1\n".to_owned(),
                 "not a v1 Secret",
+            ),
+            (
+                secret("", "  repoURL: https://x\n  password: hunter2\n"),
+                "no kargo.akuity.io/cred-type label",
             ),
             (
                 secret(

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aws_lc_rs::hmac;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use kargo_core::credentials::StaticCredentials;
+use kargo_core::credentials::{SecretsOptions, StaticCredentials};
 use kargo_core::model::{ProjectConfig, Warehouse};
 use serde_json::{Value, json};
 
@@ -335,7 +335,7 @@ fn receivers_that_cannot_be_set_up_are_reported_and_left_out() {
 #[test]
 fn secrets_come_from_named_kubernetes_secrets_without_the_cred_type_label() {
     let secrets = StaticCredentials::new()
-        .with_secrets(
+        .with_secrets_opts(
             r#"
 apiVersion: v1
 kind: Secret
@@ -354,6 +354,7 @@ data:
   secret: b3RoZXI=
 "#,
             "secrets.yaml",
+            SecretsOptions::default().keep_unlabelled(),
         )
         .unwrap();
     let lookup = |project: &str, name: &str| {
