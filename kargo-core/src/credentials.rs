@@ -99,6 +99,11 @@ impl CredentialSecret {
         self.fields.get(key).map(String::as_str)
     }
 
+    /// Every field, as `(key, value)` pairs in key order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The Secret's `username` and `password` (an empty user name when
     /// only a password is set), if it has a password.
     pub fn credentials(&self) -> Option<Credentials> {
@@ -164,6 +169,9 @@ impl CredentialsProvider for NoCredentials {
 pub struct StaticCredentials {
     exact: Vec<(CredentialType, String, CredentialSecret)>,
     patterns: Vec<(CredentialType, regex_lite::Regex, CredentialSecret)>,
+    /// Every Secret read by [`with_secrets`](Self::with_secrets), by
+    /// namespace (empty: any project) and name, in the order read.
+    named: Vec<(String, CredentialSecret)>,
 }
 
 impl fmt::Debug for StaticCredentials {
@@ -179,6 +187,14 @@ impl fmt::Debug for StaticCredentials {
                     .patterns
                     .iter()
                     .map(|(_, r, _)| r.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "named",
+                &self
+                    .named
+                    .iter()
+                    .map(|(ns, s)| format!("{ns}/{}", s.name()))
                     .collect::<Vec<_>>(),
             )
             .finish()
@@ -265,6 +281,38 @@ impl StaticCredentials {
                 .map(|(_, _, s)| s)
         })
     }
+
+    /// The Secret named `name` for project `namespace`, among those read
+    /// by [`with_secrets_opts`](Self::with_secrets_opts), whether or not it
+    /// is labelled as credentials: a Secret whose `metadata.namespace` is
+    /// `namespace` wins over one that has no namespace (which serves any
+    /// project); among equals, the first read wins. This is how webhook
+    /// receivers find their Secrets, which Kargo keeps as plain Secrets of
+    /// the project without the [`CRED_TYPE_LABEL`] (read them with
+    /// [`SecretsOptions::keep_unlabelled`]).
+    ///
+    /// ```
+    /// # use kargo_core::credentials::StaticCredentials;
+    /// # use kargo_core::credentials::SecretsOptions;
+    /// let secrets = StaticCredentials::new().with_secrets_opts(r#"
+    /// apiVersion: v1
+    /// kind: Secret
+    /// metadata: {name: gh-hook, namespace: demo}
+    /// stringData: {secret: s3cret}
+    /// "#, "secrets.yaml", SecretsOptions::default().keep_unlabelled()).unwrap();
+    /// let hook = secrets.named_secret("demo", "gh-hook").unwrap();
+    /// assert_eq!(hook.field("secret"), Some("s3cret"));
+    /// assert!(secrets.named_secret("other", "gh-hook").is_none());
+    /// ```
+    pub fn named_secret(&self, namespace: &str, name: &str) -> Option<&CredentialSecret> {
+        let named = |ns_matches: &dyn Fn(&str) -> bool| {
+            self.named
+                .iter()
+                .find(|(ns, s)| ns_matches(ns) && s.name() == name)
+                .map(|(_, s)| s)
+        };
+        named(&|ns| ns == namespace).or_else(|| named(&|ns| ns.is_empty()))
+    }
 }
 
 /// A Secret holding `credentials` as `username` and `password`.
@@ -323,23 +371,79 @@ struct Secret {
 struct SecretMetadata {
     #[serde(default)]
     name: Option<String>,
+    /// The project the Secret belongs to; none: any project.
+    #[serde(default)]
+    namespace: Option<String>,
     #[serde(default)]
     labels: std::collections::BTreeMap<String, String>,
 }
 
+/// How [`StaticCredentials::with_secrets_opts`] reads Secrets.
+///
+/// ```
+/// # use kargo_core::credentials::SecretsOptions;
+/// let opts = SecretsOptions::default().keep_unlabelled();
+/// assert!(opts.keeps_unlabelled());
+/// assert!(!SecretsOptions::default().keeps_unlabelled());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SecretsOptions {
+    keep_unlabelled: bool,
+}
+
+impl SecretsOptions {
+    /// Keep a Secret without the [`CRED_TYPE_LABEL`] by name, for
+    /// [`StaticCredentials::named_secret`], instead of refusing it. Such a
+    /// Secret is no credential for any repository. Without this (the
+    /// default), a missing label is an error: a file given as credentials
+    /// holds credential Secrets only.
+    pub fn keep_unlabelled(mut self) -> Self {
+        self.keep_unlabelled = true;
+        self
+    }
+
+    /// Whether Secrets without the label are kept.
+    pub fn keeps_unlabelled(&self) -> bool {
+        self.keep_unlabelled
+    }
+}
+
 impl StaticCredentials {
-    /// Adds the credentials of Kargo credential Secrets: the Kubernetes
-    /// `v1` `Secret` documents of `yaml` (one or several), each labelled
-    /// [`CRED_TYPE_LABEL`] `git`, `image`, `helm` or `generic`, holding
-    /// `repoURL` (a regular expression when `repoURLIsRegex` is `"true"`;
-    /// the older `repoURLPattern` is read too) and either `username` and
-    /// `password`, an AWS access key ([`AWS_KEY_FIELDS`], Kargo's ECR
-    /// Secret) or a Google service-account key ([`GCP_KEY_FIELD`]), in
-    /// `stringData` or base64-encoded in `data`. Every field is kept for
-    /// [`CredentialsProvider::secret`]; [`CredentialsProvider::get`]
-    /// answers with the username and password. `source` names the input
-    /// in errors, which name the document but never a secret.
-    pub fn with_secrets(mut self, yaml: &str, source: &str) -> Result<Self> {
+    /// Adds the Kargo credential Secrets of `yaml`, refusing any Secret
+    /// that is not one: [`with_secrets_opts`](Self::with_secrets_opts)
+    /// with the default [`SecretsOptions`].
+    pub fn with_secrets(self, yaml: &str, source: &str) -> Result<Self> {
+        self.with_secrets_opts(yaml, source, SecretsOptions::default())
+    }
+
+    /// Adds the Kubernetes `v1` `Secret` documents of `yaml` (one or
+    /// several), with their fields in `stringData` or base64-encoded in
+    /// `data`.
+    ///
+    /// A Secret labelled [`CRED_TYPE_LABEL`] `git`, `image`, `helm` or
+    /// `generic` is a Kargo credential Secret: it holds `repoURL` (a
+    /// regular expression when `repoURLIsRegex` is `"true"`; the older
+    /// `repoURLPattern` is read too) and either `username` and `password`,
+    /// an AWS access key ([`AWS_KEY_FIELDS`], Kargo's ECR Secret) or a
+    /// Google service-account key ([`GCP_KEY_FIELD`]). Every field is kept
+    /// for [`CredentialsProvider::secret`]; [`CredentialsProvider::get`]
+    /// answers with the username and password.
+    ///
+    /// A Secret without the label is refused, unless `opts` say
+    /// [`keep_unlabelled`](SecretsOptions::keep_unlabelled): then it is no
+    /// credential for any repository, only kept by name for
+    /// [`named_secret`](Self::named_secret) (webhook receivers' Secrets are
+    /// such). Every Secret read, labelled or not, can be found by name.
+    ///
+    /// `source` names the input in errors, which name the document but
+    /// never a secret.
+    pub fn with_secrets_opts(
+        mut self,
+        yaml: &str,
+        source: &str,
+        opts: SecretsOptions,
+    ) -> Result<Self> {
         let invalid = |what: String| crate::Error::Invalid(format!("{source}: {what}"));
         // Only where: a YAML error's message or snippet may quote a secret.
         let secrets: Vec<Secret> = serde_saphyr::from_multiple(yaml).map_err(|e| {
@@ -377,15 +481,16 @@ impl StaticCredentials {
                 .get(CRED_TYPE_LABEL)
                 .map(String::as_str)
             {
-                Some("git") => CredentialType::Git,
-                Some("image") => CredentialType::Image,
-                Some("helm") => CredentialType::Helm,
-                Some("generic") => CredentialType::Generic,
+                Some("git") => Some(CredentialType::Git),
+                Some("image") => Some(CredentialType::Image),
+                Some("helm") => Some(CredentialType::Helm),
+                Some("generic") => Some(CredentialType::Generic),
                 Some(other) => {
                     return Err(invalid(&format!(
                         "label {CRED_TYPE_LABEL} is {other:?}, not git, image, helm or generic"
                     )));
                 }
+                None if opts.keep_unlabelled => None,
                 None => return Err(invalid(&format!("no {CRED_TYPE_LABEL} label"))),
             };
             let field = |key: &str| -> Result<Option<String>> {
@@ -414,7 +519,17 @@ impl StaticCredentials {
                     fields.insert(key.clone(), value);
                 }
             }
-            let has = |key: &str| fields.contains_key(key);
+            let entry = CredentialSecret {
+                name: name.clone(),
+                fields,
+            };
+            let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+            self.named.push((namespace, entry.clone()));
+            let Some(kind) = kind else {
+                // Not credentials: kept by name only.
+                continue;
+            };
+            let has = |key: &str| entry.fields.contains_key(key);
             let aws_fields = AWS_KEY_FIELDS.iter().filter(|k| has(k)).count();
             if aws_fields > 0 && aws_fields < AWS_KEY_FIELDS.len() {
                 let missing: Vec<&str> =
@@ -433,10 +548,6 @@ impl StaticCredentials {
             }
             let is_regex = field("repoURLIsRegex")?.is_some_and(|v| v.trim() == "true");
             let (url, pattern) = (field("repoURL")?, field("repoURLPattern")?);
-            let entry = CredentialSecret {
-                name: name.clone(),
-                fields,
-            };
             self = match (url, pattern) {
                 (Some(url), _) if !is_regex => self.with_secret_url(kind, url, entry),
                 (Some(pattern), _) | (None, Some(pattern)) => self
@@ -588,6 +699,123 @@ data:
             .find(CredentialType::Helm, "oci://us-docker.pkg.dev/p/charts/app")
             .unwrap();
         assert_eq!((gar.name(), gar.field(GCP_KEY_FIELD)), ("gar", Some("{}")));
+    }
+
+    #[test]
+    fn unlabelled_secrets_are_kept_by_name_and_are_no_credentials() {
+        let yaml = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: gh-hook
+  namespace: demo
+stringData:
+  secret: s3cret
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: gh-hook
+  namespace: other
+data:
+  secret: b3RoZXI=
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: shared-hook
+type: Opaque
+stringData:
+  repoURL: https://git.example.com/org/gitops.git
+  password: not-a-credential
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: shared-hook
+  namespace: demo
+stringData:
+  token: project-one
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: gitops
+  labels:
+    kargo.akuity.io/cred-type: git
+stringData:
+  repoURL: https://git.example.com/org/gitops.git
+  password: pw
+"#;
+        let keep = SecretsOptions::default().keep_unlabelled();
+        let p = StaticCredentials::new()
+            .with_secrets_opts(yaml, "secrets.yaml", keep)
+            .unwrap();
+        // By namespace, and decoded from `data`.
+        let demo = p.named_secret("demo", "gh-hook").unwrap();
+        assert_eq!(demo.field("secret"), Some("s3cret"));
+        assert_eq!(
+            p.named_secret("other", "gh-hook").unwrap().field("secret"),
+            Some("other")
+        );
+        assert!(p.named_secret("third", "gh-hook").is_none());
+        // A Secret without a namespace serves every project, but one of the
+        // project itself wins.
+        assert_eq!(
+            p.named_secret("demo", "shared-hook")
+                .unwrap()
+                .field("token"),
+            Some("project-one")
+        );
+        let shared = p.named_secret("third", "shared-hook").unwrap();
+        assert_eq!(
+            shared.fields().collect::<Vec<_>>(),
+            vec![
+                ("password", "not-a-credential"),
+                ("repoURL", "https://git.example.com/org/gitops.git")
+            ]
+        );
+        // Without the label a Secret is no credential, even with a
+        // repoURL and a password; a labelled one is both.
+        let git = lookup(
+            &p,
+            CredentialType::Git,
+            "https://git.example.com/org/gitops",
+        )
+        .unwrap();
+        assert_eq!(git.password, "pw");
+        assert_eq!(
+            p.named_secret("any", "gitops").unwrap().field("password"),
+            Some("pw")
+        );
+        let shown = format!("{p:?}");
+        assert!(shown.contains("demo/gh-hook"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("not-a-credential"),
+            "{shown}"
+        );
+        // By default, a file of credentials holds only credential Secrets.
+        let err = StaticCredentials::new()
+            .with_secrets(yaml, "secrets.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Secret gh-hook: no kargo.akuity.io/cred-type label"),
+            "{err}"
+        );
+        // An unlabelled Secret's `data` must still decode.
+        let err = StaticCredentials::new()
+            .with_secrets_opts(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s1\ndata:\n  secret: '%%%'\n",
+                "secrets.yaml",
+                keep,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Secret s1: data.secret is not base64"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,0 +1,46 @@
+//! Which Warehouses a refresh concerns.
+
+use kargo_core::model::{SubscriptionSource, Warehouse};
+use kargo_core::urls::{normalize_chart, normalize_git, normalize_image};
+
+/// Whether `warehouse` has a Git, image or chart subscription to
+/// `repo_url`: the subscription's URL, normalised as Kargo normalises it
+/// for its `subscribedURLs` index (Git, image or chart form, after the
+/// subscription's kind), equals `repo_url` as given (the normalised URLs
+/// of [`Delivery::Refresh`](super::Delivery::Refresh)) or normalised the
+/// same way (a URL as written in a payload or a manifest).
+///
+/// Only the repository is compared: a subscription whose branch, tag
+/// filters or paths would not select what was pushed still counts (see the
+/// [module docs](super)). Generic subscriptions never do.
+///
+/// ```
+/// use kargo_core::model::Warehouse;
+/// use kargo_server::webhook::warehouse_subscribes;
+///
+/// let warehouse: Warehouse = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "w", "namespace": "demo"},
+///     "spec": {"subscriptions": [{"git": {"repoURL": "https://github.com/Acme/Demo.git"}}]},
+/// }))
+/// .unwrap();
+/// assert!(warehouse_subscribes(&warehouse, "https://github.com/acme/demo"));
+/// assert!(!warehouse_subscribes(&warehouse, "https://github.com/acme/other"));
+/// ```
+pub fn warehouse_subscribes(warehouse: &Warehouse, repo_url: &str) -> bool {
+    if repo_url.is_empty() {
+        return false;
+    }
+    warehouse.spec.subscriptions.iter().any(|sub| {
+        let (subscribed, normalize): (&str, fn(&str) -> String) = match &sub.source {
+            SubscriptionSource::Git(git) => (&git.repo_url, normalize_git),
+            SubscriptionSource::Image(image) => (&image.repo_url, normalize_image),
+            SubscriptionSource::Chart(chart) => (&chart.repo_url, normalize_chart),
+            SubscriptionSource::Generic(_) => return false,
+        };
+        if subscribed.is_empty() {
+            return false;
+        }
+        let subscribed = normalize(subscribed);
+        subscribed == repo_url || subscribed == normalize(repo_url)
+    })
+}

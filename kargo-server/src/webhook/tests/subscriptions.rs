@@ -1,0 +1,109 @@
+//! `warehouse_subscribes`: which Warehouses a refresh concerns.
+
+use super::*;
+
+#[test]
+fn git_subscriptions_match_https_ssh_and_dot_git_forms() {
+    let https = warehouse(json!([{"git": {"repoURL": "https://github.com/Acme/Demo.git"}}]));
+    let scp = warehouse(json!([{"git": {"repoURL": "git@github.com:acme/demo.git"}}]));
+    let ssh = warehouse(json!([{"git": {"repoURL": "ssh://git@github.com/acme/demo"}}]));
+    for url in [
+        "https://github.com/acme/demo",
+        "https://github.com/acme/demo.git",
+        "https://GitHub.com/Acme/Demo/",
+        "https://user:token@github.com/acme/demo.git",
+    ] {
+        assert!(warehouse_subscribes(&https, url), "{url}");
+        assert!(!warehouse_subscribes(&scp, url), "{url}");
+    }
+    for url in [
+        "ssh://git@github.com/acme/demo",
+        "git@github.com:acme/demo.git",
+        "ssh://git@github.com/acme/demo.git",
+    ] {
+        assert!(warehouse_subscribes(&scp, url), "{url}");
+        assert!(warehouse_subscribes(&ssh, url), "{url}");
+        assert!(!warehouse_subscribes(&https, url), "{url}");
+    }
+    for url in [
+        "https://github.com/acme/other",
+        "https://gitlab.com/acme/demo",
+        "",
+    ] {
+        assert!(!warehouse_subscribes(&https, url), "{url}");
+    }
+}
+
+#[test]
+fn image_subscriptions_match_docker_hub_library_forms() {
+    let nginx = warehouse(json!([{"image": {"repoURL": "nginx"}}]));
+    for url in [
+        "nginx",
+        "library/nginx",
+        "docker.io/library/nginx",
+        "index.docker.io/library/nginx",
+        "registry-1.docker.io/library/nginx:1.27",
+        "Docker.io/Library/Nginx",
+    ] {
+        assert!(warehouse_subscribes(&nginx, url), "{url}");
+    }
+    assert!(!warehouse_subscribes(&nginx, "ghcr.io/library/nginx"));
+    assert!(!warehouse_subscribes(&nginx, "acme/nginx"));
+    let ghcr = warehouse(json!([{"image": {"repoURL": "ghcr.io/acme/app"}}]));
+    assert!(warehouse_subscribes(&ghcr, "GHCR.io/acme/app:v1"));
+    assert!(!warehouse_subscribes(&ghcr, "ghcr.io/acme/app/sub"));
+}
+
+#[test]
+fn chart_subscriptions_match_oci_and_https_repositories() {
+    let oci = warehouse(json!([{"chart": {"repoURL": "oci://ghcr.io/acme/charts/app"}}]));
+    assert!(warehouse_subscribes(&oci, "ghcr.io/acme/charts/app"));
+    assert!(warehouse_subscribes(&oci, "oci://GHCR.io/acme/charts/app"));
+    assert!(!warehouse_subscribes(&oci, "ghcr.io/acme/charts"));
+    let hub = warehouse(
+        json!([{"chart": {"repoURL": "oci://registry-1.docker.io/bitnamicharts/nginx"}}]),
+    );
+    assert!(warehouse_subscribes(&hub, "bitnamicharts/nginx"));
+    let https = warehouse(
+        json!([{"chart": {"repoURL": "https://Charts.Example.com/stable", "name": "app"}}]),
+    );
+    assert!(warehouse_subscribes(
+        &https,
+        "https://charts.example.com/stable"
+    ));
+    assert!(!warehouse_subscribes(
+        &https,
+        "https://charts.example.com/stable/app"
+    ));
+}
+
+#[test]
+fn any_subscription_of_several_counts_and_generic_ones_never_do() {
+    let w = warehouse(json!([
+        {"name": "custom", "jenkins": {"config": {"repoURL": "https://github.com/acme/demo"}}},
+        {"image": {"repoURL": "ghcr.io/acme/app"}},
+        {"git": {"repoURL": "https://github.com/acme/config"}},
+    ]));
+    assert!(warehouse_subscribes(&w, "ghcr.io/acme/app"));
+    assert!(warehouse_subscribes(&w, "https://github.com/acme/config"));
+    assert!(!warehouse_subscribes(&w, "https://github.com/acme/demo"));
+}
+
+/// What a receiver delivers matches the Warehouses subscribed in their own
+/// spelling: the end-to-end meaning of a delivery.
+#[test]
+fn delivered_urls_match_subscriptions_as_users_write_them() {
+    let r = receiver(ReceiverKind::DockerHub, "hub", "s", json!({}));
+    let body = br#"{"push_data": {"tag": "1.27"}, "repository": {"repo_name": "library/nginx"}}"#;
+    let Delivery::Refresh { repo_urls, .. } = r.handle(&HeaderMap::new(), body).unwrap() else {
+        panic!("a refresh");
+    };
+    let subscribed = warehouse(json!([{"image": {"repoURL": "docker.io/library/nginx"}}]));
+    let other = warehouse(json!([{"image": {"repoURL": "docker.io/library/httpd"}}]));
+    assert!(
+        repo_urls
+            .iter()
+            .any(|u| warehouse_subscribes(&subscribed, u))
+    );
+    assert!(!repo_urls.iter().any(|u| warehouse_subscribes(&other, u)));
+}
