@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use kargo_core::credentials::{SecretsOptions, StaticCredentials};
 use kargo_core::time::Timestamp;
 use kargo_runtime::clock::{Clock, ManualClock, SystemClock};
 use kargo_runtime::{Controller, DEFAULT_LEASE, Hooks};
@@ -62,8 +63,22 @@ pub(crate) enum Access {
 /// The controller for `args`: manifests checked, store opened, steps,
 /// credentials, clock, replica identity and hooks wired in.
 pub(crate) async fn controller(args: &StateArgs, access: Access) -> Result<Controller, InputError> {
+    Ok(
+        controller_and_secrets(args, access, SecretsOptions::default())
+            .await?
+            .0,
+    )
+}
+
+/// [`controller`], with the credential Secrets read with `options`.
+pub(crate) async fn controller_and_secrets(
+    args: &StateArgs,
+    access: Access,
+    options: SecretsOptions,
+) -> Result<(Controller, StaticCredentials), InputError> {
     let registry = kargo_runtime::input::registry_with_custom_steps(&args.custom_steps)?;
-    let credentials = kargo_runtime::input::load_credentials(&args.credentials)?;
+    let secrets = kargo_runtime::input::load_secrets(&args.credentials, options)?;
+    let credentials = kargo_runtime::input::credentials_provider(secrets.clone());
     let work_root = match &args.workdir {
         Some(dir) => dir.clone(),
         None if args.state.contains("://") => std::env::temp_dir().join("kargo-work"),
@@ -102,7 +117,7 @@ pub(crate) async fn controller(args: &StateArgs, access: Access) -> Result<Contr
         );
         builder = builder.replica(owner, lease());
     }
-    Ok(builder.build()?)
+    Ok((builder.build()?, secrets))
 }
 
 /// `KARGO_NOW` as a clock standing at that time, else the system clock.

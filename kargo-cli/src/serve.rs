@@ -9,7 +9,9 @@ use kargo_runtime::RunOptions;
 use kargo_server::Server;
 use kargo_server::auth::Auth;
 
-use crate::project::{Access, StateArgs, controller};
+use kargo_core::credentials::SecretsOptions;
+
+use crate::project::{Access, StateArgs, controller_and_secrets};
 use crate::{EXIT_SUCCEEDED, InputError};
 
 #[derive(Debug, Args)]
@@ -28,6 +30,10 @@ pub(crate) struct ServeArgs {
     /// of a Warehouse without `spec.interval`.
     #[arg(long, default_value_t = 30)]
     interval: u64,
+    /// The URL clients reach this server at (default: `http://` and the
+    /// listen address); webhook receivers' URLs are made from it.
+    #[arg(long, value_name = "URL")]
+    external_url: Option<String>,
 }
 
 /// Serves until SIGTERM or Ctrl-C; exit 0 once drained, 2 for unusable
@@ -46,7 +52,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<u8, InputError> {
         )));
     }
     crate::runtime()?.block_on(async {
-        let controller = controller(&args.state, Access::ReadWrite).await?;
+        // Webhook receivers' Secrets carry no credential-type label.
+        let keep = SecretsOptions::default().keep_unlabelled();
+        let (controller, secrets) =
+            controller_and_secrets(&args.state, Access::ReadWrite, keep).await?;
         let project =
             kargo_server::project_name(controller.project().manifests()).map_err(|e| {
                 InputError(format!(
@@ -58,9 +67,15 @@ pub(crate) fn serve(args: ServeArgs) -> Result<u8, InputError> {
         let options = RunOptions::default()
             .with_interval(interval)
             .with_discovery_interval(interval);
+        let external_url = args
+            .external_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.listen));
         let mut builder = Server::builder()
             .project(&project, controller)
-            .run_controllers(options);
+            .run_controllers(options)
+            .secrets(std::sync::Arc::new(secrets))
+            .external_url(external_url);
         let open = auth.is_none();
         if let Some(auth) = auth {
             builder = builder.auth(auth);

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kargo_core::credentials::{CredentialsProvider, StaticCredentials};
+use kargo_core::credentials::{CredentialsProvider, SecretsOptions, StaticCredentials};
 use kargo_core::step::StepRegistry;
 use kargo_steps::process_step::Declarations;
 
@@ -148,19 +148,36 @@ pub fn load_tasks(dir: &Path) -> Result<Manifests> {
 /// ([`kargo_credentials::CloudCredentials`]): every registry client
 /// (discovery, `oci-push`, `oci-download`) asks this one provider.
 pub fn load_credentials(files: &[PathBuf]) -> Result<Arc<dyn CredentialsProvider>> {
+    Ok(credentials_provider(load_secrets(
+        files,
+        SecretsOptions::default(),
+    )?))
+}
+
+/// The credential Secrets of `files` (Kubernetes `Secret` documents), read
+/// with `options` (e.g. keeping Secrets without a credential-type label by
+/// name, for webhook receivers).
+pub fn load_secrets(files: &[PathBuf], options: SecretsOptions) -> Result<StaticCredentials> {
     let mut credentials = StaticCredentials::new();
     for file in files {
         let shown = file.display().to_string();
         let text = read_text(file)?;
         credentials = credentials
-            .with_secrets(&text, &shown)
+            .with_secrets_opts(&text, &shown, options)
             .map_err(|e| Error::Invalid(e.to_string()))?;
     }
-    Ok(Arc::new(
-        kargo_credentials::CloudCredentials::builder(Arc::new(credentials))
+    Ok(credentials)
+}
+
+/// The provider promotions and discovery use over `secrets`: their
+/// credentials, cloud registry keys exchanged for tokens, and the ambient
+/// cloud identity.
+pub fn credentials_provider(secrets: StaticCredentials) -> Arc<dyn CredentialsProvider> {
+    Arc::new(
+        kargo_credentials::CloudCredentials::builder(Arc::new(secrets))
             .from_env()
             .build(),
-    ))
+    )
 }
 
 /// Every built-in step this build has, plus the out-of-process custom

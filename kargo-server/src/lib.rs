@@ -35,11 +35,14 @@ pub mod hub;
 pub mod metrics;
 pub mod objects;
 mod openapi;
+mod receive;
 mod schema;
 mod server;
 pub mod webhook;
 
-pub use server::{BODY_LIMIT, REQUEST_TIMEOUT, RESOURCES_BODY_LIMIT, Server, ServerBuilder};
+pub use server::{
+    BODY_LIMIT, REQUEST_TIMEOUT, RESOURCES_BODY_LIMIT, Server, ServerBuilder, WEBHOOK_PATH,
+};
 
 /// The project that `manifests` describe: the name of their `Project`, or
 /// the namespace their resources share (`default` when they name none).

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use kargo_runtime::{Controller, PromoteRequest, RunOptions};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,8 @@ use crate::auth::Auth;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::objects::Kind;
+use crate::receive::Webhooks;
+use kargo_core::credentials::StaticCredentials;
 
 /// The body limit of every route but `/v1beta1/resources` (Kargo's).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -30,6 +32,9 @@ pub const RESOURCES_BODY_LIMIT: usize = 4 * 1024 * 1024;
 /// How long a request may take to be answered (a watch stream's events
 /// are not bounded by it, only its start).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Where webhook receivers' paths start (Kargo's receivers have their own
+/// server; here they share the API's).
+pub const WEBHOOK_PATH: &str = crate::webhook::DEFAULT_BASE_PATH;
 /// How long a shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -41,6 +46,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Cancelled when the server stops: watch streams end.
     pub(crate) stop: CancellationToken,
+    /// The webhook receivers.
+    pub(crate) webhooks: Webhooks,
 }
 
 impl AppState {
@@ -143,6 +150,8 @@ pub struct ServerBuilder {
     projects: Vec<(String, Controller)>,
     auth: Option<Auth>,
     run_controllers: Option<RunOptions>,
+    external_url: Option<String>,
+    secrets: Option<Arc<StaticCredentials>>,
 }
 
 impl ServerBuilder {
@@ -166,6 +175,21 @@ impl ServerBuilder {
         self
     }
 
+    /// The URL clients reach the server at (default `http://127.0.0.1:8080`):
+    /// webhook receivers' URLs start with it, their paths with its path
+    /// and [`WEBHOOK_PATH`].
+    pub fn external_url(mut self, url: impl Into<String>) -> Self {
+        self.external_url = Some(url.into());
+        self
+    }
+
+    /// The Secrets webhook receivers' `secretRef`s name (Kubernetes
+    /// Secrets, labelled or not; see [`StaticCredentials::named_secret`]).
+    pub fn secrets(mut self, secrets: Arc<StaticCredentials>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
     /// The server, each project's state read once.
     pub async fn build(self) -> kargo_core::Result<Server> {
         let metrics = Arc::new(Metrics::new());
@@ -180,6 +204,16 @@ impl ServerBuilder {
                 auth: self.auth.map(Arc::new),
                 metrics,
                 stop: CancellationToken::new(),
+                webhooks: Webhooks::new(
+                    format!(
+                        "{}{WEBHOOK_PATH}",
+                        self.external_url
+                            .as_deref()
+                            .unwrap_or("http://127.0.0.1:8080")
+                            .trim_end_matches('/')
+                    ),
+                    self.secrets.unwrap_or_default(),
+                ),
             }),
             run_controllers: self.run_controllers,
         })
@@ -203,6 +237,11 @@ impl Server {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .route("/openapi.json", get(openapi))
+            .route(
+                &format!("{WEBHOOK_PATH}/{{*receiver}}"),
+                post(crate::receive::receive)
+                    .layer(DefaultBodyLimit::max(crate::webhook::MAX_BODY_BYTES)),
+            )
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),

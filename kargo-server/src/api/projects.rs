@@ -113,7 +113,7 @@ pub(crate) async fn get_project_config(
     let mut value = manifest_object(config, "ProjectConfig", &project);
     value["status"] = json!({
         "conditions": [{"type": "Ready", "status": "True", "reason": "Synced"}],
-        "webhookReceivers": [],
+        "webhookReceivers": state.webhooks.receivers(state.hubs()).details(&project),
     });
     Ok(Json(value).into_response())
 }
