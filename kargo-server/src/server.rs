@@ -230,9 +230,8 @@ impl Server {
     /// run ([`Server::serve`] runs them) for reads to follow changes made
     /// outside the API.
     pub fn router(&self) -> axum::Router {
-        let resources_limit = DefaultBodyLimit::max(RESOURCES_BODY_LIMIT);
         axum::Router::new()
-            .nest("/v1beta1", api::routes(resources_limit))
+            .nest("/v1beta1", api::routes())
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))

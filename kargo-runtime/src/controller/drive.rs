@@ -18,6 +18,35 @@ use super::Controller;
 use crate::event::Event;
 use crate::{Error, Result};
 
+/// Which Stages a call of [`Controller::run_stage`] drives in this
+/// process, and whether another call asked for a turn meanwhile.
+#[derive(Debug, Default)]
+pub(super) struct Drivers(Mutex<std::collections::HashMap<String, bool>>);
+
+impl Drivers {
+    /// Takes the turn of driving `stage`; `false` (and a turn asked for)
+    /// when another call has it.
+    fn enter(&self, stage: &str) -> bool {
+        let mut driving = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match driving.get_mut(stage) {
+            Some(again) => {
+                *again = true;
+                false
+            }
+            None => {
+                driving.insert(stage.to_owned(), false);
+                true
+            }
+        }
+    }
+
+    /// Gives the turn back; whether another call asked for one meanwhile.
+    fn leave(&self, stage: &str) -> bool {
+        let mut driving = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        driving.remove(stage).unwrap_or(false)
+    }
+}
+
 /// How a Stage's queue ended.
 #[derive(Debug, Default)]
 #[non_exhaustive]
@@ -36,7 +65,35 @@ impl Controller {
     /// replica whose lease expired); verifies the Stage after each that
     /// succeeded. Stops when the queue is empty, a promotion waits, or
     /// the controller shuts down.
+    ///
+    /// One call at a time drives a Stage in a process: a call made while
+    /// another drives it returns at once, and the other takes another
+    /// turn, so what was queued meanwhile still runs.
     pub async fn run_stage(&self, stage: &str) -> Result<Drive> {
+        if !self.inner.drivers.enter(stage) {
+            return Ok(Drive::default());
+        }
+        let mut out = Drive::default();
+        loop {
+            let turn = self.drive_queue(stage).await;
+            let again = self.inner.drivers.leave(stage);
+            match turn {
+                Ok(drive) => {
+                    let stop = drive.interrupted || drive.waiting.is_some();
+                    out.finished.extend(drive.finished);
+                    out.waiting = drive.waiting;
+                    out.interrupted = drive.interrupted;
+                    if stop || !again || !self.inner.drivers.enter(stage) {
+                        return Ok(out);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// [`run_stage`](Controller::run_stage)'s work, under its turn.
+    async fn drive_queue(&self, stage: &str) -> Result<Drive> {
         let mut out = Drive::default();
         loop {
             if self.is_shutting_down() {

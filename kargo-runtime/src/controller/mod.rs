@@ -121,6 +121,8 @@ struct Inner {
     events: EventBus,
     stop: CancellationToken,
     saves: AtomicUsize,
+    /// The Stages being driven in this process.
+    drivers: drive::Drivers,
 }
 
 /// Builds a [`Controller`]: `Controller::builder()`, then the manifests,
@@ -302,6 +304,7 @@ impl ControllerBuilder {
                 events: EventBus::new(),
                 stop: CancellationToken::new(),
                 saves: AtomicUsize::new(0),
+                drivers: drive::Drivers::default(),
             }),
         })
     }

@@ -79,7 +79,7 @@ pub(crate) async fn query(
         snapshot
             .freight_records
             .values()
-            .filter(|f| origins.is_empty() || origins.iter().any(|o| *o == f.origin.name))
+            .filter(|f| origins.is_empty() || origins.contains(&f.origin.name))
             .collect()
     } else {
         let project_view = hub.controller().project();
@@ -123,7 +123,7 @@ fn order(a: &Freight, b: &Freight, order_by: &str) -> Ordering {
             _ => tag_a.cmp(&tag_b),
         };
     }
-    seen(a).cmp(&seen(b))
+    seen(a).cmp(seen(b))
 }
 
 fn seen(f: &Freight) -> &str {

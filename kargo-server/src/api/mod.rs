@@ -26,9 +26,7 @@ use crate::objects::Kind;
 use crate::server::AppState;
 
 /// The API's routes under `/v1beta1`.
-pub(crate) fn routes(
-    resources_limit: axum::extract::DefaultBodyLimit,
-) -> axum::Router<Arc<AppState>> {
+pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
     use axum::Router;
     let project = Router::new()
         .route("/", get(projects::get_project))
@@ -74,7 +72,6 @@ pub(crate) fn routes(
         .route("/login", post(system::login))
         .route("/projects", get(projects::list_projects))
         .nest("/projects/{project}", project)
-        .layer(resources_limit.clone())
 }
 
 /// An API error: a status and a message, answered as JSON
@@ -158,6 +155,26 @@ impl IntoResponse for ApiError {
             message: &self.message,
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// A request's body, within the route's limit: beyond it, 413 with
+/// Kargo's message.
+#[derive(Debug)]
+pub(crate) struct Body(pub(crate) axum::body::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+            )),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
     }
 }
 

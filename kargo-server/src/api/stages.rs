@@ -137,7 +137,7 @@ pub(crate) async fn promote(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path((project, stage)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    super::Body(body): super::Body,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
     let req: PromoteToStageRequest = json_body(&body)?;
@@ -215,7 +215,7 @@ pub(crate) async fn promote_downstream(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path((project, stage)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    super::Body(body): super::Body,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
     let req: PromoteDownstreamRequest = json_body(&body)?;

@@ -1,0 +1,192 @@
+//! Webhook receivers over real HTTP: a signed GitHub push refreshes the
+//! Warehouse subscribed to the pushed repository; a forged, missing or
+//! replayed signature refreshes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::hmac;
+use kargo_core::credentials::{SecretsOptions, StaticCredentials};
+use serde_json::{Value, json};
+
+use super::*;
+
+const SECRET: &str = "s3cret-for-hooks";
+
+/// The world with a second Warehouse, `config`, watching the world's git
+/// repository, and a GitHub receiver in the ProjectConfig.
+fn hooked_world() -> PipelineWorld {
+    let world = world();
+    let project = world.path("manifests/project.yaml");
+    let text = std::fs::read_to_string(&project).unwrap().replace(
+        "spec:\n  promotionPolicies:",
+        "spec:\n  webhookReceivers:\n  - name: gh\n    github: {secretRef: {name: gh-secret}}\n  promotionPolicies:",
+    );
+    std::fs::write(&project, text).unwrap();
+    kargo_test_support::write(
+        world.dir.path(),
+        "manifests/config-warehouse.yaml",
+        &format!(
+            "apiVersion: kargo.akuity.io/v1alpha1\nkind: Warehouse\nmetadata: {{name: config, namespace: demo}}\n\
+             spec:\n  subscriptions: [{{git: {{repoURL: \"file://{}\", branch: main}}}}]\n",
+            world.bare.display()
+        ),
+    );
+    world
+}
+
+fn secrets() -> Arc<StaticCredentials> {
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: gh-secret, namespace: demo}}\nstringData: {{secret: {SECRET}}}\n"
+    );
+    Arc::new(
+        StaticCredentials::new()
+            .with_secrets_opts(
+                &yaml,
+                "secrets.yaml",
+                SecretsOptions::default().keep_unlabelled(),
+            )
+            .unwrap(),
+    )
+}
+
+fn sign(body: &[u8], secret: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    format!("sha256={}", hex::encode(hmac::sign(&key, body).as_ref()))
+}
+
+/// When Warehouse `config` last looked for commits.
+async fn discovered_at(server: &TestServer) -> Option<String> {
+    let (_, w) = server
+        .get("/v1beta1/projects/demo/warehouses/config", Some(VIEWER))
+        .await;
+    w.pointer("/status/discoveredArtifacts/discoveredAt")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+async fn commits_found(server: &TestServer) -> usize {
+    let (_, f) = server
+        .get(
+            "/v1beta1/projects/demo/freight?origins=config",
+            Some(VIEWER),
+        )
+        .await;
+    f["groups"][""]["items"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_push_refreshes_the_subscribed_warehouse_and_a_forged_one_nothing() {
+    let world = hooked_world();
+    let store = sqlite(&world).await;
+    let server = TestServer::start_with(&world, store, true, |b| b.secrets(secrets())).await;
+    let (status, config) = server
+        .get("/v1beta1/projects/demo/config", Some(VIEWER))
+        .await;
+    assert_eq!(status, 200, "{config}");
+    let receiver = &config["status"]["webhookReceivers"][0];
+    assert_eq!(receiver["name"], "gh");
+    let path = receiver["path"].as_str().unwrap().to_owned();
+    assert!(path.starts_with("/webhooks/github/"), "{path}");
+    assert_eq!(receiver["url"], format!("{}{path}", server.base));
+    // The first pass discovered the one commit there is.
+    server
+        .wait_for(
+            "/v1beta1/projects/demo/freight?origins=config",
+            Some(VIEWER),
+            |f| {
+                f["groups"][""]["items"]
+                    .as_array()
+                    .is_some_and(|i| i.len() == 1)
+            },
+        )
+        .await;
+
+    // A new commit on the remote, and a push event for it.
+    let clone = world.path("clone");
+    kargo_test_support::git(
+        world.dir.path(),
+        &["clone", "-q", world.bare.to_str().unwrap(), "clone"],
+    );
+    kargo_test_support::write(&clone, "README", "hooked\n");
+    kargo_test_support::git(&clone, &["add", "-A"]);
+    kargo_test_support::git(&clone, &["commit", "-q", "-m", "second"]);
+    kargo_test_support::git(&clone, &["push", "-q", "origin", "main"]);
+    let body = serde_json::to_vec(&json!({
+        "ref": "refs/heads/main",
+        "repository": {"clone_url": format!("file://{}", world.bare.display()), "ssh_url": ""},
+        "commits": [],
+    }))
+    .unwrap();
+    let send = |signature: Option<String>, delivery: &str| {
+        let mut request = server
+            .client
+            .post(server.url(&path))
+            .header("x-github-event", "push")
+            .header("x-github-delivery", delivery.to_owned())
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(s) = signature {
+            request = request.header("x-hub-signature-256", s);
+        }
+        request.send()
+    };
+    let before = discovered_at(&server).await;
+    let forged = send(Some(sign(&body, "not-the-secret")), "d-1")
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let missing = send(None, "d-2").await.unwrap();
+    assert_eq!(missing.status(), 401);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        discovered_at(&server).await,
+        before,
+        "a refused webhook refreshed the Warehouse"
+    );
+    assert_eq!(commits_found(&server).await, 1);
+
+    let accepted = send(Some(sign(&body, SECRET)), "d-3").await.unwrap();
+    assert_eq!(accepted.status(), 200);
+    server
+        .wait_for(
+            "/v1beta1/projects/demo/freight?origins=config",
+            Some(VIEWER),
+            |f| {
+                f["groups"][""]["items"]
+                    .as_array()
+                    .is_some_and(|i| i.len() == 2)
+            },
+        )
+        .await;
+    let replayed = send(Some(sign(&body, SECRET)), "d-3").await.unwrap();
+    assert_eq!(replayed.status(), 403);
+    let unknown = server
+        .client
+        .post(server.url("/webhooks/github/0000"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .contains("kargo_webhook_requests_total{receiver=\"demo/gh\",outcome=\"accepted\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("kargo_webhook_requests_total{receiver=\"demo/gh\",outcome=\"refused\"} 3"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
