@@ -336,6 +336,8 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
     if let Ok(value) = HeaderValue::from_str(&id) {
         request.headers_mut().insert("x-request-id", value);
     }
+    let caller = crate::api::CallerSlot::default();
+    request.extensions_mut().insert(caller.clone());
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let started = Instant::now();
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
@@ -353,6 +355,17 @@ async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next:
         .http(&route, &method, status, elapsed.as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
+    }
+    if let Some(principal) = caller.take() {
+        // Who the server took the caller for, so that a client (the UI)
+        // offers only what the role allows.
+        let headers = response.headers_mut();
+        if let Ok(subject) = HeaderValue::from_str(&principal.subject) {
+            headers.insert("x-kargo-subject", subject);
+        }
+        if let Ok(role) = HeaderValue::from_str(&principal.role.to_string()) {
+            headers.insert("x-kargo-role", role);
+        }
     }
     response
 }

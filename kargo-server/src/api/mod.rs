@@ -194,7 +194,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let Some(auth) = &state.auth else {
-            return Ok(Caller(Principal::anonymous()));
+            let principal = Principal::anonymous();
+            if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+                slot.fill(&principal);
+            }
+            return Ok(Caller(principal));
         };
         let token = parts
             .headers
@@ -205,8 +209,27 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let principal = token
             .and_then(|t| auth.authenticate(t))
             .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
-        parts.extensions.insert(principal.clone());
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.fill(&principal);
+        }
         Ok(Caller(principal))
+    }
+}
+
+/// Where a request's authenticated caller is left for the middleware,
+/// which tells the client its subject and role (`x-kargo-subject`,
+/// `x-kargo-role` response headers).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallerSlot(Arc<std::sync::Mutex<Option<Principal>>>);
+
+impl CallerSlot {
+    fn fill(&self, principal: &Principal) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(principal.clone());
+    }
+
+    /// The caller, once authenticated.
+    pub(crate) fn take(&self) -> Option<Principal> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 }
 

@@ -229,6 +229,14 @@ async fn every_route_checks_its_caller() {
             .unwrap();
         assert_eq!(response.status(), 403, "{method} {path}");
     }
+    // Each answer says who the caller was taken for.
+    let response = server
+        .request(Method::GET, "/v1beta1/projects", Some(PROMOTER))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-kargo-subject"], "ci");
+    assert_eq!(response.headers()["x-kargo-role"], "promoter");
     // ... and does not see it listed.
     let (_, projects) = server.get("/v1beta1/projects", Some(STRANGER)).await;
     assert_eq!(projects["total"], 0);
