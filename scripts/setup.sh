@@ -21,3 +21,10 @@ if [ -z "${KARGO_MOTO_SERVER:-}" ] && [ -e scripts/install-moto.sh ]; then
   KARGO_MOTO_SERVER="$(bash scripts/install-moto.sh 2>/dev/null)"
   export KARGO_MOTO_SERVER
 fi
+
+# The API test runs schemathesis against `kargo serve`, found through
+# KARGO_SCHEMATHESIS (the installer prints its path).
+if [ -z "${KARGO_SCHEMATHESIS:-}" ] && [ -e scripts/install-schemathesis.sh ]; then
+  KARGO_SCHEMATHESIS="$(bash scripts/install-schemathesis.sh 2>/dev/null)"
+  export KARGO_SCHEMATHESIS
+fi

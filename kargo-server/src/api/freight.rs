@@ -54,7 +54,7 @@ pub(crate) async fn query(
                     .is_some_and(|n| origins.iter().any(|o| o == n))
         }
     };
-    if query_flag(q, "watch") {
+    if query_flag(q, "watch")? {
         let filter = Filter::all(Kind::Freight).matching(from_origins);
         return Ok(super::watch::respond(&state, &hub, filter));
     }
@@ -92,7 +92,7 @@ pub(crate) async fn query(
             .collect()
     };
     freight.sort_by(|a, b| order(a, b, &order_by));
-    if query_flag(q, "reverse") {
+    if query_flag(q, "reverse")? {
         freight.reverse();
     }
     let groups = grouped(&freight, &group_by, &group);

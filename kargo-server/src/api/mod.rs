@@ -336,20 +336,43 @@ pub(crate) fn query_values(query: Option<&str>, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether query parameter `key` is `true`.
-pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .any(|(k, v)| k == key && v == "true")
+/// Whether query parameter `key` is `true`: absent or `false` is false,
+/// any other value 400.
+pub(crate) fn query_flag(query: Option<&str>, key: &str) -> ApiResult<bool> {
+    let mut flag = false;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if k != key {
+            continue;
+        }
+        flag = match &*v {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter {key} must be true or false, not {other:?}"
+                )));
+            }
+        };
+    }
+    Ok(flag)
 }
 
-/// The number in query parameter `key`, if given; 400 if it is not one.
+/// The number in query parameter `key`, if given; 400 if it is not one
+/// (a 32-bit number at least zero, as the OpenAPI document says).
 pub(crate) fn query_number(query: Option<&str>, key: &str) -> ApiResult<Option<usize>> {
     match form_urlencoded::parse(query.unwrap_or_default().as_bytes()).find(|(k, _)| k == key) {
         None => Ok(None),
         Some((_, v)) if v.is_empty() => Ok(None),
-        Some((_, v)) => v.parse().map(Some).map_err(|_| {
-            ApiError::bad_request(format!("query parameter {key} must be a number, not {v:?}"))
-        }),
+        Some((_, v)) => v
+            .parse::<i32>()
+            .ok()
+            .and_then(|n| usize::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "query parameter {key} must be a number from 0 to 2147483647, not {v:?}"
+                ))
+            }),
     }
 }
 
@@ -362,7 +385,7 @@ pub(crate) fn read_or_watch(
     filter: impl FnOnce() -> watch::Filter,
     respond: impl FnOnce(&crate::objects::Snapshot) -> ApiResult,
 ) -> ApiResult {
-    if query_flag(query, "watch") {
+    if query_flag(query, "watch")? {
         return Ok(watch::respond(state, hub, filter()));
     }
     respond(&hub.snapshot())

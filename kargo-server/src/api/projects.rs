@@ -55,8 +55,8 @@ fn project_object(hub: &Hub) -> Value {
 #[utoipa::path(get, path = "/v1beta1/projects", operation_id = "ListProjects",
     tag = "Core", security(("BearerAuth" = [])),
     params(("mine" = Option<bool>, Query), ("filter" = Option<String>, Query, description = "Only projects whose name contains this"),
-           ("uid" = Option<Vec<String>>, Query), ("pageSize" = Option<i32>, Query), ("page" = Option<i32>, Query)),
-    responses((status = 200, body = schema::ListProjectsResponse), (status = 401)))]
+           ("uid" = Option<Vec<String>>, Query), ("pageSize" = Option<u32>, Query, minimum = 0), ("page" = Option<u32>, Query, minimum = 0)),
+    responses((status = 200, body = schema::ListProjectsResponse), (status = 400), (status = 401)))]
 pub(crate) async fn list_projects(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -66,6 +66,8 @@ pub(crate) async fn list_projects(
         .into_iter()
         .next()
         .unwrap_or_default();
+    // Every project listed is the caller's: `mine` changes nothing.
+    super::query_flag(query.as_deref(), "mine")?;
     let page_size = super::query_number(query.as_deref(), "pageSize")?;
     let page = super::query_number(query.as_deref(), "page")?.unwrap_or(0);
     let mut items: Vec<Value> = state

@@ -83,10 +83,11 @@ pub(crate) struct AdminLoginResponse {
 
 /// `POST /v1beta1/login` with `Authorization: Bearer PASSWORD`: a login
 /// token for the admin; 403 for a wrong password or when no admin password
-/// is set, 400 without the header.
+/// is set, 401 without the header (Kargo answers 400; its document, like
+/// ours, declares the bearer scheme, whose absence is a 401).
 #[utoipa::path(post, path = "/v1beta1/login", operation_id = "AdminLogin", tag = "System",
     security(("BearerAuth" = [])),
-    responses((status = 200, body = AdminLoginResponse), (status = 400), (status = 403)))]
+    responses((status = 200, body = AdminLoginResponse), (status = 400), (status = 401), (status = 403)))]
 pub(crate) async fn login(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -97,9 +98,9 @@ pub(crate) async fn login(
             LoginError::Disabled.to_string(),
         ));
     };
-    let header = headers
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::bad_request("Authorization header is required"))?;
+    let header = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "Authorization header is required")
+    })?;
     let password = header
         .to_str()
         .ok()

@@ -259,7 +259,7 @@ async fn login_takes_the_admin_password_only() {
         .send()
         .await
         .unwrap();
-    assert_eq!(status(missing), 400);
+    assert_eq!(status(missing), 401);
     let (_, config) = server
         .get("/v1beta1/system/public-server-config", None)
         .await;

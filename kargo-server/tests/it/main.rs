@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod schema;
 mod watch;
 mod webhooks;
 
