@@ -21,5 +21,6 @@ mod cli_pipeline;
 mod cli_postgres;
 mod cli_pr;
 mod cli_run;
+mod cli_serve;
 mod cli_terraform;
 mod git_promotion;
