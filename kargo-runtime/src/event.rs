@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use kargo_core::model::{PromotionPhase, StepStatus};
-use kargo_core::state::VerificationPhase;
+use kargo_core::state::{ResourceKey, VerificationPhase};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -34,6 +34,16 @@ pub enum Event {
         /// Its alias.
         alias: String,
     },
+    /// A Warehouse's discovery succeeded (whether or not it made new
+    /// Freight); recorded on its state too.
+    DiscoverySucceeded {
+        /// The Warehouse.
+        warehouse: String,
+        /// The ID of the Freight the discovered artifacts make (stored
+        /// already, or new: then [`Event::FreightCreated`] came first).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        freight: Option<String>,
+    },
     /// A Warehouse's discovery failed; recorded on its state too.
     DiscoveryFailed {
         /// The Warehouse.
@@ -49,6 +59,28 @@ pub enum Event {
         stage: String,
         /// Who approved it.
         actor: String,
+    },
+    /// Freight got a new alias (through the API or a `set-freight-alias`
+    /// step).
+    FreightAliasChanged {
+        /// The Freight's name.
+        freight: String,
+        /// Its new alias.
+        alias: String,
+    },
+    /// A promotion step set metadata on Freight (`set-metadata`).
+    FreightMetadataChanged {
+        /// The Freight's name or alias, as the step named it.
+        freight: String,
+        /// The keys set.
+        keys: Vec<String>,
+    },
+    /// A promotion step set metadata on a Stage (`set-metadata`).
+    StageMetadataChanged {
+        /// The Stage.
+        stage: String,
+        /// The keys set.
+        keys: Vec<String>,
     },
     /// A control-flow Stage passed Freight on (marked it verified).
     FreightPassedOn {
@@ -118,7 +150,20 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
-    /// A promotion reached a terminal phase.
+    /// Someone asked to abort a running promotion; it ends `Aborted` at
+    /// its next step boundary (or next poll, when it waits), on whichever
+    /// replica runs it, with [`Event::PromotionFinished`].
+    PromotionAbortRequested {
+        /// The Stage.
+        stage: String,
+        /// The promotion's name.
+        promotion: String,
+        /// Who asked.
+        actor: String,
+    },
+    /// A promotion reached a terminal phase (`Aborted` included: queued
+    /// and aborted, or aborted at a step boundary; the message names who
+    /// asked).
     PromotionFinished {
         /// The Stage.
         stage: String,
@@ -144,13 +189,23 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
-    /// The manifests changed on disk and were loaded again.
+    /// Resources kept in the store were created, replaced or deleted
+    /// through this controller
+    /// ([`apply_resources`](crate::Controller::apply_resources),
+    /// [`delete_resources`](crate::Controller::delete_resources)); the
+    /// project is loaded again ([`Event::ManifestsReloaded`]).
+    ResourcesChanged {
+        /// Which resources.
+        resources: Vec<ResourceKey>,
+    },
+    /// The manifests (files, or resources kept in the store by this or
+    /// another replica) changed and were loaded again.
     ManifestsReloaded {
         /// What changed, one entry per resource (`Stage prod changed`).
         changes: Vec<String>,
     },
-    /// The manifests changed on disk but cannot be used; the controller
-    /// keeps the ones it had.
+    /// The manifests (files or stored resources) changed but cannot be
+    /// used; the controller keeps the ones it had.
     ManifestsRejected {
         /// Why.
         message: String,

@@ -86,8 +86,9 @@ pub mod view;
 
 pub use controller::AUTO_ACTOR;
 pub use controller::{
-    Controller, ControllerBuilder, DEFAULT_LEASE, Discovery, Drive, FreightChoice, Hooks, NoHooks,
-    Pass, PromoteRequest, Promoted, Refresh, RunOptions,
+    ApplyMode, Controller, ControllerBuilder, DEFAULT_LEASE, Discovery, Drive, FreightChoice,
+    Hooks, NoHooks, Pass, PromoteRequest, Promoted, PullRequestRef, Refresh, ResourceOutcome,
+    RunOptions, documents_from_yaml, waits_on_pull_request,
 };
 pub use error::{Error, Result};
 pub use event::{Event, Events};
