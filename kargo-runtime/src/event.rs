@@ -271,3 +271,167 @@ impl Events {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event as a subscriber serializes it: `type` names the
+    /// variant, fields are camelCase, empty options are left out.
+    #[test]
+    fn events_travel_as_json_tagged_with_their_type() {
+        let s = |s: &str| s.to_owned();
+        let cases = [
+            (
+                Event::FreightCreated {
+                    warehouse: s("app"),
+                    freight: s("f1"),
+                    alias: s("wary-owl"),
+                },
+                r#"{"type":"freightCreated","warehouse":"app","freight":"f1","alias":"wary-owl"}"#,
+            ),
+            (
+                Event::DiscoverySucceeded {
+                    warehouse: s("app"),
+                    freight: Some(s("f1")),
+                },
+                r#"{"type":"discoverySucceeded","warehouse":"app","freight":"f1"}"#,
+            ),
+            (
+                Event::DiscoveryFailed {
+                    warehouse: s("app"),
+                    message: s("no tags"),
+                },
+                r#"{"type":"discoveryFailed","warehouse":"app","message":"no tags"}"#,
+            ),
+            (
+                Event::FreightApproved {
+                    freight: s("f1"),
+                    stage: s("prod"),
+                    actor: s("alice"),
+                },
+                r#"{"type":"freightApproved","freight":"f1","stage":"prod","actor":"alice"}"#,
+            ),
+            (
+                Event::FreightAliasChanged {
+                    freight: s("f1"),
+                    alias: s("release-1"),
+                },
+                r#"{"type":"freightAliasChanged","freight":"f1","alias":"release-1"}"#,
+            ),
+            (
+                Event::FreightMetadataChanged {
+                    freight: s("f1"),
+                    keys: vec![s("ticket")],
+                },
+                r#"{"type":"freightMetadataChanged","freight":"f1","keys":["ticket"]}"#,
+            ),
+            (
+                Event::StageMetadataChanged {
+                    stage: s("dev"),
+                    keys: vec![s("ticket")],
+                },
+                r#"{"type":"stageMetadataChanged","stage":"dev","keys":["ticket"]}"#,
+            ),
+            (
+                Event::FreightPassedOn {
+                    stage: s("gate"),
+                    freight: s("f1"),
+                },
+                r#"{"type":"freightPassedOn","stage":"gate","freight":"f1"}"#,
+            ),
+            (
+                Event::PromotionQueued {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    freight: s("f1"),
+                    actor: s("alice"),
+                },
+                r#"{"type":"promotionQueued","stage":"dev","promotion":"p1","freight":"f1","actor":"alice"}"#,
+            ),
+            (
+                Event::HoldChanged {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    held: true,
+                },
+                r#"{"type":"holdChanged","stage":"dev","promotion":"p1","held":true}"#,
+            ),
+            (
+                Event::PromotionStarted {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    resumed: false,
+                },
+                r#"{"type":"promotionStarted","stage":"dev","promotion":"p1","resumed":false}"#,
+            ),
+            (
+                Event::StepFinished {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    alias: s("clone"),
+                    uses: s("git-clone"),
+                    status: StepStatus::Succeeded,
+                    message: None,
+                    duration: Some(Duration::from_millis(12)),
+                },
+                r#"{"type":"stepFinished","stage":"dev","promotion":"p1","alias":"clone","uses":"git-clone","status":"Succeeded","duration":12}"#,
+            ),
+            (
+                Event::PromotionWaiting {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    message: Some(s("pull request #7 is open")),
+                },
+                r#"{"type":"promotionWaiting","stage":"dev","promotion":"p1","message":"pull request #7 is open"}"#,
+            ),
+            (
+                Event::PromotionAbortRequested {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    actor: s("alice"),
+                },
+                r#"{"type":"promotionAbortRequested","stage":"dev","promotion":"p1","actor":"alice"}"#,
+            ),
+            (
+                Event::PromotionFinished {
+                    stage: s("dev"),
+                    promotion: s("p1"),
+                    freight: s("f1"),
+                    phase: PromotionPhase::Aborted,
+                    message: Some(s("aborted by alice")),
+                },
+                r#"{"type":"promotionFinished","stage":"dev","promotion":"p1","freight":"f1","phase":"Aborted","message":"aborted by alice"}"#,
+            ),
+            (
+                Event::VerificationFinished {
+                    stage: s("dev"),
+                    id: s("dev.1"),
+                    phase: VerificationPhase::Successful,
+                    message: None,
+                },
+                r#"{"type":"verificationFinished","stage":"dev","id":"dev.1","phase":"Successful"}"#,
+            ),
+            (
+                Event::ResourcesChanged {
+                    resources: vec![ResourceKey::new("Stage", "demo", "qa")],
+                },
+                r#"{"type":"resourcesChanged","resources":[{"kind":"Stage","namespace":"demo","name":"qa"}]}"#,
+            ),
+            (
+                Event::ManifestsReloaded {
+                    changes: vec![s("Stage qa added")],
+                },
+                r#"{"type":"manifestsReloaded","changes":["Stage qa added"]}"#,
+            ),
+            (
+                Event::ManifestsRejected { message: s("bad") },
+                r#"{"type":"manifestsRejected","message":"bad"}"#,
+            ),
+            (Event::Missed, r#"{"type":"missed"}"#),
+        ];
+        for (event, json) in cases {
+            assert_eq!(serde_json::to_string(&event).expect("serializes"), json);
+        }
+    }
+}

@@ -499,7 +499,10 @@ spec:
     assert!(asked.stdout.contains("Running"), "{}", asked.stdout);
     w.pass("10:04");
     let refused = w.kargo("10:04", &["abort", &running]);
-    assert_eq!(refused.code, 0, "aborting twice changes nothing: {refused:?}");
+    assert_eq!(
+        refused.code, 0,
+        "aborting twice changes nothing: {refused:?}"
+    );
     let history = w.kargo("10:04", &["history", "gate", "--json"]);
     let history: Value = serde_json::from_str(history.stdout.trim()).unwrap();
     let phases: Vec<&str> = history["promotions"]

@@ -212,5 +212,15 @@ mod tests {
             serde_json::from_str::<Change>(&json).expect("parses"),
             change
         );
+        let change = Change::resource(&super::super::ResourceKey::new("Stage", "demo", "qa"));
+        let json = serde_json::to_string(&change).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"kind":"resourcesChanged","resource":{"kind":"Stage","namespace":"demo","name":"qa"}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Change>(&json).expect("parses"),
+            change
+        );
     }
 }

@@ -102,6 +102,16 @@ struct ManifestSource {
 /// system clock whatever the controller's [`Clock`], because they are
 /// about processes being alive.
 ///
+/// # Manifests
+/// The project is the manifest files' resources plus the Kargo resources
+/// kept in the store ([`apply_resources`](Controller::apply_resources),
+/// e.g. from `kargo serve`'s `/v1beta1/resources`); a stored resource may
+/// not stand for one of the files'. Files are loaded again when they
+/// change ([`reload_manifests`](Controller::reload_manifests)), stored
+/// resources when the store says they changed
+/// ([`reload_resources`](Controller::reload_resources)); the first
+/// operation loads the stored ones.
+///
 /// # Stopping
 /// [`shutdown`](Controller::shutdown) (or the future given to
 /// [`run`](Controller::run) completing) stops every promotion at its next

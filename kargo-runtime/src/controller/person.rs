@@ -225,6 +225,10 @@ impl Controller {
             .store
             .abort_promotion(promotion, &request)
             .await?;
+        if record.abort.as_ref() != Some(&request) {
+            // Aborted or asked to abort before: nothing new happened.
+            return Ok(record);
+        }
         if record.phase == PromotionPhase::Aborted {
             tracing::info!(stage = %record.stage, actor, "promotion {} aborted", record.name);
             self.emit(Event::PromotionFinished {
@@ -235,12 +239,11 @@ impl Controller {
                 message: record.state.message.clone(),
             });
         } else {
-            let asked_by = record.abort.as_ref().map_or(actor, |r| r.actor.as_str());
-            tracing::info!(stage = %record.stage, actor = asked_by, "promotion {} is asked to abort at its next step boundary", record.name);
+            tracing::info!(stage = %record.stage, actor, "promotion {} is asked to abort at its next step boundary", record.name);
             self.emit(Event::PromotionAbortRequested {
                 stage: record.stage.clone(),
                 promotion: record.name.clone(),
-                actor: asked_by.to_owned(),
+                actor: actor.to_owned(),
             });
         }
         Ok(record)

@@ -105,7 +105,7 @@ pub fn documents_from_yaml(text: &str) -> Result<Vec<Value>> {
 /// A change to the stored resources that passed its own checks.
 #[derive(Debug)]
 enum Op {
-    Put(StoredResource, Manifests),
+    Put(StoredResource, Box<Manifests>),
     Delete(ResourceKey),
 }
 
@@ -344,7 +344,7 @@ impl Controller {
         }
         let resource = StoredResource::new(key, doc);
         let manifests = parse(&resource)?;
-        Ok(Op::Put(resource, manifests))
+        Ok(Op::Put(resource, Box::new(manifests)))
     }
 
     /// Accepts the changes that keep the project valid (in as many rounds
@@ -459,7 +459,7 @@ fn describe(outcome: &ResourceOutcome) -> &'static str {
 fn apply(parsed: &mut Parsed, op: &Op) {
     match op {
         Op::Put(resource, manifests) => {
-            parsed.insert(resource.key.clone(), manifests.clone());
+            parsed.insert(resource.key.clone(), (**manifests).clone());
         }
         Op::Delete(key) => {
             parsed.remove(key);

@@ -201,7 +201,10 @@ impl Backend {
 
 /// The next event `pick` keeps, within a minute (a hang guard, not a
 /// timing assertion).
-async fn next_event<T>(events: &mut Events, pick: impl Fn(Event) -> Option<T>) -> T {
+async fn next_event<T: Send>(
+    events: &mut Events,
+    pick: impl Fn(Event) -> Option<T> + Send + Sync,
+) -> T {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             if let Some(found) = pick(events.next().await.expect("the controller is alive")) {
@@ -243,9 +246,22 @@ async fn aborting_a_running_promotion(backend: Backend) {
         .unwrap();
 
     // Another controller (replica) asks to abort it: recorded, not done.
+    let mut told = other.subscribe();
     let asked = other.abort(&running.name, "alice").await.unwrap();
     assert_eq!(asked.phase, PromotionPhase::Running);
     assert_eq!(asked.abort.as_ref().unwrap().actor, "alice");
+    assert!(matches!(
+        told.try_next(),
+        Some(Event::PromotionAbortRequested { promotion, actor, .. })
+            if promotion == running.name && actor == "alice"
+    ));
+    let again = other.abort(&running.name, "bob").await.unwrap();
+    assert_eq!(
+        again.abort.unwrap().actor,
+        "alice",
+        "the first request stays"
+    );
+    assert!(told.try_next().is_none(), "nothing new to tell");
 
     steps.block.release.notify_one();
     let pass = pass.await.unwrap().unwrap();
@@ -326,12 +342,7 @@ fn gate_only() -> String {
     GATED.split("---").nth(1).unwrap().to_owned()
 }
 
-async fn waiting_promotion(
-    backend: &Backend,
-    world: &PipelineWorld,
-    c: &Controller,
-) -> PromotionRecord {
-    let _ = backend;
+async fn waiting_promotion(world: &PipelineWorld, c: &Controller) -> PromotionRecord {
     let pass = c.pass(&RunOptions::default()).await.unwrap();
     assert!(pass.finished.is_empty(), "{pass:?}");
     let [waiting] = pass.waiting.as_slice() else {
@@ -348,7 +359,7 @@ async fn aborting_a_waiting_promotion(backend: Backend) {
     let steps = Steps::default();
     let runner = backend.controller(&world, &clock, &steps, "runner").await;
     let other = backend.controller(&world, &clock, &steps, "other").await;
-    let waiting = waiting_promotion(&backend, &world, &runner).await;
+    let waiting = waiting_promotion(&world, &runner).await;
     assert_eq!(steps.wait.runs.of(&waiting.name), 1);
 
     let mut events = runner.subscribe();
@@ -429,7 +440,7 @@ async fn refreshing_by_pull_request(backend: Backend) {
     let runner = backend.controller(&world, &clock, &steps, "runner").await;
     // The webhook arrives at another replica.
     let receiver = backend.controller(&world, &clock, &steps, "receiver").await;
-    let waiting = waiting_promotion(&backend, &world, &runner).await;
+    let waiting = waiting_promotion(&world, &runner).await;
 
     let pr = |repo: &str, n| PullRequestRef::new(repo, n);
     let found = receiver
@@ -734,4 +745,80 @@ async fn resources_applied_through_the_controller_are_stored_and_loaded_on_sqlit
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_applied_on_one_replica_are_loaded_by_the_other_on_postgres() {
     resources_in_the_store(Backend::postgres("kargo_runtime_resources")).await;
+}
+
+/// A Stage whose steps set metadata and the Freight's alias.
+const META: &str = r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: meta, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
+  promotionTemplate:
+    spec:
+      steps:
+      - uses: set-metadata
+        config:
+          updates:
+          - {kind: Stage, name: meta, values: {ticket: T-1}}
+          - {kind: Freight, name: "${{ ctx.targetFreight.name }}", values: {ticket: T-1}}
+      - uses: set-freight-alias
+        config: {name: "${{ ctx.targetFreight.name }}", alias: release-one}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_steps_and_people_change_on_stages_and_freight_is_told() {
+    let world = PipelineWorld::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], META);
+    let clock = ManualClock::new(at("10:00"));
+    let steps = Steps::default();
+    let c = Backend::sqlite()
+        .controller(&world, &clock, &steps, "c")
+        .await;
+    let mut events = c.subscribe();
+    let pass = c.pass(&RunOptions::default()).await.unwrap();
+    assert_eq!(
+        pass.finished[0].phase,
+        PromotionPhase::Succeeded,
+        "{pass:?}"
+    );
+    let freight = pass.finished[0].freight.clone();
+    let mut told = Vec::new();
+    while let Some(e) = events.try_next() {
+        match e {
+            Event::StageMetadataChanged { stage, keys } => {
+                told.push(format!("stage {stage} {keys:?}"))
+            }
+            Event::FreightMetadataChanged { freight: f, keys } => {
+                assert_eq!(f, freight);
+                told.push(format!("freight {keys:?}"));
+            }
+            Event::FreightAliasChanged { freight: f, alias } => {
+                assert_eq!(f, freight);
+                told.push(format!("alias {alias}"));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        told,
+        [
+            r#"stage meta ["ticket"]"#,
+            r#"freight ["ticket"]"#,
+            "alias release-one"
+        ]
+    );
+
+    let renamed = c
+        .set_freight_alias("release-one", "release-two", "alice")
+        .await
+        .unwrap();
+    assert_eq!(renamed.alias, "release-two");
+    assert!(matches!(
+        events.try_next(),
+        Some(Event::FreightAliasChanged { alias, .. }) if alias == "release-two"
+    ));
+    let taken = c
+        .set_freight_alias("release-two", "Not An Alias!", "alice")
+        .await
+        .unwrap_err();
+    assert!(taken.is_input(), "{taken}");
 }
