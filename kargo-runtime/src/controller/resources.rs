@@ -307,11 +307,10 @@ impl Controller {
         let mut parsed = Parsed::new();
         for resource in &listed {
             // A stored resource that cannot be read any more (a schema
-            // that became stricter) stays out of the checks; the reload
-            // reports it.
-            if let Ok(manifests) = parse(resource) {
-                parsed.insert(resource.key.clone(), manifests);
-            }
+            // that became stricter) is there, to be replaced or deleted,
+            // but adds nothing to the checks; the reload reports it.
+            let manifests = parse(resource).unwrap_or_default();
+            parsed.insert(resource.key.clone(), manifests);
         }
         Ok((base, parsed))
     }
