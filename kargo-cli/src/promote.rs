@@ -118,12 +118,14 @@ pub(crate) fn approve(args: ApproveArgs) -> Result<u8, InputError> {
 pub(crate) struct AbortArgs {
     #[command(flatten)]
     state: StateArgs,
-    /// The queued promotion's name (see `kargo history STAGE`).
+    /// The promotion's name (see `kargo history STAGE`).
     promotion: String,
 }
 
-/// Aborts a queued promotion: it ends `Aborted` and never runs. Exit 0, or
-/// 2 when the promotion is unknown, running or finished.
+/// Aborts a promotion: a queued one ends `Aborted` and never runs; a
+/// running one is asked to stop and ends `Aborted` at its next step
+/// boundary, or at its next poll when it waits (printed `Running` until
+/// then). Exit 0, or 2 when the promotion is unknown or finished.
 pub(crate) fn abort(args: AbortArgs) -> Result<u8, InputError> {
     crate::runtime()?.block_on(async {
         let controller = controller(&args.state, Access::ReadWrite).await?;

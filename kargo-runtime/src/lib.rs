@@ -14,6 +14,14 @@
 //! - finish it, verify the Stage, pass Freight through control-flow
 //!   Stages;
 //! - discover Warehouses as their intervals fall due, recording failures;
+//! - abort a promotion, queued or running, from any replica: the request
+//!   goes through the store and the replica running it stops at the next
+//!   step boundary ([`Controller::abort`]); refresh a waiting promotion,
+//!   or every one waiting on a pull request a forge's webhook names
+//!   ([`Controller::refresh_pull_request`]);
+//! - keep Kargo resources posted to an API in the store, beside the
+//!   manifest files, checked before they are stored
+//!   ([`Controller::apply_resources`]), and load them on every replica;
 //! - tell subscribers what happened ([`Event`]).
 //!
 //! The `kargo` command line and `kargo serve` are thin users of
@@ -62,6 +70,10 @@
 //! - **Time comes from a [`Clock`](clock::Clock)**, so soak times,
 //!   intervals and verifications can be tested without waiting; leases
 //!   use the system clock, because they are about live processes.
+//! - **Requests between replicas go through the store.** An abort is
+//!   recorded on the promotion, stored resources are rows; the store's
+//!   change feed wakes the other replicas, and each also reads the store
+//!   at its checkpoints and passes, so a missed notification only delays.
 //! - **Idempotent requests.** Promoting Freight that is already queued or
 //!   running in the Stage returns that promotion; finishing is
 //!   idempotent in the store; a resumed promotion continues from its
@@ -86,8 +98,9 @@ pub mod view;
 
 pub use controller::AUTO_ACTOR;
 pub use controller::{
-    Controller, ControllerBuilder, DEFAULT_LEASE, Discovery, Drive, FreightChoice, Hooks, NoHooks,
-    Pass, PromoteRequest, Promoted, Refresh, RunOptions,
+    ApplyMode, Controller, ControllerBuilder, DEFAULT_LEASE, Discovery, Drive, FreightChoice,
+    Hooks, NoHooks, Pass, PromoteRequest, Promoted, PullRequestRef, Refresh, ResourceOutcome,
+    RunOptions, documents_from_yaml, waits_on_pull_request,
 };
 pub use error::{Error, Result};
 pub use event::{Event, Events};

@@ -39,8 +39,7 @@ impl Project {
     /// Loads the manifests at `path` (a file or a directory) and checks
     /// them against `engine`'s steps.
     pub fn load(path: &Path, engine: &Engine) -> Result<Project> {
-        let manifests = Manifests::load(path).map_err(|e| Error::Invalid(e.to_string()))?;
-        Project::new(manifests, &path.display().to_string(), engine)
+        Project::new(load_manifests(path)?, &path.display().to_string(), engine)
     }
 
     /// Checks `manifests` (named `source` in errors) against `engine`'s
@@ -210,6 +209,11 @@ fn diff<T: PartialEq>(
             out.push(format!("{kind} {} removed", name(o)));
         }
     }
+}
+
+/// The manifests at `path` (a file or a directory).
+pub(crate) fn load_manifests(path: &Path) -> Result<Manifests> {
+    Manifests::load(path).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 /// The template of `stage` with its tasks inflated and its step kinds

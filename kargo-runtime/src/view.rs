@@ -101,7 +101,7 @@ pub fn pull_request_url(state: &PromotionState) -> Option<String> {
 impl Controller {
     /// Every Stage in flow order, summarised.
     pub async fn stage_summaries(&self) -> Result<Vec<StageSummary>> {
-        let project = self.project();
+        let project = self.current().await?;
         let store = self.store();
         let mut out = Vec::new();
         for stage in project.graph().stages() {
@@ -177,7 +177,7 @@ impl Controller {
     /// Every Warehouse's discovery state, in manifest order.
     pub async fn warehouse_states(&self) -> Result<Vec<WarehouseState>> {
         let mut out = Vec::new();
-        for warehouse in self.project().manifests().warehouses() {
+        for warehouse in self.current().await?.manifests().warehouses() {
             out.push(self.store().get_warehouse(&warehouse.metadata.name).await?);
         }
         Ok(out)

@@ -19,6 +19,11 @@ pub(crate) const SQLITE: Migrations = &[
         "warehouses",
         include_str!("../migrations/0003_warehouses.sql"),
     ),
+    (
+        4,
+        "resources",
+        include_str!("../migrations/0004_resources.sql"),
+    ),
 ];
 
 /// The PostgreSQL store's migrations (`migrations/postgres/`).
@@ -33,6 +38,11 @@ pub(crate) const POSTGRES: Migrations = &[
         2,
         "warehouses",
         include_str!("../migrations/postgres/0002_warehouses.sql"),
+    ),
+    (
+        3,
+        "resources",
+        include_str!("../migrations/postgres/0003_resources.sql"),
     ),
 ];
 

@@ -19,9 +19,9 @@ use crate::engine::PromotionState;
 use crate::model::{Freight, FreightOrigin, Image, PromotionPhase};
 use crate::pipeline::HoldIntent;
 use crate::state::{
-    Change, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, MAX_HISTORY, NewPromotion,
-    PromotionQuery, SaveOptions, StateStore, StateStoreExt, StoreCheckpoint, VerificationPhase,
-    VerificationRecord,
+    AbortRequest, Change, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, MAX_HISTORY,
+    NewPromotion, PromotionQuery, ResourceKey, ResourceWrite, SaveOptions, StateStore,
+    StateStoreExt, StoreCheckpoint, StoredResource, VerificationPhase, VerificationRecord,
 };
 use crate::time::Timestamp;
 
@@ -34,6 +34,7 @@ pub async fn run_all(store: &dyn StateStore) {
     warehouse_discoveries(store).await;
     promotion_queue(store).await;
     promotion_abort(store).await;
+    resources(store).await;
     promotion_state_checkpoints(store).await;
     promotion_success_moves_freight(store).await;
     promotion_failure_keeps_freight(store).await;
@@ -77,12 +78,15 @@ fn state_with(phase: PromotionPhase, current_step: usize) -> PromotionState {
     }
 }
 
-/// A queued promotion aborted: it ends `Aborted`, is never started, and
-/// the next one in the queue starts instead; Running ones are refused.
+/// A queued promotion aborted ends `Aborted` at once and is never
+/// started; the next one in the queue starts instead. A running one
+/// records who asked and goes on until its host finishes it `Aborted`;
+/// a promotion that finished otherwise is refused.
 pub async fn promotion_abort(store: &dyn StateStore) {
     let stage = "conf-abort";
     let a = put(store, freight("conf-abort", "a", "2026-01-01T10:00:00Z")).await;
     let at = t("2026-01-01T12:00:00Z");
+    let alice = AbortRequest::new("alice", at);
     let first = store
         .create_promotion(NewPromotion::new(stage, &a.metadata.name))
         .await
@@ -91,11 +95,27 @@ pub async fn promotion_abort(store: &dyn StateStore) {
         .create_promotion(NewPromotion::new(stage, &a.metadata.name))
         .await
         .expect("create");
-    let aborted = store.abort_promotion(&first.name, at).await.expect("abort");
+    let aborted = store
+        .abort_promotion(&first.name, &alice)
+        .await
+        .expect("abort");
     assert_eq!(aborted.phase, PromotionPhase::Aborted);
     assert_eq!(aborted.finished_at, Some(at));
+    assert_eq!(aborted.abort, Some(alice.clone()), "who asked is kept");
+    assert!(
+        aborted
+            .state
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("alice")),
+        "{:?}",
+        aborted.state.message
+    );
     let again = store
-        .abort_promotion(&first.name, t("2026-01-01T13:00:00Z"))
+        .abort_promotion(
+            &first.name,
+            &AbortRequest::new("bob", t("2026-01-01T13:00:00Z")),
+        )
         .await
         .expect("abort again");
     assert_eq!(again, aborted, "aborting twice changes nothing");
@@ -104,25 +124,144 @@ pub async fn promotion_abort(store: &dyn StateStore) {
         .await
         .expect("get")
         .expect("kept");
-    assert_eq!(stored.phase, PromotionPhase::Aborted);
+    assert_eq!(stored, aborted);
     let started = store
         .start_promotion(stage, at)
         .await
         .expect("start")
         .expect("the next one starts");
     assert_eq!(started.name, second.name);
-    let err = store
-        .abort_promotion(&second.name, at)
+
+    // Running: the request is recorded, the promotion still runs and its
+    // host can still save its state and finish it.
+    let requested = store
+        .abort_promotion(&second.name, &alice)
         .await
-        .expect_err("running");
+        .expect("abort a running promotion");
+    assert_eq!(requested.phase, PromotionPhase::Running);
+    assert_eq!(requested.abort, Some(alice.clone()));
+    let later = store
+        .abort_promotion(
+            &second.name,
+            &AbortRequest::new("bob", t("2026-01-01T12:30:00Z")),
+        )
+        .await
+        .expect("asked again");
+    assert_eq!(later.abort, Some(alice.clone()), "the first request stays");
+    let mut state = state_with(PromotionPhase::Running, 1);
+    crate::state::rules::abort_state(&mut state, &alice);
+    assert_eq!(state.phase, PromotionPhase::Aborted);
+    store
+        .save_promotion_state(&second.name, &state)
+        .await
+        .expect("the host saves the aborted state");
+    let done = store
+        .finish_promotion(&second.name, at)
+        .await
+        .expect("and finishes it");
+    assert_eq!(done.phase, PromotionPhase::Aborted);
+    assert_eq!(done.state.message.as_deref(), Some("aborted by alice"));
+    assert_eq!(done.abort, Some(alice.clone()));
+
+    // Finished otherwise: refused.
+    let third = store
+        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
+        .await
+        .expect("create");
+    store.start_promotion(stage, at).await.expect("start");
+    store
+        .save_promotion_state(&third.name, &state_with(PromotionPhase::Succeeded, 0))
+        .await
+        .expect("save");
+    store
+        .finish_promotion(&third.name, at)
+        .await
+        .expect("finish");
+    let err = store
+        .abort_promotion(&third.name, &alice)
+        .await
+        .expect_err("finished");
     assert!(matches!(err, Error::Precondition(_)), "{err:?}");
     let err = store
-        .abort_promotion("conf-abort.nothing", at)
+        .abort_promotion("conf-abort.nothing", &alice)
         .await
         .expect_err("unknown");
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    let current = store.get_stage(stage).await.expect("stage");
-    assert!(current.freight_history.is_empty(), "nothing was promoted");
+}
+
+/// Resources are created once, replaced, listed in key order, deleted;
+/// each write tells watchers.
+pub async fn resources(store: &dyn StateStore) {
+    let key = |kind: &str, name: &str| ResourceKey::new(kind, "conf-res", name);
+    let doc = |kind: &str, name: &str, v: u32| {
+        serde_json::json!({
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": name, "namespace": "conf-res"},
+            "spec": {"v": v},
+        })
+    };
+    let ours = |r: &StoredResource| r.key.namespace == "conf-res";
+    let mut changes = store.watch().await.expect("watch");
+    let stage = StoredResource::new(key("Stage", "dev"), doc("Stage", "dev", 1));
+    assert!(
+        store
+            .put_resource(&stage, ResourceWrite::Create)
+            .await
+            .expect("create"),
+        "new"
+    );
+    assert_eq!(
+        next_change(&mut changes, |c| matches!(c, Change::ResourcesChanged { resource } if resource.namespace == "conf-res")).await,
+        Change::ResourcesChanged {
+            resource: key("Stage", "dev")
+        }
+    );
+    let err = store
+        .put_resource(&stage, ResourceWrite::Create)
+        .await
+        .expect_err("created twice");
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    let missing = StoredResource::new(key("Stage", "prod"), doc("Stage", "prod", 1));
+    let err = store
+        .put_resource(&missing, ResourceWrite::Update)
+        .await
+        .expect_err("nothing to update");
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+
+    let warehouse = StoredResource::new(key("Warehouse", "app"), doc("Warehouse", "app", 1));
+    assert!(
+        store
+            .put_resource(&warehouse, ResourceWrite::Upsert)
+            .await
+            .expect("upsert creates")
+    );
+    let replaced = StoredResource::new(key("Stage", "dev"), doc("Stage", "dev", 2));
+    assert!(
+        !store
+            .put_resource(&replaced, ResourceWrite::Update)
+            .await
+            .expect("update"),
+        "replaced, not new"
+    );
+    let listed: Vec<StoredResource> = store
+        .list_resources()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(ours)
+        .collect();
+    assert_eq!(listed, [replaced.clone(), warehouse.clone()], "key order");
+
+    let deleted = store.delete_resource(&replaced.key).await.expect("delete");
+    assert_eq!(deleted, Some(replaced.clone()));
+    assert_eq!(
+        store.delete_resource(&replaced.key).await.expect("again"),
+        None,
+        "gone"
+    );
+    store.delete_resource(&warehouse.key).await.expect("delete");
+    assert!(!store.list_resources().await.expect("list").iter().any(ours));
 }
 
 /// Promotes `freight` into `stage` from queue to finish with `phase`.
@@ -1168,9 +1307,9 @@ pub async fn changes_are_watched(store: &dyn StateStore) {
         Change::FreightCreated { freight } | Change::FreightApproved { freight, .. } => {
             *freight == name
         }
-        Change::PromotionCreated { stage: s, .. } | Change::PromotionFinished { stage: s, .. } => {
-            s == stage
-        }
+        Change::PromotionCreated { stage: s, .. }
+        | Change::PromotionFinished { stage: s, .. }
+        | Change::PromotionAbortRequested { stage: s, .. } => s == stage,
         _ => false,
     };
     assert_eq!(
@@ -1207,4 +1346,32 @@ pub async fn changes_are_watched(store: &dyn StateStore) {
             phase: PromotionPhase::Succeeded
         }
     );
+    let running = store
+        .create_promotion(NewPromotion::new(stage, &name))
+        .await
+        .expect("create");
+    store.start_promotion(stage, at).await.expect("start");
+    store
+        .abort_promotion(&running.name, &AbortRequest::new("alice", at))
+        .await
+        .expect("abort");
+    next_change(&mut changes, is_ours).await; // created
+    assert_eq!(
+        next_change(&mut changes, is_ours).await,
+        Change::PromotionAbortRequested {
+            promotion: running.name.clone(),
+            stage: stage.into()
+        }
+    );
+    // Leave the Stage free for the claims case.
+    let mut state = state_with(PromotionPhase::Running, 0);
+    crate::state::rules::abort_state(&mut state, &AbortRequest::new("alice", at));
+    store
+        .save_promotion_state(&running.name, &state)
+        .await
+        .expect("save");
+    store
+        .finish_promotion(&running.name, at)
+        .await
+        .expect("finish");
 }

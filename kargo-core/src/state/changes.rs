@@ -48,6 +48,23 @@ pub enum Change {
         /// The phase it finished with.
         phase: PromotionPhase,
     },
+    /// Someone asked to abort a `Running` promotion: the host running it
+    /// finishes it `Aborted` at its next step boundary (or next poll,
+    /// when it waits).
+    #[serde(rename_all = "camelCase")]
+    PromotionAbortRequested {
+        /// The promotion's name.
+        promotion: String,
+        /// Its Stage.
+        stage: String,
+    },
+    /// A resource kept in the store was created, replaced or deleted
+    /// (hosts load their manifests again).
+    #[serde(rename_all = "camelCase")]
+    ResourcesChanged {
+        /// Which resource.
+        resource: super::ResourceKey,
+    },
     /// Changes may have been missed (a watcher fell behind, or the store
     /// lost its connection for a while): read the state again.
     Missed,
@@ -60,6 +77,26 @@ impl Change {
             promotion: promo.name.clone(),
             stage: promo.stage.clone(),
             phase: promo.phase,
+        }
+    }
+
+    /// The news that an abort of `promo` was asked for: `Finished` when
+    /// a queued promotion ended at once, `AbortRequested` when it runs.
+    pub fn aborted(promo: &super::PromotionRecord) -> Change {
+        if promo.phase.is_terminal() {
+            Change::finished(promo)
+        } else {
+            Change::PromotionAbortRequested {
+                promotion: promo.name.clone(),
+                stage: promo.stage.clone(),
+            }
+        }
+    }
+
+    /// The news that the resource `key` changed.
+    pub fn resource(key: &super::ResourceKey) -> Change {
+        Change::ResourcesChanged {
+            resource: key.clone(),
         }
     }
 
@@ -170,6 +207,16 @@ mod tests {
         assert_eq!(
             json,
             r#"{"kind":"promotionFinished","promotion":"dev.000000000001.abcdef0","stage":"dev","phase":"Succeeded"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Change>(&json).expect("parses"),
+            change
+        );
+        let change = Change::resource(&super::super::ResourceKey::new("Stage", "demo", "qa"));
+        let json = serde_json::to_string(&change).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"kind":"resourcesChanged","resource":{"kind":"Stage","namespace":"demo","name":"qa"}}"#
         );
         assert_eq!(
             serde_json::from_str::<Change>(&json).expect("parses"),

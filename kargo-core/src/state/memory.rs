@@ -8,9 +8,10 @@ use serde_json::Value;
 
 use super::rules;
 use super::{
-    Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, NewPromotion,
-    PromotionQuery, PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
-    VerificationRecord, WarehouseState,
+    AbortRequest, Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease,
+    NewPromotion, PromotionQuery, PromotionRecord, PutFreight, ResourceKey, ResourceWrite,
+    SaveOptions, StageState, StateStore, StatusUpdate, StoredResource, VerificationRecord,
+    WarehouseState,
 };
 use crate::Result;
 use crate::model::PromotionState;
@@ -35,6 +36,7 @@ struct Inner {
     warehouses: BTreeMap<String, WarehouseState>,
     promotions: BTreeMap<String, PromotionRecord>,
     leases: HashMap<String, Lease>,
+    resources: BTreeMap<ResourceKey, StoredResource>,
     seq: u64,
 }
 
@@ -314,14 +316,14 @@ impl StateStore for InMemoryStore {
         Ok(promo)
     }
 
-    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+    async fn abort_promotion(&self, name: &str, request: &AbortRequest) -> Result<PromotionRecord> {
         let mut inner = self.lock();
         let promo = inner
             .promotions
             .get_mut(name)
             .ok_or_else(|| rules::promotion_not_found(name))?;
-        if rules::apply_abort(promo, now)? {
-            self.feed.publish(Change::finished(promo));
+        if rules::apply_abort(promo, request)? {
+            self.feed.publish(Change::aborted(promo));
         }
         Ok(promo.clone())
     }
@@ -408,6 +410,33 @@ impl StateStore for InMemoryStore {
             inner.leases.remove(key);
         }
         Ok(())
+    }
+
+    async fn list_resources(&self) -> Result<Vec<StoredResource>> {
+        Ok(self.lock().resources.values().cloned().collect())
+    }
+
+    async fn put_resource(&self, resource: &StoredResource, write: ResourceWrite) -> Result<bool> {
+        let mut inner = self.lock();
+        let exists = inner.resources.contains_key(&resource.key);
+        match (write, exists) {
+            (ResourceWrite::Create, true) => return Err(rules::resource_exists(&resource.key)),
+            (ResourceWrite::Update, false) => return Err(rules::resource_not_found(&resource.key)),
+            _ => {}
+        }
+        inner
+            .resources
+            .insert(resource.key.clone(), resource.clone());
+        self.feed.publish(Change::resource(&resource.key));
+        Ok(!exists)
+    }
+
+    async fn delete_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
+        let deleted = self.lock().resources.remove(key);
+        if deleted.is_some() {
+            self.feed.publish(Change::resource(key));
+        }
+        Ok(deleted)
     }
 
     async fn watch(&self) -> Result<Changes> {

@@ -25,7 +25,12 @@
 //! once its lease expired and resumed from its saved state. Named leases
 //! ([`StateStore::acquire_lease`], [`discovery_lease_key`]) let one
 //! replica at a time discover a Warehouse, and [`StateStore::watch`]
-//! wakes replicas on new Freight, approvals and promotions. The in-memory
+//! wakes replicas on new Freight, approvals, promotions and aborts.
+//! Aborting a `Running` promotion goes through the store
+//! ([`StateStore::abort_promotion`] records the request), because the
+//! replica running it may not be the one asked. Resources posted to an
+//! API are kept in the store too ([`StateStore::put_resource`]), so every
+//! replica loads the same manifests. The in-memory
 //! and SQLite stores implement all of it for the processes that share
 //! them (their changes are seen in-process only).
 
@@ -45,11 +50,12 @@ pub use changes::{Change, ChangeFeed, Changes};
 pub use lease::{LeasedCheckpoint, discovery_lease_key, keep_promotion_lease};
 pub use memory::InMemoryStore;
 pub use types::{
-    AutoPromotionHold, Claim, FreightCollectionRecord, FreightQuery, FreightReference, Lease,
-    MAX_HISTORY, NewPromotion, PromotionQuery, PromotionRecord, PutFreight, SaveOptions,
-    StageState, VerificationPhase, VerificationRecord, collection_id,
+    AbortRequest, AutoPromotionHold, Claim, FreightCollectionRecord, FreightQuery,
+    FreightReference, Lease, MAX_HISTORY, NewPromotion, PromotionQuery, PromotionRecord,
+    PutFreight, SaveOptions, StageState, VerificationPhase, VerificationRecord, collection_id,
 };
 pub use types::{DiscoveryOutcome, WarehouseState};
+pub use types::{ResourceKey, ResourceWrite, StoredResource};
 
 use crate::Result;
 use crate::checkpoint::Checkpoint;
@@ -195,22 +201,25 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     /// [`pipeline::record_promotion`]: crate::pipeline::record_promotion
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord>;
 
-    /// Aborts the queued (`Pending`) promotion `name` at `now`: it ends
-    /// `Aborted` and is never started; aborting an aborted promotion
-    /// returns it unchanged. A `Running` or finished promotion is a
-    /// precondition failure (a host stops a running one by cancelling its
-    /// run). Holds the promotion placed on auto-promotion stay.
+    /// Asks to abort the promotion `name` for `request.actor`
+    /// ([`rules::apply_abort`]): a queued (`Pending`) one ends `Aborted`
+    /// at `request.at` and is never started; a `Running` one keeps running
+    /// with the request recorded in [`PromotionRecord::abort`], and the
+    /// host running it (this process or another replica) finishes it
+    /// `Aborted` at its next step boundary ([`rules::abort_state`]).
+    /// Asking again, or for an `Aborted` promotion, changes nothing; a
+    /// promotion that finished otherwise is [`Error::Precondition`].
+    /// Watchers are told ([`Change::aborted`]). Holds the promotion placed
+    /// on auto-promotion stay. Returns the promotion as stored afterwards.
     ///
     /// The default implementation answers [`Error::Unsupported`]; every
     /// store of this family implements it.
     ///
     /// [`Error::Unsupported`]: crate::Error::Unsupported
-    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
-        let _ = (name, now);
-        Err(crate::Error::Unsupported {
-            operation: "abort_promotion".into(),
-            implementer: "this StateStore",
-        })
+    /// [`Error::Precondition`]: crate::Error::Precondition
+    async fn abort_promotion(&self, name: &str, request: &AbortRequest) -> Result<PromotionRecord> {
+        let _ = (name, request);
+        Err(unsupported("abort_promotion"))
     }
 
     /// The promotion named `name`.
@@ -282,9 +291,38 @@ pub trait StateStore: Send + Sync + Debug + 'static {
         Err(unsupported("release_lease"))
     }
 
+    /// The Kargo resources kept in the store (posted to an API rather
+    /// than read from files), ordered by [`ResourceKey`].
+    ///
+    /// The default says the store does not keep resources.
+    async fn list_resources(&self) -> Result<Vec<StoredResource>> {
+        Err(unsupported("list_resources"))
+    }
+
+    /// Stores `resource` as `write` says ([`ResourceWrite`]) and returns
+    /// whether it was new. Which documents are valid is the caller's
+    /// check; the store keeps what it is given. Watchers are told
+    /// ([`Change::ResourcesChanged`]).
+    ///
+    /// The default says the store does not keep resources.
+    async fn put_resource(&self, resource: &StoredResource, write: ResourceWrite) -> Result<bool> {
+        let _ = (resource, write);
+        Err(unsupported("put_resource"))
+    }
+
+    /// Deletes the stored resource `key` and returns it, or `None` when
+    /// none was stored. Watchers are told when one was deleted.
+    ///
+    /// The default says the store does not keep resources.
+    async fn delete_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
+        let _ = key;
+        Err(unsupported("delete_resource"))
+    }
+
     /// The changes made from now on ([`Change`]): new Freight, approvals,
-    /// queued and finished promotions, by this process and, for a store
-    /// shared by replicas, by the others too.
+    /// queued, finished and abort-requested promotions, stored resources,
+    /// by this process and, for a store shared by replicas, by the others
+    /// too.
     async fn watch(&self) -> Result<Changes> {
         Err(unsupported("watch"))
     }
@@ -513,8 +551,12 @@ macro_rules! forward_state_store {
             async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
                 (**self).finish_promotion(name, now).await
             }
-            async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
-                (**self).abort_promotion(name, now).await
+            async fn abort_promotion(
+                &self,
+                name: &str,
+                request: &AbortRequest,
+            ) -> Result<PromotionRecord> {
+                (**self).abort_promotion(name, request).await
             }
             async fn get_promotion(&self, name: &str) -> Result<Option<PromotionRecord>> {
                 (**self).get_promotion(name).await
@@ -541,6 +583,19 @@ macro_rules! forward_state_store {
             }
             async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
                 (**self).release_lease(key, owner).await
+            }
+            async fn list_resources(&self) -> Result<Vec<StoredResource>> {
+                (**self).list_resources().await
+            }
+            async fn put_resource(
+                &self,
+                resource: &StoredResource,
+                write: ResourceWrite,
+            ) -> Result<bool> {
+                (**self).put_resource(resource, write).await
+            }
+            async fn delete_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
+                (**self).delete_resource(key).await
             }
             async fn watch(&self) -> Result<Changes> {
                 (**self).watch().await

@@ -4,12 +4,13 @@
 //! (kargo-store); the in-memory store shows the intended use.
 
 use super::types::{
-    AutoPromotionHold, Claim, FreightCollectionRecord, FreightReference, Lease, MAX_HISTORY,
-    NewPromotion, PromotionRecord, StageState, VerificationPhase, VerificationRecord,
+    AbortRequest, AutoPromotionHold, Claim, FreightCollectionRecord, FreightReference, Lease,
+    MAX_HISTORY, NewPromotion, PromotionRecord, ResourceKey, StageState, VerificationPhase,
+    VerificationRecord,
 };
 use super::types::{DiscoveryOutcome, WarehouseState};
 use crate::model::PromotionState;
-use crate::model::{Freight, PromotionPhase};
+use crate::model::{Freight, PromotionPhase, StepStatus};
 use crate::pipeline::{HoldIntent, alias, record_promotion};
 use crate::time::Timestamp;
 use crate::{Error, Result};
@@ -90,6 +91,7 @@ pub fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> Prom
         started_at: None,
         finished_at: None,
         lease: None,
+        abort: None,
     }
 }
 
@@ -205,26 +207,65 @@ pub fn lease_available(current: Option<&Lease>, wanted: &Lease, now: Timestamp) 
     current.is_none_or(|l| l.owner == wanted.owner || l.is_expired(now))
 }
 
-/// Aborts the queued promotion `promo` at `now`: a `Pending` one ends
-/// `Aborted` without running a step (returns `true`); an `Aborted` one is
-/// left as it is (`false`). A `Running` promotion is aborted by cancelling
-/// its run (the engine ends it `Aborted` and it is finished as usual), so
-/// it, like a finished one, is a precondition failure here.
-pub fn apply_abort(promo: &mut PromotionRecord, now: Timestamp) -> Result<bool> {
+/// Applies `request` to abort `promo` and returns whether it changed:
+/// - a `Pending` promotion ends `Aborted` at once, without running a step;
+/// - a `Running` one records the request (the first one, if several
+///   come); the host running it finishes it `Aborted` at its next step
+///   boundary ([`abort_state`]);
+/// - an `Aborted` one is left as it is (asking twice is harmless);
+/// - a promotion that finished otherwise is a precondition failure.
+pub fn apply_abort(promo: &mut PromotionRecord, request: &AbortRequest) -> Result<bool> {
     match promo.phase {
         PromotionPhase::Pending => {
             promo.phase = PromotionPhase::Aborted;
             promo.state.phase = PromotionPhase::Aborted;
-            promo.state.message = Some("aborted before it started".into());
-            promo.finished_at = Some(now);
+            promo.state.message = Some(format!("aborted by {} before it started", request.actor));
+            promo.finished_at = Some(request.at);
+            promo.abort = Some(request.clone());
             Ok(true)
         }
-        PromotionPhase::Aborted => Ok(false),
+        PromotionPhase::Running if promo.abort.is_none() => {
+            promo.abort = Some(request.clone());
+            Ok(true)
+        }
+        PromotionPhase::Running | PromotionPhase::Aborted => Ok(false),
         other => Err(Error::Precondition(format!(
-            "promotion `{}` is {}: only a Pending promotion can be aborted",
+            "promotion `{}` is {}: it finished and can no longer be aborted",
             promo.name,
             other.as_str()
         ))),
+    }
+}
+
+/// Ends `state`, the saved state of a promotion whose abort was
+/// requested, in phase `Aborted` with a message naming who asked: the
+/// step that waits (if any) is marked `Aborted`; steps not started stay
+/// unrecorded. The host then saves it and finishes the promotion.
+pub fn abort_state(state: &mut PromotionState, request: &AbortRequest) {
+    let message = format!("aborted by {}", request.actor);
+    if let Some(step) = state.steps.get_mut(state.current_step)
+        && step.status == Some(StepStatus::Running)
+    {
+        step.finish(StepStatus::Aborted, Some(message.clone()));
+    }
+    state.phase = PromotionPhase::Aborted;
+    state.message = Some(message);
+    state.retry_after_ms = None;
+}
+
+/// The error for a resource that is not stored.
+pub fn resource_not_found(key: &ResourceKey) -> Error {
+    Error::NotFound {
+        what: "resource",
+        name: key.to_string(),
+    }
+}
+
+/// The error for a resource stored already.
+pub fn resource_exists(key: &ResourceKey) -> Error {
+    Error::AlreadyExists {
+        what: "resource",
+        name: key.to_string(),
     }
 }
 

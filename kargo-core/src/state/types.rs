@@ -205,6 +205,124 @@ pub struct PromotionRecord {
     /// (see [`claim_promotion`](super::StateStore::claim_promotion)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+    /// Who asked to abort it and when, once someone did (see
+    /// [`abort_promotion`](super::StateStore::abort_promotion)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort: Option<AbortRequest>,
+}
+
+impl PromotionRecord {
+    /// Whether it waits: it is `Running` and its current step returned
+    /// `Running` (e.g. `git-wait-for-pr` on an open pull request), so
+    /// nobody runs a step of it right now.
+    pub fn is_waiting(&self) -> bool {
+        self.phase == PromotionPhase::Running
+            && !self.state.phase.is_terminal()
+            && self
+                .state
+                .steps
+                .get(self.state.current_step)
+                .is_some_and(|s| s.status == Some(crate::model::StepStatus::Running))
+    }
+}
+
+/// A request to abort a promotion (Kargo's `AbortPromotionRequest`): who
+/// asked, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AbortRequest {
+    /// Who asked (a person, a token's name, or a controller).
+    pub actor: String,
+    /// When, on the caller's clock.
+    pub at: Timestamp,
+}
+
+impl AbortRequest {
+    /// `actor`'s request at `at`.
+    pub fn new(actor: impl Into<String>, at: Timestamp) -> Self {
+        AbortRequest {
+            actor: actor.into(),
+            at,
+        }
+    }
+}
+
+/// A Kargo resource kept in the store (one posted to the API rather than
+/// read from manifest files): its identity and its document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct StoredResource {
+    /// Its identity.
+    #[serde(flatten)]
+    pub key: ResourceKey,
+    /// The whole document, as Kargo writes it (`apiVersion`, `kind`,
+    /// `metadata`, `spec`).
+    pub doc: serde_json::Value,
+}
+
+impl StoredResource {
+    /// The document `doc` under `key`.
+    pub fn new(key: ResourceKey, doc: serde_json::Value) -> Self {
+        StoredResource { key, doc }
+    }
+}
+
+/// Which resource: kind, namespace (empty for cluster-scoped kinds) and
+/// name. Keys order by kind, then namespace, then name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ResourceKey {
+    /// The kind, as manifests write it (`Stage`).
+    pub kind: String,
+    /// The namespace (Kargo project); empty for cluster-scoped kinds.
+    #[serde(default)]
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl ResourceKey {
+    /// The key of `kind` `namespace`/`name`.
+    pub fn new(
+        kind: impl Into<String>,
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        ResourceKey {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{} {}", self.kind, self.name)
+        } else {
+            write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// How [`put_resource`](super::StateStore::put_resource) treats a
+/// resource that is (or is not) stored already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResourceWrite {
+    /// Store it only when no resource with its key is stored
+    /// ([`Error::AlreadyExists`](crate::Error::AlreadyExists) otherwise).
+    #[default]
+    Create,
+    /// Replace the stored one
+    /// ([`Error::NotFound`](crate::Error::NotFound) when there is none).
+    Update,
+    /// Store it whether or not one is stored.
+    Upsert,
 }
 
 /// A reference to a piece of Freight in a Stage's collection.

@@ -62,7 +62,7 @@ impl Controller {
         refresh: Refresh,
         default_interval: std::time::Duration,
     ) -> Result<Discovery> {
-        let project = self.project();
+        let project = self.current().await?;
         let mut out = Discovery::default();
         for warehouse in project.manifests().warehouses() {
             if refresh == Refresh::Due && !self.is_due(warehouse, default_interval).await? {
@@ -83,7 +83,7 @@ impl Controller {
 
     /// Discovers the Warehouse named `name` now (Kargo's refresh).
     pub async fn refresh_warehouse(&self, name: &str) -> Result<Discovery> {
-        let project = self.project();
+        let project = self.current().await?;
         let warehouse =
             project
                 .manifests()
@@ -136,7 +136,7 @@ impl Controller {
         default_interval: std::time::Duration,
     ) -> Result<Option<kargo_core::time::Timestamp>> {
         let mut next = None;
-        for warehouse in self.project().manifests().warehouses() {
+        for warehouse in self.current().await?.manifests().warehouses() {
             let at = self.due_at(warehouse, default_interval).await?;
             next = Some(next.map_or(at, |n: kargo_core::time::Timestamp| n.min(at)));
         }
@@ -182,10 +182,15 @@ impl Controller {
                 created = Some(put.freight);
             }
         }
+        let id = found.freight.as_ref().map(Freight::id);
         let outcome = DiscoveryOutcome::Succeeded {
-            freight: found.freight.as_ref().map(Freight::id),
+            freight: id.clone(),
         };
         store.record_discovery(name, &outcome, self.now()).await?;
+        self.emit(Event::DiscoverySucceeded {
+            warehouse: name.clone(),
+            freight: id,
+        });
         Ok(Ok(created))
     }
 

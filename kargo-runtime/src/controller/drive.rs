@@ -1,21 +1,24 @@
 //! Running a Stage's queue: claim (or start) the next promotion, run it
 //! with a checkpoint after every step, finish it, verify the Stage.
 
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kargo_core::Workspace;
 use kargo_core::engine::{Checkpoint, PromotionContext, PromotionState};
 use kargo_core::model::{Freight, FreightCollection, PromotionPhase, StepStatus};
 use kargo_core::state::{
-    Claim, LeasedCheckpoint, PromotionRecord, StageState, StateStoreExt, StoreCheckpoint,
-    keep_promotion_lease,
+    AbortRequest, Claim, DynStateStore, Lease, LeasedCheckpoint, PromotionRecord, StageState,
+    StateStoreExt, StoreCheckpoint, keep_promotion_lease, rules,
 };
+use kargo_core::step::StepStore;
 use kargo_core::time::Timestamp;
 
 use super::Controller;
-use crate::event::Event;
+use crate::event::{Event, EventBus};
 use crate::{Error, Result};
 
 /// Which Stages a call of [`Controller::run_stage`] drives in this
@@ -66,10 +69,18 @@ impl Controller {
     /// succeeded. Stops when the queue is empty, a promotion waits, or
     /// the controller shuts down.
     ///
+    /// A promotion whose abort was asked for
+    /// ([`abort`](Controller::abort), here or on another replica) ends
+    /// `Aborted` at its next step boundary, or before its waiting step
+    /// runs again, and the queue goes on with the next one.
+    ///
     /// One call at a time drives a Stage in a process: a call made while
     /// another drives it returns at once, and the other takes another
-    /// turn, so what was queued meanwhile still runs.
+    /// turn (polling a waiting promotion again too), so what was queued or
+    /// asked for meanwhile is not lost. No call waits behind another's
+    /// long promotion (a pass goes on to the next Stage).
     pub async fn run_stage(&self, stage: &str) -> Result<Drive> {
+        self.current().await?;
         if !self.inner.drivers.enter(stage) {
             return Ok(Drive::default());
         }
@@ -77,17 +88,12 @@ impl Controller {
         loop {
             let turn = self.drive_queue(stage).await;
             let again = self.inner.drivers.leave(stage);
-            match turn {
-                Ok(drive) => {
-                    let stop = drive.interrupted || drive.waiting.is_some();
-                    out.finished.extend(drive.finished);
-                    out.waiting = drive.waiting;
-                    out.interrupted = drive.interrupted;
-                    if stop || !again || !self.inner.drivers.enter(stage) {
-                        return Ok(out);
-                    }
-                }
-                Err(e) => return Err(e),
+            let drive = turn?;
+            out.finished.extend(drive.finished);
+            out.waiting = drive.waiting;
+            out.interrupted = drive.interrupted;
+            if out.interrupted || !again || !self.inner.drivers.enter(stage) {
+                return Ok(out);
             }
         }
     }
@@ -131,6 +137,7 @@ impl Controller {
                     promotion: promo.name.clone(),
                     message,
                 });
+                self.release_waiting(&promo.name).await;
                 let mut waiting = promo;
                 waiting.state = state;
                 out.waiting = Some(waiting);
@@ -190,8 +197,28 @@ impl Controller {
             .map(|p| (p, false)))
     }
 
+    /// With replicas, lets the lease on the waiting promotion `name` end
+    /// now: nobody runs a step of it until it is polled again, and any
+    /// replica may poll it (a refresh, a webhook) without waiting for the
+    /// lease to run out.
+    async fn release_waiting(&self, name: &str) {
+        let Some(replica) = &self.inner.replica else {
+            return;
+        };
+        let ended = Lease::new(&replica.owner, Timestamp::now(), Duration::ZERO);
+        if let Err(e) = self.inner.store.renew_promotion_lease(name, &ended).await {
+            // It runs out by itself anyway.
+            tracing::debug!(
+                promotion = name,
+                "cannot end the lease of a waiting promotion: {e}"
+            );
+        }
+    }
+
     /// Runs (or resumes) `promo` in its work directory, saving its state
-    /// after every step.
+    /// after every step. A promotion whose abort was asked for ends
+    /// `Aborted` (saved, not yet finished) at its next step boundary, or
+    /// at once when it was not running a step.
     async fn run_promotion(&self, promo: &PromotionRecord) -> Result<PromotionState> {
         let dir = self.work_dir(&promo.name);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -215,7 +242,10 @@ impl Controller {
             )
             .with_vars(promo.vars.clone())
             .with_freight(freight)
-            .with_store(store.clone())
+            .with_store(Announcing {
+                store: store.clone(),
+                events: self.inner.events.clone(),
+            })
             .with_credentials(self.inner.credentials.clone());
         ctx.actor = promo.actor.clone();
         let inner: Box<dyn Checkpoint + '_> = match &self.inner.replica {
@@ -232,23 +262,59 @@ impl Controller {
             controller: self,
             promo,
             reported: Mutex::new(step_marks(&promo.state)),
+            aborted: Mutex::new(None),
         };
         let mut state = promo.state.clone();
-        let run = self
-            .inner
-            .engine
-            .resume(&ctx, &promo.steps, &mut state, &checkpoint);
-        match &self.inner.replica {
-            // The lease is renewed while a step runs; once it is lost,
-            // another replica runs the promotion and this one stops.
-            Some(r) => tokio::select! {
-                done = run => done?,
-                lost = keep_promotion_lease(&**store, &promo.name, &r.owner, r.lease) => {
-                    return Err(lost.into());
-                }
-            },
-            None => run.await?,
+        if let Some(request) = promo.abort.as_ref().filter(|_| !state.phase.is_terminal()) {
+            // Asked while it waited, or while no replica ran it.
+            return self.end_aborted(&checkpoint, state, request).await;
         }
+        let done = {
+            let run = self
+                .inner
+                .engine
+                .resume(&ctx, &promo.steps, &mut state, &checkpoint);
+            match &self.inner.replica {
+                // The lease is renewed while a step runs; once it is lost,
+                // another replica runs the promotion and this one stops.
+                Some(r) => tokio::select! {
+                    done = run => done,
+                    lost = keep_promotion_lease(&**store, &promo.name, &r.owner, r.lease) => Err(lost),
+                },
+                None => run.await,
+            }
+        };
+        let aborted = checkpoint
+            .aborted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(request) = aborted {
+            return self.end_aborted(&checkpoint, state, &request).await;
+        }
+        done?;
+        Ok(state)
+    }
+
+    /// Ends `state` `Aborted` for `request` and saves it.
+    async fn end_aborted(
+        &self,
+        checkpoint: &Boundary<'_>,
+        mut state: PromotionState,
+        request: &AbortRequest,
+    ) -> Result<PromotionState> {
+        rules::abort_state(&mut state, request);
+        checkpoint.inner.save(&state).await?;
+        checkpoint.report_steps(&state);
+        tracing::info!(
+            stage = %checkpoint.promo.stage,
+            promotion = %checkpoint.promo.name,
+            actor = %request.actor,
+            "promotion {} aborted by {} after {} step(s)",
+            checkpoint.promo.name,
+            request.actor,
+            state.current_step
+        );
         Ok(state)
     }
 
@@ -288,12 +354,15 @@ pub(crate) fn short(name: &str) -> &str {
 
 /// Saves through the store; after each save, reports the steps that
 /// settled, calls the hooks, and stops the engine at this boundary when
-/// the controller shuts down (the promotion stays `Running`, resumable).
+/// someone asked to abort the promotion (noted in `aborted`, for the
+/// controller to end it `Aborted`) or the controller shuts down (the
+/// promotion stays `Running`, resumable).
 struct Boundary<'a> {
     inner: Box<dyn Checkpoint + 'a>,
     controller: &'a Controller,
     promo: &'a PromotionRecord,
     reported: Mutex<StepMarks>,
+    aborted: Mutex<Option<AbortRequest>>,
 }
 
 #[async_trait]
@@ -304,12 +373,85 @@ impl Checkpoint for Boundary<'_> {
         let c = &self.controller.inner;
         let saves = c.saves.fetch_add(1, Ordering::SeqCst) + 1;
         c.hooks.checkpoint_saved(&self.promo.name, saves);
-        if self.controller.is_shutting_down() && !state.phase.is_terminal() {
+        if state.phase.is_terminal() {
+            // Done: an abort asked for now comes too late.
+            return Ok(());
+        }
+        // The request may have been made on another replica: the store
+        // is where it is.
+        let asked = c
+            .store
+            .get_promotion(&self.promo.name)
+            .await?
+            .and_then(|p| p.abort);
+        if let Some(request) = asked {
+            let message = format!("aborted by {}", request.actor);
+            *self.aborted.lock().unwrap_or_else(|e| e.into_inner()) = Some(request);
+            return Err(kargo_core::Error::Precondition(message));
+        }
+        if self.controller.is_shutting_down() {
             return Err(kargo_core::Error::Precondition(
                 "interrupted at a step boundary".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// What steps see of the store: the store itself, with an [`Event`] for
+/// each change a step makes (metadata, aliases).
+#[derive(Debug)]
+struct Announcing {
+    store: Arc<DynStateStore>,
+    events: EventBus,
+}
+
+#[async_trait]
+impl StepStore for Announcing {
+    async fn freight(&self, name: &str) -> kargo_core::Result<Option<Freight>> {
+        self.store.get_freight(name).await
+    }
+
+    async fn stage_metadata(
+        &self,
+        stage: &str,
+    ) -> kargo_core::Result<BTreeMap<String, serde_json::Value>> {
+        StepStore::stage_metadata(&*self.store, stage).await
+    }
+
+    async fn set_stage_metadata(
+        &self,
+        stage: &str,
+        values: &BTreeMap<String, serde_json::Value>,
+    ) -> kargo_core::Result<()> {
+        StepStore::set_stage_metadata(&*self.store, stage, values).await?;
+        self.events.emit(Event::StageMetadataChanged {
+            stage: stage.to_owned(),
+            keys: values.keys().cloned().collect(),
+        });
+        Ok(())
+    }
+
+    async fn set_freight_metadata(
+        &self,
+        freight: &str,
+        values: &BTreeMap<String, serde_json::Value>,
+    ) -> kargo_core::Result<()> {
+        StepStore::set_freight_metadata(&*self.store, freight, values).await?;
+        self.events.emit(Event::FreightMetadataChanged {
+            freight: freight.to_owned(),
+            keys: values.keys().cloned().collect(),
+        });
+        Ok(())
+    }
+
+    async fn alias_freight(&self, name: &str, alias: &str) -> kargo_core::Result<Freight> {
+        let freight = StepStore::alias_freight(&*self.store, name, alias).await?;
+        self.events.emit(Event::FreightAliasChanged {
+            freight: freight.metadata.name.clone(),
+            alias: freight.alias.clone(),
+        });
+        Ok(freight)
     }
 }
 

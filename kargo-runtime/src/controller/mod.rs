@@ -4,6 +4,8 @@ mod discover;
 mod drive;
 mod person;
 mod pipeline;
+mod refresh;
+mod resources;
 mod verify;
 
 use std::fmt::Debug;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use kargo_core::credentials::{CredentialsProvider, StaticCredentials};
 use kargo_core::engine::Engine;
 use kargo_core::manifest::Manifests;
-use kargo_core::state::{DynStateStore, Lease};
+use kargo_core::state::{DynStateStore, Lease, StoredResource};
 use kargo_core::step::StepRegistry;
 use kargo_core::time::Timestamp;
 use kargo_sources::warehouse::Sources;
@@ -25,10 +27,12 @@ pub use discover::{Discovery, Refresh};
 pub use drive::Drive;
 pub use person::{FreightChoice, PromoteRequest, Promoted};
 pub use pipeline::{AUTO_ACTOR, Pass, RunOptions};
+pub use refresh::{PullRequestRef, waits_on_pull_request};
+pub use resources::{ApplyMode, ResourceOutcome, documents_from_yaml};
 
 use crate::clock::{Clock, SystemClock};
 use crate::event::{Event, EventBus, Events};
-use crate::project::Project;
+use crate::project::{self, Project};
 use crate::{Error, Result};
 
 /// How long a replica's claim on a promotion or a task lasts unless
@@ -97,6 +101,16 @@ struct ManifestSource {
 /// system clock whatever the controller's [`Clock`], because they are
 /// about processes being alive.
 ///
+/// # Manifests
+/// The project is the manifest files' resources plus the Kargo resources
+/// kept in the store ([`apply_resources`](Controller::apply_resources),
+/// e.g. from `kargo serve`'s `/v1beta1/resources`); a stored resource may
+/// not stand for one of the files'. Files are loaded again when they
+/// change ([`reload_manifests`](Controller::reload_manifests)), stored
+/// resources when the store says they changed
+/// ([`reload_resources`](Controller::reload_resources)); the first
+/// operation loads the stored ones.
+///
 /// # Stopping
 /// [`shutdown`](Controller::shutdown) (or the future given to
 /// [`run`](Controller::run) completing) stops every promotion at its next
@@ -110,6 +124,16 @@ pub struct Controller {
 struct Inner {
     project: RwLock<Arc<Project>>,
     manifests: Option<ManifestSource>,
+    /// The manifests from files (or given to the builder), as loaded last.
+    base: RwLock<Manifests>,
+    /// What the base manifests are called in messages.
+    base_name: String,
+    /// The resources kept in the store, as listed last; `None` until
+    /// they were first loaded.
+    stored: RwLock<Option<Vec<StoredResource>>>,
+    /// Serializes this process's changes to (and loads of) the stored
+    /// resources, so that each is checked against the others.
+    resources_lock: tokio::sync::Mutex<()>,
     store: Arc<DynStateStore>,
     engine: Engine,
     sources: Sources,
@@ -147,6 +171,8 @@ pub struct ControllerBuilder {
 struct Checked {
     engine: Engine,
     project: Project,
+    manifests: Manifests,
+    name: String,
     source: Option<ManifestSource>,
 }
 
@@ -244,16 +270,16 @@ impl ControllerBuilder {
             .clone()
             .unwrap_or_else(|| Arc::new(StepRegistry::new()));
         let engine = Engine::new(registry);
-        let (project, source) = match (self.manifests.take(), &self.manifests_path) {
-            (Some((manifests, name)), _) => (Project::new(manifests, &name, &engine)?, None),
+        let (manifests, name, source) = match (self.manifests.take(), &self.manifests_path) {
+            (Some((manifests, name)), _) => (manifests, name, None),
             (None, Some(path)) => {
                 let fingerprint = Fingerprint::of(path);
-                let project = Project::load(path, &engine)?;
+                let manifests = project::load_manifests(path)?;
                 let source = ManifestSource {
                     path: path.clone(),
                     fingerprint: Mutex::new(fingerprint),
                 };
-                (project, Some(source))
+                (manifests, path.display().to_string(), Some(source))
             }
             (None, None) => {
                 return Err(Error::Invalid(
@@ -261,9 +287,12 @@ impl ControllerBuilder {
                 ));
             }
         };
+        let project = Project::new(manifests.clone(), &name, &engine)?;
         Ok(Checked {
             engine,
             project,
+            manifests,
+            name,
             source,
         })
     }
@@ -293,6 +322,10 @@ impl ControllerBuilder {
             inner: Arc::new(Inner {
                 project: RwLock::new(Arc::new(checked.project)),
                 manifests: checked.source,
+                base: RwLock::new(checked.manifests),
+                base_name: checked.name,
+                stored: RwLock::new(None),
+                resources_lock: tokio::sync::Mutex::new(()),
                 store,
                 engine: checked.engine,
                 sources,
@@ -373,8 +406,10 @@ impl Controller {
     }
 
     /// Loads the manifests again when their files changed since they were
-    /// loaded last. Returns what changed (empty when nothing did). Unusable
-    /// manifests are an error, and the controller keeps the ones it had.
+    /// loaded last, together with the resources kept in the store as
+    /// listed last. Returns what changed (empty when nothing did).
+    /// Unusable manifests are an error, and the controller keeps the ones
+    /// it had.
     pub fn reload_manifests(&self) -> Result<Vec<String>> {
         let Some(source) = &self.inner.manifests else {
             return Ok(Vec::new());
@@ -387,8 +422,13 @@ impl Controller {
         // Whatever comes of it, these files were looked at: a broken edit
         // is reported once, not on every pass.
         *seen = fingerprint;
-        let project = match Project::load(&source.path, &self.inner.engine) {
-            Ok(project) => project,
+        let built = project::load_manifests(&source.path).and_then(|manifests| {
+            let stored = self.stored_resources();
+            let project = self.compose(&manifests, &stored)?;
+            Ok((manifests, project))
+        });
+        let (manifests, project) = match built {
+            Ok(built) => built,
             Err(e) => {
                 tracing::error!(manifests = %source.path.display(), "manifests changed but cannot be used, keeping the ones loaded before: {e}");
                 self.emit(Event::ManifestsRejected {
@@ -397,6 +437,13 @@ impl Controller {
                 return Err(e);
             }
         };
+        *self.inner.base.write().unwrap_or_else(|e| e.into_inner()) = manifests;
+        Ok(self.install(project, &source.path.display().to_string()))
+    }
+
+    /// Makes `project` the controller's, and reports what changed since
+    /// the one before (loaded from `origin`).
+    fn install(&self, project: Project, origin: &str) -> Vec<String> {
         let changes = project.changes_since(&self.project());
         *self
             .inner
@@ -404,12 +451,12 @@ impl Controller {
             .write()
             .unwrap_or_else(|e| e.into_inner()) = Arc::new(project);
         if !changes.is_empty() {
-            tracing::info!(manifests = %source.path.display(), "manifests reloaded: {}", changes.join(", "));
+            tracing::info!(manifests = %origin, "manifests reloaded: {}", changes.join(", "));
             self.emit(Event::ManifestsReloaded {
                 changes: changes.clone(),
             });
         }
-        Ok(changes)
+        changes
     }
 
     /// Runs `work` unless another replica does the task `key` right now

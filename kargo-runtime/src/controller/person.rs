@@ -4,7 +4,8 @@
 use kargo_core::model::{Freight, FreightOrigin, PromotionPhase, Stage};
 use kargo_core::pipeline::{HoldIntent, auto_promotion_candidates, availability, hold_intent};
 use kargo_core::state::{
-    FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, StateStoreExt, VerificationRecord,
+    AbortRequest, FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, StateStoreExt,
+    VerificationRecord,
 };
 
 use super::Controller;
@@ -72,7 +73,7 @@ impl Controller {
     /// is queued or running returns that one instead of a duplicate, so a
     /// person's retry resumes their promotion.
     pub async fn promote(&self, request: &PromoteRequest) -> Result<PromotionRecord> {
-        let project = self.project();
+        let project = self.current().await?;
         let stage = project.stage(&request.stage)?;
         let freight = self.pick_freight(stage, &request.freight).await?;
         let name = &freight.metadata.name;
@@ -146,7 +147,7 @@ impl Controller {
         actor: &str,
         hold: Option<HoldIntent>,
     ) -> Result<PromotionRecord> {
-        let project = self.project();
+        let project = self.current().await?;
         let template = project.template(stage).cloned().ok_or_else(|| {
             Error::Refused(format!(
                 "Stage `{stage}` has no promotion steps (it only passes Freight on)"
@@ -183,7 +184,7 @@ impl Controller {
     /// Approves Freight (name, ID or alias) for a Stage: it becomes
     /// available there whatever the upstream Stages say.
     pub async fn approve(&self, freight: &str, stage: &str, actor: &str) -> Result<Freight> {
-        let project = self.project();
+        let project = self.current().await?;
         let target = project.stage(stage)?;
         let found = self.freight(freight).await?;
         if target.requested_freight_from(&found.origin).is_none() {
@@ -206,22 +207,74 @@ impl Controller {
         Ok(approved)
     }
 
-    /// Aborts a queued promotion: it ends `Aborted` and never runs.
+    /// Aborts the promotion `promotion` for `actor` (Kargo's
+    /// AbortPromotion). A queued one ends `Aborted` at once and never
+    /// runs. A running one is asked to stop, through the store, so that
+    /// the replica running it (this process or another sharing the store)
+    /// ends it `Aborted` at its next step boundary, after the step it runs
+    /// now, or before its waiting step is tried again; its files stay as
+    /// the last step left them and nothing runs after. Returns the
+    /// promotion as stored: `Aborted`, or `Running` with
+    /// [`abort`](PromotionRecord::abort) set. Asking again changes
+    /// nothing; a promotion that finished otherwise is
+    /// [`Error::Refused`].
     pub async fn abort(&self, promotion: &str, actor: &str) -> Result<PromotionRecord> {
-        let aborted = self
+        let request = AbortRequest::new(actor, self.now());
+        let record = self
             .inner
             .store
-            .abort_promotion(promotion, self.now())
+            .abort_promotion(promotion, &request)
             .await?;
-        tracing::info!(stage = %aborted.stage, actor, "promotion {} aborted", aborted.name);
-        self.emit(Event::PromotionFinished {
-            stage: aborted.stage.clone(),
-            promotion: aborted.name.clone(),
-            freight: aborted.freight.clone(),
-            phase: aborted.phase,
-            message: aborted.state.message.clone(),
+        if record.abort.as_ref() != Some(&request) {
+            // Aborted or asked to abort before: nothing new happened.
+            return Ok(record);
+        }
+        if record.phase == PromotionPhase::Aborted {
+            tracing::info!(stage = %record.stage, actor, "promotion {} aborted", record.name);
+            self.emit(Event::PromotionFinished {
+                stage: record.stage.clone(),
+                promotion: record.name.clone(),
+                freight: record.freight.clone(),
+                phase: record.phase,
+                message: record.state.message.clone(),
+            });
+        } else {
+            tracing::info!(stage = %record.stage, actor, "promotion {} is asked to abort at its next step boundary", record.name);
+            self.emit(Event::PromotionAbortRequested {
+                stage: record.stage.clone(),
+                promotion: record.name.clone(),
+                actor: actor.to_owned(),
+            });
+        }
+        Ok(record)
+    }
+
+    /// Gives Freight (name, ID or alias) the alias `alias` (Kargo's
+    /// UpdateFreightAlias); an alias other Freight has is
+    /// [`Error::Refused`], an invalid one [`Error::Invalid`].
+    pub async fn set_freight_alias(
+        &self,
+        freight: &str,
+        alias: &str,
+        actor: &str,
+    ) -> Result<Freight> {
+        let found = self.freight(freight).await?;
+        let renamed = self
+            .inner
+            .store
+            .set_freight_alias(&found.metadata.name, alias)
+            .await?;
+        tracing::info!(
+            actor,
+            "Freight {} is now {}",
+            short(&renamed.metadata.name),
+            renamed.alias
+        );
+        self.emit(Event::FreightAliasChanged {
+            freight: renamed.metadata.name.clone(),
+            alias: renamed.alias.clone(),
         });
-        Ok(aborted)
+        Ok(renamed)
     }
 
     /// The Freight named, identified or aliased `name`.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use kargo_core::pipeline::{StageView, plan};
-use kargo_core::state::{FreightQuery, PromotionQuery, PromotionRecord, StageState, StateStoreExt};
+use kargo_core::state::{
+    Change, FreightQuery, PromotionQuery, PromotionRecord, StageState, StateStoreExt,
+};
 
 use super::Controller;
 use super::discover::{Discovery, Refresh};
@@ -78,7 +80,7 @@ impl Controller {
     /// available Freight on, auto-promotions are queued. Returns whether
     /// anything was decided.
     pub async fn schedule(&self) -> Result<bool> {
-        let project = self.project();
+        let project = self.current().await?;
         let store = &self.inner.store;
         let freight = store.list_freight(&FreightQuery::all()).await?;
         let mut states: HashMap<String, (StageState, Vec<PromotionRecord>)> = HashMap::new();
@@ -129,7 +131,7 @@ impl Controller {
                 .await?,
             ..Pass::default()
         };
-        let project = self.project();
+        let project = self.current().await?;
         // Every round moves Freight at least one Stage on, so the graph's
         // length bounds the rounds.
         for _ in 0..=project.graph().len() {
@@ -165,9 +167,11 @@ impl Controller {
     }
 
     /// Runs passes until [`shutdown`](Controller::shutdown) or until
-    /// `shutdown` completes, whichever comes first: the manifests are
-    /// loaded again when they change, Warehouses are discovered as their
-    /// intervals fall due, and changes other replicas make wake the loop.
+    /// `shutdown` completes, whichever comes first: the manifests (files
+    /// and stored resources) are loaded again when they change,
+    /// Warehouses are discovered as their intervals fall due, and changes
+    /// other replicas make (new Freight, promotions, aborts, resources)
+    /// wake the loop.
     /// A pass that fails is logged and the loop goes on (the store may be
     /// back by the next one). Returns once stopped, with any promotion
     /// stopped at a step boundary and saved.
@@ -197,15 +201,35 @@ impl Controller {
                 return;
             }
             let _ = self.reload_manifests();
+            // Resources other replicas stored (or that changed while a
+            // notification was missed) are listed on every pass.
+            if let Err(e) = self.reload_resources().await
+                && !e.is_input()
+            {
+                tracing::warn!("cannot load the stored resources: {e}");
+            }
             if let Err(e) = self.pass(options).await {
                 tracing::error!("pass failed: {e}");
             }
             if self.is_shutting_down() {
                 return;
             }
-            // What the pass itself changed is no news.
+            // What the pass itself changed is no news; what no pass does
+            // (a resource stored, an abort asked for) came from elsewhere
+            // while the pass ran, and is acted on now.
+            let mut news = None;
             if let Some(watch) = changes.as_mut() {
-                while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, watch.next()).await {}
+                while let Ok(Some(change)) =
+                    tokio::time::timeout(Duration::ZERO, watch.next()).await
+                {
+                    if !made_by_passes(&change) {
+                        news = Some(change);
+                    }
+                }
+            }
+            if let Some(change) = news {
+                tracing::info!("changed while the pass ran: {change:?}");
+                continue;
             }
             let wait = self.wait_after_pass(options).await;
             let stopped = self.inner.stop.cancelled();
@@ -236,4 +260,14 @@ impl Controller {
         };
         due.clamp(Duration::from_millis(100), options.interval)
     }
+}
+
+/// Whether a pass may have made `change` itself (so that it is no reason
+/// for another pass): passes store Freight, queue, run and finish
+/// promotions; they never store resources or ask for aborts.
+fn made_by_passes(change: &Change) -> bool {
+    !matches!(
+        change,
+        Change::ResourcesChanged { .. } | Change::PromotionAbortRequested { .. } | Change::Missed
+    )
 }

@@ -22,7 +22,7 @@ impl Controller {
     /// verified before (Kargo's reverify). [`Error::Refused`] when the
     /// Stage holds no Freight.
     pub async fn reverify(&self, stage: &str) -> Result<VerificationRecord> {
-        self.project().stage(stage)?;
+        self.current().await?.stage(stage)?;
         self.verify_opts(stage, true)
             .await?
             .ok_or_else(|| Error::Refused(format!("Stage `{stage}` holds no Freight")))
@@ -42,7 +42,7 @@ impl Controller {
             return Ok(None);
         }
         let id = format!("{stage}.{:x}", self.now().unix_millis());
-        let project = self.project();
+        let project = self.current().await?;
         let record = match project.verification(stage) {
             None => {
                 let state = store

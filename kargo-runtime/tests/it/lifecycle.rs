@@ -56,6 +56,7 @@ async fn a_pass_tells_subscribers_what_happened_step_by_step() {
         kinds,
         [
             "freightCreated",
+            "discoverySucceeded",
             "promotionQueued",
             "promotionStarted",
             "stepFinished",

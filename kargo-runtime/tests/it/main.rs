@@ -3,6 +3,7 @@
 //! `Controller` with a test clock, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
 mod lifecycle;
 mod pipeline;
 mod replicas;

@@ -9,9 +9,10 @@ use kargo_core::engine::PromotionState;
 use kargo_core::model::{Freight, PromotionPhase};
 use kargo_core::pipeline::{alias, discovered_at};
 use kargo_core::state::{
-    Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, NewPromotion,
-    PromotionQuery, PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
-    VerificationRecord, WarehouseState, rules,
+    AbortRequest, Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease,
+    NewPromotion, PromotionQuery, PromotionRecord, PutFreight, ResourceKey, ResourceWrite,
+    SaveOptions, StageState, StateStore, StatusUpdate, StoredResource, VerificationRecord,
+    WarehouseState, rules,
 };
 use kargo_core::time::Timestamp;
 use serde_json::Value;
@@ -614,19 +615,85 @@ impl PostgresStore {
         Ok(Ok(promo))
     }
 
-    async fn abort_promotion_once(&self, name: &str, now: Timestamp) -> Attempt<PromotionRecord> {
+    async fn abort_promotion_once(
+        &self,
+        name: &str,
+        request: &AbortRequest,
+    ) -> Attempt<PromotionRecord> {
         let mut tx = self.begin().await?;
         let mut promo = check!(
             load_promotion(&mut tx, name, true)
                 .await?
                 .ok_or_else(|| rules::promotion_not_found(name))
         );
-        if check!(rules::apply_abort(&mut promo, now)) {
+        if check!(rules::apply_abort(&mut promo, request)) {
             save_promotion(&mut tx, &promo).await?;
-            notify(&mut tx, &Change::finished(&promo)).await?;
+            notify(&mut tx, &Change::aborted(&promo)).await?;
             tx.commit().await?;
         }
         Ok(Ok(promo))
+    }
+
+    async fn put_resource_once(
+        &self,
+        resource: &StoredResource,
+        write: ResourceWrite,
+    ) -> Attempt<bool> {
+        let key = &resource.key;
+        let doc = to_doc("resource", &key.to_string(), &resource.doc)?;
+        let mut tx = self.begin().await?;
+        let exists = sqlx::query(
+            "SELECT 1 FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3 FOR UPDATE",
+        )
+        .bind(&key.kind)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        match (write, exists) {
+            (ResourceWrite::Create, true) => return Ok(Err(rules::resource_exists(key))),
+            (ResourceWrite::Update, false) => return Ok(Err(rules::resource_not_found(key))),
+            _ => {}
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO resources (kind, namespace, name, doc) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (kind, namespace, name) DO UPDATE SET doc = excluded.doc \
+             RETURNING (xmax = 0)",
+        )
+        .bind(&key.kind)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .bind(doc)
+        .fetch_one(&mut *tx)
+        .await?
+        .get::<bool, _>(0);
+        if write == ResourceWrite::Create && !inserted {
+            // Another replica created it since the check above.
+            return Ok(Err(rules::resource_exists(key)));
+        }
+        notify(&mut tx, &Change::resource(key)).await?;
+        tx.commit().await?;
+        Ok(Ok(inserted))
+    }
+
+    async fn delete_resource_once(&self, key: &ResourceKey) -> Attempt<Option<StoredResource>> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "DELETE FROM resources WHERE kind = $1 AND namespace = $2 AND name = $3 RETURNING doc",
+        )
+        .bind(&key.kind)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Ok(None));
+        };
+        let doc = from_doc("resource", &key.to_string(), row.get::<&str, _>(0))?;
+        notify(&mut tx, &Change::resource(key)).await?;
+        tx.commit().await?;
+        Ok(Ok(Some(StoredResource::new(key.clone(), doc))))
     }
 
     async fn record_discovery_once(
@@ -810,6 +877,26 @@ impl PostgresStore {
             .collect::<Result<_, _>>()?))
     }
 
+    async fn list_resources_once(&self) -> Attempt<Vec<StoredResource>> {
+        let rows = sqlx::query(
+            "SELECT kind, namespace, name, doc FROM resources ORDER BY kind, namespace, name",
+        )
+        .fetch_all(&self.inner.pool)
+        .await?;
+        Ok(Ok(rows
+            .iter()
+            .map(|r| {
+                let key = ResourceKey::new(
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                );
+                from_doc("resource", &key.to_string(), r.get::<&str, _>(3))
+                    .map(|doc| StoredResource::new(key, doc))
+            })
+            .collect::<Result<_, _>>()?))
+    }
+
     async fn release_lease_once(&self, key: &str, owner: &str) -> Attempt<()> {
         sqlx::query("UPDATE leases SET owner = '', until = 0 WHERE key = $1 AND owner = $2")
             .bind(key)
@@ -928,9 +1015,9 @@ impl StateStore for PostgresStore {
         .await
     }
 
-    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+    async fn abort_promotion(&self, name: &str, request: &AbortRequest) -> Result<PromotionRecord> {
         self.retry("abort_promotion", move || {
-            self.abort_promotion_once(name, now)
+            self.abort_promotion_once(name, request)
         })
         .await
     }
@@ -998,6 +1085,23 @@ impl StateStore for PostgresStore {
 
     async fn release_lease(&self, key: &str, owner: &str) -> Result<()> {
         self.retry("release_lease", move || self.release_lease_once(key, owner))
+            .await
+    }
+
+    async fn list_resources(&self) -> Result<Vec<StoredResource>> {
+        self.retry("list_resources", move || self.list_resources_once())
+            .await
+    }
+
+    async fn put_resource(&self, resource: &StoredResource, write: ResourceWrite) -> Result<bool> {
+        self.retry("put_resource", move || {
+            self.put_resource_once(resource, write)
+        })
+        .await
+    }
+
+    async fn delete_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
+        self.retry("delete_resource", move || self.delete_resource_once(key))
             .await
     }
 

@@ -9,9 +9,10 @@ use kargo_core::model::Freight;
 use kargo_core::model::PromotionPhase;
 use kargo_core::pipeline::{alias, discovered_at};
 use kargo_core::state::{
-    Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, NewPromotion,
-    PromotionQuery, PromotionRecord, PutFreight, SaveOptions, StageState, StateStore, StatusUpdate,
-    VerificationRecord, WarehouseState, rules,
+    AbortRequest, Change, ChangeFeed, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease,
+    NewPromotion, PromotionQuery, PromotionRecord, PutFreight, ResourceKey, ResourceWrite,
+    SaveOptions, StageState, StateStore, StatusUpdate, StoredResource, VerificationRecord,
+    WarehouseState, rules,
 };
 use kargo_core::time::Timestamp;
 use serde_json::Value;
@@ -507,15 +508,15 @@ impl StateStore for SqliteStore {
         Ok(promo)
     }
 
-    async fn abort_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
+    async fn abort_promotion(&self, name: &str, request: &AbortRequest) -> Result<PromotionRecord> {
         let mut tx = self.begin().await?;
         let mut promo = load_promotion(&mut tx, name)
             .await?
             .ok_or_else(|| rules::promotion_not_found(name))?;
-        if rules::apply_abort(&mut promo, now)? {
+        if rules::apply_abort(&mut promo, request)? {
             save_promotion(&mut tx, &promo).await?;
             tx.commit().await.map_err(Error::from)?;
-            self.feed.publish(Change::finished(&promo));
+            self.feed.publish(Change::aborted(&promo));
         }
         Ok(promo)
     }
@@ -615,6 +616,80 @@ impl StateStore for SqliteStore {
             .await
             .map_err(Error::from)?;
         Ok(())
+    }
+
+    async fn list_resources(&self) -> Result<Vec<StoredResource>> {
+        let rows = sqlx::query(
+            "SELECT kind, namespace, name, doc FROM resources ORDER BY kind, namespace, name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        rows.iter()
+            .map(|r| {
+                let key = ResourceKey::new(
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                );
+                let doc = from_doc("resource", &key.to_string(), r.get::<&str, _>(3))
+                    .map_err(Error::from)?;
+                Ok(StoredResource::new(key, doc))
+            })
+            .collect()
+    }
+
+    async fn put_resource(&self, resource: &StoredResource, write: ResourceWrite) -> Result<bool> {
+        let key = &resource.key;
+        let doc = to_doc("resource", &key.to_string(), &resource.doc).map_err(Error::from)?;
+        let mut tx = self.begin().await?;
+        let exists =
+            sqlx::query("SELECT 1 FROM resources WHERE kind = ?1 AND namespace = ?2 AND name = ?3")
+                .bind(&key.kind)
+                .bind(&key.namespace)
+                .bind(&key.name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(Error::from)?
+                .is_some();
+        match (write, exists) {
+            (ResourceWrite::Create, true) => return Err(rules::resource_exists(key)),
+            (ResourceWrite::Update, false) => return Err(rules::resource_not_found(key)),
+            _ => {}
+        }
+        sqlx::query(
+            "INSERT INTO resources (kind, namespace, name, doc) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (kind, namespace, name) DO UPDATE SET doc = excluded.doc",
+        )
+        .bind(&key.kind)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .bind(doc)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        self.feed.publish(Change::resource(key));
+        Ok(!exists)
+    }
+
+    async fn delete_resource(&self, key: &ResourceKey) -> Result<Option<StoredResource>> {
+        let row = sqlx::query(
+            "DELETE FROM resources WHERE kind = ?1 AND namespace = ?2 AND name = ?3 RETURNING doc",
+        )
+        .bind(&key.kind)
+        .bind(&key.namespace)
+        .bind(&key.name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let doc =
+            from_doc("resource", &key.to_string(), row.get::<&str, _>(0)).map_err(Error::from)?;
+        self.feed.publish(Change::resource(key));
+        Ok(Some(StoredResource::new(key.clone(), doc)))
     }
 
     async fn watch(&self) -> Result<Changes> {

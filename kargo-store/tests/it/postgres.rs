@@ -9,8 +9,8 @@ use crate::support::TestDb;
 use kargo_core::conformance::state_store;
 use kargo_core::model::{Freight, FreightOrigin, PromotionPhase};
 use kargo_core::state::{
-    Change, Changes, DynStateStore, FreightQuery, NewPromotion, PromotionQuery, StateStore,
-    StateStoreExt,
+    AbortRequest, Change, Changes, DynStateStore, FreightQuery, NewPromotion, PromotionQuery,
+    ResourceKey, ResourceWrite, StateStore, StateStoreExt, StoredResource,
 };
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
@@ -73,7 +73,7 @@ async fn state_survives_reopening_and_migrations_run_once() {
             .fetch_all(store.pool())
             .await
             .expect("migrations table");
-    assert_eq!(versions, [1, 2], "each migration applied once");
+    assert_eq!(versions, [1, 2, 3], "each migration applied once");
 }
 
 #[tokio::test]
@@ -160,6 +160,46 @@ async fn replicas_wake_each_other_through_notifications() {
     })
     .await;
     assert_eq!(queued, promo.name);
+
+    b.start_promotion("prod", Timestamp::now())
+        .await
+        .expect("start")
+        .expect("b runs it");
+    a.abort_promotion(&promo.name, &AbortRequest::new("alice", Timestamp::now()))
+        .await
+        .expect("a asks to abort it");
+    let abort = next_matching(&mut seen_by_b, |c| match c {
+        Change::PromotionAbortRequested { promotion, .. } => Some(promotion),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        abort, promo.name,
+        "b hears that a asked to abort its promotion"
+    );
+    let seen = b
+        .get_promotion(&promo.name)
+        .await
+        .expect("get")
+        .expect("kept");
+    assert_eq!(seen.abort.map(|r| r.actor).as_deref(), Some("alice"));
+
+    let key = ResourceKey::new("Stage", "demo", "qa");
+    let stage = StoredResource::new(
+        key.clone(),
+        serde_json::json!({"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Stage",
+            "metadata": {"name": "qa", "namespace": "demo"}, "spec": {}}),
+    );
+    a.put_resource(&stage, ResourceWrite::Create)
+        .await
+        .expect("a stores a resource");
+    let changed = next_matching(&mut seen_by_b, |c| match c {
+        Change::ResourcesChanged { resource } => Some(resource),
+        _ => None,
+    })
+    .await;
+    assert_eq!(changed, key, "b hears of a's resource");
+    assert_eq!(b.list_resources().await.expect("list"), [stage]);
 }
 
 #[tokio::test]
