@@ -21,7 +21,8 @@ use crate::api;
         api::freight::query, api::freight::get, api::freight::alias, api::freight::approve,
         api::promotions::list, api::promotions::get, api::promotions::abort, api::promotions::refresh,
         api::definitions::list_tasks, api::definitions::get_task,
-        api::definitions::list_analysis_templates, api::definitions::get_analysis_template
+        api::definitions::list_analysis_templates, api::definitions::get_analysis_template,
+        api::resources::create, api::resources::update, api::resources::delete
     ),
     modifiers(&BearerAuth)
 )]

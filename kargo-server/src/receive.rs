@@ -143,10 +143,10 @@ pub(crate) async fn receive(
         }
         Delivery::PullRequestClosed { url, .. } => {
             let stages = waiting_on(&hub, &url);
-            let message = format!("waking {} promotion(s) waiting on {url}", stages.len());
+            let message = format!("refreshing {} promotion(s) waiting on {url}", stages.len());
             tracing::info!(receiver = %label, "webhook: {message}");
-            for stage in stages {
-                state.drive(&hub, &stage);
+            for promotion in stages {
+                state.refresh_promotion(&hub, &promotion);
             }
             message
         }
@@ -156,8 +156,8 @@ pub(crate) async fn receive(
     (StatusCode::OK, Json(json!({"msg": message}))).into_response()
 }
 
-/// The Stages whose running promotion waits on the pull request at `url`
-/// (a step's output `pr.url`).
+/// The running promotions that wait on the pull request at `url` (a
+/// step's output `pr.url`).
 fn waiting_on(hub: &Hub, url: &str) -> Vec<String> {
     let snapshot = hub.snapshot();
     snapshot

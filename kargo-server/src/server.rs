@@ -98,6 +98,17 @@ impl AppState {
         });
     }
 
+    /// Tries a waiting promotion again now, in the background.
+    pub(crate) fn refresh_promotion(&self, hub: &Arc<Hub>, promotion: &str) {
+        let (hub, promotion) = (hub.clone(), promotion.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = hub.controller().refresh_promotion(&promotion).await {
+                tracing::warn!(project = hub.project(), promotion, error = %e, "cannot refresh the promotion");
+            }
+            hub.poke();
+        });
+    }
+
     /// Verifies `stage` again, in the background.
     pub(crate) fn reverify(&self, hub: &Arc<Hub>, stage: &str) {
         let (hub, stage) = (hub.clone(), stage.to_owned());
@@ -231,7 +242,10 @@ impl Server {
     /// outside the API.
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
-            .nest("/v1beta1", api::routes())
+            .nest(
+                "/v1beta1",
+                api::routes(DefaultBodyLimit::max(RESOURCES_BODY_LIMIT)),
+            )
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))

@@ -4,6 +4,7 @@ pub(crate) mod definitions;
 pub(crate) mod freight;
 pub(crate) mod projects;
 pub(crate) mod promotions;
+pub(crate) mod resources;
 pub(crate) mod stages;
 pub(crate) mod system;
 pub(crate) mod warehouses;
@@ -26,7 +27,9 @@ use crate::objects::Kind;
 use crate::server::AppState;
 
 /// The API's routes under `/v1beta1`.
-pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
+pub(crate) fn routes(
+    resources_limit: axum::extract::DefaultBodyLimit,
+) -> axum::Router<Arc<AppState>> {
     use axum::Router;
     let project = Router::new()
         .route("/", get(projects::get_project))
@@ -72,6 +75,13 @@ pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
         .route("/login", post(system::login))
         .route("/projects", get(projects::list_projects))
         .nest("/projects/{project}", project)
+        .route(
+            "/resources",
+            post(resources::create)
+                .put(resources::update)
+                .delete(resources::delete)
+                .layer(resources_limit),
+        )
 }
 
 /// An API error: a status and a message, answered as JSON

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use serde_json::Value;
 
 use super::watch::Filter;
-use super::{ApiError, ApiResult, Caller, found, list_response, ok, query_values, read_or_watch};
+use super::{ApiResult, Caller, found, list_response, ok, query_values, read_or_watch};
 use crate::auth::Action;
 use crate::objects::Kind;
 use crate::schema;
@@ -128,22 +128,12 @@ pub(crate) async fn refresh(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    let promotion = found(
+    found(
         hub.snapshot().get(Kind::Promotion, &name),
         "Promotion",
         &name,
         &project,
     )?;
-    let _ = promotion;
-    let stage = hub
-        .snapshot()
-        .get(Kind::Promotion, &name)
-        .and_then(|p| {
-            p.pointer("/spec/stage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .ok_or_else(|| ApiError::not_found(format!("Promotion {name:?} not found")))?;
-    state.drive(&hub, &stage);
+    state.refresh_promotion(&hub, &name);
     Ok(ok())
 }

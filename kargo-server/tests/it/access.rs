@@ -176,9 +176,11 @@ async fn every_route_checks_its_caller() {
         });
         for (who, token) in &callers {
             let mut request = server.request(method.clone(), &path, *token);
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
+            request = match &body {
+                Some(Value::String(text)) => request.body(text.clone()),
+                Some(body) => request.json(body),
+                None => request,
+            };
             let response = request.send().await.unwrap();
             let status = response.status().as_u16();
             let text = response.text().await.unwrap();

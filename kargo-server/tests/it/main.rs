@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod resources;
 mod schema;
 mod watch;
 mod webhooks;
