@@ -5,9 +5,10 @@
 
 mod access;
 mod api;
+mod replicas;
 mod resources;
 mod schema;
-mod watch;
+pub(crate) mod watch;
 mod webhooks;
 
 use std::sync::Arc;
@@ -60,13 +61,16 @@ impl TestServer {
     /// Serves `world`'s pipeline over `store`, with the test auth file
     /// when `auth`, running the controller's loop.
     async fn start(world: &PipelineWorld, store: Arc<DynStateStore>, auth: bool) -> TestServer {
-        TestServer::start_with(world, store, auth, |b| b).await
+        TestServer::start_with(world, store, auth, |c| c, |b| b).await
     }
 
+    /// [`TestServer::start`], with the controller and the server
+    /// configured further.
     async fn start_with(
         world: &PipelineWorld,
         store: Arc<DynStateStore>,
         auth: bool,
+        controller: impl FnOnce(kargo_runtime::ControllerBuilder) -> kargo_runtime::ControllerBuilder,
         configure: impl FnOnce(kargo_server::ServerBuilder) -> kargo_server::ServerBuilder,
     ) -> TestServer {
         // `KARGO_LOG=debug cargo test ...` shows what the server did.
@@ -77,13 +81,12 @@ impl TestServer {
                 .try_init();
         }
         let registry = kargo_runtime::input::registry_with_custom_steps(&[]).unwrap();
-        let controller = Controller::builder()
+        let builder = Controller::builder()
             .manifests_path(world.manifests())
             .registry(Arc::new(registry))
             .store(store)
-            .work_root(world.path("work"), false)
-            .build()
-            .unwrap();
+            .work_root(world.path("work"), false);
+        let controller = controller(builder).build().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut builder = Server::builder()

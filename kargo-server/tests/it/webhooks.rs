@@ -79,7 +79,7 @@ async fn commits_found(server: &TestServer) -> usize {
 async fn a_signed_push_refreshes_the_subscribed_warehouse_and_a_forged_one_nothing() {
     let world = hooked_world();
     let store = sqlite(&world).await;
-    let server = TestServer::start_with(&world, store, true, |b| b.secrets(secrets())).await;
+    let server = TestServer::start_with(&world, store, true, |c| c, |b| b.secrets(secrets())).await;
     let (status, config) = server
         .get("/v1beta1/projects/demo/config", Some(VIEWER))
         .await;
