@@ -14,6 +14,40 @@ use kargo_core::state::{
 use kargo_runtime::Controller;
 use serde_json::{Map, Value, json};
 
+/// When a Promotion was created, then its name (names sort in creation
+/// order too).
+fn created(p: &Value) -> (&str, &str) {
+    (
+        p.pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        p.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    )
+}
+
+/// A Kubernetes list of `kind` holding `items`, as JSON, serialized
+/// without copying them.
+pub fn list_json<'a>(kind: Kind, items: impl Iterator<Item = &'a Arc<Value>>) -> bytes::Bytes {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        api_version: &'static str,
+        kind: String,
+        metadata: Map<String, Value>,
+        items: Vec<&'a Value>,
+    }
+    let list = List {
+        api_version: API_VERSION,
+        kind: format!("{}List", kind.as_str()),
+        metadata: Map::new(),
+        items: items.map(|o| &**o).collect(),
+    };
+    // Values serialize to JSON without fail.
+    serde_json::to_vec(&list).unwrap_or_default().into()
+}
+
 /// Kargo's API group and version.
 pub const API_VERSION: &str = "kargo.akuity.io/v1alpha1";
 /// The annotation naming who created a Promotion.
@@ -48,7 +82,7 @@ impl Kind {
 }
 
 /// One project's resources at one moment, as the API shows them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Snapshot {
     /// The objects of each kind, by name.
     pub objects: BTreeMap<Kind, BTreeMap<String, Arc<Value>>>,
@@ -56,12 +90,33 @@ pub struct Snapshot {
     pub aliases: HashMap<String, String>,
     /// The Freight as stored, by name.
     pub freight_records: BTreeMap<String, Freight>,
+    /// Each kind's whole list as JSON, made when first asked for.
+    lists: [std::sync::OnceLock<bytes::Bytes>; Kind::ALL.len()],
 }
 
 impl Snapshot {
     /// The objects of `kind`, by name.
     pub fn of(&self, kind: Kind) -> impl Iterator<Item = (&String, &Arc<Value>)> {
         self.objects.get(&kind).into_iter().flatten()
+    }
+
+    /// The objects of `kind` in the order a list shows them: Promotions
+    /// newest first (as Kargo lists them), the others by name.
+    pub fn listed(&self, kind: Kind) -> Vec<&Arc<Value>> {
+        let mut items: Vec<&Arc<Value>> = self.of(kind).map(|(_, o)| o).collect();
+        if kind == Kind::Promotion {
+            items.sort_by(|a, b| created(b).cmp(&created(a)));
+        }
+        items
+    }
+
+    /// The Kubernetes list of every object of `kind` (`StageList`, ...)
+    /// as JSON: serialized once per snapshot, however often it is asked
+    /// for.
+    pub fn list_json(&self, kind: Kind) -> bytes::Bytes {
+        self.lists[kind as usize]
+            .get_or_init(|| list_json(kind, self.listed(kind).into_iter()))
+            .clone()
     }
 
     /// The object of `kind` named `name`.

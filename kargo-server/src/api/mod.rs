@@ -308,27 +308,24 @@ pub(crate) fn ok() -> Response {
     StatusCode::OK.into_response()
 }
 
-/// A Kubernetes list of `kind` (`StageList`, ...) holding `items`,
-/// serialized without copying them.
-pub(crate) fn list_response<'a>(
+/// A Kubernetes list of `kind` (`StageList`, ...): the snapshot's whole
+/// list when `keep` is `None`, else the objects `keep` keeps.
+pub(crate) fn list_response(
+    snapshot: &crate::objects::Snapshot,
     kind: Kind,
-    items: impl Iterator<Item = &'a Arc<Value>>,
+    keep: Option<&dyn Fn(&Value) -> bool>,
 ) -> Response {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct List<'a> {
-        api_version: &'static str,
-        kind: String,
-        metadata: serde_json::Map<String, Value>,
-        items: Vec<&'a Value>,
-    }
-    Json(List {
-        api_version: crate::objects::API_VERSION,
-        kind: format!("{}List", kind.as_str()),
-        metadata: serde_json::Map::new(),
-        items: items.map(|o| &**o).collect(),
-    })
-    .into_response()
+    let json = match keep {
+        None => snapshot.list_json(kind),
+        Some(keep) => {
+            crate::objects::list_json(kind, snapshot.listed(kind).into_iter().filter(|o| keep(o)))
+        }
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response()
 }
 
 /// The values of query parameter `key`: repeated (`?a=x&a=y`) or

@@ -41,26 +41,13 @@ pub(crate) async fn list(
         query.as_deref(),
         || Filter::all(Kind::Promotion).matching(move |p| of_stage(p, &watched)),
         |s| {
-            // Names sort in creation order; Kargo lists the newest first.
-            let mut items: Vec<&Arc<Value>> = s
-                .of(Kind::Promotion)
-                .map(|(_, p)| p)
-                .filter(|p| of_stage(p, &stage))
-                .collect();
-            items.sort_by(|a, b| created(b).cmp(&created(a)));
-            Ok(list_response(Kind::Promotion, items.into_iter()))
+            let keep = |p: &Value| of_stage(p, &stage);
+            Ok(list_response(
+                s,
+                Kind::Promotion,
+                (!stage.is_empty()).then_some(&keep as _),
+            ))
         },
-    )
-}
-
-fn created(p: &Value) -> (&str, &str) {
-    (
-        p.pointer("/metadata/creationTimestamp")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        p.pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
     )
 }
 

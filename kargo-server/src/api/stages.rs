@@ -59,11 +59,11 @@ pub(crate) async fn list(
         query.as_deref(),
         || Filter::all(Kind::Stage).matching(keep),
         |s| {
+            let keep = |o: &Value| requests_from(o, &origins);
             Ok(list_response(
+                s,
                 Kind::Stage,
-                s.of(Kind::Stage)
-                    .map(|(_, o)| o)
-                    .filter(|o| origins.is_empty() || requests_from(o, &origins)),
+                (!origins.is_empty()).then_some(&keep as _),
             ))
         },
     )

@@ -28,12 +28,7 @@ pub(crate) async fn list(
         &hub,
         query.as_deref(),
         || Filter::all(Kind::Warehouse),
-        |s| {
-            Ok(list_response(
-                Kind::Warehouse,
-                s.of(Kind::Warehouse).map(|(_, o)| o),
-            ))
-        },
+        |s| Ok(list_response(s, Kind::Warehouse, None)),
     )
 }
 

@@ -111,7 +111,20 @@ async fn a_signed_push_refreshes_the_subscribed_warehouse_and_a_forged_one_nothi
     kargo_test_support::write(&clone, "README", "hooked\n");
     kargo_test_support::git(&clone, &["add", "-A"]);
     kargo_test_support::git(&clone, &["commit", "-q", "-m", "second"]);
-    kargo_test_support::git(&clone, &["push", "-q", "origin", "main"]);
+    // The pipeline's own promotions push to the same repository: rebase
+    // onto them until the push lands.
+    for attempt in 0.. {
+        kargo_test_support::git(&clone, &["pull", "-q", "--rebase", "origin", "main"]);
+        let push = std::process::Command::new("git")
+            .args(["push", "-q", "origin", "main"])
+            .current_dir(&clone)
+            .status()
+            .unwrap();
+        if push.success() {
+            break;
+        }
+        assert!(attempt < 10, "cannot push to the world's repository");
+    }
     let body = serde_json::to_vec(&json!({
         "ref": "refs/heads/main",
         "repository": {"clone_url": format!("file://{}", world.bare.display()), "ssh_url": ""},
