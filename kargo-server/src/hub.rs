@@ -56,13 +56,32 @@ pub struct WatchEvent {
     pub change: ChangeType,
     /// The object (its last state when deleted).
     pub object: Arc<Value>,
+    /// The event as JSON, made once for all the streams that send it.
+    json: std::sync::OnceLock<Arc<str>>,
 }
 
 impl WatchEvent {
-    /// The event as a watch stream sends it:
+    /// `change` of the object `kind` `name`.
+    pub fn new(kind: Kind, name: String, change: ChangeType, object: Arc<Value>) -> Self {
+        WatchEvent {
+            kind,
+            name,
+            change,
+            object,
+            json: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The event as a watch stream sends it, as `change` (a filtered
+    /// stream may send a change as `DELETED`):
     /// `{"type": "ADDED"|"MODIFIED"|"DELETED", "object": {...}}`.
-    pub fn to_json(&self) -> String {
-        json!({"type": self.change, "object": &*self.object}).to_string()
+    pub fn to_json(&self, change: ChangeType) -> Arc<str> {
+        let make = || Arc::from(json!({"type": change, "object": &*self.object}).to_string());
+        if change == self.change {
+            self.json.get_or_init(make).clone()
+        } else {
+            make()
+        }
     }
 }
 
@@ -226,21 +245,16 @@ fn diff(old: &Snapshot, new: &Snapshot) -> Vec<WatchEvent> {
                 Some(prev) if prev != object => ChangeType::Modified,
                 Some(_) => continue,
             };
-            out.push(WatchEvent {
-                kind,
-                name: name.clone(),
-                change,
-                object: object.clone(),
-            });
+            out.push(WatchEvent::new(kind, name.clone(), change, object.clone()));
         }
         for (name, object) in before.into_iter().flatten() {
             if after.is_none_or(|a| !a.contains_key(name)) {
-                out.push(WatchEvent {
+                out.push(WatchEvent::new(
                     kind,
-                    name: name.clone(),
-                    change: ChangeType::Deleted,
-                    object: object.clone(),
-                });
+                    name.clone(),
+                    ChangeType::Deleted,
+                    object.clone(),
+                ));
             }
         }
     }

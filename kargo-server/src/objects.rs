@@ -245,12 +245,20 @@ fn freight_reference(name: &str, freight: Option<&Freight>) -> Value {
     let mut reference = Map::new();
     reference.insert("name".to_owned(), Value::String(name.to_owned()));
     if let Some(f) = freight {
-        let full = serde_json::to_value(f).unwrap_or_default();
-        for field in ["origin", "commits", "images", "charts", "artifacts"] {
-            if let Some(v) = full.get(field) {
-                reference.insert(field.to_owned(), v.clone());
+        // Only the artifacts: the Freight's status (every Stage it is in)
+        // would make a reference as big as the pipeline.
+        let mut put = |field: &str, value: serde_json::Result<Value>| match value {
+            Ok(Value::Array(a)) if a.is_empty() => {}
+            Ok(v) => {
+                reference.insert(field.to_owned(), v);
             }
-        }
+            Err(_) => {}
+        };
+        put("origin", serde_json::to_value(&f.origin));
+        put("commits", serde_json::to_value(&f.commits));
+        put("images", serde_json::to_value(&f.images));
+        put("charts", serde_json::to_value(&f.charts));
+        put("artifacts", serde_json::to_value(&f.artifacts));
     }
     Value::Object(reference)
 }

@@ -78,12 +78,8 @@ pub(crate) fn respond(state: &AppState, hub: &Hub, filter: Filter) -> Response {
         .of(filter.kind)
         .filter(|(name, o)| filter.name.as_ref().is_none_or(|n| n == *name) && (filter.matches)(o))
         .map(|(name, o)| {
-            event(&WatchEvent {
-                kind: filter.kind,
-                name: name.clone(),
-                change: ChangeType::Added,
-                object: o.clone(),
-            })
+            let added = WatchEvent::new(filter.kind, name.clone(), ChangeType::Added, o.clone());
+            event(&added, ChangeType::Added)
         })
         .collect();
     let follow = Follow {
@@ -101,10 +97,7 @@ pub(crate) fn respond(state: &AppState, hub: &Hub, filter: Filter) -> Response {
             match next {
                 Ok(change) => {
                     if let Some(kind) = follow.filter.apply(&change) {
-                        let sent = event(&WatchEvent {
-                            change: kind,
-                            ..(*change).clone()
-                        });
+                        let sent = event(&change, kind);
                         return Some((Ok::<_, Infallible>(sent), follow));
                     }
                 }
@@ -143,6 +136,6 @@ fn sse(stream: impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static
     response
 }
 
-fn event(e: &WatchEvent) -> SseEvent {
-    SseEvent::default().data(e.to_json())
+fn event(e: &WatchEvent, change: ChangeType) -> SseEvent {
+    SseEvent::default().data(&*e.to_json(change))
 }
