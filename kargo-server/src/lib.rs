@@ -38,6 +38,7 @@ mod openapi;
 mod receive;
 mod schema;
 mod server;
+pub mod ui;
 pub mod webhook;
 
 pub use server::{

@@ -232,6 +232,7 @@ impl Server {
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .nest("/v1beta1", api::routes())
+            .merge(crate::ui::routes())
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
