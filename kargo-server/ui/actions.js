@@ -8,7 +8,8 @@ import { nameOf, versions, freightLabel, freightNewestFirst } from './model.js';
 /** Shows a short message in the corner; `link` is [href, text]. */
 export function toast(message, link) {
   const box = document.getElementById('toasts');
-  const item = h('div', { class: 'toast' }, message, link ? [' ', h('a', { href: link[0], 'data-nav': '' }, link[1])] : null);
+  const item = h('div', { class: 'toast' }, h('span', {}, message, link ? [' ', h('a', { href: link[0] }, link[1])] : null),
+    h('button', { type: 'button', class: 'close', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×'));
   box.appendChild(item);
   setTimeout(() => item.remove(), 8000);
 }

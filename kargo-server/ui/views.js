@@ -289,6 +289,9 @@ export function projectView(params, main, app) {
 
 // ---------------------------------------------------------------- steps
 
+/** Which steps' outputs a person opened (promotion/alias), kept across redraws. */
+const openOutputs = new Set();
+
 /** The steps of a promotion: status, message, duration and outputs. */
 export function stepsTable(promotion) {
   const steps = promotion.spec?.steps || [];
@@ -312,12 +315,19 @@ export function stepsTable(promotion) {
       h('td', { class: 'message' }, m.message || ''),
       h('td', {}, m.startedAt ? duration(m.startedAt, m.finishedAt) : ''),
       h('td', {}, output !== undefined && output !== null && Object.keys(output).length
-        ? h('details', {}, h('summary', {}, 'outputs'), h('pre', {}, JSON.stringify(redact(output), null, 2))) : '')));
+        ? outputsDetails(`${nameOf(promotion)}/${alias}`, output) : '')));
   }
   return h('table', { class: 'table steps', 'data-test': 'steps' },
     h('caption', { class: 'sr-only' }, `Steps of promotion ${nameOf(promotion)}`),
     h('thead', {}, h('tr', {}, ['#', 'Step', 'Uses', 'Status', 'Message', 'Duration', 'Outputs'].map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, rows));
+}
+
+function outputsDetails(key, output) {
+  const details = h('details', { open: openOutputs.has(key) },
+    h('summary', {}, 'outputs'), h('pre', {}, JSON.stringify(redact(output), null, 2)));
+  details.addEventListener('toggle', () => (details.open ? openOutputs.add(key) : openOutputs.delete(key)));
+  return details;
 }
 
 function freightLink(project, store, name) {

@@ -276,13 +276,21 @@ impl Browser {
         let value = self
             .command(reqwest::Method::GET, "/screenshot", None)
             .await;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(value.as_str().expect("a base64 screenshot"))
-            .expect("valid base64");
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).expect("the screenshot directory");
-        }
-        std::fs::write(path, bytes).expect("the screenshot is written");
+        save_png(&value, path);
+    }
+
+    /// Saves a PNG screenshot of the first element matching `css` at
+    /// `path`.
+    pub async fn element_screenshot(&self, css: &str, path: &Path) {
+        let element = self.find(css, "").await;
+        let value = self
+            .command(
+                reqwest::Method::GET,
+                &format!("/element/{}/screenshot", element.id),
+                None,
+            )
+            .await;
+        save_png(&value, path);
     }
 
     /// Ends the session and the driver.
@@ -294,4 +302,16 @@ impl Browser {
             .await;
         let _ = self.driver.kill().await;
     }
+}
+
+/// Writes WebDriver's base64 screenshot `value` to `path` (directories
+/// created).
+fn save_png(value: &Value, path: &Path) {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.as_str().expect("a base64 screenshot"))
+        .expect("valid base64");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("the screenshot directory");
+    }
+    std::fs::write(path, bytes).expect("the screenshot is written");
 }

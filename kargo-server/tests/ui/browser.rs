@@ -43,6 +43,13 @@ async fn mark_page(browser: &Browser) {
         .await;
 }
 
+/// Takes the toasts away (before a screenshot).
+async fn dismiss_toasts(browser: &Browser) {
+    browser
+        .eval("document.querySelectorAll('.toast').forEach(t => t.remove())", vec![])
+        .await;
+}
+
 async fn assert_not_reloaded(browser: &Browser) {
     let mark = browser
         .eval("return window.__kargoTestMark || null", vec![])
@@ -108,7 +115,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
             ),
         )
         .await;
-    shots.save(&browser, "graph", true).await;
+    shots.save(&browser, "graph-first", false).await;
 
     // Approve the Freight for prod from its page.
     browser
@@ -220,6 +227,10 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
         )
         .await;
     assert!(outputs.as_str().unwrap().contains("1.5s"), "{outputs}");
+    browser
+        .click_on("[data-test=\"step-task-2::commit\"] summary", "outputs")
+        .await;
+    dismiss_toasts(&browser).await;
     shots.save(&browser, "promotion", true).await;
     assert_not_reloaded(&browser).await;
 
@@ -245,8 +256,37 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
         )
         .await;
     assert_not_reloaded(&browser).await;
-    shots.save(&browser, "freightline", true).await;
     assert_eq!(world.deployed("prod"), "v1.0.0");
+
+    // A new tag; the Warehouse refreshed from its node: the new Freight
+    // arrives on the freightline and goes through dev and staging.
+    kargo_test_support::layout_with_tags(
+        &world.layout,
+        &[
+            ("v1.0.0", "2026-01-01T00:00:00Z"),
+            ("v2.0.0", "2026-01-02T00:00:00Z"),
+        ],
+    );
+    browser
+        .click_on("[data-test=\"node-Warehouse/app\"] [data-test=refresh]", "Refresh")
+        .await;
+    browser.click_on("dialog [data-test=confirm]", "Refresh").await;
+    browser
+        .wait_for(
+            "the new Freight in dev and staging, the first in prod",
+            "const marks = c => [...c.querySelectorAll('.mark.in')].map(m => m.textContent).join();
+             const cards = [...document.querySelectorAll('.freight-card')];
+             const staging = document.querySelector('[data-test=\"node-Stage/staging\"]')?.innerText || '';
+             return cards.length === 2 && marks(cards[0]) === 'dev,staging' && marks(cards[1]) === 'prod'
+               && cards[0].innerText.includes('v2.0.0') && staging.includes('v2.0.0') && staging.includes('Succeeded')",
+        )
+        .await;
+    assert_not_reloaded(&browser).await;
+    dismiss_toasts(&browser).await;
+    shots.save(&browser, "graph", true).await;
+    shots
+        .save_element(&browser, ".freightline-wrap", "freightline", true)
+        .await;
     browser.close().await;
     server.stop().await;
 }

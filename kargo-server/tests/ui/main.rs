@@ -206,12 +206,24 @@ impl Screenshots {
     async fn save(&self, browser: &Browser, name: &str, docs: bool) {
         let path = self.dir.join(format!("{name}.png"));
         browser.screenshot(&path).await;
+        Self::publish(&path, name, docs);
+    }
+
+    /// Saves the first element matching `css` as `name.png` (and in
+    /// `docs/`, as [`Screenshots::save`] does).
+    async fn save_element(&self, browser: &Browser, css: &str, name: &str, docs: bool) {
+        let path = self.dir.join(format!("{name}.png"));
+        browser.element_screenshot(css, &path).await;
+        Self::publish(&path, name, docs);
+    }
+
+    fn publish(path: &std::path::Path, name: &str, docs: bool) {
         if docs && std::env::var_os("KARGO_UI_DOCS_SCREENSHOTS").is_some() {
             let target = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../docs")
                 .join(format!("ui-{name}.png"));
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-            std::fs::copy(&path, target).unwrap();
+            std::fs::copy(path, target).unwrap();
         }
     }
 }
