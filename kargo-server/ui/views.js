@@ -145,6 +145,7 @@ export function projectsView(params, main) {
       h('div', { class: 'toolbar' }, h('label', { for: 'project-filter' }, 'Filter'), filter)),
     body));
   const stores = new Map();
+  const unsubscribe = [];
   let projects = [];
   const draw = () => {
     const text = filter.value.trim().toLowerCase();
@@ -182,7 +183,7 @@ export function projectsView(params, main) {
     projects = body.items || [];
     for (const p of projects.slice(0, LIVE_PROJECTS)) {
       const store = acquire(nameOf(p), ['stages']);
-      store.subscribe(draw);
+      unsubscribe.push(store.subscribe(draw));
       stores.set(nameOf(p), store);
     }
     draw();
@@ -191,6 +192,7 @@ export function projectsView(params, main) {
     title: 'Projects',
     crumbs: [],
     destroy() {
+      for (const stop of unsubscribe) stop();
       for (const store of stores.values()) release(store);
     },
   };
@@ -360,6 +362,11 @@ export function stageView(params, main) {
     const promotions = newestFirst([...store.map('promotions').values()].filter((p) => p.spec?.stage === name));
     const redraw = () => view.store.listeners.forEach((fn) => fn(view.store));
     const [page, controls] = paged(promotions, state, redraw, 'Promotions');
+    // The newest promotion starts open, with its steps.
+    if (!state.opened && promotions.length) {
+      state.opened = true;
+      state.open.add(nameOf(promotions[0]));
+    }
     const history = stage.status?.freightHistory || [];
     const verifications = history.flatMap((c) => (c.verificationHistory || []).map((v) => ({ ...v, collection: c })));
     const ready = condition(stage, 'Ready');
@@ -385,7 +392,7 @@ export function stageView(params, main) {
           h('td', {}, duration(v.startTime || v.startedAt, v.finishTime || v.finishedAt)))))) : h('p', { class: 'muted' }, stage.spec?.verification ? 'Not verified yet.' : 'This Stage has no verification.')),
       section('Promotions', page.length ? h('ol', { class: 'promotions' }, page.map((p) => {
         const pname = nameOf(p);
-        const details = h('details', { open: state.open.has(pname) || (page[0] === p && !finished(p.status?.phase)) },
+        const details = h('details', { open: state.open.has(pname) || !finished(p.status?.phase) },
           h('summary', {}, phaseBadge(p.status?.phase), ' ',
             h('a', { href: promotionUrl(project, pname) }, pname), ' ',
             h('span', { class: 'muted' }, 'Freight '), freightLink(project, store, p.spec?.freight || ''), ' ',

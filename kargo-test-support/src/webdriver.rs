@@ -185,9 +185,7 @@ impl Browser {
                 return value;
             }
             if started.elapsed() > timeout {
-                let text = self
-                    .eval("return document.body.innerText", vec![])
-                    .await;
+                let text = self.eval("return document.body.innerText", vec![]).await;
                 panic!(
                     "waited {timeout:?} for {what}; the page says:\n{}",
                     text.as_str().unwrap_or_default()

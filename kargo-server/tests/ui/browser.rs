@@ -46,7 +46,10 @@ async fn mark_page(browser: &Browser) {
 /// Takes the toasts away (before a screenshot).
 async fn dismiss_toasts(browser: &Browser) {
     browser
-        .eval("document.querySelectorAll('.toast').forEach(t => t.remove())", vec![])
+        .eval(
+            "document.querySelectorAll('.toast').forEach(t => t.remove())",
+            vec![],
+        )
         .await;
 }
 
@@ -101,10 +104,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     let alias = graph_with_freight(&browser).await;
     mark_page(&browser).await;
     let prod = browser.eval(&node_text("Stage/prod"), vec![]).await;
-    assert!(
-        prod.as_str().unwrap().contains("No Freight yet"),
-        "{prod}"
-    );
+    assert!(prod.as_str().unwrap().contains("No Freight yet"), "{prod}");
     // The freightline shows the Freight in dev and staging.
     browser
         .wait_for(
@@ -134,7 +134,9 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
             vec![],
         )
         .await;
-    browser.click_on("dialog [data-test=confirm]", "Approve").await;
+    browser
+        .click_on("dialog [data-test=confirm]", "Approve")
+        .await;
     browser
         .wait_for(
             "prod's approval on the Freight page",
@@ -146,15 +148,22 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     // Back on the graph, promote it to prod.
     browser.click_on(".crumbs a", "demo").await;
     browser
-        .click_on("[data-test=\"node-Stage/prod\"] [data-test=promote]", "Promote")
+        .click_on(
+            "[data-test=\"node-Stage/prod\"] [data-test=promote]",
+            "Promote",
+        )
         .await;
     browser
         .wait_for(
             "the Freight available to prod in the dialog",
-            &format!("return document.querySelector('dialog fieldset')?.textContent.includes('{alias}')"),
+            &format!(
+                "return document.querySelector('dialog fieldset')?.textContent.includes('{alias}')"
+            ),
         )
         .await;
-    browser.click_on("dialog [data-test=confirm]", "Promote").await;
+    browser
+        .click_on("dialog [data-test=confirm]", "Promote")
+        .await;
     let running = browser
         .wait_for(
             "prod's node to show the running promotion and its step",
@@ -163,7 +172,10 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
         )
         .await;
     assert!(
-        running.as_str().unwrap().contains(&format!("Running {alias} · step 1/6 change-window")),
+        running
+            .as_str()
+            .unwrap()
+            .contains(&format!("Running {alias} · step 1/6 change-window")),
         "{running}"
     );
     shots.save(&browser, "graph-promoting", false).await;
@@ -194,7 +206,10 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
         if phase == "Succeeded" {
             break;
         }
-        if seen.iter().any(|s| s.starts_with("Succeeded,Succeeded") && s.ends_with("Running")) {
+        if seen
+            .iter()
+            .any(|s| s.starts_with("Succeeded,Succeeded") && s.ends_with("Running"))
+        {
             shots.save(&browser, "promotion-running", false).await;
         }
         assert!(
@@ -205,7 +220,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     }
     assert_eq!(
         seen.last().unwrap(),
-        &vec!["Succeeded"; 6].join(","),
+        &["Succeeded"; 6].join(","),
         "{seen:?}"
     );
     // Seen while it ran: the first step running alone, then the last one
@@ -217,7 +232,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     );
     assert!(
         seen.iter()
-            .any(|s| s == &format!("{},Running", vec!["Succeeded"; 5].join(","))),
+            .any(|s| s == &format!("{},Running", ["Succeeded"; 5].join(","))),
         "{seen:?}"
     );
     let outputs = browser
@@ -268,9 +283,14 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
         ],
     );
     browser
-        .click_on("[data-test=\"node-Warehouse/app\"] [data-test=refresh]", "Refresh")
+        .click_on(
+            "[data-test=\"node-Warehouse/app\"] [data-test=refresh]",
+            "Refresh",
+        )
         .await;
-    browser.click_on("dialog [data-test=confirm]", "Refresh").await;
+    browser
+        .click_on("dialog [data-test=confirm]", "Refresh")
+        .await;
     browser
         .wait_for(
             "the new Freight in dev and staging, the first in prod",
@@ -337,9 +357,7 @@ async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
 
     // A shared promote link still opens the dialog: the API refuses it.
     browser
-        .goto(&server.url(&format!(
-            "/project/demo/promote/freight/{alias}/stage/prod"
-        )))
+        .goto(&server.url(&format!("/project/demo/promote/freight/{alias}/stage/prod")))
         .await;
     browser
         .wait_for(
@@ -347,7 +365,9 @@ async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
             "return document.querySelector('dialog .note')?.textContent.includes('role viewer')",
         )
         .await;
-    browser.click_on("dialog [data-test=confirm]", "Promote").await;
+    browser
+        .click_on("dialog [data-test=confirm]", "Promote")
+        .await;
     let refused = browser
         .wait_for(
             "the API's refusal in the dialog",
@@ -356,11 +376,15 @@ async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
         .await;
     let refused = refused.as_str().unwrap();
     assert!(
-        refused.contains("Refused") && refused.contains("role viewer") && refused.contains("may not promote"),
+        refused.contains("Refused")
+            && refused.contains("role viewer")
+            && refused.contains("may not promote"),
         "{refused}"
     );
     shots.save(&browser, "refused", true).await;
-    browser.click_on("dialog [data-test=cancel]", "Cancel").await;
+    browser
+        .click_on("dialog [data-test=cancel]", "Cancel")
+        .await;
     browser.close().await;
     server.stop().await;
 }

@@ -5,7 +5,9 @@ use super::*;
 
 /// The versioned asset prefix the document names (`/ui/VERSION`).
 fn asset_prefix(document: &str) -> String {
-    let start = document.find("/ui/").expect("the document names its assets");
+    let start = document
+        .find("/ui/")
+        .expect("the document names its assets");
     let rest = &document[start + "/ui/".len()..];
     let version = rest.split('/').next().expect("a version");
     format!("/ui/{version}")
@@ -29,7 +31,10 @@ async fn every_page_of_kargos_ui_answers_the_application_and_assets_are_cached()
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         let headers = response.headers().clone();
-        assert_eq!(headers["content-type"], "text/html; charset=utf-8", "{path}");
+        assert_eq!(
+            headers["content-type"], "text/html; charset=utf-8",
+            "{path}"
+        );
         assert_eq!(headers["cache-control"], "no-cache", "{path}");
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(
