@@ -182,15 +182,18 @@ mod tests {
     fn every_module_imported_is_embedded() {
         for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
             let text = std::str::from_utf8(asset.bytes).expect("modules are UTF-8");
-            for line in text.lines().filter(|l| l.starts_with("import ")) {
-                let target = line
-                    .rsplit_once("'./")
-                    .and_then(|(_, rest)| rest.split_once('\''))
-                    .map(|(name, _)| name)
-                    .unwrap_or_else(|| panic!("{}: import without ./: {line}", asset.name));
+            for (at, _) in text.match_indices(" from '") {
+                let rest = &text[at + " from '".len()..];
+                let target = rest.split('\'').next().unwrap_or_default();
+                let name = target.strip_prefix("./").unwrap_or_else(|| {
+                    panic!(
+                        "{} imports {target}: only ./ modules are embedded",
+                        asset.name
+                    )
+                });
                 assert!(
-                    ASSETS.iter().any(|a| a.name == target),
-                    "{} imports {target}, which is not embedded",
+                    ASSETS.iter().any(|a| a.name == name),
+                    "{} imports {name}, which is not embedded",
                     asset.name
                 );
             }

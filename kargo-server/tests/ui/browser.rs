@@ -144,6 +144,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
         )
         .await;
     assert_not_reloaded(&browser).await;
+    shots.save(&browser, "freight", true).await;
 
     // Back on the graph, promote it to prod.
     browser.click_on(".crumbs a", "demo").await;
