@@ -7,7 +7,7 @@ import { get, login, signIn, publicConfig, session } from './api.js';
 import { acquire, release } from './store.js';
 import {
   nameOf, condition, currentFreight, versions, verification, currentStep, failedStep,
-  pullRequest, redact, newestFirst, freightNewestFirst, freightLabel, finished, upstreams, stageHealth,
+  pullRequest, redact, newestFirst, freightNewestFirst, freightLabel, finished, upstreams, stageHealth, layout,
 } from './model.js';
 import { Graph } from './graph.js';
 import * as actions from './actions.js';
@@ -468,7 +468,9 @@ export function freightView(params, main) {
     if (!f) return fill(main, h('p', { class: 'error', role: 'alert' }, `Freight ${key} not found in project ${project}.`));
     const name = nameOf(f);
     const st = f.status || {};
-    const stages = [...store.map('stages').values()].map(nameOf).sort();
+    // The Stages in the pipeline's order, as the graph draws them.
+    const stages = [...layout([...store.map('stages').values()], [...store.map('warehouses').values()]).nodes.values()]
+      .filter((n) => n.kind === 'Stage').sort((a, b) => a.col - b.col || a.row - b.row).map((n) => n.name);
     const promotions = newestFirst([...store.map('promotions').values()].filter((p) => p.spec?.freight === name));
     const acts = [];
     if (actions.mayAct()) {
