@@ -6,7 +6,8 @@
 //! written for Kargo works unchanged. Around the API it adds access
 //! control ([`auth`]: an admin password, signed login tokens, API tokens
 //! with roles), Kargo's webhook receivers ([`webhook`]), live watch
-//! streams (`?watch=true`), health checks and Prometheus metrics.
+//! streams (`?watch=true`), health checks, Prometheus metrics, and a web
+//! UI at `/` ([`ui`]) that is a client of the same API.
 //!
 //! # Design decisions
 //! - **Reads come from a snapshot.** Each project's objects are read from
@@ -38,6 +39,7 @@ mod openapi;
 mod receive;
 mod schema;
 mod server;
+pub mod ui;
 pub mod webhook;
 
 pub use server::{

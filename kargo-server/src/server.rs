@@ -146,7 +146,8 @@ impl AppState {
 ///     .await
 ///     .expect("the store answers");
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// server.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await
+/// // Serves until the future resolves: a signal, a host's own shutdown.
+/// server.serve(listener, std::future::pending()).await
 /// # }
 /// ```
 #[derive(Debug)]
@@ -246,6 +247,7 @@ impl Server {
                 "/v1beta1",
                 api::routes(DefaultBodyLimit::max(RESOURCES_BODY_LIMIT)),
             )
+            .merge(crate::ui::routes())
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
