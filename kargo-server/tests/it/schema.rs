@@ -16,8 +16,11 @@ async fn schemathesis_finds_no_disagreement_with_the_openapi_document() {
     let server = TestServer::start(&world, sqlite(&world).await, true).await;
     let report = world.path("schemathesis");
     let base = server.base.clone();
+    std::fs::create_dir_all(&report).unwrap();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(st)
+            // schemathesis keeps a cache in its working directory.
+            .current_dir(&report)
             .arg("--config-file")
             .arg(concat!(
                 env!("CARGO_MANIFEST_DIR"),
