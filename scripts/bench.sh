@@ -11,6 +11,8 @@
 #   discovery      (kargo-sources) 5,000-tag SemVer on the registry; 50,000-commit includePaths vs git log
 #   local_provider (kargo-git)     open/merge/list pull requests of the local provider
 #   replicas       (kargo-store)   promotions shared by PostgreSQL replicas; NOTIFY latency
+#   webhook_promotion (kargo-server) registry push webhook -> Freight -> dev promoted ->
+#                                  commit on the remote, 50 runs: p50/p90/p99 and a breakdown
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

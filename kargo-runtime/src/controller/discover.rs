@@ -109,7 +109,12 @@ impl Controller {
         warehouse: &Warehouse,
         default_interval: std::time::Duration,
     ) -> Result<bool> {
-        Ok(self.now() >= self.due_at(warehouse, default_interval).await?)
+        // Due first, then now: a Warehouse never discovered is due at the
+        // time `due_at` read, which must not be later than the `now` it is
+        // compared with (with the operands the other way round, a clock
+        // tick between the two reads left it never due).
+        let due = self.due_at(warehouse, default_interval).await?;
+        Ok(self.now() >= due)
     }
 
     /// When `warehouse` is next due: its last discovery plus its interval,
