@@ -124,12 +124,12 @@ impl Snapshot {
         self.objects.get(&kind)?.get(name)
     }
 
-    /// The Freight named, or aliased, `name_or_alias`.
-    pub fn freight(&self, name_or_alias: &str) -> Option<&Arc<Value>> {
-        self.get(Kind::Freight, name_or_alias).or_else(|| {
-            let name = self.aliases.get(name_or_alias)?;
-            self.get(Kind::Freight, name)
-        })
+    /// The name (ID) of the Freight named, or aliased, `name_or_alias`.
+    pub fn freight_id<'a>(&'a self, name_or_alias: &'a str) -> Option<&'a str> {
+        if self.freight_records.contains_key(name_or_alias) {
+            return Some(name_or_alias);
+        }
+        self.aliases.get(name_or_alias).map(String::as_str)
     }
 
     /// Reads the project's state through `controller` and builds every

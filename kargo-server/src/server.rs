@@ -89,50 +89,63 @@ impl AppState {
     /// Runs `stage`'s queue now, in the background. Under replicas the
     /// store's claims make sure each promotion runs once.
     pub(crate) fn drive(&self, hub: &Arc<Hub>, stage: &str) {
-        let (hub, stage) = (hub.clone(), stage.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = hub.controller().run_stage(&stage).await {
-                tracing::warn!(project = hub.project(), stage, error = %e, "cannot run the Stage's promotions");
-            }
-            hub.poke();
+        let stage = stage.to_owned();
+        let failed = format!("cannot run the promotions of Stage {stage}");
+        in_background(hub, failed, |c| async move {
+            c.run_stage(&stage).await.map(drop)
         });
     }
 
     /// Tries a waiting promotion again now, in the background.
     pub(crate) fn refresh_promotion(&self, hub: &Arc<Hub>, promotion: &str) {
-        let (hub, promotion) = (hub.clone(), promotion.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = hub.controller().refresh_promotion(&promotion).await {
-                tracing::warn!(project = hub.project(), promotion, error = %e, "cannot refresh the promotion");
-            }
-            hub.poke();
+        let promotion = promotion.to_owned();
+        let failed = format!("cannot refresh promotion {promotion}");
+        in_background(hub, failed, |c| async move {
+            c.refresh_promotion(&promotion).await.map(drop)
         });
     }
 
     /// Verifies `stage` again, in the background.
     pub(crate) fn reverify(&self, hub: &Arc<Hub>, stage: &str) {
-        let (hub, stage) = (hub.clone(), stage.to_owned());
-        tokio::spawn(async move {
-            if let Err(e) = hub.controller().reverify(&stage).await {
-                tracing::warn!(project = hub.project(), stage, error = %e, "cannot verify the Stage");
-            }
-            hub.poke();
+        let stage = stage.to_owned();
+        let failed = format!("cannot verify Stage {stage}");
+        in_background(hub, failed, |c| async move {
+            c.reverify(&stage).await.map(drop)
         });
     }
 
-    /// Discovers `warehouses` now, in the background; new Freight wakes
-    /// the controller's loop, which auto-promotes it.
+    /// Discovers `warehouses` now, one after the other, in the
+    /// background; new Freight wakes the controller's loop, which
+    /// auto-promotes it.
     pub(crate) fn refresh_warehouses(&self, hub: &Arc<Hub>, warehouses: Vec<String>) {
-        let hub = hub.clone();
-        tokio::spawn(async move {
+        let project = hub.project().to_owned();
+        let failed = "cannot refresh the Warehouses".to_owned();
+        in_background(hub, failed, |c| async move {
             for name in warehouses {
-                if let Err(e) = hub.controller().refresh_warehouse(&name).await {
-                    tracing::warn!(project = hub.project(), warehouse = name, error = %e, "cannot refresh the Warehouse");
+                if let Err(e) = c.refresh_warehouse(&name).await {
+                    tracing::warn!(project, warehouse = name, error = %e, "cannot refresh the Warehouse");
                 }
             }
-            hub.poke();
+            Ok(())
         });
     }
+}
+
+/// Runs `work` on `hub`'s controller in a task of its own: a failure is
+/// logged as `failed`, and the hub reads the project again afterwards.
+fn in_background<F, Fut>(hub: &Arc<Hub>, failed: String, work: F)
+where
+    F: FnOnce(Controller) -> Fut,
+    Fut: Future<Output = kargo_runtime::Result<()>> + Send + 'static,
+{
+    let running = work(hub.controller().clone());
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        if let Err(e) = running.await {
+            tracing::warn!(project = hub.project(), error = %e, "{failed}");
+        }
+        hub.poke();
+    });
 }
 
 /// `kargo serve`'s HTTP server over one or more projects' controllers.

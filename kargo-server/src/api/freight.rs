@@ -181,22 +181,11 @@ fn grouped<'a>(
 }
 
 /// The Freight named or aliased `name`, or 404.
-fn freight_named<'a>(
-    snapshot: &'a Snapshot,
-    name: &str,
-    project: &str,
-) -> ApiResult<&'a Arc<Value>> {
-    snapshot.freight(name).ok_or_else(|| {
+/// The name (ID) of the Freight named or aliased `name`, or 404.
+fn freight_id(snapshot: &Snapshot, name: &str, project: &str) -> ApiResult<String> {
+    snapshot.freight_id(name).map(str::to_owned).ok_or_else(|| {
         ApiError::not_found(format!("Freight {name:?} not found in project {project:?}"))
     })
-}
-
-fn name_of(freight: &Value) -> String {
-    freight
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// `GET /v1beta1/projects/{project}/freight/{freight-name-or-alias}[?watch=true]`.
@@ -212,14 +201,13 @@ pub(crate) async fn get(
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
     let snapshot = hub.snapshot();
-    let freight = freight_named(&snapshot, &name, &project)?;
-    let id = name_of(freight);
+    let id = freight_id(&snapshot, &name, &project)?;
     read_or_watch(
         &state,
         &hub,
         query.as_deref(),
-        || Filter::named(Kind::Freight, id),
-        |_| found(Some(freight), "Freight", &name, &project),
+        || Filter::named(Kind::Freight, &id),
+        |_| found(snapshot.get(Kind::Freight, &id), "Freight", &name, &project),
     )
 }
 
@@ -239,7 +227,7 @@ pub(crate) async fn alias(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::bad_request("newAlias should not be empty"))?;
-    let id = name_of(freight_named(&hub.snapshot(), &name, &project)?);
+    let id = freight_id(&hub.snapshot(), &name, &project)?;
     hub.controller()
         .store()
         .set_freight_alias(&id, &alias)
@@ -264,7 +252,7 @@ pub(crate) async fn approve(
         .into_iter()
         .next()
         .ok_or_else(|| ApiError::bad_request("stage should not be empty"))?;
-    let id = name_of(freight_named(&hub.snapshot(), &name, &project)?);
+    let id = freight_id(&hub.snapshot(), &name, &project)?;
     hub.controller()
         .approve(&id, &stage, caller.actor())
         .await?;

@@ -170,7 +170,7 @@ pub(crate) async fn promote(
             &req.freight
         };
         let snapshot = hub.snapshot();
-        let freight = snapshot.freight(name).ok_or_else(|| {
+        let id = snapshot.freight_id(name).ok_or_else(|| {
             let what = if req.freight.is_empty() {
                 "Freight with alias"
             } else {
@@ -178,10 +178,6 @@ pub(crate) async fn promote(
             };
             ApiError::not_found(format!("{what} {name:?} not found in project {project:?}"))
         })?;
-        let id = freight
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or(name);
         FreightChoice::Named(id.to_owned())
     };
     let promotion = state
@@ -232,12 +228,8 @@ pub(crate) async fn promote_downstream(
     };
     let id = hub
         .snapshot()
-        .freight(name)
-        .and_then(|f| {
-            f.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .freight_id(name)
+        .map(str::to_owned)
         .ok_or_else(|| {
             ApiError::not_found(format!("Freight {name:?} not found in project {project:?}"))
         })?;
