@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use kargo_core::pipeline::{StageView, plan};
-use kargo_core::state::{
-    Change, FreightQuery, PromotionQuery, PromotionRecord, StageState, StateStoreExt,
-};
+use kargo_core::state::{FreightQuery, PromotionQuery, PromotionRecord, StageState, StateStoreExt};
 
 use super::Controller;
 use super::discover::{Discovery, Refresh};
@@ -214,21 +212,21 @@ impl Controller {
             if self.is_shutting_down() {
                 return;
             }
-            // What the pass itself changed is no news; what no pass does
-            // (a resource stored, an abort asked for) came from elsewhere
-            // while the pass ran, and is acted on now.
+            // A change that came while the pass ran may be the pass's own
+            // or news from elsewhere (a webhook's Freight, a person's
+            // promotion, another replica's work) that the pass had already
+            // gone by: either way, pass again. A pass that moves nothing
+            // changes nothing, so this ends.
             let mut news = None;
             if let Some(watch) = changes.as_mut() {
                 while let Ok(Some(change)) =
                     tokio::time::timeout(Duration::ZERO, watch.next()).await
                 {
-                    if !made_by_passes(&change) {
-                        news = Some(change);
-                    }
+                    news = Some(change);
                 }
             }
             if let Some(change) = news {
-                tracing::info!("changed while the pass ran: {change:?}");
+                tracing::debug!("changed while the pass ran: {change:?}");
                 continue;
             }
             let wait = self.wait_after_pass(options).await;
@@ -260,14 +258,4 @@ impl Controller {
         };
         due.clamp(Duration::from_millis(100), options.interval)
     }
-}
-
-/// Whether a pass may have made `change` itself (so that it is no reason
-/// for another pass): passes store Freight, queue, run and finish
-/// promotions; they never store resources or ask for aborts.
-fn made_by_passes(change: &Change) -> bool {
-    !matches!(
-        change,
-        Change::ResourcesChanged { .. } | Change::PromotionAbortRequested { .. } | Change::Missed
-    )
 }

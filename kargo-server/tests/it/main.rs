@@ -196,12 +196,25 @@ impl Drop for TestServer {
 }
 
 /// A pipeline world with the image tag v1.0.0 and the stages dev →
-/// staging → prod (auto-promotion on).
+/// staging → prod (auto-promotion on in dev and staging).
 fn world() -> PipelineWorld {
-    PipelineWorld::new(
+    let world = PipelineWorld::new(
         &[("v1.0.0", "2026-01-01T00:00:00Z")],
         kargo_test_support::STAGES,
-    )
+    );
+    // prod is promoted by people only: an approval for prod would
+    // otherwise race the person's promotion with an auto-promotion.
+    let project = world.path("manifests/project.yaml");
+    let text = std::fs::read_to_string(&project).unwrap();
+    let auto = "  - stageSelector: {name: \"glob:*\"}\n    autoPromotionEnabled: true\n";
+    assert!(
+        text.contains(auto),
+        "the world's promotion policies changed"
+    );
+    let dev_and_staging = "  - stageSelector: {name: dev}\n    autoPromotionEnabled: true\n  \
+                           - stageSelector: {name: staging}\n    autoPromotionEnabled: true\n";
+    std::fs::write(&project, text.replace(auto, dev_and_staging)).unwrap();
+    world
 }
 
 /// Pushes the image tag v2.0.0 to `world`'s image.
