@@ -63,6 +63,7 @@ pub mod expr;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
+pub mod retry;
 pub mod state;
 pub mod step;
 pub mod time;

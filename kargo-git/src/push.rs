@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use kargo_core::credentials::Credentials;
 use tokio_util::sync::CancellationToken;
@@ -82,53 +81,9 @@ impl std::str::FromStr for IntegrationPolicy {
     }
 }
 
-/// Waiting between attempts: `initial * factor^n`, at most `cap`, each
-/// wait shortened by a random share of up to `jitter`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// The first wait.
-    pub initial: Duration,
-    /// The growth per attempt.
-    pub factor: f64,
-    /// The longest wait.
-    pub cap: Duration,
-    /// The random share (0..=1) taken off a wait.
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    /// Kargo's: 1 s, ×1.5, at most 30 s, jitter 0.5.
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_secs(1),
-            factor: 1.5,
-            cap: Duration::from_secs(30),
-            jitter: 0.5,
-        }
-    }
-}
-
-impl Backoff {
-    /// A backoff starting at `initial`, with Kargo's factor, cap and jitter.
-    pub fn starting_at(initial: Duration) -> Self {
-        Backoff {
-            initial,
-            ..Backoff::default()
-        }
-    }
-
-    fn wait(&self, attempt: u32) -> Duration {
-        let base = self.initial.as_secs_f64() * self.factor.powi(attempt.saturating_sub(1) as i32);
-        let base = base.min(self.cap.as_secs_f64());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let random = f64::from(nanos % 1000) / 1000.0;
-        Duration::from_secs_f64(base * (1.0 - self.jitter.clamp(0.0, 1.0) * random))
-    }
-}
+/// Waiting between attempts: kargo-core's one backoff. Its default is
+/// Kargo's for pushes: 1 s, ×1.5, at most 30 s, jitter 0.5.
+pub use kargo_core::retry::Backoff;
 
 /// Settings for [`push()`].
 #[derive(Debug, Clone, PartialEq)]
@@ -419,7 +374,7 @@ pub async fn push(
                 return Err(target.rejected(url, attempt));
             }
             Err(AttemptError::Rejected(_)) => {
-                let wait = options.backoff.wait(attempt);
+                let wait = options.backoff.delay(attempt);
                 tracing::debug!(%url, attempt, ?wait, "push rejected; integrating and retrying");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -454,7 +409,7 @@ pub fn push_blocking(
                 return Err(target.rejected(url, attempt));
             }
             Err(AttemptError::Rejected(_)) => {
-                std::thread::sleep(options.backoff.wait(attempt));
+                std::thread::sleep(options.backoff.delay(attempt));
                 attempt += 1;
             }
         }
@@ -781,6 +736,8 @@ fn web_base(url: &str) -> Option<String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -816,13 +773,10 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        let b = Backoff {
-            jitter: 0.0,
-            ..Backoff::default()
-        };
-        assert_eq!(b.wait(1), Duration::from_secs(1));
-        assert_eq!(b.wait(2), Duration::from_millis(1500));
-        assert_eq!(b.wait(30), Duration::from_secs(30));
+    fn pushes_back_off_as_kargo_does() {
+        let b = Options::default().backoff.with_jitter(0.0);
+        assert_eq!(b.delay(1), Duration::from_secs(1));
+        assert_eq!(b.delay(2), Duration::from_millis(1500));
+        assert_eq!(b.delay(30), Duration::from_secs(30));
     }
 }

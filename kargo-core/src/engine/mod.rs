@@ -25,6 +25,7 @@ use crate::Result;
 use crate::credentials::{CredentialsProvider, NoCredentials};
 use crate::expr::Evaluator;
 use crate::model::{ExpressionVariable, FreightCollection, FreightOrigin, PromotionStep};
+use crate::retry::Backoff;
 use crate::step::{DynStepStore, StepRegistry, StepStore};
 use crate::workspace::Workspace;
 
@@ -68,29 +69,29 @@ pub struct Engine {
 }
 
 /// Host settings of an [`Engine`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EngineOptions {
-    /// The pause before the first retry of a step that failed with a
-    /// retryable error; it doubles with every further retry.
-    pub retry_backoff: Duration,
-    /// The longest pause between retries.
-    pub max_retry_backoff: Duration,
+    /// The pauses between retries of a step that failed with a retryable
+    /// error: from 500 ms, doubling, at most 30 s.
+    pub retry_backoff: Backoff,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            retry_backoff: Duration::from_millis(500),
-            max_retry_backoff: Duration::from_secs(30),
+            retry_backoff: Backoff::exponential(
+                Duration::from_millis(500),
+                Duration::from_secs(30),
+            ),
         }
     }
 }
 
 impl EngineOptions {
     /// Sets the first retry pause.
-    pub fn with_retry_backoff(mut self, backoff: Duration) -> Self {
-        self.retry_backoff = backoff;
+    pub fn with_retry_backoff(mut self, first: Duration) -> Self {
+        self.retry_backoff.initial = first;
         self
     }
 }

@@ -194,7 +194,7 @@ impl Engine {
             n => n,
         };
         let timed_out = || timeout.filter(|t| Timestamp::now().since(started) > *t);
-        let mut backoff = self.options.retry_backoff;
+        let mut backoff = self.options.retry_backoff.delays();
 
         loop {
             let scope = match self.step_scope(ctx, step, &alias, state, metadata.clone()) {
@@ -354,14 +354,14 @@ impl Engine {
             warn!(error = %error, errors = record.error_count, threshold, "step failed; retrying");
             record.status = Some(StepStatus::Running);
             record.message = Some(format!("{error}; step will be retried"));
+            let pause = backoff.next().unwrap_or(self.options.retry_backoff.cap);
             tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
+                () = tokio::time::sleep(pause) => {}
                 () = ctx.cancel.cancelled() => {
                     record.finish(StepStatus::Aborted, Some(format!("step `{alias}` was aborted")));
                     return Next::Continue;
                 }
             }
-            backoff = (backoff * 2).min(self.options.max_retry_backoff);
         }
     }
 

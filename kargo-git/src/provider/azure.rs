@@ -442,8 +442,8 @@ impl AzureProvider {
     /// Reads the pull request until Azure has completed it, waiting as
     /// `poll` says; `None` when it is still open.
     async fn await_completion(&self, number: u64) -> Result<Option<PullRequest>, Error> {
-        for attempt in 0..self.poll.max_attempts {
-            tokio::time::sleep(poll_wait(self.poll, attempt)).await;
+        for wait in completion_waits(self.poll) {
+            tokio::time::sleep(wait).await;
             let pr = self.get(number).await?;
             match pr.state {
                 PrState::Merged => return Ok(Some(pr)),
@@ -648,10 +648,13 @@ impl GitProvider for AzureProvider {
 /// The wait before reading a merged pull request again for the
 /// `attempt`th time (from 0): `poll.initial`, doubled each time, at most
 /// `poll.max_wait`.
-fn poll_wait(poll: Retry, attempt: u32) -> Duration {
-    poll.initial
-        .saturating_mul(1 << attempt.min(16))
-        .min(poll.max_wait)
+/// The waits before each read of a pull request Azure is completing:
+/// `poll.max_attempts` of them, doubling from `poll.initial` up to
+/// `poll.max_wait`.
+fn completion_waits(poll: Retry) -> impl Iterator<Item = Duration> {
+    kargo_core::retry::Backoff::exponential(poll.initial, poll.max_wait)
+        .delays()
+        .take(poll.max_attempts as usize)
 }
 
 #[cfg(test)]
@@ -780,7 +783,7 @@ mod tests {
     #[test]
     fn completion_is_awaited_within_the_retry_bounds() {
         let poll = Retry::new(5, Duration::from_secs(1), Duration::from_secs(4));
-        let total: Duration = (0..poll.max_attempts).map(|a| poll_wait(poll, a)).sum();
+        let total: Duration = completion_waits(poll).sum();
         assert_eq!(total, Duration::from_secs(1 + 2 + 4 + 4 + 4));
     }
 }

@@ -141,6 +141,15 @@ struct Session<'a> {
     dir: PathBuf,
 }
 
+/// The waits between attempts at a change that lost a race with another
+/// process: short, since the other process is done by then, and jittered so
+/// two losers do not meet again.
+const CONTENDED: kargo_core::retry::Backoff = kargo_core::retry::Backoff::exponential(
+    std::time::Duration::from_millis(20),
+    std::time::Duration::from_millis(320),
+)
+.with_jitter(0.5);
+
 /// What one attempt at a change produced.
 enum Attempt<T> {
     Done(T),
@@ -344,18 +353,19 @@ impl<'a> Session<'a> {
     }
 
     /// Runs `attempt` after a fresh fetch until it is done or the attempts
-    /// run out.
+    /// run out, waiting [`CONTENDED`] between them.
     fn retrying<T>(
         &self,
         mut attempt: impl FnMut() -> Result<Attempt<T>, Error>,
     ) -> Result<T, Error> {
+        let mut waits = CONTENDED.delays();
         for n in 1..=self.inner.max_attempts {
             self.fetch()?;
             match attempt()? {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Retry => {
                     tracing::debug!(repo = %self.inner.shown, attempt = n, "pull request change lost a race; retrying");
-                    std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(n)));
+                    std::thread::sleep(waits.next().unwrap_or(CONTENDED.cap));
                 }
             }
         }

@@ -70,7 +70,8 @@ impl RestOptions {
 pub struct Retry {
     /// Attempts in all, the first included.
     pub max_attempts: u32,
-    /// The first wait when the server names none; doubled each attempt.
+    /// The first wait when the server names none; doubled each attempt
+    /// (up to `max_wait`).
     pub initial: Duration,
     /// The longest wait, also for a `Retry-After` or reset time further off
     /// (then the request fails rather than wait longer).
@@ -207,6 +208,9 @@ impl Client {
             url.push_str(&format!("{sep}{key}={}", encode_segment(value)));
         }
         let mut attempt = 1;
+        let mut backoff =
+            kargo_core::retry::Backoff::exponential(self.retry.initial, self.retry.max_wait)
+                .delays();
         loop {
             let mut request = self.http.request(method.clone(), &url);
             if let Some(token) = &self.basic_token {
@@ -248,11 +252,10 @@ impl Client {
             if attempt >= self.retry.max_attempts {
                 return Err(self.unavailable(format!("{message} (after {attempt} attempts)")));
             }
-            let backoff = self
-                .retry
-                .initial
-                .saturating_mul(1 << (attempt - 1).min(16));
-            let wait = asked.unwrap_or(backoff);
+            let wait = match asked {
+                Some(asked) => asked,
+                None => backoff.next().unwrap_or(self.retry.max_wait),
+            };
             if wait > self.retry.max_wait {
                 return Err(self.unavailable(format!(
                     "{message}; the server asks to wait {}s, longer than the {}s allowed",

@@ -55,6 +55,9 @@ pub(crate) struct Remote {
     pub(crate) limit: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
+/// The longest pause between retries of a registry request.
+const MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Whether a failure may go away by itself: 429, 5xx, a timeout.
 fn is_transient(e: &OciDistributionError) -> bool {
     match e {
@@ -91,25 +94,28 @@ impl Remote {
     where
         Fut: Future<Output = Result<T, OciDistributionError>> + Send,
     {
-        let mut pause = self.backoff;
-        let mut attempt = 0;
-        loop {
-            let result = {
-                // A closed semaphore never happens (it is never closed);
-                // then the request just goes unlimited.
-                let _permit = self.limit.acquire().await.ok();
-                op().await
-            };
-            match result {
-                Err(e) if attempt < self.retries && is_transient(&e) => {
-                    attempt += 1;
-                    tracing::debug!(url = %self.url, attempt, error = %e, "transient registry failure; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = pause.saturating_mul(2);
+        let backoff = kargo_core::retry::Backoff::exponential(self.backoff, MAX_PAUSE);
+        kargo_core::retry::retry(
+            backoff.delays().take(self.retries as usize),
+            || {
+                // Futures are lazy: the request starts once a permit is held.
+                let request = op();
+                async {
+                    // A closed semaphore never happens (it is never
+                    // closed); then the request just goes unlimited.
+                    let _permit = self.limit.acquire().await.ok();
+                    request.await
                 }
-                result => return result,
-            }
-        }
+            },
+            |e, pause| {
+                let transient = is_transient(e);
+                if transient {
+                    tracing::debug!(url = %self.url, ?pause, error = %e, "transient registry failure; retrying");
+                }
+                transient
+            },
+        )
+        .await
     }
 
     fn at(&self, reference: &str) -> Reference {

@@ -1,20 +1,20 @@
 //! Forwards the database's change notifications to the store's watchers.
 
-use std::time::Duration;
-
 use kargo_core::state::{Change, ChangeFeed};
 use sqlx::postgres::PgListener;
+
+use super::retry::BACKOFF;
 
 /// Receives notifications on `listener` (already listening) and publishes
 /// them on `feed` until the task is aborted. After a lost connection it
 /// publishes [`Change::Missed`]; the listener reconnects and listens
 /// again by itself.
 pub(crate) async fn forward(mut listener: PgListener, feed: ChangeFeed) {
-    let mut delay = Duration::from_millis(50);
+    let mut delays = BACKOFF.delays();
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => {
-                delay = Duration::from_millis(50);
+                delays = BACKOFF.delays();
                 match serde_json::from_str::<Change>(notification.payload()) {
                     Ok(change) => feed.publish(change),
                     Err(e) => {
@@ -27,10 +27,10 @@ pub(crate) async fn forward(mut listener: PgListener, feed: ChangeFeed) {
                 feed.publish(Change::Missed);
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?delay, "cannot listen for changes yet");
+                let retry_in = delays.next().unwrap_or(BACKOFF.cap);
+                tracing::warn!(error = %e, ?retry_in, "cannot listen for changes yet");
                 feed.publish(Change::Missed);
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                tokio::time::sleep(retry_in).await;
             }
         }
     }

@@ -3,35 +3,37 @@
 
 use std::time::{Duration, Instant};
 
+use kargo_core::retry::Backoff;
+
 use super::error::Error;
 
-/// The first pause after a failure; it doubles up to [`MAX_DELAY`].
-const FIRST_DELAY: Duration = Duration::from_millis(50);
-const MAX_DELAY: Duration = Duration::from_secs(2);
+/// The pauses after a failure: from 50 ms, doubling, at most 2 s.
+pub(crate) const BACKOFF: Backoff =
+    Backoff::exponential(Duration::from_millis(50), Duration::from_secs(2));
 
 /// Runs `op` until it succeeds, fails for good, or `retry_for` has passed
 /// since the first attempt; `what` names it in the logs.
 pub(crate) async fn with_backoff<T, F, Fut>(
     what: &'static str,
     retry_for: Duration,
-    mut op: F,
+    op: F,
 ) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
     let start = Instant::now();
-    let mut delay = FIRST_DELAY;
-    loop {
-        match op().await {
-            Err(e) if e.is_transient() && start.elapsed() < retry_for => {
-                tracing::warn!(operation = what, error = %e, retry_in = ?delay, "state database unavailable, retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_DELAY);
-            }
-            result => return result,
+    let waits = BACKOFF
+        .delays()
+        .take_while(move |_| start.elapsed() < retry_for);
+    kargo_core::retry::retry(waits, op, |e, retry_in| {
+        let transient = e.is_transient();
+        if transient {
+            tracing::warn!(operation = what, error = %e, ?retry_in, "state database unavailable, retrying");
         }
-    }
+        transient
+    })
+    .await
 }
 
 #[cfg(test)]
