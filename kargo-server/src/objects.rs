@@ -52,6 +52,10 @@ pub fn list_json<'a>(kind: Kind, items: impl Iterator<Item = &'a Arc<Value>>) ->
 pub const API_VERSION: &str = "kargo.akuity.io/v1alpha1";
 /// The annotation naming who created a Promotion.
 pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
+/// The annotation of a Promotion asked to abort and not stopped yet:
+/// Kargo's `AbortPromotionRequest` as JSON, `{"action": "terminate",
+/// "actor": ...}`.
+pub const ABORT: &str = "kargo.akuity.io/abort";
 
 /// The kinds of resource that can be watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -330,8 +334,16 @@ pub fn promotion_object(p: &PromotionRecord, freight: Option<&Freight>, project:
     if let Some(at) = p.created_at {
         meta["creationTimestamp"] = Value::String(at.to_string());
     }
+    let mut annotations = Map::new();
     if !p.actor.is_empty() {
-        meta["annotations"] = json!({ CREATE_ACTOR: p.actor });
+        annotations.insert(CREATE_ACTOR.to_owned(), Value::String(p.actor.clone()));
+    }
+    if let Some(abort) = p.abort.as_ref().filter(|_| !p.phase.is_terminal()) {
+        let request = json!({"action": "terminate", "actor": abort.actor});
+        annotations.insert(ABORT.to_owned(), Value::String(request.to_string()));
+    }
+    if !annotations.is_empty() {
+        meta["annotations"] = Value::Object(annotations);
     }
     let mut spec = json!({
         "stage": p.stage,

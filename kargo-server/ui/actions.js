@@ -177,8 +177,14 @@ export function abort(project, promotion) {
     confirm: 'Abort',
     danger: true,
     run: async () => {
-      await call('POST', projectPath(project, `/promotions/${encodeURIComponent(nameOf(promotion))}/abort`));
-      return `Promotion ${nameOf(promotion)} aborted.`;
+      const path = projectPath(project, `/promotions/${encodeURIComponent(nameOf(promotion))}`);
+      await call('POST', `${path}/abort`);
+      // A waiting or queued promotion ends at once; a running step first
+      // finishes.
+      const now = await get(path).catch(() => null);
+      return now?.status?.phase === 'Aborted'
+        ? `Promotion ${nameOf(promotion)} aborted.`
+        : `Promotion ${nameOf(promotion)} stops at its next step boundary.`;
     },
   });
 }

@@ -3,10 +3,10 @@
 // project of thousands of Stages scrolls as one of three. Arrow keys move
 // between nodes: left and right along the edges, up and down in a column.
 
-import { h, s, fill, when } from './dom.js';
+import { h, s, fill, when, pullRequestLink } from './dom.js';
 import {
   NODE, layout, shapeOf, condition, currentFreight, versions, verification,
-  currentStep, failedStep, pullRequest, stageHealth, failedPhase, freightLabel,
+  currentStep, failedStep, pullRequest, stageHealth, failedPhase, freightLabel, abortRequest,
 } from './model.js';
 import * as actions from './actions.js';
 
@@ -207,7 +207,8 @@ function stageCard(project, stage, node, style, matched, store) {
       h('span', { class: 'spinner', 'aria-hidden': 'true' }),
       h('a', { href: `/project/${enc(project)}/promotion/${enc(running.name)}` }, phase),
       target ? ` ${freightLabel(target)}` : '',
-      step.count ? ` · step ${step.index + 1}/${step.count} ${step.alias}` : '');
+      step.count ? ` · step ${step.index + 1}/${step.count} ${step.alias}` : '',
+      abortRequest(runningObject) ? h('span', { class: 'aborting', 'data-test': 'aborting' }, ' · aborting') : null);
   } else if (last) {
     const phase = last.status?.phase || lastObject?.status?.phase || '';
     promotionLine = h('div', { class: ['promotion', `phase-${phase.toLowerCase()}`], 'data-test': 'promotion' },
@@ -240,7 +241,7 @@ function stageCard(project, stage, node, style, matched, store) {
   freightLine,
   promotionLine,
   verified,
-  pr ? h('a', { class: 'pr', href: pr, target: '_blank', rel: 'noopener noreferrer' }, 'Pull request ↗') : null,
+  pr ? pullRequestLink(pr) : null,
   failure?.message ? h('p', { class: 'failure', title: failure.message, 'data-test': 'failure' }, failure.alias ? `${failure.alias}: ` : '', failure.message) : null,
   acts.length ? h('div', { class: 'actions' }, acts) : null);
 }
