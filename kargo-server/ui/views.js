@@ -440,7 +440,7 @@ export function promotionView(params, main) {
         ['Started', when(p.status?.startedAt)],
         ['Took', p.status?.startedAt ? duration(p.status.startedAt, p.status.finishedAt) : null],
         ['Pull request', pr ? pullRequestLink(pr, { full: true }) : null],
-        ['Message', failure ? h('span', { class: 'failure' }, failure.alias ? `${failure.alias}: ` : '', failure.message) : p.status?.message],
+        ['Message', failure ? h('span', { class: 'failure', 'data-test': 'failure' }, failure.alias ? `${failure.alias}: ` : '', failure.message) : p.status?.message],
       ]),
       section('Steps', stepsTable(p))));
     return undefined;

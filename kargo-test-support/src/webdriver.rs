@@ -133,7 +133,9 @@ impl Browser {
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         self.try_command(method, path, body)
             .await
-            .unwrap_or_else(|(status, message)| panic!("WebDriver {path} answered {status}: {message}"))
+            .unwrap_or_else(|(status, message)| {
+                panic!("WebDriver {path} answered {status}: {message}")
+            })
     }
 
     /// A command whose refusal is returned: the status and WebDriver's

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 
 /// The text of the graph node of `key` (`Stage/prod`), empty while absent.
-fn node_text(key: &str) -> String {
+pub(super) fn node_text(key: &str) -> String {
     format!(
         "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
     )
@@ -37,14 +37,14 @@ async fn graph_with_freight(browser: &Browser) -> String {
 }
 
 /// Marks the page: the mark is gone if the page is ever reloaded.
-async fn mark_page(browser: &Browser) {
+pub(super) async fn mark_page(browser: &Browser) {
     browser
         .eval("window.__kargoTestMark = 'no reload'", vec![])
         .await;
 }
 
 /// Takes the toasts away (before a screenshot).
-async fn dismiss_toasts(browser: &Browser) {
+pub(super) async fn dismiss_toasts(browser: &Browser) {
     browser
         .eval(
             "document.querySelectorAll('.toast').forEach(t => t.remove())",
@@ -53,7 +53,7 @@ async fn dismiss_toasts(browser: &Browser) {
         .await;
 }
 
-async fn assert_not_reloaded(browser: &Browser) {
+pub(super) async fn assert_not_reloaded(browser: &Browser) {
     let mark = browser
         .eval("return window.__kargoTestMark || null", vec![])
         .await;
