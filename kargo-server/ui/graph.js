@@ -6,7 +6,7 @@
 import { h, s, fill, when, pullRequestLink } from './dom.js';
 import {
   NODE, layout, shapeOf, condition, currentFreight, versions, verification,
-  currentStep, failedStep, pullRequest, stageHealth, failedPhase, freightLabel, abortRequest,
+  currentStep, failedStep, pullRequest, stageHealth, failedPhase, freightLabel, abortRequest, verificationFailed,
 } from './model.js';
 import * as actions from './actions.js';
 
@@ -218,7 +218,9 @@ function stageCard(project, stage, node, style, matched, store) {
   const verified = v ? h('div', { class: ['verification', `verify-${String(v.phase).toLowerCase()}`], 'data-test': 'verification' },
     'Verification ', h('strong', {}, v.phase)) : null;
   const pr = pullRequest(runningObject);
-  const failure = !running && failedPhase(last?.status?.phase) ? failedStep(lastObject) || { message: last.status?.message } : null;
+  // A failed promotion's step, or else a failed verification, says why.
+  const failure = (!running && failedPhase(last?.status?.phase) ? failedStep(lastObject) || { message: last.status?.message } : null)
+    || (!running && verificationFailed(v) && v.message ? { alias: 'verification', message: v.message } : null);
   const downstream = node.downs.filter((d) => d.kind === 'Stage').map((d) => d.name);
   const acts = [];
   if (actions.mayAct() && stage) {

@@ -146,6 +146,9 @@ export function freightNewestFirst(freight) {
 /** The label of a Freight: its alias, or the start of its ID. */
 export const freightLabel = (f) => f?.alias || nameOf(f).slice(0, 7) || f?.name?.slice(0, 7) || '';
 
+/** Whether a verification (from `verification()`) did not pass. */
+export const verificationFailed = (v) => Boolean(v) && ['Failed', 'Error', 'Errored', 'Inconclusive'].includes(v.phase);
+
 /** A Stage's health, one word for colours: ok, failed, running, unknown. */
 export function stageHealth(stage, promotions) {
   if (stage?.status?.currentPromotion) return 'running';
@@ -153,7 +156,7 @@ export function stageHealth(stage, promotions) {
   const phase = last?.status?.phase || promotions?.get(last?.name)?.status?.phase;
   if (failedPhase(phase)) return 'failed';
   const v = verification(stage);
-  if (v && ['Failed', 'Error', 'Errored', 'Inconclusive'].includes(v.phase)) return 'failed';
+  if (verificationFailed(v)) return 'failed';
   if (currentFreight(stage).length) return 'ok';
   return 'unknown';
 }

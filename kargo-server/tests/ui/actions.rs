@@ -112,15 +112,17 @@ async fn wait_node(browser: &Browser, key: &str, what: &str, condition: &str) ->
         .await
 }
 
-/// Waits until dev holds the Freight, verified; returns its alias.
+/// Waits until dev holds the Freight, verified, and the freightline
+/// shows it (so that the node names it by its alias); returns the alias.
 async fn dev_verified(browser: &Browser) -> String {
     let alias = wait_node(
         browser,
         "Stage/dev",
-        "dev to hold the Freight, verified",
-        "const a = n.querySelector('[data-test=freight]');
+        "dev to hold the Freight, verified, and the freightline to show it",
+        "const a = n.querySelector('[data-test=freight]')?.textContent;
          const v = n.querySelector('[data-test=verification]');
-         return a && v && v.textContent.includes('Successful') ? a.textContent : null",
+         return a && v && v.textContent.includes('Successful')
+           && document.querySelector(`[data-test=\"freight-${a}\"]`) ? a : null",
     )
     .await;
     alias.as_str().unwrap().to_owned()
@@ -528,9 +530,22 @@ async fn reverifying_a_stage_and_refreshing_a_warehouse_show_their_results_live(
             ),
         )
         .await;
+        let why = browser
+            .eval(
+                "return document.querySelector('[data-test=\"node-Stage/dev\"] [data-test=failure]')?.textContent || ''",
+                vec![],
+            )
+            .await;
+        let why = why.as_str().unwrap();
         if broken {
+            assert!(
+                why.starts_with("verification: ") && why.contains("smoke test failed"),
+                "{why}"
+            );
             dismiss_toasts(&browser).await;
             shots.save(&browser, "verification-failed", false).await;
+        } else {
+            assert_eq!(why, "", "a passing verification leaves no failure");
         }
     }
 
