@@ -544,3 +544,41 @@ impl StageView<'_> {
         value
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A promotion of `phase` as the store keeps it, asked to abort by
+    /// `ops` when `aborted`.
+    fn record(phase: &str, aborted: bool) -> PromotionRecord {
+        let mut value = json!({
+            "name": "prod.000000000001.abc1234", "stage": "prod", "freight": "abc1234",
+            "origin": {"kind": "Warehouse", "name": "app"}, "actor": "admin", "phase": phase,
+        });
+        if aborted {
+            value["abort"] = json!({"actor": "ops", "at": "2026-01-01T00:00:00Z"});
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_promotion_asked_to_abort_carries_kargos_annotation_until_it_stops() {
+        let annotations = |p: &PromotionRecord| {
+            promotion_object(p, None, "demo")["metadata"]["annotations"].clone()
+        };
+        let asked = annotations(&record("Running", true));
+        assert_eq!(asked[CREATE_ACTOR], "admin");
+        let request: Value = serde_json::from_str(asked[ABORT].as_str().unwrap()).unwrap();
+        assert_eq!(request, json!({"action": "terminate", "actor": "ops"}));
+        assert_eq!(
+            annotations(&record("Running", false)),
+            json!({ CREATE_ACTOR: "admin" })
+        );
+        assert_eq!(
+            annotations(&record("Aborted", true)),
+            json!({ CREATE_ACTOR: "admin" })
+        );
+    }
+}
