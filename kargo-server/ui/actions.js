@@ -115,7 +115,8 @@ export async function promote(project, stage, freight) {
     const body = await get(projectPath(project, `/freight?stage=${encodeURIComponent(stage)}`));
     available = Object.values(body.groups || {}).flatMap((g) => g.items || []);
   } catch (e) {
-    toast(`Cannot list the Freight available to ${stage}: ${e.message}`);
+    // A refused token has sent the person to sign in again, saying why.
+    if (e.status !== 401) toast(`Cannot list the Freight available to ${stage}: ${e.message}`);
     return null;
   }
   const choice = freightChoice(available, `Freight available to ${stage}`);
