@@ -16,7 +16,7 @@ async fn the_token_lasts_as_long_as_the_tab_and_a_refused_one_sends_the_person_t
     // the person looks at the graph.
     let auth = Auth::from_yaml(&auth_file(), "auth.yaml")
         .unwrap()
-        .with_login_ttl(Duration::from_secs(3));
+        .with_login_ttl(Duration::from_secs(5));
     let server = UiServer::start_with(&world, Some(auth)).await;
     let (browser, shots, _permit) = browser("session").await;
 
