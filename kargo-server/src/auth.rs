@@ -293,6 +293,12 @@ impl Auth {
         })
     }
 
+    /// Sets how long a login token is valid (default [`LOGIN_TOKEN_TTL`]).
+    pub fn with_login_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
     /// Whether the admin may log in.
     pub fn admin_enabled(&self) -> bool {
         self.admin_password_hash.is_some()

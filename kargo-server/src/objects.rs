@@ -52,6 +52,10 @@ pub fn list_json<'a>(kind: Kind, items: impl Iterator<Item = &'a Arc<Value>>) ->
 pub const API_VERSION: &str = "kargo.akuity.io/v1alpha1";
 /// The annotation naming who created a Promotion.
 pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
+/// The annotation of a Promotion asked to abort and not stopped yet:
+/// Kargo's `AbortPromotionRequest` as JSON, `{"action": "terminate",
+/// "actor": ...}`.
+pub const ABORT: &str = "kargo.akuity.io/abort";
 
 /// The kinds of resource that can be watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -330,8 +334,16 @@ pub fn promotion_object(p: &PromotionRecord, freight: Option<&Freight>, project:
     if let Some(at) = p.created_at {
         meta["creationTimestamp"] = Value::String(at.to_string());
     }
+    let mut annotations = Map::new();
     if !p.actor.is_empty() {
-        meta["annotations"] = json!({ CREATE_ACTOR: p.actor });
+        annotations.insert(CREATE_ACTOR.to_owned(), Value::String(p.actor.clone()));
+    }
+    if let Some(abort) = p.abort.as_ref().filter(|_| !p.phase.is_terminal()) {
+        let request = json!({"action": "terminate", "actor": abort.actor});
+        annotations.insert(ABORT.to_owned(), Value::String(request.to_string()));
+    }
+    if !annotations.is_empty() {
+        meta["annotations"] = Value::Object(annotations);
     }
     let mut spec = json!({
         "stage": p.stage,
@@ -530,5 +542,43 @@ impl StageView<'_> {
         status.insert("conditions".to_owned(), Value::Array(conditions));
         value["status"] = Value::Object(status);
         value
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A promotion of `phase` as the store keeps it, asked to abort by
+    /// `ops` when `aborted`.
+    fn record(phase: &str, aborted: bool) -> PromotionRecord {
+        let mut value = json!({
+            "name": "prod.000000000001.abc1234", "stage": "prod", "freight": "abc1234",
+            "origin": {"kind": "Warehouse", "name": "app"}, "actor": "admin", "phase": phase,
+        });
+        if aborted {
+            value["abort"] = json!({"actor": "ops", "at": "2026-01-01T00:00:00Z"});
+        }
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_promotion_asked_to_abort_carries_kargos_annotation_until_it_stops() {
+        let annotations = |p: &PromotionRecord| {
+            promotion_object(p, None, "demo")["metadata"]["annotations"].clone()
+        };
+        let asked = annotations(&record("Running", true));
+        assert_eq!(asked[CREATE_ACTOR], "admin");
+        let request: Value = serde_json::from_str(asked[ABORT].as_str().unwrap()).unwrap();
+        assert_eq!(request, json!({"action": "terminate", "actor": "ops"}));
+        assert_eq!(
+            annotations(&record("Running", false)),
+            json!({ CREATE_ACTOR: "admin" })
+        );
+        assert_eq!(
+            annotations(&record("Aborted", true)),
+            json!({ CREATE_ACTOR: "admin" })
+        );
     }
 }

@@ -115,7 +115,8 @@ export async function promote(project, stage, freight) {
     const body = await get(projectPath(project, `/freight?stage=${encodeURIComponent(stage)}`));
     available = Object.values(body.groups || {}).flatMap((g) => g.items || []);
   } catch (e) {
-    toast(`Cannot list the Freight available to ${stage}: ${e.message}`);
+    // A refused token has sent the person to sign in again, saying why.
+    if (e.status !== 401) toast(`Cannot list the Freight available to ${stage}: ${e.message}`);
     return null;
   }
   const choice = freightChoice(available, `Freight available to ${stage}`);
@@ -177,8 +178,14 @@ export function abort(project, promotion) {
     confirm: 'Abort',
     danger: true,
     run: async () => {
-      await call('POST', projectPath(project, `/promotions/${encodeURIComponent(nameOf(promotion))}/abort`));
-      return `Promotion ${nameOf(promotion)} aborted.`;
+      const path = projectPath(project, `/promotions/${encodeURIComponent(nameOf(promotion))}`);
+      await call('POST', `${path}/abort`);
+      // A waiting or queued promotion ends at once; a running step first
+      // finishes.
+      const now = await get(path).catch(() => null);
+      return now?.status?.phase === 'Aborted'
+        ? `Promotion ${nameOf(promotion)} aborted.`
+        : `Promotion ${nameOf(promotion)} stops at its next step boundary.`;
     },
   });
 }

@@ -1,12 +1,44 @@
 // The /v1beta1 API as any client calls it: a bearer token, JSON, and the
 // watch streams read with fetch() (EventSource cannot send a token).
 
+// The token lives in sessionStorage: it survives a reload and the app's
+// own navigation, but not the tab, so a shared or forgotten browser does
+// not stay signed in; other tabs sign in for themselves. (Any storage a
+// script can read is open to a script injected into the page: the strict
+// Content-Security-Policy is what keeps such scripts out.)
 const TOKEN_KEY = 'kargo-rs.token';
 const ROLES = ['viewer', 'promoter', 'admin'];
 
+// Earlier versions kept the token in localStorage, where it outlived the
+// tab: forget it.
+try {
+  localStorage.removeItem(TOKEN_KEY);
+} catch {
+  // Storage disabled: nothing was kept.
+}
+
+function stored() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+function store(token) {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Storage disabled: the token lasts as long as the page.
+  }
+}
+
 /** Who is signed in, and what the server told us about them. */
 export const session = {
-  token: localStorage.getItem(TOKEN_KEY) || '',
+  token: stored(),
+  /** Why the person was signed out (shown on the login page), if they were. */
+  notice: '',
   /** The server's public configuration: skipAuth, adminAccountEnabled. */
   config: null,
   /** From the x-kargo-subject and x-kargo-role headers of the last answer. */
@@ -22,16 +54,18 @@ function changed() {
 /** Remembers `token` for the next calls (and visits). */
 export function signIn(token) {
   session.token = token;
-  localStorage.setItem(TOKEN_KEY, token);
+  session.notice = '';
+  store(token);
   changed();
 }
 
-/** Forgets the token. */
-export function signOut() {
+/** Forgets the token; `notice` says why, on the login page. */
+export function signOut(notice = '') {
   session.token = '';
   session.subject = '';
   session.role = '';
-  localStorage.removeItem(TOKEN_KEY);
+  session.notice = notice;
+  store('');
   changed();
 }
 
@@ -48,7 +82,7 @@ export class ApiError extends Error {
   }
 }
 
-/** Called with the path to go to when a token is refused (set by the app). */
+/** Called with the API's message when a token is refused (set by the app). */
 let onUnauthorized = () => {};
 export function whenUnauthorized(fn) {
   onUnauthorized = fn;
@@ -78,7 +112,7 @@ async function failure(response) {
   } catch {
     // Not JSON: keep the status line.
   }
-  if (response.status === 401) onUnauthorized();
+  if (response.status === 401) onUnauthorized(message);
   return new ApiError(response.status, message);
 }
 

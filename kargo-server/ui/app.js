@@ -85,6 +85,8 @@ async function render() {
     app.navigate(`/login?next=${encodeURIComponent(path + location.search)}`, { replace: true });
     return;
   }
+  // A dialog belongs to the page it was opened on.
+  for (const dialog of document.querySelectorAll('dialog')) dialog.remove();
   if (current?.store) current.store.listeners.delete(drawBar);
   if (current?.destroy) current.destroy();
   current = null;
@@ -106,10 +108,11 @@ document.addEventListener('click', (event) => {
 });
 window.addEventListener('popstate', render);
 
-// A refused token sends the person to sign in again, then back here.
-whenUnauthorized(() => {
+// A refused token (expired, or revoked by a new signing key or auth
+// file) sends the person to sign in again, saying why, then back here.
+whenUnauthorized((message) => {
   if (location.pathname === '/login') return;
-  signOut();
+  signOut(`You were signed out: the server refused your token (${message}). Sign in again to go on.`);
   releaseAll();
   app.navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}`, { replace: true });
 });

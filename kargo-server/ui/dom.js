@@ -102,3 +102,18 @@ export function duration(start, end) {
   const m = Math.floor(ms / 60000);
   return m < 60 ? `${m} min ${Math.round((ms % 60000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+
+/**
+ * A pull request ({url, id, web} from model.pullRequest): a link to a
+ * forge's page, opened in a new tab; other URLs (the local provider's)
+ * as text, the URL in the title.
+ */
+export function pullRequestLink(pr, { full = false } = {}) {
+  const label = `Pull request${pr.id ? ` #${pr.id}` : ''}`;
+  if (pr.web) {
+    return h('a', { class: 'pr', href: pr.url, target: '_blank', rel: 'noopener noreferrer', 'data-test': 'pull-request' },
+      full ? pr.url : `${label} ↗`);
+  }
+  return h('span', { class: 'pr', title: pr.url, 'data-test': 'pull-request' },
+    full ? [label, ' ', h('code', {}, pr.url)] : label);
+}

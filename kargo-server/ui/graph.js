@@ -3,10 +3,10 @@
 // project of thousands of Stages scrolls as one of three. Arrow keys move
 // between nodes: left and right along the edges, up and down in a column.
 
-import { h, s, fill, when } from './dom.js';
+import { h, s, fill, when, pullRequestLink } from './dom.js';
 import {
   NODE, layout, shapeOf, condition, currentFreight, versions, verification,
-  currentStep, failedStep, pullRequest, stageHealth, failedPhase, freightLabel,
+  currentStep, failedStep, pullRequest, stageHealth, failedPhase, freightLabel, abortRequest, verificationFailed,
 } from './model.js';
 import * as actions from './actions.js';
 
@@ -207,7 +207,8 @@ function stageCard(project, stage, node, style, matched, store) {
       h('span', { class: 'spinner', 'aria-hidden': 'true' }),
       h('a', { href: `/project/${enc(project)}/promotion/${enc(running.name)}` }, phase),
       target ? ` ${freightLabel(target)}` : '',
-      step.count ? ` · step ${step.index + 1}/${step.count} ${step.alias}` : '');
+      step.count ? ` · step ${step.index + 1}/${step.count} ${step.alias}` : '',
+      abortRequest(runningObject) ? h('span', { class: 'aborting', 'data-test': 'aborting' }, ' · aborting') : null);
   } else if (last) {
     const phase = last.status?.phase || lastObject?.status?.phase || '';
     promotionLine = h('div', { class: ['promotion', `phase-${phase.toLowerCase()}`], 'data-test': 'promotion' },
@@ -217,7 +218,9 @@ function stageCard(project, stage, node, style, matched, store) {
   const verified = v ? h('div', { class: ['verification', `verify-${String(v.phase).toLowerCase()}`], 'data-test': 'verification' },
     'Verification ', h('strong', {}, v.phase)) : null;
   const pr = pullRequest(runningObject);
-  const failure = !running && failedPhase(last?.status?.phase) ? failedStep(lastObject) || { message: last.status?.message } : null;
+  // A failed promotion's step, or else a failed verification, says why.
+  const failure = (!running && failedPhase(last?.status?.phase) ? failedStep(lastObject) || { message: last.status?.message } : null)
+    || (!running && verificationFailed(v) && v.message ? { alias: 'verification', message: v.message } : null);
   const downstream = node.downs.filter((d) => d.kind === 'Stage').map((d) => d.name);
   const acts = [];
   if (actions.mayAct() && stage) {
@@ -240,7 +243,7 @@ function stageCard(project, stage, node, style, matched, store) {
   freightLine,
   promotionLine,
   verified,
-  pr ? h('a', { class: 'pr', href: pr, target: '_blank', rel: 'noopener noreferrer' }, 'Pull request ↗') : null,
+  pr ? pullRequestLink(pr) : null,
   failure?.message ? h('p', { class: 'failure', title: failure.message, 'data-test': 'failure' }, failure.alias ? `${failure.alias}: ` : '', failure.message) : null,
   acts.length ? h('div', { class: 'actions' }, acts) : null);
 }

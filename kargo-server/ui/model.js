@@ -73,6 +73,22 @@ export function currentStep(promotion) {
   };
 }
 
+/**
+ * Who asked a running promotion to abort ({actor}), from Kargo's
+ * annotation `kargo.akuity.io/abort`; null when nobody did (or it has
+ * stopped).
+ */
+export function abortRequest(promotion) {
+  const text = promotion?.metadata?.annotations?.['kargo.akuity.io/abort'];
+  if (!text || finished(promotion?.status?.phase)) return null;
+  try {
+    const request = JSON.parse(text);
+    return { actor: request.actor || '' };
+  } catch {
+    return { actor: '' };
+  }
+}
+
 /** The first failed step of a promotion: {alias, message}. */
 export function failedStep(promotion) {
   const meta = promotion?.status?.stepExecutionMetadata || [];
@@ -81,12 +97,21 @@ export function failedStep(promotion) {
   return promotion?.status?.message ? { alias: '', message: promotion.status.message } : null;
 }
 
-/** The pull request a promotion opened or waits for (an output `pr.url`). */
+/**
+ * The pull request a promotion opened or waits for (the output `pr` of
+ * git-open-pr and git-wait-for-pr, the newest first): {url, id, web}.
+ * `web` tells a forge's page a browser can open (http or https) from
+ * another URL, such as the local provider's (the repository's URL with
+ * `#pull/N`), which is shown but not linked.
+ */
 export function pullRequest(promotion) {
   const state = promotion?.status?.state || {};
-  for (const output of Object.values(state)) {
+  for (const output of Object.values(state).reverse()) {
     const url = output?.pr?.url;
-    if (typeof url === 'string' && /^https?:\/\//.test(url)) return url;
+    if (typeof url === 'string' && url) {
+      const id = output.pr.id ?? (/(\d+)\/?$/.exec(url) || [])[1];
+      return { url, id: id === undefined ? '' : String(id), web: /^https?:\/\//i.test(url) };
+    }
   }
   return null;
 }
@@ -121,6 +146,9 @@ export function freightNewestFirst(freight) {
 /** The label of a Freight: its alias, or the start of its ID. */
 export const freightLabel = (f) => f?.alias || nameOf(f).slice(0, 7) || f?.name?.slice(0, 7) || '';
 
+/** Whether a verification (from `verification()`) did not pass. */
+export const verificationFailed = (v) => Boolean(v) && ['Failed', 'Error', 'Errored', 'Inconclusive'].includes(v.phase);
+
 /** A Stage's health, one word for colours: ok, failed, running, unknown. */
 export function stageHealth(stage, promotions) {
   if (stage?.status?.currentPromotion) return 'running';
@@ -128,7 +156,7 @@ export function stageHealth(stage, promotions) {
   const phase = last?.status?.phase || promotions?.get(last?.name)?.status?.phase;
   if (failedPhase(phase)) return 'failed';
   const v = verification(stage);
-  if (v && ['Failed', 'Error', 'Errored', 'Inconclusive'].includes(v.phase)) return 'failed';
+  if (verificationFailed(v)) return 'failed';
   if (currentFreight(stage).length) return 'ok';
   return 'unknown';
 }

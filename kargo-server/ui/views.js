@@ -2,11 +2,11 @@
 // element, draws itself from a live store, and returns {title, crumbs,
 // store, destroy}.
 
-import { h, fill, when, duration } from './dom.js';
-import { get, login, signIn, publicConfig, session } from './api.js';
+import { h, fill, when, duration, pullRequestLink } from './dom.js';
+import { get, login, signIn, signOut, publicConfig, session } from './api.js';
 import { acquire, release } from './store.js';
 import {
-  nameOf, condition, currentFreight, versions, verification, currentStep, failedStep,
+  nameOf, condition, currentFreight, versions, verification, currentStep, failedStep, abortRequest,
   pullRequest, redact, newestFirst, freightNewestFirst, freightLabel, finished, upstreams, stageHealth, layout,
 } from './model.js';
 import { Graph } from './graph.js';
@@ -94,8 +94,7 @@ export function loginView(params, main, app) {
       await get('/projects');
       done(token);
     } catch (e) {
-      session.token = '';
-      localStorage.removeItem('kargo-rs.token');
+      signOut();
       throw e;
     }
   };
@@ -123,6 +122,7 @@ export function loginView(params, main, app) {
     }
     fill(main, h('div', { class: 'login' },
       h('h1', {}, 'Sign in to Kargo'),
+      session.notice ? h('p', { class: 'notice', role: 'status', 'data-test': 'signed-out' }, session.notice) : null,
       config.adminAccountEnabled ? form('password', 'Admin password', 'password', 'Sign in as admin', async (pw) => done(await login(pw))) : null,
       config.adminAccountEnabled ? h('p', { class: 'or' }, 'or') : null,
       form('token', 'API token', 'password', 'Sign in with token', tryToken),
@@ -423,12 +423,15 @@ export function promotionView(params, main) {
     const pr = pullRequest(p);
     const failure = ['Failed', 'Errored'].includes(phase) ? failedStep(p) : null;
     const freightRef = p.status?.freight || { name: p.spec?.freight };
+    const aborting = abortRequest(p);
     const acts = [];
-    if (actions.mayAct() && !finished(phase)) {
+    if (actions.mayAct() && !finished(phase) && !aborting) {
       acts.push(h('button', { type: 'button', class: 'danger', onclick: () => actions.abort(project, p), 'data-test': 'abort' }, 'Abort'));
     }
     fill(main, h('div', { class: 'page' },
       h('div', { class: 'page-head' }, h('h1', {}, h('span', { class: 'muted' }, 'Promotion '), name), acts.length ? h('div', { class: 'toolbar' }, acts) : null),
+      aborting ? h('p', { class: 'note', role: 'status', 'data-test': 'aborting' },
+        `Abort asked${aborting.actor ? ` by ${aborting.actor}` : ''}: the promotion stops once its running step ends.`) : null,
       dl([
         ['Phase', [phaseBadge(phase, 'phase'), phase === 'Running' && step.count ? h('span', { class: 'muted' }, ` step ${step.index + 1} of ${step.count}: ${step.alias}`) : null]],
         ['Stage', h('a', { href: stageUrl(project, p.spec?.stage) }, p.spec?.stage)],
@@ -436,8 +439,8 @@ export function promotionView(params, main) {
         ['Created', [when(p.metadata?.creationTimestamp), ' by ', p.metadata?.annotations?.['kargo.akuity.io/create-actor'] || 'the controller']],
         ['Started', when(p.status?.startedAt)],
         ['Took', p.status?.startedAt ? duration(p.status.startedAt, p.status.finishedAt) : null],
-        ['Pull request', pr ? h('a', { href: pr, target: '_blank', rel: 'noopener noreferrer' }, pr) : null],
-        ['Message', failure ? h('span', { class: 'failure' }, failure.alias ? `${failure.alias}: ` : '', failure.message) : p.status?.message],
+        ['Pull request', pr ? pullRequestLink(pr, { full: true }) : null],
+        ['Message', failure ? h('span', { class: 'failure', 'data-test': 'failure' }, failure.alias ? `${failure.alias}: ` : '', failure.message) : p.status?.message],
       ]),
       section('Steps', stepsTable(p))));
     return undefined;

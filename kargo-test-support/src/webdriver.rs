@@ -131,6 +131,21 @@ impl Browser {
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method, path, body)
+            .await
+            .unwrap_or_else(|(status, message)| {
+                panic!("WebDriver {path} answered {status}: {message}")
+            })
+    }
+
+    /// A command whose refusal is returned: the status and WebDriver's
+    /// error code (`stale element reference`, ...) with its message.
+    async fn try_command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (reqwest::StatusCode, String)> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.http.request(method, &url);
         if let Some(body) = body {
@@ -142,12 +157,13 @@ impl Browser {
             .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert!(
-            status.is_success(),
-            "WebDriver {path} answered {status}: {}",
-            body["value"]["message"]
-        );
-        body["value"].clone()
+        if !status.is_success() {
+            return Err((
+                status,
+                format!("{}: {}", body["value"]["error"], body["value"]["message"]),
+            ));
+        }
+        Ok(body["value"].clone())
     }
 
     /// Opens `url`.
@@ -228,10 +244,24 @@ impl Browser {
         .await;
     }
 
-    /// Finds (see [`Browser::find`]) and clicks.
+    /// Finds (see [`Browser::find`]) and clicks. The pages draw
+    /// themselves again on every change they are told of, so the element
+    /// found may be replaced before the click lands: then the new one is
+    /// found and clicked, as a person would click what is on the screen.
     pub async fn click_on(&self, css: &str, text: &str) {
-        let element = self.find(css, text).await;
-        self.click(&element).await;
+        for _ in 0..5 {
+            let element = self.find(css, text).await;
+            let path = format!("/element/{}/click", element.id);
+            match self
+                .try_command(reqwest::Method::POST, &path, Some(json!({})))
+                .await
+            {
+                Ok(_) => return,
+                Err((_, message)) if message.contains("stale element reference") => continue,
+                Err((status, message)) => panic!("WebDriver {path} answered {status}: {message}"),
+            }
+        }
+        panic!("{css} with text {text:?} was replaced before every click");
     }
 
     /// Types `text` into `element`.

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 
 /// The text of the graph node of `key` (`Stage/prod`), empty while absent.
-fn node_text(key: &str) -> String {
+pub(super) fn node_text(key: &str) -> String {
     format!(
         "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
     )
@@ -37,14 +37,14 @@ async fn graph_with_freight(browser: &Browser) -> String {
 }
 
 /// Marks the page: the mark is gone if the page is ever reloaded.
-async fn mark_page(browser: &Browser) {
+pub(super) async fn mark_page(browser: &Browser) {
     browser
         .eval("window.__kargoTestMark = 'no reload'", vec![])
         .await;
 }
 
 /// Takes the toasts away (before a screenshot).
-async fn dismiss_toasts(browser: &Browser) {
+pub(super) async fn dismiss_toasts(browser: &Browser) {
     browser
         .eval(
             "document.querySelectorAll('.toast').forEach(t => t.remove())",
@@ -53,7 +53,7 @@ async fn dismiss_toasts(browser: &Browser) {
         .await;
 }
 
-async fn assert_not_reloaded(browser: &Browser) {
+pub(super) async fn assert_not_reloaded(browser: &Browser) {
     let mark = browser
         .eval("return window.__kargoTestMark || null", vec![])
         .await;
@@ -168,8 +168,9 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     let running = browser
         .wait_for(
             "prod's node to show the running promotion and its step",
+            // Queued a moment (Pending) before it starts.
             "const p = document.querySelector('[data-test=\"node-Stage/prod\"] [data-test=promotion]');
-             return p && p.classList.contains('running') ? p.textContent : null",
+             return p && p.classList.contains('running') && !p.textContent.startsWith('Pending') ? p.textContent : null",
         )
         .await;
     assert!(
@@ -189,22 +190,19 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
             "return location.pathname.startsWith('/project/demo/promotion/') && document.querySelector('[data-test=steps]')",
         )
         .await;
-    let statuses = "return [...document.querySelectorAll('[data-test=steps] tbody tr')].map(r => r.dataset.status).join()";
+    // The steps' statuses and the phase, read at the same moment (read
+    // apart, the page may change between the two).
+    let statuses = "return [[...document.querySelectorAll('[data-test=steps] tbody tr')].map(r => r.dataset.status).join(),
+                            document.querySelector('[data-test=phase]')?.textContent || '']";
     let mut seen: Vec<String> = Vec::new();
     let started = std::time::Instant::now();
     loop {
-        let now = browser.eval(statuses, vec![]).await;
-        let now = now.as_str().unwrap().to_owned();
+        let read = browser.eval(statuses, vec![]).await;
+        let now = read[0].as_str().unwrap().to_owned();
         if seen.last() != Some(&now) {
             seen.push(now.clone());
         }
-        let phase = browser
-            .eval(
-                "return document.querySelector('[data-test=phase]')?.textContent || ''",
-                vec![],
-            )
-            .await;
-        if phase == "Succeeded" {
+        if read[1] == "Succeeded" {
             break;
         }
         if seen

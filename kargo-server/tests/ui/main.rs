@@ -8,9 +8,11 @@
 //! repository's `docs/ui-*.png`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod actions;
 mod bench;
 mod browser;
 mod routes;
+mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,12 +41,23 @@ fn auth_file() -> String {
     )
 }
 
-/// The custom step `pause`: waits a moment, so that a person (and a test)
-/// sees a promotion run step by step.
+/// The custom steps: `pause` waits a moment, so that a person (and a
+/// test) sees a promotion run step by step; `gate` waits while the file
+/// its config names (`file`) exists, so that a test decides when the step
+/// ends.
 const PAUSE_STEP: &str = r#"steps:
 - name: pause
   command: [sh, -c, 'cat >/dev/null; sleep 1.5; echo "{\"outputs\": {\"waited\": \"1.5s\"}}"']
   timeout: 1m
+- name: gate
+  command:
+  - sh
+  - -c
+  - |
+    file=$(sed -n 's/.*"file":"\([^"]*\)".*/\1/p')
+    while test -e "$file"; do sleep 0.1; done
+    echo '{"outputs": {"passed": true}}'
+  timeout: 2m
 "#;
 
 /// dev → staging → prod as in the API tests, prod's promotion wrapped in
@@ -96,6 +109,12 @@ impl UiServer {
     /// Serves `world`'s pipeline (SQLite, the controller's loop running),
     /// with the test auth file when `auth`.
     async fn start(world: &PipelineWorld, auth: bool) -> UiServer {
+        let auth = auth.then(|| Auth::from_yaml(&auth_file(), "auth.yaml").unwrap());
+        UiServer::start_with(world, auth).await
+    }
+
+    /// [`UiServer::start`] with `auth` (an open server without).
+    async fn start_with(world: &PipelineWorld, auth: Option<Auth>) -> UiServer {
         if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KARGO_LOG") {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter)
@@ -120,8 +139,8 @@ impl UiServer {
             .project("demo", controller)
             .run_controllers(RunOptions::default().with_interval(Duration::from_secs(3600)))
             .external_url(base.clone());
-        if auth {
-            builder = builder.auth(Auth::from_yaml(&auth_file(), "auth.yaml").unwrap());
+        if let Some(auth) = auth {
+            builder = builder.auth(auth);
         }
         let server = builder.build().await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -166,17 +185,24 @@ impl Drop for UiServer {
 /// auto-promotion on for dev and staging only (prod is promoted by a
 /// person, as in Kargo's quickstart).
 fn world() -> PipelineWorld {
-    let world = PipelineWorld::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], STAGES);
+    world_with(STAGES, &["dev", "staging"])
+}
+
+/// A pipeline of the image tag v1.0.0 and `stages`, auto-promotion on for
+/// the Stages named in `auto` only.
+fn world_with(stages: &str, auto: &[&str]) -> PipelineWorld {
+    let world = PipelineWorld::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], stages);
     let path = world.manifests().join("project.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     let every = "  - stageSelector: {name: \"glob:*\"}\n    autoPromotionEnabled: true\n";
     assert!(text.contains(every), "the ProjectConfig changed: {text}");
-    let text = text.replace(
-        every,
-        "  - stageSelector: {name: dev}\n    autoPromotionEnabled: true\n\
-         \x20 - stageSelector: {name: staging}\n    autoPromotionEnabled: true\n",
-    );
-    std::fs::write(&path, text).unwrap();
+    let policies: String = auto
+        .iter()
+        .map(|stage| {
+            format!("  - stageSelector: {{name: {stage}}}\n    autoPromotionEnabled: true\n")
+        })
+        .collect();
+    std::fs::write(&path, text.replace(every, &policies)).unwrap();
     world
 }
 
