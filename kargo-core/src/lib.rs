@@ -64,6 +64,7 @@ pub mod manifest;
 pub mod model;
 pub mod pipeline;
 pub mod retry;
+pub mod semver;
 pub mod state;
 pub mod step;
 pub mod time;

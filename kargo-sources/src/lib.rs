@@ -62,7 +62,6 @@ pub mod helm;
 pub mod oci;
 // Shared by the tag-based sources (images, git tags, charts).
 #[cfg_attr(not(any(feature = "oci", feature = "git")), allow(dead_code))]
-mod semver;
 mod source;
 pub mod warehouse;
 

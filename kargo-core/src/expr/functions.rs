@@ -173,11 +173,7 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
         |args: Rest<MjValue>| -> Result<MjValue, Error> {
             arity("semverParse", &args, 1, 1)?;
             let s = string_arg("semverParse", "the", &args[0])?;
-            let v = SemVer::parse(s).map_err(|e| {
-                fail(format!(
-                    "semverParse(): invalid semantic version {s:?}: {e}"
-                ))
-            })?;
+            let v = SemVer::parse(s).map_err(|e| fail(format!("semverParse(): {e}")))?;
             Ok(MjValue::from_object(v))
         },
     );
@@ -725,123 +721,43 @@ pub(super) fn semver_text(v: &MjValue) -> Option<String> {
 /// library Masterminds/semver): a `v` prefix is allowed, missing minor and
 /// patch numbers are zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct SemVer {
-    major: u64,
-    minor: u64,
-    patch: u64,
-    pre: String,
-    metadata: String,
-    original: String,
-}
+pub(super) struct SemVer(crate::semver::Version);
 
 impl std::fmt::Display for SemVer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
-        if !self.pre.is_empty() {
-            write!(f, "-{}", self.pre)?;
-        }
-        if !self.metadata.is_empty() {
-            write!(f, "+{}", self.metadata)?;
-        }
-        Ok(())
+        self.0.fmt(f)
     }
-}
-
-fn valid_identifiers(s: &str, what: &str, no_leading_zero: bool) -> Result<(), String> {
-    for part in s.split('.') {
-        if part.is_empty() || !part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(format!("invalid {what} {s:?}"));
-        }
-        if no_leading_zero
-            && part.len() > 1
-            && part.starts_with('0')
-            && part.chars().all(|c| c.is_ascii_digit())
-        {
-            return Err(format!("{what} segment {part:?} starts with 0"));
-        }
-    }
-    Ok(())
 }
 
 impl SemVer {
-    pub(super) fn parse(s: &str) -> Result<SemVer, String> {
-        let body = s.strip_prefix('v').unwrap_or(s);
-        let (rest, metadata) = match body.split_once('+') {
-            Some((r, m)) => (r, m),
-            None => (body, ""),
-        };
-        let (core, pre) = match rest.split_once('-') {
-            Some((c, p)) => (c, p),
-            None => (rest, ""),
-        };
-        if body.contains('+') {
-            valid_identifiers(metadata, "metadata", false)?;
-        }
-        if rest.contains('-') {
-            valid_identifiers(pre, "prerelease", true)?;
-        }
-        let nums: Vec<&str> = core.split('.').collect();
-        if nums.len() > 3
-            || nums
-                .iter()
-                .any(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err("not MAJOR[.MINOR[.PATCH]]".into());
-        }
-        let num = |i: usize| -> Result<u64, String> {
-            nums.get(i).map_or(Ok(0), |n| {
-                n.parse::<u64>().map_err(|e| format!("number {n:?}: {e}"))
-            })
-        };
-        Ok(SemVer {
-            major: num(0)?,
-            minor: num(1)?,
-            patch: num(2)?,
-            pre: pre.to_owned(),
-            metadata: metadata.to_owned(),
-            original: s.to_owned(),
-        })
-    }
-
-    fn bumped(&self, major: u64, minor: u64, patch: u64) -> SemVer {
-        let mut next = SemVer {
-            major,
-            minor,
-            patch,
-            pre: String::new(),
-            metadata: String::new(),
-            original: String::new(),
-        };
-        let prefix = if self.original.starts_with('v') {
-            "v"
-        } else {
-            ""
-        };
-        next.original = format!("{prefix}{next}");
-        next
+    pub(super) fn parse(s: &str) -> Result<SemVer, crate::semver::InvalidVersion> {
+        crate::semver::Version::parse(s, false).map(SemVer)
     }
 
     fn method(&self, name: &str) -> Result<MjValue, Error> {
+        let v = &self.0;
         let overflow = || fail(format!("semver {name}(): the version number overflows"));
         let inc = |n: u64| n.checked_add(1).ok_or_else(overflow);
+        let release =
+            |major, minor, patch| MjValue::from_object(SemVer(v.release(major, minor, patch)));
         Ok(match name {
-            "Major" => MjValue::from(self.major),
-            "Minor" => MjValue::from(self.minor),
-            "Patch" => MjValue::from(self.patch),
-            "Prerelease" => MjValue::from(self.pre.as_str()),
-            "Metadata" => MjValue::from(self.metadata.as_str()),
-            "Original" => MjValue::from(self.original.as_str()),
-            "String" => MjValue::from(self.to_string()),
-            "IncMajor" => MjValue::from_object(self.bumped(inc(self.major)?, 0, 0)),
-            "IncMinor" => MjValue::from_object(self.bumped(self.major, inc(self.minor)?, 0)),
+            "Major" => MjValue::from(v.major()),
+            "Minor" => MjValue::from(v.minor()),
+            "Patch" => MjValue::from(v.patch()),
+            "Prerelease" => MjValue::from(v.prerelease()),
+            "Metadata" => MjValue::from(v.metadata()),
+            "Original" => MjValue::from(v.original()),
+            "String" => MjValue::from(v.to_string()),
+            "IncMajor" => release(inc(v.major())?, 0, 0),
+            "IncMinor" => release(v.major(), inc(v.minor())?, 0),
             "IncPatch" => {
                 // A prerelease is followed by its own release, as in Masterminds/semver.
-                let patch = if self.pre.is_empty() {
-                    inc(self.patch)?
+                let patch = if v.prerelease().is_empty() {
+                    inc(v.patch())?
                 } else {
-                    self.patch
+                    v.patch()
                 };
-                MjValue::from_object(self.bumped(self.major, self.minor, patch))
+                release(v.major(), v.minor(), patch)
             }
             _ => {
                 return Err(Error::new(
@@ -889,16 +805,16 @@ impl Object for SemVer {
 /// none does, `Incomparable` when either is not a version. Prereleases are
 /// not compared, as in Kargo.
 pub(super) fn semver_diff(a: &str, b: &str) -> &'static str {
-    let (Ok(a), Ok(b)) = (SemVer::parse(a), SemVer::parse(b)) else {
+    let (Ok(SemVer(a)), Ok(SemVer(b))) = (SemVer::parse(a), SemVer::parse(b)) else {
         return "Incomparable";
     };
-    if a.major != b.major {
+    if a.major() != b.major() {
         "Major"
-    } else if a.minor != b.minor {
+    } else if a.minor() != b.minor() {
         "Minor"
-    } else if a.patch != b.patch {
+    } else if a.patch() != b.patch() {
         "Patch"
-    } else if a.metadata != b.metadata {
+    } else if a.metadata() != b.metadata() {
         "Metadata"
     } else {
         "None"

@@ -117,7 +117,7 @@ fn order(a: &Freight, b: &Freight, order_by: &str) -> Ordering {
         && let (Some((repo_a, tag_a)), Some((repo_b, tag_b))) = (repo_and_tag(a), repo_and_tag(b))
         && repo_a == repo_b
     {
-        let version = |t: &str| semver::Version::parse(t.trim_start_matches('v')).ok();
+        let version = |t: &str| kargo_core::semver::Version::parse(t, false).ok();
         return match (version(&tag_a), version(&tag_b)) {
             (Some(x), Some(y)) => x.cmp(&y),
             _ => tag_a.cmp(&tag_b),

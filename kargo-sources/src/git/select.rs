@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use super::Error;
 use super::history::{CommitMeta, History, Link, TagMeta};
 use super::paths::PathFilter;
-use crate::semver::{Constraint, Version};
 use crate::source::DiscoveredCommit;
+use kargo_core::semver::{Constraint, Version};
 
 /// Subjects longer than this are cut (Kargo keeps Freight small).
 const SUBJECT_LIMIT: usize = 80;
@@ -195,7 +195,7 @@ impl Selector {
             return true;
         }
         Version::parse(tag, self.strict_semvers)
-            .is_some_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
+            .is_ok_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
     }
 
     /// The full name of the branch followed, if it can be known.
@@ -375,7 +375,11 @@ impl Selector {
                 // greatest first (`Version`'s order breaks ties so).
                 let mut keyed: Vec<(Version, TagMeta)> = tags
                     .into_iter()
-                    .filter_map(|t| Version::parse(&t.tag, self.strict_semvers).map(|v| (v, t)))
+                    .filter_map(|t| {
+                        Version::parse(&t.tag, self.strict_semvers)
+                            .ok()
+                            .map(|v| (v, t))
+                    })
                     .collect();
                 keyed.sort_by(|a, b| b.0.cmp(&a.0));
                 tags = keyed.into_iter().map(|(_, t)| t).collect();

@@ -23,8 +23,8 @@ use kargo_core::model::{ChartSubscription, RepoSubscription, SubscriptionSource}
 use serde::Deserialize;
 
 use crate::oci::{Core, describe};
-use crate::semver::{Constraint, Version};
 use crate::source::{Capabilities, ChartDiscovery, DiscoverOptions, Discovered, Source};
+use kargo_core::semver::{Constraint, Version};
 
 /// The subscription key [`ChartSource`] handles.
 pub const KIND: &str = "chart";
@@ -182,7 +182,7 @@ impl ChartSource {
             .map(|entries| {
                 entries
                     .iter()
-                    .filter_map(|e| Version::parse(&e.version, false))
+                    .filter_map(|e| Version::parse(&e.version, false).ok())
                     .collect()
             })
             .unwrap_or_default())
@@ -202,7 +202,7 @@ impl ChartSource {
             .await?
             .iter()
             .filter(|t| !t.starts_with('v'))
-            .filter_map(|t| Version::parse(&t.replace('_', "+"), true))
+            .filter_map(|t| Version::parse(&t.replace('_', "+"), true).ok())
             .collect())
     }
 

@@ -70,10 +70,10 @@ pub use artifact::ArtifactSource;
 use repo::{Layout, Remote, Repository};
 use select::{MetaCache, Platform, Selected, Selector};
 
-use crate::semver::Constraint;
 use crate::source::{
     Capabilities, DiscoverOptions, Discovered, DiscoveredImage, ImageDiscovery, Source,
 };
+use kargo_core::semver::Constraint;
 
 /// The subscription key [`ImageSource`] handles.
 pub const KIND: &str = "image";

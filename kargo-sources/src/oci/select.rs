@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::Error;
 use super::repo::Repository;
-use crate::semver::{Constraint, Version};
+use kargo_core::semver::{Constraint, Version};
 
 /// The annotation holding an image's creation time.
 const CREATED: &str = "org.opencontainers.image.created";
@@ -336,7 +336,7 @@ impl Selector {
             ImageSelectionStrategy::SemVer => {
                 let mut versions: Vec<Version> = tags
                     .iter()
-                    .filter_map(|t| Version::parse(t, self.strict_semvers))
+                    .filter_map(|t| Version::parse(t, self.strict_semvers).ok())
                     .filter(|v| self.constraint.as_ref().is_none_or(|c| c.matches(v)))
                     .collect();
                 versions.sort_by(|a, b| b.cmp(a));

@@ -3,73 +3,158 @@
 //! wildcards (`1.2.x`), `||`, `,`- or space-separated comparators, hyphen
 //! ranges, `~`, `^`, and prereleases that only satisfy a constraint whose
 //! comparator has a prerelease itself.
+//!
+//! One implementation serves the Warehouse sources (selecting tags and
+//! chart versions) and the expressions' `semverParse()` and `semverDiff()`.
+//!
+//! ```
+//! use kargo_core::semver::{Constraint, Version};
+//!
+//! let v = Version::parse("v1.4", false).unwrap();
+//! assert_eq!((v.major(), v.minor(), v.patch()), (1, 4, 0));
+//! assert!(Constraint::parse("^1.2").unwrap().matches(&v));
+//! assert!(Version::parse("v1.4", true).is_err(), "strict needs all three numbers");
+//! ```
 
 use std::cmp::Ordering;
 use std::fmt;
 
 use semver::Prerelease;
 
-/// A version parsed from a tag, keeping the tag it came from.
+/// A version parsed from a tag or a string, keeping the text it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Version {
+pub struct Version {
     major: u64,
     minor: u64,
     patch: u64,
     pre: Prerelease,
+    metadata: String,
     original: String,
+}
+
+/// A version that cannot be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid semantic version {text:?}: {reason}")]
+pub struct InvalidVersion {
+    /// The text given.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 impl Version {
     /// Parses `text` loosely (`v1`, `1.2`, `1.2.3-rc.1+build`), or, when
-    /// `strict`, only with all of major, minor and patch (a `v` prefix is
-    /// still allowed), as Kargo's `strictSemvers` does.
-    pub(crate) fn parse(text: &str, strict: bool) -> Option<Version> {
+    /// `strict`, only with all of major, minor and patch and no leading
+    /// zeros (a `v` prefix is still allowed), as Kargo's `strictSemvers`
+    /// does.
+    pub fn parse(text: &str, strict: bool) -> Result<Version, InvalidVersion> {
+        let invalid = |reason: String| InvalidVersion {
+            text: text.to_owned(),
+            reason,
+        };
         let body = text.strip_prefix('v').unwrap_or(text);
-        let (core, build) = match body.split_once('+') {
-            Some((core, build)) => (core, Some(build)),
+        let (core, metadata) = match body.split_once('+') {
+            Some((core, metadata)) => (core, Some(metadata)),
             None => (body, None),
         };
-        if let Some(build) = build
-            && !valid_identifiers(build)
+        if let Some(metadata) = metadata
+            && !valid_identifiers(metadata)
         {
-            return None;
+            return Err(invalid(format!("invalid metadata {metadata:?}")));
         }
         let (numbers, pre) = match core.split_once('-') {
             Some((numbers, pre)) => (numbers, Some(pre)),
             None => (core, None),
         };
         let parts: Vec<&str> = numbers.split('.').collect();
-        if parts.is_empty() || parts.len() > 3 || (strict && parts.len() != 3) {
-            return None;
+        if parts.len() > 3 || (strict && parts.len() != 3) {
+            let wanted = if strict {
+                "MAJOR.MINOR.PATCH"
+            } else {
+                "MAJOR[.MINOR[.PATCH]]"
+            };
+            return Err(invalid(format!("not {wanted}")));
         }
         let mut nums = [0u64; 3];
         for (i, part) in parts.iter().enumerate() {
             if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
+                return Err(invalid(format!("{part:?} is not a number")));
             }
             if strict && part.len() > 1 && part.starts_with('0') {
-                return None;
+                return Err(invalid(format!("{part:?} starts with 0")));
             }
-            nums[i] = part.parse().ok()?;
+            nums[i] = part
+                .parse()
+                .map_err(|e| invalid(format!("number {part:?}: {e}")))?;
+        }
+        if let Some(zero) = pre.and_then(|pre| {
+            pre.split('.').find(|id| {
+                id.len() > 1 && id.starts_with('0') && id.bytes().all(|b| b.is_ascii_digit())
+            })
+        }) {
+            return Err(invalid(format!(
+                "prerelease segment {zero:?} starts with 0"
+            )));
         }
         let pre = match pre {
-            Some(pre) if valid_identifiers(pre) => Prerelease::new(pre).ok()?,
-            Some(_) => return None,
+            Some(pre) if valid_identifiers(pre) => {
+                Prerelease::new(pre).map_err(|e| invalid(format!("prerelease {pre:?}: {e}")))?
+            }
+            Some(pre) => return Err(invalid(format!("invalid prerelease {pre:?}"))),
             None => Prerelease::EMPTY,
         };
-        Some(Version {
+        Ok(Version {
             major: nums[0],
             minor: nums[1],
             patch: nums[2],
             pre,
+            metadata: metadata.unwrap_or_default().to_owned(),
             original: text.to_owned(),
         })
     }
 
+    /// The release `major.minor.patch`, written with this version's `v`
+    /// prefix if it had one (what `IncMajor()` and friends return).
+    #[must_use]
+    pub fn release(&self, major: u64, minor: u64, patch: u64) -> Version {
+        let mut next = version(major, minor, patch);
+        let prefix = if self.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
+        next.original = format!("{prefix}{next}");
+        next
+    }
+
     /// The text the version was parsed from.
-    #[cfg_attr(not(feature = "oci"), allow(dead_code))]
-    pub(crate) fn original(&self) -> &str {
+    pub fn original(&self) -> &str {
         &self.original
+    }
+
+    /// The major number.
+    pub fn major(&self) -> u64 {
+        self.major
+    }
+
+    /// The minor number (0 when the text had none).
+    pub fn minor(&self) -> u64 {
+        self.minor
+    }
+
+    /// The patch number (0 when the text had none).
+    pub fn patch(&self) -> u64 {
+        self.patch
+    }
+
+    /// The prerelease (`rc.1` of `1.2.3-rc.1`), empty when none.
+    pub fn prerelease(&self) -> &str {
+        self.pre.as_str()
+    }
+
+    /// The build metadata (`b.5` of `1.2.3+b.5`), empty when none.
+    pub fn metadata(&self) -> &str {
+        &self.metadata
     }
 
     fn triple(&self) -> (u64, u64, u64) {
@@ -78,6 +163,21 @@ impl Version {
 
     fn has_pre(&self) -> bool {
         !self.pre.is_empty()
+    }
+}
+
+impl fmt::Display for Version {
+    /// The canonical form: `MAJOR.MINOR.PATCH[-PRE][+METADATA]`, without a
+    /// `v` (see [`Version::original`] for the text as given).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)?;
+        if !self.pre.is_empty() {
+            write!(f, "-{}", self.pre)?;
+        }
+        if !self.metadata.is_empty() {
+            write!(f, "+{}", self.metadata)?;
+        }
+        Ok(())
     }
 }
 
@@ -91,10 +191,7 @@ impl Ord for Version {
     /// Precedence as in SemVer 2.0 (build metadata ignored); equal
     /// precedence falls back to the original text so sorting is total.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.triple()
-            .cmp(&other.triple())
-            .then_with(|| self.pre.cmp(&other.pre))
-            .then_with(|| self.original.cmp(&other.original))
+        precedence(self, other).then_with(|| self.original.cmp(&other.original))
     }
 }
 
@@ -111,7 +208,7 @@ fn precedence(a: &Version, b: &Version) -> Ordering {
 
 /// A constraint such as `^1.2`, `>=1.0.0 <2.0.0 || 3.x` or `1.2 - 1.4`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Constraint {
+pub struct Constraint {
     text: String,
     /// Alternatives (`||`), each a conjunction of comparators.
     any_of: Vec<Vec<Comparator>>,
@@ -120,7 +217,7 @@ pub(crate) struct Constraint {
 /// A constraint that cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid semver constraint `{constraint}`: {reason}")]
-pub(crate) struct ConstraintError {
+pub struct ConstraintError {
     constraint: String,
     reason: String,
 }
@@ -157,6 +254,7 @@ impl Partial {
             minor: self.minor.unwrap_or(0),
             patch: self.patch.unwrap_or(0),
             pre: self.pre.clone(),
+            metadata: String::new(),
             original: String::new(),
         }
     }
@@ -180,13 +278,14 @@ fn version(major: u64, minor: u64, patch: u64) -> Version {
         minor,
         patch,
         pre: Prerelease::EMPTY,
+        metadata: String::new(),
         original: String::new(),
     }
 }
 
 impl Constraint {
     /// Parses a constraint; the error names it and says what is wrong.
-    pub(crate) fn parse(text: &str) -> Result<Constraint, ConstraintError> {
+    pub fn parse(text: &str) -> Result<Constraint, ConstraintError> {
         let err = |reason: String| ConstraintError {
             constraint: text.to_owned(),
             reason,
@@ -221,7 +320,7 @@ impl Constraint {
     }
 
     /// Whether `v` satisfies the constraint.
-    pub(crate) fn matches(&self, v: &Version) -> bool {
+    pub fn matches(&self, v: &Version) -> bool {
         self.any_of
             .iter()
             .any(|all_of| all_of.iter().all(|c| c.matches(v)))
@@ -385,7 +484,7 @@ mod tests {
     use super::*;
 
     fn v(s: &str) -> Version {
-        Version::parse(s, false).unwrap_or_else(|| panic!("{s} parses"))
+        Version::parse(s, false).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn matches(c: &str, ver: &str) -> bool {
@@ -395,17 +494,39 @@ mod tests {
     #[test]
     fn loose_and_strict_parsing() {
         for ok in ["1", "v1", "1.2", "1.2.3", "v1.2.3-rc.1+b.5", "01.2.3"] {
-            assert!(Version::parse(ok, false).is_some(), "{ok}");
+            assert!(Version::parse(ok, false).is_ok(), "{ok}");
         }
         for bad in [
             "", "latest", "1.2.3.4", "1..2", "1.2.3-", "abc123", "1.2.3-01",
         ] {
-            assert!(Version::parse(bad, false).is_none(), "{bad}");
+            assert!(Version::parse(bad, false).is_err(), "{bad}");
         }
-        assert!(Version::parse("v1.2.3", true).is_some());
+        assert!(Version::parse("v1.2.3", true).is_ok());
         for not_strict in ["1", "1.2", "01.2.3"] {
-            assert!(Version::parse(not_strict, true).is_none(), "{not_strict}");
+            assert!(Version::parse(not_strict, true).is_err(), "{not_strict}");
         }
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_and_display_is_canonical() {
+        let e = Version::parse("1.2.3-01", false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid semantic version \"1.2.3-01\": prerelease segment \"01\" starts with 0"
+        );
+        assert!(
+            Version::parse("1.2", true)
+                .unwrap_err()
+                .reason
+                .contains("MAJOR.MINOR.PATCH")
+        );
+        let v = v("v1.2-rc.1+b.5");
+        assert_eq!(v.to_string(), "1.2.0-rc.1+b.5");
+        assert_eq!(
+            (v.prerelease(), v.metadata(), v.original()),
+            ("rc.1", "b.5", "v1.2-rc.1+b.5")
+        );
+        assert_eq!(v.release(1, 3, 0).original(), "v1.3.0");
     }
 
     #[test]
