@@ -111,7 +111,9 @@ fn quickstart_and_its_script_print_their_usage_with_help() {
     let stdout = String::from_utf8_lossy(&script.stdout);
     assert!(script.status.success(), "{stdout}");
     assert!(
-        stdout.starts_with("Usage: scripts/quickstart.sh [DIR]\n"),
+        stdout.starts_with(
+            "Usage: scripts/quickstart.sh [DIR] [--serve [--listen ADDR] [--auth FILE]]\n"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("refused and left untouched"), "{stdout}");
