@@ -16,8 +16,8 @@ staging to prod (prod through a pull request holding the Terraform plan).
 DIR is where the demo works (default: kargo-quickstart in the temporary
 directory). It must be new or empty, or a directory an earlier run made
 (it holds a .kargo-quickstart file): there the next guestbook release is
-promoted through the same repository. Any other directory is refused and
-left untouched.
+promoted through the same repository.
+Any other directory is refused and left untouched.
 
 --serve        serve the project with the web UI and API of `kargo serve`
                until Ctrl-C, instead of promoting to prod here: dev and
