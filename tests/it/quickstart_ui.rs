@@ -200,6 +200,21 @@ async fn the_quickstart_served_is_promoted_to_prod_from_the_browser_and_refuses_
         .await;
     let prod = browser.eval(&node_text("Stage/prod"), vec![]).await;
     assert!(prod.as_str().unwrap().contains("No Freight yet"), "{prod}");
+    // The Warehouse lists its three subscriptions by kind.
+    let warehouse = browser
+        .eval(
+            "return [...document.querySelectorAll('[data-test=\"node-Warehouse/guestbook\"] .subs li')].map(l => l.textContent)",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        warehouse,
+        json!([
+            "image guestbook",
+            "oci guestbook-function",
+            "git gitops.git"
+        ])
+    );
     let staging = browser.eval(&node_text("Stage/staging"), vec![]).await;
     assert!(staging.as_str().unwrap().contains("v0.3.0"), "{staging}");
     shots.save(&browser, "graph-first", false).await;
