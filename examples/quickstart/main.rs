@@ -135,7 +135,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let mut prod = with_progress(&store, &mut events, promoted)
         .await?
         .promotion;
-    while !prod.phase.is_terminal() {
+    // Once merged, the pull request lets the promotion go on; a few more
+    // rounds are allowed for the step's next poll, not an endless loop.
+    for round in 0.. {
+        if prod.phase.is_terminal() {
+            break;
+        }
+        if round == 10 {
+            return Err(format!("prod: promotion {} still waits", prod.name).into());
+        }
+        if round > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
         if review::review(&demo, &prod).await?.is_none() {
             return Err(format!(
                 "prod: promotion {} waits, but not for a pull request",
