@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/quickstart.sh [DIR]
+Usage: scripts/quickstart.sh [DIR] [--serve [--listen ADDR] [--auth FILE]]
 
 Builds and runs the kargo-rs quickstart: a GitOps repository and an OCI
 registry made from scratch, Freight discovered, and promotions from dev to
@@ -15,34 +15,56 @@ staging to prod (prod through a pull request holding the Terraform plan).
 
 DIR is where the demo works (default: kargo-quickstart in the temporary
 directory). It must be new or empty, or a directory an earlier run made
-(it holds a .kargo-quickstart file), whose demo files are then replaced.
+(it holds a .kargo-quickstart file): there the next guestbook release is
+promoted through the same repository.
 Any other directory is refused and left untouched.
+
+--serve        serve the project with the web UI and API of `kargo serve`
+               until Ctrl-C, instead of promoting to prod here: dev and
+               staging promote by themselves, prod waits for a person's
+               click in the browser; the demo merges prod's pull request.
+--listen ADDR  where to serve (default 127.0.0.1:8080).
+--auth FILE    the auth file of `kargo serve` (admin password, API tokens);
+               without it the UI is open to local callers only.
 
 Installs Terraform 1.0.3 when neither KARGO_TERRAFORM nor terraform or tofu
 on PATH provides one. Needs git and cargo.
 EOF
 }
 
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  -*) usage >&2; exit 2 ;;
-esac
-if [ $# -gt 1 ]; then usage >&2; exit 2; fi
+# DIR and FILE are the caller's: relative to where they stand, not to the
+# repository (with `.`, an earlier version emptied its own checkout).
+absolute() {
+  case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac
+}
 
-# DIR is the caller's: relative to where they stand, not to the repository
-# (with `.`, an earlier version emptied its own checkout).
 args=()
-if [ $# -eq 1 ]; then
-  dir="$1"
-  case "$dir" in /*) ;; *) dir="$PWD/$dir" ;; esac
-  # The demo checks this too; here it fails before a long first build.
-  if [ -e "$dir" ] && [ ! -f "$dir/.kargo-quickstart" ] &&
-    { [ ! -d "$dir" ] || [ -n "$(ls -A "$dir")" ]; }; then
-    echo "quickstart: $1 is not empty and was not made by the quickstart (it has no .kargo-quickstart file); nothing was changed. Give a new or empty directory." >&2
-    exit 1
-  fi
-  args=("$dir")
-fi
+dir_given=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --serve) args+=("--serve") ;;
+    --listen | --auth)
+      [ $# -ge 2 ] || { usage >&2; exit 2; }
+      value="$2"
+      [ "$1" = --auth ] && value="$(absolute "$2")"
+      args+=("$1" "$value")
+      shift ;;
+    -*) usage >&2; exit 2 ;;
+    *)
+      if [ -n "$dir_given" ]; then usage >&2; exit 2; fi
+      dir_given="$1"
+      dir="$(absolute "$1")"
+      # The demo checks this too; here it fails before a long first build.
+      if [ -e "$dir" ] && [ ! -f "$dir/.kargo-quickstart" ] &&
+        { [ ! -d "$dir" ] || [ -n "$(ls -A "$dir")" ]; }; then
+        echo "quickstart: $1 is not empty and was not made by the quickstart (it has no .kargo-quickstart file); nothing was changed. Give a new or empty directory." >&2
+        exit 1
+      fi
+      args+=("$dir") ;;
+  esac
+  shift
+done
 
 cd "$(dirname "$0")/.."
 if [ -z "${KARGO_TERRAFORM:-}" ] && ! command -v tofu >/dev/null && ! command -v terraform >/dev/null; then
@@ -56,4 +78,4 @@ command -v git >/dev/null || { echo "quickstart: the git CLI is needed" >&2; exi
 # ([profile.dev.package] in Cargo.toml).
 cargo build --quiet --example quickstart
 target="${CARGO_TARGET_DIR:-target}"
-exec "$target/debug/examples/quickstart" "${args[@]}"
+exec "$target/debug/examples/quickstart" ${args[@]+"${args[@]}"}

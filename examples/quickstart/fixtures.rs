@@ -1,10 +1,12 @@
-//! What the demo works on, created from scratch on every run: a GitOps
-//! repository and an OCI image-layout registry, in a directory that is new,
-//! empty, or the demo's own from an earlier run (marked by [`MARKER`]).
+//! What the demo works on: a GitOps repository and an OCI image-layout
+//! registry, made from scratch in a directory that is new or empty, and
+//! continued with the next release in one an earlier run made (marked by
+//! [`MARKER`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kargo::core::time::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -20,26 +22,52 @@ pub(crate) struct Demo {
     pub(crate) repo: PathBuf,
     /// The OCI image-layout directories, one per image repository.
     pub(crate) registry: PathBuf,
+    /// The newest guestbook tag: the one this run released.
+    pub(crate) release: String,
+    /// Whether this run continued an earlier run's demo.
+    pub(crate) continued: bool,
 }
 
 /// The file that marks a directory as the demo's own: only a directory
-/// holding it may have its contents replaced.
+/// holding it may have the demo's files changed.
 pub(crate) const MARKER: &str = ".kargo-quickstart";
 
 /// What the demo creates in its directory, besides [`MARKER`]: all that a
-/// later run removes. Anything else in the directory is left alone.
-const ENTRIES: [&str; 5] = ["gitops.git", "registry", "seed", "work", "review"];
+/// later run removes when an earlier one left them unfinished. Anything
+/// else in the directory is left alone.
+const ENTRIES: [&str; 10] = [
+    "gitops.git",
+    "registry",
+    "seed",
+    "work",
+    "review",
+    "manifests.yaml",
+    ".manifests.yaml.tmp",
+    "state.db",
+    "state.db-wal",
+    "state.db-shm",
+];
+
+/// The guestbook tags of a new demo, with their creation times.
+const FIRST_RELEASES: [(&str, &str); 3] = [
+    ("v0.1.0", "2026-09-01T09:00:00Z"),
+    ("v0.2.0", "2026-10-01T09:00:00Z"),
+    ("v0.3.0", "2026-11-01T09:00:00Z"),
+];
 
 impl Demo {
-    /// Creates the demo in `root`: a new or empty directory, or one an
-    /// earlier run made (it holds [`MARKER`]), whose [`ENTRIES`] are then
-    /// replaced. Any other directory is refused before anything is written.
-    pub(crate) fn create(root: &Path) -> Result<Demo, Box<dyn std::error::Error>> {
+    /// Opens the demo in `root`. A new or empty directory gets a new
+    /// repository, registry and state. One an earlier run made (it holds
+    /// [`MARKER`]) is continued: the registry gets the next guestbook
+    /// release, the repository and the state stay (when that run left
+    /// them unfinished, the demo's [`ENTRIES`] are made anew). Any other
+    /// directory is refused before anything is written.
+    pub(crate) fn open(root: &Path) -> Result<Demo, Box<dyn std::error::Error>> {
         let within = |e: std::io::Error| format!("{}: {e}", root.display());
-        if root.exists() {
-            let ours = root.join(MARKER).is_file();
+        let ours = root.join(MARKER).is_file();
+        if root.exists() && !ours {
             let empty = std::fs::read_dir(root).map_err(within)?.next().is_none();
-            if !ours && !empty {
+            if !empty {
                 return Err(format!(
                     "{} is not empty and was not made by the quickstart (it has no {MARKER} \
                      file); nothing was changed. Give a new or empty directory.",
@@ -47,28 +75,32 @@ impl Demo {
                 )
                 .into());
             }
-            for entry in ENTRIES {
-                let path = root.join(entry);
-                if path.symlink_metadata().is_ok() {
-                    std::fs::remove_dir_all(&path).map_err(within)?;
-                }
-            }
         }
         std::fs::create_dir_all(root).map_err(within)?;
         std::fs::write(
             root.join(MARKER),
-            "Made by the kargo-rs quickstart, which replaces gitops.git, registry, work and \
-             review here on its next run in this directory.\n",
+            "Made by the kargo-rs quickstart. Its next run here releases the next guestbook \
+             version and promotes it through gitops.git; only the quickstart's own files \
+             are ever changed.\n",
         )
         .map_err(within)?;
         let root = root.canonicalize()?;
-        let demo = Demo {
+        let mut demo = Demo {
             repo: root.join("gitops.git"),
             registry: root.join("registry"),
             root,
+            release: String::new(),
+            continued: false,
         };
-        demo.create_repository()?;
-        demo.create_registry()?;
+        if ours && demo.is_complete() {
+            demo.continued = true;
+            demo.release = demo.next_release()?;
+        } else {
+            demo.remove_entries()?;
+            demo.create_repository()?;
+            demo.create_registry()?;
+            demo.release = FIRST_RELEASES[2].0.to_owned();
+        }
         Ok(demo)
     }
 
@@ -80,6 +112,77 @@ impl Demo {
     /// The `oci-layout://` URL of image repository `name`.
     pub(crate) fn image_url(&self, name: &str) -> String {
         format!("oci-layout://{}", self.registry.join(name).display())
+    }
+
+    /// The project's manifests, as the controller reads them.
+    pub(crate) fn manifests(&self) -> PathBuf {
+        self.root.join("manifests.yaml")
+    }
+
+    /// The state store (SQLite), kept between runs.
+    pub(crate) fn state(&self) -> PathBuf {
+        self.root.join("state.db")
+    }
+
+    /// Writes the project's manifests from `template` with this demo's
+    /// repository and registry filled in (a temporary file, renamed).
+    pub(crate) fn write_manifests(&self, template: &str) -> std::io::Result<()> {
+        let text = template
+            .replace("__REPO_URL__", &self.repo_url())
+            .replace("__GUESTBOOK_URL__", &self.image_url("guestbook"))
+            .replace(
+                "__FUNCTION_IMAGE_URL__",
+                &self.image_url("guestbook-function"),
+            );
+        let temp = self.root.join(".manifests.yaml.tmp");
+        std::fs::write(&temp, text)?;
+        std::fs::rename(&temp, self.manifests())
+    }
+
+    /// Whether an earlier run finished making the repository, the
+    /// registry and the manifests.
+    fn is_complete(&self) -> bool {
+        self.repo.join("refs/heads/main").is_file()
+            && self.registry.join("guestbook/index.json").is_file()
+            && self
+                .registry
+                .join("guestbook-function/index.json")
+                .is_file()
+            && self.manifests().is_file()
+    }
+
+    fn remove_entries(&self) -> Result<(), Box<dyn std::error::Error>> {
+        for entry in ENTRIES {
+            let path = self.root.join(entry);
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            let removed = if meta.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Adds the next guestbook release to the registry (the minor version
+    /// after the highest there, created now) and returns its tag.
+    fn next_release(&self) -> Result<String, Box<dyn std::error::Error>> {
+        let layout = self.registry.join("guestbook");
+        let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json"))?)?;
+        let highest = index["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str())
+            .filter_map(|tag| semver::Version::parse(tag.trim_start_matches('v')).ok())
+            .max()
+            .ok_or_else(|| format!("{}: no release tags", layout.display()))?;
+        let tag = format!("v{}.{}.0", highest.major, highest.minor + 1);
+        add_image(&layout, &tag, &Timestamp::now().to_string())?;
+        Ok(tag)
     }
 
     fn create_repository(&self) -> Result<(), Box<dyn std::error::Error>> {
@@ -117,21 +220,16 @@ impl Demo {
     }
 
     fn create_registry(&self) -> Result<(), Box<dyn std::error::Error>> {
-        image_layout(
-            &self.registry.join("guestbook"),
-            &[
-                ("v0.1.0", "2026-09-01T09:00:00Z"),
-                ("v0.2.0", "2026-10-01T09:00:00Z"),
-                ("v0.3.0", "2026-11-01T09:00:00Z"),
-            ],
-        )?;
-        image_layout(
-            &self.registry.join("guestbook-function"),
-            &[
-                ("1.0.0", "2026-10-15T09:00:00Z"),
-                ("1.1.0", "2026-11-15T09:00:00Z"),
-            ],
-        )
+        for (tag, created) in FIRST_RELEASES {
+            add_image(&self.registry.join("guestbook"), tag, created)?;
+        }
+        for (tag, created) in [
+            ("1.0.0", "2026-10-15T09:00:00Z"),
+            ("1.1.0", "2026-11-15T09:00:00Z"),
+        ] {
+            add_image(&self.registry.join("guestbook-function"), tag, created)?;
+        }
+        Ok(())
     }
 }
 
@@ -218,32 +316,38 @@ const IAM_POLICY: &str = r#"{
 }
 "#;
 
-/// Writes an OCI image layout holding one small image per `(tag, created)`.
-fn image_layout(layout: &Path, tags: &[(&str, &str)]) -> Result<(), Box<dyn std::error::Error>> {
-    let mut manifests = Vec::new();
-    for (tag, created) in tags {
-        let config = json!({"created": created, "architecture": "amd64", "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": []}});
-        let config = blob(
-            layout,
-            "application/vnd.oci.image.config.v1+json",
-            config.to_string().as_bytes(),
-        )?;
-        let manifest = json!({"schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": config, "layers": []});
-        let mut descriptor = blob(
-            layout,
-            "application/vnd.oci.image.manifest.v1+json",
-            manifest.to_string().as_bytes(),
-        )?;
-        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
-        manifests.push(descriptor);
-    }
+/// Adds a small image tagged `tag`, created at `created`, to the OCI image
+/// layout `layout` (made when missing); the index is replaced atomically.
+fn add_image(layout: &Path, tag: &str, created: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let config = json!({"created": created, "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": []}});
+    let config = blob(
+        layout,
+        "application/vnd.oci.image.config.v1+json",
+        config.to_string().as_bytes(),
+    )?;
+    let manifest = json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config, "layers": []});
+    let mut descriptor = blob(
+        layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    )?;
+    descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+    let index_path = layout.join("index.json");
+    let mut index = match std::fs::read(&index_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)?,
+        Err(_) => json!({"schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}),
+    };
+    index["manifests"]
+        .as_array_mut()
+        .ok_or_else(|| format!("{}: `manifests` is not a list", index_path.display()))?
+        .push(descriptor);
     write(layout, "oci-layout", r#"{"imageLayoutVersion": "1.0.0"}"#)?;
-    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": manifests});
-    write(layout, "index.json", &index.to_string())?;
+    write(layout, "index.json.tmp", &index.to_string())?;
+    std::fs::rename(layout.join("index.json.tmp"), &index_path)?;
     Ok(())
 }
 

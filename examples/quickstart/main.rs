@@ -1,21 +1,30 @@
 //! The seed scenario on one machine, with no external service: an
 //! application made of a Kubernetes workload (Helm values), a Lambda-style
 //! function managed by Terraform, and an IAM policy file, promoted from dev
-//! to staging to prod.
+//! to staging to prod by a `kargo-runtime` [`Controller`].
 //!
 //! 1. Creates a GitOps repository (`envs/{dev,staging,prod}/...`,
-//!    `policies/iam-policy.json`) and an OCI image-layout registry holding
-//!    guestbook images and function images.
-//! 2. Discovers Freight from a Warehouse with three subscriptions: the
-//!    guestbook image, the function as an OCI artifact, and git commits
-//!    under `policies/`.
-//! 3. Promotes it to dev and staging (commits straight to `main`: values,
-//!    tfvars, policy, `terraform apply`, the function URL into the Helm
-//!    values) and to prod through a pull request on the embedded local
-//!    provider whose description holds the Terraform plan. The demo acts
-//!    as the reviewer and merges it; the promotion then resumes: apply,
-//!    read the function URL, write it into prod's values, commit, push.
-//! 4. Prints the timeline and how to inspect the repository with git.
+//!    `policies/iam-policy.json`), an OCI image-layout registry holding
+//!    guestbook images and function images, the project's manifests and
+//!    a SQLite state store.
+//! 2. One controller pass discovers Freight from a Warehouse with three
+//!    subscriptions (the guestbook image, the function as an OCI artifact,
+//!    git commits under `policies/`) and auto-promotes it into dev and
+//!    staging (commits straight to `main`: values, tfvars, policy,
+//!    `terraform apply`, the function URL into the Helm values).
+//! 3. Promotes it to prod as a person would: prod's steps push a branch
+//!    and open a pull request on the embedded local provider whose
+//!    description holds the Terraform plan, then wait for the merge. The
+//!    demo acts as the reviewer and merges it; the controller resumes the
+//!    promotion: apply, read the function URL, write it into prod's values,
+//!    commit, push.
+//! 4. Prints where things are and how to inspect the repository with git.
+//!
+//! Run again in the same directory, it releases the next guestbook version
+//! and promotes it through the same repository and state. With `--serve`
+//! it serves the project instead (`kargo serve`'s API and web UI, the
+//! controller's loop running): a person promotes to prod from the browser,
+//! and the demo still merges prod's pull request.
 //!
 //! Run it with `scripts/quickstart.sh` (installs Terraform if missing), or
 //! `cargo run --example quickstart -- [DIR]` with Terraform on `PATH` or in
@@ -24,32 +33,26 @@
 //! never deletes what it did not create.
 
 mod fixtures;
+mod progress;
+mod review;
+mod serve;
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kargo::core::Workspace;
-use kargo::core::engine::{Engine, PromotionContext, inflate_tasks};
-use kargo::core::manifest::Manifests;
-use kargo::core::model::{Freight, FreightCollection, PromotionPhase, StepStatus};
-use kargo::core::pipeline::is_freight_available;
-use kargo::core::state::{
-    DynStateStore, InMemoryStore, NewPromotion, PromotionRecord, StoreCheckpoint,
-};
-use kargo::core::state::{StateStore, StateStoreExt};
+use kargo::core::model::PromotionPhase;
 use kargo::core::step::StepRegistry;
-use kargo::core::time::Timestamp;
-use kargo::git::provider::local::LocalProvider;
-use kargo::git::provider::{GitProvider, MergeMethod, MergeOutcome};
-use kargo::sources::DiscoverOptions;
-use kargo::sources::warehouse::Sources;
-use serde_json::Value;
+use kargo::runtime::{Controller, FreightChoice, PromoteRequest, Refresh, RunOptions};
 
-use fixtures::{Demo, ENVS, git};
+use fixtures::{Demo, git};
+use progress::{heading, with_progress};
 
+/// The project (Kargo's namespace of its resources).
 const PROJECT: &str = "quickstart";
+/// The project's manifests, with placeholders for the demo's URLs.
 const MANIFESTS: &str = include_str!("manifests.yaml");
 
 type BoxError = Box<dyn std::error::Error>;
@@ -61,15 +64,32 @@ type BoxError = Box<dyn std::error::Error>;
 #[command(name = "quickstart")]
 struct Args {
     /// Where the demo works: a new or empty directory, or one an earlier
-    /// run made (marked by its `.kargo-quickstart` file), whose demo files
-    /// are then replaced. Any other directory is refused and left as it
-    /// is. Default: `kargo-quickstart` in the temporary directory.
+    /// run made (marked by its `.kargo-quickstart` file), where the next
+    /// guestbook release is promoted. Any other directory is refused and
+    /// left as it is. Default: `kargo-quickstart` in the temporary
+    /// directory.
     dir: Option<PathBuf>,
+    /// Serve the project with the web UI and API of `kargo serve` until
+    /// Ctrl-C, instead of promoting it to prod here: dev and staging
+    /// promote by themselves, prod waits for a person's click.
+    #[arg(long)]
+    serve: bool,
+    /// With `--serve`, the address to listen on (default 127.0.0.1:8080;
+    /// port 0 picks a free one). Without `--auth`, only a loopback
+    /// address.
+    #[arg(long, requires = "serve", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// With `--serve`, the auth file of `kargo serve` (admin password
+    /// hash, signing key, API tokens). Without it the UI is open to local
+    /// callers.
+    #[arg(long, requires = "serve", value_name = "FILE")]
+    auth: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
+    let args = <Args as clap::Parser>::parse();
+    match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("quickstart: {e}");
@@ -78,56 +98,76 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), BoxError> {
+async fn run(args: Args) -> Result<(), BoxError> {
     let started = Instant::now();
-    let root = <Args as clap::Parser>::parse()
+    let root = args
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join("kargo-quickstart"));
+    // Checked before anything is written.
+    let auth = serve::Access::check(args.serve, args.listen, args.auth.as_deref())?;
+    let (demo, controller) = open(&root).await?;
+    if let Some(access) = auth {
+        return serve::serve(demo, controller, access).await;
+    }
+    let store = controller.store().clone();
+    let mut events = controller.subscribe();
 
-    heading("1. A GitOps repository and a registry");
-    let demo = Demo::create(&root)?;
-    println!("repository  {}", demo.repo_url());
-    println!(
-        "registry    {} (OCI image layouts)",
-        demo.registry.display()
-    );
-    let manifests = Manifests::from_yaml_str(
-        &MANIFESTS
-            .replace("__REPO_URL__", &demo.repo_url())
-            .replace("__GUESTBOOK_URL__", &demo.image_url("guestbook"))
-            .replace(
-                "__FUNCTION_IMAGE_URL__",
-                &demo.image_url("guestbook-function"),
-            ),
-        "manifests.yaml",
-    )?;
+    heading("2. Discovery; dev and staging promote by themselves");
+    let options = RunOptions::default().with_refresh(Refresh::All);
+    let passing = controller.clone();
+    let pass = async move { passing.pass(&options).await };
+    let pass = with_progress(&store, &mut events, pass).await?;
+    if let Some((warehouse, message)) = pass.discovery.failed.first() {
+        return Err(format!("Warehouse {warehouse}: {message}").into());
+    }
+    if let Some(failed) = pass
+        .finished
+        .iter()
+        .find(|p| p.phase != PromotionPhase::Succeeded)
+    {
+        return Err(format!("{}: the promotion ended {}", failed.stage, failed.phase).into());
+    }
 
-    heading("2. Discovery");
-    let warehouse = manifests
-        .warehouse("guestbook")
-        .ok_or("manifests.yaml has no Warehouse `guestbook`")?;
-    let discovery = Sources::builtin()
-        .discover_warehouse(warehouse, DiscoverOptions::default())
-        .await?;
-    let found = discovery
-        .freight
-        .ok_or_else(|| format!("nothing found for {}", discovery.missing.join(", ")))?;
-    let store: Arc<DynStateStore> = Arc::new(InMemoryStore::new());
-    let freight = store.put_freight(found).await?.freight;
-    print_freight(&freight);
-
-    heading("3. Promotions");
-    let mut registry = StepRegistry::new();
-    kargo::steps::register_builtins(&mut registry);
-    let engine = Engine::new(Arc::new(registry));
-    let mut records = Vec::new();
-    for stage in ENVS {
-        let record = promote(&demo, &manifests, &engine, &store, &freight, stage).await?;
-        records.push(record);
+    heading("3. prod, promoted by a person, through a pull request");
+    let request = PromoteRequest::new("prod", FreightChoice::Newest, "quickstart");
+    let promoting = controller.clone();
+    let promoted = async move { promoting.promote_and_run(&request).await };
+    let mut prod = with_progress(&store, &mut events, promoted)
+        .await?
+        .promotion;
+    // Once merged, the pull request lets the promotion go on; a few more
+    // rounds are allowed for the step's next poll, not an endless loop.
+    for round in 0.. {
+        if prod.phase.is_terminal() {
+            break;
+        }
+        if round == 10 {
+            return Err(format!("prod: promotion {} still waits", prod.name).into());
+        }
+        if round > 0 {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+        if review::review(&demo, &prod).await?.is_none() {
+            return Err(format!(
+                "prod: promotion {} waits, but not for a pull request",
+                prod.name
+            )
+            .into());
+        }
+        let (resuming, name) = (controller.clone(), prod.name.clone());
+        let resumed = async move { resuming.refresh_promotion(&name).await };
+        prod = with_progress(&store, &mut events, resumed).await?;
+    }
+    if prod.phase != PromotionPhase::Succeeded {
+        let why = prod
+            .state
+            .message
+            .as_deref()
+            .unwrap_or("see the steps above");
+        return Err(format!("prod: the promotion ended {}: {why}", prod.phase).into());
     }
 
     heading("4. Where things are");
-    let prod = records.last().ok_or("no promotion ran")?;
     let url = prod.state.outputs["publish::tf"]["function_url"]
         .as_str()
         .unwrap_or("?");
@@ -135,209 +175,49 @@ async fn run() -> Result<(), BoxError> {
     println!("prod values.yaml    FUNCTION_URL = {url}");
     let graph = git(&demo.repo, &["log", "--graph", "--format=%h %s", "main"])?;
     println!("\nmain, newest first:\n{graph}");
+    let git_dir = demo.repo.display();
     println!("\nInspect it yourself:");
-    println!("  git --git-dir {} log --stat main", demo.repo.display());
+    println!("  git --git-dir {git_dir} log --stat main");
+    println!("  git --git-dir {git_dir} show main:envs/prod/kubernetes/values.yaml");
+    println!("  git --git-dir {git_dir} show main:envs/prod/terraform/plan.txt");
     println!(
-        "  git --git-dir {} show main:envs/prod/kubernetes/values.yaml",
-        demo.repo.display()
+        "  kargo status --manifests {} --state {}",
+        demo.manifests().display(),
+        demo.state().display()
     );
     println!(
-        "  git --git-dir {} show main:envs/prod/terraform/plan.txt",
-        demo.repo.display()
+        "Run the quickstart again with {} to promote the next release;",
+        demo.root.display()
     );
+    println!("add --serve to promote it from the web UI.");
     println!("\nDone in {:.1} s.", started.elapsed().as_secs_f64());
     Ok(())
 }
 
-/// Promotes `freight` into `stage` as the pipeline would: checks that it is
-/// available, queues and starts the promotion, runs its steps with a
-/// checkpoint after each, reviews the pull request when the promotion waits
-/// for one, and records the result.
-async fn promote(
-    demo: &Demo,
-    manifests: &Manifests,
-    engine: &Engine,
-    store: &Arc<DynStateStore>,
-    freight: &Freight,
-    stage_name: &str,
-) -> Result<PromotionRecord, BoxError> {
-    let stage = manifests
-        .stage(stage_name)
-        .ok_or_else(|| format!("manifests.yaml has no Stage `{stage_name}`"))?;
-    let current = store.resolve_freight(&freight.metadata.name).await?;
-    let current = store
-        .get_freight(&current)
-        .await?
-        .ok_or("Freight vanished")?;
-    if !is_freight_available(stage, &current, Timestamp::now()) {
-        return Err(format!("Freight {} is not available to {stage_name}", freight.alias).into());
+/// Opens the demo in `root` (new, or the next release of an earlier run)
+/// and builds its controller: the manifests written there, the built-in
+/// steps, the SQLite state store kept there.
+async fn open(root: &Path) -> Result<(Demo, Controller), BoxError> {
+    heading("1. A GitOps repository and a registry");
+    let demo = Demo::open(root)?;
+    if demo.continued {
+        println!("continuing the demo in {}", demo.root.display());
     }
-    let template = &stage
-        .spec
-        .promotion_template
-        .as_ref()
-        .ok_or_else(|| format!("Stage `{stage_name}` has no promotion template"))?
-        .spec;
-    let mut vars = stage.spec.vars.clone();
-    vars.extend(template.vars.iter().cloned());
-    let mut new = NewPromotion::new(stage_name, &freight.metadata.name);
-    new.actor = "quickstart".to_owned();
-    new.steps = inflate_tasks(&template.steps, &vars, manifests)?;
-    new.vars = vars;
-    new.created_at = Some(Timestamp::now());
-    store.create_promotion(new).await?;
-    let record = store
-        .start_promotion(stage_name, Timestamp::now())
-        .await?
-        .ok_or("the promotion did not start")?;
-    println!("\n{stage_name}: promotion {}", record.name);
-
-    let workdir = demo.root.join("work").join(&record.name);
-    std::fs::create_dir_all(&workdir)?;
-    let ctx = PromotionContext::new(Workspace::new(&workdir)?)
-        .with_names(PROJECT, stage_name, &record.name)
-        .with_vars(record.vars.clone())
-        .with_freight(FreightCollection::new(vec![current]))
-        .with_store(store.clone());
-    let checkpoint = StoreCheckpoint::new(store.as_ref(), record.name.clone());
-    let mut state = record.state.clone();
-    let mut printed = 0;
-    loop {
-        engine
-            .resume(&ctx, &record.steps, &mut state, &checkpoint)
-            .await?;
-        for step in &state.steps[printed..] {
-            let Some(status) = step.status else { break };
-            println!(
-                "  {:<9} {:<16} {:<22} {}",
-                status_text(status),
-                step.uses,
-                step.alias,
-                step.message
-                    .as_deref()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-            );
-            printed += 1;
-        }
-        if state.phase != PromotionPhase::Running {
-            break;
-        }
-        review(demo, &state.outputs).await?;
-    }
-    let finished = store
-        .finish_promotion(&record.name, Timestamp::now())
-        .await?;
-    if finished.phase != PromotionPhase::Succeeded {
-        return Err(format!(
-            "{stage_name}: the promotion ended {:?}: {}",
-            finished.phase,
-            finished
-                .state
-                .message
-                .as_deref()
-                .unwrap_or("see the steps above")
-        )
-        .into());
-    }
-    // No verification is configured: like Kargo, a successful promotion
-    // verifies the Freight in the Stage, which makes it available downstream.
-    store
-        .mark_verified(&freight.metadata.name, stage_name, Timestamp::now())
-        .await?;
-    if let Some(commit) = finished.state.outputs["publish::commit"]["commit"].as_str() {
-        println!("  commit {} pushed to main", short(commit));
-    }
-    Ok(finished)
-}
-
-/// The person's side of the pull request: the demo reads it, approves it
-/// and merges it, as a reviewer would with `kargo pr approve` and
-/// `kargo pr merge`.
-async fn review(demo: &Demo, outputs: &serde_json::Map<String, Value>) -> Result<(), BoxError> {
-    let number = outputs
-        .get("open-pr")
-        .and_then(|o| o["pr"]["id"].as_u64())
-        .ok_or("the promotion waits, but not for a pull request")?;
-    let provider = LocalProvider::new(demo.repo_url()).with_work_root(demo.root.join("review"));
-    let pr = provider.get(number).await?;
-    println!("\n  Pull request #{number}: {}", pr.title);
-    println!("  {} -> {}, {}", pr.source_branch, pr.target_branch, pr.url);
-    if let Some(summary) = outputs.get("plan").map(|p| &p["summary"]) {
-        println!(
-            "  Terraform plan: {} to add, {} to change, {} to destroy; outputs changing: {}",
-            summary["add"],
-            summary["change"],
-            summary["destroy"],
-            summary["outputs"]
-                .as_object()
-                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
-        );
-    }
+    println!("repository  {}", demo.repo_url());
     println!(
-        "  The promotion waits for the merge. The demo is the reviewer here: it approves and merges."
+        "registry    {} (OCI image layouts), newest release guestbook:{}",
+        demo.registry.display(),
+        demo.release
     );
-    provider.approve(number).await?;
-    match provider.merge(number, Some(MergeMethod::Merge)).await? {
-        MergeOutcome::Merged(pr) => println!(
-            "  merged as {}\n",
-            short(pr.merge_commit.as_deref().unwrap_or("?"))
-        ),
-        MergeOutcome::NotReady { reason } => return Err(format!("cannot merge: {reason}").into()),
-        other => return Err(format!("cannot merge: {other:?}").into()),
-    }
-    Ok(())
-}
-
-fn print_freight(freight: &Freight) {
-    println!(
-        "Freight {} (alias {})",
-        freight.metadata.name, freight.alias
-    );
-    for image in &freight.images {
-        println!(
-            "  image     guestbook:{} {}",
-            image.tag,
-            short_digest(&image.digest)
-        );
-    }
-    for artifact in &freight.artifacts {
-        println!(
-            "  artifact  {} {} ({})",
-            artifact.subscription_name, artifact.version, artifact.artifact_type
-        );
-    }
-    for commit in &freight.commits {
-        println!(
-            "  commit    {} {} (policies/)",
-            short(&commit.id),
-            commit.message.lines().next().unwrap_or("")
-        );
-    }
-}
-
-fn heading(text: &str) {
-    println!("\n== {text}");
-}
-
-fn status_text(status: StepStatus) -> &'static str {
-    match status {
-        StepStatus::Succeeded => "ok",
-        StepStatus::Skipped => "skipped",
-        StepStatus::Running => "waiting",
-        StepStatus::Failed => "FAILED",
-        StepStatus::Errored => "ERRORED",
-        _ => "?",
-    }
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
-fn short_digest(digest: &str) -> &str {
-    digest.get(..19).unwrap_or(digest)
+    demo.write_manifests(MANIFESTS)?;
+    let mut registry = StepRegistry::new();
+    kargo::steps::register_builtins(&mut registry);
+    let store = kargo::store::open(&demo.state().display().to_string()).await?;
+    let controller = Controller::builder()
+        .manifests_path(demo.manifests())
+        .registry(Arc::new(registry))
+        .store(store)
+        .work_root(demo.root.join("work"), false)
+        .build()?;
+    Ok((demo, controller))
 }

@@ -165,8 +165,11 @@ function warehouseCard(project, w, node, style, matched) {
   const ready = condition(w, 'Ready');
   const failed = ready && ready.status === 'False' && ready.reason !== 'Pending';
   const subs = (w?.spec?.subscriptions || []).map((sub) => {
-    const [kind, spec] = Object.entries(sub)[0] || [];
-    return h('li', { title: spec?.repoURL || '' }, h('span', { class: 'kind' }, kind), ' ', (spec?.repoURL || '').replace(/^.*\//, ''));
+    // A subscription's kind is its one key besides `name`; a generic
+    // one (`oci`, custom kinds) keeps its repository under `config`.
+    const [kind, spec] = Object.entries(sub).find(([key]) => key !== 'name') || [];
+    const url = spec?.repoURL || spec?.config?.repoURL || '';
+    return h('li', { title: url }, h('span', { class: 'kind' }, kind), ' ', url.replace(/^.*\//, ''));
   });
   return h('article', {
     class: ['node', 'warehouse', failed ? 'health-failed' : 'health-ok', matched && 'matched'], style,

@@ -343,3 +343,50 @@ fn save_png(value: &Value, path: &Path) {
     }
     std::fs::write(path, bytes).expect("the screenshot is written");
 }
+
+/// Where a browser test's screenshots go: `dir/NAME.png` always, and the
+/// main ones also `docs/PREFIX-NAME.png` when `KARGO_UI_DOCS_SCREENSHOTS`
+/// is set (to refresh the repository's `docs/`).
+#[derive(Debug)]
+pub struct Screenshots {
+    dir: PathBuf,
+    docs: PathBuf,
+    prefix: String,
+}
+
+impl Screenshots {
+    /// Screenshots in `dir` (emptied first), the main ones copied to
+    /// `docs` as `PREFIX-NAME.png`.
+    pub fn new(dir: impl Into<PathBuf>, docs: impl Into<PathBuf>, prefix: &str) -> Screenshots {
+        let dir = dir.into();
+        let _ = std::fs::remove_dir_all(&dir);
+        Screenshots {
+            dir,
+            docs: docs.into(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// Saves the window as `NAME.png`; with `docs`, it is a main one.
+    pub async fn save(&self, browser: &Browser, name: &str, docs: bool) {
+        let path = self.dir.join(format!("{name}.png"));
+        browser.screenshot(&path).await;
+        self.publish(&path, name, docs);
+    }
+
+    /// Saves the first element matching `css` as `NAME.png`; with `docs`,
+    /// it is a main one.
+    pub async fn save_element(&self, browser: &Browser, css: &str, name: &str, docs: bool) {
+        let path = self.dir.join(format!("{name}.png"));
+        browser.element_screenshot(css, &path).await;
+        self.publish(&path, name, docs);
+    }
+
+    fn publish(&self, path: &Path, name: &str, docs: bool) {
+        if docs && std::env::var_os("KARGO_UI_DOCS_SCREENSHOTS").is_some() {
+            let target = self.docs.join(format!("{}-{name}.png", self.prefix));
+            std::fs::create_dir_all(&self.docs).expect("the docs directory");
+            std::fs::copy(path, target).expect("a copy in docs/");
+        }
+    }
+}

@@ -97,7 +97,11 @@ fn quickstart_and_its_script_print_their_usage_with_help() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&demo.stdout);
     assert!(demo.status.success(), "{stdout}");
-    assert!(stdout.contains("Usage: quickstart [DIR]"), "{stdout}");
+    assert!(
+        stdout.contains("Usage: quickstart [OPTIONS] [DIR]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("--serve"), "{stdout}");
     assert!(stdout.contains("new or empty directory"), "{stdout}");
 
     let script = Command::new(quickstart_script())
@@ -107,7 +111,9 @@ fn quickstart_and_its_script_print_their_usage_with_help() {
     let stdout = String::from_utf8_lossy(&script.stdout);
     assert!(script.status.success(), "{stdout}");
     assert!(
-        stdout.starts_with("Usage: scripts/quickstart.sh [DIR]\n"),
+        stdout.starts_with(
+            "Usage: scripts/quickstart.sh [DIR] [--serve [--listen ADDR] [--auth FILE]]\n"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("refused and left untouched"), "{stdout}");
@@ -151,28 +157,9 @@ fn run_quickstart(root: &Path, cache: &Path) -> String {
 }
 
 #[test]
-fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function_url() {
+fn quickstart_run_twice_in_one_directory_promotes_each_release_to_prod_through_a_pull_request() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
-    // Twice in a row in the same directory: the second run replaces what
-    // the first made, and only that.
-    for run in 1..=2 {
-        if run == 2 {
-            write(&root, "notes.txt", "mine\n");
-        }
-        let stdout = run_quickstart(&root, &dir.path().join("cache"));
-        assert!(
-            stdout.contains("Pull request #1: Promote guestbook v0.3.0 to prod"),
-            "run {run}: {stdout}"
-        );
-    }
-    assert_eq!(
-        std::fs::read_to_string(root.join("notes.txt")).unwrap(),
-        "mine\n"
-    );
-    assert!(root.join(".kargo-quickstart").is_file());
-    // What prod's values hold is what Terraform computed from the promoted
-    // function image, after the pull request was merged.
     let repo = root.join("gitops.git");
     let show = |path: &str| {
         let out = Command::new("git")
@@ -187,9 +174,65 @@ fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function
         assert!(out.status.success(), "{path}");
         String::from_utf8(out.stdout).unwrap()
     };
-    // The history, oldest first: the seed, dev and staging straight to
-    // main, prod's commit with the plan on its branch, the merge of the
-    // pull request, and the function-URL commit.
+
+    let first = run_quickstart(&root, &dir.path().join("cache"));
+    assert!(
+        first.contains("prod: pull request #1: Promote guestbook v0.3.0 to prod"),
+        "{first}"
+    );
+    // What prod's values hold is what Terraform computed from the promoted
+    // function image, after the pull request was merged.
+    let tfvars = show("envs/prod/terraform/terraform.tfvars");
+    assert!(
+        tfvars.contains("function_image = \"guestbook-function:1.1.0@sha256:"),
+        "{tfvars}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&show("envs/prod/terraform/terraform.tfstate")).unwrap();
+    let url = state["outputs"]["function_url"]["value"].as_str().unwrap();
+    assert!(url.ends_with(".lambda-url.eu-west-1.on.aws/prod"), "{url}");
+    let values = show("envs/prod/kubernetes/values.yaml");
+    assert!(
+        values.contains(&format!("    value: \"{url}\"")),
+        "{values}"
+    );
+    assert!(values.contains("  tag: \"v0.3.0\" # promoted"), "{values}");
+    let first_plan = show("envs/prod/terraform/plan.txt");
+    assert!(first_plan.contains("+ function_url"), "{first_plan}");
+
+    // The second run continues the first: the next release goes through
+    // the same repository, whose prod already holds the first plan.txt
+    // (the file-write that refused to replace it failed this run). A
+    // file of the user's in the directory is left alone.
+    write(&root, "notes.txt", "mine\n");
+    let second = run_quickstart(&root, &dir.path().join("cache"));
+    assert!(second.contains("continuing the demo in"), "{second}");
+    assert!(
+        second.contains("prod: pull request #2: Promote guestbook v0.4.0 to prod"),
+        "{second}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("notes.txt")).unwrap(),
+        "mine\n"
+    );
+    assert!(root.join(".kargo-quickstart").is_file());
+    let values = show("envs/prod/kubernetes/values.yaml");
+    assert!(values.contains("  tag: \"v0.4.0\" # promoted"), "{values}");
+    assert!(
+        values.contains(&format!("    value: \"{url}\"")),
+        "{values}"
+    );
+    let second_plan = show("envs/prod/terraform/plan.txt");
+    assert_ne!(
+        second_plan, first_plan,
+        "the second plan replaced the first"
+    );
+    assert!(!second_plan.contains("+ function_url"), "{second_plan}");
+
+    // The history, oldest first: per release, the dev and staging commits
+    // straight to main, prod's commit with the plan on its branch, the
+    // merge of its pull request, and (when Terraform's output changed)
+    // the function-URL commit.
     let log = Command::new("git")
         .args([
             "--git-dir",
@@ -213,6 +256,10 @@ fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function
         "prod: guestbook v0.3.0, function 1.1.0 (Terraform plan attached)",
         "Merge pull request #1 from kargo/promotion/prod.",
         "prod: guestbook v0.3.0, function 1.1.0, FUNCTION_URL from terraform output",
+        "dev: guestbook v0.4.0, function 1.1.0, FUNCTION_URL from terraform output",
+        "staging: guestbook v0.4.0, function 1.1.0, FUNCTION_URL from terraform output",
+        "prod: guestbook v0.4.0, function 1.1.0 (Terraform plan attached)",
+        "Merge pull request #2 from kargo/promotion/prod.",
     ];
     assert_eq!(subjects.len(), expected.len(), "{log}");
     for (subject, expected) in subjects.iter().zip(expected) {
@@ -221,20 +268,4 @@ fn quickstart_promotes_to_prod_through_a_pull_request_and_publishes_the_function
             "{subject:?} is not {expected:?} in\n{log}"
         );
     }
-    let tfvars = show("envs/prod/terraform/terraform.tfvars");
-    assert!(
-        tfvars.contains("function_image = \"guestbook-function:1.1.0@sha256:"),
-        "{tfvars}"
-    );
-    let state: serde_json::Value =
-        serde_json::from_str(&show("envs/prod/terraform/terraform.tfstate")).unwrap();
-    let url = state["outputs"]["function_url"]["value"].as_str().unwrap();
-    assert!(url.ends_with(".lambda-url.eu-west-1.on.aws/prod"), "{url}");
-    let values = show("envs/prod/kubernetes/values.yaml");
-    assert!(
-        values.contains(&format!("    value: \"{url}\"")),
-        "{values}"
-    );
-    assert!(values.contains("  tag: \"v0.3.0\" # promoted"), "{values}");
-    assert!(show("envs/prod/terraform/plan.txt").contains("+ function_url"));
 }

@@ -2,6 +2,7 @@
 //! with its crate, `kargo-cli/tests`.
 
 mod examples;
+mod quickstart_ui;
 
 /// The path of the compiled example `name` (built by `cargo test`).
 fn example_bin(name: &str) -> std::path::PathBuf {
