@@ -150,7 +150,10 @@ mod tests {
             .expect_err("unsupported");
         let text = err.to_string();
         assert!(matches!(err, Error::Unsupported { .. }), "{text}");
-        assert!(text.contains("mysql://admin:***@db.example/kargo"), "{text}");
+        assert!(
+            text.contains("mysql://admin:***@db.example/kargo"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"), "{text}");
     }
 

@@ -188,9 +188,14 @@ fn name_matches(pattern: &str, name: &str) -> Result<bool, PolicyError> {
         reason,
     };
     if let Some(glob) = pattern.strip_prefix("glob:") {
-        let glob: Vec<char> = glob.chars().collect();
-        let name: Vec<char> = name.chars().collect();
-        return glob_match(&glob, &name).ok_or_else(|| invalid("unbalanced glob".to_owned()));
+        // `*` and `?` stop at `/`; `\` escapes; `[!a]`, `{a,b}` as usual.
+        let matcher = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| invalid(e.kind().to_string()))?
+            .compile_matcher();
+        return Ok(matcher.is_match(name));
     }
     if let Some(expr) = pattern
         .strip_prefix("regex:")
@@ -200,104 +205,6 @@ fn name_matches(pattern: &str, name: &str) -> Result<bool, PolicyError> {
         return Ok(regex.is_match(name));
     }
     Ok(pattern == name)
-}
-
-/// Matches a glob (`*`, `?`, `[a-z]`, `[!x]`, `{a,b}`, `\` escapes; `*` and
-/// `?` do not match `/`) against a whole name. `None` when the glob is
-/// malformed.
-fn glob_match(glob: &[char], name: &[char]) -> Option<bool> {
-    let Some((&first, rest)) = glob.split_first() else {
-        return Some(name.is_empty());
-    };
-    match first {
-        '*' => {
-            let rest = {
-                let stars = rest.iter().take_while(|&&c| c == '*').count();
-                &rest[stars..]
-            };
-            for skip in 0..=name.len() {
-                if skip > 0 && name[skip - 1] == '/' {
-                    break;
-                }
-                if glob_match(rest, &name[skip..])? {
-                    return Some(true);
-                }
-            }
-            // Still validate the rest of the glob.
-            glob_match(rest, &[]).map(|_| false)
-        }
-        '?' => match name.split_first() {
-            Some((&c, tail)) if c != '/' => glob_match(rest, tail),
-            _ => glob_match(rest, &[]).map(|_| false),
-        },
-        '[' => {
-            let close = rest.iter().skip(1).position(|&c| c == ']')? + 1;
-            let class = &rest[..close];
-            let after = &rest[close + 1..];
-            let (negated, class) = match class.split_first() {
-                Some((&('!' | '^'), tail)) => (true, tail),
-                _ => (false, class),
-            };
-            let Some((&c, tail)) = name.split_first() else {
-                return glob_match(after, &[]).map(|_| false);
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == '-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
-                    i += 1;
-                }
-            }
-            if hit != negated {
-                glob_match(after, tail)
-            } else {
-                glob_match(after, &[]).map(|_| false)
-            }
-        }
-        '{' => {
-            let mut depth = 0;
-            let mut close = None;
-            let mut commas = Vec::new();
-            for (i, &c) in rest.iter().enumerate() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => {
-                        close = Some(i);
-                        break;
-                    }
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => commas.push(i),
-                    _ => {}
-                }
-            }
-            let close = close?;
-            let after = &rest[close + 1..];
-            let mut start = 0;
-            let mut matched = false;
-            for end in commas.into_iter().chain(std::iter::once(close)) {
-                let mut alternative: Vec<char> = rest[start..end].to_vec();
-                alternative.extend_from_slice(after);
-                matched |= glob_match(&alternative, name)?;
-                start = end + 1;
-            }
-            Some(matched)
-        }
-        '\\' => {
-            let (&literal, after) = rest.split_first()?;
-            match name.split_first() {
-                Some((&c, tail)) if c == literal => glob_match(after, tail),
-                _ => glob_match(after, &[]).map(|_| false),
-            }
-        }
-        literal => match name.split_first() {
-            Some((&c, tail)) if c == literal => glob_match(rest, tail),
-            _ => glob_match(rest, &[]).map(|_| false),
-        },
-    }
 }
 
 fn requirement_matches(
@@ -467,6 +374,11 @@ spec:
             ("glob:prod-[!0-9]", "prod-7", false),
             ("glob:{dev,test}", "test", true),
             ("glob:{dev,test}", "uat", false),
+            // `*` stays within one path segment; `\` escapes.
+            ("glob:team/*", "team/a", true),
+            ("glob:team/*", "team/a/b", false),
+            ("glob:a\\*", "a*", true),
+            ("glob:a\\*", "ab", false),
             // Unanchored, as Go's MatchString.
             ("regex:^prod-", "prod-eu", true),
             ("regex:eu", "prod-eu-1", true),
