@@ -269,6 +269,7 @@ impl WebhookReceiverConfig {
         }
         if let Some(generic) = &self.generic {
             generic.validate()?;
+            super::generic::check(generic)?;
         }
         Ok(())
     }

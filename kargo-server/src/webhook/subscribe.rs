@@ -31,16 +31,38 @@ pub fn warehouse_subscribes(warehouse: &Warehouse, repo_url: &str) -> bool {
         return false;
     }
     warehouse.spec.subscriptions.iter().any(|sub| {
-        let (subscribed, normalize): (&str, fn(&str) -> String) = match &sub.source {
-            SubscriptionSource::Git(git) => (&git.repo_url, normalize_git),
-            SubscriptionSource::Image(image) => (&image.repo_url, normalize_image),
-            SubscriptionSource::Chart(chart) => (&chart.repo_url, normalize_chart),
-            SubscriptionSource::Generic(_) => return false,
-        };
-        if subscribed.is_empty() {
-            return false;
-        }
-        let subscribed = normalize(subscribed);
-        subscribed == repo_url || subscribed == normalize(repo_url)
+        subscribed_url(&sub.source).is_some_and(|(subscribed, normalize)| {
+            subscribed == repo_url || subscribed == normalize(repo_url)
+        })
     })
+}
+
+/// The Warehouse's entries in Kargo's `subscribedURLs` index: each Git,
+/// image or chart subscription's URL, normalised after its kind, sorted,
+/// without duplicates.
+pub(super) fn subscribed_urls(warehouse: &Warehouse) -> Vec<String> {
+    let mut urls: Vec<String> = warehouse
+        .spec
+        .subscriptions
+        .iter()
+        .filter_map(|sub| subscribed_url(&sub.source).map(|(url, _)| url))
+        .collect();
+    urls.sort();
+    urls.dedup();
+    urls
+}
+
+/// A subscription's normalised URL and the normaliser of its kind; `None`
+/// for generic subscriptions and empty URLs.
+fn subscribed_url(source: &SubscriptionSource) -> Option<(String, fn(&str) -> String)> {
+    let (subscribed, normalize): (&str, fn(&str) -> String) = match source {
+        SubscriptionSource::Git(git) => (&git.repo_url, normalize_git),
+        SubscriptionSource::Image(image) => (&image.repo_url, normalize_image),
+        SubscriptionSource::Chart(chart) => (&chart.repo_url, normalize_chart),
+        SubscriptionSource::Generic(_) => return None,
+    };
+    if subscribed.is_empty() {
+        return None;
+    }
+    Some((normalize(subscribed), normalize))
 }
