@@ -20,7 +20,7 @@ use crate::server::AppState;
 use crate::webhook::{
     ActionResult, Delivery, GenericRequest, GenericTarget, GenericTargets, MAX_BODY_BYTES,
     Receiver, Receivers, ReplayGuard, TargetKind, run_generic as run_generic_actions,
-    warehouse_subscribes,
+    warehouse_wants,
 };
 
 /// Every project's receivers, built again when a project's manifests
@@ -136,13 +136,21 @@ pub(crate) async fn receive(
             .into_response();
     };
     let message = match delivery {
-        Delivery::Refresh { repo_urls, .. } => {
+        Delivery::Refresh {
+            repo_urls,
+            qualifiers,
+            changed_paths,
+        } => {
             let project = hub.controller().project();
             let warehouses: Vec<String> = project
                 .manifests()
                 .warehouses()
                 .iter()
-                .filter(|w| repo_urls.iter().any(|url| warehouse_subscribes(w, url)))
+                .filter(|w| {
+                    repo_urls
+                        .iter()
+                        .any(|url| warehouse_wants(w, url, &qualifiers, &changed_paths))
+                })
                 .map(|w| w.metadata.name.clone())
                 .collect();
             let message = format!("refreshing {} Warehouse(s)", warehouses.len());

@@ -11,8 +11,8 @@
 //! so a path published by Kargo keeps working here. The server then looks
 //! a request's path up with [`Receivers::find`] and hands the request to
 //! [`Receiver::handle`] (through a [`ReplayGuard`]), which checks it and
-//! says what to do in a [`Delivery`]: refresh the Warehouses subscribed to
-//! some repositories ([`warehouse_subscribes`] tells which), wake the
+//! says what to do in a [`Delivery`]: refresh the Warehouses a push
+//! concerns ([`warehouse_wants`] tells which), wake the
 //! promotions waiting on a pull request, run a generic receiver's actions
 //! ([`run_generic`]), or nothing.
 //!
@@ -43,12 +43,11 @@
 //! - A repeated delivery (same signature, delivery ID or, for payloads that
 //!   are unique, body) is refused with 403 by the [`ReplayGuard`]; Kargo has
 //!   no such guard.
-//! - Kargo refreshes only the Warehouses whose subscription would select
-//!   the pushed ref, tag or version (and, for Git, whose path filters match
-//!   the changed files). [`Delivery::Refresh`] carries those qualifiers and
-//!   paths, but [`warehouse_subscribes`] matches on the repository alone:
-//!   the selection rules live in kargo-sources and are not public. Refreshing
-//!   a Warehouse more often than Kargo would costs one discovery, nothing else.
+//! - As in Kargo, only the Warehouses whose subscription would select the
+//!   pushed ref, tag or version (and, for Git, whose path filters pass one
+//!   of the changed files) are refreshed ([`warehouse_wants`]). Where Kargo
+//!   answers 500 because a subscription does not compile, the Warehouse is
+//!   refreshed here, and its discovery reports the error.
 //! - Gitea pushes yield the repository's SSH URL too, not only its clone
 //!   URL; Bitbucket Cloud's repository URL is normalised as every other one.
 //! - A body sent form-encoded (GitHub's `application/x-www-form-urlencoded`
@@ -98,7 +97,7 @@ pub use generic::{
 };
 pub use receivers::{Receiver, Receivers, SecretLookup};
 pub use replay::ReplayGuard;
-pub use subscribe::warehouse_subscribes;
+pub use subscribe::{warehouse_subscribes, warehouse_wants};
 
 /// The largest request body a receiver reads: 2 MiB, as in Kargo. A larger
 /// body is refused with 413; a server should stop reading there.

@@ -12,7 +12,8 @@
 //! goes from one to two) while the Warehouses of the kinds not yet sent,
 //! and a decoy subscribed by no receiver, keep theirs; then its replay is
 //! refused (Quay and generic receivers are not guarded: see
-//! `ReplayGuard`).
+//! `ReplayGuard`). A Warehouse following tags of GitHub's repository is
+//! left alone by the push to `main`, and refreshed by the tag's push.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -378,6 +379,16 @@ fn manifests(env: &Env) -> String {
             format!("{{git: {{repoURL: \"{}\", branch: main}}}}", env.git[kind]),
         );
     }
+    // On GitHub's repository too, but following semantic version tags: a
+    // push to a branch does not concern it.
+    warehouse(
+        "wh-github-tags",
+        "",
+        format!(
+            "{{git: {{repoURL: \"{}\", commitSelectionStrategy: SemVer}}}}",
+            env.git["github"]
+        ),
+    );
     for kind in ["azure", "quay", "harbor", "decoy"] {
         warehouse(
             &format!("wh-{kind}"),
@@ -462,13 +473,17 @@ fn bare_repo(dir: &Path, name: &str) -> String {
     format!("file://{}", bare.display())
 }
 
-/// A second commit on `NAME.git`'s `main`.
+/// A second commit on `NAME.git`'s `main`, tagged `v1.0.0`.
 fn commit_again(dir: &Path, name: &str) {
     let seed = dir.join(format!("{name}-seed"));
     kargo_test_support::write(&seed, "README", "two\n");
     kargo_test_support::git(&seed, &["commit", "-q", "-am", "two"]);
+    kargo_test_support::git(&seed, &["tag", "v1.0.0"]);
     let bare = dir.join(format!("{name}.git"));
-    kargo_test_support::git(&seed, &["push", "-q", bare.to_str().unwrap(), "main"]);
+    kargo_test_support::git(
+        &seed,
+        &["push", "-q", "--tags", bare.to_str().unwrap(), "main"],
+    );
 }
 
 /// Pushes `tags` of small images to `registry`'s repository `repo`.
@@ -606,6 +621,20 @@ async fn every_kind_refreshes_exactly_its_warehouse_and_refuses_forged_missing_a
     for w in &warehouses {
         wait_for_freight(&server, w, 1).await;
     }
+    // The tag-following Warehouse found no tag.
+    server
+        .wait_for(
+            "/v1beta1/projects/demo/warehouses/wh-github-tags",
+            Some(VIEWER),
+            |w| {
+                w.pointer("/status/discoveredArtifacts/discoveredAt")
+                    .is_some()
+            },
+        )
+        .await;
+    assert_eq!(freight_of(&server, "wh-github-tags").await, 0);
+    let mut baseline: BTreeMap<String, usize> = warehouses.iter().map(|w| (w.clone(), 1)).collect();
+    baseline.insert("wh-github-tags".into(), 0);
     // Then every repository gets a second one, which only a refresh finds.
     for (_, repo) in IMAGE_REPOS {
         push_tags(&env.registry, repo, &[V1, V2]).await;
@@ -615,7 +644,7 @@ async fn every_kind_refreshes_exactly_its_warehouse_and_refuses_forged_missing_a
         commit_again(&dir, kind);
     }
 
-    let mut pending: Vec<String> = warehouses.clone();
+    let mut pending: Vec<String> = baseline.keys().cloned().collect();
     for case in cases() {
         let kind = case.kind;
         let own = format!("wh-{kind}");
@@ -660,7 +689,7 @@ async fn every_kind_refreshes_exactly_its_warehouse_and_refuses_forged_missing_a
         for other in &pending {
             assert_eq!(
                 freight_of(&server, other).await,
-                1,
+                baseline[other],
                 "{kind}'s request refreshed {other} too"
             );
         }
@@ -679,7 +708,28 @@ async fn every_kind_refreshes_exactly_its_warehouse_and_refuses_forged_missing_a
             assert_eq!(answer["results"][0]["result"], "Success", "{answer}");
         }
     }
-    assert_eq!(pending, ["wh-decoy", "wh-generic-plain"]);
+    assert_eq!(pending, ["wh-decoy", "wh-generic-plain", "wh-github-tags"]);
+
+    // GitHub's push of the tag concerns the tag-following Warehouse, and
+    // only it.
+    let body = json_body(json!({
+        "ref": "refs/tags/v1.0.0",
+        "repository": {"full_name": "acme/github", "clone_url": env.git["github"], "ssh_url": ""},
+        "commits": [],
+    }));
+    let mut tag_push = pairs(&[
+        ("x-github-event", "push"),
+        ("x-github-delivery", "5f0f9bce-4b7d-11f0-8d5e-1a2b3c4d5e6f"),
+        ("content-type", "application/json"),
+    ]);
+    tag_push.push((
+        "x-hub-signature-256".to_owned(),
+        format!("sha256={}", hmac_hex(SECRET, &body)),
+    ));
+    let (status, answer) = post(&server, &paths["github"], &tag_push, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["msg"], "refreshing 1 Warehouse(s)", "{answer}");
+    wait_for_freight(&server, "wh-github-tags", 1).await;
 
     // A generic request its action's whenExpression does not match.
     let mut headers = pairs(&[
@@ -705,8 +755,8 @@ async fn every_kind_refreshes_exactly_its_warehouse_and_refuses_forged_missing_a
         .await
         .unwrap();
     for case in cases() {
-        let accepted =
-            (if case.replay_refused { 1 } else { 2 }) + usize::from(case.kind == "generic");
+        let accepted = (if case.replay_refused { 1 } else { 2 })
+            + usize::from(matches!(case.kind, "generic" | "github"));
         let line = format!(
             "kargo_webhook_requests_total{{receiver=\"demo/{}\",outcome=\"accepted\"}} {accepted}",
             case.kind
