@@ -217,10 +217,10 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
 /// `response.header(name)`: Go's `Header.Get`, the first value of the
 /// header named `name` in any case, or `""`.
 fn header(response: MjValue, args: Rest<MjValue>) -> Result<MjValue, Error> {
-    if let Some(namespace) = response.downcast_object_ref::<super::host::Namespace>() {
-        if let Some(result) = namespace.call_host("header", &args) {
-            return result;
-        }
+    if let Some(namespace) = response.downcast_object_ref::<super::host::Namespace>()
+        && let Some(result) = namespace.call_host("header", &args)
+    {
+        return result;
     }
     arity("header", &args, 1, 1)?;
     let name = string_arg("header", "the", &args[0])?;
@@ -231,7 +231,7 @@ fn header(response: MjValue, args: Rest<MjValue>) -> Result<MjValue, Error> {
         .ok_or_else(|| fail("header(): only an http response has headers"))?;
     let iter = headers.try_iter()?;
     for key in iter {
-        if key.as_str().is_some_and(|k| k.eq_ignore_ascii_case(&name)) {
+        if key.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)) {
             let values = headers.get_item(&key)?;
             return Ok(values
                 .get_item(&MjValue::from(0))

@@ -130,10 +130,13 @@ pub(super) fn subscribed_urls(warehouse: &Warehouse) -> Vec<String> {
     urls
 }
 
+/// A URL normaliser of Kargo's: Git, image or chart form.
+type Normalizer = fn(&str) -> String;
+
 /// A subscription's normalised URL and the normaliser of its kind; `None`
 /// for generic subscriptions and empty URLs.
-fn subscribed_url(source: &SubscriptionSource) -> Option<(String, fn(&str) -> String)> {
-    let (subscribed, normalize): (&str, fn(&str) -> String) = match source {
+fn subscribed_url(source: &SubscriptionSource) -> Option<(String, Normalizer)> {
+    let (subscribed, normalize): (&str, Normalizer) = match source {
         SubscriptionSource::Git(git) => (&git.repo_url, normalize_git),
         SubscriptionSource::Image(image) => (&image.repo_url, normalize_image),
         SubscriptionSource::Chart(chart) => (&chart.repo_url, normalize_chart),

@@ -50,6 +50,9 @@ enum Proof {
     Path,
 }
 
+/// Request headers, in order.
+type Headers = Vec<(String, String)>;
+
 /// What a kind's valid request looks like, and how it is proven.
 struct Case {
     kind: &'static str,
@@ -58,9 +61,9 @@ struct Case {
     replay_refused: bool,
     /// Headers and body of the valid request (`Proof::Header` kinds: the
     /// proof not yet added).
-    request: fn(&Env) -> (Vec<(String, String)>, Vec<u8>),
+    request: fn(&Env) -> (Headers, Vec<u8>),
     /// The proof headers for `body` made with `secret`.
-    prove: fn(&[u8], &str) -> Vec<(String, String)>,
+    prove: fn(&[u8], &str) -> Headers,
 }
 
 /// What the payloads need to know about the world.
@@ -71,7 +74,7 @@ struct Env {
     git: BTreeMap<&'static str, String>,
 }
 
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+fn pairs(items: &[(&str, &str)]) -> Headers {
     items
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -83,7 +86,7 @@ fn hmac_hex(secret: &str, body: &[u8]) -> String {
     hex::encode(hmac::sign(&key, body).as_ref())
 }
 
-fn no_proof(_: &[u8], _: &str) -> Vec<(String, String)> {
+fn no_proof(_: &[u8], _: &str) -> Headers {
     Vec::new()
 }
 
