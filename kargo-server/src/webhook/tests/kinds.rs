@@ -1174,6 +1174,66 @@ fn generic_actions_select_by_name_labels_and_index_with_request_expressions() {
 }
 
 #[test]
+fn generic_results_are_written_as_kargos() {
+    let actions = json!([{
+        "action": "Refresh",
+        "whenExpression": "request.header('X-Event-Type') == 'push'",
+        "parameters": {"foo": "bar"},
+        "targetSelectionCriteria": [
+            {
+                "kind": "Warehouse",
+                "labelSelector": {
+                    "matchLabels": {"env": "prod"},
+                    "matchExpressions": [{"key": "service", "operator": "In", "values": ["ui", "db"]}],
+                },
+                "indexSelector": {"matchIndices": [{
+                    "key": "subscribedURLs",
+                    "operator": "Equals",
+                    "value": "${{ normalizeGit(request.body.repository.url) }}",
+                }]},
+            },
+            {"kind": "Warehouse", "name": "db"},
+        ],
+    }]);
+    let (results, _) = run_actions(
+        actions,
+        "",
+        &[("x-event-type", "push")],
+        br#"{"repository": {"url": "https://GitHub.com/Acme/UI.git"}}"#,
+    );
+    assert_eq!(
+        results,
+        json!([{
+            "action": "Refresh",
+            "whenExpression": "request.header('X-Event-Type') == 'push'",
+            "parameters": {"foo": "bar"},
+            "targetSelectionCriteria": [
+                {
+                    "kind": "Warehouse",
+                    "labelSelector": {
+                        "matchLabels": {"env": "prod"},
+                        "matchExpressions": [{"key": "service", "operator": "In", "values": ["ui", "db"]}],
+                    },
+                    "indexSelector": {"matchIndices": [{
+                        "key": "subscribedURLs",
+                        "operator": "Equals",
+                        "value": "${{ normalizeGit(request.body.repository.url) }}",
+                    }]},
+                },
+                {"kind": "Warehouse", "name": "db", "labelSelector": {}, "indexSelector": {}},
+            ],
+            "matchedWhenExpression": true,
+            "selectedTargets": [
+                {"namespace": "demo", "name": "db", "success": false},
+                {"namespace": "demo", "name": "ui", "success": true},
+            ],
+            "result": "PartialSuccess",
+            "summary": "Refreshed 1 of 2 selected resources",
+        }])
+    );
+}
+
+#[test]
 fn generic_receivers_refuse_bodies_that_are_not_json_and_bad_expressions_when_set_up() {
     let r = receiver(
         ReceiverKind::Generic,
