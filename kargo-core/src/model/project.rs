@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LabelSelectorRequirement, ObjectMeta, PromotionPhase};
+use super::{LabelSelector, LabelSelectorRequirement, ObjectMeta, PromotionPhase};
 
 /// A Kargo project: a namespace that holds Warehouses, Stages and tasks.
 ///
@@ -167,19 +167,39 @@ impl PromotionPolicy {
         if !name.is_empty() && !name_matches(name, stage_name)? {
             return Ok(false);
         }
-        if !match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))
-        {
+        labels_match(match_labels, match_expressions, labels)
+    }
+}
+
+impl LabelSelector {
+    /// Whether `labels` satisfy the selector, as Kubernetes decides: every
+    /// `matchLabels` entry is there with that value, and every
+    /// `matchExpressions` requirement (`In`, `NotIn`, `Exists`,
+    /// `DoesNotExist`) holds. An empty selector matches everything. A
+    /// requirement with an unknown operator, or values where it takes
+    /// none (or none where it needs some), is an error naming its key.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> Result<bool, PolicyError> {
+        labels_match(&self.match_labels, &self.match_expressions, labels)
+    }
+}
+
+fn labels_match(
+    match_labels: &BTreeMap<String, String>,
+    match_expressions: &[LabelSelectorRequirement],
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, PolicyError> {
+    if !match_labels
+        .iter()
+        .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))
+    {
+        return Ok(false);
+    }
+    for requirement in match_expressions {
+        if !requirement_matches(requirement, labels)? {
             return Ok(false);
         }
-        for requirement in match_expressions {
-            if !requirement_matches(requirement, labels)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
+    Ok(true)
 }
 
 fn name_matches(pattern: &str, name: &str) -> Result<bool, PolicyError> {
@@ -433,5 +453,56 @@ spec:
         let spec = project.spec.expect("spec");
         assert!(spec.promotion_policies[0].auto_promotion_enabled);
         assert!(project.status.is_some());
+    }
+}
+
+#[cfg(test)]
+mod label_selector_tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn requirement(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_label_selector_ands_its_labels_and_requirements() {
+        let selector = LabelSelector {
+            match_labels: labels(&[("env", "prod")]),
+            match_expressions: vec![
+                requirement("service", "In", &["ui", "api"]),
+                requirement("legacy", "DoesNotExist", &[]),
+            ],
+        };
+        let cases = [
+            (labels(&[("env", "prod"), ("service", "ui")]), true),
+            (labels(&[("env", "prod"), ("service", "db")]), false),
+            (labels(&[("env", "dev"), ("service", "api")]), false),
+            (
+                labels(&[("env", "prod"), ("service", "api"), ("legacy", "")]),
+                false,
+            ),
+            (labels(&[("service", "api")]), false),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(selector.matches(&given).unwrap(), expected, "{given:?}");
+        }
+        assert!(LabelSelector::default().matches(&labels(&[])).unwrap());
+        let bad = LabelSelector {
+            match_expressions: vec![requirement("service", "Equals", &["ui"])],
+            ..LabelSelector::default()
+        };
+        let err = bad.matches(&labels(&[])).unwrap_err();
+        assert!(err.to_string().contains("`service`"), "{err}");
     }
 }
