@@ -39,6 +39,7 @@ mod openapi;
 mod receive;
 mod schema;
 mod server;
+pub mod touched;
 pub mod ui;
 pub mod webhook;
 
