@@ -1,7 +1,12 @@
-//! `kargo serve` under load, on this machine (client and server share its
-//! cores): `ListStages` of a 1,000-stage project from concurrent clients
-//! (requests per second, p50, p99), and 1,000 watch streams (memory, and
-//! how long an event takes to reach every one of them).
+//! `kargo serve` under load, on this machine: `ListStages` of a
+//! 1,000-stage project from concurrent clients (requests per second, p50,
+//! p99; plain JSON and gzip), writes through the API, and 1,000 watch
+//! streams (the server's memory, and how long an event takes to reach
+//! every one of them).
+//!
+//! The server runs in a process of its own (this program started again
+//! with `SERVE_API_ROLE=server`), so that its memory is measured apart
+//! from the clients'; both share the machine's cores.
 //!
 //! ```sh
 //! cargo bench -p kargo-server --bench serve_api
@@ -12,6 +17,8 @@
 //! streams in at most 100 MB more memory, an event at every stream within
 //! 100 ms p99.
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -96,8 +103,9 @@ async fn seed(store: &InMemoryStore) -> String {
     name
 }
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// The resident memory of process `pid` (`self` for this one), in KiB.
+fn rss_kib(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -116,10 +124,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run());
+    if std::env::var("SERVE_API_ROLE").as_deref() == Ok("server") {
+        runtime.block_on(serve());
+    } else {
+        runtime.block_on(measure());
+    }
 }
 
-async fn run() {
+/// The server's process: serves the seeded project on a loopback port,
+/// prints `ADDRESS FREIGHT` on its first line, and stops when its
+/// standard input closes.
+async fn serve() {
     let store = Arc::new(InMemoryStore::new());
     let freight = seed(&store).await;
     let mut registry = kargo_core::step::StepRegistry::new();
@@ -148,36 +163,114 @@ async fn run() {
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(listener, async {
-        let _ = stopped.await;
-    }));
-
-    list_stages(&base).await;
-    write(&base, &freight).await;
-    watch_streams(&base, &freight).await;
-
-    let _ = stop.send(());
-    let _ = serving.await;
+    println!("http://{} {freight}", listener.local_addr().unwrap());
+    let stdin_closed = tokio::task::spawn_blocking(|| {
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    });
+    server
+        .serve(listener, async {
+            let _ = stdin_closed.await;
+        })
+        .await
+        .unwrap();
 }
 
-/// `CLIENTS` clients calling `ListStages` for `SECONDS`.
-async fn list_stages(base: &str) {
+/// The server's process, stopped (its standard input closed) when
+/// dropped.
+struct ServerProcess {
+    child: Child,
+}
+
+impl ServerProcess {
+    /// Starts it; returns it with its base URL and the seeded Freight.
+    fn start() -> (ServerProcess, String, String) {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env("SERVE_API_ROLE", "server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let (base, freight) = line.trim().split_once(' ').unwrap();
+        let (base, freight) = (base.to_owned(), freight.to_owned());
+        (ServerProcess { child }, base, freight)
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+async fn measure() {
+    let (server, base, freight) = ServerProcess::start();
+    for encoding in [Encoding::Plain, Encoding::Gzip, Encoding::GzipInflated] {
+        list_stages(&base, encoding).await;
+    }
+    write(&base, &freight).await;
+    watch_streams(&base, &freight, &server.pid()).await;
+    drop(server);
+}
+
+/// How a client takes its answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Encoding {
+    /// Plain JSON.
+    Plain,
+    /// `Accept-Encoding: gzip`, the body read as sent.
+    Gzip,
+    /// `Accept-Encoding: gzip`, the body inflated (as Go's client does).
+    GzipInflated,
+}
+
+impl Encoding {
+    fn request(self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
+        let request = client.get(url).bearer_auth(TOKEN);
+        match self {
+            Encoding::Plain => request,
+            _ => request.header("accept-encoding", "gzip"),
+        }
+    }
+
+    /// The JSON of an answer's `body`.
+    fn json(self, body: &[u8]) -> Vec<u8> {
+        match self {
+            Encoding::Plain => body.to_vec(),
+            _ => inflate(body),
+        }
+    }
+}
+
+fn inflate(body: &[u8]) -> Vec<u8> {
+    let mut json = Vec::with_capacity(body.len() * 16);
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut json)
+        .unwrap();
+    json
+}
+
+/// `CLIENTS` clients calling `ListStages` for `SECONDS`, taking answers
+/// as `encoding` says.
+async fn list_stages(base: &str, encoding: Encoding) {
     let seconds = env_number("SECONDS", 10);
     let clients = env_number("CLIENTS", 8);
     let url = format!("{base}/v1beta1/projects/demo/stages");
     let client = reqwest::Client::new();
-    let first = client
-        .get(&url)
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let items = serde_json::from_slice::<serde_json::Value>(&first).unwrap()["items"]
+    let first = encoding.request(&client, &url).send().await.unwrap();
+    let gzipped = first.headers().get("content-encoding").is_some();
+    assert_eq!(gzipped, encoding != Encoding::Plain);
+    let first = first.bytes().await.unwrap();
+    let json = encoding.json(&first);
+    let items = serde_json::from_slice::<serde_json::Value>(&json).unwrap()["items"]
         .as_array()
         .unwrap()
         .len();
@@ -190,16 +283,19 @@ async fn list_stages(base: &str) {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let body = client
-                    .get(&url)
-                    .bearer_auth(TOKEN)
+                let body = encoding
+                    .request(&client, &url)
                     .send()
                     .await
                     .unwrap()
                     .bytes()
                     .await
                     .unwrap();
-                assert!(body.len() > 1000);
+                let length = match encoding {
+                    Encoding::GzipInflated => inflate(&body).len(),
+                    _ => body.len(),
+                };
+                assert!(length > 1000);
                 latencies.push(started.elapsed());
             }
             latencies
@@ -211,8 +307,10 @@ async fn list_stages(base: &str) {
     }
     all.sort();
     println!(
-        "ListStages, {STAGES} stages ({} KiB per answer), {clients} clients, {seconds} s: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "ListStages {encoding:?}, {STAGES} stages ({} KiB sent per answer, {} KiB of JSON), {clients} clients, {seconds} s: \
+         {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         first.len() / 1024,
+        json.len() / 1024,
         all.len() as f64 / seconds as f64,
         percentile(&all, 0.50).as_secs_f64() * 1e3,
         percentile(&all, 0.99).as_secs_f64() * 1e3,
@@ -241,15 +339,16 @@ async fn write(base: &str, freight: &str) {
     }
     took.sort();
     println!(
-        "a write (PatchFreightAlias) on the {STAGES}-stage project, answered after the snapshot is read again: p50 {:.1} ms, max {:.1} ms",
+        "a write (PatchFreightAlias) on the {STAGES}-stage project, answered after what it wrote is read again: p50 {:.1} ms, max {:.1} ms",
         percentile(&took, 0.5).as_secs_f64() * 1e3,
         took.last().unwrap().as_secs_f64() * 1e3
     );
 }
 
-/// `STREAMS` watch streams on the first Stage's Freight, then one change.
-async fn watch_streams(base: &str, freight: &str) {
-    let before = rss_kib();
+/// `STREAMS` watch streams on the first Stage's Freight, then one change;
+/// the memory of the server's process `server` is measured.
+async fn watch_streams(base: &str, freight: &str, server: &str) {
+    let (before, clients_before) = (rss_kib(server), rss_kib("self"));
     let url = format!("{base}/v1beta1/projects/demo/freight/{freight}?watch=true");
     let (ready_tx, mut ready) = tokio::sync::mpsc::channel(STREAMS);
     let (seen_tx, mut seen) = tokio::sync::mpsc::channel(STREAMS);
@@ -295,7 +394,7 @@ async fn watch_streams(base: &str, freight: &str) {
     for _ in 0..STREAMS {
         ready.recv().await.unwrap();
     }
-    let after = rss_kib();
+    let (after, clients_after) = (rss_kib(server), rss_kib("self"));
     // One change: the Freight's alias.
     let sent = Instant::now();
     let status = reqwest::Client::new()
@@ -315,10 +414,12 @@ async fn watch_streams(base: &str, freight: &str) {
     delays.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "{STREAMS} watch streams: +{:.1} MiB resident (server and clients in one process); \
+        "{STREAMS} watch streams: server +{:.1} MiB resident ({:.1} MiB in all; the clients' process +{:.1} MiB); \
          from the write's request to each stream: p50 {:.1} ms, p99 {:.1} ms, last {:.1} ms; \
          from the first stream to the last: {:.1} ms",
         after.saturating_sub(before) as f64 / 1024.0,
+        after as f64 / 1024.0,
+        clients_after.saturating_sub(clients_before) as f64 / 1024.0,
         ms(percentile(&delays, 0.50)),
         ms(percentile(&delays, 0.99)),
         ms(*delays.last().unwrap()),

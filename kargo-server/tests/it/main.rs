@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod incremental;
 mod replicas;
 mod resources;
 mod schema;
