@@ -213,7 +213,7 @@ impl Drop for ServerProcess {
 async fn measure() {
     let (server, base, freight) = ServerProcess::start();
     for encoding in [Encoding::Plain, Encoding::Gzip, Encoding::GzipInflated] {
-        list_stages(&base, encoding).await;
+        list_stages(&base, encoding, &server.pid()).await;
     }
     write(&base, &freight).await;
     watch_streams(&base, &freight, &server.pid()).await;
@@ -258,8 +258,9 @@ fn inflate(body: &[u8]) -> Vec<u8> {
 }
 
 /// `CLIENTS` clients calling `ListStages` for `SECONDS`, taking answers
-/// as `encoding` says.
-async fn list_stages(base: &str, encoding: Encoding) {
+/// as `encoding` says; the CPU time of the server's process `server` is
+/// measured.
+async fn list_stages(base: &str, encoding: Encoding, server: &str) {
     let seconds = env_number("SECONDS", 10);
     let clients = env_number("CLIENTS", 8);
     let url = format!("{base}/v1beta1/projects/demo/stages");
@@ -281,6 +282,7 @@ async fn list_stages(base: &str, encoding: Encoding) {
         .unwrap()
         .len();
     assert_eq!(items, STAGES);
+    let (server_cpu, clients_cpu) = (cpu_ms(server), cpu_ms("self"));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -311,10 +313,12 @@ async fn list_stages(base: &str, encoding: Encoding) {
     for task in tasks {
         all.extend(task.await.unwrap());
     }
+    let server_cpu = cpu_ms(server) - server_cpu;
+    let clients_cpu = cpu_ms("self") - clients_cpu;
     all.sort();
     println!(
         "ListStages {encoding:?}, {STAGES} stages ({} KiB sent per answer, {} KiB of JSON; the first answer {:.1} ms), {clients} clients, {seconds} s: \
-         {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+         {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; CPU per request: server {:.0} µs, clients {:.0} µs",
         first.len() / 1024,
         json.len() / 1024,
         made.as_secs_f64() * 1e3,
@@ -322,6 +326,8 @@ async fn list_stages(base: &str, encoding: Encoding) {
         percentile(&all, 0.50).as_secs_f64() * 1e3,
         percentile(&all, 0.99).as_secs_f64() * 1e3,
         all.last().unwrap().as_secs_f64() * 1e3,
+        server_cpu as f64 * 1e3 / all.len() as f64,
+        clients_cpu as f64 * 1e3 / all.len() as f64,
     );
 }
 
