@@ -364,7 +364,11 @@ fn cpu_ms(pid: &str) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<u64> = stat
         .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect())
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0))
+                .collect()
+        })
         .unwrap_or_default();
     // utime and stime: fields 14 and 15 of proc(5), 11 and 12 after the
     // command's closing parenthesis.
@@ -410,7 +414,11 @@ async fn watch_streams(base: &str, freight: &str, server: &str) {
                 }
                 let now = &buffer[..carried + read];
                 if !answered {
-                    assert!(now.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(now));
+                    assert!(
+                        now.starts_with(b"HTTP/1.1 200"),
+                        "{}",
+                        String::from_utf8_lossy(now)
+                    );
                     answered = true;
                 }
                 for _ in now.windows(6).filter(|w| *w == b"data: ") {

@@ -132,7 +132,9 @@ impl AppState {
     pub(crate) fn refresh_warehouses(&self, hub: &Arc<Hub>, warehouses: Vec<String>) {
         let project = hub.project().to_owned();
         let failed = "cannot refresh the Warehouses".to_owned();
-        let touched = warehouses.iter().fold(Touched::none(), |t, w| t.with_warehouse(w));
+        let touched = warehouses
+            .iter()
+            .fold(Touched::none(), |t, w| t.with_warehouse(w));
         in_background(hub, touched, failed, |c| async move {
             for name in warehouses {
                 if let Err(e) = c.refresh_warehouse(&name).await {

@@ -255,7 +255,8 @@ pub(crate) async fn approve(
     hub.controller()
         .approve(&id, &stage, caller.actor())
         .await?;
-    state.settle(&hub, Touched::stage(&stage).with_freight(&id))
+    state
+        .settle(&hub, Touched::stage(&stage).with_freight(&id))
         .await;
     Ok(ok())
 }

@@ -123,7 +123,9 @@ impl Project {
         let whole = Snapshot::read(&self.controller, "demo").await.unwrap();
         for kind in Kind::ALL {
             let objects = |s: &Snapshot| -> BTreeMap<String, Value> {
-                s.of(kind).map(|(n, o)| (n.clone(), (**o).clone())).collect()
+                s.of(kind)
+                    .map(|(n, o)| (n.clone(), (**o).clone()))
+                    .collect()
             };
             assert_eq!(objects(&snapshot), objects(&whole), "{kind:?}");
             assert_eq!(snapshot.list_json(kind), whole.list_json(kind), "{kind:?}");
@@ -206,7 +208,12 @@ async fn a_promotion_read_incrementally_changes_its_stage_and_both_pieces_of_fre
         .unwrap();
     let sent = project.settle(Touched::none()).await;
     let approved = last_sent(&sent, Kind::Freight, &v1).expect("v1 was sent approved");
-    assert!(approved.object.pointer("/status/approvedFor/staging").is_some());
+    assert!(
+        approved
+            .object
+            .pointer("/status/approvedFor/staging")
+            .is_some()
+    );
     project
         .controller
         .store()
@@ -218,7 +225,10 @@ async fn a_promotion_read_incrementally_changes_its_stage_and_both_pieces_of_fre
         last_sent(&sent, Kind::Freight, &v1).unwrap().object["alias"],
         "first-one"
     );
-    assert_eq!(project.hub.snapshot().freight_id("first-one"), Some(v1.as_str()));
+    assert_eq!(
+        project.hub.snapshot().freight_id("first-one"),
+        Some(v1.as_str())
+    );
 }
 
 #[tokio::test]
