@@ -189,22 +189,19 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
             "return location.pathname.startsWith('/project/demo/promotion/') && document.querySelector('[data-test=steps]')",
         )
         .await;
-    let statuses = "return [...document.querySelectorAll('[data-test=steps] tbody tr')].map(r => r.dataset.status).join()";
+    // The steps and the phase, read together: two reads could straddle
+    // an update and pair the steps before it with the phase after it.
+    let statuses_and_phase = "return [[...document.querySelectorAll('[data-test=steps] tbody tr')].map(r => r.dataset.status).join(), \
+         document.querySelector('[data-test=phase]')?.textContent || '']";
     let mut seen: Vec<String> = Vec::new();
     let started = std::time::Instant::now();
     loop {
-        let now = browser.eval(statuses, vec![]).await;
-        let now = now.as_str().unwrap().to_owned();
+        let read = browser.eval(statuses_and_phase, vec![]).await;
+        let now = read[0].as_str().unwrap().to_owned();
         if seen.last() != Some(&now) {
             seen.push(now.clone());
         }
-        let phase = browser
-            .eval(
-                "return document.querySelector('[data-test=phase]')?.textContent || ''",
-                vec![],
-            )
-            .await;
-        if phase == "Succeeded" {
+        if read[1] == "Succeeded" {
             break;
         }
         if seen
