@@ -198,13 +198,20 @@ impl Snapshot {
         let mut fresh: BTreeMap<String, Freight> = BTreeMap::new();
         let mut gone = BTreeSet::new();
         for name in &freight_names {
-            match store.get_freight(name).await? {
+            // By its ID when known (an alias may have changed since),
+            // else as named (the store knows new names and aliases).
+            let id = self.freight_id(name).unwrap_or(name);
+            match store.get_freight(id).await? {
                 Some(f) => {
                     fresh.insert(f.metadata.name.clone(), f);
                 }
-                None => gone.extend(self.freight_id(name).map(str::to_owned)),
+                None if self.freight_records.contains_key(id) => {
+                    gone.insert(id.to_owned());
+                }
+                None => {}
             }
         }
+        gone.retain(|id: &String| !fresh.contains_key(id));
         let mut warehouses = touched.warehouses().clone();
         warehouses.extend(
             fresh

@@ -214,13 +214,19 @@ async fn a_promotion_read_incrementally_changes_its_stage_and_both_pieces_of_fre
             .pointer("/status/approvedFor/staging")
             .is_some()
     );
+    let old_alias = project.object(Kind::Freight, &v1)["alias"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     project
         .controller
         .store()
         .set_freight_alias(&v1, "first-one")
         .await
         .unwrap();
-    let sent = project.settle(Touched::freight(&v1)).await;
+    // Named by the alias it had (as a step's event may name it): read by
+    // its name all the same, not taken for gone.
+    let sent = project.settle(Touched::freight(&old_alias)).await;
     assert_eq!(
         last_sent(&sent, Kind::Freight, &v1).unwrap().object["alias"],
         "first-one"
