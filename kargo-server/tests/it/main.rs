@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod incremental;
 mod receivers;
 /// A real `docker-registry` and the images pushed to it: kargo-sources'
 /// test support, shared as the webhook benchmark shares it.
