@@ -147,6 +147,8 @@ struct Inner {
     saves: AtomicUsize,
     /// The Stages being driven in this process.
     drivers: drive::Drivers,
+    /// The verifications running in this process, by Stage, to abort.
+    verifying: verify::Running,
 }
 
 /// Builds a [`Controller`]: `Controller::builder()`, then the manifests,
@@ -338,6 +340,7 @@ impl ControllerBuilder {
                 stop: CancellationToken::new(),
                 saves: AtomicUsize::new(0),
                 drivers: drive::Drivers::default(),
+                verifying: verify::Running::default(),
             }),
         })
     }

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kargo_core::model::{PromotionPhase, StepStatus};
-use kargo_core::state::PromotionQuery;
+use kargo_core::state::{PromotionQuery, VerificationPhase};
 use kargo_runtime::clock::ManualClock;
 use kargo_runtime::{Controller, Event, Hooks, Refresh, RunOptions};
 use kargo_test_support::{PipelineWorld, STAGES, layout_with_tags};
@@ -307,4 +307,49 @@ async fn the_run_loop_promotes_reloads_and_stops_when_asked() {
         .expect("the loop stops")
         .unwrap()
         .unwrap();
+}
+
+/// Kargo's AbortVerification: a verification running in this process is
+/// cancelled and recorded `Aborted`, long before its checks would end.
+#[tokio::test]
+async fn a_running_verification_is_aborted() {
+    let world = PipelineWorld::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only());
+    let project = world.path("manifests/project.yaml");
+    let slow = std::fs::read_to_string(&project)
+        .unwrap()
+        .replace("command: [sh, -c, '", "command: [sh, -c, 'sleep 60; ");
+    std::fs::write(&project, slow).unwrap();
+    let clock = ManualClock::new(at("10:00"));
+    let c = builder(&world, sqlite(&world).await, &clock)
+        .build()
+        .unwrap();
+    assert!(!c.abort_verification("dev"), "nothing runs yet");
+
+    let pass = tokio::spawn({
+        let c = c.clone();
+        async move {
+            c.pass(&RunOptions::default().with_refresh(Refresh::All))
+                .await
+        }
+    });
+    let started = std::time::Instant::now();
+    while !c.stage_summaries().await.unwrap()[0]
+        .verification
+        .as_ref()
+        .is_some_and(|v| v.phase == VerificationPhase::Running)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the verification never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(c.abort_verification("dev"));
+    pass.await.unwrap().unwrap();
+    let verification = c.stage_summaries().await.unwrap()[0]
+        .verification
+        .clone()
+        .unwrap();
+    assert_eq!(verification.phase, VerificationPhase::Aborted);
+    assert!(!c.abort_verification("dev"), "nothing runs any more");
 }

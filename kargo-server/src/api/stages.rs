@@ -303,9 +303,9 @@ pub(crate) async fn reverify(
 }
 
 /// `POST /v1beta1/projects/{project}/stages/{stage}/verification/abort`:
-/// kargo-rs runs a verification to its end as part of the Stage's work,
-/// so there is nothing running to abort; answers 200 for a Stage that
-/// exists, as Kargo does when no verification is in progress.
+/// stops the Stage's verification running in this process (its checks are
+/// cancelled and it is recorded `Aborted`); answers 200 for a Stage that
+/// exists also when none runs, as Kargo does.
 #[utoipa::path(post, path = "/v1beta1/projects/{project}/stages/{stage}/verification/abort", operation_id = "AbortVerification",
     tag = "Verifications", security(("BearerAuth" = [])),
     params(("project" = String, Path), ("stage" = String, Path)),
@@ -317,5 +317,6 @@ pub(crate) async fn abort_verification(
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
     stage_exists(&hub, &stage)?;
+    hub.controller().abort_verification(&stage);
     Ok(ok())
 }
