@@ -29,6 +29,10 @@ pub enum Error {
     /// available to the Stage, a promotion that is no longer queued, ...).
     #[error("{0}")]
     Refused(String),
+    /// The request collides with something that exists already (an
+    /// alias other Freight has, ...).
+    #[error("{0}")]
+    Conflict(String),
     /// The state store failed.
     #[error("state store: {0}")]
     Store(#[source] kargo_core::Error),
@@ -53,11 +57,12 @@ fn known_list(known: &[String]) -> String {
 
 impl Error {
     /// Whether the error is about the request rather than the system:
-    /// unusable input, an unknown name, or a refusal by Kargo's rules.
+    /// unusable input, an unknown name, a refusal by Kargo's rules or a
+    /// conflict.
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            Error::Invalid(_) | Error::NotFound { .. } | Error::Refused(_)
+            Error::Invalid(_) | Error::NotFound { .. } | Error::Refused(_) | Error::Conflict(_)
         )
     }
 
@@ -83,7 +88,7 @@ impl From<kargo_core::Error> for Error {
             },
             kargo_core::Error::Precondition(message) => Error::Refused(message),
             kargo_core::Error::Invalid(message) => Error::Invalid(message),
-            e @ kargo_core::Error::AlreadyExists { .. } => Error::Refused(e.to_string()),
+            e @ kargo_core::Error::AlreadyExists { .. } => Error::Conflict(e.to_string()),
             other => Error::Store(other),
         }
     }

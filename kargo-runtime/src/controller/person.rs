@@ -251,7 +251,7 @@ impl Controller {
 
     /// Gives Freight (name, ID or alias) the alias `alias` (Kargo's
     /// UpdateFreightAlias); an alias other Freight has is
-    /// [`Error::Refused`], an invalid one [`Error::Invalid`].
+    /// [`Error::Conflict`], an invalid one [`Error::Invalid`].
     pub async fn set_freight_alias(
         &self,
         freight: &str,

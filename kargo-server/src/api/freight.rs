@@ -228,8 +228,7 @@ pub(crate) async fn alias(
         .ok_or_else(|| ApiError::bad_request("newAlias should not be empty"))?;
     let id = freight_id(&hub.snapshot(), &name, &project)?;
     hub.controller()
-        .store()
-        .set_freight_alias(&id, &alias)
+        .set_freight_alias(&id, &alias, caller.actor())
         .await?;
     state.settle(&hub, Touched::freight(&id)).await;
     Ok(ok())

@@ -129,6 +129,7 @@ impl From<kargo_runtime::Error> for ApiError {
         match &e {
             E::NotFound { .. } => ApiError::not_found(e.to_string()),
             E::Invalid(_) | E::Refused(_) => ApiError::bad_request(e.to_string()),
+            E::Conflict(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
             E::Store(inner) => store_error(inner),
             _ => ApiError::internal(&e),
         }
