@@ -5,6 +5,11 @@
 //! round, the same command run again must succeed, and the remote must
 //! hold each promotion's commit exactly once.
 //!
+//! The remote is served over smart HTTP, so the server's side of a push
+//! lives outside the runner's process group, as a real remote does (a
+//! `file://` remote's `git-receive-pack` would be killed with the group
+//! and leave its ref lock behind in the remote).
+//!
 //! The instants come from a seeded RNG. `KARGO_KILL_SEED` replays a
 //! failure (the failing seed, round and kills are printed);
 //! `KARGO_KILL_COUNT` asks for more kills than the suite's 50, e.g.
@@ -22,7 +27,8 @@ use kargo_test_support::{PipelineWorld, STAGES, layout_with_tags};
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use serde_json::Value;
 
-use crate::support::kargo_bin;
+use crate::git_server::HttpServer;
+use crate::support::{credential_secret, kargo_bin, write};
 
 /// The seed the suite runs with.
 const DEFAULT_SEED: u64 = 21;
@@ -54,6 +60,8 @@ fn spawn(w: &PipelineWorld, round: usize, log: &Path) -> Child {
         .arg(w.manifests())
         .arg("--state")
         .arg(w.path("state.db"))
+        .arg("--credentials")
+        .arg(w.path("creds.yaml"))
         .current_dir(w.dir.path())
         .env("KARGO_NOW", now)
         .env("KARGO_GIT_CACHE", w.path("git-cache"))
@@ -252,6 +260,17 @@ fn kill_9_at_random_instants_then_the_rerun_succeeds_and_pushes_once() {
     let _cleanup = Cleanup(&w.dir);
     let logs = w.path("logs");
     std::fs::create_dir_all(&logs).unwrap();
+    let server = HttpServer::start(w.dir.path(), "kargo", "t0ps3cret");
+    let url = server.url("config");
+    let project = std::fs::read_to_string(w.path("manifests/project.yaml")).unwrap();
+    let file_url = format!("file://{}", w.bare.display());
+    assert!(project.contains(&file_url), "{project}");
+    write(
+        w.dir.path(),
+        "manifests/project.yaml",
+        &project.replace(&file_url, &url),
+    );
+    credential_secret(w.dir.path(), "creds.yaml", "git", &url);
 
     // An uninterrupted first pass (v1) gives the span the instants are
     // drawn from: the start of the process to a little after its end.
