@@ -900,3 +900,30 @@ spec:
     assert_eq!(promotions.len(), 1, "{promotions:?}");
     assert_eq!(promotions[0]["phase"], "Succeeded");
 }
+
+/// Four `kargo pipeline --once` started together on a state file that
+/// does not exist yet (issue 21, item 7): the file is created and
+/// migrated once, the Freight discovered once, and dev promoted once;
+/// every process exits 0.
+#[test]
+fn four_pipelines_started_together_on_a_new_sqlite_file_promote_once() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    for trial in 0..3 {
+        let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+        let children: Vec<_> = (0..4).map(|_| spawn_pipeline(&w, &["--once"])).collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "trial {trial}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(w.commits(), ["dev: v1.0.0", "seed"], "trial {trial}");
+        let history = w.kargo("10:00", &["history", "dev", "--json"]);
+        let promotions = history.json()["promotions"].as_array().unwrap().clone();
+        assert_eq!(promotions.len(), 1, "trial {trial}: {promotions:?}");
+        assert_eq!(promotions[0]["phase"], "Succeeded", "trial {trial}");
+        assert_eq!(w.freight("10:00").len(), 1, "trial {trial}");
+    }
+}
