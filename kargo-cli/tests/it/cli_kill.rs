@@ -1,7 +1,8 @@
 //! `kargo pipeline --once` killed with SIGKILL at random instants over a
 //! promotion that clones, edits, commits and pushes (issue 21, item 1):
 //! sometimes only the runner's PID (its `git` children live on as
-//! orphans), sometimes its whole process group. After the kills of a
+//! orphans, which the next runs meet, or which die a moment later),
+//! sometimes its whole process group. After the kills of a
 //! round, the same command run again must succeed, and the remote must
 //! hold each promotion's commit exactly once.
 //!
@@ -35,17 +36,6 @@ const DEFAULT_SEED: u64 = 21;
 /// The kills the suite makes.
 const DEFAULT_KILLS: usize = 50;
 
-/// How a run is killed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kill {
-    /// `kill -9 PID`: the runner only; a `git` it started goes on.
-    Pid,
-    /// `kill -9 -PGID`: the runner and every process it started.
-    Group,
-}
-
-/// One `kargo pipeline --once` in its own process group, its output in
-/// files (an orphaned `git` may hold a pipe open long after the runner died).
 /// Round `round` runs at minute `round` of 2026 (auto-promotion takes
 /// the Freight discovered last).
 fn spawn(w: &PipelineWorld, round: usize, log: &Path) -> Child {
@@ -137,31 +127,43 @@ impl Window {
     }
 }
 
-/// `kargo` killed `after` its start, the way `how` says.
+/// How a run is killed, and what happens to its orphans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kill {
+    /// `kill -9 PID`: the runner only; a `git` it started goes on, and the
+    /// next run meets it.
+    Pid,
+    /// `kill -9 PID`, and the runner's orphans are killed too, a moment
+    /// later, before the next run.
+    PidThenOrphans,
+    /// `kill -9 -PGID`: the runner and every process it started at once.
+    Group,
+}
+
+/// `kargo` killed `after` its start, the way `how` says; its exit code
+/// and process group (holding any orphans still running).
 fn run_killed(
     w: &PipelineWorld,
     round: usize,
     log: &Path,
     after: Duration,
     how: Kill,
-) -> Option<i32> {
+) -> (Option<i32>, Child) {
     let mut child = spawn(w, round, log);
     std::thread::sleep(after);
     let pid = Pid::from_raw(child.id() as i32).unwrap();
     // ESRCH when it finished before the instant: a kill after the end.
     let _ = match how {
-        Kill::Pid => kill_process(pid, Signal::KILL),
+        Kill::Pid | Kill::PidThenOrphans => kill_process(pid, Signal::KILL),
         Kill::Group => kill_process_group(pid, Signal::KILL),
     };
     let status = child.wait().unwrap();
-    if how == Kill::Pid {
-        // Let orphans finish what they were doing for a moment, as they
-        // would after a real crash, then stop them before the next run
-        // half of the time (the next run meets them the other half).
+    if how == Kill::PidThenOrphans {
+        // Orphans go on for a moment, as after a real crash.
         std::thread::sleep(after / 4);
+        reap_group(&child);
     }
-    reap_group(&child);
-    status.code()
+    (status.code(), child)
 }
 
 /// Removes the world's directory unless `KARGO_KILL_KEEP` is set (then
@@ -280,21 +282,25 @@ fn kill_9_at_random_instants_then_the_rerun_succeeds_and_pushes_once() {
     let mut window = window.unwrap_or_else(|| panic!("no promotion in {stderr}"));
 
     let (mut kills, mut reruns, mut round) = (0, 0, 1);
-    let mut by_kind = [0usize; 2];
+    let mut by_kind = [0usize; 3];
     while kills < kills_wanted {
         round += 1;
         layout_with_tags(&w.layout, &as_refs(round));
         let mut made = Vec::new();
+        let mut orphaned = Vec::new();
         for k in 0..rng.usize(1..=3).min(kills_wanted - kills) {
             let after = window.draw(&mut rng);
-            let how = if rng.bool() { Kill::Pid } else { Kill::Group };
-            let code = run_killed(&w, round, &logs.join(format!("r{round}-k{k}")), after, how);
+            let how = [Kill::Pid, Kill::PidThenOrphans, Kill::Group][rng.usize(0..3)];
+            let log = logs.join(format!("r{round}-k{k}"));
+            let (code, killed) = run_killed(&w, round, &log, after, how);
             made.push(format!("{how:?} after {after:?} (exit {code:?})"));
-            by_kind[usize::from(how == Kill::Group)] += 1;
+            by_kind[how as usize] += 1;
             kills += 1;
+            orphaned.push(killed);
         }
         let (code, stderr, ran) = run_to_end(&w, round, &logs.join(format!("r{round}-final")));
         reruns += 1;
+        orphaned.iter().for_each(reap_group);
         // A rerun that ran a whole promotion is the latest measure of one.
         window = ran.unwrap_or(window);
         let replay = format!(
@@ -323,11 +329,13 @@ fn kill_9_at_random_instants_then_the_rerun_succeeds_and_pushes_once() {
         "{history:?}"
     );
     eprintln!(
-        "kill test: seed {seed}, {kills} kills ({} of the PID, {} of the group) over {round} promotions, \
+        "kill test: seed {seed}, {kills} kills ({} of the PID, orphans left to the rerun; {} of the PID, \
+         orphans killed a moment later; {} of the group) over {round} promotions, \
          {reruns} reruns all succeeded, {} commits on the remote each once, in {:.1?} \
          (the last promotion ran from {:.1?} to {:.1?} after its process started)",
         by_kind[0],
         by_kind[1],
+        by_kind[2],
         round,
         started.elapsed(),
         window.start,
