@@ -2,7 +2,9 @@
 # How fast is the runner a user builds? Times one cold git promotion through
 # the `kargo` runner built with the dev profile (what `cargo build` and
 # `cargo run` give) and with `--release`, on a generated repository of
-# 10,000 files and 2,000 commits, and prints the medians and their ratio.
+# 10,000 files and 2,000 commits, and prints the medians and their ratio, and
+# the peak memory (maximum resident set of the runner or of the largest git
+# process it ran, as /usr/bin/time's %M reports it).
 #
 # A promotion: `kargo run` with git-clone (a fresh, empty KARGO_GIT_CACHE, so
 # the whole repository is fetched), two yaml-updates, git-commit, git-push.
@@ -103,15 +105,16 @@ steps:
 EOF
 
 # One cold promotion with binary $1, named $2; prints its wall time and its
-# CPU time (user + sys, git's child processes included) in ms. CPU time
-# moves less than wall time on a machine busy with other work.
+# CPU time (user + sys, git's child processes included) in ms, and its peak
+# resident memory in MiB. CPU time moves less than wall time on a machine
+# busy with other work.
 promote() {
   local dir="$work/$2"
   mkdir -p "$dir"
-  KARGO_GIT_CACHE="$dir/cache" /usr/bin/time -f '%e %U %S' -o "$dir/time" \
+  KARGO_GIT_CACHE="$dir/cache" /usr/bin/time -f '%e %U %S %M' -o "$dir/time" \
     "$1" run --steps "$work/steps.yaml" --workdir "$dir/work" --var "tag=$2" >"$dir/out.json" ||
     { cat "$dir/out.json" >&2; exit 1; }
-  awk '{ printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000 }' "$dir/time"
+  awk '{ printf "%d %d %d\n", $1 * 1000, ($2 + $3) * 1000, $4 / 1024 }' "$dir/time"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
@@ -119,13 +122,13 @@ dev=() release=()
 for ((n = 0; n < RUNS; n++)); do
   dev+=("$(promote "$KARGO_DEV" "dev-$n")")
   release+=("$(promote "$KARGO_RELEASE" "release-$n")")
-  echo "run $n (wall, cpu ms): dev ${dev[n]}, release ${release[n]}" >&2
+  echo "run $n (wall ms, cpu ms, peak MiB): dev ${dev[n]}, release ${release[n]}" >&2
 done
 field_median() { printf '%s\n' "${@:2}" | cut -d' ' -f"$1" | median; }
 echo "cold git promotion through \`kargo run\`, $FILES files, $COMMITS commits, median of $RUNS runs:"
-printf '  %-10s %10s %10s\n' profile "wall ms" "cpu ms"
-printf '  %-10s %10s %10s\n' dev "$(field_median 1 "${dev[@]}")" "$(field_median 2 "${dev[@]}")"
-printf '  %-10s %10s %10s\n' release "$(field_median 1 "${release[@]}")" "$(field_median 2 "${release[@]}")"
+printf '  %-10s %10s %10s %10s\n' profile "wall ms" "cpu ms" "peak MiB"
+printf '  %-10s %10s %10s %10s\n' dev "$(field_median 1 "${dev[@]}")" "$(field_median 2 "${dev[@]}")" "$(field_median 3 "${dev[@]}")"
+printf '  %-10s %10s %10s %10s\n' release "$(field_median 1 "${release[@]}")" "$(field_median 2 "${release[@]}")" "$(field_median 3 "${release[@]}")"
 awk -v dw="$(field_median 1 "${dev[@]}")" -v rw="$(field_median 1 "${release[@]}")" \
   -v dc="$(field_median 2 "${dev[@]}")" -v rc="$(field_median 2 "${release[@]}")" \
   'BEGIN { printf "  dev/release %9.2fx %9.2fx\n", dw / rw, dc / rc }'

@@ -79,13 +79,10 @@ pub(crate) async fn controller_and_secrets(
     let registry = kargo_runtime::input::registry_with_custom_steps(&args.custom_steps)?;
     let secrets = kargo_runtime::input::load_secrets(&args.credentials, options)?;
     let credentials = kargo_runtime::input::credentials_provider(secrets.clone());
-    let work_root = match &args.workdir {
-        Some(dir) => dir.clone(),
-        None if args.state.contains("://") => std::env::temp_dir().join("kargo-work"),
-        None => {
-            let path = args.state.strip_prefix("sqlite:").unwrap_or(&args.state);
-            PathBuf::from(format!("{path}.work"))
-        }
+    let work_root = match (&args.workdir, sqlite_path(&args.state)) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(path)) => PathBuf::from(format!("{path}.work")),
+        (None, None) => std::env::temp_dir().join("kargo-work"),
     };
     // The manifests are checked before the store is opened (and, for
     // SQLite, created): unusable input changes nothing.
@@ -109,6 +106,11 @@ pub(crate) async fn controller_and_secrets(
         .work_root(work_root, args.workdir.is_some())
         .clock(clock())
         .hooks(Arc::new(CrashHook::from_env()));
+    if let Some(path) = sqlite_path(&args.state) {
+        // Several `kargo` processes may share the file (a `pipeline` loop
+        // and a person's `promote`): each promotion runs in one of them.
+        builder = builder.process_locks(format!("{path}.locks"));
+    }
     if kargo_store::postgres::is_postgres_url(&args.state) {
         let owner = format!(
             "kargo-{}-{}",
@@ -118,6 +120,15 @@ pub(crate) async fn controller_and_secrets(
         builder = builder.replica(owner, lease());
     }
     Ok((builder.build()?, secrets))
+}
+
+/// The SQLite file a `--state` value names, `None` for a URL.
+fn sqlite_path(state: &str) -> Option<&str> {
+    let path = state
+        .strip_prefix("sqlite://")
+        .or_else(|| state.strip_prefix("sqlite:"))
+        .unwrap_or(state);
+    (!path.contains("://")).then_some(path)
 }
 
 /// `KARGO_NOW` as a clock standing at that time, else the system clock.

@@ -825,3 +825,105 @@ spec:
     assert_eq!(keys(&v1["status"]["verifiedIn"]), ["dev", "gate", "prod"]);
     assert_eq!(keys(&v1["status"]["currentlyIn"]), ["dev", "prod"]);
 }
+
+/// A custom step `gated` that counts its runs, says it started, and
+/// finishes once the file `go` exists.
+fn gated_step(w: &World) -> PathBuf {
+    let script = write(
+        w.dir.path(),
+        "steps/gated.sh",
+        &format!(
+            "#!/bin/sh\nset -eu\necho run >> {runs}\ntouch {started}\ni=0\nwhile [ ! -e {go} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\nprintf '{{\"outputs\": {{}}}}' > \"$KARGO_OUTPUT\"\n",
+            runs = w.path("runs").display(),
+            started = w.path("started").display(),
+            go = w.path("go").display(),
+        ),
+    );
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write(
+        w.dir.path(),
+        "steps/custom-steps.yaml",
+        "steps:\n- name: gated\n  command: [./gated.sh]\n  timeout: 90s\n",
+    )
+}
+
+/// Two `kargo` processes on one SQLite state file (issue 21, item 7):
+/// while a pipeline runs a promotion, a second `pipeline --once` and a
+/// person's `promote` of the same Freight leave it to the process running
+/// it (`promote` says it is Running and exits 3); each step runs once and
+/// the Stage's history holds one promotion.
+#[test]
+fn a_second_process_on_the_sqlite_file_leaves_a_running_promotion_to_the_first() {
+    let w = World::new(
+        &[("v1.0.0", "2026-01-01T00:00:00Z")],
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
+  promotionTemplate:
+    spec:
+      steps: [{uses: gated, as: first}, {uses: gated, as: second}]
+"#,
+    );
+    let declarations = gated_step(&w);
+    let custom = declarations.to_str().unwrap();
+    let mut child = spawn_pipeline(&w, &["--once", "--custom-steps", custom]);
+    wait_until(&mut child, "the first step started", || {
+        w.path("started").exists()
+    });
+
+    let second = w.kargo("10:00", &["pipeline", "--once", "--custom-steps", custom]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(
+        !second.stderr.contains("resuming promotion"),
+        "the second process left it alone: {}",
+        second.stderr
+    );
+    let promote = w.kargo(
+        "10:00",
+        &["promote", "dev", "--json", "--custom-steps", custom],
+    );
+    assert_eq!(promote.code, 3, "another process runs it: {promote:?}");
+    assert_eq!(promote.json()["phase"], "Running", "{promote:?}");
+
+    write(w.dir.path(), "go", "");
+    let first = child.wait_with_output().unwrap();
+    assert!(first.status.success(), "{first:?}");
+    let runs = std::fs::read_to_string(w.path("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "each step ran once");
+    let history = w.kargo(
+        "10:01",
+        &["history", "dev", "--json", "--custom-steps", custom],
+    );
+    let promotions = history.json()["promotions"].as_array().unwrap().clone();
+    assert_eq!(promotions.len(), 1, "{promotions:?}");
+    assert_eq!(promotions[0]["phase"], "Succeeded");
+}
+
+/// Four `kargo pipeline --once` started together on a state file that
+/// does not exist yet (issue 21, item 7): the file is created and
+/// migrated once, the Freight discovered once, and dev promoted once;
+/// every process exits 0.
+#[test]
+fn four_pipelines_started_together_on_a_new_sqlite_file_promote_once() {
+    let dev_only = STAGES.split("---").next().unwrap().to_owned();
+    for trial in 0..3 {
+        let w = World::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &dev_only);
+        let children: Vec<_> = (0..4).map(|_| spawn_pipeline(&w, &["--once"])).collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "trial {trial}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(w.commits(), ["dev: v1.0.0", "seed"], "trial {trial}");
+        let history = w.kargo("10:00", &["history", "dev", "--json"]);
+        let promotions = history.json()["promotions"].as_array().unwrap().clone();
+        assert_eq!(promotions.len(), 1, "trial {trial}: {promotions:?}");
+        assert_eq!(promotions[0]["phase"], "Succeeded", "trial {trial}");
+        assert_eq!(w.freight("10:00").len(), 1, "trial {trial}");
+    }
+}

@@ -16,6 +16,7 @@ mod git_server;
 mod cli_custom_steps;
 mod cli_discover;
 mod cli_files;
+mod cli_kill;
 mod cli_manifest_steps;
 mod cli_pipeline;
 mod cli_postgres;

@@ -323,9 +323,11 @@ impl From<crate::workspace::PathError> for StepError {
     }
 }
 
-/// Parses a step's config into its typed form, rejecting unknown fields
-/// (when the type says `deny_unknown_fields`) with a [`StepError::failed`]
-/// that names the step kind and the field.
+/// Parses a step's config into its typed form, with a
+/// [`StepError::failed`] that names the step kind and the field at fault:
+/// an unknown field (when the type says `deny_unknown_fields`), a missing
+/// one, or one of the wrong type, by its path in the config
+/// (`invalid yaml-update config at \`updates[0].key\`: invalid type: …`).
 pub fn parse_config<T: serde::de::DeserializeOwned>(
     kind: &str,
     config: Value,
@@ -337,6 +339,13 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
             "invalid {kind} config: expected a mapping of fields (a struct), found a sequence"
         )));
     }
-    serde_json::from_value(config)
-        .map_err(|e| StepError::failed(format!("invalid {kind} config: {e}")))
+    serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
+        StepError::failed(format!("invalid {kind} config{at}: {}", e.inner()))
+    })
 }

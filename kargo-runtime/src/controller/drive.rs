@@ -78,7 +78,10 @@ impl Controller {
     /// another drives it returns at once, and the other takes another
     /// turn (polling a waiting promotion again too), so what was queued or
     /// asked for meanwhile is not lost. No call waits behind another's
-    /// long promotion (a pass goes on to the next Stage).
+    /// long promotion (a pass goes on to the next Stage). With
+    /// [process locks](crate::ControllerBuilder::process_locks), a call
+    /// made while another process drives the Stage returns at once too,
+    /// leaving the promotion it runs (and what is queued) to that one.
     pub async fn run_stage(&self, stage: &str) -> Result<Drive> {
         self.current().await?;
         if !self.inner.drivers.enter(stage) {
@@ -98,9 +101,18 @@ impl Controller {
         }
     }
 
-    /// [`run_stage`](Controller::run_stage)'s work, under its turn.
+    /// [`run_stage`](Controller::run_stage)'s work, under its turn; with
+    /// process locks, under the Stage's lock too, and nothing when another
+    /// process drives the Stage (it runs what is queued).
     async fn drive_queue(&self, stage: &str) -> Result<Drive> {
         let mut out = Drive::default();
+        let Some(_lock) = self.process_lock(&format!("stage/{stage}"))? else {
+            tracing::debug!(
+                stage,
+                "another process runs the promotions of Stage {stage}"
+            );
+            return Ok(out);
+        };
         loop {
             if self.is_shutting_down() {
                 out.interrupted = true;

@@ -2,6 +2,7 @@
 
 mod discover;
 mod drive;
+mod locks;
 mod person;
 mod pipeline;
 mod refresh;
@@ -140,6 +141,8 @@ struct Inner {
     credentials: Arc<dyn CredentialsProvider>,
     work: WorkDirs,
     replica: Option<Replica>,
+    /// Without replicas: the locks between this host's processes.
+    locks: Option<locks::ProcessLocks>,
     clock: Arc<dyn Clock>,
     hooks: Arc<dyn Hooks>,
     events: EventBus,
@@ -164,6 +167,7 @@ pub struct ControllerBuilder {
     credentials: Option<Arc<dyn CredentialsProvider>>,
     work: Option<WorkDirs>,
     replica: Option<Replica>,
+    locks: Option<locks::ProcessLocks>,
     clock: Arc<dyn Clock>,
     hooks: Arc<dyn Hooks>,
 }
@@ -241,6 +245,20 @@ impl ControllerBuilder {
             owner: owner.into(),
             lease,
         });
+        self
+    }
+
+    /// Shares the store with other processes on this host (a SQLite
+    /// file) through OS file locks kept in `dir`: a Stage's promotions, a
+    /// Warehouse's discovery, a Stage's verification and the scheduling of
+    /// auto-promotions run in one process at a time, and the others leave
+    /// them alone. A lock ends with its process, a `kill -9` included, so
+    /// the next process resumes a promotion at once. Without it (and
+    /// without [`replica`](Self::replica)), the controller assumes it is
+    /// the store's only user. Ignored with `replica`, whose leases do
+    /// the same across hosts.
+    pub fn process_locks(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.locks = Some(locks::ProcessLocks::new(dir));
         self
     }
 
@@ -333,6 +351,7 @@ impl ControllerBuilder {
                 sources,
                 credentials,
                 work,
+                locks: self.locks.filter(|_| self.replica.is_none()),
                 replica: self.replica,
                 clock: self.clock,
                 hooks: self.hooks,
@@ -359,6 +378,7 @@ impl Controller {
             credentials: None,
             work: None,
             replica: None,
+            locks: None,
             clock: Arc::new(SystemClock),
             hooks: Arc::new(NoHooks),
         }
@@ -462,14 +482,18 @@ impl Controller {
         changes
     }
 
-    /// Runs `work` unless another replica does the task `key` right now
-    /// (then `None`); without replicas it always runs.
+    /// Runs `work` unless another replica (or, with process locks,
+    /// another process) does the task `key` right now (then `None`);
+    /// without either it always runs.
     async fn exclusive<T>(
         &self,
         key: &str,
         work: impl Future<Output = Result<T>>,
     ) -> Result<Option<T>> {
         let Some(replica) = &self.inner.replica else {
+            let Some(_lock) = self.process_lock(key)? else {
+                return Ok(None);
+            };
             return work.await.map(Some);
         };
         let at = Timestamp::now();
@@ -480,6 +504,16 @@ impl Controller {
         let out = work.await;
         self.inner.store.release_lease(key, &replica.owner).await?;
         out.map(Some)
+    }
+
+    /// Without replicas, this process's lock on task `key`: `None` while
+    /// another process holds it; a lock that holds nothing when there are
+    /// no process locks.
+    fn process_lock(&self, key: &str) -> Result<Option<Option<locks::ProcessLock>>> {
+        match &self.inner.locks {
+            None => Ok(Some(None)),
+            Some(locks) => Ok(locks.try_lock(key)?.map(Some)),
+        }
     }
 
     /// The work directory of promotion `name`.

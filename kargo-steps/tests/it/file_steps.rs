@@ -82,6 +82,69 @@ async fn unknown_config_key_fails_the_step() {
     assert!(err.contains("unknown field `pth`"), "{err}");
 }
 
+/// A field of the wrong type is named by its path in the config, with the
+/// step, and the work dir is left as it was.
+#[tokio::test]
+async fn a_config_field_of_the_wrong_type_names_the_field_and_the_step() {
+    let (dir, ctx) = setup(&[("v.yaml", "a: 1\n"), ("src/f.txt", "x")]);
+    let update = |u: Value| json!({"path": "v.yaml", "updates": [u]});
+    let cases = [
+        (
+            "yaml-update",
+            json!({"path": 3, "updates": [{"key": "a", "value": 2}]}),
+            "invalid yaml-update config at `path`: invalid type: integer `3`, expected a string",
+        ),
+        (
+            "yaml-update",
+            update(json!({"key": ["a"], "value": 2})),
+            "invalid yaml-update config at `updates[0].key`: invalid type: sequence, expected a string",
+        ),
+        (
+            "json-update",
+            update(json!({"key": "a", "value": 2, "extra": 1})),
+            "invalid json-update config at `updates[0].extra`: unknown field `extra`",
+        ),
+        (
+            "file-write",
+            json!({"path": "out.txt", "contents": "x", "overwrite": "yes"}),
+            "invalid file-write config at `overwrite`: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "copy",
+            json!({"inPath": "src", "outPath": {"dir": "dst"}}),
+            "invalid copy config at `outPath`: invalid type: map, expected a string",
+        ),
+        (
+            "delete",
+            json!({"path": false}),
+            "invalid delete config at `path`: invalid type: boolean `false`, expected a string",
+        ),
+        (
+            "git-clone",
+            json!({"repoURL": "file:///nowhere", "checkout": [{"branch": "main", "path": 3}]}),
+            "invalid git-clone config at `checkout[0].path`: invalid type: integer `3`, expected a string",
+        ),
+        (
+            "http",
+            json!({"url": "http://127.0.0.1:9/", "headers": [{"name": "a", "value": 1}]}),
+            "invalid http config at `headers[0].value`: invalid type: integer `1`, expected a string",
+        ),
+        (
+            "yaml-parse",
+            json!({"outputs": [{"name": "a", "fromExpression": "a"}]}),
+            "invalid yaml-parse config: missing field `path`",
+        ),
+    ];
+    for (kind, config, expected) in cases {
+        let err = run(&ctx, kind, config).await.unwrap_err();
+        assert!(err.starts_with(expected), "{kind}: {err}");
+    }
+    assert_eq!(read(dir.path(), "v.yaml"), "a: 1\n");
+    assert!(!dir.path().join("out.txt").exists());
+    assert!(!dir.path().join("dst").exists());
+    assert_eq!(read(dir.path(), "src/f.txt"), "x");
+}
+
 #[tokio::test]
 async fn yaml_update_writes_the_file_and_a_commit_message() {
     let (dir, ctx) = setup(&[(

@@ -10,6 +10,11 @@ pub(crate) enum Error {
         path: PathBuf,
         source: sqlx::migrate::MigrateError,
     },
+    #[error("cannot lock {path} to open the state database: {source}")]
+    OpenLock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state database: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("state database: {0}")]

@@ -46,8 +46,13 @@ type Conn = SqliteConnection;
 impl SqliteStore {
     /// Opens the database at `path`, creating it when missing, and runs
     /// the pending migrations.
+    ///
+    /// Processes opening the same file at once take turns (an OS file
+    /// lock on `PATH.open.lock`, waited for): the first creates and
+    /// migrates it, the others find it migrated.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        let _turn = open_lock(&path).await?;
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -87,6 +92,29 @@ impl SqliteStore {
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, Error> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// The lock taken while the database at `path` is opened, created and
+/// migrated: `PATH.open.lock`, next to it, waited for without blocking
+/// the runtime. Released when the file is dropped (or its process dies).
+async fn open_lock(path: &Path) -> Result<std::fs::File, Error> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".open.lock");
+    let lock_path = PathBuf::from(name);
+    let failed = |source| Error::OpenLock {
+        path: lock_path.clone(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(failed)?;
+    tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+        .await
+        .map_err(|e| failed(std::io::Error::other(e)))?
+        .map_err(failed)
 }
 
 async fn resolve(conn: &mut Conn, name: &str) -> Result<Option<String>, Error> {
