@@ -14,7 +14,7 @@ use kargo_credentials::{CloudCredentials, Environment};
 use kargo_sources::warehouse::{Sources, discover};
 use oci_client::secrets::RegistryAuth;
 
-use crate::support::{Content, Registry, Seed};
+use kargo_test_support::registry::{Content, Registry, Seed};
 
 /// moto's token for account 123456789012 is `AWS:123456789012-auth-token`.
 const MOTO_USER: &str = "AWS";
