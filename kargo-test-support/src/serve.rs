@@ -3,6 +3,7 @@
 //! built-in steps, the controller's loop running (every hour, so that
 //! only what a test does makes it act), stopped when dropped.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,19 @@ impl TestServer {
         controller: impl FnOnce(ControllerBuilder) -> ControllerBuilder,
         configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
     ) -> TestServer {
+        TestServer::start_in(world.dir.path(), store, auth, controller, configure).await
+    }
+
+    /// [`TestServer::start_with`] over the manifests in `dir/manifests`
+    /// (a world of the test's own making), with work directories under
+    /// `dir/work`.
+    pub async fn start_in(
+        dir: &Path,
+        store: Arc<DynStateStore>,
+        auth: bool,
+        controller: impl FnOnce(ControllerBuilder) -> ControllerBuilder,
+        configure: impl FnOnce(ServerBuilder) -> ServerBuilder,
+    ) -> TestServer {
         // `KARGO_LOG=debug cargo test ...` shows what the server did.
         if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KARGO_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -55,10 +69,10 @@ impl TestServer {
         let registry =
             kargo_runtime::input::registry_with_custom_steps(&[]).expect("the built-in steps");
         let builder = Controller::builder()
-            .manifests_path(world.manifests())
+            .manifests_path(dir.join("manifests"))
             .registry(Arc::new(registry))
             .store(store)
-            .work_root(world.path("work"), false);
+            .work_root(dir.join("work"), false);
         let controller = controller(builder).build().expect("the world's controller");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

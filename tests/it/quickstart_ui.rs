@@ -12,15 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use kargo_test_support::auth::{PASSWORD, VIEWER, auth_file};
 use kargo_test_support::webdriver::{Browser, Screenshots};
 use serde_json::json;
 
-/// The signing key of the test auth file (32 bytes, base64).
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-/// The admin password.
-const PASSWORD: &str = "correct horse";
-/// A viewer's API token.
-const VIEWER: &str = "viewer-token";
 /// How long the quickstart may take to serve (it builds its repository
 /// and registry first).
 const START: Duration = Duration::from_secs(60);
@@ -108,16 +103,6 @@ impl Drop for Served {
     }
 }
 
-/// The auth file: the admin password and a viewer's token.
-fn auth_file() -> String {
-    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
-    format!(
-        "adminPasswordHash: '{hash}'\ntokenSigningKey: {KEY}\ntokens:\n\
-         - {{name: alice, hash: '{}', role: viewer, projects: [quickstart]}}\n",
-        kargo_server::auth::token_hash(VIEWER),
-    )
-}
-
 /// The text of the graph node of `key` (`Stage/prod`), empty while absent.
 fn node_text(key: &str) -> String {
     format!(
@@ -168,7 +153,7 @@ async fn click_live(browser: &Browser, css: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_quickstart_served_is_promoted_to_prod_from_the_browser_and_refuses_a_viewer() {
     let dir = tempfile::tempdir().unwrap();
-    let auth = kargo_test_support::write(dir.path(), "auth.yaml", &auth_file());
+    let auth = kargo_test_support::write(dir.path(), "auth.yaml", &auth_file("quickstart"));
     let served = Served::start(&dir.path().join("demo"), &auth, &dir.path().join("cache"));
     let browser = Browser::start(1440, 900).await;
     let shots = Screenshots::new(

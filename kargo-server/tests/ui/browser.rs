@@ -63,7 +63,7 @@ pub(super) async fn assert_not_reloaded(browser: &Browser) {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     let world = world();
-    let server = UiServer::start(&world, true).await;
+    let server = ui_server(&world, true).await;
     let (browser, shots, _permit) = browser("admin_promotes_to_prod").await;
 
     // A link to the project leads through the login and back.
@@ -313,7 +313,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
     let world = world();
-    let server = UiServer::start(&world, true).await;
+    let server = ui_server(&world, true).await;
     let (browser, shots, _permit) = browser("viewer_is_refused").await;
 
     browser.goto(&server.url("/login")).await;
@@ -391,7 +391,7 @@ async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_open_server_lets_people_straight_in_with_keyboard_links_and_themes() {
     let world = world();
-    let server = UiServer::start(&world, false).await;
+    let server = ui_server(&world, false).await;
     let (browser, shots, _permit) = browser("open_server").await;
 
     browser.goto(&server.url("/login")).await;
