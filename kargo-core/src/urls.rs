@@ -11,6 +11,9 @@
 //! Every function is total: input that cannot be normalized comes back
 //! unchanged, as in Kargo.
 //!
+//! [`redact_url`], kargo-rs's own, hides the secrets a URL may carry before
+//! it is shown.
+//!
 //! ```
 //! use kargo_core::urls::{normalize_chart, normalize_git, normalize_image};
 //!
@@ -25,6 +28,75 @@
 //! assert_eq!(normalize_chart("oci://GHCR.io/acme/charts/demo"), "ghcr.io/acme/charts/demo");
 //! assert_eq!(normalize_image("docker.io/library/nginx"), "nginx");
 //! ```
+
+/// `url` as errors and logs may show it: a password in the user
+/// information becomes `***` (the user name stays), and so does the value
+/// of every query parameter (tokens and signatures travel there; the names
+/// stay). Anything that is not `scheme://...` comes back unchanged.
+///
+/// This is the one redaction of kargo-rs: git remotes, state database URLs
+/// and the http step's URLs all go through it.
+///
+/// ```
+/// use kargo_core::urls::redact_url;
+/// assert_eq!(
+///     redact_url("https://bot:s3cret@git.example.com/r.git"),
+///     "https://bot:***@git.example.com/r.git"
+/// );
+/// assert_eq!(
+///     redact_url("postgres://db.internal/kargo?sslmode=require&password=x"),
+///     "postgres://db.internal/kargo?sslmode=***&password=***"
+/// );
+/// assert_eq!(redact_url("state/kargo.db"), "state/kargo.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let (scheme, rest) = url.split_at(scheme_end);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut out = String::with_capacity(url.len());
+    out.push_str(scheme);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            match userinfo.split_once(':') {
+                Some((user, _password)) => {
+                    out.push_str(user);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push('@');
+            out.push_str(host);
+        }
+        None => out.push_str(authority),
+    }
+    let (before_fragment, fragment) = match tail.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (tail, None),
+    };
+    match before_fragment.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) => format!("{name}=***"),
+                    None => pair.to_owned(),
+                })
+                .collect();
+            out.push_str(&masked.join("&"));
+        }
+        None => out.push_str(before_fragment),
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
 
 /// Removes the characters Go does not consider printable (control and
 /// format characters such as byte order marks and zero-width spaces, and
@@ -1274,6 +1346,37 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(normalize_image(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn redaction_hides_passwords_and_query_values_only() {
+        let cases = [
+            (
+                "postgres://app:s3cr%40t@db.internal:5432/kargo?sslmode=disable",
+                "postgres://app:***@db.internal:5432/kargo?sslmode=***",
+            ),
+            (
+                "postgres://postgres@127.0.0.1/test",
+                "postgres://postgres@127.0.0.1/test",
+            ),
+            // An `@` after the authority is not user information.
+            ("postgres://db/k@x", "postgres://db/k@x"),
+            ("https://u:p@h?x=1", "https://u:***@h?x=***"),
+            (
+                "https://user:pw@example.com/a/b?token=secret&flag#frag",
+                "https://user:***@example.com/a/b?token=***&flag#frag",
+            ),
+            ("http://example.com/", "http://example.com/"),
+            ("file:///srv/git/r.git", "file:///srv/git/r.git"),
+            (
+                "git@github.com:acme/demo.git",
+                "git@github.com:acme/demo.git",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redact_url(url), shown, "{url}");
         }
     }
 

@@ -344,26 +344,9 @@ pub(crate) fn head_commit(path: &Path) -> Result<String, Error> {
     Git::new(path).run(["rev-parse", "HEAD"])
 }
 
-/// `url` with any password in its user info replaced by `***`, for errors
-/// and logs (`https://user:secret@host/r` -> `https://user:***@host/r`).
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:***@{host}{path}")
-            } else {
-                format!("{scheme}://{user}@{host}{path}")
-            }
-        }
-        None => url.to_owned(),
-    }
-}
+/// `url` as errors and logs show it: kargo-core's one redaction
+/// (`https://user:secret@host/r` -> `https://user:***@host/r`).
+pub use kargo_core::urls::redact_url;
 
 /// The form of `url` credentials are matched in: Kargo's normalised Git
 /// URL, which has no user information.
@@ -444,7 +427,7 @@ fn ensure_askpass(git_dir: &Path) -> Result<PathBuf, Error> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::{redact_url, split_credentials};
+    use super::split_credentials;
 
     #[test]
     fn credentials_are_split_off_urls_and_decoded() {
@@ -459,22 +442,5 @@ mod tests {
         assert_eq!((url.as_str(), creds), ("https://example.com/r", None));
         let (url, creds) = split_credentials("file:///tmp/r.git");
         assert_eq!((url.as_str(), creds), ("file:///tmp/r.git", None));
-    }
-
-    #[test]
-    fn passwords_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("https://u:s3cret@example.com/r.git"),
-            "https://u:***@example.com/r.git"
-        );
-        assert_eq!(
-            redact_url("https://u@example.com/r"),
-            "https://u@example.com/r"
-        );
-        assert_eq!(redact_url("file:///tmp/r.git"), "file:///tmp/r.git");
-        assert_eq!(
-            redact_url("git@github.com:o/r.git"),
-            "git@github.com:o/r.git"
-        );
     }
 }

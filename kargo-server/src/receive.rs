@@ -17,7 +17,11 @@ use serde_json::{Value, json};
 use crate::hub::Hub;
 use crate::objects::Kind;
 use crate::server::AppState;
-use crate::webhook::{Delivery, MAX_BODY_BYTES, Receivers, ReplayGuard, warehouse_subscribes};
+use crate::webhook::{
+    ActionResult, Delivery, GenericRequest, GenericTarget, GenericTargets, MAX_BODY_BYTES,
+    Receiver, Receivers, ReplayGuard, TargetKind, run_generic as run_generic_actions,
+    warehouse_wants,
+};
 
 /// Every project's receivers, built again when a project's manifests
 /// change.
@@ -110,7 +114,12 @@ pub(crate) async fn receive(
         )
             .into_response();
     }
-    let delivery = match state.webhooks.guard.handle(receiver, &headers, &body) {
+    let query = uri.query().unwrap_or("");
+    let delivery = match state
+        .webhooks
+        .guard
+        .handle_query(receiver, query, &headers, &body)
+    {
         Ok(delivery) => delivery,
         Err(rejection) => {
             tracing::info!(receiver = %label, status = rejection.status.as_u16(), "webhook refused: {}", rejection.message);
@@ -127,13 +136,21 @@ pub(crate) async fn receive(
             .into_response();
     };
     let message = match delivery {
-        Delivery::Refresh { repo_urls, .. } => {
+        Delivery::Refresh {
+            repo_urls,
+            qualifiers,
+            changed_paths,
+        } => {
             let project = hub.controller().project();
             let warehouses: Vec<String> = project
                 .manifests()
                 .warehouses()
                 .iter()
-                .filter(|w| repo_urls.iter().any(|url| warehouse_subscribes(w, url)))
+                .filter(|w| {
+                    repo_urls
+                        .iter()
+                        .any(|url| warehouse_wants(w, url, &qualifiers, &changed_paths))
+                })
                 .map(|w| w.metadata.name.clone())
                 .collect();
             let message = format!("refreshing {} Warehouse(s)", warehouses.len());
@@ -142,18 +159,95 @@ pub(crate) async fn receive(
             message
         }
         Delivery::PullRequestClosed { url, .. } => {
-            let stages = waiting_on(&hub, &url);
-            let message = format!("refreshing {} promotion(s) waiting on {url}", stages.len());
+            let promotions = waiting_on(&hub, &url);
+            let message = format!(
+                "refreshing {} promotion(s) waiting on {url}",
+                promotions.len()
+            );
             tracing::info!(receiver = %label, "webhook: {message}");
-            for promotion in stages {
+            for promotion in promotions {
                 state.refresh_promotion(&hub, &promotion);
             }
             message
+        }
+        Delivery::Generic(request) => {
+            let response = run_generic(&state, &hub, receiver, &request);
+            state.metrics.webhook(&label, "accepted");
+            return response;
         }
         Delivery::Ignored { reason } => reason,
     };
     state.metrics.webhook(&label, "accepted");
     (StatusCode::OK, Json(json!({"msg": message}))).into_response()
+}
+
+/// Runs a generic receiver's actions on the project's Warehouses and
+/// Promotions, and answers Kargo's `{"results": [...]}`: 200, or 500 when
+/// an action failed.
+fn run_generic(
+    state: &AppState,
+    hub: &Arc<Hub>,
+    receiver: &Receiver,
+    request: &GenericRequest,
+) -> Response {
+    let Some(config) = receiver.config().generic.as_ref() else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": "not a generic receiver"})),
+        )
+            .into_response();
+    };
+    let project = hub.controller().project();
+    let snapshot = hub.snapshot();
+    let targets = GenericTargets {
+        warehouses: project
+            .manifests()
+            .warehouses()
+            .iter()
+            .map(GenericTarget::warehouse)
+            .collect(),
+        promotions: snapshot
+            .of(Kind::Promotion)
+            .map(|(name, p)| GenericTarget {
+                name: name.clone(),
+                labels: p
+                    .pointer("/metadata/labels")
+                    .and_then(|l| serde_json::from_value(l.clone()).ok())
+                    .unwrap_or_default(),
+                subscribed_urls: Vec::new(),
+            })
+            .collect(),
+    };
+    let mut warehouses = Vec::new();
+    let mut promotions = Vec::new();
+    let results = run_generic_actions(
+        config,
+        receiver.project(),
+        request,
+        &targets,
+        &mut |kind, name| {
+            match kind {
+                TargetKind::Warehouse => warehouses.push(name.to_owned()),
+                TargetKind::Promotion => promotions.push(name.to_owned()),
+            }
+            true
+        },
+    );
+    warehouses.sort();
+    warehouses.dedup();
+    tracing::info!(receiver = %format!("{}/{}", receiver.project(), receiver.name()), ?warehouses, ?promotions, "generic webhook");
+    if !warehouses.is_empty() {
+        state.refresh_warehouses(hub, warehouses);
+    }
+    for promotion in promotions {
+        state.refresh_promotion(hub, &promotion);
+    }
+    let status = if results.iter().any(ActionResult::is_error) {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(json!({"results": results}))).into_response()
 }
 
 /// The running promotions that wait on the pull request at `url` (a
@@ -172,10 +266,6 @@ fn waiting_on(hub: &Hub, url: &str) -> Vec<String> {
                         .any(|o| o.pointer("/pr/url").and_then(Value::as_str) == Some(url))
                 })
         })
-        .filter_map(|(_, p)| {
-            p.pointer("/spec/stage")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
+        .map(|(name, _)| name.clone())
         .collect()
 }

@@ -84,15 +84,12 @@ fn is_scheme(s: &str) -> bool {
 }
 
 /// `location` as it may be shown in messages and logs: a URL-style
-/// location without its user information (`postgres://user:secret@host/db`
-/// becomes `postgres://host/db`); a path unchanged.
+/// location through kargo-core's one redaction
+/// (`postgres://user:secret@host/db` becomes `postgres://user:***@host/db`);
+/// a path unchanged.
 pub fn display_location(location: &str) -> String {
     match location.split_once("://") {
-        Some((scheme, rest)) if is_scheme(scheme) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            format!("{scheme}://{host}{path}")
-        }
+        Some((scheme, _)) if is_scheme(scheme) => kargo_core::urls::redact_url(location),
         _ => location.to_owned(),
     }
 }
@@ -153,15 +150,18 @@ mod tests {
             .expect_err("unsupported");
         let text = err.to_string();
         assert!(matches!(err, Error::Unsupported { .. }), "{text}");
-        assert!(text.contains("mysql://db.example/kargo"), "{text}");
+        assert!(
+            text.contains("mysql://admin:***@db.example/kargo"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[test]
-    fn displayed_locations_leave_out_user_information() {
+    fn displayed_locations_hide_passwords() {
         assert_eq!(
             display_location("postgres://kargo:s3cret@db:5432/kargo?sslmode=disable"),
-            "postgres://db:5432/kargo?sslmode=disable"
+            "postgres://kargo:***@db:5432/kargo?sslmode=***"
         );
         assert_eq!(display_location("postgres://db/k@x"), "postgres://db/k@x");
         assert_eq!(display_location("state/a@b.db"), "state/a@b.db");

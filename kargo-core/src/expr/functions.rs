@@ -117,7 +117,7 @@ fn string_arg<'a>(name: &str, which: &str, v: &'a MjValue) -> Result<&'a str, Er
 /// The most values a function converts to JSON (`quote`, `asJSON`...).
 const FUNCTION_JSON_BUDGET: u64 = super::DEFAULT_FUEL;
 
-fn json_of(v: &MjValue) -> Result<Value, Error> {
+pub(super) fn json_of(v: &MjValue) -> Result<Value, Error> {
     let mut budget = FUNCTION_JSON_BUDGET;
     to_json(v, &mut String::new(), &mut budget).map_err(fail)
 }
@@ -207,9 +207,19 @@ pub(super) fn register_static(env: &mut Environment<'static>) {
     });
 }
 
-/// The http step's `response.header(name)`: Go's `Header.Get`, the first
-/// value of the header named `name` in any case, or `""`.
-fn header(response: MjValue, name: String) -> Result<MjValue, Error> {
+/// `x.header(name)`: a host object's own `header` method when `x` has one
+/// (a generic webhook receiver's `request.header(name)`, see
+/// [`Functions`](super::Functions)); otherwise the http step's
+/// `response.header(name)`: Go's `Header.Get`, the first value of the
+/// header named `name` in any case, or `""`.
+fn header(response: MjValue, args: Rest<MjValue>) -> Result<MjValue, Error> {
+    if let Some(namespace) = response.downcast_object_ref::<super::host::Namespace>()
+        && let Some(result) = namespace.call_host("header", &args)
+    {
+        return result;
+    }
+    arity("header", &args, 1, 1)?;
+    let name = string_arg("header", "the", &args[0])?;
     let headers = response
         .get_attr("headers")
         .ok()
@@ -217,7 +227,7 @@ fn header(response: MjValue, name: String) -> Result<MjValue, Error> {
         .ok_or_else(|| fail("header(): only an http response has headers"))?;
     let iter = headers.try_iter()?;
     for key in iter {
-        if key.as_str().is_some_and(|k| k.eq_ignore_ascii_case(&name)) {
+        if key.as_str().is_some_and(|k| k.eq_ignore_ascii_case(name)) {
             let values = headers.get_item(&key)?;
             return Ok(values
                 .get_item(&MjValue::from(0))

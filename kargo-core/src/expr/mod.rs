@@ -42,7 +42,9 @@
 //! # Variables
 //! `ctx`, `vars`, `outputs`, `task` (`task.outputs`, inside a task only)
 //! and the entries of [`Scope::extra`] (which cannot shadow the names
-//! above or the functions below).
+//! above or the functions below). A host adds functions of its own, at the
+//! top level or as methods of an object (`request.header(name)`), with
+//! [`Scope::functions`] (see [`Functions`]).
 //!
 //! # Functions
 //! Kargo's: `warehouse(name)`, `imageFrom(repoURL[, origin])`,
@@ -112,10 +114,12 @@
 //! ```
 
 mod functions;
+mod host;
 mod metadata;
 mod template;
 mod translate;
 
+pub use host::{Functions, HostFunction};
 pub use metadata::{MetadataKey, MetadataView};
 
 use std::collections::BTreeMap;
@@ -157,6 +161,11 @@ pub struct Scope {
     /// What `freightMetadata(name)` and `stageMetadata(name)` read; `None`
     /// when the promotion runs without a state store (they then fail).
     pub metadata: Option<Arc<MetadataView>>,
+    /// Functions the host adds to this evaluation, top-level or as methods
+    /// of an object of [`extra`](Self::extra) (a generic webhook
+    /// receiver's `normalizeGit()` and `request.header()`): see
+    /// [`Functions`].
+    pub functions: Functions,
 }
 
 /// An expression that could not be evaluated. The message quotes the expression.
@@ -326,12 +335,22 @@ impl Evaluator {
     /// `freightStatus`...) is refused here, by name, so a template fails
     /// when it is loaded rather than halfway through a promotion.
     pub fn check_template(&self, template: &str) -> Result<(), ExprError> {
+        self.check_template_with(template, &Functions::new())
+    }
+
+    /// [`check_template`](Self::check_template), for a scope whose
+    /// [`Scope::functions`] will be `functions`: calls of them are known.
+    pub fn check_template_with(
+        &self,
+        template: &str,
+        functions: &Functions,
+    ) -> Result<(), ExprError> {
         if !template::has_expression(template) {
             return Ok(());
         }
         for piece in template::split(template).map_err(|m| ExprError::new(template, m))? {
             if let template::Piece::Expr(e) = piece {
-                self.check_calls(e)
+                self.check_calls(e, functions)
                     .map_err(|m| ExprError::new(template, m))?;
             }
         }
@@ -341,7 +360,18 @@ impl Evaluator {
     /// [`check_template`](Self::check_template) for a bare expression
     /// (`fromExpression`, `successExpression`).
     pub fn check_bare_expression(&self, expression: &str) -> Result<(), ExprError> {
-        self.check_calls(expression)
+        self.check_bare_expression_with(expression, &Functions::new())
+    }
+
+    /// [`check_bare_expression`](Self::check_bare_expression), for a scope
+    /// whose [`Scope::functions`] will be `functions` (a generic webhook
+    /// receiver's `whenExpression`).
+    pub fn check_bare_expression_with(
+        &self,
+        expression: &str,
+        functions: &Functions,
+    ) -> Result<(), ExprError> {
+        self.check_calls(expression, functions)
             .map_err(|m| ExprError::new(expression, m))
     }
 
@@ -369,12 +399,13 @@ impl Evaluator {
         }
     }
 
-    fn check_calls(&self, expression: &str) -> Result<(), String> {
+    fn check_calls(&self, expression: &str, host: &Functions) -> Result<(), String> {
         let (translated, calls) = translate::translate_with_calls(expression)
             .map_err(|m| format!("syntax error: {m}"))?;
         for name in calls {
             let known = self.env.globals().any(|(global, _)| global == name)
-                || functions::SCOPE_FUNCTIONS.contains(&name.as_str());
+                || functions::SCOPE_FUNCTIONS.contains(&name.as_str())
+                || (!name.contains('.') && host.get(&name).is_some());
             if !known {
                 let why = match functions::KARGO_ONLY
                     .iter()
@@ -531,6 +562,25 @@ impl Evaluator {
         vars.insert(ENV_VAR.into(), env);
         for (name, f) in functions::scope_functions(scope) {
             vars.insert(name.into(), f);
+        }
+        if !scope.functions.is_empty() {
+            let fields = |object: &str| match scope.extra.get(object) {
+                Some(Value::Object(map)) => Some(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), MjValue::from(Serde(v))))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let taken = |name: &str| {
+                RESERVED.contains(&name)
+                    || name == ENV_VAR
+                    || functions::SCOPE_FUNCTIONS.contains(&name)
+                    || self.env.globals().any(|(global, _)| global == name)
+            };
+            for (name, value) in scope.functions.values(fields, taken) {
+                vars.insert(name, value);
+            }
         }
         MjValue::from_object(vars)
     }

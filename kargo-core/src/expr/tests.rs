@@ -992,3 +992,119 @@ fn env_is_the_document_root() {
         json!("prod")
     );
 }
+
+/// A request-shaped scope: `request.body` data, `request.header()`,
+/// `request.headers()` and `request.params()` methods, and a top-level
+/// `normalizeGit()`, all bound to one request as a generic webhook
+/// receiver binds them.
+fn request_scope() -> Scope {
+    let headers: BTreeMap<String, Vec<String>> = BTreeMap::from([
+        ("x-event-type".into(), vec!["push".into()]),
+        ("x-tag".into(), vec!["a".into(), "b".into()]),
+    ]);
+    let headers = Arc::new(headers);
+    let (one, all) = (headers.clone(), headers);
+    let mut scope = Scope::default();
+    scope.extra.insert(
+        "request".into(),
+        json!({"body": {"repository": {"url": "https://GitHub.com/Acme/Repo.git"}, "n": 3}}),
+    );
+    scope.functions = super::Functions::new()
+        .with("request.header", move |args: &[Value]| {
+            let name = args
+                .first()
+                .and_then(Value::as_str)
+                .ok_or("a header name")?;
+            let values = one.get(&name.to_ascii_lowercase());
+            Ok(json!(
+                values.and_then(|v| v.first()).cloned().unwrap_or_default()
+            ))
+        })
+        .with("request.headers", move |args: &[Value]| {
+            let name = args
+                .first()
+                .and_then(Value::as_str)
+                .ok_or("a header name")?;
+            Ok(json!(
+                all.get(&name.to_ascii_lowercase())
+                    .cloned()
+                    .unwrap_or_default()
+            ))
+        })
+        .with("normalizeGit", |args: &[Value]| {
+            let url = args.first().and_then(Value::as_str).ok_or("a URL")?;
+            Ok(json!(crate::urls::normalize_git(url)))
+        })
+        .with("fails", |_: &[Value]| Err("no such thing".to_owned()))
+        .with("ctx", |_: &[Value]| Ok(json!("shadowed")));
+    scope
+}
+
+#[test]
+fn host_functions_are_called_top_level_and_as_methods_beside_data() {
+    let ev = Evaluator::new();
+    let s = request_scope();
+    let cases = [
+        ("request.header('X-Event-Type') == 'push'", json!(true)),
+        ("request.header('x-missing')", json!("")),
+        ("request.headers('X-Tag')", json!(["a", "b"])),
+        ("len(request.headers('none'))", json!(0)),
+        ("request.body.n + 1", json!(4)),
+        (
+            "normalizeGit(request.body.repository.url)",
+            json!("https://github.com/acme/repo"),
+        ),
+        // A name the table may not take keeps its meaning.
+        ("ctx == nil", json!(true)),
+    ];
+    for (expression, expected) in cases {
+        assert_eq!(
+            ev.eval_expression(expression, &s).unwrap(),
+            expected,
+            "{expression}"
+        );
+    }
+    assert_eq!(
+        ev.eval_template("${{ normalizeGit(request.body.repository.url) }}", &s)
+            .unwrap(),
+        json!("https://github.com/acme/repo")
+    );
+    let e = ev.eval_expression("fails()", &s).unwrap_err();
+    assert_eq!(e.message, "fails(): no such thing");
+    let e = ev.eval_expression("request.header()", &s).unwrap_err();
+    assert_eq!(e.message, "request.header(): a header name");
+    // Without the table, the same names are unknown.
+    let plain = Scope::default();
+    assert!(ev.eval_expression("normalizeGit('x')", &plain).is_err());
+}
+
+#[test]
+fn checks_know_the_host_functions_they_are_given() {
+    let ev = Evaluator::new();
+    let s = request_scope();
+    let template = "${{ normalizeGit(request.body.url) }}";
+    let e = ev.check_template(template).unwrap_err();
+    assert_eq!(e.message, "unknown function `normalizeGit()`");
+    ev.check_template_with(template, &s.functions).unwrap();
+    ev.check_bare_expression_with("request.header('a') == normalizeGit('b')", &s.functions)
+        .unwrap();
+    let e = ev
+        .check_bare_expression_with("normalizeImage('b')", &s.functions)
+        .unwrap_err();
+    assert_eq!(e.message, "unknown function `normalizeImage()`");
+}
+
+#[test]
+fn an_http_response_header_is_still_read_from_its_headers() {
+    let ev = Evaluator::new();
+    let mut s = Scope::default();
+    s.extra.insert(
+        "response".into(),
+        json!({"status": 200, "headers": {"Content-Type": ["text/plain"]}}),
+    );
+    assert_eq!(
+        ev.eval_expression("response.header('content-type')", &s)
+            .unwrap(),
+        json!("text/plain")
+    );
+}

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LabelSelectorRequirement, ObjectMeta, PromotionPhase};
+use super::{LabelSelector, LabelSelectorRequirement, ObjectMeta, PromotionPhase};
 
 /// A Kargo project: a namespace that holds Warehouses, Stages and tasks.
 ///
@@ -167,19 +167,39 @@ impl PromotionPolicy {
         if !name.is_empty() && !name_matches(name, stage_name)? {
             return Ok(false);
         }
-        if !match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))
-        {
+        labels_match(match_labels, match_expressions, labels)
+    }
+}
+
+impl LabelSelector {
+    /// Whether `labels` satisfy the selector, as Kubernetes decides: every
+    /// `matchLabels` entry is there with that value, and every
+    /// `matchExpressions` requirement (`In`, `NotIn`, `Exists`,
+    /// `DoesNotExist`) holds. An empty selector matches everything. A
+    /// requirement with an unknown operator, or values where it takes
+    /// none (or none where it needs some), is an error naming its key.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> Result<bool, PolicyError> {
+        labels_match(&self.match_labels, &self.match_expressions, labels)
+    }
+}
+
+fn labels_match(
+    match_labels: &BTreeMap<String, String>,
+    match_expressions: &[LabelSelectorRequirement],
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, PolicyError> {
+    if !match_labels
+        .iter()
+        .all(|(k, v)| labels.get(k).is_some_and(|l| l == v))
+    {
+        return Ok(false);
+    }
+    for requirement in match_expressions {
+        if !requirement_matches(requirement, labels)? {
             return Ok(false);
         }
-        for requirement in match_expressions {
-            if !requirement_matches(requirement, labels)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
+    Ok(true)
 }
 
 fn name_matches(pattern: &str, name: &str) -> Result<bool, PolicyError> {
@@ -188,9 +208,14 @@ fn name_matches(pattern: &str, name: &str) -> Result<bool, PolicyError> {
         reason,
     };
     if let Some(glob) = pattern.strip_prefix("glob:") {
-        let glob: Vec<char> = glob.chars().collect();
-        let name: Vec<char> = name.chars().collect();
-        return glob_match(&glob, &name).ok_or_else(|| invalid("unbalanced glob".to_owned()));
+        // `*` and `?` stop at `/`; `\` escapes; `[!a]`, `{a,b}` as usual.
+        let matcher = globset::GlobBuilder::new(glob)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| invalid(e.kind().to_string()))?
+            .compile_matcher();
+        return Ok(matcher.is_match(name));
     }
     if let Some(expr) = pattern
         .strip_prefix("regex:")
@@ -200,104 +225,6 @@ fn name_matches(pattern: &str, name: &str) -> Result<bool, PolicyError> {
         return Ok(regex.is_match(name));
     }
     Ok(pattern == name)
-}
-
-/// Matches a glob (`*`, `?`, `[a-z]`, `[!x]`, `{a,b}`, `\` escapes; `*` and
-/// `?` do not match `/`) against a whole name. `None` when the glob is
-/// malformed.
-fn glob_match(glob: &[char], name: &[char]) -> Option<bool> {
-    let Some((&first, rest)) = glob.split_first() else {
-        return Some(name.is_empty());
-    };
-    match first {
-        '*' => {
-            let rest = {
-                let stars = rest.iter().take_while(|&&c| c == '*').count();
-                &rest[stars..]
-            };
-            for skip in 0..=name.len() {
-                if skip > 0 && name[skip - 1] == '/' {
-                    break;
-                }
-                if glob_match(rest, &name[skip..])? {
-                    return Some(true);
-                }
-            }
-            // Still validate the rest of the glob.
-            glob_match(rest, &[]).map(|_| false)
-        }
-        '?' => match name.split_first() {
-            Some((&c, tail)) if c != '/' => glob_match(rest, tail),
-            _ => glob_match(rest, &[]).map(|_| false),
-        },
-        '[' => {
-            let close = rest.iter().skip(1).position(|&c| c == ']')? + 1;
-            let class = &rest[..close];
-            let after = &rest[close + 1..];
-            let (negated, class) = match class.split_first() {
-                Some((&('!' | '^'), tail)) => (true, tail),
-                _ => (false, class),
-            };
-            let Some((&c, tail)) = name.split_first() else {
-                return glob_match(after, &[]).map(|_| false);
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == '-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
-                    i += 1;
-                }
-            }
-            if hit != negated {
-                glob_match(after, tail)
-            } else {
-                glob_match(after, &[]).map(|_| false)
-            }
-        }
-        '{' => {
-            let mut depth = 0;
-            let mut close = None;
-            let mut commas = Vec::new();
-            for (i, &c) in rest.iter().enumerate() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => {
-                        close = Some(i);
-                        break;
-                    }
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => commas.push(i),
-                    _ => {}
-                }
-            }
-            let close = close?;
-            let after = &rest[close + 1..];
-            let mut start = 0;
-            let mut matched = false;
-            for end in commas.into_iter().chain(std::iter::once(close)) {
-                let mut alternative: Vec<char> = rest[start..end].to_vec();
-                alternative.extend_from_slice(after);
-                matched |= glob_match(&alternative, name)?;
-                start = end + 1;
-            }
-            Some(matched)
-        }
-        '\\' => {
-            let (&literal, after) = rest.split_first()?;
-            match name.split_first() {
-                Some((&c, tail)) if c == literal => glob_match(after, tail),
-                _ => glob_match(after, &[]).map(|_| false),
-            }
-        }
-        literal => match name.split_first() {
-            Some((&c, tail)) if c == literal => glob_match(rest, tail),
-            _ => glob_match(rest, &[]).map(|_| false),
-        },
-    }
 }
 
 fn requirement_matches(
@@ -467,6 +394,11 @@ spec:
             ("glob:prod-[!0-9]", "prod-7", false),
             ("glob:{dev,test}", "test", true),
             ("glob:{dev,test}", "uat", false),
+            // `*` stays within one path segment; `\` escapes.
+            ("glob:team/*", "team/a", true),
+            ("glob:team/*", "team/a/b", false),
+            ("glob:a\\*", "a*", true),
+            ("glob:a\\*", "ab", false),
             // Unanchored, as Go's MatchString.
             ("regex:^prod-", "prod-eu", true),
             ("regex:eu", "prod-eu-1", true),
@@ -521,5 +453,56 @@ spec:
         let spec = project.spec.expect("spec");
         assert!(spec.promotion_policies[0].auto_promotion_enabled);
         assert!(project.status.is_some());
+    }
+}
+
+#[cfg(test)]
+mod label_selector_tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn requirement(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.into(),
+            operator: operator.into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_label_selector_ands_its_labels_and_requirements() {
+        let selector = LabelSelector {
+            match_labels: labels(&[("env", "prod")]),
+            match_expressions: vec![
+                requirement("service", "In", &["ui", "api"]),
+                requirement("legacy", "DoesNotExist", &[]),
+            ],
+        };
+        let cases = [
+            (labels(&[("env", "prod"), ("service", "ui")]), true),
+            (labels(&[("env", "prod"), ("service", "db")]), false),
+            (labels(&[("env", "dev"), ("service", "api")]), false),
+            (
+                labels(&[("env", "prod"), ("service", "api"), ("legacy", "")]),
+                false,
+            ),
+            (labels(&[("service", "api")]), false),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(selector.matches(&given).unwrap(), expected, "{given:?}");
+        }
+        assert!(LabelSelector::default().matches(&labels(&[])).unwrap());
+        let bad = LabelSelector {
+            match_expressions: vec![requirement("service", "Equals", &["ui"])],
+            ..LabelSelector::default()
+        };
+        let err = bad.matches(&labels(&[])).unwrap_err();
+        assert!(err.to_string().contains("`service`"), "{err}");
     }
 }

@@ -154,7 +154,7 @@ pub struct TargetSelectionCriteria {
 #[non_exhaustive]
 pub struct IndexSelector {
     /// Requirements, all of which must hold.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_indices: Vec<IndexSelectorRequirement>,
 }
 
@@ -269,6 +269,7 @@ impl WebhookReceiverConfig {
         }
         if let Some(generic) = &self.generic {
             generic.validate()?;
+            super::generic::check(generic)?;
         }
         Ok(())
     }

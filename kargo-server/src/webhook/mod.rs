@@ -11,9 +11,10 @@
 //! so a path published by Kargo keeps working here. The server then looks
 //! a request's path up with [`Receivers::find`] and hands the request to
 //! [`Receiver::handle`] (through a [`ReplayGuard`]), which checks it and
-//! says what to do in a [`Delivery`]: refresh the Warehouses subscribed to
-//! some repositories ([`warehouse_subscribes`] tells which), wake the
-//! promotions waiting on a pull request, or nothing.
+//! says what to do in a [`Delivery`]: refresh the Warehouses a push
+//! concerns ([`warehouse_wants`] tells which), wake the
+//! promotions waiting on a pull request, run a generic receiver's actions
+//! ([`run_generic`]), or nothing.
 //!
 //! This module does not serve HTTP itself; it holds no routes.
 //!
@@ -42,22 +43,27 @@
 //! - A repeated delivery (same signature, delivery ID or, for payloads that
 //!   are unique, body) is refused with 403 by the [`ReplayGuard`]; Kargo has
 //!   no such guard.
-//! - Kargo refreshes only the Warehouses whose subscription would select
-//!   the pushed ref, tag or version (and, for Git, whose path filters match
-//!   the changed files). [`Delivery::Refresh`] carries those qualifiers and
-//!   paths, but [`warehouse_subscribes`] matches on the repository alone:
-//!   the selection rules live in kargo-sources and are not public. Refreshing
-//!   a Warehouse more often than Kargo would costs one discovery, nothing else.
+//! - As in Kargo, only the Warehouses whose subscription would select the
+//!   pushed ref, tag or version (and, for Git, whose path filters pass one
+//!   of the changed files) are refreshed ([`warehouse_wants`]). Where Kargo
+//!   answers 500 because a subscription does not compile, the Warehouse is
+//!   refreshed here, and its discovery reports the error.
 //! - Gitea pushes yield the repository's SSH URL too, not only its clone
 //!   URL; Bitbucket Cloud's repository URL is normalised as every other one.
 //! - A body sent form-encoded (GitHub's `application/x-www-form-urlencoded`
 //!   option) is refused with 415 and a hint, instead of a bare 400.
 //! - Bitbucket Server's `diagnostics:ping` test event is answered as a ping.
 //! - A receiver whose secret is empty is not set up.
-//! - `generic` receivers are read, validated and given their path, but their
-//!   actions are not evaluated yet: Kargo's `whenExpression` and selectors
-//!   call `request.header()`, `normalizeGit()` and friends, which kargo-core's
-//!   expression engine cannot host. Such a request gets 501 and says so.
+//! - A `generic` receiver's expressions are checked when it is set up (an
+//!   expression that does not parse, or calls a function the receiver does
+//!   not provide, leaves the receiver out, naming the field); Kargo finds
+//!   them when a request comes. Its `whenExpression`s and templates are
+//!   evaluated by kargo-core's expression engine, with its departures.
+//! - A generic action's `indexSelector` with `NotEquals` selects the
+//!   Warehouses none of whose subscriptions has that URL (Kargo's cache
+//!   cannot list by a non-exact field selector, and reports an error);
+//!   the `receiverPaths` index selects nothing and reports an error, as
+//!   Warehouses and Promotions have no such index.
 
 use std::fmt;
 
@@ -85,9 +91,13 @@ mod subscribe;
 #[cfg(test)]
 mod tests;
 
+pub use generic::{
+    ActionResult, GenericRequest, GenericTarget, GenericTargets, SelectedTarget, TargetKind,
+    run as run_generic,
+};
 pub use receivers::{Receiver, Receivers, SecretLookup};
 pub use replay::ReplayGuard;
-pub use subscribe::warehouse_subscribes;
+pub use subscribe::{warehouse_subscribes, warehouse_wants};
 
 /// The largest request body a receiver reads: 2 MiB, as in Kargo. A larger
 /// body is refused with 413; a server should stop reading there.
@@ -224,6 +234,9 @@ pub enum Delivery {
         /// Whether it was merged (false: closed, declined or abandoned).
         merged: bool,
     },
+    /// A request to a `generic` receiver: run its actions
+    /// ([`run_generic`]) on the project's Warehouses and Promotions.
+    Generic(Box<GenericRequest>),
     /// A ping, or an event or action the receiver ignores: answer 200 with
     /// `reason`.
     Ignored {
@@ -241,8 +254,8 @@ pub enum Delivery {
 pub struct Rejection {
     /// 401 without credentials, 403 with wrong ones or a replayed delivery,
     /// 400 for an unusable payload or unsupported event, 413 for a body over
-    /// [`MAX_BODY_BYTES`], 415 for a form-encoded body, 501 for what
-    /// kargo-rs does not do.
+    /// [`MAX_BODY_BYTES`], 415 for a form-encoded body, 501 for events
+    /// Kargo does not handle either.
     pub status: StatusCode,
     /// What is wrong, for the answer's `error` field.
     pub message: String,

@@ -83,6 +83,18 @@ impl Receiver {
     /// [`MAX_BODY_BYTES`] with 413. Replays are caught by a
     /// [`ReplayGuard`](super::ReplayGuard), not here.
     pub fn handle(&self, headers: &HeaderMap, body: &[u8]) -> Result<Delivery, Rejection> {
+        self.handle_query("", headers, body)
+    }
+
+    /// [`handle`](Self::handle) for a request whose URL has the query
+    /// `query` (without `?`), which a `generic` receiver's expressions
+    /// read with `request.params(key)`; the other kinds ignore it.
+    pub fn handle_query(
+        &self,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Delivery, Rejection> {
         if body.len() > MAX_BODY_BYTES {
             return Err(Rejection::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -108,7 +120,7 @@ impl Receiver {
                 super::artifactory::handle(body, virtual_repo)
             }
             ReceiverKind::Harbor => super::harbor::handle(body),
-            ReceiverKind::Generic => super::generic::handle(body),
+            ReceiverKind::Generic => super::generic::handle(query, headers, body),
         }
     }
 }

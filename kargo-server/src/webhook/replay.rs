@@ -117,7 +117,19 @@ impl ReplayGuard {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Delivery, Rejection> {
-        let delivery = receiver.handle(headers, body)?;
+        self.handle_query(receiver, "", headers, body)
+    }
+
+    /// [`handle`](Self::handle) for a request whose URL has the query
+    /// `query` (see [`Receiver::handle_query`]).
+    pub fn handle_query(
+        &self,
+        receiver: &Receiver,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Delivery, Rejection> {
+        let delivery = receiver.handle_query(query, headers, body)?;
         let keys = replay_keys(receiver.kind(), headers, body);
         if keys.is_empty() {
             return Ok(delivery);

@@ -5,6 +5,11 @@
 
 mod access;
 mod api;
+mod receivers;
+/// A real `docker-registry` and the images pushed to it: kargo-sources'
+/// test support, shared as the webhook benchmark shares it.
+#[path = "../../../kargo-sources/tests/it/support/mod.rs"]
+mod registry;
 mod replicas;
 mod resources;
 mod schema;

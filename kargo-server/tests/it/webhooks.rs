@@ -1,6 +1,7 @@
 //! Webhook receivers over real HTTP: a signed GitHub push refreshes the
 //! Warehouse subscribed to the pushed repository; a forged, missing or
-//! replayed signature refreshes nothing.
+//! replayed signature refreshes nothing; a closed pull request wakes the
+//! promotion waiting on it. Every kind: `receivers.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,5 +202,138 @@ async fn a_signed_push_refreshes_the_subscribed_warehouse_and_a_forged_one_nothi
             .contains("kargo_webhook_requests_total{receiver=\"demo/gh\",outcome=\"refused\"} 3"),
         "{metrics}"
     );
+    server.stop().await;
+}
+
+/// Stands in for `git-wait-for-pr` on GitHub (which cannot run here):
+/// waits on pull request #7 (output `pr: {id, url}`, as the real step
+/// records it) until the test says it was merged, and counts its runs.
+#[derive(Debug, Default)]
+struct WaitForPr {
+    merged: std::sync::atomic::AtomicBool,
+    runs: std::sync::atomic::AtomicUsize,
+}
+
+const PR_URL: &str = "https://github.com/acme/app/pull/7";
+
+#[async_trait::async_trait]
+impl kargo_core::step::Step for WaitForPr {
+    async fn run(
+        &self,
+        _: &kargo_core::step::StepContext,
+        _: Value,
+    ) -> Result<kargo_core::step::StepOutcome, kargo_core::step::StepError> {
+        use kargo_core::step::StepOutcome;
+        use std::sync::atomic::Ordering;
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let pr = json!({"id": 7, "url": PR_URL});
+        Ok(if self.merged.load(Ordering::SeqCst) {
+            StepOutcome::succeeded().with_output("pr", pr)
+        } else {
+            // Not before an hour: only the webhook can bring it back sooner.
+            StepOutcome::running(Duration::from_secs(3600))
+                .with_output("pr", pr)
+                .with_message("pull request #7 is open")
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pull_request_wakes_the_promotion_waiting_on_it() {
+    use std::sync::atomic::Ordering;
+    let world = PipelineWorld::new(
+        &[("v1.0.0", "2026-01-01T00:00:00Z")],
+        "apiVersion: kargo.akuity.io/v1alpha1\nkind: Stage\nmetadata: {name: gate, namespace: demo}\n\
+         spec:\n  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]\n  \
+         promotionTemplate:\n    spec:\n      steps: [{uses: test-wait-pr, as: wait}]\n",
+    );
+    let project = world.path("manifests/project.yaml");
+    let text = std::fs::read_to_string(&project).unwrap().replace(
+        "spec:\n  promotionPolicies:",
+        "spec:\n  webhookReceivers:\n  - name: gh\n    github: {secretRef: {name: gh-secret}}\n  promotionPolicies:",
+    );
+    std::fs::write(&project, text).unwrap();
+    let wait = Arc::new(WaitForPr::default());
+    let mut registry = kargo_runtime::input::registry_with_custom_steps(&[]).unwrap();
+    registry.register_arc("test-wait-pr", wait.clone()).unwrap();
+    let store = sqlite(&world).await;
+    let server = TestServer::start_with(
+        &world,
+        store,
+        true,
+        |c| c.registry(Arc::new(registry)),
+        |b| b.secrets(secrets()),
+    )
+    .await;
+    let promotions = "/v1beta1/projects/demo/promotions?stage=gate";
+    let running = |phase: &'static str| {
+        move |list: &Value| {
+            list["items"]
+                .as_array()
+                .is_some_and(|i| i.len() == 1 && i[0]["status"]["phase"] == phase)
+        }
+    };
+    // The auto-promotion waits on the pull request.
+    server
+        .wait_for(promotions, Some(VIEWER), running("Running"))
+        .await;
+    let (_, config) = server
+        .get("/v1beta1/projects/demo/config", Some(VIEWER))
+        .await;
+    let path = config["status"]["webhookReceivers"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let closed = |url: &str, merged: bool| {
+        serde_json::to_vec(&json!({
+            "action": "closed",
+            "number": 7,
+            "pull_request": {"number": 7, "html_url": url, "merged": merged, "state": "closed"},
+            "repository": {"full_name": "acme/app", "clone_url": "https://github.com/acme/app.git"},
+        }))
+        .unwrap()
+    };
+    let send = |body: Vec<u8>, delivery: &'static str| {
+        server
+            .client
+            .post(server.url(&path))
+            .header("x-github-event", "pull_request")
+            .header("x-github-delivery", delivery)
+            .header("x-hub-signature-256", sign(&body, SECRET))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    // Another pull request's closing wakes nobody.
+    let other = send(closed("https://github.com/acme/app/pull/8", true), "pr-1")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    let answer: Value = other.json().await.unwrap();
+    assert!(
+        answer["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("refreshing 0 promotion(s)"),
+        "{answer}"
+    );
+
+    // Merged: the webhook brings the promotion back at once, and it ends.
+    let runs = wait.runs.load(Ordering::SeqCst);
+    wait.merged.store(true, Ordering::SeqCst);
+    let merged = send(closed(PR_URL, true), "pr-2").await.unwrap();
+    assert_eq!(merged.status(), 200);
+    let answer: Value = merged.json().await.unwrap();
+    assert!(
+        answer["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("refreshing 1 promotion(s)"),
+        "{answer}"
+    );
+    server
+        .wait_for(promotions, Some(VIEWER), running("Succeeded"))
+        .await;
+    assert!(wait.runs.load(Ordering::SeqCst) > runs);
     server.stop().await;
 }

@@ -65,6 +65,42 @@ use kargo_core::model::{GitSubscription, RepoSubscription, SubscriptionSource};
 use kargo_git::RepoCache;
 
 use crate::source::{Capabilities, DiscoverOptions, Discovered, GitDiscovery, Source};
+
+/// Whether a push of one of `refs` (`refs/heads/main`,
+/// `refs/tags/v1.2.0`) changing `changed_paths` could change what
+/// `subscription` selects: Kargo's `MatchesRef` and `MatchesPaths`, which
+/// its webhook receivers ask before refreshing a Warehouse. A branch
+/// subscription matches a push to its branch (without one: `main` or
+/// `master`); a tag-based one a tag passing its regexes (and, with
+/// `SemVer`, its constraint). With `changed_paths` given (empty: unknown),
+/// one of them must also pass `includePaths` and `excludePaths`. Reads no
+/// repository. A subscription that does not compile is an error naming
+/// the field.
+///
+/// ```
+/// use kargo_core::model::GitSubscription;
+///
+/// let mut sub = GitSubscription::default();
+/// sub.repo_url = "https://github.com/acme/config".into();
+/// sub.branch = "release".into();
+/// sub.include_paths = vec!["apps/web".into()];
+/// let matches = |refs: &[&str], paths: &[&str]| {
+///     let refs: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+///     let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+///     kargo_sources::git::push_matches(&sub, &refs, &paths).unwrap()
+/// };
+/// assert!(matches(&["refs/heads/release"], &["apps/web/values.yaml"]));
+/// assert!(matches(&["refs/heads/release"], &[]));
+/// assert!(!matches(&["refs/heads/release"], &["apps/api/values.yaml"]));
+/// assert!(!matches(&["refs/heads/main"], &["apps/web/values.yaml"]));
+/// ```
+pub fn push_matches<S: AsRef<str>>(
+    subscription: &GitSubscription,
+    refs: &[S],
+    changed_paths: &[S],
+) -> Result<bool, Error> {
+    Ok(Selector::new(subscription)?.matches_push(refs, changed_paths))
+}
 use select::{Observed, Selector};
 
 /// The subscription key [`GitSource`] handles.

@@ -198,6 +198,28 @@ impl Selector {
             .is_ok_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
     }
 
+    /// Kargo's `MatchesRef` and `MatchesPaths`: whether a push of one of
+    /// `refs` changing `changed_paths` (empty: unknown) could change the
+    /// selection.
+    pub(crate) fn matches_push<S: AsRef<str>>(&self, refs: &[S], changed_paths: &[S]) -> bool {
+        let matches_ref = |r: &str| {
+            if self.is_tag_based() {
+                return r
+                    .strip_prefix("refs/tags/")
+                    .is_some_and(|tag| self.matches_tag(tag));
+            }
+            match r.strip_prefix("refs/heads/") {
+                // Without a branch, the default one, which Kargo takes to
+                // be `main` or `master`.
+                Some(branch) if self.branch.is_empty() => branch == "main" || branch == "master",
+                Some(branch) => branch == self.branch,
+                None => false,
+            }
+        };
+        refs.iter().any(|r| matches_ref(r.as_ref()))
+            && (changed_paths.is_empty() || self.paths.matches(changed_paths))
+    }
+
     /// The full name of the branch followed, if it can be known.
     fn branch_ref(&self, default_branch: Option<&str>) -> Option<String> {
         let branch = if self.branch.is_empty() {
@@ -438,6 +460,69 @@ fn shorten(subject: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pushes_match_as_kargos_selectors_match_refs_and_paths() {
+        let sub = |strategy: CommitSelectionStrategy,
+                   branch: &str,
+                   extra: &dyn Fn(&mut GitSubscription)| {
+            let mut sub = GitSubscription {
+                repo_url: "https://github.com/acme/config".into(),
+                branch: branch.into(),
+                commit_selection_strategy: strategy,
+                ..GitSubscription::default()
+            };
+            extra(&mut sub);
+            Selector::new(&sub).unwrap()
+        };
+        let none = |_: &mut GitSubscription| {};
+        let branch = sub(CommitSelectionStrategy::NewestFromBranch, "", &none);
+        let semver = sub(CommitSelectionStrategy::SemVer, "", &|s| {
+            s.semver_constraint = "^1".into();
+        });
+        let lexical = sub(CommitSelectionStrategy::Lexical, "", &|s| {
+            s.ignore_tags_regexes = vec!["-rc".into()];
+        });
+        let paths = sub(CommitSelectionStrategy::NewestFromBranch, "release", &|s| {
+            s.include_paths = vec!["glob:apps/*/values.yaml".into()];
+            s.exclude_paths = vec!["apps/legacy".into()];
+        });
+        // (selector, ref, changed paths, matches)
+        let cases: [(&Selector, &str, &[&str], bool); 13] = [
+            (&branch, "refs/heads/main", &[], true),
+            (&branch, "refs/heads/master", &[], true),
+            (&branch, "refs/heads/feature", &[], false),
+            (&branch, "refs/tags/v1.0.0", &[], false),
+            (&semver, "refs/tags/v1.4.0", &[], true),
+            (&semver, "refs/tags/v2.0.0", &[], false),
+            (&semver, "refs/tags/latest", &[], false),
+            (&semver, "refs/heads/main", &[], false),
+            (&lexical, "refs/tags/zeta", &[], true),
+            (&lexical, "refs/tags/v2-rc", &[], false),
+            (
+                &paths,
+                "refs/heads/release",
+                &["apps/web/values.yaml"],
+                true,
+            ),
+            (
+                &paths,
+                "refs/heads/release",
+                &["apps/legacy/values.yaml", "README"],
+                false,
+            ),
+            (&paths, "refs/heads/main", &["apps/web/values.yaml"], false),
+        ];
+        for (selector, r, changed, expected) in cases {
+            let refs = [r.to_owned()];
+            let changed: Vec<String> = changed.iter().map(|p| (*p).to_owned()).collect();
+            assert_eq!(
+                selector.matches_push(&refs, &changed),
+                expected,
+                "{r} {changed:?} {selector:?}"
+            );
+        }
+    }
 
     #[test]
     fn long_subjects_are_cut_to_eighty_bytes() {

@@ -136,6 +136,43 @@ struct IndexEntry {
     version: String,
 }
 
+/// The subscription's `semverConstraint`, compiled; `None` without one.
+fn constraint_of(sub: &ChartSubscription) -> Result<Option<Constraint>, Error> {
+    if sub.semver_constraint.is_empty() {
+        return Ok(None);
+    }
+    Constraint::parse(&sub.semver_constraint)
+        .map(Some)
+        .map_err(|e| Error::invalid("semverConstraint", e.to_string()))
+}
+
+/// Whether a push of one of `versions` could change what `subscription`
+/// selects: Kargo's `MatchesVersion`, which its webhook receivers ask
+/// before refreshing a Warehouse: a semantic version (a `v` prefix and
+/// missing parts allowed) satisfying `semverConstraint`, if any. Reads no
+/// repository. A constraint that does not parse is an error naming the
+/// field.
+///
+/// ```
+/// use kargo_core::model::ChartSubscription;
+///
+/// let mut sub = ChartSubscription::default();
+/// sub.repo_url = "oci://ghcr.io/acme/charts/app".into();
+/// sub.semver_constraint = "<2".into();
+/// assert!(kargo_sources::helm::version_matches(&sub, &["1.4.0"]).unwrap());
+/// assert!(!kargo_sources::helm::version_matches(&sub, &["2.0.0", "latest"]).unwrap());
+/// ```
+pub fn version_matches<S: AsRef<str>>(
+    subscription: &ChartSubscription,
+    versions: &[S],
+) -> Result<bool, Error> {
+    let constraint = constraint_of(subscription)?;
+    Ok(versions.iter().any(|v| {
+        Version::parse(v.as_ref(), false)
+            .is_ok_and(|v| constraint.as_ref().is_none_or(|c| c.matches(&v)))
+    }))
+}
+
 impl ChartSource {
     pub(crate) fn from_core(core: Arc<Core>) -> Self {
         ChartSource { core }
@@ -213,14 +250,7 @@ impl ChartSource {
     ) -> Result<ChartDiscovery, Error> {
         crate::source::check_discovery_limit(sub.discovery_limit)
             .map_err(|reason| Error::invalid("discoveryLimit", reason))?;
-        let constraint = if sub.semver_constraint.is_empty() {
-            None
-        } else {
-            Some(
-                Constraint::parse(&sub.semver_constraint)
-                    .map_err(|e| Error::invalid("semverConstraint", e.to_string()))?,
-            )
-        };
+        let constraint = constraint_of(sub)?;
         let mut versions = if let Some(path) = sub.repo_url.strip_prefix("oci://") {
             if !sub.name.is_empty() {
                 return Err(Error::invalid(

@@ -386,7 +386,7 @@ impl Core {
         }
     }
 
-    fn selector(&self, q: &Query<'_>) -> Result<Selector, Error> {
+    fn selector(q: &Query<'_>) -> Result<Selector, Error> {
         if q.repo_url.trim().is_empty() {
             return Err(Error::invalid("repoURL", "must not be empty"));
         }
@@ -532,7 +532,7 @@ impl Core {
     }
 
     async fn run(&self, q: &Query<'_>, options: &DiscoverOptions) -> Result<Vec<Selected>, Error> {
-        let selector = self.selector(q)?;
+        let selector = Core::selector(q)?;
         let repo = self
             .repository(
                 q.repo_url,
@@ -600,31 +600,7 @@ impl ImageSource {
         sub: &ImageSubscription,
         options: &DiscoverOptions,
     ) -> Result<ImageDiscovery, Error> {
-        if !sub.allow_tags.is_empty() {
-            return Err(Error::invalid(
-                "allowTags",
-                "is no longer supported; use allowTagsRegexes",
-            ));
-        }
-        if !sub.ignore_tags.is_empty() {
-            return Err(Error::invalid(
-                "ignoreTags",
-                "is no longer supported; use ignoreTagsRegexes",
-            ));
-        }
-        let q = Query {
-            repo_url: &sub.repo_url,
-            strategy: sub.image_selection_strategy,
-            constraint: &sub.constraint,
-            strict_semvers: sub.strict_semvers,
-            allow: &sub.allow_tags_regexes,
-            ignore: &sub.ignore_tags_regexes,
-            platform: &sub.platform,
-            artifact_type: None,
-            insecure_skip_tls_verify: sub.insecure_skip_tls_verify,
-            discovery_limit: sub.discovery_limit,
-            images_only: true,
-        };
+        let q = image_query(sub)?;
         let selected = self.core.run(&q, options).await?;
         let platform = Platform::parse(&sub.platform);
         Ok(ImageDiscovery {
@@ -642,6 +618,61 @@ impl ImageSource {
                 .collect(),
         })
     }
+}
+
+/// What an image subscription asks the registry for.
+fn image_query(sub: &ImageSubscription) -> Result<Query<'_>, Error> {
+    if !sub.allow_tags.is_empty() {
+        return Err(Error::invalid(
+            "allowTags",
+            "is no longer supported; use allowTagsRegexes",
+        ));
+    }
+    if !sub.ignore_tags.is_empty() {
+        return Err(Error::invalid(
+            "ignoreTags",
+            "is no longer supported; use ignoreTagsRegexes",
+        ));
+    }
+    Ok(Query {
+        repo_url: &sub.repo_url,
+        strategy: sub.image_selection_strategy,
+        constraint: &sub.constraint,
+        strict_semvers: sub.strict_semvers,
+        allow: &sub.allow_tags_regexes,
+        ignore: &sub.ignore_tags_regexes,
+        platform: &sub.platform,
+        artifact_type: None,
+        insecure_skip_tls_verify: sub.insecure_skip_tls_verify,
+        discovery_limit: sub.discovery_limit,
+        images_only: true,
+    })
+}
+
+/// Whether a push of one of `tags` to the subscription's repository could
+/// change what `subscription` selects: Kargo's `MatchesTag`, which its
+/// webhook receivers ask before refreshing a Warehouse. The tag must pass
+/// `allowTagsRegexes` and `ignoreTagsRegexes`; with `SemVer`, be a
+/// version satisfying `constraint`; with `Digest`, be the followed tag.
+/// Reads no registry. A subscription that does not compile is an error
+/// naming the field.
+///
+/// ```
+/// use kargo_core::model::{ImageSelectionStrategy, ImageSubscription};
+///
+/// let mut sub = ImageSubscription::default();
+/// sub.repo_url = "ghcr.io/acme/app".into();
+/// sub.image_selection_strategy = ImageSelectionStrategy::SemVer;
+/// sub.constraint = "^1.0.0".into();
+/// assert!(kargo_sources::oci::tag_matches(&sub, &["v1.2.0"]).unwrap());
+/// assert!(!kargo_sources::oci::tag_matches(&sub, &["v2.0.0", "latest"]).unwrap());
+/// ```
+pub fn tag_matches<S: AsRef<str>>(
+    subscription: &ImageSubscription,
+    tags: &[S],
+) -> Result<bool, Error> {
+    let selector = Core::selector(&image_query(subscription)?)?;
+    Ok(tags.iter().any(|t| selector.matches_tag(t.as_ref())))
 }
 
 pub(crate) use crate::source::describe;

@@ -282,6 +282,21 @@ pub(crate) struct Selected {
 }
 
 impl Selector {
+    /// Kargo's `MatchesTag`: whether `tag` could be selected.
+    pub(crate) fn matches_tag(&self, tag: &str) -> bool {
+        match self.strategy {
+            ImageSelectionStrategy::Digest => tag == self.mutable_tag,
+            ImageSelectionStrategy::SemVer => {
+                self.tag_allowed(tag)
+                    && Version::parse(tag, self.strict_semvers)
+                        .is_ok_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
+            }
+            ImageSelectionStrategy::Lexical | ImageSelectionStrategy::NewestBuild => {
+                self.tag_allowed(tag)
+            }
+        }
+    }
+
     fn tag_allowed(&self, tag: &str) -> bool {
         if self.ignore.iter().any(|r| r.is_match(tag)) {
             return false;

@@ -31,34 +31,9 @@ pub(crate) struct Request<'a> {
     pub(crate) addresses: AddressPolicy,
 }
 
-/// `url` without credentials, query or fragment, for messages and logs.
-pub(crate) fn redact_url(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut parsed) => {
-            let had_query = parsed.query().is_some();
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            parsed.set_query(None);
-            parsed.set_fragment(None);
-            let mut shown = parsed.to_string();
-            if had_query {
-                shown.push_str("?…");
-            }
-            shown
-        }
-        Err(_) => {
-            // Unparsable: keep what is before the query, and drop anything
-            // that looks like credentials.
-            let head = url.split(['?', '#']).next().unwrap_or_default();
-            match (head.find("://"), head.rfind('@')) {
-                (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    format!("{}://{}", &head[..scheme_end], &head[at + 1..])
-                }
-                _ => head.to_owned(),
-            }
-        }
-    }
-}
+/// `url` as messages and logs show it: kargo-core's one redaction (the
+/// password and query values become `***`).
+pub(crate) use kargo_core::urls::redact_url;
 
 /// AWS's IPv6 instance metadata endpoint.
 const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
@@ -392,16 +367,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacted_urls_lose_credentials_and_query() {
-        assert_eq!(
-            redact_url("https://user:pw@example.com/a/b?token=secret#x"),
-            "https://example.com/a/b?…"
-        );
-        assert_eq!(redact_url("http://example.com/"), "http://example.com/");
-        assert_eq!(
-            redact_url("not a url://user:pw@host/x?token=secret"),
-            "not a url://host/x"
-        );
+    fn shown_urls_keep_no_secret() {
+        for url in [
+            "https://user:pw@example.com/a/b?token=secret#x",
+            "not a url://user:pw@host/x?token=secret",
+        ] {
+            let shown = redact_url(url);
+            assert!(
+                !shown.contains("pw") && !shown.contains("secret"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

@@ -49,48 +49,13 @@ pub fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
-/// `url` with its password, if any, replaced by `***`: what errors and
-/// logs show.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &rest[..colon],
-            &rest[at..]
-        ),
-        None => url.to_owned(),
-    }
-}
+/// `url` as errors and logs show it: kargo-core's one redaction (the
+/// password and query values become `***`).
+pub use kargo_core::urls::redact_url;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            redact_url("postgres://app:s3cr%40t@db.internal:5432/kargo?sslmode=disable"),
-            "postgres://app:***@db.internal:5432/kargo?sslmode=disable"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact_url("postgresql://localhost/db"),
-            "postgresql://localhost/db"
-        );
-        assert_eq!(redact_url("not a url"), "not a url");
-    }
 
     #[test]
     fn postgres_urls_are_told_from_paths() {

@@ -929,39 +929,346 @@ fn harbor_artifact_pushes_with_the_auth_header() {
     );
 }
 
-#[test]
-fn generic_receivers_are_set_up_but_answer_not_implemented() {
+/// The targets generic actions choose from: three Warehouses and two
+/// Promotions.
+fn generic_targets() -> GenericTargets {
+    let target = |name: &str, labels: &[(&str, &str)], urls: &[&str]| GenericTarget {
+        name: name.to_owned(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        subscribed_urls: urls.iter().map(|u| (*u).to_owned()).collect(),
+    };
+    GenericTargets {
+        warehouses: vec![
+            target(
+                "api",
+                &[("service", "api"), ("env", "prod")],
+                &["https://github.com/acme/api"],
+            ),
+            target(
+                "ui",
+                &[("service", "ui"), ("env", "prod")],
+                &["https://github.com/acme/ui", "ghcr.io/acme/ui"],
+            ),
+            target("db", &[("service", "db")], &["ghcr.io/acme/db"]),
+        ],
+        promotions: vec![
+            target("prod.01j.abc", &[], &[]),
+            target("prod.01j.def", &[], &[]),
+        ],
+    }
+}
+
+/// Runs a generic receiver with `actions` on a request; the results as
+/// JSON and the `(kind, name)`s refreshed, in order.
+fn run_actions(
+    actions: Value,
+    query: &str,
+    request_headers: &[(&str, &str)],
+    body: &[u8],
+) -> (Value, Vec<(TargetKind, String)>) {
     let r = receiver(
         ReceiverKind::Generic,
         "generic",
         "s3cret",
-        json!({"actions": [{
-            "action": "Refresh",
-            "whenExpression": "request.header('X-Event') == 'push'",
-            "targetSelectionCriteria": [{
+        json!({"actions": actions}),
+    );
+    let Delivery::Generic(request) = r
+        .handle_query(query, &headers(request_headers), body)
+        .unwrap()
+    else {
+        panic!("a generic receiver's delivery is Generic");
+    };
+    let mut refreshed = Vec::new();
+    let results = run_generic(
+        r.config().generic.as_ref().unwrap(),
+        "demo",
+        &request,
+        &generic_targets(),
+        &mut |kind, name| {
+            refreshed.push((kind, name.to_owned()));
+            name != "db"
+        },
+    );
+    (serde_json::to_value(&results).unwrap(), refreshed)
+}
+
+#[test]
+fn generic_actions_select_by_name_labels_and_index_with_request_expressions() {
+    let body = br#"{"repository": {"url": "https://GitHub.com/Acme/UI.git", "name": "api"}, "promotion": "prod.01j.def"}"#;
+    let push = [("x-event-type", "push")];
+    let warehouse =
+        |criteria: Value| json!([{"action": "Refresh", "targetSelectionCriteria": [criteria]}]);
+    // (what, actions, query, selected names, result)
+    let cases: Vec<(&str, Value, &str, Vec<&str>, &str)> = vec![
+        (
+            "index from the body, normalised",
+            warehouse(
+                json!({"kind": "Warehouse", "indexSelector": {"matchIndices": [
+                    {"key": "subscribedURLs", "operator": "Equals", "value": "${{ normalizeGit(request.body.repository.url) }}"},
+                ]}}),
+            ),
+            "",
+            vec!["ui"],
+            "Success",
+        ),
+        (
+            "NotEquals: Warehouses without that URL",
+            warehouse(
+                json!({"kind": "Warehouse", "indexSelector": {"matchIndices": [
+                    {"key": "subscribedURLs", "operator": "NotEquals", "value": "https://github.com/acme/ui"},
+                ]}}),
+            ),
+            "",
+            vec!["api", "db"],
+            "PartialSuccess",
+        ),
+        (
+            "name from the body",
+            warehouse(json!({"kind": "Warehouse", "name": "${{ request.body.repository.name }}"})),
+            "",
+            vec!["api"],
+            "Success",
+        ),
+        (
+            "labels, static and from a query parameter",
+            warehouse(json!({"kind": "Warehouse", "labelSelector": {
+                "matchLabels": {"env": "prod"},
+                "matchExpressions": [{"key": "service", "operator": "In", "values": ["${{ request.params('svc') }}", "db"]}],
+            }})),
+            "svc=ui&other=1",
+            vec!["ui"],
+            "Success",
+        ),
+        (
+            "criteria of one entry are ANDed",
+            warehouse(
+                json!({"kind": "Warehouse", "name": "api", "labelSelector": {"matchLabels": {"service": "ui"}}}),
+            ),
+            "",
+            vec![],
+            "Success",
+        ),
+        (
+            "entries are joined, duplicates dropped, sorted by name",
+            json!([{"action": "Refresh", "targetSelectionCriteria": [
+                {"kind": "Warehouse", "name": "ui"},
+                {"kind": "Warehouse", "labelSelector": {"matchLabels": {"env": "prod"}}},
+            ]}]),
+            "",
+            vec!["api", "ui"],
+            "Success",
+        ),
+        (
+            "a Promotion named in the body",
+            warehouse(json!({"kind": "Promotion", "name": "${{ request.body.promotion }}"})),
+            "",
+            vec!["prod.01j.def"],
+            "Success",
+        ),
+        (
+            "every target failed",
+            warehouse(json!({"kind": "Warehouse", "name": "db"})),
+            "",
+            vec!["db"],
+            "Failure",
+        ),
+        (
+            "whenExpression with headers and parameters",
+            json!([{"action": "Refresh",
+                "whenExpression": "request.header('X-Event-Type') == params.event && len(request.headers('x-event-type')) == 1",
+                "parameters": {"event": "push"},
+                "targetSelectionCriteria": [{"kind": "Warehouse", "name": "db"}]}]),
+            "",
+            vec!["db"],
+            "Failure",
+        ),
+        (
+            "whenExpression not met",
+            json!([{"action": "Refresh", "whenExpression": "request.header('X-Event-Type') == 'ping'",
+                "targetSelectionCriteria": [{"kind": "Warehouse", "name": "api"}]}]),
+            "",
+            vec![],
+            "NotApplicable",
+        ),
+        (
+            "whenExpression that is no bool",
+            json!([{"action": "Refresh", "whenExpression": "request.body.repository.name",
+                "targetSelectionCriteria": [{"kind": "Warehouse", "name": "api"}]}]),
+            "",
+            vec![],
+            "Error",
+        ),
+        (
+            "a name that is no string",
+            warehouse(json!({"kind": "Warehouse", "name": "${{ request.body.repository }}"})),
+            "",
+            vec![],
+            "Error",
+        ),
+        (
+            "an index Promotions do not have",
+            warehouse(
+                json!({"kind": "Promotion", "indexSelector": {"matchIndices": [
+                    {"key": "subscribedURLs", "operator": "Equals", "value": "x"},
+                ]}}),
+            ),
+            "",
+            vec![],
+            "Error",
+        ),
+    ];
+    for (what, actions, query, selected, result) in cases {
+        let (results, refreshed) = run_actions(actions.clone(), query, &push, body);
+        let names: Vec<&str> = refreshed.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, selected, "{what}: {results:#}");
+        let got = &results[0];
+        assert_eq!(got["result"], result, "{what}: {got:#}");
+        // Kargo's shape: the action inline, then what happened.
+        assert_eq!(got["action"], "Refresh", "{what}");
+        assert_eq!(
+            got["targetSelectionCriteria"][0]["kind"],
+            actions[0]["targetSelectionCriteria"][0]["kind"],
+            "{what}"
+        );
+        let shown: Vec<&str> = got["selectedTargets"]
+            .as_array()
+            .map(|t| t.iter().map(|t| t["name"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(shown, selected, "{what}");
+        match result {
+            "NotApplicable" => {
+                assert_eq!(got["matchedWhenExpression"], false, "{what}");
+                assert_eq!(got["summary"], "Request did not match whenExpression");
+            }
+            "Error" => assert!(
+                got["summary"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Error evaluating"),
+                "{what}: {got}"
+            ),
+            _ => assert_eq!(
+                got["summary"],
+                format!(
+                    "Refreshed {} of {} selected resources",
+                    selected.iter().filter(|n| **n != "db").count(),
+                    selected.len()
+                ),
+                "{what}"
+            ),
+        }
+    }
+    let (_, refreshed) = run_actions(
+        json!([{"action": "Refresh", "targetSelectionCriteria": [{"kind": "Promotion", "name": "prod.01j.abc"}]}]),
+        "",
+        &[],
+        b"",
+    );
+    assert_eq!(
+        refreshed,
+        [(TargetKind::Promotion, "prod.01j.abc".to_owned())]
+    );
+}
+
+#[test]
+fn generic_results_are_written_as_kargos() {
+    let actions = json!([{
+        "action": "Refresh",
+        "whenExpression": "request.header('X-Event-Type') == 'push'",
+        "parameters": {"foo": "bar"},
+        "targetSelectionCriteria": [
+            {
                 "kind": "Warehouse",
+                "labelSelector": {
+                    "matchLabels": {"env": "prod"},
+                    "matchExpressions": [{"key": "service", "operator": "In", "values": ["ui", "db"]}],
+                },
                 "indexSelector": {"matchIndices": [{
                     "key": "subscribedURLs",
                     "operator": "Equals",
                     "value": "${{ normalizeGit(request.body.repository.url) }}",
                 }]},
-            }],
-        }]}),
+            },
+            {"kind": "Warehouse", "name": "db"},
+        ],
+    }]);
+    let (results, _) = run_actions(
+        actions,
+        "",
+        &[("x-event-type", "push")],
+        br#"{"repository": {"url": "https://GitHub.com/Acme/UI.git"}}"#,
     );
-    assert!(r.details().path.starts_with("/webhooks/generic/"));
-    assert_rejected(
-        r.handle(
-            &HeaderMap::new(),
-            br#"{"repository": {"url": "https://x/y"}}"#,
-        ),
-        StatusCode::NOT_IMPLEMENTED,
-        "not supported by kargo-rs yet",
+    assert_eq!(
+        results,
+        json!([{
+            "action": "Refresh",
+            "whenExpression": "request.header('X-Event-Type') == 'push'",
+            "parameters": {"foo": "bar"},
+            "targetSelectionCriteria": [
+                {
+                    "kind": "Warehouse",
+                    "labelSelector": {
+                        "matchLabels": {"env": "prod"},
+                        "matchExpressions": [{"key": "service", "operator": "In", "values": ["ui", "db"]}],
+                    },
+                    "indexSelector": {"matchIndices": [{
+                        "key": "subscribedURLs",
+                        "operator": "Equals",
+                        "value": "${{ normalizeGit(request.body.repository.url) }}",
+                    }]},
+                },
+                {"kind": "Warehouse", "name": "db", "labelSelector": {}, "indexSelector": {}},
+            ],
+            "matchedWhenExpression": true,
+            "selectedTargets": [
+                {"namespace": "demo", "name": "db", "success": false},
+                {"namespace": "demo", "name": "ui", "success": true},
+            ],
+            "result": "PartialSuccess",
+            "summary": "Refreshed 1 of 2 selected resources",
+        }])
+    );
+}
+
+#[test]
+fn generic_receivers_refuse_bodies_that_are_not_json_and_bad_expressions_when_set_up() {
+    let r = receiver(
+        ReceiverKind::Generic,
+        "generic",
+        "s3cret",
+        json!({"actions": [{"action": "Refresh", "targetSelectionCriteria": [{"kind": "Warehouse", "name": "w"}]}]}),
     );
     assert_rejected(
         r.handle(&HeaderMap::new(), b"not json"),
         StatusCode::BAD_REQUEST,
         "invalid request body",
     );
+    let cases = [
+        (
+            json!({"action": "Refresh", "whenExpression": "request.header('a') ==", "targetSelectionCriteria": [{"kind": "Warehouse", "name": "w"}]}),
+            "generic.actions[0].whenExpression: syntax error",
+        ),
+        (
+            json!({"action": "Refresh", "targetSelectionCriteria": [{"kind": "Warehouse", "name": "${{ secret('x') }}"}]}),
+            "generic.actions[0].targetSelectionCriteria[0].name: function `secret()` is not supported",
+        ),
+        (
+            json!({"action": "Refresh", "targetSelectionCriteria": [{"kind": "Warehouse", "indexSelector": {"matchIndices": [
+                {"key": "subscribedURLs", "operator": "Equals", "value": "${{ normalizeUrl(request.body.url) }}"}]}}]}),
+            "generic.actions[0].targetSelectionCriteria[0].indexSelector.matchIndices[0].value: unknown function `normalizeUrl()`",
+        ),
+    ];
+    for (action, expected) in cases {
+        let err = config::WebhookReceiverConfig::parse(&json!({
+            "name": "g",
+            "generic": {"secretRef": {"name": "s"}, "actions": [action]},
+        }))
+        .unwrap_err();
+        assert!(err.contains(expected), "{expected:?} in {err:?}");
+    }
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `warehouse_subscribes`: which Warehouses a refresh concerns.
+//! `warehouse_subscribes` and `warehouse_wants`: which Warehouses a refresh concerns.
 
 use super::*;
 
@@ -106,4 +106,145 @@ fn delivered_urls_match_subscriptions_as_users_write_them() {
             .any(|u| warehouse_subscribes(&subscribed, u))
     );
     assert!(!repo_urls.iter().any(|u| warehouse_subscribes(&other, u)));
+}
+
+#[test]
+fn a_push_concerns_only_warehouses_whose_selection_would_take_it() {
+    let owned = |items: &[&str]| -> Vec<String> { items.iter().map(|s| (*s).to_owned()).collect() };
+    let git = "https://github.com/acme/demo";
+    let image = "ghcr.io/acme/app";
+    let chart = "ghcr.io/acme/charts/app";
+    // (subscriptions, pushed URL, qualifiers, changed paths, concerned)
+    let cases = [
+        (
+            json!([{"git": {"repoURL": git, "branch": "main"}}]),
+            git,
+            &["refs/heads/main"][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"git": {"repoURL": git, "branch": "main"}}]),
+            git,
+            &["refs/heads/dev"][..],
+            &[][..],
+            false,
+        ),
+        (
+            json!([{"git": {"repoURL": git}}]),
+            git,
+            &["refs/heads/master"][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"git": {"repoURL": git, "commitSelectionStrategy": "SemVer"}}]),
+            git,
+            &["refs/heads/main"][..],
+            &[][..],
+            false,
+        ),
+        (
+            json!([{"git": {"repoURL": git, "commitSelectionStrategy": "SemVer"}}]),
+            git,
+            &["refs/tags/v1.2.0"][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"git": {"repoURL": git, "includePaths": ["apps/web"]}}]),
+            git,
+            &["refs/heads/main"][..],
+            &["apps/api/x.yaml"][..],
+            false,
+        ),
+        (
+            json!([{"git": {"repoURL": git, "includePaths": ["apps/web"]}}]),
+            git,
+            &["refs/heads/main"][..],
+            &["apps/web/x.yaml"][..],
+            true,
+        ),
+        (
+            json!([{"git": {"repoURL": git, "branch": "main"}}]),
+            "https://github.com/acme/other",
+            &["refs/heads/main"][..],
+            &[][..],
+            false,
+        ),
+        // Without qualifiers, the repository alone decides.
+        (
+            json!([{"git": {"repoURL": git, "branch": "main"}}]),
+            git,
+            &[][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"image": {"repoURL": image, "constraint": "^1"}}]),
+            image,
+            &["v1.4.0"][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"image": {"repoURL": image, "constraint": "^1"}}]),
+            image,
+            &["v2.0.0", "latest"][..],
+            &[][..],
+            false,
+        ),
+        (
+            json!([{"image": {"repoURL": image, "imageSelectionStrategy": "Lexical", "allowTagsRegexes": ["^nightly-"]}}]),
+            image,
+            &["nightly-0102"][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"image": {"repoURL": image, "imageSelectionStrategy": "Digest", "constraint": "stable"}}]),
+            image,
+            &["v1.4.0"][..],
+            &[][..],
+            false,
+        ),
+        (
+            json!([{"chart": {"repoURL": format!("oci://{chart}"), "semverConstraint": "<2"}}]),
+            chart,
+            &["1.9.0"][..],
+            &[][..],
+            true,
+        ),
+        (
+            json!([{"chart": {"repoURL": format!("oci://{chart}"), "semverConstraint": "<2"}}]),
+            chart,
+            &["2.0.0"][..],
+            &[][..],
+            false,
+        ),
+        // One subscription of several is enough.
+        (
+            json!([{"image": {"repoURL": image, "constraint": "^1"}}, {"git": {"repoURL": git}}]),
+            git,
+            &["refs/heads/main"][..],
+            &[][..],
+            true,
+        ),
+        // A subscription that does not compile counts: discovery says why.
+        (
+            json!([{"image": {"repoURL": image, "allowTags": "^v"}}]),
+            image,
+            &["v1.0.0"][..],
+            &[][..],
+            true,
+        ),
+    ];
+    for (subscriptions, url, qualifiers, changed, expected) in cases {
+        let w = warehouse(subscriptions.clone());
+        assert_eq!(
+            warehouse_wants(&w, url, &owned(qualifiers), &owned(changed)),
+            expected,
+            "{subscriptions} {url} {qualifiers:?} {changed:?}"
+        );
+    }
 }
