@@ -6,10 +6,6 @@
 mod access;
 mod api;
 mod receivers;
-/// A real `docker-registry` and the images pushed to it: kargo-sources'
-/// test support, shared as the webhook benchmark shares it.
-#[path = "../../../kargo-sources/tests/it/support/mod.rs"]
-mod registry;
 mod replicas;
 mod resources;
 mod schema;
@@ -17,6 +13,8 @@ pub(crate) mod watch;
 mod webhooks;
 
 use kargo_test_support::PipelineWorld;
+/// A real `docker-registry` and the images pushed to it.
+use kargo_test_support::registry;
 
 /// The test auth file's admin password, and its API tokens by role
 /// (`kargo_test_support::auth`); the server harness.
