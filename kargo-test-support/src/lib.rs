@@ -4,12 +4,13 @@
 //! real `docker-registry` (`registry`), databases on the machine's
 //! PostgreSQL server ([`postgres`]), a whole GitOps pipeline world
 //! ([`PipelineWorld`]), the auth file of `kargo serve`'s tests ([`auth`]),
-//! `kargo serve` on a loopback port (`serve`) and a WebDriver client for
-//! the UI (`webdriver`).
+//! moto's server for the ECR credential tests (`moto`), `kargo serve` on a
+//! loopback port (`serve`) and a WebDriver client for the UI (`webdriver`).
 //!
 //! Not published; the fixtures panic on failure, as test code does.
 //!
 //! # Features
+//! - `moto`: moto's ECR and STS server (reqwest).
 //! - `registry`: the registry fixture (oci-client, tokio).
 //! - `serve`: the server harness (kargo-server, kargo-runtime, kargo-store).
 //! - `webdriver`: the browser client (reqwest, tokio).
@@ -20,6 +21,8 @@ pub mod auth;
 pub mod git;
 pub mod git_server;
 pub mod layout;
+#[cfg(feature = "moto")]
+pub mod moto;
 pub mod postgres;
 mod process;
 #[cfg(feature = "registry")]

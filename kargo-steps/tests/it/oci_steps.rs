@@ -355,8 +355,8 @@ async fn unknown_fields_bad_references_and_unreachable_registries_are_errors() {
 /// same key, share one token.
 #[tokio::test]
 async fn ecr_secrets_reach_the_registry_for_oci_push_and_oci_download() {
-    use kargo_credentials::test_support::Moto;
     use kargo_credentials::{CloudCredentials, Environment};
+    use kargo_test_support::moto::Moto;
 
     let moto = Moto::start();
     moto.start_recording().await;
