@@ -334,6 +334,26 @@ fn save_png(value: &Value, path: &Path) {
     std::fs::write(path, bytes).expect("the screenshot is written");
 }
 
+/// A script returning the text of the node `key` (`Stage/prod`) of the
+/// UI's graph, empty while the node is absent.
+pub fn node_text(key: &str) -> String {
+    format!(
+        "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
+    )
+}
+
+impl Browser {
+    /// Waits until the UI's graph has a node for each of `keys`
+    /// (`Stage/dev`, `Warehouse/app`); `what` names them in the failure.
+    pub async fn wait_for_nodes(&self, what: &str, keys: &[&str]) {
+        let script = format!(
+            "return {}.every(k => document.querySelector(`[data-test=\"node-${{k}}\"]`))",
+            json!(keys)
+        );
+        self.wait_for(what, &script).await;
+    }
+}
+
 /// Where a browser test's screenshots go: `dir/NAME.png` always, and the
 /// main ones also `docs/PREFIX-NAME.png` when `KARGO_UI_DOCS_SCREENSHOTS`
 /// is set (to refresh the repository's `docs/`).

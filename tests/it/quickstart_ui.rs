@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kargo_test_support::auth::{PASSWORD, VIEWER, auth_file};
-use kargo_test_support::webdriver::{Browser, Screenshots};
+use kargo_test_support::webdriver::{Browser, Screenshots, node_text};
 use serde_json::json;
 
 /// How long the quickstart may take to serve (it builds its repository
@@ -103,22 +103,19 @@ impl Drop for Served {
     }
 }
 
-/// The text of the graph node of `key` (`Stage/prod`), empty while absent.
-fn node_text(key: &str) -> String {
-    format!(
-        "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
-    )
-}
-
 /// Waits until the graph shows the Warehouse, dev, staging and prod, and
 /// dev and staging hold the same Freight (auto-promoted, staging's
 /// promotion succeeded); returns the alias of that Freight.
 async fn graph_with_freight(browser: &Browser) -> String {
     browser
-        .wait_for(
+        .wait_for_nodes(
             "the graph's guestbook, dev, staging and prod nodes",
-            "return ['Warehouse/guestbook', 'Stage/dev', 'Stage/staging', 'Stage/prod']
-               .every(k => document.querySelector(`[data-test=\"node-${k}\"]`))",
+            &[
+                "Warehouse/guestbook",
+                "Stage/dev",
+                "Stage/staging",
+                "Stage/prod",
+            ],
         )
         .await;
     let alias = browser

@@ -6,8 +6,9 @@
 
 use serde_json::{Value, json};
 
-use super::browser::{assert_not_reloaded, dismiss_toasts, mark_page, node_text};
+use super::browser::{assert_not_reloaded, dismiss_toasts, mark_page};
 use super::*;
+use kargo_test_support::webdriver::node_text;
 
 /// dev takes Freight from the Warehouse (auto-promoted, verified);
 /// staging and qa take it from dev (promoted by a person; qa's values file

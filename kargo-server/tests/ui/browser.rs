@@ -5,23 +5,16 @@
 use serde_json::json;
 
 use super::*;
-
-/// The text of the graph node of `key` (`Stage/prod`), empty while absent.
-pub(super) fn node_text(key: &str) -> String {
-    format!(
-        "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
-    )
-}
+use kargo_test_support::webdriver::node_text;
 
 /// Waits until the graph shows dev, staging and prod, dev and staging
 /// holding Freight (auto-promoted) and dev verified; returns the alias of
 /// their Freight.
 async fn graph_with_freight(browser: &Browser) -> String {
     browser
-        .wait_for(
+        .wait_for_nodes(
             "the graph's dev, staging and prod nodes",
-            "return ['Stage/dev', 'Stage/staging', 'Stage/prod', 'Warehouse/app']
-               .every(k => document.querySelector(`[data-test=\"node-${k}\"]`))",
+            &["Stage/dev", "Stage/staging", "Stage/prod", "Warehouse/app"],
         )
         .await;
     let alias = browser
