@@ -2,34 +2,41 @@
 //! is answered from the latest [`Snapshot`], and every watch stream
 //! follows the [`WatchEvent`]s between snapshots.
 //!
-//! A snapshot is read again when the controller reports an event, when the
-//! store reports a change (another replica's work, on PostgreSQL), after
-//! every write through the API (before it answers, so a client reads its
-//! own write), and on a short tick while something runs, so that another
-//! replica's step progress shows too. Each read is compared with the last
-//! one and the differences are sent once to all streams: the cost of a
-//! change does not grow with the number of watchers.
+//! A change is read as soon as it is known, and only what it touched
+//! ([`Touched`]): a controller event names its Stage, Freight or
+//! Warehouse, so does a store change (another replica's work, on
+//! PostgreSQL), and so does every write through the API (read before it
+//! answers, so a client reads its own write). While promotions run, their
+//! Stages are read on a short tick, so that another replica's step
+//! progress shows too; the whole project is read on a slow tick, and after
+//! anything that names no object (reloaded manifests, missed events). Each
+//! read is compared with the last one and the differences are sent once to
+//! all streams: the cost of a change grows with neither the number of
+//! watchers nor the size of the project.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use kargo_runtime::{Controller, Event};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast, watch};
+use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::objects::{Kind, Snapshot};
+use crate::touched::Touched;
 
 /// How many changes a slow watch stream may fall behind before it is
 /// closed (a client then lists and watches again, as with Kubernetes).
 const CHANGE_CAPACITY: usize = 4096;
-/// How often the snapshot is read while a promotion runs or waits, for
+/// How often the Stages whose promotions run or wait are read, for
 /// progress made by another replica.
 const BUSY_TICK: Duration = Duration::from_millis(1000);
-/// How often it is read otherwise.
-const IDLE_TICK: Duration = Duration::from_secs(10);
+/// How often the whole project is read.
+const FULL_TICK: Duration = Duration::from_secs(10);
 /// How many project events `/events` keeps.
 const EVENT_HISTORY: usize = 500;
 
@@ -95,6 +102,8 @@ pub struct Hub {
     /// One refresh at a time, so changes go out in order.
     refreshing: tokio::sync::Mutex<()>,
     wake: Notify,
+    /// What the background loop is to read next.
+    pending: Mutex<Touched>,
     events: Mutex<VecDeque<Value>>,
     metrics: Arc<Metrics>,
 }
@@ -114,6 +123,7 @@ impl Hub {
             changes: broadcast::channel(CHANGE_CAPACITY).0,
             refreshing: tokio::sync::Mutex::new(()),
             wake: Notify::new(),
+            pending: Mutex::new(Touched::none()),
             events: Mutex::new(VecDeque::new()),
             metrics,
         }))
@@ -149,21 +159,62 @@ impl Hub {
         self.changes.receiver_count()
     }
 
-    /// Reads the project again and sends what changed; returns the new
-    /// snapshot.
+    /// Reads the whole project again and sends what changed; returns the
+    /// new snapshot.
     pub async fn refresh(&self) -> kargo_core::Result<Arc<Snapshot>> {
+        self.refresh_touched(Touched::everything()).await
+    }
+
+    /// Reads again what `touched` names (the whole project if it says
+    /// so) and sends what changed; returns the new snapshot.
+    pub async fn refresh_touched(&self, touched: Touched) -> kargo_core::Result<Arc<Snapshot>> {
         let _one = self.refreshing.lock().await;
-        let next = Arc::new(Snapshot::read(&self.controller, &self.project).await?);
-        let previous = self.current.send_replace(next.clone());
-        for event in diff(&previous, &next) {
+        let previous = self.snapshot();
+        if touched.is_empty() {
+            return Ok(previous);
+        }
+        let (next, events) = if touched.is_everything() {
+            let next = Snapshot::read(&self.controller, &self.project).await?;
+            let names = Kind::ALL.into_iter().flat_map(|kind| {
+                let names = previous.of(kind).chain(next.of(kind)).map(|(n, _)| n);
+                names.map(move |n| (kind, n.clone())).collect::<Vec<_>>()
+            });
+            let events = diff(&previous, &next, names);
+            (next, events)
+        } else {
+            let (next, read) = previous
+                .update(&self.controller, &self.project, &touched)
+                .await?;
+            let events = diff(&previous, &next, read);
+            (next, events)
+        };
+        for kind in Kind::ALL {
+            if !events.iter().any(|e| e.kind == kind) {
+                next.keep_lists(&previous, kind);
+            }
+        }
+        let next = Arc::new(next);
+        self.current.send_replace(next.clone());
+        for event in events {
             let _ = self.changes.send(Arc::new(event));
         }
         Ok(next)
     }
 
-    /// Asks the background loop to refresh soon.
-    pub fn poke(&self) {
+    /// Asks the background loop to read what `touched` names soon.
+    pub fn touch(&self, touched: Touched) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .merge(touched);
         self.wake.notify_one();
+    }
+
+    fn take_pending(&self) -> Touched {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The project's recent events, newest last, as Kubernetes Events.
@@ -189,23 +240,25 @@ impl Hub {
     }
 
     /// Keeps the snapshot current until `stop` resolves: on the
-    /// controller's events, the store's changes, pokes and ticks.
+    /// controller's events, the store's changes, [`Hub::touch`] and ticks.
     pub async fn run(self: Arc<Self>, stop: impl Future<Output = ()>) {
         let mut events = self.controller.subscribe();
         let mut store_changes = self.controller.store().watch().await.ok();
+        let mut last_full = Instant::now();
         tokio::pin!(stop);
         loop {
-            let busy = self.snapshot().of(Kind::Promotion).any(|(_, p)| {
-                matches!(
-                    p.pointer("/status/phase").and_then(Value::as_str),
-                    Some("Running" | "Pending")
-                )
-            });
-            let tick = tokio::time::sleep(if busy { BUSY_TICK } else { IDLE_TICK });
+            let busy = busy_stages(&self.snapshot());
+            let full_due = last_full + FULL_TICK;
+            let tick_at = if busy.is_empty() {
+                full_due
+            } else {
+                full_due.min(Instant::now() + BUSY_TICK)
+            };
+            let mut touched = Touched::none();
             tokio::select! {
                 () = &mut stop => return,
                 event = events.next() => match event {
-                    Some(event) => self.record(&event),
+                    Some(event) => self.take_event(&event, &mut touched),
                     None => return,
                 },
                 change = async {
@@ -213,50 +266,90 @@ impl Hub {
                         Some(changes) => changes.next().await,
                         None => std::future::pending().await,
                     }
-                } => {
-                    if change.is_none() {
-                        store_changes = None;
+                } => match change {
+                    Some(change) => touched.merge(Touched::of_change(&change)),
+                    None => store_changes = None,
+                },
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep_until(tick_at) => {
+                    for stage in busy {
+                        touched.merge(Touched::stage(stage));
                     }
                 }
-                () = self.wake.notified() => {}
-                () = tick => {}
             }
             // Let a burst of events settle into one read.
             tokio::time::sleep(Duration::from_millis(5)).await;
             while let Some(event) = events.try_next() {
-                self.record(&event);
+                self.take_event(&event, &mut touched);
             }
-            if let Err(e) = self.refresh().await {
-                tracing::warn!(project = %self.project, error = %e, "cannot read the project's state");
+            while let Some(changes) = store_changes.as_mut() {
+                match changes.next().now_or_never() {
+                    Some(Some(change)) => touched.merge(Touched::of_change(&change)),
+                    Some(None) => store_changes = None,
+                    None => break,
+                }
+            }
+            touched.merge(self.take_pending());
+            if Instant::now() >= full_due {
+                touched = Touched::everything();
+            }
+            let full = touched.is_everything();
+            match self.refresh_touched(touched).await {
+                Ok(_) if full => last_full = Instant::now(),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(project = %self.project, error = %e, "cannot read the project's state");
+                    // Read everything once the store answers again.
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .merge(Touched::everything());
+                }
             }
         }
     }
+
+    /// Records the controller's `event` and adds what it touched.
+    fn take_event(&self, event: &Event, touched: &mut Touched) {
+        self.record(event);
+        touched.merge(Touched::of_event(event));
+    }
 }
 
-/// The changes from `old` to `new`.
-fn diff(old: &Snapshot, new: &Snapshot) -> Vec<WatchEvent> {
+/// The Stages of `snapshot` whose promotions run or wait.
+fn busy_stages(snapshot: &Snapshot) -> BTreeSet<String> {
+    snapshot
+        .of(Kind::Promotion)
+        .filter(|(_, p)| {
+            matches!(
+                p.pointer("/status/phase").and_then(Value::as_str),
+                Some("Running" | "Pending")
+            )
+        })
+        .filter_map(|(_, p)| p.pointer("/spec/stage").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The changes from `old` to `new` of the objects `names` (kind and
+/// name), each once, in kind and name order.
+fn diff(
+    old: &Snapshot,
+    new: &Snapshot,
+    names: impl IntoIterator<Item = (Kind, String)>,
+) -> Vec<WatchEvent> {
+    let names: BTreeSet<(Kind, String)> = names.into_iter().collect();
     let mut out = Vec::new();
-    for kind in Kind::ALL {
-        let before = old.objects.get(&kind);
-        let after = new.objects.get(&kind);
-        for (name, object) in after.into_iter().flatten() {
-            let change = match before.and_then(|b| b.get(name)) {
-                None => ChangeType::Added,
-                Some(prev) if prev != object => ChangeType::Modified,
-                Some(_) => continue,
-            };
-            out.push(WatchEvent::new(kind, name.clone(), change, object.clone()));
-        }
-        for (name, object) in before.into_iter().flatten() {
-            if after.is_none_or(|a| !a.contains_key(name)) {
-                out.push(WatchEvent::new(
-                    kind,
-                    name.clone(),
-                    ChangeType::Deleted,
-                    object.clone(),
-                ));
+    for (kind, name) in names {
+        let (change, object) = match (old.get(kind, &name), new.get(kind, &name)) {
+            (None, Some(now)) => (ChangeType::Added, now),
+            (Some(before), Some(now)) if !Arc::ptr_eq(before, now) && before != now => {
+                (ChangeType::Modified, now)
             }
-        }
+            (Some(before), None) => (ChangeType::Deleted, before),
+            _ => continue,
+        };
+        out.push(WatchEvent::new(kind, name, change, object.clone()));
     }
     out
 }

@@ -11,13 +11,18 @@
 //!
 //! # Design decisions
 //! - **Reads come from a snapshot.** Each project's objects are read from
-//!   the state store into a snapshot when something changes; every Get,
-//!   List and watch is answered from it, so a read costs no store query and
-//!   a change is computed once for all watch streams. Writes through the
-//!   API read the snapshot again before answering.
+//!   the state store into a snapshot; every Get, List and watch is answered
+//!   from it, so a read costs no store query and a change is computed once
+//!   for all watch streams. A change reads again only the objects it names
+//!   ([`touched`]: a Stage with its Promotions and the Freight entering or
+//!   leaving it, a Freight, a Warehouse); the whole project is read every
+//!   10 seconds and after changes that name nothing. Writes through the API
+//!   read what they wrote before answering. A whole list is serialized, and
+//!   gzipped for clients that accept it, once per change of its kind.
 //! - **The store is shared, the snapshot is not.** Replicas on one
 //!   PostgreSQL each keep their own snapshot, refreshed by the store's
-//!   change notifications and, while promotions run, a one-second tick.
+//!   change notifications and, while promotions run, a one-second look at
+//!   their Stages.
 //! - **Errors answer a message, never a secret or a trace**: internal
 //!   failures are logged with the request's ID and answered with a fixed
 //!   message.
@@ -39,6 +44,7 @@ mod openapi;
 mod receive;
 mod schema;
 mod server;
+pub mod touched;
 pub mod ui;
 pub mod webhook;
 

@@ -23,6 +23,7 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::objects::Kind;
 use crate::receive::Webhooks;
+use crate::touched::Touched;
 use kargo_core::credentials::StaticCredentials;
 
 /// The body limit of every route but `/v1beta1/resources` (Kargo's).
@@ -61,10 +62,11 @@ impl AppState {
         self.hubs.values()
     }
 
-    /// Reads the project again before answering, so the caller reads
-    /// their own write; a failure is logged (the next read catches up).
-    pub(crate) async fn settle(&self, hub: &Hub) {
-        if let Err(e) = hub.refresh().await {
+    /// Reads what a write `touched` again before answering, so the
+    /// caller reads their own write; a failure is logged (the next read
+    /// catches up).
+    pub(crate) async fn settle(&self, hub: &Hub, touched: Touched) {
+        if let Err(e) = hub.refresh_touched(touched).await {
             tracing::warn!(project = hub.project(), error = %e, "cannot read the project's state");
         }
     }
@@ -78,7 +80,8 @@ impl AppState {
     ) -> ApiResult<Arc<Value>> {
         let stage = request.stage.clone();
         let record = hub.controller().promote(&request).await?;
-        self.settle(hub).await;
+        self.settle(hub, Touched::stage(&stage).with_freight(&record.freight))
+            .await;
         self.drive(hub, &stage);
         hub.snapshot()
             .get(Kind::Promotion, &record.name)
@@ -91,16 +94,25 @@ impl AppState {
     pub(crate) fn drive(&self, hub: &Arc<Hub>, stage: &str) {
         let stage = stage.to_owned();
         let failed = format!("cannot run the promotions of Stage {stage}");
-        in_background(hub, failed, |c| async move {
+        in_background(hub, Touched::stage(&stage), failed, |c| async move {
             c.run_stage(&stage).await.map(drop)
         });
     }
 
     /// Tries a waiting promotion again now, in the background.
     pub(crate) fn refresh_promotion(&self, hub: &Arc<Hub>, promotion: &str) {
+        let touched = match hub
+            .snapshot()
+            .get(Kind::Promotion, promotion)
+            .and_then(|p| p.pointer("/spec/stage"))
+            .and_then(Value::as_str)
+        {
+            Some(stage) => Touched::stage(stage),
+            None => Touched::everything(),
+        };
         let promotion = promotion.to_owned();
         let failed = format!("cannot refresh promotion {promotion}");
-        in_background(hub, failed, |c| async move {
+        in_background(hub, touched, failed, |c| async move {
             c.refresh_promotion(&promotion).await.map(drop)
         });
     }
@@ -109,7 +121,7 @@ impl AppState {
     pub(crate) fn reverify(&self, hub: &Arc<Hub>, stage: &str) {
         let stage = stage.to_owned();
         let failed = format!("cannot verify Stage {stage}");
-        in_background(hub, failed, |c| async move {
+        in_background(hub, Touched::stage(&stage), failed, |c| async move {
             c.reverify(&stage).await.map(drop)
         });
     }
@@ -120,7 +132,10 @@ impl AppState {
     pub(crate) fn refresh_warehouses(&self, hub: &Arc<Hub>, warehouses: Vec<String>) {
         let project = hub.project().to_owned();
         let failed = "cannot refresh the Warehouses".to_owned();
-        in_background(hub, failed, |c| async move {
+        let touched = warehouses
+            .iter()
+            .fold(Touched::none(), |t, w| t.with_warehouse(w));
+        in_background(hub, touched, failed, |c| async move {
             for name in warehouses {
                 if let Err(e) = c.refresh_warehouse(&name).await {
                     tracing::warn!(project, warehouse = name, error = %e, "cannot refresh the Warehouse");
@@ -132,8 +147,9 @@ impl AppState {
 }
 
 /// Runs `work` on `hub`'s controller in a task of its own: a failure is
-/// logged as `failed`, and the hub reads the project again afterwards.
-fn in_background<F, Fut>(hub: &Arc<Hub>, failed: String, work: F)
+/// logged as `failed`, and the hub reads what the work `touched` again
+/// afterwards (besides what the controller's events name).
+fn in_background<F, Fut>(hub: &Arc<Hub>, touched: Touched, failed: String, work: F)
 where
     F: FnOnce(Controller) -> Fut,
     Fut: Future<Output = kargo_runtime::Result<()>> + Send + 'static,
@@ -144,7 +160,7 @@ where
         if let Err(e) = running.await {
             tracing::warn!(project = hub.project(), error = %e, "{failed}");
         }
-        hub.poke();
+        hub.touch(touched);
     });
 }
 

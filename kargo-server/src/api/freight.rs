@@ -17,6 +17,7 @@ use crate::auth::Action;
 use crate::objects::{Kind, Snapshot};
 use crate::schema;
 use crate::server::AppState;
+use crate::touched::Touched;
 
 /// The group keys Kargo offers.
 const GROUP_BY: [&str; 3] = ["image_repo", "git_repo", "chart_repo"];
@@ -77,8 +78,7 @@ pub(crate) async fn query(
     let snapshot = hub.snapshot();
     let mut freight: Vec<&Freight> = if stage.is_empty() {
         snapshot
-            .freight_records
-            .values()
+            .freight_records()
             .filter(|f| origins.is_empty() || origins.contains(&f.origin.name))
             .collect()
     } else {
@@ -86,8 +86,7 @@ pub(crate) async fn query(
         let stage = project_view.stage(&stage)?;
         let now = hub.controller().now();
         snapshot
-            .freight_records
-            .values()
+            .freight_records()
             .filter(|f| kargo_core::pipeline::availability(stage, f, now).is_some())
             .collect()
     };
@@ -232,7 +231,7 @@ pub(crate) async fn alias(
         .store()
         .set_freight_alias(&id, &alias)
         .await?;
-    state.settle(&hub).await;
+    state.settle(&hub, Touched::freight(&id)).await;
     Ok(ok())
 }
 
@@ -256,6 +255,8 @@ pub(crate) async fn approve(
     hub.controller()
         .approve(&id, &stage, caller.actor())
         .await?;
-    state.settle(&hub).await;
+    state
+        .settle(&hub, Touched::stage(&stage).with_freight(&id))
+        .await;
     Ok(ok())
 }

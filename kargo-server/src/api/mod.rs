@@ -1,6 +1,7 @@
 //! Kargo's REST API (`/v1beta1`): routing, the caller, errors.
 
 pub(crate) mod definitions;
+pub(crate) mod encoding;
 pub(crate) mod freight;
 pub(crate) mod projects;
 pub(crate) mod promotions;
@@ -309,23 +310,34 @@ pub(crate) fn ok() -> Response {
 }
 
 /// A Kubernetes list of `kind` (`StageList`, ...): the snapshot's whole
-/// list when `keep` is `None`, else the objects `keep` keeps.
+/// list when `keep` is `None` (gzipped, made once per change, for a
+/// client that takes it), else the objects `keep` keeps.
 pub(crate) fn list_response(
     snapshot: &crate::objects::Snapshot,
     kind: Kind,
     keep: Option<&dyn Fn(&Value) -> bool>,
+    gzip: encoding::AcceptGzip,
 ) -> Response {
+    use axum::http::header;
+    let vary = (header::VARY, "accept-encoding");
     let json = match keep {
+        None if gzip.0 => match snapshot.list_gzip(kind) {
+            Some(body) => {
+                let headers = [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                    vary,
+                ];
+                return (headers, body).into_response();
+            }
+            None => snapshot.list_json(kind),
+        },
         None => snapshot.list_json(kind),
         Some(keep) => {
             crate::objects::list_json(kind, snapshot.listed(kind).into_iter().filter(|o| keep(o)))
         }
     };
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        json,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json"), vary], json).into_response()
 }
 
 /// The values of query parameter `key`: repeated (`?a=x&a=y`) or

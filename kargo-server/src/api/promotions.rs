@@ -6,12 +6,14 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use serde_json::Value;
 
+use super::encoding::AcceptGzip;
 use super::watch::Filter;
 use super::{ApiResult, Caller, found, list_response, ok, query_values, read_or_watch};
 use crate::auth::Action;
 use crate::objects::Kind;
 use crate::schema;
 use crate::server::AppState;
+use crate::touched::Touched;
 
 fn of_stage(promotion: &Value, stage: &str) -> bool {
     stage.is_empty() || promotion.pointer("/spec/stage").and_then(Value::as_str) == Some(stage)
@@ -28,6 +30,7 @@ pub(crate) async fn list(
     caller: Caller,
     Path(project): Path<String>,
     RawQuery(query): RawQuery,
+    gzip: AcceptGzip,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
     let stage = query_values(query.as_deref(), "stage")
@@ -46,6 +49,7 @@ pub(crate) async fn list(
                 s,
                 Kind::Promotion,
                 (!stage.is_empty()).then_some(&keep as _),
+                gzip,
             ))
         },
     )
@@ -92,14 +96,14 @@ pub(crate) async fn abort(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    found(
-        hub.snapshot().get(Kind::Promotion, &name),
-        "Promotion",
-        &name,
-        &project,
-    )?;
+    let snapshot = hub.snapshot();
+    let promotion = snapshot.get(Kind::Promotion, &name);
+    found(promotion, "Promotion", &name, &project)?;
     hub.controller().abort(&name, caller.actor()).await?;
-    state.settle(&hub).await;
+    let stage = promotion.and_then(|p| p.pointer("/spec/stage")?.as_str());
+    state
+        .settle(&hub, stage.map_or_else(Touched::everything, Touched::stage))
+        .await;
     Ok(ok())
 }
 

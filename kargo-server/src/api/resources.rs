@@ -18,6 +18,7 @@ use super::{ApiError, ApiResult, Body, Caller, query_flag};
 use crate::auth::Action;
 use crate::schema;
 use crate::server::AppState;
+use crate::touched::Touched;
 
 /// What a request does with its documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +118,7 @@ async fn respond(state: &AppState, caller: &Caller, body: &[u8], verb: Verb) -> 
         for (i, outcome) in indexes.into_iter().zip(results) {
             outcomes[i] = Some(outcome);
         }
-        state.settle(hub).await;
+        state.settle(hub, Touched::everything()).await;
     }
     let outcomes: Vec<ResourceOutcome> = outcomes.into_iter().flatten().collect();
     if let [only] = outcomes.as_slice()

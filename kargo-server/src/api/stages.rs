@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::encoding::AcceptGzip;
 use super::watch::Filter;
 use super::{ApiError, ApiResult, Caller, list_response, ok, query_values, read_or_watch};
 use crate::auth::Action;
@@ -46,6 +47,7 @@ pub(crate) async fn list(
     caller: Caller,
     Path(project): Path<String>,
     RawQuery(query): RawQuery,
+    gzip: AcceptGzip,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
     let origins = query_values(query.as_deref(), "freightOrigins");
@@ -64,6 +66,7 @@ pub(crate) async fn list(
                 s,
                 Kind::Stage,
                 (!origins.is_empty()).then_some(&keep as _),
+                gzip,
             ))
         },
     )

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 
+use super::encoding::AcceptGzip;
 use super::watch::Filter;
 use super::{ApiResult, Caller, found, list_response, ok, read_or_watch};
 use crate::auth::Action;
@@ -21,6 +22,7 @@ pub(crate) async fn list(
     caller: Caller,
     Path(project): Path<String>,
     RawQuery(query): RawQuery,
+    gzip: AcceptGzip,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
     read_or_watch(
@@ -28,7 +30,7 @@ pub(crate) async fn list(
         &hub,
         query.as_deref(),
         || Filter::all(Kind::Warehouse),
-        |s| Ok(list_response(s, Kind::Warehouse, None)),
+        |s| Ok(list_response(s, Kind::Warehouse, None, gzip)),
     )
 }
 

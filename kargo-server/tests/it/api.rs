@@ -394,3 +394,78 @@ async fn health_readiness_metrics_and_openapi_answer() {
     );
     server.stop().await;
 }
+
+/// `GET path` as the viewer, asking for gzip: the status, the
+/// `Content-Encoding` and the body as sent.
+async fn get_gzip(server: &TestServer, path: &str) -> (u16, Option<String>, bytes::Bytes) {
+    let response = server
+        .request(Method::GET, path, Some(VIEWER))
+        .header("accept-encoding", "gzip, deflate")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let encoding = response
+        .headers()
+        .get("content-encoding")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(response.headers()["vary"], "accept-encoding", "{path}");
+    (status, encoding, response.bytes().await.unwrap())
+}
+
+fn gunzip(body: &[u8]) -> Value {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut json).unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_are_gzipped_for_clients_that_take_gzip_and_follow_writes() {
+    let world = world();
+    let server = TestServer::start(&world, sqlite(&world).await, true).await;
+    let dev = dev_promoted(&server).await;
+    for list in ["stages", "warehouses", "promotions"] {
+        let path = format!("/v1beta1/projects/demo/{list}");
+        let (status, encoding, body) = get_gzip(&server, &path).await;
+        assert_eq!(status, 200);
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{path}");
+        let (_, plain) = server.get(&path, Some(VIEWER)).await;
+        assert_eq!(gunzip(&body), plain, "{path}");
+    }
+    // A filtered list is made for the request: sent plain.
+    let (status, encoding, body) =
+        get_gzip(&server, "/v1beta1/projects/demo/stages?freightOrigins=app").await;
+    assert_eq!((status, encoding), (200, None));
+    let filtered: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 3);
+
+    // A write is read before it is answered: the next gzipped list holds it.
+    let freight = dev["status"]["freightSummary"].as_str().unwrap();
+    let (status, _) = server
+        .post(
+            &format!("/v1beta1/projects/demo/freight/{freight}/approve?stage=prod"),
+            Some(PROMOTER),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, promotion) = server
+        .post(
+            "/v1beta1/projects/demo/stages/prod/promotions",
+            Some(PROMOTER),
+            json!({"freight": freight}),
+        )
+        .await;
+    assert_eq!(status, 201, "{promotion}");
+    let (_, _, body) = get_gzip(&server, "/v1beta1/projects/demo/promotions").await;
+    let listed = gunzip(&body);
+    assert!(
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["metadata"]["name"] == promotion["metadata"]["name"]),
+        "{listed:#}"
+    );
+    server.stop().await;
+}

@@ -5,6 +5,7 @@
 
 mod access;
 mod api;
+mod incremental;
 mod receivers;
 mod replicas;
 mod resources;

@@ -1,18 +1,19 @@
 //! Kargo's resources as its API shows them: the manifests' Stages and
 //! Warehouses with a `status` made from the state store, Freight, and
 //! Promotions made from the store's records, each with `apiVersion`,
-//! `kind`, `metadata`, `spec` and `status`.
+//! `kind`, `metadata`, `spec` and `status`; and a project's objects at
+//! one moment ([`Snapshot`]).
+
+mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use kargo_core::model::{Freight, PromotionPhase, Stage, Warehouse};
-use kargo_core::state::{
-    FreightCollectionRecord, FreightQuery, PromotionQuery, PromotionRecord, StageState,
-    WarehouseState,
-};
-use kargo_runtime::Controller;
+use kargo_core::state::{FreightCollectionRecord, PromotionRecord, StageState, WarehouseState};
 use serde_json::{Map, Value, json};
+
+pub use snapshot::Snapshot;
 
 /// When a Promotion was created, then its name (names sort in creation
 /// order too).
@@ -82,125 +83,6 @@ impl Kind {
             Kind::Freight => "Freight",
             Kind::Promotion => "Promotion",
         }
-    }
-}
-
-/// One project's resources at one moment, as the API shows them.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// The objects of each kind, by name.
-    pub objects: BTreeMap<Kind, BTreeMap<String, Arc<Value>>>,
-    /// Freight names by alias.
-    pub aliases: HashMap<String, String>,
-    /// The Freight as stored, by name.
-    pub freight_records: BTreeMap<String, Freight>,
-    /// Each kind's whole list as JSON, made when first asked for.
-    lists: [std::sync::OnceLock<bytes::Bytes>; Kind::ALL.len()],
-}
-
-impl Snapshot {
-    /// The objects of `kind`, by name.
-    pub fn of(&self, kind: Kind) -> impl Iterator<Item = (&String, &Arc<Value>)> {
-        self.objects.get(&kind).into_iter().flatten()
-    }
-
-    /// The objects of `kind` in the order a list shows them: Promotions
-    /// newest first (as Kargo lists them), the others by name.
-    pub fn listed(&self, kind: Kind) -> Vec<&Arc<Value>> {
-        let mut items: Vec<&Arc<Value>> = self.of(kind).map(|(_, o)| o).collect();
-        if kind == Kind::Promotion {
-            items.sort_by(|a, b| created(b).cmp(&created(a)));
-        }
-        items
-    }
-
-    /// The Kubernetes list of every object of `kind` (`StageList`, ...)
-    /// as JSON: serialized once per snapshot, however often it is asked
-    /// for.
-    pub fn list_json(&self, kind: Kind) -> bytes::Bytes {
-        self.lists[kind as usize]
-            .get_or_init(|| list_json(kind, self.listed(kind).into_iter()))
-            .clone()
-    }
-
-    /// The object of `kind` named `name`.
-    pub fn get(&self, kind: Kind, name: &str) -> Option<&Arc<Value>> {
-        self.objects.get(&kind)?.get(name)
-    }
-
-    /// The name (ID) of the Freight named, or aliased, `name_or_alias`.
-    pub fn freight_id<'a>(&'a self, name_or_alias: &'a str) -> Option<&'a str> {
-        if self.freight_records.contains_key(name_or_alias) {
-            return Some(name_or_alias);
-        }
-        self.aliases.get(name_or_alias).map(String::as_str)
-    }
-
-    /// Reads the project's state through `controller` and builds every
-    /// object, in namespace `project`.
-    pub async fn read(controller: &Controller, project: &str) -> kargo_core::Result<Snapshot> {
-        let store = controller.store();
-        let view = controller.project();
-        let freight = store.list_freight(&FreightQuery::all()).await?;
-        let promotions = store.list_promotions(&PromotionQuery::all()).await?;
-        let by_name: HashMap<&str, &Freight> = freight
-            .iter()
-            .map(|f| (f.metadata.name.as_str(), f))
-            .collect();
-
-        let mut snapshot = Snapshot::default();
-        let mut stages = BTreeMap::new();
-        for stage in view.graph().stages() {
-            let name = &stage.metadata.name;
-            let state = store.get_stage(name).await?;
-            let view = StageView {
-                stage,
-                state: &state,
-                promotions: &promotions,
-                freight: &by_name,
-                auto_promotion: view.auto_promotion_enabled(name),
-            };
-            stages.insert(name.clone(), Arc::new(view.object(project)));
-        }
-        let mut warehouses = BTreeMap::new();
-        for warehouse in view.manifests().warehouses() {
-            let name = &warehouse.metadata.name;
-            let state = store.get_warehouse(name).await?;
-            warehouses.insert(
-                name.clone(),
-                Arc::new(warehouse_object(warehouse, &state, project)),
-            );
-        }
-        let mut freight_objects = BTreeMap::new();
-        for f in &freight {
-            snapshot
-                .aliases
-                .insert(f.alias.clone(), f.metadata.name.clone());
-            freight_objects.insert(
-                f.metadata.name.clone(),
-                Arc::new(freight_object(f, project)),
-            );
-        }
-        let mut promotion_objects = BTreeMap::new();
-        for p in &promotions {
-            promotion_objects.insert(
-                p.name.clone(),
-                Arc::new(promotion_object(
-                    p,
-                    by_name.get(p.freight.as_str()).copied(),
-                    project,
-                )),
-            );
-        }
-        snapshot.freight_records = freight
-            .iter()
-            .map(|f| (f.metadata.name.clone(), f.clone()))
-            .collect();
-        snapshot.objects.insert(Kind::Stage, stages);
-        snapshot.objects.insert(Kind::Warehouse, warehouses);
-        snapshot.objects.insert(Kind::Freight, freight_objects);
-        snapshot.objects.insert(Kind::Promotion, promotion_objects);
-        Ok(snapshot)
     }
 }
 
@@ -399,12 +281,42 @@ fn condition(kind: &str, ok: bool, reason: &str, message: &str) -> Value {
     c
 }
 
+/// The Freight that references are made from, by name: the records just
+/// read first, then those known before.
+struct FreightIndex<'a> {
+    fresh: HashMap<&'a str, &'a Freight>,
+    known: Option<&'a BTreeMap<String, Arc<Freight>>>,
+}
+
+impl<'a> FreightIndex<'a> {
+    fn new(
+        fresh: impl IntoIterator<Item = &'a Freight>,
+        known: Option<&'a BTreeMap<String, Arc<Freight>>>,
+    ) -> Self {
+        FreightIndex {
+            fresh: fresh
+                .into_iter()
+                .map(|f| (f.metadata.name.as_str(), f))
+                .collect(),
+            known,
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Freight> {
+        self.fresh
+            .get(name)
+            .copied()
+            .or_else(|| self.known?.get(name).map(|f| &**f))
+    }
+}
+
 /// What a Stage object is made of.
 struct StageView<'a> {
     stage: &'a Stage,
     state: &'a StageState,
-    promotions: &'a [PromotionRecord],
-    freight: &'a HashMap<&'a str, &'a Freight>,
+    /// The Stage's promotions.
+    promotions: &'a [&'a PromotionRecord],
+    freight: &'a FreightIndex<'a>,
     auto_promotion: bool,
 }
 
@@ -416,7 +328,7 @@ impl StageView<'_> {
             .map(|(origin, r)| {
                 (
                     origin.clone(),
-                    freight_reference(&r.name, self.freight.get(r.name.as_str()).copied()),
+                    freight_reference(&r.name, self.freight.get(&r.name)),
                 )
             })
             .collect();
@@ -431,7 +343,7 @@ impl StageView<'_> {
     fn promotion_reference(&self, p: &PromotionRecord) -> Value {
         let mut value = json!({
             "name": p.name,
-            "freight": freight_reference(&p.freight, self.freight.get(p.freight.as_str()).copied()),
+            "freight": freight_reference(&p.freight, self.freight.get(&p.freight)),
         });
         if p.phase.is_terminal() {
             let mut status = json!({"phase": phase_name(p.phase)});
@@ -447,7 +359,6 @@ impl StageView<'_> {
     }
 
     fn object(&self, project: &str) -> Value {
-        let name = &self.stage.metadata.name;
         let mut value = manifest_object(self.stage, "Stage", project);
         let mut status = Map::new();
         let history: Vec<Value> = self
@@ -474,7 +385,7 @@ impl StageView<'_> {
             "autoPromotionEnabled".to_owned(),
             Value::Bool(self.auto_promotion),
         );
-        let mine = self.promotions.iter().filter(|p| p.stage == *name);
+        let mine = self.promotions.iter().copied();
         let running = mine.clone().find(|p| p.phase == PromotionPhase::Running);
         if let Some(p) = running {
             status.insert("currentPromotion".to_owned(), self.promotion_reference(p));
