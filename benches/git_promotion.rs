@@ -36,36 +36,13 @@ use std::time::{Duration, Instant};
 
 use kargo::git::checkout::{self, Revision};
 use kargo::git::{RepoCache, cache, commit, push};
+use kargo_test_support::git::{self as fixture, git};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Runs the git command `cmd` with `args`, panicking with its stderr when
-/// it fails; returns its trimmed stdout.
-fn output(mut cmd: Command, args: &[&str]) -> String {
-    let out = cmd.args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let mut cmd = Command::new("git");
-    cmd.current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com");
-    output(cmd, args)
 }
 
 fn file_path(i: usize) -> String {
@@ -78,9 +55,7 @@ fn file_path(i: usize) -> String {
 
 /// A bare repository with `files` files and `commits` commits on `main`.
 fn generate(root: &Path, files: usize, commits: usize) -> PathBuf {
-    let bare = root.join("big.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let bare = kargo_test_support::git::init_bare(&root.join("big.git"));
     let mut child = Command::new("git")
         .args(["fast-import", "--quiet"])
         .current_dir(&bare)
@@ -196,7 +171,7 @@ fn kargo_cli(url: &str, work: &Path, run: &str) {
         cmd.current_dir(dir)
             .env("HOME", &home)
             .env("GIT_CONFIG_NOSYSTEM", "1");
-        output(cmd, args)
+        fixture::run(cmd, args)
     };
     let load_work_tree = || {
         let repo_dir = kargo(&tree, &["config", "kargo.repoDir"]);

@@ -63,8 +63,6 @@
 //!   the registry client, which makes that exchange itself.
 //!
 //! # Feature flags
-//! - `test-support`: [`test_support`] starts moto's server for tests of
-//!   ECR credentials (not semver-stable).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -84,8 +82,6 @@ mod error;
 mod gar;
 mod http;
 mod provider;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 
 pub use env::Environment;
 pub use error::Error;

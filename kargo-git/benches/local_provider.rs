@@ -11,34 +11,16 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kargo_git::provider::local::LocalProvider;
 use kargo_git::provider::{GitProvider, ListOptions, NewPullRequest, StateFilter};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Bench")
-        .env("GIT_AUTHOR_EMAIL", "bench@example.com")
-        .env("GIT_COMMITTER_NAME", "Bench")
-        .env("GIT_COMMITTER_EMAIL", "bench@example.com")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use kargo_test_support::git;
 
 /// A bare repository with `main` and a `seed` working clone.
 fn repo(root: &Path) -> (String, std::path::PathBuf) {
-    let bare = root.join("bench.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let bare = kargo_test_support::git::init_bare(&root.join("bench.git"));
     let seed = root.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
     git(&seed, &["init", "-q", "--initial-branch=main"]);

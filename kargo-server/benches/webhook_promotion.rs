@@ -4,9 +4,9 @@
 //! `dev` is auto-promoted (git-clone, yaml-update, git-commit, git-push)
 //! and the commit lands on the remote's `main`.
 //!
-//! The world: Debian's `docker-registry` on a loopback port (the support
-//! module of kargo-sources' tests starts it and pushes small images
-//! through oci-client), a bare git repository with
+//! The world: Debian's `docker-registry` on a loopback port
+//! (kargo-test-support's registry fixture starts it and pushes small
+//! images through oci-client), a bare git repository with
 //! `env/dev/values.yaml`, a Warehouse subscribed to `127.0.0.1:PORT/app`,
 //! one Stage `dev` taking Freight directly with auto-promotion on, and a
 //! Harbor webhook receiver (Harbor's `PUSH_ARTIFACT` payload names the
@@ -32,9 +32,6 @@
 //! stderr).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../../kargo-sources/tests/it/support/mod.rs"]
-mod registry;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,6 +42,7 @@ use kargo_git::RepoCache;
 use kargo_runtime::{Controller, Event, RunOptions};
 use kargo_server::Server;
 use kargo_test_support::PipelineWorld;
+use kargo_test_support::registry;
 use oci_client::secrets::RegistryAuth;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;

@@ -17,9 +17,6 @@
 //! Run: `cargo bench -p kargo-sources --bench discovery`.
 #![allow(clippy::unwrap_used, missing_docs, dead_code)]
 
-#[path = "../tests/it/support/mod.rs"]
-mod support;
-
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -31,9 +28,9 @@ use kargo_git::RepoCache;
 use kargo_sources::git::GitSource;
 use kargo_sources::oci::ImageSource;
 use kargo_sources::{DiscoverOptions, Source};
+use kargo_test_support::registry::{Content, CountingProxy, MANIFEST, Registry, Seed};
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
-use support::{Content, CountingProxy, Registry, Seed};
 
 const TAGS: usize = 5_000;
 const COMMITS: usize = 50_000;
@@ -67,7 +64,7 @@ async fn seed(registry: &Registry, marker: &Path) {
     let base = format!("http://{}/v2/app/manifests", registry.addr);
     let manifest = client
         .get(format!("{base}/1.0.0"))
-        .header("Accept", support::MANIFEST)
+        .header("Accept", MANIFEST)
         .send()
         .await
         .unwrap()
@@ -82,7 +79,7 @@ async fn seed(registry: &Registry, marker: &Path) {
             async move {
                 let status = client
                     .put(url)
-                    .header("Content-Type", support::MANIFEST)
+                    .header("Content-Type", MANIFEST)
                     .body(manifest)
                     .send()
                     .await

@@ -18,9 +18,6 @@
 //! `latency/approved_to_notified` 9.2 ms (medians).
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
-#[path = "../tests/it/support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -33,7 +30,7 @@ use kargo_core::state::{Change, Claim, NewPromotion, StateStore, StateStoreExt};
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepRegistry};
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
-use support::TestDb;
+use kargo_test_support::Database;
 
 const STAGES: usize = 50;
 const PER_STAGE: usize = 4;
@@ -104,8 +101,8 @@ async fn replica(
 /// One run of `replicas` replicas over a fresh database; the time from
 /// their start to the last promotion finished.
 async fn run_replicas(replicas: usize, engine: &Arc<Engine>) -> Duration {
-    let db = TestDb::create().await;
-    let seed = PostgresStore::open(&db.url).await.expect("open");
+    let db = Database::create("kargo_store_test");
+    let seed = PostgresStore::open(&db.url()).await.expect("open");
     let f = seed.put_freight(freight("v1")).await.expect("put").freight;
     let steps = vec![PromotionStep {
         uses: "wait".into(),
@@ -125,7 +122,7 @@ async fn run_replicas(replicas: usize, engine: &Arc<Engine>) -> Duration {
     let done = Arc::new(AtomicUsize::new(0));
     let mut stores = Vec::new();
     for _ in 0..replicas {
-        stores.push(PostgresStore::open(&db.url).await.expect("replica"));
+        stores.push(PostgresStore::open(&db.url()).await.expect("replica"));
     }
     let start = Instant::now();
     let tasks: Vec<_> = stores
@@ -180,9 +177,9 @@ fn latency(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let (db, a, b, f) = rt.block_on(async {
-        let db = TestDb::create().await;
-        let a = PostgresStore::open(&db.url).await.expect("replica a");
-        let b = PostgresStore::open(&db.url).await.expect("replica b");
+        let db = Database::create("kargo_store_test");
+        let a = PostgresStore::open(&db.url()).await.expect("replica a");
+        let b = PostgresStore::open(&db.url()).await.expect("replica b");
         let f = a.put_freight(freight("v1")).await.expect("put").freight;
         (db, a, b, f)
     });

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
+use crate::process::{free_port, which};
+
 /// WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -21,21 +23,12 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// Where the browser and its driver are, or a message saying how to
 /// install them.
 fn programs() -> (PathBuf, PathBuf) {
-    let find = |names: &[&str]| {
-        names.iter().find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-    };
     let driver = std::env::var_os("KARGO_CHROMEDRIVER")
         .map(PathBuf::from)
-        .or_else(|| find(&["chromedriver"]));
+        .or_else(|| which(&["chromedriver"]));
     let browser = std::env::var_os("KARGO_CHROMIUM")
         .map(PathBuf::from)
-        .or_else(|| find(&["chromium", "chromium-browser", "google-chrome"]));
+        .or_else(|| which(&["chromium", "chromium-browser", "google-chrome"]));
     match (driver, browser) {
         (Some(d), Some(b)) => (d, b),
         _ => panic!(
@@ -67,10 +60,7 @@ impl Browser {
     /// `height` window.
     pub async fn start(width: u32, height: u32) -> Browser {
         let (driver_path, browser_path) = programs();
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            listener.local_addr().expect("an address").port()
-        };
+        let port = free_port();
         let driver = tokio::process::Command::new(&driver_path)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
@@ -342,6 +332,26 @@ fn save_png(value: &Value, path: &Path) {
         std::fs::create_dir_all(dir).expect("the screenshot directory");
     }
     std::fs::write(path, bytes).expect("the screenshot is written");
+}
+
+/// A script returning the text of the node `key` (`Stage/prod`) of the
+/// UI's graph, empty while the node is absent.
+pub fn node_text(key: &str) -> String {
+    format!(
+        "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
+    )
+}
+
+impl Browser {
+    /// Waits until the UI's graph has a node for each of `keys`
+    /// (`Stage/dev`, `Warehouse/app`); `what` names them in the failure.
+    pub async fn wait_for_nodes(&self, what: &str, keys: &[&str]) {
+        let script = format!(
+            "return {}.every(k => document.querySelector(`[data-test=\"node-${{k}}\"]`))",
+            json!(keys)
+        );
+        self.wait_for(what, &script).await;
+    }
 }
 
 /// Where a browser test's screenshots go: `dir/NAME.png` always, and the

@@ -12,15 +12,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kargo_test_support::webdriver::{Browser, Screenshots};
+use kargo_test_support::auth::{PASSWORD, VIEWER, auth_file};
+use kargo_test_support::webdriver::{Browser, Screenshots, node_text};
 use serde_json::json;
 
-/// The signing key of the test auth file (32 bytes, base64).
-const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-/// The admin password.
-const PASSWORD: &str = "correct horse";
-/// A viewer's API token.
-const VIEWER: &str = "viewer-token";
 /// How long the quickstart may take to serve (it builds its repository
 /// and registry first).
 const START: Duration = Duration::from_secs(60);
@@ -108,32 +103,19 @@ impl Drop for Served {
     }
 }
 
-/// The auth file: the admin password and a viewer's token.
-fn auth_file() -> String {
-    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
-    format!(
-        "adminPasswordHash: '{hash}'\ntokenSigningKey: {KEY}\ntokens:\n\
-         - {{name: alice, hash: '{}', role: viewer, projects: [quickstart]}}\n",
-        kargo_server::auth::token_hash(VIEWER),
-    )
-}
-
-/// The text of the graph node of `key` (`Stage/prod`), empty while absent.
-fn node_text(key: &str) -> String {
-    format!(
-        "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
-    )
-}
-
 /// Waits until the graph shows the Warehouse, dev, staging and prod, and
 /// dev and staging hold the same Freight (auto-promoted, staging's
 /// promotion succeeded); returns the alias of that Freight.
 async fn graph_with_freight(browser: &Browser) -> String {
     browser
-        .wait_for(
+        .wait_for_nodes(
             "the graph's guestbook, dev, staging and prod nodes",
-            "return ['Warehouse/guestbook', 'Stage/dev', 'Stage/staging', 'Stage/prod']
-               .every(k => document.querySelector(`[data-test=\"node-${k}\"]`))",
+            &[
+                "Warehouse/guestbook",
+                "Stage/dev",
+                "Stage/staging",
+                "Stage/prod",
+            ],
         )
         .await;
     let alias = browser
@@ -168,7 +150,7 @@ async fn click_live(browser: &Browser, css: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_quickstart_served_is_promoted_to_prod_from_the_browser_and_refuses_a_viewer() {
     let dir = tempfile::tempdir().unwrap();
-    let auth = kargo_test_support::write(dir.path(), "auth.yaml", &auth_file());
+    let auth = kargo_test_support::write(dir.path(), "auth.yaml", &auth_file("quickstart"));
     let served = Served::start(&dir.path().join("demo"), &auth, &dir.path().join("cache"));
     let browser = Browser::start(1440, 900).await;
     let shots = Screenshots::new(

@@ -115,9 +115,11 @@ fn sha1_of(text: &str) -> Vec<u8> {
 #[test]
 fn credential_secrets_open_a_registry_that_requires_a_login() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = crate::registry::Registry::start(Some(("kargo", "t0ps3cret")));
+    let registry = kargo_test_support::registry::Registry::start(Some(("kargo", "t0ps3cret")));
     let auth = oci_client::secrets::RegistryAuth::Basic("kargo".into(), "t0ps3cret".into());
-    let content = crate::registry::Content::from_seeds(&[crate::registry::Seed::new("1.2.3")]);
+    let content = kargo_test_support::registry::Content::from_seeds(&[
+        kargo_test_support::registry::Seed::new("1.2.3"),
+    ]);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

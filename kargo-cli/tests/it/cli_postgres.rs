@@ -164,9 +164,7 @@ fn two_pipeline_processes_share_the_work_and_promote_once() {
 /// repository (`repo.git` in the world's directory).
 fn git_world(stages: usize) -> World {
     World::new(|dir, image| {
-        let bare = dir.join("repo.git");
-        std::fs::create_dir_all(&bare).unwrap();
-        git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+        let bare = kargo_test_support::git::init_bare(&dir.join("repo.git"));
         let seed = dir.join("seed");
         write(&seed, "README.md", "deployments\n");
         git(&seed, &["init", "-q", "--initial-branch=main"]);

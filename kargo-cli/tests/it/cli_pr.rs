@@ -112,9 +112,7 @@ fn require_terraform() {
 
 /// A bare repository whose `main` holds `values.yaml`.
 fn repo(root: &Path) -> PathBuf {
-    let bare = root.join("deploy.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let bare = kargo_test_support::git::init_bare(&root.join("deploy.git"));
     let seed = root.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
     git(&seed, &["init", "-q", "--initial-branch=main"]);

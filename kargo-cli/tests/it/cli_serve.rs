@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{kargo, kargo_bin};
-use kargo_test_support::{PipelineWorld, STAGES};
+use kargo_test_support::{PipelineWorld, STAGES, auth};
 
 fn world() -> PipelineWorld {
     PipelineWorld::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], STAGES)
@@ -59,17 +59,8 @@ fn serve_refuses_an_unusable_auth_file_naming_the_field() {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_prints_its_url_answers_and_drains_on_sigterm() {
     let world = world();
-    let token = "ci-token-for-the-cli-test";
-    let auth = world.path("auth.yaml");
-    std::fs::write(
-        &auth,
-        format!(
-            "tokenSigningKey: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\ntokens:\n\
-             - {{name: ci, hash: 'sha256:{}', role: promoter, projects: [demo]}}\n",
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()))
-        ),
-    )
-    .unwrap();
+    let token = auth::PROMOTER;
+    let auth = kargo_test_support::write(world.dir.path(), "auth.yaml", &auth::auth_file("demo"));
     let mut child = Command::new(kargo_bin())
         .args([
             "serve",

@@ -17,9 +17,7 @@ const VALUES: &str = "# image settings\nimage:\n  repository: registry.example.c
 
 /// A bare repository with `env/{prod,dev}/values.yaml` on `main`.
 fn sample_repo(root: &Path) -> PathBuf {
-    let bare = root.join("sample.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let bare = kargo_test_support::git::init_bare(&root.join("sample.git"));
     let seed = root.join("seed");
     std::fs::create_dir_all(seed.join("env/prod")).unwrap();
     git(&seed, &["init", "-q", "--initial-branch=main"]);
@@ -91,7 +89,7 @@ fn kargo_run_with_a_credentials_file_promotes_over_smart_http() {
     let root = tmp.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     let bare = sample_repo(&root);
-    let server = crate::git_server::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let server = kargo_test_support::git_server::HttpServer::start(&root, "kargo", "t0ps3cret");
     let url = server.url("sample");
     let cache = tmp.path().join("cache");
 

@@ -5,14 +5,6 @@
 
 mod support;
 
-/// A real `docker-registry`, shared with kargo-sources' tests.
-#[path = "../../../kargo-sources/tests/it/support/mod.rs"]
-mod registry;
-
-/// A smart-HTTP git server with basic auth, shared with kargo-git's tests.
-#[path = "../../../kargo-git/tests/it/support/mod.rs"]
-mod git_server;
-
 mod cli_custom_steps;
 mod cli_discover;
 mod cli_files;

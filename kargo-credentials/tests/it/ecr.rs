@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use kargo_core::credentials::Credentials;
-use kargo_credentials::test_support::Moto;
 use kargo_credentials::{CloudCredentials, Environment};
+use kargo_test_support::moto::Moto;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -9,11 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::support::{HttpServer, bare_repo, clone, git};
 use kargo_core::credentials::Credentials;
 use kargo_git::checkout::{self, CredentialLookup, Revision};
 use kargo_git::push;
 use kargo_git::{RepoCache, cache, commit};
+use kargo_test_support::git::{bare_repo, clone, git};
+use kargo_test_support::git_server::HttpServer;
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "t0ps3cret";

@@ -7,11 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::support::{bare_repo, clone, file_url, git};
 use kargo_core::credentials::Credentials;
 use kargo_git::checkout::{self, Revision};
 use kargo_git::push::{self, IntegrationPolicy};
 use kargo_git::{RepoCache, cache, commit};
+use kargo_test_support::git::{bare_repo, clone, file_url, git};
+use kargo_test_support::git_server::HttpServer;
 use tokio_util::sync::CancellationToken;
 
 fn no_interrupt() -> Arc<AtomicBool> {
@@ -35,14 +36,11 @@ async fn fetch_with(
 
 /// A bare repository `app` holding `files`, served over smart HTTP with
 /// basic auth, and the credentials the server wants.
-fn served(
-    tmp: &Path,
-    files: &[(&str, &str)],
-) -> (std::path::PathBuf, crate::support::HttpServer, Credentials) {
+fn served(tmp: &Path, files: &[(&str, &str)]) -> (std::path::PathBuf, HttpServer, Credentials) {
     let root = tmp.join("srv");
     std::fs::create_dir_all(&root).unwrap();
     let bare = bare_repo(&root, "app", files);
-    let server = crate::support::HttpServer::start(&root, "kargo", "t0ps3cret");
+    let server = HttpServer::start(&root, "kargo", "t0ps3cret");
     (bare, server, Credentials::new("kargo", "t0ps3cret"))
 }
 
@@ -636,7 +634,7 @@ async fn wrong_credentials_name_the_url_and_not_the_secret() {
     let root = tmp.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     bare_repo(&root, "app", &[("f", "1")]);
-    let server = crate::support::HttpServer::start(&root, "kargo", "right-secret");
+    let server = HttpServer::start(&root, "kargo", "right-secret");
     let url = server.url("app");
     let wrong = Credentials {
         username: "kargo".into(),

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::support::{HttpServer, bare_repo, file_url, git};
 use kargo_core::credentials::Credentials;
 use kargo_git::conformance::git_provider::{self, Case};
 use kargo_git::provider::local::LocalProvider;
@@ -14,6 +13,8 @@ use kargo_git::provider::{
     DynGitProvider, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     StateFilter,
 };
+use kargo_test_support::git::{bare_repo, file_url, git};
+use kargo_test_support::git_server::HttpServer;
 
 /// A bare repository with `main` and the branches [`Case::default`] names.
 fn fixture(root: &Path) -> PathBuf {

@@ -6,8 +6,9 @@
 
 use serde_json::{Value, json};
 
-use super::browser::{assert_not_reloaded, dismiss_toasts, mark_page, node_text};
+use super::browser::{assert_not_reloaded, dismiss_toasts, mark_page};
 use super::*;
+use kargo_test_support::webdriver::node_text;
 
 /// dev takes Freight from the Warehouse (auto-promoted, verified);
 /// staging and qa take it from dev (promoted by a person; qa's values file
@@ -183,7 +184,7 @@ async fn promote_prod_and_open_the_promotion(browser: &Browser) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn promoting_downstream_starts_each_downstream_stage_and_a_failed_step_shows_its_message() {
     let world = ops_world();
-    let server = UiServer::start(&world, false).await;
+    let server = ui_server(&world, false).await;
     let (browser, shots, _permit) = browser("downstream_and_failure").await;
 
     browser.goto(&server.url("/project/demo")).await;
@@ -305,7 +306,7 @@ async fn an_aborted_promotion_stops_at_its_next_step_boundary() {
     let world = ops_world();
     // The change window stays open until the test closes it.
     std::fs::write(world.path("gate"), "").unwrap();
-    let server = UiServer::start(&world, false).await;
+    let server = ui_server(&world, false).await;
     let (browser, shots, _permit) = browser("abort").await;
 
     browser.goto(&server.url("/project/demo")).await;
@@ -409,7 +410,7 @@ async fn a_promotion_waiting_for_its_pull_request_shows_it_and_goes_on_once_merg
     use kargo_git::provider::local::LocalProvider;
 
     let world = ops_world();
-    let server = UiServer::start(&world, false).await;
+    let server = ui_server(&world, false).await;
     let (browser, shots, _permit) = browser("pull_request").await;
 
     browser.goto(&server.url("/project/demo")).await;
@@ -497,7 +498,7 @@ async fn a_promotion_waiting_for_its_pull_request_shows_it_and_goes_on_once_merg
 #[tokio::test(flavor = "multi_thread")]
 async fn reverifying_a_stage_and_refreshing_a_warehouse_show_their_results_live() {
     let world = ops_world();
-    let server = UiServer::start(&world, false).await;
+    let server = ui_server(&world, false).await;
     let (browser, shots, _permit) = browser("reverify_and_refresh").await;
 
     browser.goto(&server.url("/project/demo")).await;

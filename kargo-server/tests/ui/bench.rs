@@ -54,44 +54,15 @@ fn big_world(chains: usize, length: usize, auto: bool) -> tempfile::TempDir {
 }
 
 /// An open server over `dir`'s manifests.
-async fn serve(dir: &std::path::Path) -> UiServer {
-    let registry = kargo_runtime::input::registry_with_custom_steps(&[]).unwrap();
+async fn serve(dir: &std::path::Path) -> TestServer {
     let store = kargo_store::open(dir.join("state.db").to_str().unwrap())
         .await
         .unwrap();
-    let controller = Controller::builder()
-        .manifests_path(dir.join("manifests"))
-        .registry(Arc::new(registry))
-        .store(store)
-        .work_root(dir.join("work"), false)
-        .build()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = Server::builder()
-        .project("demo", controller)
-        .run_controllers(RunOptions::default().with_interval(Duration::from_secs(3600)))
-        .build()
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(async move {
-        server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await
-            .unwrap();
-    });
-    UiServer {
-        base,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    TestServer::start_in(dir, store, false, |c| c, |b| b).await
 }
 
 /// Waits until `count` Stages hold Freight (auto-promotion done).
-async fn settled(server: &UiServer, count: usize) {
+async fn settled(server: &TestServer, count: usize) {
     let client = reqwest::Client::new();
     let started = Instant::now();
     loop {
@@ -122,7 +93,7 @@ async fn settled(server: &UiServer, count: usize) {
 
 /// Loads the project page and returns the time from navigation to the
 /// graph drawn with every kind listed (ms).
-async fn first_render(browser: &Browser, server: &UiServer) -> f64 {
+async fn first_render(browser: &Browser, server: &TestServer) -> f64 {
     browser.goto(&server.url("/")).await;
     browser.goto(&server.url("/project/demo")).await;
     let mark = browser

@@ -5,23 +5,16 @@
 use serde_json::json;
 
 use super::*;
-
-/// The text of the graph node of `key` (`Stage/prod`), empty while absent.
-pub(super) fn node_text(key: &str) -> String {
-    format!(
-        "const n = document.querySelector('[data-test=\"node-{key}\"]'); return n ? n.innerText : ''"
-    )
-}
+use kargo_test_support::webdriver::node_text;
 
 /// Waits until the graph shows dev, staging and prod, dev and staging
 /// holding Freight (auto-promoted) and dev verified; returns the alias of
 /// their Freight.
 async fn graph_with_freight(browser: &Browser) -> String {
     browser
-        .wait_for(
+        .wait_for_nodes(
             "the graph's dev, staging and prod nodes",
-            "return ['Stage/dev', 'Stage/staging', 'Stage/prod', 'Warehouse/app']
-               .every(k => document.querySelector(`[data-test=\"node-${k}\"]`))",
+            &["Stage/dev", "Stage/staging", "Stage/prod", "Warehouse/app"],
         )
         .await;
     let alias = browser
@@ -63,7 +56,7 @@ pub(super) async fn assert_not_reloaded(browser: &Browser) {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
     let world = world();
-    let server = UiServer::start(&world, true).await;
+    let server = ui_server(&world, true).await;
     let (browser, shots, _permit) = browser("admin_promotes_to_prod").await;
 
     // A link to the project leads through the login and back.
@@ -313,7 +306,7 @@ async fn an_admin_approves_and_promotes_to_prod_and_watches_its_steps_live() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
     let world = world();
-    let server = UiServer::start(&world, true).await;
+    let server = ui_server(&world, true).await;
     let (browser, shots, _permit) = browser("viewer_is_refused").await;
 
     browser.goto(&server.url("/login")).await;
@@ -391,7 +384,7 @@ async fn a_viewer_sees_no_actions_and_a_promotion_is_refused() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_open_server_lets_people_straight_in_with_keyboard_links_and_themes() {
     let world = world();
-    let server = UiServer::start(&world, false).await;
+    let server = ui_server(&world, false).await;
     let (browser, shots, _permit) = browser("open_server").await;
 
     browser.goto(&server.url("/login")).await;

@@ -16,7 +16,7 @@ fn asset_prefix(document: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_page_of_kargos_ui_answers_the_application_and_assets_are_cached() {
     let world = world();
-    let server = UiServer::start(&world, true).await;
+    let server = ui_server(&world, true).await;
     let client = reqwest::Client::new();
     let mut documents = Vec::new();
     for path in [

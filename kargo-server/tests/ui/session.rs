@@ -14,10 +14,10 @@ async fn the_token_lasts_as_long_as_the_tab_and_a_refused_one_sends_the_person_t
     let world = world();
     // Login tokens that expire within seconds, so that one expires while
     // the person looks at the graph.
-    let auth = Auth::from_yaml(&auth_file(), "auth.yaml")
+    let auth = Auth::from_yaml(&auth_file("demo"), "auth.yaml")
         .unwrap()
         .with_login_ttl(Duration::from_secs(5));
-    let server = UiServer::start_with(&world, Some(auth)).await;
+    let server = ui_server_with(&world, Some(auth)).await;
     let (browser, shots, _permit) = browser("session").await;
 
     // An API token: in the tab's sessionStorage, never in localStorage; a

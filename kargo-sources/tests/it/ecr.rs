@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use kargo_core::credentials::{CredentialsProvider, StaticCredentials};
 use kargo_core::model::Warehouse;
-use kargo_credentials::test_support::Moto;
 use kargo_credentials::{CloudCredentials, Environment};
 use kargo_sources::warehouse::{Sources, discover};
+use kargo_test_support::moto::Moto;
 use oci_client::secrets::RegistryAuth;
 
-use crate::support::{Content, Registry, Seed};
+use kargo_test_support::registry::{Content, Registry, Seed};
 
 /// moto's token for account 123456789012 is `AWS:123456789012-auth-token`.
 const MOTO_USER: &str = "AWS";

@@ -4,13 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::support::{Content, Registry, Seed};
 use async_trait::async_trait;
 use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
 use kargo_core::model::{RepoSubscription, Warehouse};
 use kargo_sources::oci::ImageSource;
 use kargo_sources::warehouse::{Sources, discover};
 use kargo_sources::{DiscoverOptions, Discovered, DynSource, ImageDiscovery, Source};
+use kargo_test_support::registry::{Content, CountingProxy, Registry, Seed, value};
 use oci_client::secrets::RegistryAuth;
 use serde_json::json;
 use sha1::{Digest as _, Sha1};
@@ -587,7 +587,7 @@ spec:
     let id = sha1_hex(&format!("Warehouse/guestbook:{}", parts.join("|")));
     assert_eq!(f.metadata.name, id);
     assert_eq!(f.id(), id);
-    let doc = crate::support::value(f);
+    let doc = value(f);
     assert_eq!(doc["kind"], "Freight");
     assert_eq!(doc["images"][1]["subscriptionName"], "lambda");
     assert_eq!(doc["artifacts"][0]["subscriptionName"], "policies");
@@ -1013,22 +1013,19 @@ async fn discovery_sends_only_the_requests_it_needs() {
     Content::from_seeds(&seeds)
         .push(&registry.addr, "app", &RegistryAuth::Anonymous)
         .await;
-    let proxy = crate::support::CountingProxy::start(&registry.addr).await;
+    let proxy = CountingProxy::start(&registry.addr).await;
     let repo = format!("{}/app", proxy.addr);
     let source = ImageSource::builder().with_page_size(20).build();
 
     let semver = images(&source, &image_sub(&repo, json!({"discoveryLimit": 5}))).await;
     assert_eq!(tags(&semver)[0], "1.3.9");
     let seen = proxy.take();
-    let lists = crate::support::CountingProxy::count(&seen, "/tags/list");
-    let manifests = crate::support::CountingProxy::count(&seen, "/manifests/");
+    let lists = CountingProxy::count(&seen, "/tags/list");
+    let manifests = CountingProxy::count(&seen, "/manifests/");
     // 46 tags in pages of at least 20.
     assert!((1..=4).contains(&lists), "{seen:?}");
     assert!(manifests <= 5, "{seen:?}");
-    assert!(
-        crate::support::CountingProxy::count(&seen, "/blobs/") <= 5,
-        "{seen:?}"
-    );
+    assert!(CountingProxy::count(&seen, "/blobs/") <= 5, "{seen:?}");
     let other = seen.iter().filter(|r| {
         !(r.ends_with("/v2/")
             || r.contains("/tags/list")
@@ -1044,22 +1041,10 @@ async fn discovery_sends_only_the_requests_it_needs() {
     let first = images(&source, &sub).await;
     assert_eq!(tags(&first), ["build-5", "build-4", "build-3"]);
     let seen = proxy.take();
-    assert_eq!(
-        crate::support::CountingProxy::count(&seen, "/blobs/"),
-        6,
-        "{seen:?}"
-    );
+    assert_eq!(CountingProxy::count(&seen, "/blobs/"), 6, "{seen:?}");
     let second = images(&source, &sub).await;
     assert_eq!(first, second);
     let seen = proxy.take();
-    assert_eq!(
-        crate::support::CountingProxy::count(&seen, "/blobs/"),
-        0,
-        "{seen:?}"
-    );
-    assert_eq!(
-        crate::support::CountingProxy::count(&seen, "/manifests/"),
-        6,
-        "{seen:?}"
-    );
+    assert_eq!(CountingProxy::count(&seen, "/blobs/"), 0, "{seen:?}");
+    assert_eq!(CountingProxy::count(&seen, "/manifests/"), 6, "{seen:?}");
 }

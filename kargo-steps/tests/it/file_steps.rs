@@ -4,26 +4,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use kargo_core::Workspace;
-use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
+use kargo_core::step::{StepContext, StepRegistry};
 use serde_json::{Value, json};
 
-fn setup(files: &[(&str, &str)]) -> (tempfile::TempDir, StepContext) {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let full = dir.path().join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, contents).unwrap();
-    }
-    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
-    (dir, ctx)
-}
-
-async fn run(ctx: &StepContext, kind: &str, config: Value) -> Result<StepOutcome, String> {
-    let mut registry = StepRegistry::new();
-    kargo_steps::register_builtins(&mut registry);
-    let step = registry.get(kind).expect("step is registered");
-    step.run(ctx, config).await.map_err(|e| e.to_string())
-}
+use crate::{run, setup};
 
 fn read(dir: &Path, path: &str) -> String {
     std::fs::read_to_string(dir.join(path)).unwrap()

@@ -4,39 +4,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::Command;
 
 use kargo_core::Workspace;
 use kargo_core::model::StepStatus;
 use kargo_core::step::{Step, StepContext};
 use kargo_git::RepoCache;
 use kargo_steps::git::{GitClear, GitClone, GitCommit, GitPush, GitTag};
+use kargo_test_support::git;
 use serde_json::json;
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
-        .env("GIT_COMMITTER_NAME", "Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 fn bare_repo(root: &Path) -> std::path::PathBuf {
-    let bare = root.join("remote.git");
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
+    let bare = kargo_test_support::git::init_bare(&root.join("remote.git"));
     let seed = root.join("seed");
     std::fs::create_dir_all(seed.join("env/prod")).unwrap();
     git(&seed, &["init", "-q", "--initial-branch=main"]);

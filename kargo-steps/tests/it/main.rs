@@ -10,3 +10,27 @@ mod manifest_steps;
 mod oci_steps;
 mod pr_steps;
 mod state_steps;
+
+use kargo_core::Workspace;
+use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
+use serde_json::Value;
+
+/// A temporary work dir holding `files` (path, contents), and a step
+/// context over it.
+fn setup(files: &[(&str, &str)]) -> (tempfile::TempDir, StepContext) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, contents) in files {
+        kargo_test_support::write(dir.path(), path, contents);
+    }
+    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
+    (dir, ctx)
+}
+
+/// Runs the built-in step `kind` with `config`, as the engine finds it
+/// in the registry; an error as its message.
+async fn run(ctx: &StepContext, kind: &str, config: Value) -> Result<StepOutcome, String> {
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let step = registry.get(kind).expect("step is registered");
+    step.run(ctx, config).await.map_err(|e| e.to_string())
+}

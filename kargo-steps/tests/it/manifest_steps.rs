@@ -1,27 +1,10 @@
 //! `helm-update-chart` and `kustomize-set-image` run through the registry
 //! on Kargo's documented examples.
 
-use kargo_core::Workspace;
-use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
-use serde_json::{Value, json};
+use kargo_core::step::StepContext;
+use serde_json::json;
 
-fn setup(files: &[(&str, &str)]) -> (tempfile::TempDir, StepContext) {
-    let dir = tempfile::tempdir().unwrap();
-    for (path, contents) in files {
-        let full = dir.path().join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(full, contents).unwrap();
-    }
-    let ctx = StepContext::new(Workspace::new(dir.path()).unwrap());
-    (dir, ctx)
-}
-
-async fn run(ctx: &StepContext, kind: &str, config: Value) -> Result<StepOutcome, String> {
-    let mut registry = StepRegistry::new();
-    kargo_steps::register_builtins(&mut registry);
-    let step = registry.get(kind).expect("step is registered");
-    step.run(ctx, config).await.map_err(|e| e.to_string())
-}
+use crate::{run, setup};
 
 fn read(dir: &tempfile::TempDir, path: &str) -> String {
     std::fs::read_to_string(dir.path().join(path)).unwrap()

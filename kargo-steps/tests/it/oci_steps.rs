@@ -1,8 +1,5 @@
 //! `oci-push` and `oci-download` against a real `docker-registry` on
-//! 127.0.0.1 (the registry helper is shared with kargo-sources' tests).
-
-#[path = "../../../kargo-sources/tests/it/support/mod.rs"]
-mod registry;
+//! 127.0.0.1 (kargo-test-support's registry fixture).
 
 use std::sync::Arc;
 
@@ -11,10 +8,10 @@ use kargo_core::credentials::{CredentialType, Credentials, StaticCredentials};
 use kargo_core::model::StepStatus;
 use kargo_core::step::{ErrorKind, Step, StepContext};
 use kargo_steps::{OciDownload, OciPush};
+use kargo_test_support::registry::{Content, INDEX, MANIFEST, Registry, Seed, sha256};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
-use registry::{Content, INDEX, MANIFEST, Registry, Seed, sha256};
 use serde_json::{Value, json};
 
 const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -358,8 +355,8 @@ async fn unknown_fields_bad_references_and_unreachable_registries_are_errors() {
 /// same key, share one token.
 #[tokio::test]
 async fn ecr_secrets_reach_the_registry_for_oci_push_and_oci_download() {
-    use kargo_credentials::test_support::Moto;
     use kargo_credentials::{CloudCredentials, Environment};
+    use kargo_test_support::moto::Moto;
 
     let moto = Moto::start();
     moto.start_recording().await;

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::TestDb;
 use kargo_core::conformance::state_store;
 use kargo_core::model::{Freight, FreightOrigin, PromotionPhase};
 use kargo_core::state::{
@@ -14,6 +13,7 @@ use kargo_core::state::{
 };
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
+use kargo_test_support::Database;
 
 fn freight(tag: &str) -> Freight {
     Freight {
@@ -31,26 +31,26 @@ fn freight(tag: &str) -> Freight {
 
 #[tokio::test]
 async fn postgres_store_passes_the_conformance_suite() {
-    let db = TestDb::create().await;
-    let store = PostgresStore::open(&db.url).await.expect("open");
+    let db = Database::create("kargo_store_test");
+    let store = PostgresStore::open(&db.url()).await.expect("open");
     state_store::run_all(&store).await;
 }
 
 #[tokio::test]
 async fn arc_and_box_postgres_stores_pass_the_conformance_suite() {
-    let db = TestDb::create().await;
-    let store: Arc<DynStateStore> = Arc::new(PostgresStore::open(&db.url).await.expect("open"));
+    let db = Database::create("kargo_store_test");
+    let store: Arc<DynStateStore> = Arc::new(PostgresStore::open(&db.url()).await.expect("open"));
     state_store::run_all(&store).await;
-    let db = TestDb::create().await;
-    let store: Box<DynStateStore> = Box::new(PostgresStore::open(&db.url).await.expect("open"));
+    let db = Database::create("kargo_store_test");
+    let store: Box<DynStateStore> = Box::new(PostgresStore::open(&db.url()).await.expect("open"));
     state_store::run_all(&store).await;
 }
 
 #[tokio::test]
 async fn state_survives_reopening_and_migrations_run_once() {
-    let db = TestDb::create().await;
+    let db = Database::create("kargo_store_test");
     let name = {
-        let store = PostgresStore::open(&db.url).await.expect("migrated");
+        let store = PostgresStore::open(&db.url()).await.expect("migrated");
         let put = store.put_freight(freight("v1")).await.expect("put");
         store
             .create_promotion(NewPromotion::new("dev", &put.freight.alias))
@@ -58,7 +58,7 @@ async fn state_survives_reopening_and_migrations_run_once() {
             .expect("create");
         put.freight.metadata.name
     };
-    let store = PostgresStore::open(&db.url).await.expect("reopened");
+    let store = PostgresStore::open(&db.url()).await.expect("reopened");
     assert!(store.get_freight(&name).await.expect("get").is_some());
     assert_eq!(
         store
@@ -78,8 +78,8 @@ async fn state_survives_reopening_and_migrations_run_once() {
 
 #[tokio::test]
 async fn the_schema_allows_one_running_promotion_per_stage() {
-    let db = TestDb::create().await;
-    let store = PostgresStore::open(&db.url).await.expect("open");
+    let db = Database::create("kargo_store_test");
+    let store = PostgresStore::open(&db.url()).await.expect("open");
     let f = store.put_freight(freight("v1")).await.expect("put").freight;
     for _ in 0..2 {
         store
@@ -127,9 +127,9 @@ async fn next_matching<T>(
 
 #[tokio::test]
 async fn replicas_wake_each_other_through_notifications() {
-    let db = TestDb::create().await;
-    let a = PostgresStore::open(&db.url).await.expect("replica a");
-    let b = PostgresStore::open(&db.url).await.expect("replica b");
+    let db = Database::create("kargo_store_test");
+    let a = PostgresStore::open(&db.url()).await.expect("replica a");
+    let b = PostgresStore::open(&db.url()).await.expect("replica b");
     let mut seen_by_b = b.watch().await.expect("watch");
 
     let f = a.put_freight(freight("v1")).await.expect("put").freight;
@@ -204,8 +204,8 @@ async fn replicas_wake_each_other_through_notifications() {
 
 #[tokio::test]
 async fn the_store_carries_on_after_its_connections_are_terminated() {
-    let db = TestDb::create().await;
-    let store = Arc::new(PostgresStore::open(&db.url).await.expect("open"));
+    let db = Arc::new(Database::create("kargo_store_test"));
+    let store = Arc::new(PostgresStore::open(&db.url()).await.expect("open"));
     let mut changes = store.watch().await.expect("watch");
     let mut names = Vec::new();
     for round in 0..5 {
@@ -226,7 +226,7 @@ async fn the_store_carries_on_after_its_connections_are_terminated() {
                 })
             })
             .collect();
-        db.terminate_connections().await;
+        terminate_connections(&db).await;
         for w in writers {
             names.extend(w.await.expect("writer"));
         }
@@ -244,7 +244,7 @@ async fn the_store_carries_on_after_its_connections_are_terminated() {
     // A change made while it reconnects is covered by `Missed` instead of
     // being heard, so changes are made until one is heard (the rounds above
     // may have left a `Missed` queued: waiting for one proves nothing).
-    let terminated = db.terminate_connections().await;
+    let terminated = terminate_connections(&db).await;
     assert!(terminated > 0, "the store had connections open");
     let mut missed = false;
     tokio::time::timeout(Duration::from_secs(30), async {
@@ -279,8 +279,8 @@ async fn the_store_carries_on_after_its_connections_are_terminated() {
 
 #[tokio::test]
 async fn a_promotion_runs_to_the_end_across_a_connection_loss() {
-    let db = TestDb::create().await;
-    let store = PostgresStore::open(&db.url).await.expect("open");
+    let db = Database::create("kargo_store_test");
+    let store = PostgresStore::open(&db.url()).await.expect("open");
     let f = store.put_freight(freight("v1")).await.expect("put").freight;
     store
         .create_promotion(NewPromotion::new("dev", &f.metadata.name))
@@ -291,14 +291,14 @@ async fn a_promotion_runs_to_the_end_across_a_connection_loss() {
         .await
         .expect("start")
         .expect("started");
-    db.terminate_connections().await;
+    db.terminate_connections();
     let mut state = started.state.clone();
     state.phase = PromotionPhase::Succeeded;
     store
         .save_promotion_state(&started.name, &state)
         .await
         .expect("save after the loss");
-    db.terminate_connections().await;
+    db.terminate_connections();
     let done = store
         .finish_promotion(&started.name, Timestamp::now())
         .await
@@ -316,16 +316,16 @@ async fn a_promotion_runs_to_the_end_across_a_connection_loss() {
 
 #[tokio::test]
 async fn open_takes_a_postgres_url() {
-    let db = TestDb::create().await;
+    let db = Database::create("kargo_store_test");
     for url in [
-        db.url.clone(),
-        db.url.replacen("postgres://", "postgresql://", 1),
+        db.url(),
+        db.url().replacen("postgres://", "postgresql://", 1),
     ] {
         let store = kargo_store::open(&url).await.expect("opened");
         assert!(format!("{store:?}").contains("PostgresStore"), "{url}");
         store.put_freight(freight("v1")).await.expect("put");
     }
-    let store = kargo_store::open(&db.url).await.expect("reopened");
+    let store = kargo_store::open(&db.url()).await.expect("reopened");
     assert_eq!(
         store
             .list_freight(&FreightQuery::all())
@@ -344,8 +344,8 @@ const SERVER_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 #[tokio::test]
 async fn the_store_connects_over_tls_with_require_and_verify_full() {
     use sqlx::{Connection, PgConnection};
-    let db = TestDb::create().await;
-    let url = |params: &str| format!("{}{params}", db.url.replace("127.0.0.1", "localhost"));
+    let db = Database::create("kargo_store_test");
+    let url = |params: &str| format!("{}{params}", db.url().replace("127.0.0.1", "localhost"));
     for params in [
         "?sslmode=require".to_owned(),
         format!("?sslmode=verify-full&sslrootcert={SERVER_CERT}"),
@@ -372,4 +372,13 @@ async fn the_store_connects_over_tls_with_require_and_verify_full() {
         .expect_err("an untrusted server certificate");
     let message = refused.to_string();
     assert!(message.contains("localhost"), "names the server: {message}");
+}
+
+/// Terminates `db`'s connections from a blocking thread, so that the
+/// runtime's other tasks (writers) keep running meanwhile.
+async fn terminate_connections(db: &Arc<Database>) -> u64 {
+    let db = Arc::clone(db);
+    tokio::task::spawn_blocking(move || db.terminate_connections())
+        .await
+        .expect("psql ran")
 }

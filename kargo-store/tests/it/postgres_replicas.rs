@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::support::TestDb;
 use async_trait::async_trait;
 use kargo_core::engine::{Checkpoint, Engine, PromotionContext, PromotionState};
 use kargo_core::model::{Freight, FreightOrigin, Image, PromotionPhase, PromotionStep};
@@ -20,6 +19,7 @@ use kargo_core::state::{
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepRegistry};
 use kargo_core::time::Timestamp;
 use kargo_store::postgres::PostgresStore;
+use kargo_test_support::Database;
 use tokio::sync::Semaphore;
 
 /// Counts the runs of each step, by promotion and alias; sleeps a little
@@ -136,8 +136,8 @@ async fn replica(
 
 /// `replicas` replicas run 20 Stages × 2 promotions of 2 steps each.
 async fn every_promotion_runs_once(replicas: usize) {
-    let db = TestDb::create().await;
-    let seed = PostgresStore::open(&db.url).await.expect("open");
+    let db = Database::create("kargo_store_test");
+    let seed = PostgresStore::open(&db.url()).await.expect("open");
     let (v1, v2) = (
         seed.put_freight(freight("v1")).await.expect("put").freight,
         seed.put_freight(freight("v2")).await.expect("put").freight,
@@ -160,7 +160,7 @@ async fn every_promotion_runs_once(replicas: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut tasks = Vec::new();
     for r in 0..replicas {
-        let store = PostgresStore::open(&db.url).await.expect("replica store");
+        let store = PostgresStore::open(&db.url()).await.expect("replica store");
         let work = dir.path().join(format!("r{r}"));
         std::fs::create_dir(&work).expect("work dir");
         tasks.push(tokio::spawn(replica(
@@ -244,14 +244,14 @@ async fn queue_one(store: &PostgresStore, n: usize) -> String {
 
 #[tokio::test]
 async fn a_dead_replicas_promotion_is_resumed_by_another_after_its_lease_expired() {
-    let db = TestDb::create().await;
+    let db = Database::create("kargo_store_test");
     let lease = Duration::from_secs(1);
     let count = Arc::new(Count::default());
     let engine = engine(count.clone());
     let dir = tempfile::tempdir().expect("tempdir");
 
     // Replica a claims the promotion and dies after its second step.
-    let a = PostgresStore::open(&db.url).await.expect("replica a");
+    let a = PostgresStore::open(&db.url()).await.expect("replica a");
     let name = queue_one(&a, 4).await;
     let claimed = a
         .claim_promotion(&Claim::new("a", Timestamp::now(), lease))
@@ -273,7 +273,7 @@ async fn a_dead_replicas_promotion_is_resumed_by_another_after_its_lease_expired
     drop(a);
 
     // Replica b waits for the lease, then takes the promotion over.
-    let b = PostgresStore::open(&db.url).await.expect("replica b");
+    let b = PostgresStore::open(&db.url()).await.expect("replica b");
     assert_eq!(
         b.claim_promotion(&Claim::new("b", Timestamp::now(), lease))
             .await
@@ -318,7 +318,7 @@ async fn a_dead_replicas_promotion_is_resumed_by_another_after_its_lease_expired
 
 #[tokio::test]
 async fn a_replica_that_lost_its_lease_stops_before_its_next_step() {
-    let db = TestDb::create().await;
+    let db = Database::create("kargo_store_test");
     let lease = Duration::from_secs(1);
     let gate = Arc::new(Semaphore::new(1));
     let count = Arc::new(Count {
@@ -326,8 +326,8 @@ async fn a_replica_that_lost_its_lease_stops_before_its_next_step() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = PostgresStore::open(&db.url).await.expect("replica a");
-    let b = PostgresStore::open(&db.url).await.expect("replica b");
+    let a = PostgresStore::open(&db.url()).await.expect("replica a");
+    let b = PostgresStore::open(&db.url()).await.expect("replica b");
     let name = queue_one(&a, 3).await;
     let claimed = a
         .claim_promotion(&Claim::new("a", Timestamp::now(), lease))
@@ -403,8 +403,8 @@ async fn a_replica_that_lost_its_lease_stops_before_its_next_step() {
 
 #[tokio::test]
 async fn a_lease_kept_alive_outlasts_its_duration() {
-    let db = TestDb::create().await;
-    let store = PostgresStore::open(&db.url).await.expect("open");
+    let db = Database::create("kargo_store_test");
+    let store = PostgresStore::open(&db.url()).await.expect("open");
     let name = queue_one(&store, 1).await;
     let lease = Duration::from_millis(600);
     let claimed = store
@@ -444,13 +444,13 @@ async fn a_lease_kept_alive_outlasts_its_duration() {
 
 #[tokio::test]
 async fn one_replica_at_a_time_discovers_a_warehouse() {
-    let db = TestDb::create().await;
+    let db = Database::create("kargo_store_test");
     let key = kargo_core::state::discovery_lease_key("app");
     let minute = Duration::from_secs(60);
     let stores: Vec<PostgresStore> = {
         let mut v = Vec::new();
         for _ in 0..4 {
-            v.push(PostgresStore::open(&db.url).await.expect("open"));
+            v.push(PostgresStore::open(&db.url()).await.expect("open"));
         }
         v
     };

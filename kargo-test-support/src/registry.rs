@@ -1,27 +1,31 @@
-//! Test support: a real `docker-registry` on 127.0.0.1 (killed on drop),
-//! and image content that is pushed to it through oci-client or written as
-//! an OCI image-layout directory.
-
-#![allow(dead_code, unreachable_pub)]
+//! A real `docker-registry` on 127.0.0.1 (killed on drop), image content
+//! that is pushed to it through oci-client or written as an OCI
+//! image-layout directory, and a proxy counting the requests a client
+//! sends it.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use crate::layout::sha256;
+use crate::process::{free_port, which};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
+/// The media type of an OCI image index.
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The media type of an OCI image manifest.
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The media type of an OCI image config.
 pub const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The media type of an uncompressed layer.
 pub const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
 /// A `docker-registry serve` process on a free loopback port.
+#[derive(Debug)]
 pub struct Registry {
     child: Child,
     /// `127.0.0.1:PORT`.
@@ -34,14 +38,6 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("local addr")
-        .port()
 }
 
 impl Registry {
@@ -58,7 +54,7 @@ impl Registry {
     }
 
     fn start_with(user: Option<(&str, &str)>, data: Option<&Path>) -> Registry {
-        let binary = which("docker-registry").unwrap_or_else(|| {
+        let binary = which(&["docker-registry"]).unwrap_or_else(|| {
             panic!(
                 "`docker-registry` is not on PATH: these tests need a real OCI registry. \
                  Install it with scripts/install-registry.sh (scripts/test.sh runs every \
@@ -105,21 +101,10 @@ impl Registry {
     }
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    })
-}
-
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
 /// What one tag points to.
 #[derive(Debug, Clone, Default)]
 pub struct Seed {
+    /// The tag.
     pub tag: String,
     /// The config's `created` (for an index: every child's).
     pub created: Option<String>,
@@ -135,6 +120,7 @@ pub struct Seed {
 }
 
 impl Seed {
+    /// A single `linux/amd64` image tagged `tag`.
     pub fn new(tag: &str) -> Seed {
         Seed {
             tag: tag.into(),
@@ -142,26 +128,32 @@ impl Seed {
         }
     }
 
+    /// Sets the config's `created`.
     pub fn created(mut self, t: &str) -> Seed {
         self.created = Some(t.into());
         self
     }
 
+    /// Makes it an index over these `os/arch[/variant]` platforms.
     pub fn platforms(mut self, p: &[&'static str]) -> Seed {
         self.platforms = p.to_vec();
         self
     }
 
+    /// Adds an annotation to the manifest or index.
     pub fn annotation(mut self, k: &str, v: &str) -> Seed {
         self.annotations.insert(k.into(), v.into());
         self
     }
 
+    /// Adds an annotation to each index entry.
     pub fn entry_annotation(mut self, k: &str, v: &str) -> Seed {
         self.entry_annotations.insert(k.into(), v.into());
         self
     }
 
+    /// Makes it a non-image artifact with this config media type and
+    /// `artifactType`.
     pub fn artifact(mut self, config_type: &'static str, artifact_type: &'static str) -> Seed {
         self.artifact = Some((config_type, artifact_type));
         self
@@ -171,6 +163,7 @@ impl Seed {
 /// Blobs and manifests of a repository, ready to push or write.
 #[derive(Debug, Default)]
 pub struct Content {
+    /// Config and layer blobs, by digest.
     pub blobs: BTreeMap<String, Vec<u8>>,
     /// Untagged manifests (index children), by digest.
     pub children: Vec<(String, Vec<u8>, &'static str)>,
@@ -179,6 +172,7 @@ pub struct Content {
 }
 
 impl Content {
+    /// The digest of the manifest or index tagged `tag`.
     pub fn digest_of(&self, tag: &str) -> String {
         self.tagged
             .iter()
@@ -241,6 +235,7 @@ impl Content {
         m.to_string().into_bytes()
     }
 
+    /// Adds the manifests and blobs of `seed`.
     pub fn add(&mut self, seed: &Seed) {
         if seed.platforms.is_empty() {
             let bytes = self.manifest(seed, "linux/amd64", &seed.annotations);
@@ -274,6 +269,7 @@ impl Content {
         self.tagged.push((seed.tag.clone(), digest, bytes, INDEX));
     }
 
+    /// The content of `seeds`.
     pub fn from_seeds(seeds: &[Seed]) -> Content {
         let mut c = Content::default();
         for s in seeds {
@@ -362,6 +358,7 @@ pub fn value<T: serde::Serialize>(t: &T) -> Value {
 /// the HTTP requests passing through it, by method and path (without the
 /// query). Discovery only sends bodiless GET/HEAD requests, so request
 /// lines are found by scanning what clients send.
+#[derive(Debug)]
 pub struct CountingProxy {
     /// `127.0.0.1:PORT`.
     pub addr: String,

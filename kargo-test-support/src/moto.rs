@@ -1,12 +1,12 @@
-//! Test support (feature `test-support`, not semver-stable): moto's server
-//! on a free loopback port, a real implementation of the ECR and STS APIs,
-//! with its request recorder to count the calls that reached it.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! moto's server on a free loopback port, a real implementation of the
+//! ECR and STS APIs, with its request recorder to count the calls that
+//! reached it.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::process::{free_port, which};
 
 /// A `moto_server` process, killed on drop.
 #[derive(Debug)]
@@ -31,12 +31,7 @@ fn binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("KARGO_MOTO_SERVER") {
         return Some(PathBuf::from(path));
     }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("moto_server"))
-            .find(|p| p.is_file())
-    });
-    on_path.or_else(|| {
+    which(&["moto_server"]).or_else(|| {
         let data = std::env::var_os("XDG_DATA_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
@@ -56,10 +51,7 @@ impl Moto {
                  scripts/install-*.sh), or name it in KARGO_MOTO_SERVER."
             )
         });
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let dir = tempfile::tempdir().expect("a temporary directory");
         let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -1,13 +1,11 @@
-//! Test fixtures: bare repositories made with the real git CLI, and a
-//! smart-HTTP server (`git http-backend` behind a tiny CGI bridge on
-//! 127.0.0.1) that requires basic auth.
+//! A smart-HTTP git server: `git http-backend` behind a tiny CGI bridge
+//! on a loopback address, requiring basic auth.
 //!
-//! The HTTP server is a std `TcpListener` with a thread per connection. It
+//! The server is a std `TcpListener` with a thread per connection. It
 //! answers requests without the expected `Authorization` header with 401,
 //! runs `git http-backend` for the others (request body de-chunked and
 //! passed on stdin, CGI headers turned into the HTTP status line), and
 //! closes the connection after each response.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -15,62 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-/// Runs git with an isolated config in `dir`, panicking on failure.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@example.com")
-        .env("GIT_COMMITTER_NAME", "Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A bare repository `name.git` under `root` whose `main` holds `files`
-/// (path, content) in one commit, plus tag `v1`.
-pub fn bare_repo(root: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let bare = root.join(format!("{name}.git"));
-    std::fs::create_dir_all(&bare).unwrap();
-    git(&bare, &["init", "-q", "--bare", "--initial-branch=main"]);
-    let seed = root.join(format!("{name}-seed"));
-    std::fs::create_dir_all(&seed).unwrap();
-    git(&seed, &["init", "-q", "--initial-branch=main"]);
-    for (path, content) in files {
-        let p = seed.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
-    }
-    git(&seed, &["add", "-A"]);
-    git(&seed, &["commit", "-q", "-m", "seed"]);
-    git(&seed, &["tag", "-a", "v1", "-m", "v1"]);
-    git(&seed, &["push", "-q", bare.to_str().unwrap(), "main", "v1"]);
-    std::fs::remove_dir_all(&seed).unwrap();
-    bare
-}
-
-/// Clones `repo` into `dest` with the git CLI.
-pub fn clone(repo: &Path, dest: &Path) {
-    let (repo, dest) = (repo.to_str().unwrap(), dest.to_str().unwrap());
-    git(Path::new("."), &["clone", "-q", repo, dest]);
-}
-
-/// `file://` URL of a path.
-pub fn file_url(path: &Path) -> String {
-    format!("file://{}", path.display())
-}
+use base64::Engine as _;
 
 /// A running smart-HTTP server serving the bare repositories under a root.
+#[derive(Debug)]
 pub struct HttpServer {
+    /// The port it listens on.
     pub port: u16,
     /// The address it listens on.
     pub ip: String,
@@ -80,7 +28,7 @@ pub struct HttpServer {
 }
 
 /// What a server does with an authorised request.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 enum Behaviour {
     /// Runs `git http-backend` on the repositories under this root.
     Serve(PathBuf),
@@ -98,7 +46,7 @@ impl HttpServer {
     /// Serves `root` on the loopback address `ip`, requiring basic auth
     /// with `user`/`password`.
     pub fn start_at(ip: &str, root: &Path, user: &str, password: &str) -> HttpServer {
-        let expected = format!("Basic {}", base64(&format!("{user}:{password}")));
+        let expected = basic(user, password);
         HttpServer::spawn(ip, Behaviour::Serve(root.to_owned()), Some(expected))
     }
 
@@ -109,8 +57,8 @@ impl HttpServer {
     }
 
     fn spawn(ip: &str, behaviour: Behaviour, expected: Option<String>) -> HttpServer {
-        let listener = TcpListener::bind((ip, 0)).unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let listener = TcpListener::bind((ip, 0)).expect("bind a loopback port");
+        let port = listener.local_addr().expect("the listening address").port();
         let seen_auth = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&seen_auth);
         std::thread::spawn(move || {
@@ -142,13 +90,16 @@ impl HttpServer {
 
     /// How many requests it received.
     pub fn requests(&self) -> usize {
-        self.seen_auth.lock().unwrap().len()
+        self.seen_auth.lock().expect("the request log").len()
     }
 
     /// Whether any request carried the basic-auth header of `user`/`password`.
     pub fn saw_credentials(&self, user: &str, password: &str) -> bool {
-        let header = format!("Basic {}", base64(&format!("{user}:{password}")));
-        self.seen_auth.lock().unwrap().contains(&header)
+        let header = basic(user, password);
+        self.seen_auth
+            .lock()
+            .expect("the request log")
+            .contains(&header)
     }
 }
 
@@ -209,7 +160,7 @@ fn serve(
     }
     seen_auth
         .lock()
-        .unwrap()
+        .expect("the request log")
         .push(header("authorization").unwrap_or_default());
     let root = match behaviour {
         Behaviour::Serve(root) => root,
@@ -297,24 +248,8 @@ fn serve(
     out.flush()
 }
 
-fn base64(input: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = input.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+/// `Basic BASE64(user:password)`.
+fn basic(user: &str, password: &str) -> String {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {encoded}")
 }
