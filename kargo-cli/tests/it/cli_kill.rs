@@ -28,8 +28,8 @@ use kargo_test_support::{PipelineWorld, STAGES, layout_with_tags};
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use serde_json::Value;
 
-use crate::git_server::HttpServer;
 use crate::support::{credential_secret, kargo_bin, write};
+use kargo_test_support::git_server::HttpServer;
 
 /// The seed the suite runs with.
 const DEFAULT_SEED: u64 = 21;
