@@ -9,4 +9,6 @@ mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
 mod pr_steps;
+#[cfg(all(feature = "kustomize", feature = "helm"))]
+mod render_steps;
 mod state_steps;
