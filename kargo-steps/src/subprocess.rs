@@ -32,6 +32,7 @@ pub(crate) struct Finished {
     pub(crate) stdout: String,
     /// Whether standard output went beyond its cap (and `stdout` ends
     /// with a note saying how much was dropped).
+    #[cfg_attr(not(any(feature = "kustomize", feature = "helm")), allow(dead_code))]
     pub(crate) stdout_truncated: bool,
     /// Standard error, lossily decoded, capped.
     pub(crate) stderr: String,

@@ -20,7 +20,8 @@ impl Step for HelmTemplate {
             let abs = ctx.workspace.resolve(file)?;
             if abs.is_file() {
                 values_files.push(abs);
-            } else if !(config.ignore_missing_value_files && !abs.exists()) {
+            } else if abs.exists() || !config.ignore_missing_value_files {
+                // Only a file that does not exist at all may be skipped.
                 return Err(StepError::failed(format!(
                     "{KIND}: `valuesFiles[{i}]` `{file}` is not a file in the work directory"
                 )));

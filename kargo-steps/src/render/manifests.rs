@@ -65,6 +65,8 @@ struct RawObjectMeta {
     namespace: String,
 }
 
+// `group` and `version` serve kustomize's file names.
+#[cfg_attr(not(feature = "kustomize"), allow(dead_code))]
 impl Meta {
     /// Reads a document's identity; `None` when it is not a YAML mapping
     /// with string fields where they are expected.
