@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::{
     Config, HelmTemplate, KIND, OutLayout, Resolved, TOOL, args, collect_tree, flat_files,
 };
+use crate::edit::blocking;
 use crate::render::{self, Invocation, process_env};
 
 #[async_trait]
@@ -74,22 +75,26 @@ impl Step for HelmTemplate {
         };
         let stdout = render::run(ctx, &TOOL, "helm template", invocation(args(&resolved))).await?;
 
-        let write_error = |e: String| {
-            StepError::terminal(format!("{KIND}: cannot write `{}`: {e}", config.out_path))
-        };
-        if to_file {
-            render::write_file(ctx, KIND, &config.out_path, stdout.as_bytes())?;
-        } else if layout == OutLayout::Flat {
-            let files = flat_files(&stdout).map_err(write_error)?;
-            render::write_files(ctx, KIND, &config.out_path, files)?;
-        } else {
-            // Helm creates the directory only when it writes a file.
-            let files = match rendered.exists() {
-                true => collect_tree(&rendered).map_err(|e| write_error(e.to_string()))?,
-                false => Vec::new(),
+        let workspace = ctx.workspace.clone();
+        let out_path = config.out_path.clone();
+        blocking(move || {
+            let write_error =
+                |e: String| StepError::terminal(format!("{KIND}: cannot write `{out_path}`: {e}"));
+            let files = if to_file {
+                return render::write_file(&workspace, KIND, &out_path, stdout.as_bytes());
+            } else if layout == OutLayout::Flat {
+                flat_files(&stdout).map_err(write_error)?
+            } else if rendered.exists() {
+                collect_tree(&rendered).map_err(|e| write_error(e.to_string()))?
+            } else {
+                // Helm creates the directory only when it writes a file.
+                Vec::new()
             };
-            render::write_files(ctx, KIND, &config.out_path, files)?;
-        }
+            render::write_files(&workspace, KIND, &out_path, files)
+        })
+        .await?;
+        // The temporary homes (and Helm's rendered tree) go now.
+        drop(home);
         Ok(StepOutcome::succeeded())
     }
 }

@@ -3,6 +3,7 @@ use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
 use super::{Config, KIND, KustomizeBuild, TOOL, args, files};
+use crate::edit::blocking;
 use crate::render::{self, HELM_ENV_VAR, Invocation, process_env};
 
 #[async_trait]
@@ -38,15 +39,19 @@ impl Step for KustomizeBuild {
             },
         )
         .await?;
-        if render::out_path_is_file(&config.out_path) {
-            render::write_file(ctx, KIND, &config.out_path, stdout.as_bytes())?;
-        } else {
+        let workspace = ctx.workspace.clone();
+        blocking(move || {
+            let out_path = &config.out_path;
+            if render::out_path_is_file(out_path) {
+                return render::write_file(&workspace, KIND, out_path, stdout.as_bytes());
+            }
             let format = config.output_format.unwrap_or_default();
             let files = files(&stdout, format).map_err(|e| {
-                StepError::terminal(format!("{KIND}: cannot write `{}`: {e}", config.out_path))
+                StepError::terminal(format!("{KIND}: cannot write `{out_path}`: {e}"))
             })?;
-            render::write_files(ctx, KIND, &config.out_path, files)?;
-        }
+            render::write_files(&workspace, KIND, out_path, files)
+        })
+        .await?;
         Ok(StepOutcome::succeeded())
     }
 }

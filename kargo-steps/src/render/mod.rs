@@ -8,6 +8,7 @@ pub(crate) mod manifests;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use kargo_core::Workspace;
 use kargo_core::step::{StepContext, StepError};
 use tracing::Instrument;
 
@@ -165,18 +166,19 @@ pub(crate) fn out_path_is_file(out_path: &str) -> bool {
 /// Writes `files` (paths relative to `out_path`, contents) under
 /// `out_path` in the work directory, each atomically, creating
 /// directories. Every destination is resolved through the workspace (no
-/// symlink leads out of it) before anything is written.
+/// symlink leads out of it) before anything is written. Blocking: call it
+/// through [`crate::edit::blocking`].
 pub(crate) fn write_files(
-    ctx: &StepContext,
+    workspace: &Workspace,
     kind: &str,
     out_path: &str,
     files: Vec<(PathBuf, Vec<u8>)>,
 ) -> Result<(), StepError> {
-    let root = ctx.workspace.resolve(out_path)?;
+    let root = workspace.resolve(out_path)?;
     let mut resolved = Vec::with_capacity(files.len());
     for (rel, contents) in files {
         let shown = Path::new(out_path).join(&rel);
-        resolved.push((ctx.workspace.resolve(&shown)?, shown, contents));
+        resolved.push((workspace.resolve(&shown)?, shown, contents));
     }
     let write_error = |shown: &Path, e: std::io::Error| {
         StepError::terminal(format!("{kind}: cannot write `{}`: {e}", shown.display()))
@@ -192,14 +194,15 @@ pub(crate) fn write_files(
 }
 
 /// Writes `contents` to the file `out_path` in the work directory,
-/// atomically, creating its directory.
+/// atomically, creating its directory. Blocking: call it through
+/// [`crate::edit::blocking`].
 pub(crate) fn write_file(
-    ctx: &StepContext,
+    workspace: &Workspace,
     kind: &str,
     out_path: &str,
     contents: &[u8],
 ) -> Result<(), StepError> {
-    let abs = ctx.workspace.resolve(out_path)?;
+    let abs = workspace.resolve(out_path)?;
     let write_error =
         |e: std::io::Error| StepError::terminal(format!("{kind}: cannot write `{out_path}`: {e}"));
     if let Some(dir) = abs.parent() {
