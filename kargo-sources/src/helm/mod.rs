@@ -169,7 +169,7 @@ pub fn version_matches<S: AsRef<str>>(
     let constraint = constraint_of(subscription)?;
     Ok(versions.iter().any(|v| {
         Version::parse(v.as_ref(), false)
-            .is_some_and(|v| constraint.as_ref().is_none_or(|c| c.matches(&v)))
+            .is_ok_and(|v| constraint.as_ref().is_none_or(|c| c.matches(&v)))
     }))
 }
 

@@ -289,7 +289,7 @@ impl Selector {
             ImageSelectionStrategy::SemVer => {
                 self.tag_allowed(tag)
                     && Version::parse(tag, self.strict_semvers)
-                        .is_some_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
+                        .is_ok_and(|v| self.constraint.as_ref().is_none_or(|c| c.matches(&v)))
             }
             ImageSelectionStrategy::Lexical | ImageSelectionStrategy::NewestBuild => {
                 self.tag_allowed(tag)
