@@ -20,7 +20,10 @@
 //! configuration; `oci` (default) adds `oci-push` and `oci-download`
 //! (registries through oci-client); `argocd` (default) adds
 //! `argocd-update` and `argocd-wait` (Argo CD's REST API, server from
-//! `ARGOCD_SERVER`; see module `argocd`).
+//! `ARGOCD_SERVER`; see module `argocd`); `kustomize` (default) adds
+//! `kustomize-build` and `helm` (default) adds `helm-template`, which run
+//! the `kustomize` and `helm` binaries found on the host (modules
+//! `kustomize_build` and `helm_template`).
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -34,16 +37,22 @@
 
 #[cfg(feature = "argocd")]
 pub mod argocd;
+#[cfg(any(feature = "terraform", feature = "kustomize", feature = "helm"))]
+mod binary;
 pub mod compose_output;
 pub mod fail;
 pub mod file_write;
 pub mod fs;
 #[cfg(feature = "git")]
 pub mod git;
+#[cfg(feature = "helm")]
+pub mod helm_template;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "http")]
 pub mod http_download;
+#[cfg(feature = "kustomize")]
+pub mod kustomize_build;
 #[cfg(feature = "oci")]
 mod oci;
 #[cfg(feature = "oci")]
@@ -52,7 +61,14 @@ pub mod oci_download;
 pub mod oci_push;
 #[cfg(feature = "process")]
 pub mod process_step;
-#[cfg(any(feature = "terraform", feature = "process"))]
+#[cfg(any(feature = "kustomize", feature = "helm"))]
+mod render;
+#[cfg(any(
+    feature = "terraform",
+    feature = "process",
+    feature = "kustomize",
+    feature = "helm"
+))]
 mod subprocess;
 #[cfg(all(test, feature = "http"))]
 mod test_support;
@@ -62,6 +78,8 @@ pub use argocd::{ArgoCdUpdate, ArgoCdWait};
 pub use compose_output::ComposeOutput;
 pub use fail::Fail;
 pub use file_write::FileWrite;
+#[cfg(feature = "helm")]
+pub use helm_template::HelmTemplate;
 #[cfg(feature = "http")]
 pub use http::Http;
 #[cfg(feature = "http")]
@@ -102,6 +120,8 @@ pub use hcl_update::HclUpdate;
 pub use helm_update_chart::HelmUpdateChart;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
+#[cfg(feature = "kustomize")]
+pub use kustomize_build::KustomizeBuild;
 pub use kustomize_set_image::KustomizeSetImage;
 pub use set_freight_alias::SetFreightAlias;
 pub use set_metadata::SetMetadata;
@@ -175,10 +195,15 @@ fn register_file_steps(registry: &mut StepRegistry) {
 }
 
 /// Registers `helm-update-chart`, `kustomize-set-image`, `tar`, `untar`,
-/// `set-metadata` and `set-freight-alias`.
+/// `set-metadata` and `set-freight-alias`, and (with their features)
+/// `kustomize-build` and `helm-template`.
 fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
     registry.replace(helm_update_chart::KIND, HelmUpdateChart);
     registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
+    #[cfg(feature = "kustomize")]
+    registry.replace(kustomize_build::KIND, KustomizeBuild::new());
+    #[cfg(feature = "helm")]
+    registry.replace(helm_template::KIND, HelmTemplate::new());
     registry.replace(tar::KIND, Tar);
     registry.replace(untar::KIND, Untar);
     registry.replace(set_metadata::KIND, SetMetadata);

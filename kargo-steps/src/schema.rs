@@ -156,6 +156,18 @@ const RULES: &[(&str, &[&[Rule]])] = &[
         &[&[("repoURL", NonEmpty), ("provider", OneOf(PR_PROVIDERS))]],
     ),
     (
+        "helm-template",
+        &[&[
+            ("path", NonEmpty),
+            ("outPath", NonEmpty),
+            ("outLayout", OneOf(&["helm", "flat"])),
+            ("releaseName", NonEmpty),
+            ("valuesFiles[]", NonEmpty),
+            ("setValues[].key", NonEmpty),
+            ("apiVersions[]", NonEmpty),
+        ]],
+    ),
+    (
         "helm-update-chart",
         &[&[
             ("path", NonEmpty),
@@ -191,6 +203,15 @@ const RULES: &[(&str, &[&[Rule]])] = &[
     ),
     ("json-parse", &[PARSE]),
     ("json-update", &[UPDATE]),
+    (
+        "kustomize-build",
+        &[&[
+            ("path", NonEmpty),
+            ("outPath", NonEmpty),
+            ("outputFormat", OneOf(&["kargo", "kustomize"])),
+            ("plugin.helm.apiVersions[]", NonEmpty),
+        ]],
+    ),
     (
         "kustomize-set-image",
         &[&[("path", NonEmpty), ("images[].image", NonEmpty)]],

@@ -30,6 +30,10 @@ pub(crate) struct Finished {
     pub(crate) code: Option<i32>,
     /// Standard output, lossily decoded, capped.
     pub(crate) stdout: String,
+    /// Whether standard output went beyond its cap (and `stdout` ends
+    /// with a note saying how much was dropped).
+    #[cfg_attr(not(any(feature = "kustomize", feature = "helm")), allow(dead_code))]
+    pub(crate) stdout_truncated: bool,
     /// Standard error, lossily decoded, capped.
     pub(crate) stderr: String,
 }
@@ -100,10 +104,12 @@ pub(crate) async fn run(
     let status = status.map_err(Interrupted::Spawn)?;
     // The leader has exited and been reaped; its group id may be reused.
     group.disarm();
+    let (stdout, stdout_dropped) = stdout;
     Ok(Finished {
         code: status.code(),
         stdout,
-        stderr,
+        stdout_truncated: stdout_dropped > 0,
+        stderr: stderr.0,
     })
 }
 
@@ -131,11 +137,16 @@ impl Drop for GroupGuard {
 }
 
 /// Reads `reader` to its end, keeping `cap` bytes (the first ones, or the
-/// last ones with `tail`), and notes how many bytes were dropped. Read
-/// errors end the capture quietly: what was read is still worth showing.
-async fn read_capped<R: AsyncRead + Unpin>(reader: Option<R>, cap: usize, tail: bool) -> String {
+/// last ones with `tail`), and notes how many bytes were dropped (in the
+/// text, and as the count returned with it). Read errors end the capture
+/// quietly: what was read is still worth showing.
+async fn read_capped<R: AsyncRead + Unpin>(
+    reader: Option<R>,
+    cap: usize,
+    tail: bool,
+) -> (String, u64) {
     let Some(mut reader) = reader else {
-        return String::new();
+        return (String::new(), 0);
     };
     let mut kept = Vec::new();
     let mut dropped: u64 = 0;
@@ -160,11 +171,12 @@ async fn read_capped<R: AsyncRead + Unpin>(reader: Option<R>, cap: usize, tail: 
         }
     }
     let text = String::from_utf8_lossy(&kept).into_owned();
-    match (dropped, tail) {
+    let text = match (dropped, tail) {
         (0, _) => text,
         (n, true) => format!("[... {n} earlier bytes of output dropped]\n{text}"),
         (n, false) => format!("{text}\n[... {n} more bytes of output dropped]\n"),
-    }
+    };
+    (text, dropped)
 }
 
 #[cfg(test)]

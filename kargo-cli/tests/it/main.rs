@@ -13,6 +13,7 @@ mod cli_manifest_steps;
 mod cli_pipeline;
 mod cli_postgres;
 mod cli_pr;
+mod cli_render_steps;
 mod cli_run;
 mod cli_serve;
 mod cli_terraform;

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
@@ -11,6 +10,7 @@ use kargo_core::Workspace;
 
 use super::Error;
 use super::process::{self, Invocation};
+use crate::binary::{find, is_executable, on_path};
 
 /// The environment variable naming the binary.
 pub(crate) const ENV_VAR: &str = "KARGO_TERRAFORM";
@@ -45,51 +45,13 @@ pub(crate) fn locate(
             ),
         });
     }
-    if let Some(name) = env(ENV_VAR).filter(|s| !s.is_empty()) {
-        return find(&name, &path_var).ok_or_else(|| Error::NotFound {
-            searched: format!(
-                "{ENV_VAR}=`{}`{}",
-                name.to_string_lossy(),
-                on_path(&name, &path_var)
-            ),
-        });
-    }
-    for name in ["tofu", "terraform"] {
-        if let Some(found) = find(name.as_ref(), &path_var) {
-            return Ok(found);
-        }
-    }
-    Err(Error::NotFound {
-        searched: format!(
-            "the config's `binary` (not set), {ENV_VAR} (not set), and `tofu` and `terraform` on PATH `{}`",
-            path_var.to_string_lossy()
-        ),
-    })
-}
-
-/// " on PATH `...`" for bare names, "" for paths.
-fn on_path(name: &std::ffi::OsStr, path_var: &std::ffi::OsStr) -> String {
-    if Path::new(name).components().count() == 1 && !Path::new(name).is_absolute() {
-        format!(" on PATH `{}`", path_var.to_string_lossy())
-    } else {
-        String::new()
-    }
-}
-
-/// A name with a `/` is a path; a bare name is looked up in `path_var`.
-fn find(name: &std::ffi::OsStr, path_var: &std::ffi::OsStr) -> Option<PathBuf> {
-    let candidate = Path::new(name);
-    if candidate.components().count() > 1 || candidate.is_absolute() {
-        return is_executable(candidate).then(|| candidate.to_owned());
-    }
-    std::env::split_paths(path_var)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join(candidate))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    crate::binary::locate_from_env(
+        "the config's `binary` (not set), ",
+        ENV_VAR,
+        &["tofu", "terraform"],
+        env,
+    )
+    .map_err(|searched| Error::NotFound { searched })
 }
 
 type VersionKey = (PathBuf, Option<SystemTime>);
@@ -156,6 +118,8 @@ pub(crate) async fn checked(path: PathBuf, env: &[(String, String)]) -> Result<B
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     struct Fixture {

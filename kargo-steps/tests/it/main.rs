@@ -9,6 +9,8 @@ mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
 mod pr_steps;
+#[cfg(all(feature = "kustomize", feature = "helm"))]
+mod render_steps;
 mod state_steps;
 
 use kargo_core::Workspace;
