@@ -311,10 +311,28 @@ impl Evaluator {
     /// read from that document as expr-lang reads them when Kargo runs it
     /// on the document: a name the document lacks is `nil`.
     pub fn eval_expression(&self, expression: &str, scope: &Scope) -> Result<Value, ExprError> {
+        let mut results = self.eval_expressions(&[expression], scope);
+        results.remove(0)
+    }
+
+    /// [`eval_expression`](Self::eval_expression) for several expressions
+    /// in one scope, converted once for all of them; one result per
+    /// expression, in order.
+    pub fn eval_expressions(
+        &self,
+        expressions: &[&str],
+        scope: &Scope,
+    ) -> Vec<Result<Value, ExprError>> {
         let doc_mode = scope.extra.contains_key("$env");
-        self.expression_in(expression, &self.context(scope), doc_mode)
-            .map(|(value, _)| value)
-            .map_err(|m| ExprError::new(expression, m))
+        let context = self.context(scope);
+        expressions
+            .iter()
+            .map(|expression| {
+                self.expression_in(expression, &context, doc_mode)
+                    .map(|(value, _)| value)
+                    .map_err(|m| ExprError::new(expression, m))
+            })
+            .collect()
     }
 
     /// Checks that a bare expression parses, without evaluating it (what

@@ -156,4 +156,18 @@ impl StepContext {
         scope.extra.extend(extra);
         self.evaluator.eval_expression(expression, &scope)
     }
+
+    /// Evaluates several bare expressions in one scope, with `extra` added
+    /// as top-level variables: the scope's values are converted once for
+    /// all of them (a parse step's document may be large). One result per
+    /// expression, in order.
+    pub fn eval_expressions(
+        &self,
+        expressions: &[&str],
+        extra: Map<String, Value>,
+    ) -> Vec<Result<Value, ExprError>> {
+        let mut scope = self.scope.clone();
+        scope.extra.extend(extra);
+        self.evaluator.eval_expressions(expressions, &scope)
+    }
 }

@@ -413,27 +413,21 @@ pub(crate) async fn run_parse(
         reader(&src).map_err(|e| StepError::terminal(format!("{kind}: `{shown}`: {e}")))
     })
     .await?;
-    let mut extra = match &doc {
-        Value::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    extra
-        .entry("outputs".to_owned())
-        .or_insert_with(|| doc.clone());
     // `$env` is the whole document, whatever its root: a map, a list or a
-    // scalar (`$env[0].name`, `$env`).
-    extra.insert("$env".to_owned(), doc.clone());
+    // scalar (`$env[0].name`, `$env`). With it set, a bare name is read
+    // from it, so the document is kept once, not again per top-level key.
+    let extra = Map::from_iter([("$env".to_owned(), doc)]);
+    let expressions: Vec<&str> = outputs.iter().map(|o| o.from_expression.as_str()).collect();
+    let values = ctx.eval_expressions(&expressions, extra);
     let mut result = Map::new();
-    for output in outputs {
-        let value = ctx
-            .eval_expression(&output.from_expression, extra.clone())
-            .map_err(|e| {
-                StepError::terminal(format!(
-                    "{kind}: `{path}`: cannot evaluate `{}` for output `{}`: {e}",
-                    output.from_expression, output.name
-                ))
-            })?;
-        result.insert(output.name, value);
+    for (output, value) in outputs.iter().zip(values) {
+        let value = value.map_err(|e| {
+            StepError::terminal(format!(
+                "{kind}: `{path}`: cannot evaluate `{}` for output `{}`: {e}",
+                output.from_expression, output.name
+            ))
+        })?;
+        result.insert(output.name.clone(), value);
     }
     Ok(StepOutcome::succeeded().with_outputs(result))
 }
