@@ -51,19 +51,10 @@ impl ProcessLocks {
     }
 }
 
-/// `key` as a file name: letters, digits, `-` and `.` kept, every other
-/// byte as `%XX`, so distinct keys never share a file.
+/// `key` as a file name: percent-encoded (kargo-core's URL segment
+/// encoding keeps no `/`), so distinct keys never share a file.
 fn file_name(key: &str) -> String {
-    let mut name = String::with_capacity(key.len() + 5);
-    for b in key.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
-            name.push(char::from(b));
-        } else {
-            name.push_str(&format!("%{b:02X}"));
-        }
-    }
-    name.push_str(".lock");
-    name
+    format!("{}.lock", kargo_core::urls::percent_encode(key))
 }
 
 #[cfg(test)]
