@@ -5,6 +5,8 @@ mod archive_steps;
 mod argocd_steps;
 mod file_steps;
 mod git_steps;
+#[cfg(feature = "helm")]
+mod helm_steps;
 mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
