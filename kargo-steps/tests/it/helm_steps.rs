@@ -199,7 +199,8 @@ async fn a_pinned_version_from_an_http_repository_is_written_locked_and_download
     );
     assert_eq!(
         read(dir.path(), "testchart/Chart.yaml"),
-        chart_yaml.replace("'>=0.0.1'", "0.1.0")
+        chart_yaml.replace("'>=0.0.1'", "'0.1.0'"),
+        "the version is written with the quoting it had"
     );
     assert_eq!(archives(dir.path(), "testchart"), ["examplechart-0.1.0.tgz"]);
     assert_eq!(
@@ -411,15 +412,15 @@ async fn local_dependencies_are_packaged_or_checked_and_removals_are_listed() {
         ["lib-1.2.3.tgz", "vendored", "vendored-0.9.0.tgz"],
         "a removed dependency's archive goes; a vendored chart's archive stays"
     );
-    insta::assert_snapshot!(read(dir.path(), "app/Chart.lock").lines().take(7).collect::<Vec<_>>().join("\n"), @r"
+    insta::assert_snapshot!(read(dir.path(), "app/Chart.lock").lines().take(7).collect::<Vec<_>>().join("\n"), @r#"
     dependencies:
     - name: lib
       repository: file://../lib
       version: 1.2.3
     - name: vendored
-      repository: \"\"
+      repository: ""
       version: '>=1'
-    ");
+    "#);
 
     // A vendored chart outside its range fails, as Helm's check does.
     std::fs::write(
