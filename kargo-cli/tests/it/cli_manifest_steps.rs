@@ -86,12 +86,16 @@ fn a_template_with_the_manifest_and_state_steps_succeeds() {
     write(
         &work,
         "app/chart/Chart.yaml",
-        &format!("apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: redis\n  repository: {chart_repo}\n  version: 17.0.0 # cache\n"),
+        &format!(
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: redis\n  repository: {chart_repo}\n  version: 17.0.0 # cache\n"
+        ),
     );
     write(
         &work,
         "app/chart/Chart.lock",
-        &format!("dependencies:\n- name: redis\n  repository: {chart_repo}\n  version: 17.0.0\ndigest: sha256:0\ngenerated: \"2024-01-01T00:00:00Z\"\n"),
+        &format!(
+            "dependencies:\n- name: redis\n  repository: {chart_repo}\n  version: 17.0.0\ndigest: sha256:0\ngenerated: \"2024-01-01T00:00:00Z\"\n"
+        ),
     );
     let freight = write(
         dir.path(),

@@ -108,7 +108,10 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self {
             Error::Http { source, .. } => {
-                source.is_connect() || source.is_timeout() || source.is_request() || source.is_body()
+                source.is_connect()
+                    || source.is_timeout()
+                    || source.is_request()
+                    || source.is_body()
             }
             Error::Status { status, .. } => *status == 429 || *status >= 500,
             Error::Oci(e) => e.is_temporary(),
@@ -346,8 +349,13 @@ impl ChartSource {
             url: url.to_owned(),
             reason: format!("not a URL, nor a path under `{repo_url}`"),
         })?;
-        self.get(repo_url, resolved.as_str(), insecure_skip_tls_verify, max_bytes)
-            .await
+        self.get(
+            repo_url,
+            resolved.as_str(),
+            insecure_skip_tls_verify,
+            max_bytes,
+        )
+        .await
     }
 
     /// The versions of the OCI chart `repo_url`
@@ -547,9 +555,7 @@ mod tests {
 
     #[test]
     fn relative_chart_urls_join_the_repository_path_as_helm_joins_them() {
-        let resolve = |repo: &str, url: &str| {
-            resolve_chart_url(repo, url).map(|u| u.to_string())
-        };
+        let resolve = |repo: &str, url: &str| resolve_chart_url(repo, url).map(|u| u.to_string());
         for (repo, url, want) in [
             (
                 "https://example.com/repo",

@@ -169,8 +169,10 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         match self.root() {
             Error::Registry { source, .. } => {
-                matches!(source, oci_client::errors::OciDistributionError::RequestError(_))
-                    || repo::is_transient(source)
+                matches!(
+                    source,
+                    oci_client::errors::OciDistributionError::RequestError(_)
+                ) || repo::is_transient(source)
             }
             _ => false,
         }

@@ -142,8 +142,11 @@ mod tests {
         let work = tempfile::tempdir().unwrap();
         let dir = work.path().join("lib");
         std::fs::create_dir_all(dir.join("templates")).unwrap();
-        std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: lib\nversion: 1.2.0\n")
-            .unwrap();
+        std::fs::write(
+            dir.join("Chart.yaml"),
+            "apiVersion: v2\nname: lib\nversion: 1.2.0\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("templates/a.yaml"), "a: 1\n").unwrap();
         std::fs::write(dir.join("notes.bak"), "x").unwrap();
         std::fs::write(dir.join(".helmignore"), "*.bak\n").unwrap();

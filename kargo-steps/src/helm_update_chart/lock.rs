@@ -99,7 +99,10 @@ pub(super) fn requirements(doc: &Value) -> Result<Option<Vec<Requirement>>, Inva
     for (i, dep) in deps.iter().enumerate() {
         let key = format!("dependencies.{i}");
         let Value::Object(dep) = dep else {
-            return Err(invalid(key, "must be a map (Helm refuses empty or null entries)"));
+            return Err(invalid(
+                key,
+                "must be a map (Helm refuses empty or null entries)",
+            ));
         };
         let tags = match dep.get("tags") {
             None | Some(Value::Null) => Vec::new(),
@@ -142,7 +145,10 @@ pub(super) fn requirements(doc: &Value) -> Result<Option<Vec<Requirement>>, Inva
         {
             return Err(invalid(
                 format!("{key}.alias"),
-                format!("dependency {:?} has disallowed characters in the alias", req.name),
+                format!(
+                    "dependency {:?} has disallowed characters in the alias",
+                    req.name
+                ),
             ));
         }
         let unique = if req.alias.is_empty() {
@@ -345,10 +351,10 @@ pub(super) fn digest(requirements: &[Requirement], locked: &[Locked]) -> String 
 /// other than a string: null, a boolean, a number, a timestamp.
 fn resolves_to_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No",
-        "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off",
-        "OFF", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-        ".nan", ".NaN", ".NAN", "<<",
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
     ];
     if WORDS.contains(&s) {
         return true;
@@ -380,7 +386,9 @@ fn resolves_to_non_string(s: &str) -> bool {
             None => all(mantissa, |c| c.is_ascii_digit()),
         };
         let exponent_ok = exponent.is_none_or(|e| {
-            all(e.strip_prefix(['+', '-']).unwrap_or(e), |c| c.is_ascii_digit())
+            all(e.strip_prefix(['+', '-']).unwrap_or(e), |c| {
+                c.is_ascii_digit()
+            })
         });
         mantissa_ok && exponent_ok
     };
@@ -680,8 +688,16 @@ mod tests {
 
     #[test]
     fn changes_are_kargos_updates_additions_and_removals() {
-        let before = locked(&[("a", "r", "1.0.0"), ("b", "r", "2.0.0"), ("c", "r", "3.0.0")]);
-        let after = locked(&[("a", "r", "1.1.0"), ("c", "r", "3.0.0"), ("d", "r", "4.0.0")]);
+        let before = locked(&[
+            ("a", "r", "1.0.0"),
+            ("b", "r", "2.0.0"),
+            ("c", "r", "3.0.0"),
+        ]);
+        let after = locked(&[
+            ("a", "r", "1.1.0"),
+            ("c", "r", "3.0.0"),
+            ("d", "r", "4.0.0"),
+        ]);
         let changes = compare(&before, &after);
         assert_eq!(
             changes.into_iter().collect::<Vec<_>>(),

@@ -73,16 +73,24 @@ async fn cancellable<T>(
 
 /// Reads `Chart.yaml` and, when there is one, `Chart.lock`.
 fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
-    let chart_yaml = read_text(&ctx.workspace, &chart.dir.join("Chart.yaml"), &chart.show("Chart.yaml"))?;
+    let chart_yaml = read_text(
+        &ctx.workspace,
+        &chart.dir.join("Chart.yaml"),
+        &chart.show("Chart.yaml"),
+    )?;
     let lock_path = chart.dir.join("Chart.lock");
     let shown = chart.show("Chart.lock");
     let lock = match std::fs::symlink_metadata(&lock_path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            return Err(StepError::terminal(format!("{KIND}: cannot read `{shown}`")).with_source(e));
+            return Err(
+                StepError::terminal(format!("{KIND}: cannot read `{shown}`")).with_source(e),
+            );
         }
         Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(failed(format!("`{shown}` is a symbolic link; Helm does not write through one")));
+            return Err(failed(format!(
+                "`{shown}` is a symbolic link; Helm does not write through one"
+            )));
         }
         Ok(_) => {
             let text = read_text(&ctx.workspace, &lock_path, &shown)?;
@@ -113,7 +121,11 @@ fn source_of(req: &Requirement) -> Result<Source<'_>, StepError> {
     } else if let Some(path) = repo.strip_prefix("file://") {
         Ok(Source::Directory(path))
     } else if repo.starts_with("oci://") {
-        Ok(Source::Oci(format!("{}/{}", repo.trim_end_matches('/'), req.name)))
+        Ok(Source::Oci(format!(
+            "{}/{}",
+            repo.trim_end_matches('/'),
+            req.name
+        )))
     } else if repo.starts_with("http://") || repo.starts_with("https://") {
         Ok(Source::Http)
     } else if repo.starts_with('@') || repo.starts_with("alias:") {
@@ -147,10 +159,12 @@ impl Resolver<'_> {
         let key = repo.trim_end_matches('/').to_owned();
         if !self.indexes.contains_key(&key) {
             let index = cancellable(self.ctx, async {
-                self.client
-                    .index(repo, false)
-                    .await
-                    .map_err(|e| repository_error(format!("cannot read the index of chart repository {repo}"), e))
+                self.client.index(repo, false).await.map_err(|e| {
+                    repository_error(
+                        format!("cannot read the index of chart repository {repo}"),
+                        e,
+                    )
+                })
             })
             .await?;
             self.indexes.insert(key.clone(), index);
@@ -160,7 +174,11 @@ impl Resolver<'_> {
 
     /// The versions of `name` in `repo`'s index that can be fetched,
     /// newest first (Helm sorts the index when it loads it).
-    async fn listed(&mut self, repo: &str, name: &str) -> Result<Vec<(Version, IndexEntry)>, StepError> {
+    async fn listed(
+        &mut self,
+        repo: &str,
+        name: &str,
+    ) -> Result<Vec<(Version, IndexEntry)>, StepError> {
         let index = self.index(repo).await?;
         let Some(entries) = index.entries.get(name) else {
             return Err(failed(format!("{name} chart not found in repo {repo}")));
@@ -168,7 +186,11 @@ impl Resolver<'_> {
         let mut listed: Vec<(Version, IndexEntry)> = entries
             .iter()
             .filter(|e| !e.urls.is_empty())
-            .filter_map(|e| Version::parse(&e.version, false).ok().map(|v| (v, e.clone())))
+            .filter_map(|e| {
+                Version::parse(&e.version, false)
+                    .ok()
+                    .map(|v| (v, e.clone()))
+            })
             .collect();
         listed.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(listed)
@@ -183,9 +205,11 @@ impl Resolver<'_> {
             )));
         }
         let rel = Path::new(self.rel).join(path);
-        let abs = self.ctx.workspace.resolve(&rel).map_err(|e| {
-            failed(format!("invalid dependency {:?}: {e}", req.repository))
-        })?;
+        let abs = self
+            .ctx
+            .workspace
+            .resolve(&rel)
+            .map_err(|e| failed(format!("invalid dependency {:?}: {e}", req.repository)))?;
         if !abs.join("Chart.yaml").is_file() {
             return Err(failed(format!(
                 "invalid dependency {:?}: no chart (Chart.yaml) in {}",
@@ -221,9 +245,8 @@ impl Resolver<'_> {
                 let dir = self.directory(req, path)?;
                 let (_, version) = chart_metadata(&dir.join("Chart.yaml"))
                     .map_err(|e| failed(format!("invalid dependency {:?}: {e}", req.repository)))?;
-                let parsed = Version::parse(&version, false).map_err(|e| {
-                    failed(format!("invalid dependency {:?}: {e}", req.repository))
-                })?;
+                let parsed = Version::parse(&version, false)
+                    .map_err(|e| failed(format!("invalid dependency {:?}: {e}", req.repository)))?;
                 Ok(constraint.matches(&parsed).then_some(version))
             }
             Source::Oci(reference) => {
@@ -232,12 +255,18 @@ impl Resolver<'_> {
                     return Ok(Some(req.version.clone()));
                 }
                 let mut versions = cancellable(self.ctx, async {
-                    self.client.oci_versions(&reference, false).await.map_err(|e| {
-                        repository_error(
-                            format!("could not retrieve list of tags for repository {}", req.repository),
-                            e,
-                        )
-                    })
+                    self.client
+                        .oci_versions(&reference, false)
+                        .await
+                        .map_err(|e| {
+                            repository_error(
+                                format!(
+                                    "could not retrieve list of tags for repository {}",
+                                    req.repository
+                                ),
+                                e,
+                            )
+                        })
                 })
                 .await?;
                 versions.sort_by(|a, b| b.cmp(a));
@@ -268,7 +297,12 @@ impl Resolver<'_> {
     ) -> Result<Option<(String, Vec<u8>)>, StepError> {
         match source_of(req)? {
             Source::Local => {
-                let yaml = self.chart.dir.join("charts").join(&req.name).join("Chart.yaml");
+                let yaml = self
+                    .chart
+                    .dir
+                    .join("charts")
+                    .join(&req.name)
+                    .join("Chart.yaml");
                 let (_, version) = chart_metadata(&yaml).map_err(|e| {
                     failed(format!(
                         "unable to load chart `{}`: {e}",
@@ -292,8 +326,9 @@ impl Resolver<'_> {
                 let root = self.ctx.workspace.root().to_owned();
                 let repository = req.repository.clone();
                 let packaged = blocking(move || {
-                    archive::package(&dir, &root)
-                        .map_err(|e| failed(format!("cannot package dependency {repository:?}: {e}")))
+                    archive::package(&dir, &root).map_err(|e| {
+                        failed(format!("cannot package dependency {repository:?}: {e}"))
+                    })
                 })
                 .await?;
                 Ok(Some(packaged))
@@ -310,7 +345,10 @@ impl Resolver<'_> {
                         .map_err(|e| repository_error(format!("could not download {url}"), e))
                 })
                 .await?;
-                Ok(Some((format!("{}-{}.tgz", req.name, locked.version), bytes)))
+                Ok(Some((
+                    format!("{}-{}.tgz", req.name, locked.version),
+                    bytes,
+                )))
             }
             Source::Http => {
                 let wanted = Version::parse(&locked.version, false).ok();
@@ -369,7 +407,9 @@ fn chart_metadata(path: &Path) -> Result<(String, String), String> {
 /// outdated archives removed, then `Chart.yaml` and `Chart.lock`.
 fn apply(ctx: &StepContext, chart: &Chart, plan: Plan) -> Result<(), StepError> {
     let write_error = |shown: String| {
-        move |e: std::io::Error| StepError::terminal(format!("{KIND}: cannot write `{shown}`")).with_source(e)
+        move |e: std::io::Error| {
+            StepError::terminal(format!("{KIND}: cannot write `{shown}`")).with_source(e)
+        }
     };
     let charts = chart.dir.join("charts");
     let shown_charts = chart.show("charts");
@@ -431,7 +471,9 @@ impl Step for HelmUpdateChart {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
         if config.path.is_empty() {
-            return Err(StepError::failed(format!("invalid {KIND} config: `path` is empty")));
+            return Err(StepError::failed(format!(
+                "invalid {KIND} config: `path` is empty"
+            )));
         }
         if config.charts.as_ref().is_some_and(Vec::is_empty) {
             return Err(StepError::failed(format!(
@@ -520,7 +562,11 @@ impl Step for HelmUpdateChart {
         let old = read.lock.unwrap_or_default();
         let changes = lock::compare(&old.dependencies, &locked);
         let lock_text = (old.digest != digest).then(|| {
-            lock::render(&locked, &digest, &lock::generated(kargo_core::time::Timestamp::now()))
+            lock::render(
+                &locked,
+                &digest,
+                &lock::generated(kargo_core::time::Timestamp::now()),
+            )
         });
         let plan = Plan {
             chart_yaml: (chart_yaml != read.chart_yaml).then_some(chart_yaml),

@@ -110,7 +110,9 @@ fn helm_digest(requirements: &[(&str, &str, &str)], locked: &[(&str, &str, &str)
             .collect::<Vec<_>>()
             .join(",")
     };
-    kargo_test_support::registry::sha256(format!("[[{}],[{}]]", list(requirements), list(locked)).as_bytes())
+    kargo_test_support::registry::sha256(
+        format!("[[{}],[{}]]", list(requirements), list(locked)).as_bytes(),
+    )
 }
 
 /// The `digest:` of a `Chart.lock`.
@@ -158,12 +160,30 @@ fn kargos_config_table_is_checked_field_by_field() {
         (json!({"path": ""}), "path"),
         (json!({"path": "p", "charts": []}), "charts"),
         (json!({"path": "p", "charts": [{}]}), "repository"),
-        (json!({"path": "p", "charts": [{"repository": "", "name": "n", "version": "v"}]}), "charts[0].repository"),
-        (json!({"path": "p", "charts": [{"repository": "r", "version": "v"}]}), "name"),
-        (json!({"path": "p", "charts": [{"repository": "r", "name": "", "version": "v"}]}), "charts[0].name"),
-        (json!({"path": "p", "charts": [{"repository": "r", "name": "n"}]}), "version"),
-        (json!({"path": "p", "charts": [{"repository": "r", "name": "n", "version": ""}]}), "charts[0].version"),
-        (json!({"path": "p", "charts": [{"repository": "r", "name": "n", "version": "1", "alias": "a"}]}), "alias"),
+        (
+            json!({"path": "p", "charts": [{"repository": "", "name": "n", "version": "v"}]}),
+            "charts[0].repository",
+        ),
+        (
+            json!({"path": "p", "charts": [{"repository": "r", "version": "v"}]}),
+            "name",
+        ),
+        (
+            json!({"path": "p", "charts": [{"repository": "r", "name": "", "version": "v"}]}),
+            "charts[0].name",
+        ),
+        (
+            json!({"path": "p", "charts": [{"repository": "r", "name": "n"}]}),
+            "version",
+        ),
+        (
+            json!({"path": "p", "charts": [{"repository": "r", "name": "n", "version": ""}]}),
+            "charts[0].version",
+        ),
+        (
+            json!({"path": "p", "charts": [{"repository": "r", "name": "n", "version": "1", "alias": "a"}]}),
+            "alias",
+        ),
     ];
     for (config, field) in refused {
         let err = parse(config.clone()).expect_err(&config.to_string());
@@ -202,7 +222,10 @@ async fn a_pinned_version_from_an_http_repository_is_written_locked_and_download
         chart_yaml.replace("'>=0.0.1'", "'0.1.0'"),
         "the version is written with the quoting it had"
     );
-    assert_eq!(archives(dir.path(), "testchart"), ["examplechart-0.1.0.tgz"]);
+    assert_eq!(
+        archives(dir.path(), "testchart"),
+        ["examplechart-0.1.0.tgz"]
+    );
     assert_eq!(
         std::fs::read(dir.path().join("testchart/charts/examplechart-0.1.0.tgz")).unwrap(),
         std::fs::read(repo.dir.path().join("examplechart-0.1.0.tgz")).unwrap(),
@@ -265,7 +288,11 @@ async fn a_range_resolves_to_the_newest_version_and_replaces_the_old_lock_and_ar
         message(&out),
         Some("Updated chart dependencies for test-chart\n\n- examplechart: 0.0.9 -> 0.2.0")
     );
-    assert_eq!(read(dir.path(), "test-chart/Chart.yaml"), chart_yaml, "ranges are kept");
+    assert_eq!(
+        read(dir.path(), "test-chart/Chart.yaml"),
+        chart_yaml,
+        "ranges are kept"
+    );
     assert_eq!(
         archives(dir.path(), "test-chart"),
         ["README.md", "examplechart-0.2.0.tgz"],
@@ -273,13 +300,22 @@ async fn a_range_resolves_to_the_newest_version_and_replaces_the_old_lock_and_ar
     );
     let lock = read(dir.path(), "test-chart/Chart.lock");
     assert!(!lock.contains("old-digest-should-be-replaced"));
-    assert!(!dir.path().join("test-chart").read_dir().unwrap().any(|e| {
-        e.unwrap().file_name().to_string_lossy().contains(".kargo-write-")
-    }), "no temporary file is left behind");
+    assert!(
+        !dir.path().join("test-chart").read_dir().unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".kargo-write-")
+        }),
+        "no temporary file is left behind"
+    );
     let url = repo.url();
     assert_eq!(
         digest_of(&lock),
-        helm_digest(&[("examplechart", "0.*", &url)], &[("examplechart", "0.2.0", &url)])
+        helm_digest(
+            &[("examplechart", "0.*", &url)],
+            &[("examplechart", "0.2.0", &url)]
+        )
     );
     insta::assert_snapshot!(redact(&lock, &[(&url, "<HTTP_REPO>")]), @r"
     dependencies:
@@ -304,7 +340,11 @@ async fn a_range_resolves_to_the_newest_version_and_replaces_the_old_lock_and_ar
 
 #[tokio::test]
 async fn an_oci_range_resolves_to_the_newest_tag_in_the_registry() {
-    let registry = oci_repo("demo", &["0.1.0", "1.0.0", "1.2.0", "1.3.0-rc.1", "2.0.0", "latest"]).await;
+    let registry = oci_repo(
+        "demo",
+        &["0.1.0", "1.0.0", "1.2.0", "1.3.0-rc.1", "2.0.0", "latest"],
+    )
+    .await;
     let oci = format!("oci://{}", registry.addr);
     let chart_yaml = format!(
         "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n- name: demo\n  repository: {oci}\n  version: ^1.0.0\n"
@@ -388,8 +428,14 @@ async fn local_dependencies_are_packaged_or_checked_and_removals_are_listed() {
     let (dir, ctx) = setup(&[
         ("app/Chart.yaml", chart_yaml),
         ("app/Chart.lock", &old_lock),
-        ("app/charts/vendored/Chart.yaml", "apiVersion: v2\nname: vendored\nversion: 1.5.0\n"),
-        ("lib/Chart.yaml", "apiVersion: v2\nname: lib\nversion: 1.2.3\n"),
+        (
+            "app/charts/vendored/Chart.yaml",
+            "apiVersion: v2\nname: vendored\nversion: 1.5.0\n",
+        ),
+        (
+            "lib/Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 1.2.3\n",
+        ),
         ("lib/templates/a.yaml", "a: 1\n"),
     ]);
     std::fs::write(
@@ -441,12 +487,17 @@ async fn local_dependencies_are_packaged_or_checked_and_removals_are_listed() {
 async fn file_dependencies_must_stay_inside_the_work_dir() {
     // Kargo's validateLocalDependency cases.
     let outside = tempfile::tempdir().unwrap();
-    kargo_test_support::write(outside.path(), "lib/Chart.yaml", "name: lib\nversion: 1.0.0\n");
+    kargo_test_support::write(
+        outside.path(),
+        "lib/Chart.yaml",
+        "name: lib\nversion: 1.0.0\n",
+    );
     let (dir, ctx) = setup(&[
         ("valid-dep/Chart.yaml", "name: valid-dep\nversion: 1.0.0\n"),
         ("chart/Chart.yaml", "name: chart\nversion: 1.0.0\n"),
     ]);
-    std::os::unix::fs::symlink(dir.path().join("valid-dep"), dir.path().join("symlink-dep")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("valid-dep"), dir.path().join("symlink-dep"))
+        .unwrap();
     std::os::unix::fs::symlink(outside.path().join("lib"), dir.path().join("escape")).unwrap();
     let with = |repository: &str| {
         format!(
@@ -458,8 +509,16 @@ async fn file_dependencies_must_stay_inside_the_work_dir() {
         ("file://../symlink-dep", true, ""),
         ("file://../escape", false, "escape"),
         ("file://../../outside-dep", false, "outside-dep"),
-        ("file://../non-existent-dep", false, "no chart (Chart.yaml) in chart/../non-existent-dep"),
-        ("file:///absolute-dep", false, "dependency path \"/absolute-dep\" must be relative"),
+        (
+            "file://../non-existent-dep",
+            false,
+            "no chart (Chart.yaml) in chart/../non-existent-dep",
+        ),
+        (
+            "file:///absolute-dep",
+            false,
+            "dependency path \"/absolute-dep\" must be relative",
+        ),
     ] {
         std::fs::write(dir.path().join("chart/Chart.yaml"), with(repository)).unwrap();
         let result = run_step(&ctx, json!({"path": "chart"})).await;
@@ -484,10 +543,7 @@ async fn failures_name_the_chart_and_leave_every_file_as_it_was() {
         repo.url()
     );
     let old_lock = "dependencies: []\ndigest: sha256:0\ngenerated: \"2023-01-01T00:00:00Z\"\n";
-    let (dir, ctx) = setup(&[
-        ("c/Chart.yaml", &chart_yaml),
-        ("c/Chart.lock", old_lock),
-    ]);
+    let (dir, ctx) = setup(&[("c/Chart.yaml", &chart_yaml), ("c/Chart.lock", old_lock)]);
     let before = snapshot_of(&dir.path().join("c"));
     let cases = [
         // Kargo's processDependencyUpdates: name and repository mismatches.
@@ -519,11 +575,20 @@ async fn failures_name_the_chart_and_leave_every_file_as_it_was() {
         ),
     ];
     for (config, needle) in cases {
-        let err = run_step(&ctx, config.clone()).await.expect_err(&config.to_string());
+        let err = run_step(&ctx, config.clone())
+            .await
+            .expect_err(&config.to_string());
         assert_eq!(err.kind(), ErrorKind::Failed, "{config}: {err}");
-        assert!(err.to_string().contains(&needle), "{config}:\n{err}\nwants: {needle}");
+        assert!(
+            err.to_string().contains(&needle),
+            "{config}:\n{err}\nwants: {needle}"
+        );
         assert!(err.to_string().starts_with("helm-update-chart: "), "{err}");
-        assert_eq!(snapshot_of(&dir.path().join("c")), before, "{config}: files changed");
+        assert_eq!(
+            snapshot_of(&dir.path().join("c")),
+            before,
+            "{config}: files changed"
+        );
     }
 
     // A chart the index does not list.
@@ -534,8 +599,10 @@ async fn failures_name_the_chart_and_leave_every_file_as_it_was() {
     .unwrap();
     let err = run_step(&ctx, json!({"path": "c"})).await.unwrap_err();
     assert!(
-        err.to_string()
-            .contains(&format!("examplechart2 chart not found in repo {}", repo.url())),
+        err.to_string().contains(&format!(
+            "examplechart2 chart not found in repo {}",
+            repo.url()
+        )),
         "{err}"
     );
 }
@@ -550,8 +617,9 @@ async fn an_unreachable_repository_is_a_retryable_error() {
     let err = run_step(&ctx, json!({"path": "c"})).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
     assert!(
-        err.to_string()
-            .contains(&format!("cannot read the index of chart repository {closed}")),
+        err.to_string().contains(&format!(
+            "cannot read the index of chart repository {closed}"
+        )),
         "{err}"
     );
 
@@ -564,8 +632,9 @@ async fn an_unreachable_repository_is_a_retryable_error() {
     let err = run_step(&ctx, json!({"path": "c"})).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
     assert!(
-        err.to_string()
-            .contains(&format!("could not retrieve list of tags for repository {closed_oci}")),
+        err.to_string().contains(&format!(
+            "could not retrieve list of tags for repository {closed_oci}"
+        )),
         "{err}"
     );
     assert_eq!(archives(dir.path(), "c"), Vec::<String>::new());
