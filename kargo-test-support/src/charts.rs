@@ -44,7 +44,6 @@ pub fn chart_archive(name: &str, version: &str) -> Vec<u8> {
 pub fn index_yaml(charts: &[(&str, &str, &str)]) -> String {
     let mut out = String::from("apiVersion: v1\nentries:\n");
     let mut names: Vec<&str> = charts.iter().map(|c| c.0).collect();
-    names.dedup();
     names.sort_unstable();
     names.dedup();
     for name in names {
