@@ -507,6 +507,33 @@ mod tests {
         }
     }
 
+    // Every case of Kargo's `TestParse` (pkg/controller/semver/parser_test.go),
+    // the parse behind `strictSemvers` in image and git tag selection.
+    #[test]
+    fn kargo_parse_cases() {
+        let cases = [
+            ("invalid", true, None),
+            ("invalid", false, None),
+            ("1", true, None),
+            ("1", false, Some("1.0.0")),
+            ("1.0.0", true, Some("1.0.0")),
+            ("1.0.0", false, Some("1.0.0")),
+            ("v1.0.0", true, Some("1.0.0")),
+            ("v1.0.0", false, Some("1.0.0")),
+        ];
+        for (tag, strict, want) in cases {
+            let got = Version::parse(tag, strict).ok();
+            assert_eq!(
+                got.as_ref().map(ToString::to_string).as_deref(),
+                want,
+                "{tag} strict={strict}"
+            );
+            if let Some(v) = got {
+                assert_eq!(v.original(), tag);
+            }
+        }
+    }
+
     #[test]
     fn errors_say_what_is_wrong_and_display_is_canonical() {
         let e = Version::parse("1.2.3-01", false).unwrap_err();

@@ -988,9 +988,13 @@ mod go_url {
 mod tests {
     use super::*;
 
+    // Every case of Kargo's `TestSanitizeURL` (pkg/urls/common_test.go),
+    // plus a no-break space.
     #[test]
     fn sanitize_removes_unprintable_and_trims() {
         let cases = [
+            ("https://example.com/ myrepo", "https://example.com/ myrepo"),
+            ("https://example.com/\u{200B}myrepo", "https://example.com/myrepo"),
             ("  https://example.com/repo  ", "https://example.com/repo"),
             (
                 "\n\thttps://example.com/repo\t\n",
@@ -1032,6 +1036,9 @@ mod tests {
         }
     }
 
+    // The tests below hold every case of Kargo's `TestNormalizeGit`
+    // (pkg/urls/git_test.go), with `acme` for `example` in the paths, split
+    // by form, plus Go URL quirks Kargo's table does not reach.
     #[test]
     fn normalize_git_leaves_what_it_cannot_parse() {
         let cases = [
@@ -1279,6 +1286,8 @@ mod tests {
         }
     }
 
+    // Every case of Kargo's `TestNormalizeChart` (pkg/urls/helm_test.go),
+    // with `acme` for `example`, then kargo-rs's own.
     #[test]
     fn normalize_chart_forms() {
         let cases = [
@@ -1315,6 +1324,8 @@ mod tests {
         }
     }
 
+    // Every case of Kargo's `TestNormalizeImage` (pkg/urls/image_test.go),
+    // with `acme` for `example`, then kargo-rs's own.
     #[test]
     fn normalize_image_forms() {
         let cases = [
