@@ -12,7 +12,9 @@
 //! unchanged, as in Kargo.
 //!
 //! [`redact_url`], kargo-rs's own, hides the secrets a URL may carry before
-//! it is shown.
+//! it is shown. [`RepoUrl`] is a repository location parsed as git reads
+//! it, for everything else kargo-rs does with one: forge links, cache
+//! directory names.
 //!
 //! ```
 //! use kargo_core::urls::{normalize_chart, normalize_git, normalize_image};
@@ -28,6 +30,9 @@
 //! assert_eq!(normalize_chart("oci://GHCR.io/acme/charts/demo"), "ghcr.io/acme/charts/demo");
 //! assert_eq!(normalize_image("docker.io/library/nginx"), "nginx");
 //! ```
+
+mod repo_url;
+pub use repo_url::{InvalidRepoUrl, RepoUrl};
 
 /// `url` as errors and logs may show it: a password in the user
 /// information becomes `***` (the user name stays), and so does the value
