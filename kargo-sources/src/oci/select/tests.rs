@@ -586,3 +586,83 @@ async fn kargo_discovery_limit_applies_after_ordering() {
     let s = ok(json!({"imageSelectionStrategy": "Digest", "constraint": "fake-constraint"}));
     assert!(s.select(&repo, &MetaCache::default(), &|| false).await.expect("selects").is_empty());
 }
+
+// Test_imageRepoURLRegex (pkg/subscription/image_test.go): which
+// repository URLs an image subscription takes. kargo-rs reads them with
+// oci-client's reference parser when the registry is first asked.
+#[tokio::test]
+async fn kargo_image_repository_urls() {
+    let core = Core::new(super::super::Options::default());
+    let cases = [
+        ("", false),
+        ("repo", true),
+        ("library/ubuntu", true),
+        ("/akuity/kargo", false),
+        ("docker.io/library/ubuntu", true),
+        ("ghcr.io/akuity/kargo", true),
+        ("ghcr.io/akuity/kargo/sub", true),
+        ("ghcr.io/akuity/kargo-sub", true),
+        ("ghcr.io/akuity/kargo.sub", true),
+        ("ghcr.io:443/akuity/kargo", true),
+        ("ghcr.io/akuity/kargo/", false),
+        ("ghcr.io//akuity/kargo", false),
+        ("ghcr.io/akuity//kargo", false),
+        ("ghcr.io/akuity/kargo@sha256", false),
+        ("ghcr.io/akuity/kargo:tag", false),
+        ("ghcr.io/akuity/kargo:tag/name", false),
+        // Test_imageSubscriber_ValidateSubscription "RepoURL invalid format".
+        ("bogus invalid", false),
+    ];
+    for (url, valid) in cases {
+        let got = core
+            .repository(url, false, kargo_core::credentials::CredentialType::Image)
+            .await;
+        match (got, valid) {
+            (Ok(_), true) => {}
+            (Err(Error::Invalid { field: "repoURL", .. }), false) => {}
+            (got, _) => panic!("{url:?}: want valid={valid}, got {:?}", got.map(|_| ())),
+        }
+    }
+}
+
+// Test_imageSubscriber_ApplySubscriptionDefaults and the remaining cases
+// of Test_imageSubscriber_ValidateSubscription.
+#[test]
+fn kargo_image_subscription_defaults_and_limits() {
+    let sub: ImageSubscription =
+        serde_json::from_value(json!({"repoURL": "ghcr.io/akuity/kargo"})).expect("valid");
+    assert_eq!(
+        sub.image_selection_strategy,
+        kargo_core::model::ImageSelectionStrategy::SemVer
+    );
+    assert!(sub.strict_semvers);
+    assert_eq!(sub.discovery_limit, 20);
+    let sub: ImageSubscription = serde_json::from_value(
+        json!({"repoURL": "ghcr.io/akuity/kargo", "imageSelectionStrategy": "NewestBuild", "strictSemvers": false, "discoveryLimit": 9}),
+    )
+    .expect("valid");
+    assert_eq!(
+        sub.image_selection_strategy,
+        kargo_core::model::ImageSelectionStrategy::NewestBuild
+    );
+    assert!(!sub.strict_semvers);
+    assert_eq!(sub.discovery_limit, 9);
+    // "ImageSelectionStrategy invalid" is refused when the subscription is read.
+    assert!(
+        serde_json::from_value::<ImageSubscription>(
+            json!({"repoURL": "x", "imageSelectionStrategy": "InvalidStrategy"})
+        )
+        .is_err()
+    );
+    assert_eq!(
+        refused_field(json!({"imageSelectionStrategy": "Digest", "constraint": ""})),
+        "constraint"
+    );
+    assert_eq!(refused_field(json!({"constraint": "bogus"})), "constraint");
+    assert_eq!(refused_field(json!({"platform": "bogus"})), "platform");
+    assert_eq!(refused_field(json!({"discoveryLimit": 0})), "discoveryLimit");
+    assert_eq!(refused_field(json!({"discoveryLimit": 101})), "discoveryLimit");
+    // "valid"
+    ok(json!({"repoURL": "ghcr.io/akuity/kargo", "imageSelectionStrategy": "SemVer",
+        "constraint": "^1.0.0", "platform": "linux/amd64", "discoveryLimit": 20}));
+}
