@@ -629,11 +629,41 @@ mod tests {
             .clone()
             .with_url(CredentialType::Git, GIT, creds("exact"));
         let cases = [
-            ("git URL exact match", &exact, CredentialType::Git, GIT, Some("exact")),
-            ("git URL pattern match", &pattern, CredentialType::Git, GIT, Some("pattern")),
-            ("image URL exact match", &exact, CredentialType::Image, IMAGE, Some("exact")),
-            ("image URL pattern match", &pattern, CredentialType::Image, IMAGE, Some("pattern")),
-            ("precedence: exact match over pattern match", &both, CredentialType::Git, GIT, Some("exact")),
+            (
+                "git URL exact match",
+                &exact,
+                CredentialType::Git,
+                GIT,
+                Some("exact"),
+            ),
+            (
+                "git URL pattern match",
+                &pattern,
+                CredentialType::Git,
+                GIT,
+                Some("pattern"),
+            ),
+            (
+                "image URL exact match",
+                &exact,
+                CredentialType::Image,
+                IMAGE,
+                Some("exact"),
+            ),
+            (
+                "image URL pattern match",
+                &pattern,
+                CredentialType::Image,
+                IMAGE,
+                Some("pattern"),
+            ),
+            (
+                "precedence: exact match over pattern match",
+                &both,
+                CredentialType::Git,
+                GIT,
+                Some("exact"),
+            ),
             (
                 "no match",
                 &both,
@@ -649,7 +679,13 @@ mod tests {
                 Some("chart"),
             ),
             // The kinds do not mix.
-            ("an image secret is no git secret", &exact, CredentialType::Git, IMAGE, None),
+            (
+                "an image secret is no git secret",
+                &exact,
+                CredentialType::Git,
+                IMAGE,
+                None,
+            ),
         ];
         for (name, provider, kind, url, want) in cases {
             assert_eq!(who(provider, kind, url).as_deref(), want, "{name}");
@@ -676,20 +712,38 @@ mod tests {
             "ssh://git@github.com/acme/app.git",
             Credentials::new("git", "key"),
         );
-        assert!(ssh.find(CredentialType::Git, "git@github.com:acme/app").is_some());
-        assert!(ssh.find(CredentialType::Git, "ssh://github.com/acme/app").is_none());
+        assert!(
+            ssh.find(CredentialType::Git, "git@github.com:acme/app")
+                .is_some()
+        );
+        assert!(
+            ssh.find(CredentialType::Git, "ssh://github.com/acme/app")
+                .is_none()
+        );
         // A pattern is tried on the normalised URL too.
         let pattern = StaticCredentials::new()
-            .with_pattern(CredentialType::Git, "^ssh://git@github\\.com/acme/", Credentials::new("git", "key"))
+            .with_pattern(
+                CredentialType::Git,
+                "^ssh://git@github\\.com/acme/",
+                Credentials::new("git", "key"),
+            )
             .unwrap();
-        assert!(pattern.find(CredentialType::Git, "git@github.com:acme/app.git").is_some());
+        assert!(
+            pattern
+                .find(CredentialType::Git, "git@github.com:acme/app.git")
+                .is_some()
+        );
         // Docker Hub's spellings of one image repository.
         let image = StaticCredentials::new().with_url(
             CredentialType::Image,
             "docker.io/library/nginx",
             Credentials::new("u", "p"),
         );
-        for url in ["nginx", "index.docker.io/library/nginx", "registry-1.docker.io/nginx"] {
+        for url in [
+            "nginx",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/nginx",
+        ] {
             assert!(image.find(CredentialType::Image, url).is_some(), "{url}");
         }
         // Generic endpoints: scheme and host case and a trailing `/`.
@@ -698,7 +752,11 @@ mod tests {
             "https://ArgoCD.example.com/",
             Credentials::new("admin", "pw"),
         );
-        assert!(generic.find(CredentialType::Generic, "https://argocd.example.com").is_some());
+        assert!(
+            generic
+                .find(CredentialType::Generic, "https://argocd.example.com")
+                .is_some()
+        );
     }
 
     #[test]

@@ -999,7 +999,10 @@ mod tests {
     fn sanitize_removes_unprintable_and_trims() {
         let cases = [
             ("https://example.com/ myrepo", "https://example.com/ myrepo"),
-            ("https://example.com/\u{200B}myrepo", "https://example.com/myrepo"),
+            (
+                "https://example.com/\u{200B}myrepo",
+                "https://example.com/myrepo",
+            ),
             ("  https://example.com/repo  ", "https://example.com/repo"),
             (
                 "\n\thttps://example.com/repo\t\n",

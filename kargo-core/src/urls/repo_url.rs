@@ -76,7 +76,10 @@ impl RepoUrl {
                 _ => invalid(message),
             }
         })?;
-        let is_http = matches!(parsed.scheme, gix_url::Scheme::Http | gix_url::Scheme::Https);
+        let is_http = matches!(
+            parsed.scheme,
+            gix_url::Scheme::Http | gix_url::Scheme::Https
+        );
         // HTTP paths as written (percent escapes kept), without the query
         // and fragment gix-url leaves in them; other schemes as parsed.
         let raw = if is_http {
@@ -322,7 +325,12 @@ mod tests {
             ),
             (
                 "https://dev.azure.com/org/My%20Project/_git/r",
-                ("https", Some("dev.azure.com"), None, "org/My%20Project/_git/r"),
+                (
+                    "https",
+                    Some("dev.azure.com"),
+                    None,
+                    "org/My%20Project/_git/r",
+                ),
             ),
             // One `.git` goes: a repository may be named `r.git`.
             (

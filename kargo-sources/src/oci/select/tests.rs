@@ -55,14 +55,19 @@ fn kargo_selector_construction_errors_name_the_field() {
     // "error creating repository client": no repoURL, for every strategy.
     for strategy in ["SemVer", "Lexical", "NewestBuild", "Digest"] {
         assert_eq!(
-            refused_field(json!({"repoURL": "", "imageSelectionStrategy": strategy, "constraint": "latest"})),
+            refused_field(
+                json!({"repoURL": "", "imageSelectionStrategy": strategy, "constraint": "latest"})
+            ),
             "repoURL",
             "{strategy}"
         );
     }
     // The deprecated fields are refused (Kargo: "AllowTags is deprecated").
     assert_eq!(refused_field(json!({"allowTags": "^v1\\."})), "allowTags");
-    assert_eq!(refused_field(json!({"ignoreTags": ["v1.0.0"]})), "ignoreTags");
+    assert_eq!(
+        refused_field(json!({"ignoreTags": ["v1.0.0"]})),
+        "ignoreTags"
+    );
     // "error compiling regular expression"
     assert_eq!(
         refused_field(json!({"allowTagsRegexes": ["["]})),
@@ -73,7 +78,10 @@ fn kargo_selector_construction_errors_name_the_field() {
         "ignoreTagsRegexes"
     );
     // "error parsing semver constraint"
-    assert_eq!(refused_field(json!({"constraint": "invalid"})), "constraint");
+    assert_eq!(
+        refused_field(json!({"constraint": "invalid"})),
+        "constraint"
+    );
 }
 
 #[test]
@@ -90,7 +98,8 @@ fn kargo_selector_construction_success() {
     );
     // TestNewTagBasedSelector "success".
     let s = ok(json!({"allowTagsRegexes": ["^v2\\."], "ignoreTagsRegexes": ["^v1\\.0\\..*"]}));
-    let patterns = |r: &[regex_lite::Regex]| r.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
+    let patterns =
+        |r: &[regex_lite::Regex]| r.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>();
     assert_eq!(patterns(&s.allow), ["^v2\\."]);
     assert_eq!(patterns(&s.ignore), ["^v1\\.0\\..*"]);
     // TestNewSemverSelector: with a constraint, and without one.
@@ -112,12 +121,37 @@ fn kargo_selector_construction_success() {
 fn kargo_semver_matches_tag() {
     let cases = [
         ("non semver ignored", json!({}), "foo", false),
-        ("non strict semver ignored", json!({"strictSemvers": true}), "v1.0", false),
+        (
+            "non strict semver ignored",
+            json!({"strictSemvers": true}),
+            "v1.0",
+            false,
+        ),
         ("no regex specified", json!({}), "v1.0.0", true),
-        ("regex matches", json!({"allowTagsRegexes": ["^v1\\."]}), "v1.0.0", true),
-        ("regex does not match", json!({"allowTagsRegexes": ["^v1\\."]}), "v2.0.0", false),
-        ("ignored", json!({"ignoreTagsRegexes": ["^v2\\.0\\.0$"]}), "v2.0.0", false),
-        ("not ignored", json!({"ignoreTagsRegexes": ["^v2\\.0\\.0$"]}), "v1.0.0", true),
+        (
+            "regex matches",
+            json!({"allowTagsRegexes": ["^v1\\."]}),
+            "v1.0.0",
+            true,
+        ),
+        (
+            "regex does not match",
+            json!({"allowTagsRegexes": ["^v1\\."]}),
+            "v2.0.0",
+            false,
+        ),
+        (
+            "ignored",
+            json!({"ignoreTagsRegexes": ["^v2\\.0\\.0$"]}),
+            "v2.0.0",
+            false,
+        ),
+        (
+            "not ignored",
+            json!({"ignoreTagsRegexes": ["^v2\\.0\\.0$"]}),
+            "v1.0.0",
+            true,
+        ),
         (
             "regex matches, but ignored",
             json!({"allowTagsRegexes": ["^v1\\."], "ignoreTagsRegexes": ["^v1\\.0\\.0$"]}),
@@ -145,7 +179,9 @@ fn kargo_semver_sort() {
         s.candidates(strings(&[
             "5.0.0", "0.0.1", "0.2.1", "0.1.1", "1.1.1", "7.0.6", "1.0.0", "1.0.2"
         ])),
-        ["7.0.6", "5.0.0", "1.1.1", "1.0.2", "1.0.0", "0.2.1", "0.1.1", "0.0.1"]
+        [
+            "7.0.6", "5.0.0", "1.1.1", "1.0.2", "1.0.0", "0.2.1", "0.1.1", "0.0.1"
+        ]
     );
     // Equal versions are ordered by their text, greatest first, as Kargo's
     // sort breaks ties with the original strings.
@@ -160,10 +196,30 @@ fn kargo_semver_sort() {
 fn kargo_tag_based_matches_tag() {
     let cases = [
         ("no regex specified", json!({}), "abc", true),
-        ("regex matches", json!({"allowTagsRegexes": ["[a-z]+"]}), "abc", true),
-        ("regex does not match", json!({"allowTagsRegexes": ["[a-z]+"]}), "123", false),
-        ("ignored", json!({"ignoreTagsRegexes": ["^abc$"]}), "abc", false),
-        ("not ignored", json!({"ignoreTagsRegexes": ["^abc$"]}), "123", true),
+        (
+            "regex matches",
+            json!({"allowTagsRegexes": ["[a-z]+"]}),
+            "abc",
+            true,
+        ),
+        (
+            "regex does not match",
+            json!({"allowTagsRegexes": ["[a-z]+"]}),
+            "123",
+            false,
+        ),
+        (
+            "ignored",
+            json!({"ignoreTagsRegexes": ["^abc$"]}),
+            "abc",
+            false,
+        ),
+        (
+            "not ignored",
+            json!({"ignoreTagsRegexes": ["^abc$"]}),
+            "123",
+            true,
+        ),
         (
             "regex matches, but ignored",
             json!({"allowTagsRegexes": ["[a-z]+"], "ignoreTagsRegexes": ["^abc$"]}),
@@ -187,14 +243,19 @@ fn kargo_tag_based_filter_tags() {
         "allowTagsRegexes": ["v1\\."],
         "ignoreTagsRegexes": ["^v1\\.0\\.0$"],
     }));
-    assert_eq!(s.candidates(strings(&["v1.0.0", "v1.1.0", "v2.0.0"])), ["v1.1.0"]);
+    assert_eq!(
+        s.candidates(strings(&["v1.0.0", "v1.1.0", "v2.0.0"])),
+        ["v1.1.0"]
+    );
 }
 
 // The digest selector's MatchesTag: only the followed tag, whatever the
 // allow and ignore expressions say.
 #[test]
 fn kargo_digest_matches_only_its_tag() {
-    let s = ok(json!({"imageSelectionStrategy": "Digest", "constraint": "latest", "ignoreTagsRegexes": ["latest"]}));
+    let s = ok(
+        json!({"imageSelectionStrategy": "Digest", "constraint": "latest", "ignoreTagsRegexes": ["latest"]}),
+    );
     assert!(s.matches_tag("latest"));
     assert!(!s.matches_tag("v1.0.0"));
     assert_eq!(s.candidates(strings(&["v1.0.0", "latest"])), ["latest"]);
@@ -220,9 +281,24 @@ fn kargo_newest_build_sort() {
     assert_eq!(order, ["t24", "t8", "t7", "t5", "t3", "t2", "t1", "t0"]);
     // Equal times: by tag, greatest first; an unknown time sorts last.
     let mut selected = vec![
-        Selected { tag: "a".into(), meta: Meta { created: Some(at(1)), ..Default::default() } },
-        Selected { tag: "none".into(), meta: Meta::default() },
-        Selected { tag: "b".into(), meta: Meta { created: Some(at(1)), ..Default::default() } },
+        Selected {
+            tag: "a".into(),
+            meta: Meta {
+                created: Some(at(1)),
+                ..Default::default()
+            },
+        },
+        Selected {
+            tag: "none".into(),
+            meta: Meta::default(),
+        },
+        Selected {
+            tag: "b".into(),
+            meta: Meta {
+                created: Some(at(1)),
+                ..Default::default()
+            },
+        },
     ];
     sort_newest_first(&mut selected);
     let order: Vec<&str> = selected.iter().map(|s| s.tag.as_str()).collect();
@@ -235,7 +311,10 @@ fn kargo_newest_build_sort() {
 fn kargo_platform_constraints() {
     assert_eq!(Platform::parse("invalid"), None);
     let p = Platform::parse("linux/amd64").expect("valid");
-    assert_eq!((p.os.as_str(), p.arch.as_str(), p.variant.as_str()), ("linux", "amd64", ""));
+    assert_eq!(
+        (p.os.as_str(), p.arch.as_str(), p.variant.as_str()),
+        ("linux", "amd64", "")
+    );
     let p = Platform::parse("linux/amd64/fake-variant").expect("valid");
     assert_eq!(
         (p.os.as_str(), p.arch.as_str(), p.variant.as_str()),
@@ -265,7 +344,8 @@ fn kargo_image_annotations_follow_the_platform() {
     let arm64 = Platform::parse("linux/arm64").expect("valid");
     let base = annotations(&[("key1", "value1"), ("key2", "value2")]);
     let per_platform = annotations(&[("key2", "override-value2"), ("key3", "value3")]);
-    let index = |annotations: &BTreeMap<String, String>, platforms: &[(&Platform, &BTreeMap<String, String>)]| Meta {
+    let index = |annotations: &BTreeMap<String, String>,
+                 platforms: &[(&Platform, &BTreeMap<String, String>)]| Meta {
         annotations: annotations.clone(),
         platforms: platforms
             .iter()
@@ -284,8 +364,18 @@ fn kargo_image_annotations_follow_the_platform() {
         m
     };
     let cases = [
-        ("nil constraint with no annotations", index(&none, &[]), None, none.clone()),
-        ("nil constraint with base annotations only", index(&base, &[]), None, base.clone()),
+        (
+            "nil constraint with no annotations",
+            index(&none, &[]),
+            None,
+            none.clone(),
+        ),
+        (
+            "nil constraint with base annotations only",
+            index(&base, &[]),
+            None,
+            base.clone(),
+        ),
         (
             "nil constraint with platform annotations only",
             index(&none, &[(&amd64, &per_platform)]),
@@ -298,8 +388,18 @@ fn kargo_image_annotations_follow_the_platform() {
             None,
             base.clone(),
         ),
-        ("constraint with no annotations", index(&none, &[]), Some(&amd64), none.clone()),
-        ("constraint with base annotations only", index(&base, &[]), Some(&amd64), base.clone()),
+        (
+            "constraint with no annotations",
+            index(&none, &[]),
+            Some(&amd64),
+            none.clone(),
+        ),
+        (
+            "constraint with base annotations only",
+            index(&base, &[]),
+            Some(&amd64),
+            base.clone(),
+        ),
         (
             "constraint with base annotations, no matching platform annotations",
             index(&base, &[(&arm64, &per_platform)]),
@@ -338,7 +438,13 @@ fn kargo_creation_time_of_an_image() {
     let jan = Some(t("2023-01-01T00:00:00Z"));
     let dec = Some(t("2023-12-01T00:00:00Z"));
     let cases = [
-        ("created date is taken from label", &[][..], &[(OCI, "2023-02-01T00:00:00Z")][..], jan, "2023-02-01T00:00:00Z"),
+        (
+            "created date is taken from label",
+            &[][..],
+            &[(OCI, "2023-02-01T00:00:00Z")][..],
+            jan,
+            "2023-02-01T00:00:00Z",
+        ),
         (
             "created date is taken from annotation (higher priority than label)",
             &[(OCI, "2023-03-01T00:00:00Z")],
@@ -346,11 +452,26 @@ fn kargo_creation_time_of_an_image() {
             jan,
             "2023-03-01T00:00:00Z",
         ),
-        ("created date is taken from legacy label schema annotation", &[(LEGACY, "2023-04-01T00:00:00Z")], &[], jan, "2023-04-01T00:00:00Z"),
-        ("created date is taken from legacy label schema label", &[], &[(LEGACY, "2023-05-01T00:00:00Z")], jan, "2023-05-01T00:00:00Z"),
+        (
+            "created date is taken from legacy label schema annotation",
+            &[(LEGACY, "2023-04-01T00:00:00Z")],
+            &[],
+            jan,
+            "2023-04-01T00:00:00Z",
+        ),
+        (
+            "created date is taken from legacy label schema label",
+            &[],
+            &[(LEGACY, "2023-05-01T00:00:00Z")],
+            jan,
+            "2023-05-01T00:00:00Z",
+        ),
         (
             "OCI annotation takes priority over legacy annotation",
-            &[(OCI, "2023-06-01T00:00:00Z"), (LEGACY, "2023-07-01T00:00:00Z")],
+            &[
+                (OCI, "2023-06-01T00:00:00Z"),
+                (LEGACY, "2023-07-01T00:00:00Z"),
+            ],
             &[],
             jan,
             "2023-06-01T00:00:00Z",
@@ -365,16 +486,49 @@ fn kargo_creation_time_of_an_image() {
         (
             "OCI label takes priority over legacy label",
             &[],
-            &[(OCI, "2023-10-01T00:00:00Z"), (LEGACY, "2023-11-01T00:00:00Z")],
+            &[
+                (OCI, "2023-10-01T00:00:00Z"),
+                (LEGACY, "2023-11-01T00:00:00Z"),
+            ],
             jan,
             "2023-10-01T00:00:00Z",
         ),
-        ("fallback to config.Created when no annotations or labels", &[], &[], dec, "2023-12-01T00:00:00Z"),
-        ("config.Created is used when it is later than the OCI label", &[], &[(OCI, "2023-01-01T00:00:00Z")], dec, "2023-12-01T00:00:00Z"),
-        ("OCI label is used when it is later than config.Created", &[], &[(OCI, "2023-05-01T00:00:00Z")], None, "2023-05-01T00:00:00Z"),
-        ("annotation is used even when config.Created is later", &[(OCI, "2023-01-01T00:00:00Z")], &[], dec, "2023-01-01T00:00:00Z"),
+        (
+            "fallback to config.Created when no annotations or labels",
+            &[],
+            &[],
+            dec,
+            "2023-12-01T00:00:00Z",
+        ),
+        (
+            "config.Created is used when it is later than the OCI label",
+            &[],
+            &[(OCI, "2023-01-01T00:00:00Z")],
+            dec,
+            "2023-12-01T00:00:00Z",
+        ),
+        (
+            "OCI label is used when it is later than config.Created",
+            &[],
+            &[(OCI, "2023-05-01T00:00:00Z")],
+            None,
+            "2023-05-01T00:00:00Z",
+        ),
+        (
+            "annotation is used even when config.Created is later",
+            &[(OCI, "2023-01-01T00:00:00Z")],
+            &[],
+            dec,
+            "2023-01-01T00:00:00Z",
+        ),
         // An unparsable claim is passed over for the next key.
-        ("unparsable annotation", &[(OCI, "yesterday"), (LEGACY, "2023-04-01T00:00:00Z")], &[], jan, "2023-04-01T00:00:00Z"),
+        (
+            "unparsable annotation",
+            &[(OCI, "yesterday"), (LEGACY, "2023-04-01T00:00:00Z")],
+            &[],
+            jan,
+            "2023-04-01T00:00:00Z",
+        ),
     ];
     for (name, annotations_, labels, config, want) in cases {
         assert_eq!(
@@ -385,7 +539,10 @@ fn kargo_creation_time_of_an_image() {
     }
     // "basic case": nothing says when. Kargo reports Go's zero time
     // (0001-01-01); kargo-rs reports no time, which sorts the same way.
-    assert_eq!(creation_time(&BTreeMap::new(), &BTreeMap::new(), None), None);
+    assert_eq!(
+        creation_time(&BTreeMap::new(), &BTreeMap::new(), None),
+        None
+    );
 }
 
 /// An OCI image layout written for a test: blobs, and tags in `index.json`.
@@ -445,7 +602,11 @@ impl TestLayout {
     fn tag(&mut self, tag: &str, mut descriptor: Value) {
         descriptor["annotations"] = json!({REF_NAME: tag});
         self.tagged.push(descriptor);
-        kargo_test_support::write(self.path(), "oci-layout", r#"{"imageLayoutVersion": "1.0.0"}"#);
+        kargo_test_support::write(
+            self.path(),
+            "oci-layout",
+            r#"{"imageLayoutVersion": "1.0.0"}"#,
+        );
         let index = json!({"schemaVersion": 2, "manifests": self.tagged});
         kargo_test_support::write(self.path(), "index.json", &index.to_string());
     }
@@ -456,7 +617,8 @@ impl TestLayout {
 }
 
 fn config(created: Option<&str>, arch: &str) -> Value {
-    let mut c = json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}});
+    let mut c =
+        json!({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}});
     if let Some(created) = created {
         c["created"] = json!(created);
     }
@@ -479,8 +641,14 @@ async fn meta_of(layout: &TestLayout, tag: &str) -> Result<Option<Meta>, Error> 
 #[tokio::test]
 async fn kargo_creation_time_and_annotations_of_an_index() {
     let mut layout = TestLayout::new();
-    let jan = layout.image(json!(config(Some("2023-01-01T00:00:00Z"), "amd64")), Value::Null);
-    let apr = layout.image(json!(config(Some("2023-04-01T00:00:00Z"), "arm64")), Value::Null);
+    let jan = layout.image(
+        json!(config(Some("2023-01-01T00:00:00Z"), "amd64")),
+        Value::Null,
+    );
+    let apr = layout.image(
+        json!(config(Some("2023-04-01T00:00:00Z"), "arm64")),
+        Value::Null,
+    );
 
     // "with annotations, success": the index's own annotations only.
     let with_vendor = layout.index(
@@ -496,13 +664,20 @@ async fn kargo_creation_time_and_annotations_of_an_index() {
     layout.tag("own", own);
     // "creation time is taken from a reference's annotations"
     let reference = layout.index(
-        vec![entry(jan.clone(), "amd64", json!({"org.opencontainers.image.created": "2023-02-01T00:00:00Z"}))],
+        vec![entry(
+            jan.clone(),
+            "amd64",
+            json!({"org.opencontainers.image.created": "2023-02-01T00:00:00Z"}),
+        )],
         Value::Null,
     );
     layout.tag("reference", reference);
     // "creation time falls back to the newest referenced image"
     let newest = layout.index(
-        vec![entry(jan.clone(), "amd64", Value::Null), entry(apr, "arm64", Value::Null)],
+        vec![
+            entry(jan.clone(), "amd64", Value::Null),
+            entry(apr, "arm64", Value::Null),
+        ],
         Value::Null,
     );
     layout.tag("newest", newest);
@@ -515,8 +690,14 @@ async fn kargo_creation_time_and_annotations_of_an_index() {
     let missing = layout.index(vec![entry(missing, "amd64", Value::Null)], Value::Null);
     layout.tag("missing", missing);
 
-    let vendor = meta_of(&layout, "vendor").await.expect("reads").expect("tagged");
-    assert_eq!(vendor.annotations, annotations(&[("org.opencontainers.image.vendor", "Test Vendor")]));
+    let vendor = meta_of(&layout, "vendor")
+        .await
+        .expect("reads")
+        .expect("tagged");
+    assert_eq!(
+        vendor.annotations,
+        annotations(&[("org.opencontainers.image.vendor", "Test Vendor")])
+    );
     assert_eq!(vendor.created, Some(t("2023-01-01T00:00:00Z")));
     for (tag, want) in [
         ("own", "2023-03-01T00:00:00Z"),
@@ -532,9 +713,15 @@ async fn kargo_creation_time_and_annotations_of_an_index() {
         .select(&layout.repository(), &MetaCache::default(), &|| false)
         .await
         .expect_err("an index without platforms");
-    assert!(err.to_string().contains("an index without platforms is not an image"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("an index without platforms is not an image"),
+        "{err}"
+    );
 
-    let err = meta_of(&layout, "missing").await.expect_err("a missing child");
+    let err = meta_of(&layout, "missing")
+        .await
+        .expect_err("a missing child");
     assert!(err.to_string().contains("found no manifest"), "{err}");
 }
 
@@ -544,7 +731,8 @@ async fn kargo_creation_time_and_annotations_of_an_index() {
 async fn kargo_creation_time_of_an_image_read_from_its_config() {
     let mut layout = TestLayout::new();
     let mut labelled = config(Some("2023-01-01T00:00:00Z"), "amd64");
-    labelled["config"] = json!({"Labels": {"org.opencontainers.image.created": "2023-02-01T00:00:00Z"}});
+    labelled["config"] =
+        json!({"Labels": {"org.opencontainers.image.created": "2023-02-01T00:00:00Z"}});
     let labelled = layout.image(labelled, Value::Null);
     layout.tag("label", labelled);
     let annotated = layout.image(
@@ -554,12 +742,21 @@ async fn kargo_creation_time_of_an_image_read_from_its_config() {
     );
     layout.tag("annotated", annotated);
 
-    let meta = meta_of(&layout, "label").await.expect("reads").expect("tagged");
+    let meta = meta_of(&layout, "label")
+        .await
+        .expect("reads")
+        .expect("tagged");
     assert_eq!(meta.created, Some(t("2023-02-01T00:00:00Z")));
     assert!(meta.annotations.is_empty());
-    let meta = meta_of(&layout, "annotated").await.expect("reads").expect("tagged");
+    let meta = meta_of(&layout, "annotated")
+        .await
+        .expect("reads")
+        .expect("tagged");
     assert_eq!(meta.created, Some(t("2023-01-01T00:00:00Z")));
-    assert_eq!(meta.annotations["org.opencontainers.image.authors"], "Test Author");
+    assert_eq!(
+        meta.annotations["org.opencontainers.image.authors"],
+        "Test Author"
+    );
 }
 
 // Test_baseSelector_imagesToAPIImages's limit and the selectors' order,
@@ -567,24 +764,39 @@ async fn kargo_creation_time_of_an_image_read_from_its_config() {
 #[tokio::test]
 async fn kargo_discovery_limit_applies_after_ordering() {
     let mut layout = TestLayout::new();
-    for (tag, created) in [("foo", "2024-01-03T00:00:00Z"), ("bar", "2024-01-01T00:00:00Z"), ("bat", "2024-01-02T00:00:00Z")] {
+    for (tag, created) in [
+        ("foo", "2024-01-03T00:00:00Z"),
+        ("bar", "2024-01-01T00:00:00Z"),
+        ("bat", "2024-01-02T00:00:00Z"),
+    ] {
         let image = layout.image(config(Some(created), "amd64"), Value::Null);
         layout.tag(tag, image);
     }
     let repo = layout.repository();
     for (strategy, want) in [("Lexical", ["foo", "bat"]), ("NewestBuild", ["foo", "bat"])] {
         let s = ok(json!({"imageSelectionStrategy": strategy, "discoveryLimit": 2}));
-        let got = s.select(&repo, &MetaCache::default(), &|| false).await.expect("selects");
+        let got = s
+            .select(&repo, &MetaCache::default(), &|| false)
+            .await
+            .expect("selects");
         let tags: Vec<&str> = got.iter().map(|s| s.tag.as_str()).collect();
         assert_eq!(tags, want, "{strategy}");
     }
     let s = ok(json!({"imageSelectionStrategy": "Digest", "constraint": "bar"}));
-    let got = s.select(&repo, &MetaCache::default(), &|| false).await.expect("selects");
+    let got = s
+        .select(&repo, &MetaCache::default(), &|| false)
+        .await
+        .expect("selects");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].meta.created, Some(t("2024-01-01T00:00:00Z")));
     // "miss": the followed tag does not exist.
     let s = ok(json!({"imageSelectionStrategy": "Digest", "constraint": "fake-constraint"}));
-    assert!(s.select(&repo, &MetaCache::default(), &|| false).await.expect("selects").is_empty());
+    assert!(
+        s.select(&repo, &MetaCache::default(), &|| false)
+            .await
+            .expect("selects")
+            .is_empty()
+    );
 }
 
 // Test_imageRepoURLRegex (pkg/subscription/image_test.go): which
@@ -619,7 +831,12 @@ async fn kargo_image_repository_urls() {
             .await;
         match (got, valid) {
             (Ok(_), true) => {}
-            (Err(Error::Invalid { field: "repoURL", .. }), false) => {}
+            (
+                Err(Error::Invalid {
+                    field: "repoURL", ..
+                }),
+                false,
+            ) => {}
             (got, _) => panic!("{url:?}: want valid={valid}, got {:?}", got.map(|_| ())),
         }
     }
@@ -660,9 +877,17 @@ fn kargo_image_subscription_defaults_and_limits() {
     );
     assert_eq!(refused_field(json!({"constraint": "bogus"})), "constraint");
     assert_eq!(refused_field(json!({"platform": "bogus"})), "platform");
-    assert_eq!(refused_field(json!({"discoveryLimit": 0})), "discoveryLimit");
-    assert_eq!(refused_field(json!({"discoveryLimit": 101})), "discoveryLimit");
+    assert_eq!(
+        refused_field(json!({"discoveryLimit": 0})),
+        "discoveryLimit"
+    );
+    assert_eq!(
+        refused_field(json!({"discoveryLimit": 101})),
+        "discoveryLimit"
+    );
     // "valid"
-    ok(json!({"repoURL": "ghcr.io/akuity/kargo", "imageSelectionStrategy": "SemVer",
-        "constraint": "^1.0.0", "platform": "linux/amd64", "discoveryLimit": 20}));
+    ok(
+        json!({"repoURL": "ghcr.io/akuity/kargo", "imageSelectionStrategy": "SemVer",
+        "constraint": "^1.0.0", "platform": "linux/amd64", "discoveryLimit": 20}),
+    );
 }
