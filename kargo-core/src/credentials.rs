@@ -146,9 +146,9 @@ impl CredentialsProvider for NoCredentials {
 /// secrets (`repoURL`, or `repoURLPattern` with `repoURLIsRegex`).
 ///
 /// Exact URLs match after Kargo's normalisation for the kind (for Git:
-/// lowercased, without user information over HTTP(S), a trailing `/` or
-/// `.git`, SCP-like addresses as `ssh://` URLs; for images: Docker Hub's
-/// spellings folded); patterns are regular expressions matched against the
+/// lowercased, without user information over HTTP(S) or `.git`, SCP-like
+/// addresses as `ssh://` URLs; for images: Docker Hub's spellings folded;
+/// trailing `/`s never matter); patterns are regular expressions matched against the
 /// URL as given or as normalised. Entries are tried in the order they were
 /// added, exact ones first.
 ///
@@ -571,19 +571,18 @@ impl StaticCredentials {
 /// [`normalize_image`](crate::urls::normalize_image), chart repositories
 /// with [`normalize_chart`](crate::urls::normalize_chart). Generic
 /// endpoints (Argo CD servers, a kargo-rs use Kargo has not) have scheme
-/// and host lowercased and no trailing `/`.
+/// and host lowercased. Beyond Kargo, trailing `/`s never matter (so every
+/// URL Kargo matches still matches).
 fn normalize_for(kind: CredentialType, url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
     match kind {
         CredentialType::Git => crate::urls::normalize_git(url),
         CredentialType::Image => crate::urls::normalize_image(url),
         CredentialType::Helm => crate::urls::normalize_chart(url),
-        CredentialType::Generic => {
-            let url = url.trim();
-            url::Url::parse(url)
-                .map_or_else(|_| url.to_owned(), |u| u.as_str().to_owned())
-                .trim_end_matches('/')
-                .to_owned()
-        }
+        CredentialType::Generic => url::Url::parse(url)
+            .map_or_else(|_| url.to_owned(), |u| u.as_str().to_owned())
+            .trim_end_matches('/')
+            .to_owned(),
     }
 }
 
@@ -743,6 +742,7 @@ mod tests {
             "nginx",
             "index.docker.io/library/nginx",
             "registry-1.docker.io/nginx",
+            "nginx/",
         ] {
             assert!(image.find(CredentialType::Image, url).is_some(), "{url}");
         }
