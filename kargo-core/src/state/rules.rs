@@ -251,6 +251,7 @@ pub fn abort_state(state: &mut PromotionState, request: &AbortRequest) {
     state.phase = PromotionPhase::Aborted;
     state.message = Some(message);
     state.retry_after_ms = None;
+    state.retry_at = None;
 }
 
 /// The error for a resource that is not stored.
