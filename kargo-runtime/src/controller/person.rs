@@ -114,7 +114,9 @@ impl Controller {
     /// Stage after it succeeded: what a person at a terminal wants.
     pub async fn promote_and_run(&self, request: &PromoteRequest) -> Result<Promoted> {
         let queued = self.promote(request).await?;
-        let drive = self.run_stage(&request.stage).await?;
+        // A person asking again for a promotion that retries a failed step
+        // wants it tried now, as `kargo run` run again does.
+        let drive = self.drive_stage(&request.stage, Some(&queued.name)).await?;
         let store = &self.inner.store;
         let promotion = match drive.waiting {
             Some(w) if w.name == queued.name => w,

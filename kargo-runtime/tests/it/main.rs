@@ -7,6 +7,7 @@ mod api;
 mod lifecycle;
 mod pipeline;
 mod replicas;
+mod retry;
 
 use std::sync::Arc;
 
