@@ -502,10 +502,17 @@ fn a_retryable_error_exits_3_and_running_again_retries_the_step_until_it_succeed
     assert_eq!(first.json()["phase"], "Running");
     assert_eq!(first.step_status("flaky"), "Running");
     assert!(
-        first.step_message("flaky").ends_with("; step will be retried"),
+        first
+            .step_message("flaky")
+            .ends_with("; step will be retried"),
         "{first:?}"
     );
-    assert!(first.stderr.contains("run the same command again to retry it"), "{first:?}");
+    assert!(
+        first
+            .stderr
+            .contains("run the same command again to retry it"),
+        "{first:?}"
+    );
     assert_eq!(flaky_runs(dir.path()), 1, "one attempt per run, no loop");
     let saved: serde_json::Value =
         serde_json::from_slice(&std::fs::read(wd.join(".kargo/promotion.json")).unwrap()).unwrap();

@@ -83,6 +83,7 @@ pub fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> Prom
         origin: freight.origin.clone(),
         actor: new.actor,
         hold: new.hold,
+        rollback: new.rollback,
         phase: PromotionPhase::Pending,
         steps: new.steps,
         vars: new.vars,

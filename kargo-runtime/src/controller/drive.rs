@@ -11,8 +11,8 @@ use kargo_core::Workspace;
 use kargo_core::engine::{Checkpoint, PromotionContext, PromotionState};
 use kargo_core::model::{Freight, FreightCollection, PromotionPhase, StepStatus};
 use kargo_core::state::{
-    AbortRequest, Claim, DynStateStore, Lease, LeasedCheckpoint, PromotionRecord, StageState,
-    StateStoreExt, StoreCheckpoint, keep_promotion_lease, rules,
+    AbortRequest, Claim, DynStateStore, Lease, LeasedCheckpoint, PromotionQuery, PromotionRecord,
+    StageState, StateStoreExt, StoreCheckpoint, keep_promotion_lease, rules,
 };
 use kargo_core::step::StepStore;
 use kargo_core::time::Timestamp;
@@ -75,6 +75,14 @@ pub struct Drive {
     pub waiting: Option<PromotionRecord>,
     /// Whether a shutdown stopped it.
     pub interrupted: bool,
+    /// Whether another process drives the Stage right now (it holds the
+    /// Stage's [process lock](crate::ControllerBuilder::process_locks)):
+    /// the promotions queued for it are left to that process, which runs
+    /// them in turn.
+    pub elsewhere: bool,
+    /// Whether the queue was found empty (nothing running, nothing
+    /// queued) before the Stage's lock was let go.
+    emptied: bool,
 }
 
 impl Controller {
@@ -125,8 +133,15 @@ impl Controller {
             out.finished.extend(drive.finished);
             out.waiting = drive.waiting;
             out.interrupted = drive.interrupted;
-            let Some(asked) = again else {
-                return Ok(out);
+            out.elsewhere = drive.elsewhere;
+            let asked = match again {
+                Some(asked) => asked,
+                // A promotion queued by another process after this one
+                // found the queue empty, whose own try of the lock came
+                // before this one let it go, would wait for a later pass:
+                // look again now that the lock is free.
+                None if drive.emptied && self.queued_meanwhile(stage).await? => BTreeSet::new(),
+                None => return Ok(out),
             };
             if out.interrupted || !self.inner.drivers.enter(stage, None) {
                 return Ok(out);
@@ -145,6 +160,7 @@ impl Controller {
                 stage,
                 "another process runs the promotions of Stage {stage}"
             );
+            out.elsewhere = true;
             return Ok(out);
         };
         loop {
@@ -153,6 +169,7 @@ impl Controller {
                 return Ok(out);
             }
             let Some((promo, resumed)) = self.next_promotion(stage).await? else {
+                out.emptied = true;
                 return Ok(out);
             };
             if backs_off(&promo, now) {
@@ -231,6 +248,21 @@ impl Controller {
         }
     }
 
+    /// With process locks, whether a promotion of `stage` is queued now,
+    /// after a turn that found its queue empty let the Stage's lock go.
+    async fn queued_meanwhile(&self, stage: &str) -> Result<bool> {
+        if self.inner.locks.is_none() {
+            return Ok(false);
+        }
+        Ok(self
+            .inner
+            .store
+            .list_promotions(&PromotionQuery::stage(stage))
+            .await?
+            .iter()
+            .any(|p| p.phase == PromotionPhase::Pending))
+    }
+
     /// The promotion to run next in `stage` and whether it is resumed:
     /// claimed under a lease with replicas, else the one left `Running`
     /// or the oldest queued.
@@ -289,7 +321,7 @@ impl Controller {
                 known: Vec::new(),
             })?;
         let freight = self.collection(&stage_state, Some(target)).await?;
-        let mut ctx = PromotionContext::new(workspace)
+        let ctx = PromotionContext::new(workspace)
             .with_names(
                 self.project().namespace_of(&promo.stage),
                 &promo.stage,
@@ -301,8 +333,8 @@ impl Controller {
                 store: store.clone(),
                 events: self.inner.events.clone(),
             })
-            .with_credentials(self.inner.credentials.clone());
-        ctx.actor = promo.actor.clone();
+            .with_credentials(self.inner.credentials.clone())
+            .with_actor(&promo.actor, promo.rollback);
         let inner: Box<dyn Checkpoint + '_> = match &self.inner.replica {
             Some(r) => Box::new(LeasedCheckpoint::new(
                 &**store,
@@ -402,10 +434,7 @@ fn backs_off(promo: &PromotionRecord, now: &BTreeSet<String>) -> bool {
     promo.abort.is_none()
         && !now.contains(&promo.name)
         && promo.state.is_retrying()
-        && promo
-            .state
-            .retry_at
-            .is_some_and(|at| at > Timestamp::now())
+        && promo.state.retry_at.is_some_and(|at| at > Timestamp::now())
 }
 
 /// What was last reported of each step: its status and attempts.

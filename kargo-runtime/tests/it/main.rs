@@ -8,6 +8,7 @@ mod lifecycle;
 mod pipeline;
 mod replicas;
 mod retry;
+mod rollback;
 
 use std::sync::Arc;
 

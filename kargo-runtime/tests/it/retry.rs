@@ -99,7 +99,7 @@ async fn backoff_elapses(c: &Controller) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retrying_promotion_stays_running_between_passes_and_a_pass_after_its_backoff_retries_it()
- {
+{
     let world = PipelineWorld::new(&[("v1.0.0", "2026-01-01T00:00:00Z")], &stage(2, 3));
     let flaky = Arc::new(Flaky::default());
     let c = controller(&world, &flaky).await;
@@ -127,7 +127,9 @@ async fn a_retrying_promotion_stays_running_between_passes_and_a_pass_after_its_
     }
     assert_eq!(
         waiting,
-        [Some("the registry is busy; step will be retried".to_owned())]
+        [Some(
+            "the registry is busy; step will be retried".to_owned()
+        )]
     );
 
     // Before the backoff is over, passes leave it alone.
