@@ -7,7 +7,7 @@ use tracing::{Instrument, info, info_span, warn};
 use super::tasks::{ALIAS_SEPARATOR, alias_namespace};
 use super::{Checkpoint, Engine, PromotionContext, PromotionState};
 use crate::duration::GoDuration;
-use crate::expr::{MetadataView, Scope};
+use crate::expr::{MetadataView, SECRET_FN, Scope, secret_function};
 use crate::model::{PromotionPhase, PromotionStep, StepRecord, StepStatus};
 use crate::step::{DynStep, ErrorKind, LaterStep, StepContext, StepError, StepOutcome};
 use crate::time::Timestamp;
@@ -534,9 +534,10 @@ impl Engine {
         let mut scope = Scope {
             ctx: ctx_value(ctx, alias),
             freight: ctx.freight.clone(),
-            metadata,
+            metadata: metadata.clone(),
             ..Scope::default()
         };
+        scope.functions.insert(SECRET_FN, secret_function(metadata));
         // Promotion variables see only `ctx` and earlier variables.
         for var in &ctx.vars {
             let value = self

@@ -761,8 +761,8 @@ steps:
 fn templates_calling_unsupported_functions_are_refused_when_loaded() {
     for (yaml, want) in [
         (
-            "steps:\n- uses: http\n  as: notify\n  config: {headers: [{name: a, value: 'Bearer ${{ secret(\"slack\").token }}'}]}\n",
-            "step `notify`: config: expression `Bearer ${{ secret(\"slack\").token }}`: function `secret()` is not supported by kargo-rs",
+            "steps:\n- uses: http\n  as: notify\n  config: {headers: [{name: a, value: 'Bearer ${{ sharedSecret(\"slack\").token }}'}]}\n",
+            "step `notify`: config: expression `Bearer ${{ sharedSecret(\"slack\").token }}`: function `sharedSecret()` is not supported by kargo-rs",
         ),
         (
             "steps:\n- uses: script\n  if: ${{ freightStatus(ctx.targetFreight.name).currentlyIn != nil }}\n",
@@ -783,4 +783,48 @@ fn templates_calling_unsupported_functions_are_refused_when_loaded() {
             .to_string();
         assert!(err.starts_with(want), "{err}\nwanted: {want}");
     }
+}
+
+/// `secret(name)`: the data of a Secret the host was given (a generic one,
+/// no credentials for any URL); one it was not given errors the step,
+/// naming it. Templates using it pass the load-time check.
+#[tokio::test]
+async fn secret_reads_a_given_secret_and_names_a_missing_one() {
+    let mut h = harness();
+    let secrets = kargo_core::credentials::StaticCredentials::new()
+        .with_secrets(
+            r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: slack
+  namespace: proj
+  labels: {kargo.akuity.io/cred-type: generic}
+stringData: {token: xoxb-1}
+"#,
+            "secrets.yaml",
+        )
+        .unwrap();
+    h.ctx = h.ctx.clone().with_credentials(Arc::new(secrets));
+    let steps = steps(
+        r#"
+steps:
+- uses: compose
+  as: given
+  config:
+    header: Bearer ${{ secret('slack').token }}
+    missingKey: ${{ secret('slack').nope == nil }}
+- uses: compose
+  as: missing
+  config: {token: "${{ secret('github').token }}"}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.outputs["given"]["header"], "Bearer xoxb-1");
+    assert_eq!(state.outputs["given"]["missingKey"], true);
+    assert_eq!(state.steps[1].status, Some(StepStatus::Errored));
+    let message = state.steps[1].message.as_deref().unwrap();
+    assert!(
+        message.contains("secret(): no Secret `github` was given to kargo-rs"),
+        "{message}"
+    );
 }
