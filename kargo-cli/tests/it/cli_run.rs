@@ -563,3 +563,50 @@ fn running_again_fails_the_promotion_once_the_error_threshold_is_met() {
     assert_eq!(second.step_status("after"), "Skipped");
     assert_eq!(flaky_runs(dir.path()), 2);
 }
+
+#[test]
+fn secret_reads_a_generic_secret_given_with_credentials_and_names_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = write(
+        dir.path(),
+        "secrets.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: slack\n  namespace: demo\n  labels:\n    kargo.akuity.io/cred-type: generic\nstringData:\n  token: xoxb-1\n",
+    );
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: compose-output\n  as: hook\n  config:\n    header: Bearer ${{ secret('slack').token }}\n",
+    );
+    let run = |steps: &std::path::Path| {
+        kargo(
+            dir.path(),
+            &[
+                "run",
+                "--steps",
+                steps.to_str().unwrap(),
+                "--project",
+                "demo",
+                "--credentials",
+                secrets.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = run(&steps);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["state"]["hook"]["header"], "Bearer xoxb-1");
+
+    let missing = write(
+        dir.path(),
+        "missing.yaml",
+        "steps:\n- uses: compose-output\n  as: hook\n  config:\n    header: Bearer ${{ secret('github').token }}\n",
+    );
+    let out = run(&missing);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.step_status("hook"), "Errored");
+    let message = out.step_message("hook");
+    assert!(
+        message.contains("no Secret `github` was given to kargo-rs: pass it with --credentials"),
+        "{message}"
+    );
+    assert!(!out.stdout.contains("xoxb-1"), "{out:?}");
+}
