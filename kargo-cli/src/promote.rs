@@ -51,6 +51,18 @@ pub(crate) fn promote(args: PromoteArgs) -> Result<u8, InputError> {
         let promoted = promoted?;
         let record = &promoted.promotion;
         let verification = &promoted.verification;
+        if promoted.elsewhere && !record.phase.is_terminal() {
+            let (name, stage) = (&record.name, &record.stage);
+            if record.phase == PromotionPhase::Pending {
+                eprintln!(
+                    "kargo: promotion {name} is queued: another kargo process (a pipeline loop) is running Stage `{stage}`'s promotions and will run it in turn; `kargo history {stage}` shows how it ends"
+                );
+            } else {
+                eprintln!(
+                    "kargo: promotion {name} runs in another kargo process (a pipeline loop) that drives Stage `{stage}`; `kargo history {stage}` shows how it ends"
+                );
+            }
+        }
         if args.json {
             let mut out = kargo_runtime::runner::result_json(&record.state);
             out["promotion"] = json!(record.name);

@@ -82,12 +82,22 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, InputError> {
     Ok(match outcome.state.phase {
         PromotionPhase::Succeeded => EXIT_SUCCEEDED,
         PromotionPhase::Running => {
-            if let Some(kept) = &outcome.kept_workdir {
-                eprintln!(
-                    "kargo: promotion waits; resume with --workdir {} (the state is in {})",
+            let state = &outcome.state;
+            let why = state.message.as_deref().unwrap_or("a step is running");
+            // A step retried after an error is tried again by the next run at
+            // once, whatever its backoff: a person rerunning by hand means it.
+            let again = if state.is_retrying() {
+                "run the same command again to retry it"
+            } else {
+                "run the same command again to resume it"
+            };
+            match &outcome.kept_workdir {
+                Some(kept) => eprintln!(
+                    "kargo: promotion waits: {why}; {again} with --workdir {} (the state is in {})",
                     kept.display(),
                     outcome.state_file.display()
-                );
+                ),
+                None => eprintln!("kargo: promotion waits: {why}; {again}"),
             }
             EXIT_RUNNING
         }

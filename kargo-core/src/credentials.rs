@@ -60,6 +60,15 @@ pub trait CredentialsProvider: Send + Sync + fmt::Debug + 'static {
         let _ = (kind, url);
         Ok(None)
     }
+
+    /// The Secret named `name` of project `project`, whatever its type, if
+    /// the provider keeps Secrets by name: what Kargo's `secret(name)`
+    /// expression function reads. Providers that keep none answer
+    /// `Ok(None)`, the default.
+    async fn project_secret(&self, project: &str, name: &str) -> Result<Option<CredentialSecret>> {
+        let _ = (project, name);
+        Ok(None)
+    }
 }
 
 /// A Kargo credential Secret: its name and its fields (`data` decoded and
@@ -340,6 +349,21 @@ impl CredentialsProvider for StaticCredentials {
     async fn secret(&self, kind: CredentialType, url: &str) -> Result<Option<CredentialSecret>> {
         Ok(self.find(kind, url).cloned())
     }
+
+    /// [`named_secret`](StaticCredentials::named_secret); without a
+    /// project (a `kargo run` given none), the first Secret of that name
+    /// read, whatever its namespace.
+    async fn project_secret(&self, project: &str, name: &str) -> Result<Option<CredentialSecret>> {
+        if project.is_empty() {
+            return Ok(self
+                .named
+                .iter()
+                .map(|(_, s)| s)
+                .find(|s| s.name() == name)
+                .cloned());
+        }
+        Ok(self.named_secret(project, name).cloned())
+    }
 }
 
 /// The label that marks a Kubernetes Secret as Kargo credentials, and says
@@ -433,7 +457,9 @@ impl StaticCredentials {
     /// an AWS access key ([`AWS_KEY_FIELDS`], Kargo's ECR Secret) or a
     /// Google service-account key ([`GCP_KEY_FIELD`]). Every field is kept
     /// for [`CredentialsProvider::secret`]; [`CredentialsProvider::get`]
-    /// answers with the username and password.
+    /// answers with the username and password. A `generic` Secret without
+    /// `repoURL` holds data for expressions (`secret(name)`) rather than
+    /// credentials: it is kept by name only, whatever its fields.
     ///
     /// A Secret without the label is refused, unless `opts` say
     /// [`keep_unlabelled`](SecretsOptions::keep_unlabelled): then it is no
@@ -534,6 +560,14 @@ impl StaticCredentials {
                 // Not credentials: kept by name only.
                 continue;
             };
+            if kind == CredentialType::Generic
+                && !entry.fields.contains_key("repoURL")
+                && !entry.fields.contains_key("repoURLPattern")
+            {
+                // Generic data for expressions (`secret(name)`), no
+                // credentials for any URL: kept by name only.
+                continue;
+            }
             let has = |key: &str| entry.fields.contains_key(key);
             let aws_fields = AWS_KEY_FIELDS.iter().filter(|k| has(k)).count();
             if aws_fields > 0 && aws_fields < AWS_KEY_FIELDS.len() {
@@ -1054,5 +1088,51 @@ stringData:
             assert!(err.contains("creds.yaml: not Kubernetes Secrets"), "{err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_generic_secret_without_a_url_is_data_for_expressions_found_by_project() {
+        let yaml = r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: slack
+  namespace: demo
+  labels: {kargo.akuity.io/cred-type: generic}
+stringData: {token: xoxb-1}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: slack
+  namespace: other
+  labels: {kargo.akuity.io/cred-type: generic}
+stringData: {token: xoxb-2}
+"#;
+        let p = StaticCredentials::new()
+            .with_secrets(yaml, "secrets.yaml")
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let token = |project: &str, name: &str| {
+            rt.block_on(p.project_secret(project, name))
+                .unwrap()
+                .and_then(|s| s.field("token").map(str::to_owned))
+        };
+        assert_eq!(token("other", "slack").as_deref(), Some("xoxb-2"));
+        assert_eq!(token("demo", "slack").as_deref(), Some("xoxb-1"));
+        assert_eq!(token("third", "slack"), None);
+        assert_eq!(
+            token("", "slack").as_deref(),
+            Some("xoxb-1"),
+            "no project: any"
+        );
+        assert_eq!(token("demo", "github"), None);
+        // No credentials for any URL.
+        assert!(
+            p.find(CredentialType::Generic, "https://slack.com")
+                .is_none()
+        );
     }
 }

@@ -26,7 +26,9 @@
 //!   or retryable, and whether they are still waiting; the engine counts
 //!   errors against `retry.errorThreshold`, enforces `retry.timeout`, and
 //!   saves the promotion's state after every step. So every step gets the
-//!   same, Kargo-compatible retry semantics for free.
+//!   same, Kargo-compatible retry semantics for free. As in Kargo, a step
+//!   is retried on a later run of the promotion, not in a loop: between
+//!   attempts the promotion is saved `Running`, visible and abortable.
 //! - **The engine and the store do not know each other.** A promotion's
 //!   progress ([`PromotionState`](model::PromotionState)) is model; the
 //!   engine saves it through a [`Checkpoint`](checkpoint::Checkpoint),

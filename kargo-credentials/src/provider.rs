@@ -348,6 +348,14 @@ impl CredentialsProvider for CloudCredentials {
     ) -> kargo_core::Result<Option<CredentialSecret>> {
         self.inner.secret(kind, url).await
     }
+
+    async fn project_secret(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> kargo_core::Result<Option<CredentialSecret>> {
+        self.inner.project_secret(project, name).await
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! One promotion from a steps file, without a pipeline: what `kargo run`
 //! does. Its state is kept in a file so that a promotion that waits (a
-//! step `Running`) resumes when run again.
+//! step `Running`) resumes when run again. A step that failed with a
+//! retryable error below its `retry.errorThreshold` waits too: the run
+//! ends `Running` with the error count saved, and the next run tries the
+//! step again at once (a person running the command again means it; the
+//! backoff in [`PromotionState::retry_at`] is for the controller), until
+//! the threshold or `retry.timeout` ends it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -901,6 +901,158 @@ spec:
     assert_eq!(promotions[0]["phase"], "Succeeded");
 }
 
+/// dev with one `gated` step; the image has the tag v1.0.0.
+fn gated_world() -> World {
+    World::new(
+        &[("v1.0.0", "2026-01-01T00:00:00Z")],
+        r#"apiVersion: kargo.akuity.io/v1alpha1
+kind: Stage
+metadata: {name: dev, namespace: demo}
+spec:
+  requestedFreight: [{origin: {kind: Warehouse, name: app}, sources: {direct: true}}]
+  promotionTemplate:
+    spec:
+      steps: [{uses: gated, as: gate}]
+"#,
+    )
+}
+
+/// The name of the Freight tagged v1.0.0 (the manifests need `custom`).
+fn v1_name(w: &World, custom: &str) -> String {
+    let out = w.kargo("10:00", &["freight", "--json", "--custom-steps", custom]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let all: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let v1 = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["images"][0]["tag"] == "v1.0.0");
+    v1.unwrap()["metadata"]["name"].as_str().unwrap().to_owned()
+}
+
+/// The phases of dev's promotions, oldest first.
+fn dev_phases(w: &World, custom: &str) -> Vec<String> {
+    let history = w.kargo(
+        "10:00",
+        &["history", "dev", "--json", "--custom-steps", custom],
+    );
+    assert_eq!(history.code, 0, "{history:?}");
+    let mut phases: Vec<(String, String)> = history.json()["promotions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["phase"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    phases.sort();
+    phases.into_iter().map(|(_, phase)| phase).collect()
+}
+
+/// A person's `kargo promote` while a `kargo pipeline` loop (another
+/// process, passes an hour apart) runs the Stage's queue (issue 21): the
+/// promotion is queued there, `promote` returns at once saying so (exit
+/// 3, `Pending`), and the loop runs it right after the one it is running,
+/// not on its next pass.
+#[test]
+fn a_promote_while_a_pipeline_loop_runs_the_stage_is_queued_there_and_run_in_turn() {
+    let w = gated_world();
+    let declarations = gated_step(&w);
+    let custom = declarations.to_str().unwrap();
+    // v1 into dev first (discovered in the past, so the loop discovers
+    // again at once); then v2 comes, and the loop's auto-promotion of it
+    // waits at the gate.
+    write(w.dir.path(), "go", "");
+    let first = w.kargo("10:00", &["pipeline", "--once", "--custom-steps", custom]);
+    assert_eq!(first.code, 0, "{first:?}");
+    std::fs::remove_file(w.path("go")).unwrap();
+    std::fs::remove_file(w.path("started")).unwrap();
+    layout_with_tags(
+        &w.layout,
+        &[
+            ("v1.0.0", "2026-01-01T00:00:00Z"),
+            ("v2.0.0", "2026-01-02T00:00:00Z"),
+        ],
+    );
+    let mut child = spawn_pipeline(&w, &["--interval", "3600", "--custom-steps", custom]);
+    wait_until(&mut child, "the auto-promotion of v2 started", || {
+        w.path("started").exists()
+    });
+    let v1 = v1_name(&w, custom);
+    let v1 = v1.as_str();
+
+    let promote = w.kargo(
+        "10:00",
+        &[
+            "promote",
+            "dev",
+            "--freight",
+            v1,
+            "--json",
+            "--custom-steps",
+            custom,
+        ],
+    );
+    assert_eq!(promote.code, 3, "{promote:?}");
+    assert_eq!(promote.json()["phase"], "Pending", "{promote:?}");
+    assert!(
+        promote.stderr.contains("is queued: another kargo process"),
+        "{}",
+        promote.stderr
+    );
+
+    write(w.dir.path(), "go", "");
+    wait_until(&mut child, "both promotions finished", || {
+        dev_phases(&w, custom) == ["Succeeded", "Succeeded", "Succeeded"]
+    });
+    let runs = std::fs::read_to_string(w.path("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 3, "each promotion ran its step once");
+    let (code, stderr) = stop(child, rustix::process::Signal::TERM);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// A person's `kargo promote` while a `kargo pipeline` loop shares the
+/// state file but sleeps between passes: the Stage's lock is free, so
+/// `promote` runs the promotion itself at once and reports how it ended.
+#[test]
+fn a_promote_while_a_pipeline_loop_sleeps_runs_the_promotion_itself() {
+    let w = gated_world();
+    let declarations = gated_step(&w);
+    let custom = declarations.to_str().unwrap();
+    write(w.dir.path(), "go", "");
+    let mut child = spawn_pipeline(&w, &["--interval", "3600", "--custom-steps", custom]);
+    wait_until(&mut child, "the auto-promotion of v1 finished", || {
+        w.path("state.db").exists() && dev_phases(&w, custom) == ["Succeeded"]
+    });
+    let v1 = v1_name(&w, custom);
+    let v1 = v1.as_str();
+    let promote = w.kargo(
+        "10:00",
+        &[
+            "promote",
+            "dev",
+            "--freight",
+            v1,
+            "--json",
+            "--custom-steps",
+            custom,
+        ],
+    );
+    assert_eq!(promote.code, 0, "{promote:?}");
+    assert_eq!(promote.json()["phase"], "Succeeded");
+    assert!(
+        !promote.stderr.contains("another kargo process"),
+        "{}",
+        promote.stderr
+    );
+    assert_eq!(dev_phases(&w, custom), ["Succeeded", "Succeeded"]);
+    let (code, stderr) = stop(child, rustix::process::Signal::TERM);
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
 /// Four `kargo pipeline --once` started together on a state file that
 /// does not exist yet (issue 21, item 7): the file is created and
 /// migrated once, the Freight discovered once, and dev promoted once;

@@ -442,3 +442,171 @@ fn a_waiting_promotion_exits_3_saves_its_state_and_resumes() {
         "a finished promotion removes its state"
     );
 }
+
+/// A custom step `flaky` that fails with a retryable error (exit 75) on
+/// its first `fails` attempts, then succeeds; each run is counted in
+/// `runs`. Returns the steps file (a `flaky` step with `errorThreshold`,
+/// then a file-write that must run once) and the declarations.
+fn flaky_promotion(
+    dir: &std::path::Path,
+    fails: u32,
+    threshold: u32,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = write(
+        dir,
+        "steps/flaky.sh",
+        &format!(
+            "#!/bin/sh\necho run >> \"$KARGO_WORKDIR/../runs\"\nif [ \"$KARGO_ATTEMPT\" -lt {fails} ]; then echo 'the registry is busy' >&2; exit 75; fi\necho '{{\"outputs\": {{}}}}'\n"
+        ),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let declarations = write(
+        dir,
+        "steps/custom-steps.yaml",
+        "steps:\n- name: flaky\n  command: [./flaky.sh]\n",
+    );
+    let steps = write(
+        dir,
+        "steps.yaml",
+        &format!(
+            "steps:\n- uses: flaky\n  as: flaky\n  retry: {{errorThreshold: {threshold}}}\n- uses: file-write\n  as: after\n  config: {{path: after.txt, contents: once}}\n"
+        ),
+    );
+    (steps, declarations)
+}
+
+/// The runs `flaky_promotion`'s step made.
+fn flaky_runs(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("runs"))
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_retryable_error_exits_3_and_running_again_retries_the_step_until_it_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (steps, declarations) = flaky_promotion(dir.path(), 2, 3);
+    let wd = dir.path().join("wd");
+    let args = [
+        "run",
+        "--steps",
+        steps.to_str().unwrap(),
+        "--workdir",
+        wd.to_str().unwrap(),
+        "--custom-steps",
+        declarations.to_str().unwrap(),
+    ];
+    let first = kargo(dir.path(), &args);
+    assert_eq!(first.code, 3, "{first:?}");
+    assert_eq!(first.json()["phase"], "Running");
+    assert_eq!(first.step_status("flaky"), "Running");
+    assert!(
+        first
+            .step_message("flaky")
+            .ends_with("; step will be retried"),
+        "{first:?}"
+    );
+    assert!(
+        first
+            .stderr
+            .contains("run the same command again to retry it"),
+        "{first:?}"
+    );
+    assert_eq!(flaky_runs(dir.path()), 1, "one attempt per run, no loop");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(wd.join(".kargo/promotion.json")).unwrap()).unwrap();
+    assert_eq!(saved["state"]["steps"][0]["errorCount"], 1);
+    assert!(saved["state"]["retryAt"].is_string(), "{saved}");
+
+    // Run again at once: the step is retried without waiting for its
+    // backoff, the error count kept.
+    let second = kargo(dir.path(), &args);
+    assert_eq!(second.code, 3, "{second:?}");
+    assert_eq!(flaky_runs(dir.path()), 2);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(wd.join(".kargo/promotion.json")).unwrap()).unwrap();
+    assert_eq!(saved["state"]["steps"][0]["errorCount"], 2);
+
+    let third = kargo(dir.path(), &args);
+    assert_eq!(third.code, 0, "{third:?}");
+    assert_eq!(third.json()["phase"], "Succeeded");
+    assert_eq!(third.step_status("after"), "Succeeded");
+    assert_eq!(flaky_runs(dir.path()), 3);
+    assert!(!wd.join(".kargo").exists(), "the state file is gone");
+}
+
+#[test]
+fn running_again_fails_the_promotion_once_the_error_threshold_is_met() {
+    let dir = tempfile::tempdir().unwrap();
+    let (steps, declarations) = flaky_promotion(dir.path(), 99, 2);
+    let wd = dir.path().join("wd");
+    let args = [
+        "run",
+        "--steps",
+        steps.to_str().unwrap(),
+        "--workdir",
+        wd.to_str().unwrap(),
+        "--custom-steps",
+        declarations.to_str().unwrap(),
+    ];
+    assert_eq!(kargo(dir.path(), &args).code, 3);
+    let second = kargo(dir.path(), &args);
+    assert_eq!(second.code, 1, "{second:?}");
+    assert_eq!(second.json()["phase"], "Errored");
+    assert_eq!(second.step_status("flaky"), "Errored");
+    let message = second.step_message("flaky");
+    assert!(
+        message.starts_with("step `flaky` met error threshold of 2: "),
+        "{message}"
+    );
+    assert_eq!(second.step_status("after"), "Skipped");
+    assert_eq!(flaky_runs(dir.path()), 2);
+}
+
+#[test]
+fn secret_reads_a_generic_secret_given_with_credentials_and_names_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = write(
+        dir.path(),
+        "secrets.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: slack\n  namespace: demo\n  labels:\n    kargo.akuity.io/cred-type: generic\nstringData:\n  token: xoxb-1\n",
+    );
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        "steps:\n- uses: compose-output\n  as: hook\n  config:\n    header: Bearer ${{ secret('slack').token }}\n",
+    );
+    let run = |steps: &std::path::Path| {
+        kargo(
+            dir.path(),
+            &[
+                "run",
+                "--steps",
+                steps.to_str().unwrap(),
+                "--project",
+                "demo",
+                "--credentials",
+                secrets.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = run(&steps);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["state"]["hook"]["header"], "Bearer xoxb-1");
+
+    let missing = write(
+        dir.path(),
+        "missing.yaml",
+        "steps:\n- uses: compose-output\n  as: hook\n  config:\n    header: Bearer ${{ secret('github').token }}\n",
+    );
+    let out = run(&missing);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(out.step_status("hook"), "Errored");
+    let message = out.step_message("hook");
+    assert!(
+        message.contains("no Secret `github` was given to kargo-rs: pass it with --credentials"),
+        "{message}"
+    );
+    assert!(!out.stdout.contains("xoxb-1"), "{out:?}");
+}

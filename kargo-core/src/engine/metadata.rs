@@ -1,5 +1,6 @@
 //! Loading the Freight and Stage metadata a step's expressions read
-//! (`freightMetadata(name)`, `stageMetadata(name)`).
+//! (`freightMetadata(name)`, `stageMetadata(name)`), and the Secrets
+//! (`secret(name)`, from the promotion's credentials provider).
 //!
 //! Expressions are evaluated synchronously and the store is async, so the
 //! engine evaluates the step's `if`, variables and config once against
@@ -13,14 +14,15 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Engine, PromotionContext, PromotionState};
-use crate::expr::{MetadataKey, MetadataView};
+use crate::expr::{MetadataKey, MetadataView, SECRET_FN};
 use crate::model::PromotionStep;
 
 /// How many rounds of loading a step gets.
 const MAX_ROUNDS: usize = 4;
 
 impl Engine {
-    /// The metadata a step's expressions read; `None` without a store.
+    /// The metadata and Secrets a step's expressions read; `None` without
+    /// a store (unless the step reads Secrets only).
     pub(super) async fn load_metadata(
         &self,
         ctx: &PromotionContext,
@@ -28,12 +30,17 @@ impl Engine {
         alias: &str,
         state: &PromotionState,
     ) -> Result<Option<Arc<MetadataView>>, String> {
-        let Some(store) = &ctx.store else {
-            return Ok(None);
+        let text = serde_json::to_string(step).unwrap_or_default();
+        let reads_metadata = text.contains("freightMetadata") || text.contains("stageMetadata");
+        let reads_secrets = text.contains(SECRET_FN);
+        let store = match &ctx.store {
+            Some(store) => Some(store),
+            // The metadata functions say there is no store.
+            None if reads_metadata || !reads_secrets => return Ok(None),
+            None => None,
         };
         let mut view = MetadataView::new();
-        let text = serde_json::to_string(step).unwrap_or_default();
-        if !text.contains("freightMetadata") && !text.contains("stageMetadata") {
+        if !reads_metadata && !reads_secrets {
             return Ok(Some(Arc::new(view)));
         }
         for _ in 0..MAX_ROUNDS {
@@ -52,25 +59,46 @@ impl Engine {
                 break;
             }
             for key in misses {
-                let metadata = match &key {
-                    MetadataKey::Freight(name) => store
+                let value = match (&key, store) {
+                    (MetadataKey::Secret(name), _) => ctx
+                        .credentials
+                        .project_secret(&ctx.project, name)
+                        .await
+                        .map_err(|e| format!("cannot read Secret `{name}`: {e}"))?
+                        .map_or(Value::Null, |secret| {
+                            Value::Object(
+                                secret
+                                    .fields()
+                                    .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
+                                    .collect(),
+                            )
+                        }),
+                    (MetadataKey::Freight(name), Some(store)) => store
                         .freight(name)
                         .await
                         .map_err(|e| format!("cannot read the metadata of Freight `{name}`: {e}"))?
-                        .map(|f| f.status.metadata),
-                    MetadataKey::Stage(name) => {
-                        store.stage_metadata(name).await.map(Some).map_err(|e| {
-                            format!("cannot read the metadata of Stage `{name}`: {e}")
-                        })?
-                    }
-                };
-                let value = match metadata {
-                    Some(m) if !m.is_empty() => Value::Object(m.into_iter().collect()),
-                    _ => Value::Null,
+                        .map(|f| f.status.metadata)
+                        .map_or(Value::Null, metadata_value),
+                    (MetadataKey::Stage(name), Some(store)) => store
+                        .stage_metadata(name)
+                        .await
+                        .map(metadata_value)
+                        .map_err(|e| format!("cannot read the metadata of Stage `{name}`: {e}"))?,
+                    // Without a store (reads_metadata is false here).
+                    (_, None) => Value::Null,
                 };
                 view.insert(key, value);
             }
         }
         Ok(Some(Arc::new(view)))
+    }
+}
+
+/// Metadata as the functions return it: an object, or `null` when empty.
+fn metadata_value(metadata: std::collections::BTreeMap<String, Value>) -> Value {
+    if metadata.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(metadata.into_iter().collect())
     }
 }

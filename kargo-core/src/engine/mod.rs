@@ -72,8 +72,12 @@ pub struct Engine {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EngineOptions {
-    /// The pauses between retries of a step that failed with a retryable
-    /// error: from 500 ms, doubling, at most 30 s.
+    /// The pauses between attempts of a step that failed with a
+    /// retryable error, by its error count: from 500 ms, doubling, at most
+    /// 30 s. The engine does not sleep them: it ends its call with the
+    /// promotion `Running` and [`PromotionState::retry_at`] set, and the
+    /// host runs it again then (the controller does; `kargo run` leaves it
+    /// to the next run).
     pub retry_backoff: Backoff,
 }
 
@@ -260,7 +264,9 @@ impl Engine {
     }
 
     /// Runs `steps` (already inflated, see [`inflate_tasks`]) from the
-    /// start until the promotion finishes or a step waits (`Running`).
+    /// start until the promotion finishes or a step waits (`Running`,
+    /// which a retryable error below the step's `retry.errorThreshold` is
+    /// too: see [`resume`](Engine::resume)).
     pub async fn run(
         &self,
         ctx: &PromotionContext,

@@ -1,6 +1,6 @@
 use std::collections::{BTreeMap, HashSet};
 
-use crate::expr::Evaluator;
+use crate::expr::{Evaluator, Functions, SECRET_FN};
 use crate::model::{
     ExpressionVariable, PromotionStep, PromotionTaskReference, PromotionTemplateSpec,
 };
@@ -111,24 +111,31 @@ pub fn inflate_tasks(
 /// never halfway through a promotion.
 pub fn check_expressions(step: &PromotionStep) -> Result<()> {
     static CHECKER: std::sync::LazyLock<Evaluator> = std::sync::LazyLock::new(Evaluator::new);
+    // The functions the engine adds to a step's scope (only their names
+    // matter to a check).
+    static FUNCTIONS: std::sync::LazyLock<Functions> = std::sync::LazyLock::new(|| {
+        Functions::new().with(SECRET_FN, |_: &[serde_json::Value]| {
+            Err("only checked".to_owned())
+        })
+    });
     let invalid = |what: &str, e: crate::expr::ExprError| {
         Error::Invalid(format!("step `{}`: {what}: {e}", step.alias))
     };
     if !step.if_.is_empty() {
         CHECKER
-            .check_template(&step.if_)
+            .check_template_with(&step.if_, &FUNCTIONS)
             .map_err(|e| invalid("`if`", e))?;
     }
     for var in &step.vars {
         if let Some(value) = &var.value {
             CHECKER
-                .check_template(value)
+                .check_template_with(value, &FUNCTIONS)
                 .map_err(|e| invalid(&format!("variable `{}`", var.name), e))?;
         }
     }
     if let Some(config) = &step.config {
         CHECKER
-            .check_config(config)
+            .check_config_with(config, &FUNCTIONS)
             .map_err(|e| invalid("config", e))?;
     }
     Ok(())

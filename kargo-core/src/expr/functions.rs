@@ -37,9 +37,13 @@ pub(super) const SCOPE_FUNCTIONS: &[&str] = &[
 ];
 
 /// Functions of Kargo's expression reference that kargo-rs does not
-/// provide, and why: templates calling them are refused when loaded.
+/// provide, and why: templates calling them are refused when loaded
+/// (`secret` is a promotion step's only: see [`SECRET_FN`]).
 pub(super) const KARGO_ONLY: &[(&str, &str)] = &[
-    ("secret", "it reads a Kubernetes Secret of the project"),
+    (
+        "secret",
+        "it reads a Secret of the project, which only promotion steps' expressions can",
+    ),
     (
         "sharedSecret",
         "it reads a Kubernetes Secret of the shared namespace",
@@ -57,6 +61,42 @@ pub(super) const KARGO_ONLY: &[(&str, &str)] = &[
         "kargo-rs keeps no Kubernetes Freight status to read",
     ),
 ];
+
+/// The name of Kargo's `secret(name)`. It is no built-in: the engine adds
+/// it to a promotion step's [`Scope::functions`](super::Scope::functions)
+/// ([`secret_function`]), so other expressions (a webhook receiver's) keep
+/// refusing it by name, as Kargo's do not have it.
+pub const SECRET_FN: &str = "secret";
+
+/// Kargo's `secret(name)` over `view`: the data of the project's Secret
+/// `name` as a map of strings, as loaded into the view
+/// ([`MetadataKey::Secret`](super::MetadataKey::Secret)). Where Kargo
+/// answers an empty map for a Secret that does not exist, kargo-rs knows
+/// only the Secrets it was given, so one it was not given is an error
+/// naming it. A name not loaded yet reads as an empty map (and is recorded
+/// as a miss for the engine to load).
+pub fn secret_function(view: Option<Arc<super::MetadataView>>) -> super::HostFunction {
+    super::HostFunction::new(move |args: &[Value]| {
+        let name = match args {
+            [Value::String(name)] if !name.is_empty() => name,
+            [Value::String(_)] => return Err("the name must not be empty".into()),
+            [other] => return Err(format!("the name must be a string, got {other}")),
+            _ => return Err(format!("expects 1 argument, got {}", args.len())),
+        };
+        let view = view
+            .as_ref()
+            .ok_or("the host runs this promotion without Secrets")?;
+        match view.lookup(super::MetadataKey::Secret(name.clone())) {
+            None => Ok(Value::Object(serde_json::Map::new())),
+            Some(Value::Null) => Err(format!(
+                "no Secret `{name}` was given to kargo-rs: pass it with --credentials \
+                 (a Kubernetes Secret of the project, such as one labelled \
+                 kargo.akuity.io/cred-type: generic)"
+            )),
+            Some(data) => Ok(data),
+        }
+    })
+}
 
 /// Name of the helper the translation of `a + b` calls on the sum, which
 /// refuses a string or list over [`MAX_VALUE_BYTES`](super::MAX_VALUE_BYTES).

@@ -1,5 +1,5 @@
 //! The Freight and Stage metadata `freightMetadata(name)` and
-//! `stageMetadata(name)` read.
+//! `stageMetadata(name)` read, and the Secrets `secret(name)` reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -14,6 +14,8 @@ pub enum MetadataKey {
     Freight(String),
     /// A Stage, by name.
     Stage(String),
+    /// A Secret of the project, by name (`secret(name)`): its data.
+    Secret(String),
 }
 
 /// The metadata expressions can read, loaded before they are evaluated
@@ -25,10 +27,21 @@ pub enum MetadataKey {
 /// the Freight or Stage has none (or does not exist), which is what the
 /// functions return, as in Kargo. A key that is not loaded also reads as
 /// `null`, and is recorded as a miss.
-#[derive(Debug, Default)]
+///
+/// `Debug` shows the keys, never a value (a Secret's data may be loaded).
+#[derive(Default)]
 pub struct MetadataView {
     loaded: BTreeMap<MetadataKey, Value>,
     misses: Mutex<BTreeSet<MetadataKey>>,
+}
+
+impl std::fmt::Debug for MetadataView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataView")
+            .field("loaded", &self.loaded.keys().collect::<Vec<_>>())
+            .field("misses", &self.misses())
+            .finish()
+    }
 }
 
 impl Clone for MetadataView {
@@ -61,15 +74,19 @@ impl MetadataView {
 
     /// The metadata of `key`: loaded, or `null` (and recorded as a miss).
     pub fn get(&self, key: MetadataKey) -> Value {
-        match self.loaded.get(&key) {
-            Some(value) => value.clone(),
-            None => {
-                self.misses
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key);
-                Value::Null
-            }
+        self.lookup(key).unwrap_or(Value::Null)
+    }
+
+    /// The metadata of `key` when it is loaded; `None` (and recorded as a
+    /// miss) when it is not.
+    pub fn lookup(&self, key: MetadataKey) -> Option<Value> {
+        let found = self.loaded.get(&key).cloned();
+        if found.is_none() {
+            self.misses
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
         }
+        found
     }
 }

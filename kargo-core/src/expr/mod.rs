@@ -119,6 +119,7 @@ mod metadata;
 mod template;
 mod translate;
 
+pub use functions::{SECRET_FN, secret_function};
 pub use host::{Functions, HostFunction};
 pub use metadata::{MetadataKey, MetadataView};
 
@@ -400,18 +401,31 @@ impl Evaluator {
     ///
     /// [`check_template`]: Self::check_template
     pub fn check_config(&self, config: &Value) -> Result<(), ExprError> {
+        self.check_config_with(config, &Functions::new())
+    }
+
+    /// [`check_config`](Self::check_config), for a scope whose
+    /// [`Scope::functions`] will be `functions` (a promotion step's, with
+    /// `secret()`).
+    pub fn check_config_with(
+        &self,
+        config: &Value,
+        functions: &Functions,
+    ) -> Result<(), ExprError> {
         match config {
-            Value::String(s) => self.check_template(s),
-            Value::Array(items) => items.iter().try_for_each(|v| self.check_config(v)),
+            Value::String(s) => self.check_template_with(s, functions),
+            Value::Array(items) => items
+                .iter()
+                .try_for_each(|v| self.check_config_with(v, functions)),
             Value::Object(map) => map.iter().try_for_each(|(k, v)| match v {
                 Value::String(s) if BARE_EXPRESSION_KEYS.contains(&k.as_str()) => {
                     if template::has_expression(s) {
-                        self.check_template(s)
+                        self.check_template_with(s, functions)
                     } else {
-                        self.check_bare_expression(s)
+                        self.check_bare_expression_with(s, functions)
                     }
                 }
-                other => self.check_config(other),
+                other => self.check_config_with(other, functions),
             }),
             _ => Ok(()),
         }

@@ -30,6 +30,10 @@ pub struct PromotionState {
     /// milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
+    /// When the phase is `Running`: when the current step is to run again
+    /// (`retry_after_ms` after the engine stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<Timestamp>,
 }
 
 /// What one step did (Kargo's step execution metadata).
@@ -93,6 +97,19 @@ impl StepRecord {
 }
 
 impl PromotionState {
+    /// Whether the promotion waits to run its current step again after a
+    /// retryable error below the step's `retry.errorThreshold` (its
+    /// record `Running` with an error count), rather than for something
+    /// outside it (a step that returned `Running`).
+    pub fn is_retrying(&self) -> bool {
+        self.phase == PromotionPhase::Running
+            && self.steps.get(self.current_step).is_some_and(|r| {
+                r.status == Some(StepStatus::Running)
+                    && r.error_count > 0
+                    && r.finished_at.is_none()
+            })
+    }
+
     /// Whether any step so far failed without `continueOnError`.
     pub fn has_failures(&self) -> bool {
         self.steps.iter().any(StepRecord::counts_as_failure)

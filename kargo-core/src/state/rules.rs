@@ -83,6 +83,7 @@ pub fn new_promotion(name: String, new: NewPromotion, freight: &Freight) -> Prom
         origin: freight.origin.clone(),
         actor: new.actor,
         hold: new.hold,
+        rollback: new.rollback,
         phase: PromotionPhase::Pending,
         steps: new.steps,
         vars: new.vars,
@@ -251,6 +252,7 @@ pub fn abort_state(state: &mut PromotionState, request: &AbortRequest) {
     state.phase = PromotionPhase::Aborted;
     state.message = Some(message);
     state.retry_after_ms = None;
+    state.retry_at = None;
 }
 
 /// The error for a resource that is not stored.

@@ -122,6 +122,9 @@ pub struct NewPromotion {
     pub vars: Vec<ExpressionVariable>,
     /// When it was asked for.
     pub created_at: Option<Timestamp>,
+    /// Whether it moves the Stage back to older Freight (see
+    /// [`PromotionRecord::rollback`]).
+    pub rollback: bool,
 }
 
 impl NewPromotion {
@@ -158,6 +161,12 @@ impl NewPromotion {
         self.created_at = Some(at);
         self
     }
+
+    /// Marks it a rollback (or not).
+    pub fn with_rollback(mut self, rollback: bool) -> Self {
+        self.rollback = rollback;
+        self
+    }
 }
 
 /// A promotion as the store keeps it.
@@ -180,6 +189,12 @@ pub struct PromotionRecord {
     /// Its hold intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold: Option<HoldIntent>,
+    /// Whether it is a rollback: it moves the Stage back to Freight older
+    /// than the Freight of the same origin the Stage had when it was
+    /// created (Kargo's `kargo.akuity.io/rollback` annotation, which steps
+    /// read as `ctx.meta.promotion.rollback`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
     /// `Pending` while queued, `Running` once started, then the terminal
     /// phase it finished with.
     pub phase: PromotionPhase,

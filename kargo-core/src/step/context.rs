@@ -1,9 +1,11 @@
+use std::ops::Deref;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::credentials::{CredentialsProvider, NoCredentials};
+use crate::credentials::CredentialsProvider;
+use crate::engine::PromotionContext;
 use crate::expr::{Evaluator, ExprError, Scope};
 use crate::model::FreightCollection;
 use crate::step::{DynStepStore, StepError, StepStore};
@@ -12,29 +14,27 @@ use crate::workspace::Workspace;
 /// What a step run is given besides its config: where to work, what is
 /// being promoted, credentials, cancellation and the expression scope.
 ///
-/// The engine builds one per step run; tests and hosts that run a step on
-/// its own build one with [`StepContext::new`] and the `with_*` methods.
+/// Everything that belongs to the promotion rather than to the step (the
+/// work directory, the names, the Freight, credentials, the store) is the
+/// promotion's [`PromotionContext`], shared, not copied: the engine builds
+/// one `StepContext` per step attempt around an `Arc` of it, and the
+/// context reads as that [`PromotionContext`] through `Deref`
+/// (`ctx.workspace`, `ctx.freight`, `ctx.credentials`...). Tests and hosts
+/// that run a step on its own build one with [`StepContext::new`] and the
+/// `with_*` methods.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StepContext {
-    /// The promotion's shared work directory.
-    pub workspace: Workspace,
-    /// The project the promotion belongs to.
-    pub project: String,
-    /// The stage being promoted.
-    pub stage: String,
-    /// The promotion's name.
-    pub promotion: String,
+    /// The promotion this step runs in: its work directory, names,
+    /// variables, Freight, credentials and store.
+    pub promotion_ctx: Arc<PromotionContext>,
     /// This step's alias (`task-1::step-2` inside a task).
     pub alias: String,
     /// How many times this step has been run before in this promotion
     /// (0 on the first attempt).
     pub attempt: u32,
-    /// The Freight being promoted and the rest of the stage's Freight.
-    pub freight: Arc<FreightCollection>,
-    /// Credentials by URL.
-    pub credentials: Arc<dyn CredentialsProvider>,
-    /// Cancelled when the promotion is aborted or the host shuts down.
+    /// Cancelled when the promotion is aborted or the host shuts down (a
+    /// child of the promotion's token).
     pub cancel: CancellationToken,
     /// The evaluator that evaluated the config, for steps that evaluate
     /// expressions of their own (`successExpression`, `fromExpression`).
@@ -46,11 +46,17 @@ pub struct StepContext {
     /// it, e.g. `git-clone` derives a sparse checkout from the paths later
     /// steps name.
     pub later_steps: Arc<[LaterStep]>,
-    /// The store that keeps the pipeline's Freight and Stage state, for
-    /// steps that change it (`set-metadata`, `set-freight-alias`); `None`
-    /// when the host runs promotions without one. Reach it through
-    /// [`StepContext::store`].
-    pub store: Option<Arc<DynStepStore>>,
+}
+
+impl Deref for StepContext {
+    type Target = PromotionContext;
+
+    /// The promotion's context: `ctx.workspace`, `ctx.project`,
+    /// `ctx.stage`, `ctx.promotion`, `ctx.freight`, `ctx.credentials` and
+    /// `ctx.store` read through it.
+    fn deref(&self) -> &PromotionContext {
+        &self.promotion_ctx
+    }
 }
 
 /// A step that runs later in the same promotion (see
@@ -78,21 +84,29 @@ impl StepContext {
     /// A context for running a step in `workspace`, with no Freight, no
     /// credentials and empty names.
     pub fn new(workspace: Workspace) -> Self {
+        StepContext::in_promotion(Arc::new(PromotionContext::new(workspace)))
+    }
+
+    /// A context for a step of the promotion `promotion`: its Freight in
+    /// the scope, cancelled with it, everything else empty.
+    pub fn in_promotion(promotion: Arc<PromotionContext>) -> Self {
         StepContext {
-            workspace,
-            project: String::new(),
-            stage: String::new(),
-            promotion: String::new(),
             alias: String::new(),
             attempt: 0,
-            freight: Arc::default(),
-            credentials: Arc::new(NoCredentials),
-            cancel: CancellationToken::new(),
+            cancel: promotion.cancel.child_token(),
             evaluator: Arc::default(),
-            scope: Scope::default(),
+            scope: Scope {
+                freight: Arc::clone(&promotion.freight),
+                ..Scope::default()
+            },
             later_steps: Arc::from(Vec::new()),
-            store: None,
+            promotion_ctx: promotion,
         }
+    }
+
+    /// The promotion's context, to change (copied first when shared).
+    fn promotion_mut(&mut self) -> &mut PromotionContext {
+        Arc::make_mut(&mut self.promotion_ctx)
     }
 
     /// Sets the project, stage and promotion names.
@@ -102,22 +116,23 @@ impl StepContext {
         stage: impl Into<String>,
         promotion: impl Into<String>,
     ) -> Self {
-        self.project = project.into();
-        self.stage = stage.into();
-        self.promotion = promotion.into();
+        let shared = self.promotion_mut();
+        shared.project = project.into();
+        shared.stage = stage.into();
+        shared.promotion = promotion.into();
         self
     }
 
     /// Sets the Freight.
     pub fn with_freight(mut self, freight: Arc<FreightCollection>) -> Self {
         self.scope.freight = Arc::clone(&freight);
-        self.freight = freight;
+        self.promotion_mut().freight = freight;
         self
     }
 
     /// Sets the credentials provider.
     pub fn with_credentials(mut self, credentials: Arc<dyn CredentialsProvider>) -> Self {
-        self.credentials = credentials;
+        self.promotion_mut().credentials = credentials;
         self
     }
 
@@ -129,7 +144,7 @@ impl StepContext {
 
     /// Sets the store (any [`StateStore`](crate::state::StateStore) is one).
     pub fn with_store(mut self, store: impl StepStore) -> Self {
-        self.store = Some(Arc::new(store));
+        self.promotion_mut().store = Some(Arc::new(store));
         self
     }
 

@@ -37,8 +37,8 @@ use crate::model::StepStatus;
 ///   ([`parse_config`] does both).
 /// - **Retries.** The engine owns retries: a step returns
 ///   [`StepError::retryable`] for failures that may pass (network,
-///   conflicts) and the engine runs it again up to the step's
-///   `retry.errorThreshold`. A step that waits for something (a pull
+///   conflicts) and the engine runs it again, on a later run of the
+///   promotion after a backoff, up to the step's `retry.errorThreshold`. A step that waits for something (a pull
 ///   request, an HTTP condition) returns [`StepOutcome::running`] with a
 ///   retry-after; the engine runs it again later, up to `retry.timeout`.
 ///   A step run again after `Running` must pick up where it was, so steps

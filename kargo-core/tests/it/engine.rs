@@ -220,8 +220,16 @@ steps:
     assert_eq!(h.scripted.calls("step-2"), 1);
 }
 
+/// Runs the engine once more on `state`, as a host would on its next pass.
+async fn resume(h: &Harness, steps: &[PromotionStep], state: &mut PromotionState) {
+    h.engine
+        .resume(&h.ctx, steps, state, &kargo_core::engine::NoCheckpoint)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
-async fn retryable_errors_are_retried_up_to_the_error_threshold() {
+async fn a_retryable_error_below_the_threshold_leaves_the_promotion_running_for_a_later_run() {
     let h = harness();
     let steps = steps(
         r#"
@@ -231,8 +239,57 @@ steps:
   retry: {errorThreshold: 3}
   config: {outcome: retryable, until: 2}
 - uses: script
+  as: after
+"#,
+    );
+    let mut state = PromotionState::default();
+    let before = kargo_core::time::Timestamp::now();
+    resume(&h, &steps, &mut state).await;
+    // One attempt per run: no retry loop inside the engine's call.
+    assert_eq!(h.scripted.calls("flaky"), 1);
+    assert_eq!(state.phase, PromotionPhase::Running);
+    assert!(state.is_retrying());
+    assert_eq!(state.current_step, 0);
+    let record = &state.steps[0];
+    assert_eq!(record.status, Some(StepStatus::Running));
+    assert_eq!(record.error_count, 1);
+    assert_eq!(record.finished_at, None);
+    assert_eq!(
+        record.message.as_deref(),
+        Some("scripted flaky error; step will be retried")
+    );
+    assert_eq!(state.message, record.message);
+    // The backoff (1 ms here, doubling) is recorded, not slept.
+    assert_eq!(state.retry_after_ms, Some(1));
+    assert!(state.retry_at.is_some_and(|at| at >= before));
+
+    // The state survives a round trip, as in a state file or a store.
+    let mut state: PromotionState =
+        serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+    resume(&h, &steps, &mut state).await;
+    assert_eq!(h.scripted.calls("flaky"), 2);
+    assert_eq!(state.phase, PromotionPhase::Running);
+    assert_eq!(state.steps[0].error_count, 2);
+    assert_eq!(state.retry_after_ms, Some(2));
+
+    resume(&h, &steps, &mut state).await;
+    assert_eq!(h.scripted.calls("flaky"), 3);
+    assert_eq!(state.phase, PromotionPhase::Succeeded);
+    assert!(!state.is_retrying());
+    assert_eq!(state.retry_at, None);
+    assert_eq!(state.steps[0].error_count, 0, "a success resets the count");
+    assert_eq!(state.steps[0].attempts, 3);
+    assert_eq!(h.scripted.calls("after"), 1);
+}
+
+#[tokio::test]
+async fn the_error_threshold_ends_the_step_errored_after_that_many_runs() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
   as: broken
-  if: ${{ always() }}
   retry: {errorThreshold: 3}
   config: {outcome: retryable}
 - uses: script
@@ -241,15 +298,104 @@ steps:
   config: {outcome: retryable}
 "#,
     );
-    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
-    assert_eq!(h.scripted.calls("flaky"), 3);
-    assert_eq!(state.steps[0].status, Some(StepStatus::Succeeded));
+    let mut state = PromotionState::default();
+    for run in 1..=2 {
+        resume(&h, &steps, &mut state).await;
+        assert_eq!(state.phase, PromotionPhase::Running, "run {run}");
+        assert_eq!(state.steps[0].error_count, run);
+    }
+    resume(&h, &steps, &mut state).await;
     assert_eq!(h.scripted.calls("broken"), 3);
-    assert_eq!(state.steps[1].status, Some(StepStatus::Errored));
-    let message = state.steps[1].message.as_deref().unwrap();
-    assert!(message.contains("error threshold of 3"), "{message}");
-    // The default threshold is 1: no retry.
+    assert_eq!(state.steps[0].status, Some(StepStatus::Errored));
+    assert!(state.steps[0].finished_at.is_some());
+    let message = state.steps[0].message.as_deref().unwrap();
+    assert_eq!(
+        message,
+        "step `broken` met error threshold of 3: scripted flaky error"
+    );
+    // The default threshold is 1: the first error ends the step, in the
+    // same run.
     assert_eq!(h.scripted.calls("once"), 1);
+    assert_eq!(state.steps[1].status, Some(StepStatus::Errored));
+    assert_eq!(state.phase, PromotionPhase::Errored);
+}
+
+#[tokio::test]
+async fn a_retried_step_errors_once_its_retry_timeout_has_passed() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  as: flaky
+  retry: {errorThreshold: 10, timeout: 1ms}
+  config: {outcome: retryable}
+"#,
+    );
+    let mut state = PromotionState::default();
+    resume(&h, &steps, &mut state).await;
+    // The first attempt may finish within the timeout; a later one may not.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    resume(&h, &steps, &mut state).await;
+    assert_eq!(state.phase, PromotionPhase::Errored);
+    assert_eq!(
+        state.steps[0].message.as_deref(),
+        Some("step `flaky` timed out after 1ms: scripted flaky error")
+    );
+}
+
+#[tokio::test]
+async fn the_pause_before_a_retry_ends_at_the_steps_timeout() {
+    let mut h = harness();
+    h.engine = h
+        .engine
+        .clone()
+        .with_options(EngineOptions::default().with_retry_backoff(Duration::from_secs(3600)));
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  retry: {errorThreshold: 10, timeout: 1m}
+  config: {outcome: retryable}
+- uses: script
+  as: wait
+  retry: {timeout: 50ms}
+  config: {outcome: running}
+"#,
+    );
+    let mut state = PromotionState::default();
+    resume(&h, &steps, &mut state).await;
+    // Kargo requeues at the deadline when it comes before the backoff.
+    let pause = state.retry_after_ms.unwrap();
+    assert!(pause <= 60_001 && pause > 0, "{pause}");
+
+    let mut state = PromotionState::default();
+    let steps = steps[1..].to_vec();
+    resume(&h, &steps, &mut state).await;
+    let pause = state.retry_after_ms.unwrap();
+    assert!(pause <= 5, "the step asked for 5 ms: {pause}");
+}
+
+#[tokio::test]
+async fn an_aborted_promotion_between_attempts_ends_aborted_without_another_attempt() {
+    let h = harness();
+    let steps = steps(
+        r#"
+steps:
+- uses: script
+  as: flaky
+  retry: {errorThreshold: 3}
+  config: {outcome: retryable}
+"#,
+    );
+    let mut state = PromotionState::default();
+    resume(&h, &steps, &mut state).await;
+    assert_eq!(state.phase, PromotionPhase::Running);
+    h.ctx.cancel.cancel();
+    resume(&h, &steps, &mut state).await;
+    assert_eq!(h.scripted.calls("flaky"), 1);
+    assert_eq!(state.steps[0].status, Some(StepStatus::Aborted));
+    assert_eq!(state.phase, PromotionPhase::Aborted);
 }
 
 #[tokio::test]
@@ -615,8 +761,8 @@ steps:
 fn templates_calling_unsupported_functions_are_refused_when_loaded() {
     for (yaml, want) in [
         (
-            "steps:\n- uses: http\n  as: notify\n  config: {headers: [{name: a, value: 'Bearer ${{ secret(\"slack\").token }}'}]}\n",
-            "step `notify`: config: expression `Bearer ${{ secret(\"slack\").token }}`: function `secret()` is not supported by kargo-rs",
+            "steps:\n- uses: http\n  as: notify\n  config: {headers: [{name: a, value: 'Bearer ${{ sharedSecret(\"slack\").token }}'}]}\n",
+            "step `notify`: config: expression `Bearer ${{ sharedSecret(\"slack\").token }}`: function `sharedSecret()` is not supported by kargo-rs",
         ),
         (
             "steps:\n- uses: script\n  if: ${{ freightStatus(ctx.targetFreight.name).currentlyIn != nil }}\n",
@@ -637,4 +783,48 @@ fn templates_calling_unsupported_functions_are_refused_when_loaded() {
             .to_string();
         assert!(err.starts_with(want), "{err}\nwanted: {want}");
     }
+}
+
+/// `secret(name)`: the data of a Secret the host was given (a generic one,
+/// no credentials for any URL); one it was not given errors the step,
+/// naming it. Templates using it pass the load-time check.
+#[tokio::test]
+async fn secret_reads_a_given_secret_and_names_a_missing_one() {
+    let mut h = harness();
+    let secrets = kargo_core::credentials::StaticCredentials::new()
+        .with_secrets(
+            r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: slack
+  namespace: proj
+  labels: {kargo.akuity.io/cred-type: generic}
+stringData: {token: xoxb-1}
+"#,
+            "secrets.yaml",
+        )
+        .unwrap();
+    h.ctx = h.ctx.clone().with_credentials(Arc::new(secrets));
+    let steps = steps(
+        r#"
+steps:
+- uses: compose
+  as: given
+  config:
+    header: Bearer ${{ secret('slack').token }}
+    missingKey: ${{ secret('slack').nope == nil }}
+- uses: compose
+  as: missing
+  config: {token: "${{ secret('github').token }}"}
+"#,
+    );
+    let state = h.engine.run(&h.ctx, &steps).await.unwrap();
+    assert_eq!(state.outputs["given"]["header"], "Bearer xoxb-1");
+    assert_eq!(state.outputs["given"]["missingKey"], true);
+    assert_eq!(state.steps[1].status, Some(StepStatus::Errored));
+    let message = state.steps[1].message.as_deref().unwrap();
+    assert!(
+        message.contains("secret(): no Secret `github` was given to kargo-rs"),
+        "{message}"
+    );
 }

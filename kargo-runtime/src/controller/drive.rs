@@ -1,7 +1,7 @@
 //! Running a Stage's queue: claim (or start) the next promotion, run it
 //! with a checkpoint after every step, finish it, verify the Stage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,8 +11,8 @@ use kargo_core::Workspace;
 use kargo_core::engine::{Checkpoint, PromotionContext, PromotionState};
 use kargo_core::model::{Freight, FreightCollection, PromotionPhase, StepStatus};
 use kargo_core::state::{
-    AbortRequest, Claim, DynStateStore, Lease, LeasedCheckpoint, PromotionRecord, StageState,
-    StateStoreExt, StoreCheckpoint, keep_promotion_lease, rules,
+    AbortRequest, Claim, DynStateStore, Lease, LeasedCheckpoint, PromotionQuery, PromotionRecord,
+    StageState, StateStoreExt, StoreCheckpoint, keep_promotion_lease, rules,
 };
 use kargo_core::step::StepStore;
 use kargo_core::time::Timestamp;
@@ -24,29 +24,44 @@ use crate::{Error, Result};
 /// Which Stages a call of [`Controller::run_stage`] drives in this
 /// process, and whether another call asked for a turn meanwhile.
 #[derive(Debug, Default)]
-pub(super) struct Drivers(Mutex<std::collections::HashMap<String, bool>>);
+pub(super) struct Drivers(Mutex<HashMap<String, Turn>>);
+
+/// What other calls asked of a Stage's driver while it drove.
+#[derive(Debug, Default)]
+struct Turn {
+    /// Another call asked for a turn.
+    again: bool,
+    /// The promotions those calls asked to try again now (see
+    /// [`Controller::drive_stage`]).
+    now: BTreeSet<String>,
+}
 
 impl Drivers {
-    /// Takes the turn of driving `stage`; `false` (and a turn asked for)
-    /// when another call has it.
-    fn enter(&self, stage: &str) -> bool {
+    /// Takes the turn of driving `stage`; `false` (and a turn asked for,
+    /// trying `now` again at once) when another call has it.
+    fn enter(&self, stage: &str, now: Option<&str>) -> bool {
         let mut driving = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match driving.get_mut(stage) {
-            Some(again) => {
-                *again = true;
+            Some(turn) => {
+                turn.again = true;
+                turn.now.extend(now.map(str::to_owned));
                 false
             }
             None => {
-                driving.insert(stage.to_owned(), false);
+                driving.insert(stage.to_owned(), Turn::default());
                 true
             }
         }
     }
 
-    /// Gives the turn back; whether another call asked for one meanwhile.
-    fn leave(&self, stage: &str) -> bool {
+    /// Gives the turn back; when another call asked for one meanwhile,
+    /// the promotions it asked to try again now.
+    fn leave(&self, stage: &str) -> Option<BTreeSet<String>> {
         let mut driving = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        driving.remove(stage).unwrap_or(false)
+        driving
+            .remove(stage)
+            .filter(|turn| turn.again)
+            .map(|turn| turn.now)
     }
 }
 
@@ -60,6 +75,14 @@ pub struct Drive {
     pub waiting: Option<PromotionRecord>,
     /// Whether a shutdown stopped it.
     pub interrupted: bool,
+    /// Whether another process drives the Stage right now (it holds the
+    /// Stage's [process lock](crate::ControllerBuilder::process_locks)):
+    /// the promotions queued for it are left to that process, which runs
+    /// them in turn.
+    pub elsewhere: bool,
+    /// Whether the queue was found empty (nothing running, nothing
+    /// queued) before the Stage's lock was let go.
+    emptied: bool,
 }
 
 impl Controller {
@@ -68,6 +91,12 @@ impl Controller {
     /// replica whose lease expired); verifies the Stage after each that
     /// succeeded. Stops when the queue is empty, a promotion waits, or
     /// the controller shuts down.
+    ///
+    /// A promotion whose step failed with a retryable error below its
+    /// `retry.errorThreshold` is run again once its retry time
+    /// ([`PromotionState::retry_at`], after the engine's backoff) has
+    /// come; a call before then leaves it, and the queue behind it, as it
+    /// is: `Running`, returned as [`Drive::waiting`].
     ///
     /// A promotion whose abort was asked for
     /// ([`abort`](Controller::abort), here or on another replica) ends
@@ -83,34 +112,55 @@ impl Controller {
     /// made while another process drives the Stage returns at once too,
     /// leaving the promotion it runs (and what is queued) to that one.
     pub async fn run_stage(&self, stage: &str) -> Result<Drive> {
+        self.drive_stage(stage, None).await
+    }
+
+    /// [`run_stage`](Controller::run_stage), trying the promotion `now`
+    /// (a person's promotion, a refreshed one) again at once when it waits
+    /// for its retry after an error, instead of leaving it until its
+    /// retry time ([`PromotionState::retry_at`]) as a pass does.
+    pub(super) async fn drive_stage(&self, stage: &str, now: Option<&str>) -> Result<Drive> {
         self.current().await?;
-        if !self.inner.drivers.enter(stage) {
+        if !self.inner.drivers.enter(stage, now) {
             return Ok(Drive::default());
         }
+        let mut now: BTreeSet<String> = now.into_iter().map(str::to_owned).collect();
         let mut out = Drive::default();
         loop {
-            let turn = self.drive_queue(stage).await;
+            let turn = self.drive_queue(stage, &now).await;
             let again = self.inner.drivers.leave(stage);
             let drive = turn?;
             out.finished.extend(drive.finished);
             out.waiting = drive.waiting;
             out.interrupted = drive.interrupted;
-            if out.interrupted || !again || !self.inner.drivers.enter(stage) {
+            out.elsewhere = drive.elsewhere;
+            let asked = match again {
+                Some(asked) => asked,
+                // A promotion queued by another process after this one
+                // found the queue empty, whose own try of the lock came
+                // before this one let it go, would wait for a later pass:
+                // look again now that the lock is free.
+                None if drive.emptied && self.queued_meanwhile(stage).await? => BTreeSet::new(),
+                None => return Ok(out),
+            };
+            if out.interrupted || !self.inner.drivers.enter(stage, None) {
                 return Ok(out);
             }
+            now = asked;
         }
     }
 
     /// [`run_stage`](Controller::run_stage)'s work, under its turn; with
     /// process locks, under the Stage's lock too, and nothing when another
     /// process drives the Stage (it runs what is queued).
-    async fn drive_queue(&self, stage: &str) -> Result<Drive> {
+    async fn drive_queue(&self, stage: &str, now: &BTreeSet<String>) -> Result<Drive> {
         let mut out = Drive::default();
         let Some(_lock) = self.process_lock(&format!("stage/{stage}"))? else {
             tracing::debug!(
                 stage,
                 "another process runs the promotions of Stage {stage}"
             );
+            out.elsewhere = true;
             return Ok(out);
         };
         loop {
@@ -119,8 +169,18 @@ impl Controller {
                 return Ok(out);
             }
             let Some((promo, resumed)) = self.next_promotion(stage).await? else {
+                out.emptied = true;
                 return Ok(out);
             };
+            if backs_off(&promo, now) {
+                // Its step failed and is retried at `retry_at`: until then it
+                // stays `Running` (and the Stage's queue behind it), visible
+                // and abortable, as Kargo's requeue with backoff leaves it.
+                tracing::debug!(stage, promotion = %promo.name, "promotion {} retries its step at {}", promo.name, promo.state.retry_at.map(|t| t.to_string()).unwrap_or_default());
+                self.release_waiting(&promo.name).await;
+                out.waiting = Some(promo);
+                return Ok(out);
+            }
             self.inner.hooks.promotion_started(&promo.name);
             if resumed {
                 tracing::info!(stage, promotion = %promo.name, "resuming promotion {}", promo.name);
@@ -188,6 +248,21 @@ impl Controller {
         }
     }
 
+    /// With process locks, whether a promotion of `stage` is queued now,
+    /// after a turn that found its queue empty let the Stage's lock go.
+    async fn queued_meanwhile(&self, stage: &str) -> Result<bool> {
+        if self.inner.locks.is_none() {
+            return Ok(false);
+        }
+        Ok(self
+            .inner
+            .store
+            .list_promotions(&PromotionQuery::stage(stage))
+            .await?
+            .iter()
+            .any(|p| p.phase == PromotionPhase::Pending))
+    }
+
     /// The promotion to run next in `stage` and whether it is resumed:
     /// claimed under a lease with replicas, else the one left `Running`
     /// or the oldest queued.
@@ -246,7 +321,7 @@ impl Controller {
                 known: Vec::new(),
             })?;
         let freight = self.collection(&stage_state, Some(target)).await?;
-        let mut ctx = PromotionContext::new(workspace)
+        let ctx = PromotionContext::new(workspace)
             .with_names(
                 self.project().namespace_of(&promo.stage),
                 &promo.stage,
@@ -258,8 +333,8 @@ impl Controller {
                 store: store.clone(),
                 events: self.inner.events.clone(),
             })
-            .with_credentials(self.inner.credentials.clone());
-        ctx.actor = promo.actor.clone();
+            .with_credentials(self.inner.credentials.clone())
+            .with_actor(&promo.actor, promo.rollback);
         let inner: Box<dyn Checkpoint + '_> = match &self.inner.replica {
             Some(r) => Box::new(LeasedCheckpoint::new(
                 &**store,
@@ -350,6 +425,16 @@ impl Controller {
         }
         Ok(FreightCollection::new(items))
     }
+}
+
+/// Whether `promo` waits for its retry time after a retryable step error
+/// (see [`PromotionState::is_retrying`]) and is not due yet: a pass leaves
+/// it alone, unless it is one of `now` or its abort was asked for.
+fn backs_off(promo: &PromotionRecord, now: &BTreeSet<String>) -> bool {
+    promo.abort.is_none()
+        && !now.contains(&promo.name)
+        && promo.state.is_retrying()
+        && promo.state.retry_at.is_some_and(|at| at > Timestamp::now())
 }
 
 /// What was last reported of each step: its status and attempts.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use kargo_core::credentials::{CredentialsProvider, StaticCredentials};
-use kargo_core::engine::Engine;
+use kargo_core::engine::{Engine, EngineOptions};
 use kargo_core::manifest::Manifests;
 use kargo_core::state::{DynStateStore, Lease, StoredResource};
 use kargo_core::step::StepRegistry;
@@ -163,6 +163,7 @@ pub struct ControllerBuilder {
     manifests: Option<(Manifests, String)>,
     manifests_path: Option<PathBuf>,
     registry: Option<Arc<StepRegistry>>,
+    engine_options: EngineOptions,
     sources: Option<Sources>,
     credentials: Option<Arc<dyn CredentialsProvider>>,
     work: Option<WorkDirs>,
@@ -210,6 +211,14 @@ impl ControllerBuilder {
     /// registry).
     pub fn registry(mut self, registry: Arc<StepRegistry>) -> Self {
         self.registry = Some(registry);
+        self
+    }
+
+    /// The engine's options (default: [`EngineOptions::default`]), e.g.
+    /// the backoff before a step that failed with a retryable error is
+    /// run again on a later pass.
+    pub fn engine_options(mut self, options: EngineOptions) -> Self {
+        self.engine_options = options;
         self
     }
 
@@ -289,7 +298,7 @@ impl ControllerBuilder {
             .registry
             .clone()
             .unwrap_or_else(|| Arc::new(StepRegistry::new()));
-        let engine = Engine::new(registry);
+        let engine = Engine::new(registry).with_options(self.engine_options.clone());
         let (manifests, name, source) = match (self.manifests.take(), &self.manifests_path) {
             (Some((manifests, name)), _) => (manifests, name, None),
             (None, Some(path)) => {
@@ -374,6 +383,7 @@ impl Controller {
             manifests: None,
             manifests_path: None,
             registry: None,
+            engine_options: EngineOptions::default(),
             sources: None,
             credentials: None,
             work: None,

@@ -2,7 +2,9 @@
 //! auto-promotion shares.
 
 use kargo_core::model::{Freight, FreightOrigin, PromotionPhase, Stage};
-use kargo_core::pipeline::{HoldIntent, auto_promotion_candidates, availability, hold_intent};
+use kargo_core::pipeline::{
+    HoldIntent, auto_promotion_candidates, availability, discovered_at, hold_intent,
+};
 use kargo_core::state::{
     AbortRequest, FreightQuery, NewPromotion, PromotionQuery, PromotionRecord, StateStoreExt,
     VerificationRecord,
@@ -59,6 +61,11 @@ pub struct Promoted {
     pub verification: Option<VerificationRecord>,
     /// Whether a shutdown stopped it at a step boundary.
     pub interrupted: bool,
+    /// Whether another process (a `kargo pipeline` loop on the same
+    /// SQLite file) drives the Stage right now, so the promotion is left
+    /// to it: queued there (`Pending`, run after those before it) or
+    /// running there.
+    pub elsewhere: bool,
 }
 
 impl Controller {
@@ -112,9 +119,19 @@ impl Controller {
     /// [`promote`](Controller::promote), then runs the Stage's queue up to
     /// and including that promotion (or until it waits) and verifies the
     /// Stage after it succeeded: what a person at a terminal wants.
+    ///
+    /// With [process locks](crate::ControllerBuilder::process_locks), when
+    /// no other process drives the Stage this one runs the promotion at
+    /// once, whatever loop shares the store. When another does (a `kargo
+    /// pipeline` in the middle of the Stage's queue), the promotion is
+    /// left to it and this returns at once, [`Promoted::elsewhere`] set:
+    /// that process runs it in turn, without waiting for its next pass
+    /// (one whose queue ran empty looks again once it let the Stage go).
     pub async fn promote_and_run(&self, request: &PromoteRequest) -> Result<Promoted> {
         let queued = self.promote(request).await?;
-        let drive = self.run_stage(&request.stage).await?;
+        // A person asking again for a promotion that retries a failed step
+        // wants it tried now, as `kargo run` run again does.
+        let drive = self.drive_stage(&request.stage, Some(&queued.name)).await?;
         let store = &self.inner.store;
         let promotion = match drive.waiting {
             Some(w) if w.name == queued.name => w,
@@ -135,6 +152,7 @@ impl Controller {
             promotion,
             verification,
             interrupted: drive.interrupted,
+            elsewhere: drive.elsewhere,
         })
     }
 
@@ -153,6 +171,7 @@ impl Controller {
                 "Stage `{stage}` has no promotion steps (it only passes Freight on)"
             ))
         })?;
+        let rollback = self.is_rollback(stage, freight).await?;
         let queued = self
             .inner
             .store
@@ -161,7 +180,8 @@ impl Controller {
                     .with_actor(actor)
                     .with_hold(hold)
                     .with_steps(template.steps, template.vars)
-                    .with_created_at(self.now()),
+                    .with_created_at(self.now())
+                    .with_rollback(rollback),
             )
             .await?;
         tracing::info!(stage, promotion = %queued.name, actor, "promotion {} of Freight {} queued", queued.name, short(freight));
@@ -179,6 +199,31 @@ impl Controller {
             });
         }
         Ok(queued)
+    }
+
+    /// Whether promoting `freight` (name or alias) into `stage` is a
+    /// rollback: the Stage holds Freight of the same origin now, and
+    /// `freight` is older than it in Kargo's order of Freight (discovery
+    /// time, then name), so the promotion moves the Stage back. Steps read
+    /// it as `ctx.meta.promotion.rollback`.
+    async fn is_rollback(&self, stage: &str, freight: &str) -> Result<bool> {
+        let store = &self.inner.store;
+        let Some(target) = store.get_freight(freight).await? else {
+            // Creating the promotion names the missing Freight.
+            return Ok(false);
+        };
+        let state = store.get_stage(stage).await?;
+        let Some(current) = state.current_freight(&target.origin) else {
+            return Ok(false);
+        };
+        if current == target.metadata.name {
+            return Ok(false);
+        }
+        let Some(current) = store.get_freight(current).await? else {
+            return Ok(false);
+        };
+        let order = |f: &Freight| (discovered_at(f), f.metadata.name.clone());
+        Ok(order(&target) < order(&current))
     }
 
     /// Approves Freight (name, ID or alias) for a Stage: it becomes

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kargo_core::pipeline::{StageView, plan};
 use kargo_core::state::{FreightQuery, PromotionQuery, PromotionRecord, StageState, StateStoreExt};
+use kargo_core::time::Timestamp;
 
 use super::Controller;
 use super::discover::{Discovery, Refresh};
@@ -206,9 +207,13 @@ impl Controller {
             {
                 tracing::warn!("cannot load the stored resources: {e}");
             }
-            if let Err(e) = self.pass(options).await {
-                tracing::error!("pass failed: {e}");
-            }
+            let waiting = match self.pass(options).await {
+                Ok(pass) => pass.waiting,
+                Err(e) => {
+                    tracing::error!("pass failed: {e}");
+                    Vec::new()
+                }
+            };
             if self.is_shutting_down() {
                 return;
             }
@@ -229,7 +234,7 @@ impl Controller {
                 tracing::debug!("changed while the pass ran: {change:?}");
                 continue;
             }
-            let wait = self.wait_after_pass(options).await;
+            let wait = self.wait_after_pass(options, &waiting).await;
             let stopped = self.inner.stop.cancelled();
             match changes.as_mut() {
                 Some(watch) => tokio::select! {
@@ -250,12 +255,22 @@ impl Controller {
     }
 
     /// How long to wait before the next pass: the interval, or less when a
-    /// Warehouse falls due sooner (on the controller's clock).
-    async fn wait_after_pass(&self, options: &RunOptions) -> Duration {
+    /// Warehouse falls due sooner (on the controller's clock) or a waiting
+    /// promotion is to run its step again sooner (its
+    /// [`retry_at`](kargo_core::model::PromotionState::retry_at), on the
+    /// system clock the engine wrote it with).
+    async fn wait_after_pass(&self, options: &RunOptions, waiting: &[PromotionRecord]) -> Duration {
         let due = match self.next_discovery(options.discovery_interval).await {
             Ok(Some(at)) => at.since(self.now()),
             _ => options.interval,
         };
+        let now = Timestamp::now();
+        let retry = waiting
+            .iter()
+            .filter_map(|p| p.state.retry_at)
+            .min()
+            .map(|at| at.since(now));
+        let due = retry.map_or(due, |retry| due.min(retry));
         due.clamp(Duration::from_millis(100), options.interval)
     }
 }

@@ -94,8 +94,9 @@ fn repository_of(url: &str) -> Option<&str> {
 impl Controller {
     /// Tries the promotion `name` again now (Kargo's RefreshPromotion):
     /// drives its Stage's queue, so a waiting promotion runs its waiting
-    /// step again (and goes on when it is done) and a queued one starts
-    /// when it is next. Returns the promotion as stored afterwards; a
+    /// step again (and goes on when it is done), one retrying a failed
+    /// step tries it again without waiting for its retry time, and a
+    /// queued one starts when it is next. Returns the promotion as stored afterwards; a
     /// finished one is returned as it is. With replicas, a promotion
     /// another replica is running right now is left to it.
     ///
@@ -116,7 +117,7 @@ impl Controller {
             return Ok(promo);
         }
         tracing::info!(stage = %promo.stage, promotion = name, "refreshing promotion {name}");
-        self.run_stage(&promo.stage).await?;
+        self.drive_stage(&promo.stage, Some(name)).await?;
         Ok(store.get_promotion(name).await?.unwrap_or(promo))
     }
 

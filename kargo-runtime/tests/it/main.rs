@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod context;
 mod lifecycle;
 mod pipeline;
 mod replicas;
+mod retry;
 
 use std::sync::Arc;
 

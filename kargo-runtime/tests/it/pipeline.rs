@@ -91,6 +91,7 @@ async fn freight_flows(world: &PipelineWorld, store: Arc<DynStateStore>) {
         .unwrap();
     assert_eq!(rollback.promotion.phase, PromotionPhase::Succeeded);
     assert_eq!(rollback.promotion.actor, "alice");
+    assert!(rollback.promotion.rollback, "v1 is older than v2 in prod");
     assert_eq!(world.deployed("prod"), "v1.0.0");
     clock.set(at("11:30"));
     c.pass(&refresh()).await.unwrap();

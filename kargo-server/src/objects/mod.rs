@@ -57,6 +57,10 @@ pub const CREATE_ACTOR: &str = "kargo.akuity.io/create-actor";
 /// Kargo's `AbortPromotionRequest` as JSON, `{"action": "terminate",
 /// "actor": ...}`.
 pub const ABORT: &str = "kargo.akuity.io/abort";
+/// The annotation of a rollback Promotion (`"true"`): one that moves its
+/// Stage back to older Freight, which steps see as
+/// `ctx.meta.promotion.rollback`.
+pub const ROLLBACK: &str = "kargo.akuity.io/rollback";
 
 /// The kinds of resource that can be watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -219,6 +223,9 @@ pub fn promotion_object(p: &PromotionRecord, freight: Option<&Freight>, project:
     let mut annotations = Map::new();
     if !p.actor.is_empty() {
         annotations.insert(CREATE_ACTOR.to_owned(), Value::String(p.actor.clone()));
+    }
+    if p.rollback {
+        annotations.insert(ROLLBACK.to_owned(), Value::String("true".to_owned()));
     }
     if let Some(abort) = p.abort.as_ref().filter(|_| !p.phase.is_terminal()) {
         let request = json!({"action": "terminate", "actor": abort.actor});
