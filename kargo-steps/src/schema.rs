@@ -147,6 +147,7 @@ const RULES: &[(&str, &[&[Rule]])] = &[
         "git-push",
         &[&[("path", NonEmpty), ("provider", OneOf(PROVIDERS))]],
     ),
+    ("github-push", &[&[("path", NonEmpty)]]),
     (
         "git-tag",
         &[&[("path", NonEmpty), ("tag", NonEmpty), ("message", NonEmpty)]],

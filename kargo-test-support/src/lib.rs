@@ -1,7 +1,8 @@
 //! Fixtures for kargo-rs's tests and benchmarks, built from real parts:
 //! git repositories made with the git CLI and a smart-HTTP git server
 //! ([`git`], [`git_server`]), OCI image layouts on disk ([`layout`]), a
-//! real `docker-registry` (`registry`), databases on the machine's
+//! real `docker-registry` (`registry`), a fake GitHub backed by real
+//! repositories for the pushes through GitHub's API (`github`), databases on the machine's
 //! PostgreSQL server ([`postgres`]), a whole GitOps pipeline world
 //! ([`PipelineWorld`]), the auth file of `kargo serve`'s tests ([`auth`]),
 //! moto's server for the ECR credential tests (`moto`), `kargo serve` on a
@@ -10,6 +11,7 @@
 //! Not published; the fixtures panic on failure, as test code does.
 //!
 //! # Features
+//! - `github`: the fake GitHub (wiremock).
 //! - `moto`: moto's ECR and STS server (reqwest).
 //! - `registry`: the registry fixture (oci-client, tokio).
 //! - `serve`: the server harness (kargo-server, kargo-runtime, kargo-store).
@@ -20,6 +22,8 @@
 pub mod auth;
 pub mod git;
 pub mod git_server;
+#[cfg(feature = "github")]
+pub mod github;
 pub mod layout;
 #[cfg(feature = "moto")]
 pub mod moto;

@@ -34,26 +34,11 @@ pub struct GitHubProvider {
 impl GitHubProvider {
     /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let url = RepoUrl::parse(repo_url)?;
-        let (owner, repo) = url
-            .path
-            .split_once('/')
-            .filter(|(_, r)| !r.contains('/'))
-            .ok_or_else(|| {
-                Error::Invalid(format!("{NAME}: {repo_url}: expected HOST/OWNER/REPO"))
-            })?;
-        let base = options.api_base.clone().unwrap_or_else(|| {
-            if url.host.eq_ignore_ascii_case("github.com") {
-                "https://api.github.com".to_owned()
-            } else {
-                format!("{}/api/v3", url.origin())
-            }
-        });
-        let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, &options)?;
+        let (client, owner, repo) = api_client(repo_url, &options)?;
         Ok(GitHubProvider {
             client,
-            owner: owner.to_owned(),
-            repo: repo.to_owned(),
+            owner,
+            repo,
         })
     }
 
@@ -104,6 +89,37 @@ impl GitHubProvider {
             .await?;
         Ok((self.convert(&v)?, v))
     }
+}
+
+/// The API client for the GitHub repository at `repo_url`
+/// (`https://HOST/OWNER/REPO[.git]`, or its ssh form), with its owner and
+/// name: `https://api.github.com` for github.com, `https://HOST/api/v3`
+/// (GitHub Enterprise Server) for any other host, unless
+/// [`RestOptions::api_base`] names another.
+pub(crate) fn api_client(
+    repo_url: &str,
+    options: &RestOptions,
+) -> Result<(Client, String, String), Error> {
+    let url = RepoUrl::parse(repo_url)?;
+    let (owner, repo) = url
+        .path
+        .split_once('/')
+        .filter(|(_, r)| !r.contains('/'))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{NAME}: {}: expected HOST/OWNER/REPO",
+                crate::cli::redact_url(repo_url)
+            ))
+        })?;
+    let base = options.api_base.clone().unwrap_or_else(|| {
+        if url.host.eq_ignore_ascii_case("github.com") {
+            "https://api.github.com".to_owned()
+        } else {
+            format!("{}/api/v3", url.origin())
+        }
+    });
+    let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, options)?;
+    Ok((client, owner.to_owned(), repo.to_owned()))
 }
 
 #[async_trait]

@@ -337,6 +337,26 @@ impl Client {
     pub(crate) fn malformed(&self, what: &str) -> Error {
         self.unavailable(format!("unexpected answer: {what}"))
     }
+
+    /// `value`, the answer to `request` (`GET /repos/o/r/pulls/1`), as the
+    /// typed answer `T`: a missing or mistyped field is an error naming the
+    /// provider, the request and where the field is (`at head: missing
+    /// field ref`), never an empty string standing in for it.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        request: &str,
+        value: Value,
+    ) -> Result<T, Error> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let at = e.path().to_string();
+            let what = if at == "." {
+                format!("{request}: {}", e.inner())
+            } else {
+                format!("{request}: at `{at}`: {}", e.inner())
+            };
+            self.malformed(&what)
+        })
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1,11 +1,12 @@
-//! The git steps: `git-clone`, `git-commit`, `git-push`, `git-clear`,
-//! `git-tag` and the pull-request steps `git-open-pr`, `git-wait-for-pr` and
-//! `git-merge-pr`, with Kargo's config fields and outputs, on top of
-//! kargo-git.
+//! The git steps: `git-clone`, `git-commit`, `git-push`, `github-push`,
+//! `git-clear`, `git-tag` and the pull-request steps `git-open-pr`,
+//! `git-wait-for-pr` and `git-merge-pr`, with Kargo's config fields and
+//! outputs, on top of kargo-git.
 
 pub mod clear;
 pub mod clone;
 pub mod commit;
+pub mod github_push;
 pub mod merge_pr;
 pub mod open_pr;
 pub mod pr;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use clear::GitClear;
 pub use clone::GitClone;
 pub use commit::GitCommit;
+pub use github_push::GitHubPush;
 pub use merge_pr::GitMergePr;
 pub use open_pr::GitOpenPr;
 pub use push::GitPush;
@@ -33,6 +35,7 @@ pub(crate) fn register(registry: &mut kargo_core::step::StepRegistry) {
     registry.replace(clone::KIND, GitClone::default());
     registry.replace(commit::KIND, GitCommit);
     registry.replace(push::KIND, GitPush::default());
+    registry.replace(github_push::KIND, GitHubPush::from_env());
     registry.replace(clear::KIND, GitClear);
     registry.replace(tag::KIND, GitTag);
     registry.replace(open_pr::KIND, GitOpenPr::default());
