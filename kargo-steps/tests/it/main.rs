@@ -5,6 +5,7 @@ mod archive_steps;
 mod argocd_steps;
 mod file_steps;
 mod git_steps;
+mod github_push;
 mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
