@@ -386,14 +386,19 @@ impl RestApi {
     fn get_ref(&self, full_name: &str, bare: &Path, name: &str) -> ResponseTemplate {
         let name = format!("refs/{name}");
         match git(bare, &["rev-parse", "--verify", "-q", &name], &[]) {
-            Ok(sha) => ResponseTemplate::new(200).set_body_json(self.reference(full_name, &name, &sha)),
+            Ok(sha) => {
+                ResponseTemplate::new(200).set_body_json(self.reference(full_name, &name, &sha))
+            }
             Err(_) => error(404, "Not Found"),
         }
     }
 
     fn create_ref(&self, full_name: &str, bare: &Path, body: &Value) -> ResponseTemplate {
         let (Some(name), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
-            return error(422, "Invalid request.\n\n\"ref\", \"sha\" weren't supplied.");
+            return error(
+                422,
+                "Invalid request.\n\n\"ref\", \"sha\" weren't supplied.",
+            );
         };
         if !name.starts_with("refs/") || name.matches('/').count() < 2 {
             return error(422, "Reference name is invalid");
@@ -411,7 +416,13 @@ impl RestApi {
         }
     }
 
-    fn update_ref(&self, full_name: &str, bare: &Path, name: &str, body: &Value) -> ResponseTemplate {
+    fn update_ref(
+        &self,
+        full_name: &str,
+        bare: &Path,
+        name: &str,
+        body: &Value,
+    ) -> ResponseTemplate {
         let Some(sha) = body["sha"].as_str() else {
             return error(422, "Invalid request.\n\n\"sha\" wasn't supplied.");
         };
@@ -438,7 +449,9 @@ impl RestApi {
             return error(422, "Update is not a fast forward");
         }
         match git(bare, &["update-ref", &name, sha, &current], &[]) {
-            Ok(_) => ResponseTemplate::new(200).set_body_json(self.reference(full_name, &name, sha)),
+            Ok(_) => {
+                ResponseTemplate::new(200).set_body_json(self.reference(full_name, &name, sha))
+            }
             Err(e) => error(422, &e),
         }
     }
@@ -456,7 +469,10 @@ impl RestApi {
 
     fn create_commit(&self, full_name: &str, bare: &Path, body: &Value) -> ResponseTemplate {
         let (Some(message), Some(tree)) = (body["message"].as_str(), body["tree"].as_str()) else {
-            return error(422, "Invalid request.\n\n\"message\", \"tree\" weren't supplied.");
+            return error(
+                422,
+                "Invalid request.\n\n\"message\", \"tree\" weren't supplied.",
+            );
         };
         if object_type(bare, tree).as_deref() != Some("tree") {
             return error(422, "Tree SHA does not exist");
@@ -492,7 +508,10 @@ impl RestApi {
                 Some(c) => match person(c) {
                     Some(c) => c,
                     None => {
-                        return error(422, "Invalid request.\n\ncommitter needs a name and an email.");
+                        return error(
+                            422,
+                            "Invalid request.\n\ncommitter needs a name and an email.",
+                        );
                     }
                 },
             };
@@ -532,7 +551,13 @@ impl RestApi {
         }
     }
 
-    fn compare(&self, full_name: &str, bare: &Path, basehead: &str, request: &Request) -> ResponseTemplate {
+    fn compare(
+        &self,
+        full_name: &str,
+        bare: &Path,
+        basehead: &str,
+        request: &Request,
+    ) -> ResponseTemplate {
         let Some((base, head)) = basehead.split_once("...") else {
             return error(404, "Not Found");
         };
@@ -540,7 +565,10 @@ impl RestApi {
             return error(404, "Not Found");
         };
         let Ok(merge_base) = git(bare, &["merge-base", &base, &head], &[]) else {
-            return error(404, &format!("No common ancestor between {base} and {head}."));
+            return error(
+                404,
+                &format!("No common ancestor between {base} and {head}."),
+            );
         };
         let count = |range: String| -> usize {
             git(bare, &["rev-list", "--count", &range], &[])
@@ -564,7 +592,12 @@ impl RestApi {
             .unwrap_or(250usize);
         let listed = git(
             bare,
-            &["rev-list", "--reverse", "--topo-order", &format!("{base}..{head}")],
+            &[
+                "rev-list",
+                "--reverse",
+                "--topo-order",
+                &format!("{base}..{head}"),
+            ],
             &[],
         )
         .unwrap_or_default();

@@ -403,8 +403,7 @@ pub async fn push(
         branch.clone(),
         credentials.clone(),
     );
-    let commit =
-        maybe_spawn_blocking(move || sync_local(&dir, &remote, &target, &creds)).await?;
+    let commit = maybe_spawn_blocking(move || sync_local(&dir, &remote, &target, &creds)).await?;
     tracing::info!(
         remote = %url,
         %branch,
@@ -532,11 +531,19 @@ impl Run<'_> {
             });
         }
         let head = self
-            .replay(&comparison.commits, &merge_base, options.verify_untrusted_commits)
+            .replay(
+                &comparison.commits,
+                &merge_base,
+                options.verify_untrusted_commits,
+            )
             .await?;
         match target {
             None => self.api.create_branch(&self.branch, &head).await?,
-            Some(_) => self.api.move_branch(&self.url, &self.branch, &head, force).await?,
+            Some(_) => {
+                self.api
+                    .move_branch(&self.url, &self.branch, &head, force)
+                    .await?
+            }
         }
         Ok(comparison.commits.len())
     }
@@ -554,15 +561,19 @@ impl Run<'_> {
         for (i, original) in commits.iter().enumerate() {
             let mut new = replay_commit(&original.commit, verify);
             new.parents = resolve_parents(&original.parents, &created, &last);
-            let sha = self.api.create_commit(&new).await.map_err(|source| Error::Api {
-                action: format!(
-                    "creating commit {} of {} (replaying {})",
-                    i + 1,
-                    commits.len(),
-                    original.sha
-                ),
-                source,
-            })?;
+            let sha = self
+                .api
+                .create_commit(&new)
+                .await
+                .map_err(|source| Error::Api {
+                    action: format!(
+                        "creating commit {} of {} (replaying {})",
+                        i + 1,
+                        commits.len(),
+                        original.sha
+                    ),
+                    source,
+                })?;
             tracing::debug!(original = %original.sha, new = %sha, "github-push: replayed a commit");
             created.insert(&original.sha, sha.clone());
             last = sha;
@@ -635,7 +646,11 @@ fn replay_commit(original: &CommitData, verify: bool) -> NewCommit {
 /// merge base) for an ordinary commit; for a merge, each parent mapped onto
 /// the commit created for it, or kept when it was not replayed (a parent
 /// already on the target branch).
-fn resolve_parents(parents: &[Sha], created: &HashMap<&str, String>, previous: &str) -> Vec<String> {
+fn resolve_parents(
+    parents: &[Sha],
+    created: &HashMap<&str, String>,
+    previous: &str,
+) -> Vec<String> {
     if parents.len() <= 1 {
         return vec![previous.to_owned()];
     }
@@ -785,7 +800,13 @@ impl Api {
 
     /// Moves `branch` to `sha`; GitHub's 422 (the branch moved, so this is
     /// not a fast-forward) is [`Error::NotFastForward`], tried again.
-    async fn move_branch(&self, url: &str, branch: &str, sha: &str, force: bool) -> Result<(), Error> {
+    async fn move_branch(
+        &self,
+        url: &str,
+        branch: &str,
+        sha: &str,
+        force: bool,
+    ) -> Result<(), Error> {
         let body = serde_json::json!({ "sha": sha, "force": force });
         let path = format!("/git/refs/heads/{}", ref_path(branch));
         match self.call(Method::PATCH, &path, &[], Some(&body)).await {

@@ -174,7 +174,10 @@ impl Step for GitHubPush {
         match config.max_attempts {
             Some(0) => return Err(invalid("maxAttempts must be at least 1")),
             Some(n) if n > i32::MAX as u32 => {
-                return Err(invalid(&format!("maxAttempts must be at most {}", i32::MAX)));
+                return Err(invalid(&format!(
+                    "maxAttempts must be at most {}",
+                    i32::MAX
+                )));
             }
             _ => {}
         }

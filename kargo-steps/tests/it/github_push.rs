@@ -85,7 +85,11 @@ impl World {
     fn commit(&self, who: (&str, &str), name: &str) -> String {
         std::fs::write(self.out.join(name), format!("{name} by {}\n", who.0)).unwrap();
         git(&self.out, who, &["add", "-A"]);
-        git(&self.out, who, &["commit", "-q", "-m", &format!("add {name}")]);
+        git(
+            &self.out,
+            who,
+            &["commit", "-q", "-m", &format!("add {name}")],
+        );
         git(&self.out, who, &["rev-parse", "HEAD"])
     }
 
@@ -98,7 +102,10 @@ impl World {
     /// Creates `branch` on the remote at `at` (a commit the remote has),
     /// as another client's push would.
     fn remote_branch(&self, branch: &str, at: &str) {
-        bare_git(&self.bare, &["update-ref", &format!("refs/heads/{branch}"), at]);
+        bare_git(
+            &self.bare,
+            &["update-ref", &format!("refs/heads/{branch}"), at],
+        );
     }
 
     /// Adds a commit by someone else on the remote's `branch`; returns it.
@@ -202,7 +209,12 @@ fn bare_git(bare: &Path, args: &[&str]) -> String {
 fn log(dir: &Path, range: &str) -> Vec<(String, String, String)> {
     let out = run(
         command(dir, REMOTE),
-        &["log", "--reverse", "--format=%T%x00%an <%ae>%x00%B%x01", range],
+        &[
+            "log",
+            "--reverse",
+            "--format=%T%x00%an <%ae>%x00%B%x01",
+            range,
+        ],
     );
     out.split('\x01')
         .map(str::trim)
@@ -246,7 +258,10 @@ async fn a_generated_branch_receives_the_local_commits_through_the_api() {
     let local = log(&w.out, "origin/main..HEAD");
 
     let outcome = w
-        .push(&step(), json!({"path": "out", "generateTargetBranch": true}))
+        .push(
+            &step(),
+            json!({"path": "out", "generateTargetBranch": true}),
+        )
         .await
         .unwrap();
 
@@ -266,7 +281,10 @@ async fn a_generated_branch_receives_the_local_commits_through_the_api() {
     assert_eq!(git(&w.out, KARGO, &["rev-parse", "HEAD"]), head);
     assert_eq!(w.requests("POST", "git/commits").await.len(), 2);
     let created = w.requests("POST", "git/refs").await;
-    assert_eq!(created, [json!({"ref": format!("refs/heads/{branch}"), "sha": head})]);
+    assert_eq!(
+        created,
+        [json!({"ref": format!("refs/heads/{branch}"), "sha": head})]
+    );
     assert_eq!(
         w.requests("DELETE", &format!("git/refs/kargo/staging/{PROMOTION}"))
             .await
@@ -305,8 +323,16 @@ async fn verifying_untrusted_commits_lets_github_author_and_sign_them() {
         assert_eq!(author, &app);
         assert!(message.starts_with(local_message.as_str()), "{message}");
     }
-    assert!(remote[0].2.ends_with("Co-authored-by: Someone Else <someone@else.com>"));
-    assert!(remote[1].2.ends_with("Co-authored-by: Kargo <no-reply@kargo.io>"));
+    assert!(
+        remote[0]
+            .2
+            .ends_with("Co-authored-by: Someone Else <someone@else.com>")
+    );
+    assert!(
+        remote[1]
+            .2
+            .ends_with("Co-authored-by: Kargo <no-reply@kargo.io>")
+    );
     let created = bare_git(&w.bare, &["rev-list", &format!("{main}..{head}")]);
     for sha in created.lines() {
         assert!(w.hub.is_verified(sha), "{sha}");
@@ -462,7 +488,11 @@ async fn behind_world() -> (World, String) {
     let w = World::new().await;
     let [_, b] = w.commit_a_and_b();
     let with_token = w.url.replace("http://", &format!("http://kargo:{TOKEN}@"));
-    git(&w.out, KARGO, &["push", "-q", &with_token, "HEAD:refs/heads/env/prod"]);
+    git(
+        &w.out,
+        KARGO,
+        &["push", "-q", &with_token, "HEAD:refs/heads/env/prod"],
+    );
     let theirs = w.remote_commit("env/prod", "remote.txt");
     assert_ne!(theirs, b);
     (w, theirs)
@@ -488,7 +518,11 @@ async fn a_target_ahead_of_the_local_branch_needs_nothing() {
         assert_eq!(w.head("env/prod"), theirs, "{policy:?}");
         assert_eq!(out(&outcome, "commit"), theirs, "{policy:?}");
         assert!(w.requests("POST", "git/commits").await.is_empty());
-        assert!(w.requests("PATCH", "git/refs/heads/env/prod").await.is_empty());
+        assert!(
+            w.requests("PATCH", "git/refs/heads/env/prod")
+                .await
+                .is_empty()
+        );
         assert_eq!(w.staging_refs(), "");
     }
 }
@@ -546,7 +580,10 @@ async fn a_branch_that_moved_meanwhile_is_integrated_and_pushed_again() {
         messages,
         ["remote: add concurrent.txt", "add a.txt", "add b.txt"]
     );
-    assert_eq!(w.requests("PATCH", "git/refs/heads/env/prod").await.len(), 2);
+    assert_eq!(
+        w.requests("PATCH", "git/refs/heads/env/prod").await.len(),
+        2
+    );
     assert_eq!(w.staging_refs(), "");
 }
 
@@ -568,8 +605,14 @@ async fn an_api_error_names_the_step_and_leaves_the_branch_as_it_was() {
         .unwrap_err();
 
     let text = err.to_string();
-    assert!(text.starts_with("github-push: creating commit 1 of 2"), "{text}");
-    assert!(text.contains("HTTP 422") && text.contains("Tree SHA does not exist"), "{text}");
+    assert!(
+        text.starts_with("github-push: creating commit 1 of 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("HTTP 422") && text.contains("Tree SHA does not exist"),
+        "{text}"
+    );
     assert!(!text.contains(TOKEN), "{text}");
     assert_eq!(err.kind(), ErrorKind::Terminal);
     assert_eq!(w.head("env/prod"), main);
@@ -585,10 +628,7 @@ async fn a_server_error_is_retried() {
         .fail_once("GET", "compare/", 502, "Server Error")
         .await;
     w.push(&step(), json!({"path": "out"})).await.unwrap();
-    assert_eq!(
-        w.head("main"),
-        git(&w.out, KARGO, &["rev-parse", "HEAD"])
-    );
+    assert_eq!(w.head("main"), git(&w.out, KARGO, &["rev-parse", "HEAD"]));
 }
 
 /// GITHUB_PUSH_MAX_REVISIONS caps the commits one push creates: over it,
@@ -626,10 +666,7 @@ async fn a_refused_token_is_an_error_without_the_token() {
             &w.url,
             Credentials::new("kargo", "wrong-s3cret"),
         )));
-    let err = step()
-        .run(&ctx, json!({"path": "out"}))
-        .await
-        .unwrap_err();
+    let err = step().run(&ctx, json!({"path": "out"})).await.unwrap_err();
     assert!(err.to_string().contains("authentication failed"), "{err}");
     assert!(!err.to_string().contains("wrong-s3cret"), "{err}");
     assert!(!err.is_retryable());
@@ -647,12 +684,19 @@ async fn credentials_without_a_token_fail_the_step() {
             StaticCredentials::new().with_secret_url(
                 CredentialType::Git,
                 &w.url,
-                CredentialSecret::new("ssh", [("sshPrivateKey", "-----BEGIN OPENSSH PRIVATE KEY-----")]),
+                CredentialSecret::new(
+                    "ssh",
+                    [("sshPrivateKey", "-----BEGIN OPENSSH PRIVATE KEY-----")],
+                ),
             ),
             "found an SSH key",
         ),
         (
-            StaticCredentials::new().with_url(CredentialType::Git, &w.url, Credentials::new("kargo", "")),
+            StaticCredentials::new().with_url(
+                CredentialType::Git,
+                &w.url,
+                Credentials::new("kargo", ""),
+            ),
             "missing a password/token",
         ),
     ];
@@ -681,7 +725,10 @@ async fn bad_input_fails_the_step_naming_it() {
             Credentials::new("kargo", TOKEN),
         )));
     let err = step().run(&ctx, json!({"path": "out"})).await.unwrap_err();
-    assert!(err.to_string().contains("expected HOST/OWNER/REPO"), "{err}");
+    assert!(
+        err.to_string().contains("expected HOST/OWNER/REPO"),
+        "{err}"
+    );
     assert_eq!(err.kind(), ErrorKind::Failed);
 
     for (config, want) in [
@@ -690,7 +737,10 @@ async fn bad_input_fails_the_step_naming_it() {
             json!({"path": "out", "generateTargetBranch": true, "targetBranch": "x"}),
             "mutually exclusive",
         ),
-        (json!({"path": "out", "maxAttempts": 0}), "maxAttempts must be at least 1"),
+        (
+            json!({"path": "out", "maxAttempts": 0}),
+            "maxAttempts must be at least 1",
+        ),
         (
             json!({"path": "out", "maxAttempts": 2_147_483_648_u64}),
             "maxAttempts must be at most 2147483647",
