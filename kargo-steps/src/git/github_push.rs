@@ -97,7 +97,7 @@ impl GitHubPush {
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let mut step = GitHubPush::default();
         let mut errors = Vec::new();
-        match policy_from(var("GIT_PUSH_INTEGRATION_POLICY")) {
+        match super::policy_from(var(super::POLICY_VAR)) {
             Ok(policy) => step.policy = policy,
             Err(e) => errors.push(e),
         }
@@ -254,17 +254,6 @@ impl Step for GitHubPush {
     }
 }
 
-/// The push integration policy `GIT_PUSH_INTEGRATION_POLICY` names
-/// (unset or empty: the default, `AlwaysRebase`).
-fn policy_from(value: Option<String>) -> Result<IntegrationPolicy, String> {
-    match value.filter(|v| !v.is_empty()) {
-        None => Ok(IntegrationPolicy::default()),
-        Some(v) => v
-            .parse()
-            .map_err(|e| format!("GIT_PUSH_INTEGRATION_POLICY: {e}")),
-    }
-}
-
 /// Why there is no token for `url`: an SSH key alone (which cannot
 /// authenticate to GitHub's API), or nothing at all. Both fail the step, as
 /// in Kargo.
@@ -350,12 +339,11 @@ mod tests {
         assert_eq!(defaults.max_revisions, 10);
         assert!(!defaults.verify_untrusted_commits);
 
-        let bad = GitHubPush::from_vars(|name| {
-            (name != "GIT_PUSH_INTEGRATION_POLICY").then(|| "lots".to_owned())
-        });
+        let bad = GitHubPush::from_vars(|_| Some("lots".to_owned()));
         let e = bad.env_error.unwrap();
         assert!(
-            e.contains("GITHUB_PUSH_MAX_REVISIONS=\"lots\"")
+            e.contains("GIT_PUSH_INTEGRATION_POLICY: unknown push integration policy \"lots\"")
+                && e.contains("GITHUB_PUSH_MAX_REVISIONS=\"lots\"")
                 && e.contains("GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS=\"lots\""),
             "{e}"
         );

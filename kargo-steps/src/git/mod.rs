@@ -34,7 +34,7 @@ pub use wait_for_pr::GitWaitForPr;
 pub(crate) fn register(registry: &mut kargo_core::step::StepRegistry) {
     registry.replace(clone::KIND, GitClone::default());
     registry.replace(commit::KIND, GitCommit);
-    registry.replace(push::KIND, GitPush::default());
+    registry.replace(push::KIND, GitPush::from_env());
     registry.replace(github_push::KIND, GitHubPush::from_env());
     registry.replace(clear::KIND, GitClear);
     registry.replace(tag::KIND, GitTag);
@@ -120,6 +120,21 @@ pub(crate) fn working_tree(
         )));
     }
     Ok(dir)
+}
+
+/// The environment variable naming the push integration policy of
+/// `git-push` and `github-push` (Kargo's controller setting).
+pub(crate) const POLICY_VAR: &str = "GIT_PUSH_INTEGRATION_POLICY";
+
+/// The push integration policy [`POLICY_VAR`]'s `value` names (unset or
+/// empty: the default, `AlwaysRebase`); the error names the variable.
+pub(crate) fn policy_from(
+    value: Option<String>,
+) -> Result<kargo_git::push::IntegrationPolicy, String> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(kargo_git::push::IntegrationPolicy::default()),
+        Some(v) => v.parse().map_err(|e| format!("{POLICY_VAR}: {e}")),
+    }
 }
 
 /// An empty string counts as unset, as in Kargo's schemas.

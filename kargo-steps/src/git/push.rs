@@ -45,17 +45,34 @@ pub struct Config {
 ///
 /// Remote changes are integrated by the host's [`IntegrationPolicy`]
 /// (Kargo's controller setting; default `AlwaysRebase`), set with
-/// [`GitPush::with_policy`].
+/// [`GitPush::with_policy`] or, as Kargo does, read from
+/// `GIT_PUSH_INTEGRATION_POLICY` by [`GitPush::from_env`].
 #[derive(Debug, Clone, Default)]
 pub struct GitPush {
     policy: IntegrationPolicy,
     backoff: push::Backoff,
+    /// A policy named in the environment that does not exist: every run
+    /// fails with it rather than push by a policy nobody asked for.
+    env_error: Option<String>,
 }
 
 impl GitPush {
     /// A `git-push` step with the default policy.
     pub fn new() -> Self {
         GitPush::default()
+    }
+
+    /// A `git-push` step with the policy `GIT_PUSH_INTEGRATION_POLICY`
+    /// names (unset: the default); a name that is not a policy makes every
+    /// run fail, naming the variable.
+    pub fn from_env() -> Self {
+        match super::policy_from(std::env::var(super::POLICY_VAR).ok()) {
+            Ok(policy) => GitPush::default().with_policy(policy),
+            Err(e) => GitPush {
+                env_error: Some(e),
+                ..GitPush::default()
+            },
+        }
     }
 
     /// Sets how remote changes are integrated before pushing.
@@ -93,6 +110,9 @@ impl Step for GitPush {
         }
         if config.max_attempts == Some(0) {
             return Err(invalid("maxAttempts must be at least 1"));
+        }
+        if let Some(e) = &self.env_error {
+            return Err(StepError::failed(format!("{KIND}: {e}")));
         }
         if let Some(p) = &config.provider
             && !matches!(
