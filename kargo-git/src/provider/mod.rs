@@ -61,7 +61,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::Error;
-pub use select::{ProviderKind, SelectOptions, select};
+pub use select::{ProviderKind, SelectOptions, select, select_kind};
 pub use types::{
     Capabilities, ListOptions, MergeMethod, MergeOutcome, NewPullRequest, Opened, PrState,
     PullRequest, StateFilter,

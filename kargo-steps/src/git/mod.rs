@@ -137,6 +137,22 @@ pub(crate) fn policy_from(
     }
 }
 
+/// Reads an optional name (`provider`, `mergeMethod`) through its
+/// `FromStr`, so the config is refused naming the field when the name is
+/// unknown; an empty string counts as unset, as in Kargo's schemas.
+pub(crate) fn optional_name<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(name) if name.is_empty() => Ok(None),
+        Some(name) => name.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
 /// An empty string counts as unset, as in Kargo's schemas.
 pub(crate) fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_git::maybe_spawn_blocking;
+use kargo_git::provider::ProviderKind;
 use kargo_git::push::{self, IntegrationPolicy, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,9 +36,14 @@ pub struct Config {
     /// Attempts in all when the remote keeps moving (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
-    /// The git provider, for `commitURL` (inferred from the host if unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    /// The git provider, for `commitURL` (inferred from the host if unset;
+    /// `local` names none, so there is no `commitURL`).
+    #[serde(
+        default,
+        deserialize_with = "super::optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider: Option<ProviderKind>,
 }
 
 /// The `git-push` step. Outputs: `branch`, `commit` and, when the provider
@@ -114,14 +120,6 @@ impl Step for GitPush {
         if let Some(e) = &self.env_error {
             return Err(StepError::failed(format!("{KIND}: {e}")));
         }
-        if let Some(p) = &config.provider
-            && !matches!(
-                p.as_str(),
-                "azure" | "bitbucket" | "gitea" | "github" | "gitlab"
-            )
-        {
-            return Err(invalid(&format!("unknown provider {p:?}")));
-        }
         let dir = working_tree(ctx, KIND, &config.path)?;
 
         let mut options = push::Options::default()
@@ -176,7 +174,11 @@ impl Step for GitPush {
         if let Some(branch) = &outcome.branch {
             result = result.with_output("branch", branch.clone());
         }
-        if let Some(url) = push::commit_url(&url, config.provider.as_deref(), &outcome.commit) {
+        if let Some(url) = push::commit_url(
+            &url,
+            config.provider.map(ProviderKind::as_str),
+            &outcome.commit,
+        ) {
             result = result.with_output("commitURL", url);
         }
         Ok(result)
@@ -199,6 +201,24 @@ mod tests {
         .unwrap();
         assert!(config.generate_target_branch);
         assert_eq!(config.max_attempts, Some(5));
+        assert_eq!(config.provider, Some(ProviderKind::GitHub));
+    }
+
+    /// The named bug of #22: `local` and `forgejo`, which the providers
+    /// take, were refused here.
+    #[test]
+    fn every_provider_name_is_taken() {
+        for name in ProviderKind::NAMES {
+            let config: Config =
+                parse_config(KIND, serde_json::json!({"path": "x", "provider": name})).unwrap();
+            assert_eq!(config.provider, Some(name.parse().unwrap()), "{name}");
+        }
+        let err = parse_config::<Config>(KIND, serde_json::json!({"path": "x", "provider": "svn"}))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown git provider \"svn\""),
+            "{err}"
+        );
     }
 
     #[test]
