@@ -40,7 +40,10 @@ impl GiteaProvider {
             .split_once('/')
             .filter(|(_, r)| !r.contains('/'))
             .ok_or_else(|| {
-                Error::Invalid(format!("{NAME}: {repo_url}: expected HOST/OWNER/REPO"))
+                Error::Invalid(format!(
+                    "{NAME}: {}: expected HOST/OWNER/REPO",
+                    crate::cli::redact_url(repo_url)
+                ))
             })?;
         let base = options
             .api_base

@@ -473,6 +473,8 @@ pub(crate) struct PullAnswer {
     /// Gitea always, GitHub only for one pull request (not in lists).
     #[serde(default)]
     pub(crate) merged: Option<bool>,
+    /// What GitHub's lists tell merged ones by.
+    #[cfg_attr(not(feature = "github"), allow(dead_code))]
     #[serde(default)]
     pub(crate) merged_at: Option<String>,
     #[serde(default)]
@@ -482,6 +484,7 @@ pub(crate) struct PullAnswer {
     #[serde(default)]
     pub(crate) created_at: Option<String>,
     /// GitHub's mergeability (`clean`, `dirty`, `draft`, `unknown`, ...).
+    #[cfg_attr(not(feature = "github"), allow(dead_code))]
     #[serde(default)]
     pub(crate) mergeable_state: Option<String>,
 }
