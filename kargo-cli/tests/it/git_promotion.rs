@@ -139,8 +139,9 @@ fn kargo_run_with_a_credentials_file_promotes_over_smart_http() {
 #[tokio::test]
 async fn kargo_run_pushes_through_githubs_api() {
     let tmp = tempfile::tempdir().unwrap();
-    let hub = kargo_test_support::github::FakeGitHub::start(&tmp.path().join("github"), "t0ps3cret")
-        .await;
+    let hub =
+        kargo_test_support::github::FakeGitHub::start(&tmp.path().join("github"), "t0ps3cret")
+            .await;
     let bare = hub.create_repo("acme/deploy", &[("env/prod/values.yaml", VALUES)]);
     let url = hub.repo_url("acme/deploy");
     let creds = crate::support::credential_secret(tmp.path(), "creds.yaml", "git", &url);
