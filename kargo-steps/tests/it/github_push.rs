@@ -619,6 +619,52 @@ async fn an_api_error_names_the_step_and_leaves_the_branch_as_it_was() {
     assert_eq!(w.staging_refs(), "");
 }
 
+/// Kargo's "error integrating remote changes": the target changed the file
+/// the local branch adds; the step fails without retries and nothing moves.
+#[tokio::test]
+async fn a_conflict_fails_the_step_and_changes_nothing() {
+    let w = World::new().await;
+    let main = w.head("main");
+    w.remote_branch("env/prod", &main);
+    let theirs = w.remote_commit("env/prod", "a.txt");
+    w.commit_a_and_b();
+    let err = w
+        .push(&step(), json!({"path": "out", "targetBranch": "env/prod"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("conflict"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(w.head("env/prod"), theirs);
+    assert!(w.requests("POST", "git/commits").await.is_empty());
+    assert_eq!(w.staging_refs(), "");
+}
+
+/// Kargo's "unexpected comparison status": a status GitHub does not
+/// document is an Errored step, not retried, and nothing moves.
+#[tokio::test]
+async fn an_unknown_comparison_status_is_terminal() {
+    let w = World::new().await;
+    let main = w.head("main");
+    w.commit_a_and_b();
+    wiremock::Mock::given(wiremock::matchers::path_regex("/compare/"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "status": "sideways", "merge_base_commit": {"sha": main},
+            "ahead_by": 2, "behind_by": 0, "total_commits": 2, "commits": []
+        })))
+        .with_priority(1)
+        .mount(w.hub.server())
+        .await;
+    let err = w.push(&step(), json!({"path": "out"})).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unexpected comparison status \"sideways\""),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert_eq!(w.head("main"), main);
+    assert_eq!(w.staging_refs(), "");
+}
+
 /// A 5xx is retried by the API client; the push goes through.
 #[tokio::test]
 async fn a_server_error_is_retried() {
