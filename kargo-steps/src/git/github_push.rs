@@ -50,7 +50,7 @@ pub struct Config {
 /// commits one push creates (`GITHUB_PUSH_MAX_REVISIONS`, default 10) and
 /// whether GitHub authors and signs every commit
 /// (`GITHUB_PUSH_VERIFY_UNTRUSTED_COMMITS`, default false; see
-/// [`github_push`](kargo_git::provider::github_push)). [`GitHubPush::from_env`]
+/// [`github_push`]). [`GitHubPush::from_env`]
 /// reads them, as [`register_builtins`](crate::register_builtins) does.
 ///
 /// The repository's Git credentials must hold a token (the password): it
