@@ -145,10 +145,12 @@ impl CredentialsProvider for NoCredentials {
 /// Credentials for fixed URLs or URL patterns, like Kargo's credential
 /// secrets (`repoURL`, or `repoURLPattern` with `repoURLIsRegex`).
 ///
-/// Exact URLs match after normalisation (case of scheme and host, a
-/// trailing `/` or `.git` ignored); patterns are regular expressions
-/// matched against the whole URL as given. Entries are tried in the order
-/// they were added, exact ones first.
+/// Exact URLs match after Kargo's normalisation for the kind (for Git:
+/// lowercased, without user information over HTTP(S) or `.git`, SCP-like
+/// addresses as `ssh://` URLs; for images: Docker Hub's spellings folded;
+/// trailing `/`s never matter); patterns are regular expressions matched against the
+/// URL as given or as normalised. Entries are tried in the order they were
+/// added, exact ones first.
 ///
 /// ```
 /// # use kargo_core::credentials::*;
@@ -235,7 +237,8 @@ impl StaticCredentials {
         url: impl AsRef<str>,
         secret: CredentialSecret,
     ) -> Self {
-        self.exact.push((kind, normalize_url(url.as_ref()), secret));
+        self.exact
+            .push((kind, normalize_for(kind, url.as_ref()), secret));
         self
     }
 
@@ -268,16 +271,18 @@ impl StaticCredentials {
     /// The Secret of `kind` matching `url`: the first exact match, else
     /// the first pattern.
     pub fn find(&self, kind: CredentialType, url: &str) -> Option<&CredentialSecret> {
-        let normalized = normalize_url(url);
+        let normalized = normalize_for(kind, url);
         let exact = self
             .exact
             .iter()
             .find(|(k, u, _)| *k == kind && *u == normalized)
             .map(|(_, _, s)| s);
+        // A pattern cannot be normalised: as Kargo, try it on the URL as
+        // given and as normalised.
         exact.or_else(|| {
             self.patterns
                 .iter()
-                .find(|(k, r, _)| *k == kind && r.is_match(url))
+                .find(|(k, r, _)| *k == kind && (r.is_match(url) || r.is_match(&normalized)))
                 .map(|(_, _, s)| s)
         })
     }
@@ -560,27 +565,24 @@ impl StaticCredentials {
     }
 }
 
-/// Lower-cases scheme and host and drops a trailing `/` and `.git`.
-fn normalize_url(url: &str) -> String {
-    let url = url.trim();
-    let url = url.trim_end_matches('/');
-    let url = url.strip_suffix(".git").unwrap_or(url);
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let path = if path.is_empty() {
-                String::new()
-            } else {
-                format!("/{path}")
-            };
-            format!(
-                "{}://{}{}",
-                scheme.to_ascii_lowercase(),
-                host.to_ascii_lowercase(),
-                path
-            )
-        }
-        None => url.to_owned(),
+/// `url` as credentials of `kind` are matched, as Kargo's credentials
+/// database normalises it: Git repositories with
+/// [`normalize_git`](crate::urls::normalize_git), image repositories with
+/// [`normalize_image`](crate::urls::normalize_image), chart repositories
+/// with [`normalize_chart`](crate::urls::normalize_chart). Generic
+/// endpoints (Argo CD servers, a kargo-rs use Kargo has not) have scheme
+/// and host lowercased. Beyond Kargo, trailing `/`s never matter (so every
+/// URL Kargo matches still matches).
+fn normalize_for(kind: CredentialType, url: &str) -> String {
+    let url = url.trim().trim_end_matches('/');
+    match kind {
+        CredentialType::Git => crate::urls::normalize_git(url),
+        CredentialType::Image => crate::urls::normalize_image(url),
+        CredentialType::Helm => crate::urls::normalize_chart(url),
+        CredentialType::Generic => url::Url::parse(url)
+            .map_or_else(|_| url.to_owned(), |u| u.as_str().to_owned())
+            .trim_end_matches('/')
+            .to_owned(),
     }
 }
 
@@ -595,6 +597,166 @@ mod tests {
             .unwrap()
             .block_on(p.get(kind, url))
             .unwrap()
+    }
+
+    // The matching cases of Kargo's `TestGet`
+    // (pkg/credentials/kubernetes/database_test.go). Namespaces play no
+    // part here (one provider holds one project's Secrets); Kargo's refusal
+    // to hand credentials to `http://` URLs is not kept (see the README).
+    #[test]
+    fn kargo_credentials_match_by_kind_normalised_url() {
+        const GIT: &str = "https://github.com/akuity/kargo";
+        // Could be mistaken for an SCP-like Git address.
+        const IMAGE: &str = "my-registry.io:5000/image";
+        let creds = |user: &str| Credentials::new(user, "fake-password");
+        let who = |p: &StaticCredentials, kind, url: &str| {
+            p.find(kind, url)
+                .and_then(CredentialSecret::credentials)
+                .map(|c| c.username)
+        };
+        let exact = StaticCredentials::new()
+            .with_url(CredentialType::Git, GIT, creds("exact"))
+            .with_url(CredentialType::Image, IMAGE, creds("exact"));
+        let pattern = StaticCredentials::new()
+            .with_pattern(CredentialType::Git, GIT, creds("pattern"))
+            .unwrap()
+            .with_pattern(CredentialType::Image, IMAGE, creds("pattern"))
+            .unwrap()
+            .with_pattern(CredentialType::Helm, "^oci://foo/bar", creds("chart"))
+            .unwrap();
+        let both = pattern
+            .clone()
+            .with_url(CredentialType::Git, GIT, creds("exact"));
+        let cases = [
+            (
+                "git URL exact match",
+                &exact,
+                CredentialType::Git,
+                GIT,
+                Some("exact"),
+            ),
+            (
+                "git URL pattern match",
+                &pattern,
+                CredentialType::Git,
+                GIT,
+                Some("pattern"),
+            ),
+            (
+                "image URL exact match",
+                &exact,
+                CredentialType::Image,
+                IMAGE,
+                Some("exact"),
+            ),
+            (
+                "image URL pattern match",
+                &pattern,
+                CredentialType::Image,
+                IMAGE,
+                Some("pattern"),
+            ),
+            (
+                "precedence: exact match over pattern match",
+                &both,
+                CredentialType::Git,
+                GIT,
+                Some("exact"),
+            ),
+            (
+                "no match",
+                &both,
+                CredentialType::Git,
+                "http://github.com/no/secrets/should/match/this.git",
+                None,
+            ),
+            (
+                "regex normalization",
+                &pattern,
+                CredentialType::Helm,
+                "oci://foo/bar/something",
+                Some("chart"),
+            ),
+            // The kinds do not mix.
+            (
+                "an image secret is no git secret",
+                &exact,
+                CredentialType::Git,
+                IMAGE,
+                None,
+            ),
+        ];
+        for (name, provider, kind, url, want) in cases {
+            assert_eq!(who(provider, kind, url).as_deref(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn spellings_of_one_repository_share_its_credentials() {
+        let git = StaticCredentials::new().with_url(
+            CredentialType::Git,
+            "https://github.com/acme/app",
+            Credentials::new("bot", "pw"),
+        );
+        for url in [
+            "https://github.com/acme/app.git",
+            "https://someone@GitHub.com/Acme/App/",
+            "HTTPS://github.com/acme/app.git/",
+        ] {
+            assert!(git.find(CredentialType::Git, url).is_some(), "{url}");
+        }
+        // SSH keeps its user: Kargo normalises an SCP-like address to ssh://.
+        let ssh = StaticCredentials::new().with_url(
+            CredentialType::Git,
+            "ssh://git@github.com/acme/app.git",
+            Credentials::new("git", "key"),
+        );
+        assert!(
+            ssh.find(CredentialType::Git, "git@github.com:acme/app")
+                .is_some()
+        );
+        assert!(
+            ssh.find(CredentialType::Git, "ssh://github.com/acme/app")
+                .is_none()
+        );
+        // A pattern is tried on the normalised URL too.
+        let pattern = StaticCredentials::new()
+            .with_pattern(
+                CredentialType::Git,
+                "^ssh://git@github\\.com/acme/",
+                Credentials::new("git", "key"),
+            )
+            .unwrap();
+        assert!(
+            pattern
+                .find(CredentialType::Git, "git@github.com:acme/app.git")
+                .is_some()
+        );
+        // Docker Hub's spellings of one image repository.
+        let image = StaticCredentials::new().with_url(
+            CredentialType::Image,
+            "docker.io/library/nginx",
+            Credentials::new("u", "p"),
+        );
+        for url in [
+            "nginx",
+            "index.docker.io/library/nginx",
+            "registry-1.docker.io/nginx",
+            "nginx/",
+        ] {
+            assert!(image.find(CredentialType::Image, url).is_some(), "{url}");
+        }
+        // Generic endpoints: scheme and host case and a trailing `/`.
+        let generic = StaticCredentials::new().with_url(
+            CredentialType::Generic,
+            "https://ArgoCD.example.com/",
+            Credentials::new("admin", "pw"),
+        );
+        assert!(
+            generic
+                .find(CredentialType::Generic, "https://argocd.example.com")
+                .is_some()
+        );
     }
 
     #[test]

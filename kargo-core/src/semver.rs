@@ -507,6 +507,65 @@ mod tests {
         }
     }
 
+    // Every case of Kargo's `TestParse` (pkg/controller/semver/parser_test.go),
+    // the parse behind `strictSemvers` in image and git tag selection.
+    #[test]
+    fn kargo_parse_cases() {
+        let cases = [
+            ("invalid", true, None),
+            ("invalid", false, None),
+            ("1", true, None),
+            ("1", false, Some("1.0.0")),
+            ("1.0.0", true, Some("1.0.0")),
+            ("1.0.0", false, Some("1.0.0")),
+            ("v1.0.0", true, Some("1.0.0")),
+            ("v1.0.0", false, Some("1.0.0")),
+        ];
+        for (tag, strict, want) in cases {
+            let got = Version::parse(tag, strict).ok();
+            assert_eq!(
+                got.as_ref().map(ToString::to_string).as_deref(),
+                want,
+                "{tag} strict={strict}"
+            );
+            if let Some(v) = got {
+                assert_eq!(v.original(), tag);
+            }
+        }
+    }
+
+    // Every case of Kargo's `Test_baseSelector_filterSemvers`
+    // (pkg/helm/chart/base_selector_test.go): the chart versions a
+    // `semverConstraint` keeps.
+    #[test]
+    fn kargo_chart_constraint_filter_cases() {
+        let cases: [(&str, &[&str], &[&str]); 5] = [
+            ("^1.2.3", &[], &[]),
+            ("=4.5.6", &["1.2.3", "4.5.6", "7.8.9"], &["4.5.6"]),
+            (">=4.5.6 <7.8.9", &["1.2.3", "4.5.6", "7.8.9"], &["4.5.6"]),
+            (
+                "1.2.x-0",
+                &["1.2.3-alpha.1", "1.2.3-beta.2", "1.3.0"],
+                &["1.2.3-alpha.1", "1.2.3-beta.2"],
+            ),
+            ("1.2.x", &["1.2.3", "1.2.4", "1.3.0"], &["1.2.3", "1.2.4"]),
+        ];
+        for (constraint, versions, want) in cases {
+            let c = Constraint::parse(constraint).expect("constraint");
+            let kept: Vec<&str> = versions
+                .iter()
+                .copied()
+                .filter(|ver| c.matches(&v(ver)))
+                .collect();
+            assert_eq!(kept, want, "{constraint}");
+        }
+        // Test_baseSelector_semversToVersionStrings: versions print as
+        // written, prerelease and metadata included.
+        for text in ["1.2.3", "4.5.6-beta.2", "7.8.9+build.3"] {
+            assert_eq!(v(text).to_string(), text);
+        }
+    }
+
     #[test]
     fn errors_say_what_is_wrong_and_display_is_canonical() {
         let e = Version::parse("1.2.3-01", false).unwrap_err();

@@ -12,7 +12,9 @@
 //! unchanged, as in Kargo.
 //!
 //! [`redact_url`], kargo-rs's own, hides the secrets a URL may carry before
-//! it is shown.
+//! it is shown. [`RepoUrl`] is a repository location parsed as git reads
+//! it, for everything else kargo-rs does with one: forge links, cache
+//! directory names.
 //!
 //! ```
 //! use kargo_core::urls::{normalize_chart, normalize_git, normalize_image};
@@ -28,6 +30,9 @@
 //! assert_eq!(normalize_chart("oci://GHCR.io/acme/charts/demo"), "ghcr.io/acme/charts/demo");
 //! assert_eq!(normalize_image("docker.io/library/nginx"), "nginx");
 //! ```
+
+mod repo_url;
+pub use repo_url::{InvalidRepoUrl, RepoUrl};
 
 /// `url` as errors and logs may show it: a password in the user
 /// information becomes `***` (the user name stays), and so does the value
@@ -988,9 +993,16 @@ mod go_url {
 mod tests {
     use super::*;
 
+    // Every case of Kargo's `TestSanitizeURL` (pkg/urls/common_test.go),
+    // plus a no-break space.
     #[test]
     fn sanitize_removes_unprintable_and_trims() {
         let cases = [
+            ("https://example.com/ myrepo", "https://example.com/ myrepo"),
+            (
+                "https://example.com/\u{200B}myrepo",
+                "https://example.com/myrepo",
+            ),
             ("  https://example.com/repo  ", "https://example.com/repo"),
             (
                 "\n\thttps://example.com/repo\t\n",
@@ -1032,6 +1044,9 @@ mod tests {
         }
     }
 
+    // The tests below hold every case of Kargo's `TestNormalizeGit`
+    // (pkg/urls/git_test.go), with `acme` for `example` in the paths, split
+    // by form, plus Go URL quirks Kargo's table does not reach.
     #[test]
     fn normalize_git_leaves_what_it_cannot_parse() {
         let cases = [
@@ -1279,6 +1294,8 @@ mod tests {
         }
     }
 
+    // Every case of Kargo's `TestNormalizeChart` (pkg/urls/helm_test.go),
+    // with `acme` for `example`, then kargo-rs's own.
     #[test]
     fn normalize_chart_forms() {
         let cases = [
@@ -1315,6 +1332,8 @@ mod tests {
         }
     }
 
+    // Every case of Kargo's `TestNormalizeImage` (pkg/urls/image_test.go),
+    // with `acme` for `example`, then kargo-rs's own.
     #[test]
     fn normalize_image_forms() {
         let cases = [

@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use gix::remote::Direction;
 use kargo_core::credentials::Credentials;
-use sha1::{Digest, Sha1};
 
 use crate::blocking::maybe_spawn_blocking;
 
@@ -752,28 +751,10 @@ pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<
     Ok(())
 }
 
-/// A readable, collision-free directory name for a URL.
+/// A readable, collision-free directory name for a URL: see
+/// [`RepoUrl::cache_dir_name`](kargo_core::urls::RepoUrl::cache_dir_name).
 pub(crate) fn dir_name(url: &str) -> String {
-    let hash = hex::encode(Sha1::digest(url.as_bytes()));
-    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    // Never keep user info (it might hold a secret) in a path.
-    let without_user = without_scheme
-        .rsplit_once('@')
-        .map_or(without_scheme, |(_, rest)| rest);
-    let mut readable: String = without_user
-        .trim_end_matches('/')
-        .trim_end_matches(".git")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    readable.truncate(60);
-    format!("{}-{}", readable.trim_matches('-'), &hash[..12])
+    kargo_core::urls::RepoUrl::cache_dir_name_for(url)
 }
 
 #[cfg(test)]

@@ -714,15 +714,12 @@ pub(crate) fn classify(url: &str, source: cli::Error) -> Error {
 /// provider (`github`, `gitlab`, `gitea`, `bitbucket`, `azure`) or, without
 /// one, for the provider recognised from the host. `None` when unknown.
 pub fn commit_url(repo_url: &str, provider: Option<&str>, commit: &str) -> Option<String> {
-    let base = web_base(repo_url)?;
-    let host = base
-        .split('/')
-        .nth(2)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let url = kargo_core::urls::RepoUrl::parse(repo_url).ok()?;
+    let base = url.web_url()?;
+    let host = url.host().unwrap_or_default();
     let provider = provider.map(str::to_owned).or_else(|| {
         Some(
-            match host.as_str() {
+            match host {
                 "github.com" => "github",
                 "gitlab.com" => "gitlab",
                 "bitbucket.org" => "bitbucket",
@@ -739,27 +736,6 @@ pub fn commit_url(repo_url: &str, provider: Option<&str>, commit: &str) -> Optio
         "bitbucket" => format!("{base}/commits/{commit}"),
         _ => return None,
     })
-}
-
-/// `https://host/path` for an http(s), ssh or scp-style URL, without user
-/// info and without `.git`.
-fn web_base(url: &str) -> Option<String> {
-    let (host_and_path, _) = (url, ());
-    let rest = if let Some((scheme, rest)) = host_and_path.split_once("://") {
-        if !matches!(scheme, "http" | "https" | "ssh" | "git") {
-            return None;
-        }
-        rest.to_owned()
-    } else {
-        // scp-like: user@host:path
-        let (host, path) = url.split_once(':')?;
-        format!("{host}/{path}")
-    };
-    let rest = rest.rsplit_once('@').map_or(rest.as_str(), |(_, r)| r);
-    let (host, path) = rest.split_once('/')?;
-    let host = host.split(':').next().unwrap_or(host);
-    let path = path.trim_end_matches('/').trim_end_matches(".git");
-    Some(format!("https://{host}/{path}"))
 }
 
 #[cfg(test)]
@@ -798,6 +774,22 @@ mod tests {
             Some("https://git.example.com/o/r/commit/abc")
         );
         assert_eq!(commit_url("https://git.example.com/o/r", None, "abc"), None);
+        // An http:// forge on its own port keeps both; ssh ports are git's.
+        // (The former copy wrote https://git.example.com/o/r/commit/abc.)
+        assert_eq!(
+            commit_url("http://git.example.com:3000/o/r.git", Some("gitea"), "abc").as_deref(),
+            Some("http://git.example.com:3000/o/r/commit/abc")
+        );
+        assert_eq!(
+            commit_url("ssh://git@gitlab.com:2222/g/r.git", None, "abc").as_deref(),
+            Some("https://gitlab.com/g/r/-/commit/abc")
+        );
+        // A repository named `r.git` keeps its name. (The former copy cut
+        // every `.git`.)
+        assert_eq!(
+            commit_url("https://github.com/o/r.git.git", None, "abc").as_deref(),
+            Some("https://github.com/o/r.git/commit/abc")
+        );
         assert_eq!(commit_url("file:///tmp/r.git", None, "abc"), None);
     }
 

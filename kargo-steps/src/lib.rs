@@ -23,7 +23,9 @@
 //! `ARGOCD_SERVER`; see module `argocd`); `kustomize` (default) adds
 //! `kustomize-build` and `helm` (default) adds `helm-template`, which run
 //! the `kustomize` and `helm` binaries found on the host (modules
-//! `kustomize_build` and `helm_template`).
+//! `kustomize_build` and `helm_template`); `helm` also adds
+//! `helm-update-chart` (module `helm_update_chart`), which reads chart
+//! repositories through kargo-sources' Helm client.
 //!
 //! MSRV: Rust 1.95.
 #![warn(
@@ -97,6 +99,7 @@ pub mod copy;
 pub mod delete;
 pub mod hcl_parse;
 pub mod hcl_update;
+#[cfg(feature = "helm")]
 pub mod helm_update_chart;
 pub mod json_parse;
 pub mod json_update;
@@ -117,6 +120,7 @@ pub use copy::Copy;
 pub use delete::Delete;
 pub use hcl_parse::HclParse;
 pub use hcl_update::HclUpdate;
+#[cfg(feature = "helm")]
 pub use helm_update_chart::HelmUpdateChart;
 pub use json_parse::JsonParse;
 pub use json_update::JsonUpdate;
@@ -194,10 +198,11 @@ fn register_file_steps(registry: &mut StepRegistry) {
     registry.replace(delete::KIND, Delete);
 }
 
-/// Registers `helm-update-chart`, `kustomize-set-image`, `tar`, `untar`,
-/// `set-metadata` and `set-freight-alias`, and (with their features)
-/// `kustomize-build` and `helm-template`.
+/// Registers `kustomize-set-image`, `tar`, `untar`, `set-metadata` and
+/// `set-freight-alias`, and (with their features) `kustomize-build`,
+/// `helm-template` and `helm-update-chart`.
 fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
+    #[cfg(feature = "helm")]
     registry.replace(helm_update_chart::KIND, HelmUpdateChart);
     registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
     #[cfg(feature = "kustomize")]

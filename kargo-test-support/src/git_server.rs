@@ -1,5 +1,7 @@
 //! A smart-HTTP git server: `git http-backend` behind a tiny CGI bridge
-//! on a loopback address, requiring basic auth.
+//! on a loopback address, requiring basic auth. The same server also
+//! serves plain files from a directory ([`HttpServer::files`]), as a
+//! static web server does (a Helm chart repository, for instance).
 //!
 //! The server is a std `TcpListener` with a thread per connection. It
 //! answers requests without the expected `Authorization` header with 401,
@@ -34,6 +36,9 @@ enum Behaviour {
     Serve(PathBuf),
     /// Answers every request with a 302 to this base URL plus the path.
     Redirect(String),
+    /// Answers `GET /path` with the file at `path` under this root (404
+    /// when there is none).
+    Files(PathBuf),
 }
 
 impl HttpServer {
@@ -54,6 +59,15 @@ impl HttpServer {
     /// same path under `base` (`http://host:port`).
     pub fn redirecting_at(ip: &str, base: &str) -> HttpServer {
         HttpServer::spawn(ip, Behaviour::Redirect(base.to_owned()), None)
+    }
+
+    /// Serves the files under `root` on 127.0.0.1 (a free port), as a
+    /// static web server: `GET /a/b` answers the file `root/a/b`, 404
+    /// when there is none. With `user`, requests must carry that user's
+    /// basic-auth header (401 otherwise).
+    pub fn files(root: &Path, user: Option<(&str, &str)>) -> HttpServer {
+        let expected = user.map(|(user, password)| basic(user, password));
+        HttpServer::spawn("127.0.0.1", Behaviour::Files(root.to_owned()), expected)
     }
 
     fn spawn(ip: &str, behaviour: Behaviour, expected: Option<String>) -> HttpServer {
@@ -164,6 +178,16 @@ fn serve(
         .push(header("authorization").unwrap_or_default());
     let root = match behaviour {
         Behaviour::Serve(root) => root,
+        Behaviour::Files(root) => {
+            if let Some(expected_auth) = expected_auth
+                && header("authorization").as_deref() != Some(expected_auth)
+            {
+                return out.write_all(
+                    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"files\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+            return serve_file(&mut out, root, &method, &target);
+        }
         Behaviour::Redirect(base) => {
             let head = format!(
                 "HTTP/1.1 302 Found\r\nLocation: {base}{target}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -292,6 +316,34 @@ pub fn http_backend(
         headers,
         body: output[end + sep..].to_vec(),
     })
+}
+
+/// Answers a GET of `target` with the file under `root` it names.
+fn serve_file(out: &mut TcpStream, root: &Path, method: &str, target: &str) -> std::io::Result<()> {
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let safe = path
+        .split('/')
+        .all(|part| part != ".." && !part.contains('\\'));
+    let file = root.join(path.trim_start_matches('/'));
+    let body = if method == "GET" && safe && file.is_file() {
+        std::fs::read(&file).ok()
+    } else {
+        None
+    };
+    match body {
+        Some(body) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            out.write_all(head.as_bytes())?;
+            out.write_all(&body)?;
+        }
+        None => out.write_all(
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )?,
+    }
+    out.flush()
 }
 
 /// `Basic BASE64(user:password)`.

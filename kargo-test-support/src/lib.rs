@@ -1,9 +1,11 @@
 //! Fixtures for kargo-rs's tests and benchmarks, built from real parts:
 //! git repositories made with the git CLI and a smart-HTTP git server
 //! ([`git`], [`git_server`]), OCI image layouts on disk ([`layout`]), a
-//! real `docker-registry` (`registry`), a fake GitHub backed by real
-//! repositories for the pushes through GitHub's API (`github`), databases on the machine's
-//! PostgreSQL server ([`postgres`]), a whole GitOps pipeline world
+//! real `docker-registry` (`registry`), Helm chart archives and classic
+//! chart repositories ([`charts`]), a fake GitHub backed by real
+//! repositories for the pushes through GitHub's API (`github`), databases
+//! on the machine's PostgreSQL server ([`postgres`]), a whole GitOps
+//! pipeline world
 //! ([`PipelineWorld`]), the auth file of `kargo serve`'s tests ([`auth`]),
 //! moto's server for the ECR credential tests (`moto`), `kargo serve` on a
 //! loopback port (`serve`) and a WebDriver client for the UI (`webdriver`).
@@ -20,6 +22,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod auth;
+pub mod charts;
 pub mod git;
 pub mod git_server;
 #[cfg(feature = "github")]

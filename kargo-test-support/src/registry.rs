@@ -21,6 +21,10 @@ pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The media type of an OCI image config.
 pub const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The media type of a Helm chart's config.
+pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
+/// The media type of a Helm chart's archive layer.
+pub const HELM_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// The media type of an uncompressed layer.
 pub const LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -267,6 +271,28 @@ impl Content {
         let bytes = index.to_string().into_bytes();
         let digest = sha256(&bytes);
         self.tagged.push((seed.tag.clone(), digest, bytes, INDEX));
+    }
+
+    /// Adds a Helm chart tagged `tag` (a `+` in it written `_`, as Helm
+    /// tags charts): a manifest with Helm's config and one chart layer
+    /// holding `archive`, as `helm push` writes it.
+    pub fn add_chart(&mut self, tag: &str, archive: Vec<u8>) {
+        let (config_digest, config_size) = self.blob(
+            json!({"apiVersion": "v2", "name": "chart", "version": tag.replace('_', "+")})
+                .to_string()
+                .into_bytes(),
+        );
+        let (layer_digest, layer_size) = self.blob(archive);
+        let m = json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST,
+            "config": {"mediaType": HELM_CONFIG, "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": HELM_CHART, "digest": layer_digest, "size": layer_size}],
+        });
+        let bytes = m.to_string().into_bytes();
+        let digest = sha256(&bytes);
+        self.tagged
+            .push((tag.replace('+', "_"), digest, bytes, MANIFEST));
     }
 
     /// The content of `seeds`.

@@ -1,4 +1,5 @@
-//! `kargo run` with kustomize-set-image, helm-update-chart, tar/untar,
+//! `kargo run` with kustomize-set-image, helm-update-chart (against a
+//! chart repository served over HTTP), tar/untar,
 //! set-freight-alias and set-metadata on a small layout, as a user runs a
 //! Kargo promotion template.
 
@@ -74,13 +75,38 @@ fn a_template_with_the_manifest_and_state_steps_succeeds() {
         "app/overlays/dev/kustomization.yaml",
         "resources:\n- ../../base # shared\nimages:\n- name: ghcr.io/acme/guestbook\n  newTag: v1.0.0 # promoted by Kargo\n",
     );
+    // A classic chart repository served over HTTP, with real archives.
+    let charts = tempfile::tempdir().unwrap();
+    kargo_test_support::charts::write_repository(
+        charts.path(),
+        &[("redis", "17.0.0"), ("redis", "18.2.0")],
+    );
+    let server = kargo_test_support::git_server::HttpServer::files(charts.path(), None);
+    let chart_repo = server.base();
     write(
         &work,
         "app/chart/Chart.yaml",
-        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: redis\n  repository: https://charts.example.com\n  version: 17.0.0 # cache\n",
+        &format!(
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: redis\n  repository: {chart_repo}\n  version: 17.0.0 # cache\n"
+        ),
     );
-    let freight = write(dir.path(), "freight.yaml", FREIGHT);
-    let steps = write(dir.path(), "steps.yaml", STEPS);
+    write(
+        &work,
+        "app/chart/Chart.lock",
+        &format!(
+            "dependencies:\n- name: redis\n  repository: {chart_repo}\n  version: 17.0.0\ndigest: sha256:0\ngenerated: \"2024-01-01T00:00:00Z\"\n"
+        ),
+    );
+    let freight = write(
+        dir.path(),
+        "freight.yaml",
+        &FREIGHT.replace("https://charts.example.com", &chart_repo),
+    );
+    let steps = write(
+        dir.path(),
+        "steps.yaml",
+        &STEPS.replace("https://charts.example.com", &chart_repo),
+    );
     let out = kargo(
         dir.path(),
         &[
@@ -114,6 +140,8 @@ fn a_template_with_the_manifest_and_state_steps_succeeds() {
         kustomization
     );
     assert!(read("out/app/chart/Chart.yaml").contains("version: 18.2.0 # cache"));
+    assert!(read("out/app/chart/Chart.lock").contains("  version: 18.2.0\n"));
+    assert!(work.join("out/app/chart/charts/redis-18.2.0.tgz").is_file());
 }
 
 #[test]

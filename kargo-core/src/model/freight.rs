@@ -602,6 +602,104 @@ mod tests {
         assert_eq!(g.id(), f.id());
     }
 
+    // Kargo's `TestGenerateFreightID` (pkg/api/freight_test.go), with a
+    // Warehouse origin: kargo-rs's origin kind is a closed enum, so Kargo's
+    // `fake-kind` cannot be written (and Kargo refuses any kind but
+    // Warehouse when it parses an origin).
+    // 'Warehouse/fake-name:fake-chart-repo/fake-chart:fake-chart-version|fake-image-repo:fake-image-tag@|ssh://fake-git-repo:fake-commit-id'
+    #[test]
+    fn kargo_generate_freight_id_is_stable_and_follows_every_part() {
+        let mut f = Freight {
+            origin: FreightOrigin::warehouse("fake-name"),
+            commits: vec![GitCommit {
+                repo_url: "fake-git-repo".into(),
+                id: "fake-commit-id".into(),
+                ..Default::default()
+            }],
+            images: vec![Image {
+                repo_url: "fake-image-repo".into(),
+                tag: "fake-image-tag".into(),
+                ..Default::default()
+            }],
+            charts: vec![chart("fake-chart-repo", "fake-chart", "fake-chart-version")],
+            ..Default::default()
+        };
+        let id = f.id();
+        // A bare word is an SCP-style host to Kargo's NormalizeGit, so the
+        // commit's part is `ssh://fake-git-repo:fake-commit-id`.
+        assert_eq!(id, "30b440ecd009dc114e676113566b118de99f7c2d");
+        for _ in 0..100 {
+            assert_eq!(f.id(), id);
+        }
+        f.commits[0].id = "a-different-fake-commit".into();
+        assert_eq!(f.id(), "79d45f908e1e43933ba300a5ae32c408594a8bd2");
+    }
+
+    // Kargo's `TestSubscriptionNameAffectsFreightID`: a named subscription
+    // gives a distinct ID, the same name the same ID. The origin is the
+    // default one, `Warehouse/` (Kargo's test leaves it empty, `/`).
+    #[test]
+    fn kargo_subscription_name_affects_freight_id() {
+        let sha = "abc123def456abc123def456abc123def456abc123";
+        let with_commit = |sub: &str| Freight {
+            commits: vec![GitCommit {
+                repo_url: "https://github.com/example/repo".into(),
+                id: sha.into(),
+                subscription_name: sub.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // 'Warehouse/:https://github.com/example/repo:abc123…abc123'
+        assert_eq!(
+            with_commit("").id(),
+            "451a00942ffc082953e87349349406397c8f2510"
+        );
+        // … + ':my-sub'
+        assert_eq!(
+            with_commit("my-sub").id(),
+            "9c9c47772927028a0eaeae46d5c8236c81fa615a"
+        );
+        assert_eq!(with_commit("my-sub").id(), with_commit("my-sub").id());
+
+        let with_image = |sub: &str| Freight {
+            images: vec![Image {
+                repo_url: "example.com/myimage".into(),
+                tag: "v1.2.3".into(),
+                digest: "sha256:deadbeef".into(),
+                subscription_name: sub.into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        // 'Warehouse/:example.com/myimage:v1.2.3@sha256:deadbeef', then + ':img-sub'
+        assert_eq!(
+            with_image("").id(),
+            "81b2cf7e52ff7a93cc99ac0f782c6773b9032fae"
+        );
+        assert_eq!(
+            with_image("img-sub").id(),
+            "d916d9d9a399a04004fbd2109ff659d2fb9270a5"
+        );
+
+        let with_chart = |sub: &str| Freight {
+            charts: vec![Chart {
+                subscription_name: sub.into(),
+                ..chart("https://charts.example.com", "mychart", "1.0.0")
+            }],
+            ..Default::default()
+        };
+        // 'Warehouse/:https:/charts.example.com/mychart:1.0.0', then + ':chart-sub'
+        assert_eq!(
+            with_chart("").id(),
+            "0f1246517ae6e944d920aa07556c24cf2ba3aea7"
+        );
+        assert_eq!(
+            with_chart("chart-sub").id(),
+            "15991375b11233af30fa47dca4f88b706323d51b"
+        );
+    }
+
     #[test]
     fn freight_document_round_trips_with_kargo_field_names() {
         let yaml = r#"

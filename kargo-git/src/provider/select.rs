@@ -249,13 +249,14 @@ pub fn select_kind(
     })
 }
 
-/// A repository URL taken apart: `https://host[:port]/owner/repo`, with
-/// ssh and scp-like URLs read as their https equivalent.
+/// A repository URL as a forge sees it: `https://host[:port]/owner/repo`,
+/// SSH and SCP-like URLs read as their https equivalent. The forge's view
+/// of [`kargo_core::urls::RepoUrl`], which parses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RepoUrl {
     /// `https`, `http` or `file`.
     pub(crate) scheme: String,
-    /// The host, with its port when one is given (never user info).
+    /// The host, with its port for http(s) URLs (never user info).
     pub(crate) host: String,
     /// The path without leading `/`, trailing `/` and `.git`.
     pub(crate) path: String,
@@ -266,49 +267,28 @@ impl RepoUrl {
         let invalid = |why: &str| {
             Error::Invalid(format!(
                 "repository URL {}: {why}",
-                crate::cli::redact_url(url)
+                kargo_core::urls::redact_url(url)
             ))
         };
-        let (scheme, rest) = match url.split_once("://") {
-            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest.to_owned()),
-            None if url.starts_with('/') => ("file".to_owned(), url.to_owned()),
-            None => {
-                // scp-like: user@host:path
-                let (host, path) = url.split_once(':').ok_or_else(|| invalid("not a URL"))?;
-                ("ssh".to_owned(), format!("{host}/{path}"))
-            }
-        };
-        if scheme == "file" {
+        let parsed = kargo_core::urls::RepoUrl::parse(url).map_err(|e| invalid(&e.reason))?;
+        if parsed.is_local() {
             return Ok(RepoUrl {
-                scheme,
+                scheme: "file".to_owned(),
                 host: String::new(),
-                path: rest,
+                path: parsed.path().to_owned(),
             });
         }
-        let scheme = match scheme.as_str() {
-            "http" => "http",
-            "https" | "ssh" | "git" => "https",
-            _ => return Err(invalid("unsupported scheme")),
-        }
-        .to_owned();
-        let rest = rest.split(['?', '#']).next().unwrap_or_default();
-        let (authority, path) = rest.split_once('/').ok_or_else(|| invalid("no path"))?;
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        // ssh ports do not carry over to the API.
-        let host = if url.starts_with("ssh://") || !url.contains("://") {
-            host.split(':').next().unwrap_or(host)
-        } else {
-            host
-        };
-        let path = path.trim_matches('/');
-        let path = path.strip_suffix(".git").unwrap_or(path);
-        if host.is_empty() || !path.contains('/') {
+        let origin = parsed
+            .web_origin()
+            .ok_or_else(|| invalid("unsupported scheme"))?;
+        let (scheme, host) = origin.split_once("://").unwrap_or(("https", ""));
+        if host.is_empty() || !parsed.path().contains('/') {
             return Err(invalid("expected https://HOST/OWNER/REPO"));
         }
         Ok(RepoUrl {
-            scheme,
+            scheme: scheme.to_owned(),
             host: host.to_owned(),
-            path: path.to_owned(),
+            path: parsed.path().to_owned(),
         })
     }
 

@@ -13,6 +13,11 @@
 //! Then, as Kargo: `semverConstraint` filters, versions sort newest first
 //! (equal precedence by their text, greatest first), and at most
 //! `discoveryLimit` are kept.
+//!
+//! The same client serves the `helm-update-chart` step, which resolves a
+//! chart's dependencies as Helm does: [`ChartSource::index`],
+//! [`ChartSource::oci_versions`], and the archives through
+//! [`ChartSource::download`] and [`ChartSource::pull`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -71,6 +76,15 @@ pub enum Error {
     /// An OCI registry failure.
     #[error(transparent)]
     Oci(#[from] crate::oci::Error),
+    /// A chart archive could not be had: missing, too large, or not a
+    /// chart.
+    #[error("chart {url}: {reason}")]
+    Chart {
+        /// The archive's URL or the OCI reference.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// An error, with the subscription it happened in.
     #[error("{subscription}: {source}")]
     Subscription {
@@ -86,6 +100,23 @@ impl Error {
         Error::Invalid {
             field,
             reason: reason.into(),
+        }
+    }
+
+    /// Whether the failure may pass on another attempt: the repository
+    /// was unreachable, timed out, or answered 429 or 5xx.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Error::Http { source, .. } => {
+                source.is_connect()
+                    || source.is_timeout()
+                    || source.is_request()
+                    || source.is_body()
+            }
+            Error::Status { status, .. } => *status == 429 || *status >= 500,
+            Error::Oci(e) => e.is_temporary(),
+            Error::Subscription { source, .. } => source.is_temporary(),
+            _ => false,
         }
     }
 
@@ -124,16 +155,63 @@ impl Default for ChartSource {
     }
 }
 
-#[derive(Deserialize)]
-struct Index {
+/// A classic chart repository's `index.yaml`, as far as choosing and
+/// fetching chart versions reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct RepositoryIndex {
+    /// The versions of each chart, by chart name, in the index's order.
     #[serde(default)]
-    entries: BTreeMap<String, Vec<IndexEntry>>,
+    pub entries: BTreeMap<String, Vec<IndexEntry>>,
 }
 
-#[derive(Deserialize)]
-struct IndexEntry {
+/// One chart version listed in a [`RepositoryIndex`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct IndexEntry {
+    /// The version, as written.
     #[serde(default)]
-    version: String,
+    pub version: String,
+    /// Where its archive is: absolute URLs, or paths relative to the
+    /// repository URL. An entry without any cannot be fetched.
+    #[serde(default)]
+    pub urls: Vec<String>,
+}
+
+/// The media type of a Helm chart archive layer in an OCI manifest.
+pub const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+
+/// The older media type of chart layers, which Helm still reads.
+const LEGACY_CHART_LAYER: &str = "application/tar+gzip";
+
+/// A relative chart URL of an index, resolved as Helm does: joined to the
+/// repository URL's path (`charts/a-1.0.0.tgz` under
+/// `https://example.com/repo` is `https://example.com/repo/charts/a-1.0.0.tgz`).
+fn resolve_chart_url(repo_url: &str, url: &str) -> Option<reqwest::Url> {
+    if let Ok(absolute) = reqwest::Url::parse(url) {
+        return Some(absolute);
+    }
+    let mut base = reqwest::Url::parse(repo_url).ok()?;
+    let (rel, query) = match url.split_once('?') {
+        Some((rel, query)) => (rel, Some(query)),
+        None => (url, None),
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base.path().split('/').chain(rel.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = format!("/{}", parts.join("/"));
+    base.set_path(&joined);
+    if query.is_some() {
+        base.set_query(query);
+    }
+    Some(base)
 }
 
 /// The subscription's `semverConstraint`, compiled; `None` without one.
@@ -178,41 +256,196 @@ impl ChartSource {
         ChartSource { core }
     }
 
-    async fn versions_http(&self, sub: &ChartSubscription) -> Result<Vec<Version>, Error> {
-        let url = format!("{}/index.yaml", sub.repo_url.trim_end_matches('/'));
+    /// A GET of `url` with the Helm credentials the provider has for
+    /// `repo_url` (sent only when `url` is on the repository's host), the
+    /// body read whole up to `max_bytes`.
+    async fn get(
+        &self,
+        repo_url: &str,
+        url: &str,
+        insecure_skip_tls_verify: bool,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, Error> {
         let http = |source| Error::Http {
-            url: url.clone(),
+            url: url.to_owned(),
             source,
         };
         let client = reqwest::Client::builder()
-            .tls_danger_accept_invalid_certs(sub.insecure_skip_tls_verify)
+            .tls_danger_accept_invalid_certs(insecure_skip_tls_verify)
             .connect_timeout(std::time::Duration::from_secs(10))
             .read_timeout(std::time::Duration::from_secs(30))
             .build()
             .map_err(http)?;
-        let mut request = client.get(&url);
-        if let Some(c) = self
-            .core
-            .options
-            .credentials
-            .get(CredentialType::Helm, &sub.repo_url)
-            .await
-            .map_err(Error::Credentials)?
+        let mut request = client.get(url);
+        let same_host = match (reqwest::Url::parse(repo_url), reqwest::Url::parse(url)) {
+            (Ok(a), Ok(b)) => a.scheme() == b.scheme() && a.authority() == b.authority(),
+            _ => false,
+        };
+        if same_host
+            && let Some(c) = self
+                .core
+                .options
+                .credentials
+                .get(CredentialType::Helm, repo_url)
+                .await
+                .map_err(Error::Credentials)?
         {
             request = request.basic_auth(c.username, Some(c.password));
         }
-        let response = request.send().await.map_err(http)?;
+        let mut response = request.send().await.map_err(http)?;
         if response.status() != reqwest::StatusCode::OK {
             return Err(Error::Status {
-                url: url.clone(),
+                url: url.to_owned(),
                 status: response.status().as_u16(),
             });
         }
-        let text = response.text().await.map_err(http)?;
-        let index: Index = serde_saphyr::from_str(&text).map_err(|e| Error::Index {
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http)? {
+            if (body.len() + chunk.len()) as u64 > max_bytes {
+                return Err(Error::Chart {
+                    url: url.to_owned(),
+                    reason: format!("larger than the limit of {max_bytes} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// Reads the index of the classic chart repository `repo_url`
+    /// (`{repo_url}/index.yaml`), with the Helm credentials the provider
+    /// has for `repo_url`.
+    pub async fn index(
+        &self,
+        repo_url: &str,
+        insecure_skip_tls_verify: bool,
+    ) -> Result<RepositoryIndex, Error> {
+        let url = format!("{}/index.yaml", repo_url.trim_end_matches('/'));
+        let body = self
+            .get(repo_url, &url, insecure_skip_tls_verify, u64::MAX)
+            .await?;
+        let text = String::from_utf8(body).map_err(|_| Error::Index {
             url: url.clone(),
-            reason: e.to_string(),
+            reason: "not UTF-8".into(),
         })?;
+        serde_saphyr::from_str(&text).map_err(|e| Error::Index {
+            url,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Downloads a chart archive listed in the index of `repo_url`: `url`
+    /// as the index writes it (absolute, or relative to `repo_url`). The
+    /// repository's credentials go only to its own host, as Helm sends
+    /// them; more than `max_bytes` is an error.
+    pub async fn download(
+        &self,
+        repo_url: &str,
+        url: &str,
+        insecure_skip_tls_verify: bool,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, Error> {
+        let resolved = resolve_chart_url(repo_url, url).ok_or_else(|| Error::Chart {
+            url: url.to_owned(),
+            reason: format!("not a URL, nor a path under `{repo_url}`"),
+        })?;
+        self.get(
+            repo_url,
+            resolved.as_str(),
+            insecure_skip_tls_verify,
+            max_bytes,
+        )
+        .await
+    }
+
+    /// The versions of the OCI chart `repo_url`
+    /// (`oci://registry/path/chart`): its tags that are strict semantic
+    /// versions once `_` is read as `+`, in the registry's order.
+    pub async fn oci_versions(
+        &self,
+        repo_url: &str,
+        insecure_skip_tls_verify: bool,
+    ) -> Result<Vec<Version>, Error> {
+        let path = oci_path(repo_url)?;
+        let repo = self
+            .core
+            .repository(path, insecure_skip_tls_verify, CredentialType::Helm)
+            .await?;
+        Ok(repo
+            .tags()
+            .await?
+            .iter()
+            .filter(|t| !t.starts_with('v'))
+            .filter_map(|t| Version::parse(&t.replace('_', "+"), true).ok())
+            .collect())
+    }
+
+    /// Pulls the archive of the OCI chart `repo_url`
+    /// (`oci://registry/path/chart`) at `version` (a `+` is looked up as
+    /// `_`, Helm's spelling in tags): the chart layer of its manifest,
+    /// at most `max_bytes`.
+    pub async fn pull(
+        &self,
+        repo_url: &str,
+        version: &str,
+        insecure_skip_tls_verify: bool,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, Error> {
+        let path = oci_path(repo_url)?;
+        let shown = format!("{repo_url}:{version}");
+        let chart_error = |reason: String| Error::Chart {
+            url: shown.clone(),
+            reason,
+        };
+        let repo = self
+            .core
+            .repository(path, insecure_skip_tls_verify, CredentialType::Helm)
+            .await?;
+        let tag = version.replace('+', "_");
+        let Some((manifest, _)) = repo.manifest(&tag).await? else {
+            return Err(chart_error("no such tag".into()));
+        };
+        let manifest: serde_json::Value = serde_json::from_slice(&manifest)
+            .map_err(|e| chart_error(format!("the manifest is not JSON: {e}")))?;
+        let layers = manifest
+            .get("layers")
+            .and_then(serde_json::Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let layer_of = |media_type: &str| {
+            layers.iter().find(|l| {
+                l.get("mediaType").and_then(serde_json::Value::as_str) == Some(media_type)
+            })
+        };
+        let layer = layer_of(CHART_LAYER)
+            .or_else(|| layer_of(LEGACY_CHART_LAYER))
+            .ok_or_else(|| chart_error(format!("the manifest has no `{CHART_LAYER}` layer")))?;
+        let digest = layer
+            .get("digest")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| chart_error("the chart layer has no digest".into()))?;
+        let size = layer
+            .get("size")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if size > max_bytes {
+            return Err(chart_error(format!(
+                "the chart layer ({size} bytes) is larger than the limit of {max_bytes} bytes"
+            )));
+        }
+        let blob = repo.blob(digest).await?;
+        if blob.len() as u64 > max_bytes {
+            return Err(chart_error(format!(
+                "the chart layer is larger than the limit of {max_bytes} bytes"
+            )));
+        }
+        Ok(blob)
+    }
+
+    async fn versions_http(&self, sub: &ChartSubscription) -> Result<Vec<Version>, Error> {
+        let index = self
+            .index(&sub.repo_url, sub.insecure_skip_tls_verify)
+            .await?;
         Ok(index
             .entries
             .get(&sub.name)
@@ -225,24 +458,6 @@ impl ChartSource {
             .unwrap_or_default())
     }
 
-    async fn versions_oci(
-        &self,
-        sub: &ChartSubscription,
-        path: &str,
-    ) -> Result<Vec<Version>, Error> {
-        let repo = self
-            .core
-            .repository(path, sub.insecure_skip_tls_verify, CredentialType::Helm)
-            .await?;
-        Ok(repo
-            .tags()
-            .await?
-            .iter()
-            .filter(|t| !t.starts_with('v'))
-            .filter_map(|t| Version::parse(&t.replace('_', "+"), true).ok())
-            .collect())
-    }
-
     async fn discover_chart(
         &self,
         name: &str,
@@ -251,14 +466,15 @@ impl ChartSource {
         crate::source::check_discovery_limit(sub.discovery_limit)
             .map_err(|reason| Error::invalid("discoveryLimit", reason))?;
         let constraint = constraint_of(sub)?;
-        let mut versions = if let Some(path) = sub.repo_url.strip_prefix("oci://") {
+        let mut versions = if sub.repo_url.starts_with("oci://") {
             if !sub.name.is_empty() {
                 return Err(Error::invalid(
                     "name",
                     "must be empty for an oci:// repository",
                 ));
             }
-            self.versions_oci(sub, path).await?
+            self.oci_versions(&sub.repo_url, sub.insecure_skip_tls_verify)
+                .await?
         } else if sub.repo_url.starts_with("http://") || sub.repo_url.starts_with("https://") {
             if sub.name.is_empty() {
                 return Err(Error::invalid(
@@ -284,6 +500,13 @@ impl ChartSource {
             subscription_name: name.to_owned(),
         })
     }
+}
+
+/// The registry path of an `oci://` chart URL.
+fn oci_path(repo_url: &str) -> Result<&str, Error> {
+    repo_url
+        .strip_prefix("oci://")
+        .ok_or_else(|| Error::invalid("repoURL", format!("`{repo_url}` is not an oci:// URL")))
 }
 
 #[async_trait]
@@ -323,5 +546,64 @@ impl Source for ChartSource {
                 }
                 .into()
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_chart_urls_join_the_repository_path_as_helm_joins_them() {
+        let resolve = |repo: &str, url: &str| resolve_chart_url(repo, url).map(|u| u.to_string());
+        for (repo, url, want) in [
+            (
+                "https://example.com/repo",
+                "charts/a-1.0.0.tgz",
+                "https://example.com/repo/charts/a-1.0.0.tgz",
+            ),
+            (
+                "https://example.com/repo/",
+                "a-1.0.0.tgz",
+                "https://example.com/repo/a-1.0.0.tgz",
+            ),
+            (
+                "https://example.com/repo",
+                "../other/a-1.0.0.tgz",
+                "https://example.com/other/a-1.0.0.tgz",
+            ),
+            (
+                "http://127.0.0.1:8080",
+                "a-1.0.0.tgz?token=x",
+                "http://127.0.0.1:8080/a-1.0.0.tgz?token=x",
+            ),
+            (
+                "https://example.com/repo",
+                "https://cdn.example.com/a-1.0.0.tgz",
+                "https://cdn.example.com/a-1.0.0.tgz",
+            ),
+        ] {
+            assert_eq!(resolve(repo, url).as_deref(), Some(want), "{repo} + {url}");
+        }
+        assert_eq!(resolve("not a url", "a.tgz"), None);
+    }
+
+    #[test]
+    fn only_unreachable_or_overloaded_repositories_are_temporary() {
+        let status = |status| Error::Status {
+            url: "u".into(),
+            status,
+        };
+        assert!(status(503).is_temporary());
+        assert!(status(429).is_temporary());
+        assert!(!status(404).is_temporary());
+        assert!(!status(401).is_temporary());
+        assert!(
+            !Error::Index {
+                url: "u".into(),
+                reason: "r".into()
+            }
+            .is_temporary()
+        );
     }
 }

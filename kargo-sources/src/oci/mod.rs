@@ -164,6 +164,20 @@ impl Error {
         }
     }
 
+    /// Whether the failure may pass on another attempt: the registry was
+    /// unreachable, timed out, or answered 429 or 5xx.
+    pub fn is_temporary(&self) -> bool {
+        match self.root() {
+            Error::Registry { source, .. } => {
+                matches!(
+                    source,
+                    oci_client::errors::OciDistributionError::RequestError(_)
+                ) || repo::is_transient(source)
+            }
+            _ => false,
+        }
+    }
+
     fn root(&self) -> &Error {
         match self {
             Error::Subscription { source, .. } => source.root(),

@@ -59,7 +59,7 @@ pub(crate) struct Remote {
 const MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Whether a failure may go away by itself: 429, 5xx, a timeout.
-fn is_transient(e: &OciDistributionError) -> bool {
+pub(crate) fn is_transient(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
         OciDistributionError::RequestError(e) => e.is_timeout(),

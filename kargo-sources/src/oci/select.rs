@@ -92,6 +92,19 @@ fn created_from(map: &BTreeMap<String, String>) -> Option<Timestamp> {
         .find_map(|k| map.get(*k).and_then(|v| v.parse().ok()))
 }
 
+/// An image's creation time as Kargo reads it: what an annotation of its
+/// manifest claims, as is (annotations are written with the manifest);
+/// else the later of the config's `created` and what a label claims
+/// (labels may come from the base image, and every way a time goes wrong
+/// makes it earlier, never later).
+fn creation_time(
+    annotations: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+    config_created: Option<Timestamp>,
+) -> Option<Timestamp> {
+    created_from(annotations).or_else(|| config_created.max(created_from(labels)))
+}
+
 fn string_map(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
         .map(|o| {
@@ -189,8 +202,14 @@ async fn parse(
                 let mut t = created_from(&entry_annotations);
                 if t.is_none() {
                     let child = str_of(entry, "digest");
-                    let child = Box::pin(resolve(repo, cache, child, true)).await?;
-                    t = child.and_then(|c| c.created);
+                    // As Kargo: an index entry whose manifest is missing is an error.
+                    let Some(child) = Box::pin(resolve(repo, cache, child, true)).await? else {
+                        return Err(Error::Manifest {
+                            digest: digest.to_owned(),
+                            reason: format!("found no manifest {child} that the index lists"),
+                        });
+                    };
+                    t = child.created;
                 }
                 newest = newest.max(t);
             }
@@ -223,19 +242,16 @@ async fn parse(
                 digest: config_digest.to_owned(),
                 reason: format!("image config: {e}"),
             })?;
-            if meta.created.is_none() {
-                let config_created: Option<Timestamp> = cfg
-                    .get("created")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok());
-                let labels = cfg
-                    .get("config")
-                    .and_then(|c| c.get("Labels"))
-                    .map(string_map)
-                    .unwrap_or_default();
-                // As Kargo: the later of the config's time and a label's.
-                meta.created = config_created.max(created_from(&labels));
-            }
+            let config_created: Option<Timestamp> = cfg
+                .get("created")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok());
+            let labels = cfg
+                .get("config")
+                .and_then(|c| c.get("Labels"))
+                .map(string_map)
+                .unwrap_or_default();
+            meta.created = creation_time(&annotations, &labels, config_created);
             let (os, arch) = (str_of(&cfg, "os"), str_of(&cfg, "architecture"));
             if !os.is_empty() && !arch.is_empty() {
                 meta.platforms.push(PlatformMeta {
@@ -323,6 +339,35 @@ impl Selector {
         })
     }
 
+    /// The tags worth reading, most preferred first: Kargo's `filterTags`
+    /// (the allow and ignore expressions, and for SemVer a version within
+    /// `constraint`), then the strategy's order. SemVer sorts by
+    /// precedence, equal versions (`v1.0.0` and `1.0.0`) by their text,
+    /// greatest first; Lexical and NewestBuild by text, greatest first
+    /// (NewestBuild sorts again by build time once it has read them).
+    pub(crate) fn candidates(&self, tags: Vec<String>) -> Vec<String> {
+        if self.strategy == ImageSelectionStrategy::Digest {
+            return tags.into_iter().filter(|t| self.matches_tag(t)).collect();
+        }
+        let tags = tags.into_iter().filter(|t| self.tag_allowed(t));
+        match self.strategy {
+            ImageSelectionStrategy::SemVer => {
+                let mut versions: Vec<Version> = tags
+                    .filter_map(|t| Version::parse(&t, self.strict_semvers).ok())
+                    .filter(|v| self.constraint.as_ref().is_none_or(|c| c.matches(v)))
+                    .collect();
+                versions.sort_by(|a, b| b.cmp(a));
+                versions.iter().map(|v| v.original().to_owned()).collect()
+            }
+            ImageSelectionStrategy::Lexical | ImageSelectionStrategy::NewestBuild => {
+                let mut tags: Vec<String> = tags.collect();
+                tags.sort_by(|a, b| b.cmp(a));
+                tags
+            }
+            ImageSelectionStrategy::Digest => unreachable!("handled above"),
+        }
+    }
+
     /// Runs the selection, newest first, at most `limit` entries.
     pub(crate) async fn select(
         &self,
@@ -341,29 +386,7 @@ impl Selector {
                 _ => Vec::new(),
             });
         }
-        let tags: Vec<String> = repo
-            .tags()
-            .await?
-            .into_iter()
-            .filter(|t| self.tag_allowed(t))
-            .collect();
-        let ordered: Vec<String> = match self.strategy {
-            ImageSelectionStrategy::SemVer => {
-                let mut versions: Vec<Version> = tags
-                    .iter()
-                    .filter_map(|t| Version::parse(t, self.strict_semvers).ok())
-                    .filter(|v| self.constraint.as_ref().is_none_or(|c| c.matches(v)))
-                    .collect();
-                versions.sort_by(|a, b| b.cmp(a));
-                versions.iter().map(|v| v.original().to_owned()).collect()
-            }
-            ImageSelectionStrategy::Lexical | ImageSelectionStrategy::NewestBuild => {
-                let mut tags = tags;
-                tags.sort_by(|a, b| b.cmp(a));
-                tags
-            }
-            ImageSelectionStrategy::Digest => unreachable!("handled above"),
-        };
+        let ordered = self.candidates(repo.tags().await?);
         if self.strategy == ImageSelectionStrategy::NewestBuild {
             // Every candidate's build time is needed: read them a few at a time.
             let mut selected: Vec<Selected> = futures_util::stream::iter(ordered)
@@ -380,13 +403,7 @@ impl Selector {
                 .try_filter_map(|s| async move { Ok(s) })
                 .try_collect()
                 .await?;
-            // Newest first; equal (or unknown) times by tag, greatest first.
-            selected.sort_by(|a, b| {
-                b.meta
-                    .created
-                    .cmp(&a.meta.created)
-                    .then_with(|| b.tag.cmp(&a.tag))
-            });
+            sort_newest_first(&mut selected);
             selected.truncate(self.limit);
             return Ok(selected);
         }
@@ -408,3 +425,17 @@ impl Selector {
         Ok(selected)
     }
 }
+
+/// NewestBuild's order: newest first; equal (or unknown) build times by
+/// tag, greatest first, as Kargo sorts them.
+fn sort_newest_first(selected: &mut [Selected]) {
+    selected.sort_by(|a, b| {
+        b.meta
+            .created
+            .cmp(&a.meta.created)
+            .then_with(|| b.tag.cmp(&a.tag))
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,36 +1,62 @@
-//! `helm-update-chart`: sets the versions of dependencies (subcharts) in a
-//! Helm chart's `Chart.yaml`, keeping the file's format.
+//! `helm-update-chart`: updates the dependencies (subcharts) of a Helm
+//! chart as Kargo does, which is Helm's `dependency update` after an edit
+//! of `Chart.yaml`.
 //!
-//! Each entry of `charts` names a dependency by `repository` and `name`,
-//! both matched exactly against the `dependencies` entries (for OCI
-//! charts, Helm's convention: the registry URL in `repository`, the chart
-//! in `name`); its `version` is written over the entry's `version` with
-//! the [`yaml-update`](crate::yaml_update) editor, so comments, quoting
-//! and layout stay as they were. An entry that matches no dependency fails
-//! the step and leaves the file as it was.
+//! 1. Each entry of `charts` names a dependency by `repository` and
+//!    `name`, both matched exactly against the `dependencies` entries (for
+//!    OCI charts, Helm's convention: the registry URL in `repository`, the
+//!    chart in `name`); its `version` is written over the entry's
+//!    `version` with the [`yaml-update`](crate::yaml_update) editor, so
+//!    comments, quoting and layout stay as they were. An entry that
+//!    matches no dependency fails the step. Without `charts`, `Chart.yaml`
+//!    is left as it is and its versions (or SemVer ranges) are resolved
+//!    again.
+//! 2. Every dependency's `version` is resolved as Helm resolves it: the
+//!    newest version its constraint allows in the repository's
+//!    `index.yaml` (`http://`, `https://`), among the registry's tags
+//!    (`oci://`; an exact version is taken as it is), of the chart
+//!    directory (`file://`, relative and inside the work dir, as Kargo
+//!    requires), or of `charts/<name>` (no repository). Repositories are
+//!    read through [`kargo_sources::helm::ChartSource`], with the Helm
+//!    credentials of the step's credentials provider, as the Helm source
+//!    reads them.
+//! 3. The archives are downloaded (or packaged, for `file://`) into
+//!    `charts/`, and the chart archives left there from other versions
+//!    are removed (archives of dependencies without a repository stay).
+//! 4. `Chart.lock` is written as Helm writes it, with Helm's digest of the
+//!    requirements and the locked versions.
 //!
-//! Output: `commitMessage`, as Kargo writes it
-//! (`Updated chart dependencies for <path>` and one `- <name>: <old> ->
-//! <new>` line per changed dependency, sorted by name), only when a
-//! version changed.
+//! Nothing is written before every version is resolved and every archive
+//! fetched: a failure leaves `Chart.yaml`, `Chart.lock` and `charts/` as
+//! they were. An unreachable repository (connection refused, a timeout,
+//! 429 or 5xx) is a retryable error; a dependency or version that does not
+//! exist fails the step, naming the chart, the repository and the range.
+//!
+//! Output: `commitMessage`, as Kargo writes it (`Updated chart
+//! dependencies for <path>`, then one line per dependency whose locked
+//! version changed: `- <name>: <old> -> <new>`, `- <name>: <version>` for
+//! an addition, `- <name>: removed`), only when a locked version changed.
 //!
 //! # Departures from Kargo
-//! Kargo runs Helm's `dependency update` after editing `Chart.yaml`: it
-//! resolves SemVer ranges against the chart repositories, downloads the
-//! subcharts into `charts/` and rewrites `Chart.lock`. kargo-rs has no
-//! Helm here, so:
-//! - `charts` is required: without it Kargo resolves the ranges in
-//!   `Chart.yaml`, which needs the repositories' indexes; the step fails
-//!   with an error saying so.
-//! - `Chart.lock` and `charts/*.tgz` are left alone. A `Chart.lock` then
-//!   no longer matches `Chart.yaml` (Helm's `dependency build` reports
-//!   it out of sync): run `helm dependency update` where the chart is
-//!   rendered (Argo CD does for charts whose dependencies are not
-//!   vendored), or keep no `Chart.lock` in the repository. The step logs
-//!   a warning when it finds one.
-//! - The commit message compares `Chart.yaml` before and after (Kargo
-//!   compares `Chart.lock`).
+//! - The commit message lists dependencies sorted by name (Kargo's order
+//!   is Go's random map order).
+//! - `Chart.lock` is rewritten whenever Helm's digest changes. Kargo puts
+//!   the old file back when no locked version changed, which leaves a
+//!   digest that no longer matches `Chart.yaml` after a range was edited,
+//!   and `helm dependency build` then refuses the chart.
+//! - A downloaded file that is not a chart archive fails the step (Helm
+//!   skips it silently and writes `Chart.lock` anyway).
+//! - An `oci://` range that no tag satisfies fails while resolving, naming
+//!   the range (Helm fails later, trying to pull the range as a tag).
+//! - A `file://` dependency is packaged with its files as they are
+//!   (Helm rewrites `Chart.yaml` inside the archive), so its archive's
+//!   bytes differ from Helm's; its content is the same.
+//! - Repositories named `@name` or `alias:name` are refused, as in Kargo
+//!   (whose Helm knows no repository names); other schemes are refused
+//!   too.
 
+mod archive;
+mod lock;
 mod step;
 
 use std::collections::BTreeMap;
@@ -52,8 +78,8 @@ pub struct Config {
     /// The chart's directory (holding `Chart.yaml`), relative to the work
     /// dir.
     pub path: String,
-    /// The dependency versions to set; required here (see the module
-    /// docs).
+    /// The dependency versions to set; without them, the versions and
+    /// ranges in `Chart.yaml` are resolved again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charts: Option<Vec<ChartUpdate>>,
 }
@@ -157,14 +183,16 @@ pub fn edit(src: &str, charts: &[ChartUpdate]) -> Result<Edited, Error> {
     Ok(Edited { text, changes })
 }
 
-/// Kargo's commit message for the changed versions, or `None` when none
-/// changed.
+/// Kargo's commit message for the changed locked versions (by name:
+/// `old -> new`, the new version of an addition, an empty string for a
+/// removal), or `None` when none changed.
 fn commit_message(path: &str, changes: &BTreeMap<String, String>) -> Option<String> {
     if changes.is_empty() {
         return None;
     }
     let mut msg = format!("Updated chart dependencies for {path}\n");
     for (name, change) in changes {
+        let change = if change.is_empty() { "removed" } else { change };
         msg.push_str(&format!("\n- {name}: {change}"));
     }
     Some(msg)

@@ -6,6 +6,8 @@ mod argocd_steps;
 mod file_steps;
 mod git_steps;
 mod github_push;
+#[cfg(feature = "helm")]
+mod helm_steps;
 mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
