@@ -269,10 +269,11 @@ async fn a_generated_branch_receives_the_local_commits_through_the_api() {
     assert_eq!(out(&outcome, "branch"), branch);
     let head = w.head(&branch);
     assert_eq!(out(&outcome, "commit"), head);
-    let url = out(&outcome, "commitURL");
-    assert!(
-        url.starts_with("https://127.0.0.1") && url.ends_with(&format!("/{REPO}/commit/{head}")),
-        "{url}"
+    // The repository's web URL, as kargo_git::push::commit_url makes it
+    // for GitHub (scheme and port kept).
+    assert_eq!(
+        out(&outcome, "commitURL"),
+        format!("{}/{REPO}/commit/{head}", w.hub.uri())
     );
     assert_eq!(w.remote_log(&format!("{main}..{head}")), local);
     assert_eq!(local[0].1, "Someone Else <someone@else.com>");
