@@ -20,11 +20,13 @@
 //! - [`provider`]: pull requests, the [`GitProvider`](provider::GitProvider)
 //!   trait and its providers: `local` (records inside the repository,
 //!   merged by the library; always built), GitHub, GitLab, Gitea/Forgejo,
-//!   Azure DevOps and Bitbucket Cloud (REST APIs over reqwest).
+//!   Azure DevOps and Bitbucket Cloud (REST APIs over reqwest); and
+//!   `provider::github_push`, a push through GitHub's API (Kargo's
+//!   `github-push`).
 //!
 //! # Feature flags
 //! - `github`, `gitlab`, `gitea`, `azure`, `bitbucket` (default): the REST
-//!   pull-request providers.
+//!   pull-request providers (`github` also the push through GitHub's API).
 //! - `conformance`: the public [`GitProvider`](provider::GitProvider)
 //!   conformance suite (not semver-stable).
 //!

@@ -307,7 +307,10 @@ fn push_locks() -> &'static Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>> 
     LOCKS.get_or_init(Mutex::default)
 }
 
-fn lock_for(url: &str, target: &str) -> Arc<tokio::sync::Mutex<()>> {
+/// The in-process lock of pushes to `target` (`refs/heads/main`) of the
+/// repository at `url`, shared by every way of pushing (`git-push`,
+/// `github-push`).
+pub(crate) fn lock_for(url: &str, target: &str) -> Arc<tokio::sync::Mutex<()>> {
     let mut locks = push_locks()
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -547,6 +550,32 @@ fn attempt_push(
     })
 }
 
+/// Fetches `branch` from the `origin` of the working tree at `path` and
+/// integrates it into the local branch by `policy` (Kargo's
+/// `IntegrateRemoteChanges`): nothing to do when the remote lacks the
+/// branch or the local branch already contains it; a conflict aborts the
+/// rebase or merge and is [`Error::MergeConflict`].
+pub fn integrate_remote_changes(
+    path: &Path,
+    branch: &str,
+    policy: IntegrationPolicy,
+    credentials: Option<&Credentials>,
+) -> Result<(), Error> {
+    let (url, _) = remote_and_branch(path)?;
+    let git = Git::new(path)
+        .with_credentials(&path.join(".git"), &url, credentials)
+        .map_err(|source| classify(&url, source))?;
+    match integrate(&git, &url, branch, policy) {
+        Ok(()) => Ok(()),
+        Err(AttemptError::Failed(e)) => Err(*e),
+        Err(AttemptError::Rejected(_)) => Err(Error::Rejected {
+            url,
+            branch: branch.to_owned(),
+            attempts: 1,
+        }),
+    }
+}
+
 /// Fetches the remote branch and integrates it by `policy`.
 fn integrate(
     git: &Git<'_>,
@@ -669,7 +698,7 @@ fn lock_detail(stderr: &str, porcelain: &str) -> Option<String> {
 }
 
 /// Turns a failed git command into the error callers act on.
-fn classify(url: &str, source: cli::Error) -> Error {
+pub(crate) fn classify(url: &str, source: cli::Error) -> Error {
     if source.is_authentication() {
         return Error::Authentication {
             url: url.to_owned(),

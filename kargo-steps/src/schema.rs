@@ -34,9 +34,12 @@ enum Check {
 
 use Check::{NonEmpty, OneOf};
 
-const PROVIDERS: &[&str] = &["azure", "bitbucket", "gitea", "github", "gitlab"];
-/// The pull-request steps also take kargo-rs's forge-less `local`.
-const PR_PROVIDERS: &[&str] = &["azure", "bitbucket", "gitea", "github", "gitlab", "local"];
+/// The provider names the git steps take: Kargo's five, `forgejo` and
+/// kargo-rs's forge-less `local`, as the providers themselves list them.
+#[cfg(feature = "git")]
+const PROVIDERS: &[&str] = kargo_git::provider::ProviderKind::NAMES;
+#[cfg(not(feature = "git"))]
+const PROVIDERS: &[&str] = &[];
 const PARSE: &[Rule] = &[
     ("path", NonEmpty),
     ("outputs", NonEmpty),
@@ -128,7 +131,7 @@ const RULES: &[(&str, &[&[Rule]])] = &[
         &[&[
             ("repoURL", NonEmpty),
             ("mergeMethod", NonEmpty),
-            ("provider", OneOf(PR_PROVIDERS)),
+            ("provider", OneOf(PROVIDERS)),
         ]],
     ),
     (
@@ -140,20 +143,21 @@ const RULES: &[(&str, &[&[Rule]])] = &[
             ("title", NonEmpty),
             ("description", NonEmpty),
             ("labels[]", NonEmpty),
-            ("provider", OneOf(PR_PROVIDERS)),
+            ("provider", OneOf(PROVIDERS)),
         ]],
     ),
     (
         "git-push",
         &[&[("path", NonEmpty), ("provider", OneOf(PROVIDERS))]],
     ),
+    ("github-push", &[&[("path", NonEmpty)]]),
     (
         "git-tag",
         &[&[("path", NonEmpty), ("tag", NonEmpty), ("message", NonEmpty)]],
     ),
     (
         "git-wait-for-pr",
-        &[&[("repoURL", NonEmpty), ("provider", OneOf(PR_PROVIDERS))]],
+        &[&[("repoURL", NonEmpty), ("provider", OneOf(PROVIDERS))]],
     ),
     (
         "helm-template",
@@ -402,8 +406,8 @@ mod tests {
             ),
             (
                 "git-open-pr",
-                json!({"repoURL": "u", "sourceBranch": "a", "targetBranch": "b", "provider": "forgejo"}),
-                "`provider` is `forgejo`; it must be one of `azure`, `bitbucket`, `gitea`, `github`, `gitlab`, `local`",
+                json!({"repoURL": "u", "sourceBranch": "a", "targetBranch": "b", "provider": "gitbucket"}),
+                "`provider` is `gitbucket`; it must be one of `azure`, `bitbucket`, `forgejo`, `gitea`, `github`, `gitlab`, `local`",
             ),
             (
                 "argocd-wait",
@@ -452,6 +456,9 @@ mod tests {
                 "http",
                 json!({"url": "u", "method": "POST", "headers": [{"name": "a", "value": "b"}]}),
             ),
+            // The providers take forgejo, and local needs no forge.
+            ("git-push", json!({"path": "p", "provider": "forgejo"})),
+            ("git-push", json!({"path": "p", "provider": "local"})),
             ("no-such-kind", json!({"path": ""})),
         ] {
             check(kind, &config).unwrap_or_else(|e| panic!("{kind}: {e}"));

@@ -204,6 +204,55 @@ fn serve(
         return Ok(());
     }
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let answer = http_backend(root, &method, path, query, &header, body)?;
+    let mut head = format!("HTTP/1.1 {}\r\n", answer.status);
+    for (name, value) in &answer.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        answer.body.len()
+    ));
+    out.write_all(head.as_bytes())?;
+    out.write_all(&answer.body)?;
+    out.flush()
+}
+
+/// What `git http-backend` answered one request with.
+#[derive(Debug, Clone)]
+pub struct CgiAnswer {
+    /// The status line's code and reason (`200 OK`).
+    pub status: String,
+    /// The response headers (`Content-Type`, `Cache-Control`, ...).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl CgiAnswer {
+    /// The numeric status code.
+    pub fn code(&self) -> u16 {
+        self.status
+            .split_whitespace()
+            .next()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(500)
+    }
+}
+
+/// Runs `git http-backend` on the bare repositories under `root` for one
+/// authorised request (`method`, URL `path` and `query`, request headers
+/// through `header(lowercase name)`, the de-chunked `body`), as a CGI
+/// server would: the smart-HTTP protocol of both [`HttpServer`] and the
+/// fake GitHub (`github`).
+pub fn http_backend(
+    root: &Path,
+    method: &str,
+    path: &str,
+    query: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+    body: Vec<u8>,
+) -> std::io::Result<CgiAnswer> {
     let mut child = Command::new("git")
         .arg("http-backend")
         .env_clear()
@@ -212,7 +261,7 @@ fn serve(
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_PROJECT_ROOT", root)
         .env("GIT_HTTP_EXPORT_ALL", "1")
-        .env("REQUEST_METHOD", &method)
+        .env("REQUEST_METHOD", method)
         .env("PATH_INFO", path)
         .env("QUERY_STRING", query)
         .env("CONTENT_TYPE", header("content-type").unwrap_or_default())
@@ -246,30 +295,27 @@ fn serve(
         .map(|i| (i, 4))
         .or_else(|| output.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
     let Some((end, sep)) = split else {
-        out.write_all(
-            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        )?;
-        return Ok(());
+        return Ok(CgiAnswer {
+            status: "500 Internal Server Error".to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        });
     };
     let cgi_headers = String::from_utf8_lossy(&output[..end]).to_string();
-    let content = &output[end + sep..];
     let mut status = "200 OK".to_owned();
-    let mut response = String::new();
+    let mut headers = Vec::new();
     for h in cgi_headers.lines() {
         if let Some(s) = h.strip_prefix("Status:") {
             status = s.trim().to_owned();
-        } else if !h.is_empty() {
-            response.push_str(h);
-            response.push_str("\r\n");
+        } else if let Some((name, value)) = h.split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    let head = format!(
-        "HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        content.len()
-    );
-    out.write_all(head.as_bytes())?;
-    out.write_all(content)?;
-    out.flush()
+    Ok(CgiAnswer {
+        status,
+        headers,
+        body: output[end + sep..].to_vec(),
+    })
 }
 
 /// Answers a GET of `target` with the file under `root` it names.
@@ -301,7 +347,7 @@ fn serve_file(out: &mut TcpStream, root: &Path, method: &str, target: &str) -> s
 }
 
 /// `Basic BASE64(user:password)`.
-fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     format!("Basic {encoded}")
 }

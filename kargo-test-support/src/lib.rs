@@ -2,8 +2,10 @@
 //! git repositories made with the git CLI and a smart-HTTP git server
 //! ([`git`], [`git_server`]), OCI image layouts on disk ([`layout`]), a
 //! real `docker-registry` (`registry`), Helm chart archives and classic
-//! chart repositories ([`charts`]), databases on the machine's
-//! PostgreSQL server ([`postgres`]), a whole GitOps pipeline world
+//! chart repositories ([`charts`]), a fake GitHub backed by real
+//! repositories for the pushes through GitHub's API (`github`), databases
+//! on the machine's PostgreSQL server ([`postgres`]), a whole GitOps
+//! pipeline world
 //! ([`PipelineWorld`]), the auth file of `kargo serve`'s tests ([`auth`]),
 //! moto's server for the ECR credential tests (`moto`), `kargo serve` on a
 //! loopback port (`serve`) and a WebDriver client for the UI (`webdriver`).
@@ -11,6 +13,7 @@
 //! Not published; the fixtures panic on failure, as test code does.
 //!
 //! # Features
+//! - `github`: the fake GitHub (wiremock).
 //! - `moto`: moto's ECR and STS server (reqwest).
 //! - `registry`: the registry fixture (oci-client, tokio).
 //! - `serve`: the server harness (kargo-server, kargo-runtime, kargo-store).
@@ -22,6 +25,8 @@ pub mod auth;
 pub mod charts;
 pub mod git;
 pub mod git_server;
+#[cfg(feature = "github")]
+pub mod github;
 pub mod layout;
 #[cfg(feature = "moto")]
 pub mod moto;

@@ -133,6 +133,60 @@ fn kargo_run_with_a_credentials_file_promotes_over_smart_http() {
     assert!(!stdout.contains("t0ps3cret") && !stderr.contains("t0ps3cret"));
 }
 
+/// `kargo run` with `github-push`: the built-in step pushes through the
+/// (fake) GitHub's API, with the token of a `--credentials` Secret, and the
+/// real repository behind it holds the promotion.
+#[tokio::test]
+async fn kargo_run_pushes_through_githubs_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub =
+        kargo_test_support::github::FakeGitHub::start(&tmp.path().join("github"), "t0ps3cret")
+            .await;
+    let bare = hub.create_repo("acme/deploy", &[("env/prod/values.yaml", VALUES)]);
+    let url = hub.repo_url("acme/deploy");
+    let creds = crate::support::credential_secret(tmp.path(), "creds.yaml", "git", &url);
+    let steps = tmp.path().join("steps.yaml");
+    std::fs::write(
+        &steps,
+        format!(
+            "steps:\n\
+             - uses: git-clone\n  config: {{repoURL: \"{url}\", checkout: [{{branch: main, path: out}}]}}\n\
+             - uses: yaml-update\n  config: {{path: out/env/prod/values.yaml, updates: [{{key: image.tag, value: v2}}]}}\n\
+             - uses: git-commit\n  config: {{path: out, message: Promote v2}}\n\
+             - uses: github-push\n  as: push\n  config: {{path: out}}\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(kargo_bin())
+        .args(["run", "--steps", steps.to_str().unwrap(), "--workdir"])
+        .arg(tmp.path().join("wd"))
+        .args(["--credentials", creds.to_str().unwrap()])
+        .env("KARGO_GIT_CACHE", tmp.path().join("cache"))
+        .env_remove("KARGO_LOG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let pushed = json["state"]["push"]["commit"].as_str().unwrap();
+    assert_eq!(json["state"]["push"]["branch"], "main");
+    assert_eq!(git(&bare, &["rev-parse", "main"]), pushed);
+    assert_eq!(
+        git(&bare, &["show", "main:env/prod/values.yaml"]),
+        VALUES.replace("tag: v1", "tag: v2").trim_end()
+    );
+    assert_eq!(git(&bare, &["for-each-ref", "refs/kargo/"]), "");
+    let created = hub
+        .api_requests()
+        .await
+        .into_iter()
+        .filter(|(m, p, _)| m == "POST" && p.ends_with("/git/commits"))
+        .count();
+    assert_eq!(created, 1);
+    assert!(!stdout.contains("t0ps3cret") && !stderr.contains("t0ps3cret"));
+}
+
 #[test]
 fn kargo_run_clones_edits_commits_and_pushes() {
     let tmp = tempfile::tempdir().unwrap();

@@ -67,11 +67,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, Retry, close_settled, encode_segment, merge_settled, not_open,
-    open_already, str_field,
+    Auth, Client, RestOptions, Retry, close_settled, encode_segment, merge_settled, non_empty,
+    not_open, open_already,
 };
 use super::select::RepoUrl;
 use super::{
@@ -312,75 +313,55 @@ impl AzureProvider {
         ("api-version", API_VERSION.to_owned())
     }
 
-    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
-        let number = v
-            .get("pullRequestId")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| {
-                self.client
-                    .malformed("a pull request without a pullRequestId")
-            })?;
-        let state = match str_field(v, "status") {
+    fn convert(&self, answer: &PullRequestAnswer) -> PullRequest {
+        let number = answer.pull_request_id;
+        let state = match answer.status.as_str() {
             "completed" => PrState::Merged,
             "abandoned" => PrState::Closed,
             _ => PrState::Open,
         };
-        let branch = |key: &str| {
-            let name = str_field(v, key);
-            name.strip_prefix("refs/heads/").unwrap_or(name).to_owned()
-        };
-        let commit = |key: &str| {
-            Some(str_field(v.get(key).unwrap_or(&Value::Null), "commitId").to_owned())
+        let branch = |name: &str| name.strip_prefix("refs/heads/").unwrap_or(name).to_owned();
+        let commit = |c: &Option<CommitAnswer>| {
+            c.as_ref()
+                .map(|c| c.commit_id.clone())
                 .filter(|s| !s.is_empty())
         };
         let mut pr = PullRequest::new(
             number,
             format!("{}/pullrequest/{number}", self.location.web),
-            branch("sourceRefName"),
-            branch("targetRefName"),
+            branch(&answer.source_ref_name),
+            branch(&answer.target_ref_name),
             state,
         );
-        pr.title = str_field(v, "title").to_owned();
-        pr.description = str_field(v, "description").to_owned();
-        pr.head_sha = commit("lastMergeSourceCommit");
-        pr.merge_commit = commit("lastMergeCommit").filter(|_| state == PrState::Merged);
-        pr.labels = v
-            .get("labels")
-            .and_then(Value::as_array)
-            .map(|ls| {
-                ls.iter()
-                    .filter(|l| l.get("active").and_then(Value::as_bool) != Some(false))
-                    .map(|l| str_field(l, "name").to_owned())
-                    .filter(|n| !n.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        pr.title = answer.title.clone();
+        pr.description = answer.description.clone().unwrap_or_default();
+        pr.head_sha = commit(&answer.last_merge_source_commit);
+        pr.merge_commit = commit(&answer.last_merge_commit).filter(|_| state == PrState::Merged);
+        pr.labels = answer
+            .labels
+            .iter()
+            .filter(|l| l.active != Some(false) && !l.name.is_empty())
+            .map(|l| l.name.clone())
+            .collect();
         // Votes: 10 approved, 5 approved with suggestions.
-        pr.approved_by = v
-            .get("reviewers")
-            .and_then(Value::as_array)
-            .map(|rs| {
-                rs.iter()
-                    .filter(|r| r.get("vote").and_then(Value::as_i64).unwrap_or(0) >= 5)
-                    .map(|r| {
-                        let unique = str_field(r, "uniqueName");
-                        if unique.is_empty() {
-                            str_field(r, "displayName").to_owned()
-                        } else {
-                            unique.to_owned()
-                        }
-                    })
-                    .collect()
+        pr.approved_by = answer
+            .reviewers
+            .iter()
+            .filter(|r| r.vote >= 5)
+            .map(|r| {
+                non_empty(&r.unique_name)
+                    .or_else(|| r.display_name.clone())
+                    .unwrap_or_default()
             })
-            .unwrap_or_default();
-        pr.created_at = Some(str_field(v, "creationDate").to_owned()).filter(|s| !s.is_empty());
-        Ok(pr)
+            .collect();
+        pr.created_at = non_empty(&answer.creation_date);
+        pr
     }
 
-    async fn fetch(&self, number: u64) -> Result<(PullRequest, Value), Error> {
-        let v = self
+    async fn fetch(&self, number: u64) -> Result<(PullRequest, PullRequestAnswer), Error> {
+        let answer: PullRequestAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::GET,
                 &self.path(&format!("/{number}")),
                 &[Self::version()],
@@ -388,12 +369,12 @@ impl AzureProvider {
                 Some(number),
             )
             .await?;
-        Ok((self.convert(&v)?, v))
+        Ok((self.convert(&answer), answer))
     }
 
     /// Every page of a pull-request search (`$top` / `$skip`), until a
     /// short page.
-    async fn search(&self, criteria: &[(&str, String)]) -> Result<Vec<Value>, Error> {
+    async fn search(&self, criteria: &[(&str, String)]) -> Result<Vec<PullRequestAnswer>, Error> {
         let path = self.path("");
         let mut all = Vec::new();
         for page in 0..MAX_PAGES {
@@ -401,16 +382,13 @@ impl AzureProvider {
             query.push(("$top", PAGE.to_string()));
             query.push(("$skip", (page * PAGE).to_string()));
             query.push(Self::version());
-            let answer = self
+            let answer: ListAnswer = self
                 .client
-                .call(Method::GET, &path, &query, None, None)
+                .call_as(Method::GET, &path, &query, None, None)
                 .await?;
-            let items = answer
-                .get("value")
-                .and_then(Value::as_array)
-                .ok_or_else(|| self.client.malformed("a pull-request list without value"))?;
-            all.extend(items.iter().cloned());
-            if items.len() < PAGE {
+            let short = answer.value.len() < PAGE;
+            all.extend(answer.value);
+            if short {
                 break;
             }
         }
@@ -455,6 +433,69 @@ impl AzureProvider {
     }
 }
 
+/// A pull request as Azure DevOps' Pull Requests API answers it (the
+/// fields read).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PullRequestAnswer {
+    pull_request_id: u64,
+    /// `active`, `completed` or `abandoned`.
+    status: String,
+    source_ref_name: String,
+    target_ref_name: String,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    last_merge_source_commit: Option<CommitAnswer>,
+    #[serde(default)]
+    last_merge_commit: Option<CommitAnswer>,
+    #[serde(default)]
+    labels: Vec<LabelAnswer>,
+    #[serde(default)]
+    reviewers: Vec<ReviewerAnswer>,
+    #[serde(default)]
+    creation_date: Option<String>,
+    #[serde(default)]
+    is_draft: Option<bool>,
+    #[serde(default)]
+    merge_status: Option<String>,
+    #[serde(default)]
+    merge_failure_message: Option<String>,
+    #[serde(default)]
+    merge_failure_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommitAnswer {
+    commit_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LabelAnswer {
+    name: String,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewerAnswer {
+    #[serde(default)]
+    vote: i64,
+    #[serde(default)]
+    unique_name: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// One page of a pull-request search.
+#[derive(Debug, Deserialize)]
+struct ListAnswer {
+    value: Vec<PullRequestAnswer>,
+}
+
 #[async_trait]
 impl GitProvider for AzureProvider {
     fn name(&self) -> &'static str {
@@ -487,9 +528,9 @@ impl GitProvider for AzureProvider {
         if !new.labels.is_empty() {
             body["labels"] = new.labels.iter().map(|l| json!({ "name": l })).collect();
         }
-        let created = match self
+        let created: PullRequestAnswer = match self
             .client
-            .call(
+            .call_as(
                 Method::POST,
                 &self.path(""),
                 &[Self::version()],
@@ -506,7 +547,7 @@ impl GitProvider for AzureProvider {
             Err(e) => return Err(e),
         };
         Ok(Opened {
-            pr: self.convert(&created)?,
+            pr: self.convert(&created),
             reused: false,
         })
     }
@@ -529,8 +570,8 @@ impl GitProvider for AzureProvider {
             criteria.push(("searchCriteria.targetRefName", ref_name(target)));
         }
         let mut prs = Vec::new();
-        for v in self.search(&criteria).await? {
-            let pr = self.convert(&v)?;
+        for answer in self.search(&criteria).await? {
+            let pr = self.convert(&answer);
             if options.matches(&pr) {
                 prs.push(pr);
             }
@@ -545,19 +586,19 @@ impl GitProvider for AzureProvider {
         if let Some(settled) = merge_settled(&self.client, &pr) {
             return settled;
         }
-        let status = str_field(&raw, "status");
+        let status = raw.status.as_str();
         if status != "active" {
             return Ok(MergeOutcome::NotReady {
                 reason: format!("status is {status:?}"),
             });
         }
         // A draft may report mergeStatus succeeded, yet cannot be completed.
-        if raw.get("isDraft").and_then(Value::as_bool) == Some(true) {
+        if raw.is_draft == Some(true) {
             return Ok(MergeOutcome::NotReady {
                 reason: "the pull request is a draft".to_owned(),
             });
         }
-        match str_field(&raw, "mergeStatus") {
+        match raw.merge_status.as_deref().unwrap_or_default() {
             "succeeded" => {}
             "conflicts" => {
                 return Err(
@@ -565,10 +606,9 @@ impl GitProvider for AzureProvider {
                 );
             }
             "failure" => {
-                let why = match str_field(&raw, "mergeFailureMessage") {
-                    "" => str_field(&raw, "mergeFailureType"),
-                    message => message,
-                };
+                let why = non_empty(&raw.merge_failure_message)
+                    .or_else(|| raw.merge_failure_type.clone())
+                    .unwrap_or_default();
                 return Err(self.conflict(
                     number,
                     format!("Azure DevOps could not compute the merge ({why})"),
@@ -612,7 +652,8 @@ impl GitProvider for AzureProvider {
             Err(e) => return Err(e),
         };
         if answer.is_object() {
-            let pr = self.convert(&answer)?;
+            let request = format!("PATCH {}", self.path(&format!("/{number}")));
+            let pr = self.convert(&self.client.decode(&request, answer)?);
             if pr.is_merged() && pr.merge_commit.is_some() {
                 return Ok(MergeOutcome::Merged(pr));
             }
@@ -634,7 +675,8 @@ impl GitProvider for AzureProvider {
         }
         let body = json!({ "status": "abandoned" });
         let v = self.patch(number, &body).await?;
-        self.convert(&v)
+        let request = format!("PATCH {}", self.path(&format!("/{number}")));
+        Ok(self.convert(&self.client.decode(&request, v)?))
     }
 
     async fn approve(&self, _number: u64) -> Result<PullRequest, Error> {

@@ -37,11 +37,12 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::rest::{
     Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, not_open,
-    nothing_to_merge, open_already, str_field,
+    nothing_to_merge, open_already,
 };
 use super::select::RepoUrl;
 use super::{
@@ -114,61 +115,59 @@ impl BitbucketProvider {
         )
     }
 
-    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
-        let number = v
-            .get("id")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.client.malformed("a pull request without an id"))?;
-        let state = match str_field(v, "state") {
+    fn convert(&self, answer: &PullRequestAnswer) -> PullRequest {
+        let state = match answer.state.as_str() {
             "MERGED" => PrState::Merged,
             "DECLINED" | "SUPERSEDED" => PrState::Closed,
             // OPEN, and a merge Bitbucket has queued.
             _ => PrState::Open,
         };
-        let end = |key: &str| v.get(key).unwrap_or(&Value::Null);
-        let branch = |key: &str| str_field(end(key).get("branch").unwrap_or(&Value::Null), "name");
-        let hash = |commit: Option<&Value>| {
-            Some(str_field(commit.unwrap_or(&Value::Null), "hash").to_owned())
-                .filter(|h| !h.is_empty())
-        };
-        let url = v
-            .pointer("/links/html/href")
-            .and_then(Value::as_str)
+        let number = answer.id;
+        let url = answer
+            .links
+            .as_ref()
+            .and_then(|l| l.html.as_ref())
             .map_or_else(
                 || format!("{}/pull-requests/{number}", self.web),
-                str::to_owned,
+                |h| h.href.clone(),
             );
-        let mut pr = PullRequest::new(number, url, branch("source"), branch("destination"), state);
-        pr.title = str_field(v, "title").to_owned();
-        pr.description = str_field(v, "description").to_owned();
-        pr.head_sha = hash(end("source").get("commit"));
-        pr.merge_commit = hash(v.get("merge_commit")).filter(|_| state == PrState::Merged);
-        pr.approved_by = v
-            .get("participants")
-            .and_then(Value::as_array)
-            .map(|ps| {
-                ps.iter()
-                    .filter(|p| p.get("approved").and_then(Value::as_bool) == Some(true))
-                    .map(|p| {
-                        let user = p.get("user").unwrap_or(&Value::Null);
-                        match str_field(user, "nickname") {
-                            "" => str_field(user, "display_name").to_owned(),
-                            nickname => nickname.to_owned(),
-                        }
-                    })
-                    .collect()
+        let hash = |commit: &Option<HashAnswer>| {
+            commit
+                .as_ref()
+                .map(|c| c.hash.clone())
+                .filter(|h| !h.is_empty())
+        };
+        let mut pr = PullRequest::new(
+            number,
+            url,
+            &answer.source.branch.name,
+            &answer.destination.branch.name,
+            state,
+        );
+        pr.title = answer.title.clone();
+        pr.description = answer.description.clone().unwrap_or_default();
+        pr.head_sha = hash(&answer.source.commit);
+        pr.merge_commit = hash(&answer.merge_commit).filter(|_| state == PrState::Merged);
+        pr.approved_by = answer
+            .participants
+            .iter()
+            .filter(|p| p.approved)
+            .filter_map(|p| p.user.as_ref())
+            .map(|user| match (&user.nickname, &user.display_name) {
+                (Some(nickname), _) if !nickname.is_empty() => nickname.clone(),
+                (_, display_name) => display_name.clone().unwrap_or_default(),
             })
-            .unwrap_or_default();
-        pr.created_at = Some(str_field(v, "created_on").to_owned()).filter(|s| !s.is_empty());
-        Ok(pr)
+            .collect();
+        pr.created_at = answer.created_on.clone().filter(|s| !s.is_empty());
+        pr
     }
 
     /// `pr` with its merge commit's hash in full.
     async fn full_merge_commit(&self, mut pr: PullRequest) -> Result<PullRequest, Error> {
         if let Some(short) = pr.merge_commit.clone().filter(|h| h.len() < 40) {
-            let commit = self
+            let commit: HashAnswer = self
                 .client
-                .call(
+                .call_as(
                     Method::GET,
                     &self.path(&format!("/commit/{}", encode_segment(&short))),
                     &[],
@@ -176,19 +175,18 @@ impl BitbucketProvider {
                     Some(pr.number),
                 )
                 .await?;
-            let full = str_field(&commit, "hash");
-            if full.len() != 40 || !full.starts_with(short.as_str()) {
+            if commit.hash.len() != 40 || !commit.hash.starts_with(short.as_str()) {
                 return Err(self.client.malformed("a commit without its full hash"));
             }
-            pr.merge_commit = Some(full.to_owned());
+            pr.merge_commit = Some(commit.hash);
         }
         Ok(pr)
     }
 
-    async fn fetch(&self, number: u64) -> Result<(PullRequest, Value), Error> {
-        let v = self
+    async fn fetch(&self, number: u64) -> Result<(PullRequest, PullRequestAnswer), Error> {
+        let answer: PullRequestAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::GET,
                 &self.path(&format!("/pullrequests/{number}")),
                 &[],
@@ -196,8 +194,8 @@ impl BitbucketProvider {
                 Some(number),
             )
             .await?;
-        let pr = self.full_merge_commit(self.convert(&v)?).await?;
-        Ok((pr, v))
+        let pr = self.full_merge_commit(self.convert(&answer)).await?;
+        Ok((pr, answer))
     }
 
     /// Posts to `/pullrequests/N/{action}` and reads the pull request again.
@@ -222,6 +220,91 @@ impl BitbucketProvider {
             message,
         }
     }
+}
+
+/// A pull request as Bitbucket Cloud's API answers it (the fields read).
+#[derive(Debug, Deserialize)]
+struct PullRequestAnswer {
+    id: u64,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    /// `OPEN`, `MERGED`, `DECLINED` or `SUPERSEDED`.
+    state: String,
+    source: EndAnswer,
+    destination: EndAnswer,
+    #[serde(default)]
+    merge_commit: Option<HashAnswer>,
+    #[serde(default)]
+    participants: Vec<ParticipantAnswer>,
+    #[serde(default)]
+    created_on: Option<String>,
+    #[serde(default)]
+    links: Option<LinksAnswer>,
+    #[serde(default)]
+    draft: Option<bool>,
+}
+
+/// A pull request's `source` or `destination`.
+#[derive(Debug, Deserialize)]
+struct EndAnswer {
+    branch: BranchAnswer,
+    #[serde(default)]
+    commit: Option<HashAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BranchAnswer {
+    name: String,
+}
+
+/// A commit by its (possibly abbreviated) hash.
+#[derive(Debug, Deserialize)]
+struct HashAnswer {
+    hash: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ParticipantAnswer {
+    #[serde(default)]
+    approved: bool,
+    #[serde(default)]
+    user: Option<UserAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserAnswer {
+    #[serde(default)]
+    nickname: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LinksAnswer {
+    #[serde(default)]
+    html: Option<HrefAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HrefAnswer {
+    href: String,
+}
+
+/// One page of a pull-request list.
+#[derive(Debug, Deserialize)]
+struct PageAnswer {
+    values: Vec<PullRequestAnswer>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// The answer to a merge: the pull request when it is merged (200), or
+/// Bitbucket's note that it merges in the background (202).
+#[derive(Debug, Deserialize)]
+struct MergeAnswer {
+    #[serde(default)]
+    state: Option<String>,
 }
 
 #[async_trait]
@@ -277,8 +360,10 @@ impl GitProvider for BitbucketProvider {
             }
             Err(e) => return Err(e),
         };
+        let request = format!("POST {}", self.path("/pullrequests"));
+        let answer: PullRequestAnswer = self.client.decode(&request, created)?;
         Ok(Opened {
-            pr: self.convert(&created)?,
+            pr: self.convert(&answer),
             reused: false,
         })
     }
@@ -300,21 +385,17 @@ impl GitProvider for BitbucketProvider {
                 states.iter().map(|s| ("state", (*s).to_owned())).collect();
             query.push(("pagelen", PAGE_LEN.to_string()));
             query.push(("page", page.to_string()));
-            let answer = self
+            let page: PageAnswer = self
                 .client
-                .call(Method::GET, &path, &query, None, None)
+                .call_as(Method::GET, &path, &query, None, None)
                 .await?;
-            let values = answer
-                .get("values")
-                .and_then(Value::as_array)
-                .ok_or_else(|| self.client.malformed("a pull-request list without values"))?;
-            for v in values {
-                let pr = self.convert(v)?;
+            for answer in &page.values {
+                let pr = self.convert(answer);
                 if options.matches(&pr) {
                     prs.push(self.full_merge_commit(pr).await?);
                 }
             }
-            if answer.get("next").and_then(Value::as_str).is_none() {
+            if page.next.is_none() {
                 break;
             }
         }
@@ -328,7 +409,7 @@ impl GitProvider for BitbucketProvider {
         if let Some(settled) = merge_settled(&self.client, &pr) {
             return settled;
         }
-        if raw.get("draft").and_then(Value::as_bool) == Some(true) {
+        if raw.draft == Some(true) {
             return Ok(MergeOutcome::NotReady {
                 reason: "the pull request is a draft".to_owned(),
             });
@@ -368,12 +449,18 @@ impl GitProvider for BitbucketProvider {
             Err(e) => return Err(e),
         };
         // 202: Bitbucket merges in the background; merging again reports it.
-        if str_field(&merged, "state") != "MERGED" {
+        let request = format!(
+            "POST {}",
+            self.path(&format!("/pullrequests/{number}/merge"))
+        );
+        let state: MergeAnswer = self.client.decode(&request, merged.clone())?;
+        if state.state.as_deref() != Some("MERGED") {
             return Ok(MergeOutcome::NotReady {
                 reason: "Bitbucket accepted the merge and has not finished it yet".to_owned(),
             });
         }
-        let pr = self.full_merge_commit(self.convert(&merged)?).await?;
+        let answer: PullRequestAnswer = self.client.decode(&request, merged)?;
+        let pr = self.full_merge_commit(self.convert(&answer)).await?;
         Ok(MergeOutcome::Merged(pr))
     }
 

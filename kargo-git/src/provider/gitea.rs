@@ -8,16 +8,17 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::rest::{
-    Auth, Client, RestOptions, close_by_patch, close_settled, labels, merge_settled, not_open,
-    open_already, str_field,
+    Auth, Client, PullAnswer, RestOptions, ReviewAnswer, close_by_patch, close_settled,
+    merge_settled, not_open, open_already,
 };
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter,
+    Opened, PullRequest, StateFilter,
 };
 
 const NAME: &str = "gitea";
@@ -39,7 +40,10 @@ impl GiteaProvider {
             .split_once('/')
             .filter(|(_, r)| !r.contains('/'))
             .ok_or_else(|| {
-                Error::Invalid(format!("{NAME}: {repo_url}: expected HOST/OWNER/REPO"))
+                Error::Invalid(format!(
+                    "{NAME}: {}: expected HOST/OWNER/REPO",
+                    crate::cli::redact_url(repo_url)
+                ))
             })?;
         let base = options
             .api_base
@@ -57,42 +61,18 @@ impl GiteaProvider {
         format!("/repos/{}/{}{rest}", self.owner, self.repo)
     }
 
-    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
-        let number = v
-            .get("number")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.client.malformed("a pull request without a number"))?;
-        let merged = v.get("merged").and_then(Value::as_bool).unwrap_or(false);
-        let state = match (str_field(v, "state"), merged) {
-            (_, true) => PrState::Merged,
-            ("open", _) => PrState::Open,
-            _ => PrState::Closed,
-        };
-        let head = v.get("head").unwrap_or(&Value::Null);
-        let mut pr = PullRequest::new(
-            number,
-            str_field(v, "html_url"),
-            str_field(head, "ref"),
-            str_field(v.get("base").unwrap_or(&Value::Null), "ref"),
-            state,
-        );
-        pr.title = str_field(v, "title").to_owned();
-        pr.description = str_field(v, "body").to_owned();
-        pr.head_sha = Some(str_field(head, "sha").to_owned()).filter(|s| !s.is_empty());
-        pr.merge_commit =
-            Some(str_field(v, "merge_commit_sha").to_owned()).filter(|s| merged && !s.is_empty());
-        pr.labels = labels(v);
-        pr.created_at = Some(str_field(v, "created_at").to_owned()).filter(|s| !s.is_empty());
-        Ok(pr)
+    /// Gitea says `merged` on every pull request.
+    fn convert(answer: &PullAnswer) -> PullRequest {
+        answer.to_pull_request(answer.merged.unwrap_or(false))
     }
 
     async fn label_ids(&self, names: &[String]) -> Result<Vec<u64>, Error> {
-        let known = self.client.list(&self.path("/labels"), &[]).await?;
+        let known: Vec<LabelAnswer> = self.client.list_as(&self.path("/labels"), &[]).await?;
         let mut ids = Vec::new();
         let mut missing = Vec::new();
         for name in names {
-            match known.iter().find(|l| str_field(l, "name") == name) {
-                Some(l) => ids.extend(l.get("id").and_then(Value::as_u64)),
+            match known.iter().find(|l| l.name == *name) {
+                Some(l) => ids.push(l.id),
                 None => missing.push(name.as_str()),
             }
         }
@@ -105,6 +85,13 @@ impl GiteaProvider {
         }
         Ok(ids)
     }
+}
+
+/// A repository label, as Gitea lists them: labels are given by ID.
+#[derive(Debug, Deserialize)]
+struct LabelAnswer {
+    id: u64,
+    name: String,
 }
 
 #[async_trait]
@@ -130,20 +117,20 @@ impl GitProvider for GiteaProvider {
         if !new.labels.is_empty() {
             body["labels"] = json!(self.label_ids(&new.labels).await?);
         }
-        let v = self
+        let answer: PullAnswer = self
             .client
-            .call(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
+            .call_as(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
             .await?;
         Ok(Opened {
-            pr: self.convert(&v)?,
+            pr: Self::convert(&answer),
             reused: false,
         })
     }
 
     async fn get(&self, number: u64) -> Result<PullRequest, Error> {
-        let v = self
+        let answer: PullAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::GET,
                 &self.path(&format!("/pulls/{number}")),
                 &[],
@@ -151,7 +138,7 @@ impl GitProvider for GiteaProvider {
                 Some(number),
             )
             .await?;
-        self.convert(&v)
+        Ok(Self::convert(&answer))
     }
 
     async fn list(&self, options: &ListOptions) -> Result<Vec<PullRequest>, Error> {
@@ -161,12 +148,12 @@ impl GitProvider for GiteaProvider {
             StateFilter::All => "all",
         };
         let mut prs = Vec::new();
-        for v in self
+        let answers: Vec<PullAnswer> = self
             .client
-            .list(&self.path("/pulls"), &[("state", state.to_owned())])
-            .await?
-        {
-            let pr = self.convert(&v)?;
+            .list_as(&self.path("/pulls"), &[("state", state.to_owned())])
+            .await?;
+        for answer in &answers {
+            let pr = Self::convert(answer);
             if options.matches(&pr) {
                 prs.push(pr);
             }
@@ -228,8 +215,8 @@ impl GitProvider for GiteaProvider {
         if let Some(settled) = close_settled(&self.client, &pr) {
             return settled;
         }
-        let v = close_by_patch(&self.client, number, &path).await?;
-        self.convert(&v)
+        let answer = close_by_patch(&self.client, number, &path).await?;
+        Ok(Self::convert(&answer))
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
@@ -238,9 +225,9 @@ impl GitProvider for GiteaProvider {
             return Err(not_open(&self.client, &pr, "approved"));
         }
         let body = json!({ "event": "APPROVED", "body": "" });
-        let review = self
+        let review: ReviewAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::POST,
                 &self.path(&format!("/pulls/{number}/reviews")),
                 &[],
@@ -248,10 +235,8 @@ impl GitProvider for GiteaProvider {
                 Some(number),
             )
             .await?;
-        let who = str_field(review.get("user").unwrap_or(&Value::Null), "login");
-        if !who.is_empty() {
-            pr.approved_by.push(who.to_owned());
-        }
+        pr.approved_by
+            .extend(review.user.map(|u| u.login).filter(|l| !l.is_empty()));
         Ok(pr)
     }
 }

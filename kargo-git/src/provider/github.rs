@@ -9,16 +9,16 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::rest::{
-    Auth, Client, RestOptions, close_by_patch, close_settled, labels, merge_settled, not_open,
-    nothing_to_merge, open_already, str_field,
+    Auth, Client, NamedAnswer, PullAnswer, RestOptions, ReviewAnswer, close_by_patch,
+    close_settled, merge_settled, not_open, nothing_to_merge, open_already,
 };
 use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PrState, PullRequest, StateFilter,
+    Opened, PullRequest, StateFilter,
 };
 
 const NAME: &str = "github";
@@ -34,26 +34,11 @@ pub struct GitHubProvider {
 impl GitHubProvider {
     /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let url = RepoUrl::parse(repo_url)?;
-        let (owner, repo) = url
-            .path
-            .split_once('/')
-            .filter(|(_, r)| !r.contains('/'))
-            .ok_or_else(|| {
-                Error::Invalid(format!("{NAME}: {repo_url}: expected HOST/OWNER/REPO"))
-            })?;
-        let base = options.api_base.clone().unwrap_or_else(|| {
-            if url.host.eq_ignore_ascii_case("github.com") {
-                "https://api.github.com".to_owned()
-            } else {
-                format!("{}/api/v3", url.origin())
-            }
-        });
-        let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, &options)?;
+        let (client, owner, repo) = api_client(repo_url, &options)?;
         Ok(GitHubProvider {
             client,
-            owner: owner.to_owned(),
-            repo: repo.to_owned(),
+            owner,
+            repo,
         })
     }
 
@@ -61,40 +46,16 @@ impl GitHubProvider {
         format!("/repos/{}/{}{rest}", self.owner, self.repo)
     }
 
-    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
-        let number = v
-            .get("number")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.client.malformed("a pull request without a number"))?;
-        let merged = v.get("merged").and_then(Value::as_bool).unwrap_or(false)
-            || v.get("merged_at").is_some_and(|m| !m.is_null());
-        let state = match (str_field(v, "state"), merged) {
-            (_, true) => PrState::Merged,
-            ("open", _) => PrState::Open,
-            _ => PrState::Closed,
-        };
-        let head = v.get("head").unwrap_or(&Value::Null);
-        let mut pr = PullRequest::new(
-            number,
-            str_field(v, "html_url"),
-            str_field(head, "ref"),
-            str_field(v.get("base").unwrap_or(&Value::Null), "ref"),
-            state,
-        );
-        pr.title = str_field(v, "title").to_owned();
-        pr.description = str_field(v, "body").to_owned();
-        pr.head_sha = Some(str_field(head, "sha").to_owned()).filter(|s| !s.is_empty());
-        pr.merge_commit =
-            Some(str_field(v, "merge_commit_sha").to_owned()).filter(|s| merged && !s.is_empty());
-        pr.labels = labels(v);
-        pr.created_at = Some(str_field(v, "created_at").to_owned()).filter(|s| !s.is_empty());
-        Ok(pr)
+    /// GitHub says `merged` for one pull request, and `merged_at` in lists.
+    fn convert(answer: &PullAnswer) -> PullRequest {
+        let merged = answer.merged.unwrap_or(false) || answer.merged_at.is_some();
+        answer.to_pull_request(merged)
     }
 
-    async fn fetch(&self, number: u64) -> Result<(PullRequest, Value), Error> {
-        let v = self
+    async fn fetch(&self, number: u64) -> Result<(PullRequest, PullAnswer), Error> {
+        let answer: PullAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::GET,
                 &self.path(&format!("/pulls/{number}")),
                 &[],
@@ -102,8 +63,39 @@ impl GitHubProvider {
                 Some(number),
             )
             .await?;
-        Ok((self.convert(&v)?, v))
+        Ok((Self::convert(&answer), answer))
     }
+}
+
+/// The API client for the GitHub repository at `repo_url`
+/// (`https://HOST/OWNER/REPO[.git]`, or its ssh form), with its owner and
+/// name: `https://api.github.com` for github.com, `https://HOST/api/v3`
+/// (GitHub Enterprise Server) for any other host, unless
+/// [`RestOptions::api_base`] names another.
+pub(crate) fn api_client(
+    repo_url: &str,
+    options: &RestOptions,
+) -> Result<(Client, String, String), Error> {
+    let url = RepoUrl::parse(repo_url)?;
+    let (owner, repo) = url
+        .path
+        .split_once('/')
+        .filter(|(_, r)| !r.contains('/'))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{NAME}: {}: expected HOST/OWNER/REPO",
+                crate::cli::redact_url(repo_url)
+            ))
+        })?;
+    let base = options.api_base.clone().unwrap_or_else(|| {
+        if url.host.eq_ignore_ascii_case("github.com") {
+            "https://api.github.com".to_owned()
+        } else {
+            format!("{}/api/v3", url.origin())
+        }
+    });
+    let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, options)?;
+    Ok((client, owner.to_owned(), repo.to_owned()))
 }
 
 #[async_trait]
@@ -130,9 +122,9 @@ impl GitProvider for GitHubProvider {
             "body": new.description,
             "maintainer_can_modify": false,
         });
-        let created = match self
+        let created: PullAnswer = match self
             .client
-            .call(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
+            .call_as(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
             .await
         {
             Ok(v) => v,
@@ -145,12 +137,12 @@ impl GitProvider for GitHubProvider {
             }
             Err(e) => return Err(e),
         };
-        let mut pr = self.convert(&created)?;
+        let mut pr = Self::convert(&created);
         if !new.labels.is_empty() {
             let body = json!({ "labels": new.labels });
-            let labels = self
+            let labels: Vec<NamedAnswer> = self
                 .client
-                .call(
+                .call_as(
                     Method::POST,
                     &self.path(&format!("/issues/{}/labels", pr.number)),
                     &[],
@@ -158,10 +150,7 @@ impl GitProvider for GitHubProvider {
                     Some(pr.number),
                 )
                 .await?;
-            pr.labels = labels
-                .as_array()
-                .map(|ls| ls.iter().map(|l| str_field(l, "name").to_owned()).collect())
-                .unwrap_or_default();
+            pr.labels = labels.into_iter().map(|l| l.name).collect();
         }
         Ok(Opened { pr, reused: false })
     }
@@ -184,8 +173,9 @@ impl GitProvider for GitHubProvider {
             query.push(("base", target.clone()));
         }
         let mut prs = Vec::new();
-        for v in self.client.list(&self.path("/pulls"), &query).await? {
-            let pr = self.convert(&v)?;
+        let answers: Vec<PullAnswer> = self.client.list_as(&self.path("/pulls"), &query).await?;
+        for answer in &answers {
+            let pr = Self::convert(answer);
             if options.matches(&pr) {
                 prs.push(pr);
             }
@@ -200,7 +190,7 @@ impl GitProvider for GitHubProvider {
         if let Some(settled) = merge_settled(&self.client, &pr) {
             return settled;
         }
-        match str_field(&raw, "mergeable_state") {
+        match raw.mergeable_state.as_deref().unwrap_or_default() {
             "dirty" => {
                 return Err(Error::Conflict {
                     provider: NAME,
@@ -245,8 +235,8 @@ impl GitProvider for GitHubProvider {
         if let Some(settled) = close_settled(&self.client, &pr) {
             return settled;
         }
-        let v = close_by_patch(&self.client, number, &path).await?;
-        self.convert(&v)
+        let answer = close_by_patch(&self.client, number, &path).await?;
+        Ok(Self::convert(&answer))
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
@@ -255,9 +245,9 @@ impl GitProvider for GitHubProvider {
             return Err(not_open(&self.client, &pr, "approved"));
         }
         let body = json!({ "event": "APPROVE" });
-        let review = self
+        let review: ReviewAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::POST,
                 &self.path(&format!("/pulls/{number}/reviews")),
                 &[],
@@ -266,10 +256,8 @@ impl GitProvider for GitHubProvider {
             )
             .await?;
         let mut pr = pr;
-        let who = str_field(review.get("user").unwrap_or(&Value::Null), "login");
-        if !who.is_empty() {
-            pr.approved_by.push(who.to_owned());
-        }
+        pr.approved_by
+            .extend(review.user.map(|u| u.login).filter(|l| !l.is_empty()));
         Ok(pr)
     }
 }

@@ -9,11 +9,12 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::rest::{
-    Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, not_open,
-    open_already, str_field,
+    Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, non_empty, not_open,
+    open_already,
 };
 use super::select::RepoUrl;
 use super::{
@@ -49,55 +50,10 @@ impl GitLabProvider {
         format!("/projects/{}/merge_requests{rest}", self.project)
     }
 
-    fn convert(&self, v: &Value) -> Result<PullRequest, Error> {
-        let number = v
-            .get("iid")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.client.malformed("a merge request without an iid"))?;
-        let state = match str_field(v, "state") {
-            "merged" => PrState::Merged,
-            "opened" | "locked" => PrState::Open,
-            _ => PrState::Closed,
-        };
-        let mut pr = PullRequest::new(
-            number,
-            str_field(v, "web_url"),
-            str_field(v, "source_branch"),
-            str_field(v, "target_branch"),
-            state,
-        );
-        pr.title = str_field(v, "title").to_owned();
-        pr.description = str_field(v, "description").to_owned();
-        pr.head_sha = Some(str_field(v, "sha").to_owned()).filter(|s| !s.is_empty());
-        if state == PrState::Merged {
-            // A squash into a fast-forward-only project leaves no merge commit.
-            pr.merge_commit = [
-                str_field(v, "merge_commit_sha"),
-                str_field(v, "squash_commit_sha"),
-                str_field(v, "sha"),
-            ]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .map(str::to_owned);
-        }
-        pr.labels = v
-            .get("labels")
-            .and_then(Value::as_array)
-            .map(|ls| {
-                ls.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        pr.created_at = Some(str_field(v, "created_at").to_owned()).filter(|s| !s.is_empty());
-        Ok(pr)
-    }
-
-    async fn fetch(&self, number: u64) -> Result<(PullRequest, Value), Error> {
-        let v = self
+    async fn fetch(&self, number: u64) -> Result<(PullRequest, MergeRequestAnswer), Error> {
+        let answer: MergeRequestAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::GET,
                 &self.path(&format!("/{number}")),
                 &[],
@@ -105,8 +61,84 @@ impl GitLabProvider {
                 Some(number),
             )
             .await?;
-        Ok((self.convert(&v)?, v))
+        Ok((answer.to_pull_request(), answer))
     }
+}
+
+/// A merge request as GitLab's API answers it (the fields read).
+#[derive(Debug, Deserialize)]
+struct MergeRequestAnswer {
+    iid: u64,
+    web_url: String,
+    source_branch: String,
+    target_branch: String,
+    /// `opened`, `locked`, `merged` or `closed`.
+    state: String,
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    sha: Option<String>,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    squash_commit_sha: Option<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    detailed_merge_status: Option<String>,
+    #[serde(default)]
+    has_conflicts: Option<bool>,
+    #[serde(default)]
+    draft: Option<bool>,
+}
+
+impl MergeRequestAnswer {
+    fn to_pull_request(&self) -> PullRequest {
+        let state = match self.state.as_str() {
+            "merged" => PrState::Merged,
+            "opened" | "locked" => PrState::Open,
+            _ => PrState::Closed,
+        };
+        let mut pr = PullRequest::new(
+            self.iid,
+            &self.web_url,
+            &self.source_branch,
+            &self.target_branch,
+            state,
+        );
+        pr.title = self.title.clone();
+        pr.description = self.description.clone().unwrap_or_default();
+        pr.head_sha = non_empty(&self.sha);
+        if state == PrState::Merged {
+            // A squash into a fast-forward-only project leaves no merge commit.
+            pr.merge_commit = non_empty(&self.merge_commit_sha)
+                .or_else(|| non_empty(&self.squash_commit_sha))
+                .or_else(|| non_empty(&self.sha));
+        }
+        pr.labels = self.labels.clone();
+        pr.created_at = non_empty(&self.created_at);
+        pr
+    }
+}
+
+/// GitLab's answer to an approval: who has approved.
+#[derive(Debug, Deserialize)]
+struct ApprovalAnswer {
+    #[serde(default)]
+    approved_by: Vec<ApproverAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApproverAnswer {
+    user: UserAnswer,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserAnswer {
+    username: String,
 }
 
 #[async_trait]
@@ -135,12 +167,12 @@ impl GitProvider for GitLabProvider {
         if !new.labels.is_empty() {
             body["labels"] = json!(new.labels.join(","));
         }
-        let v = self
+        let answer: MergeRequestAnswer = self
             .client
-            .call(Method::POST, &self.path(""), &[], Some(&body), None)
+            .call_as(Method::POST, &self.path(""), &[], Some(&body), None)
             .await?;
         Ok(Opened {
-            pr: self.convert(&v)?,
+            pr: answer.to_pull_request(),
             reused: false,
         })
     }
@@ -163,8 +195,9 @@ impl GitProvider for GitLabProvider {
             query.push(("target_branch", target.clone()));
         }
         let mut prs = Vec::new();
-        for v in self.client.list(&self.path(""), &query).await? {
-            let pr = self.convert(&v)?;
+        let answers: Vec<MergeRequestAnswer> = self.client.list_as(&self.path(""), &query).await?;
+        for answer in &answers {
+            let pr = answer.to_pull_request();
             if options.matches(&pr) {
                 prs.push(pr);
             }
@@ -180,19 +213,17 @@ impl GitProvider for GitLabProvider {
         if let Some(settled) = merge_settled(&self.client, &pr) {
             return settled;
         }
-        let status = str_field(&raw, "detailed_merge_status");
+        let status = raw.detailed_merge_status.as_deref().unwrap_or_default();
         let conflict = |message: String| Error::Conflict {
             provider: NAME,
             repo: self.client.repo.clone(),
             pr: number,
             message,
         };
-        if raw.get("has_conflicts").and_then(Value::as_bool) == Some(true) || status == "conflict" {
+        if raw.has_conflicts == Some(true) || status == "conflict" {
             return Err(conflict("GitLab reports merge conflicts".to_owned()));
         }
-        if raw.get("draft").and_then(Value::as_bool) == Some(true)
-            || (!status.is_empty() && status != "mergeable")
-        {
+        if raw.draft == Some(true) || (!status.is_empty() && status != "mergeable") {
             return Ok(MergeOutcome::NotReady {
                 reason: format!("detailed_merge_status is {status}"),
             });
@@ -201,9 +232,9 @@ impl GitProvider for GitLabProvider {
             Some(s) => json!({ "squash": s }),
             None => json!({}),
         };
-        let merged = match self
+        let merged: MergeRequestAnswer = match self
             .client
-            .call(
+            .call_as(
                 Method::PUT,
                 &self.path(&format!("/{number}/merge")),
                 &[],
@@ -227,7 +258,7 @@ impl GitProvider for GitLabProvider {
             }
             Err(e) => return Err(e),
         };
-        Ok(MergeOutcome::Merged(self.convert(&merged)?))
+        Ok(MergeOutcome::Merged(merged.to_pull_request()))
     }
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
@@ -236,9 +267,9 @@ impl GitProvider for GitLabProvider {
             return settled;
         }
         let body = json!({ "state_event": "close" });
-        let v = self
+        let answer: MergeRequestAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::PUT,
                 &self.path(&format!("/{number}")),
                 &[],
@@ -246,7 +277,7 @@ impl GitProvider for GitLabProvider {
                 Some(number),
             )
             .await?;
-        self.convert(&v)
+        Ok(answer.to_pull_request())
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
@@ -254,9 +285,9 @@ impl GitProvider for GitLabProvider {
         if !pr.is_open() {
             return Err(not_open(&self.client, &pr, "approved"));
         }
-        let approval = self
+        let approval: ApprovalAnswer = self
             .client
-            .call(
+            .call_as(
                 Method::POST,
                 &self.path(&format!("/{number}/approve")),
                 &[],
@@ -265,16 +296,10 @@ impl GitProvider for GitLabProvider {
             )
             .await?;
         pr.approved_by = approval
-            .get("approved_by")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|x| {
-                        str_field(x.get("user").unwrap_or(&Value::Null), "username").to_owned()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+            .approved_by
+            .into_iter()
+            .map(|a| a.user.username)
+            .collect();
         Ok(pr)
     }
 }

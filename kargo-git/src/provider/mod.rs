@@ -26,6 +26,11 @@
     doc = "- [`azure::AzureProvider`]: Azure DevOps (dev.azure.com, `*.visualstudio.com`, Azure DevOps Server)."
 )]
 //!
+#![cfg_attr(
+    feature = "github",
+    doc = "\nBeside the pull requests, [`github_push`] pushes commits through GitHub's API (Kargo's `github-push`).\n"
+)]
+//!
 //! [`select()`] picks one by name (`github`, `gitlab`, `gitea`, `azure`,
 //! `bitbucket`, `local`, as Kargo's step configs name them) or from the
 //! repository URL's host.
@@ -43,6 +48,8 @@ pub mod bitbucket;
 pub mod gitea;
 #[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "github")]
+pub mod github_push;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
 #[cfg(feature = "rest")]
@@ -54,7 +61,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::Error;
-pub use select::{ProviderKind, SelectOptions, select};
+pub use select::{ProviderKind, SelectOptions, select, select_kind};
 pub use types::{
     Capabilities, ListOptions, MergeMethod, MergeOutcome, NewPullRequest, Opened, PrState,
     PullRequest, StateFilter,

@@ -269,6 +269,36 @@ impl Client {
         }
     }
 
+    /// [`call`](Self::call), its answer read as the typed answer `T` (see
+    /// [`decode`](Self::decode)).
+    pub(crate) async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        pr: Option<u64>,
+    ) -> Result<T, Error> {
+        let request = format!("{method} {path}");
+        let answer = self.call(method, path, query, body, pr).await?;
+        self.decode(&request, answer)
+    }
+
+    /// [`list`](Self::list), each item read as the typed answer `T`; an
+    /// error names the item (`at [3].head`).
+    #[cfg_attr(
+        not(any(feature = "github", feature = "gitlab", feature = "gitea")),
+        allow(dead_code)
+    )]
+    pub(crate) async fn list_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>, Error> {
+        let items = self.list(path, query).await?;
+        self.decode(&format!("GET {path}"), Value::Array(items))
+    }
+
     /// Every page of a list (`page` / `per_page`), until a short page.
     #[cfg_attr(
         not(any(feature = "github", feature = "gitlab", feature = "gitea")),
@@ -337,6 +367,26 @@ impl Client {
     pub(crate) fn malformed(&self, what: &str) -> Error {
         self.unavailable(format!("unexpected answer: {what}"))
     }
+
+    /// `value`, the answer to `request` (`GET /repos/o/r/pulls/1`), as the
+    /// typed answer `T`: a missing or mistyped field is an error naming the
+    /// provider, the request and where the field is (`at head: missing
+    /// field ref`), never an empty string standing in for it.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        request: &str,
+        value: Value,
+    ) -> Result<T, Error> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let at = e.path().to_string();
+            let what = if at == "." {
+                format!("{request}: {}", e.inner())
+            } else {
+                format!("{request}: at `{at}`: {}", e.inner())
+            };
+            self.malformed(&what)
+        })
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -404,18 +454,103 @@ pub(crate) fn encode_segment(segment: &str) -> String {
     kargo_core::urls::percent_encode(segment)
 }
 
-/// A string field of a JSON object ("" when missing).
-pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> &'a str {
-    value.get(key).and_then(Value::as_str).unwrap_or_default()
+/// A pull request as GitHub's `pulls` endpoints answer it, and Gitea's,
+/// which copy them: the fields read. The ones every pull request has are
+/// required, so an answer without them is an error naming the field,
+/// never a pull request with an empty branch.
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct PullAnswer {
+    pub(crate) number: u64,
+    pub(crate) html_url: String,
+    /// `open` or `closed` (merged ones are closed too).
+    pub(crate) state: String,
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    pub(crate) head: BranchAnswer,
+    pub(crate) base: BranchAnswer,
+    /// Gitea always, GitHub only for one pull request (not in lists).
+    #[serde(default)]
+    pub(crate) merged: Option<bool>,
+    /// What GitHub's lists tell merged ones by.
+    #[cfg_attr(not(feature = "github"), allow(dead_code))]
+    #[serde(default)]
+    pub(crate) merged_at: Option<String>,
+    #[serde(default)]
+    pub(crate) merge_commit_sha: Option<String>,
+    #[serde(default)]
+    pub(crate) labels: Vec<NamedAnswer>,
+    #[serde(default)]
+    pub(crate) created_at: Option<String>,
+    /// GitHub's mergeability (`clean`, `dirty`, `draft`, `unknown`, ...).
+    #[cfg_attr(not(feature = "github"), allow(dead_code))]
+    #[serde(default)]
+    pub(crate) mergeable_state: Option<String>,
 }
 
-/// Label names from `labels: [{name}]` (GitHub, Gitea).
+/// A pull request's `head` or `base`.
 #[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-pub(crate) fn labels(v: &Value) -> Vec<String> {
-    v.get("labels")
-        .and_then(Value::as_array)
-        .map(|ls| ls.iter().map(|l| str_field(l, "name").to_owned()).collect())
-        .unwrap_or_default()
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct BranchAnswer {
+    #[serde(rename = "ref")]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) sha: Option<String>,
+}
+
+/// Something with a `name` (a label).
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct NamedAnswer {
+    pub(crate) name: String,
+}
+
+/// A review, as GitHub and Gitea answer its creation: who made it.
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct ReviewAnswer {
+    #[serde(default)]
+    pub(crate) user: Option<LoginAnswer>,
+}
+
+/// A user by login.
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
+#[derive(Debug, Clone, serde::Deserialize)]
+pub(crate) struct LoginAnswer {
+    pub(crate) login: String,
+}
+
+#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
+impl PullAnswer {
+    /// The pull request, merged when `merged` says so (each forge tells it
+    /// its own way).
+    pub(crate) fn to_pull_request(&self, merged: bool) -> super::PullRequest {
+        let state = match (self.state.as_str(), merged) {
+            (_, true) => super::PrState::Merged,
+            ("open", _) => super::PrState::Open,
+            _ => super::PrState::Closed,
+        };
+        let mut pr = super::PullRequest::new(
+            self.number,
+            &self.html_url,
+            &self.head.name,
+            &self.base.name,
+            state,
+        );
+        pr.title = self.title.clone();
+        pr.description = self.body.clone().unwrap_or_default();
+        pr.head_sha = non_empty(&self.head.sha);
+        pr.merge_commit = non_empty(&self.merge_commit_sha).filter(|_| merged);
+        pr.labels = self.labels.iter().map(|l| l.name.clone()).collect();
+        pr.created_at = non_empty(&self.created_at);
+        pr
+    }
+}
+
+/// An optional answer field, an empty string counting as absent.
+pub(crate) fn non_empty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.is_empty())
 }
 
 /// The open pull request `provider` has from `new`'s source branch to its
@@ -492,16 +627,16 @@ pub(crate) fn close_settled(
 }
 
 /// Closes the open pull request `number` the way GitHub and Gitea both do,
-/// with a PATCH of its `state` at `path`; returns the answer to convert.
+/// with a PATCH of its `state` at `path`; returns the answer.
 #[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
 pub(crate) async fn close_by_patch(
     client: &Client,
     number: u64,
     path: &str,
-) -> Result<Value, Error> {
+) -> Result<PullAnswer, Error> {
     let body = serde_json::json!({ "state": "closed" });
     client
-        .call(reqwest::Method::PATCH, path, &[], Some(&body), Some(number))
+        .call_as(reqwest::Method::PATCH, path, &[], Some(&body), Some(number))
         .await
 }
 

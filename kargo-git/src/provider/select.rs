@@ -105,6 +105,38 @@ impl FromStr for ProviderKind {
     }
 }
 
+impl ProviderKind {
+    /// Every name [`FromStr`] reads, as step configs write them: Kargo's
+    /// five, `forgejo` (Gitea's API) and kargo-rs's forge-less `local`.
+    /// Early config checks take their list from here.
+    pub const NAMES: &'static [&'static str] = &[
+        "azure",
+        "bitbucket",
+        "forgejo",
+        "gitea",
+        "github",
+        "gitlab",
+        "local",
+    ];
+}
+
+/// A step config's `provider: github` reads through [`FromStr`], so a
+/// config takes every name [`ProviderKind::NAMES`] lists, and an unknown
+/// one is refused naming the field.
+impl<'de> serde::Deserialize<'de> for ProviderKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Written as [`ProviderKind::as_str`].
+impl serde::Serialize for ProviderKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Host settings for [`select()`].
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -166,10 +198,18 @@ pub fn select(
     name: Option<&str>,
     options: SelectOptions,
 ) -> Result<Box<DynGitProvider>, Error> {
-    let kind = match name.filter(|n| !n.is_empty()) {
-        Some(name) => name.parse()?,
-        None => ProviderKind::infer(repo_url),
-    };
+    let kind = name.filter(|n| !n.is_empty()).map(str::parse).transpose()?;
+    select_kind(repo_url, kind, options)
+}
+
+/// The provider for `repo_url`: `kind`, else the one
+/// [`ProviderKind::infer`] finds.
+pub fn select_kind(
+    repo_url: &str,
+    kind: Option<ProviderKind>,
+    options: SelectOptions,
+) -> Result<Box<DynGitProvider>, Error> {
+    let kind = kind.unwrap_or_else(|| ProviderKind::infer(repo_url));
     #[cfg(feature = "rest")]
     let rest = || {
         super::rest::RestOptions::default()
@@ -322,6 +362,23 @@ mod tests {
         assert_eq!((u.host.as_str(), u.path.as_str()), ("github.com", "o/r"));
         let err = RepoUrl::parse("https://u:s3cret@github.com/").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn every_listed_name_reads_in_a_config_and_others_are_refused() {
+        for name in ProviderKind::NAMES {
+            let kind: ProviderKind = serde_json::from_value(serde_json::json!(name)).unwrap();
+            let back = serde_json::to_value(kind).unwrap();
+            assert_eq!(back.as_str().unwrap(), kind.as_str());
+            assert_eq!(name.parse::<ProviderKind>().unwrap(), kind);
+        }
+        let err =
+            serde_json::from_value::<ProviderKind>(serde_json::json!("bitbuckit")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown git provider \"bitbuckit\""),
+            "{err}"
+        );
     }
 
     #[test]

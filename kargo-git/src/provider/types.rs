@@ -308,6 +308,23 @@ impl std::str::FromStr for MergeMethod {
     }
 }
 
+/// A step config's `mergeMethod` reads through [`FromStr`](std::str::FromStr),
+/// so Kargo's provider-specific names are taken, and an unknown one is
+/// refused naming the field.
+impl<'de> Deserialize<'de> for MergeMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Written as [`MergeMethod::as_str`].
+impl Serialize for MergeMethod {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for MergeMethod {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -376,6 +393,7 @@ impl Capabilities {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::MergeMethod;
 
@@ -400,5 +418,11 @@ mod tests {
         }
         let err = "manually-merged".parse::<MergeMethod>().unwrap_err();
         assert!(err.contains("\"manually-merged\""), "{err}");
+        // A config reads the same names.
+        let read: MergeMethod = serde_json::from_value(serde_json::json!("noFastForward")).unwrap();
+        assert_eq!(read, MergeMethod::Merge);
+        assert!(
+            serde_json::from_value::<MergeMethod>(serde_json::json!("manually-merged")).is_err()
+        );
     }
 }

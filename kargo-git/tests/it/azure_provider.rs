@@ -804,3 +804,14 @@ async fn rebase_merge_is_azure_s_rebase_merge_and_fast_forward_is_refused() {
         }),
     );
 }
+
+/// #22: an answer without a field a pull request needs is an error naming
+/// Azure DevOps and the field.
+#[tokio::test]
+async fn azure_answers_without_a_field_are_errors() {
+    let server = MockServer::start().await;
+    let provider =
+        AzureProvider::new(&format!("{}/acme/deploy/_git/app", server.uri()), fast()).unwrap();
+    let answer = azure_pr(&server.uri(), &crate::forge::sample_pr());
+    crate::forge::a_missing_field_is_an_error(&server, &provider, answer, "/sourceRefName").await;
+}

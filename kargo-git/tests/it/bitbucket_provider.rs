@@ -387,3 +387,18 @@ async fn errors_name_the_repository_and_pull_request_never_the_token() {
     }
     status_errors_name_the_pull_request(&provider(&server), "acme/deploy", &[TOKEN]).await;
 }
+
+/// #22: an answer without a field a pull request needs is an error naming
+/// Bitbucket and the field.
+#[tokio::test]
+async fn bitbucket_answers_without_a_field_are_errors() {
+    let server = MockServer::start().await;
+    let answer = bitbucket_pr(&crate::forge::sample_pr(), false);
+    crate::forge::a_missing_field_is_an_error(
+        &server,
+        &provider(&server),
+        answer,
+        "/destination/branch/name",
+    )
+    .await;
+}

@@ -169,3 +169,49 @@ pub(crate) async fn status_errors_name_the_pull_request(
         assert!(!shown.contains(secret), "{shown}");
     }
 }
+
+/// A pull request for the forges' "missing field" tests.
+pub(crate) fn sample_pr() -> FakePr {
+    FakePr {
+        number: 1,
+        title: "Promote v2".to_owned(),
+        body: String::new(),
+        source: "kargo/promotion/p1".to_owned(),
+        target: "main".to_owned(),
+        state: "open",
+        labels: vec![],
+    }
+}
+
+/// Makes `server` answer every GET with `answer` less the field at
+/// `pointer` (`/head/ref`), and checks that reading pull request 1 through
+/// `provider` is an error naming the forge, where the field is and that it
+/// is missing: never a pull request with an empty value in its place.
+pub(crate) async fn a_missing_field_is_an_error(
+    server: &MockServer,
+    provider: &DynGitProvider,
+    mut answer: Value,
+    pointer: &str,
+) {
+    let (parent, field) = pointer.rsplit_once('/').unwrap();
+    let removed = answer
+        .pointer_mut(if parent.is_empty() { "" } else { parent })
+        .and_then(Value::as_object_mut)
+        .and_then(|o| o.remove(field));
+    assert!(removed.is_some(), "the fixture has {pointer}");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+        .with_priority(1)
+        .mount(server)
+        .await;
+    let err = provider.get(1).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(provider.name()) && text.contains(&format!("missing field `{field}`")),
+        "{text}"
+    );
+    if !parent.is_empty() {
+        let at = parent.trim_start_matches('/').replace('/', ".");
+        assert!(text.contains(&format!("at `{at}`")), "{text}");
+    }
+}

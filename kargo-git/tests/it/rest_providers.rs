@@ -18,8 +18,8 @@ use kargo_git::provider::gitlab::GitLabProvider;
 use kargo_git::provider::rest::Retry;
 
 use crate::forge::{
-    FakePr, Prs, TOKEN, body, create, fast, find, has, number_in, query, requests, route,
-    status_errors_name_the_pull_request, str_of,
+    FakePr, Prs, TOKEN, a_missing_field_is_an_error, body, create, fast, find, has, number_in,
+    query, requests, route, sample_pr, status_errors_name_the_pull_request, str_of,
 };
 use kargo_git::provider::{DynGitProvider, Error, GitProvider, NewPullRequest};
 use serde_json::{Value, json};
@@ -894,4 +894,50 @@ async fn merge_methods_go_by_each_forge_s_name_or_are_refused_before_any_request
     }
     assert!(github_server.received_requests().await.unwrap().is_empty());
     assert!(gitlab_server.received_requests().await.unwrap().is_empty());
+}
+
+/// #22: an answer without a field a pull request needs is an error naming
+/// GitHub and the field (str_field read it as ""), for one pull request
+/// and in a list.
+#[tokio::test]
+async fn github_answers_without_a_field_are_errors() {
+    let server = MockServer::start().await;
+    let provider = GitHubProvider::new(&format!("{}/acme/deploy", server.uri()), fast()).unwrap();
+    let answer = github_pr(&server.uri(), &sample_pr());
+    a_missing_field_is_an_error(&server, &provider, answer.clone(), "/head/ref").await;
+
+    let list = MockServer::start().await;
+    let mut broken = answer.clone();
+    broken.as_object_mut().unwrap().remove("html_url");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([answer, broken])))
+        .mount(&list)
+        .await;
+    let provider = GitHubProvider::new(&format!("{}/acme/deploy", list.uri()), fast()).unwrap();
+    let err = provider
+        .list(&kargo_git::provider::ListOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("at `[1]`: missing field `html_url`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn gitlab_answers_without_a_field_are_errors() {
+    let server = MockServer::start().await;
+    let provider =
+        GitLabProvider::new(&format!("{}/group/sub/deploy", server.uri()), fast()).unwrap();
+    let answer = gitlab_mr(&server.uri(), &sample_pr());
+    a_missing_field_is_an_error(&server, &provider, answer, "/source_branch").await;
+}
+
+#[tokio::test]
+async fn gitea_answers_without_a_field_are_errors() {
+    let server = MockServer::start().await;
+    let provider = GiteaProvider::new(&format!("{}/acme/deploy", server.uri()), fast()).unwrap();
+    let answer = gitea_pr(&server.uri(), &sample_pr());
+    a_missing_field_is_an_error(&server, &provider, answer, "/base/ref").await;
 }

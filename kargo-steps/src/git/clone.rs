@@ -269,8 +269,8 @@ pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<Strin
     let mut dirs = Vec::new();
     for step in ctx.later_steps.iter() {
         let fields: &[&str] = match step.uses.as_str() {
-            "git-commit" | "git-push" | "git-tag" | "compose-output" | "fail" | "http"
-            | "set-metadata" | "send-message" | "git-open-pr" | "git-wait-for-pr"
+            "git-commit" | "git-push" | "github-push" | "git-tag" | "compose-output" | "fail"
+            | "http" | "set-metadata" | "send-message" | "git-open-pr" | "git-wait-for-pr"
             | "git-merge-pr" | "argocd-update" | "git-clone" => continue,
             "git-clear" => &["path"],
             "file-write"

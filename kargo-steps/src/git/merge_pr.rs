@@ -5,11 +5,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kargo_core::duration::GoDuration;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
-use kargo_git::provider::{MergeMethod, MergeOutcome};
+use kargo_git::provider::{MergeMethod, MergeOutcome, ProviderKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::non_empty;
 use super::pr::{Providers, error};
 
 /// The step kind.
@@ -26,10 +25,14 @@ pub struct Config {
     /// The repository.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
-    /// `local`, `github`, `gitlab`, `gitea`, `azure` or `bitbucket`
-    /// (inferred from the host when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    /// `local`, `github`, `gitlab`, `gitea` (or `forgejo`), `azure` or
+    /// `bitbucket` (inferred from the host when unset).
+    #[serde(
+        default,
+        deserialize_with = "super::optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider: Option<ProviderKind>,
     /// Skip TLS certificate verification.
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
@@ -39,8 +42,12 @@ pub struct Config {
     /// provider's own name from Kargo's table (`noFastForward`,
     /// `rebaseMerge`, `merge_commit`, `fast_forward`, `fast-forward-only`);
     /// default: the provider's. A method the provider lacks fails the step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge_method: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "super::optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub merge_method: Option<MergeMethod>,
     /// Wait (`Running`) rather than fail while the pull request cannot be
     /// merged yet.
     #[serde(default)]
@@ -74,25 +81,18 @@ impl Step for GitMergePr {
                 "invalid {KIND} config: `prNumber` must be at least 1"
             )));
         }
-        let method = non_empty(&config.merge_method)
-            .map(|m| {
-                m.parse::<MergeMethod>().map_err(|e| {
-                    StepError::failed(format!("invalid {KIND} config: mergeMethod: {e}"))
-                })
-            })
-            .transpose()?;
         let provider = self
             .providers
             .get(
                 ctx,
                 KIND,
                 &config.repo_url,
-                non_empty(&config.provider),
+                config.provider,
                 config.insecure_skip_tls_verify,
             )
             .await?;
         match provider
-            .merge(config.pr_number, method)
+            .merge(config.pr_number, config.merge_method)
             .await
             .map_err(|e| error(KIND, e))?
         {
@@ -140,7 +140,42 @@ mod tests {
         }))
         .unwrap();
         assert!(config.wait);
-        assert_eq!(config.merge_method.as_deref(), Some("squash"));
+        assert_eq!(config.merge_method, Some(MergeMethod::Squash));
+        assert_eq!(config.provider, None);
+    }
+
+    #[test]
+    fn provider_and_merge_method_are_read_by_name() {
+        let config: Config = parse_config(
+            KIND,
+            serde_json::json!({"repoURL": "x", "prNumber": 1, "provider": "forgejo",
+                "mergeMethod": "rebaseMerge"}),
+        )
+        .unwrap();
+        assert_eq!(config.provider, Some(ProviderKind::Gitea));
+        assert_eq!(config.merge_method, Some(MergeMethod::RebaseMerge));
+        let unset: Config = parse_config(
+            KIND,
+            serde_json::json!({"repoURL": "x", "prNumber": 1, "provider": "", "mergeMethod": ""}),
+        )
+        .unwrap();
+        assert_eq!((unset.provider, unset.merge_method), (None, None));
+        for (key, value, want) in [
+            (
+                "provider",
+                "gitbucket",
+                "unknown git provider \"gitbucket\"",
+            ),
+            ("mergeMethod", "octopus", "unknown merge method \"octopus\""),
+        ] {
+            let err = parse_config::<Config>(
+                KIND,
+                serde_json::json!({"repoURL": "x", "prNumber": 1, key: value}),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(key) && err.contains(want), "{err}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! The git steps: `git-clone`, `git-commit`, `git-push`, `git-clear`,
-//! `git-tag` and the pull-request steps `git-open-pr`, `git-wait-for-pr` and
-//! `git-merge-pr`, with Kargo's config fields and outputs, on top of
-//! kargo-git.
+//! The git steps: `git-clone`, `git-commit`, `git-push`, `github-push`,
+//! `git-clear`, `git-tag` and the pull-request steps `git-open-pr`,
+//! `git-wait-for-pr` and `git-merge-pr`, with Kargo's config fields and
+//! outputs, on top of kargo-git.
 
 pub mod clear;
 pub mod clone;
 pub mod commit;
+pub mod github_push;
 pub mod merge_pr;
 pub mod open_pr;
 pub mod pr;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use clear::GitClear;
 pub use clone::GitClone;
 pub use commit::GitCommit;
+pub use github_push::GitHubPush;
 pub use merge_pr::GitMergePr;
 pub use open_pr::GitOpenPr;
 pub use push::GitPush;
@@ -32,7 +34,8 @@ pub use wait_for_pr::GitWaitForPr;
 pub(crate) fn register(registry: &mut kargo_core::step::StepRegistry) {
     registry.replace(clone::KIND, GitClone::default());
     registry.replace(commit::KIND, GitCommit);
-    registry.replace(push::KIND, GitPush::default());
+    registry.replace(push::KIND, GitPush::from_env());
+    registry.replace(github_push::KIND, GitHubPush::from_env());
     registry.replace(clear::KIND, GitClear);
     registry.replace(tag::KIND, GitTag);
     registry.replace(open_pr::KIND, GitOpenPr::default());
@@ -117,6 +120,37 @@ pub(crate) fn working_tree(
         )));
     }
     Ok(dir)
+}
+
+/// The environment variable naming the push integration policy of
+/// `git-push` and `github-push` (Kargo's controller setting).
+pub(crate) const POLICY_VAR: &str = "GIT_PUSH_INTEGRATION_POLICY";
+
+/// The push integration policy [`POLICY_VAR`]'s `value` names (unset or
+/// empty: the default, `AlwaysRebase`); the error names the variable.
+pub(crate) fn policy_from(
+    value: Option<String>,
+) -> Result<kargo_git::push::IntegrationPolicy, String> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(kargo_git::push::IntegrationPolicy::default()),
+        Some(v) => v.parse().map_err(|e| format!("{POLICY_VAR}: {e}")),
+    }
+}
+
+/// Reads an optional name (`provider`, `mergeMethod`) through its
+/// `FromStr`, so the config is refused naming the field when the name is
+/// unknown; an empty string counts as unset, as in Kargo's schemas.
+pub(crate) fn optional_name<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: fmt::Display,
+{
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(name) if name.is_empty() => Ok(None),
+        Some(name) => name.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// An empty string counts as unset, as in Kargo's schemas.

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_git::provider::ProviderKind;
 use kargo_git::provider::{Error, NewPullRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,10 +22,14 @@ pub struct Config {
     /// The repository.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
-    /// `local`, `github`, `gitlab`, `gitea`, `azure` or `bitbucket`
-    /// (inferred from the host when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    /// `local`, `github`, `gitlab`, `gitea` (or `forgejo`), `azure` or
+    /// `bitbucket` (inferred from the host when unset).
+    #[serde(
+        default,
+        deserialize_with = "super::optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider: Option<ProviderKind>,
     /// Skip TLS certificate verification.
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
@@ -78,7 +83,7 @@ impl Step for GitOpenPr {
                 ctx,
                 KIND,
                 &config.repo_url,
-                non_empty(&config.provider),
+                config.provider,
                 config.insecure_skip_tls_verify,
             )
             .await?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use kargo_core::credentials::CredentialType;
 use kargo_core::step::{StepContext, StepError};
-use kargo_git::provider::{self, DynGitProvider, PullRequest, SelectOptions};
+use kargo_git::provider::{self, DynGitProvider, ProviderKind, PullRequest, SelectOptions};
 use serde_json::{Value, json};
 
 /// How the pull-request steps build their provider: host settings the
@@ -31,7 +31,7 @@ impl Providers {
         ctx: &StepContext,
         kind: &str,
         repo_url: &str,
-        provider: Option<&str>,
+        provider: Option<ProviderKind>,
         insecure_skip_tls_verify: bool,
     ) -> Result<Box<DynGitProvider>, StepError> {
         if repo_url.is_empty() {
@@ -54,7 +54,7 @@ impl Providers {
         if let Some(root) = &self.work_root {
             options = options.with_work_root(root);
         }
-        provider::select(repo_url, provider, options).map_err(|e| error(kind, e))
+        provider::select_kind(repo_url, provider, options).map_err(|e| error(kind, e))
     }
 }
 

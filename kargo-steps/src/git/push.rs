@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_git::maybe_spawn_blocking;
+use kargo_git::provider::ProviderKind;
 use kargo_git::push::{self, IntegrationPolicy, Target};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,9 +36,14 @@ pub struct Config {
     /// Attempts in all when the remote keeps moving (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
-    /// The git provider, for `commitURL` (inferred from the host if unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    /// The git provider, for `commitURL` (inferred from the host if unset;
+    /// `local` names none, so there is no `commitURL`).
+    #[serde(
+        default,
+        deserialize_with = "super::optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider: Option<ProviderKind>,
 }
 
 /// The `git-push` step. Outputs: `branch`, `commit` and, when the provider
@@ -45,17 +51,34 @@ pub struct Config {
 ///
 /// Remote changes are integrated by the host's [`IntegrationPolicy`]
 /// (Kargo's controller setting; default `AlwaysRebase`), set with
-/// [`GitPush::with_policy`].
+/// [`GitPush::with_policy`] or, as Kargo does, read from
+/// `GIT_PUSH_INTEGRATION_POLICY` by [`GitPush::from_env`].
 #[derive(Debug, Clone, Default)]
 pub struct GitPush {
     policy: IntegrationPolicy,
     backoff: push::Backoff,
+    /// A policy named in the environment that does not exist: every run
+    /// fails with it rather than push by a policy nobody asked for.
+    env_error: Option<String>,
 }
 
 impl GitPush {
     /// A `git-push` step with the default policy.
     pub fn new() -> Self {
         GitPush::default()
+    }
+
+    /// A `git-push` step with the policy `GIT_PUSH_INTEGRATION_POLICY`
+    /// names (unset: the default); a name that is not a policy makes every
+    /// run fail, naming the variable.
+    pub fn from_env() -> Self {
+        match super::policy_from(std::env::var(super::POLICY_VAR).ok()) {
+            Ok(policy) => GitPush::default().with_policy(policy),
+            Err(e) => GitPush {
+                env_error: Some(e),
+                ..GitPush::default()
+            },
+        }
     }
 
     /// Sets how remote changes are integrated before pushing.
@@ -94,13 +117,8 @@ impl Step for GitPush {
         if config.max_attempts == Some(0) {
             return Err(invalid("maxAttempts must be at least 1"));
         }
-        if let Some(p) = &config.provider
-            && !matches!(
-                p.as_str(),
-                "azure" | "bitbucket" | "gitea" | "github" | "gitlab"
-            )
-        {
-            return Err(invalid(&format!("unknown provider {p:?}")));
+        if let Some(e) = &self.env_error {
+            return Err(StepError::failed(format!("{KIND}: {e}")));
         }
         let dir = working_tree(ctx, KIND, &config.path)?;
 
@@ -156,7 +174,11 @@ impl Step for GitPush {
         if let Some(branch) = &outcome.branch {
             result = result.with_output("branch", branch.clone());
         }
-        if let Some(url) = push::commit_url(&url, config.provider.as_deref(), &outcome.commit) {
+        if let Some(url) = push::commit_url(
+            &url,
+            config.provider.map(ProviderKind::as_str),
+            &outcome.commit,
+        ) {
             result = result.with_output("commitURL", url);
         }
         Ok(result)
@@ -179,6 +201,24 @@ mod tests {
         .unwrap();
         assert!(config.generate_target_branch);
         assert_eq!(config.max_attempts, Some(5));
+        assert_eq!(config.provider, Some(ProviderKind::GitHub));
+    }
+
+    /// The named bug of #22: `local` and `forgejo`, which the providers
+    /// take, were refused here.
+    #[test]
+    fn every_provider_name_is_taken() {
+        for name in ProviderKind::NAMES {
+            let config: Config =
+                parse_config(KIND, serde_json::json!({"path": "x", "provider": name})).unwrap();
+            assert_eq!(config.provider, Some(name.parse().unwrap()), "{name}");
+        }
+        let err = parse_config::<Config>(KIND, serde_json::json!({"path": "x", "provider": "svn"}))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown git provider \"svn\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,10 +5,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use kargo_core::duration::GoDuration;
 use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_git::provider::ProviderKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::non_empty;
 use super::pr::{Providers, error};
 
 /// The step kind.
@@ -25,10 +25,14 @@ pub struct Config {
     /// The repository.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
-    /// `local`, `github`, `gitlab`, `gitea`, `azure` or `bitbucket`
-    /// (inferred from the host when unset).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provider: Option<String>,
+    /// `local`, `github`, `gitlab`, `gitea` (or `forgejo`), `azure` or
+    /// `bitbucket` (inferred from the host when unset).
+    #[serde(
+        default,
+        deserialize_with = "super::optional_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider: Option<ProviderKind>,
     /// Skip TLS certificate verification.
     #[serde(default, rename = "insecureSkipTLSVerify")]
     pub insecure_skip_tls_verify: bool,
@@ -71,7 +75,7 @@ impl Step for GitWaitForPr {
                 ctx,
                 KIND,
                 &config.repo_url,
-                non_empty(&config.provider),
+                config.provider,
                 config.insecure_skip_tls_verify,
             )
             .await?;

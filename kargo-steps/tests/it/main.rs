@@ -5,6 +5,7 @@ mod archive_steps;
 mod argocd_steps;
 mod file_steps;
 mod git_steps;
+mod github_push;
 #[cfg(feature = "helm")]
 mod helm_steps;
 mod manifest_steps;
