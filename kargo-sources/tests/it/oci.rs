@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
+use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider, StaticCredentials};
 use kargo_core::model::{RepoSubscription, Warehouse};
 use kargo_sources::oci::ImageSource;
 use kargo_sources::warehouse::{Sources, discover};
@@ -1047,4 +1047,75 @@ async fn discovery_sends_only_the_requests_it_needs() {
     let seen = proxy.take();
     assert_eq!(CountingProxy::count(&seen, "/blobs/"), 0, "{seen:?}");
     assert_eq!(CountingProxy::count(&seen, "/manifests/"), 6, "{seen:?}");
+}
+
+/// Kargo looks up a Helm OCI chart's credentials with the chart URL as the
+/// subscription writes it, `oci://` included (its chart subscriber and
+/// dependency manager), and compares exact URLs normalised (without
+/// `oci://`); patterns are tried on both spellings. A pattern written for
+/// `oci://…` therefore matches, and so do the spellings kargo-rs matched
+/// before (the bare path, as a pattern or an exact URL).
+#[tokio::test]
+async fn helm_oci_credentials_are_looked_up_with_oci_scheme_as_kargo_does() {
+    let registry = Registry::start(Some(("kargo", "s3cret-pass")));
+    Content::from_seeds(&[Seed::new("0.1.0").artifact(HELM_CONFIG, "")])
+        .push(
+            &registry.addr,
+            "charts/app",
+            &RegistryAuth::Basic("kargo".into(), "s3cret-pass".into()),
+        )
+        .await;
+    let repo_url = format!("oci://{}/charts/app", registry.addr);
+    let sub = chart_sub(json!({"repoURL": repo_url}));
+    let escaped = registry.addr.replace('.', "\\.");
+    let creds = || Credentials::new("kargo", "s3cret-pass");
+    let with = |provider: StaticCredentials| {
+        Sources::new().with_oci(
+            ImageSource::builder()
+                .with_credentials(Arc::new(provider))
+                .build(),
+        )
+    };
+    let pattern = |kind, re: &str| {
+        StaticCredentials::new()
+            .with_pattern(kind, re, creds())
+            .expect("a valid pattern")
+    };
+    for (name, provider) in [
+        (
+            "a pattern for oci://",
+            pattern(CredentialType::Helm, &format!("^oci://{escaped}/charts/")),
+        ),
+        (
+            "a pattern for the bare path",
+            pattern(CredentialType::Helm, &format!("^{escaped}/charts/")),
+        ),
+        (
+            "the exact URL",
+            StaticCredentials::new().with_url(CredentialType::Helm, &repo_url, creds()),
+        ),
+        (
+            "the exact path without oci://",
+            StaticCredentials::new().with_url(
+                CredentialType::Helm,
+                format!("{}/charts/app", registry.addr),
+                creds(),
+            ),
+        ),
+    ] {
+        assert_eq!(
+            chart_versions(&with(provider), &sub).await,
+            ["0.1.0"],
+            "{name}"
+        );
+    }
+    // Image credentials are not Helm credentials.
+    let image_only = with(pattern(CredentialType::Image, "^oci://"));
+    let err = image_only
+        .source_for(&sub)
+        .expect("source")
+        .discover(&sub, DiscoverOptions::default())
+        .await
+        .expect_err("no Helm credentials");
+    assert!(err.to_string().contains("chart subscription \"charts\""), "{err}");
 }

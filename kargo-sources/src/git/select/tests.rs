@@ -1,4 +1,3 @@
-
 use super::*;
 
 #[test]
@@ -672,8 +671,8 @@ fn kargo_filter_tags_by_diff_paths_stops_at_the_limit() {
 /// Test_newestFromBranchSelector_evaluateCommitExpression.
 #[test]
 fn kargo_evaluate_commit_expression() {
-    let commit = |id: &str, author: &str, date: &str, subject: &str| {
-        let mut c = CommitMeta::for_test(id, author, super::date(date));
+    let commit = |id: &str, author: &str, when: &str, subject: &str| {
+        let mut c = CommitMeta::for_test(id, author, date(when));
         c.subject = subject.to_owned();
         c
     };
