@@ -1119,3 +1119,51 @@ async fn helm_oci_credentials_are_looked_up_with_oci_scheme_as_kargo_does() {
         .expect_err("no Helm credentials");
     assert!(err.to_string().contains("chart subscription \"charts\""), "{err}");
 }
+
+/// Kargo's Test_httpSelector_Select (`pkg/helm/chart/http_selector_test.go`)
+/// against a real static web server: a missing index, an index that is not
+/// YAML, a chart the index does not list, and the versions newest first.
+#[tokio::test]
+async fn kargo_http_chart_selector_cases() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let write = |dir: &str, body: &str| {
+        let dir = root.path().join(dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("index.yaml"), body).expect("write index");
+    };
+    write("bad-repo", "this isn't yaml");
+    write(
+        "fake-repo",
+        "entries:\n  fake-chart:\n    - version: 1.0.0\n    - version: 1.1.0\n    - version: 1.2.0\n",
+    );
+    let server = kargo_test_support::git_server::HttpServer::files(root.path(), None);
+    let sources = Sources::builtin();
+    let discover = |repo: &str, chart: &str| {
+        let sub = chart_sub(json!({"repoURL": format!("{}/{repo}", server.base()), "name": chart}));
+        let source = sources.source_for(&sub).expect("a chart source");
+        async move { source.discover(&sub, DiscoverOptions::default()).await }
+    };
+    // "request for repo index returns non-200 status"
+    let err = discover("non-existent-repo", "fake-chart")
+        .await
+        .expect_err("404");
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    // "index isn't valid YAML"
+    let err = discover("bad-repo", "fake-chart").await.expect_err("not YAML");
+    assert!(
+        err.to_string().contains("bad-repo/index.yaml"),
+        "{err}"
+    );
+    // "no versions found": not an error.
+    match discover("fake-repo", "non-existent-chart").await {
+        Ok(Discovered::Charts(d)) => assert!(d.versions.is_empty(), "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    // "success", and a trailing `/` on the repository URL changes nothing.
+    for repo in ["fake-repo", "fake-repo/"] {
+        match discover(repo, "fake-chart").await {
+            Ok(Discovered::Charts(d)) => assert_eq!(d.versions, ["1.2.0", "1.1.0", "1.0.0"]),
+            other => panic!("{other:?}"),
+        }
+    }
+}
