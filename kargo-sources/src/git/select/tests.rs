@@ -738,13 +738,3 @@ fn kargo_shorten_string() {
     }
     assert_eq!(shorten("", 10), "", "empty string");
 }
-
-#[test]
-fn scratch_year() {
-    let r = selector(json!({"expressionFilter": "commitDate.Year() >= 2023"}));
-    println!("construct: {r:?}");
-    if let Ok(s) = r {
-        let c = CommitMeta::for_test("a", "", date("2023-06-01T00:00:00Z"));
-        println!("eval: {:?}", s.evaluate(commit_vars(&c)));
-    }
-}
