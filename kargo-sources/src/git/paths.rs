@@ -298,7 +298,11 @@ mod tests {
                     "glob:*.tpl",
                     "path1",
                 ],
-                &["path1/values.yaml", "path2/_helpers.tpl", "path2/ingress.yaml"],
+                &[
+                    "path1/values.yaml",
+                    "path2/_helpers.tpl",
+                    "path2/ingress.yaml",
+                ],
                 false,
             ),
             (

@@ -720,10 +720,7 @@ async fn kargo_newest_from_branch_select_commits() {
         .await;
     assert_eq!(ids(&found), [&b, &c, &d]);
     // "since with no filters": only commits at or after the cutoff.
-    let c_date: i64 = f
-        .git(&["log", "-1", "--format=%ct", &c])
-        .parse()
-        .unwrap();
+    let c_date: i64 = f.git(&["log", "-1", "--format=%ct", &c]).parse().unwrap();
     let cutoff = kargo_core::time::Timestamp::from_unix_millis(c_date * 1000);
     let found = f
         .discover(

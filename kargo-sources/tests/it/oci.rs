@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider, StaticCredentials};
+use kargo_core::credentials::{
+    CredentialType, Credentials, CredentialsProvider, StaticCredentials,
+};
 use kargo_core::model::{RepoSubscription, Warehouse};
 use kargo_sources::oci::ImageSource;
 use kargo_sources::warehouse::{Sources, discover};
@@ -1117,7 +1119,10 @@ async fn helm_oci_credentials_are_looked_up_with_oci_scheme_as_kargo_does() {
         .discover(&sub, DiscoverOptions::default())
         .await
         .expect_err("no Helm credentials");
-    assert!(err.to_string().contains("chart subscription \"charts\""), "{err}");
+    assert!(
+        err.to_string().contains("chart subscription \"charts\""),
+        "{err}"
+    );
 }
 
 /// Kargo's Test_httpSelector_Select (`pkg/helm/chart/http_selector_test.go`)
@@ -1149,11 +1154,10 @@ async fn kargo_http_chart_selector_cases() {
         .expect_err("404");
     assert!(err.to_string().contains("HTTP 404"), "{err}");
     // "index isn't valid YAML"
-    let err = discover("bad-repo", "fake-chart").await.expect_err("not YAML");
-    assert!(
-        err.to_string().contains("bad-repo/index.yaml"),
-        "{err}"
-    );
+    let err = discover("bad-repo", "fake-chart")
+        .await
+        .expect_err("not YAML");
+    assert!(err.to_string().contains("bad-repo/index.yaml"), "{err}");
     // "no versions found": not an error.
     match discover("fake-repo", "non-existent-chart").await {
         Ok(Discovered::Charts(d)) => assert!(d.versions.is_empty(), "{d:?}"),

@@ -2,18 +2,17 @@ use super::*;
 
 #[test]
 fn pushes_match_as_kargos_selectors_match_refs_and_paths() {
-    let sub = |strategy: CommitSelectionStrategy,
-               branch: &str,
-               extra: &dyn Fn(&mut GitSubscription)| {
-        let mut sub = GitSubscription {
-            repo_url: "https://github.com/acme/config".into(),
-            branch: branch.into(),
-            commit_selection_strategy: strategy,
-            ..GitSubscription::default()
+    let sub =
+        |strategy: CommitSelectionStrategy, branch: &str, extra: &dyn Fn(&mut GitSubscription)| {
+            let mut sub = GitSubscription {
+                repo_url: "https://github.com/acme/config".into(),
+                branch: branch.into(),
+                commit_selection_strategy: strategy,
+                ..GitSubscription::default()
+            };
+            extra(&mut sub);
+            Selector::new(&sub).unwrap()
         };
-        extra(&mut sub);
-        Selector::new(&sub).unwrap()
-    };
     let none = |_: &mut GitSubscription| {};
     let branch = sub(CommitSelectionStrategy::NewestFromBranch, "", &none);
     let semver = sub(CommitSelectionStrategy::SemVer, "", &|s| {
@@ -129,7 +128,10 @@ fn kargo_selector_construction_errors_name_the_field() {
     for strategy in STRATEGIES {
         let field = |fields: Value| refused_field(with_strategy(strategy, fields));
         // "error parsing filter expression" / "error building base selector"
-        assert_eq!(field(json!({"expressionFilter": "(1 + 2"})), "expressionFilter");
+        assert_eq!(
+            field(json!({"expressionFilter": "(1 + 2"})),
+            "expressionFilter"
+        );
         // "error parsing include path selectors"
         assert_eq!(field(json!({"includePaths": ["regex:["]})), "includePaths");
         // "error parsing exclude path selectors"
@@ -141,8 +143,14 @@ fn kargo_selector_construction_errors_name_the_field() {
         assert_eq!(field(json!({"allowTags": "^v1\\."})), "allowTags");
         assert_eq!(field(json!({"ignoreTags": ["v1.0.0"]})), "ignoreTags");
         // "error compiling AllowTagsRegexes" / "IgnoreTagsRegexes"
-        assert_eq!(field(json!({"allowTagsRegexes": ["["]})), "allowTagsRegexes");
-        assert_eq!(field(json!({"ignoreTagsRegexes": ["["]})), "ignoreTagsRegexes");
+        assert_eq!(
+            field(json!({"allowTagsRegexes": ["["]})),
+            "allowTagsRegexes"
+        );
+        assert_eq!(
+            field(json!({"ignoreTagsRegexes": ["["]})),
+            "ignoreTagsRegexes"
+        );
     }
     // TestNewSemverSelectorTest: "error parsing semver constraint".
     assert_eq!(
@@ -252,7 +260,12 @@ fn kargo_semver_matches_ref() {
             "refs/tags/v1.0",
             false,
         ),
-        ("no regex specified", loose.clone(), "refs/tags/v1.0.0", true),
+        (
+            "no regex specified",
+            loose.clone(),
+            "refs/tags/v1.0.0",
+            true,
+        ),
         (
             "regex matches",
             json!({"strictSemvers": false, "allowTagsRegexes": ["^v1\\."]}),
@@ -387,8 +400,10 @@ fn kargo_list_refs() {
         other => panic!("{other:?}"),
     }
     // Semver: only versions satisfying the constraint, sorted by name.
-    let s = ok(json!({"commitSelectionStrategy": "SemVer", "semverConstraint": ">=1.2.0",
-                      "strictSemvers": true}));
+    let s = ok(
+        json!({"commitSelectionStrategy": "SemVer", "semverConstraint": ">=1.2.0",
+                      "strictSemvers": true}),
+    );
     let remote = refs(&[
         ("refs/tags/v1.2.4", "d"),
         ("refs/tags/v1.1.0", "a"),
@@ -461,7 +476,9 @@ fn choose(s: &Selector, tags: Vec<TagMeta>) -> Result<Vec<String>, Error> {
 /// the same date in name order, so the expected lists read as Kargo's.
 #[test]
 fn kargo_filter_tags_by_expression() {
-    let sel = |filter: &str| ok(json!({"commitSelectionStrategy": "NewestTag", "expressionFilter": filter}));
+    let sel = |filter: &str| {
+        ok(json!({"commitSelectionStrategy": "NewestTag", "expressionFilter": filter}))
+    };
     let cases: [(&str, &str, Vec<TagMeta>, Vec<&str>); 7] = [
         (
             "empty expression returns all tags",
@@ -533,8 +550,14 @@ fn kargo_tag_based_select() {
     for strategy in TAG_STRATEGIES {
         let sel = |fields: Value| ok(with_strategy(strategy, fields));
         // "error filtering tags with expression"
-        let err = choose(&sel(json!({"expressionFilter": "\"invalid\""})), tags(&["v1.0.0"]));
-        assert!(matches!(err, Err(Error::NotABool { .. })), "{strategy}: {err:?}");
+        let err = choose(
+            &sel(json!({"expressionFilter": "\"invalid\""})),
+            tags(&["v1.0.0"]),
+        );
+        assert!(
+            matches!(err, Err(Error::NotABool { .. })),
+            "{strategy}: {err:?}"
+        );
         // "error filtering tags by diff paths"
         let s = sel(json!({"includePaths": ["apps"]}));
         let err = s.choose_tags(
@@ -552,7 +575,12 @@ fn kargo_tag_based_select() {
     let semver = |fields: Value| ok(with_strategy("SemVer", fields));
     let alphas = json!({"allowTagsRegexes": ["^[a-zA-Z]+$"]});
     let cases: [(&str, Selector, &[&str], &[&str]); 14] = [
-        ("lexical: tags not allowed are filtered out", lexical(alphas.clone()), &["123", "abc"], &["abc"]),
+        (
+            "lexical: tags not allowed are filtered out",
+            lexical(alphas.clone()),
+            &["123", "abc"],
+            &["abc"],
+        ),
         (
             "lexical: ignored tags are filtered out",
             lexical(json!({"ignoreTagsRegexes": ["^123$"]})),
@@ -577,7 +605,12 @@ fn kargo_tag_based_select() {
             &["Diana", "Arthur", "Bruce", "Clark", "Alfred"],
             &["Diana", "Clark", "Bruce"],
         ),
-        ("newest: tags not allowed are filtered out", newest(alphas.clone()), &["123", "abc"], &["abc"]),
+        (
+            "newest: tags not allowed are filtered out",
+            newest(alphas.clone()),
+            &["123", "abc"],
+            &["abc"],
+        ),
         (
             "newest: ignored tags are filtered out",
             newest(json!({"ignoreTagsRegexes": ["^123$"]})),
@@ -646,8 +679,10 @@ fn kargo_tag_based_select() {
 /// are read once discoveryLimit tags are chosen.
 #[test]
 fn kargo_filter_tags_by_diff_paths_stops_at_the_limit() {
-    let s = ok(json!({"commitSelectionStrategy": "Lexical", "includePaths": ["apps"],
-                      "discoveryLimit": 2}));
+    let s = ok(
+        json!({"commitSelectionStrategy": "Lexical", "includePaths": ["apps"],
+                      "discoveryLimit": 2}),
+    );
     let mut asked = Vec::new();
     let chosen = s
         .choose_tags(
@@ -692,8 +727,18 @@ fn kargo_evaluate_commit_expression() {
             plain.clone(),
             false,
         ),
-        ("non-boolean result converted to true", "1", plain.clone(), true),
-        ("non-boolean result converted to false", "0", plain.clone(), false),
+        (
+            "non-boolean result converted to true",
+            "1",
+            plain.clone(),
+            true,
+        ),
+        (
+            "non-boolean result converted to false",
+            "0",
+            plain.clone(),
+            false,
+        ),
         (
             // Kargo: `commitDate.Year() >= 2023` (see the tag case).
             "expression with date comparison",
