@@ -229,7 +229,9 @@ mod tests {
             .copied()
             .collect();
         let mix3: Vec<&str> = diffs.iter().chain(&abs).copied().collect();
-        let cases: [(&str, &[&str], &[&str], &[&str], bool); 13] = [
+        // (name, includePaths, excludePaths, changed paths, matches)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str], bool);
+        let cases: [Case<'_>; 13] = [
             (
                 "no includePaths configured",
                 &[],
