@@ -31,6 +31,23 @@ pub(crate) struct CommitMeta {
     first_parent: Option<ObjectId>,
 }
 
+#[cfg(test)]
+impl CommitMeta {
+    /// A commit with only the fields Kargo's selector tests set; the tree
+    /// is the null id.
+    pub(crate) fn for_test(id: &str, author: &str, commit_date: Timestamp) -> CommitMeta {
+        CommitMeta {
+            id: id.to_owned(),
+            commit_date,
+            author: author.to_owned(),
+            committer: String::new(),
+            subject: String::new(),
+            tree: ObjectId::null(gix::hash::Kind::Sha1),
+            first_parent: None,
+        }
+    }
+}
+
 /// One tag, as Kargo reads it with `git for-each-ref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TagMeta {

@@ -213,4 +213,145 @@ mod tests {
         let err = PathFilter::new(&[], &["glob:a/[".into()]).unwrap_err();
         assert!(err.to_string().contains("excludePaths"), "{err}");
     }
+
+    /// Kargo's TestBaseSelector_MatchesPaths
+    /// (`pkg/controller/git/commit/base_selector_test.go`), case by case.
+    #[test]
+    fn kargo_matches_paths() {
+        let diffs = ["path1/values.yaml", "path2/_helpers.tpl"];
+        let abs = [
+            "abc", "abb", "aba", "abz", "aby", "abx", "abw", "abv", "abu",
+        ];
+        let mix1: Vec<&str> = diffs
+            .iter()
+            .chain(&abs)
+            .chain(&["path3/abc/abd/abe/deployment.yaml", "path4.txt"])
+            .copied()
+            .collect();
+        let mix3: Vec<&str> = diffs.iter().chain(&abs).copied().collect();
+        // (name, includePaths, excludePaths, changed paths, matches)
+        type Case<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str], bool);
+        let cases: [Case<'_>; 13] = [
+            (
+                "no includePaths configured",
+                &[],
+                &["regexp:nonexistent"],
+                &diffs,
+                true,
+            ),
+            (
+                "matching regexp filters",
+                &["regexp:values\\.ya?ml$"],
+                &["regex:nonexistent"],
+                &diffs,
+                true,
+            ),
+            (
+                "unmatching regexp filters",
+                &["regexp:values\\.ya?ml$"],
+                &["regex:nonexistent", "regexp:.*val.*"],
+                &diffs,
+                false,
+            ),
+            (
+                "matching glob filters",
+                &["glob:path2/*.tpl"],
+                &["nonexistent"],
+                &diffs,
+                true,
+            ),
+            (
+                "unmatching glob filters",
+                &["path2/*.tpl"],
+                &["regex:nonexistent", "*/?helpers.tpl"],
+                &diffs,
+                false,
+            ),
+            (
+                "matching prefix filters",
+                &["path1/"],
+                &["nonexistent"],
+                &diffs,
+                true,
+            ),
+            (
+                "unmatching prefix filters",
+                &["path3/"],
+                &["regex:nonexistent", "*/?helpers.tpl"],
+                &diffs,
+                false,
+            ),
+            (
+                "unmatching mix1",
+                &["path3", "regex:nonexistent", "glob:nonexistent"],
+                &["regex:nonexistent", "*/?helpers.tpl", "glob:nonexistent"],
+                &diffs,
+                false,
+            ),
+            (
+                "unmatching mix2",
+                &["path1", "regex:[_-]", "glob:nonexistent"],
+                &[
+                    "regex:nonexistent",
+                    "path1",
+                    "path1",
+                    "glob:*.tpl",
+                    "glob:*/*.tpl",
+                    "glob:*.tpl",
+                    "path1",
+                ],
+                &[
+                    "path1/values.yaml",
+                    "path2/_helpers.tpl",
+                    "path2/ingress.yaml",
+                ],
+                false,
+            ),
+            (
+                "unmatching mix3",
+                &["path1/f", "regexp:path[1-3]", "glob:file*"],
+                &[
+                    "regex:\\d",
+                    "yaml",
+                    "glob:*.tpl",
+                    "glob:*.tpl",
+                    "nonexistent",
+                ],
+                &["path1/file1", "path2/file2", "path3/file3"],
+                false,
+            ),
+            ("unmatching, no config", &[], &[], &[], false),
+            (
+                "matching mix1",
+                &[
+                    "path1",
+                    "regex:[_-]",
+                    "glob:nonexistent",
+                    "regex:no",
+                    "glob:*/*/*/abe/*",
+                ],
+                &[
+                    "regex:nonexistent",
+                    "path1",
+                    "path1",
+                    "glob:*.tpl",
+                    "glob:*/*.tpl",
+                    "glob:*.tpl",
+                    "regexp:.*q",
+                ],
+                &mix1,
+                true,
+            ),
+            (
+                "matching mix3, no includePaths",
+                &[],
+                &["regexp:ab[cbazxwvu]", "helpers.tpl", "glob:path*/*"],
+                &mix3,
+                true,
+            ),
+        ];
+        for (name, include, exclude, paths, want) in cases {
+            assert_eq!(filter(include, exclude).matches(paths), want, "{name}");
+        }
+    }
 }

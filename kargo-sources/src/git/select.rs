@@ -353,7 +353,7 @@ impl Selector {
             return Ok(Step::Next);
         }
         selected.push(DiscoveredCommit {
-            subject: shorten(&commit.subject),
+            subject: shorten(&commit.subject, SUBJECT_LIMIT),
             id: commit.id,
             branch: self.branch.clone(),
             tag: String::new(),
@@ -382,15 +382,32 @@ impl Selector {
             })
             .map(|(n, id)| (n.clone(), id.clone()))
             .collect();
-        let mut tags = Vec::with_capacity(named.len());
-        for tag in history.tags(&named)? {
+        let tags = history.tags(&named)?;
+        self.choose_tags(tags, &mut |commit| history.changed_paths(commit), cancelled)
+    }
+
+    /// Kargo's tag-based `Select` once the tags are read: the name filters
+    /// (already applied to refs by [`Selector::select_tags`], cheap to apply
+    /// again), `expressionFilter`, the strategy's order, then the path
+    /// filters (asking `changed_paths` only for the tags looked at) until
+    /// `discoveryLimit` tags are chosen.
+    fn choose_tags(
+        &self,
+        mut tags: Vec<TagMeta>,
+        changed_paths: &mut dyn FnMut(&CommitMeta) -> Result<Vec<String>, Error>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<DiscoveredCommit>, Error> {
+        tags.retain(|t| self.matches_tag(&t.tag));
+        let mut kept = Vec::with_capacity(tags.len());
+        for tag in tags {
             if cancelled() {
                 return Err(Error::Cancelled);
             }
             if self.evaluate(tag_vars(&tag))? {
-                tags.push(tag);
+                kept.push(tag);
             }
         }
+        let mut tags = kept;
         match self.strategy {
             CommitSelectionStrategy::SemVer => {
                 // Greatest version first; equal versions by their text,
@@ -420,14 +437,14 @@ impl Selector {
             if selected.len() >= self.limit {
                 break;
             }
-            if self.paths.is_active() && !self.paths.matches(&history.changed_paths(&tag.commit)?) {
+            if self.paths.is_active() && !self.paths.matches(&changed_paths(&tag.commit)?) {
                 continue;
             }
             selected.push(DiscoveredCommit {
                 id: tag.commit.id.clone(),
                 branch: String::new(),
                 tag: tag.tag.clone(),
-                subject: shorten(&tag.commit.subject),
+                subject: shorten(&tag.commit.subject, SUBJECT_LIMIT),
                 author: tag.commit.author.clone(),
                 committer: tag.commit.committer.clone(),
                 creator_date: Some(tag.creator_date),
@@ -437,8 +454,6 @@ impl Selector {
     }
 }
 
-/// Cuts a subject to [`SUBJECT_LIMIT`] bytes with `...`, as Kargo does
-/// (on a character boundary, where Go may split a character).
 /// Whether a branch walk goes on after a commit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -446,11 +461,14 @@ enum Step {
     Stop,
 }
 
-fn shorten(subject: &str) -> String {
-    if subject.len() <= SUBJECT_LIMIT {
+/// Cuts a subject to `limit` bytes (at least 3) with `...`, as Kargo's
+/// `shortenString` does (on a character boundary, where Go may split a
+/// character).
+fn shorten(subject: &str, limit: usize) -> String {
+    if subject.len() <= limit {
         return subject.to_owned();
     }
-    let mut end = SUBJECT_LIMIT - 3;
+    let mut end = limit.saturating_sub(3);
     while !subject.is_char_boundary(end) {
         end -= 1;
     }
@@ -458,88 +476,4 @@ fn shorten(subject: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pushes_match_as_kargos_selectors_match_refs_and_paths() {
-        let sub = |strategy: CommitSelectionStrategy,
-                   branch: &str,
-                   extra: &dyn Fn(&mut GitSubscription)| {
-            let mut sub = GitSubscription {
-                repo_url: "https://github.com/acme/config".into(),
-                branch: branch.into(),
-                commit_selection_strategy: strategy,
-                ..GitSubscription::default()
-            };
-            extra(&mut sub);
-            Selector::new(&sub).unwrap()
-        };
-        let none = |_: &mut GitSubscription| {};
-        let branch = sub(CommitSelectionStrategy::NewestFromBranch, "", &none);
-        let semver = sub(CommitSelectionStrategy::SemVer, "", &|s| {
-            s.semver_constraint = "^1".into();
-        });
-        let lexical = sub(CommitSelectionStrategy::Lexical, "", &|s| {
-            s.ignore_tags_regexes = vec!["-rc".into()];
-        });
-        let paths = sub(CommitSelectionStrategy::NewestFromBranch, "release", &|s| {
-            s.include_paths = vec!["glob:apps/*/values.yaml".into()];
-            s.exclude_paths = vec!["apps/legacy".into()];
-        });
-        // (selector, ref, changed paths, matches)
-        let cases: [(&Selector, &str, &[&str], bool); 13] = [
-            (&branch, "refs/heads/main", &[], true),
-            (&branch, "refs/heads/master", &[], true),
-            (&branch, "refs/heads/feature", &[], false),
-            (&branch, "refs/tags/v1.0.0", &[], false),
-            (&semver, "refs/tags/v1.4.0", &[], true),
-            (&semver, "refs/tags/v2.0.0", &[], false),
-            (&semver, "refs/tags/latest", &[], false),
-            (&semver, "refs/heads/main", &[], false),
-            (&lexical, "refs/tags/zeta", &[], true),
-            (&lexical, "refs/tags/v2-rc", &[], false),
-            (
-                &paths,
-                "refs/heads/release",
-                &["apps/web/values.yaml"],
-                true,
-            ),
-            (
-                &paths,
-                "refs/heads/release",
-                &["apps/legacy/values.yaml", "README"],
-                false,
-            ),
-            (&paths, "refs/heads/main", &["apps/web/values.yaml"], false),
-        ];
-        for (selector, r, changed, expected) in cases {
-            let refs = [r.to_owned()];
-            let changed: Vec<String> = changed.iter().map(|p| (*p).to_owned()).collect();
-            assert_eq!(
-                selector.matches_push(&refs, &changed),
-                expected,
-                "{r} {changed:?} {selector:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn long_subjects_are_cut_to_eighty_bytes() {
-        let long = "x".repeat(100);
-        let cut = shorten(&long);
-        assert_eq!(cut.len(), 80);
-        assert!(cut.ends_with("..."));
-        assert_eq!(shorten("short"), "short");
-        let wide = "é".repeat(60);
-        assert!(shorten(&wide).len() <= 80);
-    }
-
-    #[test]
-    fn go_parse_bool_spellings() {
-        use crate::source::go_parse_bool;
-        assert_eq!(go_parse_bool("T"), Some(true));
-        assert_eq!(go_parse_bool("False"), Some(false));
-        assert_eq!(go_parse_bool("yes"), None);
-    }
-}
+mod tests;

@@ -50,6 +50,7 @@ pub mod artifact;
 pub(crate) mod repo;
 mod select;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -451,6 +452,9 @@ impl Core {
         }
     }
 
+    /// The registry repository `repo_url` (`registry/path`, without
+    /// `oci://`; or an image layout), with the credentials of `kind` the
+    /// provider has for it.
     pub(crate) async fn repository(
         &self,
         repo_url: &str,
@@ -480,10 +484,18 @@ impl Core {
         let registry = reference.resolve_registry().to_owned();
         let plain_http = kargo_core::urls::is_loopback_host(&registry)
             || self.options.plain_http.contains(&registry);
+        // Helm credentials are looked up as Kargo looks them up: the chart
+        // URL with its `oci://` (a pattern written for `oci://…` matches;
+        // one written for the bare path still matches the normalised URL,
+        // which drops `oci://`, and exact URLs compare normalised).
+        let lookup = match kind {
+            CredentialType::Helm => Cow::Owned(format!("oci://{repo_url}")),
+            _ => Cow::Borrowed(repo_url),
+        };
         let auth = match self
             .options
             .credentials
-            .get(kind, repo_url)
+            .get(kind, &lookup)
             .await
             .map_err(Error::Credentials)?
         {

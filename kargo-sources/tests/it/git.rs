@@ -684,3 +684,58 @@ async fn git_source_passes_the_source_conformance_suite() {
     let shared: std::sync::Arc<dyn Source> = std::sync::Arc::new(f.source());
     all(&shared, &case).await;
 }
+
+/// Kargo's Test_newestFromBranchSelector_selectCommits
+/// (`pkg/controller/git/commit/newest_from_branch_selector_test.go`) on a
+/// real repository: five commits A (newest) to E, where only A does not
+/// touch `some-path/`.
+#[tokio::test]
+async fn kargo_newest_from_branch_select_commits() {
+    let mut f = Fixture::new();
+    let e = f.commit("E", &["some-path/some-file"]);
+    let d = f.commit("D", &["some-path/some-file"]);
+    let c = f.commit("C", &["some-path/some-file"]);
+    let b = f.commit("B", &["some-path/some-file"]);
+    let a = f.commit("A", &["elsewhere"]);
+    let source = f.source();
+    // "no filters specified": the newest, up to discoveryLimit.
+    let found = f.discover(&source, json!({"discoveryLimit": 3})).await;
+    assert_eq!(ids(&found), [&a, &b, &c]);
+    let found = f.discover(&source, json!({})).await;
+    assert_eq!(ids(&found), [&a, &b, &c, &d, &e]);
+    // "filter expression filters out commits"
+    let found = f
+        .discover(
+            &source,
+            json!({"discoveryLimit": 3, "expressionFilter": format!("id != \"{a}\"")}),
+        )
+        .await;
+    assert_eq!(ids(&found), [&b, &c, &d]);
+    // "path filter filters out commits"
+    let found = f
+        .discover(
+            &source,
+            json!({"discoveryLimit": 3, "includePaths": ["some-path/"]}),
+        )
+        .await;
+    assert_eq!(ids(&found), [&b, &c, &d]);
+    // "since with no filters": only commits at or after the cutoff.
+    let c_date: i64 = f.git(&["log", "-1", "--format=%ct", &c]).parse().unwrap();
+    let cutoff = kargo_core::time::Timestamp::from_unix_millis(c_date * 1000);
+    let found = f
+        .discover(
+            &source,
+            json!({"discoveryLimit": 5, "since": cutoff.to_string()}),
+        )
+        .await;
+    assert_eq!(ids(&found), [&a, &b, &c]);
+    // "error evaluating expression": a result that is not a bool.
+    let err = source
+        .discover(
+            &f.subscription(json!({"expressionFilter": "\"invalid\""})),
+            DiscoverOptions::default(),
+        )
+        .await
+        .expect_err("not a bool");
+    assert!(err.to_string().contains("not a bool"), "{err}");
+}

@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
+use kargo_core::credentials::{
+    CredentialType, Credentials, CredentialsProvider, StaticCredentials,
+};
 use kargo_core::model::{RepoSubscription, Warehouse};
 use kargo_sources::oci::ImageSource;
 use kargo_sources::warehouse::{Sources, discover};
@@ -1047,4 +1049,125 @@ async fn discovery_sends_only_the_requests_it_needs() {
     let seen = proxy.take();
     assert_eq!(CountingProxy::count(&seen, "/blobs/"), 0, "{seen:?}");
     assert_eq!(CountingProxy::count(&seen, "/manifests/"), 6, "{seen:?}");
+}
+
+/// Kargo looks up a Helm OCI chart's credentials with the chart URL as the
+/// subscription writes it, `oci://` included (its chart subscriber and
+/// dependency manager), and compares exact URLs normalised (without
+/// `oci://`); patterns are tried on both spellings. A pattern written for
+/// `oci://…` therefore matches, and so do the spellings kargo-rs matched
+/// before (the bare path, as a pattern or an exact URL).
+#[tokio::test]
+async fn helm_oci_credentials_are_looked_up_with_oci_scheme_as_kargo_does() {
+    let registry = Registry::start(Some(("kargo", "s3cret-pass")));
+    Content::from_seeds(&[Seed::new("0.1.0").artifact(HELM_CONFIG, "")])
+        .push(
+            &registry.addr,
+            "charts/app",
+            &RegistryAuth::Basic("kargo".into(), "s3cret-pass".into()),
+        )
+        .await;
+    let repo_url = format!("oci://{}/charts/app", registry.addr);
+    let sub = chart_sub(json!({"repoURL": repo_url}));
+    let escaped = registry.addr.replace('.', "\\.");
+    let creds = || Credentials::new("kargo", "s3cret-pass");
+    let with = |provider: StaticCredentials| {
+        Sources::new().with_oci(
+            ImageSource::builder()
+                .with_credentials(Arc::new(provider))
+                .build(),
+        )
+    };
+    let pattern = |kind, re: &str| {
+        StaticCredentials::new()
+            .with_pattern(kind, re, creds())
+            .expect("a valid pattern")
+    };
+    for (name, provider) in [
+        (
+            "a pattern for oci://",
+            pattern(CredentialType::Helm, &format!("^oci://{escaped}/charts/")),
+        ),
+        (
+            "a pattern for the bare path",
+            pattern(CredentialType::Helm, &format!("^{escaped}/charts/")),
+        ),
+        (
+            "the exact URL",
+            StaticCredentials::new().with_url(CredentialType::Helm, &repo_url, creds()),
+        ),
+        (
+            "the exact path without oci://",
+            StaticCredentials::new().with_url(
+                CredentialType::Helm,
+                format!("{}/charts/app", registry.addr),
+                creds(),
+            ),
+        ),
+    ] {
+        assert_eq!(
+            chart_versions(&with(provider), &sub).await,
+            ["0.1.0"],
+            "{name}"
+        );
+    }
+    // Image credentials are not Helm credentials.
+    let image_only = with(pattern(CredentialType::Image, "^oci://"));
+    let err = image_only
+        .source_for(&sub)
+        .expect("source")
+        .discover(&sub, DiscoverOptions::default())
+        .await
+        .expect_err("no Helm credentials");
+    assert!(
+        err.to_string().contains("chart subscription \"charts\""),
+        "{err}"
+    );
+}
+
+/// Kargo's Test_httpSelector_Select (`pkg/helm/chart/http_selector_test.go`)
+/// against a real static web server: a missing index, an index that is not
+/// YAML, a chart the index does not list, and the versions newest first.
+#[tokio::test]
+async fn kargo_http_chart_selector_cases() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let write = |dir: &str, body: &str| {
+        let dir = root.path().join(dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("index.yaml"), body).expect("write index");
+    };
+    write("bad-repo", "this isn't yaml");
+    write(
+        "fake-repo",
+        "entries:\n  fake-chart:\n    - version: 1.0.0\n    - version: 1.1.0\n    - version: 1.2.0\n",
+    );
+    let server = kargo_test_support::git_server::HttpServer::files(root.path(), None);
+    let sources = Sources::builtin();
+    let discover = |repo: &str, chart: &str| {
+        let sub = chart_sub(json!({"repoURL": format!("{}/{repo}", server.base()), "name": chart}));
+        let source = sources.source_for(&sub).expect("a chart source");
+        async move { source.discover(&sub, DiscoverOptions::default()).await }
+    };
+    // "request for repo index returns non-200 status"
+    let err = discover("non-existent-repo", "fake-chart")
+        .await
+        .expect_err("404");
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    // "index isn't valid YAML"
+    let err = discover("bad-repo", "fake-chart")
+        .await
+        .expect_err("not YAML");
+    assert!(err.to_string().contains("bad-repo/index.yaml"), "{err}");
+    // "no versions found": not an error.
+    match discover("fake-repo", "non-existent-chart").await {
+        Ok(Discovered::Charts(d)) => assert!(d.versions.is_empty(), "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    // "success", and a trailing `/` on the repository URL changes nothing.
+    for repo in ["fake-repo", "fake-repo/"] {
+        match discover(repo, "fake-chart").await {
+            Ok(Discovered::Charts(d)) => assert_eq!(d.versions, ["1.2.0", "1.1.0", "1.0.0"]),
+            other => panic!("{other:?}"),
+        }
+    }
 }
