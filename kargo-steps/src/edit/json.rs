@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use kargo_core::expr::Document;
 use serde_json::Value;
 
 use super::{
@@ -418,6 +419,11 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
 
 /// Reads a JSON text.
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
+    serde_json::from_str(src).map_err(|e| EditError::Parse(e.to_string()))
+}
+
+/// Reads a JSON text into a compact [`Document`], as [`read`] reads it.
+pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
     serde_json::from_str(src).map_err(|e| EditError::Parse(e.to_string()))
 }
 

@@ -21,6 +21,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use kargo_core::Workspace;
+use kargo_core::expr::Document;
 use kargo_core::step::{StepContext, StepError, StepOutcome};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -383,8 +384,8 @@ pub(crate) async fn run_update(
     Ok(StepOutcome::succeeded().with_output("commitMessage", message))
 }
 
-/// A format reader: parses a source text into a JSON value.
-pub(crate) type Reader = fn(&str) -> Result<Value, EditError>;
+/// A format reader: parses a source text into a document.
+pub(crate) type Reader = fn(&str) -> Result<Document, EditError>;
 
 /// The shared body of every `*-parse` step: parse the file and evaluate
 /// each `fromExpression` with the document's top-level keys as variables,
@@ -415,10 +416,9 @@ pub(crate) async fn run_parse(
     .await?;
     // `$env` is the whole document, whatever its root: a map, a list or a
     // scalar (`$env[0].name`, `$env`). With it set, a bare name is read
-    // from it, so the document is kept once, not again per top-level key.
-    let extra = Map::from_iter([("$env".to_owned(), doc)]);
+    // from it; only what the expressions read is ever converted.
     let expressions: Vec<&str> = outputs.iter().map(|o| o.from_expression.as_str()).collect();
-    let values = ctx.eval_expressions(&expressions, extra);
+    let values = ctx.eval_on_document(&expressions, doc);
     let mut result = Map::new();
     for (output, value) in outputs.iter().zip(values) {
         let value = value.map_err(|e| {

@@ -248,6 +248,11 @@ pub(crate) fn read(src: &str) -> Result<Value, EditError> {
     Ok(to_json_item(parse(src)?.as_item()))
 }
 
+/// Reads a TOML text into a [`Document`](kargo_core::expr::Document), as [`read`] reads it.
+pub(crate) fn read_document(src: &str) -> Result<kargo_core::expr::Document, EditError> {
+    read(src).map(|value| kargo_core::expr::Document::from_json(&value))
+}
+
 fn set_json(doc: &mut Value, segments: &[String], value: Value) {
     let mut cur = doc;
     for seg in segments {

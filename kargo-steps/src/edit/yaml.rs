@@ -12,7 +12,9 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
-use serde_json::{Map, Number, Value};
+use kargo_core::expr::Document;
+use kargo_core::expr::document::{DocumentBuilder, Key, NodeId};
+use serde_json::{Number, Value};
 
 use super::{
     EditError, Splice, Update, index_of, line_end, line_ending, line_start, next_line_start,
@@ -23,7 +25,6 @@ use super::{
 #[derive(Debug)]
 struct Node<'a> {
     span: Range<usize>,
-    anchor: usize,
     kind: Kind<'a>,
 }
 
@@ -64,22 +65,26 @@ fn parse_error(e: impl std::fmt::Display) -> EditError {
     EditError::Parse(e.to_string())
 }
 
-/// Parses every document of `src`.
-fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+/// The events of `src` with their byte ranges, comments and anchor
+/// markers left out; running out of events is an error.
+fn events<'a>(src: &'a str) -> impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError> + 'a {
     let mut events = Parser::new_from_str(src)
         .filter(|ev| !matches!(ev, Ok((Event::Comment(..) | Event::Anchor(..), _))));
-    let mut next = move || -> Result<(Event<'_>, Range<usize>), EditError> {
-        match events.next() {
-            Some(Ok((ev, span))) => {
-                let range = span
-                    .byte_range()
-                    .ok_or_else(|| EditError::Parse("parser gave no byte offsets".into()))?;
-                Ok((ev, range))
-            }
-            Some(Err(e)) => Err(parse_error(e)),
-            None => Err(EditError::Parse("unexpected end of events".into())),
+    move || match events.next() {
+        Some(Ok((ev, span))) => {
+            let range = span
+                .byte_range()
+                .ok_or_else(|| EditError::Parse("parser gave no byte offsets".into()))?;
+            Ok((ev, range))
         }
-    };
+        Some(Err(e)) => Err(parse_error(e)),
+        None => Err(EditError::Parse("unexpected end of events".into())),
+    }
+}
+
+/// Parses every document of `src`.
+fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+    let mut next = events(src);
     let mut docs = Vec::new();
     loop {
         let (ev, _) = next()?;
@@ -103,7 +108,7 @@ fn build<'a>(
     next: &mut impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError>,
 ) -> Result<Node<'a>, EditError> {
     match ev {
-        Event::Scalar(value, style, anchor, tag) => {
+        Event::Scalar(value, style, _, tag) => {
             let mut span = range;
             if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                 // The span runs to the next token; the value ends at its
@@ -113,7 +118,6 @@ fn build<'a>(
             }
             Ok(Node {
                 span,
-                anchor,
                 kind: Kind::Scalar {
                     value,
                     style,
@@ -123,10 +127,9 @@ fn build<'a>(
         }
         Event::Alias(id) => Ok(Node {
             span: range,
-            anchor: 0,
             kind: Kind::Alias(id),
         }),
-        Event::SequenceStart(style, anchor, _) => {
+        Event::SequenceStart(style, _, _) => {
             let flow = style == StructureStyle::Flow;
             let mut items = Vec::new();
             loop {
@@ -139,14 +142,13 @@ fn build<'a>(
                     };
                     return Ok(Node {
                         span: range.start..end,
-                        anchor,
                         kind: Kind::Seq { items, flow },
                     });
                 }
                 items.push(build(src, ev, r, next)?);
             }
         }
-        Event::MappingStart(style, anchor, _) => {
+        Event::MappingStart(style, _, _) => {
             let flow = style == StructureStyle::Flow;
             let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
             loop {
@@ -161,7 +163,6 @@ fn build<'a>(
                     };
                     return Ok(Node {
                         span: range.start..end,
-                        anchor,
                         kind: Kind::Map { entries, flow },
                     });
                 }
@@ -176,10 +177,15 @@ fn build<'a>(
 }
 
 fn resolve_plain(s: &str) -> Sem {
+    resolve_plain_typed(s).unwrap_or_else(|| Sem::Str(s.to_owned()))
+}
+
+/// What a plain scalar resolves to, or `None` for a string.
+fn resolve_plain_typed(s: &str) -> Option<Sem> {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Sem::Null,
-        "true" | "True" | "TRUE" => return Sem::Bool(true),
-        "false" | "False" | "FALSE" => return Sem::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Sem::Null),
+        "true" | "True" | "TRUE" => return Some(Sem::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Sem::Bool(false)),
         _ => {}
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -187,17 +193,17 @@ fn resolve_plain(s: &str) -> Sem {
         && unsigned.bytes().all(|b| b.is_ascii_digit())
         && let Ok(i) = s.parse::<i128>()
     {
-        return Sem::Int(i);
+        return Some(Sem::Int(i));
     }
     if let Some(oct) = s.strip_prefix("0o")
         && let Ok(i) = i128::from_str_radix(oct, 8)
     {
-        return Sem::Int(i);
+        return Some(Sem::Int(i));
     }
     if let Some(hex) = s.strip_prefix("0x")
         && let Ok(i) = i128::from_str_radix(hex, 16)
     {
-        return Sem::Int(i);
+        return Some(Sem::Int(i));
     }
     match unsigned {
         ".inf" | ".Inf" | ".INF" => {
@@ -206,17 +212,19 @@ fn resolve_plain(s: &str) -> Sem {
             } else {
                 f64::INFINITY
             };
-            return Sem::Float(f.to_bits());
+            return Some(Sem::Float(f.to_bits()));
         }
-        ".nan" | ".NaN" | ".NAN" if unsigned == s => return Sem::Float(f64::NAN.to_bits()),
+        ".nan" | ".NaN" | ".NAN" if unsigned == s => {
+            return Some(Sem::Float(f64::NAN.to_bits()));
+        }
         _ => {}
     }
     if is_core_float(unsigned)
         && let Ok(f) = s.parse::<f64>()
     {
-        return Sem::Float(f.to_bits());
+        return Some(Sem::Float(f.to_bits()));
     }
-    Sem::Str(s.to_owned())
+    None
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
@@ -1105,92 +1113,216 @@ pub(crate) fn check_go_yaml(src: &str) -> Result<(), EditError> {
 /// aliases are expanded, at most [`MAX_ALIAS_EXPANSION`] values, tags
 /// ignored).
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
-    let docs = parse(src)?;
-    let Some(root) = docs.first() else {
-        return Ok(Value::Null);
-    };
-    let mut expander = Expander {
+    read_document(src).map(|doc| doc.to_json())
+}
+
+/// Reads the first document of a YAML text, as [`read`] does, into a
+/// compact [`Document`] built straight from the parser's events: no tree
+/// of the whole file, and an alias shares the nodes of what it repeats
+/// (the expansion limit still counts them). Later documents are parsed,
+/// so a syntax error anywhere is reported, but not kept.
+pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
+    let mut next = events(src);
+    let mut reader = DocReader {
         src,
+        builder: DocumentBuilder::new(),
         anchors: std::collections::HashMap::new(),
         budget: MAX_ALIAS_EXPANSION,
+        exceeded: None,
     };
-    expander.expand(root).map(|(value, _)| value)
-}
-
-/// Builds JSON from a YAML tree, remembering anchored values (with how
-/// many values each holds) and charging alias expansions to a budget.
-struct Expander<'s> {
-    src: &'s str,
-    anchors: std::collections::HashMap<usize, (Value, usize)>,
-    budget: usize,
-}
-
-impl Expander<'_> {
-    /// The value of `node` and how many values it holds (itself included).
-    fn expand(&mut self, node: &Node<'_>) -> Result<(Value, usize), EditError> {
-        let (value, count) = match &node.kind {
-            Kind::Scalar { value, style, tag } => {
-                let resolved = match tag {
-                    None if *style == ScalarStyle::Plain => resolve_plain(value),
-                    _ => Sem::Str(value.to_string()),
-                };
-                let value = match resolved {
-                    Sem::Null => Value::Null,
-                    Sem::Bool(b) => Value::Bool(b),
-                    Sem::Int(i) => i64::try_from(i)
-                        .map(Value::from)
-                        .or_else(|_| u64::try_from(i).map(Value::from))
-                        .unwrap_or_else(|_| Value::String(i.to_string())),
-                    Sem::Float(bits) => Number::from_f64(f64::from_bits(bits))
-                        .map_or_else(|| Value::String(value.to_string()), Value::Number),
-                    _ => Value::String(value.to_string()),
-                };
-                (value, 1)
-            }
-            Kind::Seq { items, .. } => {
-                let mut out = Vec::with_capacity(items.len());
-                let mut count = 1;
-                for item in items {
-                    let (value, n) = self.expand(item)?;
-                    out.push(value);
-                    count += n;
+    let mut root = None;
+    loop {
+        let (ev, _) = next()?;
+        match ev {
+            Event::StreamStart | Event::DocumentEnd => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(..) => {
+                let (ev, range) = next()?;
+                if root.is_none() {
+                    root = Some(reader.node(ev, range, &mut next)?.0);
+                } else {
+                    skip(ev, &mut next)?;
                 }
-                (Value::Array(out), count)
             }
-            Kind::Map { entries, .. } => {
-                let mut map = Map::new();
-                let mut count = 1;
-                for (k, v) in entries {
-                    let (key, _) = self.expand(k)?;
-                    let key = match key {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    let (value, n) = self.expand(v)?;
-                    map.insert(key, value);
-                    count += n;
-                }
-                (Value::Object(map), count)
-            }
-            Kind::Alias(id) => match self.anchors.get(id) {
-                Some((value, count)) => {
-                    if *count > self.budget {
-                        return Err(EditError::Parse(format!(
-                            "aliases expand to more than {MAX_ALIAS_EXPANSION} values \
-                             (line {}); refusing to expand them further",
-                            line_of(self.src, node.span.start)
-                        )));
-                    }
-                    self.budget -= count;
-                    (value.clone(), *count)
-                }
-                None => (Value::Null, 1),
-            },
-        };
-        if node.anchor != 0 {
-            self.anchors.insert(node.anchor, (value.clone(), count));
+            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
         }
-        Ok((value, count))
+    }
+    // A syntax error anywhere is reported before an expansion over the
+    // limit, as when the whole stream was parsed first.
+    if let Some(e) = reader.exceeded {
+        return Err(e);
+    }
+    let Some(root) = root else {
+        return Ok(Document::null());
+    };
+    reader.builder.finish(root).map_err(parse_error)
+}
+
+/// Builds a [`Document`] from YAML events, remembering anchored nodes
+/// (with how many values each holds) and charging alias expansions to a
+/// budget.
+struct DocReader<'s> {
+    src: &'s str,
+    builder: DocumentBuilder,
+    anchors: std::collections::HashMap<usize, (NodeId, usize)>,
+    budget: usize,
+    /// Set once the aliases expand over the budget: the rest of the stream
+    /// is only parsed.
+    exceeded: Option<EditError>,
+}
+
+impl<'s> DocReader<'s> {
+    /// Reads the node that `ev` starts: the node, and how many values it
+    /// holds (itself included).
+    fn node(
+        &mut self,
+        ev: Event<'s>,
+        range: Range<usize>,
+        next: &mut impl FnMut() -> Result<(Event<'s>, Range<usize>), EditError>,
+    ) -> Result<(NodeId, usize), EditError> {
+        if self.exceeded.is_some() {
+            skip(ev, next)?;
+            return Ok((self.builder.null().map_err(parse_error)?, 1));
+        }
+        let b = &mut self.builder;
+        let (id, count, anchor) = match ev {
+            Event::Scalar(value, style, anchor, tag) => {
+                let id = b
+                    .value(&scalar_value(&value, style, tag.is_some()))
+                    .map_err(parse_error)?;
+                (id, 1, anchor)
+            }
+            Event::Alias(anchor) => return self.alias(anchor, range),
+            Event::SequenceStart(_, anchor, _) => {
+                b.begin_seq();
+                let mut count = 1;
+                loop {
+                    let (ev, r) = next()?;
+                    if let Event::SequenceEnd = ev {
+                        break;
+                    }
+                    let (item, n) = self.node(ev, r, next)?;
+                    self.builder.item(item).map_err(parse_error)?;
+                    count += n;
+                }
+                (self.builder.end_seq().map_err(parse_error)?, count, anchor)
+            }
+            Event::MappingStart(_, anchor, _) => {
+                b.begin_map();
+                let mut count = 1;
+                loop {
+                    let (ev, r) = next()?;
+                    if let Event::MappingEnd = ev {
+                        break;
+                    }
+                    let key = self.key(ev, r, next)?;
+                    let (ev, r) = next()?;
+                    let (value, n) = self.node(ev, r, next)?;
+                    self.builder.entry(key, value).map_err(parse_error)?;
+                    count += n;
+                }
+                (self.builder.end_map().map_err(parse_error)?, count, anchor)
+            }
+            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, (id, count));
+        }
+        Ok((id, count))
+    }
+
+    /// An alias: the anchored node again, its values charged to the budget.
+    fn alias(&mut self, anchor: usize, range: Range<usize>) -> Result<(NodeId, usize), EditError> {
+        match self.anchors.get(&anchor) {
+            Some(&(id, count)) if count <= self.budget => {
+                self.budget -= count;
+                Ok((id, count))
+            }
+            Some(_) => {
+                self.exceeded = Some(EditError::Parse(format!(
+                    "aliases expand to more than {MAX_ALIAS_EXPANSION} values \
+                     (line {}); refusing to expand them further",
+                    line_of(self.src, range.start)
+                )));
+                Ok((self.builder.null().map_err(parse_error)?, 1))
+            }
+            None => Ok((self.builder.null().map_err(parse_error)?, 1)),
+        }
+    }
+
+    /// A map key: a string as it is, any other value as its JSON text.
+    fn key(
+        &mut self,
+        ev: Event<'s>,
+        range: Range<usize>,
+        next: &mut impl FnMut() -> Result<(Event<'s>, Range<usize>), EditError>,
+    ) -> Result<Key, EditError> {
+        let text = match ev {
+            // The common case, without a node of its own.
+            Event::Scalar(value, style, 0, tag) if self.exceeded.is_none() => {
+                match scalar_value(&value, style, tag.is_some()) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                }
+            }
+            ev => {
+                let (id, _) = self.node(ev, range, next)?;
+                match self.builder.str_of(id) {
+                    Some(s) => s.to_owned(),
+                    None => self.builder.json_of(id).to_string(),
+                }
+            }
+        };
+        self.builder.key(&text).map_err(parse_error)
+    }
+}
+
+/// A scalar's value (YAML 1.2 core schema for plain scalars without a tag;
+/// strings otherwise).
+fn scalar_value(value: &str, style: ScalarStyle, tagged: bool) -> Value {
+    let resolved = if !tagged && style == ScalarStyle::Plain {
+        resolve_plain_typed(value)
+    } else {
+        None
+    };
+    match resolved {
+        Some(Sem::Null) => Value::Null,
+        Some(Sem::Bool(b)) => Value::Bool(b),
+        Some(Sem::Int(i)) => i64::try_from(i)
+            .map(Value::from)
+            .or_else(|_| u64::try_from(i).map(Value::from))
+            .unwrap_or_else(|_| Value::String(i.to_string())),
+        Some(Sem::Float(bits)) => Number::from_f64(f64::from_bits(bits))
+            .map_or_else(|| Value::String(value.to_owned()), Value::Number),
+        _ => Value::String(value.to_owned()),
+    }
+}
+
+/// Consumes the events of the node that `ev` starts, as [`build`] would
+/// read them, keeping nothing.
+fn skip<'a>(
+    ev: Event<'a>,
+    next: &mut impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError>,
+) -> Result<(), EditError> {
+    match ev {
+        Event::Scalar(..) | Event::Alias(_) => Ok(()),
+        Event::SequenceStart(..) => loop {
+            let (ev, _) = next()?;
+            if let Event::SequenceEnd = ev {
+                return Ok(());
+            }
+            skip(ev, next)?;
+        },
+        Event::MappingStart(..) => loop {
+            let (ev, _) = next()?;
+            if let Event::MappingEnd = ev {
+                return Ok(());
+            }
+            skip(ev, next)?;
+            let (ev, _) = next()?;
+            skip(ev, next)?;
+        },
+        other => Err(EditError::Parse(format!("unexpected event {other:?}"))),
     }
 }
 
