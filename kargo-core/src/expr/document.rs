@@ -197,6 +197,152 @@ impl Document {
     pub(crate) fn to_minijinja(&self) -> MjValue {
         node_value(&self.tree, self.root)
     }
+
+    /// The root node, to read the document without converting it.
+    pub fn root(&self) -> NodeRef<'_> {
+        NodeRef {
+            tree: &self.tree,
+            node: self.root,
+        }
+    }
+}
+
+/// A node of a [`Document`], read in place.
+#[derive(Clone, Copy)]
+pub struct NodeRef<'d> {
+    tree: &'d Tree,
+    node: u32,
+}
+
+impl fmt::Debug for NodeRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeRef({})", self.node)
+    }
+}
+
+/// What a [`NodeRef`] holds, as a `serde_json::Value` would.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum NodeKind<'d> {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A negative integer (non-negative ones are [`UInt`](Self::UInt)).
+    Int(i64),
+    /// A non-negative integer.
+    UInt(u64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(&'d str),
+    /// A sequence of this many items.
+    Seq(usize),
+    /// A map of this many entries.
+    Map(usize),
+}
+
+impl<'d> NodeRef<'d> {
+    /// What the node holds.
+    pub fn kind(&self) -> NodeKind<'d> {
+        match self.tree.nodes[self.node as usize] {
+            Node::Null => NodeKind::Null,
+            Node::Bool(b) => NodeKind::Bool(b),
+            Node::Int(i) => NodeKind::Int(i),
+            Node::UInt(u) => NodeKind::UInt(u),
+            Node::Float(f) => NodeKind::Float(f),
+            Node::Str(s) => NodeKind::Str(self.tree.str(s)),
+            Node::Seq(span) => NodeKind::Seq(span.len as usize),
+            Node::Map(span) => NodeKind::Map(span.len as usize),
+        }
+    }
+
+    fn at(&self, node: u32) -> NodeRef<'d> {
+        NodeRef {
+            tree: self.tree,
+            node,
+        }
+    }
+
+    /// A sequence's items, in order (none for another kind).
+    pub fn items(&self) -> impl ExactSizeIterator<Item = NodeRef<'d>> + 'd {
+        let this = *self;
+        let items: &'d [u32] = match self.tree.nodes[self.node as usize] {
+            Node::Seq(span) => &self.tree.items[span.range()],
+            _ => &[],
+        };
+        items.iter().map(move |&i| this.at(i))
+    }
+
+    /// A map's entries, in the order written (none for another kind).
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = (&'d str, NodeRef<'d>)> + 'd {
+        let this = *self;
+        let tree: &'d Tree = self.tree;
+        let entries: &'d [Entry] = match tree.nodes[self.node as usize] {
+            Node::Map(span) => tree.entries(span),
+            _ => &[],
+        };
+        entries.iter().map(move |e| (tree.str(e.key), this.at(e.value)))
+    }
+
+    /// A map's value at `key`.
+    pub fn get(&self, key: &str) -> Option<NodeRef<'d>> {
+        match self.tree.nodes[self.node as usize] {
+            Node::Map(span) => self.tree.lookup(span, key).map(|id| self.at(id)),
+            _ => None,
+        }
+    }
+
+    /// The node as JSON.
+    pub fn to_json(&self) -> Value {
+        self.tree.json(self.node)
+    }
+
+    /// Whether the node equals `value` as two `serde_json::Value`s compare
+    /// (maps regardless of order).
+    pub fn eq_json(&self, value: &Value) -> bool {
+        match (self.kind(), value) {
+            (NodeKind::Null, Value::Null) => true,
+            (NodeKind::Bool(a), Value::Bool(b)) => a == *b,
+            (NodeKind::Int(a), Value::Number(b)) => b.as_i64() == Some(a) && !b.is_u64(),
+            (NodeKind::UInt(a), Value::Number(b)) => b.as_u64() == Some(a),
+            (NodeKind::Float(a), Value::Number(b)) => b.is_f64() && b.as_f64() == Some(a),
+            (NodeKind::Str(a), Value::String(b)) => a == b,
+            (NodeKind::Seq(len), Value::Array(items)) => {
+                len == items.len() && self.items().zip(items).all(|(a, b)| a.eq_json(b))
+            }
+            (NodeKind::Map(len), Value::Object(map)) => {
+                len == map.len()
+                    && map
+                        .iter()
+                        .all(|(k, v)| self.get(k).is_some_and(|n| n.eq_json(v)))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether two nodes (of any documents) are equal as their JSON would
+    /// be (maps regardless of order).
+    pub fn eq_node(&self, other: &NodeRef<'_>) -> bool {
+        match (self.kind(), other.kind()) {
+            (NodeKind::Null, NodeKind::Null) => true,
+            (NodeKind::Bool(a), NodeKind::Bool(b)) => a == b,
+            (NodeKind::Int(a), NodeKind::Int(b)) => a == b,
+            (NodeKind::UInt(a), NodeKind::UInt(b)) => a == b,
+            (NodeKind::Float(a), NodeKind::Float(b)) => a == b,
+            (NodeKind::Str(a), NodeKind::Str(b)) => a == b,
+            (NodeKind::Seq(a), NodeKind::Seq(b)) => {
+                a == b && self.items().zip(other.items()).all(|(x, y)| x.eq_node(&y))
+            }
+            (NodeKind::Map(a), NodeKind::Map(b)) => {
+                a == b
+                    && self
+                        .entries()
+                        .all(|(k, v)| other.get(k).is_some_and(|w| v.eq_node(&w)))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A value of `tree`: a scalar converted, a collection as a lazy view.

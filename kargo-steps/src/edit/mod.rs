@@ -9,6 +9,7 @@
 //! outside the edited spans are never rewritten, which keeps comments,
 //! quoting, indentation and line endings as they were.
 
+mod expected;
 pub(crate) mod hcl;
 pub(crate) mod json;
 pub(crate) mod toml;
