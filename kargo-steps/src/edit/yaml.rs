@@ -93,7 +93,7 @@ fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
             Event::StreamEnd => break,
             Event::DocumentStart(..) => {
                 let (ev, range) = next()?;
-                docs.push(build(src, ev, range, &mut next)?);
+                docs.push(build(src, ev, range, &mut next, Keep::All)?);
             }
             other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
         }
@@ -101,11 +101,84 @@ fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
     Ok(docs)
 }
 
+/// Parses every document of `src`, keeping of the first only the nodes on
+/// the path of `segments` (see [`Keep::Path`]): enough to plan an update
+/// of that key, at a fraction of [`parse`]'s memory.
+fn parse_on_path<'a>(src: &'a str, segments: &[String]) -> Result<Vec<Node<'a>>, EditError> {
+    let mut next = events(src);
+    let mut docs = Vec::new();
+    loop {
+        let (ev, _) = next()?;
+        match ev {
+            Event::StreamStart | Event::DocumentEnd => {}
+            Event::StreamEnd => break,
+            Event::DocumentStart(..) => {
+                let (ev, range) = next()?;
+                if docs.is_empty() {
+                    docs.push(build(src, ev, range, &mut next, Keep::Path(segments))?);
+                } else {
+                    skip(ev, &mut next)?;
+                }
+            }
+            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
+        }
+    }
+    Ok(docs)
+}
+
+/// How much of a node [`build`] keeps.
+#[derive(Debug, Clone, Copy)]
+enum Keep<'p> {
+    /// Everything.
+    All,
+    /// The nodes on the path of these remaining key segments (with every
+    /// key of the mappings on it); at its end, as [`Keep::Span`].
+    Path(&'p [String]),
+    /// The node's kind and span, not its children.
+    Span,
+}
+
+impl<'p> Keep<'p> {
+    /// Whether a collection keeps its children.
+    fn children(self) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Path(segments) => !segments.is_empty(),
+            Keep::Span => false,
+        }
+    }
+
+    /// What an item at `index` of a sequence kept so keeps.
+    fn item(self, index: usize) -> Keep<'p> {
+        match self {
+            Keep::All => Keep::All,
+            Keep::Path([first, rest @ ..]) if index_of(first) == Some(index) => Keep::Path(rest),
+            _ => Keep::Span,
+        }
+    }
+
+    /// What the value of `key` in a mapping kept so keeps.
+    fn value(self, key: &Node<'_>) -> Keep<'p> {
+        match self {
+            Keep::All => Keep::All,
+            Keep::Path([first, rest @ ..]) if is_key(key, first) => Keep::Path(rest),
+            _ => Keep::Span,
+        }
+    }
+}
+
+/// Whether `key` is the mapping key `segment` (a scalar of that text; an
+/// empty key has an empty span, which the parser calls `~`).
+fn is_key(key: &Node<'_>, segment: &str) -> bool {
+    !key.span.is_empty() && matches!(&key.kind, Kind::Scalar { value, .. } if value == segment)
+}
+
 fn build<'a>(
     src: &'a str,
     ev: Event<'a>,
     range: Range<usize>,
     next: &mut impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError>,
+    keep: Keep<'_>,
 ) -> Result<Node<'a>, EditError> {
     match ev {
         Event::Scalar(value, style, _, tag) => {
@@ -132,44 +205,52 @@ fn build<'a>(
         Event::SequenceStart(style, _, _) => {
             let flow = style == StructureStyle::Flow;
             let mut items = Vec::new();
+            let mut last_end = None;
             loop {
                 let (ev, r) = next()?;
                 if let Event::SequenceEnd = ev {
                     let end = if flow {
                         r.end
                     } else {
-                        items.last().map_or(range.end, |n: &Node<'_>| n.span.end)
+                        last_end.unwrap_or(range.end)
                     };
                     return Ok(Node {
                         span: range.start..end,
                         kind: Kind::Seq { items, flow },
                     });
                 }
-                items.push(build(src, ev, r, next)?);
+                let item = build(src, ev, r, next, keep.item(items.len()))?;
+                last_end = Some(item.span.end);
+                if keep.children() {
+                    items.push(item);
+                }
             }
         }
         Event::MappingStart(style, _, _) => {
             let flow = style == StructureStyle::Flow;
             let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+            let mut last_end = None;
             loop {
                 let (ev, r) = next()?;
                 if let Event::MappingEnd = ev {
                     let end = if flow {
                         r.end
                     } else {
-                        entries
-                            .last()
-                            .map_or(range.end, |(k, v)| k.span.end.max(v.span.end))
+                        last_end.unwrap_or(range.end)
                     };
                     return Ok(Node {
                         span: range.start..end,
                         kind: Kind::Map { entries, flow },
                     });
                 }
-                let key = build(src, ev, r, next)?;
+                let key_keep = if keep.children() { Keep::All } else { Keep::Span };
+                let key = build(src, ev, r, next, key_keep)?;
                 let (ev, r) = next()?;
-                let value = build(src, ev, r, next)?;
-                entries.push((key, value));
+                let value = build(src, ev, r, next, keep.value(&key))?;
+                last_end = Some(key.span.end.max(value.span.end));
+                if keep.children() {
+                    entries.push((key, value));
+                }
             }
         }
         other => Err(EditError::Parse(format!("unexpected event {other:?}"))),
@@ -260,13 +341,18 @@ fn is_core_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// A scalar as a reader sees it.
+fn scalar_sem(value: &str, style: ScalarStyle, tag: Option<String>) -> Sem {
+    match tag {
+        Some(tag) => Sem::Tagged(tag, value.to_owned()),
+        None if style == ScalarStyle::Plain => resolve_plain(value),
+        None => Sem::Str(value.to_owned()),
+    }
+}
+
 fn sem(node: &Node<'_>) -> Sem {
     match &node.kind {
-        Kind::Scalar { value, style, tag } => match tag {
-            Some(tag) => Sem::Tagged(tag.clone(), value.to_string()),
-            None if *style == ScalarStyle::Plain => resolve_plain(value),
-            None => Sem::Str(value.to_string()),
-        },
+        Kind::Scalar { value, style, tag } => scalar_sem(value, *style, tag.clone()),
         Kind::Seq { items, .. } => Sem::Seq(items.iter().map(sem).collect()),
         Kind::Map { entries, .. } => {
             Sem::Map(entries.iter().map(|(k, v)| (sem(k), sem(v))).collect())
@@ -504,11 +590,7 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
         let at = || segments[..i].join(".");
         match &node.kind {
             Kind::Map { entries, flow: f } => {
-                // An empty key has an empty span (the parser calls it `~`).
-                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| {
-                    !k.span.is_empty()
-                        && matches!(&k.kind, Kind::Scalar { value, .. } if value == seg)
-                };
+                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| is_key(k, seg);
                 let found = entries.iter().position(is_seg);
                 if let Some(idx) = found
                     && entries[idx + 1..].iter().any(is_seg)
@@ -579,15 +661,51 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
     Ok(Located::Found(path, flow))
 }
 
+/// What an update does to the values the file reads as: the value at an
+/// index path becomes `Set`'s, or `Create`s the given entries under it.
+#[derive(Debug)]
+enum Change {
+    /// The value at `path` becomes `sem`.
+    Set { path: Vec<usize>, sem: Sem },
+    /// Under the value at `path`, the missing segments `rest` are created
+    /// holding the update's value (`nested`): added as an entry to a
+    /// mapping, or replacing anything else.
+    Create {
+        path: Vec<usize>,
+        first: String,
+        nested: Sem,
+        whole: Sem,
+    },
+}
+
+impl Change {
+    /// Applies the change to the expected values of the document.
+    fn apply(self, expected: &mut Sem, key: &str) -> Result<(), EditError> {
+        let lost = || EditError::key(key, "lost its place");
+        match self {
+            Change::Set { path, sem } => *sem_at_mut(expected, &path).ok_or_else(lost)? = sem,
+            Change::Create {
+                path,
+                first,
+                nested,
+                whole,
+            } => match sem_at_mut(expected, &path).ok_or_else(lost)? {
+                Sem::Map(entries) => entries.push((Sem::Str(first), nested)),
+                other => *other = whole,
+            },
+        }
+        Ok(())
+    }
+}
+
 /// Plans one update: the splice to make and the change to the expected
 /// values.
 fn plan(
     src: &str,
     root: &Node<'_>,
     update: &Update,
-    expected: &mut Sem,
     mode: Mode,
-) -> Result<Splice, EditError> {
+) -> Result<(Splice, Change), EditError> {
     let key = update.key.as_str();
     let segments = split_key(key)?;
     let nl = line_ending(src);
@@ -629,12 +747,17 @@ fn plan(
                         (true, true) => format!("{value} {comment}"),
                         (true, false) => format!(" {comment}{value}"),
                     };
-                    let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
-                    *slot = sem_of_json(&update.value);
-                    return Ok(Splice {
-                        range: colon..end,
-                        text,
-                    });
+                    let change = Change::Set {
+                        path,
+                        sem: sem_of_json(&update.value),
+                    };
+                    return Ok((
+                        Splice {
+                            range: colon..end,
+                            text,
+                        },
+                        change,
+                    ));
                 }
             };
             let splice = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
@@ -657,9 +780,11 @@ fn plan(
                     text: render(&update.value, *style, flow),
                 }
             };
-            let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
-            *slot = sem_of_json(&update.value);
-            splice
+            let change = Change::Set {
+                path,
+                sem: sem_of_json(&update.value),
+            };
+            (splice, change)
         }
         Located::Missing(path, consumed) => {
             let rest = &segments[consumed..];
@@ -722,15 +847,14 @@ fn plan(
                 }
                 _ => return Err(fail("cannot create a key here")),
             };
-            let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
-            match slot {
-                Sem::Map(entries) => {
-                    let (first, more) = rest.split_first().ok_or_else(|| fail("empty key"))?;
-                    entries.push((Sem::Str(first.clone()), nested_sem(more, &update.value)));
-                }
-                other => *other = nested_sem(rest, &update.value),
-            }
-            splice
+            let (first, more) = rest.split_first().ok_or_else(|| fail("empty key"))?;
+            let change = Change::Create {
+                path,
+                first: first.clone(),
+                nested: nested_sem(more, &update.value),
+                whole: nested_sem(rest, &update.value),
+            };
+            (splice, change)
         }
     };
     Ok(splice)
@@ -1036,6 +1160,9 @@ fn plain_top_level_key(line: &str) -> Option<&str> {
 
 /// Applies `updates` planning and verifying on the whole document.
 fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, EditError> {
+    if mode == Mode::ExistingScalars {
+        return update_scalars(src, updates);
+    }
     let mut text = src.to_owned();
     let mut expected: Vec<Sem> = Vec::new();
     for (n, update) in updates.iter().enumerate() {
@@ -1049,11 +1176,56 @@ fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, 
             let root = docs
                 .first()
                 .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
-            plan(&text, root, update, &mut expected[0], mode)?
+            let (splice, change) = plan(&text, root, update, mode)?;
+            change.apply(&mut expected[0], &update.key)?;
+            splice
         };
         text = splice.apply(&text);
     }
     verify(&text, &expected, updates)?;
+    Ok(text)
+}
+
+/// [`update_document`] for [`Mode::ExistingScalars`], where an edit only
+/// replaces scalars, so the document keeps its shape: each update plans
+/// on a parse that keeps only the nodes on its key's path, and the edited
+/// text is checked against the original event by event
+/// ([`verify_in_step`]). Memory stays at a few copies of the text,
+/// whatever the file's size.
+fn update_scalars(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    let mut text = src.to_owned();
+    // What the updated paths must read as, in the first document.
+    let mut changes: Vec<(Vec<usize>, Sem)> = Vec::new();
+    for update in updates {
+        let splice = {
+            let segments = split_key(&update.key)?;
+            let docs = parse_on_path(&text, &segments)?;
+            let root = docs
+                .first()
+                .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
+            let (splice, change) = plan(&text, root, update, Mode::ExistingScalars)?;
+            let Change::Set { path, sem } = change else {
+                return Err(EditError::key(
+                    &update.key,
+                    "yaml-update only changes existing keys",
+                ));
+            };
+            // A path inside one set earlier (a scalar that became a flow
+            // collection) changes that value.
+            match changes.iter_mut().find(|(p, _)| path.starts_with(p)) {
+                Some((p, value)) => {
+                    let inner = &path[p.len()..];
+                    let slot = sem_at_mut(value, inner)
+                        .ok_or_else(|| EditError::key(&update.key, "lost its place"))?;
+                    *slot = sem;
+                }
+                None => changes.push((path, sem)),
+            }
+            splice
+        };
+        text = splice.apply(&text);
+    }
+    verify_in_step(src, &text, &changes, updates)?;
     Ok(text)
 }
 
@@ -1074,6 +1246,114 @@ fn verify(text: &str, expected: &[Sem], updates: &[Update]) -> Result<(), EditEr
         ));
     }
     Ok(())
+}
+
+/// Checks that `new` reads as `old` with the values at `changes`' index
+/// paths (in the first document) replaced, walking both texts' events side
+/// by side: no tree of either document is built. When the walk finds a
+/// difference or an error, the check is made again as [`verify`] makes
+/// it, on whole trees, for its exact error.
+fn verify_in_step(
+    old: &str,
+    new: &str,
+    changes: &[(Vec<usize>, Sem)],
+    updates: &[Update],
+) -> Result<(), EditError> {
+    if let Ok(true) = same_in_step(old, new, changes) {
+        return Ok(());
+    }
+    let mut expected: Vec<Sem> = parse(old)?.iter().map(sem).collect();
+    if let Some(first) = expected.first_mut() {
+        for (path, value) in changes {
+            if let Some(slot) = sem_at_mut(first, path) {
+                *slot = value.clone();
+            }
+        }
+    }
+    verify(new, &expected, updates)
+}
+
+/// Where the walk of [`same_in_step`] is in one collection.
+struct Position {
+    index: usize,
+    map: bool,
+    /// In a mapping: whether the next node is a key.
+    at_key: bool,
+}
+
+/// Whether `new` reads as `old` with `changes` made, event by event.
+fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<bool, EditError> {
+    let (mut a, mut b) = (events(old), events(new));
+    let mut documents = 0;
+    let mut open: Vec<Position> = Vec::new();
+    loop {
+        let ((ea, _), (eb, rb)) = (a()?, b()?);
+        let node_start = matches!(
+            ea,
+            Event::Scalar(..) | Event::Alias(_) | Event::SequenceStart(..) | Event::MappingStart(..)
+        );
+        if node_start {
+            let in_key = open.iter().any(|p| p.map && p.at_key);
+            let target = (documents == 1 && !in_key)
+                .then(|| {
+                    changes
+                        .iter()
+                        .find(|(path, _)| path.iter().eq(open.iter().map(|p| &p.index)))
+                })
+                .flatten();
+            if let Some((_, expected)) = target {
+                skip(ea, &mut a)?;
+                if sem(&build(new, eb, rb, &mut b, Keep::All)?) != *expected {
+                    return Ok(false);
+                }
+                step_past(&mut open);
+                continue;
+            }
+        }
+        match (ea, eb) {
+            (Event::StreamEnd, Event::StreamEnd) => return Ok(true),
+            (Event::StreamStart, Event::StreamStart)
+            | (Event::DocumentEnd, Event::DocumentEnd) => {}
+            (Event::DocumentStart(..), Event::DocumentStart(..)) => documents += 1,
+            (Event::Scalar(va, sa, _, ta), Event::Scalar(vb, sb, _, tb)) => {
+                let (ta, tb) = (ta.map(|t| t.to_string()), tb.map(|t| t.to_string()));
+                if scalar_sem(&va, sa, ta) != scalar_sem(&vb, sb, tb) {
+                    return Ok(false);
+                }
+                step_past(&mut open);
+            }
+            (Event::Alias(x), Event::Alias(y)) if x == y => step_past(&mut open),
+            (Event::SequenceStart(..), Event::SequenceStart(..)) => open.push(Position {
+                index: 0,
+                map: false,
+                at_key: false,
+            }),
+            (Event::MappingStart(..), Event::MappingStart(..)) => open.push(Position {
+                index: 0,
+                map: true,
+                at_key: true,
+            }),
+            (Event::SequenceEnd, Event::SequenceEnd) | (Event::MappingEnd, Event::MappingEnd) => {
+                open.pop();
+                step_past(&mut open);
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// Moves the innermost collection's position past the node just read.
+fn step_past(open: &mut [Position]) {
+    if let Some(p) = open.last_mut() {
+        if !p.map {
+            p.index += 1;
+        } else if p.at_key {
+            p.at_key = false;
+        } else {
+            p.at_key = true;
+            p.index += 1;
+        }
+    }
 }
 
 /// The most values aliases may expand to in one document read by
