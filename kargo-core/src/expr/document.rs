@@ -282,7 +282,9 @@ impl<'d> NodeRef<'d> {
             Node::Map(span) => tree.entries(span),
             _ => &[],
         };
-        entries.iter().map(move |e| (tree.str(e.key), this.at(e.value)))
+        entries
+            .iter()
+            .map(move |e| (tree.str(e.key), this.at(e.value)))
     }
 
     /// A map's value at `key`.
@@ -389,7 +391,11 @@ impl fmt::Debug for View {
                 .finish(),
             Node::Seq(span) => f
                 .debug_list()
-                .entries(tree.items[span.range()].iter().map(|&i| node_value(tree, i)))
+                .entries(
+                    tree.items[span.range()]
+                        .iter()
+                        .map(|&i| node_value(tree, i)),
+                )
                 .finish(),
             _ => f.write_str("<scalar>"),
         }
@@ -721,7 +727,9 @@ impl DocumentBuilder {
             return Err(DocumentError::Misuse("a collection is still open"));
         }
         if root.0 as usize >= self.tree.nodes.len() {
-            return Err(DocumentError::Misuse("the root is not a node of this document"));
+            return Err(DocumentError::Misuse(
+                "the root is not a node of this document",
+            ));
         }
         self.tree.nodes.shrink_to_fit();
         self.tree.items.shrink_to_fit();

@@ -243,7 +243,11 @@ fn build<'a>(
                         kind: Kind::Map { entries, flow },
                     });
                 }
-                let key_keep = if keep.children() { Keep::All } else { Keep::Span };
+                let key_keep = if keep.children() {
+                    Keep::All
+                } else {
+                    Keep::Span
+                };
                 let key = build(src, ev, r, next, key_keep)?;
                 let (ev, r) = next()?;
                 let value = build(src, ev, r, next, keep.value(&key))?;
@@ -1290,7 +1294,10 @@ fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<b
         let ((ea, _), (eb, rb)) = (a()?, b()?);
         let node_start = matches!(
             ea,
-            Event::Scalar(..) | Event::Alias(_) | Event::SequenceStart(..) | Event::MappingStart(..)
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::SequenceStart(..)
+                | Event::MappingStart(..)
         );
         if node_start {
             let in_key = open.iter().any(|p| p.map && p.at_key);
@@ -1312,8 +1319,8 @@ fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<b
         }
         match (ea, eb) {
             (Event::StreamEnd, Event::StreamEnd) => return Ok(true),
-            (Event::StreamStart, Event::StreamStart)
-            | (Event::DocumentEnd, Event::DocumentEnd) => {}
+            (Event::StreamStart, Event::StreamStart) | (Event::DocumentEnd, Event::DocumentEnd) => {
+            }
             (Event::DocumentStart(..), Event::DocumentStart(..)) => documents += 1,
             (Event::Scalar(va, sa, _, ta), Event::Scalar(vb, sb, _, tb)) => {
                 let (ta, tb) = (ta.map(|t| t.to_string()), tb.map(|t| t.to_string()));

@@ -9,6 +9,13 @@ use crate::edit;
 impl Step for HclParse {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        edit::run_parse(ctx, KIND, config.path, config.outputs, edit::hcl::read_document).await
+        edit::run_parse(
+            ctx,
+            KIND,
+            config.path,
+            config.outputs,
+            edit::hcl::read_document,
+        )
+        .await
     }
 }

@@ -9,6 +9,13 @@ use crate::edit;
 impl Step for TomlParse {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        edit::run_parse(ctx, KIND, config.path, config.outputs, edit::toml::read_document).await
+        edit::run_parse(
+            ctx,
+            KIND,
+            config.path,
+            config.outputs,
+            edit::toml::read_document,
+        )
+        .await
     }
 }
