@@ -13,6 +13,7 @@ mod expected;
 pub(crate) mod hcl;
 pub(crate) mod json;
 pub(crate) mod toml;
+mod toml_tree;
 pub(crate) mod yaml;
 
 #[cfg(test)]
