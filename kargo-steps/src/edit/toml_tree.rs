@@ -59,7 +59,7 @@ enum Item {
 #[derive(Debug, Default)]
 struct Table {
     entries: Vec<(Text, Item)>,
-    index: Option<HashMap<Box<str>, u32>>,
+    index: Option<Box<HashMap<Box<str>, u32>>>,
     implicit: bool,
     dotted: bool,
     inline: bool,
@@ -107,7 +107,7 @@ impl Toml {
                 .enumerate()
                 .map(|(i, (k, _))| (Box::from(self.str(*k)), i as u32))
                 .collect();
-            self.tables[table as usize].index = Some(index);
+            self.tables[table as usize].index = Some(Box::new(index));
         }
     }
 
