@@ -82,22 +82,39 @@ fn events<'a>(src: &'a str) -> impl FnMut() -> Result<(Event<'a>, Range<usize>),
     }
 }
 
-/// Parses every document of `src`.
-fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+/// The events source [`each_document`] hands its reader.
+type Next<'n, 'a> = dyn FnMut() -> Result<(Event<'a>, Range<usize>), EditError> + 'n;
+
+/// Walks the documents of `src`, calling `read` with each one's number,
+/// the event that starts its root node and the events that follow.
+fn each_document<'a>(
+    src: &'a str,
+    mut read: impl FnMut(usize, Event<'a>, Range<usize>, &mut Next<'_, 'a>) -> Result<(), EditError>,
+) -> Result<(), EditError> {
     let mut next = events(src);
-    let mut docs = Vec::new();
+    let mut n = 0;
     loop {
         let (ev, _) = next()?;
         match ev {
             Event::StreamStart | Event::DocumentEnd => {}
-            Event::StreamEnd => break,
+            Event::StreamEnd => return Ok(()),
             Event::DocumentStart(..) => {
                 let (ev, range) = next()?;
-                docs.push(build(src, ev, range, &mut next, Keep::All)?);
+                read(n, ev, range, &mut next)?;
+                n += 1;
             }
             other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
         }
     }
+}
+
+/// Parses every document of `src`.
+fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+    let mut docs = Vec::new();
+    each_document(src, |_, ev, range, mut next| {
+        docs.push(build(src, ev, range, &mut next, Keep::All)?);
+        Ok(())
+    })?;
     Ok(docs)
 }
 
@@ -105,24 +122,15 @@ fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
 /// the path of `segments` (see [`Keep::Path`]): enough to plan an update
 /// of that key, at a fraction of [`parse`]'s memory.
 fn parse_on_path<'a>(src: &'a str, segments: &[String]) -> Result<Vec<Node<'a>>, EditError> {
-    let mut next = events(src);
     let mut docs = Vec::new();
-    loop {
-        let (ev, _) = next()?;
-        match ev {
-            Event::StreamStart | Event::DocumentEnd => {}
-            Event::StreamEnd => break,
-            Event::DocumentStart(..) => {
-                let (ev, range) = next()?;
-                if docs.is_empty() {
-                    docs.push(build(src, ev, range, &mut next, Keep::Path(segments))?);
-                } else {
-                    skip(ev, &mut next)?;
-                }
-            }
-            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
+    each_document(src, |n, ev, range, mut next| {
+        if n == 0 {
+            docs.push(build(src, ev, range, &mut next, Keep::Path(segments))?);
+        } else {
+            skip(ev, &mut next)?;
         }
-    }
+        Ok(())
+    })?;
     Ok(docs)
 }
 
@@ -1409,7 +1417,6 @@ pub(crate) fn read(src: &str) -> Result<Value, EditError> {
 /// (the expansion limit still counts them). Later documents are parsed,
 /// so a syntax error anywhere is reported, but not kept.
 pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
-    let mut next = events(src);
     let mut reader = DocReader {
         src,
         builder: DocumentBuilder::new(),
@@ -1418,22 +1425,14 @@ pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
         exceeded: None,
     };
     let mut root = None;
-    loop {
-        let (ev, _) = next()?;
-        match ev {
-            Event::StreamStart | Event::DocumentEnd => {}
-            Event::StreamEnd => break,
-            Event::DocumentStart(..) => {
-                let (ev, range) = next()?;
-                if root.is_none() {
-                    root = Some(reader.node(ev, range, &mut next)?.0);
-                } else {
-                    skip(ev, &mut next)?;
-                }
-            }
-            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
+    each_document(src, |n, ev, range, mut next| {
+        if n == 0 {
+            root = Some(reader.node(ev, range, &mut next)?.0);
+        } else {
+            skip(ev, &mut next)?;
         }
-    }
+        Ok(())
+    })?;
     // A syntax error anywhere is reported before an expansion over the
     // limit, as when the whole stream was parsed first.
     if let Some(e) = reader.exceeded {
