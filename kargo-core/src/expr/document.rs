@@ -470,7 +470,7 @@ enum Frame {
 /// value, then place it in the collection being built.
 ///
 /// ```
-/// use kargo_core::expr::DocumentBuilder;
+/// use kargo_core::expr::document::DocumentBuilder;
 /// use serde_json::json;
 ///
 /// let mut b = DocumentBuilder::new();
@@ -484,7 +484,7 @@ enum Frame {
 /// let root = b.end_map()?;
 /// let doc = b.finish(root)?;
 /// assert_eq!(doc.to_json(), json!({"tags": ["v1"]}));
-/// # Ok::<(), kargo_core::expr::DocumentError>(())
+/// # Ok::<(), kargo_core::expr::document::DocumentError>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct DocumentBuilder {
