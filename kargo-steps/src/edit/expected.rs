@@ -7,8 +7,11 @@
 
 use std::borrow::Cow;
 
+use kargo_core::expr::Document;
 use kargo_core::expr::document::{NodeKind, NodeRef};
 use serde_json::Value;
+
+use super::{EditError, Update};
 
 /// The expected document (see the [module docs](self)).
 #[derive(Debug)]
@@ -115,6 +118,33 @@ impl<'d> Expected<'d> {
         }
     }
 
+    /// Checks the edited file, `after` as read, against what is expected:
+    /// an error naming the `updates`' keys when it does not read, or does
+    /// not read as expected.
+    pub(crate) fn check<E: std::fmt::Display>(
+        &self,
+        after: Result<Document, E>,
+        updates: &[Update],
+    ) -> Result<(), EditError> {
+        let keys = || {
+            let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
+            keys.join(", ")
+        };
+        let after = after.map_err(|e| {
+            EditError::key(
+                &keys(),
+                format!("the edited file does not parse ({e}); nothing was written"),
+            )
+        })?;
+        if !self.matches(after.root()) {
+            return Err(EditError::key(
+                &keys(),
+                "the edited file does not read back as expected; nothing was written",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether `node` (of the document read after the edit) is what is
     /// expected, comparing as `serde_json::Value`s do.
     pub(crate) fn matches(&self, node: NodeRef<'_>) -> bool {
@@ -138,7 +168,6 @@ impl<'d> Expected<'d> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kargo_core::expr::Document;
     use serde_json::json;
 
     fn nested(_: usize, v: &Value) -> Value {

@@ -427,19 +427,7 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
             .collect();
         expected.set(&path, written, &|from, value| nested(&parts[from..], value));
     }
-    let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
-    let after: Document = serde_json::from_str(&text).map_err(|e| {
-        EditError::key(
-            &keys.join(", "),
-            format!("the edited file does not parse ({e}); nothing was written"),
-        )
-    })?;
-    if !expected.matches(after.root()) {
-        return Err(EditError::key(
-            &keys.join(", "),
-            "the edited file does not read back as expected; nothing was written",
-        ));
-    }
+    expected.check(serde_json::from_str::<Document>(&text), updates)?;
     Ok(text)
 }
 

@@ -189,19 +189,7 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
         // As toml_edit's output was: every line break CRLF.
         text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     }
-    let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
-    let after = read_document(&text).map_err(|e| {
-        EditError::key(
-            &keys.join(", "),
-            format!("the edited file does not parse ({e}); nothing was written"),
-        )
-    })?;
-    if !expected.matches(after.root()) {
-        return Err(EditError::key(
-            &keys.join(", "),
-            "the edited file does not read back as expected; nothing was written",
-        ));
-    }
+    expected.check(read_document(&text), updates)?;
     Ok(text)
 }
 
