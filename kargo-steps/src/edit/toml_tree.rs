@@ -59,6 +59,9 @@ enum Item {
 #[derive(Debug, Default)]
 struct Table {
     entries: Vec<(Text, Item)>,
+    // Boxed: most tables have no index, and a `HashMap` in place would
+    // make every table 40 bytes larger.
+    #[allow(clippy::box_collection)]
     index: Option<Box<HashMap<Box<str>, u32>>>,
     implicit: bool,
     dotted: bool,
@@ -329,7 +332,11 @@ struct Assembler<'s> {
 
 impl Assembler<'_> {
     fn decode_key(&mut self, span: Span, encoding: Option<Encoding>, errors: &mut dyn ErrorSink) {
-        let raw = Raw::new_unchecked(&self.source.input()[span.start()..span.end()], encoding, span);
+        let raw = Raw::new_unchecked(
+            &self.source.input()[span.start()..span.end()],
+            encoding,
+            span,
+        );
         let mut decoded = std::borrow::Cow::Borrowed("");
         raw.decode_key(&mut decoded, errors);
         match self.toml.add_text(&decoded) {
@@ -348,7 +355,11 @@ impl Assembler<'_> {
         encoding: Option<Encoding>,
         errors: &mut dyn ErrorSink,
     ) -> Option<Scalar> {
-        let raw = Raw::new_unchecked(&self.source.input()[span.start()..span.end()], encoding, span);
+        let raw = Raw::new_unchecked(
+            &self.source.input()[span.start()..span.end()],
+            encoding,
+            span,
+        );
         let mut decoded = std::borrow::Cow::Borrowed("");
         Some(match raw.decode_scalar(&mut decoded, errors) {
             ScalarKind::String => Scalar::Str(self.toml.add_text(&decoded)?),
@@ -506,7 +517,8 @@ impl Assembler<'_> {
             };
             self.toml.table_arrays[array as usize].push(self.current);
         } else {
-            self.toml.insert(parent, header.key, Item::Table(self.current));
+            self.toml
+                .insert(parent, header.key, Item::Table(self.current));
         }
     }
 
