@@ -97,6 +97,7 @@ mod edit;
 
 pub mod copy;
 pub mod delete;
+pub mod file_edit;
 pub mod hcl_parse;
 pub mod hcl_update;
 #[cfg(feature = "helm")]
@@ -185,15 +186,15 @@ pub fn register_builtins(registry: &mut StepRegistry) {
 /// `json-parse`, `toml-update`, `toml-parse`, `hcl-update`, `hcl-parse`,
 /// `copy` and `delete`.
 fn register_file_steps(registry: &mut StepRegistry) {
-    registry.replace(yaml_update::KIND, YamlUpdate);
-    registry.replace(yaml_parse::KIND, YamlParse);
+    registry.replace(yaml_update::KIND, YamlUpdate::new());
+    registry.replace(yaml_parse::KIND, YamlParse::new());
     registry.replace(yaml_merge::KIND, YamlMerge);
-    registry.replace(json_update::KIND, JsonUpdate);
-    registry.replace(json_parse::KIND, JsonParse);
-    registry.replace(toml_update::KIND, TomlUpdate);
-    registry.replace(toml_parse::KIND, TomlParse);
-    registry.replace(hcl_update::KIND, HclUpdate);
-    registry.replace(hcl_parse::KIND, HclParse);
+    registry.replace(json_update::KIND, JsonUpdate::new());
+    registry.replace(json_parse::KIND, JsonParse::new());
+    registry.replace(toml_update::KIND, TomlUpdate::new());
+    registry.replace(toml_parse::KIND, TomlParse::new());
+    registry.replace(hcl_update::KIND, HclUpdate::new());
+    registry.replace(hcl_parse::KIND, HclParse::new());
     registry.replace(copy::KIND, Copy);
     registry.replace(delete::KIND, Delete);
 }

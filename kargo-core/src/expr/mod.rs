@@ -113,12 +113,14 @@
 //! );
 //! ```
 
+pub mod document;
 mod functions;
 mod host;
 mod metadata;
 mod template;
 mod translate;
 
+pub use document::Document;
 pub use functions::{SECRET_FN, secret_function};
 pub use host::{Functions, HostFunction};
 pub use metadata::{MetadataKey, MetadataView};
@@ -156,9 +158,16 @@ pub struct Scope {
     /// (`success()` / `failure()`).
     pub failed: bool,
     /// Extra top-level variables, e.g. `response` for the http step. The
-    /// entry `$env`, when present, is what `$env` reads (a parse step's
-    /// document, which may be a list or a scalar).
+    /// entry `$env`, when present and [`document`](Self::document) is not
+    /// set, is what `$env` reads, as [`document`](Self::document) would.
     pub extra: Map<String, Value>,
+    /// A parse step's document, which may be a map, a list or a scalar:
+    /// what `$env` reads. With it set, a bare name other than `ctx`,
+    /// `vars`, `outputs`, `task` and the functions is read from it, as
+    /// expr-lang reads names when Kargo runs it on the document. It is
+    /// never converted as a whole: an expression makes values only of what
+    /// it reads (see [`Document`]).
+    pub document: Option<Document>,
     /// What `freightMetadata(name)` and `stageMetadata(name)` read; `None`
     /// when the promotion runs without a state store (they then fail).
     pub metadata: Option<Arc<MetadataView>>,
@@ -307,7 +316,7 @@ impl Evaluator {
     /// Evaluates a bare expression (no delimiters), e.g. an http step's
     /// `successExpression`, and returns its value as JSON, uncoerced.
     ///
-    /// With a document set as `$env` in [`Scope::extra`] (a parse step's),
+    /// With a document set ([`Scope::document`], a parse step's),
     /// names other than `ctx`, `vars`, `outputs`, `task` and functions are
     /// read from that document as expr-lang reads them when Kargo runs it
     /// on the document: a name the document lacks is `nil`.
@@ -324,7 +333,7 @@ impl Evaluator {
         expressions: &[&str],
         scope: &Scope,
     ) -> Vec<Result<Value, ExprError>> {
-        let doc_mode = scope.extra.contains_key("$env");
+        let doc_mode = scope.document.is_some() || scope.extra.contains_key("$env");
         let context = self.context(scope);
         expressions
             .iter()
@@ -586,9 +595,10 @@ impl Evaluator {
             let task = BTreeMap::from([("outputs", MjValue::from(Serde(task_outputs)))]);
             vars.insert("task".into(), MjValue::from_object(task));
         }
-        let env = match scope.extra.get("$env") {
-            Some(root) => MjValue::from(Serde(root)),
-            None => MjValue::from_object(vars.clone()),
+        let env = match (&scope.document, scope.extra.get("$env")) {
+            (Some(document), _) => document.to_minijinja(),
+            (None, Some(root)) => Document::from_json(root).to_minijinja(),
+            (None, None) => MjValue::from_object(vars.clone()),
         };
         vars.remove("$env");
         vars.insert(ENV_VAR.into(), env);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::template::{go_float, parse_go_float};
-use super::{Evaluator, ExprError, Scope};
+use super::{Document, Evaluator, ExprError, Scope};
 use crate::model::{
     ArtifactReference, Chart, Freight, FreightCollection, FreightOrigin, GitCommit, Image,
     StepStatus,
@@ -1106,5 +1106,48 @@ fn an_http_response_header_is_still_read_from_its_headers() {
         ev.eval_expression("response.header('content-type')", &s)
             .unwrap(),
         json!("text/plain")
+    );
+}
+
+/// A parse step's document set as [`Scope::document`] reads as the same
+/// values converted whole into minijinja's own (its top-level keys set as
+/// [`Scope::extra`] variables): names, whole maps (keys sorted), lists,
+/// numbers, missing keys.
+#[test]
+fn a_document_reads_as_the_same_json_does() {
+    let ev = Evaluator::new();
+    let json = json!({
+        "b": {"z": [1, -2, 2.5, "s", null, true], "a": {"k": "v"}},
+        "a": "top",
+        "n": 18446744073709551615u64,
+    });
+    let mut lazy = Scope::default();
+    lazy.document = Some(Document::from_json(&json));
+    let mut eager = Scope::default();
+    eager.extra = json.as_object().unwrap().clone();
+    for expression in [
+        "a",
+        "b",
+        "b.z[2] * 2",
+        "b.z[-1]",
+        "len(b.z)",
+        "b.a.k + '!'",
+        "b['missing'] == nil",
+        "n",
+        "toJSON(b)",
+        "'k' in b.a",
+        "b.a == {'k': 'v'}",
+    ] {
+        assert_eq!(
+            ev.eval_expression(expression, &lazy),
+            ev.eval_expression(expression, &eager),
+            "{expression}"
+        );
+    }
+    let whole = ev.eval_expression("$env", &lazy).unwrap();
+    assert_eq!(whole, json);
+    assert_eq!(
+        serde_json::to_string(&whole).unwrap(),
+        r#"{"a":"top","b":{"a":{"k":"v"},"z":[1,-2,2.5,"s",null,true]},"n":18446744073709551615}"#
     );
 }

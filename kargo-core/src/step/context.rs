@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::credentials::CredentialsProvider;
 use crate::engine::PromotionContext;
-use crate::expr::{Evaluator, ExprError, Scope};
+use crate::expr::{Document, Evaluator, ExprError, Scope};
 use crate::model::FreightCollection;
 use crate::step::{DynStepStore, StepError, StepStore};
 use crate::workspace::Workspace;
@@ -174,8 +174,7 @@ impl StepContext {
 
     /// Evaluates several bare expressions in one scope, with `extra` added
     /// as top-level variables: the scope's values are converted once for
-    /// all of them (a parse step's document may be large). One result per
-    /// expression, in order.
+    /// all of them. One result per expression, in order.
     pub fn eval_expressions(
         &self,
         expressions: &[&str],
@@ -183,6 +182,21 @@ impl StepContext {
     ) -> Vec<Result<Value, ExprError>> {
         let mut scope = self.scope.clone();
         scope.extra.extend(extra);
+        self.evaluator.eval_expressions(expressions, &scope)
+    }
+
+    /// Evaluates several bare expressions on a parse step's document (see
+    /// [`Scope::document`](crate::expr::Scope::document)): `$env` is the
+    /// document and bare names are read from it. The document is shared,
+    /// not copied, and only what the expressions read is converted. One
+    /// result per expression, in order.
+    pub fn eval_on_document(
+        &self,
+        expressions: &[&str],
+        document: Document,
+    ) -> Vec<Result<Value, ExprError>> {
+        let mut scope = self.scope.clone();
+        scope.document = Some(document);
         self.evaluator.eval_expressions(expressions, &scope)
     }
 }

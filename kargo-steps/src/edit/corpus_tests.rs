@@ -5,7 +5,10 @@
 
 use serde_json::{Value, json};
 
-use super::{Editor, Reader, Update, hcl, json as json_fmt, toml, yaml};
+use super::{EditError, Editor, Update, hcl, json as json_fmt, toml, yaml};
+
+/// A format's reader as JSON.
+type Reader = fn(&str) -> Result<Value, EditError>;
 
 const FIXTURES: &[(&str, &str, Editor, Reader)] = &[
     (

@@ -522,6 +522,11 @@ pub(crate) fn read(src: &str) -> Result<Value, EditError> {
     Ok(Value::Object(body_json(src, &body)))
 }
 
+/// Reads a HCL text into a [`Document`](kargo_core::expr::Document), as [`read`] reads it.
+pub(crate) fn read_document(src: &str) -> Result<kargo_core::expr::Document, EditError> {
+    read(src).map(|value| kargo_core::expr::Document::from_json(&value))
+}
+
 #[cfg(test)]
 #[path = "hcl_tests.rs"]
 mod tests;

@@ -5,8 +5,10 @@
 
 use std::ops::Range;
 
+use kargo_core::expr::Document;
 use serde_json::Value;
 
+use super::expected::{Expected, Step};
 use super::{
     EditError, KeyPart, Splice, Update, index_of, line_ending, line_start, split_key_parts,
 };
@@ -24,13 +26,16 @@ enum Kind {
     Object(Vec<(String, Range<usize>, Node)>),
 }
 
-struct Scanner<'a> {
+/// Scans the values on one key's path, recording spans; values off the
+/// path are stepped over without being kept (their span only).
+struct Scanner<'a, 'p> {
     src: &'a str,
     pos: usize,
     depth: usize,
+    path: &'p [KeyPart],
 }
 
-impl Scanner<'_> {
+impl Scanner<'_, '_> {
     fn err(&self, what: &str) -> EditError {
         let line = self.src[..self.pos.min(self.src.len())]
             .matches('\n')
@@ -50,7 +55,8 @@ impl Scanner<'_> {
         self.src.as_bytes().get(self.pos).copied()
     }
 
-    fn string(&mut self) -> Result<(String, Range<usize>), EditError> {
+    /// Steps over a string, returning its span.
+    fn skip_string(&mut self) -> Result<Range<usize>, EditError> {
         let start = self.pos;
         let b = self.src.as_bytes();
         self.pos += 1;
@@ -59,10 +65,7 @@ impl Scanner<'_> {
                 b'\\' => self.pos += 2,
                 b'"' => {
                     self.pos += 1;
-                    let raw = &self.src[start..self.pos];
-                    let s: String =
-                        serde_json::from_str(raw).map_err(|_| self.err("invalid string"))?;
-                    return Ok((s, start..self.pos));
+                    return Ok(start..self.pos);
                 }
                 _ => self.pos += 1,
             }
@@ -70,9 +73,24 @@ impl Scanner<'_> {
         Err(self.err("unterminated string"))
     }
 
-    fn value(&mut self) -> Result<Node, EditError> {
+    fn string(&mut self) -> Result<(String, Range<usize>), EditError> {
+        let span = self.skip_string()?;
+        let s: String = serde_json::from_str(&self.src[span.clone()])
+            .map_err(|_| self.err("invalid string"))?;
+        Ok((s, span))
+    }
+
+    /// The segment the value at path depth `on` continues with, if the
+    /// value is on the path and the path goes on past it.
+    fn segment(&self, on: Option<usize>) -> Option<&KeyPart> {
+        on.and_then(|d| self.path.get(d))
+    }
+
+    /// Scans a value at path depth `on` (`None`: off the path).
+    fn value(&mut self, on: Option<usize>) -> Result<Node, EditError> {
         self.ws();
         let start = self.pos;
+        let next_on = on.map(|d| d + 1);
         match self.peek() {
             Some(b'{') => {
                 self.depth += 1;
@@ -80,6 +98,7 @@ impl Scanner<'_> {
                     return Err(self.err("nesting too deep"));
                 }
                 self.pos += 1;
+                let seg = self.segment(on).map(|p| p.name.clone());
                 let mut members = Vec::new();
                 self.ws();
                 if self.peek() == Some(b'}') {
@@ -90,14 +109,26 @@ impl Scanner<'_> {
                         if self.peek() != Some(b'"') {
                             return Err(self.err("expected a key"));
                         }
-                        let (key, key_span) = self.string()?;
+                        // Keys are read only where the path goes on.
+                        let (key, key_span) = match seg {
+                            Some(_) => self.string()?,
+                            None => (String::new(), self.skip_string()?),
+                        };
                         self.ws();
                         if self.peek() != Some(b':') {
                             return Err(self.err("expected `:`"));
                         }
                         self.pos += 1;
-                        let value = self.value()?;
-                        members.push((key, key_span, value));
+                        let member_on = match &seg {
+                            Some(seg) if *seg == key => next_on,
+                            _ => None,
+                        };
+                        let value = self.value(member_on)?;
+                        // Off the path, or where it ends, only the
+                        // object's own span is used.
+                        if seg.is_some() {
+                            members.push((key, key_span, value));
+                        }
                         self.ws();
                         match self.peek() {
                             Some(b',') => self.pos += 1,
@@ -121,13 +152,22 @@ impl Scanner<'_> {
                     return Err(self.err("nesting too deep"));
                 }
                 self.pos += 1;
+                let seg = self.segment(on);
+                let keep = seg.is_some();
+                let slot = seg.and_then(array_slot).flatten();
                 let mut items = Vec::new();
+                let mut count = 0;
                 self.ws();
                 if self.peek() == Some(b']') {
                     self.pos += 1;
                 } else {
                     loop {
-                        items.push(self.value()?);
+                        let item_on = if slot == Some(count) { next_on } else { None };
+                        let item = self.value(item_on)?;
+                        if keep {
+                            items.push(item);
+                        }
+                        count += 1;
                         self.ws();
                         match self.peek() {
                             Some(b',') => self.pos += 1,
@@ -146,7 +186,7 @@ impl Scanner<'_> {
                 })
             }
             Some(b'"') => {
-                let (_, span) = self.string()?;
+                let span = self.skip_string()?;
                 Ok(Node {
                     span,
                     kind: Kind::Scalar,
@@ -175,7 +215,9 @@ impl Scanner<'_> {
     }
 }
 
-fn parse(src: &str) -> Result<Node, EditError> {
+/// Parses `src` as far as `path` needs: the values along it, with their
+/// spans.
+fn parse(src: &str, path: &[KeyPart]) -> Result<Node, EditError> {
     // serde_json checks the grammar; the scanner only finds spans.
     serde_json::from_str::<serde::de::IgnoredAny>(src)
         .map_err(|e| EditError::Parse(e.to_string()))?;
@@ -183,8 +225,9 @@ fn parse(src: &str) -> Result<Node, EditError> {
         src,
         pos: 0,
         depth: 0,
+        path,
     };
-    scanner.value()
+    scanner.value(Some(0))
 }
 
 /// Compact JSON with a space after `:` and `,` (`{"a": [1, 2]}`).
@@ -256,10 +299,8 @@ fn check_scalar(update: &Update) -> Result<(), EditError> {
     }
 }
 
-fn plan(src: &str, root: &Node, update: &Update) -> Result<Splice, EditError> {
+fn plan(src: &str, root: &Node, update: &Update, parts: &[KeyPart]) -> Result<Splice, EditError> {
     let key = update.key.as_str();
-    check_scalar(update)?;
-    let parts = split_key_parts(key)?;
     let nl = line_ending(src);
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
@@ -355,69 +396,48 @@ fn plan(src: &str, root: &Node, update: &Update) -> Result<Splice, EditError> {
     })
 }
 
-/// Sets `value` in the parsed document the way [`plan`] edits the text.
-fn set(doc: &mut Value, parts: &[KeyPart], value: Value) {
-    let Some((part, rest)) = parts.split_first() else {
-        *doc = value;
-        return;
-    };
-    match doc {
-        Value::Object(map) => match map.get_mut(&part.name) {
-            Some(child) => set(child, rest, value),
-            None => {
-                map.insert(part.name.clone(), nested(rest, &value));
-            }
-        },
-        Value::Array(items) => match array_slot(part) {
-            Some(Some(idx)) if idx < items.len() => set(&mut items[idx], rest, value),
-            Some(slot) => {
-                let pad = slot.map_or(0, |idx| idx - items.len());
-                items.extend(std::iter::repeat_n(Value::Null, pad));
-                items.push(nested(rest, &value));
-            }
-            None => {}
-        },
-        _ => {}
-    }
-}
-
 /// Applies `updates` to the JSON text `src`, keeping every byte that does
 /// not hold a changed value. Keys follow sjson as Kargo uses it: a missing
 /// key is created, an index past the end (or `-1`) appends, a `:` before a
 /// segment makes it a map key; values must be scalars.
+///
+/// The file is read into a compact [`Document`] before and after the edit;
+/// the check compares the two with the updates set along their paths
+/// ([`Expected`]), so no other copy of the document is made.
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
     // Kargo's sjson treats an empty file as an empty object.
     let src = if src.trim().is_empty() { "{}" } else { src };
-    let mut expected: Value =
-        serde_json::from_str(src).map_err(|e| EditError::Parse(e.to_string()))?;
+    let before = read_document(src)?;
+    let mut expected = Expected::new(before.root());
     let mut text = src.to_owned();
     for update in updates {
-        let root = parse(&text)?;
-        let splice = plan(&text, &root, update)?;
+        check_scalar(update)?;
+        let parts = split_key_parts(&update.key)?;
+        let splice = plan(&text, &parse(&text, &parts)?, update, &parts)?;
         text = splice.apply(&text);
         // The value as it reads back once written (`123.0` as `123`).
         let written =
             serde_json::from_str(&render(&update.value)).unwrap_or_else(|_| update.value.clone());
-        set(&mut expected, &split_key_parts(&update.key)?, written);
+        let path: Vec<Step<'_>> = parts
+            .iter()
+            .map(|part| Step {
+                key: &part.name,
+                slot: array_slot(part),
+            })
+            .collect();
+        expected.set(&path, written, &|from, value| nested(&parts[from..], value));
     }
-    let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
-    let got: Value = serde_json::from_str(&text).map_err(|e| {
-        EditError::key(
-            &keys.join(", "),
-            format!("the edited file does not parse ({e}); nothing was written"),
-        )
-    })?;
-    if got != expected {
-        return Err(EditError::key(
-            &keys.join(", "),
-            "the edited file does not read back as expected; nothing was written",
-        ));
-    }
+    expected.check(serde_json::from_str::<Document>(&text), updates)?;
     Ok(text)
 }
 
 /// Reads a JSON text.
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
+    serde_json::from_str(src).map_err(|e| EditError::Parse(e.to_string()))
+}
+
+/// Reads a JSON text into a compact [`Document`], as [`read`] reads it.
+pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
     serde_json::from_str(src).map_err(|e| EditError::Parse(e.to_string()))
 }
 

@@ -1,6 +1,6 @@
-//! Shared machinery of the file steps: key paths, atomic writes, commit
-//! messages, and the update/parse drivers the format-specific steps plug
-//! their editors into.
+//! Shared machinery of the file steps: key paths, value rendering as Kargo
+//! writes values, and the format editors and readers the file-edit steps
+//! ([`crate::file_edit`]) run.
 //!
 //! Every editor works the same way: parse the file into a tree that knows
 //! the byte span of every value, splice the rendered new value over the old
@@ -9,21 +9,23 @@
 //! outside the edited spans are never rewritten, which keeps comments,
 //! quoting, indentation and line endings as they were.
 
+mod expected;
 pub(crate) mod hcl;
 pub(crate) mod json;
 pub(crate) mod toml;
+mod toml_tree;
 pub(crate) mod yaml;
 
 #[cfg(test)]
 mod corpus_tests;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kargo_core::Workspace;
-use kargo_core::step::{StepContext, StepError, StepOutcome};
+use kargo_core::step::StepError;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One `{key, value}` entry of an update step's `updates`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -303,20 +305,6 @@ pub(crate) fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
-/// Builds the `commitMessage` output: `Updated <path>` and one
-/// `- <key>: <value>` line per update.
-pub(crate) fn commit_message(
-    path: &str,
-    updates: &[Update],
-    render: impl Fn(&Value) -> String,
-) -> String {
-    let mut msg = format!("Updated {path}\n");
-    for update in updates {
-        msg.push_str(&format!("\n- {}: {}", update.key, render(&update.value)));
-    }
-    msg
-}
-
 /// Reads a UTF-8 text file (a regular file within the workspace's size
 /// limit), with errors naming the path as configured.
 pub(crate) fn read_text(
@@ -348,89 +336,8 @@ where
 }
 
 /// A format editor: applies all updates to a source text.
+#[cfg(test)]
 pub(crate) type Editor = fn(&str, &[Update]) -> Result<String, EditError>;
-
-/// The shared body of every `*-update` step: resolve the path inside the
-/// work dir, edit, verify (inside the editor), write atomically, and return
-/// `commitMessage`.
-pub(crate) async fn run_update(
-    ctx: &StepContext,
-    kind: &'static str,
-    path: String,
-    updates: Vec<Update>,
-    editor: Editor,
-    render: fn(&Value) -> String,
-) -> Result<StepOutcome, StepError> {
-    if updates.is_empty() {
-        return Err(StepError::terminal(format!(
-            "invalid {kind} config: `updates` needs at least one entry"
-        )));
-    }
-    let abs: PathBuf = ctx.workspace.resolve(&path)?;
-    let message = commit_message(&path, &updates, render);
-    let workspace = ctx.workspace.clone();
-    blocking(move || {
-        let src = read_text(&workspace, &abs, &path)?;
-        let out = editor(&src, &updates)
-            .map_err(|e| StepError::terminal(format!("{kind}: cannot update `{path}`: {e}")))?;
-        if out != src {
-            crate::fs::write_atomic(&abs, out.as_bytes(), None)
-                .map_err(|e| StepError::terminal(format!("{kind}: cannot write `{path}`: {e}")))?;
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(StepOutcome::succeeded().with_output("commitMessage", message))
-}
-
-/// A format reader: parses a source text into a JSON value.
-pub(crate) type Reader = fn(&str) -> Result<Value, EditError>;
-
-/// The shared body of every `*-parse` step: parse the file and evaluate
-/// each `fromExpression` with the document's top-level keys as variables,
-/// the whole document as `$env` (as expr-lang, which Kargo runs on the
-/// document, has it) and as `outputs` (as Kargo's docs describe).
-pub(crate) async fn run_parse(
-    ctx: &StepContext,
-    kind: &'static str,
-    path: String,
-    outputs: Vec<ParseOutput>,
-    reader: Reader,
-) -> Result<StepOutcome, StepError> {
-    if outputs.is_empty() {
-        return Err(StepError::terminal(format!(
-            "invalid {kind} config: `outputs` needs at least one entry"
-        )));
-    }
-    let abs = ctx.workspace.resolve(&path)?;
-    let shown = path.clone();
-    let workspace = ctx.workspace.clone();
-    let doc = blocking(move || {
-        let src = read_text(&workspace, &abs, &shown)?;
-        if src.trim().is_empty() {
-            return Err(StepError::terminal(format!("{kind}: `{shown}` is empty")));
-        }
-        reader(&src).map_err(|e| StepError::terminal(format!("{kind}: `{shown}`: {e}")))
-    })
-    .await?;
-    // `$env` is the whole document, whatever its root: a map, a list or a
-    // scalar (`$env[0].name`, `$env`). With it set, a bare name is read
-    // from it, so the document is kept once, not again per top-level key.
-    let extra = Map::from_iter([("$env".to_owned(), doc)]);
-    let expressions: Vec<&str> = outputs.iter().map(|o| o.from_expression.as_str()).collect();
-    let values = ctx.eval_expressions(&expressions, extra);
-    let mut result = Map::new();
-    for (output, value) in outputs.iter().zip(values) {
-        let value = value.map_err(|e| {
-            StepError::terminal(format!(
-                "{kind}: `{path}`: cannot evaluate `{}` for output `{}`: {e}",
-                output.from_expression, output.name
-            ))
-        })?;
-        result.insert(output.name.clone(), value);
-    }
-    Ok(StepOutcome::succeeded().with_outputs(result))
-}
 
 /// The lines that differ between two texts, as `-old` / `+new` pairs, for
 /// snapshot tests of whole files.
@@ -509,13 +416,6 @@ mod tests {
             parts.iter().map(|p| p.map_key).collect::<Vec<_>>(),
             [false, true, false]
         );
-    }
-
-    #[test]
-    fn commit_message_lists_every_update() {
-        let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
-        let msg = commit_message("values.yaml", &updates, go_format);
-        assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
     }
 
     #[test]

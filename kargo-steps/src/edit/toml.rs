@@ -1,15 +1,20 @@
-//! TOML editing with toml_edit, which keeps comments, whitespace and the
-//! representation of every value it does not touch. As in Kargo, only
-//! existing scalar values are replaced: a missing key, or one holding a
-//! table or an array, is an error naming the key. A replaced value keeps
-//! the old one's surrounding whitespace and comment, and is written as
+//! TOML reading and editing. Files are read by the compact reader of
+//! [`toml_tree`](super::toml_tree) (toml_parser's parser, toml_edit's
+//! rules); toml_edit itself gives the error for a file that does not read.
+//! As in Kargo, only existing scalar values are replaced: a missing key, or
+//! one holding a table or an array, is an error naming the key. A replaced
+//! value's text is spliced over the old one's, so its surrounding
+//! whitespace and comment and every other byte stay, and is written as
 //! Kargo writes it: strings literal (`'v2'`) where they can be, floats
 //! with a decimal (`123.0`).
 
+use kargo_core::expr::Document;
 use serde_json::{Map, Value};
-use toml_edit::{DocumentMut, Item, TableLike};
+use toml_edit::{DocumentMut, Item};
 
-use super::{EditError, Update, index_of, split_key};
+use super::expected::{Expected, Step};
+use super::toml_tree::Toml;
+use super::{EditError, Splice, Update, index_of, split_key};
 
 fn parse(src: &str) -> Result<DocumentMut, EditError> {
     src.parse::<DocumentMut>()
@@ -83,132 +88,6 @@ fn make_value(key: &str, value: &Value) -> Result<toml_edit::Value, EditError> {
         .map_err(|e| EditError::key(key, format!("cannot write `{text}` as TOML: {e}")))
 }
 
-struct Target<'k> {
-    key: &'k str,
-    segments: &'k [String],
-    value: &'k Value,
-}
-
-impl Target<'_> {
-    fn at(&self, depth: usize) -> String {
-        self.segments[..depth].join(".")
-    }
-
-    fn set_item(&self, item: &mut Item, depth: usize) -> Result<(), EditError> {
-        if depth == self.segments.len() {
-            return match item {
-                Item::Value(old) => self.replace(old),
-                _ => Err(self.not_scalar("a table")),
-            };
-        }
-        match item {
-            Item::Table(table) => self.set_table(table, false, depth),
-            Item::Value(toml_edit::Value::InlineTable(table)) => self.set_table(table, true, depth),
-            Item::Value(value) => self.set_value(value, depth),
-            Item::ArrayOfTables(tables) => {
-                let len = tables.len();
-                let table = index_of(&self.segments[depth])
-                    .and_then(|i| tables.get_mut(i))
-                    .ok_or_else(|| self.bad_index(depth, len))?;
-                self.set_table(table, false, depth + 1)
-            }
-            Item::None => Err(EditError::key(
-                self.key,
-                format!("`{}` is empty", self.at(depth)),
-            )),
-        }
-    }
-
-    /// Replaces a scalar value, keeping its decoration (spaces, comment).
-    fn replace(&self, old: &mut toml_edit::Value) -> Result<(), EditError> {
-        match old {
-            toml_edit::Value::Array(_) => return Err(self.not_scalar("an array")),
-            toml_edit::Value::InlineTable(_) => return Err(self.not_scalar("an inline table")),
-            _ => {}
-        }
-        let mut new = make_value(self.key, self.value)?;
-        *new.decor_mut() = old.decor().clone();
-        *old = new;
-        Ok(())
-    }
-
-    fn not_scalar(&self, what: &str) -> EditError {
-        EditError::key(
-            self.key,
-            format!("holds {what}, not a scalar; toml-update only changes scalar values"),
-        )
-    }
-
-    fn bad_index(&self, depth: usize, len: usize) -> EditError {
-        let seg = &self.segments[depth];
-        match index_of(seg) {
-            Some(i) => EditError::key(
-                self.key,
-                format!(
-                    "index {i} is out of range: `{}` has {len} items",
-                    self.at(depth)
-                ),
-            ),
-            None => EditError::key(
-                self.key,
-                format!("`{}` is an array; `{seg}` is not an index", self.at(depth)),
-            ),
-        }
-    }
-
-    fn set_value(&self, value: &mut toml_edit::Value, depth: usize) -> Result<(), EditError> {
-        match value {
-            toml_edit::Value::Array(array) => {
-                let len = array.len();
-                let idx = index_of(&self.segments[depth])
-                    .filter(|&i| i < len)
-                    .ok_or_else(|| self.bad_index(depth, len))?;
-                let slot = array
-                    .get_mut(idx)
-                    .ok_or_else(|| self.bad_index(depth, len))?;
-                if depth + 1 == self.segments.len() {
-                    self.replace(slot)
-                } else {
-                    self.set_value(slot, depth + 1)
-                }
-            }
-            toml_edit::Value::InlineTable(table) => self.set_table(table, true, depth),
-            _ => Err(EditError::key(
-                self.key,
-                format!("`{}` is a scalar, not a table", self.at(depth)),
-            )),
-        }
-    }
-
-    fn set_table(
-        &self,
-        table: &mut dyn TableLike,
-        inline: bool,
-        depth: usize,
-    ) -> Result<(), EditError> {
-        if depth == self.segments.len() {
-            return Err(self.not_scalar(if inline { "an inline table" } else { "a table" }));
-        }
-        let seg = &self.segments[depth];
-        match table.get_mut(seg) {
-            Some(child) => self.set_item(child, depth + 1),
-            None => {
-                let within = if depth == 0 {
-                    "the document".to_owned()
-                } else {
-                    format!("`{}`", self.at(depth))
-                };
-                Err(EditError::key(
-                    self.key,
-                    format!(
-                        "not found: {within} has no key `{seg}`; toml-update only changes existing keys"
-                    ),
-                ))
-            }
-        }
-    }
-}
-
 fn to_json_item(item: &Item) -> Value {
     match item {
         Item::None => Value::Null,
@@ -245,59 +124,72 @@ fn to_json_value(value: &toml_edit::Value) -> Value {
 
 /// Reads a TOML text as JSON (datetimes become strings).
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
+    read_document(src).map(|doc| doc.to_json())
+}
+
+/// Reads a TOML text into a [`Document`] with the compact reader
+/// ([`Toml`]); a file it refuses goes to toml_edit, for toml_edit's error
+/// (or, should toml_edit accept it, toml_edit's reading).
+pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
+    match Toml::read(src) {
+        Some(toml) => toml.to_document(),
+        None => toml_edit_json(src).map(|value| Document::from_json(&value)),
+    }
+}
+
+/// Reads a TOML text as JSON with toml_edit (for its errors, and the tests
+/// that hold [`Toml`] to it).
+pub(crate) fn toml_edit_json(src: &str) -> Result<Value, EditError> {
     Ok(to_json_item(parse(src)?.as_item()))
 }
 
-fn set_json(doc: &mut Value, segments: &[String], value: Value) {
-    let mut cur = doc;
-    for seg in segments {
-        if cur.is_null() {
-            *cur = Value::Object(Map::new());
-        }
-        cur = match cur {
-            Value::Array(items) => match index_of(seg).and_then(|i| items.get_mut(i)) {
-                Some(v) => v,
-                None => return,
-            },
-            Value::Object(map) => map.entry(seg.clone()).or_insert(Value::Null),
-            _ => return,
-        };
-    }
-    *cur = value;
-}
-
-/// Applies `updates` to the TOML text `src`.
+/// Applies `updates` to the TOML text `src`: each key must hold a scalar,
+/// whose text is replaced by the new value's (as Kargo writes it); every
+/// other byte stays. The edited text is read again and must hold the new
+/// values and nothing else changed.
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
-    let mut doc = parse(src)?;
-    let mut expected = to_json_item(doc.as_item());
+    let Some(mut toml) = Toml::read(src) else {
+        parse(src)?;
+        return Err(EditError::Parse(
+            "kargo-rs's TOML reader cannot read this file, though toml_edit can; please report it"
+                .into(),
+        ));
+    };
+    let before = toml.to_document()?;
+    let mut expected = Expected::new(before.root());
+    let mut splices: Vec<Splice> = Vec::new();
     for update in updates {
         let segments = split_key(&update.key)?;
-        let target = Target {
-            key: &update.key,
-            segments: &segments,
-            value: &update.value,
-        };
-        target.set_table(doc.as_table_mut(), false, 0)?;
-        set_json(&mut expected, &segments, update.value.clone());
+        let range = toml.scalar_span(&update.key, &segments)?;
+        // What toml_edit would write, checked as toml_edit checks it.
+        make_value(&update.key, &update.value)?;
+        let text = value_text(&update.key, &update.value)?;
+        splices.retain(|s| s.range != range);
+        splices.push(Splice { range, text });
+        let path: Vec<Step<'_>> = segments
+            .iter()
+            .map(|seg| Step {
+                key: seg,
+                slot: index_of(seg).map(Some),
+            })
+            .collect();
+        expected.set(&path, update.value.clone(), &|_, value| value.clone());
     }
-    let mut text = doc.to_string();
+    drop(toml);
+    splices.sort_by_key(|s| s.range.start);
+    let mut text = String::with_capacity(src.len());
+    let mut at = 0;
+    for splice in &splices {
+        text.push_str(&src[at..splice.range.start]);
+        text.push_str(&splice.text);
+        at = splice.range.end;
+    }
+    text.push_str(&src[at..]);
     if super::line_ending(src) == "\r\n" {
-        // toml_edit writes `\n`; give a CRLF file its line endings back.
+        // As toml_edit's output was: every line break CRLF.
         text = text.replace("\r\n", "\n").replace('\n', "\r\n");
     }
-    let keys: Vec<&str> = updates.iter().map(|u| u.key.as_str()).collect();
-    let got = read(&text).map_err(|e| {
-        EditError::key(
-            &keys.join(", "),
-            format!("the edited file does not parse ({e}); nothing was written"),
-        )
-    })?;
-    if got != expected {
-        return Err(EditError::key(
-            &keys.join(", "),
-            "the edited file does not read back as expected; nothing was written",
-        ));
-    }
+    expected.check(read_document(&text), updates)?;
     Ok(text)
 }
 

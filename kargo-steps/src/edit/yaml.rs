@@ -12,7 +12,9 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use granit_parser::{Event, Parser, ScalarStyle, StructureStyle};
-use serde_json::{Map, Number, Value};
+use kargo_core::expr::Document;
+use kargo_core::expr::document::{DocumentBuilder, Key, NodeId};
+use serde_json::{Number, Value};
 
 use super::{
     EditError, Splice, Update, index_of, line_end, line_ending, line_start, next_line_start,
@@ -23,7 +25,6 @@ use super::{
 #[derive(Debug)]
 struct Node<'a> {
     span: Range<usize>,
-    anchor: usize,
     kind: Kind<'a>,
 }
 
@@ -64,36 +65,120 @@ fn parse_error(e: impl std::fmt::Display) -> EditError {
     EditError::Parse(e.to_string())
 }
 
-/// Parses every document of `src`.
-fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+/// The events of `src` with their byte ranges, comments and anchor
+/// markers left out; running out of events is an error.
+fn events<'a>(src: &'a str) -> impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError> + 'a {
     let mut events = Parser::new_from_str(src)
         .filter(|ev| !matches!(ev, Ok((Event::Comment(..) | Event::Anchor(..), _))));
-    let mut next = move || -> Result<(Event<'_>, Range<usize>), EditError> {
-        match events.next() {
-            Some(Ok((ev, span))) => {
-                let range = span
-                    .byte_range()
-                    .ok_or_else(|| EditError::Parse("parser gave no byte offsets".into()))?;
-                Ok((ev, range))
-            }
-            Some(Err(e)) => Err(parse_error(e)),
-            None => Err(EditError::Parse("unexpected end of events".into())),
+    move || match events.next() {
+        Some(Ok((ev, span))) => {
+            let range = span
+                .byte_range()
+                .ok_or_else(|| EditError::Parse("parser gave no byte offsets".into()))?;
+            Ok((ev, range))
         }
-    };
-    let mut docs = Vec::new();
+        Some(Err(e)) => Err(parse_error(e)),
+        None => Err(EditError::Parse("unexpected end of events".into())),
+    }
+}
+
+/// The events source [`each_document`] hands its reader.
+type Next<'n, 'a> = dyn FnMut() -> Result<(Event<'a>, Range<usize>), EditError> + 'n;
+
+/// Walks the documents of `src`, calling `read` with each one's number,
+/// the event that starts its root node and the events that follow.
+fn each_document<'a>(
+    src: &'a str,
+    mut read: impl FnMut(usize, Event<'a>, Range<usize>, &mut Next<'_, 'a>) -> Result<(), EditError>,
+) -> Result<(), EditError> {
+    let mut next = events(src);
+    let mut n = 0;
     loop {
         let (ev, _) = next()?;
         match ev {
             Event::StreamStart | Event::DocumentEnd => {}
-            Event::StreamEnd => break,
+            Event::StreamEnd => return Ok(()),
             Event::DocumentStart(..) => {
                 let (ev, range) = next()?;
-                docs.push(build(src, ev, range, &mut next)?);
+                read(n, ev, range, &mut next)?;
+                n += 1;
             }
             other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
         }
     }
+}
+
+/// Parses every document of `src`.
+fn parse(src: &str) -> Result<Vec<Node<'_>>, EditError> {
+    let mut docs = Vec::new();
+    each_document(src, |_, ev, range, mut next| {
+        docs.push(build(src, ev, range, &mut next, Keep::All)?);
+        Ok(())
+    })?;
     Ok(docs)
+}
+
+/// Parses every document of `src`, keeping of the first only the nodes on
+/// the path of `segments` (see [`Keep::Path`]): enough to plan an update
+/// of that key, at a fraction of [`parse`]'s memory.
+fn parse_on_path<'a>(src: &'a str, segments: &[String]) -> Result<Vec<Node<'a>>, EditError> {
+    let mut docs = Vec::new();
+    each_document(src, |n, ev, range, mut next| {
+        if n == 0 {
+            docs.push(build(src, ev, range, &mut next, Keep::Path(segments))?);
+        } else {
+            skip(ev, &mut next)?;
+        }
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+/// How much of a node [`build`] keeps.
+#[derive(Debug, Clone, Copy)]
+enum Keep<'p> {
+    /// Everything.
+    All,
+    /// The nodes on the path of these remaining key segments (with every
+    /// key of the mappings on it); at its end, as [`Keep::Span`].
+    Path(&'p [String]),
+    /// The node's kind and span, not its children.
+    Span,
+}
+
+impl<'p> Keep<'p> {
+    /// Whether a collection keeps its children.
+    fn children(self) -> bool {
+        match self {
+            Keep::All => true,
+            Keep::Path(segments) => !segments.is_empty(),
+            Keep::Span => false,
+        }
+    }
+
+    /// What an item at `index` of a sequence kept so keeps.
+    fn item(self, index: usize) -> Keep<'p> {
+        match self {
+            Keep::All => Keep::All,
+            Keep::Path([first, rest @ ..]) if index_of(first) == Some(index) => Keep::Path(rest),
+            _ => Keep::Span,
+        }
+    }
+
+    /// What the value of `key` in a mapping kept so keeps.
+    fn value(self, key: &Node<'_>) -> Keep<'p> {
+        match self {
+            Keep::All => Keep::All,
+            Keep::Path([first, rest @ ..]) if is_key(key, first) => Keep::Path(rest),
+            _ => Keep::Span,
+        }
+    }
+}
+
+/// Whether `key` is the mapping key `segment` (a scalar of that text; an
+/// empty key has an empty span, which the parser calls `~`).
+fn is_key(key: &Node<'_>, segment: &str) -> bool {
+    !key.span.is_empty() && matches!(&key.kind, Kind::Scalar { value, .. } if value == segment)
 }
 
 fn build<'a>(
@@ -101,9 +186,10 @@ fn build<'a>(
     ev: Event<'a>,
     range: Range<usize>,
     next: &mut impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError>,
+    keep: Keep<'_>,
 ) -> Result<Node<'a>, EditError> {
     match ev {
-        Event::Scalar(value, style, anchor, tag) => {
+        Event::Scalar(value, style, _, tag) => {
             let mut span = range;
             if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
                 // The span runs to the next token; the value ends at its
@@ -113,7 +199,6 @@ fn build<'a>(
             }
             Ok(Node {
                 span,
-                anchor,
                 kind: Kind::Scalar {
                     value,
                     style,
@@ -123,52 +208,61 @@ fn build<'a>(
         }
         Event::Alias(id) => Ok(Node {
             span: range,
-            anchor: 0,
             kind: Kind::Alias(id),
         }),
-        Event::SequenceStart(style, anchor, _) => {
+        Event::SequenceStart(style, _, _) => {
             let flow = style == StructureStyle::Flow;
             let mut items = Vec::new();
+            let mut last_end = None;
             loop {
                 let (ev, r) = next()?;
                 if let Event::SequenceEnd = ev {
                     let end = if flow {
                         r.end
                     } else {
-                        items.last().map_or(range.end, |n: &Node<'_>| n.span.end)
+                        last_end.unwrap_or(range.end)
                     };
                     return Ok(Node {
                         span: range.start..end,
-                        anchor,
                         kind: Kind::Seq { items, flow },
                     });
                 }
-                items.push(build(src, ev, r, next)?);
+                let item = build(src, ev, r, next, keep.item(items.len()))?;
+                last_end = Some(item.span.end);
+                if keep.children() {
+                    items.push(item);
+                }
             }
         }
-        Event::MappingStart(style, anchor, _) => {
+        Event::MappingStart(style, _, _) => {
             let flow = style == StructureStyle::Flow;
             let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+            let mut last_end = None;
             loop {
                 let (ev, r) = next()?;
                 if let Event::MappingEnd = ev {
                     let end = if flow {
                         r.end
                     } else {
-                        entries
-                            .last()
-                            .map_or(range.end, |(k, v)| k.span.end.max(v.span.end))
+                        last_end.unwrap_or(range.end)
                     };
                     return Ok(Node {
                         span: range.start..end,
-                        anchor,
                         kind: Kind::Map { entries, flow },
                     });
                 }
-                let key = build(src, ev, r, next)?;
+                let key_keep = if keep.children() {
+                    Keep::All
+                } else {
+                    Keep::Span
+                };
+                let key = build(src, ev, r, next, key_keep)?;
                 let (ev, r) = next()?;
-                let value = build(src, ev, r, next)?;
-                entries.push((key, value));
+                let value = build(src, ev, r, next, keep.value(&key))?;
+                last_end = Some(key.span.end.max(value.span.end));
+                if keep.children() {
+                    entries.push((key, value));
+                }
             }
         }
         other => Err(EditError::Parse(format!("unexpected event {other:?}"))),
@@ -176,10 +270,15 @@ fn build<'a>(
 }
 
 fn resolve_plain(s: &str) -> Sem {
+    resolve_plain_typed(s).unwrap_or_else(|| Sem::Str(s.to_owned()))
+}
+
+/// What a plain scalar resolves to, or `None` for a string.
+fn resolve_plain_typed(s: &str) -> Option<Sem> {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Sem::Null,
-        "true" | "True" | "TRUE" => return Sem::Bool(true),
-        "false" | "False" | "FALSE" => return Sem::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Sem::Null),
+        "true" | "True" | "TRUE" => return Some(Sem::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Sem::Bool(false)),
         _ => {}
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -187,17 +286,17 @@ fn resolve_plain(s: &str) -> Sem {
         && unsigned.bytes().all(|b| b.is_ascii_digit())
         && let Ok(i) = s.parse::<i128>()
     {
-        return Sem::Int(i);
+        return Some(Sem::Int(i));
     }
     if let Some(oct) = s.strip_prefix("0o")
         && let Ok(i) = i128::from_str_radix(oct, 8)
     {
-        return Sem::Int(i);
+        return Some(Sem::Int(i));
     }
     if let Some(hex) = s.strip_prefix("0x")
         && let Ok(i) = i128::from_str_radix(hex, 16)
     {
-        return Sem::Int(i);
+        return Some(Sem::Int(i));
     }
     match unsigned {
         ".inf" | ".Inf" | ".INF" => {
@@ -206,17 +305,19 @@ fn resolve_plain(s: &str) -> Sem {
             } else {
                 f64::INFINITY
             };
-            return Sem::Float(f.to_bits());
+            return Some(Sem::Float(f.to_bits()));
         }
-        ".nan" | ".NaN" | ".NAN" if unsigned == s => return Sem::Float(f64::NAN.to_bits()),
+        ".nan" | ".NaN" | ".NAN" if unsigned == s => {
+            return Some(Sem::Float(f64::NAN.to_bits()));
+        }
         _ => {}
     }
     if is_core_float(unsigned)
         && let Ok(f) = s.parse::<f64>()
     {
-        return Sem::Float(f.to_bits());
+        return Some(Sem::Float(f.to_bits()));
     }
-    Sem::Str(s.to_owned())
+    None
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
@@ -252,13 +353,18 @@ fn is_core_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// A scalar as a reader sees it.
+fn scalar_sem(value: &str, style: ScalarStyle, tag: Option<String>) -> Sem {
+    match tag {
+        Some(tag) => Sem::Tagged(tag, value.to_owned()),
+        None if style == ScalarStyle::Plain => resolve_plain(value),
+        None => Sem::Str(value.to_owned()),
+    }
+}
+
 fn sem(node: &Node<'_>) -> Sem {
     match &node.kind {
-        Kind::Scalar { value, style, tag } => match tag {
-            Some(tag) => Sem::Tagged(tag.clone(), value.to_string()),
-            None if *style == ScalarStyle::Plain => resolve_plain(value),
-            None => Sem::Str(value.to_string()),
-        },
+        Kind::Scalar { value, style, tag } => scalar_sem(value, *style, tag.clone()),
         Kind::Seq { items, .. } => Sem::Seq(items.iter().map(sem).collect()),
         Kind::Map { entries, .. } => {
             Sem::Map(entries.iter().map(|(k, v)| (sem(k), sem(v))).collect())
@@ -496,11 +602,7 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
         let at = || segments[..i].join(".");
         match &node.kind {
             Kind::Map { entries, flow: f } => {
-                // An empty key has an empty span (the parser calls it `~`).
-                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| {
-                    !k.span.is_empty()
-                        && matches!(&k.kind, Kind::Scalar { value, .. } if value == seg)
-                };
+                let is_seg = |(k, _): &(Node<'_>, Node<'_>)| is_key(k, seg);
                 let found = entries.iter().position(is_seg);
                 if let Some(idx) = found
                     && entries[idx + 1..].iter().any(is_seg)
@@ -571,15 +673,51 @@ fn locate(root: &Node<'_>, key: &str, segments: &[String]) -> Result<Located, Ed
     Ok(Located::Found(path, flow))
 }
 
+/// What an update does to the values the file reads as: the value at an
+/// index path becomes `Set`'s, or `Create`s the given entries under it.
+#[derive(Debug)]
+enum Change {
+    /// The value at `path` becomes `sem`.
+    Set { path: Vec<usize>, sem: Sem },
+    /// Under the value at `path`, the missing segments `rest` are created
+    /// holding the update's value (`nested`): added as an entry to a
+    /// mapping, or replacing anything else.
+    Create {
+        path: Vec<usize>,
+        first: String,
+        nested: Sem,
+        whole: Sem,
+    },
+}
+
+impl Change {
+    /// Applies the change to the expected values of the document.
+    fn apply(self, expected: &mut Sem, key: &str) -> Result<(), EditError> {
+        let lost = || EditError::key(key, "lost its place");
+        match self {
+            Change::Set { path, sem } => *sem_at_mut(expected, &path).ok_or_else(lost)? = sem,
+            Change::Create {
+                path,
+                first,
+                nested,
+                whole,
+            } => match sem_at_mut(expected, &path).ok_or_else(lost)? {
+                Sem::Map(entries) => entries.push((Sem::Str(first), nested)),
+                other => *other = whole,
+            },
+        }
+        Ok(())
+    }
+}
+
 /// Plans one update: the splice to make and the change to the expected
 /// values.
 fn plan(
     src: &str,
     root: &Node<'_>,
     update: &Update,
-    expected: &mut Sem,
     mode: Mode,
-) -> Result<Splice, EditError> {
+) -> Result<(Splice, Change), EditError> {
     let key = update.key.as_str();
     let segments = split_key(key)?;
     let nl = line_ending(src);
@@ -621,12 +759,17 @@ fn plan(
                         (true, true) => format!("{value} {comment}"),
                         (true, false) => format!(" {comment}{value}"),
                     };
-                    let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
-                    *slot = sem_of_json(&update.value);
-                    return Ok(Splice {
-                        range: colon..end,
-                        text,
-                    });
+                    let change = Change::Set {
+                        path,
+                        sem: sem_of_json(&update.value),
+                    };
+                    return Ok((
+                        Splice {
+                            range: colon..end,
+                            text,
+                        },
+                        change,
+                    ));
                 }
             };
             let splice = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
@@ -649,9 +792,11 @@ fn plan(
                     text: render(&update.value, *style, flow),
                 }
             };
-            let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
-            *slot = sem_of_json(&update.value);
-            splice
+            let change = Change::Set {
+                path,
+                sem: sem_of_json(&update.value),
+            };
+            (splice, change)
         }
         Located::Missing(path, consumed) => {
             let rest = &segments[consumed..];
@@ -714,15 +859,14 @@ fn plan(
                 }
                 _ => return Err(fail("cannot create a key here")),
             };
-            let slot = sem_at_mut(expected, &path).ok_or_else(|| fail("lost its place"))?;
-            match slot {
-                Sem::Map(entries) => {
-                    let (first, more) = rest.split_first().ok_or_else(|| fail("empty key"))?;
-                    entries.push((Sem::Str(first.clone()), nested_sem(more, &update.value)));
-                }
-                other => *other = nested_sem(rest, &update.value),
-            }
-            splice
+            let (first, more) = rest.split_first().ok_or_else(|| fail("empty key"))?;
+            let change = Change::Create {
+                path,
+                first: first.clone(),
+                nested: nested_sem(more, &update.value),
+                whole: nested_sem(rest, &update.value),
+            };
+            (splice, change)
         }
     };
     Ok(splice)
@@ -1028,6 +1172,9 @@ fn plain_top_level_key(line: &str) -> Option<&str> {
 
 /// Applies `updates` planning and verifying on the whole document.
 fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, EditError> {
+    if mode == Mode::ExistingScalars {
+        return update_scalars(src, updates);
+    }
     let mut text = src.to_owned();
     let mut expected: Vec<Sem> = Vec::new();
     for (n, update) in updates.iter().enumerate() {
@@ -1041,11 +1188,56 @@ fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, 
             let root = docs
                 .first()
                 .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
-            plan(&text, root, update, &mut expected[0], mode)?
+            let (splice, change) = plan(&text, root, update, mode)?;
+            change.apply(&mut expected[0], &update.key)?;
+            splice
         };
         text = splice.apply(&text);
     }
     verify(&text, &expected, updates)?;
+    Ok(text)
+}
+
+/// [`update_document`] for [`Mode::ExistingScalars`], where an edit only
+/// replaces scalars, so the document keeps its shape: each update plans
+/// on a parse that keeps only the nodes on its key's path, and the edited
+/// text is checked against the original event by event
+/// ([`verify_in_step`]). Memory stays at a few copies of the text,
+/// whatever the file's size.
+fn update_scalars(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    let mut text = src.to_owned();
+    // What the updated paths must read as, in the first document.
+    let mut changes: Vec<(Vec<usize>, Sem)> = Vec::new();
+    for update in updates {
+        let splice = {
+            let segments = split_key(&update.key)?;
+            let docs = parse_on_path(&text, &segments)?;
+            let root = docs
+                .first()
+                .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
+            let (splice, change) = plan(&text, root, update, Mode::ExistingScalars)?;
+            let Change::Set { path, sem } = change else {
+                return Err(EditError::key(
+                    &update.key,
+                    "yaml-update only changes existing keys",
+                ));
+            };
+            // A path inside one set earlier (a scalar that became a flow
+            // collection) changes that value.
+            match changes.iter_mut().find(|(p, _)| path.starts_with(p)) {
+                Some((p, value)) => {
+                    let inner = &path[p.len()..];
+                    let slot = sem_at_mut(value, inner)
+                        .ok_or_else(|| EditError::key(&update.key, "lost its place"))?;
+                    *slot = sem;
+                }
+                None => changes.push((path, sem)),
+            }
+            splice
+        };
+        text = splice.apply(&text);
+    }
+    verify_in_step(src, &text, &changes, updates)?;
     Ok(text)
 }
 
@@ -1066,6 +1258,117 @@ fn verify(text: &str, expected: &[Sem], updates: &[Update]) -> Result<(), EditEr
         ));
     }
     Ok(())
+}
+
+/// Checks that `new` reads as `old` with the values at `changes`' index
+/// paths (in the first document) replaced, walking both texts' events side
+/// by side: no tree of either document is built. When the walk finds a
+/// difference or an error, the check is made again as [`verify`] makes
+/// it, on whole trees, for its exact error.
+fn verify_in_step(
+    old: &str,
+    new: &str,
+    changes: &[(Vec<usize>, Sem)],
+    updates: &[Update],
+) -> Result<(), EditError> {
+    if let Ok(true) = same_in_step(old, new, changes) {
+        return Ok(());
+    }
+    let mut expected: Vec<Sem> = parse(old)?.iter().map(sem).collect();
+    if let Some(first) = expected.first_mut() {
+        for (path, value) in changes {
+            if let Some(slot) = sem_at_mut(first, path) {
+                *slot = value.clone();
+            }
+        }
+    }
+    verify(new, &expected, updates)
+}
+
+/// Where the walk of [`same_in_step`] is in one collection.
+struct Position {
+    index: usize,
+    map: bool,
+    /// In a mapping: whether the next node is a key.
+    at_key: bool,
+}
+
+/// Whether `new` reads as `old` with `changes` made, event by event.
+fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<bool, EditError> {
+    let (mut a, mut b) = (events(old), events(new));
+    let mut documents = 0;
+    let mut open: Vec<Position> = Vec::new();
+    loop {
+        let ((ea, _), (eb, rb)) = (a()?, b()?);
+        let node_start = matches!(
+            ea,
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::SequenceStart(..)
+                | Event::MappingStart(..)
+        );
+        if node_start {
+            let in_key = open.iter().any(|p| p.map && p.at_key);
+            let target = (documents == 1 && !in_key)
+                .then(|| {
+                    changes
+                        .iter()
+                        .find(|(path, _)| path.iter().eq(open.iter().map(|p| &p.index)))
+                })
+                .flatten();
+            if let Some((_, expected)) = target {
+                skip(ea, &mut a)?;
+                if sem(&build(new, eb, rb, &mut b, Keep::All)?) != *expected {
+                    return Ok(false);
+                }
+                step_past(&mut open);
+                continue;
+            }
+        }
+        match (ea, eb) {
+            (Event::StreamEnd, Event::StreamEnd) => return Ok(true),
+            (Event::StreamStart, Event::StreamStart) | (Event::DocumentEnd, Event::DocumentEnd) => {
+            }
+            (Event::DocumentStart(..), Event::DocumentStart(..)) => documents += 1,
+            (Event::Scalar(va, sa, _, ta), Event::Scalar(vb, sb, _, tb)) => {
+                let (ta, tb) = (ta.map(|t| t.to_string()), tb.map(|t| t.to_string()));
+                if scalar_sem(&va, sa, ta) != scalar_sem(&vb, sb, tb) {
+                    return Ok(false);
+                }
+                step_past(&mut open);
+            }
+            (Event::Alias(x), Event::Alias(y)) if x == y => step_past(&mut open),
+            (Event::SequenceStart(..), Event::SequenceStart(..)) => open.push(Position {
+                index: 0,
+                map: false,
+                at_key: false,
+            }),
+            (Event::MappingStart(..), Event::MappingStart(..)) => open.push(Position {
+                index: 0,
+                map: true,
+                at_key: true,
+            }),
+            (Event::SequenceEnd, Event::SequenceEnd) | (Event::MappingEnd, Event::MappingEnd) => {
+                open.pop();
+                step_past(&mut open);
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
+/// Moves the innermost collection's position past the node just read.
+fn step_past(open: &mut [Position]) {
+    if let Some(p) = open.last_mut() {
+        if !p.map {
+            p.index += 1;
+        } else if p.at_key {
+            p.at_key = false;
+        } else {
+            p.at_key = true;
+            p.index += 1;
+        }
+    }
 }
 
 /// The most values aliases may expand to in one document read by
@@ -1105,92 +1408,207 @@ pub(crate) fn check_go_yaml(src: &str) -> Result<(), EditError> {
 /// aliases are expanded, at most [`MAX_ALIAS_EXPANSION`] values, tags
 /// ignored).
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
-    let docs = parse(src)?;
-    let Some(root) = docs.first() else {
-        return Ok(Value::Null);
-    };
-    let mut expander = Expander {
+    read_document(src).map(|doc| doc.to_json())
+}
+
+/// Reads the first document of a YAML text, as [`read`] does, into a
+/// compact [`Document`] built straight from the parser's events: no tree
+/// of the whole file, and an alias shares the nodes of what it repeats
+/// (the expansion limit still counts them). Later documents are parsed,
+/// so a syntax error anywhere is reported, but not kept.
+pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
+    let mut reader = DocReader {
         src,
+        builder: DocumentBuilder::new(),
         anchors: std::collections::HashMap::new(),
         budget: MAX_ALIAS_EXPANSION,
+        exceeded: None,
     };
-    expander.expand(root).map(|(value, _)| value)
-}
-
-/// Builds JSON from a YAML tree, remembering anchored values (with how
-/// many values each holds) and charging alias expansions to a budget.
-struct Expander<'s> {
-    src: &'s str,
-    anchors: std::collections::HashMap<usize, (Value, usize)>,
-    budget: usize,
-}
-
-impl Expander<'_> {
-    /// The value of `node` and how many values it holds (itself included).
-    fn expand(&mut self, node: &Node<'_>) -> Result<(Value, usize), EditError> {
-        let (value, count) = match &node.kind {
-            Kind::Scalar { value, style, tag } => {
-                let resolved = match tag {
-                    None if *style == ScalarStyle::Plain => resolve_plain(value),
-                    _ => Sem::Str(value.to_string()),
-                };
-                let value = match resolved {
-                    Sem::Null => Value::Null,
-                    Sem::Bool(b) => Value::Bool(b),
-                    Sem::Int(i) => i64::try_from(i)
-                        .map(Value::from)
-                        .or_else(|_| u64::try_from(i).map(Value::from))
-                        .unwrap_or_else(|_| Value::String(i.to_string())),
-                    Sem::Float(bits) => Number::from_f64(f64::from_bits(bits))
-                        .map_or_else(|| Value::String(value.to_string()), Value::Number),
-                    _ => Value::String(value.to_string()),
-                };
-                (value, 1)
-            }
-            Kind::Seq { items, .. } => {
-                let mut out = Vec::with_capacity(items.len());
-                let mut count = 1;
-                for item in items {
-                    let (value, n) = self.expand(item)?;
-                    out.push(value);
-                    count += n;
-                }
-                (Value::Array(out), count)
-            }
-            Kind::Map { entries, .. } => {
-                let mut map = Map::new();
-                let mut count = 1;
-                for (k, v) in entries {
-                    let (key, _) = self.expand(k)?;
-                    let key = match key {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    let (value, n) = self.expand(v)?;
-                    map.insert(key, value);
-                    count += n;
-                }
-                (Value::Object(map), count)
-            }
-            Kind::Alias(id) => match self.anchors.get(id) {
-                Some((value, count)) => {
-                    if *count > self.budget {
-                        return Err(EditError::Parse(format!(
-                            "aliases expand to more than {MAX_ALIAS_EXPANSION} values \
-                             (line {}); refusing to expand them further",
-                            line_of(self.src, node.span.start)
-                        )));
-                    }
-                    self.budget -= count;
-                    (value.clone(), *count)
-                }
-                None => (Value::Null, 1),
-            },
-        };
-        if node.anchor != 0 {
-            self.anchors.insert(node.anchor, (value.clone(), count));
+    let mut root = None;
+    each_document(src, |n, ev, range, mut next| {
+        if n == 0 {
+            root = Some(reader.node(ev, range, &mut next)?.0);
+        } else {
+            skip(ev, &mut next)?;
         }
-        Ok((value, count))
+        Ok(())
+    })?;
+    // A syntax error anywhere is reported before an expansion over the
+    // limit, as when the whole stream was parsed first.
+    if let Some(e) = reader.exceeded {
+        return Err(e);
+    }
+    let Some(root) = root else {
+        return Ok(Document::null());
+    };
+    reader.builder.finish(root).map_err(parse_error)
+}
+
+/// Builds a [`Document`] from YAML events, remembering anchored nodes
+/// (with how many values each holds) and charging alias expansions to a
+/// budget.
+struct DocReader<'s> {
+    src: &'s str,
+    builder: DocumentBuilder,
+    anchors: std::collections::HashMap<usize, (NodeId, usize)>,
+    budget: usize,
+    /// Set once the aliases expand over the budget: the rest of the stream
+    /// is only parsed.
+    exceeded: Option<EditError>,
+}
+
+impl<'s> DocReader<'s> {
+    /// Reads the node that `ev` starts: the node, and how many values it
+    /// holds (itself included).
+    fn node(
+        &mut self,
+        ev: Event<'s>,
+        range: Range<usize>,
+        next: &mut impl FnMut() -> Result<(Event<'s>, Range<usize>), EditError>,
+    ) -> Result<(NodeId, usize), EditError> {
+        if self.exceeded.is_some() {
+            skip(ev, next)?;
+            return Ok((self.builder.null().map_err(parse_error)?, 1));
+        }
+        let b = &mut self.builder;
+        let (id, count, anchor) = match ev {
+            Event::Scalar(value, style, anchor, tag) => {
+                let id = b
+                    .value(&scalar_value(&value, style, tag.is_some()))
+                    .map_err(parse_error)?;
+                (id, 1, anchor)
+            }
+            Event::Alias(anchor) => return self.alias(anchor, range),
+            Event::SequenceStart(_, anchor, _) => {
+                b.begin_seq();
+                let mut count = 1;
+                loop {
+                    let (ev, r) = next()?;
+                    if let Event::SequenceEnd = ev {
+                        break;
+                    }
+                    let (item, n) = self.node(ev, r, next)?;
+                    self.builder.item(item).map_err(parse_error)?;
+                    count += n;
+                }
+                (self.builder.end_seq().map_err(parse_error)?, count, anchor)
+            }
+            Event::MappingStart(_, anchor, _) => {
+                b.begin_map();
+                let mut count = 1;
+                loop {
+                    let (ev, r) = next()?;
+                    if let Event::MappingEnd = ev {
+                        break;
+                    }
+                    let key = self.key(ev, r, next)?;
+                    let (ev, r) = next()?;
+                    let (value, n) = self.node(ev, r, next)?;
+                    self.builder.entry(key, value).map_err(parse_error)?;
+                    count += n;
+                }
+                (self.builder.end_map().map_err(parse_error)?, count, anchor)
+            }
+            other => return Err(EditError::Parse(format!("unexpected event {other:?}"))),
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, (id, count));
+        }
+        Ok((id, count))
+    }
+
+    /// An alias: the anchored node again, its values charged to the budget.
+    fn alias(&mut self, anchor: usize, range: Range<usize>) -> Result<(NodeId, usize), EditError> {
+        match self.anchors.get(&anchor) {
+            Some(&(id, count)) if count <= self.budget => {
+                self.budget -= count;
+                Ok((id, count))
+            }
+            Some(_) => {
+                self.exceeded = Some(EditError::Parse(format!(
+                    "aliases expand to more than {MAX_ALIAS_EXPANSION} values \
+                     (line {}); refusing to expand them further",
+                    line_of(self.src, range.start)
+                )));
+                Ok((self.builder.null().map_err(parse_error)?, 1))
+            }
+            None => Ok((self.builder.null().map_err(parse_error)?, 1)),
+        }
+    }
+
+    /// A map key: a string as it is, any other value as its JSON text.
+    fn key(
+        &mut self,
+        ev: Event<'s>,
+        range: Range<usize>,
+        next: &mut impl FnMut() -> Result<(Event<'s>, Range<usize>), EditError>,
+    ) -> Result<Key, EditError> {
+        let text = match ev {
+            // The common case, without a node of its own.
+            Event::Scalar(value, style, 0, tag) if self.exceeded.is_none() => {
+                match scalar_value(&value, style, tag.is_some()) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                }
+            }
+            ev => {
+                let (id, _) = self.node(ev, range, next)?;
+                match self.builder.str_of(id) {
+                    Some(s) => s.to_owned(),
+                    None => self.builder.json_of(id).to_string(),
+                }
+            }
+        };
+        self.builder.key(&text).map_err(parse_error)
+    }
+}
+
+/// A scalar's value (YAML 1.2 core schema for plain scalars without a tag;
+/// strings otherwise).
+fn scalar_value(value: &str, style: ScalarStyle, tagged: bool) -> Value {
+    let resolved = if !tagged && style == ScalarStyle::Plain {
+        resolve_plain_typed(value)
+    } else {
+        None
+    };
+    match resolved {
+        Some(Sem::Null) => Value::Null,
+        Some(Sem::Bool(b)) => Value::Bool(b),
+        Some(Sem::Int(i)) => i64::try_from(i)
+            .map(Value::from)
+            .or_else(|_| u64::try_from(i).map(Value::from))
+            .unwrap_or_else(|_| Value::String(i.to_string())),
+        Some(Sem::Float(bits)) => Number::from_f64(f64::from_bits(bits))
+            .map_or_else(|| Value::String(value.to_owned()), Value::Number),
+        _ => Value::String(value.to_owned()),
+    }
+}
+
+/// Consumes the events of the node that `ev` starts, as [`build`] would
+/// read them, keeping nothing.
+fn skip<'a>(
+    ev: Event<'a>,
+    next: &mut impl FnMut() -> Result<(Event<'a>, Range<usize>), EditError>,
+) -> Result<(), EditError> {
+    match ev {
+        Event::Scalar(..) | Event::Alias(_) => Ok(()),
+        Event::SequenceStart(..) => loop {
+            let (ev, _) = next()?;
+            if let Event::SequenceEnd = ev {
+                return Ok(());
+            }
+            skip(ev, next)?;
+        },
+        Event::MappingStart(..) => loop {
+            let (ev, _) = next()?;
+            if let Event::MappingEnd = ev {
+                return Ok(());
+            }
+            skip(ev, next)?;
+            let (ev, _) = next()?;
+            skip(ev, next)?;
+        },
+        other => Err(EditError::Parse(format!("unexpected event {other:?}"))),
     }
 }
 

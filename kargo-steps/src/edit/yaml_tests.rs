@@ -616,3 +616,97 @@ fn yaml_update_refuses_missing_keys_in_large_files() {
     let out = update_existing(&src, &[Update::new("svc1.image.tag", "v2")]).unwrap();
     assert_ne!(out, src);
 }
+
+/// The side-by-side check of yaml-update says "the same" exactly when the
+/// whole-tree check would: the changed value must read as expected, and
+/// every other value, alias and later document as before.
+#[test]
+fn the_side_by_side_check_agrees_with_the_whole_tree_check() {
+    let old = "a: 1\nb: [x, y]\nc: &k {d: 2}\ne: *k\n---\nf: 3\n";
+    let changes = vec![(vec![1, 1], Sem::Str("z".into()))];
+    let whole = |new: &str| {
+        let mut expected: Vec<Sem> = parse(old).unwrap().iter().map(sem).collect();
+        *sem_at_mut(&mut expected[0], &[1, 1]).unwrap() = Sem::Str("z".into());
+        let got: Vec<Sem> = parse(new).unwrap().iter().map(sem).collect();
+        got == expected
+    };
+    let same = "a: 1\nb: [x, 'z']\nc: &k {d: 2}\ne: *k\n---\nf: 3\n";
+    assert!(same_in_step(old, same, &changes).unwrap());
+    assert!(whole(same));
+    let different = [
+        (
+            "a: 2\nb: [x, z]\nc: &k {d: 2}\ne: *k\n---\nf: 3\n",
+            "a sibling",
+        ),
+        (
+            "a: 1\nb: [x, y]\nc: &k {d: 2}\ne: *k\n---\nf: 3\n",
+            "the value",
+        ),
+        (
+            "a: 1\nb: [x, 1]\nc: &k {d: 2}\ne: *k\n---\nf: 3\n",
+            "the type",
+        ),
+        (
+            "a: 1\nb: [x, z, w]\nc: &k {d: 2}\ne: *k\n---\nf: 3\n",
+            "the length",
+        ),
+        (
+            "a: 1\nb: [x, z]\nc: &k {d: 2}\ne: {d: 2}\n---\nf: 3\n",
+            "an alias",
+        ),
+        (
+            "a: 1\nb: [x, z]\nc: &k {d: 2}\ne: *k\n---\nf: 4\n",
+            "a later document",
+        ),
+        ("a: 1\nb: [x, z]\nc: &k {d: 2}\ne: *k\n", "a document gone"),
+        ("a: 1\nb: [x, z]\nc: &k {D: 2}\ne: *k\n---\nf: 3\n", "a key"),
+    ];
+    for (new, what) in different {
+        assert!(!same_in_step(old, new, &changes).unwrap(), "{what}");
+        assert!(!whole(new), "{what}");
+    }
+    // A changed value may be a collection (a scalar replaced by `[1, 2]`).
+    let changes = vec![(vec![0], Sem::Seq(vec![Sem::Int(1), Sem::Int(2)]))];
+    let new = "a: [1, 2]\nb: [x, y]\nc: &k {d: 2}\ne: *k\n---\nf: 3\n";
+    assert!(same_in_step(old, new, &changes).unwrap());
+}
+
+/// yaml-update's lean path gives byte for byte what the whole-tree path
+/// gives, and the same errors.
+#[test]
+fn updating_existing_scalars_matches_the_whole_tree_path() {
+    let src = "# top\nimage: {tag: v1}\nlist:\n  - a\n  - b # keep\nnested:\n  deep:\n    key: |\n      text\n";
+    let cases: [&[(&str, Value)]; 5] = [
+        &[("image.tag", json!("v2"))],
+        &[
+            ("list.1", json!("c")),
+            ("nested.deep.key", json!("two\nlines\n")),
+        ],
+        &[("image.tag", json!([1, 2])), ("image.tag.0", json!(3))],
+        &[("missing", json!(1))],
+        &[("nested.deep", json!(1))],
+    ];
+    for updates in cases {
+        let updates: Vec<Update> = updates
+            .iter()
+            .map(|(k, v)| Update::new(*k, v.clone()))
+            .collect();
+        let lean = update_scalars(src, &updates);
+        let mut text = src.to_owned();
+        let whole = (|| {
+            let mut expected: Vec<Sem> = Vec::new();
+            for (n, update) in updates.iter().enumerate() {
+                let docs = parse(&text)?;
+                if n == 0 {
+                    expected = docs.iter().map(sem).collect();
+                }
+                let (splice, change) = plan(&text, &docs[0], update, Mode::ExistingScalars)?;
+                change.apply(&mut expected[0], &update.key)?;
+                text = splice.apply(&text);
+            }
+            verify(&text, &expected, &updates)?;
+            Ok::<_, EditError>(text.clone())
+        })();
+        assert_eq!(lean, whole, "{updates:?}");
+    }
+}

@@ -4,29 +4,18 @@
 //! the document's top-level keys as variables (`image.tag`), and the whole
 //! document as `outputs`. The step's output holds one entry per `name`.
 
-mod step;
-
-use serde::{Deserialize, Serialize};
-
 pub use crate::edit::{EditError as Error, ParseOutput};
 
 /// The step kind.
 pub const KIND: &str = "hcl-parse";
 
-/// The `hcl-parse` config (not in Kargo; same shape as `yaml-parse`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Config {
-    /// The HCL file, relative to the work dir.
-    pub path: String,
-    /// The values to extract.
-    pub outputs: Vec<ParseOutput>,
-}
+/// The `hcl-parse` config (not in Kargo; same shape as `yaml-parse`): `path`,
+/// the HCL file relative to the work dir, and `outputs`, the values to
+/// extract.
+pub type Config = crate::file_edit::ParseConfig;
 
 /// The `hcl-parse` step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HclParse;
+pub type HclParse = crate::file_edit::ParseStep<crate::file_edit::Hcl>;
 
 /// Reads a HCL text as JSON, as the step sees its file.
 pub fn read(src: &str) -> Result<serde_json::Value, Error> {

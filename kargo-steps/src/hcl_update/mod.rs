@@ -7,29 +7,18 @@
 //!
 //! Output: `commitMessage`.
 
-mod step;
-
-use serde::{Deserialize, Serialize};
-
 pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "hcl-update";
 
-/// The `hcl-update` config (not in Kargo; same shape as `yaml-update`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Config {
-    /// The HCL file, relative to the work dir.
-    pub path: String,
-    /// The keys to set, in order.
-    pub updates: Vec<Update>,
-}
+/// The `hcl-update` config (not in Kargo; same shape as `yaml-update`):
+/// `path`, the HCL file relative to the work dir, and `updates`, the keys to
+/// set, in order.
+pub type Config = crate::file_edit::UpdateConfig;
 
 /// The `hcl-update` step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct HclUpdate;
+pub type HclUpdate = crate::file_edit::UpdateStep<crate::file_edit::Hcl>;
 
 /// Applies `updates` to a HCL text, as the step does to its file: the
 /// result differs from `src` only where values changed (and where keys

@@ -7,29 +7,17 @@
 //!
 //! Output: `commitMessage`.
 
-mod step;
-
-use serde::{Deserialize, Serialize};
-
 pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "json-update";
 
-/// The `json-update` config (JSONUpdateConfig).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Config {
-    /// The JSON file, relative to the work dir.
-    pub path: String,
-    /// The keys to set, in order.
-    pub updates: Vec<Update>,
-}
+/// The `json-update` config (JSONUpdateConfig): `path`, the JSON file
+/// relative to the work dir, and `updates`, the keys to set, in order.
+pub type Config = crate::file_edit::UpdateConfig;
 
 /// The `json-update` step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct JsonUpdate;
+pub type JsonUpdate = crate::file_edit::UpdateStep<crate::file_edit::Json>;
 
 /// Applies `updates` to a JSON text, as the step does to its file: the
 /// result differs from `src` only where values changed (and where keys

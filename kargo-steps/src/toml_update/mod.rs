@@ -7,29 +7,17 @@
 //!
 //! Output: `commitMessage`.
 
-mod step;
-
-use serde::{Deserialize, Serialize};
-
 pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "toml-update";
 
-/// The `toml-update` config (TOMLUpdateConfig).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Config {
-    /// The TOML file, relative to the work dir.
-    pub path: String,
-    /// The keys to set, in order.
-    pub updates: Vec<Update>,
-}
+/// The `toml-update` config (TOMLUpdateConfig): `path`, the TOML file
+/// relative to the work dir, and `updates`, the keys to set, in order.
+pub type Config = crate::file_edit::UpdateConfig;
 
 /// The `toml-update` step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TomlUpdate;
+pub type TomlUpdate = crate::file_edit::UpdateStep<crate::file_edit::Toml>;
 
 /// Applies `updates` to a TOML text, as the step does to its file: the
 /// result differs from `src` only where values changed, and has been

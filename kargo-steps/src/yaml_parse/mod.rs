@@ -4,29 +4,17 @@
 //! the document's top-level keys as variables (`image.tag`), and the whole
 //! document as `outputs`. The step's output holds one entry per `name`.
 
-mod step;
-
-use serde::{Deserialize, Serialize};
-
 pub use crate::edit::{EditError as Error, ParseOutput};
 
 /// The step kind.
 pub const KIND: &str = "yaml-parse";
 
-/// The `yaml-parse` config (Kargo's `YAMLParseConfig`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Config {
-    /// The YAML file, relative to the work dir.
-    pub path: String,
-    /// The values to extract.
-    pub outputs: Vec<ParseOutput>,
-}
+/// The `yaml-parse` config (Kargo's `YAMLParseConfig`): `path`, the YAML file
+/// relative to the work dir, and `outputs`, the values to extract.
+pub type Config = crate::file_edit::ParseConfig;
 
 /// The `yaml-parse` step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct YamlParse;
+pub type YamlParse = crate::file_edit::ParseStep<crate::file_edit::Yaml>;
 
 /// Reads a YAML text as JSON, as the step sees its file.
 pub fn read(src: &str) -> Result<serde_json::Value, Error> {

@@ -19,29 +19,17 @@
 //!
 //! Output: `commitMessage`, as Kargo writes it.
 
-mod step;
-
-use serde::{Deserialize, Serialize};
-
 pub use crate::edit::{EditError as Error, Update};
 
 /// The step kind.
 pub const KIND: &str = "yaml-update";
 
-/// The `yaml-update` config (Kargo's `YAMLUpdateConfig`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[non_exhaustive]
-pub struct Config {
-    /// The YAML file, relative to the work dir.
-    pub path: String,
-    /// The keys to set, in order.
-    pub updates: Vec<Update>,
-}
+/// The `yaml-update` config (Kargo's `YAMLUpdateConfig`): `path`, the YAML
+/// file relative to the work dir, and `updates`, the keys to set, in order.
+pub type Config = crate::file_edit::UpdateConfig;
 
 /// The `yaml-update` step.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct YamlUpdate;
+pub type YamlUpdate = crate::file_edit::UpdateStep<crate::file_edit::Yaml>;
 
 /// Applies `updates` to a YAML text, as the step does to its file: the
 /// result differs from `src` only in the bytes of the changed values, and

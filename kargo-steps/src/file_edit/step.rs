@@ -1,0 +1,115 @@
+use async_trait::async_trait;
+use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use serde_json::{Map, Value};
+
+use super::{Format, ParseConfig, ParseStep, Update, UpdateConfig, UpdateStep};
+use crate::edit::{blocking, read_text};
+
+/// Builds the `commitMessage` output: `Updated <path>` and one
+/// `- <key>: <value>` line per update.
+pub(super) fn commit_message(
+    path: &str,
+    updates: &[Update],
+    render: impl Fn(&Value) -> String,
+) -> String {
+    let mut msg = format!("Updated {path}\n");
+    for update in updates {
+        msg.push_str(&format!("\n- {}: {}", update.key, render(&update.value)));
+    }
+    msg
+}
+
+/// Resolves the path inside the work dir, edits, verifies (inside the
+/// format's editor), writes atomically, and returns `commitMessage`.
+#[async_trait]
+impl<F: Format> Step for UpdateStep<F> {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        let kind = F::UPDATE_KIND;
+        let UpdateConfig { path, updates } = parse_config(kind, config)?;
+        if updates.is_empty() {
+            return Err(StepError::terminal(format!(
+                "invalid {kind} config: `updates` needs at least one entry"
+            )));
+        }
+        let abs = ctx.workspace.resolve(&path)?;
+        let message = commit_message(&path, &updates, F::commit_value);
+        let workspace = ctx.workspace.clone();
+        blocking(move || {
+            let src = read_text(&workspace, &abs, &path)?;
+            let out = F::update(&src, &updates)
+                .map_err(|e| StepError::terminal(format!("{kind}: cannot update `{path}`: {e}")))?;
+            if out != src {
+                crate::fs::write_atomic(&abs, out.as_bytes(), None).map_err(|e| {
+                    StepError::terminal(format!("{kind}: cannot write `{path}`: {e}"))
+                })?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(StepOutcome::succeeded().with_output("commitMessage", message))
+    }
+}
+
+/// Reads the file and evaluates each `fromExpression` on it: `$env` is the
+/// whole document, whatever its root (a map, a list or a scalar:
+/// `$env[0].name`, `$env`), as expr-lang, which Kargo runs on the
+/// document, has it, and a bare name is read from it. Only what the
+/// expressions read is ever converted.
+#[async_trait]
+impl<F: Format> Step for ParseStep<F> {
+    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        let kind = F::PARSE_KIND;
+        let ParseConfig { path, outputs } = parse_config(kind, config)?;
+        if outputs.is_empty() {
+            return Err(StepError::terminal(format!(
+                "invalid {kind} config: `outputs` needs at least one entry"
+            )));
+        }
+        let abs = ctx.workspace.resolve(&path)?;
+        let shown = path.clone();
+        let workspace = ctx.workspace.clone();
+        let doc = blocking(move || {
+            let src = read_text(&workspace, &abs, &shown)?;
+            if src.trim().is_empty() {
+                return Err(StepError::terminal(format!("{kind}: `{shown}` is empty")));
+            }
+            F::read(&src).map_err(|e| StepError::terminal(format!("{kind}: `{shown}`: {e}")))
+        })
+        .await?;
+        let expressions: Vec<&str> = outputs.iter().map(|o| o.from_expression.as_str()).collect();
+        let values = ctx.eval_on_document(&expressions, doc);
+        let mut result = Map::new();
+        for (output, value) in outputs.iter().zip(values) {
+            let value = value.map_err(|e| {
+                StepError::terminal(format!(
+                    "{kind}: `{path}`: cannot evaluate `{}` for output `{}`: {e}",
+                    output.from_expression, output.name
+                ))
+            })?;
+            result.insert(output.name.clone(), value);
+        }
+        Ok(StepOutcome::succeeded().with_outputs(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::go_format;
+    use crate::file_edit::Yaml;
+
+    #[test]
+    fn commit_message_lists_every_update() {
+        let updates = [Update::new("image.tag", "v2"), Update::new("replicas", 3)];
+        let msg = commit_message("values.yaml", &updates, go_format);
+        assert_eq!(msg, "Updated values.yaml\n\n- image.tag: v2\n- replicas: 3");
+    }
+
+    #[test]
+    fn yaml_commit_values_quote_strings_that_read_as_other_types() {
+        assert_eq!(Yaml::commit_value(&Value::from("v1.2.3")), "v1.2.3");
+        assert_eq!(Yaml::commit_value(&Value::from("1.10")), "\"1.10\"");
+        assert_eq!(Yaml::commit_value(&Value::from("true")), "\"true\"");
+        assert_eq!(Yaml::commit_value(&Value::from(3)), "3");
+    }
+}
