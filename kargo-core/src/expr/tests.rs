@@ -1121,10 +1121,14 @@ fn a_document_reads_as_the_same_json_does() {
         "a": "top",
         "n": 18446744073709551615u64,
     });
-    let mut lazy = Scope::default();
-    lazy.document = Some(Document::from_json(&json));
-    let mut eager = Scope::default();
-    eager.extra = json.as_object().unwrap().clone();
+    let lazy = Scope {
+        document: Some(Document::from_json(&json)),
+        ..Scope::default()
+    };
+    let eager = Scope {
+        extra: json.as_object().unwrap().clone(),
+        ..Scope::default()
+    };
     for expression in [
         "a",
         "b",

@@ -2,12 +2,24 @@
 //! writes values, and the format editors and readers the file-edit steps
 //! ([`crate::file_edit`]) run.
 //!
-//! Every editor works the same way: parse the file into a tree that knows
-//! the byte span of every value, splice the rendered new value over the old
-//! one (or insert a new entry), then parse the result again and check that
-//! the key holds the new value and every other value is unchanged. Bytes
-//! outside the edited spans are never rewritten, which keeps comments,
-//! quoting, indentation and line endings as they were.
+//! Every editor works the same way: parse the file far enough to know the
+//! byte span of the value to change, splice the rendered new value over the
+//! old one (or insert a new entry), then parse the result again and check
+//! that the key holds the new value and every other value is unchanged.
+//! Bytes outside the edited spans are never rewritten, which keeps
+//! comments, quoting, indentation and line endings as they were.
+//!
+//! # Memory
+//! A file may be as large as the work dir's file size limit (64 MiB by
+//! default), and no step may take more than a few times its size. So the
+//! JSON and YAML editors keep only the nodes on the updated key's path, the
+//! YAML check walks the old and new texts' events side by side, the JSON
+//! and TOML checks compare two compact [`Document`]s
+//! ([`expected`]), TOML is read by a compact reader ([`toml_tree`]), and
+//! the parse steps read straight into a [`Document`] (HCL still through
+//! hcl-edit and JSON). `scripts/bench-memory.sh` measures it.
+//!
+//! [`Document`]: kargo_core::expr::Document
 
 mod expected;
 pub(crate) mod hcl;

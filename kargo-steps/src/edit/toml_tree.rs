@@ -178,7 +178,7 @@ impl Toml {
             },
             current: 0,
             header: None,
-            in_header: None,
+            in_header: false,
             keys: Vec::new(),
             open: Vec::new(),
             failed: false,
@@ -210,8 +210,8 @@ impl Toml {
                 }
             }
         }
-        assembler.finish_table();
-        if errors.0 || assembler.failed || !assembler.open.is_empty() {
+        let finished = assembler.finish_table();
+        if errors.0 || assembler.failed || !assembler.open.is_empty() || finished.is_none() {
             return None;
         }
         Some(assembler.toml)
@@ -322,8 +322,8 @@ struct Assembler<'s> {
     current: u32,
     /// The current table's header (`None`: the root table).
     header: Option<Header>,
-    /// Inside a header: whether it is an array-of-tables one.
-    in_header: Option<bool>,
+    /// Whether a `[table]` or `[[table]]` header is being read.
+    in_header: bool,
     /// The key being read (of a key-value or a header).
     keys: Vec<Text>,
     open: Vec<Open>,
@@ -390,16 +390,22 @@ impl Assembler<'_> {
     /// A complete value: into the open array or inline table, or the
     /// current table under the key just read.
     fn value(&mut self, item: Item) {
-        match self.open.last_mut() {
-            Some(Open::Array(items)) => items.push(item),
+        let placed = match self.open.last_mut() {
+            Some(Open::Array(items)) => {
+                items.push(item);
+                Some(())
+            }
             Some(Open::Inline { table, keys }) => {
                 let (table, keys) = (*table, std::mem::take(keys));
-                self.inline_key_value(table, keys, item);
+                self.inline_key_value(table, keys, item)
             }
             None => {
                 let keys = std::mem::take(&mut self.keys);
-                self.key_value(keys, item);
+                self.key_value(keys, item)
             }
+        };
+        if placed.is_none() {
+            self.failed = true;
         }
     }
 
@@ -431,40 +437,23 @@ impl Assembler<'_> {
         Some(table)
     }
 
-    fn key_value(&mut self, mut keys: Vec<Text>, item: Item) {
-        let Some(key) = keys.pop() else {
-            self.failed = true;
-            return;
-        };
-        if keys.len() >= LIMIT as usize {
-            self.failed = true;
-            return;
-        }
-        let dotted = !keys.is_empty();
-        let Some(parent) = self.descend(self.current, &keys, dotted) else {
-            self.failed = true;
-            return;
-        };
+    fn key_value(&mut self, keys: Vec<Text>, item: Item) -> Option<()> {
+        let (path, key) = last_key(keys)?;
+        let dotted = !path.is_empty();
+        let parent = self.descend(self.current, &path, dotted)?;
         if (dotted && !self.toml.tables[parent as usize].implicit)
             || self.toml.get(parent, key).is_some()
         {
-            self.failed = true;
-            return;
+            return None;
         }
         self.toml.insert(parent, key, item);
+        Some(())
     }
 
-    fn inline_key_value(&mut self, table: u32, mut keys: Vec<Text>, item: Item) {
-        let Some(key) = keys.pop() else {
-            self.failed = true;
-            return;
-        };
-        if keys.len() >= LIMIT as usize {
-            self.failed = true;
-            return;
-        }
+    fn inline_key_value(&mut self, table: u32, keys: Vec<Text>, item: Item) -> Option<()> {
+        let (path, key) = last_key(keys)?;
         let mut parent = table;
-        for &k in &keys {
+        for &k in &path {
             parent = match self.toml.get(parent, k) {
                 None => {
                     let new = self.toml.new_table(true, true, true);
@@ -477,30 +466,24 @@ impl Assembler<'_> {
                 {
                     t
                 }
-                Some(_) => {
-                    self.failed = true;
-                    return;
-                }
+                Some(_) => return None,
             };
         }
-        if self.toml.tables[parent as usize].dotted == keys.is_empty()
+        if self.toml.tables[parent as usize].dotted == path.is_empty()
             || self.toml.get(parent, key).is_some()
         {
-            self.failed = true;
-            return;
+            return None;
         }
         self.toml.insert(parent, key, item);
+        Some(())
     }
 
     /// Attaches the table read so far under its header.
-    fn finish_table(&mut self) {
+    fn finish_table(&mut self) -> Option<()> {
         let Some(header) = self.header.take() else {
-            return;
+            return Some(());
         };
-        let Some(parent) = self.descend(0, &header.path, false) else {
-            self.failed = true;
-            return;
-        };
+        let parent = self.descend(0, &header.path, false)?;
         if header.array {
             let array = match self.toml.get(parent, header.key) {
                 None => {
@@ -510,39 +493,40 @@ impl Assembler<'_> {
                     a
                 }
                 Some(Item::Tables(a)) => a,
-                Some(_) => {
-                    self.failed = true;
-                    return;
-                }
+                Some(_) => return None,
             };
             self.toml.table_arrays[array as usize].push(self.current);
         } else {
             self.toml
                 .insert(parent, header.key, Item::Table(self.current));
         }
+        Some(())
+    }
+
+    /// A header begins: its keys follow.
+    fn open_header(&mut self) {
+        self.in_header = true;
+        self.keys.clear();
     }
 
     /// Starts the table of a header just read.
     fn start_table(&mut self, array: bool) {
-        let mut path = std::mem::take(&mut self.keys);
-        let Some(key) = path.pop() else {
+        self.in_header = false;
+        let keys = std::mem::take(&mut self.keys);
+        if self.try_start_table(keys, array).is_none() {
             self.failed = true;
-            return;
-        };
-        if path.len() >= LIMIT as usize {
-            self.failed = true;
-            return;
         }
-        self.finish_table();
+    }
+
+    fn try_start_table(&mut self, keys: Vec<Text>, array: bool) -> Option<()> {
+        let (path, key) = last_key(keys)?;
+        self.finish_table()?;
         let mut table = None;
         if !array {
             // An implicit table made by an earlier header is now defined
             // (it moves to the end of its parent); anything else of that
             // name is defined twice.
-            let Some(parent) = self.descend(0, &path, false) else {
-                self.failed = true;
-                return;
-            };
+            let parent = self.descend(0, &path, false)?;
             match self.toml.remove(parent, key) {
                 None => {}
                 Some(Item::Table(t))
@@ -552,10 +536,7 @@ impl Assembler<'_> {
                 {
                     table = Some(t);
                 }
-                Some(_) => {
-                    self.failed = true;
-                    return;
-                }
+                Some(_) => return None,
             }
         }
         let table = table.unwrap_or_else(|| self.toml.new_table(false, false, false));
@@ -564,27 +545,31 @@ impl Assembler<'_> {
         t.dotted = false;
         self.current = table;
         self.header = Some(Header { path, key, array });
+        Some(())
     }
+}
+
+/// The last key of a dotted key and the path before it; `None` for no key,
+/// or a path at toml_edit's nesting limit.
+fn last_key(mut keys: Vec<Text>) -> Option<(Vec<Text>, Text)> {
+    let key = keys.pop()?;
+    (keys.len() < LIMIT as usize).then_some((keys, key))
 }
 
 impl EventReceiver for Assembler<'_> {
     fn std_table_open(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
-        self.in_header = Some(false);
-        self.keys.clear();
+        self.open_header();
     }
 
     fn std_table_close(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
-        self.in_header = None;
         self.start_table(false);
     }
 
     fn array_table_open(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
-        self.in_header = Some(true);
-        self.keys.clear();
+        self.open_header();
     }
 
     fn array_table_close(&mut self, _span: Span, _error: &mut dyn ErrorSink) {
-        self.in_header = None;
         self.start_table(true);
     }
 
@@ -627,7 +612,7 @@ impl EventReceiver for Assembler<'_> {
     }
 
     fn scalar(&mut self, span: Span, encoding: Option<Encoding>, error: &mut dyn ErrorSink) {
-        if self.in_header.is_some() {
+        if self.in_header {
             self.failed = true;
             return;
         }
