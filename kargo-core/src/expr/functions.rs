@@ -62,6 +62,23 @@ pub(super) const KARGO_ONLY: &[(&str, &str)] = &[
     ),
 ];
 
+/// The methods of a semantic version (`semverParse(v).Major()`), as
+/// Masterminds' `Version` has them: the only methods a value has, so a
+/// template calling any other (a Go time's `.Year()`) is refused when it is
+/// loaded.
+pub(super) const SEMVER_METHODS: &[&str] = &[
+    "Major",
+    "Minor",
+    "Patch",
+    "Prerelease",
+    "Metadata",
+    "Original",
+    "String",
+    "IncMajor",
+    "IncMinor",
+    "IncPatch",
+];
+
 /// The name of Kargo's `secret(name)`. It is no built-in: the engine adds
 /// it to a promotion step's [`Scope::functions`](super::Scope::functions)
 /// ([`secret_function`]), so other expressions (a webhook receiver's) keep

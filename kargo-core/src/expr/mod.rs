@@ -444,6 +444,19 @@ impl Evaluator {
         let (translated, calls) = translate::translate_with_calls(expression)
             .map_err(|m| format!("syntax error: {m}"))?;
         for name in calls {
+            if let Some(method) = name.strip_prefix('.') {
+                let known = functions::SEMVER_METHODS.contains(&method)
+                    || host
+                        .names()
+                        .any(|host_name| host_name.split_once('.').map(|(_, m)| m) == Some(method));
+                if !known {
+                    return Err(format!(
+                        "method `.{method}()` is not supported by kargo-rs: values have no \
+                         methods but a semantic version's (dates, for one, are RFC 3339 text)"
+                    ));
+                }
+                continue;
+            }
             let known = self.env.globals().any(|(global, _)| global == name)
                 || functions::SCOPE_FUNCTIONS.contains(&name.as_str())
                 || (!name.contains('.') && host.get(&name).is_some());

@@ -1155,3 +1155,36 @@ fn a_document_reads_as_the_same_json_does() {
         r#"{"a":"top","b":{"a":{"k":"v"},"z":[1,-2,2.5,"s",null,true]},"n":18446744073709551615}"#
     );
 }
+
+/// A method call fails at load time unless some value can have it: Kargo's
+/// Go time methods in a git `expressionFilter` (`creatorDate.Year()`)
+/// would otherwise pass the check and fail at every discovery.
+#[test]
+fn a_method_no_value_has_is_refused_when_checked() {
+    let ev = Evaluator::new();
+    let e = ev
+        .check_bare_expression("creatorDate.Year() >= 2023")
+        .unwrap_err();
+    assert!(
+        e.message
+            .starts_with("method `.Year()` is not supported by kargo-rs"),
+        "{}",
+        e.message
+    );
+    let e = ev
+        .check_template("${{ commitDate.After('2023-01-01') }}")
+        .unwrap_err();
+    assert!(e.message.contains("`.After()`"), "{}", e.message);
+    // A semantic version's methods and a host object's methods pass.
+    ev.check_bare_expression("semverParse('1.2.3').IncMinor().Major() == 1")
+        .unwrap();
+    assert_eq!(
+        ev.eval_expression("semverParse('1.2.3').IncMinor().String()", &Scope::default())
+            .unwrap(),
+        json!("1.3.0")
+    );
+    let s = request_scope();
+    ev.check_bare_expression_with("len(request.headers('x-tag')) == 2", &s.functions)
+        .unwrap();
+    assert!(ev.check_bare_expression("request.headers('x-tag')").is_err());
+}

@@ -155,7 +155,8 @@ pub(super) fn translate_in(src: &str, doc_mode: bool) -> Result<String, String> 
 }
 
 /// [`translate`], and the names of the functions the expression calls
-/// (`secret` in `secret('x').token`; methods and filters are not counted).
+/// (`secret` in `secret('x').token`), with each method it calls as
+/// `.name` (`.Major` in `semverParse(v).Major()`); filters are not counted.
 pub(super) fn translate_with_calls(src: &str) -> Result<(String, Vec<String>), String> {
     parse(src, false)
 }
@@ -429,6 +430,7 @@ impl Parser {
                                     // The http step's `response.header(name)`.
                                     format!("{HEADER_FN}({out}, {args})")
                                 } else {
+                                    self.calls.push(format!(".{name}"));
                                     format!("{out}.{name}({args})")
                                 };
                                 shown.push_str(&format!(".{name}(…)"));
