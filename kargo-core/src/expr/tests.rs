@@ -1179,12 +1179,18 @@ fn a_method_no_value_has_is_refused_when_checked() {
     ev.check_bare_expression("semverParse('1.2.3').IncMinor().Major() == 1")
         .unwrap();
     assert_eq!(
-        ev.eval_expression("semverParse('1.2.3').IncMinor().String()", &Scope::default())
-            .unwrap(),
+        ev.eval_expression(
+            "semverParse('1.2.3').IncMinor().String()",
+            &Scope::default()
+        )
+        .unwrap(),
         json!("1.3.0")
     );
     let s = request_scope();
     ev.check_bare_expression_with("len(request.headers('x-tag')) == 2", &s.functions)
         .unwrap();
-    assert!(ev.check_bare_expression("request.headers('x-tag')").is_err());
+    assert!(
+        ev.check_bare_expression("request.headers('x-tag')")
+            .is_err()
+    );
 }
