@@ -251,6 +251,37 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// `s` with every `%XX` escape decoded, the inverse of [`percent_encode`]
+/// for any input: a `%` not followed by two hex digits stays as it is, and
+/// bytes that are not UTF-8 become U+FFFD. For the user and password of a
+/// URL's user info, and request paths.
+///
+/// ```
+/// assert_eq!(kargo_core::urls::percent_decode("p%40ss%2Fw%zz"), "p@ss/w%zz");
+/// ```
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Whether a `host[:port]` (an image registry, a URL's authority without
 /// credentials) names the local machine: `localhost` or a loopback IP.
 /// Registries there are spoken to over plain HTTP.

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use kargo_core::credentials::Credentials;
-use kargo_core::urls::normalize_git;
+use kargo_core::urls::{normalize_git, percent_decode};
 
 /// The askpass helper: answers git's username and password prompts
 /// (`Username for 'URL': `) from environment variables set on the git
@@ -372,29 +372,6 @@ pub fn split_credentials(url: &str) -> (String, Option<Credentials>) {
         .split_once(':')
         .map(|(user, password)| Credentials::new(percent_decode(user), percent_decode(password)));
     (clean, credentials)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Removes a secret from a text, should a lower layer ever have echoed it.

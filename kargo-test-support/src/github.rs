@@ -270,29 +270,6 @@ fn object_type(bare: &Path, sha: &str) -> Option<String> {
     git(bare, &["cat-file", "-t", sha], &[]).ok()
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// GitHub writes UTC dates with `Z`.
 fn github_date(date: &str) -> String {
     date.strip_suffix("+00:00")
@@ -644,7 +621,7 @@ impl Respond for RestApi {
         if !bare.is_dir() {
             return error(404, "Not Found");
         }
-        let tail = percent_decode(tail);
+        let tail = kargo_core::urls::percent_decode(tail);
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         match (request.method.as_str(), tail.as_str()) {
             ("GET", t) if t.starts_with("git/ref/") => {
