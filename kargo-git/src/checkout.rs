@@ -234,6 +234,21 @@ pub enum Error {
     Push(#[from] Box<crate::push::Error>),
 }
 
+impl Error {
+    /// Whether running the checkout again later may succeed: a git command
+    /// (which may fetch) or writing the files failed, or pushing a new
+    /// branch failed for a reason [`push::Error::is_retryable`](crate::push::Error::is_retryable)
+    /// counts. A missing branch, tag or commit, or a directory in the way,
+    /// stays as it is.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Git { .. } | Error::Io { .. } => true,
+            Error::Push(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
 impl From<Error> for kargo_core::Error {
     fn from(e: Error) -> Self {
         match e {
@@ -249,10 +264,11 @@ impl From<Error> for kargo_core::Error {
                 what: "commit",
                 name: commit.clone(),
             },
-            other => kargo_core::Error::Generic {
-                component: "git-checkout",
-                source: Box::new(other),
-            },
+            Error::InvalidSparsePath { .. } => kargo_core::Error::Invalid(e.to_string()),
+            other => {
+                let status = kargo_core::ErrorStatus::temporary_if(other.is_retryable());
+                kargo_core::Error::with_status("git-checkout", status, other)
+            }
         }
     }
 }

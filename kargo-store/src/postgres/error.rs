@@ -72,9 +72,20 @@ impl From<Error> for kargo_core::Error {
         {
             return kargo_core::Error::Precondition(format!("state database: {db}"));
         }
-        kargo_core::Error::Generic {
-            component: "postgres-store",
-            source: Box::new(e),
-        }
+        let status = kargo_core::ErrorStatus::temporary_if(e.is_transient());
+        kargo_core::Error::with_status("postgres-store", status, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_stay_temporary_above_the_store() {
+        let timed_out = kargo_core::Error::from(Error::Sql(sqlx::Error::PoolTimedOut));
+        assert!(timed_out.is_temporary(), "{timed_out}");
+        let missing = kargo_core::Error::from(Error::Sql(sqlx::Error::RowNotFound));
+        assert!(!missing.is_temporary(), "{missing}");
     }
 }
