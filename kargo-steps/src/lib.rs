@@ -147,71 +147,91 @@ pub mod terraform;
 pub use terraform::{TfApply, TfOutput, TfPlan};
 
 /// Registers every built-in step in `registry`, replacing any step a
-/// host registered under the same kind before.
+/// host registered under the same kind before: one line per step kind, the
+/// only place built-ins are registered. Settings the host gives through the
+/// environment (`KARGO_HTTP_ALLOWED_INTERNAL_ADDRESSES`, `ARGOCD_SERVER`,
+/// `GIT_PUSH_INTEGRATION_POLICY`, ...) are read here, once.
 pub fn register_builtins(registry: &mut StepRegistry) {
+    #[cfg(feature = "http")]
+    let internal_addresses = http::internal_addresses_from_env();
+    #[cfg(feature = "argocd")]
+    let argocd_options = argocd::Options::from_env();
+
+    #[cfg(feature = "argocd")]
+    registry.replace(
+        argocd::update::KIND,
+        ArgoCdUpdate::new(argocd_options.clone()),
+    );
+    #[cfg(feature = "argocd")]
+    registry.replace(argocd::wait::KIND, ArgoCdWait::new(argocd_options));
     registry.replace(compose_output::KIND, ComposeOutput);
+    registry.replace(copy::KIND, Copy);
+    registry.replace(delete::KIND, Delete);
     registry.replace(fail::KIND, Fail);
     registry.replace(file_write::KIND, FileWrite);
     #[cfg(feature = "git")]
-    git::register(registry);
-    #[cfg(feature = "http")]
-    {
-        let allowed = http::internal_addresses_from_env();
-        let options = http::Options {
-            allowed_internal_addresses: allowed.clone(),
-            ..Default::default()
-        };
-        registry.replace(http::KIND, Http::with_options(options));
-        let options = http_download::Options {
-            allowed_internal_addresses: allowed,
-            ..Default::default()
-        };
-        registry.replace(http_download::KIND, HttpDownload::with_options(options));
-    }
-    #[cfg(feature = "terraform")]
-    terraform::register(registry);
-    #[cfg(feature = "argocd")]
-    argocd::register(registry);
-    #[cfg(feature = "oci")]
-    {
-        registry.replace(oci_push::KIND, OciPush::new());
-        registry.replace(oci_download::KIND, OciDownload::new());
-    }
-    register_file_steps(registry);
-    register_manifest_and_state_steps(registry);
-    schema::register(registry);
-}
-
-/// Registers the file steps: `yaml-update`, `yaml-parse`, `yaml-merge`, `json-update`,
-/// `json-parse`, `toml-update`, `toml-parse`, `hcl-update`, `hcl-parse`,
-/// `copy` and `delete`.
-fn register_file_steps(registry: &mut StepRegistry) {
-    registry.replace(yaml_update::KIND, YamlUpdate::new());
-    registry.replace(yaml_parse::KIND, YamlParse::new());
-    registry.replace(yaml_merge::KIND, YamlMerge);
-    registry.replace(json_update::KIND, JsonUpdate::new());
-    registry.replace(json_parse::KIND, JsonParse::new());
-    registry.replace(toml_update::KIND, TomlUpdate::new());
-    registry.replace(toml_parse::KIND, TomlParse::new());
-    registry.replace(hcl_update::KIND, HclUpdate::new());
+    registry.replace(git::clear::KIND, git::GitClear);
+    #[cfg(feature = "git")]
+    registry.replace(git::clone::KIND, git::GitClone::default());
+    #[cfg(feature = "git")]
+    registry.replace(git::commit::KIND, git::GitCommit);
+    #[cfg(feature = "git")]
+    registry.replace(git::github_push::KIND, git::GitHubPush::from_env());
+    #[cfg(feature = "git")]
+    registry.replace(git::merge_pr::KIND, git::GitMergePr::default());
+    #[cfg(feature = "git")]
+    registry.replace(git::open_pr::KIND, git::GitOpenPr::default());
+    #[cfg(feature = "git")]
+    registry.replace(git::push::KIND, git::GitPush::from_env());
+    #[cfg(feature = "git")]
+    registry.replace(git::tag::KIND, git::GitTag);
+    #[cfg(feature = "git")]
+    registry.replace(git::wait_for_pr::KIND, git::GitWaitForPr::default());
     registry.replace(hcl_parse::KIND, HclParse::new());
-    registry.replace(copy::KIND, Copy);
-    registry.replace(delete::KIND, Delete);
-}
-
-/// Registers `kustomize-set-image`, `tar`, `untar`, `set-metadata` and
-/// `set-freight-alias`, and (with their features) `kustomize-build`,
-/// `helm-template` and `helm-update-chart`.
-fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
-    #[cfg(feature = "helm")]
-    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
-    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
-    #[cfg(feature = "kustomize")]
-    registry.replace(kustomize_build::KIND, KustomizeBuild::new());
+    registry.replace(hcl_update::KIND, HclUpdate::new());
     #[cfg(feature = "helm")]
     registry.replace(helm_template::KIND, HelmTemplate::new());
-    registry.replace(tar::KIND, Tar);
-    registry.replace(untar::KIND, Untar);
-    registry.replace(set_metadata::KIND, SetMetadata);
+    #[cfg(feature = "helm")]
+    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
+    #[cfg(feature = "http")]
+    registry.replace(
+        http::KIND,
+        Http::with_options(http::Options {
+            allowed_internal_addresses: internal_addresses.clone(),
+            ..Default::default()
+        }),
+    );
+    #[cfg(feature = "http")]
+    registry.replace(
+        http_download::KIND,
+        HttpDownload::with_options(http_download::Options {
+            allowed_internal_addresses: internal_addresses,
+            ..Default::default()
+        }),
+    );
+    registry.replace(json_parse::KIND, JsonParse::new());
+    registry.replace(json_update::KIND, JsonUpdate::new());
+    #[cfg(feature = "kustomize")]
+    registry.replace(kustomize_build::KIND, KustomizeBuild::new());
+    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
+    #[cfg(feature = "oci")]
+    registry.replace(oci_download::KIND, OciDownload::new());
+    #[cfg(feature = "oci")]
+    registry.replace(oci_push::KIND, OciPush::new());
     registry.replace(set_freight_alias::KIND, SetFreightAlias);
+    registry.replace(set_metadata::KIND, SetMetadata);
+    registry.replace(tar::KIND, Tar);
+    #[cfg(feature = "terraform")]
+    registry.replace(terraform::apply::KIND, TfApply::new());
+    #[cfg(feature = "terraform")]
+    registry.replace(terraform::output::KIND, TfOutput::new());
+    #[cfg(feature = "terraform")]
+    registry.replace(terraform::plan::KIND, TfPlan::new());
+    registry.replace(toml_parse::KIND, TomlParse::new());
+    registry.replace(toml_update::KIND, TomlUpdate::new());
+    registry.replace(untar::KIND, Untar);
+    registry.replace(yaml_merge::KIND, YamlMerge);
+    registry.replace(yaml_parse::KIND, YamlParse::new());
+    registry.replace(yaml_update::KIND, YamlUpdate::new());
+    schema::register(registry);
 }
