@@ -157,7 +157,10 @@ mod tests {
         let status = ErrorStatus::temporary_if;
         assert!(Error::with_status("git-push", status(true), io()).is_temporary());
         assert!(!Error::with_status("git-push", status(false), io()).is_temporary());
-        assert_eq!(Error::generic("git-push", io()).status(), ErrorStatus::Permanent);
+        assert_eq!(
+            Error::generic("git-push", io()).status(),
+            ErrorStatus::Permanent
+        );
         assert!(!Error::Precondition("merge conflict".into()).is_temporary());
         assert!(!Error::Invalid("bad".into()).is_temporary());
     }

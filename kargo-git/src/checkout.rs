@@ -250,19 +250,23 @@ impl Error {
 }
 
 impl From<Error> for kargo_core::Error {
+    /// A missing branch is a precondition (`create` would make it), a
+    /// missing tag or commit is not found, a bad sparse path is invalid
+    /// input; the rest is generic, temporary when
+    /// [`Error::is_retryable`] says so.
     fn from(e: Error) -> Self {
         match e {
-            Error::BranchNotFound { ref branch, .. } => kargo_core::Error::NotFound {
-                what: "branch",
-                name: branch.clone(),
-            },
-            Error::TagNotFound { ref tag, .. } => kargo_core::Error::NotFound {
+            Error::BranchNotFound { .. } => kargo_core::Error::Precondition(e.to_string()),
+            Error::TagNotFound { ref tag, ref url } => kargo_core::Error::NotFound {
                 what: "tag",
-                name: tag.clone(),
+                name: format!("{tag:?} in {url}"),
             },
-            Error::CommitNotFound { ref commit, .. } => kargo_core::Error::NotFound {
+            Error::CommitNotFound {
+                ref commit,
+                ref url,
+            } => kargo_core::Error::NotFound {
                 what: "commit",
-                name: commit.clone(),
+                name: format!("{commit:?} in {url}"),
             },
             Error::InvalidSparsePath { .. } => kargo_core::Error::Invalid(e.to_string()),
             other => {

@@ -326,6 +326,14 @@ impl StepError {
         self
     }
 
+    /// A lower layer's error as a step error, its kind by [the
+    /// rule](ErrorKind#the-rule) (through its `From<…> for
+    /// kargo_core::Error`); add what the step was doing with
+    /// [`context`](StepError::context).
+    pub fn classify(e: impl Into<crate::Error>) -> Self {
+        StepError::from(e.into())
+    }
+
     /// Replaces the message with what the step was doing (naming the step
     /// kind and the file or field), keeping the kind and the source.
     pub fn context(mut self, message: impl Into<String>) -> Self {
@@ -406,20 +414,22 @@ pub trait StepResultExt<T> {
 
     /// Like [`step_context`](StepResultExt::step_context), building the
     /// message only on an error.
-    fn with_step_context<M: Into<String>>(self, message: impl FnOnce() -> M)
-    -> Result<T, StepError>;
+    fn with_step_context<M: Into<String>>(
+        self,
+        message: impl FnOnce() -> M,
+    ) -> Result<T, StepError>;
 }
 
 impl<T, E: Into<crate::Error>> StepResultExt<T> for Result<T, E> {
     fn step_context(self, message: impl Into<String>) -> Result<T, StepError> {
-        self.map_err(|e| StepError::from(e.into()).context(message))
+        self.map_err(|e| StepError::classify(e).context(message))
     }
 
     fn with_step_context<M: Into<String>>(
         self,
         message: impl FnOnce() -> M,
     ) -> Result<T, StepError> {
-        self.map_err(|e| StepError::from(e.into()).context(message()))
+        self.map_err(|e| StepError::classify(e).context(message()))
     }
 }
 
@@ -432,14 +442,22 @@ impl std::error::Error for StepError {
 }
 
 impl From<crate::workspace::ReadError> for StepError {
+    /// A file the step cannot read is terminal (rule 3): the config named
+    /// it, but what is wrong is the file (missing, a directory, too large).
     fn from(e: crate::workspace::ReadError) -> Self {
-        StepError::failed(e.to_string())
+        StepError::terminal("").with_source(e)
     }
 }
 
 impl From<crate::workspace::PathError> for StepError {
+    /// A path that is empty, absolute or leads outside the work directory
+    /// is an unusable config value (rule 1); a file system that cannot be
+    /// read while checking it is terminal (rule 3).
     fn from(e: crate::workspace::PathError) -> Self {
-        StepError::failed(e.to_string())
+        match e {
+            crate::workspace::PathError::Io { .. } => StepError::terminal("").with_source(e),
+            e => StepError::failed("").with_source(e),
+        }
     }
 }
 
@@ -501,7 +519,10 @@ mod tests {
         assert!(err.is_retryable());
         assert_eq!(err.to_string(), "git-cache: connection reset");
         let source = err.source().unwrap();
-        assert!(source.downcast_ref::<std::io::Error>().is_some(), "{source:?}");
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
     }
 
     #[test]
@@ -564,13 +585,21 @@ mod tests {
             .unwrap_err();
         assert!(err.is_retryable());
         assert_eq!(err.to_string(), "oci-push: pushing: registry answered 503");
-        assert!(err.source().unwrap().downcast_ref::<Unavailable>().is_some());
+        assert!(
+            err.source()
+                .unwrap()
+                .downcast_ref::<Unavailable>()
+                .is_some()
+        );
     }
 
     #[test]
     fn a_sentence_error_shows_its_message_and_source() {
         let err = StepError::terminal("git-push: reading the remote").with_source(reset());
-        assert_eq!(err.to_string(), "git-push: reading the remote: connection reset");
+        assert_eq!(
+            err.to_string(),
+            "git-push: reading the remote: connection reset"
+        );
         assert_eq!(StepError::failed("bad").to_string(), "bad");
     }
 }

@@ -211,10 +211,7 @@ async fn an_overloaded_token_endpoint_is_temporary_and_a_refusal_is_not() {
             .await;
         let token_uri = format!("{}/token", server.uri());
         let provider = CloudCredentials::builder(secrets(&gar_secret(&token_uri))).build();
-        let err = provider
-            .get(CredentialType::Image, REPO)
-            .await
-            .unwrap_err();
+        let err = provider.get(CredentialType::Image, REPO).await.unwrap_err();
         assert_eq!(err.is_temporary(), temporary, "HTTP {code}: {err}");
         assert!(err.to_string().contains(&format!("HTTP {code}")), "{err}");
     }

@@ -131,7 +131,8 @@ async fn checkout_of_tag_and_commit_is_detached() {
     // A missing branch is not worth another attempt.
     assert!(!missing.is_retryable());
     let core = kargo_core::Error::from(missing);
-    assert!(matches!(core, kargo_core::Error::NotFound { .. }), "{core}");
+    assert!(matches!(core, kargo_core::Error::Precondition(_)), "{core}");
+    assert!(core.to_string().contains("create=true"), "{core}");
     assert!(!core.is_temporary());
 }
 

@@ -324,9 +324,7 @@ pub(crate) fn read_text(
     abs: &Path,
     shown: &str,
 ) -> Result<String, StepError> {
-    let bytes = workspace
-        .read_file(abs, shown)
-        .map_err(|e| StepError::terminal(e.to_string()))?;
+    let bytes = workspace.read_file(abs, shown)?;
     String::from_utf8(bytes)
         .map_err(|_| StepError::terminal(format!("cannot read `{shown}`: not valid UTF-8")))
 }
@@ -342,7 +340,7 @@ where
         Ok(handle) => handle
             .spawn_blocking(f)
             .await
-            .map_err(|e| StepError::terminal(format!("file step panicked: {e}")))?,
+            .map_err(|e| StepError::terminal("file step panicked").with_source(e))?,
         Err(_) => f(),
     }
 }

@@ -65,7 +65,7 @@ async fn image_manifest(
         .find(|e| is_default_platform(e))
         .or_else(|| entries.first())
         .ok_or_else(|| {
-            StepError::failed(format!(
+            StepError::terminal(format!(
                 "{KIND}: the index `{}` has no manifests",
                 config.image_ref
             ))
@@ -81,7 +81,7 @@ async fn image_manifest(
 }
 
 fn exists_error(out_path: &str) -> StepError {
-    StepError::failed(format!(
+    StepError::terminal(format!(
         "{KIND}: file already exists at `{out_path}` and overwrite is not allowed"
     ))
 }
@@ -98,7 +98,7 @@ impl Step for OciDownload {
         let path = ctx.workspace.resolve(&config.out_path)?;
         match tokio::fs::symlink_metadata(&path).await {
             Ok(meta) if meta.is_dir() => {
-                return Err(StepError::failed(format!(
+                return Err(StepError::terminal(format!(
                     "{KIND}: `outPath` `{}` is a directory",
                     config.out_path
                 )));
@@ -137,13 +137,13 @@ impl Step for OciDownload {
                 .iter()
                 .find(|l| l.get("mediaType").and_then(Value::as_str) == Some(media_type))
                 .ok_or_else(|| {
-                    StepError::failed(format!(
+                    StepError::terminal(format!(
                         "{KIND}: `{}` has no layer with media type `{media_type}`",
                         config.image_ref
                     ))
                 })?,
             None => layers.first().ok_or_else(|| {
-                StepError::failed(format!("{KIND}: `{}` has no layers", config.image_ref))
+                StepError::terminal(format!("{KIND}: `{}` has no layers", config.image_ref))
             })?,
         };
         let digest = layer.get("digest").and_then(Value::as_str).ok_or_else(|| {
@@ -155,7 +155,7 @@ impl Step for OciDownload {
         let size = layer.get("size").and_then(Value::as_u64).unwrap_or(0);
         let cap = self.options.max_size;
         if size > cap {
-            return Err(StepError::failed(format!(
+            return Err(StepError::terminal(format!(
                 "{KIND}: layer {digest} of `{}` ({size} bytes) exceeds the limit of {cap} bytes",
                 config.image_ref
             )));

@@ -63,11 +63,12 @@ impl ProcessStep {
             return Ok(StepOutcome::succeeded());
         }
         let report: Report = serde_json::from_str(text).map_err(|e| {
-            StepError::failed(format!(
+            StepError::terminal(format!(
                 "{}: the result in {source} is not a valid report \
-                 ({{status, outputs, message, retryAfter}}): {e}",
+                 ({{status, outputs, message, retryAfter}})",
                 self.kind
             ))
+            .with_source(e)
         })?;
         let outcome = match report.status {
             ReportStatus::Succeeded => StepOutcome::succeeded(),
@@ -163,7 +164,7 @@ impl Step for ProcessStep {
                     self.failure(finished.code, &finished.stderr),
                 ));
             }
-            code => return Err(StepError::failed(self.failure(code, &finished.stderr))),
+            code => return Err(StepError::terminal(self.failure(code, &finished.stderr))),
         }
         let written = match tokio::fs::read(&output_path).await {
             Ok(bytes) if !bytes.is_empty() => Some(bytes),
@@ -176,7 +177,7 @@ impl Step for ProcessStep {
             }
         };
         match written {
-            Some(bytes) if bytes.len() > RESULT_CAP => Err(StepError::failed(format!(
+            Some(bytes) if bytes.len() > RESULT_CAP => Err(StepError::terminal(format!(
                 "{kind}: the result in KARGO_OUTPUT exceeds {RESULT_CAP} bytes"
             ))),
             Some(bytes) => self.outcome(&String::from_utf8_lossy(&bytes), "KARGO_OUTPUT"),

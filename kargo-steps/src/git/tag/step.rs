@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
 use kargo_git::{maybe_spawn_blocking, tag};
 use serde_json::Value;
 
@@ -29,10 +29,7 @@ impl Step for GitTag {
         } = config;
         let outcome = maybe_spawn_blocking(move || tag::tag(&dir, &name, &message, force))
             .await
-            .map_err(|e| match e {
-                tag::Error::Exists { .. } => StepError::failed(format!("{KIND}: {e}")),
-                e => StepError::terminal(format!("{KIND}: {e}")),
-            })?;
+            .step_context(KIND)?;
         Ok(StepOutcome::succeeded().with_output("commit", outcome.commit))
     }
 }
