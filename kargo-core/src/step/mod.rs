@@ -230,14 +230,19 @@ impl StepOutcome {
 ///    does not parse into the step's config (an unknown, missing or
 ///    mistyped field), or a value in it, as written or as an expression
 ///    evaluated it, is malformed, out of range, names a path outside the
-///    work directory or contradicts another field. This is Kargo's schema
-///    validation and config conversion failing: status `Failed` with a
-///    terminal error. A lower layer says so with
+///    work directory or contradicts another field: the config alone shows
+///    the fault, without looking at files, remotes or the host. This is
+///    Kargo's schema validation and config conversion failing: status
+///    `Failed` with a terminal error. A lower layer says so with
 ///    [`Error::Invalid`](crate::Error::Invalid) or
 ///    [`Error::UnknownConfigKey`](crate::Error::UnknownConfigKey). The few
 ///    states Kargo itself fails a step on because only a person can
 ///    resolve them (a merge conflict, a pull request that cannot be
-///    merged) are `Failed` too; the step says so where it returns them.
+///    merged, `github-push` without a token, `file-write` onto an
+///    existing file without `overwrite`) are `Failed` too, and so is a
+///    step's own verdict on its work (a custom step's command exiting
+///    non-zero, as its protocol says); each step says so where it returns
+///    them.
 /// 2. **[`Retryable`](ErrorKind::Retryable): the failure is temporary**
 ///    ([`Error::is_temporary`](crate::Error::is_temporary)): the network
 ///    failed or timed out, a service answered 429 or 5xx, a lock or a

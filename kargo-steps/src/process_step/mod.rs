@@ -36,9 +36,8 @@
 //!   so it must be idempotent.
 //! - **Exit status.** 0: the result above. 75 (`EX_TEMPFAIL`): a retryable
 //!   error (the engine retries up to `retry.errorThreshold`). Anything else,
-//!   or a signal: a terminal error (the step ends `Errored`, not retried)
-//!   with the end of standard error in its message; to end the step
-//!   `Failed`, report `"status": "Failed"`. Past the timeout the command's whole process group is killed
+//!   or a signal: the step fails with the end of standard error in its
+//!   message. Past the timeout the command's whole process group is killed
 //!   and the step fails with a retryable error.
 
 mod declare;

@@ -63,7 +63,7 @@ impl ProcessStep {
             return Ok(StepOutcome::succeeded());
         }
         let report: Report = serde_json::from_str(text).map_err(|e| {
-            StepError::terminal(format!(
+            StepError::failed(format!(
                 "{}: the result in {source} is not a valid report \
                  ({{status, outputs, message, retryAfter}})",
                 self.kind
@@ -164,7 +164,9 @@ impl Step for ProcessStep {
                     self.failure(finished.code, &finished.stderr),
                 ));
             }
-            code => return Err(StepError::terminal(self.failure(code, &finished.stderr))),
+            // The command's own verdict, as the protocol says: the step
+            // fails (as Terraform's failing command does).
+            code => return Err(StepError::failed(self.failure(code, &finished.stderr))),
         }
         let written = match tokio::fs::read(&output_path).await {
             Ok(bytes) if !bytes.is_empty() => Some(bytes),
@@ -177,7 +179,7 @@ impl Step for ProcessStep {
             }
         };
         match written {
-            Some(bytes) if bytes.len() > RESULT_CAP => Err(StepError::terminal(format!(
+            Some(bytes) if bytes.len() > RESULT_CAP => Err(StepError::failed(format!(
                 "{kind}: the result in KARGO_OUTPUT exceeds {RESULT_CAP} bytes"
             ))),
             Some(bytes) => self.outcome(&String::from_utf8_lossy(&bytes), "KARGO_OUTPUT"),

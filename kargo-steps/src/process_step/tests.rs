@@ -117,7 +117,7 @@ async fn a_command_reports_running_skipped_and_failed() {
 }
 
 #[tokio::test]
-async fn a_non_zero_exit_is_terminal_with_the_end_of_stderr() {
+async fn a_non_zero_exit_fails_with_the_end_of_stderr() {
     let f = fixture();
     let program = script(
         &f.scripts,
@@ -128,8 +128,7 @@ async fn a_non_zero_exit_is_terminal_with_the_end_of_stderr() {
         .run(&f.ctx, json!({}))
         .await
         .unwrap_err();
-    // The config was usable: the program failed (Errored, not retried).
-    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert_eq!(err.kind(), ErrorKind::Failed);
     let message = err.to_string();
     assert!(message.contains("exited with code 3"), "{message}");
     assert!(message.ends_with("deploy refused: quota"), "{message}");
@@ -155,7 +154,7 @@ async fn an_invalid_report_names_the_field() {
         .run(&f.ctx, json!({}))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert_eq!(err.kind(), ErrorKind::Failed);
     assert!(err.to_string().contains("unknown field `output`"), "{err}");
 }
 
