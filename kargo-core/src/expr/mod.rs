@@ -642,4 +642,6 @@ impl Evaluator {
 }
 
 #[cfg(test)]
+mod functions_tests;
+#[cfg(test)]
 mod tests;
