@@ -17,7 +17,7 @@ use kargo_test_support::registry::{Content, Registry};
 use oci_client::secrets::RegistryAuth;
 use serde_json::{Value, json};
 
-use crate::setup;
+use crate::{read, setup};
 
 /// A classic chart repository served over HTTP.
 struct HttpRepo {
@@ -57,10 +57,6 @@ async fn oci_repo(name: &str, tags: &[&str]) -> Registry {
 
 async fn run_step(ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
     HelmUpdateChart.run(ctx, config).await
-}
-
-fn read(dir: &Path, path: &str) -> String {
-    std::fs::read_to_string(dir.join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 
 /// The files in `charts/`, sorted.

@@ -3,6 +3,8 @@
 mod archive_steps;
 #[cfg(feature = "argocd")]
 mod argocd_steps;
+mod copy_step;
+mod delete_step;
 mod file_steps;
 mod git_steps;
 mod github_push;
@@ -19,6 +21,11 @@ mod state_steps;
 use kargo_core::Workspace;
 use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
 use serde_json::Value;
+
+/// The text of `path` under `dir`; a missing file fails the test, naming it.
+fn read(dir: &std::path::Path, path: &str) -> String {
+    std::fs::read_to_string(dir.join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
 
 /// A temporary work dir holding `files` (path, contents), and a step
 /// context over it.
