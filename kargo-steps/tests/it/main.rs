@@ -6,6 +6,7 @@ mod argocd_steps;
 mod copy_step;
 mod delete_step;
 mod file_steps;
+mod file_write_step;
 mod git_steps;
 mod github_push;
 #[cfg(feature = "helm")]
