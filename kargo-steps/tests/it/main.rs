@@ -14,6 +14,7 @@ mod helm_steps;
 mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
+mod parse_steps;
 mod pr_steps;
 #[cfg(all(feature = "kustomize", feature = "helm"))]
 mod render_steps;
