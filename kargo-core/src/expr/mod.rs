@@ -30,7 +30,7 @@
 //! expr-lang's operator precedence. `+` joins strings and lists. A pipe
 //! `x | f(args)` applies minijinja's filter `f`. Not supported: `matches`,
 //! closures and predicates (`filter(xs, # > 1)`, `.field` shorthand),
-//! `let`, methods on strings.
+//! `let`, methods on strings (but a date's, see below).
 //!
 //! As in expr-lang, a key a map does not hold is `nil`
 //! (`outputs.a.missing == nil` is true); fetching from `nil`, an index out
