@@ -28,6 +28,7 @@ pub struct GitHubPush {
     policy: IntegrationPolicy,
     backoff: Backoff,
     max_revisions: usize,
+    compare_page_size: usize,
     verify_untrusted_commits: bool,
     rest: RestOptions,
     /// A setting read from the environment that cannot be used: every run
@@ -41,6 +42,7 @@ impl Default for GitHubPush {
             policy: IntegrationPolicy::default(),
             backoff: Backoff::default(),
             max_revisions: 10,
+            compare_page_size: github_push::Options::default().compare_page_size,
             verify_untrusted_commits: false,
             rest: RestOptions::default(),
             env_error: None,
@@ -108,6 +110,13 @@ impl GitHubPush {
     /// Sets the most commits one push may create.
     pub fn with_max_revisions(mut self, max: usize) -> Self {
         self.max_revisions = max;
+        self
+    }
+
+    /// Sets how many commits each page of GitHub's compare API holds (the
+    /// push reads every page; default 100).
+    pub fn with_compare_page_size(mut self, size: usize) -> Self {
+        self.compare_page_size = size.max(1);
         self
     }
 
@@ -180,6 +189,7 @@ impl Step for GitHubPush {
             .with_policy(self.policy)
             .with_backoff(self.backoff)
             .with_max_revisions(self.max_revisions)
+            .with_compare_page_size(self.compare_page_size)
             .with_verify_untrusted_commits(self.verify_untrusted_commits)
             .with_force(config.force)
             .with_max_attempts(config.max_attempts.unwrap_or(10))
