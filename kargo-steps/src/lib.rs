@@ -233,5 +233,4 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     registry.replace(yaml_merge::KIND, YamlMerge);
     registry.replace(yaml_parse::KIND, YamlParse::new());
     registry.replace(yaml_update::KIND, YamlUpdate::new());
-    schema::register(registry);
 }
