@@ -48,8 +48,8 @@ use Check::{NonEmpty, OneOf};
 
 /// Checks `config`, as written, against `rules`, the rules of step
 /// `kind`. The error fails the step (it is the config's fault) and names
-/// the field: `invalid yaml-update config: \`updates[1].key\` must not be
-/// empty`.
+/// the field (``invalid yaml-update config: `updates[1].key` must not be
+/// empty``).
 pub fn check(kind: &str, rules: &[Rule], config: &Value) -> Result<(), StepError> {
     for (path, rule) in rules {
         let segments: Vec<&str> = path.split('.').collect();
