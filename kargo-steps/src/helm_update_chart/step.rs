@@ -3,13 +3,14 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use kargo_core::semver::{Constraint, Version};
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_sources::helm::{ChartSource, IndexEntry, RepositoryIndex};
 use serde_json::Value;
 
 use super::lock::{self, Locked, OldLock, Requirement};
-use super::{Config, HelmUpdateChart, KIND, archive, commit_message, edit};
+use super::{Config, HelmUpdateChart, KIND, RULES, TOUCHES, archive, commit_message, edit};
 use crate::edit::{blocking, read_text};
+use crate::schema;
 
 /// What the step read from the chart directory.
 struct Read {
@@ -610,5 +611,13 @@ impl Step for HelmUpdateChart {
             Some(message) => outcome.with_output("commitMessage", message),
             None => outcome,
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -881,8 +881,12 @@ async fn bad_input_fails_the_step_naming_it() {
         assert!(err.to_string().contains(want), "{config}: {err}");
         assert_eq!(err.kind(), ErrorKind::Failed, "{config}");
     }
-    let err = kargo_steps::schema::check("github-push", &json!({"path": ""})).unwrap_err();
-    assert!(err.contains("`path` must not be empty"), "{err}");
+    let err = step().check_config(&json!({"path": ""})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid github-push config: `path` must not be empty"
+    );
+    assert_eq!(err.kind(), ErrorKind::Failed);
 }
 
 /// The built-ins, as `kargo run` registers them, include it.

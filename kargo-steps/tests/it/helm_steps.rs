@@ -146,7 +146,9 @@ fn kargos_config_table_is_checked_field_by_field() {
     use kargo_steps::helm_update_chart::Config;
     // Kargo's Test_helmChartUpdater_convert cases.
     let parse = |config: Value| -> Result<(), String> {
-        kargo_steps::schema::check("helm-update-chart", &config)?;
+        HelmUpdateChart
+            .check_config(&config)
+            .map_err(|e| e.to_string())?;
         serde_json::from_value::<Config>(config)
             .map(drop)
             .map_err(|e| e.to_string())

@@ -1,15 +1,16 @@
 use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
 use kargo_core::retry::Backoff;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_git::maybe_spawn_blocking;
 use kargo_git::provider::github_push::{self, Error, Options};
 use kargo_git::provider::rest::RestOptions;
 use kargo_git::push::{self, IntegrationPolicy};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::{non_empty, working_tree};
+use crate::schema;
 
 /// The `github-push` step. Outputs: `branch`, `commit` and `commitURL`.
 ///
@@ -229,6 +230,14 @@ impl Step for GitHubPush {
             "pushed {} commit(s) to {} through GitHub's API",
             outcome.replayed, outcome.branch
         )))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

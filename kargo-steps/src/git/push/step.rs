@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_git::maybe_spawn_blocking;
 use kargo_git::provider::ProviderKind;
 use kargo_git::push::{self, IntegrationPolicy, Target};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::{non_empty, working_tree};
+use crate::schema;
 
 /// The `git-push` step. Outputs: `branch`, `commit` and, when the provider
 /// is known, `commitURL`.
@@ -145,6 +146,14 @@ impl Step for GitPush {
             result = result.with_output("commitURL", url);
         }
         Ok(result)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 
