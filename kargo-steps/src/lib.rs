@@ -27,6 +27,60 @@
 //! `helm-update-chart` (module `helm_update_chart`), which reads chart
 //! repositories through kargo-sources' Helm client.
 //!
+//! # Adding a step
+//! A step kind is one directory module, `src/<kind_snake>/` (inside its
+//! family where it has one, as `git/clone/`): its `mod.rs` holds the module
+//! docs, `pub const KIND`, the config types, Kargo's schema rules for the
+//! config (`const RULES`, checked by [`schema::check`]) and where in the
+//! work directory the step reads and writes (`const TOUCHES`, a
+//! [`Touches`](kargo_core::step::Touches)); its `step.rs` holds the
+//! `impl Step`, whose `check_config` and `capabilities` return those two.
+//! Besides the module, only its declaration (`pub mod`, and `pub use` of
+//! the step) and one line of [`register_builtins`] name the kind: no table
+//! elsewhere lists kinds. (`github-push`, the last step added before this
+//! shape, also had to edit `git-clone`'s table of path fields and
+//! `schema.rs`'s table of rules: four files of this crate, three outside
+//! its own; the same step now needs its module's two files, the
+//! declaration in `git/mod.rs` and the registration line in `lib.rs`.)
+//! `git-clone`'s derived sparse checkouts go by the
+//! later steps' declared touches, so a host's own step takes part the same
+//! way (the test `a_host_step_declaring_its_path_field_makes_git_clone_sparse`
+//! in `tests/it/git_steps.rs` runs one through the engine):
+//!
+//! ```
+//! use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, Touches};
+//! use kargo_steps::schema::{self, Check, Rule};
+//! use serde_json::Value;
+//!
+//! /// Renders `template` into `outPath`.
+//! #[derive(Debug)]
+//! struct Render;
+//!
+//! const RULES: &[Rule] = &[("template", Check::NonEmpty), ("outPath", Check::NonEmpty)];
+//!
+//! #[async_trait::async_trait]
+//! impl Step for Render {
+//!     async fn run(&self, _ctx: &StepContext, _config: Value) -> Result<StepOutcome, StepError> {
+//!         Ok(StepOutcome::succeeded())
+//!     }
+//!
+//!     /// A `git-clone` before it checks out only these two paths for it.
+//!     fn capabilities(&self) -> Capabilities {
+//!         Capabilities::default().with_touches(Touches::Fields(&["template", "outPath"]))
+//!     }
+//!
+//!     fn check_config(&self, config: &Value) -> Result<(), StepError> {
+//!         schema::check("render", RULES, config)
+//!     }
+//! }
+//!
+//! let mut registry = kargo_core::step::StepRegistry::new();
+//! kargo_steps::register_builtins(&mut registry);
+//! registry.register("render", Render).unwrap();
+//! let err = Render.check_config(&serde_json::json!({"template": ""})).unwrap_err();
+//! assert_eq!(err.to_string(), "invalid render config: `template` must not be empty");
+//! ```
+//!
 //! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
@@ -231,5 +285,4 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     registry.replace(yaml_merge::KIND, YamlMerge);
     registry.replace(yaml_parse::KIND, YamlParse::new());
     registry.replace(yaml_update::KIND, YamlUpdate::new());
-    schema::register(registry);
 }

@@ -46,9 +46,11 @@
 //! base directory, matching itself and everything under it.
 //!
 //! # Departures from Kargo
-//! - Dates in `expressionFilter` are RFC 3339 strings in UTC
-//!   (`commitDate >= '2025-01-01'`), not Go times: `.After()`,
-//!   `.Year()` and `date()` are not available.
+//! - Dates in `expressionFilter` are RFC 3339 strings in UTC, not Go
+//!   times. They have the Go time methods Kargo's docs and tests call
+//!   (`creatorDate.Year() >= 2023`, `commitDate.After(date('2025-01-01'))`,
+//!   see [`kargo_core::expr`]), read in UTC, and also compare as text
+//!   (`commitDate >= '2025-01-01'`).
 
 mod history;
 mod paths;

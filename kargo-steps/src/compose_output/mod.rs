@@ -4,7 +4,13 @@
 
 mod step;
 
+use kargo_core::step::Touches;
+
 pub use step::ComposeOutput;
 
 /// The step kind.
 pub const KIND: &str = "compose-output";
+
+/// Where in the work directory the step reads and writes. It only computes
+/// outputs.
+const TOUCHES: Touches = Touches::Nothing;

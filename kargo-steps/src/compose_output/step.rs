@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome};
 use serde_json::Value;
 
-use super::KIND;
+use super::{KIND, TOUCHES};
 
 /// The `compose-output` step. Its config is any non-empty object; each key
 /// becomes an output.
@@ -24,6 +24,8 @@ impl Step for ComposeOutput {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_task_output_propagation()
+        Capabilities::default()
+            .with_task_output_propagation()
+            .with_touches(TOUCHES)
     }
 }

@@ -1,8 +1,9 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
+use crate::schema;
 
 /// The `fail` step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -16,5 +17,13 @@ impl Step for Fail {
             Some(message) => StepOutcome::failed(format!("failed: {message}")),
             None => StepOutcome::failed("failed"),
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

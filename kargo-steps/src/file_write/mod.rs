@@ -2,12 +2,23 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::FileWrite;
 
 /// The step kind.
 pub const KIND: &str = "file-write";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("path", NonEmpty)];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["path"]);
 
 /// The mode of a written file when the config gives none.
 pub const DEFAULT_PERMISSIONS: u32 = 0o600;

@@ -2,11 +2,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, DEFAULT_PERMISSIONS, KIND};
+use super::{Config, DEFAULT_PERMISSIONS, KIND, RULES, TOUCHES};
 use crate::fs::write_atomic;
+use crate::schema;
 
 /// The `file-write` step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,6 +100,14 @@ impl Step for FileWrite {
             StepError::terminal(format!("{KIND}: cannot write `{}`", config.path)).with_source(e)
         })?;
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

@@ -30,6 +30,11 @@ pub use push::GitPush;
 pub use tag::GitTag;
 pub use wait_for_pr::GitWaitForPr;
 
+/// The provider names the git steps' `provider` takes (their schema rule):
+/// Kargo's five, `forgejo` and kargo-rs's forge-less `local`, as the
+/// providers themselves list them.
+const PROVIDERS: &[&str] = kargo_git::provider::ProviderKind::NAMES;
+
 /// Commit authorship in a step config (`author`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

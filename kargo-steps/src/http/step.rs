@@ -1,11 +1,14 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::duration::GoDuration;
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Map, Value, json};
 
 use super::client::{self, AddressPolicy, Request, redact_url};
-use super::{Config, ContentType, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, KIND, Options};
-use kargo_core::duration::GoDuration;
+use super::{
+    Config, ContentType, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, KIND, Options, RULES, TOUCHES,
+};
+use crate::schema;
 
 /// The `http` step: sends a request and turns the response into an
 /// outcome through the config's expressions (see the [module](super)).
@@ -326,6 +329,15 @@ impl Step for Http {
                 )))
             }
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, crate::http::PAIR_RULES, config)?;
+        schema::check(KIND, RULES, config)
     }
 }
 

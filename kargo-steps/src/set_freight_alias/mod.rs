@@ -10,12 +10,24 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::SetFreightAlias;
 
 /// The step kind.
 pub const KIND: &str = "set-freight-alias";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("name", NonEmpty), ("alias", NonEmpty)];
+
+/// Where in the work directory the step reads and writes. It changes state
+/// in the store only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `set-freight-alias` config (Kargo's `SetFreightAliasConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,11 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
+use crate::schema;
 
 /// The `set-freight-alias` step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -36,5 +39,13 @@ impl Step for SetFreightAlias {
             "updated alias of Freight {:?} from {:?} to {:?}",
             after.metadata.name, before.alias, after.alias
         )))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

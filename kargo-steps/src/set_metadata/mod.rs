@@ -14,13 +14,29 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 pub use step::SetMetadata;
 
 /// The step kind.
 pub const KIND: &str = "set-metadata";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("updates", NonEmpty),
+    ("updates[].name", NonEmpty),
+    ("updates[].kind", OneOf(&["Stage", "Freight"])),
+];
+
+/// Where in the work directory the step reads and writes. It changes state
+/// in the store only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `set-metadata` config (Kargo's `SetMetadataConfig`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,10 +1,13 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use serde_json::Value;
 
-use super::{Config, KIND, MetadataKind};
+use super::{Config, KIND, MetadataKind, RULES, TOUCHES};
+use crate::schema;
 
 /// The `set-metadata` step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,5 +53,13 @@ impl Step for SetMetadata {
             })?;
         }
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -19,14 +19,38 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use super::Selector;
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::ArgoCdUpdate;
 
 /// The step kind.
 pub const KIND: &str = "argocd-update";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("apps", NonEmpty),
+    ("apps[].name", NonEmpty),
+    ("apps[].namespace", NonEmpty),
+    ("apps[].sources", NonEmpty),
+    ("apps[].sources[].repoURL", NonEmpty),
+    ("apps[].sources[].chart", NonEmpty),
+    ("apps[].sources[].desiredRevision", NonEmpty),
+    ("apps[].sources[].helm.images", NonEmpty),
+    ("apps[].sources[].helm.images[].key", NonEmpty),
+    ("apps[].sources[].kustomize.images", NonEmpty),
+    ("apps[].sources[].kustomize.images[].repoURL", NonEmpty),
+    ("apps[].sources[].kustomize.images[].newName", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes. It talks to Argo
+/// CD only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `argocd-update` step's config (Kargo's `ArgoCDUpdateConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,14 @@
 use async_trait::async_trait;
-use kargo_core::step::{RetryDefaults, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, RetryDefaults, Step, StepContext, StepError, StepOutcome, parse_config,
+};
 use kargo_core::urls::normalize_git;
 use serde_json::{Map, Value, json};
 
-use super::{AppUpdate, Config, KIND, SourceUpdate};
+use super::{AppUpdate, Config, KIND, RULES, SourceUpdate, TOUCHES};
 use crate::argocd::client::{self, Api};
 use crate::argocd::{AUTHORIZED_STAGE_ANNOTATION, AppView, Options, PROMOTION_INFO, app_ref};
+use crate::schema;
 
 /// The `argocd-update` step (see the [module](super)).
 #[derive(Debug, Clone, Default)]
@@ -430,5 +433,13 @@ impl Step for ArgoCdUpdate {
 
     fn default_retry(&self) -> RetryDefaults {
         RetryDefaults::new(Some(std::time::Duration::from_secs(5 * 60)), None)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -16,14 +16,34 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use super::Selector;
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 pub use step::ArgoCdWait;
 
 /// The step kind.
 pub const KIND: &str = "argocd-wait";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("apps", NonEmpty),
+    ("apps[].name", NonEmpty),
+    ("apps[].namespace", NonEmpty),
+    ("apps[].waitFor", NonEmpty),
+    (
+        "apps[].waitFor[]",
+        OneOf(&["health", "sync", "operation", "suspended", "degraded"]),
+    ),
+];
+
+/// Where in the work directory the step reads and writes. It talks to Argo
+/// CD only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `argocd-wait` step's config (Kargo's `ArgoCDWaitConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,13 +1,16 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use kargo_core::step::{RetryDefaults, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, RetryDefaults, Step, StepContext, StepError, StepOutcome, parse_config,
+};
 use kargo_core::time::Timestamp;
 use serde_json::{Map, Value};
 
-use super::{Config, DEFAULT_WAIT_FOR, KIND, WaitFor};
+use super::{Config, DEFAULT_WAIT_FOR, KIND, RULES, TOUCHES, WaitFor};
 use crate::argocd::client::{self, Api};
 use crate::argocd::{AppView, Options, app_ref};
+use crate::schema;
 
 /// The `argocd-wait` step (see the [module](super)).
 #[derive(Debug, Clone, Default)]
@@ -205,5 +208,13 @@ impl Step for ArgoCdWait {
 
     fn default_retry(&self) -> RetryDefaults {
         RetryDefaults::new(Some(std::time::Duration::from_secs(5 * 60)), None)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

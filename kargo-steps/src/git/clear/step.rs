@@ -1,10 +1,13 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::{clear, maybe_spawn_blocking};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::working_tree;
+use crate::schema;
 
 /// The `git-clear` step: removes all files except `.git`, typically before
 /// rendering fresh manifests into the tree. No output.
@@ -20,6 +23,14 @@ impl Step for GitClear {
             .await
             .step_context(KIND)?;
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

@@ -2,14 +2,32 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use super::Author;
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::{GitClone, derive_sparse};
 
 /// The step kind.
 pub const KIND: &str = "git-clone";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("repoURL", NonEmpty),
+    ("author.name", NonEmpty),
+    ("checkout", NonEmpty),
+    ("checkout[].path", NonEmpty),
+    ("checkout[].sparse", NonEmpty),
+    ("checkout[].sparse[]", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes. Its working trees
+/// are its own, whatever an earlier clone checked out.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `git-clone` step's config (Kargo's `GitCloneConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,13 +4,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, Touches, parse_config,
+};
 use kargo_git::checkout::{self, Revision};
 use kargo_git::{RepoCache, cache, maybe_spawn_blocking};
 use serde_json::{Map, Value};
 
-use super::{Checkout, Config, KIND};
+use super::{Checkout, Config, KIND, RULES, TOUCHES};
 use crate::git::{credentials, non_empty, resolve};
+use crate::schema;
 
 impl Checkout {
     fn revision(&self) -> Result<Revision, StepError> {
@@ -154,6 +157,14 @@ impl Step for GitClone {
         }
         Ok(StepOutcome::succeeded().with_output("commits", Value::Object(commits)))
     }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
+    }
 }
 
 /// The lookup a checkout runs, off the executor, for each submodule's URL:
@@ -173,69 +184,56 @@ fn submodule_credentials(ctx: &StepContext) -> checkout::CredentialLookup {
 }
 
 /// The sparse directories for the checkout at `checkout_path`, derived from
-/// the paths the promotion's later steps name, or `None` (a full checkout)
+/// the paths the promotion's later steps touch, or `None` (a full checkout)
 /// when any of them may touch the checkout in a way that cannot be told.
 ///
-/// A path is a file or a directory; naming it as a cone directory covers
-/// both (cone mode writes the files directly inside every listed
-/// directory's parents). Steps known to name no work-directory paths
-/// (`git-commit`, `git-push`, `compose-output`, ...) are ignored; a step of
-/// an unknown kind, a `git-clear` of the checkout, a step working on the
-/// checkout's root, or a path whose expression cannot be evaluated yet
-/// gives a full checkout, and so does a promotion whose later steps name
-/// nothing inside the checkout.
+/// Each later step says where it reads and writes through its
+/// [`Capabilities::touches`] (the engine passes them in
+/// [`LaterStep::capabilities`](kargo_core::step::LaterStep::capabilities)),
+/// so a step of any kind, a host's included, takes part by declaring its
+/// path fields; this function knows no step kind. A step touching
+/// [`Nothing`](Touches::Nothing) is ignored. A path is a file or a
+/// directory; naming it as a cone directory covers both (cone mode writes
+/// the files directly inside every listed directory's parents), and a glob
+/// pattern stands for the directory before its first wildcard. A step
+/// that declares nothing ([`Unknown`](Touches::Unknown), or of a kind not
+/// registered), a path naming the checkout's root or a directory above it
+/// (a step working on the whole tree, such as `git-clear` of the
+/// checkout), or a path whose
+/// expression cannot be evaluated yet gives a full checkout, and so does a
+/// promotion whose later steps name nothing inside the checkout.
 pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<String>> {
     let root = normalize(checkout_path)?;
     let mut dirs = Vec::new();
     for step in ctx.later_steps.iter() {
-        let fields: &[&str] = match step.uses.as_str() {
-            "git-commit" | "git-push" | "github-push" | "git-tag" | "compose-output" | "fail"
-            | "http" | "set-metadata" | "send-message" | "git-open-pr" | "git-wait-for-pr"
-            | "git-merge-pr" | "argocd-update" | "git-clone" => continue,
-            "git-clear" => &["path"],
-            "file-write"
-            | "yaml-update"
-            | "json-update"
-            | "toml-update"
-            | "hcl-update"
-            | "yaml-parse"
-            | "json-parse"
-            | "toml-parse"
-            | "hcl-parse"
-            | "delete"
-            | "kustomize-set-image"
-            | "helm-update-chart" => &["path"],
-            "copy" | "untar" | "tar" => &["inPath", "outPath"],
-            "yaml-merge" => &["inFiles", "outFile"],
-            "kustomize-build" => &["path", "outPath"],
-            "helm-template" => &["path", "outPath", "valuesFiles"],
-            "http-download" => &["outPath"],
+        let fields = match step.capabilities.touches {
+            Touches::Nothing => continue,
+            Touches::Fields(fields) => fields,
+            // Unknown, or a declaration this function does not read.
             _ => return None,
         };
         let config = step.config.as_object();
         for field in fields {
-            let values: Vec<&serde_json::Value> = match config.and_then(|c| c.get(*field)) {
+            let values: Vec<&Value> = match config.and_then(|c| c.get(*field)) {
                 None => continue,
-                Some(serde_json::Value::Array(items)) => items.iter().collect(),
+                Some(Value::Array(items)) => items.iter().collect(),
                 Some(value) => vec![value],
             };
             for value in values {
                 let text = value.as_str()?;
                 let text = if text.contains("${{") || text.contains("${%") {
                     match ctx.evaluator.eval_template(text, &ctx.scope) {
-                        Ok(serde_json::Value::String(s)) => s,
+                        Ok(Value::String(s)) => s,
                         _ => return None,
                     }
                 } else {
                     text.to_owned()
                 };
-                let path = normalize(&text)?;
-                if path == root {
-                    // The step works on the whole checkout.
+                let path = normalize(before_wildcard(&text))?;
+                if path == root || path.is_empty() || root.starts_with(&format!("{path}/")) {
+                    // The step works on the whole checkout, or on a
+                    // directory holding it.
                     return None;
-                }
-                if step.uses == "git-clear" {
-                    continue;
                 }
                 if let Some(rest) = path.strip_prefix(&format!("{root}/")) {
                     dirs.push(rest.to_owned());
@@ -252,6 +250,19 @@ pub fn derive_sparse(ctx: &StepContext, checkout_path: &str) -> Option<Vec<Strin
     dirs.sort();
     dirs.dedup();
     Some(dirs)
+}
+
+/// The part of a path before the first component holding a glob wildcard
+/// (`*`, `?`, `[` or `{`): `out/env/*.yaml` covers `out/env`. A path
+/// without one is itself.
+fn before_wildcard(path: &str) -> &str {
+    let Some(at) = path.find(['*', '?', '[', '{']) else {
+        return path;
+    };
+    match path[..at].rfind('/') {
+        Some(slash) => &path[..slash],
+        None => "",
+    }
 }
 
 /// A work-directory path without `.`, empty components or a trailing `/`;
@@ -308,12 +319,22 @@ mod tests {
         assert!(err.to_string().contains("depth"), "{err}");
     }
 
+    /// A context whose later steps are `later`, each with the capabilities
+    /// of the built-in step of its kind, as the engine passes them.
     fn ctx_with(later: Vec<(&str, Value)>) -> StepContext {
+        let mut registry = kargo_core::step::StepRegistry::new();
+        crate::register_builtins(&mut registry);
         let dir = std::env::temp_dir();
         let mut ctx = StepContext::new(kargo_core::Workspace::new(dir).unwrap());
         ctx.later_steps = later
             .into_iter()
-            .map(|(uses, config)| kargo_core::step::LaterStep::new(uses, config))
+            .map(|(uses, config)| {
+                let capabilities = registry
+                    .get(uses)
+                    .map(|step| step.capabilities())
+                    .unwrap_or_default();
+                kargo_core::step::LaterStep::new(uses, config).with_capabilities(capabilities)
+            })
             .collect();
         ctx
     }
@@ -390,5 +411,84 @@ mod tests {
         )]);
         assert_eq!(derive_sparse(&build, "out"), None);
         assert_eq!(derive_sparse(&ctx_with(vec![]), "out"), None);
+    }
+
+    #[test]
+    fn delete_names_its_paths_and_a_glob_its_directory() {
+        let ctx = ctx_with(vec![(
+            "delete",
+            serde_json::json!({
+                "paths": ["./out/apps/old", "out/env/*.yaml"],
+                "pathsAreGlobs": true
+            }),
+        )]);
+        assert_eq!(
+            derive_sparse(&ctx, "out"),
+            Some(vec!["apps/old".to_owned(), "env".to_owned()])
+        );
+        // A glob whose wildcard is above the checkout may match all of it.
+        let wide = ctx_with(vec![("delete", serde_json::json!({"path": "o*/env"}))]);
+        assert_eq!(derive_sparse(&wide, "out"), None);
+    }
+
+    #[test]
+    fn steps_that_touch_no_files_are_ignored_and_a_body_file_is_checked_out() {
+        let ctx = ctx_with(vec![
+            ("argocd-wait", serde_json::json!({"apps": [{"name": "a"}]})),
+            (
+                "oci-push",
+                serde_json::json!({"srcRef": "r/a:1", "destRef": "r/b:1"}),
+            ),
+            (
+                "set-freight-alias",
+                serde_json::json!({"name": "f", "alias": "a"}),
+            ),
+            (
+                "http",
+                serde_json::json!({"url": "https://x", "bodyFromFile": "out/body.json"}),
+            ),
+            (
+                "oci-download",
+                serde_json::json!({"imageRef": "r/a:1", "outPath": "out/chart.tgz"}),
+            ),
+        ]);
+        assert_eq!(
+            derive_sparse(&ctx, "out"),
+            Some(vec!["body.json".to_owned(), "chart.tgz".to_owned()])
+        );
+    }
+
+    #[test]
+    fn steps_reading_paths_their_files_name_give_a_full_checkout() {
+        // An overlay names its base (`../../base`) itself.
+        for (kind, config) in [
+            (
+                "kustomize-build",
+                serde_json::json!({"path": "src/overlays/prod", "outPath": "out/prod.yaml"}),
+            ),
+            (
+                "helm-update-chart",
+                serde_json::json!({"path": "src/charts/app", "charts": []}),
+            ),
+            ("tf-plan", serde_json::json!({"dir": "src/infra/prod"})),
+        ] {
+            let ctx = ctx_with(vec![
+                ("file-write", serde_json::json!({"path": "src/a.txt"})),
+                (kind, config),
+            ]);
+            assert_eq!(derive_sparse(&ctx, "src"), None, "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_path_above_the_checkout_gives_a_full_checkout() {
+        let ctx = ctx_with(vec![
+            ("file-write", serde_json::json!({"path": "out/a.txt"})),
+            (
+                "tar",
+                serde_json::json!({"inPath": ".", "outPath": "bundle.tar"}),
+            ),
+        ]);
+        assert_eq!(derive_sparse(&ctx, "out"), None);
     }
 }

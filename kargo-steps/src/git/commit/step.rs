@@ -1,10 +1,13 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::{commit, maybe_spawn_blocking};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::working_tree;
+use crate::schema;
 
 /// The `git-commit` step. Output: `commit`, the commit `HEAD` points at.
 /// As in Kargo, when nothing changed no commit is made and the step is
@@ -37,6 +40,14 @@ impl Step for GitCommit {
             StepOutcome::skipped().with_message("nothing to commit")
         };
         Ok(result.with_output("commit", outcome.commit))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

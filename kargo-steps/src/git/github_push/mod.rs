@@ -4,12 +4,24 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::GitHubPush;
 
 /// The step kind.
 pub const KIND: &str = "github-push";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("path", NonEmpty)];
+
+/// Where in the work directory the step reads and writes. It pushes a
+/// working tree's commits; it needs no file there.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `github-push` step's config (Kargo's `GitHubPushConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

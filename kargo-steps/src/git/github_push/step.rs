@@ -1,15 +1,18 @@
 use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
 use kargo_core::retry::Backoff;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::maybe_spawn_blocking;
 use kargo_git::provider::github_push::{self, Error, Options};
 use kargo_git::provider::rest::RestOptions;
 use kargo_git::push::{self, IntegrationPolicy};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::{credentials, non_empty, push_error, working_tree};
+use crate::schema;
 
 /// The `github-push` step. Outputs: `branch`, `commit` and `commitURL`.
 ///
@@ -28,6 +31,7 @@ pub struct GitHubPush {
     policy: IntegrationPolicy,
     backoff: Backoff,
     max_revisions: usize,
+    compare_page_size: usize,
     verify_untrusted_commits: bool,
     rest: RestOptions,
     /// A setting read from the environment that cannot be used: every run
@@ -41,6 +45,7 @@ impl Default for GitHubPush {
             policy: IntegrationPolicy::default(),
             backoff: Backoff::default(),
             max_revisions: 10,
+            compare_page_size: github_push::Options::default().compare_page_size,
             verify_untrusted_commits: false,
             rest: RestOptions::default(),
             env_error: None,
@@ -111,6 +116,13 @@ impl GitHubPush {
         self
     }
 
+    /// Sets how many commits each page of GitHub's compare API holds (the
+    /// push reads every page; default 100).
+    pub fn with_compare_page_size(mut self, size: usize) -> Self {
+        self.compare_page_size = size.max(1);
+        self
+    }
+
     /// Lets GitHub author and sign every commit, keeping the original
     /// author in a `Co-authored-by` trailer (Kargo warns this vouches for
     /// commits nobody verified).
@@ -172,6 +184,7 @@ impl Step for GitHubPush {
             .with_policy(self.policy)
             .with_backoff(self.backoff)
             .with_max_revisions(self.max_revisions)
+            .with_compare_page_size(self.compare_page_size)
             .with_verify_untrusted_commits(self.verify_untrusted_commits)
             .with_force(config.force)
             .with_max_attempts(config.max_attempts.unwrap_or(10))
@@ -211,6 +224,14 @@ impl Step for GitHubPush {
             "pushed {} commit(s) to {} through GitHub's API",
             outcome.replayed, outcome.branch
         )))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

@@ -5,13 +5,30 @@ mod step;
 use std::time::Duration;
 
 use kargo_core::duration::GoDuration;
+use kargo_core::step::Touches;
 use kargo_git::provider::{MergeMethod, ProviderKind};
 use serde::{Deserialize, Serialize};
+
+use crate::git::PROVIDERS;
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 pub use step::GitMergePr;
 
 /// The step kind.
 pub const KIND: &str = "git-merge-pr";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("repoURL", NonEmpty),
+    ("mergeMethod", NonEmpty),
+    ("provider", OneOf(PROVIDERS)),
+];
+
+/// Where in the work directory the step reads and writes. It talks to the
+/// forge only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// Kargo's default poll interval while waiting to merge.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(10);

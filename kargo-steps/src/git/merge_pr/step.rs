@@ -1,11 +1,12 @@
 use async_trait::async_trait;
 use kargo_core::duration::GoDuration;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_git::provider::MergeOutcome;
 use serde_json::Value;
 
-use super::{Config, DEFAULT_POLL_INTERVAL, KIND};
+use super::{Config, DEFAULT_POLL_INTERVAL, KIND, RULES, TOUCHES};
 use crate::git::pr::{Providers, error};
+use crate::schema;
 
 /// The `git-merge-pr` step. Output: `commit`, the merge commit. Merging a
 /// merged pull request reports its merge commit again; a closed one, or a
@@ -81,6 +82,14 @@ impl Step for GitMergePr {
                 "{KIND}: unexpected merge outcome"
             ))),
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

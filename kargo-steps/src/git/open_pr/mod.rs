@@ -3,13 +3,34 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use kargo_git::provider::ProviderKind;
 use serde::{Deserialize, Serialize};
+
+use crate::git::PROVIDERS;
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 pub use step::GitOpenPr;
 
 /// The step kind.
 pub const KIND: &str = "git-open-pr";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("repoURL", NonEmpty),
+    ("sourceBranch", NonEmpty),
+    ("targetBranch", NonEmpty),
+    ("title", NonEmpty),
+    ("description", NonEmpty),
+    ("labels[]", NonEmpty),
+    ("provider", OneOf(PROVIDERS)),
+];
+
+/// Where in the work directory the step reads and writes. It talks to the
+/// forge only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `git-open-pr` step's config (Kargo's `GitOpenPRConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

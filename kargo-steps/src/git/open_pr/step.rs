@@ -1,11 +1,12 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_git::provider::{Error, NewPullRequest};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::non_empty;
 use crate::git::pr::{Providers, error, pr_ref};
+use crate::schema;
 
 /// The `git-open-pr` step. Output: `pr: {id, url}`. Skipped when the source
 /// branch has no changes for the target (as in Kargo); when an open pull
@@ -61,6 +62,14 @@ impl Step for GitOpenPr {
             }
             Err(e) => Err(error(KIND, e)),
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

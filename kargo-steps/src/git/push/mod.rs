@@ -2,13 +2,26 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use kargo_git::provider::ProviderKind;
 use serde::{Deserialize, Serialize};
+
+use crate::git::PROVIDERS;
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 pub use step::GitPush;
 
 /// The step kind.
 pub const KIND: &str = "git-push";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("path", NonEmpty), ("provider", OneOf(PROVIDERS))];
+
+/// Where in the work directory the step reads and writes. It pushes a
+/// working tree's commits; it needs no file there.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The `git-push` step's config (Kargo's `GitPushConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

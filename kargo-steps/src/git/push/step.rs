@@ -1,12 +1,15 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::maybe_spawn_blocking;
 use kargo_git::provider::ProviderKind;
 use kargo_git::push::{self, IntegrationPolicy, Target};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::{credentials, non_empty, push_error, working_tree};
+use crate::schema;
 
 /// The `git-push` step. Outputs: `branch`, `commit` and, when the provider
 /// is known, `commitURL`.
@@ -131,6 +134,14 @@ impl Step for GitPush {
             result = result.with_output("commitURL", url);
         }
         Ok(result)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

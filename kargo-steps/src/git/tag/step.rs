@@ -1,10 +1,13 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::{maybe_spawn_blocking, tag};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, RULES, TOUCHES};
 use crate::git::working_tree;
+use crate::schema;
 
 /// The `git-tag` step: an annotated tag on `HEAD` (push it with
 /// `git-push` and `tag`). Output: `commit`, the tagged commit.
@@ -31,6 +34,14 @@ impl Step for GitTag {
             .await
             .step_context(KIND)?;
         Ok(StepOutcome::succeeded().with_output("commit", outcome.commit))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

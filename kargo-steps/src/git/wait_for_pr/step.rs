@@ -1,10 +1,11 @@
 use async_trait::async_trait;
 use kargo_core::duration::GoDuration;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::{Value, json};
 
-use super::{Config, DEFAULT_POLL_INTERVAL, KIND};
+use super::{Config, DEFAULT_POLL_INTERVAL, KIND, RULES, TOUCHES};
 use crate::git::pr::{Providers, error};
+use crate::schema;
 
 /// The `git-wait-for-pr` step. Outputs: `pr: {id, url, open, merged}` and,
 /// once merged, `commit` (the merge commit). While the pull request is
@@ -73,6 +74,14 @@ impl Step for GitWaitForPr {
             outcome = outcome.with_output("commit", commit);
         }
         Ok(outcome)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

@@ -21,6 +21,7 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use super::{EnvVar, Var};
@@ -29,6 +30,10 @@ pub use step::TfApply;
 
 /// The step kind.
 pub const KIND: &str = "tf-apply";
+
+/// Where in the work directory the step reads and writes. Not only its
+/// config's paths: a root module reads the modules it calls (`../modules`).
+const TOUCHES: Touches = Touches::Unknown;
 
 /// The `tf-apply` config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

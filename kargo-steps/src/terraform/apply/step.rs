@@ -1,8 +1,8 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND};
+use super::{Config, KIND, TOUCHES};
 use crate::terraform::{Terraform, VarArgs, command_failed};
 
 /// The `tf-apply` step.
@@ -69,5 +69,9 @@ impl Step for TfApply {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
         self.apply(ctx, config).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
     }
 }

@@ -27,6 +27,7 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use super::EnvVar;
@@ -35,6 +36,10 @@ pub use step::TfOutput;
 
 /// The step kind.
 pub const KIND: &str = "tf-output";
+
+/// Where in the work directory the step reads and writes. Not only its
+/// config's paths: a root module reads the modules it calls (`../modules`).
+const TOUCHES: Touches = Touches::Unknown;
 
 /// What a redacted sensitive value reads.
 pub const REDACTED: &str = "<sensitive>";

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::{Map, Value};
 
-use super::{Config, KIND, REDACTED};
+use super::{Config, KIND, REDACTED, TOUCHES};
 use crate::terraform::{Error, Terraform, command_failed};
 
 /// The `tf-output` step.
@@ -132,5 +132,9 @@ impl Step for TfOutput {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
         self.output(ctx, config).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
     }
 }

@@ -32,6 +32,7 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use super::{EnvVar, Var};
@@ -40,6 +41,10 @@ pub use step::{Summary, TfPlan};
 
 /// The step kind.
 pub const KIND: &str = "tf-plan";
+
+/// Where in the work directory the step reads and writes. Not only its
+/// config's paths: a root module reads the modules it calls (`../modules`).
+const TOUCHES: Touches = Touches::Unknown;
 
 /// The `tf-plan` config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Config, KIND};
+use super::{Config, KIND, TOUCHES};
 use crate::terraform::{Error, Terraform, VarArgs, command_failed, text};
 
 /// What a plan changes, read from `terraform show -json`.
@@ -202,5 +202,9 @@ impl Step for TfPlan {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
         self.plan(ctx, config).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
     }
 }
