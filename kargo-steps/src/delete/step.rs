@@ -82,7 +82,8 @@ impl Step for Delete {
                     .literal_separator(true)
                     .build()
                     .map_err(|e| {
-                        StepError::failed(format!("invalid {KIND} config: glob `{pattern}`"))
+                        // The config's own pattern: Failed (Kargo: terminal).
+                        StepError::failed(format!("{KIND}: invalid glob `{pattern}`"))
                             .with_source(e)
                     })?
                     .compile_matcher();
