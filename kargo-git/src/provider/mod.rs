@@ -52,6 +52,8 @@ pub mod github;
 pub mod github_push;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
+#[cfg(any(feature = "github", feature = "gitea"))]
+mod repos;
 #[cfg(feature = "rest")]
 pub mod rest;
 
