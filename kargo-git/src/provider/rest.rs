@@ -102,7 +102,6 @@ impl Retry {
 
 /// How a provider puts its token on requests.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // Each variant is used by one provider's feature.
 pub(crate) enum Auth {
     /// `Authorization: Bearer TOKEN` (GitHub).
     Bearer,
@@ -309,10 +308,6 @@ impl Client {
 
     /// [`list`](Self::list), each item read as the typed answer `T`; an
     /// error names the item (`at [3].head`).
-    #[cfg_attr(
-        not(any(feature = "github", feature = "gitlab", feature = "gitea")),
-        allow(dead_code)
-    )]
     pub(crate) async fn list_as<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
@@ -323,10 +318,6 @@ impl Client {
     }
 
     /// Every page of a list (`page` / `per_page`), until a short page.
-    #[cfg_attr(
-        not(any(feature = "github", feature = "gitlab", feature = "gitea")),
-        allow(dead_code)
-    )]
     pub(crate) async fn list(
         &self,
         path: &str,
@@ -515,7 +506,6 @@ pub(crate) async fn open_already<P: super::GitProvider + ?Sized>(
 
 /// [`Error::NothingToMerge`] for opening `new`: its source branch holds
 /// nothing its target lacks.
-#[cfg_attr(not(any(feature = "github", feature = "bitbucket")), allow(dead_code))]
 pub(crate) fn nothing_to_merge(client: &Client, new: &super::NewPullRequest) -> Error {
     Error::NothingToMerge {
         provider: client.provider,
