@@ -38,7 +38,7 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::rest::{
     Auth, Client, RestOptions, check_open, close_settled, encode_segment, merge_settled,
@@ -192,7 +192,7 @@ impl BitbucketProvider {
     async fn act(&self, number: u64, action: &str) -> Result<PullRequest, Error> {
         let path = self.path(&format!("/pullrequests/{number}/{action}"));
         self.client
-            .pr_call(Method::POST, &path, None, number)
+            .pr_call_as::<Value>(Method::POST, &path, None, number)
             .await?;
         self.get(number).await
     }
@@ -411,7 +411,7 @@ impl GitProvider for BitbucketProvider {
         let path = self.path(&format!("/pullrequests/{number}/merge"));
         let answer = self
             .client
-            .pr_call(Method::POST, &path, Some(&body), number)
+            .pr_call_as::<Value>(Method::POST, &path, Some(&body), number)
             .await;
         let merged = match answer {
             Ok(v) => v,

@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::repos::{PullAnswer, ReposApi};
 use super::rest::{Auth, RestOptions, merge_settled, open_already};
@@ -126,7 +126,7 @@ impl GitProvider for GiteaProvider {
         match self
             .api
             .client
-            .pr_call(Method::POST, &path, Some(&body), number)
+            .pr_call_as::<Value>(Method::POST, &path, Some(&body), number)
             .await
         {
             Ok(_) => {}

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::repos::{NamedAnswer, PullAnswer, ReposApi};
 use super::rest::{Auth, Client, RestOptions, merge_settled, nothing_to_merge, open_already};
@@ -163,7 +163,7 @@ impl GitProvider for GitHubProvider {
         match self
             .api
             .client
-            .pr_call(Method::PUT, &merge_path, Some(&body), number)
+            .pr_call_as::<Value>(Method::PUT, &merge_path, Some(&body), number)
             .await
         {
             Ok(_) => {}

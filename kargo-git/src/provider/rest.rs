@@ -283,17 +283,6 @@ impl Client {
         self.decode(&request, answer)
     }
 
-    /// [`call`](Self::call) about pull request `number`, without a query.
-    pub(crate) async fn pr_call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        number: u64,
-    ) -> Result<Value, Error> {
-        self.call(method, path, &[], body, Some(number)).await
-    }
-
     /// [`call_as`](Self::call_as) about pull request `number`, without a
     /// query.
     pub(crate) async fn pr_call_as<T: serde::de::DeserializeOwned>(
