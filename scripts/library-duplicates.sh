@@ -8,7 +8,7 @@
 # What counts as library code: every crate's `src/`, without `tests.rs`,
 # `*_tests.rs`, `test_support*` files and without the inline
 # `#[cfg(test)]` modules (cut from that line to the end of the file, where
-# this project keeps them); `kargo-test-support`, `tests/`, `benches/`,
+# this project keeps them); `kargo-test-support` and every `tests/`, `benches/`,
 # `examples/` and `fuzz/` are left out. Extra arguments go to `duplicates`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ shift || true
 tree="$(mktemp -d)"
 trap 'rm -rf "$tree"' EXIT
 git archive "$rev" | tar -x -C "$tree"
-rm -rf "$tree"/kargo-test-support "$tree"/tests "$tree"/benches "$tree"/examples "$tree"/fuzz "$tree"/*/tests
+rm -rf "$tree"/kargo-test-support "$tree"/tests "$tree"/benches "$tree"/examples "$tree"/fuzz "$tree"/*/tests "$tree"/*/benches "$tree"/*/examples
 find "$tree" \( -name 'tests.rs' -o -name '*_tests.rs' -o -name 'test_support*' -o -name 'tests' \) -prune -exec rm -rf {} +
 find "$tree" -name '*.rs' -print0 | while IFS= read -r -d '' f; do
   awk '/^#\[cfg\(test\)\]/ { exit } { print }' "$f" > "$f.lib" && mv "$f.lib" "$f"
