@@ -66,7 +66,7 @@ use kargo_core::credentials::{CredentialType, CredentialsProvider, NoCredentials
 use kargo_core::model::{GitSubscription, RepoSubscription, SubscriptionSource};
 use kargo_git::RepoCache;
 
-use crate::source::{Capabilities, DiscoverOptions, Discovered, GitDiscovery, Source};
+use crate::source::{Capabilities, DiscoverOptions, Discovered, GitDiscovery, Source, unsupported};
 
 /// Whether a push of one of `refs` (`refs/heads/main`,
 /// `refs/tags/v1.2.0`) changing `changed_paths` could change what
@@ -470,10 +470,7 @@ impl Source for GitSource {
         options: DiscoverOptions,
     ) -> kargo_core::Result<Discovered> {
         let SubscriptionSource::Git(sub) = &subscription.source else {
-            return Err(kargo_core::Error::Unsupported {
-                operation: format!("`{}` subscriptions", subscription.source.type_key()),
-                implementer: "GitSource",
-            });
+            return Err(unsupported(subscription.source.type_key(), "GitSource"));
         };
         self.discover_git(subscription, sub, &options)
             .await

@@ -24,7 +24,10 @@
 //! - otherwise the step is `Running` and asks to be run again after
 //!   `pollInterval` (default 30s).
 //!
-//! Network errors and timeouts (default 10s per request) are retryable.
+//! Network errors and timeouts (default 10s per request) are retryable, and
+//! so is an expression that fails on a response (an unknown function, a
+//! criterion that is not a boolean); one that does not parse ends the step
+//! `Errored`, as in Kargo.
 //! Header and query parameter values never appear in the step's messages,
 //! logs or `Debug` output, and URLs are shown there without credentials or
 //! query. Connections to link-local

@@ -25,7 +25,7 @@ impl Error {
     /// Whether the operation may succeed when tried again: the database
     /// stayed busy or locked past the busy timeout, or no connection came
     /// free in time.
-    pub(crate) fn is_temporary(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         match self {
             Error::Sql(sqlx::Error::PoolTimedOut) => true,
             // SQLite's extended result codes keep the primary code in the
@@ -39,17 +39,7 @@ impl Error {
     }
 }
 
-impl From<Error> for kargo_core::Error {
-    fn from(e: Error) -> Self {
-        if let Error::Sql(sqlx::Error::Database(db)) = &e
-            && db.is_unique_violation()
-        {
-            return kargo_core::Error::Precondition(format!("state database: {db}"));
-        }
-        let status = kargo_core::ErrorStatus::temporary_if(e.is_temporary());
-        kargo_core::Error::with_status("sqlite-store", status, e)
-    }
-}
+crate::sql::store_error!(Error, "sqlite-store");
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
