@@ -63,7 +63,11 @@ impl Http {
                 let bytes = crate::edit::blocking(move || {
                     workspace
                         .read_file(&path, &shown)
-                        .map_err(|e| StepError::from(e).context(format!("{KIND}: `bodyFromFile`")))
+                        // Kargo fails the step when it cannot build the
+                        // request.
+                        .map_err(|e| {
+                            StepError::failed(format!("{KIND}: `bodyFromFile`")).with_source(e)
+                        })
                 })
                 .await?;
                 Ok(Some(bytes))
