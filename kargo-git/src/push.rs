@@ -710,32 +710,21 @@ pub(crate) fn classify(url: &str, source: cli::Error) -> Error {
     }
 }
 
-/// The web URL of `commit` in the repository at `repo_url`, for the given
-/// provider (`github`, `gitlab`, `gitea`, `bitbucket`, `azure`) or, without
-/// one, for the provider recognised from the host. `None` when unknown.
+/// The web URL of `commit` in the repository at `repo_url`, on the forge
+/// `provider` names (any name [`ProviderKind`](crate::provider::ProviderKind)
+/// reads) or, without one, on the forge its host suggests
+/// ([`RepoUrl::forge`](kargo_core::urls::RepoUrl::forge)). `None` for a
+/// local repository, the `local` provider or a host of no known kind.
 pub fn commit_url(repo_url: &str, provider: Option<&str>, commit: &str) -> Option<String> {
     let url = kargo_core::urls::RepoUrl::parse(repo_url).ok()?;
-    let base = url.web_url()?;
-    let host = url.host().unwrap_or_default();
-    let provider = provider.map(str::to_owned).or_else(|| {
-        Some(
-            match host {
-                "github.com" => "github",
-                "gitlab.com" => "gitlab",
-                "bitbucket.org" => "bitbucket",
-                "dev.azure.com" => "azure",
-                "gitea.com" | "codeberg.org" => "gitea",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    })?;
-    Some(match provider.as_str() {
-        "github" | "gitea" | "azure" => format!("{base}/commit/{commit}"),
-        "gitlab" => format!("{base}/-/commit/{commit}"),
-        "bitbucket" => format!("{base}/commits/{commit}"),
-        _ => return None,
-    })
+    let forge = match provider {
+        Some(name) => name
+            .parse::<crate::provider::ProviderKind>()
+            .ok()?
+            .forge()?,
+        None => url.forge()?,
+    };
+    url.commit_url(forge, commit)
 }
 
 #[cfg(test)]
@@ -791,6 +780,35 @@ mod tests {
             Some("https://github.com/o/r.git/commit/abc")
         );
         assert_eq!(commit_url("file:///tmp/r.git", None, "abc"), None);
+        // Azure DevOps over ssh links to the repository's web page. (The
+        // former copy wrote https://ssh.dev.azure.com/v3/org/p/r/commit/abc
+        // with the provider named, and nothing without.)
+        for provider in [None, Some("azure")] {
+            assert_eq!(
+                commit_url("git@ssh.dev.azure.com:v3/org/p/r", provider, "abc").as_deref(),
+                Some("https://dev.azure.com/org/p/_git/r/commit/abc"),
+                "{provider:?}"
+            );
+        }
+        // Hosts the providers are inferred from get links too, and every
+        // provider name reads. (The former copy knew six hosts and not
+        // `forgejo`.)
+        assert_eq!(
+            commit_url("https://gitlab.example.com/g/r", None, "abc").as_deref(),
+            Some("https://gitlab.example.com/g/r/-/commit/abc")
+        );
+        assert_eq!(
+            commit_url("https://git.example.com/o/r", Some("forgejo"), "abc").as_deref(),
+            Some("https://git.example.com/o/r/commit/abc")
+        );
+        assert_eq!(
+            commit_url("https://github.com/o/r", Some("local"), "abc"),
+            None
+        );
+        assert_eq!(
+            commit_url("https://github.com/o/r", Some("nope"), "abc"),
+            None
+        );
     }
 
     #[test]

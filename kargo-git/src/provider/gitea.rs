@@ -15,7 +15,7 @@ use super::rest::{
     Auth, Client, PullAnswer, RestOptions, ReviewAnswer, close_by_patch, close_settled,
     merge_settled, not_open, open_already,
 };
-use super::select::RepoUrl;
+use super::select::forge_url;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     Opened, PullRequest, StateFilter,
@@ -34,22 +34,18 @@ pub struct GiteaProvider {
 impl GiteaProvider {
     /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let url = RepoUrl::parse(repo_url)?;
-        let (owner, repo) = url
-            .path
-            .split_once('/')
-            .filter(|(_, r)| !r.contains('/'))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{NAME}: {}: expected HOST/OWNER/REPO",
-                    crate::cli::redact_url(repo_url)
-                ))
-            })?;
+        let url = forge_url(repo_url)?;
+        let (owner, repo) = url.owner_and_name().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{NAME}: {}: expected HOST/OWNER/REPO",
+                kargo_core::urls::redact_url(repo_url)
+            ))
+        })?;
         let base = options
             .api_base
             .clone()
-            .unwrap_or_else(|| format!("{}/api/v1", url.origin()));
-        let client = Client::new(NAME, url.path.clone(), base, Auth::Token, &options)?;
+            .unwrap_or_else(|| format!("{}/api/v1", url.web_origin().unwrap_or_default()));
+        let client = Client::new(NAME, url.path().to_owned(), base, Auth::Token, &options)?;
         Ok(GiteaProvider {
             client,
             owner: owner.to_owned(),

@@ -15,7 +15,7 @@ use super::rest::{
     Auth, Client, NamedAnswer, PullAnswer, RestOptions, ReviewAnswer, close_by_patch,
     close_settled, merge_settled, not_open, nothing_to_merge, open_already,
 };
-use super::select::RepoUrl;
+use super::select::forge_url;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     Opened, PullRequest, StateFilter,
@@ -76,25 +76,21 @@ pub(crate) fn api_client(
     repo_url: &str,
     options: &RestOptions,
 ) -> Result<(Client, String, String), Error> {
-    let url = RepoUrl::parse(repo_url)?;
-    let (owner, repo) = url
-        .path
-        .split_once('/')
-        .filter(|(_, r)| !r.contains('/'))
-        .ok_or_else(|| {
-            Error::Invalid(format!(
-                "{NAME}: {}: expected HOST/OWNER/REPO",
-                crate::cli::redact_url(repo_url)
-            ))
-        })?;
+    let url = forge_url(repo_url)?;
+    let (owner, repo) = url.owner_and_name().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{NAME}: {}: expected HOST/OWNER/REPO",
+            kargo_core::urls::redact_url(repo_url)
+        ))
+    })?;
     let base = options.api_base.clone().unwrap_or_else(|| {
-        if url.host.eq_ignore_ascii_case("github.com") {
+        if url.web_host() == "github.com" {
             "https://api.github.com".to_owned()
         } else {
-            format!("{}/api/v3", url.origin())
+            format!("{}/api/v3", url.web_origin().unwrap_or_default())
         }
     });
-    let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, options)?;
+    let client = Client::new(NAME, url.path().to_owned(), base, Auth::Bearer, options)?;
     Ok((client, owner.to_owned(), repo.to_owned()))
 }
 
