@@ -62,6 +62,7 @@ pub mod duration;
 pub mod engine;
 mod error;
 pub mod expr;
+pub mod fs;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
