@@ -66,6 +66,7 @@ pub mod fs;
 pub mod manifest;
 pub mod model;
 pub mod pipeline;
+pub mod process;
 pub mod retry;
 pub mod semver;
 pub mod state;
