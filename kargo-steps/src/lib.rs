@@ -65,8 +65,6 @@ pub mod oci_push;
 pub mod process_step;
 #[cfg(any(feature = "kustomize", feature = "helm"))]
 mod render;
-#[cfg(all(test, feature = "http"))]
-mod test_support;
 
 #[cfg(feature = "argocd")]
 pub use argocd::{ArgoCdUpdate, ArgoCdWait};

@@ -1,4 +1,5 @@
-//! Tests against a real HTTP server on 127.0.0.1 (see `test_support`).
+//! Tests against real HTTP servers on 127.0.0.1 (wiremock, through
+//! `kargo_test_support::http`).
 //! Those that evaluate expressions need the expression evaluator of
 //! kargo-core.
 
@@ -10,7 +11,8 @@ use kargo_core::step::{ErrorKind, Step, StepContext, StepOutcome};
 use serde_json::{Value, json};
 
 use super::{Config, Http, Method};
-use crate::test_support::{Reply, Server};
+use kargo_test_support::http::{header_values, scripted, target, until_close};
+use wiremock::ResponseTemplate;
 
 fn context() -> (tempfile::TempDir, StepContext) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,14 +26,15 @@ async fn run(ctx: &StepContext, config: Value) -> Result<StepOutcome, kargo_core
 
 #[tokio::test]
 async fn success_expression_true_succeeds_with_outputs_from_expressions() {
-    let server = Server::start(vec![
-        Reply::json(200, &json!({"ready": true, "facts": ["a", "b"]})).header("X-Build", "42"),
-    ]);
+    let server = scripted([ResponseTemplate::new(200)
+        .set_body_json(json!({"ready": true, "facts": ["a", "b"]}))
+        .append_header("X-Build", "42")])
+    .await;
     let (_dir, ctx) = context();
     let outcome = run(
         &ctx,
         json!({
-            "url": server.url("/status"),
+            "url": format!("{}/status", server.uri()),
             "successExpression": "response.status == 200 && response.body.ready",
             "failureExpression": "response.status == 404",
             "outputs": [
@@ -54,16 +57,15 @@ async fn success_expression_true_succeeds_with_outputs_from_expressions() {
 /// value, `""` when absent), and an empty body whose fields are nil.
 #[tokio::test]
 async fn header_function_and_nil_fields_of_an_empty_body() {
-    let server = Server::start(vec![
-        Reply::new(204)
-            .header("X-Build", "42")
-            .header("X-Build", "43"),
-    ]);
+    let server = scripted([ResponseTemplate::new(204)
+        .append_header("X-Build", "42")
+        .append_header("X-Build", "43")])
+    .await;
     let (_dir, ctx) = context();
     let outcome = run(
         &ctx,
         json!({
-            "url": server.url("/status"),
+            "url": format!("{}/status", server.uri()),
             "successExpression": "response.status == 204 && response.body.ready == nil",
             "outputs": [
                 {"name": "build", "fromExpression": "response.header('x-build')"},
@@ -83,15 +85,15 @@ async fn header_function_and_nil_fields_of_an_empty_body() {
 
 #[tokio::test]
 async fn failure_expression_true_fails_with_the_error_expression_message() {
-    let server = Server::start(vec![Reply::json(
-        404,
-        &json!({"message": "resource not found"}),
-    )]);
+    let server = scripted([
+        ResponseTemplate::new(404).set_body_json(json!({"message": "resource not found"}))
+    ])
+    .await;
     let (_dir, ctx) = context();
     let err = run(
         &ctx,
         json!({
-            "url": server.url("/data"),
+            "url": format!("{}/data", server.uri()),
             "successExpression": "response.status == 200",
             "failureExpression": "response.status >= 400 && response.status < 500",
             "errorExpression": "response.body.message",
@@ -108,13 +110,14 @@ async fn failure_expression_true_fails_with_the_error_expression_message() {
 
 #[tokio::test]
 async fn error_expression_of_kargo_docs_coalesces_fields_and_falls_back() {
-    let server = Server::start(vec![
-        Reply::json(403, &json!({"error": "resource is disabled"})),
-        Reply::json(403, &json!(["not", "an", "object"])),
-    ]);
+    let server = scripted([
+        ResponseTemplate::new(403).set_body_json(json!({"error": "resource is disabled"})),
+        ResponseTemplate::new(403).set_body_json(json!(["not", "an", "object"])),
+    ])
+    .await;
     let (_dir, ctx) = context();
     let config = json!({
-        "url": server.url("/data"),
+        "url": format!("{}/data", server.uri()),
         "successExpression": "response.status == 200",
         "failureExpression": "response.status >= 400 && response.status < 500",
         "errorExpression": "response.body?.message ?? response.body?.error",
@@ -131,11 +134,11 @@ async fn error_expression_of_kargo_docs_coalesces_fields_and_falls_back() {
 
 #[tokio::test]
 async fn failure_without_error_expression_uses_the_default_message() {
-    let server = Server::start(vec![Reply::new(500)]);
+    let server = scripted([ResponseTemplate::new(500)]).await;
     let (_dir, ctx) = context();
     let err = run(
         &ctx,
-        json!({"url": server.url("/"), "failureExpression": "response.status == 500"}),
+        json!({"url": format!("{}/", server.uri()), "failureExpression": "response.status == 500"}),
     )
     .await
     .unwrap_err();
@@ -145,10 +148,11 @@ async fn failure_without_error_expression_uses_the_default_message() {
 
 #[tokio::test]
 async fn neither_expression_true_is_running_with_the_poll_interval() {
-    let server = Server::start(vec![Reply::json(200, &json!({"phase": "Pending"}))]);
+    let server =
+        scripted([ResponseTemplate::new(200).set_body_json(json!({"phase": "Pending"}))]).await;
     let (_dir, ctx) = context();
     let config = json!({
-        "url": server.url("/"),
+        "url": format!("{}/", server.uri()),
         "successExpression": "response.body.phase == 'Done'",
         "failureExpression": "response.body.phase == 'Error'",
     });
@@ -165,14 +169,15 @@ async fn neither_expression_true_is_running_with_the_poll_interval() {
 
 #[tokio::test]
 async fn polling_reports_running_until_the_server_answers_200() {
-    let server = Server::start(vec![
-        Reply::new(503),
-        Reply::new(503),
-        Reply::json(200, &json!({"version": "v1.2.3"})),
-    ]);
+    let server = scripted([
+        ResponseTemplate::new(503),
+        ResponseTemplate::new(503),
+        ResponseTemplate::new(200).set_body_json(json!({"version": "v1.2.3"})),
+    ])
+    .await;
     let (_dir, ctx) = context();
     let config = json!({
-        "url": server.url("/health"),
+        "url": format!("{}/health", server.uri()),
         "successExpression": "response.status == 200",
         "failureExpression": "response.status == 404",
         "pollInterval": "1s",
@@ -186,21 +191,20 @@ async fn polling_reports_running_until_the_server_answers_200() {
     let outcome = run(&ctx, config).await.unwrap();
     assert_eq!(outcome.status, StepStatus::Succeeded);
     assert_eq!(outcome.output["version"], json!("v1.2.3"));
-    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
 #[tokio::test]
 async fn yaml_responses_are_parsed_for_expressions() {
-    let server = Server::start(vec![
-        Reply::new(200)
-            .header("Content-Type", "application/yaml")
-            .body("version: \"2.0\"\nfeatures:\n  - name: a\n    enabled: true\n"),
-    ]);
+    let server = scripted([ResponseTemplate::new(200)
+        .append_header("Content-Type", "application/yaml")
+        .set_body_bytes("version: \"2.0\"\nfeatures:\n  - name: a\n    enabled: true\n")])
+    .await;
     let (_dir, ctx) = context();
     let outcome = run(
         &ctx,
         json!({
-            "url": server.url("/config.yaml"),
+            "url": format!("{}/config.yaml", server.uri()),
             "successExpression": "response.status == 200",
             "outputs": [
                 {"name": "version", "fromExpression": "response.body.version"},
@@ -218,9 +222,11 @@ async fn yaml_responses_are_parsed_for_expressions() {
 
 #[tokio::test]
 async fn without_expressions_2xx_succeeds() {
-    let server = Server::start(vec![Reply::new(204)]);
+    let server = scripted([ResponseTemplate::new(204)]).await;
     let (_dir, ctx) = context();
-    let outcome = run(&ctx, json!({"url": server.url("/")})).await.unwrap();
+    let outcome = run(&ctx, json!({"url": format!("{}/", server.uri())}))
+        .await
+        .unwrap();
     assert_eq!(outcome.status, StepStatus::Succeeded);
     assert!(outcome.output.is_empty());
 }
@@ -228,9 +234,9 @@ async fn without_expressions_2xx_succeeds() {
 #[tokio::test]
 async fn without_expressions_other_statuses_fail_and_may_be_retried() {
     // Kargo: "non-2xx status codes fail but will be retried".
-    let server = Server::start(vec![Reply::new(503)]);
+    let server = scripted([ResponseTemplate::new(503)]).await;
     let (_dir, ctx) = context();
-    let err = run(&ctx, json!({"url": server.url("/")}))
+    let err = run(&ctx, json!({"url": format!("{}/", server.uri())}))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable);
@@ -239,13 +245,13 @@ async fn without_expressions_other_statuses_fail_and_may_be_retried() {
 
 #[tokio::test]
 async fn query_params_and_headers_are_sent() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let (_dir, ctx) = context();
     run(
         &ctx,
         json!({
             "method": "GET",
-            "url": server.url("/search?fixed=1"),
+            "url": format!("{}/search?fixed=1", server.uri()),
             "queryParams": [
                 {"name": "q", "value": "a b&c"},
                 {"name": "q", "value": "second"},
@@ -259,60 +265,64 @@ async fn query_params_and_headers_are_sent() {
     )
     .await
     .unwrap();
-    let request = &server.requests()[0];
+    let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(request.method, "GET");
-    assert_eq!(request.target, "/search?fixed=1&q=a+b%26c&q=second");
-    assert_eq!(request.header("authorization"), ["Bearer s3cr3t"]);
-    assert_eq!(request.header("x-many"), ["one", "two"]);
+    assert_eq!(target(request), "/search?fixed=1&q=a+b%26c&q=second");
+    assert_eq!(header_values(request, "authorization"), ["Bearer s3cr3t"]);
+    assert_eq!(header_values(request, "x-many"), ["one", "two"]);
 }
 
 #[tokio::test]
 async fn post_sends_the_body() {
-    let server = Server::start(vec![Reply::new(201)]);
+    let server = scripted([ResponseTemplate::new(201)]).await;
     let (_dir, ctx) = context();
     run(
         &ctx,
         json!({
             "method": "POST",
-            "url": server.url("/hooks"),
+            "url": format!("{}/hooks", server.uri()),
             "headers": [{"name": "Content-Type", "value": "application/json"}],
             "body": "{\"text\":\"promoted\"}",
         }),
     )
     .await
     .unwrap();
-    let request = &server.requests()[0];
+    let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(request.method, "POST");
     assert_eq!(request.body, br#"{"text":"promoted"}"#);
-    assert_eq!(request.header("content-type"), ["application/json"]);
+    assert_eq!(header_values(request, "content-type"), ["application/json"]);
 }
 
 #[tokio::test]
 async fn body_from_file_is_read_inside_the_work_directory() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let (dir, ctx) = context();
     std::fs::create_dir(dir.path().join("out")).unwrap();
     std::fs::write(dir.path().join("out/payload.json"), "{\"a\":1}").unwrap();
     run(
         &ctx,
-        json!({"method": "PUT", "url": server.url("/"), "bodyFromFile": "out/payload.json"}),
+        json!({"method": "PUT", "url": format!("{}/", server.uri()), "bodyFromFile": "out/payload.json"}),
     )
     .await
     .unwrap();
-    let request = &server.requests()[0];
+    let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(request.method, "PUT");
     assert_eq!(request.body, b"{\"a\":1}");
 
     for escaping in ["../payload.json", "/etc/passwd"] {
         let err = run(
             &ctx,
-            json!({"method": "POST", "url": server.url("/"), "bodyFromFile": escaping}),
+            json!({"method": "POST", "url": format!("{}/", server.uri()), "bodyFromFile": escaping}),
         )
         .await
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Failed, "{escaping}: {err}");
     }
-    assert_eq!(server.requests().len(), 1, "nothing sent for refused paths");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "nothing sent for refused paths"
+    );
 }
 
 #[tokio::test]
@@ -330,11 +340,11 @@ async fn body_and_body_from_file_are_exclusive() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_with_a_retryable_error() {
-    let server = Server::start(vec![Reply::new(200).delay(Duration::from_secs(3))]);
+    let server = scripted([ResponseTemplate::new(200).set_delay(Duration::from_secs(3))]).await;
     let (_dir, ctx) = context();
     let err = run(
         &ctx,
-        json!({"url": server.url("/slow"), "timeout": "200ms"}),
+        json!({"url": format!("{}/slow", server.uri()), "timeout": "200ms"}),
     )
     .await
     .unwrap_err();
@@ -367,24 +377,23 @@ async fn an_unreachable_url_is_a_retryable_error() {
 #[tokio::test]
 async fn responses_over_the_cap_are_refused() {
     let big = vec![b'x'; 64];
-    let server = Server::start(vec![
-        Reply::new(200).body(big.clone()),
-        Reply::new(200).body(big).until_close(),
-    ]);
+    // Announced by Content-Length, and found out while streaming.
+    let announced = scripted([ResponseTemplate::new(200).set_body_bytes(big.clone())]).await;
+    let streamed = until_close(big);
     let (_dir, ctx) = context();
     let options = super::Options {
         max_response_bytes: 16,
         ..Default::default()
     };
     let step = Http::with_options(options);
-    for _ in 0..2 {
+    for base in [announced.uri(), streamed] {
         let err = step
-            .run(&ctx, json!({"url": server.url("/big")}))
+            .run(&ctx, json!({"url": format!("{base}/big")}))
             .await
             .unwrap_err();
         assert!(
             err.to_string().contains("exceeds the limit of 16 bytes"),
-            "{err}"
+            "{base}: {err}"
         );
     }
 }
@@ -416,15 +425,20 @@ async fn metadata_endpoints_are_refused_directly_and_on_every_redirect_hop() {
         assert_eq!(err.kind(), ErrorKind::Failed, "{target}: {err}");
         assert!(err.to_string().contains("not permitted"), "{target}: {err}");
         // The second hop of a redirect chain is checked too.
-        let server = Server::start(vec![
-            Reply::new(302).header("Location", "/next"),
-            Reply::new(302).header("Location", target),
-        ]);
-        let err = run(&ctx, json!({"url": server.url("/start")}))
+        let server = scripted([
+            ResponseTemplate::new(302).append_header("Location", "/next"),
+            ResponseTemplate::new(302).append_header("Location", target),
+        ])
+        .await;
+        let err = run(&ctx, json!({"url": format!("{}/start", server.uri())}))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("not permitted"), "{target}: {err}");
-        assert_eq!(server.requests().len(), 2, "{target}");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            2,
+            "{target}"
+        );
     }
 }
 
@@ -568,11 +582,13 @@ async fn in_a_promotion_polling_waits_then_feeds_its_outputs_to_the_next_step() 
     use kargo_core::model::{PromotionPhase, PromotionTemplateSpec};
     use kargo_core::step::StepRegistry;
 
-    let server = Server::start(vec![
-        Reply::json(503, &json!({"status": "starting"})),
-        Reply::json(503, &json!({"status": "starting"})),
-        Reply::json(200, &json!({"status": "completed", "version": "v1.2.3"})),
-    ]);
+    let server = scripted([
+        ResponseTemplate::new(503).set_body_json(json!({"status": "starting"})),
+        ResponseTemplate::new(503).set_body_json(json!({"status": "starting"})),
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"status": "completed", "version": "v1.2.3"})),
+    ])
+    .await;
     // Kargo's documented pattern: `${{ }}` inside the success expression is
     // evaluated before the step runs, the rest by the step.
     let template = format!(
@@ -584,7 +600,7 @@ steps:
 - uses: http
   as: health
   config:
-    url: {url}
+    url: {url}/status
     successExpression: response.body.status == '${{{{ vars.expectedStatus }}}}'
     failureExpression: response.body.status == 'failed'
     pollInterval: 1s
@@ -596,7 +612,7 @@ steps:
     path: deployed.txt
     contents: ${{{{ outputs.health.version }}}}
 "#,
-        url = server.url("/status")
+        url = server.uri()
     );
     let spec: PromotionTemplateSpec = serde_saphyr::from_str(&template).unwrap();
     let steps = inflate_tasks(&spec.steps, &spec.vars, &TaskCatalog::new()).unwrap();
@@ -625,5 +641,5 @@ steps:
         std::fs::read_to_string(dir.path().join("deployed.txt")).unwrap(),
         "v1.2.3"
     );
-    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
