@@ -6,8 +6,8 @@
 //! (`deny_unknown_fields`), which checks the evaluated config when the step
 //! runs; a value that holds an expression is not checked here either.
 //!
-//! [`register`] wraps every built-in step that has rules so that its
-//! [`Step::check_config`] applies them, and the engine refuses a promotion
+//! [`register_builtins`](crate::register_builtins) wraps every built-in
+//! step that has rules so that its [`Step::check_config`] applies them, and the engine refuses a promotion
 //! with a broken config before its first step, naming the field.
 
 use std::sync::Arc;

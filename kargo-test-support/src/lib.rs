@@ -1,6 +1,6 @@
 //! Fixtures for kargo-rs's tests and benchmarks, built from real parts:
 //! git repositories made with the git CLI and a smart-HTTP git server
-//! ([`git`], [`git_server`]), OCI image layouts on disk ([`layout`]), a
+//! ([`git`](mod@git), [`git_server`]), OCI image layouts on disk ([`layout`]), a
 //! real `docker-registry` (`registry`), Helm chart archives and classic
 //! chart repositories ([`charts`]), a fake GitHub backed by real
 //! repositories for the pushes through GitHub's API (`github`), HTTP
