@@ -23,13 +23,6 @@
     doc = "- [`credentials`]: ECR, Google Artifact Registry and Azure Container Registry tokens."
 )]
 //! - [`prelude`]: the names a host application uses most.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
 
 pub use kargo_core as core;
 #[cfg(feature = "cloud-credentials")]

@@ -45,14 +45,6 @@
 //!   implementations of kargo-core's traits (not semver-stable).
 //!
 //! MSRV: Rust 1.95.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
-#![warn(clippy::future_not_send)]
 
 pub mod checkpoint;
 #[cfg(any(feature = "conformance", test))]

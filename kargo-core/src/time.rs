@@ -55,6 +55,58 @@ impl Timestamp {
     }
 }
 
+/// The calendar fields of a [`Timestamp`], in UTC, as Go's `time.Time`
+/// methods give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Civil {
+    /// The year (`Year()`).
+    pub year: i64,
+    /// The month, 1 to 12 (`Month()`).
+    pub month: i64,
+    /// The day of the month, 1 to 31 (`Day()`).
+    pub day: i64,
+    /// The hour, 0 to 23 (`Hour()`).
+    pub hour: i64,
+    /// The minute, 0 to 59 (`Minute()`).
+    pub minute: i64,
+    /// The second, 0 to 59 (`Second()`).
+    pub second: i64,
+    /// The day of the year, 1 to 366 (`YearDay()`).
+    pub year_day: i64,
+    /// The day of the week, 0 (Sunday) to 6 (`Weekday()`).
+    pub weekday: i64,
+}
+
+impl Timestamp {
+    /// The calendar fields of the timestamp, in UTC.
+    ///
+    /// ```
+    /// use kargo_core::time::Timestamp;
+    /// let t: Timestamp = "2024-02-29T12:34:56Z".parse().unwrap();
+    /// let c = t.civil();
+    /// assert_eq!((c.year, c.month, c.day, c.hour, c.minute, c.second), (2024, 2, 29, 12, 34, 56));
+    /// assert_eq!((c.year_day, c.weekday), (60, 4)); // a Thursday
+    /// ```
+    pub fn civil(self) -> Civil {
+        let secs = self.0.div_euclid(1000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        Civil {
+            year,
+            month,
+            day,
+            hour: sod / 3600,
+            minute: (sod % 3600) / 60,
+            second: sod % 60,
+            year_day: days - days_from_civil(year, 1, 1) + 1,
+            // 1970-01-01 was a Thursday (4).
+            weekday: (days + 4).rem_euclid(7),
+        }
+    }
+}
+
 // Days since 1970-01-01 for a civil date, and back (Howard Hinnant's algorithms).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };

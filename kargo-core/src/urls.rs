@@ -594,31 +594,17 @@ mod go_url {
         }
     }
 
+    /// RFC 3986's sub-delimiters, which every check below lets through
+    /// somewhere.
+    const SUB_DELIMS: &[u8] = b"!$&'()*+,;=";
+
     /// Whether Go escapes byte `c` when writing a URL component in `mode`.
     fn should_escape(c: u8, mode: Mode) -> bool {
         if c.is_ascii_alphanumeric() {
             return false;
         }
         if matches!(mode, Mode::Host | Mode::Zone)
-            && matches!(
-                c,
-                b'!' | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'<'
-                    | b'>'
-                    | b'"'
-            )
+            && (SUB_DELIMS.contains(&c) || b":[]<>\"".contains(&c))
         {
             return false;
         }
@@ -707,26 +693,8 @@ mod go_url {
     }
 
     fn valid_encoded(s: &[u8], mode: Mode) -> bool {
-        s.iter().all(|&c| {
-            matches!(
-                c,
-                b'!' | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'['
-                    | b']'
-                    | b'%'
-            ) || !should_escape(c, mode)
-        })
+        s.iter()
+            .all(|&c| SUB_DELIMS.contains(&c) || b":@[]%".contains(&c) || !should_escape(c, mode))
     }
 
     fn cut(s: &[u8], sep: u8) -> (&[u8], Option<&[u8]>) {
@@ -803,27 +771,7 @@ mod go_url {
 
     fn valid_userinfo(s: &[u8]) -> bool {
         s.iter().all(|&c| {
-            c.is_ascii_alphanumeric()
-                || matches!(
-                    c,
-                    b'-' | b'.'
-                        | b'_'
-                        | b':'
-                        | b'~'
-                        | b'!'
-                        | b'$'
-                        | b'&'
-                        | b'\''
-                        | b'('
-                        | b')'
-                        | b'*'
-                        | b'+'
-                        | b','
-                        | b';'
-                        | b'='
-                        | b'%'
-                        | b'@'
-                )
+            c.is_ascii_alphanumeric() || SUB_DELIMS.contains(&c) || b"-._:~%@".contains(&c)
         })
     }
 

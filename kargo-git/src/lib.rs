@@ -61,14 +61,6 @@
 //! ```
 //!
 //! MSRV: Rust 1.95.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
-#![warn(clippy::future_not_send)]
 
 mod blocking;
 pub mod cache;

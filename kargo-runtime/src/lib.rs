@@ -79,14 +79,6 @@
 //!   idempotent in the store; a resumed promotion continues from its
 //!   last checkpoint.
 
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
-
 pub mod clock;
 mod controller;
 mod error;

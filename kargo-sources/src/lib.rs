@@ -43,14 +43,6 @@
 //!   content, so the cache is never stale; tags are always re-read.
 //!
 //! MSRV: Rust 1.95.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
-#![warn(clippy::future_not_send)]
 
 #[cfg(any(feature = "conformance", test))]
 pub mod conformance;

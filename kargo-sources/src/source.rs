@@ -337,6 +337,16 @@ pub(crate) fn describe(kind: &str, name: &str, repo_url: &str) -> String {
     }
 }
 
+/// The error of `implementer` for a subscription of the `type_key` it
+/// does not handle.
+#[cfg_attr(not(any(feature = "oci", feature = "git")), allow(dead_code))]
+pub(crate) fn unsupported(type_key: &str, implementer: &'static str) -> kargo_core::Error {
+    kargo_core::Error::Unsupported {
+        operation: format!("`{type_key}` subscriptions"),
+        implementer,
+    }
+}
+
 /// Go's `strconv.ParseBool`, which Kargo applies to expression results
 /// that are not bools.
 pub(crate) fn go_parse_bool(text: &str) -> Option<bool> {

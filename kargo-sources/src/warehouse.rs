@@ -334,3 +334,186 @@ pub async fn discover<'a>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    //! Cases from Kargo's `pkg/expressions/function/functions_test.go`
+    //! (`Test_get{Commit,Image,Chart,Artifact}FromDiscoveredArtifacts`):
+    //! the functions a Warehouse's `freightCreationCriteria.expression`
+    //! calls see the newest artifact of each subscription. kargo-rs
+    //! evaluates them on the Freight about to be created, which is made of
+    //! exactly those artifacts.
+
+    use serde_json::json;
+
+    use super::{SubscriptionResult, assemble, criteria_satisfied};
+    use crate::source::{
+        ArtifactDiscovery, ChartDiscovery, Discovered, DiscoveredCommit, DiscoveredImage,
+        GitDiscovery, ImageDiscovery,
+    };
+    use kargo_core::model::{ArtifactReference, Warehouse};
+
+    /// What Kargo's rows discover: two commits, two images, two charts
+    /// of two repositories each, and a generic subscription's artifacts.
+    fn discovered() -> Vec<SubscriptionResult> {
+        let commit = |tag: &str, subject: &str| DiscoveredCommit {
+            id: format!("{tag}-sha"),
+            tag: tag.into(),
+            subject: subject.into(),
+            ..Default::default()
+        };
+        let chart = |repo: &str, name: &str, versions: &[&str]| ChartDiscovery {
+            repo_url: repo.into(),
+            name: name.into(),
+            versions: versions.iter().map(|v| (*v).to_owned()).collect(),
+            ..Default::default()
+        };
+        let version = |v: &str| ArtifactReference {
+            subscription_name: "fake-sub".into(),
+            version: v.into(),
+            ..Default::default()
+        };
+        [
+            Discovered::Commits(GitDiscovery {
+                repo_url: "https://example.com/repo.git".into(),
+                commits: vec![commit("def456", "Newest"), commit("abc123", "Older")],
+                ..Default::default()
+            }),
+            Discovered::Images(ImageDiscovery {
+                repo_url: "docker.io/example/repo".into(),
+                references: ["v1.0.0", "v1.1.0"]
+                    .into_iter()
+                    .map(|tag| DiscoveredImage {
+                        tag: tag.into(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            Discovered::Charts(chart(
+                "oci://ghcr.io/other/chart-repo",
+                "",
+                &["v1.0.0", "v1.1.0", "v2.0.0"],
+            )),
+            Discovered::Charts(chart(
+                "oci://ghcr.io/akuity/kargo-charts/kargo",
+                "",
+                &["v2.3.0", "v2.2.0", "v2.1.0"],
+            )),
+            Discovered::Charts(chart(
+                "https://charts.example.com",
+                "kargo",
+                &["v2.3.0", "v2.2.0", "v2.1.0"],
+            )),
+            Discovered::Artifacts(ArtifactDiscovery {
+                subscription_name: "fake-sub".into(),
+                artifact_references: vec![version("v1.0.0"), version("v1.1.0")],
+            }),
+        ]
+        .into_iter()
+        .map(|discovered| SubscriptionResult {
+            subscription: String::new(),
+            discovered,
+        })
+        .collect()
+    }
+
+    /// Whether `expression` holds for what [`discovered`] found.
+    fn criteria(expression: &str) -> kargo_core::Result<bool> {
+        let warehouse: Warehouse = serde_json::from_value(json!({
+            "metadata": {"name": "wh"},
+            "spec": {"freightCreationCriteria": {"expression": expression}},
+        }))
+        .unwrap();
+        let results = discovered();
+        let freight = assemble(&warehouse, &results);
+        criteria_satisfied(&warehouse, &results, &freight)
+    }
+
+    #[test]
+    fn the_lookups_see_the_newest_artifact_of_each_subscription() {
+        for (case, expression) in [
+            (
+                "Test_getCommitFromDiscoveredArtifacts / success",
+                "commitFrom('https://example.com/repo.git').Tag == 'def456'",
+            ),
+            (
+                "a DiscoveredCommit's Subject",
+                "commitFrom('https://example.com/repo.git').Subject == 'Newest'",
+            ),
+            (
+                "Test_getImageFromDiscoveredArtifacts / success",
+                "imageFrom('docker.io/example/repo').Tag == 'v1.0.0'",
+            ),
+            (
+                "Test_getChartFromDiscoveredArtifacts / success with repo URL only",
+                "chartFrom('oci://ghcr.io/akuity/kargo-charts/kargo').Version == 'v2.3.0'",
+            ),
+            (
+                "Test_getChartFromDiscoveredArtifacts / success with repo URL and name",
+                "chartFrom('https://charts.example.com', 'kargo').Version == 'v2.3.0'",
+            ),
+            (
+                "Test_getArtifactFromDiscoveredArtifacts / success",
+                "artifactFrom('fake-sub').Version == 'v1.0.0'",
+            ),
+            (
+                "Test_getArtifactFromDiscoveredArtifacts / requested artifact not found",
+                "artifactFrom('wrong-sub') == nil",
+            ),
+            (
+                "no commits found (nor images, charts) in that repository",
+                "commitFrom('https://example.com/other.git') == nil && \
+                 imageFrom('docker.io/example/other') == nil && \
+                 chartFrom('oci://ghcr.io/example/other') == nil",
+            ),
+        ] {
+            assert!(criteria(expression).unwrap(), "{case}: `{expression}`");
+        }
+        assert!(
+            !criteria("imageFrom('docker.io/example/repo').Tag == 'v1.1.0'").unwrap(),
+            "only the newest image is seen"
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_errors_naming_the_criteria() {
+        for (case, expression) in [
+            (
+                "Test_getCommitFromDiscoveredArtifacts / wrong number of args",
+                "commitFrom('one', 'two', 'three') == nil",
+            ),
+            (
+                "Test_getCommitFromDiscoveredArtifacts / invalid arg type",
+                "commitFrom(1) == nil",
+            ),
+            (
+                "Test_getImageFromDiscoveredArtifacts / invalid arg type",
+                "imageFrom(1) == nil",
+            ),
+            (
+                "Test_getChartFromDiscoveredArtifacts / wrong number of args",
+                "chartFrom() == nil",
+            ),
+            (
+                "Test_getChartFromDiscoveredArtifacts / 2nd arg type invalid",
+                "chartFrom('oci://ghcr.io/akuity/kargo-charts/kargo', 2) == nil",
+            ),
+            (
+                "Test_getArtifactFromDiscoveredArtifacts / invalid arg type",
+                "artifactFrom(1) == nil",
+            ),
+            (
+                "a DiscoveredCommit's CreatorDate, which Freight does not keep",
+                "commitFrom('https://example.com/repo.git').CreatorDate != nil",
+            ),
+        ] {
+            let err = criteria(expression).unwrap_err().to_string();
+            assert!(
+                err.contains("Warehouse \"wh\": freightCreationCriteria.expression"),
+                "{case}: {err}"
+            );
+        }
+    }
+}

@@ -27,6 +27,60 @@
 //! `helm-update-chart` (module `helm_update_chart`), which reads chart
 //! repositories through kargo-sources' Helm client.
 //!
+//! # Adding a step
+//! A step kind is one directory module, `src/<kind_snake>/` (inside its
+//! family where it has one, as `git/clone/`): its `mod.rs` holds the module
+//! docs, `pub const KIND`, the config types, Kargo's schema rules for the
+//! config (`const RULES`, checked by [`schema::check`]) and where in the
+//! work directory the step reads and writes (`const TOUCHES`, a
+//! [`Touches`](kargo_core::step::Touches)); its `step.rs` holds the
+//! `impl Step`, whose `check_config` and `capabilities` return those two.
+//! Besides the module, only its declaration (`pub mod`, and `pub use` of
+//! the step) and one line of [`register_builtins`] name the kind: no table
+//! elsewhere lists kinds. (`github-push`, the last step added before this
+//! shape, also had to edit `git-clone`'s table of path fields and
+//! `schema.rs`'s table of rules: four files of this crate, three outside
+//! its own; the same step now needs its module's two files, the
+//! declaration in `git/mod.rs` and the registration line in `lib.rs`.)
+//! `git-clone`'s derived sparse checkouts go by the
+//! later steps' declared touches, so a host's own step takes part the same
+//! way (the test `a_host_step_declaring_its_path_field_makes_git_clone_sparse`
+//! in `tests/it/git_steps.rs` runs one through the engine):
+//!
+//! ```
+//! use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, Touches};
+//! use kargo_steps::schema::{self, Check, Rule};
+//! use serde_json::Value;
+//!
+//! /// Renders `template` into `outPath`.
+//! #[derive(Debug)]
+//! struct Render;
+//!
+//! const RULES: &[Rule] = &[("template", Check::NonEmpty), ("outPath", Check::NonEmpty)];
+//!
+//! #[async_trait::async_trait]
+//! impl Step for Render {
+//!     async fn run(&self, _ctx: &StepContext, _config: Value) -> Result<StepOutcome, StepError> {
+//!         Ok(StepOutcome::succeeded())
+//!     }
+//!
+//!     /// A `git-clone` before it checks out only these two paths for it.
+//!     fn capabilities(&self) -> Capabilities {
+//!         Capabilities::default().with_touches(Touches::Fields(&["template", "outPath"]))
+//!     }
+//!
+//!     fn check_config(&self, config: &Value) -> Result<(), StepError> {
+//!         schema::check("render", RULES, config)
+//!     }
+//! }
+//!
+//! let mut registry = kargo_core::step::StepRegistry::new();
+//! kargo_steps::register_builtins(&mut registry);
+//! registry.register("render", Render).unwrap();
+//! let err = Render.check_config(&serde_json::json!({"template": ""})).unwrap_err();
+//! assert_eq!(err.to_string(), "invalid render config: `template` must not be empty");
+//! ```
+//!
 //! MSRV: Rust 1.95.
 #![warn(
     missing_docs,
@@ -138,71 +192,90 @@ pub mod terraform;
 pub use terraform::{TfApply, TfOutput, TfPlan};
 
 /// Registers every built-in step in `registry`, replacing any step a
-/// host registered under the same kind before.
+/// host registered under the same kind before: one line per step kind, the
+/// only place built-ins are registered. Settings the host gives through the
+/// environment (`KARGO_HTTP_ALLOWED_INTERNAL_ADDRESSES`, `ARGOCD_SERVER`,
+/// `GIT_PUSH_INTEGRATION_POLICY`, ...) are read here, once.
 pub fn register_builtins(registry: &mut StepRegistry) {
+    #[cfg(feature = "http")]
+    let internal_addresses = http::internal_addresses_from_env();
+    #[cfg(feature = "argocd")]
+    let argocd_options = argocd::Options::from_env();
+
+    #[cfg(feature = "argocd")]
+    registry.replace(
+        argocd::update::KIND,
+        ArgoCdUpdate::new(argocd_options.clone()),
+    );
+    #[cfg(feature = "argocd")]
+    registry.replace(argocd::wait::KIND, ArgoCdWait::new(argocd_options));
     registry.replace(compose_output::KIND, ComposeOutput);
+    registry.replace(copy::KIND, Copy);
+    registry.replace(delete::KIND, Delete);
     registry.replace(fail::KIND, Fail);
     registry.replace(file_write::KIND, FileWrite);
     #[cfg(feature = "git")]
-    git::register(registry);
-    #[cfg(feature = "http")]
-    {
-        let allowed = http::internal_addresses_from_env();
-        let options = http::Options {
-            allowed_internal_addresses: allowed.clone(),
-            ..Default::default()
-        };
-        registry.replace(http::KIND, Http::with_options(options));
-        let options = http_download::Options {
-            allowed_internal_addresses: allowed,
-            ..Default::default()
-        };
-        registry.replace(http_download::KIND, HttpDownload::with_options(options));
-    }
-    #[cfg(feature = "terraform")]
-    terraform::register(registry);
-    #[cfg(feature = "argocd")]
-    argocd::register(registry);
-    #[cfg(feature = "oci")]
-    {
-        registry.replace(oci_push::KIND, OciPush::new());
-        registry.replace(oci_download::KIND, OciDownload::new());
-    }
-    register_file_steps(registry);
-    register_manifest_and_state_steps(registry);
-    schema::register(registry);
-}
-
-/// Registers the file steps: `yaml-update`, `yaml-parse`, `yaml-merge`, `json-update`,
-/// `json-parse`, `toml-update`, `toml-parse`, `hcl-update`, `hcl-parse`,
-/// `copy` and `delete`.
-fn register_file_steps(registry: &mut StepRegistry) {
-    registry.replace(yaml_update::KIND, YamlUpdate::new());
-    registry.replace(yaml_parse::KIND, YamlParse::new());
-    registry.replace(yaml_merge::KIND, YamlMerge);
-    registry.replace(json_update::KIND, JsonUpdate::new());
-    registry.replace(json_parse::KIND, JsonParse::new());
-    registry.replace(toml_update::KIND, TomlUpdate::new());
-    registry.replace(toml_parse::KIND, TomlParse::new());
-    registry.replace(hcl_update::KIND, HclUpdate::new());
+    registry.replace(git::clear::KIND, git::GitClear);
+    #[cfg(feature = "git")]
+    registry.replace(git::clone::KIND, git::GitClone::default());
+    #[cfg(feature = "git")]
+    registry.replace(git::commit::KIND, git::GitCommit);
+    #[cfg(feature = "git")]
+    registry.replace(git::github_push::KIND, git::GitHubPush::from_env());
+    #[cfg(feature = "git")]
+    registry.replace(git::merge_pr::KIND, git::GitMergePr::default());
+    #[cfg(feature = "git")]
+    registry.replace(git::open_pr::KIND, git::GitOpenPr::default());
+    #[cfg(feature = "git")]
+    registry.replace(git::push::KIND, git::GitPush::from_env());
+    #[cfg(feature = "git")]
+    registry.replace(git::tag::KIND, git::GitTag);
+    #[cfg(feature = "git")]
+    registry.replace(git::wait_for_pr::KIND, git::GitWaitForPr::default());
     registry.replace(hcl_parse::KIND, HclParse::new());
-    registry.replace(copy::KIND, Copy);
-    registry.replace(delete::KIND, Delete);
-}
-
-/// Registers `kustomize-set-image`, `tar`, `untar`, `set-metadata` and
-/// `set-freight-alias`, and (with their features) `kustomize-build`,
-/// `helm-template` and `helm-update-chart`.
-fn register_manifest_and_state_steps(registry: &mut StepRegistry) {
-    #[cfg(feature = "helm")]
-    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
-    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
-    #[cfg(feature = "kustomize")]
-    registry.replace(kustomize_build::KIND, KustomizeBuild::new());
+    registry.replace(hcl_update::KIND, HclUpdate::new());
     #[cfg(feature = "helm")]
     registry.replace(helm_template::KIND, HelmTemplate::new());
-    registry.replace(tar::KIND, Tar);
-    registry.replace(untar::KIND, Untar);
-    registry.replace(set_metadata::KIND, SetMetadata);
+    #[cfg(feature = "helm")]
+    registry.replace(helm_update_chart::KIND, HelmUpdateChart);
+    #[cfg(feature = "http")]
+    registry.replace(
+        http::KIND,
+        Http::with_options(http::Options {
+            allowed_internal_addresses: internal_addresses.clone(),
+            ..Default::default()
+        }),
+    );
+    #[cfg(feature = "http")]
+    registry.replace(
+        http_download::KIND,
+        HttpDownload::with_options(http_download::Options {
+            allowed_internal_addresses: internal_addresses,
+            ..Default::default()
+        }),
+    );
+    registry.replace(json_parse::KIND, JsonParse::new());
+    registry.replace(json_update::KIND, JsonUpdate::new());
+    #[cfg(feature = "kustomize")]
+    registry.replace(kustomize_build::KIND, KustomizeBuild::new());
+    registry.replace(kustomize_set_image::KIND, KustomizeSetImage);
+    #[cfg(feature = "oci")]
+    registry.replace(oci_download::KIND, OciDownload::new());
+    #[cfg(feature = "oci")]
+    registry.replace(oci_push::KIND, OciPush::new());
     registry.replace(set_freight_alias::KIND, SetFreightAlias);
+    registry.replace(set_metadata::KIND, SetMetadata);
+    registry.replace(tar::KIND, Tar);
+    #[cfg(feature = "terraform")]
+    registry.replace(terraform::apply::KIND, TfApply::new());
+    #[cfg(feature = "terraform")]
+    registry.replace(terraform::output::KIND, TfOutput::new());
+    #[cfg(feature = "terraform")]
+    registry.replace(terraform::plan::KIND, TfPlan::new());
+    registry.replace(toml_parse::KIND, TomlParse::new());
+    registry.replace(toml_update::KIND, TomlUpdate::new());
+    registry.replace(untar::KIND, Untar);
+    registry.replace(yaml_merge::KIND, YamlMerge);
+    registry.replace(yaml_parse::KIND, YamlParse::new());
+    registry.replace(yaml_update::KIND, YamlUpdate::new());
 }

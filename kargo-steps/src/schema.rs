@@ -6,25 +6,37 @@
 //! (`deny_unknown_fields`), which checks the evaluated config when the step
 //! runs; a value that holds an expression is not checked here either.
 //!
-//! [`register_builtins`](crate::register_builtins) wraps every built-in
-//! step that has rules so that its [`Step::check_config`] applies them, and the engine refuses a promotion
-//! with a broken config before its first step, naming the field.
+//! Each step keeps its kind's rules next to its config (a `const RULES`)
+//! and applies them in its [`Step::check_config`](kargo_core::step::Step::check_config)
+//! through [`check`], so the engine refuses a promotion with a broken
+//! config before its first step, naming the field. A host's step can do
+//! the same.
+//!
+//! ```
+//! use kargo_steps::schema::{Check, Rule, check};
+//!
+//! const RULES: &[Rule] = &[
+//!     ("path", Check::NonEmpty),
+//!     ("items[].mode", Check::OneOf(&["fast", "safe"])),
+//! ];
+//! let config = serde_json::json!({"path": "a", "items": [{"mode": "slow"}]});
+//! let err = check("my-step", RULES, &config).unwrap_err();
+//! assert!(err.to_string().starts_with(
+//!     "invalid my-step config: `items[0].mode` is `slow`; it must be one of `fast`, `safe`"
+//! ));
+//! ```
 
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use kargo_core::step::{
-    Capabilities, DynStep, RetryDefaults, Step, StepContext, StepError, StepOutcome, StepRegistry,
-};
+use kargo_core::step::StepError;
 use serde_json::Value;
 
 /// One rule: where (`a.b`, `list[].field`; `list[]` for the items
 /// themselves) and what.
-type Rule = (&'static str, Check);
+pub type Rule = (&'static str, Check);
 
 /// What a rule asks of the value at its path.
-#[derive(Debug, Clone, Copy)]
-enum Check {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Check {
     /// A string of at least one character or a list of at least one item
     /// (Kargo's `minLength: 1` / `minItems: 1`).
     NonEmpty,
@@ -34,237 +46,15 @@ enum Check {
 
 use Check::{NonEmpty, OneOf};
 
-/// The provider names the git steps take: Kargo's five, `forgejo` and
-/// kargo-rs's forge-less `local`, as the providers themselves list them.
-#[cfg(feature = "git")]
-const PROVIDERS: &[&str] = kargo_git::provider::ProviderKind::NAMES;
-#[cfg(not(feature = "git"))]
-const PROVIDERS: &[&str] = &[];
-const PARSE: &[Rule] = &[
-    ("path", NonEmpty),
-    ("outputs", NonEmpty),
-    ("outputs[].name", NonEmpty),
-    ("outputs[].fromExpression", NonEmpty),
-];
-const UPDATE: &[Rule] = &[
-    ("path", NonEmpty),
-    ("updates", NonEmpty),
-    ("updates[].key", NonEmpty),
-];
-const IN_OUT: &[Rule] = &[
-    ("inPath", NonEmpty),
-    ("outPath", NonEmpty),
-    ("ignore", NonEmpty),
-];
-const PAIRS: &[Rule] = &[
-    ("headers[].name", NonEmpty),
-    ("headers[].value", NonEmpty),
-    ("queryParams[].name", NonEmpty),
-    ("queryParams[].value", NonEmpty),
-];
-
-/// The rules of each step kind, as Kargo's schema for it states them.
-const RULES: &[(&str, &[&[Rule]])] = &[
-    (
-        "argocd-update",
-        &[&[
-            ("apps", NonEmpty),
-            ("apps[].name", NonEmpty),
-            ("apps[].namespace", NonEmpty),
-            ("apps[].sources", NonEmpty),
-            ("apps[].sources[].repoURL", NonEmpty),
-            ("apps[].sources[].chart", NonEmpty),
-            ("apps[].sources[].desiredRevision", NonEmpty),
-            ("apps[].sources[].helm.images", NonEmpty),
-            ("apps[].sources[].helm.images[].key", NonEmpty),
-            ("apps[].sources[].kustomize.images", NonEmpty),
-            ("apps[].sources[].kustomize.images[].repoURL", NonEmpty),
-            ("apps[].sources[].kustomize.images[].newName", NonEmpty),
-        ]],
-    ),
-    (
-        "argocd-wait",
-        &[&[
-            ("apps", NonEmpty),
-            ("apps[].name", NonEmpty),
-            ("apps[].namespace", NonEmpty),
-            ("apps[].waitFor", NonEmpty),
-            (
-                "apps[].waitFor[]",
-                OneOf(&["health", "sync", "operation", "suspended", "degraded"]),
-            ),
-        ]],
-    ),
-    ("copy", &[IN_OUT]),
-    (
-        "delete",
-        &[&[
-            ("path", NonEmpty),
-            ("paths", NonEmpty),
-            ("paths[]", NonEmpty),
-        ]],
-    ),
-    ("fail", &[&[("message", NonEmpty)]]),
-    ("file-write", &[&[("path", NonEmpty)]]),
-    ("git-clear", &[&[("path", NonEmpty)]]),
-    (
-        "git-clone",
-        &[&[
-            ("repoURL", NonEmpty),
-            ("author.name", NonEmpty),
-            ("checkout", NonEmpty),
-            ("checkout[].path", NonEmpty),
-            ("checkout[].sparse", NonEmpty),
-            ("checkout[].sparse[]", NonEmpty),
-        ]],
-    ),
-    (
-        "git-commit",
-        &[&[
-            ("path", NonEmpty),
-            ("message", NonEmpty),
-            ("author.name", NonEmpty),
-        ]],
-    ),
-    (
-        "git-merge-pr",
-        &[&[
-            ("repoURL", NonEmpty),
-            ("mergeMethod", NonEmpty),
-            ("provider", OneOf(PROVIDERS)),
-        ]],
-    ),
-    (
-        "git-open-pr",
-        &[&[
-            ("repoURL", NonEmpty),
-            ("sourceBranch", NonEmpty),
-            ("targetBranch", NonEmpty),
-            ("title", NonEmpty),
-            ("description", NonEmpty),
-            ("labels[]", NonEmpty),
-            ("provider", OneOf(PROVIDERS)),
-        ]],
-    ),
-    (
-        "git-push",
-        &[&[("path", NonEmpty), ("provider", OneOf(PROVIDERS))]],
-    ),
-    ("github-push", &[&[("path", NonEmpty)]]),
-    (
-        "git-tag",
-        &[&[("path", NonEmpty), ("tag", NonEmpty), ("message", NonEmpty)]],
-    ),
-    (
-        "git-wait-for-pr",
-        &[&[("repoURL", NonEmpty), ("provider", OneOf(PROVIDERS))]],
-    ),
-    (
-        "helm-template",
-        &[&[
-            ("path", NonEmpty),
-            ("outPath", NonEmpty),
-            ("outLayout", OneOf(&["helm", "flat"])),
-            ("releaseName", NonEmpty),
-            ("valuesFiles[]", NonEmpty),
-            ("setValues[].key", NonEmpty),
-            ("apiVersions[]", NonEmpty),
-        ]],
-    ),
-    (
-        "helm-update-chart",
-        &[&[
-            ("path", NonEmpty),
-            ("charts", NonEmpty),
-            ("charts[].repository", NonEmpty),
-            ("charts[].name", NonEmpty),
-            ("charts[].version", NonEmpty),
-        ]],
-    ),
-    (
-        "http",
-        &[
-            PAIRS,
-            &[
-                ("url", NonEmpty),
-                ("bodyFromFile", NonEmpty),
-                ("outputs[].name", NonEmpty),
-                ("outputs[].fromExpression", NonEmpty),
-                (
-                    "method",
-                    OneOf(&["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"]),
-                ),
-                (
-                    "responseContentType",
-                    OneOf(&["application/json", "application/yaml", "text/plain"]),
-                ),
-            ],
-        ],
-    ),
-    (
-        "http-download",
-        &[PAIRS, &[("url", NonEmpty), ("outPath", NonEmpty)]],
-    ),
-    ("json-parse", &[PARSE]),
-    ("json-update", &[UPDATE]),
-    (
-        "kustomize-build",
-        &[&[
-            ("path", NonEmpty),
-            ("outPath", NonEmpty),
-            ("outputFormat", OneOf(&["kargo", "kustomize"])),
-            ("plugin.helm.apiVersions[]", NonEmpty),
-        ]],
-    ),
-    (
-        "kustomize-set-image",
-        &[&[("path", NonEmpty), ("images[].image", NonEmpty)]],
-    ),
-    (
-        "oci-download",
-        &[&[
-            ("imageRef", NonEmpty),
-            ("outPath", NonEmpty),
-            ("mediaType", NonEmpty),
-        ]],
-    ),
-    (
-        "oci-push",
-        &[&[("srcRef", NonEmpty), ("destRef", NonEmpty)]],
-    ),
-    (
-        "set-freight-alias",
-        &[&[("name", NonEmpty), ("alias", NonEmpty)]],
-    ),
-    (
-        "set-metadata",
-        &[&[
-            ("updates", NonEmpty),
-            ("updates[].name", NonEmpty),
-            ("updates[].kind", OneOf(&["Stage", "Freight"])),
-        ]],
-    ),
-    ("tar", &[IN_OUT]),
-    ("toml-parse", &[PARSE]),
-    ("toml-update", &[UPDATE]),
-    ("untar", &[IN_OUT]),
-    (
-        "yaml-merge",
-        &[&[("inFiles", NonEmpty), ("outFile", NonEmpty)]],
-    ),
-    ("yaml-parse", &[PARSE]),
-    ("yaml-update", &[UPDATE]),
-];
-
-/// Checks `config` against the rules of step `kind` (none for a kind
-/// without rules). The error names the field: `updates[1].key`.
-pub fn check(kind: &str, config: &Value) -> Result<(), String> {
-    let Some((_, groups)) = RULES.iter().find(|(k, _)| *k == kind) else {
-        return Ok(());
-    };
-    for (path, rule) in groups.iter().flat_map(|g| g.iter()) {
+/// Checks `config`, as written, against `rules`, the rules of step
+/// `kind`. The error fails the step (it is the config's fault) and names
+/// the field (``invalid yaml-update config: `updates[1].key` must not be
+/// empty``).
+pub fn check(kind: &str, rules: &[Rule], config: &Value) -> Result<(), StepError> {
+    for (path, rule) in rules {
         let segments: Vec<&str> = path.split('.').collect();
-        walk(config, &segments, String::new(), *rule)?;
+        walk(config, &segments, String::new(), *rule)
+            .map_err(|m| StepError::failed(format!("invalid {kind} config: {m}")))?;
     }
     Ok(())
 }
@@ -325,49 +115,30 @@ fn apply(value: &Value, field: &str, rule: Check) -> Result<(), String> {
     }
 }
 
-/// A registered step with its kind's rules as [`Step::check_config`].
-#[derive(Debug)]
-struct Checked {
-    kind: &'static str,
-    inner: Arc<DynStep>,
-}
-
-#[async_trait]
-#[deny(clippy::missing_trait_methods)]
-impl Step for Checked {
-    async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
-        self.inner.run(ctx, config).await
-    }
-
-    fn default_retry(&self) -> RetryDefaults {
-        self.inner.default_retry()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn check_config(&self, config: &Value) -> Result<(), StepError> {
-        self.inner.check_config(config)?;
-        check(self.kind, config)
-            .map_err(|m| StepError::failed(format!("invalid {} config: {m}", self.kind)))
-    }
-}
-
-/// Gives every registered built-in step that has rules its early check.
-pub(crate) fn register(registry: &mut StepRegistry) {
-    for (kind, _) in RULES {
-        if let Some(inner) = registry.get(kind) {
-            registry.replace(*kind, Checked { kind, inner });
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use kargo_core::step::StepRegistry;
     use serde_json::json;
 
     use super::*;
+
+    /// Checks `config` as the engine does, with the built-in step `kind`'s
+    /// own rules (none for a kind not registered); the error without its
+    /// `invalid <kind> config: ` prefix.
+    fn check(kind: &str, config: &Value) -> Result<(), String> {
+        let mut registry = StepRegistry::new();
+        crate::register_builtins(&mut registry);
+        let Some(step) = registry.get(kind) else {
+            return Ok(());
+        };
+        step.check_config(config).map_err(|e| {
+            let prefix = format!("invalid {kind} config: ");
+            e.message()
+                .strip_prefix(&prefix)
+                .unwrap_or_else(|| panic!("{kind}: {e}"))
+                .to_owned()
+        })
+    }
 
     /// Cases of Kargo's step tests (`*_test.go`, "... is empty" and
     /// "... must have at least 1 items"), one per rule kind.

@@ -74,14 +74,6 @@
 //! ```
 //!
 //! MSRV: Rust 1.95.
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    rust_2018_idioms
-)]
-#![forbid(unsafe_code)]
-#![warn(clippy::future_not_send)]
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod doc;
@@ -90,6 +82,8 @@ mod migrations;
 mod open;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

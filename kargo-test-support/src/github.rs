@@ -561,12 +561,18 @@ impl RestApi {
             (0, _) => "behind",
             _ => "diverged",
         };
-        let per_page = request
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "per_page")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(250usize);
+        // GitHub pages the commits (oldest first): `per_page` (250 when
+        // not asked) from `page` (1-based); the other fields are the same
+        // on every page.
+        let query = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+        };
+        let per_page = query("per_page").unwrap_or(250).max(1);
+        let page = query("page").unwrap_or(1).max(1);
         let listed = git(
             bare,
             &[
@@ -580,6 +586,7 @@ impl RestApi {
         .unwrap_or_default();
         let commits: Vec<Value> = listed
             .lines()
+            .skip((page - 1).saturating_mul(per_page))
             .take(per_page)
             .filter_map(|sha| self.repository_commit(full_name, bare, sha))
             .collect();

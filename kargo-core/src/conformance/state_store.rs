@@ -20,8 +20,9 @@ use crate::model::{Freight, FreightOrigin, Image, PromotionPhase};
 use crate::pipeline::HoldIntent;
 use crate::state::{
     AbortRequest, Change, Changes, Claim, DiscoveryOutcome, FreightQuery, Lease, MAX_HISTORY,
-    NewPromotion, PromotionQuery, ResourceKey, ResourceWrite, SaveOptions, StateStore,
-    StateStoreExt, StoreCheckpoint, StoredResource, VerificationPhase, VerificationRecord,
+    NewPromotion, PromotionQuery, PromotionRecord, ResourceKey, ResourceWrite, SaveOptions,
+    StateStore, StateStoreExt, StoreCheckpoint, StoredResource, VerificationPhase,
+    VerificationRecord,
 };
 use crate::time::Timestamp;
 
@@ -47,6 +48,9 @@ pub async fn run_all(store: &dyn StateStore) {
     promotion_claims(store).await;
 }
 
+/// How long the cases' leases last.
+const MINUTE: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn t(s: &str) -> Timestamp {
     s.parse().expect("valid test timestamp")
 }
@@ -70,6 +74,42 @@ async fn put(store: &dyn StateStore, f: Freight) -> Freight {
     store.put_freight(f).await.expect("put_freight").freight
 }
 
+/// The stored Freight named or aliased `name`.
+async fn stored(store: &dyn StateStore, name: &str) -> Freight {
+    store
+        .get_freight(name)
+        .await
+        .expect("get_freight")
+        .expect("the Freight is stored")
+}
+
+/// Queues a promotion of `freight` into `stage`.
+async fn create(store: &dyn StateStore, stage: &str, freight: &str) -> PromotionRecord {
+    store
+        .create_promotion(NewPromotion::new(stage, freight))
+        .await
+        .expect("create_promotion")
+}
+
+/// Asserts that `result` is [`Error::NotFound`], for `why`.
+fn not_found<T: std::fmt::Debug>(result: crate::Result<T>, why: &str) {
+    let err = result.expect_err(why);
+    assert!(matches!(err, Error::NotFound { .. }), "{why}: {err}");
+}
+
+/// Asserts that `result` is [`Error::AlreadyExists`], for `why`.
+fn already_exists<T: std::fmt::Debug>(result: crate::Result<T>, why: &str) {
+    let err = result.expect_err(why);
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{why}: {err}");
+}
+
+/// Asserts that `result` is refused with [`Error::Precondition`], for
+/// `why`.
+fn refused<T: std::fmt::Debug>(result: crate::Result<T>, why: &str) {
+    let err = result.expect_err(why);
+    assert!(matches!(err, Error::Precondition(_)), "{why}: {err}");
+}
+
 fn state_with(phase: PromotionPhase, current_step: usize) -> PromotionState {
     PromotionState {
         phase,
@@ -87,14 +127,8 @@ pub async fn promotion_abort(store: &dyn StateStore) {
     let a = put(store, freight("conf-abort", "a", "2026-01-01T10:00:00Z")).await;
     let at = t("2026-01-01T12:00:00Z");
     let alice = AbortRequest::new("alice", at);
-    let first = store
-        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
-        .await
-        .expect("create");
-    let second = store
-        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
-        .await
-        .expect("create");
+    let first = create(store, stage, &a.metadata.name).await;
+    let second = create(store, stage, &a.metadata.name).await;
     let aborted = store
         .abort_promotion(&first.name, &alice)
         .await
@@ -164,10 +198,7 @@ pub async fn promotion_abort(store: &dyn StateStore) {
     assert_eq!(done.abort, Some(alice.clone()));
 
     // Finished otherwise: refused.
-    let third = store
-        .create_promotion(NewPromotion::new(stage, &a.metadata.name))
-        .await
-        .expect("create");
+    let third = create(store, stage, &a.metadata.name).await;
     store.start_promotion(stage, at).await.expect("start");
     store
         .save_promotion_state(&third.name, &state_with(PromotionPhase::Succeeded, 0))
@@ -177,16 +208,11 @@ pub async fn promotion_abort(store: &dyn StateStore) {
         .finish_promotion(&third.name, at)
         .await
         .expect("finish");
-    let err = store
-        .abort_promotion(&third.name, &alice)
-        .await
-        .expect_err("finished");
-    assert!(matches!(err, Error::Precondition(_)), "{err:?}");
-    let err = store
-        .abort_promotion("conf-abort.nothing", &alice)
-        .await
-        .expect_err("unknown");
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    refused(store.abort_promotion(&third.name, &alice).await, "finished");
+    not_found(
+        store.abort_promotion("conf-abort.nothing", &alice).await,
+        "unknown",
+    );
 }
 
 /// Resources are created once, replaced, listed in key order, deleted;
@@ -217,17 +243,15 @@ pub async fn resources(store: &dyn StateStore) {
             resource: key("Stage", "dev")
         }
     );
-    let err = store
-        .put_resource(&stage, ResourceWrite::Create)
-        .await
-        .expect_err("created twice");
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    already_exists(
+        store.put_resource(&stage, ResourceWrite::Create).await,
+        "created twice",
+    );
     let missing = StoredResource::new(key("Stage", "prod"), doc("Stage", "prod", 1));
-    let err = store
-        .put_resource(&missing, ResourceWrite::Update)
-        .await
-        .expect_err("nothing to update");
-    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    not_found(
+        store.put_resource(&missing, ResourceWrite::Update).await,
+        "nothing to update",
+    );
 
     let warehouse = StoredResource::new(key("Warehouse", "app"), doc("Warehouse", "app", 1));
     assert!(
@@ -291,6 +315,32 @@ async fn promote(
         .expect("finish_promotion");
     assert_eq!(done.phase, phase, "finished phase");
     done.name
+}
+
+/// Whether `owner` acquires the named lease `key` for a minute at `at`.
+async fn acquires(store: &dyn StateStore, key: &str, owner: &str, at: Timestamp) -> bool {
+    store
+        .acquire_lease(key, &Lease::new(owner, at, MINUTE), at)
+        .await
+        .expect("acquire_lease")
+}
+
+/// What `owner` claims in `stage` at `at`, for a minute.
+async fn claim_in(
+    store: &dyn StateStore,
+    stage: &str,
+    owner: &str,
+    at: Timestamp,
+) -> Option<PromotionRecord> {
+    store
+        .claim_promotion(&Claim::new(owner, at, MINUTE).in_stage(stage))
+        .await
+        .expect("claim_promotion")
+}
+
+/// Promotes `freight` into `stage` successfully at `at`.
+async fn succeed(store: &dyn StateStore, stage: &str, freight: &str, at: &str) -> String {
+    promote(store, stage, freight, PromotionPhase::Succeeded, t(at)).await
 }
 
 /// Freight is stored once under its ID, found by name or alias, and
@@ -357,8 +407,7 @@ pub async fn freight_aliases(store: &dyn StateStore) {
 
     let mut b = freight(w, "b", "2026-01-01T10:00:00Z");
     b.alias = "conf-alias-first".into();
-    let err = store.put_freight(b.clone()).await.expect_err("alias taken");
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    already_exists(store.put_freight(b.clone()).await, "alias taken");
     assert_eq!(
         store.get_freight(&b.id()).await.expect("get"),
         None,
@@ -398,11 +447,12 @@ pub async fn freight_aliases(store: &dyn StateStore) {
         .set_freight_alias("conf-alias-renamed", "conf-alias-renamed")
         .await
         .expect("its own alias again");
-    let err = store
-        .set_freight_alias(&b.metadata.name, "conf-alias-renamed")
-        .await
-        .expect_err("taken");
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    already_exists(
+        store
+            .set_freight_alias(&b.metadata.name, "conf-alias-renamed")
+            .await,
+        "taken",
+    );
     let err = store
         .set_freight_alias(&b.metadata.name, &a.metadata.name)
         .await
@@ -411,11 +461,12 @@ pub async fn freight_aliases(store: &dyn StateStore) {
         matches!(err, Error::AlreadyExists { .. } | Error::Invalid(_)),
         "{err}"
     );
-    let err = store
-        .set_freight_alias("conf-alias-nothing", "conf-alias-x")
-        .await
-        .expect_err("unknown");
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    not_found(
+        store
+            .set_freight_alias("conf-alias-nothing", "conf-alias-x")
+            .await,
+        "unknown",
+    );
 }
 
 /// Approvals, verifications and arbitrary status updates are stored.
@@ -437,11 +488,7 @@ pub async fn freight_status_updates(store: &dyn StateStore) {
         })
         .await
         .expect("update");
-    let got = store
-        .get_freight(&f.metadata.name)
-        .await
-        .expect("get")
-        .expect("stored");
+    let got = stored(store, &f.metadata.name).await;
     assert_eq!(
         got.status.approved_for["conf-status-prod"]
             .approved_at
@@ -451,16 +498,16 @@ pub async fn freight_status_updates(store: &dyn StateStore) {
     assert!(got.is_verified_in("conf-status-dev"));
     assert_eq!(got.status.metadata["conf"], 1);
 
-    let err = store
-        .approve_freight("conf-status-nothing", "x", at)
-        .await
-        .expect_err("unknown");
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
-    let err = store
-        .update_freight_status("conf-status-nothing", &|_| {})
-        .await
-        .expect_err("unknown");
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    not_found(
+        store.approve_freight("conf-status-nothing", "x", at).await,
+        "unknown",
+    );
+    not_found(
+        store
+            .update_freight_status("conf-status-nothing", &|_| {})
+            .await,
+        "unknown",
+    );
 }
 
 /// Freight and Stage metadata: each key set replaces its old value whole,
@@ -507,17 +554,14 @@ pub async fn metadata_upserts(store: &dyn StateStore) {
         .await
         .expect("upsert by name");
     assert_eq!(got.status.metadata, values(json!({"k": "flat", "n": 1})));
-    let stored = store
-        .get_freight(&f.metadata.name)
-        .await
-        .expect("get")
-        .expect("stored");
-    assert_eq!(stored.status.metadata, got.status.metadata);
-    let err = store
-        .upsert_freight_metadata("conf-metadata-nothing", &values(json!({"k": 1})))
-        .await
-        .expect_err("unknown freight");
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    let kept = stored(store, &f.metadata.name).await;
+    assert_eq!(kept.status.metadata, got.status.metadata);
+    not_found(
+        store
+            .upsert_freight_metadata("conf-metadata-nothing", &values(json!({"k": 1})))
+            .await,
+        "unknown freight",
+    );
 }
 
 /// A Warehouse's discoveries are recorded: a failure keeps the last
@@ -594,19 +638,14 @@ pub async fn promotion_queue(store: &dyn StateStore) {
     assert_eq!(p1.freight, a.metadata.name, "alias resolved");
     assert_eq!(p1.origin, a.origin);
     assert_eq!(p1.actor, "alice");
-    let p2 = store
-        .create_promotion(NewPromotion::new(s1, &b.metadata.name))
-        .await
-        .expect("create");
-    let q = store
-        .create_promotion(NewPromotion::new(s2, &b.metadata.name))
-        .await
-        .expect("create");
-    let err = store
-        .create_promotion(NewPromotion::new(s1, "conf-queue-nothing"))
-        .await
-        .expect_err("unknown Freight");
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    let p2 = create(store, s1, &b.metadata.name).await;
+    let q = create(store, s2, &b.metadata.name).await;
+    not_found(
+        store
+            .create_promotion(NewPromotion::new(s1, "conf-queue-nothing"))
+            .await,
+        "unknown Freight",
+    );
 
     let listed = store
         .list_promotions(&PromotionQuery::stage(s1))
@@ -620,11 +659,12 @@ pub async fn promotion_queue(store: &dyn StateStore) {
         .expect("list");
     assert_eq!(of_b.len(), 1);
 
-    let err = store
-        .save_promotion_state(&p1.name, &state_with(PromotionPhase::Running, 0))
-        .await
-        .expect_err("pending");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    refused(
+        store
+            .save_promotion_state(&p1.name, &state_with(PromotionPhase::Running, 0))
+            .await,
+        "pending",
+    );
 
     let started = store
         .start_promotion(s1, at)
@@ -654,21 +694,12 @@ pub async fn promotion_queue(store: &dyn StateStore) {
         Some(p1.name.clone())
     );
 
-    let err = store
-        .finish_promotion(&p1.name, at)
-        .await
-        .expect_err("not terminal");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
-    let err = store
-        .finish_promotion(&p2.name, at)
-        .await
-        .expect_err("pending");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
-    let err = store
-        .finish_promotion("conf-queue-nothing", at)
-        .await
-        .expect_err("unknown");
-    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    refused(store.finish_promotion(&p1.name, at).await, "not terminal");
+    refused(store.finish_promotion(&p2.name, at).await, "pending");
+    not_found(
+        store.finish_promotion("conf-queue-nothing", at).await,
+        "unknown",
+    );
 
     store
         .save_promotion_state(&p1.name, &state_with(PromotionPhase::Succeeded, 1))
@@ -693,10 +724,7 @@ pub async fn promotion_state_checkpoints(store: &dyn StateStore) {
     )
     .await;
     let at = t("2026-01-01T12:00:00Z");
-    let created = store
-        .create_promotion(NewPromotion::new(stage, &f.metadata.name))
-        .await
-        .expect("create");
+    let created = create(store, stage, &f.metadata.name).await;
     store
         .start_promotion(stage, at)
         .await
@@ -727,19 +755,8 @@ pub async fn promotion_success_moves_freight(store: &dyn StateStore) {
     let a = put(store, freight("conf-move", "a", "2026-01-01T09:00:00Z")).await;
     let b = put(store, freight("conf-move", "b", "2026-01-01T09:30:00Z")).await;
 
-    let first = promote(
-        store,
-        stage,
-        &a.metadata.name,
-        PromotionPhase::Succeeded,
-        t("2026-01-01T10:00:00Z"),
-    )
-    .await;
-    let got_a = store
-        .get_freight(&a.metadata.name)
-        .await
-        .expect("get")
-        .expect("a");
+    let first = succeed(store, stage, &a.metadata.name, "2026-01-01T10:00:00Z").await;
+    let got_a = stored(store, &a.metadata.name).await;
     assert_eq!(
         got_a.status.currently_in[stage].since.as_deref(),
         Some("2026-01-01T10:00:00Z")
@@ -759,40 +776,21 @@ pub async fn promotion_success_moves_freight(store: &dyn StateStore) {
         )
         .await
         .expect("verify");
-    let got_a = store
-        .get_freight(&a.metadata.name)
-        .await
-        .expect("get")
-        .expect("a");
+    let got_a = stored(store, &a.metadata.name).await;
     assert_eq!(
         got_a.status.verified_in[stage].verified_at.as_deref(),
         Some("2026-01-01T10:05:00Z")
     );
 
-    let second = promote(
-        store,
-        stage,
-        &b.metadata.name,
-        PromotionPhase::Succeeded,
-        t("2026-01-01T12:00:00Z"),
-    )
-    .await;
-    let got_a = store
-        .get_freight(&a.metadata.name)
-        .await
-        .expect("get")
-        .expect("a");
+    let second = succeed(store, stage, &b.metadata.name, "2026-01-01T12:00:00Z").await;
+    let got_a = stored(store, &a.metadata.name).await;
     assert!(!got_a.is_currently_in(stage), "outgoing Freight left");
     assert_eq!(
         got_a.status.verified_in[stage].longest_soak.as_deref(),
         Some("2h0m0s"),
         "its soak recorded"
     );
-    let got_b = store
-        .get_freight(&b.metadata.name)
-        .await
-        .expect("get")
-        .expect("b");
+    let got_b = stored(store, &b.metadata.name).await;
     assert!(got_b.is_currently_in(stage));
     assert!(!got_b.is_verified_in(stage), "not verified yet");
     let st = store.get_stage(stage).await.expect("stage");
@@ -816,29 +814,14 @@ pub async fn promotion_success_moves_freight(store: &dyn StateStore) {
     assert_eq!(store.get_stage(stage).await.expect("stage"), st);
 
     // Rollback: promoting a again restarts its stay and keeps its record.
-    promote(
-        store,
-        stage,
-        &a.metadata.name,
-        PromotionPhase::Succeeded,
-        t("2026-01-01T14:00:00Z"),
-    )
-    .await;
-    let got_a = store
-        .get_freight(&a.metadata.name)
-        .await
-        .expect("get")
-        .expect("a");
+    succeed(store, stage, &a.metadata.name, "2026-01-01T14:00:00Z").await;
+    let got_a = stored(store, &a.metadata.name).await;
     assert_eq!(
         got_a.status.currently_in[stage].since.as_deref(),
         Some("2026-01-01T14:00:00Z")
     );
     assert!(got_a.is_verified_in(stage), "verification kept");
-    let got_b = store
-        .get_freight(&b.metadata.name)
-        .await
-        .expect("get")
-        .expect("b");
+    let got_b = stored(store, &b.metadata.name).await;
     assert!(!got_b.is_currently_in(stage));
     assert!(
         !got_b.status.verified_in.contains_key(stage),
@@ -851,14 +834,7 @@ pub async fn promotion_failure_keeps_freight(store: &dyn StateStore) {
     let stage = "conf-fail";
     let a = put(store, freight("conf-fail", "a", "2026-01-01T09:00:00Z")).await;
     let b = put(store, freight("conf-fail", "b", "2026-01-01T09:30:00Z")).await;
-    promote(
-        store,
-        stage,
-        &a.metadata.name,
-        PromotionPhase::Succeeded,
-        t("2026-01-01T10:00:00Z"),
-    )
-    .await;
+    succeed(store, stage, &a.metadata.name, "2026-01-01T10:00:00Z").await;
     for phase in [
         PromotionPhase::Failed,
         PromotionPhase::Errored,
@@ -880,11 +856,7 @@ pub async fn promotion_failure_keeps_freight(store: &dyn StateStore) {
         );
         assert_eq!(st.freight_history.len(), 1, "{phase:?}");
         assert_eq!(st.last_promotion.as_deref(), Some(name.as_str()));
-        let got_b = store
-            .get_freight(&b.metadata.name)
-            .await
-            .expect("get")
-            .expect("b");
+        let got_b = stored(store, &b.metadata.name).await;
         assert!(!got_b.is_currently_in(stage), "{phase:?}");
     }
 }
@@ -893,24 +865,18 @@ pub async fn promotion_failure_keeps_freight(store: &dyn StateStore) {
 /// successful one marks the Freight verified.
 pub async fn verification_history(store: &dyn StateStore) {
     let stage = "conf-verify";
-    let err = store
-        .record_verification(
-            stage,
-            VerificationRecord::new("v0", VerificationPhase::Running),
-        )
-        .await
-        .expect_err("no Freight");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    refused(
+        store
+            .record_verification(
+                stage,
+                VerificationRecord::new("v0", VerificationPhase::Running),
+            )
+            .await,
+        "no Freight",
+    );
 
     let a = put(store, freight("conf-verify", "a", "2026-01-01T09:00:00Z")).await;
-    promote(
-        store,
-        stage,
-        &a.metadata.name,
-        PromotionPhase::Succeeded,
-        t("2026-01-01T10:00:00Z"),
-    )
-    .await;
+    succeed(store, stage, &a.metadata.name, "2026-01-01T10:00:00Z").await;
 
     store
         .record_verification(
@@ -939,24 +905,21 @@ pub async fn verification_history(store: &dyn StateStore) {
         Some("http check returned 500")
     );
     assert!(!st.is_verified());
-    let got = store
-        .get_freight(&a.metadata.name)
-        .await
-        .expect("get")
-        .expect("a");
+    let got = stored(store, &a.metadata.name).await;
     assert!(
         !got.is_verified_in(stage),
         "a failed verification verifies nothing"
     );
 
-    let err = store
-        .record_verification(
-            stage,
-            VerificationRecord::new("v2", VerificationPhase::Successful),
-        )
-        .await
-        .expect_err("no finish time");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    refused(
+        store
+            .record_verification(
+                stage,
+                VerificationRecord::new("v2", VerificationPhase::Successful),
+            )
+            .await,
+        "no finish time",
+    );
 
     let st = store
         .record_verification(
@@ -971,11 +934,7 @@ pub async fn verification_history(store: &dyn StateStore) {
         "v2",
         "newest first"
     );
-    let got = store
-        .get_freight(&a.metadata.name)
-        .await
-        .expect("get")
-        .expect("a");
+    let got = stored(store, &a.metadata.name).await;
     assert!(got.is_verified_in(stage));
 }
 
@@ -1038,14 +997,7 @@ pub async fn freight_history_is_bounded(store: &dyn StateStore) {
             freight("conf-bounded", &format!("v{i}"), "2026-01-01T09:00:00Z"),
         )
         .await;
-        promote(
-            store,
-            stage,
-            &f.metadata.name,
-            PromotionPhase::Succeeded,
-            t("2026-01-01T10:00:00Z"),
-        )
-        .await;
+        succeed(store, stage, &f.metadata.name, "2026-01-01T10:00:00Z").await;
         last = f.metadata.name;
     }
     let st = store.get_stage(stage).await.expect("stage");
@@ -1065,60 +1017,42 @@ pub async fn promotion_claims(store: &dyn StateStore) {
     let (sa, sb) = ("conf-claim-a", "conf-claim-b");
     let f = put(store, freight("conf-claim", "v1", "2026-01-01T10:00:00Z")).await;
     let t0 = t("2026-01-01T12:00:00Z");
-    let minute = std::time::Duration::from_secs(60);
-    let p1 = store
-        .create_promotion(NewPromotion::new(sa, &f.metadata.name))
-        .await
-        .expect("create");
-    let p2 = store
-        .create_promotion(NewPromotion::new(sa, &f.metadata.name))
-        .await
-        .expect("create");
-    let p3 = store
-        .create_promotion(NewPromotion::new(sb, &f.metadata.name))
-        .await
-        .expect("create");
+    let p1 = create(store, sa, &f.metadata.name).await;
+    let p2 = create(store, sa, &f.metadata.name).await;
+    let p3 = create(store, sb, &f.metadata.name).await;
 
-    let claimed = store
-        .claim_promotion(&Claim::new("r1", t0, minute).in_stage(sa))
-        .await
-        .expect("claim")
-        .expect("p1 is free");
+    let claimed = claim_in(store, sa, "r1", t0).await.expect("p1 is free");
     assert_eq!(claimed.name, p1.name, "oldest first");
     assert_eq!(claimed.phase, PromotionPhase::Running);
     assert_eq!(claimed.started_at, Some(t0));
-    assert_eq!(claimed.lease, Some(Lease::new("r1", t0, minute)));
+    assert_eq!(claimed.lease, Some(Lease::new("r1", t0, MINUTE)));
     assert_eq!(
-        store
-            .claim_promotion(&Claim::new("r2", t0, minute).in_stage(sa))
-            .await
-            .expect("claim"),
+        claim_in(store, sa, "r2", t0).await,
         None,
         "p1 is leased and p2 waits for it"
     );
-    let again = store
-        .claim_promotion(&Claim::new("r1", t0, minute).in_stage(sa))
+    let again = claim_in(store, sa, "r1", t0)
         .await
-        .expect("claim")
         .expect("its owner claims it again");
     assert_eq!(again.name, p1.name);
 
     let saved = state_with(PromotionPhase::Running, 2);
     let at = t("2026-01-01T12:00:30Z");
-    let err = store
-        .save_promotion_state_opts(
-            &p1.name,
-            &saved,
-            &SaveOptions::leased(Lease::new("r2", at, minute)),
-        )
-        .await
-        .expect_err("r2 does not hold p1");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    refused(
+        store
+            .save_promotion_state_opts(
+                &p1.name,
+                &saved,
+                &SaveOptions::leased(Lease::new("r2", at, MINUTE)),
+            )
+            .await,
+        "r2 does not hold p1",
+    );
     store
         .save_promotion_state_opts(
             &p1.name,
             &saved,
-            &SaveOptions::leased(Lease::new("r1", at, minute)),
+            &SaveOptions::leased(Lease::new("r1", at, MINUTE)),
         )
         .await
         .expect("r1 saves and renews");
@@ -1128,46 +1062,43 @@ pub async fn promotion_claims(store: &dyn StateStore) {
         .expect("get")
         .expect("p1");
     assert_eq!(got.state, saved);
-    assert_eq!(got.lease, Some(Lease::new("r1", at, minute)), "renewed");
-    let err = store
-        .renew_promotion_lease(&p1.name, &Lease::new("r2", at, minute))
-        .await
-        .expect_err("r2 does not hold p1");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    assert_eq!(got.lease, Some(Lease::new("r1", at, MINUTE)), "renewed");
+    refused(
+        store
+            .renew_promotion_lease(&p1.name, &Lease::new("r2", at, MINUTE))
+            .await,
+        "r2 does not hold p1",
+    );
     let renewed_at = t("2026-01-01T12:00:40Z");
     store
-        .renew_promotion_lease(&p1.name, &Lease::new("r1", renewed_at, minute))
+        .renew_promotion_lease(&p1.name, &Lease::new("r1", renewed_at, MINUTE))
         .await
         .expect("r1 renews");
     assert_eq!(
-        store
-            .claim_promotion(&Claim::new("r2", t("2026-01-01T12:01:39Z"), minute).in_stage(sa))
-            .await
-            .expect("claim"),
+        claim_in(store, sa, "r2", t("2026-01-01T12:01:39Z")).await,
         None,
         "the renewed lease still holds"
     );
 
     // r1 dies; once its lease ended, r2 takes p1 over with its saved state.
     let later = t("2026-01-01T12:01:40Z");
-    let taken = store
-        .claim_promotion(&Claim::new("r2", later, minute).in_stage(sa))
+    let taken = claim_in(store, sa, "r2", later)
         .await
-        .expect("claim")
         .expect("the lease expired");
     assert_eq!(taken.name, p1.name);
     assert_eq!(taken.state, saved, "resumed from the saved state");
     assert_eq!(taken.started_at, Some(t0), "started once");
-    assert_eq!(taken.lease, Some(Lease::new("r2", later, minute)));
-    let err = store
-        .save_promotion_state_opts(
-            &p1.name,
-            &state_with(PromotionPhase::Running, 3),
-            &SaveOptions::leased(Lease::new("r1", later, minute)),
-        )
-        .await
-        .expect_err("r1 lost its lease");
-    assert!(matches!(err, Error::Precondition(_)), "{err}");
+    assert_eq!(taken.lease, Some(Lease::new("r2", later, MINUTE)));
+    refused(
+        store
+            .save_promotion_state_opts(
+                &p1.name,
+                &state_with(PromotionPhase::Running, 3),
+                &SaveOptions::leased(Lease::new("r1", later, MINUTE)),
+            )
+            .await,
+        "r1 lost its lease",
+    );
     assert_eq!(
         store
             .get_promotion(&p1.name)
@@ -1183,7 +1114,7 @@ pub async fn promotion_claims(store: &dyn StateStore) {
         .save_promotion_state_opts(
             &p1.name,
             &state_with(PromotionPhase::Succeeded, 3),
-            &SaveOptions::leased(Lease::new("r2", later, minute)),
+            &SaveOptions::leased(Lease::new("r2", later, MINUTE)),
         )
         .await
         .expect("r2 saves");
@@ -1192,11 +1123,7 @@ pub async fn promotion_claims(store: &dyn StateStore) {
         .await
         .expect("finish");
     assert_eq!(done.lease, None, "a finished promotion has no lease");
-    let next = store
-        .claim_promotion(&Claim::new("r1", later, minute).in_stage(sa))
-        .await
-        .expect("claim")
-        .expect("p2 is next");
+    let next = claim_in(store, sa, "r1", later).await.expect("p2 is next");
     assert_eq!(next.name, p2.name);
 
     // Without a Stage, claims go over every Stage, one promotion each
@@ -1206,7 +1133,7 @@ pub async fn promotion_claims(store: &dyn StateStore) {
         .claim_promotion(&Claim::new(
             format!("conf-claim-any-{}", claimed.len()),
             later,
-            minute,
+            MINUTE,
         ))
         .await
         .expect("claim")
@@ -1228,53 +1155,22 @@ pub async fn promotion_claims(store: &dyn StateStore) {
 pub async fn named_leases(store: &dyn StateStore) {
     let key = crate::state::discovery_lease_key("conf-lease");
     let t0 = t("2026-01-01T12:00:00Z");
-    let minute = std::time::Duration::from_secs(60);
+    assert!(acquires(store, &key, "r1", t0).await, "free");
+    assert!(!acquires(store, &key, "r2", t0).await, "held by r1");
     assert!(
-        store
-            .acquire_lease(&key, &Lease::new("r1", t0, minute), t0)
-            .await
-            .expect("acquire"),
-        "free"
-    );
-    assert!(
-        !store
-            .acquire_lease(&key, &Lease::new("r2", t0, minute), t0)
-            .await
-            .expect("acquire"),
-        "held by r1"
-    );
-    assert!(
-        store
-            .acquire_lease(&key, &Lease::new("r1", t0, minute), t0)
-            .await
-            .expect("acquire"),
+        acquires(store, &key, "r1", t0).await,
         "renewed by its owner"
     );
     store.release_lease(&key, "r2").await.expect("release");
     let later = t("2026-01-01T12:00:59Z");
     assert!(
-        !store
-            .acquire_lease(&key, &Lease::new("r2", later, minute), later)
-            .await
-            .expect("acquire"),
+        !acquires(store, &key, "r2", later).await,
         "releasing someone else's lease does nothing"
     );
     let expired = t("2026-01-01T12:01:00Z");
-    assert!(
-        store
-            .acquire_lease(&key, &Lease::new("r2", expired, minute), expired)
-            .await
-            .expect("acquire"),
-        "expired"
-    );
+    assert!(acquires(store, &key, "r2", expired).await, "expired");
     store.release_lease(&key, "r2").await.expect("release");
-    assert!(
-        store
-            .acquire_lease(&key, &Lease::new("r1", expired, minute), expired)
-            .await
-            .expect("acquire"),
-        "released"
-    );
+    assert!(acquires(store, &key, "r1", expired).await, "released");
 }
 
 /// The next change about `what`, skipping unrelated ones; panics after
@@ -1346,10 +1242,7 @@ pub async fn changes_are_watched(store: &dyn StateStore) {
             phase: PromotionPhase::Succeeded
         }
     );
-    let running = store
-        .create_promotion(NewPromotion::new(stage, &name))
-        .await
-        .expect("create");
+    let running = create(store, stage, &name).await;
     store.start_promotion(stage, at).await.expect("start");
     store
         .abort_promotion(&running.name, &AbortRequest::new("alice", at))

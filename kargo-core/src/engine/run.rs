@@ -324,9 +324,14 @@ impl Engine {
         step_ctx.scope = scope;
         step_ctx.later_steps = steps[index + 1..]
             .iter()
-            .map(|s| LaterStep {
-                uses: s.uses.clone(),
-                config: s.config.clone().unwrap_or(Value::Null),
+            .map(|s| {
+                let capabilities = self
+                    .registry
+                    .get(&s.uses)
+                    .map(|step| step.capabilities())
+                    .unwrap_or_default();
+                LaterStep::new(s.uses.clone(), s.config.clone().unwrap_or(Value::Null))
+                    .with_capabilities(capabilities)
             })
             .collect();
         Ok(Prepared {

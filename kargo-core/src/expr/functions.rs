@@ -311,6 +311,16 @@ fn fetch(obj: MjValue, key: MjValue, shown: String) -> Result<MjValue, Error> {
         )));
     }
     let got = obj.get_item(&key).ok().filter(|v| !v.is_undefined());
+    if got.is_none()
+        && let Some(object) = obj.downcast_object_ref::<KargoObject>()
+    {
+        // A Go struct, not a map: expr-lang refuses a field it lacks.
+        return Err(fail(format!(
+            "cannot fetch `{key}` from `{shown}`: {} has no such field (it has {})",
+            object.type_name(),
+            object.fields().join(", ")
+        )));
+    }
     match (got, obj.kind()) {
         (Some(v), _) => Ok(v),
         (None, minijinja::value::ValueKind::Map) => Ok(MjValue::from(())),
@@ -682,6 +692,17 @@ impl KargoObject {
         MjValue::from_object(self)
     }
 
+    /// Kargo's Go type name, for messages.
+    fn type_name(&self) -> &'static str {
+        match self {
+            KargoObject::Image(_) => "an Image",
+            KargoObject::Commit(_) => "a GitCommit",
+            KargoObject::Chart(_) => "a Chart",
+            KargoObject::Artifact(_) => "an ArtifactReference",
+            KargoObject::Origin(_) => "a FreightOrigin",
+        }
+    }
+
     fn fields(&self) -> &'static [&'static str] {
         match self {
             KargoObject::Image(_) => &["RepoURL", "Tag", "Digest", "Annotations"],
@@ -717,7 +738,9 @@ impl KargoObject {
                 "ID" | "id" => s(&c.id),
                 "Branch" | "branch" => s(&c.branch),
                 "Tag" | "tag" => s(&c.tag),
-                "Message" | "message" => s(&c.message),
+                // `Subject` is what a Warehouse's freightCreationCriteria
+                // call the same first line (Kargo's DiscoveredCommit).
+                "Message" | "message" | "Subject" | "subject" => s(&c.message),
                 "Author" | "author" => s(&c.author),
                 "Committer" | "committer" => s(&c.committer),
                 _ => None,

@@ -30,7 +30,7 @@
 //! expr-lang's operator precedence. `+` joins strings and lists. A pipe
 //! `x | f(args)` applies minijinja's filter `f`. Not supported: `matches`,
 //! closures and predicates (`filter(xs, # > 1)`, `.field` shorthand),
-//! `let`, methods on strings.
+//! `let`, methods on strings (but a date's, see below).
 //!
 //! As in expr-lang, a key a map does not hold is `nil`
 //! (`outputs.a.missing == nil` is true); fetching from `nil`, an index out
@@ -55,17 +55,25 @@
 //! `Original()`, `IncMajor()`, `IncMinor()`, `IncPatch()`) and
 //! `semverDiff(a, b)`, `freightMetadata(name)`, `stageMetadata(name)`
 //! (the metadata object, `nil` when there is none). From expr-lang's
-//! built-ins: `len`, `upper`, `lower`,
+//! built-ins: `date(text)` (the layouts `2006-01-02`,
+//! `2006-01-02 15:04:05` and RFC 3339), `len`, `upper`, `lower`,
 //! `trim`, `trimPrefix`, `trimSuffix`, `split`, `join`, `replace`,
 //! `hasPrefix`, `hasSuffix`, `string`, `int`, `float`, `toJSON`,
 //! `fromJSON`. minijinja's global functions (`range`, `dict`) and filters
 //! are there too.
 //!
+//! Dates are RFC 3339 text in UTC (`date()`'s result, a git
+//! `expressionFilter`'s `commitDate`): they compare as text, and have Go's
+//! `time.Time` methods `Year()`, `Month()`, `Day()`, `Hour()`, `Minute()`,
+//! `Second()`, `YearDay()`, `Weekday()`, `Unix()`, `UnixMilli()`,
+//! `IsZero()`, `After(d)`, `Before(d)`, `Equal(d)` and `Compare(d)`, read
+//! in UTC.
+//!
 //! The freight lookups return `nil` when nothing matches; without an
 //! origin, a match in more than one piece of Freight is an error. Their
 //! objects expose Kargo's Go field names (`imageFrom(u).Tag`, `.Digest`,
 //! `.RepoURL`, `.Annotations`; `commitFrom(u).ID`, `.Branch`, `.Tag`,
-//! `.Message`, `.Author`, `.Committer`; `chartFrom(u, n).Name`,
+//! `.Message` (also `.Subject`), `.Author`, `.Committer`; `chartFrom(u, n).Name`,
 //! `.Version`; `artifactFrom(s).ArtifactType`, `.SubscriptionName`,
 //! `.Version`, `.Metadata`) and write out as Kargo's JSON.
 //!
@@ -113,6 +121,7 @@
 //! );
 //! ```
 
+mod dates;
 pub mod document;
 mod functions;
 mod host;
@@ -260,6 +269,7 @@ impl Evaluator {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(fuel));
         functions::register_static(&mut env);
+        dates::register(&mut env);
         Evaluator { env, fuel }
     }
 
@@ -446,13 +456,15 @@ impl Evaluator {
         for name in calls {
             if let Some(method) = name.strip_prefix('.') {
                 let known = functions::SEMVER_METHODS.contains(&method)
+                    || dates::TIME_METHODS.contains(&method)
                     || host
                         .names()
                         .any(|host_name| host_name.split_once('.').map(|(_, m)| m) == Some(method));
                 if !known {
                     return Err(format!(
                         "method `.{method}()` is not supported by kargo-rs: values have no \
-                         methods but a semantic version's (dates, for one, are RFC 3339 text)"
+                         methods but a semantic version's and a date's ({})",
+                        dates::TIME_METHODS.join(", ")
                     ));
                 }
                 continue;
@@ -641,5 +653,7 @@ impl Evaluator {
     }
 }
 
+#[cfg(test)]
+mod functions_tests;
 #[cfg(test)]
 mod tests;

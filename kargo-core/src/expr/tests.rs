@@ -1156,25 +1156,29 @@ fn a_document_reads_as_the_same_json_does() {
     );
 }
 
-/// A method call fails at load time unless some value can have it: Kargo's
-/// Go time methods in a git `expressionFilter` (`creatorDate.Year()`)
-/// would otherwise pass the check and fail at every discovery.
+/// A method call fails at load time unless some value can have it: a
+/// Go time method kargo-rs's dates lack (`.Format()`) would otherwise pass
+/// the check and fail at every discovery.
 #[test]
 fn a_method_no_value_has_is_refused_when_checked() {
     let ev = Evaluator::new();
     let e = ev
-        .check_bare_expression("creatorDate.Year() >= 2023")
+        .check_bare_expression("creatorDate.Format('2006') == '2023'")
         .unwrap_err();
     assert!(
         e.message
-            .starts_with("method `.Year()` is not supported by kargo-rs"),
+            .starts_with("method `.Format()` is not supported by kargo-rs"),
         "{}",
         e.message
     );
+    assert!(e.message.contains("Year, Month, Day"), "{}", e.message);
     let e = ev
-        .check_template("${{ commitDate.After('2023-01-01') }}")
+        .check_template("${{ commitDate.AddDate(0, 1, 0) }}")
         .unwrap_err();
-    assert!(e.message.contains("`.After()`"), "{}", e.message);
+    assert!(e.message.contains("`.AddDate()`"), "{}", e.message);
+    // A date's methods pass.
+    ev.check_bare_expression("creatorDate.Year() >= 2023 && commitDate.After(date('2025-01-01'))")
+        .unwrap();
     // A semantic version's methods and a host object's methods pass.
     ev.check_bare_expression("semverParse('1.2.3').IncMinor().Major() == 1")
         .unwrap();
@@ -1193,4 +1197,72 @@ fn a_method_no_value_has_is_refused_when_checked() {
         ev.check_bare_expression("request.headers('x-tag')")
             .is_err()
     );
+}
+
+/// Dates are RFC 3339 text with the Go `time.Time` methods Kargo's git
+/// `expressionFilter` docs and tests call (`creatorDate.Year() >= 2023`,
+/// `commitDate.After(date('2025-01-01'))`), read in UTC; `date()` is
+/// expr-lang's, for the layouts that carry a date.
+#[test]
+fn dates_have_go_time_methods() {
+    let mut scope = Scope::default();
+    scope
+        .extra
+        .insert("commitDate".into(), json!("2024-02-29T13:14:15Z"));
+    scope
+        .extra
+        .insert("zero".into(), json!("0001-01-01T00:00:00Z"));
+    scope.extra.insert("word".into(), json!("yesterday"));
+    let ev = Evaluator::new();
+    let eval = |e: &str| {
+        ev.eval_expression(e, &scope)
+            .unwrap_or_else(|err| panic!("{e}: {err}"))
+    };
+    for (expression, want) in [
+        ("commitDate.Year()", json!(2024)),
+        ("commitDate.Month()", json!(2)),
+        ("commitDate.Day()", json!(29)),
+        ("commitDate.Hour()", json!(13)),
+        ("commitDate.Minute()", json!(14)),
+        ("commitDate.Second()", json!(15)),
+        ("commitDate.YearDay()", json!(60)),
+        ("commitDate.Weekday()", json!(4)),
+        ("commitDate.Unix()", json!(1_709_212_455)),
+        ("commitDate.UnixMilli()", json!(1_709_212_455_000_i64)),
+        ("commitDate.IsZero()", json!(false)),
+        ("zero.IsZero()", json!(true)),
+        ("zero.Year()", json!(1)),
+        ("commitDate.Year() >= 2023", json!(true)),
+        ("commitDate.After(date('2024-01-01'))", json!(true)),
+        ("commitDate.Before(date('2024-01-01'))", json!(false)),
+        ("commitDate.Equal(date('2024-02-29 13:14:15'))", json!(true)),
+        ("commitDate.Equal('2024-02-29T14:14:15+01:00')", json!(true)),
+        ("commitDate.Compare(date('2030-01-01'))", json!(-1)),
+        ("date('2025-01-01')", json!("2025-01-01T00:00:00Z")),
+        (
+            "date('2025-01-01T10:00:00+02:00')",
+            json!("2025-01-01T08:00:00Z"),
+        ),
+        ("date('2025-01-01').Weekday()", json!(3)),
+        // Still text: compared as text, as before.
+        ("commitDate >= '2024-02'", json!(true)),
+        ("commitDate > date('2024-02-29')", json!(true)),
+    ] {
+        assert_eq!(eval(expression), want, "{expression}");
+    }
+    for (expression, part) in [
+        ("date('01/02/2025')", "invalid date \"01/02/2025\""),
+        (
+            "date('2025-01-01', '2006-01-02')",
+            "layout or time zone argument is not supported",
+        ),
+        ("date(1)", "must be a string"),
+        ("word.Year()", "is a method of a date"),
+        ("commitDate.After('soon')", "the argument must be a date"),
+        ("commitDate.After()", "expects 1 argument"),
+        ("commitDate.Year(1)", "takes no arguments"),
+    ] {
+        let e = ev.eval_expression(expression, &scope).unwrap_err();
+        assert!(e.message.contains(part), "{expression}: {}", e.message);
+    }
 }

@@ -72,11 +72,7 @@ impl Inner {
 impl StateStore for InMemoryStore {
     async fn put_freight(&self, freight: Freight) -> Result<PutFreight> {
         let mut inner = self.lock();
-        let name = if freight.metadata.name.is_empty() {
-            freight.id()
-        } else {
-            freight.metadata.name.clone()
-        };
+        let name = rules::freight_name(&freight);
         if let Some(existing) = inner.freight.get(&name) {
             return Ok(PutFreight {
                 freight: existing.clone(),
@@ -419,11 +415,7 @@ impl StateStore for InMemoryStore {
     async fn put_resource(&self, resource: &StoredResource, write: ResourceWrite) -> Result<bool> {
         let mut inner = self.lock();
         let exists = inner.resources.contains_key(&resource.key);
-        match (write, exists) {
-            (ResourceWrite::Create, true) => return Err(rules::resource_exists(&resource.key)),
-            (ResourceWrite::Update, false) => return Err(rules::resource_not_found(&resource.key)),
-            _ => {}
-        }
+        rules::check_resource_write(&resource.key, write, exists)?;
         inner
             .resources
             .insert(resource.key.clone(), resource.clone());

@@ -5,8 +5,8 @@
 
 use super::types::{
     AbortRequest, AutoPromotionHold, Claim, FreightCollectionRecord, FreightReference, Lease,
-    MAX_HISTORY, NewPromotion, PromotionRecord, ResourceKey, StageState, VerificationPhase,
-    VerificationRecord,
+    MAX_HISTORY, NewPromotion, PromotionRecord, ResourceKey, ResourceWrite, StageState,
+    VerificationPhase, VerificationRecord,
 };
 use super::types::{DiscoveryOutcome, WarehouseState};
 use crate::model::PromotionState;
@@ -14,6 +14,26 @@ use crate::model::{Freight, PromotionPhase, StepStatus};
 use crate::pipeline::{HoldIntent, alias, record_promotion};
 use crate::time::Timestamp;
 use crate::{Error, Result};
+
+/// The name `freight` is stored under: its own, or its ID when it has none.
+pub fn freight_name(freight: &Freight) -> String {
+    if freight.metadata.name.is_empty() {
+        freight.id()
+    } else {
+        freight.metadata.name.clone()
+    }
+}
+
+/// The alias new `freight`, stored under `name`, asks for first: its own,
+/// or the first one generated from `name` (for a store that checks one
+/// alias before it reads every name).
+pub fn first_alias(freight: &Freight, name: &str) -> String {
+    if freight.alias.is_empty() {
+        alias::generate(name, |_| false)
+    } else {
+        freight.alias.clone()
+    }
+}
 
 /// Names `freight` by its ID when unnamed, and checks or generates its alias.
 ///
@@ -268,6 +288,16 @@ pub fn resource_exists(key: &ResourceKey) -> Error {
     Error::AlreadyExists {
         what: "resource",
         name: key.to_string(),
+    }
+}
+
+/// Whether `write` may store the resource `key`, which `exists` or not:
+/// creating one stored already, or updating a missing one, is refused.
+pub fn check_resource_write(key: &ResourceKey, write: ResourceWrite, exists: bool) -> Result<()> {
+    match (write, exists) {
+        (ResourceWrite::Create, true) => Err(resource_exists(key)),
+        (ResourceWrite::Update, false) => Err(resource_not_found(key)),
+        _ => Ok(()),
     }
 }
 

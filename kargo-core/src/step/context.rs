@@ -8,7 +8,7 @@ use crate::credentials::CredentialsProvider;
 use crate::engine::PromotionContext;
 use crate::expr::{Document, Evaluator, ExprError, Scope};
 use crate::model::FreightCollection;
-use crate::step::{DynStepStore, StepError, StepStore};
+use crate::step::{Capabilities, DynStepStore, StepError, StepStore};
 use crate::workspace::Workspace;
 
 /// What a step run is given besides its config: where to work, what is
@@ -68,15 +68,25 @@ pub struct LaterStep {
     pub uses: String,
     /// Its config, unevaluated (`Null` when it has none).
     pub config: Value,
+    /// What the step registered under `uses` declares about itself (the
+    /// default, which declares nothing, when no step is registered there).
+    pub capabilities: Capabilities,
 }
 
 impl LaterStep {
-    /// A later step of kind `uses` with `config`.
+    /// A later step of kind `uses` with `config`, declaring nothing.
     pub fn new(uses: impl Into<String>, config: Value) -> Self {
         LaterStep {
             uses: uses.into(),
             config,
+            capabilities: Capabilities::default(),
         }
+    }
+
+    /// Sets what the step declares about itself.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
     }
 }
 

@@ -97,6 +97,11 @@ pub struct Capabilities {
     /// the task's alias (Kargo's `compose-output` does this), so the
     /// promotion sees a task's results as `outputs.<task alias>`.
     pub task_output_propagation: bool,
+    /// Where in the work directory the step reads and writes, by the
+    /// fields of its config that name those paths. Steps that prepare the
+    /// work directory for later ones go by it (`git-clone` checks out only
+    /// what later steps touch).
+    pub touches: Touches,
 }
 
 impl Capabilities {
@@ -105,6 +110,42 @@ impl Capabilities {
         self.task_output_propagation = true;
         self
     }
+
+    /// Declares where in the work directory the step reads and writes.
+    pub fn with_touches(mut self, touches: Touches) -> Self {
+        self.touches = touches;
+        self
+    }
+}
+
+/// Where in the work directory a step reads and writes (see
+/// [`Capabilities::touches`]).
+///
+/// ```
+/// use kargo_core::step::{Capabilities, Touches};
+///
+/// // A step reading `inFiles` (a list) and writing `outFile`.
+/// let caps = Capabilities::default().with_touches(Touches::Fields(&["inFiles", "outFile"]));
+/// assert_eq!(caps.touches, Touches::Fields(&["inFiles", "outFile"]));
+/// assert_eq!(Capabilities::default().touches, Touches::Unknown);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Touches {
+    /// Not declared: the step may read or write anything in the work
+    /// directory. The default, so a step that says nothing is never given
+    /// less than the whole work directory.
+    #[default]
+    Unknown,
+    /// No file of the work directory (the step talks to remote services,
+    /// or works on a repository's history, not its files).
+    Nothing,
+    /// Only the paths these top-level config fields name, and everything
+    /// below them. Each field holds a path relative to the work directory
+    /// (a file or a directory; a glob pattern stands for the directory
+    /// before its first wildcard) or a list of such paths; the values may
+    /// be expressions. A field the config leaves out names nothing.
+    Fields(&'static [&'static str]),
 }
 
 /// A step as a trait object.

@@ -71,8 +71,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, Retry, close_settled, encode_segment, merge_settled, non_empty,
-    not_open, open_already,
+    Auth, Client, RestOptions, Retry, close_settled, encode_segment, matching, merge_settled,
+    non_empty, not_open, open_already,
 };
 use super::select::forge_url;
 use super::{
@@ -572,15 +572,8 @@ impl GitProvider for AzureProvider {
         if let Some(target) = &options.target_branch {
             criteria.push(("searchCriteria.targetRefName", ref_name(target)));
         }
-        let mut prs = Vec::new();
-        for answer in self.search(&criteria).await? {
-            let pr = self.convert(&answer);
-            if options.matches(&pr) {
-                prs.push(pr);
-            }
-        }
-        prs.sort_by_key(|pr| pr.number);
-        Ok(prs)
+        let answers = self.search(&criteria).await?;
+        Ok(matching(options, answers.iter().map(|a| self.convert(a))))
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {

@@ -38,10 +38,10 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::rest::{
-    Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, not_open,
+    Auth, Client, RestOptions, check_open, close_settled, encode_segment, merge_settled,
     nothing_to_merge, open_already,
 };
 use super::select::forge_url;
@@ -161,15 +161,10 @@ impl BitbucketProvider {
     /// `pr` with its merge commit's hash in full.
     async fn full_merge_commit(&self, mut pr: PullRequest) -> Result<PullRequest, Error> {
         if let Some(short) = pr.merge_commit.clone().filter(|h| h.len() < 40) {
+            let path = self.path(&format!("/commit/{}", encode_segment(&short)));
             let commit: HashAnswer = self
                 .client
-                .call_as(
-                    Method::GET,
-                    &self.path(&format!("/commit/{}", encode_segment(&short))),
-                    &[],
-                    None,
-                    Some(pr.number),
-                )
+                .pr_call_as(Method::GET, &path, None, pr.number)
                 .await?;
             if commit.hash.len() != 40 || !commit.hash.starts_with(short.as_str()) {
                 return Err(self.client.malformed("a commit without its full hash"));
@@ -180,15 +175,10 @@ impl BitbucketProvider {
     }
 
     async fn fetch(&self, number: u64) -> Result<(PullRequest, PullRequestAnswer), Error> {
+        let path = self.path(&format!("/pullrequests/{number}"));
         let answer: PullRequestAnswer = self
             .client
-            .call_as(
-                Method::GET,
-                &self.path(&format!("/pullrequests/{number}")),
-                &[],
-                None,
-                Some(number),
-            )
+            .pr_call_as(Method::GET, &path, None, number)
             .await?;
         let pr = self.full_merge_commit(self.convert(&answer)).await?;
         Ok((pr, answer))
@@ -196,14 +186,9 @@ impl BitbucketProvider {
 
     /// Posts to `/pullrequests/N/{action}` and reads the pull request again.
     async fn act(&self, number: u64, action: &str) -> Result<PullRequest, Error> {
+        let path = self.path(&format!("/pullrequests/{number}/{action}"));
         self.client
-            .call(
-                Method::POST,
-                &self.path(&format!("/pullrequests/{number}/{action}")),
-                &[],
-                None,
-                Some(number),
-            )
+            .pr_call_as::<Value>(Method::POST, &path, None, number)
             .await?;
         self.get(number).await
     }
@@ -419,15 +404,10 @@ impl GitProvider for BitbucketProvider {
                 _ => "merge_commit",
             });
         }
+        let path = self.path(&format!("/pullrequests/{number}/merge"));
         let answer = self
             .client
-            .call(
-                Method::POST,
-                &self.path(&format!("/pullrequests/{number}/merge")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
+            .pr_call_as::<Value>(Method::POST, &path, Some(&body), number)
             .await;
         let merged = match answer {
             Ok(v) => v,
@@ -445,10 +425,7 @@ impl GitProvider for BitbucketProvider {
             Err(e) => return Err(e),
         };
         // 202: Bitbucket merges in the background; merging again reports it.
-        let request = format!(
-            "POST {}",
-            self.path(&format!("/pullrequests/{number}/merge"))
-        );
+        let request = format!("POST {path}");
         let state: MergeAnswer = self.client.decode(&request, merged.clone())?;
         if state.state.as_deref() != Some("MERGED") {
             return Ok(MergeOutcome::NotReady {
@@ -470,9 +447,7 @@ impl GitProvider for BitbucketProvider {
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        if pr.state != PrState::Open {
-            return Err(not_open(&self.client, &pr, "approved"));
-        }
+        check_open(&self.client, &pr, "approved")?;
         self.act(number, "approve").await
     }
 }

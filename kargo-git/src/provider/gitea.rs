@@ -9,16 +9,13 @@
 use async_trait::async_trait;
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::rest::{
-    Auth, Client, PullAnswer, RestOptions, ReviewAnswer, close_by_patch, close_settled,
-    merge_settled, not_open, open_already,
-};
-use super::select::forge_url;
+use super::repos::{PullAnswer, ReposApi};
+use super::rest::{Auth, RestOptions, merge_settled, open_already};
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PullRequest, StateFilter,
+    Opened, PullRequest,
 };
 
 const NAME: &str = "gitea";
@@ -26,44 +23,28 @@ const NAME: &str = "gitea";
 /// Pull requests of one Gitea or Forgejo repository.
 #[derive(Debug)]
 pub struct GiteaProvider {
-    client: Client,
-    owner: String,
-    repo: String,
+    api: ReposApi,
 }
 
 impl GiteaProvider {
     /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let url = forge_url(repo_url)?;
-        let (owner, repo) = url.owner_and_name().ok_or_else(|| {
-            Error::Invalid(format!(
-                "{NAME}: {}: expected HOST/OWNER/REPO",
-                kargo_core::urls::redact_url(repo_url)
-            ))
+        let api = ReposApi::new(NAME, repo_url, &options, Auth::Token, |url| {
+            format!("{}/api/v1", url.web_origin().unwrap_or_default())
         })?;
-        let base = options
-            .api_base
-            .clone()
-            .unwrap_or_else(|| format!("{}/api/v1", url.web_origin().unwrap_or_default()));
-        let client = Client::new(NAME, url.path().to_owned(), base, Auth::Token, &options)?;
-        Ok(GiteaProvider {
-            client,
-            owner: owner.to_owned(),
-            repo: repo.to_owned(),
-        })
+        Ok(GiteaProvider { api })
     }
 
-    fn path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", self.owner, self.repo)
-    }
-
-    /// Gitea says `merged` on every pull request.
     fn convert(answer: &PullAnswer) -> PullRequest {
         answer.to_pull_request(answer.merged.unwrap_or(false))
     }
 
     async fn label_ids(&self, names: &[String]) -> Result<Vec<u64>, Error> {
-        let known: Vec<LabelAnswer> = self.client.list_as(&self.path("/labels"), &[]).await?;
+        let known: Vec<LabelAnswer> = self
+            .api
+            .client
+            .list_as(&self.api.path("/labels"), &[])
+            .await?;
         let mut ids = Vec::new();
         let mut missing = Vec::new();
         for name in names {
@@ -75,7 +56,7 @@ impl GiteaProvider {
         if !missing.is_empty() {
             return Err(Error::Invalid(format!(
                 "{NAME}: repository {} has no labels {}",
-                self.client.repo,
+                self.api.client.repo,
                 missing.join(", ")
             )));
         }
@@ -113,10 +94,7 @@ impl GitProvider for GiteaProvider {
         if !new.labels.is_empty() {
             body["labels"] = json!(self.label_ids(&new.labels).await?);
         }
-        let answer: PullAnswer = self
-            .client
-            .call_as(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
-            .await?;
+        let answer = self.api.create_pull(&body).await?;
         Ok(Opened {
             pr: Self::convert(&answer),
             reused: false,
@@ -124,44 +102,19 @@ impl GitProvider for GiteaProvider {
     }
 
     async fn get(&self, number: u64) -> Result<PullRequest, Error> {
-        let answer: PullAnswer = self
-            .client
-            .call_as(
-                Method::GET,
-                &self.path(&format!("/pulls/{number}")),
-                &[],
-                None,
-                Some(number),
-            )
-            .await?;
-        Ok(Self::convert(&answer))
+        Ok(Self::convert(&self.api.pull(number).await?))
     }
 
     async fn list(&self, options: &ListOptions) -> Result<Vec<PullRequest>, Error> {
-        let state = match options.state {
-            StateFilter::Open => "open",
-            StateFilter::Closed => "closed",
-            StateFilter::All => "all",
-        };
-        let mut prs = Vec::new();
-        let answers: Vec<PullAnswer> = self
-            .client
-            .list_as(&self.path("/pulls"), &[("state", state.to_owned())])
-            .await?;
-        for answer in &answers {
-            let pr = Self::convert(answer);
-            if options.matches(&pr) {
-                prs.push(pr);
-            }
-        }
-        prs.sort_by_key(|pr| pr.number);
-        Ok(prs)
+        self.api
+            .list_pulls(options, Vec::new(), Self::convert)
+            .await
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
         self.capabilities().check_merge(NAME, method)?;
         let pr = self.get(number).await?;
-        if let Some(settled) = merge_settled(&self.client, &pr) {
+        if let Some(settled) = merge_settled(&self.api.client, &pr) {
             return settled;
         }
         let how = match method.unwrap_or(MergeMethod::Merge) {
@@ -169,15 +122,11 @@ impl GitProvider for GiteaProvider {
             other => other.as_str(),
         };
         let body = json!({ "Do": how });
+        let path = self.api.path(&format!("/pulls/{number}/merge"));
         match self
+            .api
             .client
-            .call(
-                Method::POST,
-                &self.path(&format!("/pulls/{number}/merge")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
+            .pr_call_as::<Value>(Method::POST, &path, Some(&body), number)
             .await
         {
             Ok(_) => {}
@@ -188,7 +137,7 @@ impl GitProvider for GiteaProvider {
             }) => {
                 return Err(Error::Conflict {
                     provider: NAME,
-                    repo: self.client.repo.clone(),
+                    repo: self.api.client.repo.clone(),
                     pr: number,
                     message,
                 });
@@ -207,32 +156,12 @@ impl GitProvider for GiteaProvider {
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        let path = self.path(&format!("/pulls/{number}"));
-        if let Some(settled) = close_settled(&self.client, &pr) {
-            return settled;
-        }
-        let answer = close_by_patch(&self.client, number, &path).await?;
-        Ok(Self::convert(&answer))
+        self.api.close(&pr, Self::convert).await
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
-        let mut pr = self.get(number).await?;
-        if !pr.is_open() {
-            return Err(not_open(&self.client, &pr, "approved"));
-        }
-        let body = json!({ "event": "APPROVED", "body": "" });
-        let review: ReviewAnswer = self
-            .client
-            .call_as(
-                Method::POST,
-                &self.path(&format!("/pulls/{number}/reviews")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
-            .await?;
-        pr.approved_by
-            .extend(review.user.map(|u| u.login).filter(|l| !l.is_empty()));
-        Ok(pr)
+        let pr = self.get(number).await?;
+        let review = json!({ "event": "APPROVED", "body": "" });
+        self.api.approve(pr, &review).await
     }
 }

@@ -8,17 +8,15 @@
 //! allowed.
 
 use async_trait::async_trait;
+use kargo_core::urls::RepoUrl;
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::rest::{
-    Auth, Client, NamedAnswer, PullAnswer, RestOptions, ReviewAnswer, close_by_patch,
-    close_settled, merge_settled, not_open, nothing_to_merge, open_already,
-};
-use super::select::forge_url;
+use super::repos::{NamedAnswer, PullAnswer, ReposApi};
+use super::rest::{Auth, Client, RestOptions, merge_settled, nothing_to_merge, open_already};
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
-    Opened, PullRequest, StateFilter,
+    Opened, PullRequest,
 };
 
 const NAME: &str = "github";
@@ -26,24 +24,14 @@ const NAME: &str = "github";
 /// Pull requests of one GitHub repository.
 #[derive(Debug)]
 pub struct GitHubProvider {
-    client: Client,
-    owner: String,
-    repo: String,
+    api: ReposApi,
 }
 
 impl GitHubProvider {
     /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let (client, owner, repo) = api_client(repo_url, &options)?;
-        Ok(GitHubProvider {
-            client,
-            owner,
-            repo,
-        })
-    }
-
-    fn path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", self.owner, self.repo)
+        let api = ReposApi::new(NAME, repo_url, &options, Auth::Bearer, default_base)?;
+        Ok(GitHubProvider { api })
     }
 
     /// GitHub says `merged` for one pull request, and `merged_at` in lists.
@@ -53,16 +41,7 @@ impl GitHubProvider {
     }
 
     async fn fetch(&self, number: u64) -> Result<(PullRequest, PullAnswer), Error> {
-        let answer: PullAnswer = self
-            .client
-            .call_as(
-                Method::GET,
-                &self.path(&format!("/pulls/{number}")),
-                &[],
-                None,
-                Some(number),
-            )
-            .await?;
+        let answer = self.api.pull(number).await?;
         Ok((Self::convert(&answer), answer))
     }
 }
@@ -76,22 +55,18 @@ pub(crate) fn api_client(
     repo_url: &str,
     options: &RestOptions,
 ) -> Result<(Client, String, String), Error> {
-    let url = forge_url(repo_url)?;
-    let (owner, repo) = url.owner_and_name().ok_or_else(|| {
-        Error::Invalid(format!(
-            "{NAME}: {}: expected HOST/OWNER/REPO",
-            kargo_core::urls::redact_url(repo_url)
-        ))
-    })?;
-    let base = options.api_base.clone().unwrap_or_else(|| {
-        if url.web_host() == "github.com" {
-            "https://api.github.com".to_owned()
-        } else {
-            format!("{}/api/v3", url.web_origin().unwrap_or_default())
-        }
-    });
-    let client = Client::new(NAME, url.path().to_owned(), base, Auth::Bearer, options)?;
-    Ok((client, owner.to_owned(), repo.to_owned()))
+    let api = ReposApi::new(NAME, repo_url, options, Auth::Bearer, default_base)?;
+    Ok((api.client, api.owner, api.repo))
+}
+
+/// `https://api.github.com` for github.com, `https://HOST/api/v3` for
+/// GitHub Enterprise.
+fn default_base(url: &RepoUrl) -> String {
+    if url.web_host() == "github.com" {
+        "https://api.github.com".to_owned()
+    } else {
+        format!("{}/api/v3", url.web_origin().unwrap_or_default())
+    }
 }
 
 #[async_trait]
@@ -118,33 +93,25 @@ impl GitProvider for GitHubProvider {
             "body": new.description,
             "maintainer_can_modify": false,
         });
-        let created: PullAnswer = match self
-            .client
-            .call_as(Method::POST, &self.path("/pulls"), &[], Some(&body), None)
-            .await
-        {
+        let created = match self.api.create_pull(&body).await {
             Ok(v) => v,
             Err(Error::Api {
                 status: 422,
                 message,
                 ..
             }) if message.contains("No commits between") => {
-                return Err(nothing_to_merge(&self.client, new));
+                return Err(nothing_to_merge(&self.api.client, new));
             }
             Err(e) => return Err(e),
         };
         let mut pr = Self::convert(&created);
         if !new.labels.is_empty() {
             let body = json!({ "labels": new.labels });
+            let path = self.api.path(&format!("/issues/{}/labels", pr.number));
             let labels: Vec<NamedAnswer> = self
+                .api
                 .client
-                .call_as(
-                    Method::POST,
-                    &self.path(&format!("/issues/{}/labels", pr.number)),
-                    &[],
-                    Some(&body),
-                    Some(pr.number),
-                )
+                .pr_call_as(Method::POST, &path, Some(&body), pr.number)
                 .await?;
             pr.labels = labels.into_iter().map(|l| l.name).collect();
         }
@@ -156,41 +123,27 @@ impl GitProvider for GitHubProvider {
     }
 
     async fn list(&self, options: &ListOptions) -> Result<Vec<PullRequest>, Error> {
-        let state = match options.state {
-            StateFilter::Open => "open",
-            StateFilter::Closed => "closed",
-            StateFilter::All => "all",
-        };
-        let mut query = vec![("state", state.to_owned())];
+        let mut query = Vec::new();
         if let Some(source) = &options.source_branch {
-            query.push(("head", format!("{}:{source}", self.owner)));
+            query.push(("head", format!("{}:{source}", self.api.owner)));
         }
         if let Some(target) = &options.target_branch {
             query.push(("base", target.clone()));
         }
-        let mut prs = Vec::new();
-        let answers: Vec<PullAnswer> = self.client.list_as(&self.path("/pulls"), &query).await?;
-        for answer in &answers {
-            let pr = Self::convert(answer);
-            if options.matches(&pr) {
-                prs.push(pr);
-            }
-        }
-        prs.sort_by_key(|pr| pr.number);
-        Ok(prs)
+        self.api.list_pulls(options, query, Self::convert).await
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
         self.capabilities().check_merge(NAME, method)?;
         let (pr, raw) = self.fetch(number).await?;
-        if let Some(settled) = merge_settled(&self.client, &pr) {
+        if let Some(settled) = merge_settled(&self.api.client, &pr) {
             return settled;
         }
         match raw.mergeable_state.as_deref().unwrap_or_default() {
             "dirty" => {
                 return Err(Error::Conflict {
                     provider: NAME,
-                    repo: self.client.repo.clone(),
+                    repo: self.api.client.repo.clone(),
                     pr: number,
                     message: "GitHub reports merge conflicts".to_owned(),
                 });
@@ -206,10 +159,11 @@ impl GitProvider for GitHubProvider {
             Some(m) => json!({ "merge_method": m.as_str() }),
             None => json!({}),
         };
-        let merge_path = self.path(&format!("/pulls/{number}/merge"));
+        let merge_path = self.api.path(&format!("/pulls/{number}/merge"));
         match self
+            .api
             .client
-            .call(Method::PUT, &merge_path, &[], Some(&body), Some(number))
+            .pr_call_as::<Value>(Method::PUT, &merge_path, Some(&body), number)
             .await
         {
             Ok(_) => {}
@@ -227,33 +181,11 @@ impl GitProvider for GitHubProvider {
 
     async fn close(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        let path = self.path(&format!("/pulls/{number}"));
-        if let Some(settled) = close_settled(&self.client, &pr) {
-            return settled;
-        }
-        let answer = close_by_patch(&self.client, number, &path).await?;
-        Ok(Self::convert(&answer))
+        self.api.close(&pr, Self::convert).await
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
         let pr = self.get(number).await?;
-        if !pr.is_open() {
-            return Err(not_open(&self.client, &pr, "approved"));
-        }
-        let body = json!({ "event": "APPROVE" });
-        let review: ReviewAnswer = self
-            .client
-            .call_as(
-                Method::POST,
-                &self.path(&format!("/pulls/{number}/reviews")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
-            .await?;
-        let mut pr = pr;
-        pr.approved_by
-            .extend(review.user.map(|u| u.login).filter(|l| !l.is_empty()));
-        Ok(pr)
+        self.api.approve(pr, &json!({ "event": "APPROVE" })).await
     }
 }

@@ -17,7 +17,9 @@
 //!    force try again after integrating once more;
 //! 4. creates each commit the local branch has and the target lacks with
 //!    the git-data API (same tree and message; parents mapped onto the
-//!    commits created before it), at most [`Options::max_revisions`] of them;
+//!    commits created before it), at most [`Options::max_revisions`] of them,
+//!    read from every page of the comparison
+//!    ([`Options::compare_page_size`] a page);
 //! 5. moves (or creates) the target branch onto the last one; GitHub's 422
 //!    for a ref that moved meanwhile (not a fast-forward) tries again.
 //!
@@ -64,6 +66,10 @@ pub struct Options {
     /// The most commits one push may create (Kargo's
     /// `GITHUB_PUSH_MAX_REVISIONS`, default 10).
     pub max_revisions: usize,
+    /// Commits asked for per page of GitHub's compare API (default 100,
+    /// the most GitHub's list endpoints give per page); the push reads as
+    /// many pages as the range holds commits.
+    pub compare_page_size: usize,
     /// Let GitHub author and sign every commit (see the module docs).
     pub verify_untrusted_commits: bool,
     /// The staging ref (default `refs/kargo/staging/kargo-rs`; the step
@@ -80,6 +86,7 @@ impl Default for Options {
             target_branch: None,
             common: push::Common::default(),
             max_revisions: 10,
+            compare_page_size: 100,
             verify_untrusted_commits: false,
             staging_ref: format!("{STAGING_REF_PREFIX}/kargo-rs"),
             rest: RestOptions::default(),
@@ -99,6 +106,12 @@ impl Options {
     /// Sets [`Options::max_revisions`].
     pub fn with_max_revisions(mut self, max_revisions: usize) -> Self {
         self.max_revisions = max_revisions;
+        self
+    }
+
+    /// Sets [`Options::compare_page_size`] (at least 1).
+    pub fn with_compare_page_size(mut self, size: usize) -> Self {
+        self.compare_page_size = size.max(1);
         self
     }
 
@@ -447,7 +460,8 @@ impl Run<'_> {
                 })?
             }
         };
-        let comparison = self.api.compare(&base, &source).await?;
+        let per_page = options.compare_page_size;
+        let mut comparison = self.api.compare(&base, &source, per_page, 1).await?;
         match decide(&comparison.status, force) {
             Decision::Done => {
                 // Nothing to create; a branch that does not exist yet is
@@ -490,16 +504,9 @@ impl Run<'_> {
                 max: options.max_revisions,
             });
         }
-        if comparison.commits.len() < comparison.total_commits {
-            return Err(Error::Api {
-                action: format!("comparing {base}...{source}"),
-                source: self.api.client.malformed(&format!(
-                    "the comparison lists {} of its {} commits",
-                    comparison.commits.len(),
-                    comparison.total_commits
-                )),
-            });
-        }
+        self.api
+            .compare_rest(&base, &source, per_page, &mut comparison)
+            .await?;
         let head = self
             .replay(
                 &comparison.commits,
@@ -727,13 +734,24 @@ impl Api {
         }
     }
 
-    async fn compare(&self, base: &str, head: &str) -> Result<Comparison, Error> {
+    /// Page `page` of the comparison `base...head`, `per_page` commits a
+    /// page (GitHub lists them oldest first).
+    async fn compare(
+        &self,
+        base: &str,
+        head: &str,
+        per_page: usize,
+        page: usize,
+    ) -> Result<Comparison, Error> {
         let path = format!("/compare/{base}...{head}");
         let api = |source| Error::Api {
             action: format!("comparing {base}...{head}"),
             source,
         };
-        let query = [("per_page", "100".to_owned()), ("page", "1".to_owned())];
+        let query = [
+            ("per_page", per_page.to_string()),
+            ("page", page.to_string()),
+        ];
         let answer = self
             .call(Method::GET, &path, &query, None)
             .await
@@ -741,6 +759,35 @@ impl Api {
         self.client
             .decode(&format!("GET {}{path}", self.prefix), answer)
             .map_err(api)
+    }
+
+    /// Adds the commits of the pages after the first to `comparison`,
+    /// until it lists all its `total_commits`. A page that adds none
+    /// before then is an error, never a silently shorter range.
+    async fn compare_rest(
+        &self,
+        base: &str,
+        head: &str,
+        per_page: usize,
+        comparison: &mut Comparison,
+    ) -> Result<(), Error> {
+        let mut page = 2;
+        while comparison.commits.len() < comparison.total_commits {
+            let more = self.compare(base, head, per_page, page).await?.commits;
+            if more.is_empty() {
+                return Err(Error::Api {
+                    action: format!("comparing {base}...{head}"),
+                    source: self.client.malformed(&format!(
+                        "page {page} of the comparison is empty after {} of its {} commits",
+                        comparison.commits.len(),
+                        comparison.total_commits
+                    )),
+                });
+            }
+            comparison.commits.extend(more);
+            page += 1;
+        }
+        Ok(())
     }
 
     async fn create_commit(&self, commit: &NewCommit) -> Result<String, super::Error> {

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::rest::{
-    Auth, Client, RestOptions, close_settled, encode_segment, merge_settled, non_empty, not_open,
-    open_already,
+    Auth, Client, RestOptions, check_open, close_settled, encode_segment, matching, merge_settled,
+    non_empty, open_already,
 };
 use super::select::forge_url;
 use super::{
@@ -57,15 +57,10 @@ impl GitLabProvider {
     }
 
     async fn fetch(&self, number: u64) -> Result<(PullRequest, MergeRequestAnswer), Error> {
+        let path = self.path(&format!("/{number}"));
         let answer: MergeRequestAnswer = self
             .client
-            .call_as(
-                Method::GET,
-                &self.path(&format!("/{number}")),
-                &[],
-                None,
-                Some(number),
-            )
+            .pr_call_as(Method::GET, &path, None, number)
             .await?;
         Ok((answer.to_pull_request(), answer))
     }
@@ -200,16 +195,11 @@ impl GitProvider for GitLabProvider {
         if let Some(target) = &options.target_branch {
             query.push(("target_branch", target.clone()));
         }
-        let mut prs = Vec::new();
         let answers: Vec<MergeRequestAnswer> = self.client.list_as(&self.path(""), &query).await?;
-        for answer in &answers {
-            let pr = answer.to_pull_request();
-            if options.matches(&pr) {
-                prs.push(pr);
-            }
-        }
-        prs.sort_by_key(|pr| pr.number);
-        Ok(prs)
+        Ok(matching(
+            options,
+            answers.iter().map(MergeRequestAnswer::to_pull_request),
+        ))
     }
 
     async fn merge(&self, number: u64, method: Option<MergeMethod>) -> Result<MergeOutcome, Error> {
@@ -238,15 +228,10 @@ impl GitProvider for GitLabProvider {
             Some(s) => json!({ "squash": s }),
             None => json!({}),
         };
+        let path = self.path(&format!("/{number}/merge"));
         let merged: MergeRequestAnswer = match self
             .client
-            .call_as(
-                Method::PUT,
-                &self.path(&format!("/{number}/merge")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
+            .pr_call_as(Method::PUT, &path, Some(&body), number)
             .await
         {
             Ok(v) => v,
@@ -273,33 +258,21 @@ impl GitProvider for GitLabProvider {
             return settled;
         }
         let body = json!({ "state_event": "close" });
+        let path = self.path(&format!("/{number}"));
         let answer: MergeRequestAnswer = self
             .client
-            .call_as(
-                Method::PUT,
-                &self.path(&format!("/{number}")),
-                &[],
-                Some(&body),
-                Some(number),
-            )
+            .pr_call_as(Method::PUT, &path, Some(&body), number)
             .await?;
         Ok(answer.to_pull_request())
     }
 
     async fn approve(&self, number: u64) -> Result<PullRequest, Error> {
         let mut pr = self.get(number).await?;
-        if !pr.is_open() {
-            return Err(not_open(&self.client, &pr, "approved"));
-        }
+        check_open(&self.client, &pr, "approved")?;
+        let path = self.path(&format!("/{number}/approve"));
         let approval: ApprovalAnswer = self
             .client
-            .call_as(
-                Method::POST,
-                &self.path(&format!("/{number}/approve")),
-                &[],
-                Some(&json!({})),
-                Some(number),
-            )
+            .pr_call_as(Method::POST, &path, Some(&json!({})), number)
             .await?;
         pr.approved_by = approval
             .approved_by

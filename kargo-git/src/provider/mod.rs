@@ -52,7 +52,21 @@ pub mod github;
 pub mod github_push;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
+#[cfg(any(feature = "github", feature = "gitea"))]
+mod repos;
 #[cfg(feature = "rest")]
+// Each helper serves some of the forges: built without all of them, the
+// others' helpers are unused.
+#[cfg_attr(
+    not(all(
+        feature = "github",
+        feature = "gitlab",
+        feature = "gitea",
+        feature = "azure",
+        feature = "bitbucket"
+    )),
+    allow(dead_code)
+)]
 pub mod rest;
 
 use std::fmt;

@@ -102,7 +102,6 @@ impl Retry {
 
 /// How a provider puts its token on requests.
 #[derive(Debug, Clone, Copy)]
-#[allow(dead_code)] // Each variant is used by one provider's feature.
 pub(crate) enum Auth {
     /// `Authorization: Bearer TOKEN` (GitHub).
     Bearer,
@@ -284,12 +283,20 @@ impl Client {
         self.decode(&request, answer)
     }
 
+    /// [`call_as`](Self::call_as) about pull request `number`, without a
+    /// query.
+    pub(crate) async fn pr_call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        number: u64,
+    ) -> Result<T, Error> {
+        self.call_as(method, path, &[], body, Some(number)).await
+    }
+
     /// [`list`](Self::list), each item read as the typed answer `T`; an
     /// error names the item (`at [3].head`).
-    #[cfg_attr(
-        not(any(feature = "github", feature = "gitlab", feature = "gitea")),
-        allow(dead_code)
-    )]
     pub(crate) async fn list_as<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
@@ -300,10 +307,6 @@ impl Client {
     }
 
     /// Every page of a list (`page` / `per_page`), until a short page.
-    #[cfg_attr(
-        not(any(feature = "github", feature = "gitlab", feature = "gitea")),
-        allow(dead_code)
-    )]
     pub(crate) async fn list(
         &self,
         path: &str,
@@ -454,103 +457,19 @@ pub(crate) fn encode_segment(segment: &str) -> String {
     kargo_core::urls::percent_encode(segment)
 }
 
-/// A pull request as GitHub's `pulls` endpoints answer it, and Gitea's,
-/// which copy them: the fields read. The ones every pull request has are
-/// required, so an answer without them is an error naming the field,
-/// never a pull request with an empty branch.
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-#[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct PullAnswer {
-    pub(crate) number: u64,
-    pub(crate) html_url: String,
-    /// `open` or `closed` (merged ones are closed too).
-    pub(crate) state: String,
-    pub(crate) title: String,
-    #[serde(default)]
-    pub(crate) body: Option<String>,
-    pub(crate) head: BranchAnswer,
-    pub(crate) base: BranchAnswer,
-    /// Gitea always, GitHub only for one pull request (not in lists).
-    #[serde(default)]
-    pub(crate) merged: Option<bool>,
-    /// What GitHub's lists tell merged ones by.
-    #[cfg_attr(not(feature = "github"), allow(dead_code))]
-    #[serde(default)]
-    pub(crate) merged_at: Option<String>,
-    #[serde(default)]
-    pub(crate) merge_commit_sha: Option<String>,
-    #[serde(default)]
-    pub(crate) labels: Vec<NamedAnswer>,
-    #[serde(default)]
-    pub(crate) created_at: Option<String>,
-    /// GitHub's mergeability (`clean`, `dirty`, `draft`, `unknown`, ...).
-    #[cfg_attr(not(feature = "github"), allow(dead_code))]
-    #[serde(default)]
-    pub(crate) mergeable_state: Option<String>,
-}
-
-/// A pull request's `head` or `base`.
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-#[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct BranchAnswer {
-    #[serde(rename = "ref")]
-    pub(crate) name: String,
-    #[serde(default)]
-    pub(crate) sha: Option<String>,
-}
-
-/// Something with a `name` (a label).
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-#[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct NamedAnswer {
-    pub(crate) name: String,
-}
-
-/// A review, as GitHub and Gitea answer its creation: who made it.
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-#[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct ReviewAnswer {
-    #[serde(default)]
-    pub(crate) user: Option<LoginAnswer>,
-}
-
-/// A user by login.
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-#[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct LoginAnswer {
-    pub(crate) login: String,
-}
-
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-impl PullAnswer {
-    /// The pull request, merged when `merged` says so (each forge tells it
-    /// its own way).
-    pub(crate) fn to_pull_request(&self, merged: bool) -> super::PullRequest {
-        let state = match (self.state.as_str(), merged) {
-            (_, true) => super::PrState::Merged,
-            ("open", _) => super::PrState::Open,
-            _ => super::PrState::Closed,
-        };
-        let mut pr = super::PullRequest::new(
-            self.number,
-            &self.html_url,
-            &self.head.name,
-            &self.base.name,
-            state,
-        );
-        pr.title = self.title.clone();
-        pr.description = self.body.clone().unwrap_or_default();
-        pr.head_sha = non_empty(&self.head.sha);
-        pr.merge_commit = non_empty(&self.merge_commit_sha).filter(|_| merged);
-        pr.labels = self.labels.iter().map(|l| l.name.clone()).collect();
-        pr.created_at = non_empty(&self.created_at);
-        pr
-    }
-}
-
 /// An optional answer field, an empty string counting as absent.
 pub(crate) fn non_empty(value: &Option<String>) -> Option<String> {
     value.clone().filter(|v| !v.is_empty())
+}
+
+/// The pull requests `options` matches, by number.
+pub(crate) fn matching(
+    options: &super::ListOptions,
+    prs: impl IntoIterator<Item = super::PullRequest>,
+) -> Vec<super::PullRequest> {
+    let mut prs: Vec<_> = prs.into_iter().filter(|pr| options.matches(pr)).collect();
+    prs.sort_by_key(|pr| pr.number);
+    prs
 }
 
 /// The open pull request `provider` has from `new`'s source branch to its
@@ -576,7 +495,6 @@ pub(crate) async fn open_already<P: super::GitProvider + ?Sized>(
 
 /// [`Error::NothingToMerge`] for opening `new`: its source branch holds
 /// nothing its target lacks.
-#[cfg_attr(not(any(feature = "github", feature = "bitbucket")), allow(dead_code))]
 pub(crate) fn nothing_to_merge(client: &Client, new: &super::NewPullRequest) -> Error {
     Error::NothingToMerge {
         provider: client.provider,
@@ -594,6 +512,19 @@ pub(crate) fn not_open(client: &Client, pr: &super::PullRequest, action: &'stati
         pr: pr.number,
         state: pr.state.as_str(),
         action,
+    }
+}
+
+/// [`Error::NotOpen`] for `action` unless `pr` is open.
+pub(crate) fn check_open(
+    client: &Client,
+    pr: &super::PullRequest,
+    action: &'static str,
+) -> Result<(), Error> {
+    if pr.is_open() {
+        Ok(())
+    } else {
+        Err(not_open(client, pr, action))
     }
 }
 
@@ -624,20 +555,6 @@ pub(crate) fn close_settled(
         super::PrState::Merged => Some(Err(not_open(client, pr, "closed"))),
         super::PrState::Open => None,
     }
-}
-
-/// Closes the open pull request `number` the way GitHub and Gitea both do,
-/// with a PATCH of its `state` at `path`; returns the answer.
-#[cfg_attr(not(any(feature = "github", feature = "gitea")), allow(dead_code))]
-pub(crate) async fn close_by_patch(
-    client: &Client,
-    number: u64,
-    path: &str,
-) -> Result<PullAnswer, Error> {
-    let body = serde_json::json!({ "state": "closed" });
-    client
-        .call_as(reqwest::Method::PATCH, path, &[], Some(&body), Some(number))
-        .await
 }
 
 #[cfg(test)]

@@ -6,30 +6,37 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
+use kargo_core::manifest::Manifests;
+use kargo_core::model::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{ApiError, ApiResult, Caller};
+use super::{ApiResult, Caller, not_in_project};
 use crate::auth::Action;
 use crate::objects::{list_object, manifest_object};
 use crate::schema;
 use crate::server::AppState;
 
-/// The project's resources of one kind, as the API shows them.
+/// The project's resources of one kind (`of` picks them from the
+/// manifests), as the API shows them.
 fn resources<T: Serialize>(
-    items: &[T],
-    kind: &str,
+    state: &AppState,
+    caller: &Caller,
     project: &str,
-    namespace: impl Fn(&T) -> &str,
-) -> Vec<Value> {
-    items
+    kind: &str,
+    of: fn(&Manifests) -> &[T],
+    meta: fn(&T) -> &ObjectMeta,
+) -> ApiResult<Vec<Value>> {
+    let hub = caller.project(state, project, Action::Read)?;
+    let view = hub.controller().project();
+    Ok(of(view.manifests())
         .iter()
         .filter(|r| {
-            let ns = namespace(r);
+            let ns = &meta(r).namespace;
             ns.is_empty() || ns == project
         })
         .map(|r| manifest_object(r, kind, project))
-        .collect()
+        .collect())
 }
 
 fn named(items: Vec<Value>, kind: &str, name: &str, project: &str) -> ApiResult {
@@ -37,31 +44,29 @@ fn named(items: Vec<Value>, kind: &str, name: &str, project: &str) -> ApiResult 
         .into_iter()
         .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
         .map(|o| Json(o).into_response())
-        .ok_or_else(|| {
-            ApiError::not_found(format!("{kind} {name:?} not found in project {project:?}"))
-        })
+        .ok_or_else(|| not_in_project(kind, name, project))
 }
 
 fn tasks(state: &AppState, caller: &Caller, project: &str) -> ApiResult<Vec<Value>> {
-    let hub = caller.project(state, project, Action::Read)?;
-    let view = hub.controller().project();
-    Ok(resources(
-        view.manifests().promotion_tasks(),
-        "PromotionTask",
+    resources(
+        state,
+        caller,
         project,
-        |t| &t.metadata.namespace,
-    ))
+        "PromotionTask",
+        Manifests::promotion_tasks,
+        |t| &t.metadata,
+    )
 }
 
 fn analysis_templates(state: &AppState, caller: &Caller, project: &str) -> ApiResult<Vec<Value>> {
-    let hub = caller.project(state, project, Action::Read)?;
-    let view = hub.controller().project();
-    Ok(resources(
-        view.manifests().analysis_templates(),
-        "AnalysisTemplate",
+    resources(
+        state,
+        caller,
         project,
-        |t| &t.metadata.namespace,
-    ))
+        "AnalysisTemplate",
+        Manifests::analysis_templates,
+        |t| &t.metadata,
+    )
 }
 
 /// `GET /v1beta1/projects/{project}/promotion-tasks`.

@@ -12,9 +12,12 @@ use kargo_core::model::Freight;
 use serde_json::{Value, json};
 
 use super::watch::Filter;
-use super::{ApiError, ApiResult, Caller, found, ok, query_flag, query_values, read_or_watch};
+use super::{
+    ApiError, ApiResult, Caller, found, freight_id, get_or_watch, ok, query_flag, query_value,
+    query_values,
+};
 use crate::auth::Action;
-use crate::objects::{Kind, Snapshot};
+use crate::objects::Kind;
 use crate::schema;
 use crate::server::AppState;
 use crate::touched::Touched;
@@ -44,7 +47,7 @@ pub(crate) async fn query(
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
     let q = query.as_deref();
-    let one = |key: &str| query_values(q, key).into_iter().next().unwrap_or_default();
+    let one = |key: &str| query_value(q, key).unwrap_or_default();
     let origins = query_values(q, "origins");
     let from_origins = {
         let origins = origins.clone();
@@ -179,14 +182,6 @@ fn grouped<'a>(
     groups
 }
 
-/// The Freight named or aliased `name`, or 404.
-/// The name (ID) of the Freight named or aliased `name`, or 404.
-fn freight_id(snapshot: &Snapshot, name: &str, project: &str) -> ApiResult<String> {
-    snapshot.freight_id(name).map(str::to_owned).ok_or_else(|| {
-        ApiError::not_found(format!("Freight {name:?} not found in project {project:?}"))
-    })
-}
-
 /// `GET /v1beta1/projects/{project}/freight/{freight-name-or-alias}[?watch=true]`.
 #[utoipa::path(get, path = "/v1beta1/projects/{project}/freight/{freight-name-or-alias}", operation_id = "GetFreight",
     tag = "Core", security(("BearerAuth" = [])),
@@ -201,13 +196,8 @@ pub(crate) async fn get(
     let hub = caller.project(&state, &project, Action::Read)?;
     let snapshot = hub.snapshot();
     let id = freight_id(&snapshot, &name, &project)?;
-    read_or_watch(
-        &state,
-        &hub,
-        query.as_deref(),
-        || Filter::named(Kind::Freight, &id),
-        |_| found(snapshot.get(Kind::Freight, &id), "Freight", &name, &project),
-    )
+    let freight = found(snapshot.get(Kind::Freight, &id), "Freight", &name, &project)?;
+    get_or_watch(&state, &hub, query.as_deref(), Kind::Freight, &id, freight)
 }
 
 /// `PATCH /v1beta1/projects/{project}/freight/{freight-name-or-alias}/alias?newAlias=NAME`.
@@ -222,9 +212,7 @@ pub(crate) async fn alias(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Admin)?;
-    let alias = query_values(query.as_deref(), "newAlias")
-        .into_iter()
-        .next()
+    let alias = query_value(query.as_deref(), "newAlias")
         .ok_or_else(|| ApiError::bad_request("newAlias should not be empty"))?;
     let id = freight_id(&hub.snapshot(), &name, &project)?;
     hub.controller()
@@ -246,9 +234,7 @@ pub(crate) async fn approve(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    let stage = query_values(query.as_deref(), "stage")
-        .into_iter()
-        .next()
+    let stage = query_value(query.as_deref(), "stage")
         .ok_or_else(|| ApiError::bad_request("stage should not be empty"))?;
     let id = freight_id(&hub.snapshot(), &name, &project)?;
     hub.controller()

@@ -290,19 +290,42 @@ impl Caller {
     }
 }
 
-/// An object or a 404 naming it.
-pub(crate) fn found(
-    object: Option<&Arc<Value>>,
+/// The 404 for a `kind` named `name` that `project` does not have.
+pub(crate) fn not_in_project(kind: &str, name: &str, project: &str) -> ApiError {
+    ApiError::not_found(format!("{kind} {name:?} not found in project {project:?}"))
+}
+
+/// An object, or a 404 naming it.
+pub(crate) fn found<'a>(
+    object: Option<&'a Arc<Value>>,
     kind: &str,
     name: &str,
     project: &str,
-) -> ApiResult {
-    match object {
-        Some(o) => Ok(Json(&**o).into_response()),
-        None => Err(ApiError::not_found(format!(
-            "{kind} {name:?} not found in project {project:?}"
-        ))),
-    }
+) -> ApiResult<&'a Arc<Value>> {
+    object.ok_or_else(|| not_in_project(kind, name, project))
+}
+
+/// The object of `kind` named `name` in `hub`'s project, or a 404.
+pub(crate) fn existing(hub: &Hub, kind: Kind, name: &str) -> ApiResult<Arc<Value>> {
+    found(
+        hub.snapshot().get(kind, name),
+        kind.as_str(),
+        name,
+        hub.project(),
+    )
+    .cloned()
+}
+
+/// The name (ID) of the Freight named or aliased `name`, or a 404.
+pub(crate) fn freight_id(
+    snapshot: &crate::objects::Snapshot,
+    name: &str,
+    project: &str,
+) -> ApiResult<String> {
+    snapshot
+        .freight_id(name)
+        .map(str::to_owned)
+        .ok_or_else(|| not_in_project("Freight", name, project))
 }
 
 /// An empty `200 OK`, as Kargo answers its actions.
@@ -313,7 +336,7 @@ pub(crate) fn ok() -> Response {
 /// A Kubernetes list of `kind` (`StageList`, ...): the snapshot's whole
 /// list when `keep` is `None` (gzipped, made once per change, for a
 /// client that takes it), else the objects `keep` keeps.
-pub(crate) fn list_response(
+fn list_response(
     snapshot: &crate::objects::Snapshot,
     kind: Kind,
     keep: Option<&dyn Fn(&Value) -> bool>,
@@ -356,6 +379,11 @@ pub(crate) fn query_values(query: Option<&str>, key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The first value of query parameter `key`, if any.
+pub(crate) fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    query_values(query, key).into_iter().next()
+}
+
 /// Whether query parameter `key` is `true`: absent or `false` is false,
 /// any other value 400.
 pub(crate) fn query_flag(query: Option<&str>, key: &str) -> ApiResult<bool> {
@@ -396,17 +424,43 @@ pub(crate) fn query_number(query: Option<&str>, key: &str) -> ApiResult<Option<u
     }
 }
 
-/// The answer to a List or Get: the watch stream with `?watch=true`,
-/// else what `respond` makes of the snapshot.
-pub(crate) fn read_or_watch(
+/// For [`list_or_watch`]: every object of the kind.
+pub(crate) const EVERY_OBJECT: Option<fn(&Value) -> bool> = None;
+
+/// The answer to a List of `kind`: the watch stream with `?watch=true`,
+/// else the list; either of the objects `keep` keeps (all without it).
+pub(crate) fn list_or_watch(
     state: &AppState,
     hub: &Hub,
     query: Option<&str>,
-    filter: impl FnOnce() -> watch::Filter,
-    respond: impl FnOnce(&crate::objects::Snapshot) -> ApiResult,
+    kind: Kind,
+    keep: Option<impl Fn(&Value) -> bool + Send + Sync + 'static>,
+    gzip: encoding::AcceptGzip,
 ) -> ApiResult {
     if query_flag(query, "watch")? {
-        return Ok(watch::respond(state, hub, filter()));
+        let filter = watch::Filter::all(kind);
+        let filter = match keep {
+            Some(keep) => filter.matching(keep),
+            None => filter,
+        };
+        return Ok(watch::respond(state, hub, filter));
     }
-    respond(&hub.snapshot())
+    let keep = keep.as_ref().map(|k| k as &dyn Fn(&Value) -> bool);
+    Ok(list_response(&hub.snapshot(), kind, keep, gzip))
+}
+
+/// The answer to a Get of `object`, the `kind` named `name`: its watch
+/// stream with `?watch=true`, else the object.
+pub(crate) fn get_or_watch(
+    state: &AppState,
+    hub: &Hub,
+    query: Option<&str>,
+    kind: Kind,
+    name: &str,
+    object: &Value,
+) -> ApiResult {
+    if query_flag(query, "watch")? {
+        return Ok(watch::respond(state, hub, watch::Filter::named(kind, name)));
+    }
+    Ok(Json(object).into_response())
 }

@@ -62,10 +62,7 @@ pub(crate) async fn list_projects(
     caller: Caller,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> ApiResult {
-    let filter = super::query_values(query.as_deref(), "filter")
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let filter = super::query_value(query.as_deref(), "filter").unwrap_or_default();
     // Every project listed is the caller's: `mine` changes nothing.
     super::query_flag(query.as_deref(), "mine")?;
     let page_size = super::query_number(query.as_deref(), "pageSize")?;

@@ -7,8 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use serde_json::Value;
 
 use super::encoding::AcceptGzip;
-use super::watch::Filter;
-use super::{ApiResult, Caller, found, list_response, ok, query_values, read_or_watch};
+use super::{ApiResult, Caller, existing, get_or_watch, list_or_watch, ok, query_value};
 use crate::auth::Action;
 use crate::objects::Kind;
 use crate::schema;
@@ -16,7 +15,7 @@ use crate::server::AppState;
 use crate::touched::Touched;
 
 fn of_stage(promotion: &Value, stage: &str) -> bool {
-    stage.is_empty() || promotion.pointer("/spec/stage").and_then(Value::as_str) == Some(stage)
+    promotion.pointer("/spec/stage").and_then(Value::as_str) == Some(stage)
 }
 
 /// `GET /v1beta1/projects/{project}/promotions[?stage=STAGE][&watch=true]`:
@@ -33,26 +32,9 @@ pub(crate) async fn list(
     gzip: AcceptGzip,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
-    let stage = query_values(query.as_deref(), "stage")
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let watched = stage.clone();
-    read_or_watch(
-        &state,
-        &hub,
-        query.as_deref(),
-        || Filter::all(Kind::Promotion).matching(move |p| of_stage(p, &watched)),
-        |s| {
-            let keep = |p: &Value| of_stage(p, &stage);
-            Ok(list_response(
-                s,
-                Kind::Promotion,
-                (!stage.is_empty()).then_some(&keep as _),
-                gzip,
-            ))
-        },
-    )
+    let stage = query_value(query.as_deref(), "stage").unwrap_or_default();
+    let keep = (!stage.is_empty()).then_some(move |p: &Value| of_stage(p, &stage));
+    list_or_watch(&state, &hub, query.as_deref(), Kind::Promotion, keep, gzip)
 }
 
 /// `GET /v1beta1/projects/{project}/promotions/{promotion}[?watch=true]`.
@@ -67,19 +49,14 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
-    let snapshot = hub.snapshot();
-    let promotion = found(
-        snapshot.get(Kind::Promotion, &name),
-        "Promotion",
-        &name,
-        &project,
-    )?;
-    read_or_watch(
+    let promotion = existing(&hub, Kind::Promotion, &name)?;
+    get_or_watch(
         &state,
         &hub,
         query.as_deref(),
-        || Filter::named(Kind::Promotion, &name),
-        |_| Ok(promotion),
+        Kind::Promotion,
+        &name,
+        &promotion,
     )
 }
 
@@ -96,11 +73,9 @@ pub(crate) async fn abort(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    let snapshot = hub.snapshot();
-    let promotion = snapshot.get(Kind::Promotion, &name);
-    found(promotion, "Promotion", &name, &project)?;
+    let promotion = existing(&hub, Kind::Promotion, &name)?;
     hub.controller().abort(&name, caller.actor()).await?;
-    let stage = promotion.and_then(|p| p.pointer("/spec/stage")?.as_str());
+    let stage = promotion.pointer("/spec/stage").and_then(Value::as_str);
     state
         .settle(&hub, stage.map_or_else(Touched::everything, Touched::stage))
         .await;
@@ -119,12 +94,7 @@ pub(crate) async fn refresh(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    found(
-        hub.snapshot().get(Kind::Promotion, &name),
-        "Promotion",
-        &name,
-        &project,
-    )?;
+    existing(&hub, Kind::Promotion, &name)?;
     state.refresh_promotion(&hub, &name);
     Ok(ok())
 }

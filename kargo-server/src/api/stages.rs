@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::encoding::AcceptGzip;
-use super::watch::Filter;
-use super::{ApiError, ApiResult, Caller, list_response, ok, query_values, read_or_watch};
+use super::{
+    ApiError, ApiResult, Caller, existing, freight_id, get_or_watch, list_or_watch, not_in_project,
+    ok, query_values,
+};
 use crate::auth::Action;
-use crate::hub::Hub;
 use crate::objects::Kind;
 use crate::schema;
 use crate::server::AppState;
@@ -51,25 +52,8 @@ pub(crate) async fn list(
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
     let origins = query_values(query.as_deref(), "freightOrigins");
-    let keep = {
-        let origins = origins.clone();
-        move |s: &Value| origins.is_empty() || requests_from(s, &origins)
-    };
-    read_or_watch(
-        &state,
-        &hub,
-        query.as_deref(),
-        || Filter::all(Kind::Stage).matching(keep),
-        |s| {
-            let keep = |o: &Value| requests_from(o, &origins);
-            Ok(list_response(
-                s,
-                Kind::Stage,
-                (!origins.is_empty()).then_some(&keep as _),
-                gzip,
-            ))
-        },
-    )
+    let keep = (!origins.is_empty()).then_some(move |s: &Value| requests_from(s, &origins));
+    list_or_watch(&state, &hub, query.as_deref(), Kind::Stage, keep, gzip)
 }
 
 /// `GET /v1beta1/projects/{project}/stages/{stage}[?watch=true]`.
@@ -84,26 +68,8 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
-    let stage = stage_exists(&hub, &name)?;
-    read_or_watch(
-        &state,
-        &hub,
-        query.as_deref(),
-        || Filter::named(Kind::Stage, &name),
-        |_| Ok(Json(&*stage).into_response()),
-    )
-}
-
-fn stage_exists(hub: &Hub, name: &str) -> ApiResult<Arc<Value>> {
-    hub.snapshot()
-        .get(Kind::Stage, name)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "Stage {name:?} not found in project {:?}",
-                hub.project()
-            ))
-        })
+    let stage = existing(&hub, Kind::Stage, &name)?;
+    get_or_watch(&state, &hub, query.as_deref(), Kind::Stage, &name, &stage)
 }
 
 /// Which Freight to promote (Kargo's `PromoteToStageRequest`): exactly one
@@ -153,7 +119,7 @@ pub(crate) async fn promote(
             "exactly one of freight, freightAlias, or origin must be provided",
         ));
     }
-    stage_exists(&hub, &stage)?;
+    existing(&hub, Kind::Stage, &stage)?;
     let choice = if !req.origin.is_empty() {
         let warehouse = match req.origin.split_once('/') {
             Some(("Warehouse", name)) if !name.is_empty() => name,
@@ -179,7 +145,7 @@ pub(crate) async fn promote(
             } else {
                 "Freight"
             };
-            ApiError::not_found(format!("{what} {name:?} not found in project {project:?}"))
+            not_in_project(what, name, &project)
         })?;
         FreightChoice::Named(id.to_owned())
     };
@@ -223,19 +189,13 @@ pub(crate) async fn promote_downstream(
             "exactly one of freight or freightAlias must be provided",
         ));
     }
-    stage_exists(&hub, &stage)?;
+    existing(&hub, Kind::Stage, &stage)?;
     let name = if req.freight.is_empty() {
         &req.freight_alias
     } else {
         &req.freight
     };
-    let id = hub
-        .snapshot()
-        .freight_id(name)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ApiError::not_found(format!("Freight {name:?} not found in project {project:?}"))
-        })?;
+    let id = freight_id(&hub.snapshot(), name, &project)?;
     let project_view = hub.controller().project();
     let downstream: Vec<String> = project_view.graph().downstream(&stage).to_vec();
     if downstream.is_empty() {
@@ -273,7 +233,7 @@ pub(crate) async fn refresh(
     Path((project, stage)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    stage_exists(&hub, &stage)?;
+    existing(&hub, Kind::Stage, &stage)?;
     state.drive(&hub, &stage);
     Ok(ok())
 }
@@ -291,7 +251,7 @@ pub(crate) async fn reverify(
     Path((project, stage)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    let object = stage_exists(&hub, &stage)?;
+    let object = existing(&hub, Kind::Stage, &stage)?;
     let holds_freight = object.pointer("/status/freightHistory/0").is_some();
     if !holds_freight {
         return Err(ApiError::bad_request(format!(
@@ -316,7 +276,7 @@ pub(crate) async fn abort_verification(
     Path((project, stage)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    stage_exists(&hub, &stage)?;
+    existing(&hub, Kind::Stage, &stage)?;
     hub.controller().abort_verification(&stage);
     Ok(ok())
 }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 
 use super::encoding::AcceptGzip;
-use super::watch::Filter;
-use super::{ApiResult, Caller, found, list_response, ok, read_or_watch};
+use super::{ApiResult, Caller, EVERY_OBJECT, existing, get_or_watch, list_or_watch, ok};
 use crate::auth::Action;
 use crate::objects::Kind;
 use crate::schema;
@@ -25,12 +24,13 @@ pub(crate) async fn list(
     gzip: AcceptGzip,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
-    read_or_watch(
+    list_or_watch(
         &state,
         &hub,
         query.as_deref(),
-        || Filter::all(Kind::Warehouse),
-        |s| Ok(list_response(s, Kind::Warehouse, None, gzip)),
+        Kind::Warehouse,
+        EVERY_OBJECT,
+        gzip,
     )
 }
 
@@ -46,13 +46,14 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Read)?;
-    let exists = hub.snapshot().get(Kind::Warehouse, &name).is_some();
-    read_or_watch(
+    let warehouse = existing(&hub, Kind::Warehouse, &name)?;
+    get_or_watch(
         &state,
         &hub,
-        query.as_deref().filter(|_| exists),
-        || Filter::named(Kind::Warehouse, &name),
-        |s| found(s.get(Kind::Warehouse, &name), "Warehouse", &name, &project),
+        query.as_deref(),
+        Kind::Warehouse,
+        &name,
+        &warehouse,
     )
 }
 
@@ -69,12 +70,7 @@ pub(crate) async fn refresh(
     Path((project, name)): Path<(String, String)>,
 ) -> ApiResult {
     let hub = caller.project(&state, &project, Action::Promote)?;
-    found(
-        hub.snapshot().get(Kind::Warehouse, &name),
-        "Warehouse",
-        &name,
-        &project,
-    )?;
+    existing(&hub, Kind::Warehouse, &name)?;
     state.refresh_warehouses(&hub, vec![name]);
     Ok(ok())
 }

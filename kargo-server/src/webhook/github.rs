@@ -2,10 +2,9 @@
 //! `pull_request` closed, and `ping`, named by `X-GitHub-Event`.
 
 use axum::http::HeaderMap;
-use kargo_core::urls::normalize_git;
 use serde::Deserialize;
 
-use super::payload::{self, CommitFiles};
+use super::payload::{self, CloneUrls, CommitFiles, PullRequestEvent};
 use super::{Delivery, Rejection};
 
 const EVENT_HEADER: &str = "x-github-event";
@@ -19,7 +18,11 @@ pub(super) fn handle(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, Rejec
     match event {
         "ping" => Ok(payload::ignored(payload::PING)),
         "push" => Ok(push(payload::parse(body)?)),
-        "pull_request" => Ok(pull_request(payload::parse(body)?)),
+        "pull_request" => {
+            let mut event: PullRequestEvent = payload::parse(body)?;
+            event.number = event.number.or(event.pull_request.number);
+            Ok(event.closed())
+        }
         // `package` when the webhook is the repository's own,
         // `registry_package` when it comes through a GitHub App.
         "package" => {
@@ -42,18 +45,11 @@ pub(super) fn handle(headers: &HeaderMap, body: &[u8]) -> Result<Delivery, Rejec
 struct PushEvent {
     #[serde(rename = "ref")]
     git_ref: String,
-    repository: PushRepository,
+    repository: CloneUrls,
     #[serde(default)]
     commits: Vec<CommitFiles>,
     #[serde(default)]
     head_commit: Option<CommitFiles>,
-}
-
-#[derive(Deserialize)]
-struct PushRepository {
-    clone_url: String,
-    #[serde(default)]
-    ssh_url: String,
 }
 
 fn push(event: PushEvent) -> Delivery {
@@ -62,45 +58,7 @@ fn push(event: PushEvent) -> Delivery {
     } else {
         Vec::new()
     };
-    payload::refresh(
-        [
-            normalize_git(&event.repository.clone_url),
-            normalize_git(&event.repository.ssh_url),
-        ],
-        [event.git_ref],
-        changed,
-    )
-}
-
-#[derive(Deserialize)]
-struct PullRequestEvent {
-    action: String,
-    #[serde(default)]
-    number: Option<u64>,
-    pull_request: PullRequest,
-}
-
-#[derive(Deserialize)]
-struct PullRequest {
-    html_url: String,
-    #[serde(default)]
-    merged: bool,
-    #[serde(default)]
-    number: Option<u64>,
-}
-
-fn pull_request(event: PullRequestEvent) -> Delivery {
-    if event.action != "closed" {
-        return payload::ignored(format!(
-            "pull request action {} is not closed",
-            payload::shown(&event.action)
-        ));
-    }
-    Delivery::PullRequestClosed {
-        url: event.pull_request.html_url,
-        number: event.number.or(event.pull_request.number),
-        merged: event.pull_request.merged,
-    }
+    payload::refresh(event.repository.normalized(), [event.git_ref], changed)
 }
 
 #[derive(Deserialize)]

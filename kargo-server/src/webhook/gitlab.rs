@@ -48,12 +48,8 @@ impl Repository {
 }
 
 fn push(event: PushEvent) -> Delivery {
-    // GitLab lists at most 20 commits; with more, the files are unknown.
-    let changed = if event.total_commits_count > event.commits.len() {
-        Vec::new()
-    } else {
-        payload::changed_paths(&event.commits)
-    };
+    // GitLab lists at most 20 commits.
+    let changed = payload::changed_paths_unless_cut(&event.commits, event.total_commits_count);
     payload::refresh(event.repository.urls(), [event.git_ref], changed)
 }
 

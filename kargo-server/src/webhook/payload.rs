@@ -1,7 +1,7 @@
 //! What every receiver's payload reading shares.
 
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
-use kargo_core::urls::{normalize_chart, normalize_image};
+use kargo_core::urls::{normalize_chart, normalize_git, normalize_image};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -108,6 +108,71 @@ pub(super) fn changed_paths<'c>(commits: impl IntoIterator<Item = &'c CommitFile
         .flat_map(|c| c.added.iter().chain(&c.modified).chain(&c.removed))
         .cloned()
         .collect()
+}
+
+/// The files of a push whose event says how many commits it had in
+/// `total`: none when the event listed fewer (it cut a long list, so the
+/// files are unknown).
+pub(super) fn changed_paths_unless_cut(commits: &[CommitFiles], total: usize) -> Vec<String> {
+    if total > commits.len() {
+        Vec::new()
+    } else {
+        changed_paths(commits)
+    }
+}
+
+/// A repository in GitHub's and Gitea's events: its clone URLs.
+#[derive(Deserialize)]
+pub(super) struct CloneUrls {
+    clone_url: String,
+    #[serde(default)]
+    ssh_url: String,
+}
+
+impl CloneUrls {
+    /// Both URLs, normalised.
+    pub(super) fn normalized(&self) -> [String; 2] {
+        [normalize_git(&self.clone_url), normalize_git(&self.ssh_url)]
+    }
+}
+
+/// A `pull_request` event, as GitHub and Gitea send it.
+#[derive(Deserialize)]
+pub(super) struct PullRequestEvent {
+    action: String,
+    /// The pull request's number.
+    #[serde(default)]
+    pub(super) number: Option<u64>,
+    /// The pull request.
+    pub(super) pull_request: PullRequest,
+}
+
+/// The pull request of a [`PullRequestEvent`].
+#[derive(Deserialize)]
+pub(super) struct PullRequest {
+    html_url: String,
+    #[serde(default)]
+    merged: bool,
+    /// Its number, which GitHub also gives here.
+    #[serde(default)]
+    pub(super) number: Option<u64>,
+}
+
+impl PullRequestEvent {
+    /// A closed pull request (merged or not); other actions are ignored.
+    pub(super) fn closed(self) -> Delivery {
+        if self.action != "closed" {
+            return ignored(format!(
+                "pull request action {} is not closed",
+                shown(&self.action)
+            ));
+        }
+        Delivery::PullRequestClosed {
+            url: self.pull_request.html_url,
+            number: self.number,
+            merged: self.pull_request.merged,
+        }
+    }
 }
 
 const HELM_MEDIA_TYPE_PREFIX: &str = "application/vnd.cncf.helm";

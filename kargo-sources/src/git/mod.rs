@@ -46,9 +46,11 @@
 //! base directory, matching itself and everything under it.
 //!
 //! # Departures from Kargo
-//! - Dates in `expressionFilter` are RFC 3339 strings in UTC
-//!   (`commitDate >= '2025-01-01'`), not Go times: `.After()`,
-//!   `.Year()` and `date()` are not available.
+//! - Dates in `expressionFilter` are RFC 3339 strings in UTC, not Go
+//!   times. They have the Go time methods Kargo's docs and tests call
+//!   (`creatorDate.Year() >= 2023`, `commitDate.After(date('2025-01-01'))`,
+//!   see [`kargo_core::expr`]), read in UTC, and also compare as text
+//!   (`commitDate >= '2025-01-01'`).
 
 mod history;
 mod paths;
@@ -64,7 +66,7 @@ use kargo_core::credentials::{CredentialType, CredentialsProvider, NoCredentials
 use kargo_core::model::{GitSubscription, RepoSubscription, SubscriptionSource};
 use kargo_git::RepoCache;
 
-use crate::source::{Capabilities, DiscoverOptions, Discovered, GitDiscovery, Source};
+use crate::source::{Capabilities, DiscoverOptions, Discovered, GitDiscovery, Source, unsupported};
 
 /// Whether a push of one of `refs` (`refs/heads/main`,
 /// `refs/tags/v1.2.0`) changing `changed_paths` could change what
@@ -456,10 +458,7 @@ impl Source for GitSource {
         options: DiscoverOptions,
     ) -> kargo_core::Result<Discovered> {
         let SubscriptionSource::Git(sub) = &subscription.source else {
-            return Err(kargo_core::Error::Unsupported {
-                operation: format!("`{}` subscriptions", subscription.source.type_key()),
-                implementer: "GitSource",
-            });
+            return Err(unsupported(subscription.source.type_key(), "GitSource"));
         };
         self.discover_git(subscription, sub, &options)
             .await

@@ -142,7 +142,7 @@ impl Selector {
         match &self.filter {
             Some(filter) => self
                 .evaluator
-                .check_expression(filter)
+                .check_bare_expression(filter)
                 .map_err(|e| Error::invalid("expressionFilter", e.to_string())),
             None => Ok(()),
         }

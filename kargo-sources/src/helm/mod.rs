@@ -28,7 +28,9 @@ use kargo_core::model::{ChartSubscription, RepoSubscription, SubscriptionSource}
 use serde::Deserialize;
 
 use crate::oci::{Core, describe};
-use crate::source::{Capabilities, ChartDiscovery, DiscoverOptions, Discovered, Source};
+use crate::source::{
+    Capabilities, ChartDiscovery, DiscoverOptions, Discovered, Source, unsupported,
+};
 use kargo_core::semver::{Constraint, Version};
 
 /// The subscription key [`ChartSource`] handles.
@@ -546,10 +548,7 @@ impl Source for ChartSource {
         _options: DiscoverOptions,
     ) -> kargo_core::Result<Discovered> {
         let SubscriptionSource::Chart(sub) = &subscription.source else {
-            return Err(kargo_core::Error::Unsupported {
-                operation: format!("`{}` subscriptions", subscription.source.type_key()),
-                implementer: "ChartSource",
-            });
+            return Err(unsupported(subscription.source.type_key(), "ChartSource"));
         };
         let repo = if sub.name.is_empty() {
             sub.repo_url.clone()

@@ -45,7 +45,9 @@ use kargo_core::model::{
 use serde::{Deserialize, Serialize};
 
 use super::{Core, Error, Query, describe};
-use crate::source::{ArtifactDiscovery, Capabilities, DiscoverOptions, Discovered, Source};
+use crate::source::{
+    ArtifactDiscovery, Capabilities, DiscoverOptions, Discovered, Source, unsupported,
+};
 
 /// The generic subscription type [`ArtifactSource`] handles.
 pub const KIND: &str = "oci";
@@ -165,12 +167,7 @@ impl ArtifactSource {
 #[async_trait]
 impl Source for ArtifactSource {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            subscription_types: vec![KIND],
-            strategies: vec!["SemVer", "Lexical", "Digest", "NewestBuild"],
-            platforms: true,
-            layout_directories: true,
-        }
+        super::registry_capabilities(KIND)
     }
 
     async fn discover(
@@ -179,16 +176,13 @@ impl Source for ArtifactSource {
         options: DiscoverOptions,
     ) -> kargo_core::Result<Discovered> {
         let SubscriptionSource::Generic(generic) = &subscription.source else {
-            return Err(kargo_core::Error::Unsupported {
-                operation: format!("`{}` subscriptions", subscription.source.type_key()),
-                implementer: "ArtifactSource",
-            });
+            return Err(unsupported(
+                subscription.source.type_key(),
+                "ArtifactSource",
+            ));
         };
         if generic.subscription_type != KIND {
-            return Err(kargo_core::Error::Unsupported {
-                operation: format!("`{}` subscriptions", generic.subscription_type),
-                implementer: "ArtifactSource",
-            });
+            return Err(unsupported(&generic.subscription_type, "ArtifactSource"));
         }
         let label = |repo: &str| describe(KIND, &subscription.name, repo);
         let config: Config =

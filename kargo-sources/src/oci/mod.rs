@@ -72,7 +72,7 @@ use repo::{Layout, Remote, Repository};
 use select::{MetaCache, Platform, Selected, Selector};
 
 use crate::source::{
-    Capabilities, DiscoverOptions, Discovered, DiscoveredImage, ImageDiscovery, Source,
+    Capabilities, DiscoverOptions, Discovered, DiscoveredImage, ImageDiscovery, Source, unsupported,
 };
 use kargo_core::semver::Constraint;
 
@@ -720,15 +720,21 @@ pub fn tag_matches<S: AsRef<str>>(
 
 pub(crate) use crate::source::describe;
 
+/// What the sources of registry repositories support, for subscriptions
+/// of `kind`: image selection, platforms, image-layout directories.
+pub(crate) fn registry_capabilities(kind: &'static str) -> Capabilities {
+    Capabilities {
+        subscription_types: vec![kind],
+        strategies: vec!["SemVer", "Lexical", "Digest", "NewestBuild"],
+        platforms: true,
+        layout_directories: true,
+    }
+}
+
 #[async_trait]
 impl Source for ImageSource {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            subscription_types: vec![KIND],
-            strategies: vec!["SemVer", "Lexical", "Digest", "NewestBuild"],
-            platforms: true,
-            layout_directories: true,
-        }
+        registry_capabilities(KIND)
     }
 
     async fn discover(
@@ -737,10 +743,7 @@ impl Source for ImageSource {
         options: DiscoverOptions,
     ) -> kargo_core::Result<Discovered> {
         let SubscriptionSource::Image(sub) = &subscription.source else {
-            return Err(kargo_core::Error::Unsupported {
-                operation: format!("`{}` subscriptions", subscription.source.type_key()),
-                implementer: "ImageSource",
-            });
+            return Err(unsupported(subscription.source.type_key(), "ImageSource"));
         };
         self.discover_image(&subscription.name, sub, &options)
             .await

@@ -6,7 +6,7 @@
 //! The steps' configs name Applications only, as Kargo's do; the host says
 //! which Argo CD to talk to through [`Options`]:
 //!
-//! | option | environment (read by [`Options::from_env`] and [`register`]) |
+//! | option | environment (read by [`Options::from_env`], which [`register_builtins`](crate::register_builtins) calls) |
 //! |---|---|
 //! | `server`: the base URL, `https://argocd.example.com` | `ARGOCD_SERVER` (as the `argocd` CLI; `https://` is assumed without a scheme) |
 //! | `token`: a bearer token of an Argo CD account | `ARGOCD_AUTH_TOKEN` (as the `argocd` CLI) |
@@ -54,14 +54,6 @@ pub const AUTHORIZED_STAGE_ANNOTATION: &str = "kargo.akuity.io/authorized-stage"
 
 /// The operation info naming the promotion that started a sync.
 pub const PROMOTION_INFO: &str = "kargo.akuity.io/promotion";
-
-/// Registers `argocd-update` and `argocd-wait` with [`Options::from_env`],
-/// replacing any step registered under those kinds.
-pub fn register(registry: &mut kargo_core::step::StepRegistry) {
-    let options = Options::from_env();
-    registry.replace(update::KIND, ArgoCdUpdate::new(options.clone()));
-    registry.replace(wait::KIND, ArgoCdWait::new(options));
-}
 
 /// Where the Argo CD API server is and how to talk to it.
 #[derive(Clone, PartialEq, Eq)]

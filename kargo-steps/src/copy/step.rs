@@ -3,12 +3,13 @@ use std::path::Path;
 use async_trait::async_trait;
 use ignore::gitignore::Gitignore;
 use kargo_core::Workspace;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, Copy, KIND};
+use super::{Config, Copy, KIND, RULES, TOUCHES};
 use crate::edit::blocking;
 use crate::fs::write_atomic_from;
+use crate::schema;
 
 fn io_err(what: &str, path: &str, e: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot {what} `{path}`: {e}"))
@@ -95,5 +96,13 @@ impl Step for Copy {
         })
         .await?;
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

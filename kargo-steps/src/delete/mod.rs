@@ -7,10 +7,25 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 /// The step kind.
 pub const KIND: &str = "delete";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("path", NonEmpty),
+    ("paths", NonEmpty),
+    ("paths[]", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["path", "paths"]);
 
 /// The `delete` config (Kargo's `DeleteConfig`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,11 +2,12 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use globset::{GlobBuilder, GlobMatcher};
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, Delete, KIND};
+use super::{Config, Delete, KIND, RULES, TOUCHES};
 use crate::edit::blocking;
+use crate::schema;
 
 fn terminal(msg: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: {msg}"))
@@ -120,5 +121,13 @@ impl Step for Delete {
         .await?;
         tracing::debug!(count, "delete: removed paths");
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -19,10 +19,14 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use kargo_core::expr::Document;
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::edit;
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
+
 pub use crate::edit::{EditError, ParseOutput, Update};
 
 /// A file format the file-edit steps read and edit.
@@ -163,6 +167,28 @@ impl Format for Hcl {
         edit::quoted_commit_value(value)
     }
 }
+
+/// Kargo's schema rules for a parse step's config (the same for every
+/// format), checked before the promotion starts (see
+/// [`schema`](crate::schema)).
+const PARSE_RULES: &[Rule] = &[
+    ("path", NonEmpty),
+    ("outputs", NonEmpty),
+    ("outputs[].name", NonEmpty),
+    ("outputs[].fromExpression", NonEmpty),
+];
+
+/// Kargo's schema rules for an update step's config (the same for every
+/// format).
+const UPDATE_RULES: &[Rule] = &[
+    ("path", NonEmpty),
+    ("updates", NonEmpty),
+    ("updates[].key", NonEmpty),
+];
+
+/// Where in the work directory a parse or update step reads and writes:
+/// the one file at `path`.
+const TOUCHES: Touches = Touches::Fields(&["path"]);
 
 /// A parse step's config: Kargo's `YAMLParseConfig` (and its JSON and
 /// TOML twins).

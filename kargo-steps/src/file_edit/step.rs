@@ -1,9 +1,13 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::{Map, Value};
 
-use super::{Format, ParseConfig, ParseStep, Update, UpdateConfig, UpdateStep};
+use super::{
+    Format, PARSE_RULES, ParseConfig, ParseStep, TOUCHES, UPDATE_RULES, Update, UpdateConfig,
+    UpdateStep,
+};
 use crate::edit::{blocking, read_text};
+use crate::schema;
 
 /// Builds the `commitMessage` output: `Updated <path>` and one
 /// `- <key>: <value>` line per update.
@@ -48,6 +52,14 @@ impl<F: Format> Step for UpdateStep<F> {
         .await?;
         Ok(StepOutcome::succeeded().with_output("commitMessage", message))
     }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(F::UPDATE_KIND, UPDATE_RULES, config)
+    }
 }
 
 /// Reads the file and evaluates each `fromExpression` on it: `$env` is the
@@ -89,6 +101,14 @@ impl<F: Format> Step for ParseStep<F> {
             result.insert(output.name.clone(), value);
         }
         Ok(StepOutcome::succeeded().with_outputs(result))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(F::PARSE_KIND, PARSE_RULES, config)
     }
 }
 

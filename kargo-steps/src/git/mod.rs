@@ -29,19 +29,10 @@ pub use push::GitPush;
 pub use tag::GitTag;
 pub use wait_for_pr::GitWaitForPr;
 
-/// Registers the git steps (with a [`kargo_git::RepoCache`] from the
-/// environment and the default push policy).
-pub(crate) fn register(registry: &mut kargo_core::step::StepRegistry) {
-    registry.replace(clone::KIND, GitClone::default());
-    registry.replace(commit::KIND, GitCommit);
-    registry.replace(push::KIND, GitPush::from_env());
-    registry.replace(github_push::KIND, GitHubPush::from_env());
-    registry.replace(clear::KIND, GitClear);
-    registry.replace(tag::KIND, GitTag);
-    registry.replace(open_pr::KIND, GitOpenPr::default());
-    registry.replace(wait_for_pr::KIND, GitWaitForPr::default());
-    registry.replace(merge_pr::KIND, GitMergePr::default());
-}
+/// The provider names the git steps' `provider` takes (their schema rule):
+/// Kargo's five, `forgejo` and kargo-rs's forge-less `local`, as the
+/// providers themselves list them.
+const PROVIDERS: &[&str] = kargo_git::provider::ProviderKind::NAMES;
 
 /// Commit authorship in a step config (`author`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -33,13 +33,33 @@ mod step;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use crate::render::manifests::{Meta, check_file_name, split_documents};
 use crate::render::{HELM_ENV_VAR, Tool, flag};
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 /// The step kind.
 pub const KIND: &str = "helm-template";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("path", NonEmpty),
+    ("outPath", NonEmpty),
+    ("outLayout", OneOf(&["helm", "flat"])),
+    ("releaseName", NonEmpty),
+    ("valuesFiles[]", NonEmpty),
+    ("setValues[].key", NonEmpty),
+    ("apiVersions[]", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes. Not only its
+/// config's paths: building dependencies reads `file://` charts outside
+/// `path`.
+const TOUCHES: Touches = Touches::Unknown;
 
 /// The environment variable naming the `helm` binary.
 pub const ENV_VAR: &str = HELM_ENV_VAR;

@@ -1,12 +1,14 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
 use super::{
-    Config, HelmTemplate, KIND, OutLayout, Resolved, TOOL, args, collect_tree, flat_files,
+    Config, HelmTemplate, KIND, OutLayout, RULES, Resolved, TOOL, TOUCHES, args, collect_tree,
+    flat_files,
 };
 use crate::edit::blocking;
 use crate::render::{self, Invocation, process_env};
+use crate::schema;
 
 #[async_trait]
 impl Step for HelmTemplate {
@@ -96,6 +98,14 @@ impl Step for HelmTemplate {
         // The temporary homes (and Helm's rendered tree) go now.
         drop(home);
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

@@ -61,14 +61,32 @@ mod step;
 
 use std::collections::BTreeMap;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::edit::EditError as Error;
 use crate::edit::Update;
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
+
+pub use crate::edit::EditError as Error;
 
 /// The step kind.
 pub const KIND: &str = "helm-update-chart";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("path", NonEmpty),
+    ("charts", NonEmpty),
+    ("charts[].repository", NonEmpty),
+    ("charts[].name", NonEmpty),
+    ("charts[].version", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes. Not only its
+/// config's paths: a `file://` dependency is a chart outside `path`.
+const TOUCHES: Touches = Touches::Unknown;
 
 /// The `helm-update-chart` config (Kargo's `HelmUpdateChartConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,13 +3,14 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use kargo_core::semver::{Constraint, Version};
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_sources::helm::{ChartSource, IndexEntry, RepositoryIndex};
 use serde_json::Value;
 
 use super::lock::{self, Locked, OldLock, Requirement};
-use super::{Config, HelmUpdateChart, KIND, archive, commit_message, edit};
+use super::{Config, HelmUpdateChart, KIND, RULES, TOUCHES, archive, commit_message, edit};
 use crate::edit::{blocking, read_text};
+use crate::schema;
 
 /// What the step read from the chart directory.
 struct Read {
@@ -71,6 +72,15 @@ async fn cancellable<T>(
     }
 }
 
+/// Why a chart of Helm's apiVersion v1 is refused. Kargo runs Helm's
+/// dependency manager, which for such a chart reads `requirements.yaml`
+/// and writes `requirements.lock`, then reads the `Chart.lock` Helm did
+/// not write and fails: no v1 chart goes through Kargo's step either.
+const V1_REFUSED: &str = "charts of apiVersion v1 (dependencies in requirements.yaml, \
+     locked in requirements.lock) are not supported: kargo-rs, like Kargo, updates the \
+     dependencies Chart.yaml lists and locks them in Chart.lock; move them into Chart.yaml \
+     with `apiVersion: v2`";
+
 /// Reads `Chart.yaml` and, when there is one, `Chart.lock`.
 fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
     let chart_yaml = read_text(
@@ -78,6 +88,14 @@ fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
         &chart.dir.join("Chart.yaml"),
         &chart.show("Chart.yaml"),
     )?;
+    // An apiVersion v1 chart keeps its dependencies in requirements.yaml
+    // (Helm also reads one beside a v2 Chart.yaml). Refused before anything
+    // is written, rather than leaving those dependencies as they are.
+    for legacy in ["requirements.yaml", "requirements.lock"] {
+        if std::fs::symlink_metadata(chart.dir.join(legacy)).is_ok() {
+            return Err(failed(format!("`{}`: {V1_REFUSED}", chart.show(legacy))));
+        }
+    }
     let lock_path = chart.dir.join("Chart.lock");
     let shown = chart.show("Chart.lock");
     let lock = match std::fs::symlink_metadata(&lock_path) {
@@ -500,6 +518,12 @@ impl Step for HelmUpdateChart {
         };
         let doc = crate::edit::yaml::read(&chart_yaml)
             .map_err(|e| failed(format!("cannot read `{shown_yaml}`: {e}")))?;
+        if doc.get("apiVersion").and_then(Value::as_str) == Some("v1")
+            && doc.get("dependencies").is_some_and(|d| !d.is_null())
+        {
+            // Helm would lock these in requirements.lock.
+            return Err(failed(format!("`{shown_yaml}`: {V1_REFUSED}")));
+        }
         let Some(requirements) =
             lock::requirements(&doc).map_err(|e| failed(format!("`{shown_yaml}`: {e}")))?
         else {
@@ -587,5 +611,13 @@ impl Step for HelmUpdateChart {
             Some(message) => outcome.with_output("commitMessage", message),
             None => outcome,
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -24,7 +24,10 @@
 //! - otherwise the step is `Running` and asks to be run again after
 //!   `pollInterval` (default 30s).
 //!
-//! Network errors and timeouts (default 10s per request) are retryable.
+//! Network errors and timeouts (default 10s per request) are retryable, and
+//! so is an expression that fails on a response (an unknown function, a
+//! criterion that is not a boolean); one that does not parse ends the step
+//! `Errored`, as in Kargo.
 //! Header and query parameter values never appear in the step's messages,
 //! logs or `Debug` output, and URLs are shown there without credentials or
 //! query. Connections to link-local
@@ -44,12 +47,45 @@ use std::fmt;
 use std::time::Duration;
 
 use kargo_core::duration::GoDuration;
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 pub use step::Http;
 
 /// The step kind.
 pub const KIND: &str = "http";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("url", NonEmpty),
+    ("bodyFromFile", NonEmpty),
+    ("outputs[].name", NonEmpty),
+    ("outputs[].fromExpression", NonEmpty),
+    (
+        "method",
+        OneOf(&["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"]),
+    ),
+    (
+        "responseContentType",
+        OneOf(&["application/json", "application/yaml", "text/plain"]),
+    ),
+];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["bodyFromFile"]);
+
+/// Kargo's schema rules for the `headers` and `queryParams` of `http` and
+/// `http-download`, checked before each step's own [`RULES`].
+pub(crate) const PAIR_RULES: &[Rule] = &[
+    ("headers[].name", NonEmpty),
+    ("headers[].value", NonEmpty),
+    ("queryParams[].name", NonEmpty),
+    ("queryParams[].value", NonEmpty),
+];
 
 /// The request timeout when the config sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

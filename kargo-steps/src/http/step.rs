@@ -1,11 +1,16 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::duration::GoDuration;
+use kargo_core::step::{
+    Capabilities, ErrorKind, Step, StepContext, StepError, StepOutcome, parse_config,
+};
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::{Map, Value, json};
 
 use super::client::{self, AddressPolicy, Request, redact_url};
-use super::{Config, ContentType, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, KIND, Options};
-use kargo_core::duration::GoDuration;
+use super::{
+    Config, ContentType, DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, KIND, Options, RULES, TOUCHES,
+};
+use crate::schema;
 
 /// The `http` step: sends a request and turns the response into an
 /// outcome through the config's expressions (see the [module](super)).
@@ -179,11 +184,30 @@ fn eval_criterion(
             "{KIND}: {which} expression `{expr}` did not evaluate to a boolean (got {})",
             type_name(&other)
         ))),
-        Err(e) => Err(
-            StepError::retryable(format!("{KIND}: error evaluating {which} expression"))
-                .with_source(e),
-        ),
+        Err(e) => Err(expression_error(
+            ctx,
+            expr,
+            &format!("{which} expression"),
+            e,
+        )),
     }
+}
+
+/// The error for an expression that could not be evaluated. As in Kargo,
+/// one that does not even parse is a mistake in the config, so the step
+/// ends `Errored` without retries; one that parses but fails on this
+/// response (an unknown function, a wrong type) may pass on another attempt.
+fn expression_error(
+    ctx: &StepContext,
+    expr: &str,
+    what: &str,
+    e: kargo_core::expr::ExprError,
+) -> StepError {
+    let error = match ctx.evaluator.check_expression(expr) {
+        Err(_) => StepError::terminal(format!("{KIND}: error compiling {what} `{expr}`")),
+        Ok(()) => StepError::retryable(format!("{KIND}: error evaluating {what} `{expr}`")),
+    };
+    error.with_source(e)
 }
 
 fn build_outputs(
@@ -196,11 +220,12 @@ fn build_outputs(
         let value = ctx
             .eval_expression(&output.from_expression, env.clone())
             .map_err(|e| {
-                StepError::retryable(format!(
-                    "{KIND}: error evaluating the expression of output `{}`",
-                    output.name
-                ))
-                .with_source(e)
+                expression_error(
+                    ctx,
+                    &output.from_expression,
+                    &format!("the expression of output `{}`", output.name),
+                    e,
+                )
             })?;
         outputs.insert(output.name.clone(), value);
     }
@@ -208,17 +233,27 @@ fn build_outputs(
 }
 
 /// The message of `errorExpression`: a non-empty string, else nothing
-/// (an expression that cannot be evaluated falls back to the default
-/// message, as in Kargo).
-fn error_message(ctx: &StepContext, config: &Config, env: &Map<String, Value>) -> Option<String> {
-    let expr = expression(&config.error_expression)?;
+/// (an expression that fails on this response, or gives another type,
+/// falls back to the default message, as in Kargo). One that does not
+/// parse is a config mistake and ends the step `Errored`, as in Kargo.
+fn error_message(
+    ctx: &StepContext,
+    config: &Config,
+    env: &Map<String, Value>,
+) -> Result<Option<String>, StepError> {
+    let Some(expr) = expression(&config.error_expression) else {
+        return Ok(None);
+    };
     match ctx.eval_expression(expr, env.clone()) {
-        Ok(Value::String(s)) if !s.is_empty() => Some(s),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::debug!(error = %e, "error expression could not be evaluated");
-            None
-        }
+        Ok(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+        Ok(_) => Ok(None),
+        Err(e) => match expression_error(ctx, expr, "error expression", e) {
+            error if error.kind() == ErrorKind::Terminal => Err(error),
+            error => {
+                tracing::debug!(error = %error, "error expression could not be evaluated");
+                Ok(None)
+            }
+        },
     }
 }
 
@@ -300,7 +335,7 @@ impl Step for Http {
         let failure = eval_criterion(ctx, "failure", expression(&config.failure_expression), &env)?;
         match (success, failure) {
             (_, Some(true)) => {
-                let message = match error_message(ctx, &config, &env) {
+                let message = match error_message(ctx, &config, &env)? {
                     Some(m) => format!("HTTP ({status}) response met failure criteria: {m:?}"),
                     None => format!("HTTP ({status}) response met failure criteria"),
                 };
@@ -326,6 +361,15 @@ impl Step for Http {
                 )))
             }
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, crate::http::PAIR_RULES, config)?;
+        schema::check(KIND, RULES, config)
     }
 }
 

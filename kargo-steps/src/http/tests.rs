@@ -2,6 +2,14 @@
 //! `kargo_test_support::http`).
 //! Those that evaluate expressions need the expression evaluator of
 //! kargo-core.
+//!
+//! Every case of Kargo's `pkg/promotion/runner/builtin/http_requester_test.go`
+//! is here, in the `kargo_*` tests at the end (each names the Kargo table it
+//! ports and the tests above that already covered some of its cases). Not
+//! ported: `getClient`'s checks of Go's transport fields (no such object
+//! here; `insecureSkipTLSVerify` is only passed to the client) and the
+//! `text/yaml` value of `responseContentType`, which Kargo's own schema
+//! refuses before the step runs.
 
 use std::time::Duration;
 
@@ -12,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::{Config, Http, Method};
 use kargo_test_support::http::{header_values, scripted, target, until_close};
-use wiremock::ResponseTemplate;
+use wiremock::{MockServer, ResponseTemplate};
 
 fn context() -> (tempfile::TempDir, StepContext) {
     let dir = tempfile::tempdir().unwrap();
@@ -642,4 +650,801 @@ steps:
         "v1.2.3"
     );
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+// ---------------------------------------------------------------------------
+// Case by case, Kargo's `pkg/promotion/runner/builtin/http_requester_test.go`.
+// Cases already covered above are named in the comment of the nearest table.
+// ---------------------------------------------------------------------------
+
+/// Runs `config` (with `url` set to the server) and returns the outcome.
+async fn run_against(
+    server: &MockServer,
+    mut config: Value,
+) -> Result<StepOutcome, kargo_core::step::StepError> {
+    let (_dir, ctx) = context();
+    config["url"] = json!(format!("{}/", server.uri()));
+    run(&ctx, config).await
+}
+
+/// Kargo's `convert` table: each invalid config is refused before any
+/// request, naming the field. ("url not specified" and "invalid method"
+/// are also in `unknown_keys_and_bad_methods_are_rejected`.)
+#[tokio::test]
+async fn kargo_convert_cases_refuse_invalid_configs_naming_the_field() {
+    let (_dir, ctx) = context();
+    let url = "http://127.0.0.1:1/";
+    let cases = [
+        ("url not specified", json!({}), "url"),
+        ("url is empty string", json!({"url": ""}), "url"),
+        (
+            "invalid method",
+            json!({"url": url, "method": "invalid"}),
+            "invalid",
+        ),
+        (
+            "header name not specified",
+            json!({"url": url, "headers": [{"value": "v"}]}),
+            "name",
+        ),
+        (
+            "header name is empty string",
+            json!({"url": url, "headers": [{"name": "", "value": "v"}]}),
+            "headers[].name",
+        ),
+        (
+            "header value not specified",
+            json!({"url": url, "headers": [{"name": "n"}]}),
+            "value",
+        ),
+        (
+            "header value is empty string",
+            json!({"url": url, "headers": [{"name": "n", "value": ""}]}),
+            "headers[].value",
+        ),
+        (
+            "query param name not specified",
+            json!({"url": url, "queryParams": [{"value": "v"}]}),
+            "name",
+        ),
+        (
+            "query param name is empty string",
+            json!({"url": url, "queryParams": [{"name": "", "value": "v"}]}),
+            "queryParams[].name",
+        ),
+        (
+            "query param value not specified",
+            json!({"url": url, "queryParams": [{"name": "n"}]}),
+            "value",
+        ),
+        (
+            "query param value is empty string",
+            json!({"url": url, "queryParams": [{"name": "n", "value": ""}]}),
+            "queryParams[].value",
+        ),
+        (
+            "invalid timeout",
+            json!({"url": url, "timeout": "invalid"}),
+            "invalid",
+        ),
+        (
+            "invalid pollInterval",
+            json!({"url": url, "pollInterval": "invalid"}),
+            "invalid",
+        ),
+        (
+            "invalid response content type",
+            json!({"url": url, "responseContentType": "invalid"}),
+            "invalid",
+        ),
+        (
+            "output name not specified",
+            json!({"url": url, "outputs": [{"fromExpression": "1"}]}),
+            "name",
+        ),
+        (
+            "output name is empty string",
+            json!({"url": url, "outputs": [{"name": "", "fromExpression": "1"}]}),
+            "outputs[]",
+        ),
+        (
+            "output fromExpression not specified",
+            json!({"url": url, "outputs": [{"name": "o"}]}),
+            "fromExpression",
+        ),
+        (
+            "output fromExpression is empty string",
+            json!({"url": url, "outputs": [{"name": "o", "fromExpression": ""}]}),
+            "fromExpression",
+        ),
+        (
+            "proxy url has no scheme",
+            json!({"url": url, "proxy": "proxy.example.com:3000"}),
+            "proxy",
+        ),
+        (
+            "body and bodyFromFile are mutually exclusive",
+            json!({"url": url, "body": "{}", "bodyFromFile": "payload.json"}),
+            "bodyFromFile",
+        ),
+    ];
+    for (name, config, field) in cases {
+        let err = run(&ctx, config).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{name}: {err}");
+        assert!(err.to_string().contains(field), "{name}: {err}");
+    }
+}
+
+/// Kargo's "valid kitchen sink" config is accepted as it stands.
+#[test]
+fn kargo_convert_kitchen_sink_is_valid() {
+    let config: Config = serde_json::from_value(json!({
+        "method": "GET",
+        "url": "https://example.com",
+        "headers": [{"name": "Accept", "value": "application/json"}],
+        "queryParams": [{"name": "foo", "value": "bar"}],
+        "insecureSkipTLSVerify": true,
+        "timeout": "30s",
+        "pollInterval": "20s",
+        "successExpression": "response.status == 200",
+        "failureExpression": "response.status == 404",
+        "proxy": "https://proxy.example.com:3000",
+        "errorExpression": "response.body?.error ?? response.body?.errorMessage",
+        "outputs": [
+            {"name": "fact1", "fromExpression": "response.body.facts[0]"},
+            {"name": "fact2", "fromExpression": "response.body.facts[1]"},
+        ],
+    }))
+    .unwrap();
+    assert!(config.insecure_skip_tls_verify);
+    assert_eq!(config.outputs.len(), 2);
+    assert_eq!(
+        config.proxy.as_deref(),
+        Some("https://proxy.example.com:3000")
+    );
+}
+
+/// Kargo's `run` table, the succeeding cases: the outputs each produces.
+/// (Undefined criteria with a 2xx or other status are covered by
+/// `without_expressions_*`.)
+#[tokio::test]
+async fn kargo_run_cases_that_succeed_give_their_outputs() {
+    let status = json!({"name": "status", "fromExpression": "response.status"});
+    let body = json!({"name": "body", "fromExpression": "response.body"});
+    let cases = [
+        (
+            "success and not failed; no body",
+            ResponseTemplate::new(200),
+            json!({"successExpression": "true", "outputs": [
+                status,
+                {"name": "meaning", "fromExpression": "response.body.theMeaningOfLife"},
+            ]}),
+            json!({"status": 200, "meaning": null}),
+        ),
+        (
+            "unknown content-type with invalid JSON leaves body empty",
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/html")
+                .set_body_bytes("<html>hello</html>"),
+            json!({"successExpression": "true", "outputs": [status, body]}),
+            json!({"status": 200, "body": {}}),
+        ),
+        (
+            "success and not failed with json body",
+            ResponseTemplate::new(200).set_body_json(json!({"theMeaningOfLife": 42})),
+            json!({"successExpression": "true", "outputs": [
+                {"name": "meaning", "fromExpression": "response.body.theMeaningOfLife"},
+            ]}),
+            json!({"meaning": 42}),
+        ),
+        (
+            "success and not failed with json body and response is array",
+            ResponseTemplate::new(200).set_body_json(json!([{"theMeaningOfLife": 42}])),
+            json!({"successExpression": "true", "outputs": [
+                {"name": "meaning", "fromExpression": "response.body[0].theMeaningOfLife"},
+            ]}),
+            json!({"meaning": 42}),
+        ),
+        (
+            "text/plain response with numeric content",
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/plain; charset=utf-8")
+                .set_body_bytes("1"),
+            json!({"successExpression": "response.body == \"1\"", "outputs": [body]}),
+            json!({"body": "1"}),
+        ),
+        (
+            "text/plain response with word content",
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/plain; charset=utf-8")
+                .set_body_bytes("one"),
+            json!({"successExpression": "response.body == \"one\"", "outputs": [body]}),
+            json!({"body": "one"}),
+        ),
+        (
+            "YAML response with application/yaml content-type",
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "application/yaml")
+                .set_body_bytes("status: ok\ncount: 42\n"),
+            json!({"successExpression": "response.body.status == \"ok\"", "outputs": [
+                {"name": "status", "fromExpression": "response.body.status"},
+                {"name": "count", "fromExpression": "response.body.count"},
+            ]}),
+            json!({"status": "ok", "count": 42}),
+        ),
+        (
+            "responseContentType config override forces YAML parsing",
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/plain")
+                .set_body_bytes("key: value\n"),
+            json!({
+                "responseContentType": "application/yaml",
+                "successExpression": "response.body.key == \"value\"",
+                "outputs": [{"name": "key", "fromExpression": "response.body.key"}],
+            }),
+            json!({"key": "value"}),
+        ),
+        (
+            "responseContentType config override forces text/plain parsing",
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "application/json")
+                .set_body_bytes(r#"{"foo": "bar"}"#),
+            json!({
+                "responseContentType": "text/plain",
+                "successExpression": r#"response.body == "{\"foo\": \"bar\"}""#,
+                "outputs": [body],
+            }),
+            json!({"body": r#"{"foo": "bar"}"#}),
+        ),
+    ];
+    for (name, reply, config, want) in cases {
+        let server = scripted([reply]).await;
+        let outcome = run_against(&server, config)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(outcome.status, StepStatus::Succeeded, "{name}");
+        assert_eq!(Value::Object(outcome.output), want, "{name}");
+    }
+}
+
+/// Kargo's `run` table, the failing cases: the message, and whether the
+/// error expression's value is appended. ("failed with errorExpression"
+/// and its null coalescing are also covered above.)
+#[tokio::test]
+async fn kargo_run_cases_that_fail_name_the_status_and_the_error() {
+    let not_found = |body: Value| ResponseTemplate::new(404).set_body_json(body);
+    let on_404 = "response.status == 404";
+    let coalesce = "response.body?.error ?? response.body?.errorMessage";
+    let cases = [
+        (
+            "failed and not success",
+            ResponseTemplate::new(404),
+            json!({"failureExpression": on_404}),
+            "HTTP (404) response met failure criteria",
+        ),
+        (
+            "failed with errorExpression",
+            not_found(json!({"error": "resource not found"})),
+            json!({"failureExpression": on_404, "errorExpression": "response.body.error"}),
+            r#"HTTP (404) response met failure criteria: "resource not found""#,
+        ),
+        (
+            "failed with errorExpression null coalescing",
+            not_found(json!({"errorMessage": "something went wrong"})),
+            json!({"failureExpression": on_404, "errorExpression": coalesce}),
+            r#"HTTP (404) response met failure criteria: "something went wrong""#,
+        ),
+        (
+            "failed with errorExpression evaluating to nil",
+            not_found(json!({})),
+            json!({"failureExpression": on_404, "errorExpression": coalesce}),
+            "HTTP (404) response met failure criteria",
+        ),
+        (
+            "failed with errorExpression non-string result",
+            not_found(json!({"error": 42})),
+            json!({"failureExpression": on_404, "errorExpression": "response.body.error"}),
+            "HTTP (404) response met failure criteria",
+        ),
+        (
+            "failed with errorExpression eval error",
+            ResponseTemplate::new(200),
+            json!({"failureExpression": "true", "errorExpression": "invalid()"}),
+            "HTTP (200) response met failure criteria",
+        ),
+        (
+            "success AND failed",
+            ResponseTemplate::new(200),
+            json!({
+                "successExpression": "response.status == 200",
+                "failureExpression": "response.status == 200",
+            }),
+            "HTTP (200) response met failure criteria",
+        ),
+    ];
+    for (name, reply, config, want) in cases {
+        let server = scripted([reply]).await;
+        let err = run_against(&server, config).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{name}: {err}");
+        assert_eq!(err.to_string(), want, "{name}");
+    }
+}
+
+/// Kargo's "failed with errorExpression compile error": an error
+/// expression that does not parse ends the step `Errored`, naming it.
+#[tokio::test]
+async fn kargo_error_expression_that_does_not_parse_errors_the_step() {
+    let server = scripted([ResponseTemplate::new(200)]).await;
+    let err = run_against(
+        &server,
+        json!({"failureExpression": "true", "errorExpression": "(1 + 2"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    assert!(
+        err.to_string().contains("error compiling error expression"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("(1 + 2"), "{err}");
+}
+
+/// Kargo's "neither success nor failed" (502, default and explicit poll
+/// interval) and "ignored errorExpression": the step keeps running and the
+/// error expression is not used.
+#[tokio::test]
+async fn kargo_neither_criterion_met_keeps_running_and_ignores_the_error_expression() {
+    let server =
+        scripted([ResponseTemplate::new(502).set_body_json(json!({"error": "should not appear"}))])
+            .await;
+    let base = json!({
+        "successExpression": "response.status == 200",
+        "failureExpression": "response.status == 404",
+        "errorExpression": "response.body.error",
+    });
+    let outcome = run_against(&server, base.clone()).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    assert_eq!(outcome.retry_after, Some(super::DEFAULT_POLL_INTERVAL));
+    let mut config = base;
+    config["pollInterval"] = json!("15s");
+    let outcome = run_against(&server, config).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    assert_eq!(outcome.retry_after, Some(Duration::from_secs(15)));
+    assert!(
+        !format!("{:?}", outcome.message).contains("should not appear"),
+        "{:?}",
+        outcome.message
+    );
+}
+
+/// Kargo's `evaluateSuccessCriteria` and `evaluateFailureCriteria`
+/// tables: a criterion that does not parse ends the step `Errored`; one
+/// that fails to evaluate or gives a non-boolean may be retried; `true`
+/// and `false` decide. (No expression at all: `without_expressions_*`.)
+#[tokio::test]
+async fn kargo_criteria_cases_for_both_expressions() {
+    let server = scripted([ResponseTemplate::new(200)]).await;
+    for key in ["successExpression", "failureExpression"] {
+        let which = &key[..key.len() - "Expression".len()];
+        let err = run_against(&server, json!({key: "(1 + 2"}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Terminal, "{key}: {err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("error compiling {which} expression")),
+            "{err}"
+        );
+        let err = run_against(&server, json!({key: "invalid()"}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Retryable, "{key}: {err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("error evaluating {which} expression")),
+            "{err}"
+        );
+        let err = run_against(&server, json!({key: "\"foo\""}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Retryable, "{key}: {err}");
+        assert!(
+            err.to_string().contains(&format!("{which} expression")),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("did not evaluate to a boolean"),
+            "{err}"
+        );
+    }
+    let outcome = run_against(&server, json!({"successExpression": "true"}))
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    let outcome = run_against(&server, json!({"successExpression": "false"}))
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    let err = run_against(&server, json!({"failureExpression": "true"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    let outcome = run_against(&server, json!({"failureExpression": "false"}))
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+}
+
+/// Kargo's `buildOutputs` table: none, one that does not parse (`Errored`),
+/// one that fails to evaluate (retried), and literal values.
+#[tokio::test]
+async fn kargo_build_outputs_cases() {
+    let server = scripted([ResponseTemplate::new(200)]).await;
+    let outcome = run_against(&server, json!({"successExpression": "true"}))
+        .await
+        .unwrap();
+    assert!(outcome.output.is_empty());
+
+    let output = |e: &str| json!({"successExpression": "true", "outputs": [{"name": "fake-output", "fromExpression": e}]});
+    let err = run_against(&server, output("(1 + 2")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    assert!(err.to_string().contains("error compiling"), "{err}");
+    assert!(err.to_string().contains("fake-output"), "{err}");
+    let err = run_against(&server, output("invalid()")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
+    assert!(err.to_string().contains("error evaluating"), "{err}");
+    assert!(err.to_string().contains("fake-output"), "{err}");
+
+    let outcome = run_against(
+        &server,
+        json!({"successExpression": "true", "outputs": [
+            {"name": "string-output", "fromExpression": "\"foo\""},
+            {"name": "int-output", "fromExpression": "42"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(outcome.output),
+        json!({"string-output": "foo", "int-output": 42})
+    );
+}
+
+/// Kargo's `buildExprEnv` and `determineResponseParseMode` tables, through
+/// a real response: the `response.body` each content type and body give.
+/// (Content-Length over the limit: `responses_over_the_cap_are_refused`.)
+#[tokio::test]
+async fn kargo_build_expr_env_cases_give_the_parsed_body() {
+    let typed = |content_type: &str, body: &str| {
+        ResponseTemplate::new(200)
+            .append_header("Content-Type", content_type)
+            .set_body_bytes(body.to_owned())
+    };
+    let cases = [
+        (
+            "without body",
+            typed("application/json", ""),
+            None,
+            json!({}),
+        ),
+        (
+            "with body",
+            typed("application/json", r#"{"foo": "bar"}"#),
+            None,
+            json!({"foo": "bar"}),
+        ),
+        (
+            "with body as an array",
+            typed(
+                "application/json",
+                r#"[{"foo1": "bar1"}, {"foo2": "bar2"}]"#,
+            ),
+            None,
+            json!([{"foo1": "bar1"}, {"foo2": "bar2"}]),
+        ),
+        (
+            "JSON string",
+            typed("application/json", r#""foo""#),
+            None,
+            json!("foo"),
+        ),
+        (
+            "JSON number",
+            typed("application/json", "42"),
+            None,
+            json!(42),
+        ),
+        (
+            "JSON boolean",
+            typed("application/json", "true"),
+            None,
+            json!(true),
+        ),
+        (
+            "JSON null",
+            typed("application/json", "null"),
+            None,
+            Value::Null,
+        ),
+        (
+            "APPLICATION/JSON",
+            typed("APPLICATION/JSON", r#"{"foo": "bar"}"#),
+            None,
+            json!({"foo": "bar"}),
+        ),
+        (
+            "Application/Json",
+            typed("Application/Json", r#"{"foo": "bar"}"#),
+            None,
+            json!({"foo": "bar"}),
+        ),
+        (
+            "text/html, not JSON",
+            typed("text/html", "<html>hello</html>"),
+            None,
+            json!({}),
+        ),
+        (
+            "text/html, JSON",
+            typed("text/html", r#"{"a": 1}"#),
+            None,
+            json!({"a": 1}),
+        ),
+        (
+            "unknown/type, JSON",
+            typed("unknown/type", r#"{"a": 1}"#),
+            None,
+            json!({"a": 1}),
+        ),
+        (
+            "text/plain with JSON-like content stays as string",
+            typed("text/plain", r#"{"key": "value"}"#),
+            None,
+            json!(r#"{"key": "value"}"#),
+        ),
+        (
+            "TEXT/PLAIN",
+            typed("TEXT/PLAIN", r#"{"a": 1}"#),
+            None,
+            json!(r#"{"a": 1}"#),
+        ),
+        (
+            "no content-type, not JSON",
+            ResponseTemplate::new(200).set_body_bytes("hello world"),
+            None,
+            json!({}),
+        ),
+        (
+            "no content-type, JSON",
+            ResponseTemplate::new(200).set_body_bytes(r#"{"foo": "bar"}"#),
+            None,
+            json!({"foo": "bar"}),
+        ),
+        (
+            "empty content-type, JSON",
+            typed("", r#"{"foo": "bar"}"#),
+            None,
+            json!({"foo": "bar"}),
+        ),
+        (
+            "text/plain numeric",
+            typed("text/plain; charset=utf-8", "1"),
+            None,
+            json!("1"),
+        ),
+        (
+            "text/plain float",
+            typed("text/plain; charset=utf-8", "3.14"),
+            None,
+            json!("3.14"),
+        ),
+        (
+            "text/plain word",
+            typed("text/plain; charset=utf-8", "one"),
+            None,
+            json!("one"),
+        ),
+        (
+            "text/plain sentence",
+            typed("text/plain; charset=utf-8", "this is not json"),
+            None,
+            json!("this is not json"),
+        ),
+        (
+            "application/yaml",
+            typed("application/yaml", "foo: bar\nbaz: 42\n"),
+            None,
+            json!({"foo": "bar", "baz": 42}),
+        ),
+        (
+            "text/yaml",
+            typed("text/yaml", "items:\n  - one\n  - two\n"),
+            None,
+            json!({"items": ["one", "two"]}),
+        ),
+        (
+            "application/x-yaml",
+            typed("application/x-yaml", "key: value\n"),
+            None,
+            json!({"key": "value"}),
+        ),
+        (
+            "APPLICATION/YAML",
+            typed("APPLICATION/YAML", "key: value\n"),
+            None,
+            json!({"key": "value"}),
+        ),
+        (
+            "TEXT/YAML",
+            typed("TEXT/YAML", "key: value\n"),
+            None,
+            json!({"key": "value"}),
+        ),
+        (
+            "override forces JSON parsing",
+            typed("text/plain", r#"{"foo": "bar"}"#),
+            Some("application/json"),
+            json!({"foo": "bar"}),
+        ),
+        (
+            "override forces YAML parsing",
+            typed("text/plain", "foo: bar\n"),
+            Some("application/yaml"),
+            json!({"foo": "bar"}),
+        ),
+        (
+            "override forces text/plain parsing",
+            typed("application/json", r#"{"foo": "bar"}"#),
+            Some("text/plain"),
+            json!(r#"{"foo": "bar"}"#),
+        ),
+        (
+            "unknown content-type with valid JSON falls back to JSON",
+            typed("application/octet-stream", r#"{"success": true}"#),
+            None,
+            json!({"success": true}),
+        ),
+    ];
+    for (name, reply, forced, want) in cases {
+        let server = scripted([reply]).await;
+        let mut config = json!({
+            "successExpression": "true",
+            "outputs": [{"name": "body", "fromExpression": "response.body"}],
+        });
+        if let Some(forced) = forced {
+            config["responseContentType"] = json!(forced);
+        }
+        let outcome = run_against(&server, config)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(outcome.output["body"], want, "{name}");
+    }
+}
+
+/// Kargo's `buildExprEnv` "without body": the status is a number, the
+/// headers map names to their values, and `header()` reads one.
+#[tokio::test]
+async fn kargo_build_expr_env_exposes_status_headers_and_header_function() {
+    let server =
+        scripted([ResponseTemplate::new(200).append_header("Content-Type", "application/json")])
+            .await;
+    let outcome = run_against(
+        &server,
+        json!({"successExpression": "true", "outputs": [
+            {"name": "status", "fromExpression": "response.status"},
+            {"name": "type", "fromExpression": "response.header('Content-Type')"},
+            {"name": "types", "fromExpression": "response.headers['Content-Type']"},
+            {"name": "empty", "fromExpression": "len(response.body) == 0"},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Value::Object(outcome.output),
+        json!({"status": 200, "type": "application/json", "types": ["application/json"], "empty": true})
+    );
+}
+
+/// Kargo's "invalid JSON body" and "invalid YAML body returns error": a
+/// body that does not parse as its declared type is an error saying so.
+#[tokio::test]
+async fn kargo_bodies_that_do_not_parse_as_their_type_are_errors() {
+    for (content_type, body, want) in [
+        (
+            "application/json",
+            r#"{"foo":"#,
+            "failed to parse JSON response",
+        ),
+        (
+            "application/yaml",
+            "foo: [bar\n",
+            "failed to parse YAML response",
+        ),
+    ] {
+        let server = scripted([ResponseTemplate::new(200)
+            .append_header("Content-Type", content_type)
+            .set_body_bytes(body)])
+        .await;
+        let err = run_against(&server, json!({"successExpression": "true"}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(want), "{content_type}: {err}");
+    }
+}
+
+/// Kargo's `buildRequest` "body from file" (any bytes, sent as they are)
+/// and "body from file rejects oversize". ("request options": see
+/// `query_params_and_headers_are_sent`; "stays inside work directory": see
+/// `body_from_file_is_read_inside_the_work_directory`.)
+#[tokio::test]
+async fn kargo_body_from_file_sends_raw_bytes_and_refuses_oversize_files() {
+    let server = scripted([ResponseTemplate::new(200)]).await;
+    let (dir, ctx) = context();
+    std::fs::write(dir.path().join("payload.json"), [0x00, 0xff, 0x01, 0x7f]).unwrap();
+    std::fs::write(dir.path().join("payload.bin"), [0x01; 17]).unwrap();
+    let step = Http::with_options(super::Options {
+        max_response_bytes: 16,
+        ..Default::default()
+    });
+    step.run(
+        &ctx,
+        json!({"method": "POST", "url": format!("{}/", server.uri()), "bodyFromFile": "payload.json"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        server.received_requests().await.unwrap()[0].body,
+        [0x00, 0xff, 0x01, 0x7f]
+    );
+
+    let err = step
+        .run(
+            &ctx,
+            json!({"method": "POST", "url": format!("{}/", server.uri()), "bodyFromFile": "payload.bin"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+    assert!(err.to_string().contains("payload.bin"), "{err}");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "nothing sent for the oversize file"
+    );
+}
+
+/// Kargo's `proxy` table: a proxy URL that does not parse is refused, and
+/// a configured proxy gets the request (in absolute form, for the backend).
+#[tokio::test]
+async fn kargo_proxy_cases() {
+    let (_dir, ctx) = context();
+    let backend = "http://backend.invalid:8080/status";
+    let err = run(
+        &ctx,
+        json!({"url": backend, "proxy": "http://[invalid-url"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+    assert!(err.to_string().contains("proxy"), "{err}");
+
+    let proxy =
+        scripted([ResponseTemplate::new(200).set_body_json(json!({"reachedBackend": true}))]).await;
+    let outcome = run(
+        &ctx,
+        json!({
+            "url": backend,
+            "proxy": proxy.uri(),
+            "successExpression": "response.status == 200",
+            "outputs": [{"name": "reachedBackend", "fromExpression": "response.body.reachedBackend"}],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(outcome.output["reachedBackend"], json!(true));
+    assert_eq!(
+        proxy.received_requests().await.unwrap()[0].url.as_str(),
+        backend
+    );
 }

@@ -21,13 +21,24 @@ use std::fmt;
 use std::time::Duration;
 
 use kargo_core::duration::GoDuration;
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use crate::http::{Header, QueryParam};
 pub use step::HttpDownload;
 
 /// The step kind.
 pub const KIND: &str = "http-download";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("url", NonEmpty), ("outPath", NonEmpty)];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["outPath"]);
 
 /// The download timeout when the config sets none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);

@@ -3,12 +3,13 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use kargo_core::duration::GoDuration;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use super::{Config, DEFAULT_TIMEOUT, KIND, Options};
+use super::{Config, DEFAULT_TIMEOUT, KIND, Options, RULES, TOUCHES};
 use crate::http::client::{self, AddressPolicy, Request, redact_url};
+use crate::schema;
 
 /// The `http-download` step (see the [module](super)).
 ///
@@ -208,5 +209,14 @@ impl Step for HttpDownload {
                 Err(e)
             }
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, crate::http::PAIR_RULES, config)?;
+        schema::check(KIND, RULES, config)
     }
 }

@@ -33,13 +33,30 @@ use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 
 use crate::render::manifests::{Meta, check_file_name, split_documents};
 use crate::render::{Tool, flag};
+use crate::schema::Check::{NonEmpty, OneOf};
+use crate::schema::Rule;
 
 /// The step kind.
 pub const KIND: &str = "kustomize-build";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("path", NonEmpty),
+    ("outPath", NonEmpty),
+    ("outputFormat", OneOf(&["kargo", "kustomize"])),
+    ("plugin.helm.apiVersions[]", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes. Not only its
+/// config's paths: a Kustomization names its resources, bases and
+/// components (`../base`) itself.
+const TOUCHES: Touches = Touches::Unknown;
 
 /// The environment variable naming the `kustomize` binary.
 pub const ENV_VAR: &str = "KARGO_KUSTOMIZE";

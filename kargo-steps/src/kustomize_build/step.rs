@@ -1,10 +1,11 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND, KustomizeBuild, TOOL, args, files};
+use super::{Config, KIND, KustomizeBuild, RULES, TOOL, TOUCHES, args, files};
 use crate::edit::blocking;
 use crate::render::{self, HELM_ENV_VAR, Invocation, process_env};
+use crate::schema;
 
 #[async_trait]
 impl Step for KustomizeBuild {
@@ -53,5 +54,13 @@ impl Step for KustomizeBuild {
         })
         .await?;
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

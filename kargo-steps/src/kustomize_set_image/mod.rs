@@ -36,15 +36,26 @@ mod step;
 
 use std::collections::BTreeMap;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use crate::edit::EditError as Error;
 use crate::edit::Update;
 use crate::edit::yaml::ops::{insert_item, remove_key};
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
+
+pub use crate::edit::EditError as Error;
 
 /// The step kind.
 pub const KIND: &str = "kustomize-set-image";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("path", NonEmpty), ("images[].image", NonEmpty)];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["path"]);
 
 /// The file names kustomize recognizes, in its order.
 pub const KUSTOMIZATION_FILES: [&str; 3] =

@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use kargo_core::model::FreightCollection;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
 use super::{
-    Config, ImageUpdate, KIND, KUSTOMIZATION_FILES, KustomizeSetImage, TargetImage, commit_message,
-    edit,
+    Config, ImageUpdate, KIND, KUSTOMIZATION_FILES, KustomizeSetImage, RULES, TOUCHES, TargetImage,
+    commit_message, edit,
 };
 use crate::edit::{blocking, read_text};
+use crate::schema;
 
 #[async_trait]
 impl Step for KustomizeSetImage {
@@ -64,6 +65,14 @@ impl Step for KustomizeSetImage {
             Some(message) => outcome.with_output("commitMessage", message),
             None => outcome,
         })
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

@@ -16,12 +16,27 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::OciDownload;
 
 /// The step kind.
 pub const KIND: &str = "oci-download";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("imageRef", NonEmpty),
+    ("outPath", NonEmpty),
+    ("mediaType", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["outPath"]);
 
 /// The largest layer saved by default (Kargo's limit).
 pub const DEFAULT_MAX_SIZE: u64 = 100 << 20;

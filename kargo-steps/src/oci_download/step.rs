@@ -2,11 +2,12 @@ use std::io;
 use std::path::Path;
 
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND, Options};
+use super::{Config, KIND, Options, RULES, TOUCHES};
 use crate::oci::{self, Endpoint, INDEX_TYPES};
+use crate::schema;
 
 /// The `oci-download` step (see the [module](super)).
 ///
@@ -175,5 +176,13 @@ impl Step for OciDownload {
         .await?;
         tracing::debug!(image = %config.image_ref, out_path = %config.out_path, size, "layer saved");
         Ok(StepOutcome::succeeded())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -27,12 +27,24 @@ mod step;
 
 use std::collections::BTreeMap;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 pub use step::OciPush;
 
 /// The step kind.
 pub const KIND: &str = "oci-push";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("srcRef", NonEmpty), ("destRef", NonEmpty)];
+
+/// Where in the work directory the step reads and writes. It copies between
+/// registries only.
+const TOUCHES: Touches = Touches::Nothing;
 
 /// The largest copy across repositories by default (Kargo's limit).
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;

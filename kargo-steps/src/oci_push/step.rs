@@ -1,11 +1,12 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::{Map, Value};
 
-use super::{Config, KIND, Options};
+use super::{Config, KIND, Options, RULES, TOUCHES};
 use crate::oci::{self, Endpoint, INDEX_TYPES, MANIFEST_TYPES, cancellable, registry_error};
+use crate::schema;
 
 /// The `oci-push` step (see the [module](super)).
 ///
@@ -361,6 +362,14 @@ impl Step for OciPush {
             .with_output("image", image)
             .with_output("digest", top.digest.clone())
             .with_output("tag", tag))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

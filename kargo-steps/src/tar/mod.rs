@@ -16,10 +16,25 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
+
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
 
 /// The step kind.
 pub const KIND: &str = "tar";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[
+    ("inPath", NonEmpty),
+    ("outPath", NonEmpty),
+    ("ignore", NonEmpty),
+];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["inPath", "outPath"]);
 
 /// The largest file the archive takes (Kargo's limit: 50 MiB).
 pub const MAX_FILE_SIZE: u64 = 50 * 1024 * 1024;

@@ -4,11 +4,12 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use ignore::gitignore::Gitignore;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND, MAX_FILE_SIZE, MAX_TOTAL_SIZE, Tar};
+use super::{Config, KIND, MAX_FILE_SIZE, MAX_TOTAL_SIZE, RULES, TOUCHES, Tar};
 use crate::edit::blocking;
+use crate::schema;
 
 fn fail(out: &str, what: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot create `{out}`: {what}"))
@@ -25,6 +26,14 @@ impl Step for Tar {
             Ok(StepOutcome::succeeded())
         })
         .await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

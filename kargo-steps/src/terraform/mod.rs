@@ -75,14 +75,6 @@ pub use apply::TfApply;
 pub use output::TfOutput;
 pub use plan::TfPlan;
 
-/// Registers `tf-plan`, `tf-apply` and `tf-output` in `registry`, replacing
-/// any step registered under those kinds.
-pub fn register(registry: &mut kargo_core::step::StepRegistry) {
-    registry.replace(plan::KIND, TfPlan::new());
-    registry.replace(apply::KIND, TfApply::new());
-    registry.replace(output::KIND, TfOutput::new());
-}
-
 /// One entry of a step's `vars`: a variables file, or one named value.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawVar", into = "RawVar")]

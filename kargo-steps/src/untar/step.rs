@@ -5,11 +5,12 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use ignore::gitignore::Gitignore;
 use kargo_core::Workspace;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND, MAX_FILE_SIZE, MAX_TOTAL_SIZE, Untar};
+use super::{Config, KIND, MAX_FILE_SIZE, MAX_TOTAL_SIZE, RULES, TOUCHES, Untar};
 use crate::edit::blocking;
+use crate::schema;
 
 fn fail(input: &str, what: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot extract `{input}`: {what}"))
@@ -33,6 +34,14 @@ impl Step for Untar {
             Ok(StepOutcome::succeeded().with_output("skipped", skipped))
         })
         .await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }
 

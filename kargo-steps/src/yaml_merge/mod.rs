@@ -21,14 +21,25 @@
 
 mod step;
 
+use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use crate::edit::EditError as Error;
 use crate::edit::{Update, yaml};
+use crate::schema::Check::NonEmpty;
+use crate::schema::Rule;
+
+pub use crate::edit::EditError as Error;
 
 /// The step kind.
 pub const KIND: &str = "yaml-merge";
+
+/// Kargo's schema rules for the config, checked before the promotion
+/// starts (see [`schema`](crate::schema)).
+const RULES: &[Rule] = &[("inFiles", NonEmpty), ("outFile", NonEmpty)];
+
+/// Where in the work directory the step reads and writes.
+const TOUCHES: Touches = Touches::Fields(&["inFiles", "outFile"]);
 
 /// The `yaml-merge` config (Kargo's `YAMLMergeConfig`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

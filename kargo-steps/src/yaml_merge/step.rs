@@ -1,9 +1,10 @@
 use async_trait::async_trait;
-use kargo_core::step::{Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
-use super::{Config, KIND, YamlMerge, commit_message, merge_each};
+use super::{Config, KIND, RULES, TOUCHES, YamlMerge, commit_message, merge_each};
 use crate::edit::{blocking, read_text};
+use crate::schema;
 
 #[async_trait]
 impl Step for YamlMerge {
@@ -55,5 +56,13 @@ impl Step for YamlMerge {
             outcome = outcome.with_output("commitMessage", message);
         }
         Ok(outcome)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_touches(TOUCHES)
+    }
+
+    fn check_config(&self, config: &Value) -> Result<(), StepError> {
+        schema::check(KIND, RULES, config)
     }
 }

@@ -1,17 +1,12 @@
 //! The file steps run through the registry against a temporary work dir.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use kargo_core::Workspace;
 use kargo_core::step::{StepContext, StepRegistry};
 use serde_json::{Value, json};
 
-use crate::{run, setup};
-
-fn read(dir: &Path, path: &str) -> String {
-    std::fs::read_to_string(dir.join(path)).unwrap()
-}
+use crate::{read, run, setup};
 
 // Kargo's documented examples (expressions already evaluated) deserialize,
 // and an unknown key is rejected.

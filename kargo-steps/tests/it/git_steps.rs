@@ -145,3 +145,87 @@ async fn bad_configs_fail_with_the_field_named() {
         .unwrap_err();
     assert!(err.to_string().contains("mutually exclusive"), "{err}");
 }
+
+/// A step of the host's own, registered next to the built-ins, that
+/// declares the config field naming its path: `git-clone` checks out only
+/// that path for it, although git-clone knows nothing of the step. Without
+/// the declaration the same promotion gets a full checkout.
+#[tokio::test]
+async fn a_host_step_declaring_its_path_field_makes_git_clone_sparse() {
+    use kargo_core::engine::{Engine, PromotionContext};
+    use kargo_core::model::{PromotionPhase, PromotionStep};
+    use kargo_core::step::{Capabilities, StepError, StepOutcome, StepRegistry, Touches};
+
+    /// Writes `stamped` to the file its `target` names.
+    #[derive(Debug)]
+    struct Stamp {
+        declares: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Step for Stamp {
+        async fn run(
+            &self,
+            ctx: &StepContext,
+            config: serde_json::Value,
+        ) -> Result<StepOutcome, StepError> {
+            let target = config["target"].as_str().unwrap_or_default();
+            let path = ctx.workspace.resolve(target)?;
+            std::fs::write(&path, "stamped\n")
+                .map_err(|e| StepError::terminal(format!("stamp: {e}")))?;
+            Ok(StepOutcome::succeeded())
+        }
+
+        fn capabilities(&self) -> Capabilities {
+            if self.declares {
+                Capabilities::default().with_touches(Touches::Fields(&["target"]))
+            } else {
+                Capabilities::default()
+            }
+        }
+    }
+
+    for declares in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let bare = kargo_test_support::git::bare_repo(
+            tmp.path(),
+            "remote",
+            &[
+                ("env/prod/values.yaml", "tag: v1\n"),
+                ("env/dev/values.yaml", "tag: v1\n"),
+            ],
+        );
+        let mut registry = StepRegistry::new();
+        kargo_steps::register_builtins(&mut registry);
+        registry.replace(
+            "git-clone",
+            GitClone::new(RepoCache::new(tmp.path().join("cache"))),
+        );
+        registry.register("stamp", Stamp { declares }).unwrap();
+        let steps: Vec<PromotionStep> = serde_json::from_value(json!([
+            {"uses": "git-clone", "config": {
+                "repoURL": kargo_test_support::git::file_url(&bare),
+                "checkout": [{"branch": "main", "path": "./out"}],
+            }},
+            {"uses": "stamp", "config": {"target": "./out/env/prod/values.yaml"}},
+        ]))
+        .unwrap();
+        let wd = tmp.path().join("wd");
+        std::fs::create_dir_all(&wd).unwrap();
+        let ctx = PromotionContext::new(Workspace::new(&wd).unwrap());
+        let state = Engine::new(std::sync::Arc::new(registry))
+            .run(&ctx, &steps)
+            .await
+            .unwrap();
+        assert_eq!(state.phase, PromotionPhase::Succeeded, "{:?}", state.steps);
+        assert_eq!(
+            std::fs::read_to_string(wd.join("out/env/prod/values.yaml")).unwrap(),
+            "stamped\n"
+        );
+        assert_eq!(
+            wd.join("out/env/dev/values.yaml").exists(),
+            !declares,
+            "declares: {declares}"
+        );
+    }
+}

@@ -699,6 +699,89 @@ async fn more_commits_than_allowed_is_terminal() {
     assert_eq!(w.staging_refs(), "");
 }
 
+/// More commits than one page of the compare API holds: every page is
+/// read (page=1, 2, 3 of 2 commits each), and all five commits are
+/// replayed; none is dropped past the first page, as Kargo's single page
+/// of 250 would.
+#[tokio::test]
+async fn every_page_of_the_comparison_is_replayed() {
+    let w = World::new().await;
+    let main = w.head("main");
+    for name in ["1.txt", "2.txt", "3.txt", "4.txt", "5.txt"] {
+        w.commit(KARGO, name);
+    }
+    let local = log(&w.out, "origin/main..HEAD");
+    assert_eq!(local.len(), 5);
+
+    w.push(
+        &step().with_compare_page_size(2),
+        json!({"path": "out", "targetBranch": "main"}),
+    )
+    .await
+    .unwrap();
+
+    let head = w.head("main");
+    assert_eq!(w.remote_log(&format!("{main}..{head}")), local);
+    assert_eq!(w.requests("POST", "git/commits").await.len(), 5);
+    let pages: Vec<String> = w
+        .hub
+        .server()
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().contains("/compare/"))
+        .map(|r| r.url.query().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            "per_page=2&page=1",
+            "per_page=2&page=2",
+            "per_page=2&page=3"
+        ]
+    );
+}
+
+/// A page that lists no commits before the comparison's `total_commits`
+/// are all read fails the push; it never replays a shorter range.
+#[tokio::test]
+async fn a_comparison_short_of_its_commits_fails_and_moves_nothing() {
+    let w = World::new().await;
+    let main = w.head("main");
+    w.commit_a_and_b();
+    // Page 2 of a two-commit range, one commit a page, is empty here.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path_regex("/compare/"))
+        .and(wiremock::matchers::query_param("page", "2"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "status": "ahead",
+            "merge_base_commit": {"sha": main},
+            "total_commits": 2,
+            "commits": [],
+        })))
+        .with_priority(1)
+        .mount(w.hub.server())
+        .await;
+
+    let err = w
+        .push(
+            &step().with_compare_page_size(1),
+            json!({"path": "out", "targetBranch": "main"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("comparing")
+            && format!("{err:?}")
+                .contains("page 2 of the comparison is empty after 1 of its 2 commits"),
+        "{err} {err:?}"
+    );
+    assert_eq!(w.head("main"), main);
+    assert!(w.requests("POST", "git/commits").await.is_empty());
+    assert_eq!(w.staging_refs(), "");
+}
+
 /// A wrong token: git's push to the staging ref is refused; the step is
 /// Errored, and the token never shows.
 #[tokio::test]
@@ -798,8 +881,12 @@ async fn bad_input_fails_the_step_naming_it() {
         assert!(err.to_string().contains(want), "{config}: {err}");
         assert_eq!(err.kind(), ErrorKind::Failed, "{config}");
     }
-    let err = kargo_steps::schema::check("github-push", &json!({"path": ""})).unwrap_err();
-    assert!(err.contains("`path` must not be empty"), "{err}");
+    let err = step().check_config(&json!({"path": ""})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid github-push config: `path` must not be empty"
+    );
+    assert_eq!(err.kind(), ErrorKind::Failed);
 }
 
 /// The built-ins, as `kargo run` registers them, include it.

@@ -17,7 +17,7 @@ use kargo_test_support::registry::{Content, Registry};
 use oci_client::secrets::RegistryAuth;
 use serde_json::{Value, json};
 
-use crate::setup;
+use crate::{read, setup};
 
 /// A classic chart repository served over HTTP.
 struct HttpRepo {
@@ -57,10 +57,6 @@ async fn oci_repo(name: &str, tags: &[&str]) -> Registry {
 
 async fn run_step(ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
     HelmUpdateChart.run(ctx, config).await
-}
-
-fn read(dir: &Path, path: &str) -> String {
-    std::fs::read_to_string(dir.join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
 }
 
 /// The files in `charts/`, sorted.
@@ -150,7 +146,9 @@ fn kargos_config_table_is_checked_field_by_field() {
     use kargo_steps::helm_update_chart::Config;
     // Kargo's Test_helmChartUpdater_convert cases.
     let parse = |config: Value| -> Result<(), String> {
-        kargo_steps::schema::check("helm-update-chart", &config)?;
+        HelmUpdateChart
+            .check_config(&config)
+            .map_err(|e| e.to_string())?;
         serde_json::from_value::<Config>(config)
             .map(drop)
             .map_err(|e| e.to_string())
@@ -605,6 +603,74 @@ async fn failures_name_the_chart_and_leave_every_file_as_it_was() {
         )),
         "{err}"
     );
+}
+
+/// A chart of Helm's apiVersion v1 keeps its dependencies in
+/// `requirements.yaml` and locks them in `requirements.lock`. Kargo's step
+/// runs Helm, which writes `requirements.lock`, then reads a `Chart.lock`
+/// that is not there and fails; kargo-rs refuses such a chart up front,
+/// naming the file, and writes nothing (not even with a reachable
+/// repository and a satisfiable version).
+#[tokio::test]
+async fn an_api_version_v1_chart_is_refused_naming_its_requirements() {
+    let repo = HttpRepo::start(&[("examplechart", "0.1.0")]);
+    let requirements = format!(
+        "dependencies:\n- name: examplechart\n  repository: {}\n  version: 0.1.0\n",
+        repo.url()
+    );
+    let v1 = "apiVersion: v1\nname: legacy\nversion: 1.0.0\n";
+    let v1_listing = format!("{v1}{requirements}");
+    let (dir, ctx) = setup(&[
+        ("with-requirements/Chart.yaml", v1),
+        ("with-requirements/requirements.yaml", &requirements),
+        (
+            "lock-only/Chart.yaml",
+            "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+        ),
+        (
+            "lock-only/requirements.lock",
+            "dependencies: []\ndigest: sha256:0\n",
+        ),
+        ("listing/Chart.yaml", &v1_listing),
+    ]);
+    for (chart, config, file) in [
+        (
+            "with-requirements",
+            json!({"path": "with-requirements"}),
+            "with-requirements/requirements.yaml",
+        ),
+        (
+            "with-requirements",
+            json!({"path": "with-requirements", "charts": [
+                {"repository": repo.url(), "name": "examplechart", "version": "0.1.0"}
+            ]}),
+            "with-requirements/requirements.yaml",
+        ),
+        (
+            "lock-only",
+            json!({"path": "lock-only/"}),
+            "lock-only/requirements.lock",
+        ),
+        ("listing", json!({"path": "listing"}), "listing/Chart.yaml"),
+    ] {
+        let before = snapshot_of(&dir.path().join(chart));
+        let err = run_step(&ctx, config.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{config}: {err}");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "helm-update-chart: `{file}`: charts of apiVersion v1"
+            )) && err
+                .to_string()
+                .contains("move them into Chart.yaml with `apiVersion: v2`"),
+            "{config}: {err}"
+        );
+        assert_eq!(
+            snapshot_of(&dir.path().join(chart)),
+            before,
+            "{config}: files changed"
+        );
+        assert!(!dir.path().join(chart).join("charts").exists());
+    }
 }
 
 #[tokio::test]

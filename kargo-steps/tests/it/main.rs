@@ -3,7 +3,10 @@
 mod archive_steps;
 #[cfg(feature = "argocd")]
 mod argocd_steps;
+mod copy_step;
+mod delete_step;
 mod file_steps;
+mod file_write_step;
 mod git_steps;
 mod github_push;
 #[cfg(feature = "helm")]
@@ -11,6 +14,7 @@ mod helm_steps;
 mod manifest_steps;
 #[cfg(feature = "oci")]
 mod oci_steps;
+mod parse_steps;
 mod pr_steps;
 #[cfg(all(feature = "kustomize", feature = "helm"))]
 mod render_steps;
@@ -19,6 +23,11 @@ mod state_steps;
 use kargo_core::Workspace;
 use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
 use serde_json::Value;
+
+/// The text of `path` under `dir`; a missing file fails the test, naming it.
+fn read(dir: &std::path::Path, path: &str) -> String {
+    std::fs::read_to_string(dir.join(path)).unwrap_or_else(|e| panic!("read {path}: {e}"))
+}
 
 /// A temporary work dir holding `files` (path, contents), and a step
 /// context over it.

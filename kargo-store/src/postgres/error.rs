@@ -59,22 +59,4 @@ pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Whether `e` is a unique violation (e.g. a second `Running` promotion
-/// in a Stage).
-pub(crate) fn is_unique_violation(e: &Error) -> bool {
-    matches!(e, Error::Sql(sqlx::Error::Database(db)) if db.is_unique_violation())
-}
-
-impl From<Error> for kargo_core::Error {
-    fn from(e: Error) -> Self {
-        if let Error::Sql(sqlx::Error::Database(db)) = &e
-            && db.is_unique_violation()
-        {
-            return kargo_core::Error::Precondition(format!("state database: {db}"));
-        }
-        kargo_core::Error::Generic {
-            component: "postgres-store",
-            source: Box::new(e),
-        }
-    }
-}
+crate::sql::store_error!(Error, "postgres-store");

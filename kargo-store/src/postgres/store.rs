@@ -21,11 +21,12 @@ use sqlx::{Postgres, Row, Transaction};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
-use super::error::{Error, is_transient, is_unique_violation};
+use super::error::{Error, is_transient};
 use super::retry::with_backoff;
 use super::{CHANNEL, listen, redact_url};
 use crate::doc::{from_doc, to_doc};
 use crate::migrations::{POSTGRES, migrator};
+use crate::sql::{StoreError, named_docs, resource};
 
 type Conn = PgConnection;
 
@@ -227,6 +228,18 @@ async fn load_freight(conn: &mut Conn, name: &str, lock: bool) -> Result<Option<
         .transpose()?)
 }
 
+/// The name and the Freight named or aliased `name`, its row locked for
+/// this transaction when `lock`; `Ok(Err)` when there is none.
+async fn stored_freight(conn: &mut Conn, name: &str, lock: bool) -> Attempt<(String, Freight)> {
+    let Some(key) = resolve(conn, name).await? else {
+        return Ok(Err(rules::freight_not_found(name)));
+    };
+    Ok(load_freight(conn, &key, lock)
+        .await?
+        .map(|freight| (key, freight))
+        .ok_or_else(|| rules::freight_not_found(name)))
+}
+
 async fn update_freight(conn: &mut Conn, f: &Freight) -> Result<(), Error> {
     sqlx::query("UPDATE freight SET alias = $2, doc = $3 WHERE name = $1")
         .bind(&f.metadata.name)
@@ -280,6 +293,14 @@ async fn load_promotion(
         .transpose()?)
 }
 
+/// The promotion named `name`, its row locked for this transaction;
+/// `Ok(Err)` when there is none.
+async fn stored_promotion(conn: &mut Conn, name: &str) -> Attempt<PromotionRecord> {
+    Ok(load_promotion(conn, name, true)
+        .await?
+        .ok_or_else(|| rules::promotion_not_found(name)))
+}
+
 async fn save_promotion(conn: &mut Conn, p: &PromotionRecord) -> Result<(), Error> {
     sqlx::query(
         "UPDATE promotions SET phase = $2, owner = $3, lease_until = $4, doc = $5 WHERE name = $1",
@@ -321,19 +342,11 @@ FOR UPDATE OF p SKIP LOCKED";
 impl PostgresStore {
     async fn put_freight_once(&self, freight: Freight) -> Attempt<PutFreight> {
         let mut tx = self.begin().await?;
-        let name = if freight.metadata.name.is_empty() {
-            freight.id()
-        } else {
-            freight.metadata.name.clone()
-        };
+        let name = rules::freight_name(&freight);
         if let Some(existing) = load_freight(&mut tx, &name, false).await? {
             return Ok(Ok(PutFreight::existing(existing)));
         }
-        let first = if freight.alias.is_empty() {
-            alias::generate(&name, |_| false)
-        } else {
-            freight.alias.clone()
-        };
+        let first = rules::first_alias(&freight, &name);
         let mut taken = std::collections::HashSet::new();
         if resolve(&mut tx, &first).await?.is_some() {
             taken.insert(first);
@@ -386,16 +399,7 @@ impl PostgresStore {
         update: StatusUpdate<'_>,
     ) -> Attempt<Freight> {
         let mut tx = self.begin().await?;
-        let key = check!(
-            resolve(&mut tx, name)
-                .await?
-                .ok_or_else(|| rules::freight_not_found(name))
-        );
-        let mut freight = check!(
-            load_freight(&mut tx, &key, true)
-                .await?
-                .ok_or_else(|| rules::freight_not_found(name))
-        );
+        let (key, mut freight) = check!(stored_freight(&mut tx, name, true).await?);
         let before = freight.status.clone();
         update(&mut freight.status);
         update_freight(&mut tx, &freight).await?;
@@ -453,16 +457,7 @@ impl PostgresStore {
 
     async fn create_promotion_once(&self, new: NewPromotion) -> Attempt<PromotionRecord> {
         let mut tx = self.begin().await?;
-        let key = check!(
-            resolve(&mut tx, &new.freight)
-                .await?
-                .ok_or_else(|| rules::freight_not_found(&new.freight))
-        );
-        let freight = check!(
-            load_freight(&mut tx, &key, false)
-                .await?
-                .ok_or_else(|| rules::freight_not_found(&new.freight))
-        );
+        let (key, freight) = check!(stored_freight(&mut tx, &new.freight, false).await?);
         let seq: i64 = sqlx::query("SELECT nextval('promotion_seq')")
             .fetch_one(&mut *tx)
             .await?
@@ -542,11 +537,7 @@ impl PostgresStore {
         opts: &SaveOptions,
     ) -> Attempt<()> {
         let mut tx = self.begin().await?;
-        let mut promo = check!(
-            load_promotion(&mut tx, name, true)
-                .await?
-                .ok_or_else(|| rules::promotion_not_found(name))
-        );
+        let mut promo = check!(stored_promotion(&mut tx, name).await?);
         check!(rules::check_save(&promo, state));
         if let Some(lease) = &opts.lease {
             check!(rules::renew_promotion_lease(&mut promo, lease));
@@ -559,11 +550,7 @@ impl PostgresStore {
 
     async fn renew_promotion_lease_once(&self, name: &str, lease: &Lease) -> Attempt<()> {
         let mut tx = self.begin().await?;
-        let mut promo = check!(
-            load_promotion(&mut tx, name, true)
-                .await?
-                .ok_or_else(|| rules::promotion_not_found(name))
-        );
+        let mut promo = check!(stored_promotion(&mut tx, name).await?);
         check!(rules::renew_promotion_lease(&mut promo, lease));
         save_promotion(&mut tx, &promo).await?;
         tx.commit().await?;
@@ -572,11 +559,7 @@ impl PostgresStore {
 
     async fn finish_promotion_once(&self, name: &str, now: Timestamp) -> Attempt<PromotionRecord> {
         let mut tx = self.begin().await?;
-        let mut promo = check!(
-            load_promotion(&mut tx, name, true)
-                .await?
-                .ok_or_else(|| rules::promotion_not_found(name))
-        );
+        let mut promo = check!(stored_promotion(&mut tx, name).await?);
         if promo.phase.is_terminal() {
             return Ok(Ok(promo));
         }
@@ -621,11 +604,7 @@ impl PostgresStore {
         request: &AbortRequest,
     ) -> Attempt<PromotionRecord> {
         let mut tx = self.begin().await?;
-        let mut promo = check!(
-            load_promotion(&mut tx, name, true)
-                .await?
-                .ok_or_else(|| rules::promotion_not_found(name))
-        );
+        let mut promo = check!(stored_promotion(&mut tx, name).await?);
         if check!(rules::apply_abort(&mut promo, request)) {
             save_promotion(&mut tx, &promo).await?;
             notify(&mut tx, &Change::aborted(&promo)).await?;
@@ -651,11 +630,7 @@ impl PostgresStore {
         .fetch_optional(&mut *tx)
         .await?
         .is_some();
-        match (write, exists) {
-            (ResourceWrite::Create, true) => return Ok(Err(rules::resource_exists(key))),
-            (ResourceWrite::Update, false) => return Ok(Err(rules::resource_not_found(key))),
-            _ => {}
-        }
+        check!(rules::check_resource_write(key, write, exists));
         let inserted = sqlx::query(
             "INSERT INTO resources (kind, namespace, name, doc) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (kind, namespace, name) DO UPDATE SET doc = excluded.doc \
@@ -839,10 +814,7 @@ impl PostgresStore {
         .bind(query.origin.as_ref().map(ToString::to_string))
         .fetch_all(&self.inner.pool)
         .await?;
-        Ok(Ok(rows
-            .iter()
-            .map(|r| from_doc("Freight", r.get::<&str, _>(0), r.get::<&str, _>(1)))
-            .collect::<Result<_, _>>()?))
+        Ok(Ok(named_docs(&rows, "Freight")?))
     }
 
     async fn get_stage_once(&self, stage: &str) -> Attempt<StageState> {
@@ -871,10 +843,7 @@ impl PostgresStore {
         .bind(query.freight.as_deref())
         .fetch_all(&self.inner.pool)
         .await?;
-        Ok(Ok(rows
-            .iter()
-            .map(|r| from_doc("Promotion", r.get::<&str, _>(0), r.get::<&str, _>(1)))
-            .collect::<Result<_, _>>()?))
+        Ok(Ok(named_docs(&rows, "Promotion")?))
     }
 
     async fn list_resources_once(&self) -> Attempt<Vec<StoredResource>> {
@@ -883,18 +852,7 @@ impl PostgresStore {
         )
         .fetch_all(&self.inner.pool)
         .await?;
-        Ok(Ok(rows
-            .iter()
-            .map(|r| {
-                let key = ResourceKey::new(
-                    r.get::<String, _>(0),
-                    r.get::<String, _>(1),
-                    r.get::<String, _>(2),
-                );
-                from_doc("resource", &key.to_string(), r.get::<&str, _>(3))
-                    .map(|doc| StoredResource::new(key, doc))
-            })
-            .collect::<Result<_, _>>()?))
+        Ok(Ok(rows.iter().map(resource).collect::<Result<_, _>>()?))
     }
 
     async fn release_lease_once(&self, key: &str, owner: &str) -> Attempt<()> {
@@ -1040,7 +998,7 @@ impl StateStore for PostgresStore {
             match self
                 .retry("claim_promotion", move || async move {
                     match self.claim_promotion_once(claim).await {
-                        Err(e) if is_unique_violation(&e) => {
+                        Err(e) if e.unique_violation().is_some() => {
                             Ok(Err(kargo_core::Error::Precondition(
                                 "lost a race to start a promotion".into(),
                             )))

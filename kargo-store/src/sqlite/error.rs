@@ -21,16 +21,4 @@ pub(crate) enum Error {
     Json(#[from] crate::doc::DocError),
 }
 
-impl From<Error> for kargo_core::Error {
-    fn from(e: Error) -> Self {
-        if let Error::Sql(sqlx::Error::Database(db)) = &e
-            && db.is_unique_violation()
-        {
-            return kargo_core::Error::Precondition(format!("state database: {db}"));
-        }
-        kargo_core::Error::Generic {
-            component: "sqlite-store",
-            source: Box::new(e),
-        }
-    }
-}
+crate::sql::store_error!(Error, "sqlite-store");

@@ -24,6 +24,7 @@ use sqlx::{Row, SqlitePool};
 use super::error::Error;
 use crate::doc::{from_doc, to_doc};
 use crate::migrations::{SQLITE, migrator};
+use crate::sql::{named_docs, resource};
 
 /// A [`StateStore`] in one SQLite file, created (and migrated) on first
 /// use.
@@ -137,6 +138,17 @@ async fn load_freight(conn: &mut Conn, name: &str) -> Result<Option<Freight>, Er
         .transpose()?)
 }
 
+/// The name and the Freight named or aliased `name`.
+async fn stored_freight(conn: &mut Conn, name: &str) -> Result<(String, Freight)> {
+    let key = resolve(conn, name)
+        .await?
+        .ok_or_else(|| rules::freight_not_found(name))?;
+    let freight = load_freight(conn, &key)
+        .await?
+        .ok_or_else(|| rules::freight_not_found(name))?;
+    Ok((key, freight))
+}
+
 async fn alias_taken(conn: &mut Conn, alias: &str) -> Result<bool, Error> {
     Ok(resolve(conn, alias).await?.is_some())
 }
@@ -217,6 +229,13 @@ async fn load_promotion(conn: &mut Conn, name: &str) -> Result<Option<PromotionR
         .transpose()?)
 }
 
+/// The promotion named `name`.
+async fn stored_promotion(conn: &mut Conn, name: &str) -> Result<PromotionRecord> {
+    load_promotion(conn, name)
+        .await?
+        .ok_or_else(|| rules::promotion_not_found(name))
+}
+
 async fn save_promotion(conn: &mut Conn, p: &PromotionRecord) -> Result<(), Error> {
     sqlx::query("UPDATE promotions SET phase = ?2, doc = ?3 WHERE name = ?1")
         .bind(&p.name)
@@ -231,22 +250,14 @@ async fn save_promotion(conn: &mut Conn, p: &PromotionRecord) -> Result<(), Erro
 impl StateStore for SqliteStore {
     async fn put_freight(&self, freight: Freight) -> Result<PutFreight> {
         let mut tx = self.begin().await?;
-        let name = if freight.metadata.name.is_empty() {
-            freight.id()
-        } else {
-            freight.metadata.name.clone()
-        };
+        let name = rules::freight_name(&freight);
         if let Some(existing) = load_freight(&mut tx, &name).await? {
             return Ok(PutFreight::existing(existing));
         }
         // Check the first alias choice alone; load every name only when it
         // is taken.
         let mut taken = std::collections::HashSet::new();
-        let first = if freight.alias.is_empty() {
-            alias::generate(&name, |_| false)
-        } else {
-            freight.alias.clone()
-        };
+        let first = rules::first_alias(&freight, &name);
         if alias_taken(&mut tx, &first).await? {
             taken.insert(first);
             if freight.alias.is_empty() {
@@ -294,22 +305,12 @@ impl StateStore for SqliteStore {
                 }
             }
             .map_err(Error::from)?;
-        rows.iter()
-            .map(|r| {
-                from_doc("Freight", r.get::<&str, _>(0), r.get::<&str, _>(1))
-                    .map_err(|e| Error::from(e).into())
-            })
-            .collect()
+        Ok(named_docs(&rows, "Freight").map_err(Error::from)?)
     }
 
     async fn update_freight_status(&self, name: &str, update: StatusUpdate<'_>) -> Result<Freight> {
         let mut tx = self.begin().await?;
-        let key = resolve(&mut tx, name)
-            .await?
-            .ok_or_else(|| rules::freight_not_found(name))?;
-        let mut freight = load_freight(&mut tx, &key)
-            .await?
-            .ok_or_else(|| rules::freight_not_found(name))?;
+        let (key, mut freight) = stored_freight(&mut tx, name).await?;
         let before = freight.status.clone();
         update(&mut freight.status);
         update_freight(&mut tx, &freight).await?;
@@ -407,12 +408,7 @@ impl StateStore for SqliteStore {
 
     async fn create_promotion(&self, new: NewPromotion) -> Result<PromotionRecord> {
         let mut tx = self.begin().await?;
-        let key = resolve(&mut tx, &new.freight)
-            .await?
-            .ok_or_else(|| rules::freight_not_found(&new.freight))?;
-        let freight = load_freight(&mut tx, &key)
-            .await?
-            .ok_or_else(|| rules::freight_not_found(&new.freight))?;
+        let (key, freight) = stored_freight(&mut tx, &new.freight).await?;
         let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM promotions")
             .fetch_one(&mut *tx)
             .await
@@ -492,9 +488,7 @@ impl StateStore for SqliteStore {
         opts: &SaveOptions,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        let mut promo = load_promotion(&mut tx, name)
-            .await?
-            .ok_or_else(|| rules::promotion_not_found(name))?;
+        let mut promo = stored_promotion(&mut tx, name).await?;
         rules::check_save(&promo, state)?;
         if let Some(lease) = &opts.lease {
             rules::renew_promotion_lease(&mut promo, lease)?;
@@ -507,9 +501,7 @@ impl StateStore for SqliteStore {
 
     async fn finish_promotion(&self, name: &str, now: Timestamp) -> Result<PromotionRecord> {
         let mut tx = self.begin().await?;
-        let mut promo = load_promotion(&mut tx, name)
-            .await?
-            .ok_or_else(|| rules::promotion_not_found(name))?;
+        let mut promo = stored_promotion(&mut tx, name).await?;
         let mut stage = load_stage(&mut tx, &promo.stage).await?;
         let Some(finish) = rules::plan_finish(&promo, &stage)? else {
             return Ok(promo);
@@ -538,9 +530,7 @@ impl StateStore for SqliteStore {
 
     async fn abort_promotion(&self, name: &str, request: &AbortRequest) -> Result<PromotionRecord> {
         let mut tx = self.begin().await?;
-        let mut promo = load_promotion(&mut tx, name)
-            .await?
-            .ok_or_else(|| rules::promotion_not_found(name))?;
+        let mut promo = stored_promotion(&mut tx, name).await?;
         if rules::apply_abort(&mut promo, request)? {
             save_promotion(&mut tx, &promo).await?;
             tx.commit().await.map_err(Error::from)?;
@@ -565,12 +555,7 @@ impl StateStore for SqliteStore {
         .fetch_all(&mut *conn)
         .await
         .map_err(Error::from)?;
-        rows.iter()
-            .map(|r| {
-                from_doc("Promotion", r.get::<&str, _>(0), r.get::<&str, _>(1))
-                    .map_err(|e| Error::from(e).into())
-            })
-            .collect()
+        Ok(named_docs(&rows, "Promotion").map_err(Error::from)?)
     }
 
     async fn claim_promotion(&self, claim: &Claim) -> Result<Option<PromotionRecord>> {
@@ -583,11 +568,7 @@ impl StateStore for SqliteStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(Error::from)?;
-        let active = rows
-            .iter()
-            .map(|r| from_doc("Promotion", r.get::<&str, _>(0), r.get::<&str, _>(1)))
-            .collect::<Result<Vec<PromotionRecord>, _>>()
-            .map_err(Error::from)?;
+        let active: Vec<PromotionRecord> = named_docs(&rows, "Promotion").map_err(Error::from)?;
         let Some(mut promo) = rules::pick_claim(&active, claim).cloned() else {
             return Ok(None);
         };
@@ -599,9 +580,7 @@ impl StateStore for SqliteStore {
 
     async fn renew_promotion_lease(&self, name: &str, lease: &Lease) -> Result<()> {
         let mut tx = self.begin().await?;
-        let mut promo = load_promotion(&mut tx, name)
-            .await?
-            .ok_or_else(|| rules::promotion_not_found(name))?;
+        let mut promo = stored_promotion(&mut tx, name).await?;
         rules::renew_promotion_lease(&mut promo, lease)?;
         save_promotion(&mut tx, &promo).await?;
         tx.commit().await.map_err(Error::from)?;
@@ -653,18 +632,11 @@ impl StateStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(Error::from)?;
-        rows.iter()
-            .map(|r| {
-                let key = ResourceKey::new(
-                    r.get::<String, _>(0),
-                    r.get::<String, _>(1),
-                    r.get::<String, _>(2),
-                );
-                let doc = from_doc("resource", &key.to_string(), r.get::<&str, _>(3))
-                    .map_err(Error::from)?;
-                Ok(StoredResource::new(key, doc))
-            })
-            .collect()
+        Ok(rows
+            .iter()
+            .map(resource)
+            .collect::<Result<_, _>>()
+            .map_err(Error::from)?)
     }
 
     async fn put_resource(&self, resource: &StoredResource, write: ResourceWrite) -> Result<bool> {
@@ -680,11 +652,7 @@ impl StateStore for SqliteStore {
                 .await
                 .map_err(Error::from)?
                 .is_some();
-        match (write, exists) {
-            (ResourceWrite::Create, true) => return Err(rules::resource_exists(key)),
-            (ResourceWrite::Update, false) => return Err(rules::resource_not_found(key)),
-            _ => {}
-        }
+        rules::check_resource_write(key, write, exists)?;
         sqlx::query(
             "INSERT INTO resources (kind, namespace, name, doc) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (kind, namespace, name) DO UPDATE SET doc = excluded.doc",

@@ -132,6 +132,16 @@ fn kargo_selector_construction_errors_name_the_field() {
             field(json!({"expressionFilter": "(1 + 2"})),
             "expressionFilter"
         );
+        // Not Kargo's: a function or method kargo-rs lacks is refused here,
+        // not at every discovery.
+        assert_eq!(
+            field(json!({"expressionFilter": "creatorDate.Format('2006') == '2024'"})),
+            "expressionFilter"
+        );
+        assert_eq!(
+            field(json!({"expressionFilter": "nosuch(tag)"})),
+            "expressionFilter"
+        );
         // "error parsing include path selectors"
         assert_eq!(field(json!({"includePaths": ["regex:["]})), "includePaths");
         // "error parsing exclude path selectors"
@@ -479,7 +489,7 @@ fn kargo_filter_tags_by_expression() {
     let sel = |filter: &str| {
         ok(json!({"commitSelectionStrategy": "NewestTag", "expressionFilter": filter}))
     };
-    let cases: [(&str, &str, Vec<TagMeta>, Vec<&str>); 7] = [
+    let cases: [(&str, &str, Vec<TagMeta>, Vec<&str>); 9] = [
         (
             "empty expression returns all tags",
             "",
@@ -515,10 +525,28 @@ fn kargo_filter_tags_by_expression() {
             vec!["v1.0.0"],
         ),
         (
-            // Kargo: `creatorDate.Year() >= 2023` on a Go time. kargo-rs
-            // gives dates as RFC 3339 text in UTC, which compares as the
-            // time does (README, "Compared with Kargo").
+            // Kargo's own expression, a Go time method on the date.
             "expression with date comparison",
+            "creatorDate.Year() >= 2023",
+            vec![
+                tag_by("v1.0.0", "", "2023-01-01T00:00:00Z"),
+                tag_by("v2.0.0", "", "2022-01-01T00:00:00Z"),
+            ],
+            vec!["v1.0.0"],
+        ),
+        (
+            // The example of Kargo's "Working with Warehouses" guide.
+            "a date after date()",
+            "creatorDate.After(date('2024-01-01')) && !(tag contains 'alpha')",
+            vec![
+                tag_by("v1.0.0", "", "2023-06-01T00:00:00Z"),
+                tag_by("v2.0.0-alpha", "", "2024-06-01T00:00:00Z"),
+                tag_by("v2.0.0", "", "2024-06-01T00:00:00Z"),
+            ],
+            vec!["v2.0.0"],
+        ),
+        (
+            "dates also compare as RFC 3339 text",
             "creatorDate >= '2023'",
             vec![
                 tag_by("v1.0.0", "", "2023-01-01T00:00:00Z"),
@@ -740,9 +768,8 @@ fn kargo_evaluate_commit_expression() {
             false,
         ),
         (
-            // Kargo: `commitDate.Year() >= 2023` (see the tag case).
             "expression with date comparison",
-            "commitDate >= '2023'",
+            "commitDate.Year() >= 2023",
             commit("abc", "", "2023-06-01T00:00:00Z", ""),
             true,
         ),
