@@ -94,9 +94,9 @@ fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
         }
         Ok(_) => {
             let text = read_text(&ctx.workspace, &lock_path, &shown)?;
-            let doc = crate::edit::yaml::read(&text)
+            let doc = crate::edit::yaml::read_document(&text)
                 .map_err(|e| failed(format!("cannot read `{shown}`: {e}")))?;
-            Some(lock::old_lock(&doc).map_err(|e| failed(format!("`{shown}`: {e}")))?)
+            Some(lock::old_lock(doc.root()).map_err(|e| failed(format!("`{shown}`: {e}")))?)
         }
     };
     Ok(Read { chart_yaml, lock })
@@ -498,11 +498,12 @@ impl Step for HelmUpdateChart {
             }
             None => read.chart_yaml.clone(),
         };
-        let doc = crate::edit::yaml::read(&chart_yaml)
+        let doc = crate::edit::yaml::read_document(&chart_yaml)
             .map_err(|e| failed(format!("cannot read `{shown_yaml}`: {e}")))?;
-        let Some(requirements) =
-            lock::requirements(&doc).map_err(|e| failed(format!("`{shown_yaml}`: {e}")))?
-        else {
+        let requirements =
+            lock::requirements(doc.root()).map_err(|e| failed(format!("`{shown_yaml}`: {e}")))?;
+        drop(doc);
+        let Some(requirements) = requirements else {
             // Helm has nothing to update without dependencies.
             return Ok(StepOutcome::succeeded());
         };
