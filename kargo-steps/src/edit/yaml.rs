@@ -1237,17 +1237,25 @@ fn update_document_whole(src: &str, updates: &[Update], mode: Mode) -> Result<St
 }
 
 /// [`update_document`] for [`Mode::CreateOrReplace`], where an update may
-/// add entries and replace collections: each update plans on a parse that
-/// keeps only the nodes on its key's path, and its edit is checked against
-/// the text before it, event by event ([`same_in_step`]). Memory stays at a
-/// few copies of the text, whatever the file's size.
+/// add entries and replace collections: [`created_in_steps`], or should
+/// one of its checks find a difference (a bug in the planner),
+/// [`update_document_whole`], for its own result and error.
+fn update_created(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    match created_in_steps(src, updates)? {
+        Some(text) => Ok(text),
+        None => update_document_whole(src, updates, Mode::CreateOrReplace),
+    }
+}
+
+/// Each update planned on a parse that keeps only the nodes on its key's
+/// path, and its edit checked against the text before it, event by event
+/// ([`same_after`]): memory stays at a few copies of the text, whatever
+/// the file's size. `None` when a check finds a difference.
 ///
 /// Each plan sees the text as the updates before it left it, as in
 /// [`update_document_whole`], so the two give the same splices and the
-/// same planning errors. Should a check find a difference (a bug in the
-/// planner), [`update_document_whole`] runs instead and gives its own
-/// result and error.
-fn update_created(src: &str, updates: &[Update]) -> Result<String, EditError> {
+/// same planning errors.
+fn created_in_steps(src: &str, updates: &[Update]) -> Result<Option<String>, EditError> {
     let mut text = src.to_owned();
     for update in updates {
         // As the whole-tree path: a text that does not parse is reported
@@ -1263,11 +1271,11 @@ fn update_created(src: &str, updates: &[Update]) -> Result<String, EditError> {
         };
         let edited = splice.apply(&text);
         if !matches!(same_after(&text, &edited, &[edit]), Ok(true)) {
-            return update_document_whole(src, updates, Mode::CreateOrReplace);
+            return Ok(None);
         }
         text = edited;
     }
-    Ok(text)
+    Ok(Some(text))
 }
 
 /// [`update_document`] for [`Mode::ExistingScalars`], where an edit only

@@ -422,4 +422,99 @@ mod tests {
             @"ERROR: key `images`: is not a sequence"
         );
     }
+
+    /// What the checks expect after removing a key or inserting an item
+    /// ([`Expected`] opened along the path) is what `serde_json` gives for
+    /// the same change of the document read as JSON, for every path of
+    /// the fixture, and differs from the document before.
+    #[test]
+    fn the_expected_documents_are_the_json_ones() {
+        use kargo_core::expr::Document;
+        fn paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            let children: Vec<(String, &Value)> = match v {
+                Value::Object(map) => map.iter().map(|(k, c)| (k.clone(), c)).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (i.to_string(), c))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (key, child) in children {
+                path.push(key);
+                out.push(path.clone());
+                paths(child, path, out);
+                path.pop();
+            }
+        }
+        fn json_at_mut<'v>(mut value: &'v mut Value, segments: &[String]) -> Option<&'v mut Value> {
+            for seg in segments {
+                value = match value {
+                    Value::Object(map) => map.get_mut(seg.as_str())?,
+                    Value::Array(items) => items.get_mut(index_of(seg)?)?,
+                    _ => return None,
+                };
+            }
+            Some(value)
+        }
+        let src = include_str!("../../tests/fixtures/values.yaml");
+        let doc = read_document(src).unwrap();
+        let json = doc.to_json();
+        let mut all = Vec::new();
+        paths(&json, &mut Vec::new(), &mut all);
+        assert!(all.len() > 20);
+        let item = json!({"name": "new"});
+        for path in &all {
+            let (last, parents) = path.split_last().unwrap();
+            // Removing the key.
+            let mut want = json.clone();
+            if let Some(Value::Object(map)) = json_at_mut(&mut want, parents) {
+                map.shift_remove(last);
+            }
+            let mut expected = Expected::new(doc.root());
+            if let Some(Expected::Map(entries)) = expected.at_mut(parents) {
+                entries.retain(|(k, _)| k.as_ref() != last.as_str());
+            }
+            assert!(
+                expected.matches(Document::from_json(&want).root()),
+                "remove {path:?}"
+            );
+            assert_eq!(
+                expected.matches(doc.root()),
+                want == json,
+                "remove {path:?}"
+            );
+            // Inserting an item into the sequence at the path (or making
+            // it one).
+            let mut want = json.clone();
+            let mut expected = Expected::new(doc.root());
+            match json_at_mut(&mut want, parents) {
+                Some(Value::Object(map)) => match map.get_mut(last.as_str()) {
+                    Some(Value::Array(items)) => items.insert(0, item.clone()),
+                    _ => {
+                        map.insert(last.clone(), Value::Array(vec![item.clone()]));
+                    }
+                },
+                _ => continue,
+            }
+            let Some(Expected::Map(entries)) = expected.at_mut(parents) else {
+                panic!("{path:?} is a map in JSON");
+            };
+            match entries
+                .iter_mut()
+                .find(|(k, _)| k.as_ref() == last.as_str())
+            {
+                Some((_, child)) => match child.opened() {
+                    Expected::Seq(items) => items.insert(0, Expected::Value(item.clone())),
+                    other => *other = Expected::Value(Value::Array(vec![item.clone()])),
+                },
+                None => unreachable!("{path:?} exists"),
+            }
+            assert!(
+                expected.matches(Document::from_json(&want).root()),
+                "insert {path:?}"
+            );
+            assert!(!expected.matches(doc.root()), "insert {path:?}");
+        }
+    }
 }
