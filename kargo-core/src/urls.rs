@@ -14,7 +14,8 @@
 //! [`redact_url`], kargo-rs's own, hides the secrets a URL may carry before
 //! it is shown. [`RepoUrl`] is a repository location parsed as git reads
 //! it, for everything else kargo-rs does with one: forge links, cache
-//! directory names.
+//! directory names. [`Forge`] says which hosting service a host is, and
+//! gives its repository and commit links.
 //!
 //! ```
 //! use kargo_core::urls::{normalize_chart, normalize_git, normalize_image};
@@ -31,7 +32,9 @@
 //! assert_eq!(normalize_image("docker.io/library/nginx"), "nginx");
 //! ```
 
+mod forge;
 mod repo_url;
+pub use forge::Forge;
 pub use repo_url::{InvalidRepoUrl, RepoUrl};
 
 /// `url` as errors and logs may show it: a password in the user

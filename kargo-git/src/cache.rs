@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use gix::remote::Direction;
 use kargo_core::credentials::Credentials;
+use kargo_core::fs::{Durability, WriteOptions};
 
 use crate::blocking::maybe_spawn_blocking;
 
@@ -408,7 +409,7 @@ impl RepoCache {
             let head = format!("ref: refs/heads/{branch}\n");
             let path = repo_dir.join("HEAD");
             if fs::read(&path).ok().as_deref() != Some(head.as_bytes()) {
-                write_atomically(&path, head.as_bytes())
+                write_unsynced(&path, head.as_bytes())
                     .map_err(|source| Error::Io { path, source })?;
             }
         }
@@ -743,12 +744,13 @@ fn init_bare(repo_dir: &Path) -> Result<(), Box<dyn std::error::Error + Send + S
     Ok(())
 }
 
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, contents)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+/// Writes a file of git's that can be written again (new objects, an
+/// index, `HEAD`) all at once, without waiting for the disk, as git's
+/// default `core.fsync` writes the same files: see
+/// [`kargo_core::fs`'s durability](kargo_core::fs#durability).
+pub(crate) fn write_unsynced(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let options = WriteOptions::default().with_durability(Durability::Unsynced);
+    kargo_core::fs::write_atomic_opts(path, &mut { contents }, &options)
 }
 
 /// A readable, collision-free directory name for a URL: see

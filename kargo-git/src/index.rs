@@ -10,7 +10,7 @@ use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
-use crate::cache::write_atomically;
+use crate::cache::write_unsynced;
 
 /// The mode of a sparse-directory entry.
 pub(crate) const SPARSE_DIRECTORY: u32 = 0o040000;
@@ -141,7 +141,7 @@ pub(crate) fn encode(mut entries: Vec<Entry>, commit: Option<&str>) -> std::io::
 /// once, by rename), marked as holding the tree of `commit`: the index that
 /// [`holds_tree_of()`] recognises until something else writes the index.
 pub(crate) fn write(git_dir: &Path, entries: Vec<Entry>, commit: &str) -> std::io::Result<()> {
-    write_atomically(&git_dir.join("index"), &encode(entries, Some(commit))?)
+    write_unsynced(&git_dir.join("index"), &encode(entries, Some(commit))?)
 }
 
 /// The optional extension that records which commit's tree the index

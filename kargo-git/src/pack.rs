@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
-use crate::cache::write_atomically;
+use crate::cache::write_unsynced;
 
 /// The pack type number of an object kind.
 fn type_number(kind: gix::objs::Kind) -> u8 {
@@ -115,8 +115,8 @@ pub(crate) fn write(
     let dir = objects_dir.join("pack");
     std::fs::create_dir_all(&dir)?;
     let name = format!("pack-{}", encoded.checksum);
-    write_atomically(&dir.join(format!("{name}.pack")), &encoded.pack)?;
-    write_atomically(&dir.join(format!("{name}.idx")), &encoded.index)
+    write_unsynced(&dir.join(format!("{name}.pack")), &encoded.pack)?;
+    write_unsynced(&dir.join(format!("{name}.idx")), &encoded.index)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use kargo_core::credentials::Credentials;
 use tokio_util::sync::CancellationToken;
 
-use crate::blocking::maybe_spawn_blocking;
+use crate::blocking::{block_on, maybe_spawn_blocking};
 use crate::cli::{self, Git};
 
 /// Where to push.
@@ -85,32 +85,73 @@ impl std::str::FromStr for IntegrationPolicy {
 /// Kargo's for pushes: 1 s, ×1.5, at most 30 s, jitter 0.5.
 pub use kargo_core::retry::Backoff;
 
-/// Settings for [`push()`].
+/// The settings every way of pushing shares: git's ([`push()`]) and
+/// GitHub's API ([`github_push::push`](crate::provider::github_push::push)).
+/// Each one's options hold them as `common`, with the same `with_*` setters.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Options {
-    /// What to push.
-    pub target: Target,
+pub struct Common {
     /// Overwrite the remote branch (no integration).
     pub force: bool,
     /// Attempts in all, the first included (Kargo's default: 10).
     pub max_attempts: u32,
-    /// How remote changes are integrated.
+    /// How remote changes are integrated (ignored when forcing).
     pub policy: IntegrationPolicy,
     /// Waiting between attempts.
     pub backoff: Backoff,
 }
 
-impl Default for Options {
+impl Default for Common {
     fn default() -> Self {
-        Options {
-            target: Target::default(),
+        Common {
             force: false,
             max_attempts: 10,
             policy: IntegrationPolicy::default(),
             backoff: Backoff::default(),
         }
     }
+}
+
+/// The `with_*` setters of [`Common`]'s fields, for an options type that
+/// holds them as `common`.
+macro_rules! common_setters {
+    () => {
+        /// Sets [`Common::force`](crate::push::Common::force).
+        pub fn with_force(mut self, force: bool) -> Self {
+            self.common.force = force;
+            self
+        }
+
+        /// Sets [`Common::max_attempts`](crate::push::Common::max_attempts)
+        /// (at least 1).
+        pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+            self.common.max_attempts = max_attempts.max(1);
+            self
+        }
+
+        /// Sets [`Common::policy`](crate::push::Common::policy).
+        pub fn with_policy(mut self, policy: crate::push::IntegrationPolicy) -> Self {
+            self.common.policy = policy;
+            self
+        }
+
+        /// Sets [`Common::backoff`](crate::push::Common::backoff).
+        pub fn with_backoff(mut self, backoff: crate::push::Backoff) -> Self {
+            self.common.backoff = backoff;
+            self
+        }
+    };
+}
+pub(crate) use common_setters;
+
+/// Settings for [`push()`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// What to push.
+    pub target: Target,
+    /// Force, attempts, integration and backoff.
+    pub common: Common,
 }
 
 impl Options {
@@ -120,29 +161,7 @@ impl Options {
         self
     }
 
-    /// Sets [`Options::force`].
-    pub fn with_force(mut self, force: bool) -> Self {
-        self.force = force;
-        self
-    }
-
-    /// Sets [`Options::max_attempts`] (at least 1).
-    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = max_attempts.max(1);
-        self
-    }
-
-    /// Sets [`Options::policy`].
-    pub fn with_policy(mut self, policy: IntegrationPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Sets [`Options::backoff`].
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
+    common_setters!();
 }
 
 /// What [`push()`] did.
@@ -331,15 +350,16 @@ pub async fn push(
     let target = resolve_target(path, &options.target, current)?;
     let lock = lock_for(&url, &target.key());
     let _guard = lock.lock().await;
+    let common = &options.common;
     let mut attempt = 1;
     let mut integrate_first = false;
     let mut locked = LockStreak::default();
     loop {
-        let (path, url2, target2, options2, creds) = (
+        let (path, url2, target2, common2, creds) = (
             path.to_owned(),
             url.clone(),
             target.clone(),
-            options.clone(),
+            common.clone(),
             credentials.clone(),
         );
         let result = maybe_spawn_blocking(move || {
@@ -347,7 +367,7 @@ pub async fn push(
                 &path,
                 &url2,
                 &target2,
-                &options2,
+                &common2,
                 creds.as_ref(),
                 integrate_first,
             )
@@ -373,11 +393,11 @@ pub async fn push(
                 // and push again at once (this is the first real attempt).
                 integrate_first = true;
             }
-            Err(AttemptError::Rejected(_)) if attempt >= options.max_attempts => {
+            Err(AttemptError::Rejected(_)) if attempt >= common.max_attempts => {
                 return Err(target.rejected(url, attempt));
             }
             Err(AttemptError::Rejected(_)) => {
-                let wait = options.backoff.delay(attempt);
+                let wait = common.backoff.delay(attempt);
                 tracing::debug!(%url, attempt, ?wait, "push rejected; integrating and retrying");
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -389,34 +409,16 @@ pub async fn push(
     }
 }
 
-/// The blocking form of [`push()`], without in-process serialisation.
+/// The blocking form of [`push()`] (never cancelled): it runs [`push()`]
+/// to completion on a runtime of its own, serialised like it with the
+/// other pushes of this process to the same (repository, branch).
 pub fn push_blocking(
     path: &Path,
     options: &Options,
     credentials: Option<&Credentials>,
 ) -> Result<Outcome, Error> {
-    let (url, current) = remote_and_branch(path)?;
-    let target = resolve_target(path, &options.target, current)?;
-    let mut attempt = 1;
-    let mut integrate_first = false;
-    let mut locked = LockStreak::default();
-    loop {
-        match attempt_push(path, &url, &target, options, credentials, integrate_first) {
-            Ok(commit) => return Ok(target.outcome(url, commit, attempt)),
-            Err(AttemptError::Failed(e)) => return Err(*e),
-            Err(AttemptError::Rejected(lock)) if locked.still(lock.as_deref()) => {
-                return Err(target.locked(url, locked.detail()));
-            }
-            Err(AttemptError::Rejected(_)) if !integrate_first => integrate_first = true,
-            Err(AttemptError::Rejected(_)) if attempt >= options.max_attempts => {
-                return Err(target.rejected(url, attempt));
-            }
-            Err(AttemptError::Rejected(_)) => {
-                std::thread::sleep(options.backoff.delay(attempt));
-                attempt += 1;
-            }
-        }
-    }
+    let cancel = CancellationToken::new();
+    block_on(push(path, options, credentials.cloned(), &cancel))
 }
 
 /// Consecutive pushes that found a ref locked on the remote.
@@ -512,7 +514,7 @@ fn attempt_push(
     path: &Path,
     url: &str,
     target: &Resolved,
-    options: &Options,
+    options: &Common,
     credentials: Option<&Credentials>,
     integrate_first: bool,
 ) -> Result<String, AttemptError> {
@@ -710,32 +712,21 @@ pub(crate) fn classify(url: &str, source: cli::Error) -> Error {
     }
 }
 
-/// The web URL of `commit` in the repository at `repo_url`, for the given
-/// provider (`github`, `gitlab`, `gitea`, `bitbucket`, `azure`) or, without
-/// one, for the provider recognised from the host. `None` when unknown.
+/// The web URL of `commit` in the repository at `repo_url`, on the forge
+/// `provider` names (any name [`ProviderKind`](crate::provider::ProviderKind)
+/// reads) or, without one, on the forge its host suggests
+/// ([`RepoUrl::forge`](kargo_core::urls::RepoUrl::forge)). `None` for a
+/// local repository, the `local` provider or a host of no known kind.
 pub fn commit_url(repo_url: &str, provider: Option<&str>, commit: &str) -> Option<String> {
     let url = kargo_core::urls::RepoUrl::parse(repo_url).ok()?;
-    let base = url.web_url()?;
-    let host = url.host().unwrap_or_default();
-    let provider = provider.map(str::to_owned).or_else(|| {
-        Some(
-            match host {
-                "github.com" => "github",
-                "gitlab.com" => "gitlab",
-                "bitbucket.org" => "bitbucket",
-                "dev.azure.com" => "azure",
-                "gitea.com" | "codeberg.org" => "gitea",
-                _ => return None,
-            }
-            .to_owned(),
-        )
-    })?;
-    Some(match provider.as_str() {
-        "github" | "gitea" | "azure" => format!("{base}/commit/{commit}"),
-        "gitlab" => format!("{base}/-/commit/{commit}"),
-        "bitbucket" => format!("{base}/commits/{commit}"),
-        _ => return None,
-    })
+    let forge = match provider {
+        Some(name) => name
+            .parse::<crate::provider::ProviderKind>()
+            .ok()?
+            .forge()?,
+        None => url.forge()?,
+    };
+    url.commit_url(forge, commit)
 }
 
 #[cfg(test)]
@@ -791,11 +782,40 @@ mod tests {
             Some("https://github.com/o/r.git/commit/abc")
         );
         assert_eq!(commit_url("file:///tmp/r.git", None, "abc"), None);
+        // Azure DevOps over ssh links to the repository's web page. (The
+        // former copy wrote https://ssh.dev.azure.com/v3/org/p/r/commit/abc
+        // with the provider named, and nothing without.)
+        for provider in [None, Some("azure")] {
+            assert_eq!(
+                commit_url("git@ssh.dev.azure.com:v3/org/p/r", provider, "abc").as_deref(),
+                Some("https://dev.azure.com/org/p/_git/r/commit/abc"),
+                "{provider:?}"
+            );
+        }
+        // Hosts the providers are inferred from get links too, and every
+        // provider name reads. (The former copy knew six hosts and not
+        // `forgejo`.)
+        assert_eq!(
+            commit_url("https://gitlab.example.com/g/r", None, "abc").as_deref(),
+            Some("https://gitlab.example.com/g/r/-/commit/abc")
+        );
+        assert_eq!(
+            commit_url("https://git.example.com/o/r", Some("forgejo"), "abc").as_deref(),
+            Some("https://git.example.com/o/r/commit/abc")
+        );
+        assert_eq!(
+            commit_url("https://github.com/o/r", Some("local"), "abc"),
+            None
+        );
+        assert_eq!(
+            commit_url("https://github.com/o/r", Some("nope"), "abc"),
+            None
+        );
     }
 
     #[test]
     fn pushes_back_off_as_kargo_does() {
-        let b = Options::default().backoff.with_jitter(0.0);
+        let b = Options::default().common.backoff.with_jitter(0.0);
         assert_eq!(b.delay(1), Duration::from_secs(1));
         assert_eq!(b.delay(2), Duration::from_millis(1500));
         assert_eq!(b.delay(30), Duration::from_secs(30));

@@ -119,15 +119,6 @@ pub mod oci_push;
 pub mod process_step;
 #[cfg(any(feature = "kustomize", feature = "helm"))]
 mod render;
-#[cfg(any(
-    feature = "terraform",
-    feature = "process",
-    feature = "kustomize",
-    feature = "helm"
-))]
-mod subprocess;
-#[cfg(all(test, feature = "http"))]
-mod test_support;
 
 #[cfg(feature = "argocd")]
 pub use argocd::{ArgoCdUpdate, ArgoCdWait};

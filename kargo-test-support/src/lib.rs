@@ -1,9 +1,10 @@
 //! Fixtures for kargo-rs's tests and benchmarks, built from real parts:
 //! git repositories made with the git CLI and a smart-HTTP git server
-//! ([`git`], [`git_server`]), OCI image layouts on disk ([`layout`]), a
+//! ([`git`](mod@git), [`git_server`]), OCI image layouts on disk ([`layout`]), a
 //! real `docker-registry` (`registry`), Helm chart archives and classic
 //! chart repositories ([`charts`]), a fake GitHub backed by real
-//! repositories for the pushes through GitHub's API (`github`), databases
+//! repositories for the pushes through GitHub's API (`github`), HTTP
+//! servers answering scripted replies (`http`), databases
 //! on the machine's PostgreSQL server ([`postgres`]), a whole GitOps
 //! pipeline world
 //! ([`PipelineWorld`]), the auth file of `kargo serve`'s tests ([`auth`]),
@@ -14,6 +15,7 @@
 //!
 //! # Features
 //! - `github`: the fake GitHub (wiremock).
+//! - `http`: scripted HTTP servers (wiremock).
 //! - `moto`: moto's ECR and STS server (reqwest).
 //! - `registry`: the registry fixture (oci-client, tokio).
 //! - `serve`: the server harness (kargo-server, kargo-runtime, kargo-store).
@@ -27,6 +29,8 @@ pub mod git;
 pub mod git_server;
 #[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod layout;
 #[cfg(feature = "moto")]
 pub mod moto;

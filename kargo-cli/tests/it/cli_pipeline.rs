@@ -400,9 +400,12 @@ fn a_promotion_killed_at_each_step_boundary_resumes_to_the_same_end() {
 /// one (at the next pass).
 #[test]
 fn http_verification_waiting_promotions_and_abort() {
-    let ok = crate::support::http_server(vec![(200, "{}")]);
-    let health = crate::support::http_server(vec![(200, r#"{"healthy": true}"#)]);
-    let gate = crate::support::http_server(vec![(202, "{}")]);
+    let servers = [
+        crate::support::http_server(vec![(200, "{}")]),
+        crate::support::http_server(vec![(200, r#"{"healthy": true}"#)]),
+        crate::support::http_server(vec![(202, "{}")]),
+    ];
+    let [ok, health, gate] = servers.each_ref().map(wiremock::MockServer::uri);
     let stages = format!(
         r#"apiVersion: kargo.akuity.io/v1alpha1
 kind: AnalysisTemplate

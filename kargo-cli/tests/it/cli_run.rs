@@ -383,10 +383,11 @@ fn a_runaway_expression_errors_the_step() {
 
 #[test]
 fn a_waiting_promotion_exits_3_saves_its_state_and_resumes() {
-    let url = crate::support::http_server(vec![
+    let server = crate::support::http_server(vec![
         (503, r#"{"ready": false}"#),
         (200, r#"{"ready": true, "version": "v2"}"#),
     ]);
+    let url = server.uri();
     let dir = tempfile::tempdir().unwrap();
     let wd = dir.path().join("wd");
     let steps = write(

@@ -27,7 +27,9 @@ use crate::model::StepStatus;
 ///   and the config; everything it produces goes into the [`StepOutcome`].
 ///   The engine, not the step, persists outputs and progress.
 /// - **Work directory.** A step reads and writes only inside
-///   [`StepContext::workspace`]; every path from its config goes through
+///   the workspace of its [`StepContext`]
+///   ([`PromotionContext::workspace`](crate::engine::PromotionContext::workspace));
+///   every path from its config goes through
 ///   [`Workspace::resolve`](crate::Workspace::resolve).
 /// - **All or nothing.** A step that fails leaves the files it was editing
 ///   as they were (write a temp file, then rename).
@@ -511,7 +513,7 @@ impl From<crate::workspace::PathError> for StepError {
 /// [`StepError::failed`] that names the step kind and the field at fault:
 /// an unknown field (when the type says `deny_unknown_fields`), a missing
 /// one, or one of the wrong type, by its path in the config
-/// (`invalid yaml-update config at \`updates[0].key\`: invalid type: …`).
+/// (``invalid yaml-update config at `updates[0].key`: invalid type: …``).
 pub fn parse_config<T: serde::de::DeserializeOwned>(
     kind: &str,
     config: Value,

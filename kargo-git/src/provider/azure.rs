@@ -74,7 +74,7 @@ use super::rest::{
     Auth, Client, RestOptions, Retry, close_settled, encode_segment, matching, merge_settled,
     non_empty, not_open, open_already,
 };
-use super::select::RepoUrl;
+use super::select::forge_url;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     Opened, PrState, PullRequest, StateFilter,
@@ -117,13 +117,12 @@ impl Location {
             Error::Invalid(format!(
                 "{NAME}: repository URL {}: expected https://dev.azure.com/ORG/PROJECT/_git/REPO \
                  or https://ORG.visualstudio.com/PROJECT/_git/REPO",
-                crate::cli::redact_url(repo_url)
+                kargo_core::urls::redact_url(repo_url)
             ))
         };
-        let url = RepoUrl::parse(repo_url)?;
-        let host = url.host.to_ascii_lowercase();
-        let host_name = host.split(':').next().unwrap_or_default();
-        let segments: Vec<String> = url.path.split('/').map(decode_segment).collect();
+        let url = forge_url(repo_url)?;
+        let host_name = url.host().unwrap_or_default();
+        let segments: Vec<String> = url.path().split('/').map(decode_segment).collect();
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let dev = |org: &str| format!("https://dev.azure.com/{}", encode_segment(org));
         let cloud = |org: &str, project: &str, repo: &str, web_root: String| {
@@ -190,7 +189,11 @@ impl Location {
                     return Err(invalid());
                 }
                 let encoded: Vec<String> = collection.iter().map(|c| encode_segment(c)).collect();
-                let api = format!("{}/{}", url.origin(), encoded.join("/"));
+                let api = format!(
+                    "{}/{}",
+                    url.web_origin().unwrap_or_default(),
+                    encoded.join("/")
+                );
                 let collection = collection.join("/");
                 Ok(Location {
                     web: format!(

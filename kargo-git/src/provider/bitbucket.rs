@@ -44,7 +44,7 @@ use super::rest::{
     Auth, Client, RestOptions, check_open, close_settled, encode_segment, merge_settled,
     nothing_to_merge, open_already,
 };
-use super::select::RepoUrl;
+use super::select::forge_url;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     Opened, PrState, PullRequest, StateFilter,
@@ -73,36 +73,32 @@ pub struct BitbucketProvider {
 impl BitbucketProvider {
     /// The provider for `repo_url` (`https://bitbucket.org/WORKSPACE/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let url = RepoUrl::parse(repo_url)?;
-        let (workspace, repo) = url
-            .path
-            .split_once('/')
-            .filter(|(w, r)| !w.is_empty() && !r.is_empty() && !r.contains('/'))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{NAME}: {}: expected https://bitbucket.org/WORKSPACE/REPO",
-                    crate::cli::redact_url(repo_url)
-                ))
-            })?;
+        let url = forge_url(repo_url)?;
+        let (workspace, repo) = url.owner_and_name().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{NAME}: {}: expected https://bitbucket.org/WORKSPACE/REPO",
+                kargo_core::urls::redact_url(repo_url)
+            ))
+        })?;
         // The token goes to Bitbucket Cloud's API only for a Bitbucket Cloud
         // repository (a Bitbucket Server speaks another API).
-        let cloud = url.host.eq_ignore_ascii_case(HOST);
+        let cloud = url.web_host() == HOST;
         let base = match (&options.api_base, cloud) {
             (Some(base), _) => base.clone(),
             (None, true) => API.to_owned(),
             (None, false) => {
                 return Err(Error::Invalid(format!(
                     "{NAME}: {}: only Bitbucket Cloud ({HOST}) is supported",
-                    crate::cli::redact_url(repo_url)
+                    kargo_core::urls::redact_url(repo_url)
                 )));
             }
         };
-        let client = Client::new(NAME, url.path.clone(), base, Auth::Bearer, &options)?;
+        let client = Client::new(NAME, url.path().to_owned(), base, Auth::Bearer, &options)?;
         Ok(BitbucketProvider {
             client,
             workspace: workspace.to_owned(),
             repo: repo.to_owned(),
-            web: format!("{}/{}", url.origin(), url.path),
+            web: url.web_url().unwrap_or_default(),
         })
     }
 

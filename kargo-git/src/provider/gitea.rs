@@ -30,7 +30,7 @@ impl GiteaProvider {
     /// The provider for `repo_url` (`https://HOST/OWNER/REPO[.git]`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
         let api = ReposApi::new(NAME, repo_url, &options, Auth::Token, |url| {
-            format!("{}/api/v1", url.origin())
+            format!("{}/api/v1", url.web_origin().unwrap_or_default())
         })?;
         Ok(GiteaProvider { api })
     }

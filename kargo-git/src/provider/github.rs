@@ -8,12 +8,12 @@
 //! allowed.
 
 use async_trait::async_trait;
+use kargo_core::urls::RepoUrl;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::repos::{NamedAnswer, PullAnswer, ReposApi};
 use super::rest::{Auth, Client, RestOptions, merge_settled, nothing_to_merge, open_already};
-use super::select::RepoUrl;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     Opened, PullRequest,
@@ -62,10 +62,10 @@ pub(crate) fn api_client(
 /// `https://api.github.com` for github.com, `https://HOST/api/v3` for
 /// GitHub Enterprise.
 fn default_base(url: &RepoUrl) -> String {
-    if url.host.eq_ignore_ascii_case("github.com") {
+    if url.web_host() == "github.com" {
         "https://api.github.com".to_owned()
     } else {
-        format!("{}/api/v3", url.origin())
+        format!("{}/api/v3", url.web_origin().unwrap_or_default())
     }
 }
 

@@ -40,7 +40,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use kargo_core::credentials::Credentials;
-use kargo_core::retry::Backoff;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -60,15 +59,10 @@ pub const STAGING_REF_PREFIX: &str = "refs/kargo/staging";
 pub struct Options {
     /// The branch to push to; `None` is the branch checked out.
     pub target_branch: Option<String>,
-    /// Overwrite the target branch's history (no integration, and the
-    /// branch may move backwards or drop commits).
-    pub force: bool,
-    /// Attempts in all, the first included (Kargo's default: 10).
-    pub max_attempts: u32,
-    /// How remote changes are integrated (ignored when forcing).
-    pub policy: IntegrationPolicy,
-    /// Waiting between attempts (Kargo's: from 1 s, ×1.5, at most 30 s).
-    pub backoff: Backoff,
+    /// Force (the target branch's history is overwritten: no integration,
+    /// and the branch may move backwards or drop commits), attempts,
+    /// integration and backoff, as for a push through git.
+    pub common: push::Common,
     /// The most commits one push may create (Kargo's
     /// `GITHUB_PUSH_MAX_REVISIONS`, default 10).
     pub max_revisions: usize,
@@ -90,10 +84,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             target_branch: None,
-            force: false,
-            max_attempts: 10,
-            policy: IntegrationPolicy::default(),
-            backoff: Backoff::default(),
+            common: push::Common::default(),
             max_revisions: 10,
             compare_page_size: 100,
             verify_untrusted_commits: false,
@@ -110,29 +101,7 @@ impl Options {
         self
     }
 
-    /// Sets [`Options::force`].
-    pub fn with_force(mut self, force: bool) -> Self {
-        self.force = force;
-        self
-    }
-
-    /// Sets [`Options::max_attempts`] (at least 1).
-    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
-        self.max_attempts = max_attempts.max(1);
-        self
-    }
-
-    /// Sets [`Options::policy`].
-    pub fn with_policy(mut self, policy: IntegrationPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Sets [`Options::backoff`].
-    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
+    push::common_setters!();
 
     /// Sets [`Options::max_revisions`].
     pub fn with_max_revisions(mut self, max_revisions: usize) -> Self {
@@ -379,9 +348,10 @@ pub async fn push(
     let _guard = lock.lock().await;
     let mut attempts = 0;
     let delays = options
+        .common
         .backoff
         .delays()
-        .take(options.max_attempts.saturating_sub(1) as usize);
+        .take(options.common.max_attempts.saturating_sub(1) as usize);
     let attempted = kargo_core::retry::retry(
         delays,
         || {
@@ -450,7 +420,7 @@ impl Run<'_> {
     /// One attempt; returns how many commits GitHub created.
     async fn attempt(&self) -> Result<usize, Error> {
         let options = self.options;
-        let force = options.force;
+        let force = options.common.force;
         let (path, branch, credentials) = (
             self.path.clone(),
             self.branch.clone(),
@@ -459,7 +429,7 @@ impl Run<'_> {
         let policy = if force {
             IntegrationPolicy::None
         } else {
-            options.policy
+            options.common.policy
         };
         let (url, staging) = (self.url.clone(), options.staging_ref.clone());
         let source = maybe_spawn_blocking(move || -> Result<String, push::Error> {

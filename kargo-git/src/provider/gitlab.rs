@@ -16,7 +16,7 @@ use super::rest::{
     Auth, Client, RestOptions, check_open, close_settled, encode_segment, matching, merge_settled,
     non_empty, open_already,
 };
-use super::select::RepoUrl;
+use super::select::forge_url;
 use super::{
     Capabilities, Error, GitProvider, ListOptions, MergeMethod, MergeOutcome, NewPullRequest,
     Opened, PrState, PullRequest, StateFilter,
@@ -34,15 +34,21 @@ pub struct GitLabProvider {
 impl GitLabProvider {
     /// The provider for `repo_url` (`https://HOST/GROUP[/SUBGROUP...]/PROJECT`).
     pub fn new(repo_url: &str, options: RestOptions) -> Result<Self, Error> {
-        let url = RepoUrl::parse(repo_url)?;
+        let url = forge_url(repo_url)?;
         let base = options
             .api_base
             .clone()
-            .unwrap_or_else(|| format!("{}/api/v4", url.origin()));
-        let client = Client::new(NAME, url.path.clone(), base, Auth::PrivateToken, &options)?;
+            .unwrap_or_else(|| format!("{}/api/v4", url.web_origin().unwrap_or_default()));
+        let client = Client::new(
+            NAME,
+            url.path().to_owned(),
+            base,
+            Auth::PrivateToken,
+            &options,
+        )?;
         Ok(GitLabProvider {
             client,
-            project: encode_segment(&url.path),
+            project: encode_segment(url.path()),
         })
     }
 

@@ -4,8 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use kargo_core::urls::RepoUrl;
+
 use super::rest::{Auth, Client, RestOptions, check_open, close_settled, non_empty};
-use super::select::RepoUrl;
+use super::select::forge_url;
 use super::{Error, ListOptions, PrState, PullRequest, StateFilter};
 
 /// One repository of the API.
@@ -26,22 +28,18 @@ impl ReposApi {
         auth: Auth,
         default_base: impl FnOnce(&RepoUrl) -> String,
     ) -> Result<Self, Error> {
-        let url = RepoUrl::parse(repo_url)?;
-        let (owner, repo) = url
-            .path
-            .split_once('/')
-            .filter(|(_, r)| !r.contains('/'))
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{provider}: {}: expected HOST/OWNER/REPO",
-                    crate::cli::redact_url(repo_url)
-                ))
-            })?;
+        let url = forge_url(repo_url)?;
+        let (owner, repo) = url.owner_and_name().ok_or_else(|| {
+            Error::Invalid(format!(
+                "{provider}: {}: expected HOST/OWNER/REPO",
+                kargo_core::urls::redact_url(repo_url)
+            ))
+        })?;
         let base = options
             .api_base
             .clone()
             .unwrap_or_else(|| default_base(&url));
-        let client = Client::new(provider, url.path.clone(), base, auth, options)?;
+        let client = Client::new(provider, url.path().to_owned(), base, auth, options)?;
         Ok(ReposApi {
             client,
             owner: owner.to_owned(),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use kargo_core::credentials::Credentials;
+use kargo_core::urls::{Forge, RepoUrl, redact_url};
 
 use super::local::LocalProvider;
 use super::{DynGitProvider, Error};
@@ -31,49 +32,48 @@ pub enum ProviderKind {
 impl ProviderKind {
     /// `local`, `github`, `gitlab`, `gitea`, `azure` or `bitbucket`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Local => "local",
-            ProviderKind::GitHub => "github",
-            ProviderKind::GitLab => "gitlab",
-            ProviderKind::Gitea => "gitea",
-            ProviderKind::Azure => "azure",
-            ProviderKind::Bitbucket => "bitbucket",
-        }
+        self.forge().map_or("local", Forge::as_str)
     }
 
-    /// The provider a repository URL's host suggests: `dev.azure.com` and
-    /// hosts under `visualstudio.com` are Azure DevOps (and, beyond Kargo,
-    /// the ssh hosts `ssh.dev.azure.com` and `vs-ssh.visualstudio.com`), a
-    /// host containing `github` (or under `ghe.com`) is GitHub, one
-    /// containing `gitlab` is GitLab, one containing `gitea` or `forgejo`
-    /// (and `codeberg.org`) is Gitea, `bitbucket.org` is Bitbucket Cloud, as
-    /// Kargo infers them. Every other URL
-    /// (`file://`, a path, a host of unknown kind, an Azure DevOps Server)
-    /// gets the embedded local provider, which works on any repository git
-    /// can push to.
+    /// The provider a repository URL's host suggests, as Kargo infers it:
+    /// the [`Forge`] of [`Forge::from_host`] (Azure DevOps for
+    /// `dev.azure.com`, `ssh.dev.azure.com` and `*.visualstudio.com`;
+    /// Bitbucket Cloud for `bitbucket.org`; GitHub, GitLab or Gitea for a
+    /// host naming them). Every other URL (`file://`, a path, a host of
+    /// unknown kind, an Azure DevOps Server) gets the embedded local
+    /// provider, which works on any repository git can push to.
     pub fn infer(repo_url: &str) -> ProviderKind {
-        let Ok(url) = RepoUrl::parse(repo_url) else {
-            return ProviderKind::Local;
-        };
-        let host = url.host.to_ascii_lowercase();
-        let host = host.split(':').next().unwrap_or_default();
-        if url.scheme == "file" {
-            ProviderKind::Local
-        } else if host == "dev.azure.com"
-            || host == "ssh.dev.azure.com"
-            || host.ends_with(".visualstudio.com")
-        {
-            ProviderKind::Azure
-        } else if host == "bitbucket.org" {
-            ProviderKind::Bitbucket
-        } else if host.contains("github") || host.ends_with(".ghe.com") {
-            ProviderKind::GitHub
-        } else if host.contains("gitlab") {
-            ProviderKind::GitLab
-        } else if host.contains("gitea") || host.contains("forgejo") || host == "codeberg.org" {
-            ProviderKind::Gitea
-        } else {
-            ProviderKind::Local
+        forge_url(repo_url)
+            .ok()
+            .and_then(|url| url.forge())
+            .map_or(ProviderKind::Local, ProviderKind::from)
+    }
+
+    /// The forge this provider talks to; `None` for [`ProviderKind::Local`].
+    pub fn forge(self) -> Option<Forge> {
+        match self {
+            ProviderKind::Local => None,
+            ProviderKind::GitHub => Some(Forge::GitHub),
+            ProviderKind::GitLab => Some(Forge::GitLab),
+            ProviderKind::Gitea => Some(Forge::Gitea),
+            ProviderKind::Azure => Some(Forge::Azure),
+            ProviderKind::Bitbucket => Some(Forge::Bitbucket),
+        }
+    }
+}
+
+/// The provider of each forge.
+impl From<Forge> for ProviderKind {
+    fn from(forge: Forge) -> Self {
+        match forge {
+            Forge::GitHub => ProviderKind::GitHub,
+            Forge::GitLab => ProviderKind::GitLab,
+            Forge::Gitea => ProviderKind::Gitea,
+            Forge::Azure => ProviderKind::Azure,
+            Forge::Bitbucket => ProviderKind::Bitbucket,
+            // `Forge` is non-exhaustive: a forge this crate does not know
+            // yet gets the provider that works everywhere.
+            _ => ProviderKind::Local,
         }
     }
 }
@@ -249,54 +249,23 @@ pub fn select_kind(
     })
 }
 
-/// A repository URL as a forge sees it: `https://host[:port]/owner/repo`,
-/// SSH and SCP-like URLs read as their https equivalent. The forge's view
-/// of [`kargo_core::urls::RepoUrl`], which parses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RepoUrl {
-    /// `https`, `http` or `file`.
-    pub(crate) scheme: String,
-    /// The host, with its port for http(s) URLs (never user info).
-    pub(crate) host: String,
-    /// The path without leading `/`, trailing `/` and `.git`.
-    pub(crate) path: String,
-}
-
-impl RepoUrl {
-    pub(crate) fn parse(url: &str) -> Result<RepoUrl, Error> {
-        let invalid = |why: &str| {
-            Error::Invalid(format!(
-                "repository URL {}: {why}",
-                kargo_core::urls::redact_url(url)
-            ))
-        };
-        let parsed = kargo_core::urls::RepoUrl::parse(url).map_err(|e| invalid(&e.reason))?;
-        if parsed.is_local() {
-            return Ok(RepoUrl {
-                scheme: "file".to_owned(),
-                host: String::new(),
-                path: parsed.path().to_owned(),
-            });
-        }
-        let origin = parsed
-            .web_origin()
-            .ok_or_else(|| invalid("unsupported scheme"))?;
-        let (scheme, host) = origin.split_once("://").unwrap_or(("https", ""));
-        if host.is_empty() || !parsed.path().contains('/') {
-            return Err(invalid("expected https://HOST/OWNER/REPO"));
-        }
-        Ok(RepoUrl {
-            scheme: scheme.to_owned(),
-            host: host.to_owned(),
-            path: parsed.path().to_owned(),
-        })
+/// `url` parsed for a forge provider: a local repository, or a remote one
+/// with a web origin (HTTP(S), SSH, SCP-like or `git://`) and a path of at
+/// least `OWNER/REPO`. Anything else is an [`Error::Invalid`] showing the
+/// URL redacted.
+pub(crate) fn forge_url(url: &str) -> Result<RepoUrl, Error> {
+    let invalid = |why: &str| Error::Invalid(format!("repository URL {}: {why}", redact_url(url)));
+    let parsed = RepoUrl::parse(url).map_err(|e| invalid(&e.reason))?;
+    if parsed.is_local() {
+        return Ok(parsed);
     }
-
-    /// `scheme://host`.
-    #[cfg_attr(not(feature = "rest"), allow(dead_code))]
-    pub(crate) fn origin(&self) -> String {
-        format!("{}://{}", self.scheme, self.host)
+    if parsed.web_origin().is_none() {
+        return Err(invalid("unsupported scheme"));
     }
+    if parsed.host().is_none_or(str::is_empty) || !parsed.path().contains('/') {
+        return Err(invalid("expected https://HOST/OWNER/REPO"));
+    }
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -352,16 +321,34 @@ mod tests {
     }
 
     #[test]
-    fn repository_urls_are_taken_apart_without_secrets() {
-        let u = RepoUrl::parse("https://u:s3cret@git.example.com:8443/g/sub/r.git/").unwrap();
+    fn forge_urls_need_an_owner_and_keep_secrets_out_of_errors() {
+        let u = forge_url("https://u:s3cret@git.example.com:8443/g/sub/r.git/").unwrap();
         assert_eq!(
-            (u.scheme.as_str(), u.host.as_str(), u.path.as_str()),
-            ("https", "git.example.com:8443", "g/sub/r")
+            (u.web_host().as_str(), u.path()),
+            ("git.example.com:8443", "g/sub/r")
         );
-        let u = RepoUrl::parse("ssh://git@github.com:22/o/r.git").unwrap();
-        assert_eq!((u.host.as_str(), u.path.as_str()), ("github.com", "o/r"));
-        let err = RepoUrl::parse("https://u:s3cret@github.com/").unwrap_err();
+        let u = forge_url("ssh://git@github.com:22/o/r.git").unwrap();
+        assert_eq!((u.web_host().as_str(), u.path()), ("github.com", "o/r"));
+        assert!(forge_url("file:///srv/git/r.git").unwrap().is_local());
+        let err = forge_url("https://u:s3cret@github.com/").unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert!(err.to_string().contains("OWNER/REPO"), "{err}");
+        let err = forge_url("ext::ssh example.com %S o/r").unwrap_err();
+        assert!(err.to_string().contains("unsupported scheme"), "{err}");
+    }
+
+    #[test]
+    fn every_provider_names_its_forge() {
+        for name in ProviderKind::NAMES {
+            let kind: ProviderKind = name.parse().unwrap();
+            match kind.forge() {
+                Some(forge) => {
+                    assert_eq!(ProviderKind::from(forge), kind);
+                    assert_eq!(forge.as_str(), kind.as_str());
+                }
+                None => assert_eq!(kind, ProviderKind::Local),
+            }
+        }
     }
 
     #[test]

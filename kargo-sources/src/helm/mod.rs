@@ -260,13 +260,15 @@ impl ChartSource {
 
     /// A GET of `url` with the Helm credentials the provider has for
     /// `repo_url` (sent only when `url` is on the repository's host), the
-    /// body read whole up to `max_bytes`.
+    /// body read whole up to `max_bytes`; past them, the error is
+    /// `too_large()`.
     async fn get(
         &self,
         repo_url: &str,
         url: &str,
         insecure_skip_tls_verify: bool,
         max_bytes: u64,
+        too_large: impl FnOnce() -> Error,
     ) -> Result<Vec<u8>, Error> {
         let http = |source| Error::Http {
             url: url.to_owned(),
@@ -304,10 +306,7 @@ impl ChartSource {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(http)? {
             if (body.len() + chunk.len()) as u64 > max_bytes {
-                return Err(Error::Chart {
-                    url: url.to_owned(),
-                    reason: format!("larger than the limit of {max_bytes} bytes"),
-                });
+                return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
@@ -316,15 +315,31 @@ impl ChartSource {
 
     /// Reads the index of the classic chart repository `repo_url`
     /// (`{repo_url}/index.yaml`), with the Helm credentials the provider
-    /// has for `repo_url`.
+    /// has for `repo_url`. An index larger than
+    /// [`Options::max_index_bytes`](crate::oci::Options::max_index_bytes)
+    /// is an [`Error::Index`] naming its URL and the limit.
     pub async fn index(
         &self,
         repo_url: &str,
         insecure_skip_tls_verify: bool,
     ) -> Result<RepositoryIndex, Error> {
         let url = format!("{}/index.yaml", repo_url.trim_end_matches('/'));
+        let max_bytes = self.core.options.max_index_bytes;
+        let too_large = || Error::Index {
+            url: url.clone(),
+            reason: format!(
+                "larger than the limit of {max_bytes} bytes \
+                 (raise it with the sources' `max_index_bytes` option)"
+            ),
+        };
         let body = self
-            .get(repo_url, &url, insecure_skip_tls_verify, u64::MAX)
+            .get(
+                repo_url,
+                &url,
+                insecure_skip_tls_verify,
+                max_bytes,
+                too_large,
+            )
             .await?;
         let text = String::from_utf8(body).map_err(|_| Error::Index {
             url: url.clone(),
@@ -351,11 +366,16 @@ impl ChartSource {
             url: url.to_owned(),
             reason: format!("not a URL, nor a path under `{repo_url}`"),
         })?;
+        let too_large = || Error::Chart {
+            url: resolved.to_string(),
+            reason: format!("larger than the limit of {max_bytes} bytes"),
+        };
         self.get(
             repo_url,
             resolved.as_str(),
             insecure_skip_tls_verify,
             max_bytes,
+            too_large,
         )
         .await
     }

@@ -229,7 +229,15 @@ pub struct Options {
     /// this source and the sources sharing its settings, whatever the
     /// repository or Warehouse. Defaults to 16.
     pub max_requests_per_registry: usize,
+    /// The largest `index.yaml` of a classic Helm chart repository read
+    /// (feature `helm`); a larger one is an error naming its URL and this
+    /// limit. Defaults to [`DEFAULT_MAX_INDEX_BYTES`].
+    pub max_index_bytes: u64,
 }
+
+/// The default of [`Options::max_index_bytes`]: 128 MiB, several times the
+/// largest public chart repository indexes.
+pub const DEFAULT_MAX_INDEX_BYTES: u64 = 128 * 1024 * 1024;
 
 impl Default for Options {
     fn default() -> Self {
@@ -243,6 +251,7 @@ impl Default for Options {
             retries: 3,
             retry_backoff: std::time::Duration::from_millis(250),
             max_requests_per_registry: 16,
+            max_index_bytes: DEFAULT_MAX_INDEX_BYTES,
         }
     }
 }
@@ -259,6 +268,7 @@ impl fmt::Debug for Options {
             .field("retries", &self.retries)
             .field("retry_backoff", &self.retry_backoff)
             .field("max_requests_per_registry", &self.max_requests_per_registry)
+            .field("max_index_bytes", &self.max_index_bytes)
             .finish()
     }
 }
@@ -317,6 +327,13 @@ impl Builder {
     /// Keep at most `n` requests in flight to one registry (at least 1).
     pub fn with_max_requests_per_registry(mut self, n: usize) -> Self {
         self.options.max_requests_per_registry = n.max(1);
+        self
+    }
+
+    /// Read a classic chart repository's `index.yaml` only up to `bytes`
+    /// (see [`Options::max_index_bytes`]).
+    pub fn with_max_index_bytes(mut self, bytes: u64) -> Self {
+        self.options.max_index_bytes = bytes;
         self
     }
 

@@ -1171,3 +1171,47 @@ async fn kargo_http_chart_selector_cases() {
         }
     }
 }
+
+/// A classic repository's `index.yaml` is read up to the sources'
+/// `max_index_bytes`: a larger one fails naming its URL and the limit,
+/// before it is parsed; one within the limit is read as usual.
+#[tokio::test]
+async fn a_chart_index_over_the_size_limit_is_refused() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let index = "entries:\n  app:\n    - version: 1.0.0\n    - version: 1.1.0\n";
+    for (repo, body) in [
+        ("small", index.to_owned()),
+        ("big", format!("{index}# {}\n", "x".repeat(4096))),
+    ] {
+        std::fs::create_dir_all(root.path().join(repo)).expect("mkdir");
+        std::fs::write(root.path().join(repo).join("index.yaml"), body).expect("write index");
+    }
+    let server = kargo_test_support::git_server::HttpServer::files(root.path(), None);
+    let limit = 1024;
+    let sources =
+        Sources::new().with_oci(ImageSource::builder().with_max_index_bytes(limit).build());
+    let sub = |repo: &str| {
+        chart_sub(json!({"repoURL": format!("{}/{repo}", server.base()), "name": "app"}))
+    };
+
+    assert_eq!(
+        chart_versions(&sources, &sub("small")).await,
+        ["1.1.0", "1.0.0"]
+    );
+    let big = sub("big");
+    let err = sources
+        .source_for(&big)
+        .expect("a chart source")
+        .discover(&big, DiscoverOptions::default())
+        .await
+        .expect_err("over the limit");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{}/big/index.yaml", server.base())),
+        "{message}"
+    );
+    assert!(
+        message.contains("larger than the limit of 1024 bytes"),
+        "{message}"
+    );
+}

@@ -2,6 +2,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use kargo_core::expr::document::NodeKind;
 use kargo_core::semver::{Constraint, Version};
 use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_sources::helm::{ChartSource, IndexEntry, RepositoryIndex};
@@ -110,9 +111,9 @@ fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
         }
         Ok(_) => {
             let text = read_text(&ctx.workspace, &lock_path, &shown)?;
-            let doc = crate::edit::yaml::read(&text)
+            let doc = crate::edit::yaml::read_document(&text)
                 .map_err(|e| terminal(format!("cannot read `{shown}`: {e}")))?;
-            Some(lock::old_lock(&doc).map_err(|e| terminal(format!("`{shown}`: {e}")))?)
+            Some(lock::old_lock(doc.root()).map_err(|e| terminal(format!("`{shown}`: {e}")))?)
         }
     };
     Ok(Read { chart_yaml, lock })
@@ -528,17 +529,23 @@ impl Step for HelmUpdateChart {
             }
             None => read.chart_yaml.clone(),
         };
-        let doc = crate::edit::yaml::read(&chart_yaml)
+        let doc = crate::edit::yaml::read_document(&chart_yaml)
             .map_err(|e| terminal(format!("cannot read `{shown_yaml}`: {e}")))?;
-        if doc.get("apiVersion").and_then(Value::as_str) == Some("v1")
-            && doc.get("dependencies").is_some_and(|d| !d.is_null())
+        let root = doc.root();
+        if matches!(
+            root.get("apiVersion").map(|v| v.kind()),
+            Some(NodeKind::Str("v1"))
+        ) && root
+            .get("dependencies")
+            .is_some_and(|d| !matches!(d.kind(), NodeKind::Null))
         {
             // Helm would lock these in requirements.lock.
             return Err(terminal(format!("`{shown_yaml}`: {V1_REFUSED}")));
         }
-        let Some(requirements) =
-            lock::requirements(&doc).map_err(|e| terminal(format!("`{shown_yaml}`: {e}")))?
-        else {
+        let requirements =
+            lock::requirements(root).map_err(|e| terminal(format!("`{shown_yaml}`: {e}")))?;
+        drop(doc);
+        let Some(requirements) = requirements else {
             // Helm has nothing to update without dependencies.
             return Ok(StepOutcome::succeeded());
         };

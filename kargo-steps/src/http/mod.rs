@@ -338,7 +338,7 @@ pub fn internal_addresses_from_env() -> Vec<std::net::IpAddr> {
 #[non_exhaustive]
 pub struct Options {
     /// Internal addresses the step may reach all the same (none by
-    /// default; see [`internal_addresses_from_env`](crate::http::internal_addresses_from_env)).
+    /// default; see [`internal_addresses_from_env`]).
     /// Link-local addresses and the cloud metadata endpoints
     /// `fd00:ec2::254` and `100.100.100.200` are refused otherwise, on
     /// every redirect hop and after resolving names.

@@ -1,4 +1,5 @@
-//! Tests against a real HTTP server on 127.0.0.1 (see `test_support`).
+//! Tests against real HTTP servers on 127.0.0.1 (wiremock, through
+//! `kargo_test_support::http`).
 //! Those that evaluate expressions need the expression evaluator of
 //! kargo-core.
 //!
@@ -18,7 +19,8 @@ use kargo_core::step::{ErrorKind, Step, StepContext, StepOutcome};
 use serde_json::{Value, json};
 
 use super::{Config, Http, Method};
-use crate::test_support::{Reply, Server};
+use kargo_test_support::http::{header_values, scripted, target, until_close};
+use wiremock::{MockServer, ResponseTemplate};
 
 fn context() -> (tempfile::TempDir, StepContext) {
     let dir = tempfile::tempdir().unwrap();
@@ -32,14 +34,15 @@ async fn run(ctx: &StepContext, config: Value) -> Result<StepOutcome, kargo_core
 
 #[tokio::test]
 async fn success_expression_true_succeeds_with_outputs_from_expressions() {
-    let server = Server::start(vec![
-        Reply::json(200, &json!({"ready": true, "facts": ["a", "b"]})).header("X-Build", "42"),
-    ]);
+    let server = scripted([ResponseTemplate::new(200)
+        .set_body_json(json!({"ready": true, "facts": ["a", "b"]}))
+        .append_header("X-Build", "42")])
+    .await;
     let (_dir, ctx) = context();
     let outcome = run(
         &ctx,
         json!({
-            "url": server.url("/status"),
+            "url": format!("{}/status", server.uri()),
             "successExpression": "response.status == 200 && response.body.ready",
             "failureExpression": "response.status == 404",
             "outputs": [
@@ -62,16 +65,15 @@ async fn success_expression_true_succeeds_with_outputs_from_expressions() {
 /// value, `""` when absent), and an empty body whose fields are nil.
 #[tokio::test]
 async fn header_function_and_nil_fields_of_an_empty_body() {
-    let server = Server::start(vec![
-        Reply::new(204)
-            .header("X-Build", "42")
-            .header("X-Build", "43"),
-    ]);
+    let server = scripted([ResponseTemplate::new(204)
+        .append_header("X-Build", "42")
+        .append_header("X-Build", "43")])
+    .await;
     let (_dir, ctx) = context();
     let outcome = run(
         &ctx,
         json!({
-            "url": server.url("/status"),
+            "url": format!("{}/status", server.uri()),
             "successExpression": "response.status == 204 && response.body.ready == nil",
             "outputs": [
                 {"name": "build", "fromExpression": "response.header('x-build')"},
@@ -91,15 +93,15 @@ async fn header_function_and_nil_fields_of_an_empty_body() {
 
 #[tokio::test]
 async fn failure_expression_true_fails_with_the_error_expression_message() {
-    let server = Server::start(vec![Reply::json(
-        404,
-        &json!({"message": "resource not found"}),
-    )]);
+    let server = scripted([
+        ResponseTemplate::new(404).set_body_json(json!({"message": "resource not found"}))
+    ])
+    .await;
     let (_dir, ctx) = context();
     let err = run(
         &ctx,
         json!({
-            "url": server.url("/data"),
+            "url": format!("{}/data", server.uri()),
             "successExpression": "response.status == 200",
             "failureExpression": "response.status >= 400 && response.status < 500",
             "errorExpression": "response.body.message",
@@ -116,13 +118,14 @@ async fn failure_expression_true_fails_with_the_error_expression_message() {
 
 #[tokio::test]
 async fn error_expression_of_kargo_docs_coalesces_fields_and_falls_back() {
-    let server = Server::start(vec![
-        Reply::json(403, &json!({"error": "resource is disabled"})),
-        Reply::json(403, &json!(["not", "an", "object"])),
-    ]);
+    let server = scripted([
+        ResponseTemplate::new(403).set_body_json(json!({"error": "resource is disabled"})),
+        ResponseTemplate::new(403).set_body_json(json!(["not", "an", "object"])),
+    ])
+    .await;
     let (_dir, ctx) = context();
     let config = json!({
-        "url": server.url("/data"),
+        "url": format!("{}/data", server.uri()),
         "successExpression": "response.status == 200",
         "failureExpression": "response.status >= 400 && response.status < 500",
         "errorExpression": "response.body?.message ?? response.body?.error",
@@ -139,11 +142,11 @@ async fn error_expression_of_kargo_docs_coalesces_fields_and_falls_back() {
 
 #[tokio::test]
 async fn failure_without_error_expression_uses_the_default_message() {
-    let server = Server::start(vec![Reply::new(500)]);
+    let server = scripted([ResponseTemplate::new(500)]).await;
     let (_dir, ctx) = context();
     let err = run(
         &ctx,
-        json!({"url": server.url("/"), "failureExpression": "response.status == 500"}),
+        json!({"url": format!("{}/", server.uri()), "failureExpression": "response.status == 500"}),
     )
     .await
     .unwrap_err();
@@ -153,10 +156,11 @@ async fn failure_without_error_expression_uses_the_default_message() {
 
 #[tokio::test]
 async fn neither_expression_true_is_running_with_the_poll_interval() {
-    let server = Server::start(vec![Reply::json(200, &json!({"phase": "Pending"}))]);
+    let server =
+        scripted([ResponseTemplate::new(200).set_body_json(json!({"phase": "Pending"}))]).await;
     let (_dir, ctx) = context();
     let config = json!({
-        "url": server.url("/"),
+        "url": format!("{}/", server.uri()),
         "successExpression": "response.body.phase == 'Done'",
         "failureExpression": "response.body.phase == 'Error'",
     });
@@ -173,14 +177,15 @@ async fn neither_expression_true_is_running_with_the_poll_interval() {
 
 #[tokio::test]
 async fn polling_reports_running_until_the_server_answers_200() {
-    let server = Server::start(vec![
-        Reply::new(503),
-        Reply::new(503),
-        Reply::json(200, &json!({"version": "v1.2.3"})),
-    ]);
+    let server = scripted([
+        ResponseTemplate::new(503),
+        ResponseTemplate::new(503),
+        ResponseTemplate::new(200).set_body_json(json!({"version": "v1.2.3"})),
+    ])
+    .await;
     let (_dir, ctx) = context();
     let config = json!({
-        "url": server.url("/health"),
+        "url": format!("{}/health", server.uri()),
         "successExpression": "response.status == 200",
         "failureExpression": "response.status == 404",
         "pollInterval": "1s",
@@ -194,21 +199,20 @@ async fn polling_reports_running_until_the_server_answers_200() {
     let outcome = run(&ctx, config).await.unwrap();
     assert_eq!(outcome.status, StepStatus::Succeeded);
     assert_eq!(outcome.output["version"], json!("v1.2.3"));
-    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
 #[tokio::test]
 async fn yaml_responses_are_parsed_for_expressions() {
-    let server = Server::start(vec![
-        Reply::new(200)
-            .header("Content-Type", "application/yaml")
-            .body("version: \"2.0\"\nfeatures:\n  - name: a\n    enabled: true\n"),
-    ]);
+    let server = scripted([ResponseTemplate::new(200)
+        .append_header("Content-Type", "application/yaml")
+        .set_body_bytes("version: \"2.0\"\nfeatures:\n  - name: a\n    enabled: true\n")])
+    .await;
     let (_dir, ctx) = context();
     let outcome = run(
         &ctx,
         json!({
-            "url": server.url("/config.yaml"),
+            "url": format!("{}/config.yaml", server.uri()),
             "successExpression": "response.status == 200",
             "outputs": [
                 {"name": "version", "fromExpression": "response.body.version"},
@@ -226,9 +230,11 @@ async fn yaml_responses_are_parsed_for_expressions() {
 
 #[tokio::test]
 async fn without_expressions_2xx_succeeds() {
-    let server = Server::start(vec![Reply::new(204)]);
+    let server = scripted([ResponseTemplate::new(204)]).await;
     let (_dir, ctx) = context();
-    let outcome = run(&ctx, json!({"url": server.url("/")})).await.unwrap();
+    let outcome = run(&ctx, json!({"url": format!("{}/", server.uri())}))
+        .await
+        .unwrap();
     assert_eq!(outcome.status, StepStatus::Succeeded);
     assert!(outcome.output.is_empty());
 }
@@ -236,9 +242,9 @@ async fn without_expressions_2xx_succeeds() {
 #[tokio::test]
 async fn without_expressions_other_statuses_fail_and_may_be_retried() {
     // Kargo: "non-2xx status codes fail but will be retried".
-    let server = Server::start(vec![Reply::new(503)]);
+    let server = scripted([ResponseTemplate::new(503)]).await;
     let (_dir, ctx) = context();
-    let err = run(&ctx, json!({"url": server.url("/")}))
+    let err = run(&ctx, json!({"url": format!("{}/", server.uri())}))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable);
@@ -247,13 +253,13 @@ async fn without_expressions_other_statuses_fail_and_may_be_retried() {
 
 #[tokio::test]
 async fn query_params_and_headers_are_sent() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let (_dir, ctx) = context();
     run(
         &ctx,
         json!({
             "method": "GET",
-            "url": server.url("/search?fixed=1"),
+            "url": format!("{}/search?fixed=1", server.uri()),
             "queryParams": [
                 {"name": "q", "value": "a b&c"},
                 {"name": "q", "value": "second"},
@@ -267,60 +273,64 @@ async fn query_params_and_headers_are_sent() {
     )
     .await
     .unwrap();
-    let request = &server.requests()[0];
+    let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(request.method, "GET");
-    assert_eq!(request.target, "/search?fixed=1&q=a+b%26c&q=second");
-    assert_eq!(request.header("authorization"), ["Bearer s3cr3t"]);
-    assert_eq!(request.header("x-many"), ["one", "two"]);
+    assert_eq!(target(request), "/search?fixed=1&q=a+b%26c&q=second");
+    assert_eq!(header_values(request, "authorization"), ["Bearer s3cr3t"]);
+    assert_eq!(header_values(request, "x-many"), ["one", "two"]);
 }
 
 #[tokio::test]
 async fn post_sends_the_body() {
-    let server = Server::start(vec![Reply::new(201)]);
+    let server = scripted([ResponseTemplate::new(201)]).await;
     let (_dir, ctx) = context();
     run(
         &ctx,
         json!({
             "method": "POST",
-            "url": server.url("/hooks"),
+            "url": format!("{}/hooks", server.uri()),
             "headers": [{"name": "Content-Type", "value": "application/json"}],
             "body": "{\"text\":\"promoted\"}",
         }),
     )
     .await
     .unwrap();
-    let request = &server.requests()[0];
+    let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(request.method, "POST");
     assert_eq!(request.body, br#"{"text":"promoted"}"#);
-    assert_eq!(request.header("content-type"), ["application/json"]);
+    assert_eq!(header_values(request, "content-type"), ["application/json"]);
 }
 
 #[tokio::test]
 async fn body_from_file_is_read_inside_the_work_directory() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let (dir, ctx) = context();
     std::fs::create_dir(dir.path().join("out")).unwrap();
     std::fs::write(dir.path().join("out/payload.json"), "{\"a\":1}").unwrap();
     run(
         &ctx,
-        json!({"method": "PUT", "url": server.url("/"), "bodyFromFile": "out/payload.json"}),
+        json!({"method": "PUT", "url": format!("{}/", server.uri()), "bodyFromFile": "out/payload.json"}),
     )
     .await
     .unwrap();
-    let request = &server.requests()[0];
+    let request = &server.received_requests().await.unwrap()[0];
     assert_eq!(request.method, "PUT");
     assert_eq!(request.body, b"{\"a\":1}");
 
     for escaping in ["../payload.json", "/etc/passwd"] {
         let err = run(
             &ctx,
-            json!({"method": "POST", "url": server.url("/"), "bodyFromFile": escaping}),
+            json!({"method": "POST", "url": format!("{}/", server.uri()), "bodyFromFile": escaping}),
         )
         .await
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Failed, "{escaping}: {err}");
     }
-    assert_eq!(server.requests().len(), 1, "nothing sent for refused paths");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "nothing sent for refused paths"
+    );
 }
 
 #[tokio::test]
@@ -338,11 +348,11 @@ async fn body_and_body_from_file_are_exclusive() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_with_a_retryable_error() {
-    let server = Server::start(vec![Reply::new(200).delay(Duration::from_secs(3))]);
+    let server = scripted([ResponseTemplate::new(200).set_delay(Duration::from_secs(3))]).await;
     let (_dir, ctx) = context();
     let err = run(
         &ctx,
-        json!({"url": server.url("/slow"), "timeout": "200ms"}),
+        json!({"url": format!("{}/slow", server.uri()), "timeout": "200ms"}),
     )
     .await
     .unwrap_err();
@@ -375,24 +385,23 @@ async fn an_unreachable_url_is_a_retryable_error() {
 #[tokio::test]
 async fn responses_over_the_cap_are_refused() {
     let big = vec![b'x'; 64];
-    let server = Server::start(vec![
-        Reply::new(200).body(big.clone()),
-        Reply::new(200).body(big).until_close(),
-    ]);
+    // Announced by Content-Length, and found out while streaming.
+    let announced = scripted([ResponseTemplate::new(200).set_body_bytes(big.clone())]).await;
+    let streamed = until_close(big);
     let (_dir, ctx) = context();
     let options = super::Options {
         max_response_bytes: 16,
         ..Default::default()
     };
     let step = Http::with_options(options);
-    for _ in 0..2 {
+    for base in [announced.uri(), streamed] {
         let err = step
-            .run(&ctx, json!({"url": server.url("/big")}))
+            .run(&ctx, json!({"url": format!("{base}/big")}))
             .await
             .unwrap_err();
         assert!(
             err.to_string().contains("exceeds the limit of 16 bytes"),
-            "{err}"
+            "{base}: {err}"
         );
     }
 }
@@ -424,15 +433,20 @@ async fn metadata_endpoints_are_refused_directly_and_on_every_redirect_hop() {
         assert_eq!(err.kind(), ErrorKind::Failed, "{target}: {err}");
         assert!(err.to_string().contains("not permitted"), "{target}: {err}");
         // The second hop of a redirect chain is checked too.
-        let server = Server::start(vec![
-            Reply::new(302).header("Location", "/next"),
-            Reply::new(302).header("Location", target),
-        ]);
-        let err = run(&ctx, json!({"url": server.url("/start")}))
+        let server = scripted([
+            ResponseTemplate::new(302).append_header("Location", "/next"),
+            ResponseTemplate::new(302).append_header("Location", target),
+        ])
+        .await;
+        let err = run(&ctx, json!({"url": format!("{}/start", server.uri())}))
             .await
             .unwrap_err();
         assert!(err.to_string().contains("not permitted"), "{target}: {err}");
-        assert_eq!(server.requests().len(), 2, "{target}");
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            2,
+            "{target}"
+        );
     }
 }
 
@@ -576,11 +590,13 @@ async fn in_a_promotion_polling_waits_then_feeds_its_outputs_to_the_next_step() 
     use kargo_core::model::{PromotionPhase, PromotionTemplateSpec};
     use kargo_core::step::StepRegistry;
 
-    let server = Server::start(vec![
-        Reply::json(503, &json!({"status": "starting"})),
-        Reply::json(503, &json!({"status": "starting"})),
-        Reply::json(200, &json!({"status": "completed", "version": "v1.2.3"})),
-    ]);
+    let server = scripted([
+        ResponseTemplate::new(503).set_body_json(json!({"status": "starting"})),
+        ResponseTemplate::new(503).set_body_json(json!({"status": "starting"})),
+        ResponseTemplate::new(200)
+            .set_body_json(json!({"status": "completed", "version": "v1.2.3"})),
+    ])
+    .await;
     // Kargo's documented pattern: `${{ }}` inside the success expression is
     // evaluated before the step runs, the rest by the step.
     let template = format!(
@@ -592,7 +608,7 @@ steps:
 - uses: http
   as: health
   config:
-    url: {url}
+    url: {url}/status
     successExpression: response.body.status == '${{{{ vars.expectedStatus }}}}'
     failureExpression: response.body.status == 'failed'
     pollInterval: 1s
@@ -604,7 +620,7 @@ steps:
     path: deployed.txt
     contents: ${{{{ outputs.health.version }}}}
 "#,
-        url = server.url("/status")
+        url = server.uri()
     );
     let spec: PromotionTemplateSpec = serde_saphyr::from_str(&template).unwrap();
     let steps = inflate_tasks(&spec.steps, &spec.vars, &TaskCatalog::new()).unwrap();
@@ -633,7 +649,7 @@ steps:
         std::fs::read_to_string(dir.path().join("deployed.txt")).unwrap(),
         "v1.2.3"
     );
-    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
 // ---------------------------------------------------------------------------
@@ -643,11 +659,11 @@ steps:
 
 /// Runs `config` (with `url` set to the server) and returns the outcome.
 async fn run_against(
-    server: &Server,
+    server: &MockServer,
     mut config: Value,
 ) -> Result<StepOutcome, kargo_core::step::StepError> {
     let (_dir, ctx) = context();
-    config["url"] = json!(server.url("/"));
+    config["url"] = json!(format!("{}/", server.uri()));
     run(&ctx, config).await
 }
 
@@ -798,7 +814,7 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
     let cases = [
         (
             "success and not failed; no body",
-            Reply::new(200),
+            ResponseTemplate::new(200),
             json!({"successExpression": "true", "outputs": [
                 status,
                 {"name": "meaning", "fromExpression": "response.body.theMeaningOfLife"},
@@ -807,15 +823,15 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
         ),
         (
             "unknown content-type with invalid JSON leaves body empty",
-            Reply::new(200)
-                .header("Content-Type", "text/html")
-                .body("<html>hello</html>"),
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/html")
+                .set_body_bytes("<html>hello</html>"),
             json!({"successExpression": "true", "outputs": [status, body]}),
             json!({"status": 200, "body": {}}),
         ),
         (
             "success and not failed with json body",
-            Reply::json(200, &json!({"theMeaningOfLife": 42})),
+            ResponseTemplate::new(200).set_body_json(json!({"theMeaningOfLife": 42})),
             json!({"successExpression": "true", "outputs": [
                 {"name": "meaning", "fromExpression": "response.body.theMeaningOfLife"},
             ]}),
@@ -823,7 +839,7 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
         ),
         (
             "success and not failed with json body and response is array",
-            Reply::json(200, &json!([{"theMeaningOfLife": 42}])),
+            ResponseTemplate::new(200).set_body_json(json!([{"theMeaningOfLife": 42}])),
             json!({"successExpression": "true", "outputs": [
                 {"name": "meaning", "fromExpression": "response.body[0].theMeaningOfLife"},
             ]}),
@@ -831,25 +847,25 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
         ),
         (
             "text/plain response with numeric content",
-            Reply::new(200)
-                .header("Content-Type", "text/plain; charset=utf-8")
-                .body("1"),
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/plain; charset=utf-8")
+                .set_body_bytes("1"),
             json!({"successExpression": "response.body == \"1\"", "outputs": [body]}),
             json!({"body": "1"}),
         ),
         (
             "text/plain response with word content",
-            Reply::new(200)
-                .header("Content-Type", "text/plain; charset=utf-8")
-                .body("one"),
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/plain; charset=utf-8")
+                .set_body_bytes("one"),
             json!({"successExpression": "response.body == \"one\"", "outputs": [body]}),
             json!({"body": "one"}),
         ),
         (
             "YAML response with application/yaml content-type",
-            Reply::new(200)
-                .header("Content-Type", "application/yaml")
-                .body("status: ok\ncount: 42\n"),
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "application/yaml")
+                .set_body_bytes("status: ok\ncount: 42\n"),
             json!({"successExpression": "response.body.status == \"ok\"", "outputs": [
                 {"name": "status", "fromExpression": "response.body.status"},
                 {"name": "count", "fromExpression": "response.body.count"},
@@ -858,9 +874,9 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
         ),
         (
             "responseContentType config override forces YAML parsing",
-            Reply::new(200)
-                .header("Content-Type", "text/plain")
-                .body("key: value\n"),
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "text/plain")
+                .set_body_bytes("key: value\n"),
             json!({
                 "responseContentType": "application/yaml",
                 "successExpression": "response.body.key == \"value\"",
@@ -870,9 +886,9 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
         ),
         (
             "responseContentType config override forces text/plain parsing",
-            Reply::new(200)
-                .header("Content-Type", "application/json")
-                .body(r#"{"foo": "bar"}"#),
+            ResponseTemplate::new(200)
+                .append_header("Content-Type", "application/json")
+                .set_body_bytes(r#"{"foo": "bar"}"#),
             json!({
                 "responseContentType": "text/plain",
                 "successExpression": r#"response.body == "{\"foo\": \"bar\"}""#,
@@ -882,7 +898,7 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
         ),
     ];
     for (name, reply, config, want) in cases {
-        let server = Server::start(vec![reply]);
+        let server = scripted([reply]).await;
         let outcome = run_against(&server, config)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -896,13 +912,13 @@ async fn kargo_run_cases_that_succeed_give_their_outputs() {
 /// and its null coalescing are also covered above.)
 #[tokio::test]
 async fn kargo_run_cases_that_fail_name_the_status_and_the_error() {
-    let not_found = |body: Value| Reply::json(404, &body);
+    let not_found = |body: Value| ResponseTemplate::new(404).set_body_json(body);
     let on_404 = "response.status == 404";
     let coalesce = "response.body?.error ?? response.body?.errorMessage";
     let cases = [
         (
             "failed and not success",
-            Reply::new(404),
+            ResponseTemplate::new(404),
             json!({"failureExpression": on_404}),
             "HTTP (404) response met failure criteria",
         ),
@@ -932,13 +948,13 @@ async fn kargo_run_cases_that_fail_name_the_status_and_the_error() {
         ),
         (
             "failed with errorExpression eval error",
-            Reply::new(200),
+            ResponseTemplate::new(200),
             json!({"failureExpression": "true", "errorExpression": "invalid()"}),
             "HTTP (200) response met failure criteria",
         ),
         (
             "success AND failed",
-            Reply::new(200),
+            ResponseTemplate::new(200),
             json!({
                 "successExpression": "response.status == 200",
                 "failureExpression": "response.status == 200",
@@ -947,7 +963,7 @@ async fn kargo_run_cases_that_fail_name_the_status_and_the_error() {
         ),
     ];
     for (name, reply, config, want) in cases {
-        let server = Server::start(vec![reply]);
+        let server = scripted([reply]).await;
         let err = run_against(&server, config).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Failed, "{name}: {err}");
         assert_eq!(err.to_string(), want, "{name}");
@@ -958,7 +974,7 @@ async fn kargo_run_cases_that_fail_name_the_status_and_the_error() {
 /// expression that does not parse ends the step `Errored`, naming it.
 #[tokio::test]
 async fn kargo_error_expression_that_does_not_parse_errors_the_step() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let err = run_against(
         &server,
         json!({"failureExpression": "true", "errorExpression": "(1 + 2"}),
@@ -978,10 +994,9 @@ async fn kargo_error_expression_that_does_not_parse_errors_the_step() {
 /// error expression is not used.
 #[tokio::test]
 async fn kargo_neither_criterion_met_keeps_running_and_ignores_the_error_expression() {
-    let server = Server::start(vec![Reply::json(
-        502,
-        &json!({"error": "should not appear"}),
-    )]);
+    let server =
+        scripted([ResponseTemplate::new(502).set_body_json(json!({"error": "should not appear"}))])
+            .await;
     let base = json!({
         "successExpression": "response.status == 200",
         "failureExpression": "response.status == 404",
@@ -1008,7 +1023,7 @@ async fn kargo_neither_criterion_met_keeps_running_and_ignores_the_error_express
 /// and `false` decide. (No expression at all: `without_expressions_*`.)
 #[tokio::test]
 async fn kargo_criteria_cases_for_both_expressions() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     for key in ["successExpression", "failureExpression"] {
         let which = &key[..key.len() - "Expression".len()];
         let err = run_against(&server, json!({key: "(1 + 2"}))
@@ -1064,7 +1079,7 @@ async fn kargo_criteria_cases_for_both_expressions() {
 /// one that fails to evaluate (retried), and literal values.
 #[tokio::test]
 async fn kargo_build_outputs_cases() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let outcome = run_against(&server, json!({"successExpression": "true"}))
         .await
         .unwrap();
@@ -1101,9 +1116,9 @@ async fn kargo_build_outputs_cases() {
 #[tokio::test]
 async fn kargo_build_expr_env_cases_give_the_parsed_body() {
     let typed = |content_type: &str, body: &str| {
-        Reply::new(200)
-            .header("Content-Type", content_type)
-            .body(body.to_owned())
+        ResponseTemplate::new(200)
+            .append_header("Content-Type", content_type)
+            .set_body_bytes(body.to_owned())
     };
     let cases = [
         (
@@ -1195,13 +1210,13 @@ async fn kargo_build_expr_env_cases_give_the_parsed_body() {
         ),
         (
             "no content-type, not JSON",
-            Reply::new(200).body("hello world"),
+            ResponseTemplate::new(200).set_body_bytes("hello world"),
             None,
             json!({}),
         ),
         (
             "no content-type, JSON",
-            Reply::new(200).body(r#"{"foo": "bar"}"#),
+            ResponseTemplate::new(200).set_body_bytes(r#"{"foo": "bar"}"#),
             None,
             json!({"foo": "bar"}),
         ),
@@ -1291,7 +1306,7 @@ async fn kargo_build_expr_env_cases_give_the_parsed_body() {
         ),
     ];
     for (name, reply, forced, want) in cases {
-        let server = Server::start(vec![reply]);
+        let server = scripted([reply]).await;
         let mut config = json!({
             "successExpression": "true",
             "outputs": [{"name": "body", "fromExpression": "response.body"}],
@@ -1310,9 +1325,9 @@ async fn kargo_build_expr_env_cases_give_the_parsed_body() {
 /// headers map names to their values, and `header()` reads one.
 #[tokio::test]
 async fn kargo_build_expr_env_exposes_status_headers_and_header_function() {
-    let server = Server::start(vec![
-        Reply::new(200).header("Content-Type", "application/json"),
-    ]);
+    let server =
+        scripted([ResponseTemplate::new(200).append_header("Content-Type", "application/json")])
+            .await;
     let outcome = run_against(
         &server,
         json!({"successExpression": "true", "outputs": [
@@ -1346,11 +1361,10 @@ async fn kargo_bodies_that_do_not_parse_as_their_type_are_errors() {
             "failed to parse YAML response",
         ),
     ] {
-        let server = Server::start(vec![
-            Reply::new(200)
-                .header("Content-Type", content_type)
-                .body(body),
-        ]);
+        let server = scripted([ResponseTemplate::new(200)
+            .append_header("Content-Type", content_type)
+            .set_body_bytes(body)])
+        .await;
         let err = run_against(&server, json!({"successExpression": "true"}))
             .await
             .unwrap_err();
@@ -1364,7 +1378,7 @@ async fn kargo_bodies_that_do_not_parse_as_their_type_are_errors() {
 /// `body_from_file_is_read_inside_the_work_directory`.)
 #[tokio::test]
 async fn kargo_body_from_file_sends_raw_bytes_and_refuses_oversize_files() {
-    let server = Server::start(vec![Reply::new(200)]);
+    let server = scripted([ResponseTemplate::new(200)]).await;
     let (dir, ctx) = context();
     std::fs::write(dir.path().join("payload.json"), [0x00, 0xff, 0x01, 0x7f]).unwrap();
     std::fs::write(dir.path().join("payload.bin"), [0x01; 17]).unwrap();
@@ -1374,23 +1388,26 @@ async fn kargo_body_from_file_sends_raw_bytes_and_refuses_oversize_files() {
     });
     step.run(
         &ctx,
-        json!({"method": "POST", "url": server.url("/"), "bodyFromFile": "payload.json"}),
+        json!({"method": "POST", "url": format!("{}/", server.uri()), "bodyFromFile": "payload.json"}),
     )
     .await
     .unwrap();
-    assert_eq!(server.requests()[0].body, [0x00, 0xff, 0x01, 0x7f]);
+    assert_eq!(
+        server.received_requests().await.unwrap()[0].body,
+        [0x00, 0xff, 0x01, 0x7f]
+    );
 
     let err = step
         .run(
             &ctx,
-            json!({"method": "POST", "url": server.url("/"), "bodyFromFile": "payload.bin"}),
+            json!({"method": "POST", "url": format!("{}/", server.uri()), "bodyFromFile": "payload.bin"}),
         )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
     assert!(err.to_string().contains("payload.bin"), "{err}");
     assert_eq!(
-        server.requests().len(),
+        server.received_requests().await.unwrap().len(),
         1,
         "nothing sent for the oversize file"
     );
@@ -1411,12 +1428,13 @@ async fn kargo_proxy_cases() {
     assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
     assert!(err.to_string().contains("proxy"), "{err}");
 
-    let proxy = Server::start(vec![Reply::json(200, &json!({"reachedBackend": true}))]);
+    let proxy =
+        scripted([ResponseTemplate::new(200).set_body_json(json!({"reachedBackend": true}))]).await;
     let outcome = run(
         &ctx,
         json!({
             "url": backend,
-            "proxy": proxy.url(""),
+            "proxy": proxy.uri(),
             "successExpression": "response.status == 200",
             "outputs": [{"name": "reachedBackend", "fromExpression": "response.body.reachedBackend"}],
         }),
@@ -1425,5 +1443,8 @@ async fn kargo_proxy_cases() {
     .unwrap();
     assert_eq!(outcome.status, StepStatus::Succeeded);
     assert_eq!(outcome.output["reachedBackend"], json!(true));
-    assert_eq!(proxy.requests()[0].target, backend);
+    assert_eq!(
+        proxy.received_requests().await.unwrap()[0].url.as_str(),
+        backend
+    );
 }

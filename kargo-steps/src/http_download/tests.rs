@@ -1,4 +1,5 @@
-//! Tests against a real HTTP server on 127.0.0.1 (see `test_support`).
+//! Tests against real HTTP servers on 127.0.0.1 (wiremock, through
+//! `kargo_test_support::http`).
 
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use kargo_core::step::{ErrorKind, Step, StepContext};
 use serde_json::{Value, json};
 
 use super::{Config, HttpDownload};
-use crate::test_support::{Reply, Server};
+use kargo_test_support::http::{header_values, scripted, target, until_close};
+use wiremock::ResponseTemplate;
 
 fn context() -> (tempfile::TempDir, StepContext) {
     let dir = tempfile::tempdir().unwrap();
@@ -35,13 +37,13 @@ fn tree(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn downloads_to_out_path_creating_directories() {
-    let server = Server::start(vec![Reply::new(200).body("chart bytes")]);
+    let server = scripted([ResponseTemplate::new(200).set_body_bytes("chart bytes")]).await;
     let (dir, ctx) = context();
     let outcome = HttpDownload::new()
         .run(
             &ctx,
             json!({
-                "url": server.url("/charts/app.tgz"),
+                "url": format!("{}/charts/app.tgz", server.uri()),
                 "outPath": "charts/app.tgz",
                 "headers": [{"name": "Authorization", "value": "token s3cr3t"}],
                 "queryParams": [{"name": "version", "value": "1.2.3"}],
@@ -60,18 +62,18 @@ async fn downloads_to_out_path_creating_directories() {
         ["charts", "charts/app.tgz"],
         "no temp file left"
     );
-    let request = &server.requests()[0];
-    assert_eq!(request.target, "/charts/app.tgz?version=1.2.3");
-    assert_eq!(request.header("authorization"), ["token s3cr3t"]);
+    let request = &server.received_requests().await.unwrap()[0];
+    assert_eq!(target(request), "/charts/app.tgz?version=1.2.3");
+    assert_eq!(header_values(request, "authorization"), ["token s3cr3t"]);
 }
 
 #[tokio::test]
 async fn an_existing_file_is_replaced_only_with_allow_overwrite() {
-    let server = Server::start(vec![Reply::new(200).body("new")]);
+    let server = scripted([ResponseTemplate::new(200).set_body_bytes("new")]).await;
     let (dir, ctx) = context();
     let target = dir.path().join("app.yaml");
     std::fs::write(&target, "old").unwrap();
-    let config = json!({"url": server.url("/app.yaml"), "outPath": "app.yaml"});
+    let config = json!({"url": format!("{}/app.yaml", server.uri()), "outPath": "app.yaml"});
 
     let err = HttpDownload::new()
         .run(&ctx, config.clone())
@@ -81,7 +83,10 @@ async fn an_existing_file_is_replaced_only_with_allow_overwrite() {
     assert_eq!(err.kind(), ErrorKind::Terminal);
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
-    assert!(server.requests().is_empty(), "nothing downloaded");
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing downloaded"
+    );
 
     let mut config = config;
     config["allowOverwrite"] = json!(true);
@@ -93,28 +98,28 @@ async fn an_existing_file_is_replaced_only_with_allow_overwrite() {
 #[tokio::test]
 async fn downloads_over_the_size_cap_fail_and_leave_nothing() {
     let body = vec![b'x'; 4096];
-    let server = Server::start(vec![
-        // Announced by Content-Length.
-        Reply::new(200).body(body.clone()),
-        // Found out while streaming.
-        Reply::new(200).body(body).until_close(),
-    ]);
+    // Announced by Content-Length.
+    let announced = scripted([ResponseTemplate::new(200).set_body_bytes(body.clone())]).await;
+    // Found out while streaming.
+    let streamed = until_close(body);
     let (dir, ctx) = context();
     std::fs::write(dir.path().join("keep.bin"), "old").unwrap();
     let step = HttpDownload::new().with_max_size(1000);
-    for (out_path, overwrite) in [("new/dir/big.bin", false), ("keep.bin", true)] {
-        let err = step
-            .run(
-                &ctx,
-                json!({"url": server.url("/big"), "outPath": out_path, "allowOverwrite": overwrite}),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Terminal);
-        assert!(
-            err.to_string().contains("exceeds the limit of 1000 bytes"),
-            "{err}"
-        );
+    for base in [announced.uri(), streamed] {
+        for (out_path, overwrite) in [("new/dir/big.bin", false), ("keep.bin", true)] {
+            let err = step
+                .run(
+                    &ctx,
+                    json!({"url": format!("{base}/big"), "outPath": out_path, "allowOverwrite": overwrite}),
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Terminal);
+            assert!(
+                err.to_string().contains("exceeds the limit of 1000 bytes"),
+                "{base}: {err}"
+            );
+        }
     }
     assert_eq!(
         tree(dir.path()),
@@ -129,25 +134,31 @@ async fn downloads_over_the_size_cap_fail_and_leave_nothing() {
 
 #[tokio::test]
 async fn paths_leaving_the_work_directory_are_refused() {
-    let server = Server::start(vec![Reply::new(200).body("x")]);
+    let server = scripted([ResponseTemplate::new(200).set_body_bytes("x")]).await;
     let (dir, ctx) = context();
     for out_path in ["../escaped.txt", "/tmp/escaped.txt", "a/../../escaped.txt"] {
         let err = HttpDownload::new()
-            .run(&ctx, json!({"url": server.url("/"), "outPath": out_path}))
+            .run(
+                &ctx,
+                json!({"url": format!("{}/", server.uri()), "outPath": out_path}),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Failed, "{out_path}");
     }
-    assert!(server.requests().is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
     assert!(tree(dir.path()).is_empty());
 }
 
 #[tokio::test]
 async fn error_statuses_and_unreachable_servers_are_retryable() {
-    let server = Server::start(vec![Reply::new(404)]);
+    let server = scripted([ResponseTemplate::new(404)]).await;
     let (dir, ctx) = context();
     let err = HttpDownload::new()
-        .run(&ctx, json!({"url": server.url("/missing"), "outPath": "f"}))
+        .run(
+            &ctx,
+            json!({"url": format!("{}/missing", server.uri()), "outPath": "f"}),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable);
@@ -226,14 +237,15 @@ async fn unknown_keys_are_rejected() {
 
 #[tokio::test]
 async fn timeouts_and_cancellation_leave_nothing_behind() {
-    let server = Server::start(vec![
-        Reply::new(200).body("late").delay(Duration::from_secs(3)),
-    ]);
+    let server = scripted([ResponseTemplate::new(200)
+        .set_body_bytes("late")
+        .set_delay(Duration::from_secs(3))])
+    .await;
     let (dir, ctx) = context();
     let err = HttpDownload::new()
         .run(
             &ctx,
-            json!({"url": server.url("/slow"), "outPath": "a/f", "timeout": "200ms"}),
+            json!({"url": format!("{}/slow", server.uri()), "outPath": "a/f", "timeout": "200ms"}),
         )
         .await
         .unwrap_err();
@@ -246,7 +258,10 @@ async fn timeouts_and_cancellation_leave_nothing_behind() {
         cancel.cancel();
     });
     let err = HttpDownload::new()
-        .run(&ctx, json!({"url": server.url("/slow"), "outPath": "a/f"}))
+        .run(
+            &ctx,
+            json!({"url": format!("{}/slow", server.uri()), "outPath": "a/f"}),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cancelled"), "{err}");
@@ -256,13 +271,14 @@ async fn timeouts_and_cancellation_leave_nothing_behind() {
 #[tokio::test]
 async fn metadata_endpoints_are_refused_on_redirect_and_nothing_is_written() {
     let (dir, ctx) = context();
-    let server = Server::start(vec![
-        Reply::new(302).header("Location", "http://100.100.100.200/chart.tgz"),
-    ]);
+    let server =
+        scripted([ResponseTemplate::new(302)
+            .append_header("Location", "http://100.100.100.200/chart.tgz")])
+        .await;
     let err = HttpDownload::new()
         .run(
             &ctx,
-            json!({"url": server.url("/chart.tgz"), "outPath": "chart.tgz"}),
+            json!({"url": format!("{}/chart.tgz", server.uri()), "outPath": "chart.tgz"}),
         )
         .await
         .unwrap_err();

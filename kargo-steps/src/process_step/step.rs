@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{
     ALWAYS_PASSED, DEFAULT_RETRY_AFTER, EXIT_RETRYABLE, ProcessStep, Report, ReportStatus,
 };
-use crate::subprocess::{self, Caps, Interrupted};
+use kargo_core::process::{self, Cap, Caps, Interrupted};
 
 /// The largest result read from standard output or `KARGO_OUTPUT`.
 const RESULT_CAP: usize = 4 << 20;
@@ -124,9 +124,8 @@ impl Step for ProcessStep {
             .envs(self.environment(ctx, &output_path));
         tracing::debug!(kind = %kind, program = %self.program.display(), "running custom step");
         let caps = Caps {
-            stdout: RESULT_CAP,
-            stderr: STDERR_TAIL,
-            stderr_tail: true,
+            stdout: Cap::head(RESULT_CAP),
+            stderr: Cap::tail(STDERR_TAIL),
         };
         let timeout = tokio::time::sleep(self.timeout);
         tokio::pin!(timeout);
@@ -137,7 +136,7 @@ impl Step for ProcessStep {
                 () = ctx.cancel.cancelled() => {}
             }
         };
-        let finished = match subprocess::run(cmd, Some(input), caps, stop).await {
+        let finished = match process::run(cmd, Some(input), caps, stop).await {
             Ok(finished) => finished,
             Err(Interrupted::Spawn(e)) => {
                 return Err(StepError::terminal(format!(

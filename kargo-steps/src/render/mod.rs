@@ -12,7 +12,7 @@ use kargo_core::Workspace;
 use kargo_core::step::{StepContext, StepError};
 use tracing::Instrument;
 
-use crate::subprocess::{self, Caps, Interrupted};
+use kargo_core::process::{self, Cap, Caps, Interrupted};
 
 /// The environment variable naming the `helm` binary (read by
 /// `helm-template`, and passed to kustomize's Helm plugin).
@@ -110,13 +110,12 @@ pub(crate) async fn run(
         .current_dir(&inv.cwd)
         .envs(inv.env.iter().map(|(k, v)| (k, v)));
     let caps = Caps {
-        stdout: STDOUT_CAP,
-        stderr: STDERR_CAP,
-        stderr_tail: true,
+        stdout: Cap::head(STDOUT_CAP),
+        stderr: Cap::tail(STDERR_CAP),
     };
     let span = tracing::info_span!("render", kind = tool.kind, command = what);
     let kind = tool.kind;
-    let finished = subprocess::run(cmd, None, caps, ctx.cancel.cancelled())
+    let finished = process::run(cmd, None, caps, ctx.cancel.cancelled())
         .instrument(span)
         .await
         .map_err(|e| match e {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::Error;
 use super::text::strip_ansi;
-use crate::subprocess::{self, Caps, Interrupted};
+use kargo_core::process::{self, Cap, Caps, Interrupted};
 
 /// How much of standard output is kept (plan texts can be long).
 pub(crate) const STDOUT_CAP: usize = 32 * 1024 * 1024;
@@ -54,11 +54,10 @@ pub(crate) async fn run(
         .envs(inv.env.iter().map(|(k, v)| (k, v)));
     tracing::debug!(program = %inv.program.display(), command = inv.command, "running terraform");
     let caps = Caps {
-        stdout: STDOUT_CAP,
-        stderr: STDERR_CAP,
-        stderr_tail: false,
+        stdout: Cap::head(STDOUT_CAP),
+        stderr: Cap::head(STDERR_CAP),
     };
-    match subprocess::run(cmd, None, caps, cancelled).await {
+    match process::run(cmd, None, caps, cancelled).await {
         Ok(out) => Ok(Output {
             code: out.code,
             stdout: strip_ansi(&out.stdout),

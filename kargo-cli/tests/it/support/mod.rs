@@ -87,39 +87,11 @@ pub fn credential_secret(dir: &Path, name: &str, cred_type: &str, repo_url: &str
     )
 }
 
-/// A real HTTP server on 127.0.0.1 answering each request with the next
-/// scripted `(status, body)`; once the script is used up, the last answer
-/// repeats. Returns the server's base URL. The server thread lives as long
-/// as the test process.
-pub fn http_server(script: Vec<(u16, &'static str)>) -> String {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let url = format!("http://{}", listener.local_addr().expect("local address"));
-    std::thread::spawn(move || {
-        let mut served = 0usize;
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-            let mut content_length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    content_length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; content_length];
-            let _ = reader.read_exact(&mut body);
-            let (status, body) = script[served.min(script.len() - 1)];
-            served += 1;
-            let response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    url
+/// A real HTTP server on 127.0.0.1 (wiremock) answering each request with
+/// the next scripted `(status, JSON body)`; once the script is used up, the
+/// last answer repeats. It stops when the returned server is dropped.
+pub fn http_server(script: Vec<(u16, &'static str)>) -> wiremock::MockServer {
+    kargo_test_support::http::scripted_blocking(script.into_iter().map(|(status, body)| {
+        wiremock::ResponseTemplate::new(status).set_body_raw(body, "application/json")
+    }))
 }

@@ -9,7 +9,6 @@
 //! Freight verified in the Stage, so a failed one keeps it from moving on.
 
 use std::fmt::Debug;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,12 +16,21 @@ use async_trait::async_trait;
 use crate::engine::{Engine, PromotionContext};
 use crate::manifest::Manifests;
 use crate::model::{AnalysisTemplate, ExpressionVariable, PromotionPhase, PromotionStep, Stage};
+use crate::process::{self, Cap, Caps, Interrupted};
 use crate::state::{StageState, StateStore, VerificationPhase, VerificationRecord};
 use crate::time::Timestamp;
 use crate::{Error, Result};
 
 /// The longest message a verification keeps from a command's output.
 const MAX_MESSAGE: usize = 512;
+
+/// What a verification command's output is read for: its last line. The
+/// end of each stream is kept, so a command that prints endlessly costs no
+/// memory.
+const OUTPUT_CAPS: Caps = Caps {
+    stdout: Cap::tail(64 * 1024),
+    stderr: Cap::tail(64 * 1024),
+};
 
 /// What a verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +163,11 @@ impl Verifier for StepsVerifier {
 /// Verifies by running a program in the work directory: `Successful` when
 /// it exits 0, `Failed` (with the last line it wrote) otherwise, `Error`
 /// when it cannot be started. The context's variables are its environment.
+///
+/// It runs through [`process::run`]: in a process group of its own, with
+/// the end of its output kept (64 KiB of each stream). Cancelling the
+/// context kills the whole group, whatever the command started, and the
+/// outcome is `Aborted`.
 #[derive(Debug, Clone)]
 pub struct CommandVerifier {
     command: Vec<String>,
@@ -177,50 +190,35 @@ impl Verifier for CommandVerifier {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(&self.command[1..])
             .current_dir(ctx.workspace.root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for var in &ctx.vars {
-            cmd.env(&var.name, var.value.as_deref().unwrap_or_default());
-        }
-        let child = match cmd.spawn() {
-            Ok(child) => child,
-            Err(e) => {
+            .envs(
+                ctx.vars
+                    .iter()
+                    .map(|var| (&var.name, var.value.as_deref().unwrap_or_default())),
+            );
+        let finished = match process::run(cmd, None, OUTPUT_CAPS, ctx.cancel.cancelled()).await {
+            Ok(finished) => finished,
+            Err(Interrupted::Stopped) => {
+                return Ok(VerificationOutcome::new(
+                    VerificationPhase::Aborted,
+                    Some(format!("`{program}` was stopped")),
+                ));
+            }
+            Err(Interrupted::Spawn(e)) => {
                 return Ok(VerificationOutcome::new(
                     VerificationPhase::Error,
                     Some(format!("cannot run `{program}`: {e}")),
                 ));
             }
         };
-        let output = tokio::select! {
-            out = child.wait_with_output() => out,
-            () = ctx.cancel.cancelled() => {
-                return Ok(VerificationOutcome::new(
-                    VerificationPhase::Aborted,
-                    Some(format!("`{program}` was stopped")),
-                ));
-            }
-        };
-        let output = match output {
-            Ok(output) => output,
-            Err(e) => {
-                return Ok(VerificationOutcome::new(
-                    VerificationPhase::Error,
-                    Some(format!("`{program}`: {e}")),
-                ));
-            }
-        };
-        if output.status.success() {
+        if finished.code == Some(0) {
             return Ok(VerificationOutcome::new(
                 VerificationPhase::Successful,
                 None,
             ));
         }
-        let said = last_line(&output.stderr).or_else(|| last_line(&output.stdout));
-        let status = output
-            .status
-            .code()
+        let said = last_line(&finished.stderr).or_else(|| last_line(&finished.stdout));
+        let status = finished
+            .code
             .map_or_else(|| "was killed".to_owned(), |c| format!("exited {c}"));
         let message = match said {
             Some(line) => format!("`{program}` {status}: {line}"),
@@ -233,9 +231,8 @@ impl Verifier for CommandVerifier {
     }
 }
 
-/// The last non-empty line of `bytes`, at most [`MAX_MESSAGE`] bytes.
-fn last_line(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(bytes);
+/// The last non-empty line of `text`, at most [`MAX_MESSAGE`] bytes.
+fn last_line(text: &str) -> Option<String> {
     let line = text.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
     let mut end = line.len().min(MAX_MESSAGE);
     while !line.is_char_boundary(end) {

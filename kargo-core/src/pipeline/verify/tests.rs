@@ -236,3 +236,39 @@ async fn a_failed_verification_is_recorded_and_does_not_verify_the_freight() {
     let stored = store.get_freight(&stored).await.expect("get").expect("f");
     assert!(stored.is_verified_in("dev"));
 }
+
+#[tokio::test]
+async fn a_long_winded_command_fails_with_its_last_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 20 MB of output on each stream before the line that says why.
+    let script = "yes | head -c 20000000; yes | head -c 20000000 >&2; \
+                  echo 'latency too high' >&2; exit 1";
+    let v = CommandVerifier::new(vec!["sh".into(), "-c".into(), script.into()]).expect("command");
+    let out = v.verify(&ctx(dir.path(), &[])).await.expect("outcome");
+    assert_eq!(out.phase, VerificationPhase::Failed);
+    assert_eq!(
+        out.message.as_deref(),
+        Some("`sh` exited 1: latency too high")
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_command_kills_everything_it_started() {
+    use crate::process::testing::{assert_gone, pid_in, reap};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = ctx(dir.path(), &[]);
+    // A grandchild that would outlive the check, and endless output.
+    let script = "sleep 1000 & echo $! > sleep.pid; yes";
+    let v = CommandVerifier::new(vec!["sh".into(), "-c".into(), script.into()]).expect("command");
+    let pid_file = dir.path().join("sleep.pid");
+    let cancel = async {
+        let pid = pid_in(&pid_file).await;
+        ctx.cancel.cancel();
+        pid
+    };
+    let (out, grandchild) = tokio::join!(v.verify(&ctx), cancel);
+    let out = out.expect("outcome");
+    assert_eq!(out.phase, VerificationPhase::Aborted, "{out:?}");
+    assert_gone(grandchild).await;
+    reap(grandchild);
+}
