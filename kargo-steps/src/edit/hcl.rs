@@ -17,6 +17,7 @@
 #[path = "hcl_layered.rs"]
 mod layered;
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use hcl_edit::Span;
@@ -431,7 +432,7 @@ fn update_layered(
     updates: &[Update],
     chunk: usize,
 ) -> Option<Result<String, EditError>> {
-    let mut text = src.to_owned();
+    let mut text = Cow::Borrowed(src);
     // As on whole trees: a text that does not parse is reported first.
     let mut before = layered::read(&text, chunk).ok()?;
     let nl = line_ending(src);
@@ -454,6 +455,7 @@ fn update_layered(
         };
         drop(body);
         let edited = splice.apply(&text);
+        drop(text);
         let after = layered::read(&edited, chunk).ok()?;
         let path: Vec<Step<'_>> = segments
             .iter()
@@ -471,9 +473,9 @@ fn update_layered(
         }
         drop(expected);
         before = after;
-        text = edited;
+        text = Cow::Owned(edited);
     }
-    Some(Ok(text))
+    Some(Ok(text.into_owned()))
 }
 
 /// Applies `updates` to the HCL text `src`, planning on and checking whole

@@ -1,37 +1,42 @@
 //! Reading and planning on a large HCL file without hcl-edit's syntax tree of
 //! the whole file, which takes tens of times the text.
 //!
-//! # Layers
-//! A body, object or tuple larger than a chunk is parsed as a *skeleton*:
-//! its text with the inside of every bracket group that is a whole value
-//! (an attribute's or object item's value, a tuple element) or a multi-line
-//! block's body blanked out: every byte but line breaks becomes a space, so
-//! the skeleton has the same length and the same offsets as the text, and
-//! its tree holds one small node per item. Each blanked group is then read
-//! on its own, the same way, down to groups small enough to parse whole.
+//! # Pieces
+//! A body, object or tuple larger than a chunk is read as *segments*: runs
+//! of consecutive items (structures, object items, tuple elements) of about
+//! a chunk each, parsed one at a time inside the brackets (or block) they
+//! belong to. In a segment, each bracket group larger than a quarter of a
+//! chunk that is a whole value (an attribute's or object item's value, a
+//! tuple element) or a multi-line block's body is blanked out: every byte
+//! but line breaks becomes a space, so the segment keeps its offsets and
+//! its tree holds an empty collection there. Each blanked group is then
+//! read on its own, the same way, down to groups small enough to parse
+//! whole. What a whole parse checks across items is checked across
+//! segments: attribute names and object keys are unique.
 //!
 //! A piece is parsed at the nesting depth the whole file's parse would
 //! reach it at (inside as many wrapping `[`…`]` or `b {`…`}` as its depth),
 //! so hcl-edit's nesting limit refuses exactly what it refuses in the whole
-//! file. The scanner that finds the groups ([`Scan`]) knows only tokens
-//! (strings and their templates, heredocs, comments, brackets); whatever it
-//! gets wrong is caught: each blanked group must come back from the
-//! skeleton as an empty collection spanning exactly that group (or as an
-//! empty block body ending there), and each piece must parse, alone, to one
-//! collection spanning all of it. Anything else gives up ([`GiveUp`]), and
-//! the caller parses the whole file as before, which also gives the exact
-//! error for a file that does not parse.
+//! file. The scanner that finds the items and groups ([`Scan`]) knows only
+//! tokens (strings and their templates, heredocs, comments, brackets) and
+//! the separators between items; whatever it gets wrong is caught: a
+//! segment must parse to exactly the items the scanner found, each blanked
+//! group must come back as an empty collection spanning exactly that group
+//! (or as an empty block body ending there), and each group read on its
+//! own must parse to one collection spanning all of it. Anything else gives
+//! up ([`GiveUp`]), and the caller parses the whole file as before, which
+//! also gives the exact error for a file that does not parse.
 //!
-//! A group that hcl-edit reads as a collection in the skeleton and alone is
+//! A group that hcl-edit reads as a collection in its segment and alone is
 //! read the same in the whole file: a collection's parse runs from its
 //! opening to its closing bracket whatever follows, and what follows is the
 //! same text in both.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use hcl_edit::Span;
-use hcl_edit::expr::Expression;
+use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::structure::{Body, Structure};
 use kargo_core::expr::Document;
 use kargo_core::expr::document::{DocumentBuilder, DocumentError, NodeId};
@@ -48,16 +53,11 @@ impl From<DocumentError> for GiveUp {
     }
 }
 
-/// What a bracket group found by [`Scan`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum GroupKind {
-    /// An object or tuple that is a whole value.
-    Value,
-    /// A multi-line block's body.
-    BlockBody,
-}
+/// The most items a segment holds: hcl-edit checks an object's keys
+/// against each other, in time that grows with the square of their number.
+const MAX_SEGMENT_ITEMS: usize = 256;
 
-/// How the item owning a group is named.
+/// How an item is named.
 #[derive(Debug, Clone)]
 enum ItemKey {
     /// A body's attribute: its name's range.
@@ -70,13 +70,23 @@ enum ItemKey {
     Index(usize),
 }
 
-/// A bracket group that is a whole value or a block's body, and its item.
+/// An item of a body, object or tuple.
 #[derive(Debug, Clone)]
 struct Item {
     key: ItemKey,
-    /// The group, brackets included.
-    group: Range<usize>,
-    kind: GroupKind,
+    /// From the item's first byte to its value's (or block's) last.
+    extent: Range<usize>,
+    /// Its value or body, when that is a bracket group that can be read
+    /// on its own (brackets included): an object or tuple that is the whole
+    /// value, or a multi-line block's body.
+    group: Option<Range<usize>>,
+}
+
+impl Item {
+    /// The group, when it is larger than `min`.
+    fn group_over(&self, min: usize) -> Option<&Range<usize>> {
+        self.group.as_ref().filter(|g| g.len() > min)
+    }
 }
 
 /// A scanner over HCL text (see the [module docs](self)). Positions are
@@ -111,16 +121,14 @@ impl Scan<'_> {
     }
 
     /// After the comment at `i`, if one starts there (an unterminated
-    /// `/*` runs to the end).
+    /// `/*` is none: the scan stops there).
     fn comment_end(&self, i: usize) -> Option<usize> {
         match (self.at(i), self.at(i + 1)) {
             (b'#', _) | (b'/', b'/') => Some(self.line_end(i)),
-            (b'/', b'*') => Some(
-                self.b[i + 2..]
-                    .windows(2)
-                    .position(|w| w == b"*/")
-                    .map_or(self.b.len(), |p| i + 2 + p + 2),
-            ),
+            (b'/', b'*') => self.b[i + 2..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map(|p| i + 2 + p + 2),
             _ => None,
         }
     }
@@ -135,7 +143,10 @@ impl Scan<'_> {
         loop {
             match self.at(i) {
                 b' ' | b'\t' => i += 1,
-                b'/' if self.at(i + 1) == b'*' => i = self.comment_end(i).unwrap_or(i + 2),
+                b'/' if self.at(i + 1) == b'*' => match self.comment_end(i) {
+                    Some(end) => i = end,
+                    None => return i,
+                },
                 _ => return i,
             }
         }
@@ -290,69 +301,6 @@ impl Scan<'_> {
         (i == end).then_some(i)
     }
 
-    /// The items of the body in `start..end` whose value is a group, or
-    /// which are multi-line blocks.
-    fn body_items(&self, start: usize, end: usize) -> Option<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut i = start;
-        loop {
-            i = self.ws(i);
-            if i >= end {
-                return Some(items);
-            }
-            let ident = i..self.ident_end(i)?;
-            i = self.sp(ident.end);
-            if self.at(i) == b'=' {
-                i = self.sp(i + 1);
-                if let Some(close) = self.group_at(i) {
-                    let after = self.sp(close + 1);
-                    if self.line_break(after, end) || self.line_comment(after) {
-                        items.push(Item {
-                            key: ItemKey::Attribute(ident),
-                            group: i..close + 1,
-                            kind: GroupKind::Value,
-                        });
-                    }
-                }
-                i = self.value_end(i, end, false, true)?;
-            } else {
-                let mut labels = Vec::new();
-                while self.at(i) != b'{' {
-                    let label_end = if self.at(i) == b'"' {
-                        self.string_end(i)?
-                    } else {
-                        self.ident_end(i)?
-                    };
-                    labels.push(i..label_end);
-                    i = self.sp(label_end);
-                }
-                let close = self.close(i)?;
-                let first = self.sp(i + 1);
-                let first = if self.line_comment(first) {
-                    self.line_end(first)
-                } else {
-                    first
-                };
-                if self.line_break(first, close) && first < close {
-                    items.push(Item {
-                        key: ItemKey::Block(ident, labels),
-                        group: i..close + 1,
-                        kind: GroupKind::BlockBody,
-                    });
-                }
-                i = close + 1;
-            }
-            // The structure's line ends.
-            i = self.sp(i);
-            if self.line_comment(i) {
-                i = self.line_end(i);
-            }
-            if !self.line_break(i, end) {
-                return None;
-            }
-        }
-    }
-
     /// Where the key of an object item starting at `i` ends: at the `=`
     /// or `:` that assigns its value (not `==`, `!=`, `<=`, `>=` or `=>`).
     fn key_end(&self, mut i: usize, close: usize) -> Option<usize> {
@@ -373,8 +321,74 @@ impl Scan<'_> {
         None
     }
 
-    /// The items of the object whose braces are at `open` and `close`
-    /// that hold a group.
+    /// The structures of the body in `start..end` (the file, or a block's
+    /// text between its braces).
+    fn body_items(&self, start: usize, end: usize) -> Option<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut i = start;
+        loop {
+            i = self.ws(i);
+            if i >= end {
+                return Some(items);
+            }
+            let first = i;
+            let ident = i..self.ident_end(i)?;
+            i = self.sp(ident.end);
+            let (key, group) = if self.at(i) == b'=' {
+                i = self.sp(i + 1);
+                let mut group = None;
+                if let Some(close) = self.group_at(i) {
+                    let after = self.sp(close + 1);
+                    if self.line_break(after, end) || self.line_comment(after) {
+                        group = Some(i..close + 1);
+                    }
+                }
+                i = self.value_end(i, end, false, true)?;
+                (ItemKey::Attribute(ident), group)
+            } else {
+                let mut labels = Vec::new();
+                while self.at(i) != b'{' {
+                    let label_end = if self.at(i) == b'"' {
+                        self.string_end(i)?
+                    } else {
+                        self.ident_end(i)?
+                    };
+                    labels.push(i..label_end);
+                    i = self.sp(label_end);
+                }
+                let close = self.close(i)?;
+                let first = self.sp(i + 1);
+                let first = if self.line_comment(first) {
+                    self.line_end(first)
+                } else {
+                    first
+                };
+                let group =
+                    (self.line_break(first, close) && first < close).then_some(i..close + 1);
+                i = close + 1;
+                (ItemKey::Block(ident, labels), group)
+            };
+            let extent = first..first + trimmed_len(&self.b[first..i]);
+            items.push(Item { key, extent, group });
+            // The structure's line ends: a block's body ends with a line
+            // break before its brace; only the file may end right after a
+            // structure.
+            i = self.sp(i);
+            if self.line_comment(i) {
+                i = self.line_end(i);
+            }
+            let ends = if i >= end {
+                end == self.b.len()
+            } else {
+                self.line_break(i, end)
+            };
+            if !ends {
+                return None;
+            }
+        }
+    }
+
+    /// The items of the object whose braces are at `open` and `close`.
     fn object_items(&self, open: usize, close: usize) -> Option<Vec<Item>> {
         let mut items = Vec::new();
         let mut i = open + 1;
@@ -383,57 +397,71 @@ impl Scan<'_> {
             if i >= close {
                 return Some(items);
             }
-            // The key runs to the `=` or `:` that assigns the value.
-            let key_start = i;
+            let first = i;
             i = self.key_end(i, close)?;
-            let key = key_start..key_start + trimmed_len(&self.b[key_start..i]);
+            let key = first..first + trimmed_len(&self.b[first..i]);
             i = self.sp(i + 1);
+            let mut group = None;
             if let Some(group_close) = self.group_at(i) {
                 let after = self.sp(group_close + 1);
                 if after >= close
                     || matches!(self.at(after), b',' | b'\n' | b'\r')
                     || self.line_comment(after)
                 {
-                    items.push(Item {
-                        key: ItemKey::Key(key),
-                        group: i..group_close + 1,
-                        kind: GroupKind::Value,
-                    });
+                    group = Some(i..group_close + 1);
                 }
             }
             i = self.value_end(i, close, true, true)?;
-            if self.at(i) == b',' {
-                i += 1;
+            let extent = first..first + trimmed_len(&self.b[first..i]);
+            items.push(Item {
+                key: ItemKey::Key(key),
+                extent,
+                group,
+            });
+            // What ends an item: a comma, a line break (a lone `\r` is
+            // none), a line comment and its line break, or the brace.
+            match self.at(i) {
+                b',' | b'\n' => i += 1,
+                b'\r' if self.at(i + 1) == b'\n' => i += 2,
+                b'#' | b'/' => {
+                    i = self.line_end(i);
+                    if i >= close {
+                        return None;
+                    }
+                }
+                _ if i >= close => {}
+                _ => return None,
             }
         }
     }
 
-    /// The elements of the tuple whose brackets are at `open` and `close`
-    /// that are a group.
+    /// The elements of the tuple whose brackets are at `open` and `close`.
     fn tuple_items(&self, open: usize, close: usize) -> Option<Vec<Item>> {
         let mut items = Vec::new();
         let mut i = open + 1;
-        let mut index = 0;
         loop {
             i = self.ws(i);
             if i >= close {
                 return Some(items);
             }
+            let first = i;
+            let mut group = None;
             if let Some(group_close) = self.group_at(i) {
                 let after = self.ws(group_close + 1);
                 if after >= close || self.at(after) == b',' {
-                    items.push(Item {
-                        key: ItemKey::Index(index),
-                        group: i..group_close + 1,
-                        kind: GroupKind::Value,
-                    });
+                    group = Some(i..group_close + 1);
                 }
             }
             i = self.value_end(i, close, true, false)?;
+            let extent = first..first + trimmed_len(&self.b[first..i]);
+            items.push(Item {
+                key: ItemKey::Index(items.len()),
+                extent,
+                group,
+            });
             if self.at(i) == b',' {
                 i += 1;
             }
-            index += 1;
         }
     }
 
@@ -447,58 +475,62 @@ impl Scan<'_> {
     }
 }
 
-/// The length of `text` without trailing white space.
+/// The length of `text` without trailing white space: an item's extent
+/// ends at its last non-blank byte.
 fn trimmed_len(text: &[u8]) -> usize {
     text.iter()
         .rposition(|c| !c.is_ascii_whitespace())
         .map_or(0, |p| p + 1)
 }
 
-/// How a piece is wrapped to be parsed at its depth.
-#[derive(Debug, Clone, Copy)]
-enum Wrap {
-    /// A body, inside this many blocks (the innermost's braces are the
-    /// piece's own).
-    Body(usize),
-    /// An expression, inside this many tuples.
-    Expr(usize),
-}
-
-/// `src[range]` with the inside of each of `groups` blanked (line breaks
-/// kept), wrapped for its depth; and where `range.start` is in it.
-fn skeleton(
+/// `prefix`, then `src[range]` with the inside of each of `blanks` (bracket
+/// groups) blanked, line breaks kept, then `suffix`; and where
+/// `range.start` is in it.
+fn piece(
     src: &str,
+    prefix: &str,
     range: Range<usize>,
-    groups: &[Item],
-    wrap: Wrap,
+    blanks: &[Range<usize>],
+    suffix: &str,
 ) -> Result<(String, usize), GiveUp> {
-    let (prefix, suffix) = match wrap {
-        Wrap::Body(0) => (String::new(), String::new()),
-        Wrap::Body(depth) => (
-            "b {\n".repeat(depth - 1) + "b {",
-            "}".to_owned() + &"\n}".repeat(depth - 1),
-        ),
-        Wrap::Expr(depth) => ("[".repeat(depth), "]".repeat(depth)),
-    };
     let mut bytes = Vec::with_capacity(prefix.len() + range.len() + suffix.len());
     bytes.extend_from_slice(prefix.as_bytes());
     bytes.extend_from_slice(&src.as_bytes()[range.clone()]);
     bytes.extend_from_slice(suffix.as_bytes());
     let shift = prefix.len();
-    for item in groups {
-        let inside =
-            item.group.start + 1 - range.start + shift..item.group.end - 1 - range.start + shift;
-        for c in &mut bytes[inside] {
-            if !matches!(*c, b'\n' | b'\r') {
-                *c = b' ';
-            }
-        }
+    for group in blanks {
+        let inside = group.start + 1 - range.start + shift..group.end - 1 - range.start + shift;
+        blank(&mut bytes[inside]);
     }
     // Only whole characters became spaces (a group's brackets are ASCII):
     // the text stays UTF-8.
     String::from_utf8(bytes)
         .map(|text| (text, shift))
         .map_err(|_| GiveUp)
+}
+
+/// Every byte but line breaks becomes a space.
+fn blank(bytes: &mut [u8]) {
+    for c in bytes {
+        if !matches!(*c, b'\n' | b'\r') {
+            *c = b' ';
+        }
+    }
+}
+
+/// The text around a body read at nesting depth `depth`: blocks opening
+/// and closing on lines of their own; or, for a block's whole body (its
+/// text between the braces, `own_braces`), the innermost block's braces
+/// right around it, as the block wrote them.
+fn block_wrap(depth: usize, own_braces: bool) -> (String, String) {
+    match depth {
+        0 => (String::new(), String::new()),
+        _ if own_braces => (
+            "b {\n".repeat(depth - 1) + "b {",
+            "}".to_owned() + &"\n}".repeat(depth - 1),
+        ),
+        _ => ("b {\n".repeat(depth), "\n}".repeat(depth)),
+    }
 }
 
 /// The body inside `depth` wrapping blocks.
@@ -524,6 +556,14 @@ fn unwrap_expr(mut expr: &Expression, depth: usize) -> Result<&Expression, GiveU
     Ok(expr)
 }
 
+fn parse_body(text: &str) -> Result<Body, GiveUp> {
+    hcl_edit::parser::parse_body(text).map_err(|_| GiveUp)
+}
+
+fn parse_expr(text: &str) -> Result<Expression, GiveUp> {
+    hcl_edit::parser::parse_expr(text).map_err(|_| GiveUp)
+}
+
 /// What a value built into the document is, for merging blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Built {
@@ -534,7 +574,8 @@ enum Built {
 
 /// A value of a body's map as it is assembled: blocks with the same
 /// identifier and labels nest and repeat as [`super::read`]'s JSON has
-/// them, so a block's body stays open until the whole file is read.
+/// them, so the map of a block another block nests into stays open until
+/// its body is read.
 #[derive(Debug)]
 enum Slot {
     /// A value already in the document.
@@ -574,7 +615,8 @@ impl Slots {
 
     /// A block under `keys` (its identifier and labels), as
     /// [`super::read`] places it; gives up where that would change a value
-    /// already built (an attribute and a block of the same name).
+    /// already built (an attribute and a block of the same name, or a block
+    /// another one nests into that was closed).
     fn insert_block(&mut self, keys: &[String], inner: Slot) -> Result<(), GiveUp> {
         let Some((first, rest)) = keys.split_first() else {
             return Ok(());
@@ -630,6 +672,33 @@ impl Slot {
     }
 }
 
+/// The identifiers and labels that begin another block's (a body's blocks
+/// given by theirs): those blocks' maps stay open, any other block's body
+/// is built into the document as soon as it is read.
+fn open_blocks(blocks: impl Iterator<Item = Vec<String>>) -> HashSet<Vec<String>> {
+    let mut open = HashSet::new();
+    for keys in blocks {
+        for len in 1..keys.len() {
+            open.insert(keys[..len].to_vec());
+        }
+    }
+    open
+}
+
+/// A block's body as its slot: kept open when another block nests into it.
+fn block_slot(
+    b: &mut DocumentBuilder,
+    open: &HashSet<Vec<String>>,
+    keys: &[String],
+    inner: Slots,
+) -> Result<Slot, GiveUp> {
+    Ok(if open.contains(keys) {
+        Slot::Map(inner)
+    } else {
+        Slot::Built(inner.finish(b)?, Built::Map)
+    })
+}
+
 /// An expression of a parsed piece, built into the document as
 /// [`super::read`] reads it.
 fn expr_node(b: &mut DocumentBuilder, src: &Source<'_>, e: &Expression) -> Result<Slot, GiveUp> {
@@ -657,25 +726,71 @@ fn expr_node(b: &mut DocumentBuilder, src: &Source<'_>, e: &Expression) -> Resul
 
 /// A body of a parsed piece, its blocks' bodies included.
 fn body_slots(b: &mut DocumentBuilder, src: &Source<'_>, body: &Body) -> Result<Slots, GiveUp> {
+    let open = open_blocks(body.iter().filter_map(|s| match s {
+        Structure::Block(block) => Some(block_keys(block)),
+        Structure::Attribute(_) => None,
+    }));
     let mut slots = Slots::default();
     for structure in body.iter() {
         match structure {
             Structure::Attribute(a) => slots.insert(a.key.as_str(), expr_node(b, src, &a.value)?),
             Structure::Block(block) => {
-                let inner = Slot::Map(body_slots(b, src, &block.body)?);
-                slots.insert_block(&block_keys(block), inner)?;
+                let keys = block_keys(block);
+                let inner = body_slots(b, src, &block.body)?;
+                let inner = block_slot(b, &open, &keys, inner)?;
+                slots.insert_block(&keys, inner)?;
             }
         }
     }
     Ok(slots)
 }
 
-/// Whether a skeleton's expression is what a blanked group becomes.
+/// Whether a piece's expression is what a blanked group becomes.
 fn is_empty_collection(e: &Expression) -> bool {
     match e {
         Expression::Object(object) => object.is_empty(),
         Expression::Array(items) => items.is_empty(),
         _ => false,
+    }
+}
+
+/// An object's keys across its segments, compared as hcl-edit compares
+/// them within one parse (a key repeated is refused).
+#[derive(Default)]
+struct Keys {
+    /// Identifiers (`true`) and strings, by their value.
+    plain: HashSet<(bool, String)>,
+    /// Any other expression.
+    other: Vec<Expression>,
+}
+
+impl Keys {
+    /// Whether `key` is new.
+    fn insert(&mut self, key: &ObjectKey) -> bool {
+        match key {
+            ObjectKey::Ident(ident) => self.plain.insert((true, ident.as_str().to_owned())),
+            ObjectKey::Expression(Expression::String(s)) => {
+                self.plain.insert((false, s.value().clone()))
+            }
+            ObjectKey::Expression(e) => {
+                let new = !self.other.contains(e);
+                if new {
+                    self.other.push(e.clone());
+                }
+                new
+            }
+        }
+    }
+}
+
+/// A scanned key or label as the tree has it: an identifier, or a quoted
+/// string without escapes, as its text; `None` otherwise.
+fn plain_name(raw: &str) -> Option<&str> {
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) if !inner.contains(['\\', '$', '%']) => Some(inner),
+        Some(_) => None,
+        None if raw.bytes().all(is_ident_byte) => Some(raw),
+        None => None,
     }
 }
 
@@ -688,136 +803,221 @@ struct Reader<'s> {
     chunk: usize,
 }
 
-impl Reader<'_> {
-    /// The groups of the piece at `range` to read on their own: none when
-    /// it is small enough to parse whole.
-    fn items(&self, range: &Range<usize>, body: bool) -> Result<Vec<Item>, GiveUp> {
-        if range.len() <= self.chunk {
-            return Ok(Vec::new());
+impl<'s> Reader<'s> {
+    /// Groups larger than this are read on their own.
+    fn blank_min(&self) -> usize {
+        self.chunk / 4
+    }
+
+    /// `items` in runs of about a chunk (their groups read on their own
+    /// not counted), as index ranges.
+    fn segments(&self, items: &[Item]) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let (mut start, mut bytes) = (0, 0);
+        for (i, item) in items.iter().enumerate() {
+            let size = item.extent.len() - item.group_over(self.blank_min()).map_or(0, Range::len);
+            if i > start && (bytes + size > self.chunk || i - start >= MAX_SEGMENT_ITEMS) {
+                out.push(start..i);
+                (start, bytes) = (i, 0);
+            }
+            bytes += size;
         }
-        if body {
-            self.scan.body_items(range.start, range.end)
-        } else {
-            self.scan.group_items(range)
+        if start < items.len() {
+            out.push(start..items.len());
         }
-        .ok_or(GiveUp)
+        out
+    }
+
+    /// The groups of `items` read on their own.
+    fn blanks(&self, items: &[Item]) -> Vec<Range<usize>> {
+        items
+            .iter()
+            .filter_map(|item| item.group_over(self.blank_min()).cloned())
+            .collect()
     }
 
     /// The body at `range` (the file, or a block's text between its
     /// braces) whose structures the whole file's parse reads at nesting
     /// depth `depth`.
     fn body(&mut self, range: Range<usize>, depth: usize) -> Result<Slots, GiveUp> {
-        let items = self.items(&range, true)?;
-        let (text, shift) = skeleton(self.src, range.clone(), &items, Wrap::Body(depth))?;
-        let parsed = hcl_edit::parser::parse_body(&text).map_err(|_| GiveUp)?;
-        drop(text);
-        let body = unwrap_body(&parsed, depth)?;
-        let src = Source::shifted(self.src, range.start, shift);
-        // Where each group sits in the skeleton.
-        let to_text = |r: &Range<usize>| r.start - range.start + shift..r.end - range.start + shift;
-        let mut values: HashMap<usize, (Range<usize>, Range<usize>)> = HashMap::new();
-        let mut bodies: HashMap<usize, Range<usize>> = HashMap::new();
-        for item in &items {
-            match item.kind {
-                GroupKind::Value => {
-                    values.insert(
-                        to_text(&item.group).start,
-                        (to_text(&item.group), item.group.clone()),
-                    );
-                }
-                GroupKind::BlockBody => {
-                    bodies.insert(to_text(&item.group).end, item.group.clone());
-                }
-            }
+        if range.len() <= self.chunk {
+            let (prefix, suffix) = block_wrap(depth, true);
+            let (text, shift) = piece(self.src, &prefix, range.clone(), &[], &suffix)?;
+            let parsed = parse_body(&text)?;
+            drop(text);
+            let body = unwrap_body(&parsed, depth)?;
+            let src = Source::shifted(self.src, range.start, shift);
+            return body_slots(&mut self.b, &src, body);
         }
+        let text: &'s str = self.src;
+        let items = self.scan.body_items(range.start, range.end).ok_or(GiveUp)?;
+        let open = open_blocks(items.iter().filter_map(|item| {
+            match &item.key {
+                ItemKey::Block(ident, labels) => Some(
+                    std::iter::once(ident)
+                        .chain(labels)
+                        .map(|r| {
+                            plain_name(&text[r.clone()])
+                                .unwrap_or(&text[r.clone()])
+                                .to_owned()
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            }
+        }));
+        let mut names: HashSet<&'s str> = HashSet::new();
         let mut slots = Slots::default();
-        for structure in body.iter() {
-            match structure {
-                Structure::Attribute(a) => {
-                    let span = a.value.span().ok_or(GiveUp)?;
-                    let value = match values.remove(&span.start) {
-                        Some((at, group)) if at == span && is_empty_collection(&a.value) => {
-                            self.group(group, depth)?
+        let (prefix, suffix) = block_wrap(depth, false);
+        for segment in self.segments(&items) {
+            let items = &items[segment];
+            let span = items[0].extent.start..items[items.len() - 1].extent.end;
+            let (piece_text, shift) =
+                piece(text, &prefix, span.clone(), &self.blanks(items), &suffix)?;
+            let parsed = parse_body(&piece_text)?;
+            drop(piece_text);
+            let body = unwrap_body(&parsed, depth)?;
+            if body.len() != items.len() {
+                return Err(GiveUp);
+            }
+            let src = Source::shifted(text, span.start, shift);
+            let at = |r: &Range<usize>| r.start - span.start + shift..r.end - span.start + shift;
+            for (structure, item) in body.iter().zip(items) {
+                let blank = item.group_over(self.blank_min());
+                match (structure, &item.key) {
+                    (Structure::Attribute(a), ItemKey::Attribute(name)) => {
+                        let name = &text[name.clone()];
+                        if a.key.as_str() != name || !names.insert(name) {
+                            return Err(GiveUp);
                         }
-                        Some(_) => return Err(GiveUp),
-                        None => expr_node(&mut self.b, &src, &a.value)?,
-                    };
-                    slots.insert(a.key.as_str(), value);
-                }
-                Structure::Block(block) => {
-                    let end = block.span().ok_or(GiveUp)?.end;
-                    let inner = match bodies.remove(&end) {
-                        Some(group) if block.body.is_empty() => {
-                            self.body(group.start + 1..group.end - 1, depth + 1)?
-                        }
-                        Some(_) => return Err(GiveUp),
-                        None => body_slots(&mut self.b, &src, &block.body)?,
-                    };
-                    slots.insert_block(&block_keys(block), Slot::Map(inner))?;
+                        let value = match blank {
+                            Some(g)
+                                if a.value.span() == Some(at(g))
+                                    && is_empty_collection(&a.value) =>
+                            {
+                                self.group(g.clone(), depth)?
+                            }
+                            Some(_) => return Err(GiveUp),
+                            None => expr_node(&mut self.b, &src, &a.value)?,
+                        };
+                        slots.insert(name, value);
+                    }
+                    (Structure::Block(block), ItemKey::Block(..)) => {
+                        let keys = block_keys(block);
+                        let inner = match blank {
+                            Some(g)
+                                if block.body.is_empty()
+                                    && block.span().map(|s| s.end) == Some(at(g).end) =>
+                            {
+                                self.body(g.start + 1..g.end - 1, depth + 1)?
+                            }
+                            Some(_) => return Err(GiveUp),
+                            None => body_slots(&mut self.b, &src, &block.body)?,
+                        };
+                        let inner = block_slot(&mut self.b, &open, &keys, inner)?;
+                        slots.insert_block(&keys, inner)?;
+                    }
+                    _ => return Err(GiveUp),
                 }
             }
         }
-        if values.is_empty() && bodies.is_empty() {
-            Ok(slots)
-        } else {
-            Err(GiveUp)
-        }
+        Ok(slots)
     }
 
     /// The object or tuple at `range`, which the whole file's parse reads
     /// at nesting depth `depth`.
     fn group(&mut self, range: Range<usize>, depth: usize) -> Result<Slot, GiveUp> {
-        let items = self.items(&range, false)?;
-        let (text, shift) = skeleton(self.src, range.clone(), &items, Wrap::Expr(depth))?;
-        let parsed = hcl_edit::parser::parse_expr(&text).map_err(|_| GiveUp)?;
-        drop(text);
-        let expr = unwrap_expr(&parsed, depth)?;
-        if expr.span() != Some(shift..shift + range.len()) {
-            return Err(GiveUp);
-        }
-        let src = Source::shifted(self.src, range.start, shift);
-        let mut groups: HashMap<usize, (usize, Range<usize>)> = items
-            .iter()
-            .map(|item| {
-                let start = item.group.start - range.start + shift;
-                (start, (start + item.group.len(), item.group.clone()))
-            })
-            .collect();
         let object = self.src.as_bytes()[range.start] == b'{';
-        let mut value = |reader: &mut Self, e: &Expression| -> Result<NodeId, GiveUp> {
-            let span = e.span().ok_or(GiveUp)?;
-            match groups.remove(&span.start) {
-                Some((end, group)) if end == span.end && is_empty_collection(e) => {
-                    reader.group(group, depth + 1)?.finish(&mut reader.b)
-                }
-                Some(_) => Err(GiveUp),
-                None => expr_node(&mut reader.b, &src, e)?.finish(&mut reader.b),
+        let (prefix, suffix) = ("[".repeat(depth), "]".repeat(depth));
+        if range.len() <= self.chunk {
+            let (text, shift) = piece(self.src, &prefix, range.clone(), &[], &suffix)?;
+            let parsed = parse_expr(&text)?;
+            drop(text);
+            let expr = unwrap_expr(&parsed, depth)?;
+            let kind_matches = matches!(
+                (expr, object),
+                (Expression::Object(_), true) | (Expression::Array(_), false)
+            );
+            if !kind_matches || expr.span() != Some(shift..shift + range.len()) {
+                return Err(GiveUp);
             }
-        };
-        let slot = match expr {
-            Expression::Object(o) if object => {
-                self.b.begin_map();
-                for (k, v) in o.iter() {
-                    let key = self.b.key(&key_text(&src, k))?;
-                    let id = value(self, v.expr())?;
-                    self.b.entry(key, id)?;
-                }
-                Slot::Built(self.b.end_map()?, Built::Map)
-            }
-            Expression::Array(a) if !object => {
-                self.b.begin_seq();
-                for item in a.iter() {
-                    let id = value(self, item)?;
-                    self.b.item(id)?;
-                }
-                Slot::Built(self.b.end_seq()?, Built::Seq)
-            }
-            _ => return Err(GiveUp),
-        };
-        if groups.is_empty() {
-            Ok(slot)
+            return expr_node(
+                &mut self.b,
+                &Source::shifted(self.src, range.start, shift),
+                expr,
+            );
+        }
+        let text: &'s str = self.src;
+        let items = self.scan.group_items(&range).ok_or(GiveUp)?;
+        let (open, close) = if object { ("{", "}") } else { ("[", "]") };
+        let (prefix, suffix) = (prefix + open, close.to_owned() + &suffix);
+        let mut keys = Keys::default();
+        if object {
+            self.b.begin_map();
         } else {
-            Err(GiveUp)
+            self.b.begin_seq();
+        }
+        for segment in self.segments(&items) {
+            let items = &items[segment];
+            let span = items[0].extent.start..items[items.len() - 1].extent.end;
+            let (piece_text, shift) =
+                piece(text, &prefix, span.clone(), &self.blanks(items), &suffix)?;
+            let whole = depth..piece_text.len() - depth;
+            let parsed = parse_expr(&piece_text)?;
+            drop(piece_text);
+            let expr = unwrap_expr(&parsed, depth)?;
+            if expr.span() != Some(whole) {
+                return Err(GiveUp);
+            }
+            let src = Source::shifted(text, span.start, shift);
+            let at = |r: &Range<usize>| r.start - span.start + shift..r.end - span.start + shift;
+            match expr {
+                Expression::Object(o) if object && o.len() == items.len() => {
+                    for ((k, v), item) in o.iter().zip(items) {
+                        if !keys.insert(k) {
+                            return Err(GiveUp);
+                        }
+                        let key = self.b.key(&key_text(&src, k))?;
+                        let id = self.value(v.expr(), item, &src, at(&item.extent), depth)?;
+                        self.b.entry(key, id)?;
+                    }
+                }
+                Expression::Array(a) if !object && a.len() == items.len() => {
+                    for (e, item) in a.iter().zip(items) {
+                        let id = self.value(e, item, &src, at(&item.extent), depth)?;
+                        self.b.item(id)?;
+                    }
+                }
+                _ => return Err(GiveUp),
+            }
+        }
+        Ok(if object {
+            Slot::Built(self.b.end_map()?, Built::Map)
+        } else {
+            Slot::Built(self.b.end_seq()?, Built::Seq)
+        })
+    }
+
+    /// The value `e` of a segment's `item` (whose extent is at `extent`
+    /// in the segment): read on its own when its group was blanked.
+    fn value(
+        &mut self,
+        e: &Expression,
+        item: &Item,
+        src: &Source<'_>,
+        extent: Range<usize>,
+        depth: usize,
+    ) -> Result<NodeId, GiveUp> {
+        match item.group_over(self.blank_min()) {
+            Some(g) => {
+                // The group's place in the segment, from the item's.
+                let start = extent.start + (g.start - item.extent.start);
+                if e.span() != Some(start..start + g.len()) || !is_empty_collection(e) {
+                    return Err(GiveUp);
+                }
+                self.group(g.clone(), depth + 1)?.finish(&mut self.b)
+            }
+            None => expr_node(&mut self.b, src, e)?.finish(&mut self.b),
         }
     }
 }
@@ -836,25 +1036,60 @@ pub(super) fn read(src: &str, chunk: usize) -> Result<Document, GiveUp> {
     Ok(reader.b.finish(root)?)
 }
 
-/// The text with every group blanked that an update of `segments` does
-/// not go through (the groups it ends at are blanked too: the planner only
-/// needs their kind and span). Its tree has what the planner looks at, at
-/// the same offsets as in the text.
+/// How [`path_skeleton`] fills a range of the text.
+enum Fill {
+    /// A group off the path: its inside blanked.
+    Inside(Range<usize>),
+    /// An item off the path: all of it blanked (with what separates it
+    /// from the next item).
+    Whole(Range<usize>),
+    /// A tuple element off the path: `0`, then blanks (the elements keep
+    /// their number).
+    Zero(Range<usize>),
+}
+
+/// The text as the planner needs it for an update of `segments`, at the
+/// same offsets: along the path, every item; off it, in a body or object,
+/// the first and last items (where new entries go), their groups blanked,
+/// and nothing else; in a tuple, every element, as an empty group or `0`.
+/// The groups the path ends at are blanked too: the planner only needs
+/// their kind and span.
 pub(super) fn path_skeleton(src: &str, segments: &[String]) -> Result<String, GiveUp> {
     let scan = Scan { b: src.as_bytes() };
-    let mut blank = Vec::new();
-    path_body(&scan, src, 0..src.len(), segments, &mut blank)?;
-    Ok(skeleton(src, 0..src.len(), &blank, Wrap::Body(0))?.0)
+    let mut fills = Vec::new();
+    path_body(&scan, src, 0..src.len(), segments, &mut fills)?;
+    let mut bytes = src.as_bytes().to_vec();
+    for fill in fills {
+        match fill {
+            Fill::Inside(r) => blank(&mut bytes[r.start + 1..r.end - 1]),
+            Fill::Whole(r) => blank(&mut bytes[r]),
+            Fill::Zero(r) => {
+                bytes[r.start] = b'0';
+                blank(&mut bytes[r.start + 1..r.end]);
+            }
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| GiveUp)
 }
 
 /// Whether the key or label text `raw` may name `segment`: an identifier
 /// or a plain quoted string is compared, anything else may.
 fn may_name(raw: &str, segment: &str) -> bool {
-    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        Some(inner) if !inner.contains(['\\', '$', '%']) => inner == segment,
-        Some(_) => true,
-        None if raw.bytes().all(is_ident_byte) => raw == segment,
-        None => true,
+    plain_name(raw).is_none_or(|name| name == segment)
+}
+
+/// What to fill for item `n` of `items`, off the path: the first and last
+/// keep their place (their group blanked), the others go with what
+/// separates them from the next.
+fn off_path(items: &[Item], n: usize, fills: &mut Vec<Fill>) {
+    if n == 0 || n + 1 == items.len() {
+        if let Some(group) = &items[n].group {
+            fills.push(Fill::Inside(group.clone()));
+        }
+    } else {
+        fills.push(Fill::Whole(
+            items[n].extent.start..items[n + 1].extent.start,
+        ));
     }
 }
 
@@ -863,14 +1098,21 @@ fn path_body(
     src: &str,
     range: Range<usize>,
     segments: &[String],
-    blank: &mut Vec<Item>,
+    fills: &mut Vec<Fill>,
 ) -> Result<(), GiveUp> {
-    for item in scan.body_items(range.start, range.end).ok_or(GiveUp)? {
-        match (&item.key, segments.split_first()) {
-            (ItemKey::Attribute(name), Some((first, rest))) if &src[name.clone()] == first => {
-                path_group(scan, src, item.group.clone(), rest, blank)?;
+    let items = scan.body_items(range.start, range.end).ok_or(GiveUp)?;
+    for (n, item) in items.iter().enumerate() {
+        let Some((first, rest)) = segments.split_first() else {
+            off_path(&items, n, fills);
+            continue;
+        };
+        match (&item.key, &item.group) {
+            (ItemKey::Attribute(name), group) if &src[name.clone()] == first => {
+                if let Some(group) = group {
+                    path_group(scan, src, group.clone(), rest, fills)?;
+                }
             }
-            (ItemKey::Block(ident, labels), Some((first, rest)))
+            (ItemKey::Block(ident, labels), group)
                 if &src[ident.clone()] == first
                     && rest.len() > labels.len()
                     && labels
@@ -878,10 +1120,12 @@ fn path_body(
                         .zip(rest)
                         .all(|(l, s)| may_name(&src[l.clone()], s)) =>
             {
-                let inner = item.group.start + 1..item.group.end - 1;
-                path_body(scan, src, inner, &rest[labels.len()..], blank)?;
+                if let Some(group) = group {
+                    let inner = group.start + 1..group.end - 1;
+                    path_body(scan, src, inner, &rest[labels.len()..], fills)?;
+                }
             }
-            _ => blank.push(item),
+            _ => off_path(&items, n, fills),
         }
     }
     Ok(())
@@ -892,26 +1136,26 @@ fn path_group(
     src: &str,
     range: Range<usize>,
     segments: &[String],
-    blank: &mut Vec<Item>,
+    fills: &mut Vec<Fill>,
 ) -> Result<(), GiveUp> {
     let Some((first, rest)) = segments.split_first() else {
-        blank.push(Item {
-            key: ItemKey::Index(0),
-            group: range,
-            kind: GroupKind::Value,
-        });
+        fills.push(Fill::Inside(range));
         return Ok(());
     };
-    for item in scan.group_items(&range).ok_or(GiveUp)? {
+    let items = scan.group_items(&range).ok_or(GiveUp)?;
+    let object = src.as_bytes()[range.start] == b'{';
+    for (n, item) in items.iter().enumerate() {
         let on_path = match &item.key {
             ItemKey::Key(key) => may_name(&src[key.clone()], first),
             ItemKey::Index(i) => index_of(first) == Some(*i),
             _ => false,
         };
-        if on_path {
-            path_group(scan, src, item.group.clone(), rest, blank)?;
-        } else {
-            blank.push(item);
+        match (&item.group, on_path) {
+            (Some(group), true) => path_group(scan, src, group.clone(), rest, fills)?,
+            (None, true) => {}
+            _ if object => off_path(&items, n, fills),
+            (Some(group), false) => fills.push(Fill::Inside(group.clone())),
+            (None, false) => fills.push(Fill::Zero(item.extent.clone())),
         }
     }
     Ok(())

@@ -1,3 +1,5 @@
+use std::ops::Range;
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -145,11 +147,13 @@ fn read_layers(text: &str, chunk: usize) -> Result<Document, GiveUp> {
 fn layered_reads_never_accept_what_the_whole_parse_refuses() {
     let text = TRICKY;
     let mut checked = 0;
-    let breaks: [fn(&str, usize) -> String; 4] = [
+    let breaks: [fn(&str, usize) -> String; 6] = [
         |t, at| format!("{}{}", &t[..at], &t[at + 1..]),
         |t, at| format!("{}}}{}", &t[..at], &t[at..]),
+        |t, at| format!("{}{{{}", &t[..at], &t[at..]),
         |t, at| format!("{}\"{}", &t[..at], &t[at..]),
         |t, at| format!("{}\n{}", &t[..at], &t[at..]),
+        |t, at| format!("{},{}", &t[..at], &t[at..]),
     ];
     for at in (0..text.len()).filter(|&i| text.is_char_boundary(i) && text.is_char_boundary(i + 1))
     {
@@ -208,65 +212,132 @@ fn layered_reads_keep_the_nesting_limit() {
 }
 
 #[test]
-fn the_scanner_finds_the_groups_of_each_level() {
+fn the_scanner_finds_the_items_and_groups_of_each_level() {
     let scan = Scan {
         b: TRICKY.as_bytes(),
     };
+    let text = |r: &Range<usize>| &TRICKY[r.clone()];
+    let named = |items: &[Item]| -> Vec<(String, bool)> {
+        items
+            .iter()
+            .map(|item| {
+                let name = match &item.key {
+                    ItemKey::Attribute(r) | ItemKey::Block(r, _) | ItemKey::Key(r) => {
+                        text(r).to_owned()
+                    }
+                    ItemKey::Index(i) => i.to_string(),
+                };
+                (name, item.group.is_some())
+            })
+            .collect()
+    };
+    let owned = |list: &[(&str, bool)]| -> Vec<(String, bool)> {
+        list.iter().map(|(n, g)| ((*n).to_owned(), *g)).collect()
+    };
     let body = scan.body_items(0, TRICKY.len()).expect("the body scans");
-    let names: Vec<&str> = body
-        .iter()
-        .map(|item| match &item.key {
-            ItemKey::Attribute(r) | ItemKey::Block(r, _) => &TRICKY[r.clone()],
-            _ => "?",
-        })
-        .collect();
-    // `resource "aws_instance" "db"` is a one-line block: parsed with its
-    // body.
+    // `resource "aws_instance" "db"` is a one-line block: its body is no
+    // group of its own.
     assert_eq!(
-        names,
-        [
-            "terraform",
-            "locals",
-            "resource",
-            "module",
-            "empty",
-            "output"
-        ]
+        named(&body),
+        owned(&[
+            ("terraform", true),
+            ("locals", true),
+            ("resource", true),
+            ("resource", false),
+            ("module", true),
+            ("empty", true),
+            ("output", true),
+        ])
     );
-    let locals = &body[1];
+    assert_eq!(
+        text(&body[3].extent),
+        "resource \"aws_instance\" \"db\" { ami = \"ami-2\" }"
+    );
+    let locals = body[1].group.clone().unwrap();
     let inner = scan
-        .body_items(locals.group.start + 1, locals.group.end - 1)
+        .body_items(locals.start + 1, locals.end - 1)
         .expect("locals scans");
-    let values: Vec<&str> = inner
-        .iter()
-        .map(|item| match &item.key {
-            ItemKey::Attribute(r) => &TRICKY[r.clone()],
-            _ => "?",
-        })
-        .collect();
     // `cond`, `list`, `map`, `call` and `trav` are not a bare group.
-    assert_eq!(values, ["tuple", "services"]);
-    let services = scan.group_items(&inner[1].group).expect("services scans");
-    let keys: Vec<&str> = services
-        .iter()
-        .map(|item| match &item.key {
-            ItemKey::Key(r) => &TRICKY[r.clone()],
-            _ => "?",
-        })
-        .collect();
     assert_eq!(
-        keys,
-        ["\"svc-1\"", "svc-2", "\"key.with.dots\"", "(var.dynamic)"]
+        named(&inner),
+        owned(&[
+            ("name", false),
+            ("nested", false),
+            ("escaped", false),
+            ("heredoc", false),
+            ("cond", false),
+            ("list", false),
+            ("map", false),
+            ("call", false),
+            ("trav", false),
+            ("tuple", true),
+            ("services", true),
+        ])
     );
-    let tuple = scan.group_items(&inner[0].group).expect("tuple scans");
-    let indexes: Vec<usize> = tuple
-        .iter()
-        .map(|item| match item.key {
-            ItemKey::Index(i) => i,
-            _ => usize::MAX,
-        })
-        .collect();
-    assert_eq!(indexes, [0, 1, 2]);
+    assert_eq!(
+        text(&inner[3].extent),
+        "heredoc  = <<-EOT\n    line { with braces [\n    ${upper(\"}\")}\n    EOT"
+    );
+    let services = scan
+        .group_items(inner[10].group.as_ref().unwrap())
+        .expect("services scans");
+    assert_eq!(
+        named(&services),
+        owned(&[
+            ("\"svc-1\"", true),
+            ("svc-2", true),
+            ("\"key.with.dots\"", true),
+            ("(var.dynamic)", true),
+        ])
+    );
+    let tuple = scan
+        .group_items(inner[9].group.as_ref().unwrap())
+        .expect("tuple scans");
+    assert_eq!(
+        named(&tuple),
+        owned(&[("0", true), ("1", true), ("2", true), ("3", false)])
+    );
+    assert_eq!(text(&tuple[3].extent), "\"plain\"");
+}
+
+/// Large collections of small values (a long list, a map with many
+/// entries, a body with many attributes) are read in segments, equal to
+/// the whole read; a key or attribute repeated in another segment is
+/// given up on, as the whole parse refuses it.
+#[test]
+fn flat_collections_are_read_in_segments() {
+    let mut text = String::from("ips = [\n");
+    for i in 0..600 {
+        text.push_str(&format!("  \"10.0.{}.{}/32\", # {i}\n", i / 256, i % 256));
+    }
+    text.push_str("]\nlabels = {\n");
+    for i in 0..600 {
+        text.push_str(&format!("  k{i} = \"v{i}\"\n  \"q{i}\": {i}, \n"));
+    }
+    text.push_str("}\n");
+    for i in 0..600 {
+        text.push_str(&format!("attr_{i} = {i}\n"));
+    }
+    let whole = read(&text).unwrap();
+    for chunk in [0, 16, 200, 4096] {
+        assert_eq!(
+            read_layers(&text, chunk).unwrap().to_json(),
+            whole,
+            "at {chunk}"
+        );
+    }
+    let repeated_key = text.replace("  k599 = ", "  k1 = ");
+    let repeated_attr = text.replace("attr_599 = ", "attr_1 = ");
+    for broken in [repeated_key, repeated_attr] {
+        assert!(read(&broken).is_err());
+        for chunk in [0, 16, 200, 4096] {
+            assert!(read_layers(&broken, chunk).is_err(), "at {chunk}");
+        }
+    }
+    // An identifier key and a string key of the same text are two keys.
+    let both = text.replace("  k599 = ", "  \"k1\" = ");
+    let whole = read(&both).unwrap();
+    assert_eq!(read_layers(&both, 0).unwrap().to_json(), whole);
 }
 
 fn updates(list: &[(&str, Value)]) -> Vec<Update> {
