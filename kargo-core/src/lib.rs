@@ -67,5 +67,5 @@ pub mod time;
 pub mod urls;
 mod workspace;
 
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, ErrorStatus, Result};
 pub use workspace::{DEFAULT_MAX_FILE_BYTES, MAX_FILE_BYTES_ENV, PathError, ReadError, Workspace};

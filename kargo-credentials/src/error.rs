@@ -58,11 +58,11 @@ impl Error {
 }
 
 impl From<Error> for kargo_core::Error {
+    /// A [`kargo_core::Error::Generic`], temporary when
+    /// [`Error::is_temporary`] says so.
     fn from(e: Error) -> Self {
-        kargo_core::Error::Generic {
-            component: "registry credentials",
-            source: Box::new(e),
-        }
+        let status = kargo_core::ErrorStatus::temporary_if(e.is_temporary());
+        kargo_core::Error::with_status("registry credentials", status, e)
     }
 }
 

@@ -115,10 +115,10 @@ impl From<Error> for kargo_core::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Authentication { .. } => kargo_core::Error::Precondition(e.to_string()),
-            other => kargo_core::Error::Generic {
-                component: "git-cache",
-                source: Box::new(other),
-            },
+            other => {
+                let status = kargo_core::ErrorStatus::temporary_if(other.is_retryable());
+                kargo_core::Error::with_status("git-cache", status, other)
+            }
         }
     }
 }

@@ -234,25 +234,45 @@ pub enum Error {
     Push(#[from] Box<crate::push::Error>),
 }
 
+impl Error {
+    /// Whether running the checkout again later may succeed: a git command
+    /// (which may fetch) or writing the files failed, or pushing a new
+    /// branch failed for a reason [`push::Error::is_retryable`](crate::push::Error::is_retryable)
+    /// counts. A missing branch, tag or commit, or a directory in the way,
+    /// stays as it is.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Git { .. } | Error::Io { .. } => true,
+            Error::Push(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
 impl From<Error> for kargo_core::Error {
+    /// A missing branch is a precondition (`create` would make it), a
+    /// missing tag or commit is not found, a bad sparse path is invalid
+    /// input; the rest is generic, temporary when
+    /// [`Error::is_retryable`] says so.
     fn from(e: Error) -> Self {
         match e {
-            Error::BranchNotFound { ref branch, .. } => kargo_core::Error::NotFound {
-                what: "branch",
-                name: branch.clone(),
-            },
-            Error::TagNotFound { ref tag, .. } => kargo_core::Error::NotFound {
+            Error::BranchNotFound { .. } => kargo_core::Error::Precondition(e.to_string()),
+            Error::TagNotFound { ref tag, ref url } => kargo_core::Error::NotFound {
                 what: "tag",
-                name: tag.clone(),
+                name: format!("{tag:?} in {url}"),
             },
-            Error::CommitNotFound { ref commit, .. } => kargo_core::Error::NotFound {
+            Error::CommitNotFound {
+                ref commit,
+                ref url,
+            } => kargo_core::Error::NotFound {
                 what: "commit",
-                name: commit.clone(),
+                name: format!("{commit:?} in {url}"),
             },
-            other => kargo_core::Error::Generic {
-                component: "git-checkout",
-                source: Box::new(other),
-            },
+            Error::InvalidSparsePath { .. } => kargo_core::Error::Invalid(e.to_string()),
+            other => {
+                let status = kargo_core::ErrorStatus::temporary_if(other.is_retryable());
+                kargo_core::Error::with_status("git-checkout", status, other)
+            }
         }
     }
 }

@@ -33,10 +33,7 @@ pub enum Error {
 
 impl From<Error> for kargo_core::Error {
     fn from(e: Error) -> Self {
-        kargo_core::Error::Generic {
-            component: "git-commit",
-            source: Box::new(e),
-        }
+        kargo_core::Error::generic("git-commit", e)
     }
 }
 

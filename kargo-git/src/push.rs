@@ -276,10 +276,10 @@ impl From<Error> for kargo_core::Error {
             Error::MergeConflict { .. } | Error::DetachedHead { .. } => {
                 kargo_core::Error::Precondition(e.to_string())
             }
-            other => kargo_core::Error::Generic {
-                component: "git-push",
-                source: Box::new(other),
-            },
+            other => {
+                let status = kargo_core::ErrorStatus::temporary_if(other.is_retryable());
+                kargo_core::Error::with_status("git-push", status, other)
+            }
         }
     }
 }

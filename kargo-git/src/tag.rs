@@ -41,10 +41,7 @@ impl From<Error> for kargo_core::Error {
                 what: "tag",
                 name: tag,
             },
-            other => kargo_core::Error::Generic {
-                component: "git-tag",
-                source: Box::new(other),
-            },
+            other => kargo_core::Error::generic("git-tag", other),
         }
     }
 }

@@ -99,9 +99,8 @@ impl Checkpoint for FileCheckpoint {
             promotion: self.promotion.clone(),
             state: state.clone(),
         };
-        let generic = |e: Box<dyn std::error::Error + Send + Sync>| kargo_core::Error::Generic {
-            component: "promotion state file",
-            source: e,
+        let generic = |e: Box<dyn std::error::Error + Send + Sync>| {
+            kargo_core::Error::generic("promotion state file", e)
         };
         let bytes = serde_json::to_vec_pretty(&saved).map_err(|e| generic(e.into()))?;
         if let Some(parent) = self.path.parent() {

@@ -11,7 +11,8 @@ pub use kargo_core::fs::{write_atomic, write_atomic_from};
 
 /// A `.gitignore`-style matcher rooted at `root`: the `always` patterns
 /// plus every line of `rules` that is neither blank nor a `#` comment.
-/// A bad pattern is a terminal error naming the step `kind`.
+/// A bad pattern is an unusable config value (`Failed`), naming the step
+/// `kind`.
 pub(crate) fn ignore_matcher(
     kind: &str,
     root: &Path,
@@ -25,10 +26,10 @@ pub(crate) fn ignore_matcher(
     });
     for line in always.iter().copied().chain(lines) {
         builder.add_line(None, line).map_err(|e| {
-            StepError::terminal(format!("{kind}: invalid ignore pattern `{line}`: {e}"))
+            StepError::failed(format!("{kind}: invalid ignore pattern `{line}`")).with_source(e)
         })?;
     }
     builder
         .build()
-        .map_err(|e| StepError::terminal(format!("{kind}: invalid ignore patterns: {e}")))
+        .map_err(|e| StepError::failed(format!("{kind}: invalid ignore patterns")).with_source(e))
 }

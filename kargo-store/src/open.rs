@@ -98,13 +98,14 @@ pub fn display_location(location: &str) -> String {
 async fn open_sqlite(path: &str) -> Result<Arc<DynStateStore>> {
     let path = std::path::Path::new(path);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Generic {
-            component: "sqlite-store",
-            source: format!(
-                "cannot create the directory of the state database {}: {e}",
-                path.display()
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Error::generic(
+                "sqlite-store",
+                format!(
+                    "cannot create the directory of the state database {}: {e}",
+                    path.display()
+                ),
             )
-            .into(),
         })?;
     }
     Ok(Arc::new(crate::sqlite::SqliteStore::open(path).await?))

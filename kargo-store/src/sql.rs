@@ -54,21 +54,25 @@ pub(crate) trait StoreError: std::error::Error + Send + Sync + Sized + 'static {
         }
     }
 
+    /// Whether the operation may succeed when tried again (each store's
+    /// `is_transient`: a lost connection, a busy or locked database).
+    fn is_temporary(&self) -> bool;
+
     /// As kargo-core's error: a unique violation is a refused
-    /// precondition, anything else [`Generic`](kargo_core::Error::Generic).
+    /// precondition, anything else [`Generic`](kargo_core::Error::Generic),
+    /// temporary when [`is_temporary`](StoreError::is_temporary) says so.
     fn into_core(self) -> kargo_core::Error {
         if let Some(db) = self.unique_violation() {
             return kargo_core::Error::Precondition(format!("state database: {db}"));
         }
-        kargo_core::Error::Generic {
-            component: Self::COMPONENT,
-            source: Box::new(self),
-        }
+        let status = kargo_core::ErrorStatus::temporary_if(self.is_temporary());
+        kargo_core::Error::with_status(Self::COMPONENT, status, self)
     }
 }
 
 /// Implements [`StoreError`] for a store's error enum `$error`, whose
-/// `Sql` variant holds the database's errors, and its conversion into
+/// `Sql` variant holds the database's errors and whose inherent
+/// `is_transient` tells a temporary failure, and its conversion into
 /// kargo-core's error.
 macro_rules! store_error {
     ($error:ident, $component:literal) => {
@@ -80,6 +84,10 @@ macro_rules! store_error {
                     $error::Sql(e) => Some(e),
                     _ => None,
                 }
+            }
+
+            fn is_temporary(&self) -> bool {
+                self.is_transient()
             }
         }
 

@@ -212,10 +212,7 @@ impl From<Error> for crate::Error {
                 name: format!("{kind} \"{name}\" (in {first} and in {second})"),
             },
             Error::Parse(parse) => crate::Error::Invalid(parse.to_string()),
-            other => crate::Error::Generic {
-                component: "manifest",
-                source: Box::new(other),
-            },
+            other => crate::Error::generic("manifest", other),
         }
     }
 }

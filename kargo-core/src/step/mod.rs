@@ -262,21 +262,75 @@ impl StepOutcome {
 
 /// Whether a failure may pass when the step runs again, and how the step's
 /// status shows it.
+///
+/// # The rule
+/// One rule decides the kind of every step failure; steps follow it, and
+/// [`StepError`]'s `From<kargo_core::Error>` applies it to the errors of
+/// the layers below (which set [`ErrorStatus`](crate::ErrorStatus) where
+/// they know the failure):
+///
+/// 1. **[`Failed`](ErrorKind::Failed): the config cannot be used.** It
+///    does not parse into the step's config (an unknown, missing or
+///    mistyped field), or a value in it, as written or as an expression
+///    evaluated it, is malformed, out of range, names a path outside the
+///    work directory or contradicts another field: the config alone shows
+///    the fault, without looking at files, remotes or the host. This is
+///    Kargo's schema validation and config conversion failing: status
+///    `Failed` with a terminal error. A lower layer says so with
+///    [`Error::Invalid`](crate::Error::Invalid) or
+///    [`Error::UnknownConfigKey`](crate::Error::UnknownConfigKey). The few
+///    states Kargo itself fails a step on because only a person can
+///    resolve them (a merge conflict, a pull request that cannot be
+///    merged, `github-push` without a token, `file-write` onto an
+///    existing file without `overwrite`) are `Failed` too, and so is a
+///    step's own verdict on its work (a custom step's command exiting
+///    non-zero, as its protocol says); each step says so where it returns
+///    them.
+/// 2. **[`Retryable`](ErrorKind::Retryable): the failure is temporary**
+///    ([`Error::is_temporary`](crate::Error::is_temporary)): the network
+///    failed or timed out, a service answered 429 or 5xx, a lock or a
+///    concurrent change was in the way. The engine runs the step again,
+///    up to its `retry.errorThreshold` (Kargo's `Errored`, retried).
+/// 3. **[`Terminal`](ErrorKind::Terminal): anything else.** The inputs
+///    were usable but the work cannot be done (a missing key in the file
+///    to edit, a branch that does not exist, refused credentials, a
+///    command that exits non-zero); running the step again as it is
+///    cannot help. The step ends `Errored`, not retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The step's input is wrong (bad config, a file it cannot edit): the
-    /// step ends `Failed` and is not retried (Kargo's terminal error with a
-    /// `Failed` status).
+    /// The step's config cannot be used (rule 1): the step ends `Failed`
+    /// and is not retried (Kargo's terminal error with a `Failed` status).
     Failed,
-    /// Running the step again cannot help, for a technical reason: the step
-    /// ends `Errored` and is not retried.
+    /// Running the step again cannot help (rule 3): the step ends
+    /// `Errored` and is not retried.
     Terminal,
-    /// Running the step again may help (network, lock contention). The
-    /// engine retries up to the step's error threshold.
+    /// Running the step again may help (rule 2). The engine retries up to
+    /// the step's error threshold.
     Retryable,
 }
 
-/// A step's failure. Its [`ErrorKind`] decides whether the engine retries.
+impl ErrorKind {
+    /// The kind the rule gives a lower layer's error: invalid input is
+    /// `Failed`, a temporary error `Retryable`, anything else `Terminal`.
+    pub fn of(error: &crate::Error) -> Self {
+        if error.is_invalid() {
+            ErrorKind::Failed
+        } else if error.is_temporary() {
+            ErrorKind::Retryable
+        } else {
+            ErrorKind::Terminal
+        }
+    }
+}
+
+/// A step's failure. Its [`ErrorKind`] decides whether the engine retries
+/// (see [the rule](ErrorKind#the-rule)).
+///
+/// A step builds one from a sentence ([`StepError::failed`],
+/// [`StepError::terminal`], [`StepError::retryable`]) when it found the
+/// problem itself, and from a lower layer's error with `?` or
+/// [`StepResultExt::step_context`], which keep that error as the source
+/// and take the kind from it.
 #[derive(Debug)]
 pub struct StepError {
     kind: ErrorKind,
@@ -320,7 +374,22 @@ impl StepError {
         self
     }
 
-    /// Terminal or retryable.
+    /// A lower layer's error as a step error, its kind by [the
+    /// rule](ErrorKind#the-rule) (through its `From<…> for
+    /// kargo_core::Error`); add what the step was doing with
+    /// [`context`](StepError::context).
+    pub fn classify(e: impl Into<crate::Error>) -> Self {
+        StepError::from(e.into())
+    }
+
+    /// Replaces the message with what the step was doing (naming the step
+    /// kind and the file or field), keeping the kind and the source.
+    pub fn context(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    /// Failed, terminal or retryable.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -330,7 +399,8 @@ impl StepError {
         self.kind == ErrorKind::Retryable
     }
 
-    /// The message, without the source chain.
+    /// The message, without the source chain (empty for an error
+    /// converted from a lower layer's without a context).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -340,9 +410,74 @@ impl fmt::Display for StepError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
         if let Some(source) = &self.source {
-            write!(f, ": {source}")?;
+            if !self.message.is_empty() {
+                f.write_str(": ")?;
+            }
+            write!(f, "{source}")?;
         }
         Ok(())
+    }
+}
+
+impl From<crate::Error> for StepError {
+    /// Applies [the rule](ErrorKind#the-rule) ([`ErrorKind::of`]). The
+    /// error is kept as the source: a [`Generic`](crate::Error::Generic)
+    /// one's own source (the lower layer's error), with its component as
+    /// the message; any other whole, with no message.
+    fn from(e: crate::Error) -> Self {
+        let kind = ErrorKind::of(&e);
+        let (message, source) = match e {
+            crate::Error::Generic {
+                component, source, ..
+            } => (component.to_owned(), source),
+            other => (String::new(), Box::new(other) as BoxError),
+        };
+        StepError {
+            kind,
+            message,
+            source: Some(source),
+        }
+    }
+}
+
+/// Turns a lower layer's error into a [`StepError`] by [the
+/// rule](ErrorKind#the-rule), through its `From<…> for kargo_core::Error`.
+///
+/// ```
+/// use kargo_core::step::{ErrorKind, StepError, StepResultExt};
+///
+/// let pushed: Result<(), kargo_core::Error> = Err(kargo_core::Error::temporary(
+///     "git-push",
+///     std::io::Error::other("connection reset"),
+/// ));
+/// let err: StepError = pushed.step_context("git-push: pushing to origin").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Retryable);
+/// assert_eq!(err.to_string(), "git-push: pushing to origin: connection reset");
+/// ```
+pub trait StepResultExt<T> {
+    /// The error as a [`StepError`] whose message is `message` (what the
+    /// step was doing, naming its kind), its kind and source taken from
+    /// the error.
+    fn step_context(self, message: impl Into<String>) -> Result<T, StepError>;
+
+    /// Like [`step_context`](StepResultExt::step_context), building the
+    /// message only on an error.
+    fn with_step_context<M: Into<String>>(
+        self,
+        message: impl FnOnce() -> M,
+    ) -> Result<T, StepError>;
+}
+
+impl<T, E: Into<crate::Error>> StepResultExt<T> for Result<T, E> {
+    fn step_context(self, message: impl Into<String>) -> Result<T, StepError> {
+        self.map_err(|e| StepError::classify(e).context(message))
+    }
+
+    fn with_step_context<M: Into<String>>(
+        self,
+        message: impl FnOnce() -> M,
+    ) -> Result<T, StepError> {
+        self.map_err(|e| StepError::classify(e).context(message()))
     }
 }
 
@@ -355,14 +490,22 @@ impl std::error::Error for StepError {
 }
 
 impl From<crate::workspace::ReadError> for StepError {
+    /// A file the step cannot read is terminal (rule 3): the config named
+    /// it, but what is wrong is the file (missing, a directory, too large).
     fn from(e: crate::workspace::ReadError) -> Self {
-        StepError::failed(e.to_string())
+        StepError::terminal("").with_source(e)
     }
 }
 
 impl From<crate::workspace::PathError> for StepError {
+    /// A path that is empty, absolute or leads outside the work directory
+    /// is an unusable config value (rule 1); a file system that cannot be
+    /// read while checking it is terminal (rule 3).
     fn from(e: crate::workspace::PathError) -> Self {
-        StepError::failed(e.to_string())
+        match e {
+            crate::workspace::PathError::Io { .. } => StepError::terminal("").with_source(e),
+            e => StepError::failed("").with_source(e),
+        }
     }
 }
 
@@ -391,4 +534,120 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(
         };
         StepError::failed(format!("invalid {kind} config{at}: {}", e.inner()))
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::Error;
+
+    fn reset() -> std::io::Error {
+        std::io::Error::other("connection reset")
+    }
+
+    #[test]
+    fn invalid_input_fails() {
+        let err = StepError::from(Error::Invalid("`path` is empty".into()));
+        assert_eq!(err.kind(), ErrorKind::Failed);
+        assert_eq!(err.to_string(), "`path` is empty");
+        let unknown = StepError::from(Error::UnknownConfigKey {
+            component: "git-push",
+            key: "remote".into(),
+        });
+        assert_eq!(unknown.kind(), ErrorKind::Failed);
+    }
+
+    #[test]
+    fn a_temporary_error_is_retryable_and_keeps_its_source() {
+        let err = StepError::from(Error::temporary("git-cache", reset()));
+        assert_eq!(err.kind(), ErrorKind::Retryable);
+        assert!(err.is_retryable());
+        assert_eq!(err.to_string(), "git-cache: connection reset");
+        let source = err.source().unwrap();
+        assert!(
+            source.downcast_ref::<std::io::Error>().is_some(),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn anything_else_is_terminal() {
+        let err = StepError::from(Error::generic("git-commit", reset()));
+        assert_eq!(err.kind(), ErrorKind::Terminal);
+        assert_eq!(err.to_string(), "git-commit: connection reset");
+        for e in [
+            Error::Precondition("merge conflict".into()),
+            Error::NotFound {
+                what: "branch",
+                name: "main".into(),
+            },
+            Error::AlreadyExists {
+                what: "tag",
+                name: "v1".into(),
+            },
+        ] {
+            let shown = e.to_string();
+            let err = StepError::from(e);
+            assert_eq!(err.kind(), ErrorKind::Terminal, "{shown}");
+            assert_eq!(err.to_string(), shown);
+            // The kargo-core error itself is the source.
+            assert!(err.source().unwrap().downcast_ref::<Error>().is_some());
+        }
+    }
+
+    #[test]
+    fn a_context_replaces_the_message_and_keeps_the_rest() {
+        let result: Result<(), Error> = Err(Error::NotFound {
+            what: "branch",
+            name: "main".into(),
+        });
+        let err = result
+            .with_step_context(|| "git-clone: checking out".to_owned())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Terminal);
+        assert_eq!(err.message(), "git-clone: checking out");
+        assert_eq!(
+            err.to_string(),
+            "git-clone: checking out: branch not found: main"
+        );
+
+        let ok: Result<u8, Error> = Ok(1);
+        assert_eq!(ok.step_context("unused").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_lower_error_converts_through_kargo_core() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("registry answered 503")]
+        struct Unavailable;
+        impl From<Unavailable> for Error {
+            fn from(e: Unavailable) -> Self {
+                Error::temporary("registry", e)
+            }
+        }
+        let err = Err::<(), _>(Unavailable)
+            .step_context("oci-push: pushing")
+            .unwrap_err();
+        assert!(err.is_retryable());
+        assert_eq!(err.to_string(), "oci-push: pushing: registry answered 503");
+        assert!(
+            err.source()
+                .unwrap()
+                .downcast_ref::<Unavailable>()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_sentence_error_shows_its_message_and_source() {
+        let err = StepError::terminal("git-push: reading the remote").with_source(reset());
+        assert_eq!(
+            err.to_string(),
+            "git-push: reading the remote: connection reset"
+        );
+        assert_eq!(StepError::failed("bad").to_string(), "bad");
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_lc_rs::signature::{self, KeyPair as _};
 use base64::Engine as _;
-use kargo_core::credentials::Credentials;
+use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider as _};
 use kargo_credentials::CloudCredentials;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -196,4 +196,23 @@ async fn json_key_base64_passes_through_as_basic_credentials_and_refusals_name_t
         "registry credentials: registry us-central1-docker.pkg.dev, Secret gar-creds: \
          Google OAuth JWT bearer grant was refused: invalid_grant (HTTP 400)"
     );
+}
+
+/// Whether a lookup may pass later travels with the error: an overloaded
+/// or rate-limiting token endpoint is temporary, a refused grant is not.
+#[tokio::test]
+async fn an_overloaded_token_endpoint_is_temporary_and_a_refusal_is_not() {
+    for (code, temporary) in [(503, true), (429, true), (400, false)] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(code).set_body_json(json!({"error": "busy"})))
+            .mount(&server)
+            .await;
+        let token_uri = format!("{}/token", server.uri());
+        let provider = CloudCredentials::builder(secrets(&gar_secret(&token_uri))).build();
+        let err = provider.get(CredentialType::Image, REPO).await.unwrap_err();
+        assert_eq!(err.is_temporary(), temporary, "HTTP {code}: {err}");
+        assert!(err.to_string().contains(&format!("HTTP {code}")), "{err}");
+    }
 }

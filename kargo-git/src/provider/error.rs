@@ -182,10 +182,10 @@ impl From<Error> for kargo_core::Error {
             Error::NotOpen { .. } | Error::Conflict { .. } => {
                 kargo_core::Error::Precondition(e.to_string())
             }
-            other => kargo_core::Error::Generic {
-                component: "git-provider",
-                source: Box::new(other),
-            },
+            other => {
+                let status = kargo_core::ErrorStatus::temporary_if(other.is_retryable());
+                kargo_core::Error::with_status("git-provider", status, other)
+            }
         }
     }
 }

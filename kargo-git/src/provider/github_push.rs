@@ -291,10 +291,10 @@ impl From<Error> for kargo_core::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Git(e) => e.into(),
-            other => kargo_core::Error::Generic {
-                component: "github-push",
-                source: Box::new(other),
-            },
+            other => {
+                let status = kargo_core::ErrorStatus::temporary_if(other.is_retryable());
+                kargo_core::Error::with_status("github-push", status, other)
+            }
         }
     }
 }

@@ -163,6 +163,7 @@ pub(crate) async fn status_errors_name_the_pull_request(
             assert!(!text.contains(secret), "{text}");
         }
         assert!(!err.is_retryable());
+        assert!(!kargo_core::Error::from(err).is_temporary());
     }
     let shown = format!("{provider:?}");
     for secret in secrets {

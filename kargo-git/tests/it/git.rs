@@ -128,6 +128,35 @@ async fn checkout_of_tag_and_commit_is_detached() {
     )
     .unwrap_err();
     assert!(missing.to_string().contains("create=true"), "{missing}");
+    // A missing branch is not worth another attempt.
+    assert!(!missing.is_retryable());
+    let core = kargo_core::Error::from(missing);
+    assert!(matches!(core, kargo_core::Error::Precondition(_)), "{core}");
+    assert!(core.to_string().contains("create=true"), "{core}");
+    assert!(!core.is_temporary());
+}
+
+/// A remote nobody answers at may answer later: the fetch error is
+/// temporary, in kargo-git's terms and in kargo-core's.
+#[tokio::test]
+async fn a_remote_that_does_not_answer_is_a_temporary_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/app.git");
+    let cache = RepoCache::new(tmp.path().join("cache"));
+    let err = fetch_with(&cache, &url, None, &cache::Options::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, cache::Error::Fetch { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    let core = kargo_core::Error::from(err);
+    assert!(core.is_temporary(), "{core}");
+    assert!(core.to_string().contains(&url), "{core}");
 }
 
 #[tokio::test]
@@ -587,6 +616,9 @@ async fn conflicting_rebase_fails_under_rebase_or_fail_and_the_remote_keeps_the_
     assert!(matches!(err, push::Error::MergeConflict { .. }), "{err}");
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("conflict"), "{err}");
+    let core = kargo_core::Error::from(err);
+    assert!(matches!(core, kargo_core::Error::Precondition(_)), "{core}");
+    assert!(!core.is_temporary());
     assert_eq!(git(&bare, &["rev-parse", "main"]), first.commit);
     assert_eq!(git(&bare, &["show", "main:values.yaml"]), "tag: v2");
     // The local branch is back where it was, with no rebase in progress.
@@ -695,6 +727,8 @@ async fn wrong_credentials_name_the_url_and_not_the_secret() {
     assert!(matches!(err, push::Error::Authentication { .. }), "{shown}");
     assert!(shown.contains(&url), "{shown}");
     assert!(!shown.contains("wr0ng-s3cret"), "{shown}");
+    // Refused credentials stay refused: not worth another attempt.
+    assert!(!kargo_core::Error::from(err).is_temporary());
 }
 
 #[tokio::test]

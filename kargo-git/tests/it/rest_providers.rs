@@ -786,6 +786,8 @@ async fn rate_limits_and_server_errors_are_retried_honouring_the_headers() {
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
     assert!(err.is_retryable());
     assert!(err.to_string().contains("3600"), "{err}");
+    // Above the provider, the error stays temporary.
+    assert!(kargo_core::Error::from(err).is_temporary());
 
     // Attempts are bounded too.
     let server = MockServer::start().await;

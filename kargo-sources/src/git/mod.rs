@@ -185,6 +185,18 @@ impl Error {
             e => e,
         }
     }
+
+    /// Whether the failure may pass on another attempt: listing or
+    /// fetching the remote failed for a reason
+    /// [`kargo_git::cache::Error::is_retryable`] counts, or the credentials
+    /// provider failed temporarily.
+    pub fn is_temporary(&self) -> bool {
+        match self.root() {
+            Error::Remote(e) => e.is_retryable(),
+            Error::Credentials(e) => e.is_temporary(),
+            _ => false,
+        }
+    }
 }
 
 impl From<Error> for kargo_core::Error {
@@ -196,10 +208,10 @@ impl From<Error> for kargo_core::Error {
             Error::Remote(kargo_git::cache::Error::Authentication { .. }) => {
                 kargo_core::Error::Precondition(e.to_string())
             }
-            _ => kargo_core::Error::Generic {
-                component: KIND,
-                source: Box::new(e),
-            },
+            _ => {
+                let status = kargo_core::ErrorStatus::temporary_if(e.is_temporary());
+                kargo_core::Error::with_status(KIND, status, e)
+            }
         }
     }
 }

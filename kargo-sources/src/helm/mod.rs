@@ -106,7 +106,8 @@ impl Error {
     }
 
     /// Whether the failure may pass on another attempt: the repository
-    /// was unreachable, timed out, or answered 429 or 5xx.
+    /// was unreachable, timed out, or answered 429 or 5xx, or the
+    /// credentials provider failed temporarily.
     pub fn is_temporary(&self) -> bool {
         match self {
             Error::Http { source, .. } => {
@@ -117,6 +118,7 @@ impl Error {
             }
             Error::Status { status, .. } => *status == 429 || *status >= 500,
             Error::Oci(e) => e.is_temporary(),
+            Error::Credentials(e) => e.is_temporary(),
             Error::Subscription { source, .. } => source.is_temporary(),
             _ => false,
         }
@@ -137,10 +139,8 @@ impl From<Error> for kargo_core::Error {
         if e.is_invalid() {
             kargo_core::Error::Invalid(e.to_string())
         } else {
-            kargo_core::Error::Generic {
-                component: KIND,
-                source: Box::new(e),
-            }
+            let status = kargo_core::ErrorStatus::temporary_if(e.is_temporary());
+            kargo_core::Error::with_status(KIND, status, e)
         }
     }
 }
@@ -617,6 +617,15 @@ mod tests {
         assert!(status(429).is_temporary());
         assert!(!status(404).is_temporary());
         assert!(!status(401).is_temporary());
+        // kargo-core's error keeps the status for the layers above.
+        assert!(kargo_core::Error::from(status(502)).is_temporary());
+        assert!(!kargo_core::Error::from(status(404)).is_temporary());
+        let lookup = |e| Error::Credentials(e).is_temporary();
+        assert!(lookup(kargo_core::Error::temporary(
+            "registry credentials",
+            std::io::Error::other("503")
+        )));
+        assert!(!lookup(kargo_core::Error::Invalid("bad Secret".into())));
         assert!(
             !Error::Index {
                 url: "u".into(),

@@ -166,9 +166,11 @@ impl Error {
     }
 
     /// Whether the failure may pass on another attempt: the registry was
-    /// unreachable, timed out, or answered 429 or 5xx.
+    /// unreachable, timed out, or answered 429 or 5xx, or the credentials
+    /// provider failed temporarily.
     pub fn is_temporary(&self) -> bool {
         match self.root() {
+            Error::Credentials(e) => e.is_temporary(),
             Error::Registry { source, .. } => {
                 matches!(
                     source,
@@ -191,10 +193,10 @@ impl From<Error> for kargo_core::Error {
     fn from(e: Error) -> Self {
         match e.root() {
             Error::Invalid { .. } => kargo_core::Error::Invalid(e.to_string()),
-            _ => kargo_core::Error::Generic {
-                component: KIND,
-                source: Box::new(e),
-            },
+            _ => {
+                let status = kargo_core::ErrorStatus::temporary_if(e.is_temporary());
+                kargo_core::Error::with_status(KIND, status, e)
+            }
         }
     }
 }

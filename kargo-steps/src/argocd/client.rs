@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use kargo_core::credentials::CredentialType;
-use kargo_core::step::{StepContext, StepError};
+use kargo_core::step::{StepContext, StepError, StepResultExt};
 use reqwest::Url;
 use serde_json::Value;
 
@@ -54,11 +54,8 @@ impl<'a> Api<'a> {
                 .credentials
                 .get(CredentialType::Generic, server)
                 .await
-                .map_err(|e| {
-                    StepError::terminal(format!(
-                        "{kind}: cannot look up credentials for the Argo CD server"
-                    ))
-                    .with_source(e)
+                .with_step_context(|| {
+                    format!("{kind}: cannot look up credentials for the Argo CD server")
                 })?
                 .map(|c| c.password),
         };
@@ -149,15 +146,16 @@ impl<'a> Api<'a> {
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
         let message = format!("{kind}: {what} at {shown} failed with HTTP {status}{detail}");
+        // The config was usable: a refusal is terminal (Kargo: `Errored`).
         Err(match status {
-            401 => StepError::failed(format!(
+            401 => StepError::terminal(format!(
                 "{message} (the Argo CD token is missing, expired or invalid)"
             )),
-            403 => StepError::failed(format!(
+            403 => StepError::terminal(format!(
                 "{message} (the Argo CD account lacks permission, or the Application does not exist)"
             )),
             429 | 500.. => StepError::retryable(message),
-            _ => StepError::failed(message),
+            _ => StepError::terminal(message),
         })
     }
 
@@ -250,7 +248,7 @@ pub(crate) async fn resolve(
                 .map_err(|e| StepError::failed(format!("invalid {kind} config: {e}")))?;
             let apps = api.list(namespace, &query).await?;
             if apps.is_empty() {
-                return Err(StepError::failed(format!(
+                return Err(StepError::terminal(format!(
                     "{kind}: no Argo CD Applications found matching selector `{query}` \
                      in namespace `{namespace}`"
                 )));

@@ -11,8 +11,8 @@ use crate::edit::blocking;
 use crate::fs::write_atomic_from;
 use crate::schema;
 
-fn io_err(what: &str, path: &str, e: impl std::fmt::Display) -> StepError {
-    StepError::terminal(format!("{KIND}: cannot {what} `{path}`: {e}"))
+fn io_err(what: &str, path: &str, e: impl Into<kargo_core::BoxError>) -> StepError {
+    StepError::terminal(format!("{KIND}: cannot {what} `{path}`")).with_source(e)
 }
 
 fn matcher(root: &Path, rules: Option<&str>) -> Result<Gitignore, StepError> {
@@ -24,7 +24,7 @@ fn copy_file(workspace: &Workspace, from: &Path, to: &Path, shown: &str) -> Resu
     // and it is streamed, never held in memory whole.
     let (mut file, _) = workspace
         .open_regular(from, shown)
-        .map_err(|e| StepError::terminal(format!("{KIND}: {e}")))?;
+        .map_err(|e| StepError::from(e).context(KIND))?;
     if let Some(parent) = to.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| io_err("create the directory for", shown, e))?;

@@ -24,10 +24,10 @@ fn walk(
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(terminal(format!("cannot read a directory: {e}"))),
+        Err(e) => return Err(terminal("cannot read a directory").with_source(e)),
     };
     for entry in entries {
-        let entry = entry.map_err(|e| terminal(format!("cannot read a directory: {e}")))?;
+        let entry = entry.map_err(|e| terminal("cannot read a directory").with_source(e))?;
         let path = entry.path();
         let rel = path.strip_prefix(root).unwrap_or(&path);
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
@@ -57,7 +57,7 @@ impl Step for Delete {
             (Some(p), None) => vec![p],
             (None, Some(ps)) if !ps.is_empty() => ps,
             _ => {
-                return Err(StepError::terminal(format!(
+                return Err(StepError::failed(format!(
                     "invalid {KIND} config: exactly one of `path` and `paths` must be set"
                 )));
             }
@@ -81,7 +81,11 @@ impl Step for Delete {
                 let glob = GlobBuilder::new(clean)
                     .literal_separator(true)
                     .build()
-                    .map_err(|e| terminal(format!("invalid glob `{pattern}`: {e}")))?
+                    .map_err(|e| {
+                        // The config's own pattern: Failed (Kargo: terminal).
+                        StepError::failed(format!("{KIND}: invalid glob `{pattern}`"))
+                            .with_source(e)
+                    })?
                     .compile_matcher();
                 let mut found = Vec::new();
                 if base.exists() && glob.is_match(base.strip_prefix(&root).unwrap_or(&base)) {
@@ -110,10 +114,8 @@ impl Step for Delete {
                     return Err(terminal("refusing to delete the work directory itself"));
                 }
                 remove(target).map_err(|e| {
-                    terminal(format!(
-                        "cannot delete `{}`: {e}",
-                        target.strip_prefix(&root).unwrap_or(target).display()
-                    ))
+                    let shown = target.strip_prefix(&root).unwrap_or(target).display();
+                    terminal(format!("cannot delete `{shown}`")).with_source(e)
                 })?;
             }
             Ok(())

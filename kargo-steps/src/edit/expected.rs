@@ -11,7 +11,7 @@ use kargo_core::expr::Document;
 use kargo_core::expr::document::{NodeKind, NodeRef};
 use serde_json::Value;
 
-use super::{EditError, Update};
+use super::{EditError, Update, index_of};
 
 /// The expected document (see the [module docs](self)).
 #[derive(Debug)]
@@ -70,6 +70,32 @@ impl<'d> Expected<'d> {
             _ => return,
         };
         *self = opened;
+    }
+
+    /// This value opened (see [`open`](Self::open)).
+    pub(crate) fn opened(&mut self) -> &mut Self {
+        self.open();
+        self
+    }
+
+    /// The value at `segments` (map keys and sequence indexes, as
+    /// `serde_json` finds them), opened; `None` where there is none.
+    pub(crate) fn at_mut(&mut self, segments: &[String]) -> Option<&mut Self> {
+        let mut here = self.opened();
+        for segment in segments {
+            here = match here {
+                Expected::Map(entries) => {
+                    &mut entries
+                        .iter_mut()
+                        .find(|(k, _)| k.as_ref() == segment.as_str())?
+                        .1
+                }
+                Expected::Seq(items) => items.get_mut(index_of(segment)?)?,
+                _ => return None,
+            }
+            .opened();
+        }
+        Some(here)
     }
 
     /// Sets `value` at `path` as sjson does: a missing map key is added

@@ -8,18 +8,75 @@
 //! bytes change, so comments and `=` alignment stay. A missing key is added
 //! to its object or block, or appended at the end of the file when it is a
 //! top-level attribute.
+//!
+//! A large file is read and planned on in layers ([`layered`]), never as
+//! one syntax tree; an update is then checked on two compact documents,
+//! the file read before it with the new value set along the key's path
+//! ([`Expected`]) against the file read after it.
+
+#[path = "hcl_layered.rs"]
+mod layered;
 
 use std::ops::Range;
 
 use hcl_edit::Span;
 use hcl_edit::expr::{Expression, ObjectKey};
-use hcl_edit::structure::{BlockLabel, Body, Structure};
+use hcl_edit::structure::{Block, BlockLabel, Body, Structure};
+use kargo_core::expr::Document;
 use serde_json::{Map, Value};
 
+use super::expected::{Expected, Step};
 use super::{
     EditError, Splice, Update, index_of, line_end, line_ending, line_start, next_line_start,
     split_key,
 };
+
+/// Files from this size on are read and planned on in layers
+/// ([`layered`]): hcl-edit's tree of a whole file takes about 30 times
+/// its text, so below this size that is a few tens of megabytes at most.
+const LAYERED_MIN_LEN: usize = 1 << 20;
+
+/// The largest piece of a layered file parsed whole.
+const CHUNK_LEN: usize = 64 * 1024;
+
+/// The text a parsed piece's spans index: `text` from `base`, which the
+/// piece's parse saw at offset `shift` (after the text it was wrapped in).
+#[derive(Debug, Clone, Copy)]
+struct Source<'s> {
+    text: &'s str,
+    base: usize,
+    shift: usize,
+}
+
+impl<'s> Source<'s> {
+    /// A text parsed as it is.
+    fn whole(text: &'s str) -> Self {
+        Source::shifted(text, 0, 0)
+    }
+
+    /// `text` from `base`, parsed at offset `shift`.
+    fn shifted(text: &'s str, base: usize, shift: usize) -> Self {
+        Source { text, base, shift }
+    }
+
+    /// The text at a span of the parse.
+    fn get(&self, span: Range<usize>) -> &'s str {
+        let (Some(start), Some(end)) = (
+            span.start.checked_sub(self.shift),
+            span.end.checked_sub(self.shift),
+        ) else {
+            return "";
+        };
+        self.text
+            .get(self.base + start..self.base + end)
+            .unwrap_or("")
+    }
+
+    /// The text of `e`, trimmed.
+    fn of(&self, e: &impl Span) -> &'s str {
+        e.span().map_or("", |r| self.get(r).trim())
+    }
+}
 
 fn parse(src: &str) -> Result<Body, EditError> {
     hcl_edit::parser::parse_body(src)
@@ -301,7 +358,9 @@ fn leaves(src: &str, body: &Body) -> Result<Vec<(String, String)>, EditError> {
         match e {
             Expression::Object(object) => {
                 for (k, v) in object.iter() {
-                    let key = object_key(k).map_or_else(|| format!("{k:?}"), str::to_owned);
+                    // An expression key as its text: its debug form holds
+                    // its offsets, which an edit before it moves.
+                    let key = key_text(&Source::whole(src), k);
                     expr(src, format!("{path}.{key}"), v.expr(), out)?;
                 }
                 out.push((path, "{}".into()));
@@ -347,8 +406,79 @@ fn leaves(src: &str, body: &Body) -> Result<Vec<(String, String)>, EditError> {
     Ok(out)
 }
 
-/// Applies `updates` to the HCL text `src`.
+/// Applies `updates` to the HCL text `src`: a large file in layers
+/// ([`update_layered`]), else (or should that give up) on whole trees
+/// ([`update_whole`]).
 pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    if src.len() >= LAYERED_MIN_LEN
+        && let Some(result) = update_layered(src, updates, CHUNK_LEN)
+    {
+        return result;
+    }
+    update_whole(src, updates)
+}
+
+/// [`update_whole`] in layers: each update is planned on the text with
+/// every group off its key's path blanked ([`layered::path_skeleton`]),
+/// which gives the planner the same tree along the path at the same
+/// offsets, and checked on the compact documents read before and after it
+/// ([`layered::read`], pieces up to `chunk` bytes): the document read after
+/// must be the one read before with the new value set along the key's path.
+/// `None` where the layers give up, or the check finds a difference:
+/// [`update_whole`] then gives its own result and error.
+fn update_layered(
+    src: &str,
+    updates: &[Update],
+    chunk: usize,
+) -> Option<Result<String, EditError>> {
+    let mut text = src.to_owned();
+    // As on whole trees: a text that does not parse is reported first.
+    let mut before = layered::read(&text, chunk).ok()?;
+    let nl = line_ending(src);
+    for update in updates {
+        let segments = match split_key(&update.key) {
+            Ok(segments) => segments,
+            Err(e) => return Some(Err(e)),
+        };
+        let body = parse(&layered::path_skeleton(&text, &segments).ok()?).ok()?;
+        let planner = Planner {
+            src: &text,
+            key: &update.key,
+            segments: &segments,
+            value: &update.value,
+            nl,
+        };
+        let splice = match planner.body(&body, 0, true, None) {
+            Ok(splice) => splice,
+            Err(e) => return Some(Err(e)),
+        };
+        drop(body);
+        let edited = splice.apply(&text);
+        let after = layered::read(&edited, chunk).ok()?;
+        let path: Vec<Step<'_>> = segments
+            .iter()
+            .map(|s| Step {
+                key: s,
+                slot: index_of(s).map(Some),
+            })
+            .collect();
+        let mut expected = Expected::new(before.root());
+        expected.set(&path, update.value.clone(), &|depth, value| {
+            nested(&segments[depth..], value)
+        });
+        if !expected.matches(after.root()) {
+            return None;
+        }
+        drop(expected);
+        before = after;
+        text = edited;
+    }
+    Some(Ok(text))
+}
+
+/// Applies `updates` to the HCL text `src`, planning on and checking whole
+/// syntax trees: the reference [`update_layered`] agrees with.
+fn update_whole(src: &str, updates: &[Update]) -> Result<String, EditError> {
     let mut text = src.to_owned();
     let nl = line_ending(src);
     for update in updates {
@@ -416,7 +546,29 @@ pub(crate) fn update(src: &str, updates: &[Update]) -> Result<String, EditError>
     Ok(text)
 }
 
-fn expr_json(src: &str, e: &Expression) -> Value {
+/// An object key's text: an identifier or string as it is, any other
+/// expression as its source text.
+fn key_text(src: &Source<'_>, key: &ObjectKey) -> String {
+    match key {
+        ObjectKey::Ident(i) => i.as_str().to_owned(),
+        ObjectKey::Expression(Expression::String(s)) => s.as_str().to_owned(),
+        ObjectKey::Expression(e) => e.span().map_or_else(String::new, |r| src.get(r).to_owned()),
+    }
+}
+
+/// A block's identifier and labels, the keys it nests under.
+fn block_keys(block: &Block) -> Vec<String> {
+    let mut keys: Vec<String> = vec![block.ident.as_str().to_owned()];
+    keys.extend(block.labels.iter().map(|l| match l {
+        BlockLabel::Ident(i) => i.as_str().to_owned(),
+        BlockLabel::String(s) => s.as_str().to_owned(),
+    }));
+    keys
+}
+
+/// An expression that is not an object or tuple as JSON: literals as their
+/// values, anything else as its source text.
+fn scalar_json(src: &Source<'_>, e: &Expression) -> Value {
     match e {
         Expression::Null(_) => Value::Null,
         Expression::Bool(b) => Value::Bool(*b.value()),
@@ -433,25 +585,8 @@ fn expr_json(src: &str, e: &Expression) -> Value {
                 .unwrap_or(Value::Null)
         }
         Expression::String(s) => Value::String(s.value().clone()),
-        Expression::Array(a) => Value::Array(a.iter().map(|e| expr_json(src, e)).collect()),
-        Expression::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, v)| {
-                    let key = object_key(k).map_or_else(
-                        || match k {
-                            ObjectKey::Expression(e) => {
-                                e.span().map_or_else(String::new, |r| src[r].to_owned())
-                            }
-                            ObjectKey::Ident(i) => i.as_str().to_owned(),
-                        },
-                        str::to_owned,
-                    );
-                    (key, expr_json(src, v.expr()))
-                })
-                .collect(),
-        ),
         Expression::StringTemplate(_) => {
-            let text = e.span().map_or("", |r| src[r].trim());
+            let text = src.of(e);
             let inner = text
                 .strip_prefix('"')
                 .and_then(|t| t.strip_suffix('"'))
@@ -459,15 +594,23 @@ fn expr_json(src: &str, e: &Expression) -> Value {
             Value::String(inner.to_owned())
         }
         // Anything else (references, calls, heredocs) as its source text.
-        other => Value::String(
-            other
-                .span()
-                .map_or_else(String::new, |r| src[r].trim().to_owned()),
-        ),
+        other => Value::String(src.of(other).to_owned()),
     }
 }
 
-fn body_json(src: &str, body: &Body) -> Map<String, Value> {
+fn expr_json(src: &Source<'_>, e: &Expression) -> Value {
+    match e {
+        Expression::Array(a) => Value::Array(a.iter().map(|e| expr_json(src, e)).collect()),
+        Expression::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (key_text(src, k), expr_json(src, v.expr())))
+                .collect(),
+        ),
+        other => scalar_json(src, other),
+    }
+}
+
+fn body_json(src: &Source<'_>, body: &Body) -> Map<String, Value> {
     let mut map = Map::new();
     for s in body.iter() {
         match s {
@@ -475,13 +618,8 @@ fn body_json(src: &str, body: &Body) -> Map<String, Value> {
                 map.insert(a.key.as_str().to_owned(), expr_json(src, &a.value));
             }
             Structure::Block(b) => {
-                let mut keys: Vec<String> = vec![b.ident.as_str().to_owned()];
-                keys.extend(b.labels.iter().map(|l| match l {
-                    BlockLabel::Ident(i) => i.as_str().to_owned(),
-                    BlockLabel::String(s) => s.as_str().to_owned(),
-                }));
                 let inner = Value::Object(body_json(src, &b.body));
-                insert_block(&mut map, &keys, inner);
+                insert_block(&mut map, &block_keys(b), inner);
             }
         }
     }
@@ -519,12 +657,19 @@ fn insert_block(map: &mut Map<String, Value>, keys: &[String], inner: Value) {
 /// identifier and labels, expressions that are not literals as their text.
 pub(crate) fn read(src: &str) -> Result<Value, EditError> {
     let body = parse(src)?;
-    Ok(Value::Object(body_json(src, &body)))
+    Ok(Value::Object(body_json(&Source::whole(src), &body)))
 }
 
-/// Reads a HCL text into a [`Document`](kargo_core::expr::Document), as [`read`] reads it.
-pub(crate) fn read_document(src: &str) -> Result<kargo_core::expr::Document, EditError> {
-    read(src).map(|value| kargo_core::expr::Document::from_json(&value))
+/// Reads a HCL text into a [`Document`], as [`read`] reads it: a large
+/// file in layers, never as one syntax tree ([`layered::read`]); a small
+/// one, or one the layers give up on, through [`read`].
+pub(crate) fn read_document(src: &str) -> Result<Document, EditError> {
+    if src.len() >= LAYERED_MIN_LEN
+        && let Ok(doc) = layered::read(src, CHUNK_LEN)
+    {
+        return Ok(doc);
+    }
+    read(src).map(|value| Document::from_json(&value))
 }
 
 #[cfg(test)]

@@ -270,3 +270,19 @@ fn real_world_main_tf_variable_default_and_block_attribute() {
     30 +    version = "1.5.0"
     "#);
 }
+
+/// An object key written as an expression (`(var.k) = ...`) after the
+/// edited value: the check compares it by its text, so moving it is no
+/// change (its debug form, with offsets, made every such edit fail).
+#[test]
+fn an_expression_key_after_the_edit_is_not_a_change() {
+    let src = "m = {\n  a = 1\n  (var.k) = 2\n}\n";
+    assert_eq!(
+        edit(src, &[("m.a", json!("three"))]),
+        "m = {\n  a = \"three\"\n  (var.k) = 2\n}\n"
+    );
+    assert_eq!(
+        edit(src, &[("m.b", json!(true))]),
+        "m = {\n  a = 1\n  (var.k) = 2\n  b = true\n}\n"
+    );
+}

@@ -12,12 +12,16 @@
 //! # Memory
 //! A file may be as large as the work dir's file size limit (64 MiB by
 //! default), and no step may take more than a few times its size. So the
-//! JSON and YAML editors keep only the nodes on the updated key's path, the
-//! YAML check walks the old and new texts' events side by side, the JSON
-//! and TOML checks compare two compact [`Document`]s
-//! ([`expected`]), TOML is read by a compact reader ([`toml_tree`]), and
-//! the parse steps read straight into a [`Document`] (HCL still through
-//! hcl-edit and JSON). `scripts/bench-memory.sh` measures it.
+//! JSON and YAML editors keep only the nodes on the updated key's path
+//! (YAML's structural edits too: new keys, replaced collections, removed
+//! entries, inserted items), the YAML check walks the old and new texts'
+//! events side by side, the JSON, TOML and HCL checks and YAML's
+//! structural edits compare two compact [`Document`]s ([`expected`]), TOML
+//! is read by a compact reader ([`toml_tree`]), a large HCL file is read
+//! and planned on in layers, never as one hcl-edit tree (`hcl_layered`),
+//! and the parse steps, yaml-merge, kustomize-set-image and
+//! helm-update-chart read straight into a [`Document`].
+//! `scripts/bench-memory.sh` measures it.
 //!
 //! [`Document`]: kargo_core::expr::Document
 
@@ -324,9 +328,7 @@ pub(crate) fn read_text(
     abs: &Path,
     shown: &str,
 ) -> Result<String, StepError> {
-    let bytes = workspace
-        .read_file(abs, shown)
-        .map_err(|e| StepError::terminal(e.to_string()))?;
+    let bytes = workspace.read_file(abs, shown)?;
     String::from_utf8(bytes)
         .map_err(|_| StepError::terminal(format!("cannot read `{shown}`: not valid UTF-8")))
 }
@@ -342,7 +344,7 @@ where
         Ok(handle) => handle
             .spawn_blocking(f)
             .await
-            .map_err(|e| StepError::terminal(format!("file step panicked: {e}")))?,
+            .map_err(|e| StepError::terminal("file step panicked").with_source(e))?,
         Err(_) => f(),
     }
 }

@@ -690,7 +690,36 @@ enum Change {
     },
 }
 
+/// What an edit did to the first document, as [`same_after`] checks it.
+#[derive(Debug, Clone, PartialEq)]
+enum Edit {
+    /// The value at the index path now reads as this.
+    Set(Vec<usize>, Sem),
+    /// The mapping at the index path has one more entry, after the others:
+    /// this key and value.
+    Append(Vec<usize>, Sem, Sem),
+}
+
 impl Change {
+    /// The edit this change makes to the document `root` was planned on
+    /// (as [`apply`](Self::apply) makes it to the expected values: a key
+    /// created under a mapping is appended to it, anything else under the
+    /// path is replaced).
+    fn edit(self, root: &Node<'_>) -> Edit {
+        match self {
+            Change::Set { path, sem } => Edit::Set(path, sem),
+            Change::Create {
+                path,
+                first,
+                nested,
+                whole,
+            } => match node_at(root, &path).kind {
+                Kind::Map { .. } => Edit::Append(path, Sem::Str(first), nested),
+                _ => Edit::Set(path, whole),
+            },
+        }
+    }
+
     /// Applies the change to the expected values of the document.
     fn apply(self, expected: &mut Sem, key: &str) -> Result<(), EditError> {
         let lost = || EditError::key(key, "lost its place");
@@ -1170,11 +1199,20 @@ fn plain_top_level_key(line: &str) -> Option<&str> {
     ok.then_some(key)
 }
 
-/// Applies `updates` planning and verifying on the whole document.
+/// Applies `updates` to the whole document: [`update_scalars`] or
+/// [`update_created`], each of which plans on the updated key's path only.
 fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, EditError> {
-    if mode == Mode::ExistingScalars {
-        return update_scalars(src, updates);
+    match mode {
+        Mode::ExistingScalars => update_scalars(src, updates),
+        Mode::CreateOrReplace => update_created(src, updates),
     }
+}
+
+/// Applies `updates` planning and verifying on whole trees of the
+/// document: the reference the lean paths ([`update_scalars`],
+/// [`update_created`]) must agree with, and what gives
+/// [`update_created`]'s result when one of its checks fails.
+fn update_document_whole(src: &str, updates: &[Update], mode: Mode) -> Result<String, EditError> {
     let mut text = src.to_owned();
     let mut expected: Vec<Sem> = Vec::new();
     for (n, update) in updates.iter().enumerate() {
@@ -1196,6 +1234,48 @@ fn update_document(src: &str, updates: &[Update], mode: Mode) -> Result<String, 
     }
     verify(&text, &expected, updates)?;
     Ok(text)
+}
+
+/// [`update_document`] for [`Mode::CreateOrReplace`], where an update may
+/// add entries and replace collections: [`created_in_steps`], or should
+/// one of its checks find a difference (a bug in the planner),
+/// [`update_document_whole`], for its own result and error.
+fn update_created(src: &str, updates: &[Update]) -> Result<String, EditError> {
+    match created_in_steps(src, updates)? {
+        Some(text) => Ok(text),
+        None => update_document_whole(src, updates, Mode::CreateOrReplace),
+    }
+}
+
+/// Each update planned on a parse that keeps only the nodes on its key's
+/// path, and its edit checked against the text before it, event by event
+/// ([`same_after`]): memory stays at a few copies of the text, whatever
+/// the file's size. `None` when a check finds a difference.
+///
+/// Each plan sees the text as the updates before it left it, as in
+/// [`update_document_whole`], so the two give the same splices and the
+/// same planning errors.
+fn created_in_steps(src: &str, updates: &[Update]) -> Result<Option<String>, EditError> {
+    let mut text = src.to_owned();
+    for update in updates {
+        // As the whole-tree path: a text that does not parse is reported
+        // before a key that does not split.
+        let segments = split_key(&update.key).unwrap_or_default();
+        let (splice, edit) = {
+            let docs = parse_on_path(&text, &segments)?;
+            let root = docs
+                .first()
+                .ok_or_else(|| EditError::key(&update.key, "the file holds no YAML document"))?;
+            let (splice, change) = plan(&text, root, update, Mode::CreateOrReplace)?;
+            (splice, change.edit(root))
+        };
+        let edited = splice.apply(&text);
+        if !matches!(same_after(&text, &edited, &[edit]), Ok(true)) {
+            return Ok(None);
+        }
+        text = edited;
+    }
+    Ok(Some(text))
 }
 
 /// [`update_document`] for [`Mode::ExistingScalars`], where an edit only
@@ -1293,13 +1373,45 @@ struct Position {
     at_key: bool,
 }
 
-/// Whether `new` reads as `old` with `changes` made, event by event.
+/// Whether `new` reads as `old` with the values at `changes`' index paths
+/// replaced, event by event (see [`same_after`]).
 fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<bool, EditError> {
+    let edits: Vec<Edit> = changes
+        .iter()
+        .map(|(path, sem)| Edit::Set(path.clone(), sem.clone()))
+        .collect();
+    same_after(old, new, &edits)
+}
+
+/// Whether `new` reads as `old` with `edits` made (in the first
+/// document), walking both texts' events side by side: no tree of either
+/// document is built, only the edited values of `new`.
+fn same_after(old: &str, new: &str, edits: &[Edit]) -> Result<bool, EditError> {
     let (mut a, mut b) = (events(old), events(new));
     let mut documents = 0;
     let mut open: Vec<Position> = Vec::new();
     loop {
-        let ((ea, _), (eb, rb)) = (a()?, b()?);
+        let ((ea, _), (mut eb, mut rb)) = (a()?, b()?);
+        if matches!(ea, Event::MappingEnd) && documents == 1 {
+            // A mapping that gained an entry: the entry comes before its end.
+            let inner = open.len().saturating_sub(1);
+            let appended = edits.iter().find_map(|edit| match edit {
+                Edit::Append(path, key, value) if is_at(&open[..inner], path) => Some((key, value)),
+                _ => None,
+            });
+            if let Some((key, value)) = appended {
+                if matches!(eb, Event::MappingEnd) {
+                    return Ok(false);
+                }
+                let got_key = sem(&build(new, eb, rb, &mut b, Keep::All)?);
+                let (ev, r) = b()?;
+                let got_value = sem(&build(new, ev, r, &mut b, Keep::All)?);
+                if got_key != *key || got_value != *value {
+                    return Ok(false);
+                }
+                (eb, rb) = b()?;
+            }
+        }
         let node_start = matches!(
             ea,
             Event::Scalar(..)
@@ -1308,15 +1420,11 @@ fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<b
                 | Event::MappingStart(..)
         );
         if node_start {
-            let in_key = open.iter().any(|p| p.map && p.at_key);
-            let target = (documents == 1 && !in_key)
-                .then(|| {
-                    changes
-                        .iter()
-                        .find(|(path, _)| path.iter().eq(open.iter().map(|p| &p.index)))
-                })
-                .flatten();
-            if let Some((_, expected)) = target {
+            let target = edits.iter().find_map(|edit| match edit {
+                Edit::Set(path, sem) if documents == 1 && is_at(&open, path) => Some(sem),
+                _ => None,
+            });
+            if let Some(expected) = target {
                 skip(ea, &mut a)?;
                 if sem(&build(new, eb, rb, &mut b, Keep::All)?) != *expected {
                     return Ok(false);
@@ -1357,6 +1465,14 @@ fn same_in_step(old: &str, new: &str, changes: &[(Vec<usize>, Sem)]) -> Result<b
     }
 }
 
+/// Whether the walk of [`same_after`], its collections at `open`, is at
+/// the node at index path `path` (and not inside a mapping key).
+fn is_at(open: &[Position], path: &[usize]) -> bool {
+    open.len() == path.len()
+        && !open.iter().any(|p| p.map && p.at_key)
+        && open.iter().zip(path).all(|(p, &i)| p.index == i)
+}
+
 /// Moves the innermost collection's position past the node just read.
 fn step_past(open: &mut [Position]) {
     if let Some(p) = open.last_mut() {
@@ -1380,28 +1496,64 @@ pub(crate) const MAX_ALIAS_EXPANSION: usize = 1_000_000;
 
 /// Refuses what Go's yaml.v3 (which Kargo reads YAML with) refuses but
 /// YAML 1.2 allows: a block mapping entry whose key is written as nothing
-/// (a line that is just `:` or `: value`).
+/// (a line that is just `:` or `: value`). The first such key is named,
+/// unless the text does not parse (then the parse error is); the events
+/// are walked, no tree is built.
 pub(crate) fn check_go_yaml(src: &str) -> Result<(), EditError> {
-    fn walk(src: &str, node: &Node<'_>) -> Result<(), EditError> {
-        match &node.kind {
-            Kind::Map { entries, flow } => {
-                for (k, v) in entries {
-                    if !*flow && k.span.is_empty() {
-                        let line = src[..k.span.start].matches('\n').count() + 1;
-                        return Err(EditError::Parse(format!(
-                            "a mapping key is missing at line {line} (`:` with no key before it)"
-                        )));
-                    }
-                    walk(src, k)?;
-                    walk(src, v)?;
-                }
-                Ok(())
-            }
-            Kind::Seq { items, .. } => items.iter().try_for_each(|i| walk(src, i)),
-            _ => Ok(()),
+    /// An open collection: a mapping (block or flow) or a sequence, and
+    /// for a mapping whether its next node is a key.
+    struct Open {
+        block_map: bool,
+        map: bool,
+        at_key: bool,
+    }
+    fn done(open: &mut [Open]) {
+        if let Some(top) = open.last_mut().filter(|o| o.map) {
+            top.at_key = !top.at_key;
         }
     }
-    parse(src)?.iter().try_for_each(|doc| walk(src, doc))
+    let mut found = None;
+    let mut open: Vec<Open> = Vec::new();
+    let mut next = events(src);
+    loop {
+        let (ev, range) = next()?;
+        match ev {
+            Event::StreamEnd => return found.map_or(Ok(()), Err),
+            Event::Scalar(_, style, ..) => {
+                let at_block_key = open.last().is_some_and(|o| o.block_map && o.at_key);
+                // As the tree's span of the key: a block scalar's runs to its
+                // last non-blank character.
+                let empty = if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    src[range.clone()].trim_end().is_empty()
+                } else {
+                    range.is_empty()
+                };
+                if at_block_key && empty && found.is_none() {
+                    let line = src[..range.start].matches('\n').count() + 1;
+                    found = Some(EditError::Parse(format!(
+                        "a mapping key is missing at line {line} (`:` with no key before it)"
+                    )));
+                }
+                done(&mut open);
+            }
+            Event::Alias(_) => done(&mut open),
+            Event::SequenceStart(..) => open.push(Open {
+                block_map: false,
+                map: false,
+                at_key: false,
+            }),
+            Event::MappingStart(style, ..) => open.push(Open {
+                block_map: style != StructureStyle::Flow,
+                map: true,
+                at_key: true,
+            }),
+            Event::SequenceEnd | Event::MappingEnd => {
+                open.pop();
+                done(&mut open);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Reads the first document of a YAML text as JSON (YAML 1.2 core schema;

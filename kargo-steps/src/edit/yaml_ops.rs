@@ -3,10 +3,20 @@
 //! same guarantees. Bytes outside the removed or inserted lines are kept,
 //! new lines follow the indentation of their neighbours, and the result is
 //! read back and must equal the old document with exactly that change.
+//!
+//! Each edit is planned on a parse that keeps only the nodes on the key's
+//! path, and checked on the compact documents read before and after it,
+//! so a large file costs a few times its size.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 
-use super::{Kind, Located, locate, node_at, parent_key_start, parse, read, render, render_key};
+use super::{
+    Kind, Located, locate, node_at, parent_key_start, parse_on_path, read_document, render,
+    render_key,
+};
+use crate::edit::expected::Expected;
 use crate::edit::{
     EditError, Splice, index_of, line_end, line_ending, line_start, next_line_start, split_key,
 };
@@ -16,7 +26,7 @@ use granit_parser::ScalarStyle;
 /// does not exist leaves the text as it is.
 pub(crate) fn remove_key(src: &str, key: &str) -> Result<String, EditError> {
     let segments = split_key(key)?;
-    let docs = parse(src)?;
+    let docs = parse_on_path(src, &segments)?;
     let root = docs
         .first()
         .ok_or_else(|| EditError::key(key, "the file holds no YAML document"))?;
@@ -58,9 +68,13 @@ pub(crate) fn remove_key(src: &str, key: &str) -> Result<String, EditError> {
         text: String::new(),
     }
     .apply(src);
-    let mut expected = read(src)?;
-    if let Some(Value::Object(map)) = json_at_mut(&mut expected, &segments[..segments.len() - 1]) {
-        map.shift_remove(&segments[segments.len() - 1]);
+    drop(docs);
+    let before = read_document(src)?;
+    let mut expected = Expected::new(before.root());
+    if let Some((last, parents)) = segments.split_last()
+        && let Some(Expected::Map(entries)) = expected.at_mut(parents)
+    {
+        entries.retain(|(k, _)| k.as_ref() != last.as_str());
     }
     check(&out, &expected, key)?;
     Ok(out)
@@ -84,7 +98,11 @@ pub(crate) fn insert_item(
     item: &Value,
 ) -> Result<String, EditError> {
     let segments = split_key(key)?;
-    let docs = parse(src)?;
+    // The sequence's items are placed by their spans: the path is parsed
+    // one level past the key (a segment no item is at).
+    let mut through = segments.clone();
+    through.push(String::new());
+    let docs = parse_on_path(src, &through)?;
     let root = docs
         .first()
         .ok_or_else(|| EditError::key(key, "the file holds no YAML document"))?;
@@ -175,18 +193,30 @@ pub(crate) fn insert_item(
         Located::Missing(..) => return Err(fail("its parent does not exist")),
     };
     let out = splice.apply(src);
-    let mut expected = read(src)?;
+    drop(docs);
+    let old = read_document(src)?;
+    let mut expected = Expected::new(old.root());
     let (last, parents) = segments.split_last().ok_or_else(|| fail("is empty"))?;
-    match json_at_mut(&mut expected, parents) {
-        Some(Value::Object(map)) => match map.get_mut(last.as_str()) {
-            Some(Value::Array(items)) => items.insert(before.min(items.len()), item.clone()),
-            _ => {
-                map.insert(last.clone(), Value::Array(vec![item.clone()]));
-            }
+    let new_list = || Expected::Value(Value::Array(vec![item.clone()]));
+    match expected.at_mut(parents) {
+        Some(Expected::Map(entries)) => match entries
+            .iter_mut()
+            .find(|(k, _)| k.as_ref() == last.as_str())
+        {
+            Some((_, child)) => match child.opened() {
+                Expected::Seq(items) => {
+                    items.insert(before.min(items.len()), Expected::Value(item.clone()));
+                }
+                other => *other = new_list(),
+            },
+            None => entries.push((Cow::Owned(last.clone()), new_list())),
         },
-        Some(Value::Array(items)) => match index_of(last).and_then(|i| items.get_mut(i)) {
-            Some(Value::Array(inner)) => inner.push(item.clone()),
-            _ => return Err(fail("is not a sequence")),
+        Some(Expected::Seq(items)) => match index_of(last).and_then(|i| items.get_mut(i)) {
+            Some(inner) => match inner.opened() {
+                Expected::Seq(inner) => inner.push(Expected::Value(item.clone())),
+                _ => return Err(fail("is not a sequence")),
+            },
+            None => return Err(fail("is not a sequence")),
         },
         _ => return Err(fail("its parent does not exist")),
     }
@@ -253,25 +283,15 @@ fn insert_after(src: &str, end: usize, lines: &str, nl: &str) -> Splice {
     }
 }
 
-fn json_at_mut<'v>(mut value: &'v mut Value, segments: &[String]) -> Option<&'v mut Value> {
-    for seg in segments {
-        value = match value {
-            Value::Object(map) => map.get_mut(seg.as_str())?,
-            Value::Array(items) => items.get_mut(index_of(seg)?)?,
-            _ => return None,
-        };
-    }
-    Some(value)
-}
-
-fn check(out: &str, expected: &Value, key: &str) -> Result<(), EditError> {
-    let got = read(out).map_err(|e| {
+/// Checks the edited text against what it must read as.
+fn check(out: &str, expected: &Expected<'_>, key: &str) -> Result<(), EditError> {
+    let got = read_document(out).map_err(|e| {
         EditError::key(
             key,
             format!("the edited file does not parse ({e}); nothing was written"),
         )
     })?;
-    if got != *expected {
+    if !expected.matches(got.root()) {
         return Err(EditError::key(
             key,
             "the edited file does not read back as expected; nothing was written",
@@ -401,5 +421,100 @@ mod tests {
             append("images: 3\n", "images", item),
             @"ERROR: key `images`: is not a sequence"
         );
+    }
+
+    /// What the checks expect after removing a key or inserting an item
+    /// ([`Expected`] opened along the path) is what `serde_json` gives for
+    /// the same change of the document read as JSON, for every path of
+    /// the fixture, and differs from the document before.
+    #[test]
+    fn the_expected_documents_are_the_json_ones() {
+        use kargo_core::expr::Document;
+        fn paths(v: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+            let children: Vec<(String, &Value)> = match v {
+                Value::Object(map) => map.iter().map(|(k, c)| (k.clone(), c)).collect(),
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (i.to_string(), c))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (key, child) in children {
+                path.push(key);
+                out.push(path.clone());
+                paths(child, path, out);
+                path.pop();
+            }
+        }
+        fn json_at_mut<'v>(mut value: &'v mut Value, segments: &[String]) -> Option<&'v mut Value> {
+            for seg in segments {
+                value = match value {
+                    Value::Object(map) => map.get_mut(seg.as_str())?,
+                    Value::Array(items) => items.get_mut(index_of(seg)?)?,
+                    _ => return None,
+                };
+            }
+            Some(value)
+        }
+        let src = include_str!("../../tests/fixtures/values.yaml");
+        let doc = read_document(src).unwrap();
+        let json = doc.to_json();
+        let mut all = Vec::new();
+        paths(&json, &mut Vec::new(), &mut all);
+        assert!(all.len() > 20);
+        let item = json!({"name": "new"});
+        for path in &all {
+            let (last, parents) = path.split_last().unwrap();
+            // Removing the key.
+            let mut want = json.clone();
+            if let Some(Value::Object(map)) = json_at_mut(&mut want, parents) {
+                map.shift_remove(last);
+            }
+            let mut expected = Expected::new(doc.root());
+            if let Some(Expected::Map(entries)) = expected.at_mut(parents) {
+                entries.retain(|(k, _)| k.as_ref() != last.as_str());
+            }
+            assert!(
+                expected.matches(Document::from_json(&want).root()),
+                "remove {path:?}"
+            );
+            assert_eq!(
+                expected.matches(doc.root()),
+                want == json,
+                "remove {path:?}"
+            );
+            // Inserting an item into the sequence at the path (or making
+            // it one).
+            let mut want = json.clone();
+            let mut expected = Expected::new(doc.root());
+            match json_at_mut(&mut want, parents) {
+                Some(Value::Object(map)) => match map.get_mut(last.as_str()) {
+                    Some(Value::Array(items)) => items.insert(0, item.clone()),
+                    _ => {
+                        map.insert(last.clone(), Value::Array(vec![item.clone()]));
+                    }
+                },
+                _ => continue,
+            }
+            let Some(Expected::Map(entries)) = expected.at_mut(parents) else {
+                panic!("{path:?} is a map in JSON");
+            };
+            match entries
+                .iter_mut()
+                .find(|(k, _)| k.as_ref() == last.as_str())
+            {
+                Some((_, child)) => match child.opened() {
+                    Expected::Seq(items) => items.insert(0, Expected::Value(item.clone())),
+                    other => *other = Expected::Value(Value::Array(vec![item.clone()])),
+                },
+                None => unreachable!("{path:?} exists"),
+            }
+            assert!(
+                expected.matches(Document::from_json(&want).root()),
+                "insert {path:?}"
+            );
+            assert!(!expected.matches(doc.root()), "insert {path:?}");
+        }
     }
 }

@@ -710,3 +710,114 @@ fn updating_existing_scalars_matches_the_whole_tree_path() {
         assert_eq!(lean, whole, "{updates:?}");
     }
 }
+
+/// The structure-writing editor's lean path (each edit planned on its
+/// key's path and checked event by event) gives byte for byte what the
+/// whole-tree path gives, and the same errors; and where the whole-tree
+/// path succeeds, the lean path's checks pass (it does not fall back).
+#[test]
+fn creating_updates_match_the_whole_tree_path() {
+    let values = include_str!("../../tests/fixtures/values.yaml");
+    let src = "# top\nimage: {tag: v1}\nlist:\n  - a\n  - b # keep\nnested:\n  deep:\n    key: |\n      text\n  empty:\nflow: {a: 1, b: [x]}\nanchor: &a {x: 1}\nalias: *a\nblock:\n  - name: one\n    value: 1\n---\nsecond: doc\n";
+    let cases: &[&[(&str, Value)]] = &[
+        &[("image.tag", json!("v2"))],
+        &[("image.digest", json!("sha256:1"))],
+        &[("nested.deep.other", json!({"a": [1, {"b": null}]}))],
+        &[("nested.empty.child", json!("c"))],
+        &[("nested.empty", json!(["x", "y"]))],
+        &[("nested.deep", json!("flat"))],
+        &[("nested.deep.key", json!("two\nlines\n"))],
+        &[
+            ("fresh.key.deeper", json!(3)),
+            ("fresh.key.sibling", json!(true)),
+        ],
+        &[("flow.c", json!({"d": 1})), ("flow.b", json!([]))],
+        &[("list", json!({"now": "a map"}))],
+        &[("list.1", json!("c")), ("list.0", json!([1, 2]))],
+        &[("block.0.value", json!(2)), ("block.0.extra", json!("e"))],
+        &[("anchor.y", json!(2))],
+        &[("alias.x", json!(2))],
+        &[("alias", json!("plain"))],
+        &[("list.5", json!("x"))],
+        &[("list.x", json!("x"))],
+        &[("image.tag.deeper", json!("x"))],
+        &[("image.tag", json!("v2")), ("bad..key", json!(1))],
+        &[("new", json!(1)), ("new.child", json!(2))],
+    ];
+    let mut texts = vec![src.to_owned(), src.replace('\n', "\r\n"), values.to_owned()];
+    texts.push(large_values("\n"));
+    for text in &texts {
+        for list in cases {
+            let ups = updates(list);
+            let whole = update_document_whole(text, &ups, Mode::CreateOrReplace);
+            let lean = created_in_steps(text, &ups);
+            match (&lean, &whole) {
+                (Ok(Some(out)), Ok(expected)) => assert_eq!(out, expected, "{list:?}"),
+                (Err(e), Err(expected)) => assert_eq!(e, expected, "{list:?}"),
+                _ => panic!("{list:?}: lean {lean:?}, whole {whole:?}"),
+            }
+            assert_eq!(update_created(text, &ups), whole, "{list:?}");
+        }
+    }
+    // A text that does not parse, or a key that does not split, as on
+    // whole trees.
+    for (text, key) in [
+        ("a: [1\n", "b"),
+        ("a: [1\n", "bad..key"),
+        ("a: 1\n", "bad..key"),
+    ] {
+        let ups = [Update::new(key, 1)];
+        assert_eq!(
+            created_in_steps(text, &ups).unwrap_err(),
+            update_document_whole(text, &ups, Mode::CreateOrReplace).unwrap_err()
+        );
+    }
+}
+
+/// The side-by-side check also sees an entry added at the end of a
+/// mapping: its key and value must read as expected, and nothing else may
+/// change.
+#[test]
+fn the_side_by_side_check_sees_appended_entries() {
+    let old = "a: 1\nb: {c: 2}\nd:\n  e: 3\n";
+    let appended = Edit::Append(vec![1], Sem::Str("x".into()), Sem::Int(4));
+    let check = |new: &str| same_after(old, new, std::slice::from_ref(&appended)).unwrap();
+    assert!(check("a: 1\nb: {c: 2, x: 4}\nd:\n  e: 3\n"));
+    assert!(
+        !check("a: 1\nb: {c: 2, x: 5}\nd:\n  e: 3\n"),
+        "another value"
+    );
+    assert!(!check("a: 1\nb: {c: 2, y: 4}\nd:\n  e: 3\n"), "another key");
+    assert!(!check("a: 1\nb: {c: 2}\nd:\n  e: 3\n"), "no entry");
+    assert!(
+        !check("a: 1\nb: {c: 2, x: 4, z: 1}\nd:\n  e: 3\n"),
+        "two entries"
+    );
+    assert!(
+        !check("a: 1\nb: {c: 2}\nd:\n  e: 3\n  x: 4\n"),
+        "in another mapping"
+    );
+    assert!(!check("a: 2\nb: {c: 2, x: 4}\nd:\n  e: 3\n"), "a sibling");
+    let root = Edit::Append(vec![], Sem::Str("x".into()), Sem::Int(4));
+    assert!(same_after(old, &format!("{old}x: 4\n"), &[root]).unwrap());
+}
+
+/// Kargo's Go YAML refuses an empty block mapping key; the event walk
+/// finds the first one as the tree walk did, and a syntax error anywhere
+/// still comes first.
+#[test]
+fn empty_block_keys_are_found_by_walking_events() {
+    let err = |src: &str| check_go_yaml(src).map_err(|e| e.to_string());
+    assert_eq!(err("a: 1\nb: {: flow is fine}\n"), Ok(()));
+    assert_eq!(
+        err("a: 1\nb:\n  c: 2\n  : 3\n: 4\n"),
+        Err("cannot parse: a mapping key is missing at line 4 (`:` with no key before it)".into())
+    );
+    assert_eq!(
+        err("- a\n- : 1\n"),
+        Err("cannot parse: a mapping key is missing at line 2 (`:` with no key before it)".into())
+    );
+    assert_eq!(err("? |\n  text\n: v\n"), Ok(()));
+    let broken = err("a: 1\n: 2\nb: [unclosed\n").unwrap_err();
+    assert!(!broken.contains("mapping key is missing"), "{broken}");
+}

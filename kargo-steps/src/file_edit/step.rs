@@ -31,7 +31,7 @@ impl<F: Format> Step for UpdateStep<F> {
         let kind = F::UPDATE_KIND;
         let UpdateConfig { path, updates } = parse_config(kind, config)?;
         if updates.is_empty() {
-            return Err(StepError::terminal(format!(
+            return Err(StepError::failed(format!(
                 "invalid {kind} config: `updates` needs at least one entry"
             )));
         }
@@ -40,11 +40,12 @@ impl<F: Format> Step for UpdateStep<F> {
         let workspace = ctx.workspace.clone();
         blocking(move || {
             let src = read_text(&workspace, &abs, &path)?;
-            let out = F::update(&src, &updates)
-                .map_err(|e| StepError::terminal(format!("{kind}: cannot update `{path}`: {e}")))?;
+            let out = F::update(&src, &updates).map_err(|e| {
+                StepError::terminal(format!("{kind}: cannot update `{path}`")).with_source(e)
+            })?;
             if out != src {
                 crate::fs::write_atomic(&abs, out.as_bytes(), None).map_err(|e| {
-                    StepError::terminal(format!("{kind}: cannot write `{path}`: {e}"))
+                    StepError::terminal(format!("{kind}: cannot write `{path}`")).with_source(e)
                 })?;
             }
             Ok(())
@@ -73,7 +74,7 @@ impl<F: Format> Step for ParseStep<F> {
         let kind = F::PARSE_KIND;
         let ParseConfig { path, outputs } = parse_config(kind, config)?;
         if outputs.is_empty() {
-            return Err(StepError::terminal(format!(
+            return Err(StepError::failed(format!(
                 "invalid {kind} config: `outputs` needs at least one entry"
             )));
         }
@@ -85,7 +86,8 @@ impl<F: Format> Step for ParseStep<F> {
             if src.trim().is_empty() {
                 return Err(StepError::terminal(format!("{kind}: `{shown}` is empty")));
             }
-            F::read(&src).map_err(|e| StepError::terminal(format!("{kind}: `{shown}`: {e}")))
+            F::read(&src)
+                .map_err(|e| StepError::terminal(format!("{kind}: `{shown}`")).with_source(e))
         })
         .await?;
         let expressions: Vec<&str> = outputs.iter().map(|o| o.from_expression.as_str()).collect();
@@ -94,9 +96,10 @@ impl<F: Format> Step for ParseStep<F> {
         for (output, value) in outputs.iter().zip(values) {
             let value = value.map_err(|e| {
                 StepError::terminal(format!(
-                    "{kind}: `{path}`: cannot evaluate `{}` for output `{}`: {e}",
+                    "{kind}: `{path}`: cannot evaluate `{}` for output `{}`",
                     output.from_expression, output.name
                 ))
+                .with_source(e)
             })?;
             result.insert(output.name.clone(), value);
         }

@@ -95,7 +95,7 @@ impl Step for FileWrite {
             )
         })
         .await
-        .map_err(|e| StepError::terminal(format!("{KIND}: writer task failed: {e}")))?
+        .map_err(|e| StepError::terminal(format!("{KIND}: writer task failed")).with_source(e))?
         .map_err(|e| {
             StepError::terminal(format!("{KIND}: cannot write `{}`", config.path)).with_source(e)
         })?;

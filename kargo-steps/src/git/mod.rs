@@ -16,7 +16,8 @@ pub mod wait_for_pr;
 
 use std::fmt;
 
-use kargo_core::step::{StepContext, StepError};
+use kargo_core::credentials::{CredentialType, Credentials};
+use kargo_core::step::{StepContext, StepError, StepResultExt};
 use serde::{Deserialize, Serialize};
 
 pub use clear::GitClear;
@@ -95,10 +96,11 @@ pub(crate) fn resolve(
     }
     ctx.workspace
         .resolve(path)
-        .map_err(|e| StepError::failed(format!("{kind}: {e}")))
+        .map_err(|e| StepError::from(e).context(kind))
 }
 
-/// Resolves the path of an existing working tree.
+/// Resolves the path of an existing working tree: a path that is not one
+/// is terminal (the config is usable; the work directory lacks the clone).
 pub(crate) fn working_tree(
     ctx: &StepContext,
     kind: &str,
@@ -106,11 +108,37 @@ pub(crate) fn working_tree(
 ) -> Result<std::path::PathBuf, StepError> {
     let dir = resolve(ctx, kind, path)?;
     if !dir.join(".git").exists() {
-        return Err(StepError::failed(format!(
+        return Err(StepError::terminal(format!(
             "{kind}: `{path}` is not a working tree (clone it with git-clone first)"
         )));
     }
     Ok(dir)
+}
+
+/// The git credentials for `url`, a failed lookup a step error by the
+/// rule (retryable when the provider failed temporarily).
+pub(crate) async fn credentials(
+    ctx: &StepContext,
+    kind: &str,
+    url: &str,
+) -> Result<Option<Credentials>, StepError> {
+    ctx.credentials
+        .get(CredentialType::Git, url)
+        .await
+        .with_step_context(|| {
+            let shown = kargo_git::cli::redact_url(url);
+            format!("{kind}: cannot look up credentials for {shown}")
+        })
+}
+
+/// A push error as a step error: a merge conflict fails the step, as
+/// Kargo fails it (only a person can resolve it); the rest goes by the
+/// rule (a remote that kept moving or could not be reached is retryable).
+pub(crate) fn push_error(kind: &str, e: kargo_git::push::Error) -> StepError {
+    match e {
+        kargo_git::push::Error::MergeConflict { .. } => StepError::failed(kind).with_source(e),
+        e => StepError::classify(e).context(kind),
+    }
 }
 
 /// The environment variable naming the push integration policy of

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use kargo_core::credentials::CredentialType;
 use kargo_core::step::{StepContext, StepError};
 use kargo_git::provider::{self, DynGitProvider, ProviderKind, PullRequest, SelectOptions};
 use serde_json::{Value, json};
@@ -39,15 +38,7 @@ impl Providers {
                 "invalid {kind} config: `repoURL` is empty"
             )));
         }
-        let shown = kargo_git::cli::redact_url(repo_url);
-        let credentials = ctx
-            .credentials
-            .get(CredentialType::Git, repo_url)
-            .await
-            .map_err(|e| {
-                StepError::retryable(format!("{kind}: cannot look up credentials for {shown}"))
-                    .with_source(e)
-            })?;
+        let credentials = super::credentials(ctx, kind, repo_url).await?;
         let mut options = SelectOptions::default()
             .with_credentials(credentials)
             .with_insecure_skip_tls_verify(insecure_skip_tls_verify);
@@ -58,14 +49,11 @@ impl Providers {
     }
 }
 
-/// A provider error as a step error: retryable when trying again may
-/// help, `Failed` otherwise.
+/// A provider error as a step error, by the rule: an unusable repository
+/// URL fails the step, an unreachable or rate-limiting forge is
+/// retryable, the rest (refused token, missing pull request) is terminal.
 pub(crate) fn error(kind: &str, e: provider::Error) -> StepError {
-    if e.is_retryable() {
-        StepError::retryable(format!("{kind}: {e}"))
-    } else {
-        StepError::failed(format!("{kind}: {e}"))
-    }
+    StepError::classify(e).context(kind)
 }
 
 /// `{id, url}`: the `pr` output of `git-open-pr`.

@@ -25,7 +25,7 @@ impl Step for HelmTemplate {
                 values_files.push(abs);
             } else if abs.exists() || !config.ignore_missing_value_files {
                 // Only a file that does not exist at all may be skipped.
-                return Err(StepError::failed(format!(
+                return Err(StepError::terminal(format!(
                     "{KIND}: `valuesFiles[{i}]` `{file}` is not a file in the work directory"
                 )));
             }
@@ -38,13 +38,13 @@ impl Step for HelmTemplate {
         };
         let program = TOOL.locate(self.options.binary.as_deref(), &process_env)?;
 
-        let temp_error = |e: std::io::Error| {
-            StepError::retryable(format!("{KIND}: cannot create a temporary directory: {e}"))
-        };
         let home = tempfile::Builder::new()
             .prefix("kargo-helm-")
             .tempdir()
-            .map_err(temp_error)?;
+            .map_err(|e| {
+                StepError::terminal(format!("{KIND}: cannot create a temporary directory"))
+                    .with_source(e)
+            })?;
         let env: Vec<(std::ffi::OsString, std::ffi::OsString)> = [
             ("HELM_CACHE_HOME", "cache"),
             ("HELM_CONFIG_HOME", "config"),

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use kargo_core::expr::document::{NodeKind, NodeRef};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -73,59 +74,84 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// A string field as Go reads it from YAML through JSON: strings as they
-/// are, numbers and booleans as their text, null as empty.
-fn text(dep: &serde_json::Map<String, Value>, field: &str, key: &str) -> Result<String, Invalid> {
+/// A scalar as Go reads it from YAML through JSON into a string: strings
+/// as they are, numbers and booleans as their text, null as empty; `None`
+/// for a list or map.
+fn scalar_text(node: NodeRef<'_>) -> Option<String> {
+    match node.kind() {
+        NodeKind::Seq(_) | NodeKind::Map(_) => None,
+        NodeKind::Str(s) => Some(s.to_owned()),
+        _ => match node.to_json() {
+            Value::Number(n) => Some(crate::edit::number_text(&n)),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => Some(String::new()),
+        },
+    }
+}
+
+/// A string field of a dependency (see [`scalar_text`]).
+fn text(dep: NodeRef<'_>, field: &str, key: &str) -> Result<String, Invalid> {
     match dep.get(field) {
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(crate::edit::number_text(n)),
-        Some(Value::Bool(b)) => Ok(b.to_string()),
-        Some(_) => Err(invalid(format!("{key}.{field}"), "must be a string")),
+        None => Ok(String::new()),
+        Some(node) => {
+            scalar_text(node).ok_or_else(|| invalid(format!("{key}.{field}"), "must be a string"))
+        }
     }
 }
 
 /// The `dependencies` of a `Chart.yaml` document, validated as Helm
 /// validates them when it loads a chart; `None` when it has none (Helm
 /// then has nothing to update).
-pub(super) fn requirements(doc: &Value) -> Result<Option<Vec<Requirement>>, Invalid> {
+pub(super) fn requirements(doc: NodeRef<'_>) -> Result<Option<Vec<Requirement>>, Invalid> {
     let deps = match doc.get("dependencies") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Array(deps)) => deps,
-        Some(_) => return Err(invalid("dependencies", "must be a list")),
+        None => return Ok(None),
+        Some(deps) => match deps.kind() {
+            NodeKind::Null => return Ok(None),
+            NodeKind::Seq(len) => (deps, len),
+            _ => return Err(invalid("dependencies", "must be a list")),
+        },
     };
-    let mut out: Vec<Requirement> = Vec::with_capacity(deps.len());
+    let (deps, len) = deps;
+    let mut out: Vec<Requirement> = Vec::with_capacity(len);
     let mut keys: BTreeMap<String, ()> = BTreeMap::new();
-    for (i, dep) in deps.iter().enumerate() {
+    for (i, dep) in deps.items().enumerate() {
         let key = format!("dependencies.{i}");
-        let Value::Object(dep) = dep else {
+        if !matches!(dep.kind(), NodeKind::Map(_)) {
             return Err(invalid(
                 key,
                 "must be a map (Helm refuses empty or null entries)",
             ));
+        }
+        let field = |name: &str| {
+            dep.get(name)
+                .filter(|n| !matches!(n.kind(), NodeKind::Null))
         };
-        let tags = match dep.get("tags") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(tags)) => tags
-                .iter()
-                .map(|t| match t {
-                    Value::String(s) => Ok(sanitize(s)),
-                    Value::Number(n) => Ok(crate::edit::number_text(n)),
-                    Value::Bool(b) => Ok(b.to_string()),
-                    _ => Err(invalid(format!("{key}.tags"), "must be a list of strings")),
+        let tags = match field("tags") {
+            None => Vec::new(),
+            Some(tags) if matches!(tags.kind(), NodeKind::Seq(_)) => tags
+                .items()
+                .map(|t| match t.kind() {
+                    NodeKind::Str(s) => Ok(sanitize(s)),
+                    NodeKind::Null => {
+                        Err(invalid(format!("{key}.tags"), "must be a list of strings"))
+                    }
+                    _ => scalar_text(t)
+                        .ok_or_else(|| invalid(format!("{key}.tags"), "must be a list of strings")),
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(invalid(format!("{key}.tags"), "must be a list")),
         };
-        let enabled = match dep.get("enabled") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
+        let enabled = match field("enabled").map(|n| n.kind()) {
+            None => false,
+            Some(NodeKind::Bool(b)) => b,
             Some(_) => return Err(invalid(format!("{key}.enabled"), "must be a boolean")),
         };
-        let import_values = match dep.get("import-values") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(values)) => values.clone(),
-            Some(_) => return Err(invalid(format!("{key}.import-values"), "must be a list")),
+        let import_values = match field("import-values") {
+            None => Vec::new(),
+            Some(values) => match values.to_json() {
+                Value::Array(values) => values,
+                _ => return Err(invalid(format!("{key}.import-values"), "must be a list")),
+            },
         };
         let req = Requirement {
             name: sanitize(&text(dep, "name", &key)?),
@@ -175,17 +201,17 @@ pub(super) struct OldLock {
 }
 
 /// Reads a `Chart.lock` document.
-pub(super) fn old_lock(doc: &Value) -> Result<OldLock, Invalid> {
-    let dependencies = match doc.get("dependencies") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(deps)) => deps
-            .iter()
+pub(super) fn old_lock(doc: NodeRef<'_>) -> Result<OldLock, Invalid> {
+    let dependencies = match doc.get("dependencies").map(|d| (d, d.kind())) {
+        None | Some((_, NodeKind::Null)) => Vec::new(),
+        Some((deps, NodeKind::Seq(_))) => deps
+            .items()
             .enumerate()
             .map(|(i, dep)| {
                 let key = format!("dependencies.{i}");
-                let Value::Object(dep) = dep else {
+                if !matches!(dep.kind(), NodeKind::Map(_)) {
                     return Err(invalid(key, "must be a map"));
-                };
+                }
                 Ok(Locked {
                     name: text(dep, "name", &key)?,
                     repository: text(dep, "repository", &key)?,
@@ -195,8 +221,8 @@ pub(super) fn old_lock(doc: &Value) -> Result<OldLock, Invalid> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(invalid("dependencies", "must be a list")),
     };
-    let digest = match doc.get("digest") {
-        Some(Value::String(s)) => s.clone(),
+    let digest = match doc.get("digest").map(|d| d.kind()) {
+        Some(NodeKind::Str(s)) => s.to_owned(),
         _ => String::new(),
     };
     Ok(OldLock {
@@ -327,24 +353,29 @@ impl From<&Locked> for Requirement {
     }
 }
 
-/// Helm's digest of the requirements and what they were locked to.
+/// Helm's digest of the requirements and what they were locked to. The
+/// JSON is hashed as it is written, a dependency at a time.
 pub(super) fn digest(requirements: &[Requirement], locked: &[Locked]) -> String {
+    let mut hasher = Sha256::new();
     let mut json = String::from("[[");
-    for (i, r) in requirements.iter().enumerate() {
+    let mut write = |json: &mut String, i: usize, dependency: &Requirement| {
         if i > 0 {
             json.push(',');
         }
-        go_json_dependency(&mut json, r);
+        go_json_dependency(json, dependency);
+        hasher.update(json.as_bytes());
+        json.clear();
+    };
+    for (i, r) in requirements.iter().enumerate() {
+        write(&mut json, i, r);
     }
     json.push_str("],[");
     for (i, l) in locked.iter().enumerate() {
-        if i > 0 {
-            json.push(',');
-        }
-        go_json_dependency(&mut json, &Requirement::from(l));
+        write(&mut json, i, &Requirement::from(l));
     }
     json.push_str("]]");
-    format!("sha256:{}", hex::encode(Sha256::digest(json.as_bytes())))
+    hasher.update(json.as_bytes());
+    format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
 /// Whether go-yaml (YAML 1.1) would read the plain scalar `s` as something
@@ -511,7 +542,7 @@ mod tests {
     use super::*;
 
     fn reqs(chart_yaml: &str) -> Vec<Requirement> {
-        requirements(&crate::edit::yaml::read(chart_yaml).unwrap())
+        requirements(crate::edit::yaml::read_document(chart_yaml).unwrap().root())
             .unwrap()
             .unwrap()
     }
@@ -588,7 +619,7 @@ mod tests {
     #[test]
     fn helm_refuses_duplicate_names_bad_aliases_and_null_entries() {
         let err = |yaml: &str| {
-            requirements(&crate::edit::yaml::read(yaml).unwrap())
+            requirements(crate::edit::yaml::read_document(yaml).unwrap().root())
                 .unwrap_err()
                 .to_string()
         };
@@ -609,7 +640,12 @@ mod tests {
             @"key `dependencies.0.name`: must be a string"
         );
         assert_eq!(
-            requirements(&crate::edit::yaml::read("name: x\n").unwrap()).unwrap(),
+            requirements(
+                crate::edit::yaml::read_document("name: x\n")
+                    .unwrap()
+                    .root()
+            )
+            .unwrap(),
             None
         );
         let same_name_other_alias = reqs("dependencies:\n- name: a\n- name: a\n  alias: b\n");
@@ -712,13 +748,20 @@ mod tests {
 
     #[test]
     fn an_old_lock_is_read_for_its_versions_and_digest() {
-        let doc = crate::edit::yaml::read(
+        let doc = crate::edit::yaml::read_document(
             "dependencies:\n- name: a\n  repository: r\n  version: 1.0.0\ndigest: sha256:1\ngenerated: \"2020-01-01T00:00:00Z\"\n",
         )
         .unwrap();
-        let lock = old_lock(&doc).unwrap();
+        let lock = old_lock(doc.root()).unwrap();
         assert_eq!(lock.digest, "sha256:1");
         assert_eq!(lock.dependencies, locked(&[("a", "r", "1.0.0")]));
-        assert!(old_lock(&crate::edit::yaml::read("dependencies: 1\n").unwrap()).is_err());
+        assert!(
+            old_lock(
+                crate::edit::yaml::read_document("dependencies: 1\n")
+                    .unwrap()
+                    .root()
+            )
+            .is_err()
+        );
     }
 }

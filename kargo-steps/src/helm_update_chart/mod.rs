@@ -61,9 +61,9 @@ mod step;
 
 use std::collections::BTreeMap;
 
+use kargo_core::expr::document::{NodeKind, NodeRef};
 use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::edit::Update;
 use crate::schema::Check::NonEmpty;
@@ -157,16 +157,19 @@ pub struct Edited {
 /// assert_eq!(out.changes["redis"], "1.2.3 -> 1.3.0");
 /// ```
 pub fn edit(src: &str, charts: &[ChartUpdate]) -> Result<Edited, Error> {
-    let doc = crate::edit::yaml::read(src)?;
-    let deps = match doc.get("dependencies") {
-        Some(Value::Array(deps)) => deps.as_slice(),
-        _ => &[],
+    let doc = crate::edit::yaml::read_document(src)?;
+    let deps: Vec<NodeRef<'_>> = match doc.root().get("dependencies") {
+        Some(deps) => deps.items().collect(),
+        None => Vec::new(),
     };
-    let field = |dep: &Value, key: &str| -> String {
+    let field = |dep: &NodeRef<'_>, key: &str| -> String {
         match dep.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
+            Some(node) => match node.kind() {
+                NodeKind::Str(s) => s.to_owned(),
+                NodeKind::Null => String::new(),
+                _ => node.to_json().to_string(),
+            },
+            None => String::new(),
         }
     };
     let mut updates = Vec::new();
@@ -193,6 +196,8 @@ pub fn edit(src: &str, charts: &[ChartUpdate]) -> Result<Edited, Error> {
             changes.insert(chart.name.clone(), format!("{old} -> {}", chart.version));
         }
     }
+    drop(deps);
+    drop(doc);
     let text = if updates.is_empty() {
         src.to_owned()
     } else {

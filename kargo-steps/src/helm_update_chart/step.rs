@@ -2,6 +2,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use kargo_core::expr::document::NodeKind;
 use kargo_core::semver::{Constraint, Version};
 use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use kargo_sources::helm::{ChartSource, IndexEntry, RepositoryIndex};
@@ -47,18 +48,16 @@ impl Chart {
     }
 }
 
-fn failed(message: impl Into<String>) -> StepError {
-    StepError::failed(format!("{KIND}: {}", message.into()))
+/// A failure of the chart's files or repositories: the config was usable,
+/// so the step ends `Errored`, not retried (Kargo: `Errored`).
+fn terminal(message: impl Into<String>) -> StepError {
+    StepError::terminal(format!("{KIND}: {}", message.into()))
 }
 
-/// A repository failure: retryable when the repository was unreachable or
-/// overloaded, else the step fails.
+/// A repository failure, by the rule: retryable when the repository was
+/// unreachable or overloaded, else terminal.
 fn repository_error(what: String, e: kargo_sources::helm::Error) -> StepError {
-    if e.is_temporary() {
-        StepError::retryable(format!("{KIND}: {what}")).with_source(e)
-    } else {
-        StepError::failed(format!("{KIND}: {what}")).with_source(e)
-    }
+    StepError::classify(e).context(format!("{KIND}: {what}"))
 }
 
 /// Runs `op` unless the promotion is cancelled first.
@@ -93,7 +92,7 @@ fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
     // is written, rather than leaving those dependencies as they are.
     for legacy in ["requirements.yaml", "requirements.lock"] {
         if std::fs::symlink_metadata(chart.dir.join(legacy)).is_ok() {
-            return Err(failed(format!("`{}`: {V1_REFUSED}", chart.show(legacy))));
+            return Err(terminal(format!("`{}`: {V1_REFUSED}", chart.show(legacy))));
         }
     }
     let lock_path = chart.dir.join("Chart.lock");
@@ -106,15 +105,15 @@ fn read_chart(ctx: &StepContext, chart: &Chart) -> Result<Read, StepError> {
             );
         }
         Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(failed(format!(
+            return Err(terminal(format!(
                 "`{shown}` is a symbolic link; Helm does not write through one"
             )));
         }
         Ok(_) => {
             let text = read_text(&ctx.workspace, &lock_path, &shown)?;
-            let doc = crate::edit::yaml::read(&text)
-                .map_err(|e| failed(format!("cannot read `{shown}`: {e}")))?;
-            Some(lock::old_lock(&doc).map_err(|e| failed(format!("`{shown}`: {e}")))?)
+            let doc = crate::edit::yaml::read_document(&text)
+                .map_err(|e| terminal(format!("cannot read `{shown}`: {e}")))?;
+            Some(lock::old_lock(doc.root()).map_err(|e| terminal(format!("`{shown}`: {e}")))?)
         }
     };
     Ok(Read { chart_yaml, lock })
@@ -147,12 +146,12 @@ fn source_of(req: &Requirement) -> Result<Source<'_>, StepError> {
     } else if repo.starts_with("http://") || repo.starts_with("https://") {
         Ok(Source::Http)
     } else if repo.starts_with('@') || repo.starts_with("alias:") {
-        Err(failed(format!(
+        Err(terminal(format!(
             "dependency {:?}: no repository definition for {repo}: name the repository by its URL",
             req.name
         )))
     } else {
-        Err(failed(format!(
+        Err(terminal(format!(
             "dependency {:?}: unsupported repository {repo:?} (expected http://, https://, oci:// \
              or file://, or none for a chart in charts/)",
             req.name
@@ -199,7 +198,7 @@ impl Resolver<'_> {
     ) -> Result<Vec<(Version, IndexEntry)>, StepError> {
         let index = self.index(repo).await?;
         let Some(entries) = index.entries.get(name) else {
-            return Err(failed(format!("{name} chart not found in repo {repo}")));
+            return Err(terminal(format!("{name} chart not found in repo {repo}")));
         };
         let mut listed: Vec<(Version, IndexEntry)> = entries
             .iter()
@@ -217,7 +216,7 @@ impl Resolver<'_> {
     /// The absolute path of a `file://` dependency, inside the work dir.
     fn directory(&self, req: &Requirement, path: &str) -> Result<PathBuf, StepError> {
         if Path::new(path).is_absolute() {
-            return Err(failed(format!(
+            return Err(terminal(format!(
                 "invalid dependency {:?}: dependency path {path:?} must be relative",
                 req.repository
             )));
@@ -227,9 +226,9 @@ impl Resolver<'_> {
             .ctx
             .workspace
             .resolve(&rel)
-            .map_err(|e| failed(format!("invalid dependency {:?}: {e}", req.repository)))?;
+            .map_err(|e| terminal(format!("invalid dependency {:?}: {e}", req.repository)))?;
         if !abs.join("Chart.yaml").is_file() {
-            return Err(failed(format!(
+            return Err(terminal(format!(
                 "invalid dependency {:?}: no chart (Chart.yaml) in {}",
                 req.repository,
                 rel.display()
@@ -242,7 +241,7 @@ impl Resolver<'_> {
     /// constraint.
     async fn resolve(&mut self, req: &Requirement) -> Result<Option<String>, StepError> {
         let constraint = Constraint::parse(&req.version).map_err(|e| {
-            failed(format!(
+            terminal(format!(
                 "dependency {:?} has an invalid version/constraint format: {e}",
                 req.name
             ))
@@ -251,7 +250,7 @@ impl Resolver<'_> {
             Source::Local => {
                 let dir = self.chart.dir.join("charts").join(&req.name);
                 if !dir.is_dir() {
-                    return Err(failed(format!(
+                    return Err(terminal(format!(
                         "dependency {:?} has no repository and `{}` is not a directory",
                         req.name,
                         self.chart.show(&format!("charts/{}", req.name))
@@ -261,10 +260,12 @@ impl Resolver<'_> {
             }
             Source::Directory(path) => {
                 let dir = self.directory(req, path)?;
-                let (_, version) = chart_metadata(&dir.join("Chart.yaml"))
-                    .map_err(|e| failed(format!("invalid dependency {:?}: {e}", req.repository)))?;
-                let parsed = Version::parse(&version, false)
-                    .map_err(|e| failed(format!("invalid dependency {:?}: {e}", req.repository)))?;
+                let (_, version) = chart_metadata(&dir.join("Chart.yaml")).map_err(|e| {
+                    terminal(format!("invalid dependency {:?}: {e}", req.repository))
+                })?;
+                let parsed = Version::parse(&version, false).map_err(|e| {
+                    terminal(format!("invalid dependency {:?}: {e}", req.repository))
+                })?;
                 Ok(constraint.matches(&parsed).then_some(version))
             }
             Source::Oci(reference) => {
@@ -322,7 +323,7 @@ impl Resolver<'_> {
                     .join(&req.name)
                     .join("Chart.yaml");
                 let (_, version) = chart_metadata(&yaml).map_err(|e| {
-                    failed(format!(
+                    terminal(format!(
                         "unable to load chart `{}`: {e}",
                         self.chart.show(&format!("charts/{}", req.name))
                     ))
@@ -332,7 +333,7 @@ impl Resolver<'_> {
                     .zip(Version::parse(&version, false).ok())
                     .is_some_and(|(c, v)| c.matches(&v));
                 if !satisfied {
-                    return Err(failed(format!(
+                    return Err(terminal(format!(
                         "dependency {} at version {version} does not satisfy the constraint {}",
                         req.name, req.version
                     )));
@@ -345,7 +346,7 @@ impl Resolver<'_> {
                 let repository = req.repository.clone();
                 let packaged = blocking(move || {
                     archive::package(&dir, &root).map_err(|e| {
-                        failed(format!("cannot package dependency {repository:?}: {e}"))
+                        terminal(format!("cannot package dependency {repository:?}: {e}"))
                     })
                 })
                 .await?;
@@ -375,14 +376,14 @@ impl Resolver<'_> {
                     Some(w) => v == w,
                     None => e.version == locked.version,
                 }) else {
-                    return Err(failed(format!(
+                    return Err(terminal(format!(
                         "chart {} version {} not found in {}",
                         req.name, locked.version, req.repository
                     )));
                 };
                 let url = entry.urls[0].clone();
                 let file = file_name(&url).ok_or_else(|| {
-                    failed(format!(
+                    terminal(format!(
                         "the index of {} lists {url:?} for {} {}, which names no file",
                         req.repository, req.name, locked.version
                     ))
@@ -433,7 +434,7 @@ fn apply(ctx: &StepContext, chart: &Chart, plan: Plan) -> Result<(), StepError> 
     let shown_charts = chart.show("charts");
     match std::fs::symlink_metadata(&charts) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(failed(format!("`{shown_charts}` is not a directory"))),
+        Ok(_) => return Err(terminal(format!("`{shown_charts}` is not a directory"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir(&charts).map_err(write_error(shown_charts.clone()))?;
         }
@@ -498,6 +499,18 @@ impl Step for HelmUpdateChart {
                 "invalid {KIND} config: `charts` needs at least one entry"
             )));
         }
+        // A version the config sets is checked here, where it is known to
+        // be the config's (Failed); one read from Chart.yaml is the file's.
+        for (i, update) in config.charts.iter().flatten().enumerate() {
+            if let Err(e) = Constraint::parse(&update.version) {
+                return Err(StepError::failed(format!(
+                    "{KIND}: `charts[{i}].version`: dependency {:?} has an invalid \
+                     version/constraint format",
+                    update.name
+                ))
+                .with_source(e));
+            }
+        }
         let chart = Chart {
             dir: ctx.workspace.resolve(&config.path)?,
             shown: config.path.trim_end_matches('/').to_owned(),
@@ -511,22 +524,28 @@ impl Step for HelmUpdateChart {
         let chart_yaml = match &config.charts {
             Some(charts) => {
                 edit(&read.chart_yaml, charts)
-                    .map_err(|e| failed(format!("cannot update `{shown_yaml}`: {e}")))?
+                    .map_err(|e| terminal(format!("cannot update `{shown_yaml}`: {e}")))?
                     .text
             }
             None => read.chart_yaml.clone(),
         };
-        let doc = crate::edit::yaml::read(&chart_yaml)
-            .map_err(|e| failed(format!("cannot read `{shown_yaml}`: {e}")))?;
-        if doc.get("apiVersion").and_then(Value::as_str) == Some("v1")
-            && doc.get("dependencies").is_some_and(|d| !d.is_null())
+        let doc = crate::edit::yaml::read_document(&chart_yaml)
+            .map_err(|e| terminal(format!("cannot read `{shown_yaml}`: {e}")))?;
+        let root = doc.root();
+        if matches!(
+            root.get("apiVersion").map(|v| v.kind()),
+            Some(NodeKind::Str("v1"))
+        ) && root
+            .get("dependencies")
+            .is_some_and(|d| !matches!(d.kind(), NodeKind::Null))
         {
             // Helm would lock these in requirements.lock.
-            return Err(failed(format!("`{shown_yaml}`: {V1_REFUSED}")));
+            return Err(terminal(format!("`{shown_yaml}`: {V1_REFUSED}")));
         }
-        let Some(requirements) =
-            lock::requirements(&doc).map_err(|e| failed(format!("`{shown_yaml}`: {e}")))?
-        else {
+        let requirements =
+            lock::requirements(root).map_err(|e| terminal(format!("`{shown_yaml}`: {e}")))?;
+        drop(doc);
+        let Some(requirements) = requirements else {
             // Helm has nothing to update without dependencies.
             return Ok(StepOutcome::succeeded());
         };
@@ -560,7 +579,7 @@ impl Step for HelmUpdateChart {
             }
         }
         if !missing.is_empty() {
-            return Err(failed(format!(
+            return Err(terminal(format!(
                 "can't get a valid version for {} subchart(s): {}. Make sure a matching chart \
                  version exists in the repo, or change the version constraint in Chart.yaml",
                 missing.len(),
@@ -573,7 +592,7 @@ impl Step for HelmUpdateChart {
         for (req, locked) in requirements.iter().zip(&locked) {
             if let Some((file, bytes)) = resolver.fetch(req, locked, &mut seen).await? {
                 archive::inspect(&bytes).map_err(|e| {
-                    failed(format!(
+                    terminal(format!(
                         "the archive of {} {} ({file}) is not a chart: {e}",
                         req.name, locked.version
                     ))

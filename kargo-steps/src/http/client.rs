@@ -259,8 +259,9 @@ pub(crate) fn validate_pairs(
 pub(crate) async fn send(ctx: &StepContext, req: Request<'_>) -> Result<Response, StepError> {
     let kind = req.kind;
     let shown = redact_url(req.url);
-    let mut url = Url::parse(req.url)
-        .map_err(|e| StepError::failed(format!("invalid {kind} config: `url` `{shown}`: {e}")))?;
+    let mut url = Url::parse(req.url).map_err(|e| {
+        StepError::failed(format!("invalid {kind} config: `url` `{shown}`")).with_source(e)
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(StepError::failed(format!(
             "invalid {kind} config: `url` `{shown}` must be an http:// or https:// URL"

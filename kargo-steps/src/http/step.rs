@@ -63,7 +63,7 @@ impl Http {
                 let bytes = crate::edit::blocking(move || {
                     workspace
                         .read_file(&path, &shown)
-                        .map_err(|e| StepError::failed(format!("{KIND}: `bodyFromFile`: {e}")))
+                        .map_err(|e| StepError::from(e).context(format!("{KIND}: `bodyFromFile`")))
                 })
                 .await?;
                 Ok(Some(bytes))

@@ -66,7 +66,7 @@ fn first_missing(dir: &Path) -> Option<PathBuf> {
 }
 
 fn exists_error(out_path: &str) -> StepError {
-    StepError::failed(format!(
+    StepError::terminal(format!(
         "{KIND}: file already exists at `{out_path}` and overwrite is not allowed"
     ))
 }
@@ -96,7 +96,7 @@ async fn save(
         let chunk = chunk.as_ref();
         size += chunk.len() as u64;
         if size > cap {
-            return Err(StepError::failed(format!(
+            return Err(StepError::terminal(format!(
                 "{KIND}: download from {shown} exceeds the limit of {cap} bytes"
             )));
         }
@@ -114,7 +114,7 @@ async fn save(
         }
     })
     .await
-    .map_err(|e| StepError::terminal(format!("{KIND}: writer task failed: {e}")))?;
+    .map_err(|e| StepError::terminal(format!("{KIND}: writer task failed")).with_source(e))?;
     match persisted {
         Ok(_) => Ok(size),
         Err(e) if !allow_overwrite && e.error.kind() == io::ErrorKind::AlreadyExists => {
@@ -132,7 +132,7 @@ impl Step for HttpDownload {
         let path = ctx.workspace.resolve(&config.out_path)?;
         match tokio::fs::symlink_metadata(&path).await {
             Ok(meta) if meta.is_dir() => {
-                return Err(StepError::failed(format!(
+                return Err(StepError::terminal(format!(
                     "{KIND}: `outPath` `{}` is a directory",
                     config.out_path
                 )));
@@ -182,7 +182,7 @@ impl Step for HttpDownload {
         }
         let cap = self.options.max_size;
         if response.content_length().is_some_and(|len| len > cap) {
-            return Err(StepError::failed(format!(
+            return Err(StepError::terminal(format!(
                 "{KIND}: download from {shown} exceeds the limit of {cap} bytes"
             )));
         }

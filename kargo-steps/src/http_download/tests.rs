@@ -79,7 +79,8 @@ async fn an_existing_file_is_replaced_only_with_allow_overwrite() {
         .run(&ctx, config.clone())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Failed);
+    // Kargo: `Errored` with a terminal error; the config was usable.
+    assert_eq!(err.kind(), ErrorKind::Terminal);
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
     assert!(
@@ -113,7 +114,7 @@ async fn downloads_over_the_size_cap_fail_and_leave_nothing() {
                 )
                 .await
                 .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Failed);
+            assert_eq!(err.kind(), ErrorKind::Terminal);
             assert!(
                 err.to_string().contains("exceeds the limit of 1000 bytes"),
                 "{base}: {err}"

@@ -36,6 +36,7 @@ mod step;
 
 use std::collections::BTreeMap;
 
+use kargo_core::expr::document::{NodeKind, NodeRef};
 use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -175,11 +176,14 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
     for image in images {
         targets.insert(&image.name, image);
     }
-    let doc = crate::edit::yaml::read(src)?;
-    let current: &[Value] = match doc.get("images") {
-        Some(Value::Array(items)) => items,
-        Some(Value::Null) | None => &[],
-        Some(_) => return Err(Error::key("images", "is not a list")),
+    let doc = crate::edit::yaml::read_document(src)?;
+    let current: Vec<NodeRef<'_>> = match doc.root().get("images") {
+        Some(images) => match images.kind() {
+            NodeKind::Seq(_) => images.items().collect(),
+            NodeKind::Null => Vec::new(),
+            _ => return Err(Error::key("images", "is not a list")),
+        },
+        None => Vec::new(),
     };
     let mut updates = Vec::new();
     let mut removals = Vec::new();
@@ -187,7 +191,7 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
     for (name, target) in targets {
         let found = current
             .iter()
-            .position(|item| item.get("name").and_then(Value::as_str) == Some(name));
+            .position(|item| field(*item, "name") == Some(name));
         match found {
             Some(i) => {
                 for (field, value) in target.fields() {
@@ -197,7 +201,7 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
                         PRESERVE => {}
                         "" if old.is_some() => removals.push(key),
                         "" => {}
-                        v if old.and_then(Value::as_str) != Some(v) => {
+                        v if self::field(current[i], field) != Some(v) => {
                             updates.push(Update::new(key, v));
                         }
                         _ => {}
@@ -226,14 +230,16 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
     }
     // Kargo keeps the list sorted by name: a new image goes before the
     // first one whose name sorts after it (at the end of an unsorted list).
+    drop(current);
+    drop(doc);
     for (name, item) in appends {
-        let doc = crate::edit::yaml::read(&text)?;
-        let names: Vec<&str> = match doc.get("images") {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|i| i.get("name").and_then(Value::as_str).unwrap_or(""))
+        let doc = crate::edit::yaml::read_document(&text)?;
+        let names: Vec<&str> = match doc.root().get("images") {
+            Some(images) => images
+                .items()
+                .map(|i| field(i, "name").unwrap_or(""))
                 .collect(),
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         let before = if names.is_sorted() {
             names.partition_point(|n| *n < name)
@@ -243,6 +249,14 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
         text = insert_item(&text, "images", before, &item)?;
     }
     Ok(text)
+}
+
+/// The string at `key` of a map node.
+fn field<'d>(node: NodeRef<'d>, key: &str) -> Option<&'d str> {
+    match node.get(key)?.kind() {
+        NodeKind::Str(s) => Some(s),
+        _ => None,
+    }
 }
 
 /// Kargo's commit message for the images set, or `None` when none was.

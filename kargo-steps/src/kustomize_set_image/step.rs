@@ -50,11 +50,11 @@ impl Step for KustomizeSetImage {
             let file = dir.join(name);
             let src = read_text(&workspace, &file, &shown)?;
             let out = edit(&src, &images).map_err(|e| {
-                StepError::terminal(format!("{KIND}: cannot update `{shown}`: {e}"))
+                StepError::terminal(format!("{KIND}: cannot update `{shown}`")).with_source(e)
             })?;
             if out != src {
                 crate::fs::write_atomic(&file, out.as_bytes(), None).map_err(|e| {
-                    StepError::terminal(format!("{KIND}: cannot write `{shown}`: {e}"))
+                    StepError::terminal(format!("{KIND}: cannot write `{shown}`")).with_source(e)
                 })?;
             }
             Ok(())

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use kargo_core::credentials::CredentialType;
-use kargo_core::step::{StepContext, StepError};
+use kargo_core::step::{StepContext, StepError, StepResultExt};
 use oci_client::client::{Client, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
@@ -104,10 +104,10 @@ pub(crate) async fn connect(
         CredentialType::Helm => format!("{HELM_PREFIX}{repository}"),
         _ => repository.clone(),
     };
-    let auth = match ctx.credentials.get(cred, &lookup).await.map_err(|e| {
-        StepError::terminal(format!("{kind}: cannot look up credentials for `{lookup}`"))
-            .with_source(e)
-    })? {
+    let found = ctx.credentials.get(cred, &lookup).await;
+    let auth = match found
+        .with_step_context(|| format!("{kind}: cannot look up credentials for `{lookup}`"))?
+    {
         Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
         Some(c) => RegistryAuth::Basic(c.username, c.password),
         None => RegistryAuth::Anonymous,
@@ -193,7 +193,7 @@ impl Endpoint {
             .await?
             .map_err(|e| {
                 if out.bytes.len() as u64 >= cap {
-                    return StepError::failed(format!(
+                    return StepError::terminal(format!(
                         "{kind}: blob {digest} of `{}` exceeds the limit of {cap} bytes",
                         self.repository
                     ));
@@ -306,9 +306,9 @@ fn registry_codes(e: &OciDistributionError) -> impl Iterator<Item = &OciErrorCod
     errors.iter().map(|e| &e.code)
 }
 
-/// Maps a registry error: denied access and unknown manifests or blobs
-/// end the step (`Failed`), transient failures (network, 429, 5xx) are
-/// retryable, anything else is terminal.
+/// Maps a registry error by the rule: transient failures (network, 429,
+/// 5xx) are retryable, anything else (denied access, unknown manifests or
+/// blobs: the config was usable) is terminal.
 pub(crate) fn registry_error(kind: &str, what: &str, e: OciDistributionError) -> StepError {
     let denied = matches!(
         e,
@@ -321,7 +321,7 @@ pub(crate) fn registry_error(kind: &str, what: &str, e: OciDistributionError) ->
     ) || registry_codes(&e)
         .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied));
     if denied {
-        return StepError::failed(format!(
+        return StepError::terminal(format!(
             "{kind}: {what}: access denied (401/403): check the registry credentials"
         ))
         .with_source(e);
@@ -340,7 +340,7 @@ pub(crate) fn registry_error(kind: &str, what: &str, e: OciDistributionError) ->
         )
     });
     if not_found {
-        return StepError::failed(format!("{kind}: {what}: not found")).with_source(e);
+        return StepError::terminal(format!("{kind}: {what}: not found")).with_source(e);
     }
     let transient = match &e {
         OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,

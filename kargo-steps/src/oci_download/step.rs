@@ -66,7 +66,7 @@ async fn image_manifest(
         .find(|e| is_default_platform(e))
         .or_else(|| entries.first())
         .ok_or_else(|| {
-            StepError::failed(format!(
+            StepError::terminal(format!(
                 "{KIND}: the index `{}` has no manifests",
                 config.image_ref
             ))
@@ -82,7 +82,7 @@ async fn image_manifest(
 }
 
 fn exists_error(out_path: &str) -> StepError {
-    StepError::failed(format!(
+    StepError::terminal(format!(
         "{KIND}: file already exists at `{out_path}` and overwrite is not allowed"
     ))
 }
@@ -99,7 +99,7 @@ impl Step for OciDownload {
         let path = ctx.workspace.resolve(&config.out_path)?;
         match tokio::fs::symlink_metadata(&path).await {
             Ok(meta) if meta.is_dir() => {
-                return Err(StepError::failed(format!(
+                return Err(StepError::terminal(format!(
                     "{KIND}: `outPath` `{}` is a directory",
                     config.out_path
                 )));
@@ -138,13 +138,13 @@ impl Step for OciDownload {
                 .iter()
                 .find(|l| l.get("mediaType").and_then(Value::as_str) == Some(media_type))
                 .ok_or_else(|| {
-                    StepError::failed(format!(
+                    StepError::terminal(format!(
                         "{KIND}: `{}` has no layer with media type `{media_type}`",
                         config.image_ref
                     ))
                 })?,
             None => layers.first().ok_or_else(|| {
-                StepError::failed(format!("{KIND}: `{}` has no layers", config.image_ref))
+                StepError::terminal(format!("{KIND}: `{}` has no layers", config.image_ref))
             })?,
         };
         let digest = layer.get("digest").and_then(Value::as_str).ok_or_else(|| {
@@ -156,7 +156,7 @@ impl Step for OciDownload {
         let size = layer.get("size").and_then(Value::as_u64).unwrap_or(0);
         let cap = self.options.max_size;
         if size > cap {
-            return Err(StepError::failed(format!(
+            return Err(StepError::terminal(format!(
                 "{KIND}: layer {digest} of `{}` ({size} bytes) exceeds the limit of {cap} bytes",
                 config.image_ref
             )));

@@ -65,9 +65,10 @@ impl ProcessStep {
         let report: Report = serde_json::from_str(text).map_err(|e| {
             StepError::failed(format!(
                 "{}: the result in {source} is not a valid report \
-                 ({{status, outputs, message, retryAfter}}): {e}",
+                 ({{status, outputs, message, retryAfter}})",
                 self.kind
             ))
+            .with_source(e)
         })?;
         let outcome = match report.status {
             ReportStatus::Succeeded => StepOutcome::succeeded(),
@@ -162,6 +163,8 @@ impl Step for ProcessStep {
                     self.failure(finished.code, &finished.stderr),
                 ));
             }
+            // The command's own verdict, as the protocol says: the step
+            // fails (as Terraform's failing command does).
             code => return Err(StepError::failed(self.failure(code, &finished.stderr))),
         }
         let written = match tokio::fs::read(&output_path).await {

@@ -95,8 +95,10 @@ pub(crate) struct Invocation {
 /// arguments are never logged (`--set` values may be secrets).
 ///
 /// A non-zero exit is a retryable error (Kargo's `Errored`, retried up to
-/// the step's error threshold) carrying the end of standard error;
-/// cancelling the step kills the process group.
+/// the step's error threshold) carrying the end of standard error: the
+/// exit does not say why, and the tools fetch over the network (`helm
+/// dependency build`), so it may be temporary. A binary that cannot be
+/// started is terminal; cancelling the step kills the process group.
 pub(crate) async fn run(
     ctx: &StepContext,
     tool: &Tool,
@@ -118,10 +120,10 @@ pub(crate) async fn run(
         .await
         .map_err(|e| match e {
             Interrupted::Stopped => StepError::terminal(format!("{kind}: `{what}` was cancelled")),
-            Interrupted::Spawn(source) => StepError::retryable(format!(
-                "{kind}: cannot run `{}`: {source}",
-                inv.program.display()
-            )),
+            Interrupted::Spawn(source) => {
+                StepError::terminal(format!("{kind}: cannot run `{}`", inv.program.display()))
+                    .with_source(source)
+            }
         })?;
     if finished.code != Some(0) {
         let code = finished
@@ -180,7 +182,7 @@ pub(crate) fn write_files(
         resolved.push((workspace.resolve(&shown)?, shown, contents));
     }
     let write_error = |shown: &Path, e: std::io::Error| {
-        StepError::terminal(format!("{kind}: cannot write `{}`: {e}", shown.display()))
+        StepError::terminal(format!("{kind}: cannot write `{}`", shown.display())).with_source(e)
     };
     std::fs::create_dir_all(&root).map_err(|e| write_error(Path::new(out_path), e))?;
     for (abs, shown, contents) in resolved {
@@ -202,8 +204,9 @@ pub(crate) fn write_file(
     contents: &[u8],
 ) -> Result<(), StepError> {
     let abs = workspace.resolve(out_path)?;
-    let write_error =
-        |e: std::io::Error| StepError::terminal(format!("{kind}: cannot write `{out_path}`: {e}"));
+    let write_error = |e: std::io::Error| {
+        StepError::terminal(format!("{kind}: cannot write `{out_path}`")).with_source(e)
+    };
     if let Some(dir) = abs.parent() {
         std::fs::create_dir_all(dir).map_err(write_error)?;
     }
@@ -220,7 +223,7 @@ pub(crate) fn resolve_dir(
 ) -> Result<PathBuf, StepError> {
     let abs = ctx.workspace.resolve(path)?;
     if !abs.is_dir() {
-        return Err(StepError::failed(format!(
+        return Err(StepError::terminal(format!(
             "{kind}: `{field}` `{path}` is not a directory in the work directory"
         )));
     }

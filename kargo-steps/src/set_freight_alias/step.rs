@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use serde_json::Value;
 
 use super::{Config, KIND, RULES, TOUCHES};
@@ -21,21 +23,18 @@ impl Step for SetFreightAlias {
             }
         }
         let store = ctx.store(KIND)?;
-        let context = format!("cannot set the alias of Freight `{}`", config.name);
+        let context = format!("{KIND}: cannot set the alias of Freight `{}`", config.name);
         let before = store
             .freight(&config.name)
             .await
-            .map_err(|e| crate::store_error(KIND, &context, e))?
+            .step_context(&context)?
             .ok_or_else(|| {
-                StepError::terminal(format!(
-                    "{KIND}: {context}: Freight `{}` not found",
-                    config.name
-                ))
+                StepError::terminal(format!("{context}: Freight `{}` not found", config.name))
             })?;
         let after = store
             .alias_freight(&before.metadata.name, &config.alias)
             .await
-            .map_err(|e| crate::store_error(KIND, &context, e))?;
+            .step_context(context)?;
         Ok(StepOutcome::succeeded().with_message(format!(
             "updated alias of Freight {:?} from {:?} to {:?}",
             after.metadata.name, before.alias, after.alias

@@ -1,7 +1,9 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use serde_json::Value;
 
 use super::{Config, KIND, MetadataKind, RULES, TOUCHES};
@@ -43,11 +45,10 @@ impl Step for SetMetadata {
                 MetadataKind::Stage => store.set_stage_metadata(&update.name, &values).await,
                 MetadataKind::Freight => store.set_freight_metadata(&update.name, &values).await,
             };
-            result.map_err(|e| {
-                crate::store_error(
-                    KIND,
-                    &format!("cannot set metadata of {:?} `{}`", update.kind, update.name),
-                    e,
+            result.with_step_context(|| {
+                format!(
+                    "{KIND}: cannot set metadata of {:?} `{}`",
+                    update.kind, update.name
                 )
             })?;
         }

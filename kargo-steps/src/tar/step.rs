@@ -15,6 +15,11 @@ fn fail(out: &str, what: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot create `{out}`: {what}"))
 }
 
+/// [`fail`] with the error that caused it as the source.
+fn fail_with(out: &str, source: impl Into<kargo_core::BoxError>) -> StepError {
+    StepError::terminal(format!("{KIND}: cannot create `{out}`")).with_source(source)
+}
+
 #[async_trait]
 impl Step for Tar {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
@@ -48,12 +53,12 @@ fn write_archive(config: &Config, from: &Path, to: &Path) -> Result<(), StepErro
     let parent = to
         .parent()
         .ok_or_else(|| fail(out, "it has no parent directory"))?;
-    std::fs::create_dir_all(parent).map_err(|e| fail(out, e))?;
+    std::fs::create_dir_all(parent).map_err(|e| fail_with(out, e))?;
     let tmp = tempfile::Builder::new()
         .prefix(".kargo-tar-")
         .tempfile_in(parent)
-        .map_err(|e| fail(out, e))?;
-    let file = tmp.as_file().try_clone().map_err(|e| fail(out, e))?;
+        .map_err(|e| fail_with(out, e))?;
+    let file = tmp.as_file().try_clone().map_err(|e| fail_with(out, e))?;
     let mut walk = Walk {
         ignore,
         total: 0,
@@ -65,12 +70,12 @@ fn write_archive(config: &Config, from: &Path, to: &Path) -> Result<(), StepErro
         let gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
         walk.archive(gz, from, meta.is_dir())?
             .finish()
-            .map_err(|e| fail(out, e))?
+            .map_err(|e| fail_with(out, e))?
     } else {
         walk.archive(file, from, meta.is_dir())?
     };
-    file.sync_all().map_err(|e| fail(out, e))?;
-    tmp.persist(to).map_err(|e| fail(out, e.error))?;
+    file.sync_all().map_err(|e| fail_with(out, e))?;
+    tmp.persist(to).map_err(|e| fail_with(out, e.error))?;
     Ok(())
 }
 
@@ -97,7 +102,7 @@ impl Walk<'_> {
                 .to_owned();
             self.add(&mut builder, from, &name, false)?;
         }
-        builder.into_inner().map_err(|e| fail(out, e))
+        builder.into_inner().map_err(|e| fail_with(out, e))
     }
 
     fn add_dir<W: Write>(
@@ -153,7 +158,7 @@ impl Walk<'_> {
         is_dir: bool,
     ) -> Result<(), StepError> {
         let out = self.config.out_path.as_str();
-        let meta = std::fs::symlink_metadata(path).map_err(|e| fail(out, e))?;
+        let meta = std::fs::symlink_metadata(path).map_err(|e| fail_with(out, e))?;
         if meta.is_file() {
             if meta.len() > MAX_FILE_SIZE {
                 return Err(fail(

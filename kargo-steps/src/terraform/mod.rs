@@ -44,11 +44,13 @@
 //! # Failures
 //! A Terraform command that exits unsuccessfully (broken HCL, a failing
 //! provider, a stale plan) makes the step `Failed`, with Terraform's own
-//! error text in the message. A config that cannot be used or a path that
-//! leaves the work directory is a [`StepError::failed`] (status `Failed`); a
-//! missing or too old binary is a [`StepError::terminal`] (status
-//! `Errored`); an I/O error around the command (spawning it, temporary
-//! files) is [`StepError::retryable`].
+//! error text in the message: that is the step's verdict. As for errors,
+//! by the rule on [`ErrorKind`](kargo_core::step::ErrorKind): a config that
+//! cannot be used or a path that leaves the work directory is a
+//! [`StepError::failed`] (status `Failed`); a missing or too old binary, a
+//! file the config names that is not in the work directory, and an I/O
+//! error around the command (spawning it, temporary files) are
+//! [`StepError::terminal`] (status `Errored`).
 //!
 //! [`StepContext::cancel`]: kargo_core::step::StepContext::cancel
 
@@ -230,15 +232,16 @@ enum Error {
 impl From<Error> for StepError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Io { .. } | Error::Spawn { .. } => StepError::retryable(e.to_string()),
             // The config asks for something that cannot be (Failed).
-            Error::Config(_) => StepError::failed(e.to_string()),
-            // The host lacks a usable binary, or the run was cancelled
-            // (Errored).
+            Error::Config(_) => StepError::failed("").with_source(e),
+            // The host lacks a usable binary, the run was cancelled, or
+            // the files around the command failed (Errored).
             Error::NotFound { .. }
             | Error::Version { .. }
             | Error::TooOld { .. }
-            | Error::Cancelled { .. } => StepError::terminal(e.to_string()),
+            | Error::Cancelled { .. }
+            | Error::Io { .. }
+            | Error::Spawn { .. } => StepError::terminal("").with_source(e),
         }
     }
 }
@@ -255,7 +258,7 @@ const AUTOMATION_ENV: [(&str, &str); 3] = [
 fn resolve_dir(ctx: &StepContext, dir: &str) -> Result<PathBuf, StepError> {
     let path = ctx.workspace.resolve(dir)?;
     if !path.is_dir() {
-        return Err(StepError::failed(format!(
+        return Err(StepError::terminal(format!(
             "`dir` `{dir}` is not a directory in the work directory"
         )));
     }
@@ -307,7 +310,7 @@ impl VarArgs {
                     out.flush(&mut pending)?;
                     let path = ctx.workspace.resolve(file)?;
                     if !path.is_file() {
-                        return Err(StepError::failed(format!(
+                        return Err(StepError::terminal(format!(
                             "vars file `{file}` not found in the work directory"
                         )));
                     }

@@ -16,6 +16,11 @@ fn fail(input: &str, what: impl std::fmt::Display) -> StepError {
     StepError::terminal(format!("{KIND}: cannot extract `{input}`: {what}"))
 }
 
+/// [`fail`] with the error that caused it as the source.
+fn fail_with(input: &str, source: impl Into<kargo_core::BoxError>) -> StepError {
+    StepError::terminal(format!("{KIND}: cannot extract `{input}`")).with_source(source)
+}
+
 #[async_trait]
 impl Step for Untar {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
@@ -23,10 +28,11 @@ impl Step for Untar {
         let from = ctx.workspace.resolve(&config.in_path)?;
         let to = ctx.workspace.resolve(&config.out_path)?;
         if to == ctx.workspace.root() {
-            return Err(fail(
-                &config.in_path,
-                "`outPath` is the work dir itself, which cannot be replaced",
-            ));
+            // The config alone shows it: Failed.
+            return Err(StepError::failed(format!(
+                "{KIND}: cannot extract `{}`: `outPath` is the work dir itself, which cannot be replaced",
+                config.in_path
+            )));
         }
         let workspace = ctx.workspace.clone();
         blocking(move || {
@@ -57,23 +63,23 @@ fn extract(
     let parent = to
         .parent()
         .ok_or_else(|| fail(input, "`outPath` has no parent directory"))?;
-    std::fs::create_dir_all(parent).map_err(|e| fail(input, e))?;
+    std::fs::create_dir_all(parent).map_err(|e| fail_with(input, e))?;
     let staging = tempfile::Builder::new()
         .prefix(".kargo-untar-")
         .tempdir_in(parent)
-        .map_err(|e| fail(input, e))?;
+        .map_err(|e| fail_with(input, e))?;
     let root = staging.path().join("out");
-    std::fs::create_dir(&root).map_err(|e| fail(input, e))?;
+    std::fs::create_dir(&root).map_err(|e| fail_with(input, e))?;
 
     // Only a regular file (a FIFO would block forever); streamed.
     let (file, _) = workspace.open_regular(from, input).map_err(|e| match e {
-        kargo_core::ReadError::Io { source, .. } => fail(input, source),
-        other => fail(input, other),
+        kargo_core::ReadError::Io { source, .. } => fail_with(input, source),
+        other => fail_with(input, other),
     })?;
     let mut reader = BufReader::new(file);
     let gzipped = reader
         .fill_buf()
-        .map_err(|e| fail(input, e))?
+        .map_err(|e| fail_with(input, e))?
         .starts_with(&[0x1f, 0x8b]);
     let reader: Box<dyn Read> = if gzipped {
         Box::new(flate2::bufread::GzDecoder::new(reader))

@@ -11,7 +11,7 @@ impl Step for YamlMerge {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
         if config.in_files.is_empty() {
-            return Err(StepError::terminal(format!(
+            return Err(StepError::failed(format!(
                 "invalid {KIND} config: `inFiles` needs at least one entry"
             )));
         }
@@ -37,12 +37,13 @@ impl Step for YamlMerge {
             // The input that could not be merged is named.
             let text = merge_each(&refs).map_err(|(i, e)| {
                 StepError::terminal(format!(
-                    "{KIND}: cannot merge `{}` into `{out_file}`: {e}",
+                    "{KIND}: cannot merge `{}` into `{out_file}`",
                     used[i]
                 ))
+                .with_source(e)
             })?;
             let write_error = |e: std::io::Error| {
-                StepError::terminal(format!("{KIND}: cannot write `{out_file}`: {e}"))
+                StepError::terminal(format!("{KIND}: cannot write `{out_file}`")).with_source(e)
             };
             if let Some(dir) = out.parent() {
                 std::fs::create_dir_all(dir).map_err(write_error)?;

@@ -129,3 +129,68 @@ fn commit_messages_follow_kargo() {
         Some("Merged 2 YAML files to out.yaml\n- a.yaml\n- b.yaml")
     );
 }
+
+/// The changes read from compact documents are the ones the merge read
+/// from `serde_json` trees (the same removals and updates, in the same
+/// order), on the fixture laid over variants of itself and the other way.
+#[test]
+fn changes_from_documents_are_the_json_trees_changes() {
+    use serde_json::{Map, Value, json};
+    fn json_changes(
+        path: &mut Vec<String>,
+        over: &Map<String, Value>,
+        under: &Map<String, Value>,
+        removals: &mut Vec<String>,
+        updates: &mut Vec<Update>,
+    ) {
+        for (key, value) in over {
+            path.push(key.clone());
+            match (value, under.get(key)) {
+                (Value::Null, Some(_)) => removals.push(key_of(path)),
+                (Value::Null, None) => {}
+                (Value::Object(o), Some(Value::Object(u))) => {
+                    json_changes(path, o, u, removals, updates);
+                }
+                (value, Some(old)) if value == old => {}
+                (value, _) => updates.push(Update::new(key_of(path), value.clone())),
+            }
+            path.pop();
+        }
+    }
+    let fixture = include_str!("../../tests/fixtures/values.yaml");
+    let base = yaml::read(fixture).unwrap();
+    // Variants: every top-level value nulled, changed, or nested deeper.
+    let mut overlays = vec![base.clone(), json!({"new": {"a": [1, 2]}, "other": null})];
+    for (key, value) in base.as_object().unwrap() {
+        overlays.push(json!({ key: null }));
+        overlays.push(json!({ key: "changed" }));
+        overlays.push(json!({ key: { "extra": 1.5, "n": 1 } }));
+        overlays.push(json!({ key: value, "x.y": true }));
+    }
+    for over in &overlays {
+        for (over, under) in [(over, &base), (&base, over)] {
+            let text = |v: &Value| serde_json::to_string(v).unwrap();
+            let (over_doc, under_doc) = (
+                yaml::read_document(&text(over)).unwrap(),
+                yaml::read_document(&text(under)).unwrap(),
+            );
+            let mut got = (Vec::new(), Vec::new());
+            changes(
+                &mut Vec::new(),
+                over_doc.root(),
+                under_doc.root(),
+                &mut got.0,
+                &mut got.1,
+            );
+            let mut want = (Vec::new(), Vec::new());
+            json_changes(
+                &mut Vec::new(),
+                over.as_object().unwrap(),
+                under.as_object().unwrap(),
+                &mut want.0,
+                &mut want.1,
+            );
+            assert_eq!(got, want, "{over} over {under}");
+        }
+    }
+}

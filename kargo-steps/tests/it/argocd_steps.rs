@@ -355,7 +355,7 @@ async fn an_application_without_the_authorizing_annotation_is_not_touched() {
         .run(&ctx, common_usage())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.kind(), ErrorKind::Terminal);
     assert!(
         err.to_string().contains("does not permit mutation"),
         "{err}"
@@ -363,14 +363,14 @@ async fn an_application_without_the_authorizing_annotation_is_not_touched() {
 }
 
 #[tokio::test]
-async fn api_errors_map_to_failed_or_retryable_without_leaking_the_token() {
+async fn api_errors_map_to_terminal_or_retryable_without_leaking_the_token() {
     for (status, kind, expected) in [
         (
             401,
-            ErrorKind::Failed,
+            ErrorKind::Terminal,
             "token is missing, expired or invalid",
         ),
-        (403, ErrorKind::Failed, "lacks permission"),
+        (403, ErrorKind::Terminal, "lacks permission"),
         (503, ErrorKind::Retryable, "HTTP 503"),
     ] {
         let server = MockServer::start().await;
@@ -586,4 +586,6 @@ async fn argocd_wait_with_a_label_selector_waits_for_every_match() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("environment=qa"), "{err}");
+    // The config was usable; the Applications are missing.
+    assert_eq!(err.kind(), ErrorKind::Terminal);
 }

@@ -840,7 +840,8 @@ async fn credentials_without_a_token_fail_the_step() {
 }
 
 /// Kargo's `Test_githubPusher_run` "fails at URL parsing" and "error
-/// loading work tree", and the config rules of its schema.
+/// loading work tree" (`Errored`: terminal, the config is fine), and the
+/// config rules of its schema (`Failed`).
 #[tokio::test]
 async fn bad_input_fails_the_step_naming_it() {
     let w = World::new().await;
@@ -859,10 +860,15 @@ async fn bad_input_fails_the_step_naming_it() {
         err.to_string().contains("expected HOST/OWNER/REPO"),
         "{err}"
     );
-    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    let err = step()
+        .run(&w.ctx, json!({"path": "nowhere"}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not a working tree"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Terminal);
 
     for (config, want) in [
-        (json!({"path": "nowhere"}), "is not a working tree"),
         (
             json!({"path": "out", "generateTargetBranch": true, "targetBranch": "x"}),
             "mutually exclusive",

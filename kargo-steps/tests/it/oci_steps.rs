@@ -173,7 +173,7 @@ async fn an_index_is_copied_to_another_repository_with_scoped_annotations() {
 }
 
 #[tokio::test]
-async fn credentials_come_from_the_provider_and_401_fails_the_step() {
+async fn credentials_come_from_the_provider_and_401_ends_the_step() {
     let registry = Registry::start(Some(("kargo", "s3cret-pass")));
     let auth = RegistryAuth::Basic("kargo".into(), "s3cret-pass".into());
     let (content, _) = chart("1.0.0");
@@ -189,7 +189,8 @@ async fn credentials_come_from_the_provider_and_401_fails_the_step() {
         .run(&ctx, config.clone())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+    // The config was usable; the registry refused (Kargo: `Errored`).
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
     assert!(err.to_string().contains("access denied"), "{err}");
     assert!(!dir.path().join("charts").exists(), "nothing written");
 
@@ -233,7 +234,7 @@ async fn oci_download_picks_the_layer_by_media_type_and_respects_allow_overwrite
         .run(&ctx, config.clone())
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.kind(), ErrorKind::Terminal);
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "local edit");
 
@@ -251,7 +252,7 @@ async fn oci_download_picks_the_layer_by_media_type_and_respects_allow_overwrite
     let unknown_tag =
         json!({"imageRef": format!("{}/charts/my-app:9.9.9", registry.addr), "outPath": "y"});
     let err = OciDownload::new().run(&ctx, unknown_tag).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.kind(), ErrorKind::Terminal);
     assert!(err.to_string().contains("not found"), "{err}");
     assert!(!dir.path().join("y").exists());
 
@@ -261,7 +262,7 @@ async fn oci_download_picks_the_layer_by_media_type_and_respects_allow_overwrite
         .run(&ctx, json!({"imageRef": image_ref, "outPath": "big.tgz"}))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert_eq!(err.kind(), ErrorKind::Terminal);
     assert!(
         err.to_string().contains("exceeds the limit of 5 bytes"),
         "{err}"

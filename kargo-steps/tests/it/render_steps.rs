@@ -464,31 +464,37 @@ async fn config_errors_name_the_field_and_run_nothing() {
     }
     // Checked when the step runs, before the binary does.
     let (helm, kustomize) = (f.helm(), f.kustomize());
-    let cases: Vec<(&dyn Step, Value, &str)> = vec![
+    // A path leaving the work directory is a config fault (`Failed`); a
+    // file or directory the work directory lacks is not (`Errored`).
+    let cases: Vec<(&dyn Step, Value, &str, ErrorKind)> = vec![
         (
             &helm as &dyn Step,
             json!({"path": "charts/app", "outPath": "o", "releaseName": "r", "valuesFiles": ["values/missing.yaml"]}),
             "`valuesFiles[0]` `values/missing.yaml` is not a file",
+            ErrorKind::Terminal,
         ),
         (
             &helm,
             json!({"path": "charts/nope", "outPath": "o", "releaseName": "r"}),
             "`path` `charts/nope` is not a directory",
+            ErrorKind::Terminal,
         ),
         (
             &kustomize,
             json!({"path": "src/stages/qa", "outPath": "../escape.yaml"}),
             "../escape.yaml",
+            ErrorKind::Failed,
         ),
         (
             &kustomize,
             json!({"path": "../..", "outPath": "o.yaml"}),
             "../..",
+            ErrorKind::Failed,
         ),
     ];
-    for (step, config, expected) in cases {
+    for (step, config, expected, kind) in cases {
         let err = step.run(&f.ctx, config.clone()).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Failed, "{config}");
+        assert_eq!(err.kind(), kind, "{config}");
         assert!(
             err.to_string().contains(expected),
             "{expected} missing from: {err}"

@@ -60,3 +60,16 @@ pub(crate) fn is_transient(e: &sqlx::Error) -> bool {
 }
 
 crate::sql::store_error!(Error, "postgres-store");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_failures_stay_temporary_above_the_store() {
+        let timed_out = kargo_core::Error::from(Error::Sql(sqlx::Error::PoolTimedOut));
+        assert!(timed_out.is_temporary(), "{timed_out}");
+        let missing = kargo_core::Error::from(Error::Sql(sqlx::Error::RowNotFound));
+        assert!(!missing.is_temporary(), "{missing}");
+    }
+}

@@ -380,7 +380,7 @@ impl Step for ArgoCdUpdate {
                         ctx.stage, ctx.project
                     ),
                 };
-                return Err(StepError::failed(format!("{KIND}: {reason}")));
+                return Err(StepError::terminal(format!("{KIND}: {reason}")));
             }
             for reason in &refused {
                 tracing::info!(%reason, "skipping an unauthorized Application");
@@ -396,7 +396,7 @@ impl Step for ArgoCdUpdate {
                 }
             }
             if !incompatible.is_empty() {
-                return Err(StepError::failed(format!(
+                return Err(StepError::terminal(format!(
                     "{KIND}: {}; no Application was updated",
                     incompatible.join("; ")
                 )));

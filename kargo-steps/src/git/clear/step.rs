@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::{clear, maybe_spawn_blocking};
 use serde_json::Value;
 
@@ -19,7 +21,7 @@ impl Step for GitClear {
         let dir = working_tree(ctx, KIND, &config.path)?;
         maybe_spawn_blocking(move || clear::clear(&dir))
             .await
-            .map_err(|e| StepError::terminal(format!("{KIND}: {e}")))?;
+            .step_context(KIND)?;
         Ok(StepOutcome::succeeded())
     }
 

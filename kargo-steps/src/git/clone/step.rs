@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
 use kargo_core::step::{
-    Capabilities, Step, StepContext, StepError, StepOutcome, Touches, parse_config,
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, Touches, parse_config,
 };
 use kargo_git::checkout::{self, Revision};
 use kargo_git::{RepoCache, cache, maybe_spawn_blocking};
 use serde_json::{Map, Value};
 
 use super::{Checkout, Config, KIND, RULES, TOUCHES};
-use crate::git::{non_empty, resolve};
+use crate::git::{credentials, non_empty, resolve};
 use crate::schema;
 
 impl Checkout {
@@ -124,14 +124,7 @@ impl Step for GitClone {
         }
 
         let url = config.repo_url.clone();
-        let credentials = ctx
-            .credentials
-            .get(CredentialType::Git, &url)
-            .await
-            .map_err(|e| {
-                StepError::retryable(format!("{KIND}: cannot look up credentials for {url}"))
-                    .with_source(e)
-            })?;
+        let credentials = credentials(ctx, KIND, &url).await?;
         let interrupt = Arc::new(AtomicBool::new(false));
         let watcher = {
             let (cancel, flag) = (ctx.cancel.clone(), Arc::clone(&interrupt));
@@ -149,13 +142,7 @@ impl Step for GitClone {
             .fetch(&url, credentials.clone(), &options, interrupt)
             .await;
         watcher.abort();
-        let fetched = fetched.map_err(|e| {
-            if e.is_retryable() {
-                StepError::retryable(format!("{KIND}: {e}"))
-            } else {
-                StepError::terminal(format!("{KIND}: {e}"))
-            }
-        })?;
+        let fetched = fetched.step_context(KIND)?;
 
         let fetched = Arc::new(fetched);
         let mut commits = Map::new();
@@ -165,12 +152,7 @@ impl Step for GitClone {
                 checkout::checkout(&fetched, &dir, &options, creds.as_ref())
             })
             .await
-            .map_err(|e| match e {
-                checkout::Error::Git { .. }
-                | checkout::Error::Io { .. }
-                | checkout::Error::Push(_) => StepError::retryable(format!("{KIND}: {e}")),
-                other => StepError::failed(format!("{KIND}: {other}")),
-            })?;
+            .step_context(KIND)?;
             commits.insert(key, Value::String(outcome.commit));
         }
         Ok(StepOutcome::succeeded().with_output("commits", Value::Object(commits)))

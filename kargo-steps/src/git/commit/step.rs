@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::{commit, maybe_spawn_blocking};
 use serde_json::Value;
 
@@ -31,7 +33,7 @@ impl Step for GitCommit {
         let message = config.message;
         let outcome = maybe_spawn_blocking(move || commit::commit(&dir, &message, author.as_ref()))
             .await
-            .map_err(|e| StepError::terminal(format!("{KIND}: {e}")))?;
+            .step_context(KIND)?;
         let result = if outcome.created {
             StepOutcome::succeeded()
         } else {

@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 use kargo_core::credentials::CredentialType;
 use kargo_core::retry::Backoff;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::maybe_spawn_blocking;
 use kargo_git::provider::github_push::{self, Error, Options};
 use kargo_git::provider::rest::RestOptions;
@@ -9,7 +11,7 @@ use kargo_git::push::{self, IntegrationPolicy};
 use serde_json::Value;
 
 use super::{Config, KIND, RULES, TOUCHES};
-use crate::git::{non_empty, working_tree};
+use crate::git::{credentials, non_empty, push_error, working_tree};
 use crate::schema;
 
 /// The `github-push` step. Outputs: `branch`, `commit` and `commitURL`.
@@ -160,23 +162,15 @@ impl Step for GitHubPush {
             _ => {}
         }
         if let Some(e) = &self.env_error {
-            return Err(StepError::failed(format!("{KIND}: {e}")));
+            return Err(StepError::terminal(format!("{KIND}: {e}")));
         }
         let dir = working_tree(ctx, KIND, &config.path)?;
 
         let remote_dir = dir.clone();
         let (url, _) = maybe_spawn_blocking(move || push::remote_and_branch(&remote_dir))
             .await
-            .map_err(|e| StepError::failed(format!("{KIND}: {e}")))?;
-        let credentials = ctx
-            .credentials
-            .get(CredentialType::Git, &url)
-            .await
-            .map_err(|e| {
-                StepError::retryable(format!("{KIND}: cannot look up credentials for {url}"))
-                    .with_source(e)
-            })?;
-        let credentials = match credentials {
+            .step_context(KIND)?;
+        let credentials = match credentials(ctx, KIND, &url).await? {
             Some(c) if !c.password.is_empty() => c,
             Some(_) => {
                 return Err(StepError::failed(format!(
@@ -262,17 +256,13 @@ async fn missing_token(ctx: &StepContext, url: &str) -> StepError {
     }
 }
 
-/// A push error as a step error: conflicts and bad input fail the step;
-/// what another attempt may fix is retryable; the rest is terminal.
+/// A push error as a step error: as `git-push`'s for git's part, by the
+/// rule for the rest (a remote that is not GitHub's is terminal, as Kargo
+/// reports it `Errored`).
 fn step_error(e: Error) -> StepError {
-    match &e {
-        Error::Git(push::Error::MergeConflict { .. } | push::Error::DetachedHead { .. })
-        | Error::Api {
-            source: kargo_git::provider::Error::Invalid(_),
-            ..
-        } => StepError::failed(format!("{KIND}: {e}")),
-        e if e.is_retryable() => StepError::retryable(format!("{KIND}: {e}")),
-        e => StepError::terminal(format!("{KIND}: {e}")),
+    match e {
+        Error::Git(e) => push_error(KIND, e),
+        e => StepError::classify(e).context(KIND),
     }
 }
 

@@ -11,6 +11,10 @@ use crate::schema;
 /// The `git-merge-pr` step. Output: `commit`, the merge commit. Merging a
 /// merged pull request reports its merge commit again; a closed one, or a
 /// conflict, fails.
+///
+/// As in Kargo, an error merging fails the step (`Failed`: a person must
+/// look at the pull request), unless it is temporary (an unreachable or
+/// rate-limiting forge), which is retried.
 #[derive(Debug, Clone, Default)]
 pub struct GitMergePr {
     providers: Providers,
@@ -45,8 +49,13 @@ impl Step for GitMergePr {
         match provider
             .merge(config.pr_number, config.merge_method)
             .await
-            .map_err(|e| error(KIND, e))?
-        {
+            .map_err(|e| {
+                if e.is_retryable() {
+                    error(KIND, e)
+                } else {
+                    StepError::failed(KIND).with_source(e)
+                }
+            })? {
             MergeOutcome::Merged(pr) => {
                 let commit = pr.merge_commit.ok_or_else(|| {
                     StepError::retryable(format!(

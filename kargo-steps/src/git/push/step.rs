@@ -1,13 +1,14 @@
 use async_trait::async_trait;
-use kargo_core::credentials::CredentialType;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::maybe_spawn_blocking;
 use kargo_git::provider::ProviderKind;
 use kargo_git::push::{self, IntegrationPolicy, Target};
 use serde_json::Value;
 
 use super::{Config, KIND, RULES, TOUCHES};
-use crate::git::{non_empty, working_tree};
+use crate::git::{credentials, non_empty, push_error, working_tree};
 use crate::schema;
 
 /// The `git-push` step. Outputs: `branch`, `commit` and, when the provider
@@ -82,7 +83,7 @@ impl Step for GitPush {
             return Err(invalid("maxAttempts must be at least 1"));
         }
         if let Some(e) = &self.env_error {
-            return Err(StepError::failed(format!("{KIND}: {e}")));
+            return Err(StepError::terminal(format!("{KIND}: {e}")));
         }
         let dir = working_tree(ctx, KIND, &config.path)?;
 
@@ -116,24 +117,11 @@ impl Step for GitPush {
         let remote_dir = dir.clone();
         let (url, _) = maybe_spawn_blocking(move || push::remote_and_branch(&remote_dir))
             .await
-            .map_err(|e| StepError::failed(format!("{KIND}: {e}")))?;
-        let credentials = ctx
-            .credentials
-            .get(CredentialType::Git, &url)
-            .await
-            .map_err(|e| {
-                StepError::retryable(format!("{KIND}: cannot look up credentials for {url}"))
-                    .with_source(e)
-            })?;
+            .step_context(KIND)?;
+        let credentials = credentials(ctx, KIND, &url).await?;
         let outcome = push::push(&dir, &options, credentials, &ctx.cancel)
             .await
-            .map_err(|e| match e {
-                push::Error::MergeConflict { .. } | push::Error::DetachedHead { .. } => {
-                    StepError::failed(format!("{KIND}: {e}"))
-                }
-                e if e.is_retryable() => StepError::retryable(format!("{KIND}: {e}")),
-                e => StepError::terminal(format!("{KIND}: {e}")),
-            })?;
+            .map_err(|e| push_error(KIND, e))?;
         let mut result = StepOutcome::succeeded().with_output("commit", outcome.commit.clone());
         if let Some(branch) = &outcome.branch {
             result = result.with_output("branch", branch.clone());

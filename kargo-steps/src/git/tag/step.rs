@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
+use kargo_core::step::{
+    Capabilities, Step, StepContext, StepError, StepOutcome, StepResultExt, parse_config,
+};
 use kargo_git::{maybe_spawn_blocking, tag};
 use serde_json::Value;
 
@@ -30,10 +32,7 @@ impl Step for GitTag {
         } = config;
         let outcome = maybe_spawn_blocking(move || tag::tag(&dir, &name, &message, force))
             .await
-            .map_err(|e| match e {
-                tag::Error::Exists { .. } => StepError::failed(format!("{KIND}: {e}")),
-                e => StepError::terminal(format!("{KIND}: {e}")),
-            })?;
+            .step_context(KIND)?;
         Ok(StepOutcome::succeeded().with_output("commit", outcome.commit))
     }
 

@@ -27,7 +27,7 @@ impl TfApply {
             Some(plan) => {
                 let path = ctx.workspace.resolve(plan)?;
                 if !path.is_file() {
-                    return Err(StepError::failed(format!(
+                    return Err(StepError::terminal(format!(
                         "plan file `{plan}` not found in the work directory"
                     )));
                 }

@@ -26,7 +26,7 @@ impl TfOutput {
             Some(state) => {
                 let path = ctx.workspace.resolve(state)?;
                 if !path.is_file() {
-                    return Err(StepError::failed(format!(
+                    return Err(StepError::terminal(format!(
                         "state file `{state}` not found in the work directory"
                     )));
                 }
@@ -59,9 +59,10 @@ impl TfOutput {
         }
         let all: Map<String, Value> = serde_json::from_str(read.stdout.trim()).map_err(|e| {
             StepError::terminal(format!(
-                "terraform output -json printed no JSON object for `{}`: {e}",
+                "terraform output -json printed no JSON object for `{}`",
                 config.dir
             ))
+            .with_source(e)
         })?;
 
         let mut outputs = Map::new();
@@ -81,7 +82,7 @@ impl TfOutput {
                 Some(entry) => take(name, entry),
                 None => {
                     let known: Vec<&str> = all.keys().map(String::as_str).collect();
-                    return Err(StepError::failed(format!(
+                    return Err(StepError::terminal(format!(
                         "Terraform output `{name}` not found in `{}`; outputs there: {}",
                         config.dir,
                         if known.is_empty() {

@@ -164,9 +164,10 @@ impl TfPlan {
         }
         let show: Value = serde_json::from_str(&shown.stdout).map_err(|e| {
             StepError::terminal(format!(
-                "terraform show -json printed no JSON for the plan of `{}`: {e}",
+                "terraform show -json printed no JSON for the plan of `{}`",
                 config.dir
             ))
+            .with_source(e)
         })?;
         let summary = Summary::from_show_json(&show);
 
