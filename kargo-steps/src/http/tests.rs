@@ -1404,9 +1404,9 @@ async fn kargo_body_from_file_sends_raw_bytes_and_refuses_oversize_files() {
         )
         .await
         .unwrap_err();
-    // A file the step cannot read (here: too large) is terminal, by the
-    // rule of `ErrorKind` (the config is fine, the file is not).
-    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    // Kargo fails the step when it cannot build the request (here: the
+    // body file is too large).
+    assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
     assert!(err.to_string().contains("payload.bin"), "{err}");
     assert_eq!(
         server.received_requests().await.unwrap().len(),
