@@ -70,13 +70,20 @@ async fn two_replicas_share_one_postgresql() {
             .any(|e| e["type"] == "ADDED" && e["object"]["metadata"]["name"] == name.as_str()),
         "{seen:#?}"
     );
-    // Both answer the same.
+    // Both come to answer the same. Each replica's view follows the
+    // database's notifications, so the one that did not run the promotion
+    // may see it finish a moment later.
     let path = format!("/v1beta1/projects/demo/promotions/{name}");
     let done = b
         .wait_for(&path, Some(VIEWER), |p| p["status"]["phase"] == "Succeeded")
         .await;
-    let (_, on_a) = a.get(&path, Some(VIEWER)).await;
-    assert_eq!(on_a["status"]["phase"], "Succeeded");
+    let on_a = a
+        .wait_for(&path, Some(VIEWER), |p| p["status"]["phase"] == "Succeeded")
+        .await;
+    assert_eq!(
+        on_a["metadata"]["annotations"],
+        done["metadata"]["annotations"]
+    );
     assert_eq!(
         done["metadata"]["annotations"]["kargo.akuity.io/create-actor"],
         "ci"
