@@ -37,6 +37,7 @@ const RULES: &[Rule] = &[
     ("apps", NonEmpty),
     ("apps[].name", NonEmpty),
     ("apps[].namespace", NonEmpty),
+    ("apps[].selector.matchExpressions[].key", NonEmpty),
     ("apps[].sources", NonEmpty),
     ("apps[].sources[].repoURL", NonEmpty),
     ("apps[].sources[].chart", NonEmpty),
