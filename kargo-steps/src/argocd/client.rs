@@ -154,6 +154,7 @@ impl<'a> Api<'a> {
             403 => StepError::terminal(format!(
                 "{message} (the Argo CD account lacks permission, or the Application does not exist)"
             )),
+            404 => StepError::terminal(format!("{message} (no such Application)")),
             429 | 500.. => StepError::retryable(message),
             _ => StepError::terminal(message),
         })

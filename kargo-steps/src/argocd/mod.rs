@@ -239,7 +239,8 @@ pub(crate) enum Target<'a> {
     Selector(&'a Selector),
 }
 
-/// The target of an `apps[]` entry: exactly one of `name` and `selector`.
+/// The target of an `apps[]` entry: exactly one of `name` and `selector`,
+/// a selector with at least one requirement, each well formed.
 pub(crate) fn target<'a>(
     kind: &str,
     index: usize,
@@ -249,7 +250,12 @@ pub(crate) fn target<'a>(
     let name = name.as_deref().filter(|n| !n.is_empty());
     match (name, selector) {
         (Some(name), None) => Ok(Target::Name(name)),
-        (None, Some(selector)) => Ok(Target::Selector(selector)),
+        (None, Some(selector)) => match selector.to_query() {
+            Ok(_) => Ok(Target::Selector(selector)),
+            Err(e) => Err(kargo_core::step::StepError::failed(format!(
+                "invalid {kind} config: `apps[{index}].selector`: {e}"
+            ))),
+        },
         _ => Err(kargo_core::step::StepError::failed(format!(
             "invalid {kind} config: `apps[{index}]` needs exactly one of `name` and `selector`"
         ))),
@@ -305,6 +311,43 @@ mod tests {
             "team=platform,environment in (staging,production),managed-by notin (legacy-system),tier,!legacy"
         );
         assert!(Selector::default().to_query().is_err());
+    }
+
+    #[test]
+    fn selectors_need_a_requirement_and_kubernetes_operators() {
+        // Kargo's `argocd_common_test.go`.
+        let parse = |v: serde_json::Value| serde_json::from_value::<Selector>(v);
+        assert!(parse(serde_json::json!({})).unwrap().to_query().is_err());
+        assert_eq!(
+            parse(serde_json::json!({"matchLabels": {"app": "test"}}))
+                .unwrap()
+                .to_query()
+                .unwrap(),
+            "app=test"
+        );
+        assert_eq!(
+            parse(serde_json::json!({"matchExpressions": [
+                {"key": "app", "operator": "In", "values": ["a", "b"]},
+            ]}))
+            .unwrap()
+            .to_query()
+            .unwrap(),
+            "app in (a,b)"
+        );
+        let err =
+            parse(serde_json::json!({"matchExpressions": [{"key": "app", "operator": "Invalid"}]}))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown variant `Invalid`"),
+            "{err}"
+        );
+        // Exists takes no values; NotIn needs some.
+        for bad in [
+            serde_json::json!({"matchExpressions": [{"key": "app", "operator": "Exists", "values": ["a"]}]}),
+            serde_json::json!({"matchExpressions": [{"key": "app", "operator": "NotIn"}]}),
+        ] {
+            assert!(parse(bad).unwrap().to_query().is_err());
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use kargo_core::step::{ErrorKind, Step, StepContext};
 use kargo_steps::argocd::{ArgoCdUpdate, ArgoCdWait, Options};
 use serde_json::{Value, json};
 use wiremock::matchers::{
-    body_partial_json, header, method, path, query_param, query_param_is_missing,
+    any, body_partial_json, header, method, path, query_param, query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -588,4 +588,420 @@ async fn argocd_wait_with_a_label_selector_waits_for_every_match() {
     assert!(err.to_string().contains("environment=qa"), "{err}");
     // The config was usable; the Applications are missing.
     assert_eq!(err.kind(), ErrorKind::Terminal);
+}
+
+/// `app` named `name`.
+fn named(name: &str, status: Value) -> Value {
+    let mut app = app(git_source(), status);
+    app["metadata"]["name"] = json!(name);
+    app
+}
+
+/// Mounts `apps` as Argo CD serves them: each by name, and all of them as
+/// the Applications labelled `environment=staging`.
+async fn serve_apps(server: &MockServer, apps: &[Value]) {
+    for app in apps {
+        let name = app["metadata"]["name"].as_str().unwrap();
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/applications/{name}")))
+            .respond_with(ok(app))
+            .mount(server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api/v1/applications"))
+        .and(query_param("selector", "environment=staging"))
+        .respond_with(ok(&json!({"metadata": {}, "items": apps})))
+        .mount(server)
+        .await;
+}
+
+/// Expects `n` sync requests for Application `name`.
+async fn expect_syncs(server: &MockServer, name: &str, n: u64) {
+    Mock::given(method("POST"))
+        .and(path(format!("/api/v1/applications/{name}/sync")))
+        .respond_with(ok(&json!({})))
+        .expect(n)
+        .named(format!("sync of {name}"))
+        .mount(server)
+        .await;
+}
+
+/// Kargo's example "Updating Applications by Label Selector", the commit
+/// already evaluated.
+fn by_selector() -> Value {
+    json!({"apps": [{
+        "selector": {"matchLabels": {"environment": "staging"}},
+        "sources": [{"repoURL": REPO, "desiredRevision": "abc123"}],
+    }]})
+}
+
+#[tokio::test]
+async fn selected_applications_aggregate_their_phases_as_kargo_does() {
+    let running = {
+        let mut status = finished("test.01", "Running", "abc123");
+        status["operationState"]
+            .as_object_mut()
+            .unwrap()
+            .remove("finishedAt");
+        status
+    };
+    let fresh = json!({"sync": {"status": "OutOfSync"}});
+
+    // Mixed phases: one done, one syncing, one to sync: Running, and only
+    // the third is synced.
+    let server = MockServer::start().await;
+    serve_apps(
+        &server,
+        &[
+            named("app1", finished("test.01", "Succeeded", "abc123")),
+            named("app2", running.clone()),
+            named("app3", fresh),
+        ],
+    )
+    .await;
+    expect_syncs(&server, "app1", 0).await;
+    expect_syncs(&server, "app2", 0).await;
+    expect_syncs(&server, "app3", 1).await;
+    let (_dir, ctx) = context();
+    let step = ArgoCdUpdate::new(options(&server));
+    let outcome = step.run(&ctx, by_selector()).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    assert_eq!(
+        outcome.output["apps"],
+        json!([
+            {"name": "app1", "namespace": "argocd"},
+            {"name": "app2", "namespace": "argocd"},
+            {"name": "app3", "namespace": "argocd"},
+        ])
+    );
+    server.verify().await;
+
+    // All done: Succeeded, every Application in the output.
+    let server = MockServer::start().await;
+    let done: Vec<Value> = ["app1", "app2", "app3"]
+        .iter()
+        .map(|n| named(n, finished("test.01", "Succeeded", "abc123")))
+        .collect();
+    serve_apps(&server, &done).await;
+    let step = ArgoCdUpdate::new(options(&server));
+    let outcome = step.run(&ctx, by_selector()).await.unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(outcome.output["apps"].as_array().unwrap().len(), 3);
+
+    // One failed: the step fails naming it, with Argo CD's message.
+    let server = MockServer::start().await;
+    let mut failed = finished("test.01", "Failed", "abc123");
+    failed["operationState"]["message"] = json!("deployment failed: timeout");
+    serve_apps(
+        &server,
+        &[
+            named("app1", finished("test.01", "Succeeded", "abc123")),
+            named("app2", failed),
+        ],
+    )
+    .await;
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(
+        err.to_string().contains("`app2`")
+            && err.to_string().contains("deployment failed: timeout"),
+        "{err}"
+    );
+
+    // A phase Argo CD does not have decides nothing unless it is all
+    // there is.
+    let mut unknown = finished("test.01", "Succeeded", "abc123");
+    unknown["operationState"]["phase"] = json!("Unknown");
+    let server = MockServer::start().await;
+    serve_apps(
+        &server,
+        &[named("app1", unknown.clone()), named("app2", running)],
+    )
+    .await;
+    let outcome = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    let server = MockServer::start().await;
+    serve_apps(&server, &[named("app1", unknown)]).await;
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(
+        err.to_string()
+            .contains("could not determine the step's status from operation phase(s) `Unknown` of Application `app1`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn incompatible_selected_applications_stop_the_step_before_any_update() {
+    let server = MockServer::start().await;
+    let mut other = named("app2", json!({}));
+    other["spec"]["source"]["repoURL"] = json!("https://github.com/example/other.git");
+    serve_apps(&server, &[named("app1", json!({})), other]).await;
+    expect_syncs(&server, "app1", 0).await;
+    Mock::given(method("PUT"))
+        .respond_with(ok(&json!({})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let (_dir, ctx) = context();
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    let err = err.to_string();
+    assert!(
+        err.contains("selected Applications must have compatible sources; 1 incompatible")
+            && err.contains("`app2`")
+            && err.contains("no Application was updated"),
+        "{err}"
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn selected_applications_not_authorized_for_the_stage_are_skipped() {
+    let unauthorized = |name: &str| {
+        let mut app = named(name, json!({}));
+        app["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("annotations");
+        app
+    };
+    // selector filters out unauthorized apps
+    let server = MockServer::start().await;
+    serve_apps(&server, &[named("app1", json!({})), unauthorized("app2")]).await;
+    expect_syncs(&server, "app1", 1).await;
+    expect_syncs(&server, "app2", 0).await;
+    let (_dir, ctx) = context();
+    let outcome = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.output["apps"],
+        json!([{"name": "app1", "namespace": "argocd"}])
+    );
+    server.verify().await;
+
+    // selector matches apps but none authorized
+    let server = MockServer::start().await;
+    serve_apps(
+        &server,
+        &[
+            unauthorized("app1"),
+            unauthorized("app2"),
+            unauthorized("app3"),
+        ],
+    )
+    .await;
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(
+        err.to_string().contains(
+            "found 3 Application(s) matching the selector in namespace `argocd`, but none is \
+             authorized for Stage `test` in project `kargo-demo`"
+        ),
+        "{err}"
+    );
+
+    // selector returns no apps
+    let server = MockServer::start().await;
+    serve_apps(&server, &[]).await;
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no Argo CD Applications found matching selector `environment=staging`"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn name_and_selector_entries_are_resolved_in_order() {
+    let server = MockServer::start().await;
+    serve_apps(
+        &server,
+        &[
+            named("app1", finished("test.01", "Succeeded", "abc123")),
+            named("app2", finished("test.01", "Succeeded", "abc123")),
+        ],
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/applications/app-by-name"))
+        .and(query_param("appNamespace", "apps"))
+        .respond_with(ok(&{
+            let mut app = named("app-by-name", finished("test.01", "Succeeded", "abc123"));
+            app["metadata"]["namespace"] = json!("apps");
+            app
+        }))
+        .mount(&server)
+        .await;
+    let mut config = by_selector();
+    config["apps"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, json!({"name": "app-by-name", "namespace": "apps"}));
+    let (_dir, ctx) = context();
+    let outcome = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, config)
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Succeeded);
+    assert_eq!(
+        outcome.output["apps"],
+        json!([
+            {"name": "app-by-name", "namespace": "apps"},
+            {"name": "app1", "namespace": "argocd"},
+            {"name": "app2", "namespace": "argocd"},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_missing_application_and_failing_requests_are_errors_naming_them() {
+    // name-based selection app not found
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "error": "applications.argoproj.io \"nonexistent-app\" not found",
+            "code": 5,
+            "message": "applications.argoproj.io \"nonexistent-app\" not found",
+        })))
+        .mount(&server)
+        .await;
+    let (_dir, ctx) = context();
+    let config = json!({"apps": [{"name": "nonexistent-app"}]});
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, config.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(
+        err.to_string()
+            .contains("getting Application `nonexistent-app` in namespace `argocd`")
+            && err.to_string().contains("(no such Application)"),
+        "{err}"
+    );
+    let err = ArgoCdWait::new(options(&server))
+        .run(&ctx, config)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("(no such Application)"), "{err}");
+
+    // error listing applications
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_json(json!({"message": "something went wrong"})),
+        )
+        .mount(&server)
+        .await;
+    let err = ArgoCdUpdate::new(options(&server))
+        .run(&ctx, by_selector())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(
+        err.to_string()
+            .contains("listing Applications in namespace `argocd`")
+            && err.to_string().contains("something went wrong"),
+        "{err}"
+    );
+
+    // error updating the spec, error syncing: each names the Application.
+    for (failing, expected) in [
+        ("PUT", "updating the spec of Application `my-app`"),
+        ("POST", "syncing Application `my-app`"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method(failing))
+            .respond_with(
+                ResponseTemplate::new(503)
+                    .set_body_json(json!({"message": "sync failed for my-app"})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .respond_with(ok(&app(git_source(), json!({}))))
+            .mount(&server)
+            .await;
+        Mock::given(any())
+            .respond_with(ok(&json!({})))
+            .mount(&server)
+            .await;
+        let config = json!({"apps": [{"name": "my-app", "sources": [
+            {"repoURL": REPO, "desiredRevision": "abc123", "updateTargetRevision": true},
+        ]}]});
+        let err = ArgoCdUpdate::new(options(&server))
+            .run(&ctx, config)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Retryable, "{failing}");
+        assert!(
+            err.to_string().contains(expected)
+                && err.to_string().contains("sync failed for my-app"),
+            "{failing}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn argocd_wait_reports_every_application_and_stops_on_an_error_condition() {
+    // multiple apps, one not ready returns Running
+    let server = MockServer::start().await;
+    let ready = named("app-a", finished("test.01", "Succeeded", "abc123"));
+    let mut progressing = named("app-b", finished("test.01", "Succeeded", "abc123"));
+    progressing["status"]["health"]["status"] = json!("Progressing");
+    serve_apps(&server, &[ready, progressing]).await;
+    let (_dir, ctx) = context();
+    let config = json!({"apps": [{"name": "app-a"}, {"name": "app-b"}]});
+    let outcome = ArgoCdWait::new(options(&server))
+        .run(&ctx, config.clone())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, StepStatus::Running);
+    assert!(
+        outcome
+            .message
+            .unwrap()
+            .contains("`app-b`: health is \"Progressing\"")
+    );
+    assert_eq!(
+        outcome.output["apps"],
+        json!([{"name": "app-a", "namespace": "argocd"}, {"name": "app-b", "namespace": "argocd"}])
+    );
+    assert_eq!(
+        outcome.output["healthStatus"],
+        json!({"argocd/app-a": "Healthy", "argocd/app-b": "Progressing"})
+    );
+
+    // An error condition ends the step.
+    let server = MockServer::start().await;
+    let mut broken = named("app-a", finished("test.01", "Succeeded", "abc123"));
+    broken["status"]["conditions"] = json!([{"type": "ComparisonError", "message": "bad condition", "lastTransitionTime": "2026-01-01T10:00:00Z"}]);
+    serve_apps(&server, &[broken]).await;
+    let err = ArgoCdWait::new(options(&server))
+        .run(&ctx, json!({"apps": [{"name": "app-a"}]}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(err.to_string().contains("bad condition"), "{err}");
 }

@@ -12,9 +12,18 @@
 //! - it finished: `Succeeded`, or the step fails with Argo CD's message
 //!   when the sync failed.
 //!
+//! The step is `Running` while any Application is, and fails on an
+//! operation phase Argo CD does not have only when no Application has
+//! another (Kargo sorts unknown phases last).
+//!
 //! An Application must carry the annotation
 //! `kargo.akuity.io/authorized-stage: "<project>:<stage>"` (a comma
-//! separated list) naming the promotion's project and stage.
+//! separated list) naming the promotion's project and stage. The whole
+//! list must parse: a malformed entry or a glob (`*`, no longer supported
+//! by Kargo) refuses the Application even when another entry matches. A
+//! selector's Applications without it are skipped; when none has it, or
+//! when any of them has no source that an update of `sources` targets,
+//! the step fails before updating any.
 //! Output: `apps`, the `{name, namespace}` of each Application resolved.
 
 mod step;
@@ -37,6 +46,7 @@ const RULES: &[Rule] = &[
     ("apps", NonEmpty),
     ("apps[].name", NonEmpty),
     ("apps[].namespace", NonEmpty),
+    ("apps[].selector.matchExpressions[].key", NonEmpty),
     ("apps[].sources", NonEmpty),
     ("apps[].sources[].repoURL", NonEmpty),
     ("apps[].sources[].chart", NonEmpty),

@@ -174,73 +174,87 @@ fn desired_sources(app_update: &AppUpdate, app: &Value) -> Result<Vec<Value>, St
     Ok(sources)
 }
 
-/// Whether the Application lets this stage update it.
-fn authorized(ctx: &StepContext, app: &Value) -> Result<(), String> {
-    let annotation = app
-        .at("/metadata/annotations")
-        .and_then(|a| a.get(AUTHORIZED_STAGE_ANNOTATION))
-        .and_then(Value::as_str);
-    let denied = || {
-        format!(
-            "Argo CD Application `{}` in namespace `{}` does not permit mutation by Kargo Stage \
-             `{}` in project `{}` (annotation {AUTHORIZED_STAGE_ANNOTATION})",
-            app.name(),
-            app.namespace(),
-            ctx.stage,
-            ctx.project
-        )
-    };
-    let annotation = annotation.ok_or_else(denied)?;
-    let mut any = false;
-    for entry in annotation
-        .split(',')
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
+/// The `(project, stage)` pairs an authorized-stage annotation names: a
+/// comma separated list of `<project>:<stage>`, blanks around entries and
+/// parts ignored. A malformed entry, a glob (`*`, which Kargo no longer
+/// supports) or a list naming no Stage is an error.
+fn authorized_stages(value: &str) -> Result<Vec<(&str, &str)>, String> {
+    let mut stages = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
         let (project, stage) = entry
             .split_once(':')
             .map(|(p, s)| (p.trim(), s.trim()))
-            .filter(|(p, s)| !p.is_empty() && !s.is_empty() && !p.contains('*') && !s.contains('*'))
+            .filter(|(p, s)| !p.is_empty() && !s.is_empty())
             .ok_or_else(|| {
-                format!(
-                    "Argo CD Application `{}`: invalid {AUTHORIZED_STAGE_ANNOTATION} entry `{entry}` \
-                     (expected <project>:<stage>)",
-                    app.name()
-                )
+                format!("invalid authorized Stage `{entry}`: expected `<project>:<stage>`")
             })?;
-        any = true;
-        if project == ctx.project && stage == ctx.stage {
-            return Ok(());
+        if project.contains('*') || stage.contains('*') {
+            return Err(format!(
+                "invalid authorized Stage `{entry}`: deprecated glob expressions are no \
+                 longer supported"
+            ));
         }
+        stages.push((project, stage));
     }
-    if !any {
-        return Err(format!(
-            "Argo CD Application `{}`: {AUTHORIZED_STAGE_ANNOTATION} names no Stage",
-            app.name()
-        ));
+    if stages.is_empty() {
+        return Err(format!("no authorized Stages found in `{value}`"));
     }
-    Err(denied())
+    Ok(stages)
+}
+
+/// Whether the Application lets Stage `stage` of project `project` update
+/// it: its annotation must parse as a whole and name that Stage.
+fn authorized(project: &str, stage: &str, app: &Value) -> Result<(), String> {
+    let denied = || {
+        format!(
+            "Argo CD Application `{}` in namespace `{}` does not permit mutation by Kargo Stage \
+             `{stage}` in project `{project}` (annotation {AUTHORIZED_STAGE_ANNOTATION})",
+            app.name(),
+            app.namespace(),
+        )
+    };
+    let annotation = app
+        .at("/metadata/annotations")
+        .and_then(|a| a.get(AUTHORIZED_STAGE_ANNOTATION))
+        .and_then(Value::as_str)
+        .ok_or_else(denied)?;
+    let stages = authorized_stages(annotation).map_err(|e| {
+        format!(
+            "unable to parse annotation {AUTHORIZED_STAGE_ANNOTATION} (`{annotation}`) of Argo CD \
+             Application `{}` in namespace `{}`: {e}",
+            app.name(),
+            app.namespace()
+        )
+    })?;
+    if stages.contains(&(project, stage)) {
+        Ok(())
+    } else {
+        Err(denied())
+    }
 }
 
 /// Argo CD's operation phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
-    // Ordered by precedence when aggregating, as Kargo sorts them.
+    // Ordered by precedence when aggregating, as Kargo sorts them: a phase
+    // Argo CD did not document counts only when no Application has another.
     Failed,
     Running,
     Succeeded,
+    Unknown,
 }
 
-fn phase_of(text: &str) -> Option<Phase> {
+fn phase_of(text: &str) -> Phase {
     match text {
-        "Running" | "Terminating" => Some(Phase::Running),
-        "Failed" | "Error" => Some(Phase::Failed),
-        "Succeeded" => Some(Phase::Succeeded),
-        _ => None,
+        "Running" | "Terminating" => Phase::Running,
+        "Failed" | "Error" => Phase::Failed,
+        "Succeeded" => Phase::Succeeded,
+        _ => Phase::Unknown,
     }
 }
 
 /// What to do about one Application.
+#[derive(Debug, PartialEq, Eq)]
 enum Decision {
     /// Start a sync.
     Update,
@@ -248,29 +262,32 @@ enum Decision {
     Observe(Phase),
 }
 
-fn decide(ctx: &StepContext, app: &Value, desired: &[String]) -> Decision {
+/// Whether this promotion (`promotion`) must start a sync of `app`, whose
+/// sources should be observed at `desired` (by index; empty: any).
+fn decide(promotion: &str, app: &Value, desired: &[String]) -> Decision {
     let Some(state) = app.at("/status/operationState").filter(|s| !s.is_null()) else {
         return Decision::Update;
     };
-    let phase = phase_of(state.str_at("/phase")).unwrap_or(Phase::Running);
-    let completed = phase != Phase::Running;
+    let phase = phase_of(state.str_at("/phase"));
+    // As Argo CD's `Completed()`: an unknown phase is not.
+    let completed = matches!(phase, Phase::Failed | Phase::Succeeded);
     let info = state
         .at("/operation/info")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .find(|i| i.str_at("/name") == PROMOTION_INFO);
-    let ours = info.is_some_and(|i| i.str_at("/value") == ctx.promotion);
+    let ours = info.is_some_and(|i| i.str_at("/value") == promotion);
     if !ours {
         // Someone else's operation: let it finish, then start ours.
         return if completed {
             Decision::Update
         } else {
-            Decision::Observe(Phase::Running)
+            Decision::Observe(phase)
         };
     }
     if !completed {
-        return Decision::Observe(Phase::Running);
+        return Decision::Observe(phase);
     }
     let Some(result) = state.at("/syncResult").filter(|r| !r.is_null()) else {
         return Decision::Update;
@@ -290,6 +307,40 @@ fn decide(ctx: &StepContext, app: &Value, desired: &[String]) -> Decision {
         Decision::Update
     } else {
         Decision::Observe(phase)
+    }
+}
+
+/// At most this many incompatible Applications are named in an error.
+const MAX_INCOMPATIBLE_SHOWN: usize = 3;
+
+/// The desired sources of each of `apps`; when any update targets no
+/// source of some Application, an error naming them (the first
+/// [`MAX_INCOMPATIBLE_SHOWN`]) and saying that none was updated.
+fn plan(app_update: &AppUpdate, apps: &[Value]) -> Result<Vec<Vec<Value>>, String> {
+    let mut plans = Vec::with_capacity(apps.len());
+    let mut incompatible = Vec::new();
+    for app in apps {
+        match desired_sources(app_update, app) {
+            Ok(desired) => plans.push(desired),
+            Err(e) => incompatible.push(e),
+        }
+    }
+    match incompatible.len() {
+        0 => Ok(plans),
+        1 if apps.len() == 1 => Err(incompatible.remove(0)),
+        n => {
+            let shown = if n > MAX_INCOMPATIBLE_SHOWN {
+                format!(" (showing first {MAX_INCOMPATIBLE_SHOWN})")
+            } else {
+                String::new()
+            };
+            incompatible.truncate(MAX_INCOMPATIBLE_SHOWN);
+            Err(format!(
+                "selected Applications must have compatible sources; {n} incompatible{shown}; \
+                 no Application was updated: {}",
+                incompatible.join("; ")
+            ))
+        }
     }
 }
 
@@ -316,6 +367,28 @@ fn sync_request(ctx: &StepContext, app: &Value) -> Value {
     request
 }
 
+/// The Application's spec with the `desired` sources in place: in
+/// `spec.sources` when it has any (leaving `spec.source` alone), else in
+/// `spec.source`; `None` when that changes nothing.
+fn updated_spec(app: &Value, desired: Vec<Value>) -> Option<Value> {
+    let mut spec = app.at("/spec").cloned().unwrap_or_else(|| json!({}));
+    let multi = matches!(spec.get("sources"), Some(Value::Array(s)) if !s.is_empty());
+    if multi {
+        let desired = Value::Array(desired);
+        if spec["sources"] == desired {
+            return None;
+        }
+        spec["sources"] = desired;
+    } else {
+        let source = desired.into_iter().next()?;
+        if spec.get("source") == Some(&source) {
+            return None;
+        }
+        spec["source"] = source;
+    }
+    Some(spec)
+}
+
 impl ArgoCdUpdate {
     /// Updates, refreshes and syncs one Application.
     async fn start_sync(
@@ -326,21 +399,7 @@ impl ArgoCdUpdate {
         desired: Vec<Value>,
     ) -> Result<(), StepError> {
         let (name, namespace) = (app.name(), app.namespace());
-        let mut spec = app.at("/spec").cloned().unwrap_or_else(|| json!({}));
-        let multi = matches!(spec.get("sources"), Some(Value::Array(s)) if !s.is_empty());
-        let changed = if multi {
-            spec["sources"] != Value::Array(desired.clone())
-        } else {
-            desired
-                .first()
-                .is_some_and(|d| spec.get("source") != Some(d))
-        };
-        if changed {
-            if multi {
-                spec["sources"] = Value::Array(desired);
-            } else if let Some(source) = desired.into_iter().next() {
-                spec["source"] = source;
-            }
+        if let Some(spec) = updated_spec(app, desired) {
             api.update_spec(namespace, name, &spec).await?;
         }
         api.get(namespace, name, true).await?;
@@ -358,6 +417,7 @@ impl Step for ArgoCdUpdate {
         let api = Api::connect(ctx, KIND, &self.options).await?;
         let mut resolved = Vec::new();
         let mut phases = Vec::new();
+        let mut unknown = Vec::new();
         for (i, app_update) in config.apps.iter().enumerate() {
             let target = crate::argocd::target(KIND, i, &app_update.name, &app_update.selector)?;
             let namespace = non_empty(&app_update.namespace).unwrap_or(&self.options.namespace);
@@ -366,7 +426,7 @@ impl Step for ArgoCdUpdate {
             let mut apps = Vec::new();
             let mut refused = Vec::new();
             for app in found {
-                match authorized(ctx, &app) {
+                match authorized(&ctx.project, &ctx.stage, &app) {
                     Ok(()) => apps.push(app),
                     Err(reason) => refused.push(reason),
                 }
@@ -387,24 +447,12 @@ impl Step for ArgoCdUpdate {
             }
             // Every update must apply to every Application before any is
             // changed.
-            let mut plans = Vec::with_capacity(apps.len());
-            let mut incompatible = Vec::new();
-            for app in &apps {
-                match desired_sources(app_update, app) {
-                    Ok(desired) => plans.push(desired),
-                    Err(e) => incompatible.push(e),
-                }
-            }
-            if !incompatible.is_empty() {
-                return Err(StepError::terminal(format!(
-                    "{KIND}: {}; no Application was updated",
-                    incompatible.join("; ")
-                )));
-            }
+            let plans =
+                plan(app_update, &apps).map_err(|e| StepError::terminal(format!("{KIND}: {e}")))?;
             for (app, desired) in apps.iter().zip(plans) {
                 resolved.push(app_ref(app));
                 let revisions = desired_revisions(app_update, app);
-                match decide(ctx, app, &revisions) {
+                match decide(&ctx.promotion, app, &revisions) {
                     Decision::Update => {
                         self.start_sync(ctx, &api, app, desired).await?;
                         phases.push(Phase::Running);
@@ -417,6 +465,14 @@ impl Step for ArgoCdUpdate {
                             app.namespace()
                         )));
                     }
+                    Decision::Observe(Phase::Unknown) => {
+                        unknown.push(format!(
+                            "`{}` of Application `{}`",
+                            app.str_at("/status/operationState/phase"),
+                            app.name()
+                        ));
+                        phases.push(Phase::Unknown);
+                    }
                     Decision::Observe(phase) => phases.push(phase),
                 }
             }
@@ -427,6 +483,10 @@ impl Step for ArgoCdUpdate {
             Some(Phase::Running) => Ok(StepOutcome::running(self.options.poll_interval)
                 .with_outputs(output)
                 .with_message("waiting for Argo CD to finish syncing")),
+            Some(Phase::Unknown) => Err(StepError::terminal(format!(
+                "{KIND}: could not determine the step's status from operation phase(s) {}",
+                unknown.join(", ")
+            ))),
             _ => Ok(StepOutcome::succeeded().with_outputs(output)),
         }
     }
@@ -441,5 +501,817 @@ impl Step for ArgoCdUpdate {
 
     fn check_config(&self, config: &Value) -> Result<(), StepError> {
         schema::check(KIND, RULES, config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Kargo's `argocd_updater_test.go` and `argocd_revisions_test.go`
+    //! cases for the parts that need no Argo CD: config checks,
+    //! authorization, source building and the update decision. The runs
+    //! against Argo CD's API are in `tests/it/argocd_steps.rs`.
+
+    use kargo_core::step::ErrorKind;
+
+    use super::*;
+
+    /// What the engine and the step check before touching Argo CD.
+    fn check(config: Value) -> Result<(), String> {
+        let step = ArgoCdUpdate::default();
+        step.check_config(&config)
+            .and_then(|()| parse_config::<Config>(KIND, config))
+            .and_then(|config| validate(&config))
+            .map_err(|e| {
+                assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
+                e.to_string()
+            })
+    }
+
+    fn update(value: Value) -> AppUpdate {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn configs_are_checked_as_kargos_schema_says() {
+        let app = |extra: Value| {
+            let mut app = json!({"name": "app"});
+            app.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            json!({"apps": [app]})
+        };
+        let source = |extra: Value| {
+            let mut source = json!({"repoURL": "https://github.com/example/repo"});
+            source
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            app(json!({"sources": [source]}))
+        };
+        let selector = |selector: Value| json!({"apps": [{"selector": selector}]});
+        let expression = |e: Value| selector(json!({"matchExpressions": [e]}));
+        let cases: Vec<(&str, Value, Option<&str>)> = vec![
+            (
+                "apps not specified",
+                json!({}),
+                Some("missing field `apps`"),
+            ),
+            (
+                "apps is empty array",
+                json!({"apps": []}),
+                Some("`apps` must have at least one item"),
+            ),
+            (
+                "app name and selector not specified",
+                json!({"apps": [{}]}),
+                Some("exactly one of `name` and `selector`"),
+            ),
+            (
+                "app name is empty string",
+                json!({"apps": [{"name": ""}]}),
+                Some("`apps[0].name` must not be empty"),
+            ),
+            (
+                "app name and selector both specified",
+                app(json!({"selector": {"matchLabels": {"env": "prod"}}})),
+                Some("exactly one of `name` and `selector`"),
+            ),
+            (
+                "app selector is empty",
+                selector(json!({})),
+                Some("needs `matchLabels` or `matchExpressions`"),
+            ),
+            (
+                "app selector matchLabels is empty object",
+                selector(json!({"matchLabels": {}})),
+                Some("needs `matchLabels` or `matchExpressions`"),
+            ),
+            (
+                "app selector matchExpressions is empty array",
+                selector(json!({"matchExpressions": []})),
+                Some("needs `matchLabels` or `matchExpressions`"),
+            ),
+            (
+                "app selector matchExpression missing key",
+                expression(json!({"operator": "In", "values": ["a"]})),
+                Some("missing field `key`"),
+            ),
+            (
+                "app selector matchExpression missing operator",
+                expression(json!({"key": "env"})),
+                Some("missing field `operator`"),
+            ),
+            (
+                "app selector matchExpression key is empty string",
+                expression(json!({"key": "", "operator": "In", "values": ["a"]})),
+                Some("`apps[0].selector.matchExpressions[0].key` must not be empty"),
+            ),
+            (
+                "app selector matchExpression operator is empty string",
+                expression(json!({"key": "env", "operator": ""})),
+                Some("unknown variant ``"),
+            ),
+            (
+                "app selector matchExpression operator is invalid",
+                expression(json!({"key": "env", "operator": "InvalidOperator"})),
+                Some("unknown variant `InvalidOperator`"),
+            ),
+            (
+                "app namespace is empty string",
+                app(json!({"namespace": ""})),
+                Some("`apps[0].namespace` must not be empty"),
+            ),
+            (
+                "app sources is empty array",
+                app(json!({"sources": []})),
+                Some("`apps[0].sources` must have at least one item"),
+            ),
+            (
+                "source repoURL not specified",
+                app(json!({"sources": [{}]})),
+                Some("missing field `repoURL`"),
+            ),
+            (
+                "source repoURL is empty string",
+                source(json!({"repoURL": ""})),
+                Some("`apps[0].sources[0].repoURL` must not be empty"),
+            ),
+            (
+                "updateTargetRevision without desiredRevision",
+                source(json!({"updateTargetRevision": true})),
+                Some("`updateTargetRevision` needs `desiredRevision`"),
+            ),
+            (
+                "helm images is empty array",
+                source(json!({"helm": {"images": []}})),
+                Some("`apps[0].sources[0].helm.images` must have at least one item"),
+            ),
+            (
+                "helm images update key is not specified",
+                source(json!({"helm": {"images": [{"value": "v"}]}})),
+                Some("missing field `key`"),
+            ),
+            (
+                "helm images update key is empty string",
+                source(json!({"helm": {"images": [{"key": "", "value": "v"}]}})),
+                Some("`apps[0].sources[0].helm.images[0].key` must not be empty"),
+            ),
+            (
+                "helm images update value is not specified",
+                source(json!({"helm": {"images": [{"key": "k"}]}})),
+                Some("missing field `value`"),
+            ),
+            (
+                "kustomize images is empty array",
+                source(json!({"kustomize": {"images": []}})),
+                Some("`apps[0].sources[0].kustomize.images` must have at least one item"),
+            ),
+            (
+                "kustomize images update newName is empty string",
+                source(json!({"kustomize": {"images": [{"repoURL": "img", "newName": ""}]}})),
+                Some("`apps[0].sources[0].kustomize.images[0].newName` must not be empty"),
+            ),
+            (
+                "kustomize images update repoURL is not specified",
+                source(json!({"kustomize": {"images": [{"tag": "t"}]}})),
+                Some("missing field `repoURL`"),
+            ),
+            (
+                "kustomize images update repoURL is empty string",
+                source(json!({"kustomize": {"images": [{"repoURL": ""}]}})),
+                Some("`apps[0].sources[0].kustomize.images[0].repoURL` must not be empty"),
+            ),
+            (
+                "kustomize images digest and tag are both specified",
+                source(
+                    json!({"kustomize": {"images": [{"repoURL": "img", "digest": "fake-digest", "tag": "fake-tag"}]}}),
+                ),
+                Some("`tag` and `digest` of `img` are exclusive"),
+            ),
+            (
+                "valid selector with matchLabels",
+                selector(json!({"matchLabels": {"env": "prod", "team": "platform"}})),
+                None,
+            ),
+            (
+                "valid selector with matchExpressions",
+                expression(json!({"key": "env", "operator": "In", "values": ["prod"]})),
+                None,
+            ),
+            (
+                "valid selector with both matchLabels and matchExpressions",
+                selector(json!({
+                    "matchLabels": {"team": "platform"},
+                    "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod", "staging"]}],
+                })),
+                None,
+            ),
+            (
+                "valid kitchen sink",
+                json!({"apps": [{
+                    "name": "app",
+                    "namespace": "argocd",
+                    "sources": [{
+                        "repoURL": "fake-git-url",
+                        "desiredRevision": "fake-commit",
+                        "updateTargetRevision": true,
+                        "helm": {"images": [{"key": "another-fake-key", "value": "fake-tag"}]},
+                        "kustomize": {"images": [
+                            {"repoURL": "another-fake-image", "digest": "fake-digest"},
+                            {"repoURL": "yet-another-fake-image", "tag": "fake-tag"},
+                        ]},
+                    }],
+                }]}),
+                None,
+            ),
+        ];
+        assert_eq!(cases.len(), 31);
+        for (name, config, expected) in cases {
+            match (check(config), expected) {
+                (Ok(()), None) => {}
+                (Err(e), Some(expected)) => assert!(e.contains(expected), "{name}: {e}"),
+                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    /// An Application whose annotation is `annotation`.
+    fn annotated(annotation: Option<&str>) -> Value {
+        let mut app = json!({"metadata": {"name": "my-app", "namespace": "argocd"}});
+        if let Some(a) = annotation {
+            app["metadata"]["annotations"] = json!({AUTHORIZED_STAGE_ANNOTATION: a});
+        }
+        app
+    }
+
+    #[test]
+    fn the_authorized_stage_annotation_must_name_the_stage() {
+        const DENIED: &str =
+            "does not permit mutation by Kargo Stage `name-yep` in project `ns-yep`";
+        const UNPARSABLE: &str = "unable to parse annotation kargo.akuity.io/authorized-stage";
+        const GLOB: &str = "deprecated glob expressions are no longer supported";
+        let mut without_annotations = annotated(None);
+        let with_other_annotations = {
+            let mut app = annotated(None);
+            app["metadata"]["annotations"] = json!({"team": "platform"});
+            app
+        };
+        let cases = [
+            (
+                "annotations are nil",
+                without_annotations.clone(),
+                Some(DENIED),
+            ),
+            (
+                "annotation is missing",
+                with_other_annotations,
+                Some(DENIED),
+            ),
+            (
+                "annotation cannot be parsed",
+                annotated(Some("bogus")),
+                Some(UNPARSABLE),
+            ),
+            (
+                "mutation is not allowed",
+                annotated(Some("ns-nope:name-nope")),
+                Some(DENIED),
+            ),
+            (
+                "mutation is allowed",
+                annotated(Some("ns-yep:name-yep")),
+                None,
+            ),
+            (
+                "allowed via list (last entry matches)",
+                annotated(Some("ns-nope:name-nope,ns-yep:name-yep")),
+                None,
+            ),
+            (
+                "allowed via list with whitespace (first entry matches)",
+                annotated(Some(" ns-yep : name-yep , other:stage ")),
+                None,
+            ),
+            (
+                "not allowed for any list entry",
+                annotated(Some("ns-nope:name-nope,other:stage")),
+                Some(DENIED),
+            ),
+            // A matching entry does not excuse a malformed one after it.
+            (
+                "list with a malformed entry cannot be parsed",
+                annotated(Some("ns-yep:name-yep,bogus")),
+                Some(UNPARSABLE),
+            ),
+            (
+                "wildcard project with full stage",
+                annotated(Some("*:name-yep")),
+                Some(GLOB),
+            ),
+            (
+                "full project with wildcard stage",
+                annotated(Some("ns-yep:*")),
+                Some(GLOB),
+            ),
+            (
+                "a list naming no Stage",
+                annotated(Some(" , ")),
+                Some("no authorized Stages found"),
+            ),
+            (
+                "an entry without a stage",
+                annotated(Some("ns-yep:")),
+                Some("expected `<project>:<stage>`"),
+            ),
+        ];
+        for (name, app, expected) in cases {
+            match (authorized("ns-yep", "name-yep", &app), expected) {
+                (Ok(()), None) => {}
+                (Err(e), Some(expected)) => {
+                    assert!(e.contains(expected), "{name}: {e}");
+                    assert!(e.contains("`my-app` in namespace `argocd`"), "{name}: {e}");
+                }
+                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+            }
+        }
+        // The annotation of another key does not count.
+        without_annotations["metadata"]["annotations"] =
+            json!({"kargo.akuity.io/authorized-stages": "ns-yep:name-yep"});
+        assert!(authorized("ns-yep", "name-yep", &without_annotations).is_err());
+    }
+
+    /// `source` with `update` applied, if `update` targets it.
+    fn applied(update: Value, source: Value) -> Option<Value> {
+        let update: SourceUpdate = serde_json::from_value(update).unwrap();
+        let mut source = source;
+        matches(&update, &source).then(|| {
+            apply(&update, &mut source);
+            source
+        })
+    }
+
+    #[test]
+    fn a_source_update_applies_only_to_its_source() {
+        // update doesn't apply to this source
+        assert_eq!(
+            applied(
+                json!({"repoURL": "different-fake-url", "desiredRevision": "c", "updateTargetRevision": true}),
+                json!({"repoURL": "fake-url"})
+            ),
+            None
+        );
+        // Git URLs compare normalised; chart sources need both equal.
+        assert!(
+            applied(
+                json!({"repoURL": "https://github.com/Example/Repo.git/"}),
+                json!({"repoURL": "https://github.com/example/repo"})
+            )
+            .is_some()
+        );
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url"}),
+                json!({"repoURL": "fake-url", "chart": "fake-chart"})
+            ),
+            None
+        );
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "chart": "other"}),
+                json!({"repoURL": "fake-url", "chart": "fake-chart"})
+            ),
+            None
+        );
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url/", "chart": "fake-chart"}),
+                json!({"repoURL": "fake-url", "chart": "fake-chart"})
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn source_updates_change_only_what_they_name() {
+        // update target revision (git)
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "desiredRevision": "fake-commit", "updateTargetRevision": true}),
+                json!({"repoURL": "fake-url", "path": "p", "targetRevision": "main"})
+            ),
+            Some(json!({"repoURL": "fake-url", "path": "p", "targetRevision": "fake-commit"}))
+        );
+        // Without updateTargetRevision the revision is only observed.
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "desiredRevision": "fake-commit"}),
+                json!({"repoURL": "fake-url", "targetRevision": "main"})
+            ),
+            Some(json!({"repoURL": "fake-url", "targetRevision": "main"}))
+        );
+        // update target revision (helm chart)
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "chart": "fake-chart", "desiredRevision": "fake-version", "updateTargetRevision": true}),
+                json!({"repoURL": "fake-url", "chart": "fake-chart"})
+            ),
+            Some(
+                json!({"repoURL": "fake-url", "chart": "fake-chart", "targetRevision": "fake-version"})
+            )
+        );
+        // update images with kustomize (Kargo's kustomize image strings too)
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "kustomize": {"images": [
+                    {"repoURL": "yet-another-fake-url", "digest": "fake-digest"},
+                    {"repoURL": "still-another-fake-url", "tag": "fake-tag"},
+                    {"repoURL": "another-fake-url", "newName": "another-fake-name", "tag": "another-fake-tag"},
+                ]}}),
+                json!({"repoURL": "fake-url", "kustomize": {"namePrefix": "p-", "images": ["old:1"]}})
+            ),
+            Some(
+                json!({"repoURL": "fake-url", "kustomize": {"namePrefix": "p-", "images": [
+                    "yet-another-fake-url@fake-digest",
+                    "still-another-fake-url:fake-tag",
+                    "another-fake-url=another-fake-name:another-fake-tag",
+                ]}})
+            )
+        );
+        // update images with helm: existing parameters are replaced in
+        // place, new ones appended, others kept.
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "helm": {"images": [
+                    {"key": "image", "value": "fake-image-url:fake-tag"},
+                    {"key": "first-fake-key", "value": "fake-value"},
+                    {"key": "second-fake-key", "value": "another-fake-value"},
+                ]}}),
+                json!({"repoURL": "fake-url"})
+            ),
+            Some(json!({"repoURL": "fake-url", "helm": {"parameters": [
+                {"name": "image", "value": "fake-image-url:fake-tag"},
+                {"name": "first-fake-key", "value": "fake-value"},
+                {"name": "second-fake-key", "value": "another-fake-value"},
+            ]}}))
+        );
+        assert_eq!(
+            applied(
+                json!({"repoURL": "fake-url", "helm": {"images": [{"key": "image.tag", "value": "2"}]}}),
+                json!({"repoURL": "fake-url", "helm": {"releaseName": "r", "parameters": [
+                    {"name": "image.tag", "value": "1", "forceString": true},
+                    {"name": "replicas", "value": "2"},
+                ]}})
+            ),
+            Some(
+                json!({"repoURL": "fake-url", "helm": {"releaseName": "r", "parameters": [
+                    {"name": "image.tag", "value": "2"},
+                    {"name": "replicas", "value": "2"},
+                ]}})
+            )
+        );
+    }
+
+    /// A multi-source Application (or single-source with `single`).
+    fn app_with(sources: Value) -> Value {
+        json!({
+            "metadata": {"name": "my-app", "namespace": "argocd"},
+            "spec": {"project": "default", "sources": sources},
+        })
+    }
+
+    #[test]
+    fn desired_sources_apply_every_update_to_its_source() {
+        // applies updates to sources
+        let update = update(json!({"name": "my-app", "sources": [
+            {"repoURL": "fake-chart-url", "chart": "fake-chart", "desiredRevision": "fake-version", "updateTargetRevision": true},
+            {"repoURL": "fake-git-url", "desiredRevision": "fake-commit", "updateTargetRevision": true},
+        ]}));
+        let app = app_with(json!([
+            {"repoURL": "fake-chart-url", "chart": "fake-chart"},
+            {"repoURL": "fake-git-url"},
+        ]));
+        assert_eq!(
+            desired_sources(&update, &app).unwrap(),
+            vec![
+                json!({"repoURL": "fake-chart-url", "chart": "fake-chart", "targetRevision": "fake-version"}),
+                json!({"repoURL": "fake-git-url", "targetRevision": "fake-commit"}),
+            ]
+        );
+        // An update matching no source is an error naming the Application,
+        // the repoURL and the chart.
+        let app = app_with(json!([{"repoURL": "fake-git-url"}]));
+        let err = desired_sources(&update, &app).unwrap_err();
+        assert!(
+            err.contains("`my-app` in namespace `argocd`")
+                && err.contains("repoURL `fake-chart-url` and chart `fake-chart`"),
+            "{err}"
+        );
+        // A single source Application.
+        let single = json!({"metadata": {"name": "my-app", "namespace": "argocd"},
+                            "spec": {"source": {"repoURL": "fake-git-url"}}});
+        let git_only = AppUpdate {
+            sources: update.sources[1..].to_vec(),
+            ..update.clone()
+        };
+        assert_eq!(
+            desired_sources(&git_only, &single).unwrap(),
+            vec![json!({"repoURL": "fake-git-url", "targetRevision": "fake-commit"})]
+        );
+        let err = desired_sources(&update, &single).unwrap_err();
+        assert!(err.contains("and chart `fake-chart`"), "{err}");
+    }
+
+    #[test]
+    fn desired_revisions_follow_the_sources_by_index() {
+        let update = update(json!({"name": "my-app", "sources": [
+            {"repoURL": "https://example.com", "chart": "another-fake-chart", "desiredRevision": "another-fake-version"},
+            {"repoURL": "https://github.com/another-universe/42", "desiredRevision": "another-fake-commit"},
+        ]}));
+        // no sources
+        assert!(desired_revisions(&update, &json!({"spec": {}})).is_empty());
+        assert!(desired_revisions(&update, &Value::Null).is_empty());
+        // multisource: a source without an update that names a revision
+        // has none (no inference from Freight).
+        let app = app_with(json!([
+            {},
+            {"repoURL": "https://example.com", "chart": "fake-chart"},
+            {"repoURL": "https://example.com", "chart": "another-fake-chart"},
+            {"repoURL": "https://github.com/universe/42"},
+            {"repoURL": "https://github.com/another-universe/42"},
+        ]));
+        assert_eq!(
+            desired_revisions(&update, &app),
+            ["", "", "another-fake-version", "", "another-fake-commit"]
+        );
+    }
+
+    /// An Application with one Git source and `operation_state`.
+    fn operated(operation_state: Option<Value>) -> Value {
+        let mut app = json!({
+            "metadata": {"name": "fake-name", "namespace": "fake-namespace"},
+            "spec": {"source": {"repoURL": "https://github.com/universe/42"}},
+            "status": {},
+        });
+        if let Some(state) = operation_state {
+            app["status"]["operationState"] = state;
+        }
+        app
+    }
+
+    fn state(phase: &str, info: Option<&str>, sync_result: Option<Value>) -> Value {
+        let mut state = json!({
+            "phase": phase,
+            "operation": {"initiatedBy": {"username": "someone-else"}, "sync": {}},
+        });
+        if let Some(promotion) = info {
+            state["operation"]["info"] = json!([{"name": PROMOTION_INFO, "value": promotion}]);
+        }
+        if let Some(result) = sync_result {
+            state["syncResult"] = result;
+        }
+        state
+    }
+
+    #[test]
+    fn a_sync_is_started_unless_this_promotions_sync_runs_or_is_done() {
+        const PROMOTION: &str = "fake-promotion";
+        let update = update(json!({"name": "fake-name", "sources": [
+            {"repoURL": "https://github.com/universe/42", "desiredRevision": "fake-revision"},
+        ]}));
+        let decision = |app: &Value| decide(PROMOTION, app, &desired_revisions(&update, app));
+        let revision = |r: &str| Some(json!({"revision": r}));
+        let cases = [
+            ("no operation state", operated(None), Decision::Update),
+            (
+                "running operation initiated by different user",
+                operated(Some(state("Running", None, None))),
+                Decision::Observe(Phase::Running),
+            ),
+            (
+                "completed operation initiated by non-kargo",
+                operated(Some(state("Succeeded", None, None))),
+                Decision::Update,
+            ),
+            (
+                "running operation initiated for incorrect Promotion",
+                operated(Some(state("Running", Some("wrong-promotion"), None))),
+                Decision::Observe(Phase::Running),
+            ),
+            (
+                "completed operation initiated for incorrect Promotion",
+                operated(Some(state("Succeeded", Some("wrong-promotion"), None))),
+                Decision::Update,
+            ),
+            (
+                "running operation",
+                operated(Some(state("Running", Some(PROMOTION), None))),
+                Decision::Observe(Phase::Running),
+            ),
+            (
+                "terminating operation",
+                operated(Some(state("Terminating", Some(PROMOTION), None))),
+                Decision::Observe(Phase::Running),
+            ),
+            (
+                "no sync result",
+                operated(Some(state("Succeeded", Some(PROMOTION), None))),
+                Decision::Update,
+            ),
+            (
+                "desired revision does not match operation state",
+                operated(Some(state(
+                    "Succeeded",
+                    Some(PROMOTION),
+                    revision("other-fake-revision"),
+                ))),
+                Decision::Update,
+            ),
+            (
+                "operation completed",
+                operated(Some(state(
+                    "Succeeded",
+                    Some(PROMOTION),
+                    revision("fake-revision"),
+                ))),
+                Decision::Observe(Phase::Succeeded),
+            ),
+            (
+                "operation failed",
+                operated(Some(state(
+                    "Error",
+                    Some(PROMOTION),
+                    revision("fake-revision"),
+                ))),
+                Decision::Observe(Phase::Failed),
+            ),
+            (
+                "a phase Argo CD does not have",
+                operated(Some(state("Unknown", Some(PROMOTION), None))),
+                Decision::Observe(Phase::Unknown),
+            ),
+            (
+                "someone else's operation in a phase Argo CD does not have",
+                operated(Some(state("", None, None))),
+                Decision::Observe(Phase::Unknown),
+            ),
+        ];
+        for (name, app, expected) in cases {
+            assert_eq!(decision(&app), expected, "{name}");
+        }
+
+        // unable to determine desired revisions: an Application without
+        // sources has none to compare.
+        let mut app = operated(Some(state("Succeeded", Some(PROMOTION), Some(json!({})))));
+        app["spec"] = json!({});
+        assert_eq!(decision(&app), Decision::Observe(Phase::Succeeded));
+
+        // Multi-source: each desired revision against the revision at its
+        // index; sources without a desired revision are not compared.
+        let multi = |revisions: Value| {
+            let mut app = operated(Some(state(
+                "Succeeded",
+                Some(PROMOTION),
+                Some(json!({"revisions": revisions})),
+            )));
+            app["spec"] = json!({"sources": [
+                {"repoURL": "https://charts.example.com", "chart": "c"},
+                {"repoURL": "https://github.com/universe/42"},
+            ]});
+            app
+        };
+        assert_eq!(
+            decision(&multi(json!(["9.9.9", "fake-revision"]))),
+            Decision::Observe(Phase::Succeeded)
+        );
+        assert_eq!(
+            decision(&multi(json!(["9.9.9", "other"]))),
+            Decision::Update
+        );
+        assert_eq!(decision(&multi(json!(["9.9.9"]))), Decision::Update);
+    }
+
+    #[test]
+    fn phases_aggregate_as_kargo_sorts_them() {
+        let min = |phases: &[Phase]| phases.iter().min().copied();
+        assert_eq!(
+            min(&[Phase::Succeeded, Phase::Running]),
+            Some(Phase::Running)
+        );
+        assert_eq!(
+            min(&[Phase::Succeeded, Phase::Failed, Phase::Running]),
+            Some(Phase::Failed)
+        );
+        assert_eq!(
+            min(&[Phase::Unknown, Phase::Succeeded]),
+            Some(Phase::Succeeded)
+        );
+        assert_eq!(min(&[Phase::Unknown]), Some(Phase::Unknown));
+        assert_eq!(phase_of("Error"), Phase::Failed);
+        assert_eq!(phase_of("Terminating"), Phase::Running);
+    }
+
+    #[test]
+    fn the_spec_gets_the_desired_sources_where_the_application_keeps_them() {
+        let app = |spec: Value| json!({"metadata": {"name": "fake"}, "spec": spec});
+        let new = vec![json!({"targetRevision": "new-rev"})];
+        // success (no sources to update)
+        assert_eq!(
+            updated_spec(&app(json!({"project": "p"})), Vec::new()),
+            None
+        );
+        // Nothing changed: no update.
+        assert_eq!(
+            updated_spec(
+                &app(json!({"source": {"targetRevision": "new-rev"}})),
+                new.clone()
+            ),
+            None
+        );
+        // updates Sources when present
+        assert_eq!(
+            updated_spec(
+                &app(json!({"sources": [{"targetRevision": "old-rev"}]})),
+                new.clone()
+            ),
+            Some(json!({"sources": [{"targetRevision": "new-rev"}]}))
+        );
+        // updates Source when Sources not present
+        assert_eq!(
+            updated_spec(
+                &app(json!({"project": "p", "source": {"targetRevision": "old-rev"}})),
+                new.clone()
+            ),
+            Some(json!({"project": "p", "source": {"targetRevision": "new-rev"}}))
+        );
+        // updates Sources when both Source and Sources are present
+        assert_eq!(
+            updated_spec(
+                &app(
+                    json!({"source": {"targetRevision": "old-rev-source"}, "sources": [{"targetRevision": "old-rev-sources"}]})
+                ),
+                new
+            ),
+            Some(
+                json!({"source": {"targetRevision": "old-rev-source"}, "sources": [{"targetRevision": "new-rev"}]})
+            )
+        );
+    }
+
+    #[test]
+    fn every_selected_application_must_take_the_updates_before_any_is_updated() {
+        let update = update(json!({"selector": {"matchLabels": {"a": "b"}}, "sources": [
+            {"repoURL": "https://github.com/example/repo", "desiredRevision": "abc", "updateTargetRevision": true},
+        ]}));
+        let app = |name: &str, repo: &str| json!({"metadata": {"name": name, "namespace": "argocd"}, "spec": {"source": {"repoURL": repo}}});
+        let good = |name: &str| app(name, "https://github.com/example/repo.git");
+        let bad = |name: &str| app(name, "https://github.com/example/other");
+        // empty apps list returns no error
+        assert_eq!(plan(&update, &[]).unwrap().len(), 0);
+        // single app with valid sources
+        assert_eq!(plan(&update, &[good("app1")]).unwrap().len(), 1);
+        // A single Application's error is its own.
+        let err = plan(&update, &[bad("app1")]).unwrap_err();
+        assert!(
+            err.starts_with("no source of Argo CD Application `app1`"),
+            "{err}"
+        );
+        // multiple apps all valid
+        assert_eq!(
+            plan(&update, &[good("app1"), good("app2"), good("app3")])
+                .unwrap()
+                .len(),
+            3
+        );
+        // one app fails validation
+        let err = plan(&update, &[good("app1"), bad("app2"), good("app3")]).unwrap_err();
+        assert!(
+            err.contains("selected Applications must have compatible sources; 1 incompatible;"),
+            "{err}"
+        );
+        assert!(
+            err.contains("no Application was updated") && err.contains("`app2`"),
+            "{err}"
+        );
+        // multiple apps fail validation - aggregates errors
+        let err = plan(
+            &update,
+            &[good("app1"), bad("app2"), good("app3"), bad("app4")],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("2 incompatible;") && err.contains("`app2`") && err.contains("`app4`"),
+            "{err}"
+        );
+        // many apps fail - limits error reporting to first 3
+        let apps: Vec<Value> = (1..=5).map(|i| bad(&format!("app{i}"))).collect();
+        let err = plan(&update, &apps).unwrap_err();
+        assert!(err.contains("5 incompatible (showing first 3)"), "{err}");
+        assert!(
+            ["`app1`", "`app2`", "`app3`"]
+                .iter()
+                .all(|a| err.contains(a)),
+            "{err}"
+        );
+        assert!(!err.contains("`app4`") && !err.contains("`app5`"), "{err}");
     }
 }

@@ -34,6 +34,7 @@ const RULES: &[Rule] = &[
     ("apps", NonEmpty),
     ("apps[].name", NonEmpty),
     ("apps[].namespace", NonEmpty),
+    ("apps[].selector.matchExpressions[].key", NonEmpty),
     ("apps[].waitFor", NonEmpty),
     (
         "apps[].waitFor[]",

@@ -218,3 +218,300 @@ impl Step for ArgoCdWait {
         schema::check(KIND, RULES, config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Kargo's `argocd_waiter_test.go` cases for the config and for one
+    //! Application's readiness; runs against Argo CD's API are in
+    //! `tests/it/argocd_steps.rs`.
+
+    use kargo_core::step::ErrorKind;
+    use serde_json::json;
+
+    use super::*;
+
+    fn check(config: Value) -> Result<(), String> {
+        let step = ArgoCdWait::default();
+        step.check_config(&config)
+            .and_then(|()| parse_config::<Config>(KIND, config))
+            .and_then(|config| {
+                for (i, app) in config.apps.iter().enumerate() {
+                    crate::argocd::target(KIND, i, &app.name, &app.selector)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| {
+                assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
+                e.to_string()
+            })
+    }
+
+    #[test]
+    fn configs_are_checked_as_kargos_schema_says() {
+        let cases: Vec<(&str, Value, Option<&str>)> = vec![
+            (
+                "apps not specified",
+                json!({}),
+                Some("missing field `apps`"),
+            ),
+            (
+                "apps is empty",
+                json!({"apps": []}),
+                Some("`apps` must have at least one item"),
+            ),
+            (
+                "app entry has neither name nor selector",
+                json!({"apps": [{}]}),
+                Some("exactly one of `name` and `selector`"),
+            ),
+            (
+                "app entry has both name and selector",
+                json!({"apps": [{"name": "my-app", "selector": {"matchLabels": {"env": "prod"}}}]}),
+                Some("exactly one of `name` and `selector`"),
+            ),
+            (
+                "waitFor has invalid value",
+                json!({"apps": [{"name": "my-app", "waitFor": ["invalid"]}]}),
+                Some("`apps[0].waitFor[0]` is `invalid`; it must be one of"),
+            ),
+            (
+                "valid config with name",
+                json!({"apps": [{"name": "my-app"}]}),
+                None,
+            ),
+            (
+                "valid config with selector",
+                json!({"apps": [{"selector": {"matchLabels": {"env": "prod"}}}]}),
+                None,
+            ),
+            (
+                "valid config with waitFor",
+                json!({"apps": [{"name": "my-app", "waitFor": ["health", "sync"]}]}),
+                None,
+            ),
+            // The selector rules shared with argocd-update.
+            (
+                "an empty selector",
+                json!({"apps": [{"selector": {}}]}),
+                Some("needs `matchLabels` or `matchExpressions`"),
+            ),
+            (
+                "In without values",
+                json!({"apps": [{"selector": {"matchExpressions": [{"key": "env", "operator": "In"}]}}]}),
+                Some("`values` must be non-empty for In"),
+            ),
+        ];
+        for (name, config, expected) in cases {
+            match (check(config), expected) {
+                (Ok(()), None) => {}
+                (Err(e), Some(expected)) => assert!(e.contains(expected), "{name}: {e}"),
+                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+            }
+        }
+    }
+
+    /// An Application with `health` and `sync` statuses, plus `extra`
+    /// fields of its status.
+    fn app(health: &str, sync: &str, extra: Value) -> Value {
+        let mut status = json!({"health": {"status": health}, "sync": {"status": sync}});
+        status
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"metadata": {"name": "my-app", "namespace": "argocd"}, "status": status})
+    }
+
+    /// What `readiness` says, as text: `ready`, `waiting`, `refresh`, or
+    /// the error.
+    fn outcome(app: &Value, wait_for: &[WaitFor], previous: Option<&str>) -> String {
+        match readiness(app, wait_for, previous) {
+            Ok(Readiness::Ready) => "ready".into(),
+            Ok(Readiness::NotReady(_)) => "waiting".into(),
+            Ok(Readiness::Stale) => "refresh".into(),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    /// A readiness case: name, Application, `waitFor`, the health seen
+    /// before, and the [`outcome`].
+    type Case<'a> = (&'a str, Value, &'a [WaitFor], Option<&'a str>, &'a str);
+
+    #[test]
+    fn readiness_follows_kargos_rules() {
+        const NOW: &str = "2024-01-01T00:00:00Z";
+        let operation = |finished: &str| json!({"phase": "Succeeded", "finishedAt": finished});
+        let cases: Vec<Case<'_>> = vec![
+            (
+                "error condition is terminal",
+                app(
+                    "Healthy",
+                    "Synced",
+                    json!({"conditions": [{"type": "InvalidSpecError", "message": "bad spec"}]}),
+                ),
+                DEFAULT_WAIT_FOR,
+                None,
+                "error: Argo CD Application `my-app` in namespace `argocd` has `InvalidSpecError` condition: bad spec",
+            ),
+            (
+                "a comparison error too, whatever is waited for",
+                app(
+                    "Healthy",
+                    "Synced",
+                    json!({"conditions": [
+                        {"type": "SyncError", "message": "ignored"},
+                        {"type": "ComparisonError", "message": "cannot compare"},
+                    ]}),
+                ),
+                &[WaitFor::Sync],
+                None,
+                "error: Argo CD Application `my-app` in namespace `argocd` has `ComparisonError` condition: cannot compare",
+            ),
+            (
+                "operation in progress returns not ready",
+                {
+                    let mut a = app("Healthy", "Synced", json!({}));
+                    a["operation"] = json!({"sync": {}});
+                    a
+                },
+                DEFAULT_WAIT_FOR,
+                None,
+                "waiting",
+            ),
+            (
+                "an operation state without finishedAt is in progress",
+                app(
+                    "Healthy",
+                    "Synced",
+                    json!({"operationState": {"phase": "Running"}}),
+                ),
+                DEFAULT_WAIT_FOR,
+                None,
+                "waiting",
+            ),
+            (
+                "reconciledAt nil after operation requests refresh and returns not ready",
+                app(
+                    "Healthy",
+                    "Synced",
+                    json!({"operationState": operation(NOW)}),
+                ),
+                DEFAULT_WAIT_FOR,
+                None,
+                "refresh",
+            ),
+            (
+                "reconciledAt before finishedAt requests refresh and returns not ready",
+                app(
+                    "Healthy",
+                    "Synced",
+                    json!({"operationState": operation("2024-01-01T00:00:10Z"), "reconciledAt": "2024-01-01T00:00:05Z"}),
+                ),
+                DEFAULT_WAIT_FOR,
+                None,
+                "refresh",
+            ),
+            (
+                "reconciledAt equal to finishedAt trusts health",
+                app(
+                    "Healthy",
+                    "Synced",
+                    json!({"operationState": operation(NOW), "reconciledAt": NOW}),
+                ),
+                DEFAULT_WAIT_FOR,
+                None,
+                "ready",
+            ),
+            (
+                "healthy and synced returns ready",
+                app("Healthy", "Synced", json!({})),
+                DEFAULT_WAIT_FOR,
+                None,
+                "ready",
+            ),
+            (
+                "progressing returns not ready",
+                app("Progressing", "Synced", json!({})),
+                DEFAULT_WAIT_FOR,
+                None,
+                "waiting",
+            ),
+            (
+                "out of sync returns not ready",
+                app("Healthy", "OutOfSync", json!({})),
+                DEFAULT_WAIT_FOR,
+                None,
+                "waiting",
+            ),
+            (
+                "waitFor sync only - degraded health ignored",
+                app("Degraded", "Synced", json!({})),
+                &[WaitFor::Sync],
+                Some("Healthy"),
+                "ready",
+            ),
+            (
+                "waitFor health and suspended - suspended satisfies health check",
+                app("Suspended", "Synced", json!({})),
+                &[WaitFor::Health, WaitFor::Suspended],
+                None,
+                "ready",
+            ),
+            (
+                "waitFor degraded - degraded satisfies it",
+                app("Degraded", "OutOfSync", json!({})),
+                &[WaitFor::Degraded],
+                Some("Healthy"),
+                "ready",
+            ),
+            (
+                "waitFor health - suspended does not satisfy it",
+                app("Suspended", "Synced", json!({})),
+                &[WaitFor::Health],
+                None,
+                "waiting",
+            ),
+            (
+                "health regression to Degraded from prior non-Degraded is terminal",
+                app("Degraded", "Synced", json!({})),
+                DEFAULT_WAIT_FOR,
+                Some("Progressing"),
+                "error: Argo CD Application `my-app` in namespace `argocd` health has regressed from Progressing to Degraded",
+            ),
+            (
+                "degraded with no prior health status is not terminal",
+                app("Degraded", "Synced", json!({})),
+                DEFAULT_WAIT_FOR,
+                None,
+                "waiting",
+            ),
+            (
+                "degraded after Unknown is not terminal",
+                app("Degraded", "Synced", json!({})),
+                DEFAULT_WAIT_FOR,
+                Some("Unknown"),
+                "waiting",
+            ),
+            (
+                "degraded after Degraded is not terminal",
+                app("Degraded", "Synced", json!({})),
+                DEFAULT_WAIT_FOR,
+                Some("Degraded"),
+                "waiting",
+            ),
+            (
+                "waitFor operation only - operation completed, health/sync ignored",
+                app(
+                    "Degraded",
+                    "OutOfSync",
+                    json!({"operationState": operation("2023-12-31T23:59:00Z")}),
+                ),
+                &[WaitFor::Operation],
+                None,
+                "ready",
+            ),
+        ];
+        for (name, app, wait_for, previous, expected) in cases {
+            assert_eq!(outcome(&app, wait_for, previous), expected, "{name}");
+        }
+    }
+}
