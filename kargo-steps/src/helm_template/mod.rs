@@ -20,16 +20,17 @@
 //! rules are checked again on the evaluated config when the step runs.
 //!
 //! # Output
-//! An `outPath` ending in `.yaml` or `.yml` is a file holding everything
-//! `helm template` prints (manifests, then hooks). Any other `outPath` is
-//! a directory laid out by `outLayout`: `helm` (default) is Helm's own
-//! `--output-dir` layout (`<chart>/templates/...`, under `<releaseName>/`
-//! with `useReleaseName`); `flat` puts each resource in its own file named
-//! `[group-]kind[-namespace]-name.yaml`, as Kargo does (a resource without
-//! kind or name goes to `resource-N.yaml`, numbered, where Kargo writes
-//! them all to `resource-0.yaml`). Helm renders into a temporary directory
-//! first; files are then written into the work directory atomically, and
-//! nothing is written when rendering fails. The step has no output.
+//! An `outPath` ending in `.yaml` or `.yml` (not `/`) is a file holding
+//! everything `helm template` prints (manifests, then hooks). Any other
+//! `outPath` is a directory laid out by `outLayout`: `helm` (default) is
+//! Helm's own `--output-dir` layout (`<chart>/templates/...`, under
+//! `<releaseName>/` with `useReleaseName`); `flat` puts each resource in
+//! its own file named `[group-]kind[-namespace]-name.yaml`, as Kargo does
+//! (a resource without kind or name goes to `resource-N.yaml`, numbered,
+//! where Kargo writes them all to `resource-0.yaml`). Helm renders into a
+//! temporary directory first; files are then written into the work
+//! directory atomically, and nothing is written when rendering fails. The
+//! step has no output.
 
 mod step;
 

@@ -1002,7 +1002,11 @@ async fn an_output_file_that_is_a_directory_fails_the_write() {
             .starts_with("helm-template: cannot write `output.yaml`"),
         "{err}"
     );
-    assert_eq!(h.list("output.yaml"), ["foo"]);
+    assert_eq!(
+        h.list("."),
+        ["charts/test-chart/Chart.yaml", "output.yaml/foo"],
+        "no temporary file left behind"
+    );
 }
 
 /// Kargo's `flat layout rejects manifest metadata that would escape output
