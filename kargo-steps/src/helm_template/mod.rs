@@ -9,24 +9,28 @@
 //! fresh temporary directory, so the host's repositories and registry
 //! logins are not used, as Kargo's in-process Helm does not use them.
 //!
-//! The config is Kargo's: `releaseName`, `namespace` (default: the
+//! The config is Kargo's: `path` (a chart directory holding `Chart.yaml`,
+//! or a chart archive), `releaseName`, `namespace` (default: the
 //! project), `valuesFiles` (inside the work directory; a missing one fails
 //! the step unless `ignoreMissingValueFiles`), `setValues` (`--set`, or
 //! `--set-literal` with `literal`), `buildDependencies` (`helm dependency
 //! build` first), `includeCRDs`, `disableHooks`, `skipTests`,
-//! `kubeVersion` and `apiVersions`.
+//! `kubeVersion` (a version as Helm reads it, `1.29`, `v1.29.0`; anything
+//! else fails the step before Helm runs) and `apiVersions`. Kargo's schema
+//! rules are checked again on the evaluated config when the step runs.
 //!
 //! # Output
-//! An `outPath` ending in `.yaml` or `.yml` is a file holding everything
-//! `helm template` prints (manifests, then hooks). Any other `outPath` is
-//! a directory laid out by `outLayout`: `helm` (default) is Helm's own
-//! `--output-dir` layout (`<chart>/templates/...`, under `<releaseName>/`
-//! with `useReleaseName`); `flat` puts each resource in its own file named
-//! `[group-]kind[-namespace]-name.yaml`, as Kargo does (a resource without
-//! kind or name goes to `resource-N.yaml`, numbered, where Kargo writes
-//! them all to `resource-0.yaml`). Helm renders into a temporary directory
-//! first; files are then written into the work directory atomically, and
-//! nothing is written when rendering fails. The step has no output.
+//! An `outPath` ending in `.yaml` or `.yml` (not `/`) is a file holding
+//! everything `helm template` prints (manifests, then hooks). Any other
+//! `outPath` is a directory laid out by `outLayout`: `helm` (default) is
+//! Helm's own `--output-dir` layout (`<chart>/templates/...`, under
+//! `<releaseName>/` with `useReleaseName`); `flat` puts each resource in
+//! its own file named `[group-]kind[-namespace]-name.yaml`, as Kargo does
+//! (a resource without kind or name goes to `resource-N.yaml`, numbered,
+//! where Kargo writes them all to `resource-0.yaml`). Helm renders into a
+//! temporary directory first; files are then written into the work
+//! directory atomically, and nothing is written when rendering fails. The
+//! step has no output.
 
 mod step;
 
@@ -60,6 +64,9 @@ const RULES: &[Rule] = &[
 /// config's paths: building dependencies reads `file://` charts outside
 /// `path`.
 const TOUCHES: Touches = Touches::Unknown;
+
+/// The file that makes a directory a chart.
+const CHART_FILE: &str = "Chart.yaml";
 
 /// The environment variable naming the `helm` binary.
 pub const ENV_VAR: &str = HELM_ENV_VAR;
@@ -247,6 +254,40 @@ fn args(r: &Resolved<'_>) -> Vec<OsString> {
         }
     }
     args
+}
+
+/// Checks `version` as Helm reads a Kubernetes version (a semantic
+/// version with an optional `v`, and minor and patch optional: `1.29`,
+/// `v1.29.0-rc.1`); empty means not set. What this lets through and Helm
+/// still refuses, Helm reports when it runs.
+fn check_kube_version(version: &str) -> Result<(), &'static str> {
+    const WHY: &str = "is not a Kubernetes version such as `1.29.0`";
+    if version.is_empty() {
+        return Ok(());
+    }
+    let rest = version.strip_prefix('v').unwrap_or(version);
+    let (rest, build) = match rest.split_once('+') {
+        Some((rest, build)) => (rest, Some(build)),
+        None => (rest, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (rest, None),
+    };
+    let identifiers = |s: &str| {
+        s.split('.')
+            .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let core_ok = numbers.len() <= 3
+        && numbers
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if core_ok && pre.is_none_or(identifiers) && build.is_none_or(identifiers) {
+        Ok(())
+    } else {
+        Err(WHY)
+    }
 }
 
 /// The `flat` layout: one file per resource of `stream` (what `helm

@@ -2,9 +2,11 @@ use async_trait::async_trait;
 use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::Value;
 
+use std::path::PathBuf;
+
 use super::{
-    Config, HelmTemplate, KIND, OutLayout, RULES, Resolved, TOOL, TOUCHES, args, collect_tree,
-    flat_files,
+    CHART_FILE, Config, HelmTemplate, KIND, OutLayout, RULES, Resolved, TOOL, TOUCHES, args,
+    check_kube_version, collect_tree, flat_files,
 };
 use crate::edit::blocking;
 use crate::render::{self, Invocation, process_env};
@@ -13,9 +15,17 @@ use crate::schema;
 #[async_trait]
 impl Step for HelmTemplate {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
+        // Kargo validates the evaluated config against its schema.
+        schema::check(KIND, RULES, &config)?;
         let config: Config = parse_config(KIND, config)?;
-        check(&config)?;
-        let chart = render::resolve_dir(ctx, KIND, "path", &config.path)?;
+        if let Some(version) = config.kube_version.as_deref() {
+            check_kube_version(version).map_err(|why| {
+                StepError::failed(format!(
+                    "invalid {KIND} config: `kubeVersion` `{version}` {why}"
+                ))
+            })?;
+        }
+        let chart = resolve_chart(ctx, &config.path)?;
         // Checked before anything runs.
         ctx.workspace.resolve(&config.out_path)?;
         let mut values_files = Vec::new();
@@ -109,24 +119,21 @@ impl Step for HelmTemplate {
     }
 }
 
-/// The checks of Kargo's schema that serde does not make: required
-/// strings are not empty.
-fn check(config: &Config) -> Result<(), StepError> {
-    let empty =
-        |field: String| StepError::failed(format!("invalid {KIND} config: `{field}` is empty"));
-    for (field, value) in [
-        ("path", &config.path),
-        ("outPath", &config.out_path),
-        ("releaseName", &config.release_name),
-    ] {
-        if value.is_empty() {
-            return Err(empty(field.to_owned()));
-        }
+/// The chart `path` in the work directory: a chart directory (holding
+/// `Chart.yaml`) or a chart archive, the two Helm loads.
+fn resolve_chart(ctx: &StepContext, path: &str) -> Result<PathBuf, StepError> {
+    let abs = ctx.workspace.resolve(path)?;
+    if abs.is_file() {
+        return Ok(abs);
     }
-    for (i, set) in config.set_values.iter().enumerate() {
-        if set.key.is_empty() {
-            return Err(empty(format!("setValues[{i}].key")));
-        }
-    }
-    Ok(())
+    let why = if !abs.is_dir() {
+        "is not a chart directory or archive in the work directory"
+    } else if !abs.join(CHART_FILE).is_file() {
+        "is a directory without a `Chart.yaml`, so not a chart"
+    } else {
+        return Ok(abs);
+    };
+    Err(StepError::terminal(format!(
+        "{KIND}: `path` `{path}` {why}"
+    )))
 }

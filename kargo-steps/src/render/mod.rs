@@ -157,11 +157,13 @@ fn tail_chars(text: &str, limit: usize) -> String {
 }
 
 /// Whether `out_path` names a file (it ends with `.yaml` or `.yml`), as
-/// Kargo decides; otherwise it names a directory.
+/// Kargo decides; otherwise it names a directory. A trailing `/` names a
+/// directory (`out.yaml/`), as Go's `filepath.Ext` sees no extension there.
 pub(crate) fn out_path_is_file(out_path: &str) -> bool {
-    Path::new(out_path)
-        .extension()
-        .is_some_and(|ext| ext == "yaml" || ext == "yml")
+    !out_path.ends_with('/')
+        && Path::new(out_path)
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml")
 }
 
 /// Writes `files` (paths relative to `out_path`, contents) under
@@ -320,6 +322,12 @@ mod tests {
         assert!(!out_path_is_file("./out"));
         assert!(!out_path_is_file("./out.json"));
         assert!(!out_path_is_file("./out.yaml.d/"));
+        // Kargo's other cases, and a trailing slash as Go's filepath.Ext
+        // reads it.
+        assert!(!out_path_is_file("output/"));
+        assert!(!out_path_is_file("output.txt"));
+        assert!(!out_path_is_file("output.yaml/"));
+        assert!(!out_path_is_file("output.yml/"));
     }
 
     #[test]

@@ -223,7 +223,7 @@ async fn kustomize_build_writes_one_file_per_resource_in_either_naming() {
 #[tokio::test]
 async fn a_failing_binary_shows_its_stderr_and_leaves_files_as_they_were() {
     let f = Fixture::new(
-        &[KUSTOMIZATION, ("out/manifests.yaml", "old\n")],
+        &[KUSTOMIZATION, CHART, ("out/manifests.yaml", "old\n")],
         "partial: output\n",
     );
     let noise = "x".repeat(100_000);
@@ -255,7 +255,7 @@ async fn a_failing_binary_shows_its_stderr_and_leaves_files_as_they_were() {
     let err = run(
         &f.helm(),
         &f.ctx.clone(),
-        json!({"path": "src/stages/qa", "outPath": "h", "releaseName": "r"}),
+        json!({"path": "charts/app", "outPath": "h", "releaseName": "r"}),
     )
     .await
     .unwrap_err();
@@ -476,7 +476,7 @@ async fn config_errors_name_the_field_and_run_nothing() {
         (
             &helm,
             json!({"path": "charts/nope", "outPath": "o", "releaseName": "r"}),
-            "`path` `charts/nope` is not a directory",
+            "`path` `charts/nope` is not a chart directory or archive",
             ErrorKind::Terminal,
         ),
         (
