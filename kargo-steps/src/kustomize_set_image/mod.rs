@@ -15,12 +15,14 @@
 //!   with `useDigest: true`). That image in more than one piece of
 //!   Freight is ambiguous and fails the step; not finding it fails the
 //!   step unless `newName` is given (then only the name is set).
-//! - A name not in `images` gets a new entry at the end of the list (the
-//!   list is created when missing).
+//! - A name not in `images` gets a new entry, at its sorted place in a
+//!   list sorted by name, else at the end (the list is created when
+//!   missing).
 //!
-//! Without `images` (or with an empty list), every image of the Freight collection is set by its
-//! `repoURL`, with its tag and digest (Kargo's automatic mode); an image
-//! found in more than one piece of Freight needs manual configuration.
+//! Without `images` (or with an empty list), every image of the Freight
+//! collection is set by its `repoURL`, with its tag and digest (Kargo's
+//! automatic mode); an image found in more than one piece of Freight
+//! needs manual configuration.
 //!
 //! Edits go through the [`yaml-update`](crate::yaml_update) editor: values
 //! change in place, removed fields take their lines with them, and new
@@ -54,8 +56,9 @@ pub use crate::edit::EditError as Error;
 pub const KIND: &str = "kustomize-set-image";
 
 /// Kargo's schema rules for the config, checked before the promotion
-/// starts (see [`schema`](crate::schema)); so is an entry of `images`
-/// giving both `tag` and `digest` (Kargo's `oneOf`).
+/// starts (see [`schema`](crate::schema)). The step's `check_config`
+/// also refuses an entry of `images` giving both `tag` and `digest`
+/// (Kargo's `oneOf`).
 const RULES: &[Rule] = &[("path", NonEmpty), ("images[].image", NonEmpty)];
 
 /// Where in the work directory the step reads and writes.
