@@ -59,7 +59,9 @@ pub fn check(kind: &str, rules: &[Rule], config: &Value) -> Result<(), StepError
     Ok(())
 }
 
-fn holds_expression(s: &str) -> bool {
+/// Whether a config string holds an expression, whose value is only known
+/// when the step runs.
+pub(crate) fn holds_expression(s: &str) -> bool {
     s.contains("${{") || s.contains("${%")
 }
 

@@ -9,7 +9,8 @@
 //! pipeline world
 //! ([`PipelineWorld`]), the auth file of `kargo serve`'s tests ([`auth`]),
 //! moto's server for the ECR credential tests (`moto`), `kargo serve` on a
-//! loopback port (`serve`) and a WebDriver client for the UI (`webdriver`).
+//! loopback port (`serve`), a WebDriver client for the UI (`webdriver`)
+//! and a stand-in for the `kustomize` and `helm` binaries ([`stand_in`]).
 //!
 //! Not published; the fixtures panic on failure, as test code does.
 //!
@@ -40,6 +41,7 @@ mod process;
 pub mod registry;
 #[cfg(feature = "serve")]
 pub mod serve;
+pub mod stand_in;
 #[cfg(feature = "webdriver")]
 pub mod webdriver;
 mod world;

@@ -15,12 +15,14 @@
 //!   with `useDigest: true`). That image in more than one piece of
 //!   Freight is ambiguous and fails the step; not finding it fails the
 //!   step unless `newName` is given (then only the name is set).
-//! - A name not in `images` gets a new entry at the end of the list (the
-//!   list is created when missing).
+//! - A name not in `images` gets a new entry, at its sorted place in a
+//!   list sorted by name, else at the end (the list is created when
+//!   missing).
 //!
-//! Without `images`, every image of the Freight collection is set by its
-//! `repoURL`, with its tag and digest (Kargo's automatic mode); an image
-//! found in more than one piece of Freight needs manual configuration.
+//! Without `images` (or with an empty list), every image of the Freight
+//! collection is set by its `repoURL`, with its tag and digest (Kargo's
+//! automatic mode); an image found in more than one piece of Freight
+//! needs manual configuration.
 //!
 //! Edits go through the [`yaml-update`](crate::yaml_update) editor: values
 //! change in place, removed fields take their lines with them, and new
@@ -30,7 +32,9 @@
 //!
 //! Output: `commitMessage`, as Kargo writes it (`Updated <path> to use new
 //! image(s)` and one `- <name>[:<tag>][@<digest>]` line per image, sorted
-//! by name), when at least one image was set.
+//! by name, `*` shown as the value kept), when at least one image was set.
+//! Only the images the step set are listed; Kargo also lists every other
+//! image the file names, unchanged.
 
 mod step;
 
@@ -52,7 +56,9 @@ pub use crate::edit::EditError as Error;
 pub const KIND: &str = "kustomize-set-image";
 
 /// Kargo's schema rules for the config, checked before the promotion
-/// starts (see [`schema`](crate::schema)).
+/// starts (see [`schema`](crate::schema)). The step's `check_config`
+/// also refuses an entry of `images` giving both `tag` and `digest`
+/// (Kargo's `oneOf`).
 const RULES: &[Rule] = &[("path", NonEmpty), ("images[].image", NonEmpty)];
 
 /// Where in the work directory the step reads and writes.
@@ -172,6 +178,13 @@ impl TargetImage {
 /// assert_eq!(out, "images:\n- name: app # the app\n  newTag: v2\n");
 /// ```
 pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
+    apply(src, images).map(|(text, _)| text)
+}
+
+/// [`edit`], and the images as the file now holds them: [`PRESERVE`]
+/// replaced by the entry's current value (by nothing in a new entry), one
+/// per name. The commit message describes these, as Kargo's does.
+fn apply(src: &str, images: &[TargetImage]) -> Result<(String, Vec<TargetImage>), Error> {
     let mut targets: BTreeMap<&str, &TargetImage> = BTreeMap::new();
     for image in images {
         targets.insert(&image.name, image);
@@ -188,10 +201,12 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
     let mut updates = Vec::new();
     let mut removals = Vec::new();
     let mut appends = Vec::new();
+    let mut resolved = Vec::with_capacity(targets.len());
     for (name, target) in targets {
         let found = current
             .iter()
             .position(|item| field(*item, "name") == Some(name));
+        resolved.push(resolve(target, found.map(|i| current[i])));
         match found {
             Some(i) => {
                 for (field, value) in target.fields() {
@@ -248,7 +263,31 @@ pub fn edit(src: &str, images: &[TargetImage]) -> Result<String, Error> {
         };
         text = insert_item(&text, "images", before, &item)?;
     }
-    Ok(text)
+    Ok((text, resolved))
+}
+
+/// `target` with each [`PRESERVE`] replaced by the value `entry` (the
+/// current `images` entry of that name, if any) holds.
+fn resolve(target: &TargetImage, entry: Option<NodeRef<'_>>) -> TargetImage {
+    let keep = |key: &str, value: &str| -> String {
+        if value != PRESERVE {
+            return value.to_owned();
+        }
+        match entry.and_then(|e| e.get(key)) {
+            None => String::new(),
+            Some(node) => match node.kind() {
+                NodeKind::Str(s) => s.to_owned(),
+                NodeKind::Null => String::new(),
+                _ => node.to_json().to_string(),
+            },
+        }
+    };
+    TargetImage {
+        name: target.name.clone(),
+        new_name: keep("newName", &target.new_name),
+        new_tag: keep("newTag", &target.new_tag),
+        digest: keep("digest", &target.digest),
+    }
 }
 
 /// The string at `key` of a map node.

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{
     Config, ImageUpdate, KIND, KUSTOMIZATION_FILES, KustomizeSetImage, RULES, TOUCHES, TargetImage,
-    commit_message, edit,
+    apply, commit_message,
 };
 use crate::edit::{blocking, read_text};
 use crate::schema;
@@ -14,19 +14,19 @@ use crate::schema;
 impl Step for KustomizeSetImage {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        let targets = match &config.images {
-            Some(images) => images
+        // No images, or an empty list, is Kargo's automatic mode.
+        let targets = match config.images.as_deref() {
+            Some(images) if !images.is_empty() => images
                 .iter()
                 .enumerate()
                 .map(|(i, image)| from_config(i, image, &ctx.freight))
                 .collect::<Result<Vec<_>, _>>()?,
-            None => from_freight(&ctx.freight)?,
+            _ => from_freight(&ctx.freight)?,
         };
         let dir = ctx.workspace.resolve(&config.path)?;
         let path = config.path.trim_end_matches('/').to_owned();
-        let images = targets.clone();
         let workspace = ctx.workspace.clone();
-        blocking(move || {
+        let set = blocking(move || {
             let found: Vec<&str> = KUSTOMIZATION_FILES
                 .into_iter()
                 .filter(|name| std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file()))
@@ -49,7 +49,7 @@ impl Step for KustomizeSetImage {
             let shown = format!("{path}/{name}");
             let file = dir.join(name);
             let src = read_text(&workspace, &file, &shown)?;
-            let out = edit(&src, &images).map_err(|e| {
+            let (out, set) = apply(&src, &targets).map_err(|e| {
                 StepError::terminal(format!("{KIND}: cannot update `{shown}`")).with_source(e)
             })?;
             if out != src {
@@ -57,11 +57,11 @@ impl Step for KustomizeSetImage {
                     StepError::terminal(format!("{KIND}: cannot write `{shown}`")).with_source(e)
                 })?;
             }
-            Ok(())
+            Ok(set)
         })
         .await?;
         let outcome = StepOutcome::succeeded();
-        Ok(match commit_message(&config.path, &targets) {
+        Ok(match commit_message(&config.path, &set) {
             Some(message) => outcome.with_output("commitMessage", message),
             None => outcome,
         })
@@ -72,12 +72,32 @@ impl Step for KustomizeSetImage {
     }
 
     fn check_config(&self, config: &Value) -> Result<(), StepError> {
-        schema::check(KIND, RULES, config)
+        schema::check(KIND, RULES, config)?;
+        let images = config.get("images").and_then(Value::as_array);
+        for (i, image) in images.into_iter().flatten().enumerate() {
+            let given = |key: &str| {
+                image
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty() && !schema::holds_expression(s))
+            };
+            if given("tag") && given("digest") {
+                return Err(both_versions(i));
+            }
+        }
+        Ok(())
     }
 }
 
 fn invalid(message: String) -> StepError {
     StepError::failed(format!("invalid {KIND} config: {message}"))
+}
+
+/// `images[i]` gives both `tag` and `digest`.
+fn both_versions(i: usize) -> StepError {
+    invalid(format!(
+        "`images[{i}]`: `tag` and `digest` are mutually exclusive"
+    ))
 }
 
 /// The target of one configured image; its version from the Freight when
@@ -91,9 +111,7 @@ fn from_config(
         return Err(invalid(format!("`images[{i}].image` is empty")));
     }
     if !image.tag.is_empty() && !image.digest.is_empty() {
-        return Err(invalid(format!(
-            "`images[{i}]`: `tag` and `digest` are mutually exclusive"
-        )));
+        return Err(both_versions(i));
     }
     let name = if image.name.is_empty() {
         &image.image

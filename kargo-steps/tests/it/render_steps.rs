@@ -1,35 +1,16 @@
 //! `kustomize-build` and `helm-template` against a stand-in executable.
 //!
 //! Neither `kustomize` nor `helm` can be installed where these tests run,
-//! so a small shell script stands in for both: it records its argv and
-//! the `HELM_*` environment, prints canned manifests, writes a file into
-//! `--output-dir` as `helm template` does, and exits with a chosen code.
-//! What the steps build (argv) and do with the output (files) is real.
+//! so [`StandIn`], a small shell script, stands in for both. What the
+//! steps build (argv) and do with the output (files) is real.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use kargo_core::Workspace;
 use kargo_core::step::{ErrorKind, Step, StepContext, StepError, StepOutcome, StepRegistry};
 use kargo_steps::{HelmTemplate, KustomizeBuild, helm_template, kustomize_build};
+use kargo_test_support::stand_in::StandIn;
 use serde_json::{Value, json};
-
-const STAND_IN: &str = r#"#!/bin/sh
-here=$(dirname "$0")
-{ printf '%s\n' "$@"; echo '--'; } >> "$here/argv"
-env | grep '^HELM_' | sort >> "$here/env"
-prev=""
-for a in "$@"; do
-  if [ "$prev" = "--output-dir" ]; then
-    mkdir -p "$a/app/templates"
-    printf -- '---\n# Source: app/templates/svc.yaml\nkind: Service\n' > "$a/app/templates/svc.yaml"
-  fi
-  prev="$a"
-done
-[ -f "$here/stdout" ] && cat "$here/stdout"
-[ -f "$here/stderr" ] && cat "$here/stderr" >&2
-exit "$(cat "$here/code" 2>/dev/null || echo 0)"
-"#;
 
 /// Two resources in two namespaces and a cluster-scoped one, as
 /// `kustomize build` prints them.
@@ -58,7 +39,7 @@ metadata:
 struct Fixture {
     _dir: tempfile::TempDir,
     work: PathBuf,
-    bin: PathBuf,
+    stand_in: StandIn,
     ctx: StepContext,
 }
 
@@ -67,43 +48,32 @@ impl Fixture {
     fn new(files: &[(&str, &str)], stdout: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let work = dir.path().join("work");
-        let tool = dir.path().join("tool");
-        for d in [&work, &tool] {
-            std::fs::create_dir(d).unwrap();
-        }
+        std::fs::create_dir(&work).unwrap();
         for (path, contents) in files {
-            let full = work.join(path);
-            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-            std::fs::write(full, contents).unwrap();
+            kargo_test_support::write(&work, path, contents);
         }
-        let bin = tool.join("stand-in");
-        std::fs::write(&bin, STAND_IN).unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(tool.join("stdout"), stdout).unwrap();
+        let stand_in = StandIn::create(&dir.path().join("tool"), stdout);
         let ctx = StepContext::new(Workspace::new(&work).unwrap()).with_names("shop", "qa", "p1");
         Fixture {
             work: ctx.workspace.root().to_owned(),
             _dir: dir,
-            bin,
+            stand_in,
             ctx,
         }
     }
 
     fn tool(&self, name: &str) -> PathBuf {
-        self.bin.parent().unwrap().join(name)
+        self.stand_in.file(name)
     }
 
     /// Makes the stand-in fail with `code` and `stderr`.
     fn fail_with(&self, code: i32, stderr: &str) {
-        std::fs::write(self.tool("code"), code.to_string()).unwrap();
-        std::fs::write(self.tool("stderr"), stderr).unwrap();
+        self.stand_in.fail_with(code, stderr);
     }
 
     /// Every recorded call's argv, the work dir shown as `WORK`.
     fn argv(&self) -> String {
-        std::fs::read_to_string(self.tool("argv"))
-            .unwrap()
-            .replace(&self.work.display().to_string(), "WORK")
+        self.stand_in.argv(&self.work)
     }
 
     fn read(&self, path: &str) -> String {
@@ -130,11 +100,15 @@ impl Fixture {
     }
 
     fn kustomize(&self) -> KustomizeBuild {
-        KustomizeBuild::with_options(kustomize_build::Options::default().with_binary(&self.bin))
+        KustomizeBuild::with_options(
+            kustomize_build::Options::default().with_binary(self.stand_in.bin()),
+        )
     }
 
     fn helm(&self) -> HelmTemplate {
-        HelmTemplate::with_options(helm_template::Options::default().with_binary(&self.bin))
+        HelmTemplate::with_options(
+            helm_template::Options::default().with_binary(self.stand_in.bin()),
+        )
     }
 }
 
