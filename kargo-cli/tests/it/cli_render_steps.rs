@@ -1,18 +1,19 @@
 //! `kargo run` with `kustomize-build` and `helm-template`, the binaries
 //! named by `KARGO_KUSTOMIZE` and `KARGO_HELM`. Neither `kustomize` nor
-//! `helm` can be installed where these tests run: a shell script stands
-//! in for both, recording its argv and printing a canned manifest.
+//! `helm` can be installed where these tests run: kargo-test-support's
+//! stand-in serves for both, recording its argv and printing a canned
+//! manifest.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use kargo_test_support::stand_in::StandIn;
+
 use crate::support::{kargo_bin, write};
 
-const STAND_IN: &str = r#"#!/bin/sh
-printf '%s\n' "$@" >> "$(dirname "$0")/argv"
-printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: qa\n'
-"#;
+/// What the stand-in prints for both renderers.
+const MANIFEST: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: qa\n";
 
 const STEPS: &str = r#"steps:
 - uses: kustomize-build
@@ -63,7 +64,7 @@ fn kargo_with(cwd: &Path, env: &[(&str, &Path)]) -> (i32, serde_json::Value, Str
     )
 }
 
-fn setup() -> tempfile::TempDir {
+fn setup() -> (tempfile::TempDir, StandIn) {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "steps.yaml", STEPS);
     write(
@@ -76,20 +77,16 @@ fn setup() -> tempfile::TempDir {
         "work/app/chart/Chart.yaml",
         "apiVersion: v2\nname: app\nversion: 0.1.0\n",
     );
-    let bin = dir.path().join("tools/stand-in");
-    write(dir.path(), "tools/stand-in", STAND_IN);
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+    let stand_in = StandIn::create(&dir.path().join("tools"), MANIFEST);
+    (dir, stand_in)
 }
 
 #[test]
 fn kargo_run_renders_with_the_binaries_the_environment_names() {
-    let dir = setup();
-    let bin = dir.path().join("tools/stand-in");
-    let (code, json, stderr) = kargo_with(
-        dir.path(),
-        &[("KARGO_KUSTOMIZE", &bin), ("KARGO_HELM", &bin)],
-    );
+    let (dir, stand_in) = setup();
+    let bin = stand_in.bin();
+    let (code, json, stderr) =
+        kargo_with(dir.path(), &[("KARGO_KUSTOMIZE", bin), ("KARGO_HELM", bin)]);
     assert_eq!(code, 0, "{json}\n{stderr}");
     assert_eq!(json["phase"], "Succeeded");
     let work = dir.path().join("work");
@@ -100,9 +97,9 @@ fn kargo_run_renders_with_the_binaries_the_environment_names() {
     );
     assert_eq!(
         std::fs::read_to_string(work.join("out/helm.yaml")).unwrap(),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: qa\n"
+        MANIFEST
     );
-    let argv = std::fs::read_to_string(dir.path().join("tools/argv")).unwrap();
+    let argv = std::fs::read_to_string(stand_in.file("argv")).unwrap();
     // kustomize's Helm plugin runs the same `helm`; helm-template's
     // namespace defaults to the project.
     assert!(
@@ -115,7 +112,7 @@ fn kargo_run_renders_with_the_binaries_the_environment_names() {
 
 #[test]
 fn kargo_run_reports_a_missing_binary_and_writes_nothing() {
-    let dir = setup();
+    let (dir, _) = setup();
     let missing = dir.path().join("tools/no-kustomize");
     let (code, json, _) = kargo_with(dir.path(), &[("KARGO_KUSTOMIZE", &missing)]);
     assert_eq!(code, 1, "{json}");
