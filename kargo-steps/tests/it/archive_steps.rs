@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::{run, setup};
+use crate::{ConvertCase, check_convert_cases, run, setup};
 
 /// Every path below `root` (sorted, `/`-joined, directories with a
 /// trailing `/`), with file contents and link targets.
@@ -486,4 +486,123 @@ async fn untar_of_a_gzip_with_a_bad_checksum_fails_and_extracts_nothing() {
         .collect();
     left.sort();
     assert_eq!(left, ["bundle.tar.gz", "src"]);
+}
+
+/// Kargo: tar_creator_test.go, `Test_tarConfig_convert`.
+#[tokio::test]
+async fn kargo_tar_creator_convert_cases() {
+    check_convert_cases(
+        "tar",
+        vec![
+            ("inPath not specified", json!({}), Some("missing field `inPath`")),
+            ("inPath is empty string", json!({"inPath": ""}), Some("`inPath` must not be empty")),
+            ("outPath not specified", json!({"inPath": "source_dir/"}), Some("missing field `outPath`")),
+            ("outPath is empty string", json!({"inPath": "source_dir/", "outPath": ""}), Some("`outPath` must not be empty")),
+            (
+                "ignore is empty string",
+                json!({"inPath": "source_dir/", "outPath": "archive.tar.gz", "ignore": ""}),
+                Some("`ignore` must not be empty"),
+            ),
+            ("valid minimal config", json!({"inPath": "source_dir/", "outPath": "archive.tar.gz"}), None),
+            (
+                "valid config with gzip set to false",
+                json!({"inPath": "source_dir/", "outPath": "archive.tar", "gzip": false}),
+                None,
+            ),
+            (
+                "valid config with ignore patterns",
+                json!({"inPath": "source_dir/", "outPath": "archive.tar.gz", "ignore": "*.log\n*.tmp\n__pycache__/"}),
+                None,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// Kargo: tar_extractor_test.go, `Test_untarConfig_convert`. Kargo's
+/// configs name absolute paths; these are relative, as kargo-rs refuses a
+/// path outside the work dir.
+#[tokio::test]
+async fn kargo_tar_extractor_convert_cases() {
+    let valid = |extra: serde_json::Value| {
+        let mut config = json!({"inPath": "path/to/archive.tar.gz", "outPath": "destination/path"});
+        for (k, v) in extra.as_object().expect("a mapping") {
+            config[k] = v.clone();
+        }
+        config
+    };
+    let cases: Vec<ConvertCase> = vec![
+        (
+            "inPath not specified",
+            json!({}),
+            Some("missing field `inPath`"),
+        ),
+        (
+            "inPath is empty string",
+            json!({"inPath": ""}),
+            Some("`inPath` must not be empty"),
+        ),
+        (
+            "outPath not specified",
+            json!({"inPath": "path/to/archive.tar.gz"}),
+            Some("missing field `outPath`"),
+        ),
+        (
+            "outPath is empty string",
+            json!({"inPath": "path/to/archive.tar.gz", "outPath": ""}),
+            Some("`outPath` must not be empty"),
+        ),
+        (
+            "both required fields missing",
+            json!({"stripComponents": 1}),
+            Some("missing field `inPath`"),
+        ),
+        (
+            "stripComponents is negative",
+            valid(json!({"stripComponents": -1})),
+            Some("at `stripComponents`: invalid value: integer `-1`"),
+        ),
+        (
+            "ignore is empty string",
+            valid(json!({"ignore": ""})),
+            Some("`ignore` must not be empty"),
+        ),
+        ("valid minimal config", valid(json!({})), None),
+        (
+            "valid config with stripComponents=0",
+            valid(json!({"stripComponents": 0})),
+            None,
+        ),
+        (
+            "valid config with stripComponents=1",
+            valid(json!({"stripComponents": 1})),
+            None,
+        ),
+        (
+            "valid config with stripComponents=3",
+            valid(json!({"stripComponents": 3})),
+            None,
+        ),
+        (
+            "valid config with ignore patterns",
+            valid(json!({"ignore": "*.log\n*.tmp\n__pycache__/"})),
+            None,
+        ),
+        (
+            "valid config with stripComponents and ignore",
+            valid(json!({"stripComponents": 2, "ignore": "node_modules/\n.git/\n*.log"})),
+            None,
+        ),
+        (
+            "valid kitchen sink",
+            json!({
+                "inPath": "path/to/source-code.tar.gz",
+                "outPath": "workspace/extracted",
+                "stripComponents": 1,
+                "ignore": "# Ignore build artifacts\nbuild/\ndist/\ntarget/\n\n# Ignore logs\n*.log\n*.tmp\n\n# Ignore version control\n.git/\n.svn/\n\n# Ignore dependencies\nnode_modules/\nvendor/",
+            }),
+            None,
+        ),
+    ];
+    check_convert_cases("untar", cases).await;
 }
