@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::{ConvertCase, check_convert_cases, run, setup};
+use crate::{ConvertCase, check_convert_cases, read, run, setup};
 
 /// Every path below `root` (sorted, `/`-joined, directories with a
 /// trailing `/`), with file contents and link targets.
@@ -605,4 +605,111 @@ async fn kargo_tar_extractor_convert_cases() {
         ),
     ];
     check_convert_cases("untar", cases).await;
+}
+
+/// The names in `dir`, sorted (to see that no temporary file is left).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A file of `len` zero bytes at `rel` under `root` (sparse, so cheap).
+fn sparse_file(root: &Path, rel: &str, len: u64) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+/// Kargo: tar_creator_test.go, `Test_tarCreator_run` "creates parent
+/// directories for nested output path", "atomically replaces existing
+/// destination" and "fails to create output directory when blocked by a
+/// file"; `Test_tarCreator_createTarball` "succeeds archiving an empty
+/// directory"; `Test_tarCreator_buildIgnoreMatcher` "spaces default to
+/// ignoring .git".
+#[tokio::test]
+async fn kargo_tar_creator_output_and_default_ignore_cases() {
+    let (dir, ctx) = setup(&[
+        ("source/new_file.txt", "new content"),
+        ("source/.git/HEAD", "h"),
+        ("archive.tar", "old archive content"),
+        ("nested-file", "blocking file"),
+    ]);
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let tar_then_untar = |from: &'static str, to: &'static str, extra: serde_json::Value| {
+        let ctx = &ctx;
+        async move {
+            let mut config = json!({"inPath": from, "outPath": to});
+            for (k, v) in extra.as_object().unwrap() {
+                config[k] = v.clone();
+            }
+            run(ctx, "tar", config).await.unwrap();
+            run(ctx, "untar", json!({"inPath": to, "outPath": "x"}))
+                .await
+                .unwrap();
+        }
+    };
+
+    tar_then_untar("source", "nested/archive.tar", json!({})).await;
+    assert_eq!(tree(&dir.path().join("x")), ["new_file.txt = new content"]);
+    assert_eq!(names_in(&dir.path().join("nested")), ["archive.tar"]);
+
+    tar_then_untar("source", "archive.tar", json!({})).await;
+    assert_eq!(tree(&dir.path().join("x")), ["new_file.txt = new content"]);
+
+    tar_then_untar("source", "spaces.tar", json!({"ignore": "  \n "})).await;
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        ["new_file.txt = new content"],
+        "blank patterns leave `.git` out, as no patterns do"
+    );
+
+    tar_then_untar("empty", "empty.tar", json!({})).await;
+    assert_eq!(tree(&dir.path().join("x")), Vec::<String>::new());
+
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "source", "outPath": "nested-file/archive.tar"}),
+    )
+    .await
+    .expect_err("a file is in the way");
+    assert!(err.contains("nested-file/archive.tar"), "{err}");
+    assert_eq!(read(dir.path(), "nested-file"), "blocking file");
+}
+
+/// Kargo: tar_creator_test.go, `Test_tarCreator_createTarball` "fails with
+/// file larger than max size" and "fails with total archive size larger
+/// than limit": the step fails naming the limit and writes nothing.
+#[tokio::test]
+async fn kargo_tar_creator_size_limits() {
+    use kargo_steps::tar::{MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+    let (dir, ctx) = setup(&[]);
+    sparse_file(dir.path(), "big/huge.bin", MAX_FILE_SIZE + 1);
+    let err = run(&ctx, "tar", json!({"inPath": "big", "outPath": "big.tar"}))
+        .await
+        .expect_err("too large a file");
+    assert!(
+        err.contains(&format!("larger than the limit of {MAX_FILE_SIZE} bytes")),
+        "{err}"
+    );
+    let part = MAX_TOTAL_SIZE / 3 + 1;
+    for i in 0..3 {
+        sparse_file(dir.path(), &format!("many/part-{i}.bin"), part);
+    }
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "many", "outPath": "many.tar"}),
+    )
+    .await
+    .expect_err("too much in all");
+    assert!(
+        err.contains(&format!("add up to more than {MAX_TOTAL_SIZE} bytes")),
+        "{err}"
+    );
+    assert_eq!(names_in(dir.path()), ["big", "many"], "nothing is written");
 }
