@@ -629,12 +629,14 @@ fn sparse_file(root: &Path, rel: &str, len: u64) {
 /// destination" and "fails to create output directory when blocked by a
 /// file"; `Test_tarCreator_createTarball` "succeeds archiving an empty
 /// directory"; `Test_tarCreator_buildIgnoreMatcher` "spaces default to
-/// ignoring .git".
+/// ignoring .git" and "empty string defaults to ignoring .git" (at any
+/// depth).
 #[tokio::test]
 async fn kargo_tar_creator_output_and_default_ignore_cases() {
     let (dir, ctx) = setup(&[
         ("source/new_file.txt", "new content"),
         ("source/.git/HEAD", "h"),
+        ("source/sub/.git/config", "c"),
         ("archive.tar", "old archive content"),
         ("nested-file", "blocking file"),
     ]);
@@ -654,16 +656,22 @@ async fn kargo_tar_creator_output_and_default_ignore_cases() {
     };
 
     tar_then_untar("source", "nested/archive.tar", json!({})).await;
-    assert_eq!(tree(&dir.path().join("x")), ["new_file.txt = new content"]);
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        ["new_file.txt = new content", "sub/"]
+    );
     assert_eq!(names_in(&dir.path().join("nested")), ["archive.tar"]);
 
     tar_then_untar("source", "archive.tar", json!({})).await;
-    assert_eq!(tree(&dir.path().join("x")), ["new_file.txt = new content"]);
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        ["new_file.txt = new content", "sub/"]
+    );
 
     tar_then_untar("source", "spaces.tar", json!({"ignore": "  \n "})).await;
     assert_eq!(
         tree(&dir.path().join("x")),
-        ["new_file.txt = new content"],
+        ["new_file.txt = new content", "sub/"],
         "blank patterns leave `.git` out, as no patterns do"
     );
 
@@ -712,4 +720,149 @@ async fn kargo_tar_creator_size_limits() {
         "{err}"
     );
     assert_eq!(names_in(dir.path()), ["big", "many"], "nothing is written");
+}
+
+/// Kargo: tar_extractor_test.go, `Test_tarExtractor_run` "creates parent
+/// directories for nested output path", "fails with invalid input file
+/// path and maintains atomicity" and "fails during extraction and
+/// maintains atomicity": a failed extraction leaves an existing `outPath`
+/// as it was, and no staging directory behind.
+#[tokio::test]
+async fn kargo_tar_extractor_nested_out_path_and_atomic_failures() {
+    let (dir, ctx) = setup(&[
+        ("src/file.txt", "test content"),
+        ("out/keep.txt", "kept"),
+        ("junk.tar", &"not a tar archive ".repeat(64)),
+    ]);
+    run(
+        &ctx,
+        "tar",
+        json!({"inPath": "src", "outPath": "a.tar.gz", "gzip": true}),
+    )
+    .await
+    .unwrap();
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "a.tar.gz", "outPath": "deeply/nested/out"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        tree(&dir.path().join("deeply")),
+        [
+            "nested/",
+            "nested/out/",
+            "nested/out/file.txt = test content"
+        ]
+    );
+    for input in ["missing.tar", "junk.tar"] {
+        let err = run(&ctx, "untar", json!({"inPath": input, "outPath": "out"}))
+            .await
+            .expect_err(input);
+        assert!(err.contains(&format!("cannot extract `{input}`")), "{err}");
+        assert_eq!(
+            tree(&dir.path().join("out")),
+            ["keep.txt = kept"],
+            "{input}"
+        );
+    }
+    assert_eq!(
+        names_in(dir.path()),
+        ["a.tar.gz", "deeply", "junk.tar", "out", "src"]
+    );
+}
+
+/// Kargo: tar_extractor_test.go, `Test_tarExtractor_extractToDir` "fails
+/// with file larger than size limit" and "fails with total archive size
+/// larger than limit": the step fails naming the limit and `outPath` is
+/// not created. The first archive only claims its size (the check comes
+/// before the data is read).
+#[tokio::test]
+async fn kargo_tar_extractor_size_limits() {
+    use kargo_steps::untar::{MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+    let (dir, ctx) = setup(&[]);
+    let mut header = ::tar::Header::new_gnu();
+    header.set_path("huge.bin").unwrap();
+    header.set_size(MAX_FILE_SIZE + 1);
+    header.set_mode(0o644);
+    header.set_cksum();
+    std::fs::write(dir.path().join("huge.tar"), header.as_bytes()).unwrap();
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "huge.tar", "outPath": "out"}),
+    )
+    .await
+    .expect_err("too large a file");
+    assert!(
+        err.contains(&format!("larger than the limit of {MAX_FILE_SIZE} bytes")),
+        "{err}"
+    );
+
+    let part = MAX_TOTAL_SIZE / 3 + 1;
+    let file = std::fs::File::create(dir.path().join("many.tar")).unwrap();
+    let mut builder = ::tar::Builder::new(file);
+    for i in 0..3 {
+        let mut header = ::tar::Header::new_gnu();
+        header.set_size(part);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let zeros = std::io::Read::take(std::io::repeat(0), part);
+        builder
+            .append_data(&mut header, format!("part-{i}.bin"), zeros)
+            .unwrap();
+    }
+    builder.finish().unwrap();
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "many.tar", "outPath": "out"}),
+    )
+    .await
+    .expect_err("too much in all");
+    assert!(
+        err.contains(&format!("add up to more than {MAX_TOTAL_SIZE} bytes")),
+        "{err}"
+    );
+    assert_eq!(names_in(dir.path()), ["huge.tar", "many.tar"]);
+}
+
+/// Kargo: tar_extractor_test.go, `Test_tarExtractor_extractToDir` "handles
+/// file permissions safely (masks setuid/setgid)": only the permission
+/// bits are kept.
+#[tokio::test]
+async fn kargo_tar_extractor_masks_setuid_and_setgid() {
+    let (dir, ctx) = setup(&[]);
+    let mut builder = ::tar::Builder::new(Vec::new());
+    for (name, mode) in [
+        ("setuid.sh", 0o4755),
+        ("setgid.sh", 0o2755),
+        ("plain.txt", 0o644),
+    ] {
+        let mut header = ::tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(mode);
+        header.set_cksum();
+        builder.append_data(&mut header, name, &b"x"[..]).unwrap();
+    }
+    std::fs::write(dir.path().join("modes.tar"), builder.into_inner().unwrap()).unwrap();
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "modes.tar", "outPath": "out"}),
+    )
+    .await
+    .unwrap();
+    for (name, want) in [
+        ("setuid.sh", 0o755),
+        ("setgid.sh", 0o755),
+        ("plain.txt", 0o644),
+    ] {
+        let mode = std::fs::metadata(dir.path().join("out").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, want, "{name}");
+    }
 }
