@@ -446,6 +446,17 @@ async fn archive_errors_name_the_paths() {
     .await
     .expect_err("escapes the work dir");
     assert!(err.contains("../out"), "{err}");
+    // Kargo: tar_creator_test.go, `Test_tarCreator_prepareInputPath`,
+    // "path traversal attempt".
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "../outside.txt", "outPath": "a.tar"}),
+    )
+    .await
+    .expect_err("escapes the work dir");
+    assert!(err.contains("../outside.txt"), "{err}");
+    assert!(!dir.path().join("a.tar").exists());
     let err = run(&ctx, "untar", json!({"inPath": "junk.tar", "outPath": "."}))
         .await
         .expect_err("the work dir itself");
