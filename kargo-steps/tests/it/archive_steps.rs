@@ -786,13 +786,14 @@ async fn kargo_tar_extractor_nested_out_path_and_atomic_failures() {
 
 /// Kargo: tar_extractor_test.go, `Test_tarExtractor_extractToDir` "fails
 /// with file larger than size limit" and "fails with total archive size
-/// larger than limit": the step fails naming the limit and `outPath` is
-/// not created. The first archive only claims its size (the check comes
-/// before the data is read).
+/// larger than limit" (and `Test_tarExtractor_run` "fails during
+/// extraction and maintains atomicity"): the step fails naming the limit
+/// and `outPath` keeps what it held. The first archive only claims its
+/// size (the check comes before the data is read).
 #[tokio::test]
 async fn kargo_tar_extractor_size_limits() {
     use kargo_steps::untar::{MAX_FILE_SIZE, MAX_TOTAL_SIZE};
-    let (dir, ctx) = setup(&[]);
+    let (dir, ctx) = setup(&[("out/keep.txt", "kept")]);
     let mut header = ::tar::Header::new_gnu();
     header.set_path("huge.bin").unwrap();
     header.set_size(MAX_FILE_SIZE + 1);
@@ -836,7 +837,8 @@ async fn kargo_tar_extractor_size_limits() {
         err.contains(&format!("add up to more than {MAX_TOTAL_SIZE} bytes")),
         "{err}"
     );
-    assert_eq!(names_in(dir.path()), ["huge.tar", "many.tar"]);
+    assert_eq!(names_in(dir.path()), ["huge.tar", "many.tar", "out"]);
+    assert_eq!(tree(&dir.path().join("out")), ["keep.txt = kept"]);
 }
 
 /// Kargo: tar_extractor_test.go, `Test_tarExtractor_extractToDir` "handles
