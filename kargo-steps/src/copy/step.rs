@@ -106,3 +106,34 @@ impl Step for Copy {
         schema::check(KIND, RULES, config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Kargo: file_copier_test.go, `Test_fileCopier_loadIgnoreRules`,
+    /// "directory path" and "empty rules": the rules are rooted at the
+    /// copied directory, comments are skipped and `.git` is always ignored,
+    /// with everything below it.
+    #[test]
+    fn ignore_rules_are_rooted_at_the_copied_directory_and_always_skip_git() {
+        let root = Path::new("work/testdir");
+        let rules = matcher(root, Some("*.txt\n# comment\n*.go")).unwrap();
+        let ignored = |m: &Gitignore, rel: &str, is_dir: bool| {
+            m.matched_path_or_any_parents(root.join(rel), is_dir)
+                .is_ignore()
+        };
+        assert!(ignored(&rules, "file.txt", false));
+        assert!(ignored(&rules, "file.go", false));
+        assert!(!ignored(&rules, "file.log", false));
+        assert!(!ignored(&rules, "# comment", false));
+        assert!(ignored(&rules, ".git", true));
+        assert!(ignored(&rules, ".git/file.log", false));
+
+        let defaults = matcher(root, Some("")).unwrap();
+        assert!(ignored(&defaults, ".git/file", false));
+        assert!(!ignored(&defaults, "file.txt", false));
+        let defaults = matcher(root, None).unwrap();
+        assert!(ignored(&defaults, ".git", true));
+    }
+}

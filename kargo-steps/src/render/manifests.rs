@@ -145,12 +145,44 @@ mod tests {
         assert!(Meta::of("kind: A\nmetadata:\n  name: [1]\n").is_none());
     }
 
+    /// Kargo: resource_filename_test.go, every case of
+    /// `Test_validateGeneratedResourceFilename` (plus a NUL byte and a name
+    /// that merely starts with two dots).
     #[test]
     fn unsafe_file_names_are_refused() {
-        for bad in ["", ".", "..", "a/b.yaml", "..\\x.yaml"] {
-            assert!(check_file_name(bad).is_err(), "{bad:?}");
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("empty", "", Some("generated resource file name is empty")),
+            (
+                "plain filename",
+                "configmap-test-ns-test-configmap.yaml",
+                None,
+            ),
+            ("absolute path", "/etc/passwd", Some("unsafe")),
+            (
+                "forward slash separator",
+                "subdir/file.yaml",
+                Some("unsafe"),
+            ),
+            ("backslash separator", "subdir\\file.yaml", Some("unsafe")),
+            ("current segment alone", ".", Some("unsafe")),
+            ("parent segment", "..", Some("unsafe")),
+            ("parent traversal", "../owned-marker.yaml", Some("unsafe")),
+            ("current-dir prefix", "./file.yaml", Some("unsafe")),
+            ("backslash traversal", "..\\x.yaml", Some("unsafe")),
+            ("NUL byte", "a\0.yaml", Some("unsafe")),
+            ("leading dots only", "..a.yaml", None),
+        ];
+        for (case, name, want) in cases {
+            match (check_file_name(name), want) {
+                (Ok(()), None) => {}
+                (Err(err), Some(want)) => {
+                    assert!(err.contains(want), "{case}: {err}");
+                    if !name.is_empty() {
+                        assert!(err.contains(&format!("`{name}`")), "{case}: {err}");
+                    }
+                }
+                (got, want) => panic!("{case}: got {got:?}, want error {want:?}"),
+            }
         }
-        check_file_name("deployment-web.yaml").unwrap();
-        check_file_name("..a.yaml").unwrap();
     }
 }

@@ -325,3 +325,27 @@ fn escapes(rel: &Path, target: &Path) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::unsafe_name;
+
+    /// Kargo: tar_extractor_test.go, every case of
+    /// `Test_tarExtractor_validRelPath`.
+    #[test]
+    fn entry_names_are_safe_only_when_relative_and_inside() {
+        for (name, safe) in [
+            ("file.txt", true),
+            ("dir/file.txt", true),
+            ("dir/subdir/file.txt", true),
+            ("", false),
+            ("/absolute/path", false),
+            ("../traversal", false),
+            ("dir/../file", false),
+            ("./current", false),
+            ("file\\with\\backslash", false),
+        ] {
+            assert_eq!(unsafe_name(name).is_none(), safe, "{name:?}");
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::{run, setup};
+use crate::{ConvertCase, check_convert_cases, read, run, setup};
 
 /// Every path below `root` (sorted, `/`-joined, directories with a
 /// trailing `/`), with file contents and link targets.
@@ -446,6 +446,17 @@ async fn archive_errors_name_the_paths() {
     .await
     .expect_err("escapes the work dir");
     assert!(err.contains("../out"), "{err}");
+    // Kargo: tar_creator_test.go, `Test_tarCreator_prepareInputPath`,
+    // "path traversal attempt".
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "../outside.txt", "outPath": "a.tar"}),
+    )
+    .await
+    .expect_err("escapes the work dir");
+    assert!(err.contains("../outside.txt"), "{err}");
+    assert!(!dir.path().join("a.tar").exists());
     let err = run(&ctx, "untar", json!({"inPath": "junk.tar", "outPath": "."}))
         .await
         .expect_err("the work dir itself");
@@ -486,4 +497,385 @@ async fn untar_of_a_gzip_with_a_bad_checksum_fails_and_extracts_nothing() {
         .collect();
     left.sort();
     assert_eq!(left, ["bundle.tar.gz", "src"]);
+}
+
+/// Kargo: tar_creator_test.go, `Test_tarConfig_convert`.
+#[tokio::test]
+async fn kargo_tar_creator_convert_cases() {
+    check_convert_cases(
+        "tar",
+        vec![
+            ("inPath not specified", json!({}), Some("missing field `inPath`")),
+            ("inPath is empty string", json!({"inPath": ""}), Some("`inPath` must not be empty")),
+            ("outPath not specified", json!({"inPath": "source_dir/"}), Some("missing field `outPath`")),
+            ("outPath is empty string", json!({"inPath": "source_dir/", "outPath": ""}), Some("`outPath` must not be empty")),
+            (
+                "ignore is empty string",
+                json!({"inPath": "source_dir/", "outPath": "archive.tar.gz", "ignore": ""}),
+                Some("`ignore` must not be empty"),
+            ),
+            ("valid minimal config", json!({"inPath": "source_dir/", "outPath": "archive.tar.gz"}), None),
+            (
+                "valid config with gzip set to false",
+                json!({"inPath": "source_dir/", "outPath": "archive.tar", "gzip": false}),
+                None,
+            ),
+            (
+                "valid config with ignore patterns",
+                json!({"inPath": "source_dir/", "outPath": "archive.tar.gz", "ignore": "*.log\n*.tmp\n__pycache__/"}),
+                None,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// Kargo: tar_extractor_test.go, `Test_untarConfig_convert`. Kargo's
+/// configs name absolute paths; these are relative, as kargo-rs refuses a
+/// path outside the work dir.
+#[tokio::test]
+async fn kargo_tar_extractor_convert_cases() {
+    let valid = |extra: serde_json::Value| {
+        let mut config = json!({"inPath": "path/to/archive.tar.gz", "outPath": "destination/path"});
+        for (k, v) in extra.as_object().expect("a mapping") {
+            config[k] = v.clone();
+        }
+        config
+    };
+    let cases: Vec<ConvertCase> = vec![
+        (
+            "inPath not specified",
+            json!({}),
+            Some("missing field `inPath`"),
+        ),
+        (
+            "inPath is empty string",
+            json!({"inPath": ""}),
+            Some("`inPath` must not be empty"),
+        ),
+        (
+            "outPath not specified",
+            json!({"inPath": "path/to/archive.tar.gz"}),
+            Some("missing field `outPath`"),
+        ),
+        (
+            "outPath is empty string",
+            json!({"inPath": "path/to/archive.tar.gz", "outPath": ""}),
+            Some("`outPath` must not be empty"),
+        ),
+        (
+            "both required fields missing",
+            json!({"stripComponents": 1}),
+            Some("missing field `inPath`"),
+        ),
+        (
+            "stripComponents is negative",
+            valid(json!({"stripComponents": -1})),
+            Some("at `stripComponents`: invalid value: integer `-1`"),
+        ),
+        (
+            "ignore is empty string",
+            valid(json!({"ignore": ""})),
+            Some("`ignore` must not be empty"),
+        ),
+        ("valid minimal config", valid(json!({})), None),
+        (
+            "valid config with stripComponents=0",
+            valid(json!({"stripComponents": 0})),
+            None,
+        ),
+        (
+            "valid config with stripComponents=1",
+            valid(json!({"stripComponents": 1})),
+            None,
+        ),
+        (
+            "valid config with stripComponents=3",
+            valid(json!({"stripComponents": 3})),
+            None,
+        ),
+        (
+            "valid config with ignore patterns",
+            valid(json!({"ignore": "*.log\n*.tmp\n__pycache__/"})),
+            None,
+        ),
+        (
+            "valid config with stripComponents and ignore",
+            valid(json!({"stripComponents": 2, "ignore": "node_modules/\n.git/\n*.log"})),
+            None,
+        ),
+        (
+            "valid kitchen sink",
+            json!({
+                "inPath": "path/to/source-code.tar.gz",
+                "outPath": "workspace/extracted",
+                "stripComponents": 1,
+                "ignore": "# Ignore build artifacts\nbuild/\ndist/\ntarget/\n\n# Ignore logs\n*.log\n*.tmp\n\n# Ignore version control\n.git/\n.svn/\n\n# Ignore dependencies\nnode_modules/\nvendor/",
+            }),
+            None,
+        ),
+    ];
+    check_convert_cases("untar", cases).await;
+}
+
+/// The names in `dir`, sorted (to see that no temporary file is left).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A file of `len` zero bytes at `rel` under `root` (sparse, so cheap).
+fn sparse_file(root: &Path, rel: &str, len: u64) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+/// Kargo: tar_creator_test.go, `Test_tarCreator_run` "creates parent
+/// directories for nested output path", "atomically replaces existing
+/// destination" and "fails to create output directory when blocked by a
+/// file"; `Test_tarCreator_createTarball` "succeeds archiving an empty
+/// directory"; `Test_tarCreator_buildIgnoreMatcher` "spaces default to
+/// ignoring .git" and "empty string defaults to ignoring .git" (at any
+/// depth).
+#[tokio::test]
+async fn kargo_tar_creator_output_and_default_ignore_cases() {
+    let (dir, ctx) = setup(&[
+        ("source/new_file.txt", "new content"),
+        ("source/.git/HEAD", "h"),
+        ("source/sub/.git/config", "c"),
+        ("archive.tar", "old archive content"),
+        ("nested-file", "blocking file"),
+    ]);
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let tar_then_untar = |from: &'static str, to: &'static str, extra: serde_json::Value| {
+        let ctx = &ctx;
+        async move {
+            let mut config = json!({"inPath": from, "outPath": to});
+            for (k, v) in extra.as_object().unwrap() {
+                config[k] = v.clone();
+            }
+            run(ctx, "tar", config).await.unwrap();
+            run(ctx, "untar", json!({"inPath": to, "outPath": "x"}))
+                .await
+                .unwrap();
+        }
+    };
+
+    tar_then_untar("source", "nested/archive.tar", json!({})).await;
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        ["new_file.txt = new content", "sub/"]
+    );
+    assert_eq!(names_in(&dir.path().join("nested")), ["archive.tar"]);
+
+    tar_then_untar("source", "archive.tar", json!({})).await;
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        ["new_file.txt = new content", "sub/"]
+    );
+
+    tar_then_untar("source", "spaces.tar", json!({"ignore": "  \n "})).await;
+    assert_eq!(
+        tree(&dir.path().join("x")),
+        ["new_file.txt = new content", "sub/"],
+        "blank patterns leave `.git` out, as no patterns do"
+    );
+
+    tar_then_untar("empty", "empty.tar", json!({})).await;
+    assert_eq!(tree(&dir.path().join("x")), Vec::<String>::new());
+
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "source", "outPath": "nested-file/archive.tar"}),
+    )
+    .await
+    .expect_err("a file is in the way");
+    assert!(err.contains("nested-file/archive.tar"), "{err}");
+    assert_eq!(read(dir.path(), "nested-file"), "blocking file");
+}
+
+/// Kargo: tar_creator_test.go, `Test_tarCreator_createTarball` "fails with
+/// file larger than max size" and "fails with total archive size larger
+/// than limit": the step fails naming the limit and writes nothing.
+#[tokio::test]
+async fn kargo_tar_creator_size_limits() {
+    use kargo_steps::tar::{MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+    let (dir, ctx) = setup(&[]);
+    sparse_file(dir.path(), "big/huge.bin", MAX_FILE_SIZE + 1);
+    let err = run(&ctx, "tar", json!({"inPath": "big", "outPath": "big.tar"}))
+        .await
+        .expect_err("too large a file");
+    assert!(
+        err.contains(&format!("larger than the limit of {MAX_FILE_SIZE} bytes")),
+        "{err}"
+    );
+    let part = MAX_TOTAL_SIZE / 3 + 1;
+    for i in 0..3 {
+        sparse_file(dir.path(), &format!("many/part-{i}.bin"), part);
+    }
+    let err = run(
+        &ctx,
+        "tar",
+        json!({"inPath": "many", "outPath": "many.tar"}),
+    )
+    .await
+    .expect_err("too much in all");
+    assert!(
+        err.contains(&format!("add up to more than {MAX_TOTAL_SIZE} bytes")),
+        "{err}"
+    );
+    assert_eq!(names_in(dir.path()), ["big", "many"], "nothing is written");
+}
+
+/// Kargo: tar_extractor_test.go, `Test_tarExtractor_run` "creates parent
+/// directories for nested output path", "fails with invalid input file
+/// path and maintains atomicity" and "fails during extraction and
+/// maintains atomicity": a failed extraction leaves an existing `outPath`
+/// as it was, and no staging directory behind.
+#[tokio::test]
+async fn kargo_tar_extractor_nested_out_path_and_atomic_failures() {
+    let (dir, ctx) = setup(&[
+        ("src/file.txt", "test content"),
+        ("out/keep.txt", "kept"),
+        ("junk.tar", &"not a tar archive ".repeat(64)),
+    ]);
+    run(
+        &ctx,
+        "tar",
+        json!({"inPath": "src", "outPath": "a.tar.gz", "gzip": true}),
+    )
+    .await
+    .unwrap();
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "a.tar.gz", "outPath": "deeply/nested/out"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        tree(&dir.path().join("deeply")),
+        [
+            "nested/",
+            "nested/out/",
+            "nested/out/file.txt = test content"
+        ]
+    );
+    for input in ["missing.tar", "junk.tar"] {
+        let err = run(&ctx, "untar", json!({"inPath": input, "outPath": "out"}))
+            .await
+            .expect_err(input);
+        assert!(err.contains(&format!("cannot extract `{input}`")), "{err}");
+        assert_eq!(
+            tree(&dir.path().join("out")),
+            ["keep.txt = kept"],
+            "{input}"
+        );
+    }
+    assert_eq!(
+        names_in(dir.path()),
+        ["a.tar.gz", "deeply", "junk.tar", "out", "src"]
+    );
+}
+
+/// Kargo: tar_extractor_test.go, `Test_tarExtractor_extractToDir` "fails
+/// with file larger than size limit" and "fails with total archive size
+/// larger than limit" (and `Test_tarExtractor_run` "fails during
+/// extraction and maintains atomicity"): the step fails naming the limit
+/// and `outPath` keeps what it held. The first archive only claims its
+/// size (the check comes before the data is read).
+#[tokio::test]
+async fn kargo_tar_extractor_size_limits() {
+    use kargo_steps::untar::{MAX_FILE_SIZE, MAX_TOTAL_SIZE};
+    let (dir, ctx) = setup(&[("out/keep.txt", "kept")]);
+    let mut header = ::tar::Header::new_gnu();
+    header.set_path("huge.bin").unwrap();
+    header.set_size(MAX_FILE_SIZE + 1);
+    header.set_mode(0o644);
+    header.set_cksum();
+    std::fs::write(dir.path().join("huge.tar"), header.as_bytes()).unwrap();
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "huge.tar", "outPath": "out"}),
+    )
+    .await
+    .expect_err("too large a file");
+    assert!(
+        err.contains(&format!("larger than the limit of {MAX_FILE_SIZE} bytes")),
+        "{err}"
+    );
+
+    let part = MAX_TOTAL_SIZE / 3 + 1;
+    let file = std::fs::File::create(dir.path().join("many.tar")).unwrap();
+    let mut builder = ::tar::Builder::new(file);
+    for i in 0..3 {
+        let mut header = ::tar::Header::new_gnu();
+        header.set_size(part);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let zeros = std::io::Read::take(std::io::repeat(0), part);
+        builder
+            .append_data(&mut header, format!("part-{i}.bin"), zeros)
+            .unwrap();
+    }
+    builder.finish().unwrap();
+    let err = run(
+        &ctx,
+        "untar",
+        json!({"inPath": "many.tar", "outPath": "out"}),
+    )
+    .await
+    .expect_err("too much in all");
+    assert!(
+        err.contains(&format!("add up to more than {MAX_TOTAL_SIZE} bytes")),
+        "{err}"
+    );
+    assert_eq!(names_in(dir.path()), ["huge.tar", "many.tar", "out"]);
+    assert_eq!(tree(&dir.path().join("out")), ["keep.txt = kept"]);
+}
+
+/// Kargo: tar_extractor_test.go, `Test_tarExtractor_extractToDir` "handles
+/// file permissions safely (masks setuid/setgid)": only the permission
+/// bits are kept.
+#[tokio::test]
+async fn kargo_tar_extractor_masks_setuid_and_setgid() {
+    let (dir, ctx) = setup(&[]);
+    let mut builder = ::tar::Builder::new(Vec::new());
+    for (name, mode) in [
+        ("setuid.sh", 0o4755),
+        ("setgid.sh", 0o2755),
+        ("plain.txt", 0o644),
+    ] {
+        let mut header = ::tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(mode);
+        header.set_cksum();
+        builder.append_data(&mut header, name, &b"x"[..]).unwrap();
+    }
+    std::fs::write(dir.path().join("modes.tar"), builder.into_inner().unwrap()).unwrap();
+    run(
+        &ctx,
+        "untar",
+        json!({"inPath": "modes.tar", "outPath": "out"}),
+    )
+    .await
+    .unwrap();
+    for (name, want) in [
+        ("setuid.sh", 0o755),
+        ("setgid.sh", 0o755),
+        ("plain.txt", 0o644),
+    ] {
+        let mode = std::fs::metadata(dir.path().join("out").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, want, "{name}");
+    }
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::symlink;
 use kargo_core::step::{ErrorKind, Step};
 use serde_json::json;
 
-use crate::{read, run, setup};
+use crate::{check_convert_cases, read, run, setup};
 
 #[tokio::test]
 async fn succeeds_copying_file() {
@@ -107,4 +107,42 @@ async fn fails_with_invalid_input_path() {
         .unwrap_err();
     assert!(err.to_string().contains("input.txt"), "{err}");
     assert_ne!(err.kind(), ErrorKind::Retryable, "{err}");
+}
+
+/// Kargo: file_copier_test.go, `Test_filerCopier_convert`. Kargo's valid
+/// configs name absolute paths, which kargo-rs refuses as outside the work
+/// dir when the step runs; these are relative.
+#[tokio::test]
+async fn kargo_file_copier_convert_cases() {
+    check_convert_cases(
+        "copy",
+        vec![
+            ("inPath not specified", json!({}), Some("missing field `inPath`")),
+            ("inPath is empty string", json!({"inPath": ""}), Some("`inPath` must not be empty")),
+            ("outPath not specified", json!({"inPath": "source/path"}), Some("missing field `outPath`")),
+            ("outPath is empty string", json!({"inPath": "source/path", "outPath": ""}), Some("`outPath` must not be empty")),
+            (
+                "ignore is empty string",
+                json!({"inPath": "source/path", "outPath": "destination/path", "ignore": ""}),
+                Some("`ignore` must not be empty"),
+            ),
+            ("both required fields missing", json!({"ignore": "*.log\n*.tmp"}), Some("missing field `inPath`")),
+            ("valid minimal config", json!({"inPath": "source/path", "outPath": "destination/path"}), None),
+            (
+                "valid config with ignore patterns",
+                json!({"inPath": "source/path", "outPath": "destination/path", "ignore": "*.log\n*.tmp\nnode_modules/\n.git/"}),
+                None,
+            ),
+            (
+                "valid kitchen sink",
+                json!({
+                    "inPath": "path/to/source/directory",
+                    "outPath": "path/to/destination/directory",
+                    "ignore": "# Ignore log files\n*.log\n*.tmp\n\n# Ignore build artifacts\nbuild/\ndist/\n\n# Ignore version control\n.git/\n.svn/",
+                }),
+                None,
+            ),
+        ],
+    )
+    .await;
 }

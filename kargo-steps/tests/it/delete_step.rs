@@ -13,6 +13,8 @@ use kargo_core::step::{ErrorKind, Step, StepContext};
 use kargo_steps::Delete;
 use serde_json::{Value, json};
 
+use crate::check_convert_cases;
+
 /// A case: files to make (a path ending in `/` is a directory), symlinks
 /// (link, target as written), the config, and what must be true after.
 struct Case {
@@ -333,4 +335,95 @@ async fn kargo_file_deleter_run_cases() {
     for case in cases {
         check(case).await;
     }
+}
+
+/// Kargo: file_deleter_test.go, `Test_fileDeleter_convert` (plus `path`
+/// and `paths` both set, which Kargo's `oneOf` refuses too). Kargo's
+/// configs name absolute paths; these are relative, as kargo-rs refuses a
+/// path outside the work dir.
+#[tokio::test]
+async fn kargo_file_deleter_convert_cases() {
+    let one_of = Some("exactly one of `path` and `paths` must be set");
+    check_convert_cases(
+        "delete",
+        vec![
+            ("path and paths not specified", json!({}), one_of),
+            (
+                "path and paths both specified",
+                json!({"path": "a", "paths": ["b"]}),
+                one_of,
+            ),
+            (
+                "path is empty string",
+                json!({"path": ""}),
+                Some("`path` must not be empty"),
+            ),
+            (
+                "strict is not specified",
+                json!({"path": "path/to/delete"}),
+                None,
+            ),
+            (
+                "valid minimal config",
+                json!({"path": "path/to/delete"}),
+                None,
+            ),
+            (
+                "valid config with strict=false",
+                json!({"path": "path/to/delete", "strict": false}),
+                None,
+            ),
+            (
+                "valid config with strict=true",
+                json!({"path": "path/to/delete", "strict": true}),
+                None,
+            ),
+            (
+                "valid kitchen sink",
+                json!({"path": "path/to/file/or/directory/to/delete", "strict": true}),
+                None,
+            ),
+            (
+                "paths with multiple entries",
+                json!({"paths": ["path/to/a", "path/to/b", "path/to/c"]}),
+                None,
+            ),
+            (
+                "paths present but empty array",
+                json!({"paths": []}),
+                Some("`paths` must have at least one item"),
+            ),
+            (
+                "paths containing an empty string",
+                json!({"paths": [""]}),
+                Some("`paths[0]` must not be empty"),
+            ),
+            (
+                "pathsAreGlobs true with path",
+                json!({"path": "*.txt", "pathsAreGlobs": true}),
+                None,
+            ),
+            (
+                "pathsAreGlobs true with paths",
+                json!({"paths": ["*.txt", "**/*.tmp"], "pathsAreGlobs": true}),
+                None,
+            ),
+            (
+                "pathsAreGlobs with wrong type",
+                json!({"path": "path/to/delete", "pathsAreGlobs": "true"}),
+                Some("at `pathsAreGlobs`: invalid type: string"),
+            ),
+            (
+                "unknown additional property",
+                json!({"path": "path/to/delete", "bogus": "value"}),
+                Some("unknown field `bogus`"),
+            ),
+            (
+                "valid glob kitchen sink",
+                json!({"paths": ["**/*.log", "build/"], "pathsAreGlobs": true, "strict": true}),
+                None,
+            ),
+        ],
+    )
+    .await;
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::{Value, json};
 
-use crate::{read, run, setup};
+use crate::{check_convert_cases, read, run, setup};
 
 /// A case: files and directories there before, the config, and the
 /// expected result: `Ok(mode)` (the file's mode, `None` unchecked) or the
@@ -152,4 +152,36 @@ async fn kargo_file_writer_run_cases() {
             (Err(e), Ok(_)) => panic!("{name}: {e}"),
         }
     }
+}
+
+/// Kargo: file_writer_test.go, `Test_fileWriter_convert`.
+#[tokio::test]
+async fn kargo_file_writer_convert_cases() {
+    check_convert_cases(
+        "file-write",
+        vec![
+            ("path not specified", json!({"contents": "test content"}), Some("missing field `path`")),
+            ("path is empty string", json!({"path": "", "contents": "test content"}), Some("`path` must not be empty")),
+            ("contents not specified", json!({"path": "test.txt"}), Some("missing field `contents`")),
+            ("contents may be empty", json!({"path": "test.txt", "contents": ""}), None),
+            ("contents must be a string", json!({"path": "test.txt", "contents": {"key": "value"}}), Some("at `contents`: invalid type: map")),
+            ("unknown field", json!({"path": "test.txt", "contents": "test content", "unknown": true}), Some("unknown field `unknown`")),
+            (
+                "valid configuration",
+                json!({"path": "test.txt", "contents": "test content", "overwrite": true, "permissions": "0644"}),
+                None,
+            ),
+            (
+                "permissions must be a string",
+                json!({"path": "test.txt", "contents": "test content", "permissions": 0o644}),
+                Some("at `permissions`: invalid type: integer"),
+            ),
+            (
+                "permissions must be octal",
+                json!({"path": "test.txt", "contents": "test content", "permissions": "invalid"}),
+                Some("permissions `invalid` must be an octal mode"),
+            ),
+        ],
+    )
+    .await;
 }

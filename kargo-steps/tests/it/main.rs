@@ -5,6 +5,7 @@ mod archive_steps;
 mod argocd_steps;
 mod copy_step;
 mod delete_step;
+mod fail_step;
 mod file_steps;
 mod file_write_step;
 mod git_steps;
@@ -47,4 +48,43 @@ async fn run(ctx: &StepContext, kind: &str, config: Value) -> Result<StepOutcome
     kargo_steps::register_builtins(&mut registry);
     let step = registry.get(kind).expect("step is registered");
     step.run(ctx, config).await.map_err(|e| e.to_string())
+}
+
+/// Whether the built-in step `kind` refuses `config`, as Kargo's
+/// `convert` does with its JSON schema: the step's early check first,
+/// then a run in an empty work dir whose error counts only when it is
+/// about the config (`invalid <kind> config: ...`). The problem's text,
+/// or `None` when the config is accepted.
+async fn config_problem(kind: &str, config: Value) -> Option<String> {
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let step = registry.get(kind).expect("step is registered");
+    if let Err(e) = step.check_config(&config) {
+        return Some(e.to_string());
+    }
+    let (_dir, ctx) = setup(&[]);
+    let prefix = format!("invalid {kind} config");
+    match step.run(&ctx, config).await {
+        Err(e) if e.to_string().starts_with(&prefix) => Some(e.to_string()),
+        _ => None,
+    }
+}
+
+/// One case of a Kargo `Test_*_convert` table: its name, the config, and
+/// `None` when the config is valid or a text the problem must contain.
+type ConvertCase = (&'static str, Value, Option<&'static str>);
+
+/// Checks every case of a Kargo `Test_*_convert` table against step
+/// `kind` (see [`config_problem`]).
+async fn check_convert_cases(kind: &str, cases: Vec<ConvertCase>) {
+    for (name, config, want) in cases {
+        let got = config_problem(kind, config).await;
+        match (&got, want) {
+            (None, None) => {}
+            (Some(problem), Some(want)) => {
+                assert!(problem.contains(want), "{kind}, {name}: {problem}");
+            }
+            _ => panic!("{kind}, {name}: got {got:?}, want a problem containing {want:?}"),
+        }
+    }
 }

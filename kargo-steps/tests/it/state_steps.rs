@@ -12,6 +12,8 @@ use kargo_core::state::{DynStateStore, InMemoryStore, StateStore};
 use kargo_core::step::{StepContext, StepOutcome, StepRegistry};
 use serde_json::{Value, json};
 
+use crate::check_convert_cases;
+
 fn registry() -> StepRegistry {
     let mut registry = StepRegistry::new();
     kargo_steps::register_builtins(&mut registry);
@@ -77,6 +79,86 @@ fn documented_examples_deserialize_and_unknown_keys_are_rejected() {
     let mut extra = alias;
     extra["bogus"] = json!(1);
     assert!(serde_json::from_value::<set_freight_alias::Config>(extra).is_err());
+}
+
+/// Kargo: set_freight_alias_test.go, `Test_setFreightAlias_convert`.
+#[tokio::test]
+async fn kargo_set_freight_alias_convert_cases() {
+    check_convert_cases(
+        "set-freight-alias",
+        vec![
+            (
+                "both name and alias are not specified",
+                json!({}),
+                Some("missing field `name`"),
+            ),
+            (
+                "name is not specified",
+                json!({"alias": "stable"}),
+                Some("missing field `name`"),
+            ),
+            (
+                "name is empty",
+                json!({"name": "", "alias": "new-alias"}),
+                Some("`name` must not be empty"),
+            ),
+            (
+                "alias is not specified",
+                json!({"name": "fake-freight-id"}),
+                Some("missing field `alias`"),
+            ),
+            (
+                "alias is empty",
+                json!({"name": "fake-freight-id", "alias": ""}),
+                Some("`alias` must not be empty"),
+            ),
+            (
+                "unknown field is not allowed",
+                json!({"name": "fake-freight-id", "alias": "new-alias", "unexpected": "nope"}),
+                Some("unknown field `unexpected`"),
+            ),
+            (
+                "valid minimal config",
+                json!({"name": "fake-freight-id", "alias": "new-alias"}),
+                None,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// Kargo: metadata_setter_test.go, `Test_metadataSetter_convert`. Where
+/// Kargo lists every missing field of an update, kargo-rs names the first.
+#[tokio::test]
+async fn kargo_metadata_setter_convert_cases() {
+    let update = |kind: &str, name: &str, values: Value| json!({"updates": [{"kind": kind, "name": name, "values": values}]});
+    check_convert_cases(
+        "set-metadata",
+        vec![
+            ("missing updates field", json!({}), Some("missing field `updates`")),
+            ("invalid config type", json!({"updates": "not-an-array"}), Some("at `updates`: invalid type: string")),
+            ("missing required fields in updates", json!({"updates": [{}]}), Some("missing field `kind`")),
+            (
+                "invalid kind",
+                update("InvalidKind", "test", json!({"key": "value"})),
+                Some("`updates[0].kind` is `InvalidKind`; it must be one of `Stage`, `Freight`"),
+            ),
+            ("empty name", update("Stage", "", json!({"key": "value"})), Some("`updates[0].name` must not be empty")),
+            ("empty values", update("Stage", "test", json!({})), Some("`updates[0].values` needs at least one key")),
+            (
+                "valid kitchen sink",
+                json!({"updates": [
+                    {"kind": "Stage", "name": "test-stage", "values": {
+                        "string": "value", "number": 42, "bool": true, "nullKey": null,
+                        "object": {"nested": "value", "array": ["item1", "item2"], "deep": {"foo": "bar", "nums": [1, 2, 3]}},
+                    }},
+                    {"kind": "Freight", "name": "test-freight", "values": {"deployed": true, "version": "1.0.0"}},
+                ]}),
+                None,
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -308,5 +390,22 @@ async fn later_steps_read_metadata_with_freight_metadata_and_stage_metadata() {
     assert!(
         message.contains("freightMetadata(): no state store"),
         "{message}"
+    );
+}
+
+/// Kargo: metadata_setter_test.go, `Test_metadataSetter_run`, "Stage not
+/// found": Kargo fails the step; kargo-rs has no stored Stage objects and
+/// gives a Stage with no state yet its first metadata (see README, "Where
+/// kargo-rs deliberately differs").
+#[tokio::test]
+async fn set_metadata_on_a_stage_with_no_state_yet_creates_it() {
+    let (_dir, store, _f, ctx) = setup().await;
+    let config =
+        json!({"updates": [{"kind": "Stage", "name": "fresh", "values": {"key": "value"}}]});
+    run(&ctx, "set-metadata", config).await.unwrap();
+    let stage = store.get_stage("fresh").await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&stage.metadata).unwrap(),
+        json!({"key": "value"})
     );
 }
