@@ -376,14 +376,77 @@ pub(crate) fn registry_error(kind: &str, what: &str, e: OciDistributionError) ->
     }
 }
 
+/// A credentials provider for the steps' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Mutex;
+
+    use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
+
+    /// What a [`Recorder`] answers.
+    #[derive(Debug, Clone)]
+    pub(crate) enum Answer {
+        /// No credentials.
+        Nothing,
+        /// These username and password.
+        Found(&'static str, &'static str),
+        /// A failing lookup.
+        Fails,
+    }
+
+    /// A credentials provider that records the lookups it gets.
+    #[derive(Debug)]
+    pub(crate) struct Recorder {
+        answer: Answer,
+        asked: Mutex<Vec<(CredentialType, String)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl CredentialsProvider for Recorder {
+        async fn get(
+            &self,
+            kind: CredentialType,
+            url: &str,
+        ) -> kargo_core::Result<Option<Credentials>> {
+            self.asked
+                .lock()
+                .expect("not poisoned")
+                .push((kind, url.to_owned()));
+            match self.answer {
+                Answer::Nothing => Ok(None),
+                Answer::Found(user, password) => Ok(Some(Credentials::new(user, password))),
+                Answer::Fails => Err(kargo_core::Error::generic(
+                    "test credentials",
+                    "credentials database error",
+                )),
+            }
+        }
+    }
+
+    impl Recorder {
+        /// A provider answering `answer`.
+        pub(crate) fn new(answer: Answer) -> Self {
+            Recorder {
+                answer,
+                asked: Mutex::default(),
+            }
+        }
+
+        /// The lookups made so far.
+        pub(crate) fn asked(&self) -> Vec<(CredentialType, String)> {
+            self.asked.lock().expect("not poisoned").clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use kargo_core::Workspace;
-    use kargo_core::credentials::CredentialsProvider;
     use kargo_core::step::ErrorKind;
 
+    use super::testing::{Answer, Recorder};
     use super::*;
 
     /// Kargo: oci_common_test.go, Test_parseOCIReference (every case).
@@ -467,43 +530,6 @@ mod tests {
         );
     }
 
-    /// What a [`Recorder`] answers.
-    #[derive(Debug, Clone)]
-    enum Answer {
-        Nothing,
-        Found(&'static str, &'static str),
-        Fails,
-    }
-
-    /// A credentials provider that records the lookups it gets.
-    #[derive(Debug)]
-    struct Recorder {
-        answer: Answer,
-        asked: Mutex<Vec<(CredentialType, String)>>,
-    }
-
-    #[async_trait::async_trait]
-    impl CredentialsProvider for Recorder {
-        async fn get(
-            &self,
-            kind: CredentialType,
-            url: &str,
-        ) -> kargo_core::Result<Option<Credentials>> {
-            self.asked
-                .lock()
-                .expect("not poisoned")
-                .push((kind, url.to_owned()));
-            match self.answer {
-                Answer::Nothing => Ok(None),
-                Answer::Found(user, password) => Ok(Some(Credentials::new(user, password))),
-                Answer::Fails => Err(kargo_core::Error::generic(
-                    "test credentials",
-                    "credentials database error",
-                )),
-            }
-        }
-    }
-
     /// Connects to `raw` with a provider answering `answer`: the endpoint
     /// (or error) and the lookups made.
     async fn connect_with(
@@ -511,15 +537,12 @@ mod tests {
         answer: Answer,
     ) -> (Result<Endpoint, StepError>, Vec<(CredentialType, String)>) {
         let dir = tempfile::tempdir().unwrap();
-        let recorder = Arc::new(Recorder {
-            answer,
-            asked: Mutex::default(),
-        });
+        let recorder = Arc::new(Recorder::new(answer));
         let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
             .with_credentials(recorder.clone());
         let (reference, cred) = parse("k", "imageRef", raw).unwrap();
         let endpoint = connect(&ctx, "k", raw, reference, cred, false, &[]).await;
-        let asked = recorder.asked.lock().expect("not poisoned").clone();
+        let asked = recorder.asked();
         (endpoint, asked)
     }
 

@@ -73,6 +73,105 @@ fn chart(tag: &str) -> (Content, Vec<u8>) {
     (content, chart)
 }
 
+const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// An artifact tagged `tag` whose layers are `layers` (media type, bytes).
+fn artifact(content: &mut Content, tag: &str, layers: &[(&str, &[u8])]) {
+    let mut blob = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        content.blobs.insert(digest.clone(), bytes.to_vec());
+        json!({"digest": digest, "size": bytes.len()})
+    };
+    let mut config = blob(b"{}");
+    config["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+    let layers: Vec<Value> = layers
+        .iter()
+        .map(|(media_type, bytes)| {
+            let mut layer = blob(bytes);
+            layer["mediaType"] = json!(media_type);
+            layer
+        })
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": config,
+        "layers": layers,
+    })
+    .to_string()
+    .into_bytes();
+    let digest = sha256(&manifest);
+    content
+        .tagged
+        .push((tag.to_owned(), digest, manifest, MANIFEST));
+}
+
+/// Kargo: oci_downloader_test.go, Test_ociDownloader_extractLayerToFile,
+/// Test_ociDownloader_findTargetLayer, Test_ociDownloader_writeLayerToFile,
+/// Test_ociDownloader_createTempFile, Test_ociDownloader_copyLayerToFile
+/// and Test_ociDownloader_prepareOutputPath: the layer chosen, empty
+/// layers, artifacts without layers, nested output paths created, new
+/// files readable by their owner only.
+#[tokio::test]
+async fn kargo_oci_downloader_layer_cases() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let registry = Registry::start(None);
+    let mut content = Content::default();
+    artifact(
+        &mut content,
+        "two",
+        &[(DOCKER_LAYER, b"layer1"), (OCI_LAYER, b"layer2")],
+    );
+    artifact(&mut content, "empty", &[(DOCKER_LAYER, b"")]);
+    artifact(&mut content, "bare", &[]);
+    content
+        .push(&registry.addr, "test/artifact", &RegistryAuth::Anonymous)
+        .await;
+    let at = |tag: &str| format!("{}/test/artifact:{tag}", registry.addr);
+    let (dir, ctx) = context();
+    let cases = [
+        // no specific media type returns first layer
+        ("two", None, "first.tar", Ok("layer1")),
+        // specific media type found
+        ("two", Some(OCI_LAYER), "output/file.tar", Ok("layer2")),
+        // empty layer, in a nested directory created for it
+        ("empty", None, "deep/nested/output/file.tar", Ok("")),
+        // specific media type not found
+        (
+            "two",
+            Some("application/x-none"),
+            "none/file.tar",
+            Err("no layer with media type `application/x-none`"),
+        ),
+        // no layers
+        ("bare", None, "bare/file.tar", Err("has no layers")),
+    ];
+    for (tag, media_type, out_path, expected) in cases {
+        let mut config = json!({"imageRef": at(tag), "outPath": out_path});
+        if let Some(media_type) = media_type {
+            config["mediaType"] = json!(media_type);
+        }
+        let result = OciDownload::new().run(&ctx, config).await;
+        let path = dir.path().join(out_path);
+        match expected {
+            Ok(bytes) => {
+                result.unwrap_or_else(|e| panic!("{tag} {out_path}: {e}"));
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), bytes);
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{out_path}");
+            }
+            Err(message) => {
+                let err = result.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+                assert!(err.to_string().contains(message), "{err}");
+                assert!(!path.parent().unwrap().exists(), "{out_path}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn kargos_retag_example_keeps_the_digest() {
     let registry = Registry::start(None);
