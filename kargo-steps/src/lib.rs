@@ -193,7 +193,7 @@ pub use terraform::{TfApply, TfOutput, TfPlan};
 /// host registered under the same kind before: one line per step kind, the
 /// only place built-ins are registered. Settings the host gives through the
 /// environment (`KARGO_HTTP_ALLOWED_INTERNAL_ADDRESSES`, `ARGOCD_SERVER`,
-/// `GIT_PUSH_INTEGRATION_POLICY`, ...) are read here, once.
+/// `GIT_PUSH_INTEGRATION_POLICY`, `MAX_OCI_PUSH_ARTIFACT_SIZE`, ...) are read here, once.
 pub fn register_builtins(registry: &mut StepRegistry) {
     #[cfg(feature = "http")]
     let internal_addresses = http::internal_addresses_from_env();
@@ -260,7 +260,7 @@ pub fn register_builtins(registry: &mut StepRegistry) {
     #[cfg(feature = "oci")]
     registry.replace(oci_download::KIND, OciDownload::new());
     #[cfg(feature = "oci")]
-    registry.replace(oci_push::KIND, OciPush::new());
+    registry.replace(oci_push::KIND, OciPush::from_env());
     registry.replace(set_freight_alias::KIND, SetFreightAlias);
     registry.replace(set_metadata::KIND, SetMetadata);
     registry.replace(tar::KIND, Tar);

@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use kargo_core::credentials::CredentialType;
+use kargo_core::credentials::{CredentialType, Credentials};
 use kargo_core::step::{StepContext, StepError, StepResultExt};
 use oci_client::client::{Client, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -87,6 +87,39 @@ fn plain_http(registry: &str, listed: &[String]) -> bool {
     kargo_core::urls::is_loopback_host(registry) || listed.iter().any(|r| r == registry)
 }
 
+/// How to authenticate with `found`: no credentials, or both fields empty
+/// (as Kargo treats them), is anonymous; a password without a username is
+/// a bearer token; anything else is basic auth.
+fn registry_auth(found: Option<Credentials>) -> RegistryAuth {
+    match found {
+        Some(c) if c.username.is_empty() && c.password.is_empty() => RegistryAuth::Anonymous,
+        Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
+        Some(c) => RegistryAuth::Basic(c.username, c.password),
+        None => RegistryAuth::Anonymous,
+    }
+}
+
+/// The client settings for `registry`: plain HTTP for loopback and listed
+/// registries, certificates unchecked only when the config asks.
+fn client_config(
+    registry: &str,
+    insecure_skip_tls_verify: bool,
+    listed: &[String],
+) -> ClientConfig {
+    let protocol = if plain_http(registry, listed) {
+        ClientProtocol::HttpsExcept(vec![registry.to_owned()])
+    } else {
+        ClientProtocol::Https
+    };
+    ClientConfig {
+        protocol,
+        accept_invalid_certificates: insecure_skip_tls_verify,
+        read_timeout: Some(Duration::from_secs(60)),
+        connect_timeout: Some(Duration::from_secs(10)),
+        ..Default::default()
+    }
+}
+
 /// A client for `reference`, with the credentials the provider has for it
 /// (`oci://` references use Helm credentials, others image credentials).
 pub(crate) async fn connect(
@@ -105,25 +138,14 @@ pub(crate) async fn connect(
         _ => repository.clone(),
     };
     let found = ctx.credentials.get(cred, &lookup).await;
-    let auth = match found
-        .with_step_context(|| format!("{kind}: cannot look up credentials for `{lookup}`"))?
-    {
-        Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
-        Some(c) => RegistryAuth::Basic(c.username, c.password),
-        None => RegistryAuth::Anonymous,
-    };
-    let protocol = if plain_http(&registry, plain_http_registries) {
-        ClientProtocol::HttpsExcept(vec![registry.clone()])
-    } else {
-        ClientProtocol::Https
-    };
-    let client = Client::new(ClientConfig {
-        protocol,
-        accept_invalid_certificates: insecure_skip_tls_verify,
-        read_timeout: Some(Duration::from_secs(60)),
-        connect_timeout: Some(Duration::from_secs(10)),
-        ..Default::default()
-    });
+    let auth = registry_auth(
+        found.with_step_context(|| format!("{kind}: cannot look up credentials for `{lookup}`"))?,
+    );
+    let client = Client::new(client_config(
+        &registry,
+        insecure_skip_tls_verify,
+        plain_http_registries,
+    ));
     client.store_auth_if_needed(&registry, &auth).await;
     Ok(Endpoint {
         reference,
@@ -354,12 +376,112 @@ pub(crate) fn registry_error(kind: &str, what: &str, e: OciDistributionError) ->
     }
 }
 
+/// A credentials provider for the steps' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Mutex;
+
+    use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
+
+    /// What a [`Recorder`] answers.
+    #[derive(Debug, Clone)]
+    pub(crate) enum Answer {
+        /// No credentials.
+        Nothing,
+        /// These username and password.
+        Found(&'static str, &'static str),
+        /// A failing lookup.
+        Fails,
+    }
+
+    /// A credentials provider that records the lookups it gets.
+    #[derive(Debug)]
+    pub(crate) struct Recorder {
+        answer: Answer,
+        asked: Mutex<Vec<(CredentialType, String)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl CredentialsProvider for Recorder {
+        async fn get(
+            &self,
+            kind: CredentialType,
+            url: &str,
+        ) -> kargo_core::Result<Option<Credentials>> {
+            self.asked
+                .lock()
+                .expect("not poisoned")
+                .push((kind, url.to_owned()));
+            match self.answer {
+                Answer::Nothing => Ok(None),
+                Answer::Found(user, password) => Ok(Some(Credentials::new(user, password))),
+                Answer::Fails => Err(kargo_core::Error::generic(
+                    "test credentials",
+                    "credentials database error",
+                )),
+            }
+        }
+    }
+
+    impl Recorder {
+        /// A provider answering `answer`.
+        pub(crate) fn new(answer: Answer) -> Self {
+            Recorder {
+                answer,
+                asked: Mutex::default(),
+            }
+        }
+
+        /// The lookups made so far.
+        pub(crate) fn asked(&self) -> Vec<(CredentialType, String)> {
+            self.asked.lock().expect("not poisoned").clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use kargo_core::Workspace;
+    use kargo_core::step::ErrorKind;
+
+    use super::testing::{Answer, Recorder};
     use super::*;
 
+    /// Kargo: oci_common_test.go, Test_parseOCIReference (every case).
     #[test]
     fn references_need_a_tag_or_digest_and_oci_selects_helm_credentials() {
+        let cases = [
+            // standard registry reference
+            (
+                "registry.example.com/image:tag",
+                CredentialType::Image,
+                "registry.example.com/image:tag",
+            ),
+            // OCI Helm reference
+            (
+                "oci://registry.example.com/chart:1.0.0",
+                CredentialType::Helm,
+                "registry.example.com/chart:1.0.0",
+            ),
+            // OCI reference with port
+            (
+                "oci://localhost:5000/chart:latest",
+                CredentialType::Helm,
+                "localhost:5000/chart:latest",
+            ),
+            // standard registry reference with port
+            (
+                "an.internal.registry.com:5050/myrepo/myimage:latest",
+                CredentialType::Image,
+                "an.internal.registry.com:5050/myrepo/myimage:latest",
+            ),
+        ];
+        for (raw, cred, whole) in cases {
+            let (r, c) = parse("k", "imageRef", raw).unwrap();
+            assert_eq!((c, r.whole().as_str()), (cred, whole), "{raw}");
+        }
         let (r, c) = parse("k", "srcRef", "oci://127.0.0.1:5000/charts/app:1.0.0").unwrap();
         assert_eq!(c, CredentialType::Helm);
         assert_eq!(r.repository(), "charts/app");
@@ -368,13 +490,17 @@ mod tests {
         assert_eq!(c, CredentialType::Image);
         assert!(r.digest().is_some());
         for bad in [
+            // Kargo's "invalid reference"
+            "invalid::reference",
             "app",
             "registry.example.com/app",
             "registry.example.com:5000/app",
             "a b/c:d",
         ] {
             let err = parse("k", "destRef", bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Failed, "{bad}");
             assert!(err.to_string().contains("`destRef`"), "{err}");
+            assert!(err.to_string().contains(bad), "{err}");
         }
     }
 
@@ -387,5 +513,92 @@ mod tests {
             "registry.lan:5000",
             &["registry.lan:5000".into()]
         ));
+    }
+
+    /// Kargo: oci_common_test.go, Test_ociHTTPTransport ("default TLS
+    /// verification", "skip TLS verification").
+    #[test]
+    fn certificates_are_checked_unless_the_config_skips_verification() {
+        let checked = client_config("registry.example.com", false, &[]);
+        assert!(!checked.accept_invalid_certificates);
+        assert!(matches!(checked.protocol, ClientProtocol::Https));
+        let skipped = client_config("registry.example.com", true, &[]);
+        assert!(skipped.accept_invalid_certificates);
+        let local = client_config("127.0.0.1:5000", false, &[]);
+        assert!(
+            matches!(&local.protocol, ClientProtocol::HttpsExcept(r) if r == &["127.0.0.1:5000"])
+        );
+    }
+
+    /// Connects to `raw` with a provider answering `answer`: the endpoint
+    /// (or error) and the lookups made.
+    async fn connect_with(
+        raw: &str,
+        answer: Answer,
+    ) -> (Result<Endpoint, StepError>, Vec<(CredentialType, String)>) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::new(answer));
+        let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
+            .with_credentials(recorder.clone());
+        let (reference, cred) = parse("k", "imageRef", raw).unwrap();
+        let endpoint = connect(&ctx, "k", raw, reference, cred, false, &[]).await;
+        let asked = recorder.asked();
+        (endpoint, asked)
+    }
+
+    /// Kargo: oci_common_test.go, Test_ociAuthOption (every case) and
+    /// Test_buildOCIRemoteOptions (every case): the lookup's type and URL,
+    /// the auth used, and a failing lookup.
+    #[tokio::test]
+    async fn credentials_are_looked_up_by_type_and_repository() {
+        let image = "registry.example.com/image:tag";
+        let chart = "oci://registry.example.com/chart:1.0.0";
+        let basic = |u: &str, p: &str| RegistryAuth::Basic(u.into(), p.into());
+        let cases = [
+            // no credentials for image
+            (image, Answer::Nothing, RegistryAuth::Anonymous),
+            // no credentials for Helm
+            (chart, Answer::Nothing, RegistryAuth::Anonymous),
+            // valid image credentials
+            (image, Answer::Found("user", "pass"), basic("user", "pass")),
+            // valid Helm credentials with OCI prefix
+            (
+                chart,
+                Answer::Found("helm-user", "helm-pass"),
+                basic("helm-user", "helm-pass"),
+            ),
+            // empty username and password
+            (image, Answer::Found("", ""), RegistryAuth::Anonymous),
+            // kargo-rs: a password alone is a token
+            (
+                image,
+                Answer::Found("", "t0ken"),
+                RegistryAuth::Bearer("t0ken".into()),
+            ),
+        ];
+        for (raw, answer, auth) in cases {
+            let (endpoint, asked) = connect_with(raw, answer.clone()).await;
+            let endpoint = endpoint.unwrap();
+            assert!(
+                endpoint.auth == auth,
+                "{raw} {answer:?}: {:?}",
+                endpoint.auth
+            );
+            let expected = if raw.starts_with(HELM_PREFIX) {
+                (CredentialType::Helm, "oci://registry.example.com/chart")
+            } else {
+                (CredentialType::Image, "registry.example.com/image")
+            };
+            assert_eq!(asked.len(), 1);
+            assert_eq!((asked[0].0, asked[0].1.as_str()), expected);
+        }
+        for raw in [image, chart] {
+            let (endpoint, asked) = connect_with(raw, Answer::Fails).await;
+            let err = endpoint.unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains("cannot look up credentials"), "{message}");
+            assert!(message.contains(&asked[0].1), "{message}");
+            assert!(message.contains("credentials database error"), "{message}");
+        }
     }
 }

@@ -85,3 +85,124 @@ impl Default for Options {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kargo_core::Workspace;
+    use kargo_core::credentials::CredentialType;
+    use kargo_core::step::{ErrorKind, Step, StepContext};
+    use serde_json::{Value, json};
+
+    use super::{Config, OciDownload};
+    use crate::oci::testing::{Answer, Recorder};
+
+    fn context(answer: Answer) -> (tempfile::TempDir, StepContext, Arc<Recorder>) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::new(answer));
+        let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
+            .with_credentials(recorder.clone());
+        (dir, ctx, recorder)
+    }
+
+    /// Kargo: oci_downloader_test.go, Test_ociDownloader_validate (every
+    /// case): required fields, and the valid configs, which deserialize,
+    /// pass the schema rules and hold usable references.
+    #[tokio::test]
+    async fn kargo_validate_cases() {
+        let (_dir, ctx, _) = context(Answer::Nothing);
+        for (name, config, field) in [
+            (
+                "imageRef is not specified",
+                json!({"outPath": "output/file.tar"}),
+                "imageRef",
+            ),
+            (
+                "outPath is not specified",
+                json!({"imageRef": "registry.example.com/image:tag"}),
+                "outPath",
+            ),
+        ] {
+            let err = OciDownload::new().run(&ctx, config).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Failed, "{name}: {err}");
+            assert!(err.to_string().contains(field), "{name}: {err}");
+        }
+        let valid = [
+            json!({"imageRef": "registry.example.com/image:tag", "outPath": "output/file.tar"}),
+            json!({"imageRef": "oci://registry.example.com/image:tag", "outPath": "output/file.tar"}),
+            json!({"imageRef": "an.internal.registry.com:5050/myrepo/myimage:latest", "outPath": "output/file.tar"}),
+            json!({"imageRef": "oci://registry.example.com:5050/image:tag", "outPath": "output/file.tar"}),
+            json!({
+                "imageRef": "registry.example.com/image:tag",
+                "outPath": "output/file.tar",
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "insecureSkipTLSVerify": true,
+            }),
+        ];
+        for value in valid {
+            OciDownload::new().check_config(&value).unwrap();
+            let config: Config = serde_json::from_value(value.clone()).unwrap();
+            crate::oci::parse(super::KIND, "imageRef", &config.image_ref).unwrap();
+        }
+        // Kargo: Test_ociDownloader_prepareOutputPath, "path traversal
+        // attempt": Kargo writes under the work directory instead
+        // (`<workDir>/etc/passwd`); kargo-rs refuses the path.
+        let err = OciDownload::new()
+            .run(
+                &ctx,
+                json!({"imageRef": "registry.example.com/image:tag", "outPath": "../../../etc/passwd"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+        let empty_media_type =
+            json!({"imageRef": "r.example/i:t", "outPath": "f", "mediaType": ""});
+        let err = OciDownload::new()
+            .check_config(&empty_media_type)
+            .unwrap_err();
+        assert!(err.to_string().contains("mediaType"), "{err}");
+    }
+
+    /// Kargo: oci_downloader_test.go, Test_ociDownloader_resolveImage
+    /// (every case): a bad reference fails the step before any lookup; a
+    /// failing credentials lookup (Helm credentials at `oci://…` for a
+    /// chart) ends it, and nothing is written.
+    #[tokio::test]
+    async fn kargo_resolve_image_cases() {
+        let (dir, ctx, recorder) = context(Answer::Fails);
+        let step = OciDownload::new();
+        let run = |image_ref: &str| {
+            let config: Value = json!({"imageRef": image_ref, "outPath": "out/file.tar"});
+            step.run(&ctx, config)
+        };
+        let err = run("invalid::reference").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+        assert!(err.to_string().contains("`imageRef`"), "{err}");
+        assert!(recorder.asked().is_empty());
+
+        let err = run("registry.example.com/image:tag").await.unwrap_err();
+        assert!(
+            err.to_string().contains("cannot look up credentials"),
+            "{err}"
+        );
+        let err = run("oci://registry.example.com/chart:1.0.0")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("credentials database error"),
+            "{err}"
+        );
+        assert_eq!(
+            recorder.asked(),
+            [
+                (CredentialType::Image, "registry.example.com/image".into()),
+                (
+                    CredentialType::Helm,
+                    "oci://registry.example.com/chart".into()
+                ),
+            ]
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -20,7 +20,11 @@
 //! those listed in [`Options::plain_http`], are spoken to over plain HTTP.
 //!
 //! A copy across repositories larger than [`Options::max_size`] (1 GiB of
-//! compressed config and layers, Kargo's limit) fails without retries.
+//! compressed config and layers, Kargo's limit) fails without retries; a
+//! limit of 0 refuses every copy across repositories (a retag within one
+//! repository still works) and `u64::MAX` lifts the limit.
+//! [`OciPush::from_env`] reads the limit from Kargo's variable
+//! `MAX_OCI_PUSH_ARTIFACT_SIZE` (bytes; negative: no limit).
 //! Outputs: `image` (`registry/repository:tag`), `digest`, `tag`.
 
 mod step;
@@ -48,6 +52,10 @@ const TOUCHES: Touches = Touches::Nothing;
 
 /// The largest copy across repositories by default (Kargo's limit).
 pub const DEFAULT_MAX_SIZE: u64 = 1 << 30;
+
+/// The environment variable [`OciPush::from_env`] reads the size limit
+/// from (Kargo's).
+pub const MAX_SIZE_VAR: &str = "MAX_OCI_PUSH_ARTIFACT_SIZE";
 
 /// The `oci-push` step's config (Kargo's `OCIPushConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +85,8 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
-    /// The largest copy across repositories, in compressed bytes.
+    /// The largest copy across repositories, in compressed bytes (0: no
+    /// copy across repositories; `u64::MAX`: no limit).
     pub max_size: u64,
     /// Registries (`host:port`) spoken to over plain HTTP besides loopback
     /// ones.

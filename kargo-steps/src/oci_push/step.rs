@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use kargo_core::step::{Capabilities, Step, StepContext, StepError, StepOutcome, parse_config};
 use serde_json::{Map, Value};
 
-use super::{Config, KIND, Options, RULES, TOUCHES};
+use super::{Config, KIND, MAX_SIZE_VAR, Options, RULES, TOUCHES};
 use crate::oci::{self, Endpoint, INDEX_TYPES, MANIFEST_TYPES, cancellable, registry_error};
 use crate::schema;
 
@@ -15,6 +15,8 @@ use crate::schema;
 #[derive(Debug, Clone, Default)]
 pub struct OciPush {
     options: Options,
+    /// Why the environment [`OciPush::from_env`] read is unusable.
+    env_error: Option<String>,
 }
 
 impl OciPush {
@@ -25,7 +27,33 @@ impl OciPush {
 
     /// The step with `options`.
     pub fn with_options(options: Options) -> Self {
-        OciPush { options }
+        OciPush {
+            options,
+            env_error: None,
+        }
+    }
+
+    /// The step with the size limit of Kargo's environment variable
+    /// [`MAX_OCI_PUSH_ARTIFACT_SIZE`](super::MAX_SIZE_VAR): bytes, 0 to
+    /// refuse copies across repositories, negative for no limit; unset or
+    /// empty, the default. A value that is not a number makes every run
+    /// fail, naming the variable.
+    pub fn from_env() -> Self {
+        Self::from_var(std::env::var(MAX_SIZE_VAR).ok())
+    }
+
+    fn from_var(value: Option<String>) -> Self {
+        let mut step = OciPush::new();
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => {}
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) => step.options.max_size = u64::try_from(n).unwrap_or(u64::MAX),
+                Err(_) => {
+                    step.env_error = Some(format!("{MAX_SIZE_VAR}={v:?} is not a number of bytes"))
+                }
+            },
+        }
+        step
     }
 }
 
@@ -218,6 +246,11 @@ async fn copy_blobs(
 
 impl OciPush {
     fn check_size(&self, children: &[Manifest]) -> Result<(), StepError> {
+        if self.options.max_size == 0 {
+            return Err(StepError::terminal(format!(
+                "{KIND}: cross-repository push is disabled (size limit 0)"
+            )));
+        }
         let total: u64 = children
             .iter()
             .flat_map(Manifest::blobs)
@@ -237,6 +270,9 @@ impl OciPush {
 impl Step for OciPush {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
+        if let Some(e) = &self.env_error {
+            return Err(StepError::terminal(format!("{KIND}: {e}")));
+        }
         let (src_ref, src_cred) = oci::parse(KIND, "srcRef", &config.src_ref)?;
         let (dst_ref, dst_cred) = oci::parse(KIND, "destRef", &config.dest_ref)?;
         let tag = match (dst_ref.tag(), dst_ref.digest()) {
@@ -375,17 +411,176 @@ impl Step for OciPush {
 
 #[cfg(test)]
 mod unit {
-    use super::*;
+    use std::sync::Arc;
 
+    use kargo_core::Workspace;
+    use kargo_core::credentials::CredentialType;
+    use kargo_core::step::ErrorKind;
+    use serde_json::json;
+
+    use super::*;
+    use crate::oci::testing::{Answer, Recorder};
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Kargo: oci_pusher_test.go, Test_parseAnnotationScopes (every case).
     #[test]
     fn annotation_keys_go_to_their_scope() {
-        let annotations: BTreeMap<String, String> =
-            [("index:a", "1"), ("manifest:b", "2"), ("c", "3")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-        let s = scopes(&annotations);
-        assert_eq!(s.index.keys().collect::<Vec<_>>(), ["a"]);
-        assert_eq!(s.manifest.keys().collect::<Vec<_>>(), ["b", "c"]);
+        type Pairs = &'static [(&'static str, &'static str)];
+        let cases: [(&str, Pairs, Pairs, Pairs); 5] = [
+            ("nil annotations", &[], &[], &[]),
+            (
+                "unprefixed go to manifest",
+                &[("foo", "bar")],
+                &[],
+                &[("foo", "bar")],
+            ),
+            (
+                "index prefix",
+                &[("index:foo", "bar")],
+                &[("foo", "bar")],
+                &[],
+            ),
+            (
+                "manifest prefix",
+                &[("manifest:foo", "bar")],
+                &[],
+                &[("foo", "bar")],
+            ),
+            (
+                "mixed scopes",
+                &[("index:a", "1"), ("manifest:b", "2"), ("c", "3")],
+                &[("a", "1")],
+                &[("b", "2"), ("c", "3")],
+            ),
+        ];
+        for (name, annotations, index, manifest) in cases {
+            let s = scopes(&map(annotations));
+            assert_eq!(s.index, map(index), "{name}");
+            assert_eq!(s.manifest, map(manifest), "{name}");
+        }
+    }
+
+    /// Kargo: oci_pusher_test.go, Test_ociPusherConfig (every case), and a
+    /// value that is not a number.
+    #[test]
+    fn kargos_environment_sets_the_size_limit() {
+        let limit = |v: Option<&str>| {
+            let step = OciPush::from_var(v.map(str::to_owned));
+            assert!(step.env_error.is_none(), "{v:?}");
+            step.options.max_size
+        };
+        assert_eq!(limit(None), 1 << 30, "unset returns default 1 GiB");
+        assert_eq!(limit(Some("0")), 0, "zero blocks cross-repo pushes");
+        assert_eq!(limit(Some("-1")), u64::MAX, "negative one disables limit");
+        assert_eq!(limit(Some("536870912")), 536_870_912, "custom value");
+        let bad = OciPush::from_var(Some("1GiB".into()));
+        assert!(bad.env_error.unwrap().contains(MAX_SIZE_VAR));
+    }
+
+    /// A context whose credentials provider answers `answer`.
+    fn context(answer: Answer) -> (tempfile::TempDir, StepContext, Arc<Recorder>) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::new(answer));
+        let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
+            .with_credentials(recorder.clone());
+        (dir, ctx, recorder)
+    }
+
+    /// Kargo: oci_pusher_test.go, Test_ociPusher_validate (every case):
+    /// required fields, and the valid configs, which deserialize, pass the
+    /// schema rules and hold usable references.
+    #[tokio::test]
+    async fn kargo_validate_cases() {
+        let (_dir, ctx, _) = context(Answer::Nothing);
+        for (name, config, field) in [
+            (
+                "srcRef is not specified",
+                json!({"destRef": "registry.example.com/image:newtag"}),
+                "srcRef",
+            ),
+            (
+                "destRef is not specified",
+                json!({"srcRef": "registry.example.com/image:tag"}),
+                "destRef",
+            ),
+        ] {
+            let err = OciPush::new().run(&ctx, config).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Failed, "{name}: {err}");
+            assert!(err.to_string().contains(field), "{name}: {err}");
+        }
+        let valid = [
+            json!({"srcRef": "registry.example.com/image:tag", "destRef": "registry.example.com/image:newtag"}),
+            json!({"srcRef": "oci://registry.example.com/chart:1.0.0", "destRef": "oci://registry.example.com/chart:2.0.0"}),
+            json!({"srcRef": "an.internal.registry.com:5050/myrepo/myimage:latest", "destRef": "an.internal.registry.com:5050/myrepo/myimage:newtag"}),
+            json!({"srcRef": "oci://registry.example.com:5050/chart:1.0.0", "destRef": "oci://registry.example.com:5050/chart:2.0.0"}),
+            json!({
+                "srcRef": "registry.example.com/image:tag",
+                "destRef": "registry.example.com/image:newtag",
+                "insecureSkipTLSVerify": true,
+                "annotations": {"org.opencontainers.image.source": "https://github.com/example/repo"},
+            }),
+        ];
+        for value in valid {
+            OciPush::new().check_config(&value).unwrap();
+            let config: Config = serde_json::from_value(value).unwrap();
+            crate::oci::parse(KIND, "srcRef", &config.src_ref).unwrap();
+            crate::oci::parse(KIND, "destRef", &config.dest_ref).unwrap();
+        }
+    }
+
+    /// Kargo: oci_pusher_test.go, Test_ociPusher_run_credentialError
+    /// ("source credential error"), and Test_ociPusher_run ("invalid
+    /// source reference", "invalid destination reference"), which fail
+    /// before any lookup.
+    #[tokio::test]
+    async fn kargo_credential_and_reference_errors() {
+        let (_dir, ctx, recorder) = context(Answer::Fails);
+        let err = OciPush::new()
+            .run(
+                &ctx,
+                json!({"srcRef": "registry.example.com/image:tag", "destRef": "registry.example.com/image:newtag"}),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot look up credentials"),
+            "{err}"
+        );
+        assert_eq!(
+            recorder.asked(),
+            [(CredentialType::Image, "registry.example.com/image".into())]
+        );
+        for (src, dest, field) in [
+            ("invalid::ref", "registry.example.com/image:copy", "srcRef"),
+            ("registry.example.com/image:tag", "invalid::ref", "destRef"),
+        ] {
+            let err = OciPush::new()
+                .run(&ctx, json!({"srcRef": src, "destRef": dest}))
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Failed, "{err}");
+            assert!(err.to_string().contains(&format!("`{field}`")), "{err}");
+        }
+        assert_eq!(recorder.asked().len(), 1, "no lookup for bad references");
+    }
+
+    #[tokio::test]
+    async fn an_unusable_environment_fails_every_run() {
+        let (_dir, ctx, _) = context(Answer::Nothing);
+        let err = OciPush::from_var(Some("lots".into()))
+            .run(
+                &ctx,
+                json!({"srcRef": "registry.example.com/image:tag", "destRef": "registry.example.com/image:newtag"}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Terminal);
+        assert!(err.to_string().contains(MAX_SIZE_VAR), "{err}");
     }
 }

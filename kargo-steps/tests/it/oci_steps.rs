@@ -73,6 +73,105 @@ fn chart(tag: &str) -> (Content, Vec<u8>) {
     (content, chart)
 }
 
+const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// An artifact tagged `tag` whose layers are `layers` (media type, bytes).
+fn artifact(content: &mut Content, tag: &str, layers: &[(&str, &[u8])]) {
+    let mut blob = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        content.blobs.insert(digest.clone(), bytes.to_vec());
+        json!({"digest": digest, "size": bytes.len()})
+    };
+    let mut config = blob(b"{}");
+    config["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+    let layers: Vec<Value> = layers
+        .iter()
+        .map(|(media_type, bytes)| {
+            let mut layer = blob(bytes);
+            layer["mediaType"] = json!(media_type);
+            layer
+        })
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": config,
+        "layers": layers,
+    })
+    .to_string()
+    .into_bytes();
+    let digest = sha256(&manifest);
+    content
+        .tagged
+        .push((tag.to_owned(), digest, manifest, MANIFEST));
+}
+
+/// Kargo: oci_downloader_test.go, Test_ociDownloader_extractLayerToFile,
+/// Test_ociDownloader_findTargetLayer, Test_ociDownloader_writeLayerToFile,
+/// Test_ociDownloader_createTempFile, Test_ociDownloader_copyLayerToFile
+/// and Test_ociDownloader_prepareOutputPath: the layer chosen, empty
+/// layers, artifacts without layers, nested output paths created, new
+/// files readable by their owner only.
+#[tokio::test]
+async fn kargo_oci_downloader_layer_cases() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let registry = Registry::start(None);
+    let mut content = Content::default();
+    artifact(
+        &mut content,
+        "two",
+        &[(DOCKER_LAYER, b"layer1"), (OCI_LAYER, b"layer2")],
+    );
+    artifact(&mut content, "empty", &[(DOCKER_LAYER, b"")]);
+    artifact(&mut content, "bare", &[]);
+    content
+        .push(&registry.addr, "test/artifact", &RegistryAuth::Anonymous)
+        .await;
+    let at = |tag: &str| format!("{}/test/artifact:{tag}", registry.addr);
+    let (dir, ctx) = context();
+    let cases = [
+        // no specific media type returns first layer
+        ("two", None, "first.tar", Ok("layer1")),
+        // specific media type found
+        ("two", Some(OCI_LAYER), "output/file.tar", Ok("layer2")),
+        // empty layer, in a nested directory created for it
+        ("empty", None, "deep/nested/output/file.tar", Ok("")),
+        // specific media type not found
+        (
+            "two",
+            Some("application/x-none"),
+            "none/file.tar",
+            Err("no layer with media type `application/x-none`"),
+        ),
+        // no layers
+        ("bare", None, "bare/file.tar", Err("has no layers")),
+    ];
+    for (tag, media_type, out_path, expected) in cases {
+        let mut config = json!({"imageRef": at(tag), "outPath": out_path});
+        if let Some(media_type) = media_type {
+            config["mediaType"] = json!(media_type);
+        }
+        let result = OciDownload::new().run(&ctx, config).await;
+        let path = dir.path().join(out_path);
+        match expected {
+            Ok(bytes) => {
+                result.unwrap_or_else(|e| panic!("{tag} {out_path}: {e}"));
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), bytes);
+                let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+                assert_eq!(mode & 0o777, 0o600, "{out_path}");
+            }
+            Err(message) => {
+                let err = result.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+                assert!(err.to_string().contains(message), "{err}");
+                assert!(!path.parent().unwrap().exists(), "{out_path}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn kargos_retag_example_keeps_the_digest() {
     let registry = Registry::start(None);
@@ -418,4 +517,267 @@ async fn ecr_secrets_reach_the_registry_for_oci_push_and_oci_download() {
         calls,
         ["AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken"]
     );
+}
+
+/// The annotations of `value` (a manifest or index), empty when it has none.
+fn annotations(value: &Value) -> Value {
+    value.get("annotations").cloned().unwrap_or(json!({}))
+}
+
+/// Kargo: oci_pusher_test.go, Test_ociPusher_run (the cases that reach the
+/// registry), Test_ociPusher_run_noAnnotationsMutation,
+/// Test_ociPusher_run_scopedAnnotationsOnImage and
+/// Test_ociPusher_run_ociManifestAnnotations, within one registry.
+#[tokio::test]
+async fn kargo_oci_pusher_run_cases() {
+    let registry = Registry::start(None);
+    let addr = &registry.addr;
+    let anonymous = &RegistryAuth::Anonymous;
+    let image = Content::from_seeds(&[Seed::new("v1.0.0")]);
+    image.push(addr, "test/image", anonymous).await;
+    let index =
+        Content::from_seeds(&[Seed::new("v1.0.0").platforms(&["linux/amd64", "linux/arm64"])]);
+    index.push(addr, "test/multiarch", anonymous).await;
+    let annotated = Content::from_seeds(&[Seed::new("v1").annotation("existing", "annotation")]);
+    annotated.push(addr, "test/annotated", anonymous).await;
+    let src_digest = image.digest_of("v1.0.0");
+    let index_digest = index.digest_of("v1.0.0");
+    let (_dir, ctx) = context();
+    let push = |src: String, dest: &str, annotations: Value| {
+        let ctx = &ctx;
+        let mut config = json!({"srcRef": src, "destRef": format!("{addr}/{dest}")});
+        if annotations != json!(null) {
+            config["annotations"] = annotations;
+        }
+        async move { OciPush::new().run(ctx, config).await }
+    };
+
+    // push single image to new tag
+    let out = push(
+        format!("{addr}/test/image:v1.0.0"),
+        "test/image:v2.0.0",
+        json!(null),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    assert_eq!(out.output["image"], format!("{addr}/test/image:v2.0.0"));
+    assert_eq!(out.output["digest"], src_digest);
+    assert_eq!(out.output["tag"], "v2.0.0");
+    assert_eq!(
+        pull(addr, "test/image", "v2.0.0", anonymous).await.1,
+        src_digest
+    );
+
+    // push image by digest
+    let out = push(
+        format!("{addr}/test/image@{src_digest}"),
+        "test/image:pinned",
+        json!(null),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (&out.output["digest"], &out.output["tag"]),
+        (&json!(src_digest), &json!("pinned"))
+    );
+
+    // push image index
+    let out = push(
+        format!("{addr}/test/multiarch:v1.0.0"),
+        "test/multiarch:v2.0.0",
+        json!(null),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.output["digest"], index_digest);
+    assert_eq!(out.output["tag"], "v2.0.0");
+    let (pushed, _) = pull(addr, "test/multiarch", "v2.0.0", anonymous).await;
+    assert_eq!(pushed["mediaType"], INDEX);
+
+    // push with annotations (an OCI image manifest)
+    push(
+        format!("{addr}/test/image:v1.0.0"),
+        "test/image:annotated",
+        json!({"org.opencontainers.image.source": "https://github.com/example"}),
+    )
+    .await
+    .unwrap();
+    let (pushed, _) = pull(addr, "test/image", "annotated", anonymous).await;
+    assert_eq!(pushed["mediaType"], MANIFEST);
+    assert_eq!(
+        annotations(&pushed)["org.opencontainers.image.source"],
+        "https://github.com/example"
+    );
+
+    // push index with unprefixed annotations goes to child manifests;
+    // push index with scoped annotations
+    for (tag, given, on_index, on_children) in [
+        (
+            "annotated",
+            json!({"io.kargo.test": "true"}),
+            json!({}),
+            json!({"io.kargo.test": "true"}),
+        ),
+        (
+            "scoped",
+            json!({
+                "index:io.kargo.index-only": "idx",
+                "manifest:io.kargo.manifest-only": "mfst",
+                "io.kargo.default": "both",
+            }),
+            json!({"io.kargo.index-only": "idx"}),
+            json!({"io.kargo.manifest-only": "mfst", "io.kargo.default": "both"}),
+        ),
+    ] {
+        push(
+            format!("{addr}/test/multiarch:v1.0.0"),
+            &format!("test/multiarch:{tag}"),
+            given,
+        )
+        .await
+        .unwrap();
+        let (pushed, _) = pull(addr, "test/multiarch", tag, anonymous).await;
+        assert_eq!(annotations(&pushed), on_index, "{tag}");
+        let children = pushed["manifests"].as_array().unwrap();
+        assert_eq!(children.len(), 2);
+        for child in children {
+            let digest = child["digest"].as_str().unwrap();
+            let (manifest, _) = pull(addr, "test/multiarch", digest, anonymous).await;
+            assert_eq!(annotations(&manifest), on_children, "{tag}");
+        }
+    }
+
+    // cross-repo push
+    push(
+        format!("{addr}/test/image:v1.0.0"),
+        "other/repo:latest",
+        json!(null),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pull(addr, "other/repo", "latest", anonymous).await.1,
+        src_digest
+    );
+
+    // source not found
+    let err = push(
+        format!("{addr}/nonexistent/image:v1.0.0"),
+        "test/image:copy",
+        json!(null),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    assert!(err.to_string().contains("not found"), "{err}");
+
+    // no annotations: the source's own are kept, and so is the digest
+    let out = push(
+        format!("{addr}/test/annotated:v1"),
+        "test/annotated:v2",
+        json!(null),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.output["digest"], annotated.digest_of("v1"));
+    let (pushed, _) = pull(addr, "test/annotated", "v2", anonymous).await;
+    assert_eq!(annotations(&pushed), json!({"existing": "annotation"}));
+
+    // scoped annotations on a single image: `index:` ones are ignored
+    push(
+        format!("{addr}/test/annotated:v1"),
+        "test/annotated:scoped",
+        json!({
+            "index:ignored.key": "ignored",
+            "manifest:explicit": "yes",
+            "unprefixed": "also-yes",
+        }),
+    )
+    .await
+    .unwrap();
+    let (pushed, _) = pull(addr, "test/annotated", "scoped", anonymous).await;
+    assert_eq!(
+        annotations(&pushed),
+        json!({"existing": "annotation", "explicit": "yes", "unprefixed": "also-yes"})
+    );
+}
+
+/// The compressed size of what `tag` of `repo` references: config and
+/// layers of the image, or of every image of the index.
+async fn artifact_size(addr: &str, repo: &str, tag: &str) -> u64 {
+    let (top, _) = pull(addr, repo, tag, &RegistryAuth::Anonymous).await;
+    let mut images = Vec::new();
+    match top["manifests"].as_array() {
+        Some(entries) => {
+            for entry in entries {
+                let digest = entry["digest"].as_str().unwrap();
+                images.push(pull(addr, repo, digest, &RegistryAuth::Anonymous).await.0);
+            }
+        }
+        None => images.push(top),
+    }
+    images
+        .iter()
+        .flat_map(|m| std::iter::once(&m["config"]).chain(m["layers"].as_array().unwrap()))
+        .map(|d| d["size"].as_u64().unwrap())
+        .sum()
+}
+
+/// Kargo: oci_pusher_test.go, Test_imageSize, Test_indexSize,
+/// Test_ociPusher_push_sizeLimitExceeded (both cases),
+/// Test_ociPusher_push_sizeLimitZero (both cases) and
+/// Test_ociPusher_push_sizeLimitDisabled: the limit is compared with the
+/// compressed size of config and layers (of every image of an index).
+#[tokio::test]
+async fn kargo_oci_pusher_size_limits() {
+    let registry = Registry::start(None);
+    let addr = &registry.addr;
+    let anonymous = &RegistryAuth::Anonymous;
+    Content::from_seeds(&[Seed::new("v1")])
+        .push(addr, "test/big", anonymous)
+        .await;
+    Content::from_seeds(&[Seed::new("v1").platforms(&["linux/amd64", "linux/arm64"])])
+        .push(addr, "test/bigidx", anonymous)
+        .await;
+    let (_dir, ctx) = context();
+    let push = |max_size: u64, src: &str, dest: &str| {
+        let mut options = kargo_steps::oci_push::Options::default();
+        options.max_size = max_size;
+        let config =
+            json!({"srcRef": format!("{addr}/{src}"), "destRef": format!("{addr}/{dest}")});
+        let ctx = &ctx;
+        async move { OciPush::with_options(options).run(ctx, config).await }
+    };
+    for repo in ["test/big", "test/bigidx"] {
+        let size = artifact_size(addr, repo, "v1").await;
+        assert!(size > 0);
+        let err = push(size - 1, &format!("{repo}:v1"), &format!("{repo}-dst:v1"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "({size} bytes) exceeds the limit of {} bytes",
+                size - 1
+            )),
+            "{err}"
+        );
+        push(size, &format!("{repo}:v1"), &format!("{repo}-dst:v1"))
+            .await
+            .unwrap();
+    }
+    // A limit of 0: no copy across repositories, a retag still works.
+    let err = push(0, "test/big:v1", "other/repo:v1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    assert!(
+        err.to_string()
+            .contains("cross-repository push is disabled"),
+        "{err}"
+    );
+    push(0, "test/big:v1", "test/big:v2").await.unwrap();
+    // No limit.
+    push(u64::MAX, "test/big:v1", "other/repo:v1")
+        .await
+        .unwrap();
 }
