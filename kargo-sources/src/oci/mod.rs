@@ -57,7 +57,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kargo_core::credentials::{CredentialType, CredentialsProvider, NoCredentials};
+use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider, NoCredentials};
 use kargo_core::model::{
     ImageSelectionStrategy, ImageSubscription, RepoSubscription, SubscriptionSource,
 };
@@ -511,17 +511,13 @@ impl Core {
             CredentialType::Helm => Cow::Owned(format!("oci://{repo_url}")),
             _ => Cow::Borrowed(repo_url),
         };
-        let auth = match self
-            .options
-            .credentials
-            .get(kind, &lookup)
-            .await
-            .map_err(Error::Credentials)?
-        {
-            Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
-            Some(c) => RegistryAuth::Basic(c.username, c.password),
-            None => RegistryAuth::Anonymous,
-        };
+        let auth = registry_auth(
+            self.options
+                .credentials
+                .get(kind, &lookup)
+                .await
+                .map_err(Error::Credentials)?,
+        );
         // oci-client keeps the first credentials it sees per registry, so
         // clients are kept per credentials (by a hash; never the secret).
         let identity = match &auth {
@@ -718,6 +714,30 @@ pub fn tag_matches<S: AsRef<str>>(
 ) -> Result<bool, Error> {
     let selector = Core::selector(&image_query(subscription)?)?;
     Ok(tags.iter().any(|t| selector.matches_tag(t.as_ref())))
+}
+
+/// How a registry is logged in to with the credentials `found`, as Kargo
+/// decides it: none, or an empty username and password, is anonymous; a
+/// password without a username is a bearer token; anything else is basic
+/// auth. The OCI steps use the same rule.
+///
+/// ```
+/// use kargo_core::credentials::Credentials;
+/// use kargo_sources::oci::registry_auth;
+/// use oci_client::secrets::RegistryAuth;
+///
+/// let token = Credentials { username: String::new(), password: "t0ken".into() };
+/// assert!(matches!(registry_auth(Some(token)), RegistryAuth::Bearer(t) if t == "t0ken"));
+/// let empty = Credentials { username: String::new(), password: String::new() };
+/// assert!(matches!(registry_auth(Some(empty)), RegistryAuth::Anonymous));
+/// ```
+pub fn registry_auth(found: Option<Credentials>) -> RegistryAuth {
+    match found {
+        Some(c) if c.username.is_empty() && c.password.is_empty() => RegistryAuth::Anonymous,
+        Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
+        Some(c) => RegistryAuth::Basic(c.username, c.password),
+        None => RegistryAuth::Anonymous,
+    }
 }
 
 pub(crate) use crate::source::describe;

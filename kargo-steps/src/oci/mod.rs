@@ -7,8 +7,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use kargo_core::credentials::{CredentialType, Credentials};
+use kargo_core::credentials::CredentialType;
 use kargo_core::step::{StepContext, StepError, StepResultExt};
+use kargo_sources::oci::registry_auth;
 use oci_client::client::{Client, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
@@ -85,18 +86,6 @@ pub(crate) fn parse(
 /// loopback hosts and those the host listed.
 fn plain_http(registry: &str, listed: &[String]) -> bool {
     kargo_core::urls::is_loopback_host(registry) || listed.iter().any(|r| r == registry)
-}
-
-/// How to authenticate with `found`: no credentials, or both fields empty
-/// (as Kargo treats them), is anonymous; a password without a username is
-/// a bearer token; anything else is basic auth.
-fn registry_auth(found: Option<Credentials>) -> RegistryAuth {
-    match found {
-        Some(c) if c.username.is_empty() && c.password.is_empty() => RegistryAuth::Anonymous,
-        Some(c) if c.username.is_empty() => RegistryAuth::Bearer(c.password),
-        Some(c) => RegistryAuth::Basic(c.username, c.password),
-        None => RegistryAuth::Anonymous,
-    }
 }
 
 /// The client settings for `registry`: plain HTTP for loopback and listed
