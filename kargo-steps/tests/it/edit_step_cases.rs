@@ -1,0 +1,135 @@
+//! Cases from Kargo's tests of its file-edit steps
+//! (`pkg/promotion/runner/builtin/{yaml_merger,toml_parser,toml_updater,
+//! yaml_updater,json_updater,yaml_parser,json_parser}_test.go`) that the
+//! other modules do not already hold: the config checks (`Test_*_convert`),
+//! and the run, read and commit-message cases, each table naming the Kargo
+//! test it comes from.
+
+use kargo_core::step::{StepRegistry, parse_config};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::{read, run, setup};
+
+/// Checks `config` as Kargo's `convert` does (its JSON schema, then the
+/// config type): the step's early rules, then the config type the step
+/// reads when it runs. The error as its message.
+fn validate<C: DeserializeOwned>(kind: &str, config: &Value) -> Result<(), String> {
+    let mut registry = StepRegistry::new();
+    kargo_steps::register_builtins(&mut registry);
+    let step = registry.get(kind).expect("step is registered");
+    step.check_config(config).map_err(|e| e.to_string())?;
+    parse_config::<C>(kind, config.clone())
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs a table of `(Kargo case, config, None | Some(text the error holds))`
+/// through [`validate`].
+fn validate_all<C: DeserializeOwned>(kind: &str, cases: &[(&str, Value, Option<&str>)]) {
+    for (case, config, want) in cases {
+        let got = validate::<C>(kind, config);
+        match (want, got) {
+            (None, Ok(())) => {}
+            (None, Err(e)) => panic!("{kind} / {case}: refused: {e}"),
+            (Some(_), Ok(())) => panic!("{kind} / {case}: accepted"),
+            (Some(text), Err(e)) => assert!(
+                e.contains(&format!("invalid {kind} config")) && e.contains(text),
+                "{kind} / {case}: {e}"
+            ),
+        }
+    }
+}
+
+// yaml_merger_test.go
+
+/// Kargo: yaml_merger_test.go, `Test_yamlMerger_convert` (all six cases).
+#[test]
+fn kargo_yaml_merger_convert() {
+    validate_all::<kargo_steps::yaml_merge::Config>(
+        "yaml-merge",
+        &[
+            (
+                "inFiles not specified",
+                json!({"outFile": "valid.yaml"}),
+                Some("missing field `inFiles`"),
+            ),
+            (
+                "inFiles field is an empty array",
+                json!({"inFiles": [], "outFile": "valid.yaml"}),
+                Some("`inFiles` must have at least one item"),
+            ),
+            // Kargo's schema does not check the items; neither do we (the
+            // step then fails to read the work dir as a file).
+            (
+                "inFiles contains empty string",
+                json!({"inFiles": [""], "outFile": "valid.yaml"}),
+                None,
+            ),
+            (
+                "outFile not specified",
+                json!({"inFiles": ["valid.yaml"]}),
+                Some("missing field `outFile`"),
+            ),
+            (
+                "outFile is empty string",
+                json!({"inFiles": ["valid.yaml"], "outFile": ""}),
+                Some("`outFile` must not be empty"),
+            ),
+            (
+                "valid configuration",
+                json!({"inFiles": ["valid.yaml"], "outFile": "valid.yaml"}),
+                None,
+            ),
+        ],
+    );
+}
+
+/// Kargo: yaml_merger_test.go, `Test_YAMLMerger_run` (all three cases).
+#[tokio::test]
+async fn kargo_yaml_merger_run() {
+    let (dir, ctx) = setup(&[
+        ("invalid.yaml", ":"),
+        ("base.yaml", "version: 1.0.0"),
+        ("overlay.yaml", "version: 2.0.0"),
+    ]);
+    // "input file not found with ignoreMissingFiles false"
+    let err = run(
+        &ctx,
+        "yaml-merge",
+        json!({"inFiles": ["non-existent.yaml"], "outFile": "merged.yaml", "ignoreMissingFiles": false}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("non-existent.yaml"), "{err}");
+    // "error merging files"
+    let err = run(
+        &ctx,
+        "yaml-merge",
+        json!({"inFiles": ["invalid.yaml"], "outFile": "merged.yaml"}),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.contains("cannot merge `invalid.yaml` into `merged.yaml`"),
+        "{err}"
+    );
+    assert!(!dir.path().join("merged.yaml").exists());
+    // "successful merge": the missing third file is skipped.
+    let outcome = run(
+        &ctx,
+        "yaml-merge",
+        json!({
+            "inFiles": ["base.yaml", "overlay.yaml", "non-existent.yaml"],
+            "outFile": "merged.yaml",
+            "ignoreMissingFiles": true,
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        outcome.output["commitMessage"],
+        "Merged 2 YAML files to merged.yaml\n- base.yaml\n- overlay.yaml"
+    );
+    assert_eq!(read(dir.path(), "merged.yaml"), "version: 2.0.0");
+}
