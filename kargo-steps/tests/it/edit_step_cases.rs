@@ -133,3 +133,111 @@ async fn kargo_yaml_merger_run() {
     );
     assert_eq!(read(dir.path(), "merged.yaml"), "version: 2.0.0");
 }
+
+// The parsers: toml_parser_test.go, yaml_parser_test.go, json_parser_test.go.
+// Their run and extractValues cases are in `parse_steps`.
+
+/// The nine `Test_*Parser_convert` cases, the same in Kargo's three parser
+/// tests, for the parse step `kind` reading `file`.
+fn parser_convert_cases(file: &str) -> Vec<(&'static str, Value, Option<&'static str>)> {
+    let output = json!([{"name": "output1", "fromExpression": "app.version"}]);
+    vec![
+        (
+            "path not specified",
+            json!({"outputs": output}),
+            Some("missing field `path`"),
+        ),
+        (
+            "path is empty string",
+            json!({"path": "", "outputs": output}),
+            Some("`path` must not be empty"),
+        ),
+        (
+            "outputs field is missing",
+            json!({"path": file}),
+            Some("missing field `outputs`"),
+        ),
+        (
+            "outputs field is an empty array",
+            json!({"path": file, "outputs": []}),
+            Some("`outputs` must have at least one item"),
+        ),
+        (
+            "name is not specified",
+            json!({"path": file, "outputs": [{"fromExpression": "app.version"}]}),
+            Some("missing field `name`"),
+        ),
+        (
+            "name is empty",
+            json!({"path": file, "outputs": [{"name": "", "fromExpression": "app.version"}]}),
+            Some("`outputs[0].name` must not be empty"),
+        ),
+        (
+            "fromExpression is not specified",
+            json!({"path": file, "outputs": [{"name": "output1"}]}),
+            Some("missing field `fromExpression`"),
+        ),
+        (
+            "fromExpression is empty",
+            json!({"path": file, "outputs": [{"name": "output1", "fromExpression": ""}]}),
+            Some("`outputs[0].fromExpression` must not be empty"),
+        ),
+        (
+            "valid configuration",
+            json!({"path": file, "outputs": output}),
+            None,
+        ),
+    ]
+}
+
+/// Runs parse step `kind` on `file` holding each case's text, with the
+/// whole document (`$env`) as output `doc`: the document as the step read
+/// it, or the error. `(Kargo case, text, Ok(document) | Err(text the error
+/// holds))`.
+async fn read_and_parse_cases(kind: &str, file: &str, cases: &[(&str, &str, Result<Value, &str>)]) {
+    for (case, text, want) in cases {
+        let (_dir, ctx) = setup(&[(file, text)]);
+        let got = run(
+            &ctx,
+            kind,
+            json!({"path": file, "outputs": [{"name": "doc", "fromExpression": "$env"}]}),
+        )
+        .await;
+        match (want, got) {
+            (Ok(want), Ok(outcome)) => assert_eq!(&outcome.output["doc"], want, "{kind} / {case}"),
+            (Err(text), Err(e)) => {
+                assert!(e.contains(file) && e.contains(text), "{kind} / {case}: {e}");
+            }
+            (want, got) => panic!("{kind} / {case}: want {want:?}, got {got:?}"),
+        }
+    }
+}
+
+/// Kargo: toml_parser_test.go, `Test_tomlParser_convert` (all nine cases).
+#[test]
+fn kargo_toml_parser_convert() {
+    validate_all::<kargo_steps::toml_parse::Config>(
+        "toml-parse",
+        &parser_convert_cases("valid.toml"),
+    );
+}
+
+/// Kargo: toml_parser_test.go, `Test_tomlParser_readAndParseTOML` (all
+/// three cases): TOML's integers stay integers.
+#[tokio::test]
+async fn kargo_toml_parser_read_and_parse() {
+    read_and_parse_cases(
+        "toml-parse",
+        "test.toml",
+        &[
+            (
+                "valid TOML with nested structure",
+                "title = \"example\"\nnum = 42\nflag = true\nitems = [1, 2]\n[app]\nversion = \"1.2.3\"\n",
+                Ok(json!({"title": "example", "num": 42, "flag": true, "items": [1, 2], "app": {"version": "1.2.3"}})),
+            ),
+            ("invalid TOML syntax", "title = \n", Err("test.toml")),
+            ("empty TOML file", "", Err("is empty")),
+        ],
+    )
+    .await;
+}
