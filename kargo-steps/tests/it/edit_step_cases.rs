@@ -241,3 +241,145 @@ async fn kargo_toml_parser_read_and_parse() {
     )
     .await;
 }
+
+// The updaters: toml_updater_test.go, yaml_updater_test.go,
+// json_updater_test.go.
+
+/// The eight `Test_*Updater_convert` cases, the same in Kargo's three
+/// updater tests. Kargo's configs leave out the fields a case is not
+/// about, and its assertion picks that case's problem out of the list;
+/// ours give those fields, as the first problem is the one reported.
+fn updater_convert_cases() -> Vec<(&'static str, Value, Option<&'static str>)> {
+    let update = json!([{"key": "fake-key", "value": "fake-value"}]);
+    vec![
+        (
+            "path is not specified",
+            json!({"updates": update}),
+            Some("missing field `path`"),
+        ),
+        (
+            "path is empty",
+            json!({"path": "", "updates": update}),
+            Some("`path` must not be empty"),
+        ),
+        (
+            "updates is null",
+            json!({"path": "fake-path"}),
+            Some("missing field `updates`"),
+        ),
+        (
+            "updates is empty",
+            json!({"path": "fake-path", "updates": []}),
+            Some("`updates` must have at least one item"),
+        ),
+        (
+            "key not specified",
+            json!({"path": "fake-path", "updates": [{"value": 1}]}),
+            Some("missing field `key`"),
+        ),
+        (
+            "key is empty",
+            json!({"path": "fake-path", "updates": [{"key": "", "value": 1}]}),
+            Some("`updates[0].key` must not be empty"),
+        ),
+        (
+            "value not specified",
+            json!({"path": "fake-path", "updates": [{"key": "fake-key"}]}),
+            Some("missing field `value`"),
+        ),
+        (
+            "valid config",
+            json!({"path": "fake-path", "updates": [
+                {"key": "package.version", "value": "1.2.3"},
+                {"key": "features.enabled", "value": true},
+                {"key": "yet-another-fake-key", "value": 5},
+            ]}),
+            None,
+        ),
+    ]
+}
+
+/// What an update case expects: the file's text afterwards and the
+/// commit message, or a text the error holds (the file then unchanged).
+type UpdateWant<'a> = Result<(&'a str, &'a str), &'a str>;
+
+/// Runs update step `kind` on `file` holding each case's text (`None`: no
+/// file). `(Kargo case, text, updates, want)`.
+async fn update_cases(
+    kind: &str,
+    file: &str,
+    cases: &[(&str, Option<&str>, Value, UpdateWant<'_>)],
+) {
+    for (case, text, updates, want) in cases {
+        let files: Vec<(&str, &str)> = text.iter().map(|t| (file, *t)).collect();
+        let (dir, ctx) = setup(&files);
+        let got = run(&ctx, kind, json!({"path": file, "updates": updates})).await;
+        match (want, got) {
+            (Ok((after, message)), Ok(outcome)) => {
+                assert_eq!(read(dir.path(), file), *after, "{kind} / {case}");
+                assert_eq!(outcome.output["commitMessage"], *message, "{kind} / {case}");
+            }
+            (Err(wanted), Err(e)) => {
+                assert!(e.contains(wanted), "{kind} / {case}: {e}");
+                match text {
+                    Some(text) => assert_eq!(read(dir.path(), file), *text, "{kind} / {case}"),
+                    None => assert!(!dir.path().join(file).exists(), "{kind} / {case}"),
+                }
+            }
+            (want, got) => panic!("{kind} / {case}: want {want:?}, got {got:?}"),
+        }
+    }
+}
+
+/// Kargo: toml_updater_test.go, `Test_tomlUpdater_convert` (all eight
+/// cases).
+#[test]
+fn kargo_toml_updater_convert() {
+    validate_all::<kargo_steps::toml_update::Config>("toml-update", &updater_convert_cases());
+}
+
+/// Kargo: toml_updater_test.go, `Test_tomlUpdater_run` and
+/// `Test_tomlUpdater_updateFile`. Kargo's "no updates provided" and
+/// "empty changes" call the step past its schema check, which refuses an
+/// empty `updates`; so does ours, when it runs.
+#[tokio::test]
+async fn kargo_toml_updater_run_and_update_file() {
+    update_cases(
+        "toml-update",
+        "config.toml",
+        &[
+            (
+                "successful run with updates",
+                Some("threshold = 1\n\n[package]\nversion = \"1.0.0\"\n\n[features]\nnewFeature = false\n"),
+                json!([
+                    {"key": "package.version", "value": "1.0.1"},
+                    {"key": "features.newFeature", "value": true},
+                    {"key": "threshold", "value": 100},
+                ]),
+                Ok((
+                    "threshold = 100\n\n[package]\nversion = '1.0.1'\n\n[features]\nnewFeature = true\n",
+                    "Updated config.toml\n\n- package.version: '1.0.1'\n- features.newFeature: true\n- threshold: 100",
+                )),
+            ),
+            (
+                "successful update",
+                Some("title = \"value\"\n"),
+                json!([{"key": "title", "value": "newvalue"}]),
+                Ok(("title = 'newvalue'\n", "Updated config.toml\n\n- title: 'newvalue'")),
+            ),
+            (
+                "failed to update file / file does not exist",
+                None,
+                json!([{"key": "package.version", "value": "1.0.1"}]),
+                Err("config.toml"),
+            ),
+            (
+                "no updates provided / empty changes",
+                Some("[package]\nversion = \"1.0.0\"\n"),
+                json!([]),
+                Err("`updates`"),
+            ),
+        ],
+    )
+    .await;
+}
