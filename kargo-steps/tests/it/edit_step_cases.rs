@@ -383,3 +383,54 @@ async fn kargo_toml_updater_run_and_update_file() {
     )
     .await;
 }
+
+/// Kargo: yaml_updater_test.go, `Test_yamlUpdater_convert` (all eight
+/// cases).
+#[test]
+fn kargo_yaml_updater_convert() {
+    validate_all::<kargo_steps::yaml_update::Config>("yaml-update", &updater_convert_cases());
+}
+
+/// Kargo: yaml_updater_test.go, `Test_yamlUpdater_run` and
+/// `Test_yamlUpdater_updateValuesFile` ("empty changes" as for TOML).
+#[tokio::test]
+async fn kargo_yaml_updater_run_and_update_values_file() {
+    update_cases(
+        "yaml-update",
+        "values.yaml",
+        &[
+            (
+                "successful run with updates",
+                Some("\nimage:\n  tag: oldtag\n  numStr: \"5\"\n  realNum: 5\n"),
+                json!([
+                    {"key": "image.tag", "value": "fake-tag"},
+                    {"key": "image.numStr", "value": "42"},
+                    {"key": "image.realNum", "value": 42},
+                ]),
+                Ok((
+                    "\nimage:\n  tag: fake-tag\n  numStr: \"42\"\n  realNum: 42\n",
+                    "Updated values.yaml\n\n- image.tag: fake-tag\n- image.numStr: \"42\"\n- image.realNum: 42",
+                )),
+            ),
+            (
+                "successful update",
+                Some("key: value\n"),
+                json!([{"key": "key", "value": "newvalue"}]),
+                Ok(("key: newvalue\n", "Updated values.yaml\n\n- key: newvalue")),
+            ),
+            (
+                "failed to update file / file does not exist",
+                None,
+                json!([{"key": "image.tag", "value": "fake-tag"}]),
+                Err("values.yaml"),
+            ),
+            (
+                "empty changes",
+                Some("key: value\n"),
+                json!([]),
+                Err("`updates`"),
+            ),
+        ],
+    )
+    .await;
+}
