@@ -434,3 +434,90 @@ async fn kargo_yaml_updater_run_and_update_values_file() {
     )
     .await;
 }
+
+/// Kargo: json_updater_test.go, `Test_jsonUpdater_convert` (all eight
+/// cases).
+#[test]
+fn kargo_json_updater_convert() {
+    validate_all::<kargo_steps::json_update::Config>("json-update", &updater_convert_cases());
+}
+
+/// Kargo: json_updater_test.go, `Test_jsonUpdater_run` and
+/// `Test_jsonUpdater_updateValuesFile` ("no updates provided" and "empty
+/// changes" as for TOML). Kargo's sjson appends a new key without
+/// spacing (`"threshold":100`); ours takes the object's layout. Kargo
+/// compares the documents, we compare the bytes.
+#[tokio::test]
+async fn kargo_json_updater_run_and_update_values_file() {
+    update_cases(
+        "json-update",
+        "config.json",
+        &[
+            (
+                "successful run with updates",
+                Some("{\n  \"app\": {\n    \"version\": \"1.0.0\"\n  },\n  \"features\": {\n    \"newFeature\": false\n  }\n}"),
+                json!([
+                    {"key": "app.version", "value": "1.0.1"},
+                    {"key": "features.newFeature", "value": true},
+                    {"key": "threshold", "value": 100},
+                ]),
+                Ok((
+                    "{\n  \"app\": {\n    \"version\": \"1.0.1\"\n  },\n  \"features\": {\n    \"newFeature\": true\n  },\n  \"threshold\": 100\n}",
+                    "Updated config.json\n\n- app.version: \"1.0.1\"\n- features.newFeature: true\n- threshold: 100",
+                )),
+            ),
+            (
+                "failed to update file / file does not exist",
+                None,
+                json!([{"key": "app.version", "value": "1.0.1"}]),
+                Err("config.json"),
+            ),
+            (
+                "no updates provided / empty changes",
+                Some("{\"key\": \"value\"}"),
+                json!([]),
+                Err("`updates`"),
+            ),
+            (
+                "handle empty JSON file",
+                Some(""),
+                json!([{"key": "app.version", "value": "1.0.1"}]),
+                Ok(("{\"app\": {\"version\": \"1.0.1\"}}", "Updated config.json\n\n- app.version: \"1.0.1\"")),
+            ),
+            (
+                "add new key to JSON",
+                Some("{\"settings\": {}}"),
+                json!([{"key": "settings.newKey", "value": "added"}]),
+                Ok(("{\"settings\": {\"newKey\": \"added\"}}", "Updated config.json\n\n- settings.newKey: \"added\"")),
+            ),
+            (
+                "update numeric value",
+                Some("{\"threshold\": 10}"),
+                json!([{"key": "threshold", "value": 425}]),
+                Ok(("{\"threshold\": 425}", "Updated config.json\n\n- threshold: 425")),
+            ),
+            (
+                "update boolean value to false",
+                Some("{\"features\": {\"existingFeature\": true}}"),
+                json!([{"key": "features.existingFeature", "value": false}]),
+                Ok(("{\"features\": {\"existingFeature\": false}}", "Updated config.json\n\n- features.existingFeature: false")),
+            ),
+            (
+                "successful update",
+                Some("{\"key\": \"value\"}"),
+                json!([{"key": "key", "value": "newvalue"}]),
+                Ok(("{\"key\": \"newvalue\"}", "Updated config.json\n\n- key: \"newvalue\"")),
+            ),
+            (
+                "preserve formatting after update",
+                Some("{\n\t\"key\": \"value\",\n\t\"nested\": {\n\t\t\"key1\": \"value1\",\n\t\t\"key2\": \"value2\"\n\t}\n}"),
+                json!([{"key": "key", "value": "newvalue"}]),
+                Ok((
+                    "{\n\t\"key\": \"newvalue\",\n\t\"nested\": {\n\t\t\"key1\": \"value1\",\n\t\t\"key2\": \"value2\"\n\t}\n}",
+                    "Updated config.json\n\n- key: \"newvalue\"",
+                )),
+            ),
+        ],
+    )
+    .await;
+}
