@@ -235,7 +235,7 @@ async fn kargo_toml_parser_read_and_parse() {
                 "title = \"example\"\nnum = 42\nflag = true\nitems = [1, 2]\n[app]\nversion = \"1.2.3\"\n",
                 Ok(json!({"title": "example", "num": 42, "flag": true, "items": [1, 2], "app": {"version": "1.2.3"}})),
             ),
-            ("invalid TOML syntax", "title = \n", Err("test.toml")),
+            ("invalid TOML syntax", "title = \n", Err("cannot parse")),
             ("empty TOML file", "", Err("is empty")),
         ],
     )
@@ -517,6 +517,110 @@ async fn kargo_json_updater_run_and_update_values_file() {
                     "Updated config.json\n\n- key: \"newvalue\"",
                 )),
             ),
+        ],
+    )
+    .await;
+}
+
+/// Kargo: yaml_parser_test.go, `Test_yamlParser_convert` (all nine cases).
+#[test]
+fn kargo_yaml_parser_convert() {
+    validate_all::<kargo_steps::yaml_parse::Config>(
+        "yaml-parse",
+        &parser_convert_cases("valid.yaml"),
+    );
+}
+
+/// Kargo: yaml_parser_test.go, `Test_yamlParser_readAndParseYAML` (all
+/// six cases). Kargo's numbers come out as Go's `float64`; ours keep
+/// YAML's integers (`42`), the same JSON number.
+#[tokio::test]
+async fn kargo_yaml_parser_read_and_parse() {
+    read_and_parse_cases(
+        "yaml-parse",
+        "test.yaml",
+        &[
+            (
+                "Valid YAML with map root",
+                "\nkey: value\nnum: 42\nflag: true\n",
+                Ok(json!({"key": "value", "num": 42, "flag": true})),
+            ),
+            (
+                "Valid YAML with root list",
+                "\n- item1\n- item2\n- item3\n",
+                Ok(json!(["item1", "item2", "item3"])),
+            ),
+            (
+                "Valid YAML with nested structure",
+                "\napp:\n  name: test-app\n  version: 1.2.3\n  config:\n    debug: false\n    port: 8080\nitems:\n  - name: first\n    value: 100\n  - name: second\n    value: 200\n",
+                Ok(json!({
+                    "app": {"name": "test-app", "version": "1.2.3", "config": {"debug": false, "port": 8080}},
+                    "items": [{"name": "first", "value": 100}, {"name": "second", "value": 200}],
+                })),
+            ),
+            (
+                "Valid YAML with scalar root",
+                "simple string value\n",
+                Ok(json!("simple string value")),
+            ),
+            (
+                "Invalid YAML syntax",
+                "key: : value\n  num: 42",
+                Err("cannot parse"),
+            ),
+            ("Empty YAML file", "", Err("is empty")),
+        ],
+    )
+    .await;
+}
+
+/// Kargo: json_parser_test.go, `Test_jsonParser_convert` (all nine cases).
+#[test]
+fn kargo_json_parser_convert() {
+    validate_all::<kargo_steps::json_parse::Config>(
+        "json-parse",
+        &parser_convert_cases("valid.json"),
+    );
+}
+
+/// Kargo: json_parser_test.go, `Test_jsonParser_readAndParseJSON` (all six
+/// cases; numbers as for YAML).
+#[tokio::test]
+async fn kargo_json_parser_read_and_parse() {
+    read_and_parse_cases(
+        "json-parse",
+        "test.json",
+        &[
+            (
+                "Valid JSON with map root",
+                "{\n\t\"key\": \"value\",\n\t\"num\": 42,\n\t\"flag\": true\n}",
+                Ok(json!({"key": "value", "num": 42, "flag": true})),
+            ),
+            (
+                "Valid JSON with nested structure",
+                r#"{"app": {"name": "test-app", "version": "1.2.3", "config": {"debug": false, "port": 8080}},
+                    "items": [{"name": "first", "value": 100}, {"name": "second", "value": 200}]}"#,
+                Ok(json!({
+                    "app": {"name": "test-app", "version": "1.2.3", "config": {"debug": false, "port": 8080}},
+                    "items": [{"name": "first", "value": 100}, {"name": "second", "value": 200}],
+                })),
+            ),
+            (
+                "Valid JSON with array values",
+                r#"{"numbers": [1, 2, 3, 4, 5], "strings": ["hello", "world"], "mixed": [true, 42, "text", null]}"#,
+                Ok(json!({"numbers": [1, 2, 3, 4, 5], "strings": ["hello", "world"], "mixed": [true, 42, "text", null]})),
+            ),
+            (
+                "Valid JSON with null values",
+                r#"{"nullValue": null, "emptyString": "", "zeroNumber": 0}"#,
+                Ok(json!({"nullValue": null, "emptyString": "", "zeroNumber": 0})),
+            ),
+            (
+                "Invalid JSON syntax",
+                r#"{key: "value"}"#,
+                Err("cannot parse"),
+            ),
+            ("Empty JSON file", "", Err("is empty")),
         ],
     )
     .await;
