@@ -445,8 +445,9 @@ fn kargo_json_updater_convert() {
 /// Kargo: json_updater_test.go, `Test_jsonUpdater_run` and
 /// `Test_jsonUpdater_updateValuesFile` ("no updates provided" and "empty
 /// changes" as for TOML). Kargo's sjson appends a new key without
-/// spacing (`"threshold":100`); ours takes the object's layout. Kargo
-/// compares the documents, we compare the bytes.
+/// spacing (`"threshold":100`), and into an empty file
+/// `{"app":{"version":"1.0.1"}}`; ours takes the layout of the object the
+/// key joins. Kargo compares the documents, we compare the bytes.
 #[tokio::test]
 async fn kargo_json_updater_run_and_update_values_file() {
     update_cases(
@@ -569,6 +570,13 @@ async fn kargo_yaml_parser_read_and_parse() {
                 Err("cannot parse"),
             ),
             ("Empty YAML file", "", Err("is empty")),
+            // `Test_yamlParser_run`'s last case, whose `10.0` stays a float
+            // (`parse_steps` has the rest of that table).
+            (
+                "valid YAML, valid expressions, valid path",
+                "\napp:\n  version: \"2.0.1\"\nfeatures:\n  enabled: true\nconfig:\n  threshold: 10.0\n",
+                Ok(json!({"app": {"version": "2.0.1"}, "features": {"enabled": true}, "config": {"threshold": 10.0}})),
+            ),
         ],
     )
     .await;
