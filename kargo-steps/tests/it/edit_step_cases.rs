@@ -5,50 +5,18 @@
 //! and the run, read and commit-message cases, each table naming the Kargo
 //! test it comes from.
 
-use kargo_core::step::{StepRegistry, parse_config};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::{read, run, setup};
-
-/// Checks `config` as Kargo's `convert` does (its JSON schema, then the
-/// config type): the step's early rules, then the config type the step
-/// reads when it runs. The error as its message.
-fn validate<C: DeserializeOwned>(kind: &str, config: &Value) -> Result<(), String> {
-    let mut registry = StepRegistry::new();
-    kargo_steps::register_builtins(&mut registry);
-    let step = registry.get(kind).expect("step is registered");
-    step.check_config(config).map_err(|e| e.to_string())?;
-    parse_config::<C>(kind, config.clone())
-        .map(drop)
-        .map_err(|e| e.to_string())
-}
-
-/// Runs a table of `(Kargo case, config, None | Some(text the error holds))`
-/// through [`validate`].
-fn validate_all<C: DeserializeOwned>(kind: &str, cases: &[(&str, Value, Option<&str>)]) {
-    for (case, config, want) in cases {
-        let got = validate::<C>(kind, config);
-        match (want, got) {
-            (None, Ok(())) => {}
-            (None, Err(e)) => panic!("{kind} / {case}: refused: {e}"),
-            (Some(_), Ok(())) => panic!("{kind} / {case}: accepted"),
-            (Some(text), Err(e)) => assert!(
-                e.contains(&format!("invalid {kind} config")) && e.contains(text),
-                "{kind} / {case}: {e}"
-            ),
-        }
-    }
-}
+use crate::{ConvertCase, check_convert_cases, read, run, setup};
 
 // yaml_merger_test.go
 
 /// Kargo: yaml_merger_test.go, `Test_yamlMerger_convert` (all six cases).
-#[test]
-fn kargo_yaml_merger_convert() {
-    validate_all::<kargo_steps::yaml_merge::Config>(
+#[tokio::test]
+async fn kargo_yaml_merger_convert() {
+    check_convert_cases(
         "yaml-merge",
-        &[
+        vec![
             (
                 "inFiles not specified",
                 json!({"outFile": "valid.yaml"}),
@@ -82,7 +50,8 @@ fn kargo_yaml_merger_convert() {
                 None,
             ),
         ],
-    );
+    )
+    .await;
 }
 
 /// Kargo: yaml_merger_test.go, `Test_YAMLMerger_run` (all three cases).
@@ -139,7 +108,7 @@ async fn kargo_yaml_merger_run() {
 
 /// The nine `Test_*Parser_convert` cases, the same in Kargo's three parser
 /// tests, for the parse step `kind` reading `file`.
-fn parser_convert_cases(file: &str) -> Vec<(&'static str, Value, Option<&'static str>)> {
+fn parser_convert_cases(file: &str) -> Vec<ConvertCase> {
     let output = json!([{"name": "output1", "fromExpression": "app.version"}]);
     vec![
         (
@@ -214,12 +183,9 @@ async fn read_and_parse_cases(kind: &str, file: &str, cases: &[(&str, &str, Resu
 }
 
 /// Kargo: toml_parser_test.go, `Test_tomlParser_convert` (all nine cases).
-#[test]
-fn kargo_toml_parser_convert() {
-    validate_all::<kargo_steps::toml_parse::Config>(
-        "toml-parse",
-        &parser_convert_cases("valid.toml"),
-    );
+#[tokio::test]
+async fn kargo_toml_parser_convert() {
+    check_convert_cases("toml-parse", parser_convert_cases("valid.toml")).await;
 }
 
 /// Kargo: toml_parser_test.go, `Test_tomlParser_readAndParseTOML` (all
@@ -249,7 +215,7 @@ async fn kargo_toml_parser_read_and_parse() {
 /// updater tests. Kargo's configs leave out the fields a case is not
 /// about, and its assertion picks that case's problem out of the list;
 /// ours give those fields, as the first problem is the one reported.
-fn updater_convert_cases() -> Vec<(&'static str, Value, Option<&'static str>)> {
+fn updater_convert_cases() -> Vec<ConvertCase> {
     let update = json!([{"key": "fake-key", "value": "fake-value"}]);
     vec![
         (
@@ -333,9 +299,9 @@ async fn update_cases(
 
 /// Kargo: toml_updater_test.go, `Test_tomlUpdater_convert` (all eight
 /// cases).
-#[test]
-fn kargo_toml_updater_convert() {
-    validate_all::<kargo_steps::toml_update::Config>("toml-update", &updater_convert_cases());
+#[tokio::test]
+async fn kargo_toml_updater_convert() {
+    check_convert_cases("toml-update", updater_convert_cases()).await;
 }
 
 /// Kargo: toml_updater_test.go, `Test_tomlUpdater_run` and
@@ -386,9 +352,9 @@ async fn kargo_toml_updater_run_and_update_file() {
 
 /// Kargo: yaml_updater_test.go, `Test_yamlUpdater_convert` (all eight
 /// cases).
-#[test]
-fn kargo_yaml_updater_convert() {
-    validate_all::<kargo_steps::yaml_update::Config>("yaml-update", &updater_convert_cases());
+#[tokio::test]
+async fn kargo_yaml_updater_convert() {
+    check_convert_cases("yaml-update", updater_convert_cases()).await;
 }
 
 /// Kargo: yaml_updater_test.go, `Test_yamlUpdater_run` and
@@ -437,9 +403,9 @@ async fn kargo_yaml_updater_run_and_update_values_file() {
 
 /// Kargo: json_updater_test.go, `Test_jsonUpdater_convert` (all eight
 /// cases).
-#[test]
-fn kargo_json_updater_convert() {
-    validate_all::<kargo_steps::json_update::Config>("json-update", &updater_convert_cases());
+#[tokio::test]
+async fn kargo_json_updater_convert() {
+    check_convert_cases("json-update", updater_convert_cases()).await;
 }
 
 /// Kargo: json_updater_test.go, `Test_jsonUpdater_run` and
@@ -524,12 +490,9 @@ async fn kargo_json_updater_run_and_update_values_file() {
 }
 
 /// Kargo: yaml_parser_test.go, `Test_yamlParser_convert` (all nine cases).
-#[test]
-fn kargo_yaml_parser_convert() {
-    validate_all::<kargo_steps::yaml_parse::Config>(
-        "yaml-parse",
-        &parser_convert_cases("valid.yaml"),
-    );
+#[tokio::test]
+async fn kargo_yaml_parser_convert() {
+    check_convert_cases("yaml-parse", parser_convert_cases("valid.yaml")).await;
 }
 
 /// Kargo: yaml_parser_test.go, `Test_yamlParser_readAndParseYAML` (all
@@ -583,12 +546,9 @@ async fn kargo_yaml_parser_read_and_parse() {
 }
 
 /// Kargo: json_parser_test.go, `Test_jsonParser_convert` (all nine cases).
-#[test]
-fn kargo_json_parser_convert() {
-    validate_all::<kargo_steps::json_parse::Config>(
-        "json-parse",
-        &parser_convert_cases("valid.json"),
-    );
+#[tokio::test]
+async fn kargo_json_parser_convert() {
+    check_convert_cases("json-parse", parser_convert_cases("valid.json")).await;
 }
 
 /// Kargo: json_parser_test.go, `Test_jsonParser_readAndParseJSON` (all six
