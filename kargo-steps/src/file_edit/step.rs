@@ -10,12 +10,16 @@ use crate::edit::{blocking, read_text};
 use crate::schema;
 
 /// Builds the `commitMessage` output: `Updated <path>` and one
-/// `- <key>: <value>` line per update.
+/// `- <key>: <value>` line per update; empty for no update, as in Kargo
+/// (the step refuses an empty `updates` before it gets here).
 pub(super) fn commit_message(
     path: &str,
     updates: &[Update],
     render: impl Fn(&Value) -> String,
 ) -> String {
+    if updates.is_empty() {
+        return String::new();
+    }
     let mut msg = format!("Updated {path}\n");
     for update in updates {
         msg.push_str(&format!("\n- {}: {}", update.key, render(&update.value)));
@@ -119,7 +123,7 @@ impl<F: Format> Step for ParseStep<F> {
 mod tests {
     use super::*;
     use crate::edit::go_format;
-    use crate::file_edit::Yaml;
+    use crate::file_edit::{Json, Toml, Yaml};
 
     #[test]
     fn commit_message_lists_every_update() {
@@ -134,5 +138,58 @@ mod tests {
         assert_eq!(Yaml::commit_value(&Value::from("1.10")), "\"1.10\"");
         assert_eq!(Yaml::commit_value(&Value::from("true")), "\"true\"");
         assert_eq!(Yaml::commit_value(&Value::from(3)), "3");
+    }
+
+    /// Kargo: {toml,yaml,json}_updater_test.go, `generateCommitMessage`
+    /// (three cases each): "no changes", "single change", "multiple changes".
+    #[test]
+    fn kargo_updater_generate_commit_message() {
+        let none: &[Update] = &[];
+        assert_eq!(commit_message("values.toml", none, Toml::commit_value), "");
+        assert_eq!(commit_message("values.yaml", none, Yaml::commit_value), "");
+        assert_eq!(commit_message("values.json", none, Json::commit_value), "");
+        let toml = [
+            Update::new("package.version", "1.2.3"),
+            Update::new("features.enabled", true),
+            Update::new("threshold", 42),
+        ];
+        assert_eq!(
+            commit_message("values.toml", &toml[..1], Toml::commit_value),
+            "Updated values.toml\n\n- package.version: '1.2.3'"
+        );
+        assert_eq!(
+            commit_message("Cargo.toml", &toml, Toml::commit_value),
+            "Updated Cargo.toml\n\n- package.version: '1.2.3'\n- features.enabled: true\n- threshold: 42"
+        );
+        let images = [
+            Update::new("image1", "repo1/image1:tag1"),
+            Update::new("image2", "repo2/image2:tag2"),
+            Update::new("numStr", "42"),
+            Update::new("realNum", 42),
+        ];
+        assert_eq!(
+            commit_message(
+                "values.yaml",
+                &[Update::new("image", "repo/image:tag1")],
+                Yaml::commit_value
+            ),
+            "Updated values.yaml\n\n- image: repo/image:tag1"
+        );
+        assert_eq!(
+            commit_message("chart/values.yaml", &images, Yaml::commit_value),
+            "Updated chart/values.yaml\n\n- image1: repo1/image1:tag1\n- image2: repo2/image2:tag2\n- numStr: \"42\"\n- realNum: 42"
+        );
+        assert_eq!(
+            commit_message(
+                "values.json",
+                &[Update::new("image", "repo/image:tag1")],
+                Json::commit_value
+            ),
+            "Updated values.json\n\n- image: \"repo/image:tag1\""
+        );
+        assert_eq!(
+            commit_message("chart/values.json", &images[..2], Json::commit_value),
+            "Updated chart/values.json\n\n- image1: \"repo1/image1:tag1\"\n- image2: \"repo2/image2:tag2\""
+        );
     }
 }

@@ -5,6 +5,7 @@ mod archive_steps;
 mod argocd_steps;
 mod copy_step;
 mod delete_step;
+mod edit_step_cases;
 mod fail_step;
 mod file_steps;
 mod file_write_step;
