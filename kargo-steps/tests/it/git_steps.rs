@@ -229,3 +229,17 @@ async fn a_host_step_declaring_its_path_field_makes_git_clone_sparse() {
         );
     }
 }
+
+/// Kargo: git_tree_clearer_test.go, `Test_gitTreeOverwriter_run`: a
+/// working tree with no commit yet loses a file nobody added, and keeps
+/// `.git`.
+#[tokio::test]
+async fn clear_removes_files_never_added_from_a_tree_without_commits() {
+    let (dir, ctx) = crate::setup(&[("master/original.txt", "foo")]);
+    let tree = dir.path().join("master");
+    git(&tree, &["init", "-q"]);
+    let out = GitClear.run(&ctx, json!({"path": "master"})).await.unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    assert!(!tree.join("original.txt").exists());
+    assert!(tree.join(".git").exists());
+}
