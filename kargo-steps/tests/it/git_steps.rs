@@ -7,7 +7,7 @@ use std::path::Path;
 
 use kargo_core::Workspace;
 use kargo_core::model::StepStatus;
-use kargo_core::step::{Step, StepContext};
+use kargo_core::step::{ErrorKind, Step, StepContext};
 use kargo_git::RepoCache;
 use kargo_steps::git::{GitClear, GitClone, GitCommit, GitPush, GitTag};
 use kargo_test_support::git;
@@ -242,4 +242,49 @@ async fn clear_removes_files_never_added_from_a_tree_without_commits() {
     assert_eq!(out.status, StepStatus::Succeeded);
     assert!(!tree.join("original.txt").exists());
     assert!(tree.join(".git").exists());
+}
+
+/// A working tree at `path` under the work directory of `ctx`, on branch
+/// `master` with one commit of `test.txt` (as Kargo's step tests make one),
+/// and an identity configured (as `git-clone` configures one).
+fn committed_tree(dir: &Path, path: &str) -> std::path::PathBuf {
+    let tree = dir.join(path);
+    std::fs::create_dir_all(&tree).unwrap();
+    git(&tree, &["init", "-q", "--initial-branch=master"]);
+    git(&tree, &["config", "user.name", "Kargo"]);
+    git(&tree, &["config", "user.email", "no-reply@kargo.io"]);
+    std::fs::write(tree.join("test.txt"), "foo").unwrap();
+    git(&tree, &["add", "-A"]);
+    git(&tree, &["commit", "-q", "-m", "Initial commit"]);
+    tree
+}
+
+/// Kargo: git_tagger_test.go, `Test_gitTagger_run`: the tag names the
+/// commit in `commit`; tagging again fails (`Errored`, not retried) unless
+/// `force` moves the tag to the new commit.
+#[tokio::test]
+async fn tag_refuses_an_existing_tag_unless_forced() {
+    let (dir, ctx) = crate::setup(&[]);
+    let tree = committed_tree(dir.path(), "master");
+    let config = json!({"path": "master", "tag": "v1.0.0", "message": "hello"});
+    let out = GitTag.run(&ctx, config.clone()).await.unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    let first = git(&tree, &["rev-parse", "HEAD"]);
+    assert_eq!(out.output["commit"], json!(first));
+    assert_eq!(git(&tree, &["rev-parse", "v1.0.0^{commit}"]), first);
+
+    std::fs::write(tree.join("test.txt"), "bar").unwrap();
+    git(&tree, &["commit", "-q", "-am", "Second commit"]);
+    let second = git(&tree, &["rev-parse", "HEAD"]);
+    let err = GitTag.run(&ctx, config.clone()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    assert!(err.to_string().contains("v1.0.0"), "{err}");
+    assert_eq!(git(&tree, &["rev-parse", "v1.0.0^{commit}"]), first);
+
+    let mut forced = config;
+    forced["force"] = json!(true);
+    let out = GitTag.run(&ctx, forced).await.unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    assert_eq!(out.output["commit"], json!(second));
+    assert_eq!(git(&tree, &["rev-parse", "v1.0.0^{commit}"]), second);
 }
