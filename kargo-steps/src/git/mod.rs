@@ -70,15 +70,35 @@ impl Author {
                 "{kind}: author.signingKey is not supported (kargo-rs does not sign commits)"
             )));
         }
-        if self.name.is_empty() || self.email.is_empty() {
+        if self.name.is_empty() {
             return Err(StepError::failed(format!(
-                "invalid {kind} config: author needs a name and an email"
+                "invalid {kind} config: `author.name` is empty"
+            )));
+        }
+        if !is_email(&self.email) {
+            return Err(StepError::failed(format!(
+                "invalid {kind} config: `author.email` is not an e-mail address: {:?}",
+                self.email
             )));
         }
         Ok(kargo_git::Identity {
             name: self.name.clone(),
             email: self.email.clone(),
         })
+    }
+}
+
+/// Whether `s` reads as an e-mail address (`local@domain`, no spaces or
+/// angle brackets), as Kargo's schema asks of `author.email` (its
+/// `format: email`).
+fn is_email(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        }
+        None => false,
     }
 }
 

@@ -288,3 +288,29 @@ async fn tag_refuses_an_existing_tag_unless_forced() {
     assert_eq!(out.output["commit"], json!(second));
     assert_eq!(git(&tree, &["rev-parse", "v1.0.0^{commit}"]), second);
 }
+
+/// Kargo: git_commiter_test.go, `Test_gitCommitter_run`: the first commit
+/// of a tree without commits, with the message as given; run again with
+/// nothing changed, `Skipped` with the same `commit`.
+#[tokio::test]
+async fn commit_makes_the_first_commit_then_skips() {
+    let (dir, ctx) = crate::setup(&[("master/test.txt", "foo")]);
+    let tree = dir.path().join("master");
+    git(&tree, &["init", "-q", "--initial-branch=master"]);
+    git(&tree, &["config", "user.name", "Kargo"]);
+    git(&tree, &["config", "user.email", "no-reply@kargo.io"]);
+    let out = GitCommit
+        .run(&ctx, json!({"path": "master", "message": "Initial commit"}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    let head = git(&tree, &["rev-parse", "HEAD"]);
+    assert_eq!(out.output["commit"], json!(head));
+    assert_eq!(git(&tree, &["log", "-1", "--format=%B"]), "Initial commit");
+    let out = GitCommit
+        .run(&ctx, json!({"path": "master", "message": "No-Op commit"}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Skipped);
+    assert_eq!(out.output["commit"], json!(head));
+}
