@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kargo_core::Workspace;
 use kargo_core::model::StepStatus;
-use kargo_core::step::{Step, StepContext};
+use kargo_core::step::{ErrorKind, Step, StepContext};
 use kargo_git::provider::GitProvider;
 use kargo_git::provider::local::LocalProvider;
 use kargo_steps::git::pr::Providers;
@@ -122,6 +122,45 @@ async fn wait_fails_when_closed_without_merging() {
         .unwrap();
     assert_eq!(out.status, StepStatus::Failed);
     assert!(out.message.unwrap().contains("closed without being merged"));
+    // Kargo: git_pr_waiter_test.go, "PR is closed and not merged": the
+    // pull request is in the output even so.
+    assert_eq!(
+        out.output["pr"],
+        json!({"id": id, "url": format!("{url}#pull/{id}"), "open": false, "merged": false})
+    );
+    assert!(out.output.get("commit").is_none());
+}
+
+/// Kargo: git_pr_waiter_test.go, "PR is open" (no `pollInterval`: Kargo's
+/// 30 seconds) and "error finding PR" (`Errored`, not retried).
+#[tokio::test]
+async fn wait_polls_every_30s_by_default_and_fails_for_a_missing_pr() {
+    let (_tmp, url, ctx, providers) = setup();
+    let out = GitOpenPr::new(providers.clone())
+        .run(
+            &ctx,
+            json!({"repoURL": url, "sourceBranch": "promo-1", "targetBranch": "main"}),
+        )
+        .await
+        .unwrap();
+    let id = out.output["pr"]["id"].as_u64().unwrap();
+    let wait = GitWaitForPr::new(providers);
+    let out = wait
+        .run(&ctx, json!({"repoURL": url, "prNumber": id}))
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Running);
+    assert_eq!(out.retry_after, Some(Duration::from_secs(30)));
+    assert_eq!(
+        out.output["pr"],
+        json!({"id": id, "url": format!("{url}#pull/{id}"), "open": true, "merged": false})
+    );
+    let err = wait
+        .run(&ctx, json!({"repoURL": url, "prNumber": 7}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("pull request #7"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
 }
 
 #[tokio::test]

@@ -31,11 +31,7 @@ impl GitMergePr {
 impl Step for GitMergePr {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        if config.pr_number == 0 {
-            return Err(StepError::failed(format!(
-                "invalid {KIND} config: `prNumber` must be at least 1"
-            )));
-        }
+        crate::git::pr::check_pr_number(KIND, config.pr_number)?;
         let provider = self
             .providers
             .get(
