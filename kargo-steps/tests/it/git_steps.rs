@@ -314,3 +314,82 @@ async fn commit_makes_the_first_commit_then_skips() {
     assert_eq!(out.status, StepStatus::Skipped);
     assert_eq!(out.output["commit"], json!(head));
 }
+
+/// Kargo: git_pusher_test.go, `Test_gitPusher_run`: over smart HTTP with
+/// credentials, a commit pushed to the generated branch and then a tag,
+/// each with `commit` and, the provider being named, `commitURL`.
+#[tokio::test]
+async fn push_to_the_generated_branch_and_a_tag_with_commit_urls() {
+    use kargo_core::credentials::{CredentialType, Credentials, StaticCredentials};
+    use kargo_test_support::git_server::HttpServer;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    let bare = kargo_test_support::git::bare_repo(&root, "test", &[("README.md", "x\n")]);
+    let server = HttpServer::start(&root, "kargo", "t0ps3cret");
+    let url = server.url("test");
+    let wd = tmp.path().join("wd");
+    std::fs::create_dir_all(&wd).unwrap();
+    let credentials = StaticCredentials::new().with_url(
+        CredentialType::Git,
+        &url,
+        Credentials::new("kargo", "t0ps3cret"),
+    );
+    let ctx = StepContext::new(Workspace::new(&wd).unwrap())
+        .with_names("fake-project", "fake-stage", "fake-promotion")
+        .with_credentials(std::sync::Arc::new(credentials));
+    GitClone::new(RepoCache::new(tmp.path().join("cache")))
+        .run(
+            &ctx,
+            json!({"repoURL": url, "checkout": [{"branch": "main", "path": "master"}],
+                "author": {"name": "Kargo", "email": "no-reply@kargo.io"}}),
+        )
+        .await
+        .unwrap();
+    std::fs::write(wd.join("master/test.txt"), "foo").unwrap();
+    let commit = GitCommit
+        .run(&ctx, json!({"path": "master", "message": "Initial commit"}))
+        .await
+        .unwrap()
+        .output["commit"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    GitTag
+        .run(
+            &ctx,
+            json!({"path": "master", "tag": "v1.0.0", "message": "hello"}),
+        )
+        .await
+        .unwrap();
+    let commit_url = format!("{}/test/commit/{commit}", server.base());
+
+    let out = GitPush::new()
+        .run(
+            &ctx,
+            json!({"path": "master", "generateTargetBranch": true, "provider": "gitea"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out.output["branch"],
+        json!("kargo/promotion/fake-promotion")
+    );
+    assert_eq!(out.output["commit"], json!(commit));
+    assert_eq!(out.output["commitURL"], json!(commit_url));
+    assert_eq!(
+        git(&bare, &["rev-parse", "kargo/promotion/fake-promotion"]),
+        commit
+    );
+
+    let out = GitPush::new()
+        .run(
+            &ctx,
+            json!({"path": "master", "tag": "v1.0.0", "provider": "gitea"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.output["commit"], json!(commit));
+    assert_eq!(out.output["commitURL"], json!(commit_url));
+    assert_eq!(git(&bare, &["rev-parse", "v1.0.0^{commit}"]), commit);
+}
