@@ -348,3 +348,22 @@ async fn merge_step_follows_the_forge_s_answers() {
     assert_eq!(err.kind(), ErrorKind::Retryable, "{err}");
     assert!(err.to_string().contains("names no merge commit"), "{err}");
 }
+
+/// Kargo: git_pr_opener_test.go, `Test_gitPROpener_run`, "fail when
+/// remote target branch does not exist": `Errored`, naming the branch.
+/// (Its other two cases, a pull request opened and one skipped for want
+/// of changes, are `open_reuses_then_wait_runs_until_merged` and
+/// `merge_step_squashes_and_reports_the_commit_and_skips_empty_prs`.)
+#[tokio::test]
+async fn open_fails_when_the_target_branch_does_not_exist() {
+    let (_tmp, url, ctx, providers) = setup();
+    let err = GitOpenPr::new(providers)
+        .run(
+            &ctx,
+            json!({"repoURL": url, "sourceBranch": "promo-1", "targetBranch": "target"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Terminal, "{err}");
+    assert!(err.to_string().contains("\"target\""), "{err}");
+}
