@@ -393,3 +393,41 @@ async fn push_to_the_generated_branch_and_a_tag_with_commit_urls() {
     assert_eq!(out.output["commitURL"], json!(commit_url));
     assert_eq!(git(&bare, &["rev-parse", "v1.0.0^{commit}"]), commit);
 }
+
+/// Kargo: git_cloner_test.go, `Test_gitCloner_run`: a commit checked out
+/// by its ID, and a branch the remote lacks created (`create`) as an
+/// orphan holding nothing but `.git`; `commits` names both.
+#[tokio::test]
+async fn clone_checks_out_a_commit_and_creates_an_empty_orphan_branch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bare = kargo_test_support::git::bare_repo(tmp.path(), "test", &[("test.txt", "foo")]);
+    let commit = git(&bare, &["rev-parse", "main"]);
+    let wd = tmp.path().join("wd");
+    std::fs::create_dir_all(&wd).unwrap();
+    let ctx = StepContext::new(Workspace::new(&wd).unwrap());
+    let out = GitClone::new(RepoCache::new(tmp.path().join("cache")))
+        .run(
+            &ctx,
+            json!({"repoURL": kargo_test_support::git::file_url(&bare), "checkout": [
+                {"commit": commit, "path": "src"},
+                {"branch": "stage/dev", "create": true, "path": "out"},
+            ]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    assert_eq!(
+        std::fs::read_to_string(wd.join("src/test.txt")).unwrap(),
+        "foo"
+    );
+    let entries: Vec<_> = std::fs::read_dir(wd.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, [".git"]);
+    let out_commit = git(&wd.join("out"), &["rev-parse", "HEAD"]);
+    assert_eq!(
+        out.output["commits"],
+        json!({"src": commit, "out": out_commit})
+    );
+}
