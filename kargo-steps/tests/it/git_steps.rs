@@ -431,3 +431,70 @@ async fn clone_checks_out_a_commit_and_creates_an_empty_orphan_branch() {
         json!({"src": commit, "out": out_commit})
     );
 }
+
+/// Kargo: git_cloner_test.go, `Test_gitCloner_run_with_submodules`: a
+/// commit checked out with `recurseSubmodules` brings the submodule's
+/// files, fetched over smart HTTP with the credentials of the submodule's
+/// own URL.
+#[tokio::test]
+async fn clone_recurses_into_submodules() {
+    use kargo_core::credentials::{CredentialType, Credentials, StaticCredentials};
+    use kargo_test_support::git_server::HttpServer;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("srv");
+    let bare = kargo_test_support::git::bare_repo(&root, "main", &[("README.md", "x\n")]);
+    let sub = kargo_test_support::git::bare_repo(&root, "sub", &[("sub.txt", "sub\n")]);
+    let seed = tmp.path().join("seed");
+    kargo_test_support::git::clone(&bare, &seed);
+    let sub_url = kargo_test_support::git::file_url(&sub);
+    git(
+        &seed,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &sub_url,
+            "sub",
+        ],
+    );
+    // The superproject names the submodule relative to its own URL.
+    git(
+        &seed,
+        &[
+            "config",
+            "-f",
+            ".gitmodules",
+            "submodule.sub.url",
+            "../sub.git",
+        ],
+    );
+    git(&seed, &["commit", "-q", "-am", "add submodule"]);
+    git(&seed, &["push", "-q", "origin", "main"]);
+    let commit = git(&bare, &["rev-parse", "main"]);
+
+    let server = HttpServer::start(&root, "kargo", "t0ps3cret");
+    let secret = || Credentials::new("kargo", "t0ps3cret");
+    let credentials = StaticCredentials::new()
+        .with_url(CredentialType::Git, server.url("main"), secret())
+        .with_url(CredentialType::Git, server.url("sub"), secret());
+    let wd = tmp.path().join("wd");
+    std::fs::create_dir_all(&wd).unwrap();
+    let ctx = StepContext::new(Workspace::new(&wd).unwrap())
+        .with_credentials(std::sync::Arc::new(credentials));
+    let out = GitClone::new(RepoCache::new(tmp.path().join("cache")))
+        .run(
+            &ctx,
+            json!({"repoURL": server.url("main"), "recurseSubmodules": true,
+                "checkout": [{"commit": commit, "path": "src"}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, StepStatus::Succeeded);
+    assert_eq!(
+        std::fs::read_to_string(wd.join("src/sub/sub.txt")).unwrap(),
+        "sub\n"
+    );
+}
