@@ -199,7 +199,10 @@ pub(crate) fn non_empty(value: &Option<String>) -> Option<&str> {
 
 /// What the git steps' unit tests share: Kargo's `convert` tables
 /// (`validationTestCase`), run through the same checks a promotion runs
-/// before the step does anything.
+/// before the step does anything. Unlike the integration tests' runner,
+/// which runs the step in an empty work dir, this stops before the step
+/// runs: a valid git config would reach the remote (`github.com` in
+/// Kargo's tables), which these tests must not.
 #[cfg(test)]
 pub(crate) mod testing {
     use kargo_core::step::{ErrorKind, Step, StepError, parse_config};
