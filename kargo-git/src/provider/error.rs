@@ -52,6 +52,20 @@ pub enum Error {
         /// The pull request, when one was named.
         pr: Option<u64>,
     },
+    /// A branch a pull request is to be opened from or into does not
+    /// exist. Not bad input: the config is usable, the repository lacks
+    /// the branch (a step ends `Errored`, as in Kargo).
+    #[error("{provider}: {repo}: {role} branch {branch:?} does not exist")]
+    MissingBranch {
+        /// The provider.
+        provider: &'static str,
+        /// The repository.
+        repo: String,
+        /// `source` or `target`.
+        role: &'static str,
+        /// The branch.
+        branch: String,
+    },
     /// The pull request is not open (merging or closing a closed one).
     #[error("{provider}: pull request #{pr} of {repo} is {state} and cannot be {action}")]
     NotOpen {
@@ -169,6 +183,10 @@ impl From<Error> for kargo_core::Error {
         match e {
             Error::NotFound { .. } => kargo_core::Error::NotFound {
                 what: "pull request",
+                name: e.to_string(),
+            },
+            Error::MissingBranch { .. } => kargo_core::Error::NotFound {
+                what: "branch",
                 name: e.to_string(),
             },
             Error::Unsupported {

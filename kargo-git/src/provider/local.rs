@@ -401,17 +401,17 @@ impl<'a> Session<'a> {
                     reused: true,
                 }));
             }
+            let missing = |role, branch: &str| Error::MissingBranch {
+                provider: NAME,
+                repo: self.inner.shown.clone(),
+                role,
+                branch: branch.to_owned(),
+            };
             let Some(head) = self.branch(&new.source_branch)? else {
-                return Err(invalid(format!(
-                    "source branch {:?} does not exist",
-                    new.source_branch
-                )));
+                return Err(missing("source", &new.source_branch));
             };
             let Some(target) = self.branch(&new.target_branch)? else {
-                return Err(invalid(format!(
-                    "target branch {:?} does not exist",
-                    new.target_branch
-                )));
+                return Err(missing("target", &new.target_branch));
             };
             if self.run(["rev-list", "--count", &format!("{target}..{head}")])? == "0" {
                 return Err(Error::NothingToMerge {

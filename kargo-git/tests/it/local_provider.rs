@@ -295,6 +295,9 @@ async fn branches_without_changes_or_missing_are_refused() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("\"nope\" does not exist"), "{err}");
+    // A missing branch is not bad input: the step ends Errored, as in Kargo.
+    assert!(matches!(err, Error::MissingBranch { .. }), "{err:?}");
+    assert!(!kargo_core::Error::from(err).is_invalid());
     assert_eq!(git(&bare, &["for-each-ref", "refs/kargo/"]), "");
 }
 

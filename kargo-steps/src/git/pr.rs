@@ -49,6 +49,17 @@ impl Providers {
     }
 }
 
+/// Refuses a `prNumber` below 1 (Kargo's schema: `minimum: 1`), naming
+/// the field.
+pub(crate) fn check_pr_number(kind: &str, number: u64) -> Result<(), StepError> {
+    if number == 0 {
+        return Err(StepError::failed(format!(
+            "invalid {kind} config: `prNumber` must be at least 1"
+        )));
+    }
+    Ok(())
+}
+
 /// A provider error as a step error, by the rule: an unusable repository
 /// URL fails the step, an unreachable or rate-limiting forge is
 /// retryable, the rest (refused token, missing pull request) is terminal.

@@ -51,4 +51,28 @@ mod tests {
             parse_config::<Config>(KIND, serde_json::json!({"path": "x", "keep": []})).unwrap_err();
         assert!(err.to_string().contains("keep"), "{err}");
     }
+
+    /// Kargo: git_tree_clearer_test.go, `Test_gitTreeOverwriter_convert`.
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        crate::git::testing::convert_cases::<Config>(
+            &GitClear,
+            KIND,
+            |_| Ok(()),
+            vec![
+                (
+                    "path not specified",
+                    json!({}),
+                    Some("missing field `path`"),
+                ),
+                (
+                    "path is empty string",
+                    json!({"path": ""}),
+                    Some("`path` must not be empty"),
+                ),
+                ("valid", json!({"path": "master"}), None),
+            ],
+        );
+    }
 }

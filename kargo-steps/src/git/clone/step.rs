@@ -34,6 +34,42 @@ impl Checkout {
     }
 }
 
+impl Checkout {
+    /// The key of this checkout in the `commits` output: `as`, or `path`.
+    fn key(&self) -> &str {
+        non_empty(&self.alias).unwrap_or(&self.path)
+    }
+}
+
+/// The checks of a parsed config the schema cannot make (or that an
+/// expression may have defeated): a repository and at least one
+/// checkout, an author with a name and an e-mail address, one of
+/// `branch`, `commit` and `tag` at most per checkout, and no output key
+/// twice. The identity `author` names, if any.
+fn validate(config: &Config) -> Result<Option<kargo_git::Identity>, StepError> {
+    if config.repo_url.is_empty() || config.checkout.is_empty() {
+        return Err(StepError::failed(format!(
+            "invalid {KIND} config: repoURL and at least one checkout are required"
+        )));
+    }
+    let author = config
+        .author
+        .as_ref()
+        .map(|a| a.identity(KIND))
+        .transpose()?;
+    let mut keys = BTreeSet::new();
+    for (i, c) in config.checkout.iter().enumerate() {
+        c.revision()?;
+        let key = c.key();
+        if !keys.insert(key) {
+            return Err(StepError::failed(format!(
+                "invalid {KIND} config: duplicate checkout alias {key:?} at checkout[{i}]"
+            )));
+        }
+    }
+    Ok(author)
+}
+
 /// The `git-clone` step: fetches the repository into a shared
 /// [`RepoCache`] and writes a working tree per checkout. Output:
 /// `commits`, the commit checked out per alias (or path).
@@ -84,25 +120,10 @@ impl GitClone {
 impl Step for GitClone {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        if config.repo_url.is_empty() || config.checkout.is_empty() {
-            return Err(StepError::failed(format!(
-                "invalid {KIND} config: repoURL and at least one checkout are required"
-            )));
-        }
-        let author = config
-            .author
-            .as_ref()
-            .map(|a| a.identity(KIND))
-            .transpose()?;
-        let mut aliases = BTreeSet::new();
+        let author = validate(&config)?;
         let mut planned = Vec::new();
         for c in &config.checkout {
-            let key = non_empty(&c.alias).unwrap_or(&c.path).to_owned();
-            if !aliases.insert(key.clone()) {
-                return Err(StepError::failed(format!(
-                    "invalid {KIND} config: duplicate checkout alias {key:?}"
-                )));
-            }
+            let key = c.key().to_owned();
             let dir = resolve(ctx, KIND, &c.path)?;
             let sparse = match &c.sparse {
                 Some(dirs) => Some(dirs.clone()),
@@ -317,6 +338,136 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("depth"), "{err}");
+    }
+
+    /// Kargo: git_cloner_test.go, `Test_gitCloner_convert`. Kargo's configs
+    /// there often lack `repoURL` or a checkout's `path` besides the field
+    /// at issue; here they are given, so the error is about that field.
+    /// One case differs on purpose: kargo-rs does not sign commits, so a
+    /// `signingKey` is refused rather than ignored.
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        const URL: &str = "https://github.com/example/repo.git";
+        let with_author = |author: Value| json!({"repoURL": URL, "checkout": [{"path": "/fake/path/0"}], "author": author});
+        let one = |checkout: Value| json!({"repoURL": URL, "checkout": [checkout]});
+        let exclusive = "names more than one of branch, commit and tag";
+        crate::git::testing::convert_cases::<Config>(
+            &GitClone::new(RepoCache::new("unused")),
+            KIND,
+            |c| validate(c).map(|_| ()),
+            vec![
+                (
+                    "repoURL not specified",
+                    json!({"checkout": [{"path": "p"}]}),
+                    Some("missing field `repoURL`"),
+                ),
+                (
+                    "repoURL is empty string",
+                    json!({"repoURL": ""}),
+                    Some("`repoURL` must not be empty"),
+                ),
+                (
+                    "no checkout specified",
+                    json!({"repoURL": URL}),
+                    Some("missing field `checkout`"),
+                ),
+                (
+                    "checkout is an empty array",
+                    json!({"checkout": []}),
+                    Some("`checkout` must have at least one item"),
+                ),
+                (
+                    "checkout path is not specified",
+                    one(json!({})),
+                    Some("missing field `path`"),
+                ),
+                (
+                    "checkout path is empty string",
+                    one(json!({"path": ""})),
+                    Some("`checkout[0].path` must not be empty"),
+                ),
+                (
+                    "branch and commit are both specified",
+                    one(json!({"branch": "fake-branch", "commit": "fake-commit", "path": "p"})),
+                    Some(exclusive),
+                ),
+                (
+                    "branch and tag are both specified",
+                    one(json!({"branch": "fake-branch", "tag": "fake-tag", "path": "p"})),
+                    Some(exclusive),
+                ),
+                (
+                    "commit and tag are both specified",
+                    one(json!({"commit": "fake-commit", "tag": "fake-tag", "path": "p"})),
+                    Some(exclusive),
+                ),
+                (
+                    "duplicate aliases",
+                    json!({"repoURL": URL, "checkout": [
+                        {"as": "alias1", "path": "/fake/path/0"},
+                        {"as": "alias1", "path": "/fake/path/1"},
+                    ]}),
+                    Some("duplicate checkout alias \"alias1\" at checkout[1]"),
+                ),
+                (
+                    "author name is missing",
+                    with_author(json!({"email": "tony@starkindustries.com"})),
+                    Some("missing field `name`"),
+                ),
+                (
+                    "author name is empty",
+                    with_author(json!({"name": "", "email": "tony@starkindustries.com"})),
+                    Some("`author.name` must not be empty"),
+                ),
+                (
+                    "author email is missing",
+                    with_author(json!({"name": "Tony Stark"})),
+                    Some("missing field `email`"),
+                ),
+                (
+                    "author email is empty",
+                    with_author(json!({"name": "Tony Stark", "email": ""})),
+                    Some("`author.email` is not an e-mail address"),
+                ),
+                (
+                    "signingKey is missing",
+                    with_author(json!({"name": "Tony Stark", "email": "tony@starkindustries.com"})),
+                    None,
+                ),
+                (
+                    "signingKey is empty string",
+                    with_author(
+                        json!({"name": "Tony Stark", "email": "tony@starkindustries.com", "signingKey": ""}),
+                    ),
+                    None,
+                ),
+                (
+                    "signingKey is set (differs: signing is not supported)",
+                    with_author(
+                        json!({"name": "Tony Stark", "email": "tony@starkindustries.com", "signingKey": "key"}),
+                    ),
+                    Some("author.signingKey is not supported"),
+                ),
+                (
+                    "valid kitchen sink",
+                    json!({"repoURL": URL, "checkout": [
+                        {"path": "/fake/path/0"},
+                        {"branch": "", "commit": "", "tag": "", "path": "/fake/path/1"},
+                        {"branch": "fake-branch", "path": "/fake/path/2"},
+                        {"branch": "fake-branch", "commit": "", "tag": "", "path": "/fake/path/3"},
+                        {"commit": "fake-commit", "path": "/fake/path/4"},
+                        {"branch": "", "commit": "fake-commit", "tag": "", "path": "/fake/path/5"},
+                        {"tag": "fake-tag", "path": "/fake/path/6"},
+                        {"branch": "", "commit": "", "tag": "fake-tag", "path": "/fake/path/7"},
+                        {"path": "/fake/path/8", "as": "alias1"},
+                        {"branch": "", "commit": "", "tag": "", "path": "/fake/path/9", "as": "alias2"},
+                        {"path": "/fake/path/10"},
+                    ]}),
+                    None,
+                ),
+            ],
+        );
     }
 
     /// A context whose later steps are `later`, each with the capabilities

@@ -31,11 +31,7 @@ impl GitMergePr {
 impl Step for GitMergePr {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        if config.pr_number == 0 {
-            return Err(StepError::failed(format!(
-                "invalid {KIND} config: `prNumber` must be at least 1"
-            )));
-        }
+        crate::git::pr::check_pr_number(KIND, config.pr_number)?;
         let provider = self
             .providers
             .get(
@@ -156,5 +152,75 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("method"), "{err}");
+    }
+
+    /// Kargo: git_pr_merger_test.go, `Test_gitPRMerger_convert`. ("prNumber
+    /// is less than 1" there leaves out `repoURL` too; here it is given.)
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        const URL: &str = "https://github.com/example/repo.git";
+        crate::git::testing::convert_cases::<Config>(
+            &GitMergePr::default(),
+            KIND,
+            |c| crate::git::pr::check_pr_number(KIND, c.pr_number),
+            vec![
+                (
+                    "repoURL not specified",
+                    json!({}),
+                    Some("missing field `repoURL`"),
+                ),
+                (
+                    "repoURL is empty string",
+                    json!({"repoURL": ""}),
+                    Some("`repoURL` must not be empty"),
+                ),
+                (
+                    "prNumber not specified",
+                    json!({"repoURL": URL}),
+                    Some("missing field `prNumber`"),
+                ),
+                (
+                    "prNumber is less than 1",
+                    json!({"repoURL": URL, "prNumber": 0}),
+                    Some("`prNumber` must be at least 1"),
+                ),
+                (
+                    "provider is an invalid value",
+                    json!({"provider": "bogus"}),
+                    Some("`provider` is `bogus`; it must be one of"),
+                ),
+                (
+                    "valid without explicit provider",
+                    json!({"repoURL": URL, "prNumber": 42}),
+                    None,
+                ),
+                (
+                    "valid with explicit provider",
+                    json!({"repoURL": URL, "prNumber": 42, "provider": "github"}),
+                    None,
+                ),
+                (
+                    "valid with wait enabled",
+                    json!({"repoURL": URL, "prNumber": 42, "provider": "github", "wait": true}),
+                    None,
+                ),
+                (
+                    "valid with merge method",
+                    json!({"repoURL": URL, "prNumber": 42, "provider": "github", "mergeMethod": "squash"}),
+                    None,
+                ),
+                (
+                    "pollInterval is not a valid duration",
+                    json!({"repoURL": URL, "prNumber": 42, "pollInterval": "soon"}),
+                    Some("at `pollInterval`"),
+                ),
+                (
+                    "valid with pollInterval",
+                    json!({"repoURL": URL, "prNumber": 42, "wait": true, "pollInterval": "30s"}),
+                    None,
+                ),
+            ],
+        );
     }
 }

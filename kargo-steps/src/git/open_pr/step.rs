@@ -27,11 +27,7 @@ impl GitOpenPr {
 impl Step for GitOpenPr {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        if config.source_branch.is_empty() || config.target_branch.is_empty() {
-            return Err(StepError::failed(format!(
-                "invalid {KIND} config: `sourceBranch` and `targetBranch` are required"
-            )));
-        }
+        validate(&config)?;
         let provider = self
             .providers
             .get(
@@ -73,6 +69,17 @@ impl Step for GitOpenPr {
     }
 }
 
+/// The checks of a parsed config (an expression may have evaluated to an
+/// empty branch name).
+fn validate(config: &Config) -> Result<(), StepError> {
+    if config.source_branch.is_empty() || config.target_branch.is_empty() {
+        return Err(StepError::failed(format!(
+            "invalid {KIND} config: `sourceBranch` and `targetBranch` are required"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -101,5 +108,87 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("draft"), "{err}");
+    }
+
+    /// Kargo: git_pr_opener_test.go, `Test_gitPROpener_convert`. (Kargo's
+    /// "targetBranch not specified" is an empty config, which lacks
+    /// `repoURL` first; here only `targetBranch` is missing.)
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        let valid = |extra: Value| {
+            let mut config = json!({"provider": "github",
+                "repoURL": "https://github.com/example/repo.git",
+                "sourceBranch": "fake-branch", "targetBranch": "another-fake-branch"});
+            config
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            config
+        };
+        crate::git::testing::convert_cases::<Config>(
+            &GitOpenPr::default(),
+            KIND,
+            validate,
+            vec![
+                (
+                    "repoURL not specified",
+                    json!({}),
+                    Some("missing field `repoURL`"),
+                ),
+                (
+                    "repoURL is empty string",
+                    json!({"repoURL": ""}),
+                    Some("`repoURL` must not be empty"),
+                ),
+                (
+                    "targetBranch not specified",
+                    json!({"repoURL": "https://github.com/example/repo.git", "sourceBranch": "a"}),
+                    Some("missing field `targetBranch`"),
+                ),
+                (
+                    "targetBranch is empty string",
+                    json!({"targetBranch": ""}),
+                    Some("`targetBranch` must not be empty"),
+                ),
+                (
+                    "sourceBranch is empty string",
+                    json!({"sourceBranch": ""}),
+                    Some("`sourceBranch` must not be empty"),
+                ),
+                (
+                    "provider is an invalid value",
+                    json!({"provider": "bogus"}),
+                    Some("`provider` is `bogus`; it must be one of"),
+                ),
+                (
+                    "valid without explicit provider",
+                    json!({"repoURL": "https://github.com/example/repo.git",
+                        "sourceBranch": "fake-branch", "targetBranch": "another-fake-branch"}),
+                    None,
+                ),
+                ("valid with explicit provider", valid(json!({})), None),
+                (
+                    "valid with custom title",
+                    valid(json!({"title": "custom title"})),
+                    None,
+                ),
+                (
+                    "invalid with empty title",
+                    valid(json!({"title": ""})),
+                    Some("`title` must not be empty"),
+                ),
+                (
+                    "valid with custom description",
+                    valid(json!({"description": "custom description"})),
+                    None,
+                ),
+                (
+                    "invalid with empty description",
+                    valid(json!({"description": ""})),
+                    Some("`description` must not be empty"),
+                ),
+            ],
+        );
     }
 }

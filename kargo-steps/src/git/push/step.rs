@@ -63,25 +63,9 @@ impl GitPush {
 impl Step for GitPush {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        let invalid = |m: &str| StepError::failed(format!("invalid {KIND} config: {m}"));
+        validate(&config)?;
         let target_branch = non_empty(&config.target_branch);
         let tag = non_empty(&config.tag);
-        let named = [
-            target_branch.is_some(),
-            config.generate_target_branch,
-            tag.is_some(),
-        ];
-        if named.iter().filter(|n| **n).count() > 1 {
-            return Err(invalid(
-                "targetBranch, generateTargetBranch and tag are mutually exclusive",
-            ));
-        }
-        if tag.is_some() && config.force {
-            return Err(invalid("tag and force are mutually exclusive"));
-        }
-        if config.max_attempts == Some(0) {
-            return Err(invalid("maxAttempts must be at least 1"));
-        }
         if let Some(e) = &self.env_error {
             return Err(StepError::terminal(format!("{KIND}: {e}")));
         }
@@ -145,6 +129,34 @@ impl Step for GitPush {
     }
 }
 
+/// The checks of a parsed config the schema's `oneOf` and bounds make:
+/// at most one of `targetBranch`, `generateTargetBranch` and `tag` (empty
+/// strings count as unset), no `force` with `tag`, and `maxAttempts`
+/// between 1 and 2147483647.
+fn validate(config: &Config) -> Result<(), StepError> {
+    let invalid = |m: &str| Err(StepError::failed(format!("invalid {KIND} config: {m}")));
+    let tag = non_empty(&config.tag).is_some();
+    let named = [
+        non_empty(&config.target_branch).is_some(),
+        config.generate_target_branch,
+        tag,
+    ];
+    if named.iter().filter(|n| **n).count() > 1 {
+        return invalid("targetBranch, generateTargetBranch and tag are mutually exclusive");
+    }
+    if tag && config.force {
+        return invalid("tag and force are mutually exclusive");
+    }
+    match config.max_attempts {
+        Some(0) => invalid("maxAttempts must be at least 1"),
+        Some(n) if n > MAX_ATTEMPTS => invalid("maxAttempts must be at most 2147483647"),
+        _ => Ok(()),
+    }
+}
+
+/// The largest `maxAttempts` Kargo's schema allows (its `int32`).
+const MAX_ATTEMPTS: u32 = i32::MAX as u32;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -186,5 +198,118 @@ mod tests {
         let err = parse_config::<Config>(KIND, serde_json::json!({"path": "x", "remote": "o"}))
             .unwrap_err();
         assert!(err.to_string().contains("remote"), "{err}");
+    }
+
+    /// Kargo: git_pusher_test.go, `Test_gitPusher_convert`. (The
+    /// `maxAttempts` cases there leave out `path`; here it is given.)
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        let with_path = |extra: Value| {
+            let mut config = json!({"path": "/fake/path"});
+            config
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            config
+        };
+        const EXCLUSIVE: &str = "are mutually exclusive";
+        crate::git::testing::convert_cases::<Config>(
+            &GitPush::new(),
+            KIND,
+            validate,
+            vec![
+                (
+                    "path not specified",
+                    json!({}),
+                    Some("missing field `path`"),
+                ),
+                (
+                    "path is empty string",
+                    json!({"path": ""}),
+                    Some("`path` must not be empty"),
+                ),
+                (
+                    "maxAttempts < 1",
+                    with_path(json!({"maxAttempts": 0})),
+                    Some("maxAttempts must be at least 1"),
+                ),
+                (
+                    "maxAttempts > 2147483647",
+                    with_path(json!({"maxAttempts": 2_147_483_648_u64})),
+                    Some("maxAttempts must be at most 2147483647"),
+                ),
+                (
+                    "maxAttempts = 2147483647",
+                    with_path(json!({"maxAttempts": 2_147_483_647})),
+                    None,
+                ),
+                (
+                    "just generateTargetBranch is true",
+                    with_path(json!({"generateTargetBranch": true})),
+                    None,
+                ),
+                (
+                    "generateTargetBranch is true and targetBranch is empty string",
+                    with_path(json!({"generateTargetBranch": true, "targetBranch": ""})),
+                    None,
+                ),
+                (
+                    "generateTargetBranch is true and targetBranch is specified",
+                    with_path(json!({"generateTargetBranch": true, "targetBranch": "fake-branch"})),
+                    Some(EXCLUSIVE),
+                ),
+                (
+                    "generateTargetBranch, targetBranch, and tag not specified",
+                    with_path(json!({})),
+                    None,
+                ),
+                (
+                    "generateTargetBranch not specified and targetBranch is empty string",
+                    with_path(json!({"targetBranch": ""})),
+                    None,
+                ),
+                (
+                    "generateTargetBranch not specified and targetBranch is specified",
+                    with_path(json!({"targetBranch": "fake-branch"})),
+                    None,
+                ),
+                (
+                    "just generateTargetBranch is false",
+                    with_path(json!({"generateTargetBranch": false})),
+                    None,
+                ),
+                (
+                    "generateTargetBranch is false and targetBranch is empty string",
+                    with_path(json!({"generateTargetBranch": false, "targetBranch": ""})),
+                    None,
+                ),
+                (
+                    "generateTargetBranch is false and targetBranch is specified",
+                    with_path(
+                        json!({"generateTargetBranch": false, "targetBranch": "fake-branch"}),
+                    ),
+                    None,
+                ),
+                ("force is true", with_path(json!({"force": true})), None),
+                ("force is false", with_path(json!({"force": false})), None),
+                (
+                    "tag and generateTargetBranch both specified",
+                    with_path(json!({"generateTargetBranch": true, "tag": "v1.0.0"})),
+                    Some(EXCLUSIVE),
+                ),
+                (
+                    "tag and targetBranch both specified",
+                    with_path(json!({"targetBranch": "fake-branch", "tag": "v1.0.0"})),
+                    Some(EXCLUSIVE),
+                ),
+                // The schema's third branch: a tag is never force-pushed.
+                (
+                    "tag and force both specified",
+                    with_path(json!({"tag": "v1.0.0", "force": true})),
+                    Some("tag and force are mutually exclusive"),
+                ),
+            ],
+        );
     }
 }

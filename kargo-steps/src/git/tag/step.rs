@@ -68,4 +68,59 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("sign"), "{err}");
     }
+
+    /// Kargo: git_tagger_test.go, `Test_gitTagger_convert`. ("message not
+    /// specified" there also leaves out `tag`; here only `message` is
+    /// missing, so the error is about it.)
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        crate::git::testing::convert_cases::<Config>(
+            &GitTag,
+            KIND,
+            |_| Ok(()),
+            vec![
+                (
+                    "path not specified",
+                    json!({"tag": "v1.0.0", "message": "hello"}),
+                    Some("missing field `path`"),
+                ),
+                (
+                    "path is empty string",
+                    json!({"path": "", "tag": "v1.0.0", "message": "hello"}),
+                    Some("`path` must not be empty"),
+                ),
+                (
+                    "tag not specified",
+                    json!({"path": "foo", "message": "hello"}),
+                    Some("missing field `tag`"),
+                ),
+                (
+                    "tag is empty string",
+                    json!({"path": "foo", "tag": "", "message": "hello"}),
+                    Some("`tag` must not be empty"),
+                ),
+                (
+                    "message not specified",
+                    json!({"path": "foo", "tag": "v1.0.0"}),
+                    Some("missing field `message`"),
+                ),
+                (
+                    "message is empty string",
+                    json!({"path": "foo", "tag": "v1.0.0", "message": ""}),
+                    Some("`message` must not be empty"),
+                ),
+                (
+                    "valid config",
+                    json!({"path": "foo", "tag": "v1.0.0", "message": "hello"}),
+                    None,
+                ),
+                (
+                    "valid config with force",
+                    json!({"path": "foo", "tag": "v1.0.0", "message": "hello", "force": true}),
+                    None,
+                ),
+            ],
+        );
+    }
 }

@@ -28,11 +28,7 @@ impl GitWaitForPr {
 impl Step for GitWaitForPr {
     async fn run(&self, ctx: &StepContext, config: Value) -> Result<StepOutcome, StepError> {
         let config: Config = parse_config(KIND, config)?;
-        if config.pr_number == 0 {
-            return Err(StepError::failed(format!(
-                "invalid {KIND} config: `prNumber` must be at least 1"
-            )));
-        }
+        crate::git::pr::check_pr_number(KIND, config.pr_number)?;
         let provider = self
             .providers
             .get(
@@ -115,5 +111,67 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("timeout"), "{err}");
+    }
+
+    /// Kargo: git_pr_waiter_test.go, `Test_gitPRWaiter_convert`. ("prNumber
+    /// is less than 1" there leaves out `repoURL` too; here it is given.)
+    /// Kargo's `provider` takes five names; kargo-rs's also `forgejo` and
+    /// `local`.
+    #[test]
+    fn kargos_convert_cases() {
+        use serde_json::json;
+        const URL: &str = "https://github.com/example/repo.git";
+        crate::git::testing::convert_cases::<Config>(
+            &GitWaitForPr::default(),
+            KIND,
+            |c| crate::git::pr::check_pr_number(KIND, c.pr_number),
+            vec![
+                (
+                    "repoURL not specified",
+                    json!({}),
+                    Some("missing field `repoURL`"),
+                ),
+                (
+                    "repoURL is empty string",
+                    json!({"repoURL": ""}),
+                    Some("`repoURL` must not be empty"),
+                ),
+                (
+                    "prNumber not specified",
+                    json!({"repoURL": URL}),
+                    Some("missing field `prNumber`"),
+                ),
+                (
+                    "prNumber is less than 1",
+                    json!({"repoURL": URL, "prNumber": 0}),
+                    Some("`prNumber` must be at least 1"),
+                ),
+                (
+                    "provider is an invalid value",
+                    json!({"provider": "bogus"}),
+                    Some("`provider` is `bogus`; it must be one of"),
+                ),
+                (
+                    "valid without explicit provider",
+                    json!({"repoURL": URL, "prNumber": 42}),
+                    None,
+                ),
+                (
+                    "valid with explicit provider",
+                    json!({"repoURL": URL, "prNumber": 42, "provider": "github"}),
+                    None,
+                ),
+                (
+                    "pollInterval is not a valid duration",
+                    json!({"repoURL": URL, "prNumber": 42, "pollInterval": "soon"}),
+                    Some("at `pollInterval`"),
+                ),
+                (
+                    "valid with pollInterval",
+                    json!({"repoURL": URL, "prNumber": 42, "pollInterval": "1m"}),
+                    None,
+                ),
+            ],
+        );
     }
 }
