@@ -21,6 +21,7 @@
 
 mod step;
 
+use kargo_core::expr::Document;
 use kargo_core::expr::document::{NodeKind, NodeRef};
 use kargo_core::step::Touches;
 use serde::{Deserialize, Serialize};
@@ -81,7 +82,9 @@ pub fn merge(texts: &[&str]) -> Result<String, Error> {
 /// merged text is edited along the changed keys' paths only, so merging
 /// large files takes a few times their size.
 fn merge_each(texts: &[&str]) -> Result<String, (usize, Error)> {
-    let mut merged: Option<String> = None;
+    // The merged text so far, with its document while it is the first
+    // text as read (later ones are read again when laid over).
+    let mut merged: Option<(String, Option<Document>)> = None;
     for (i, text) in texts.iter().enumerate() {
         if text.trim().is_empty() {
             continue;
@@ -89,21 +92,26 @@ fn merge_each(texts: &[&str]) -> Result<String, (usize, Error)> {
         yaml::check_go_yaml(text).map_err(|e| (i, e))?;
         merged = Some(
             match merged {
-                None => yaml::read_document(text).map(|_| (*text).to_owned()),
-                Some(base) => lay_over(&base, text),
+                None => yaml::read_document(text).map(|doc| ((*text).to_owned(), Some(doc))),
+                Some((base, doc)) => lay_over(&base, doc, text).map(|out| (out, None)),
             }
             .map_err(|e| (i, e))?,
         );
     }
-    Ok(merged.unwrap_or_default())
+    Ok(merged.map(|(text, _)| text).unwrap_or_default())
 }
 
-/// `patch` laid over `base`.
-fn lay_over(base: &str, patch: &str) -> Result<String, Error> {
+/// `patch` laid over `base`, whose document is `under` when it was read
+/// already.
+fn lay_over(base: &str, under: Option<Document>, patch: &str) -> Result<String, Error> {
     let mut removals = Vec::new();
     let mut updates = Vec::new();
     {
-        let (over, under) = (yaml::read_document(patch)?, yaml::read_document(base)?);
+        let over = yaml::read_document(patch)?;
+        let under = match under {
+            Some(doc) => doc,
+            None => yaml::read_document(base)?,
+        };
         let (over, under) = (over.root(), under.root());
         if !(is_map(over) && is_map(under)) {
             return Ok(patch.to_owned());
