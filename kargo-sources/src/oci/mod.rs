@@ -15,9 +15,9 @@
 //! # Where images come from
 //! A `repoURL` names a registry repository (`ghcr.io/acme/app`,
 //! `nginx`, `127.0.0.1:5000/app`) reached with oci-client: anonymously,
-//! with basic credentials, or with a bearer token (a
-//! [`Credentials`](kargo_core::credentials::Credentials) with an empty
-//! user name), through the registry's token service when it asks for one.
+//! with basic credentials, or with a bearer token (a [`Credentials`] with
+//! an empty user name; see [`registry_auth`]), through the registry's
+//! token service when it asks for one.
 //! Cloud registries (ECR, Google Artifact Registry, ACR) take short-lived
 //! tokens: wrap the provider in `kargo_credentials::CloudCredentials`,
 //! which exchanges Kargo's cloud-key Secrets or the ambient identity.
