@@ -368,9 +368,11 @@ pub(crate) fn registry_error(kind: &str, what: &str, e: OciDistributionError) ->
 /// A credentials provider for the steps' unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
+    use kargo_core::Workspace;
     use kargo_core::credentials::{CredentialType, Credentials, CredentialsProvider};
+    use kargo_core::step::StepContext;
 
     /// What a [`Recorder`] answers.
     #[derive(Debug, Clone)]
@@ -425,6 +427,17 @@ pub(crate) mod testing {
         pub(crate) fn asked(&self) -> Vec<(CredentialType, String)> {
             self.asked.lock().expect("not poisoned").clone()
         }
+    }
+
+    /// A step context in a fresh work directory whose credentials
+    /// provider answers `answer`; the directory lives as long as the
+    /// returned guard.
+    pub(crate) fn context(answer: Answer) -> (tempfile::TempDir, StepContext, Arc<Recorder>) {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Arc::new(Recorder::new(answer));
+        let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
+            .with_credentials(recorder.clone());
+        (dir, ctx, recorder)
     }
 }
 

@@ -88,23 +88,12 @@ impl Default for Options {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use kargo_core::Workspace;
     use kargo_core::credentials::CredentialType;
-    use kargo_core::step::{ErrorKind, Step, StepContext};
+    use kargo_core::step::{ErrorKind, Step};
     use serde_json::{Value, json};
 
     use super::{Config, OciDownload};
-    use crate::oci::testing::{Answer, Recorder};
-
-    fn context(answer: Answer) -> (tempfile::TempDir, StepContext, Arc<Recorder>) {
-        let dir = tempfile::tempdir().unwrap();
-        let recorder = Arc::new(Recorder::new(answer));
-        let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
-            .with_credentials(recorder.clone());
-        (dir, ctx, recorder)
-    }
+    use crate::oci::testing::{Answer, context};
 
     /// Kargo: oci_downloader_test.go, Test_ociDownloader_validate (every
     /// case): required fields, and the valid configs, which deserialize,

@@ -411,15 +411,12 @@ impl Step for OciPush {
 
 #[cfg(test)]
 mod unit {
-    use std::sync::Arc;
-
-    use kargo_core::Workspace;
     use kargo_core::credentials::CredentialType;
     use kargo_core::step::ErrorKind;
     use serde_json::json;
 
     use super::*;
-    use crate::oci::testing::{Answer, Recorder};
+    use crate::oci::testing::{Answer, context};
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
@@ -481,15 +478,6 @@ mod unit {
         assert_eq!(limit(Some("536870912")), 536_870_912, "custom value");
         let bad = OciPush::from_var(Some("1GiB".into()));
         assert!(bad.env_error.unwrap().contains(MAX_SIZE_VAR));
-    }
-
-    /// A context whose credentials provider answers `answer`.
-    fn context(answer: Answer) -> (tempfile::TempDir, StepContext, Arc<Recorder>) {
-        let dir = tempfile::tempdir().unwrap();
-        let recorder = Arc::new(Recorder::new(answer));
-        let ctx = StepContext::new(Workspace::new(dir.path()).unwrap())
-            .with_credentials(recorder.clone());
-        (dir, ctx, recorder)
     }
 
     /// Kargo: oci_pusher_test.go, Test_ociPusher_validate (every case):
