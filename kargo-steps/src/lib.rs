@@ -154,6 +154,8 @@ pub mod schema;
 pub mod set_freight_alias;
 pub mod set_metadata;
 pub mod tar;
+#[cfg(all(test, any(feature = "git", feature = "argocd")))]
+mod testing;
 pub mod toml_parse;
 pub mod toml_update;
 pub mod untar;

@@ -511,21 +511,7 @@ mod tests {
     //! authorization, source building and the update decision. The runs
     //! against Argo CD's API are in `tests/it/argocd_steps.rs`.
 
-    use kargo_core::step::ErrorKind;
-
     use super::*;
-
-    /// What the engine and the step check before touching Argo CD.
-    fn check(config: Value) -> Result<(), String> {
-        let step = ArgoCdUpdate::default();
-        step.check_config(&config)
-            .and_then(|()| parse_config::<Config>(KIND, config))
-            .and_then(|config| validate(&config))
-            .map_err(|e| {
-                assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
-                e.to_string()
-            })
-    }
 
     fn update(value: Value) -> AppUpdate {
         serde_json::from_value(value).unwrap()
@@ -726,13 +712,8 @@ mod tests {
             ),
         ];
         assert_eq!(cases.len(), 31);
-        for (name, config, expected) in cases {
-            match (check(config), expected) {
-                (Ok(()), None) => {}
-                (Err(e), Some(expected)) => assert!(e.contains(expected), "{name}: {e}"),
-                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
-            }
-        }
+        // What the engine and the step check before touching Argo CD.
+        crate::testing::convert_cases::<Config>(&ArgoCdUpdate::default(), KIND, validate, cases);
     }
 
     /// An Application whose annotation is `annotation`.

@@ -225,26 +225,9 @@ mod tests {
     //! Application's readiness; runs against Argo CD's API are in
     //! `tests/it/argocd_steps.rs`.
 
-    use kargo_core::step::ErrorKind;
     use serde_json::json;
 
     use super::*;
-
-    fn check(config: Value) -> Result<(), String> {
-        let step = ArgoCdWait::default();
-        step.check_config(&config)
-            .and_then(|()| parse_config::<Config>(KIND, config))
-            .and_then(|config| {
-                for (i, app) in config.apps.iter().enumerate() {
-                    crate::argocd::target(KIND, i, &app.name, &app.selector)?;
-                }
-                Ok(())
-            })
-            .map_err(|e| {
-                assert_eq!(e.kind(), ErrorKind::Failed, "{e}");
-                e.to_string()
-            })
-    }
 
     #[test]
     fn configs_are_checked_as_kargos_schema_says() {
@@ -301,13 +284,18 @@ mod tests {
                 Some("`values` must be non-empty for In"),
             ),
         ];
-        for (name, config, expected) in cases {
-            match (check(config), expected) {
-                (Ok(()), None) => {}
-                (Err(e), Some(expected)) => assert!(e.contains(expected), "{name}: {e}"),
-                (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
-            }
-        }
+        // What the engine and the step check before asking Argo CD.
+        crate::testing::convert_cases::<Config>(
+            &ArgoCdWait::default(),
+            KIND,
+            |config| {
+                for (i, app) in config.apps.iter().enumerate() {
+                    crate::argocd::target(KIND, i, &app.name, &app.selector)?;
+                }
+                Ok(())
+            },
+            cases,
+        );
     }
 
     /// An Application with `health` and `sync` statuses, plus `extra`

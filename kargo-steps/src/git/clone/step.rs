@@ -352,7 +352,7 @@ mod tests {
         let with_author = |author: Value| json!({"repoURL": URL, "checkout": [{"path": "/fake/path/0"}], "author": author});
         let one = |checkout: Value| json!({"repoURL": URL, "checkout": [checkout]});
         let exclusive = "names more than one of branch, commit and tag";
-        crate::git::testing::convert_cases::<Config>(
+        crate::testing::convert_cases::<Config>(
             &GitClone::new(RepoCache::new("unused")),
             KIND,
             |c| validate(c).map(|_| ()),

@@ -86,7 +86,7 @@ mod tests {
     fn kargos_convert_cases() {
         use serde_json::json;
         let author = |author: serde_json::Value| json!({"path": "foo", "message": "fake commit message", "author": author});
-        crate::git::testing::convert_cases::<Config>(
+        crate::testing::convert_cases::<Config>(
             &GitCommit,
             KIND,
             |c| validate(c).map(|_| ()),

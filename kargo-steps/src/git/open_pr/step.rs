@@ -126,7 +126,7 @@ mod tests {
                 .extend(extra.as_object().unwrap().clone());
             config
         };
-        crate::git::testing::convert_cases::<Config>(
+        crate::testing::convert_cases::<Config>(
             &GitOpenPr::default(),
             KIND,
             validate,

@@ -214,7 +214,7 @@ mod tests {
             config
         };
         const EXCLUSIVE: &str = "are mutually exclusive";
-        crate::git::testing::convert_cases::<Config>(
+        crate::testing::convert_cases::<Config>(
             &GitPush::new(),
             KIND,
             validate,

@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn kargos_convert_cases() {
         use serde_json::json;
-        crate::git::testing::convert_cases::<Config>(
+        crate::testing::convert_cases::<Config>(
             &GitTag,
             KIND,
             |_| Ok(()),

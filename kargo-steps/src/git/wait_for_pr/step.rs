@@ -121,7 +121,7 @@ mod tests {
     fn kargos_convert_cases() {
         use serde_json::json;
         const URL: &str = "https://github.com/example/repo.git";
-        crate::git::testing::convert_cases::<Config>(
+        crate::testing::convert_cases::<Config>(
             &GitWaitForPr::default(),
             KIND,
             |c| crate::git::pr::check_pr_number(KIND, c.pr_number),
